@@ -1,0 +1,197 @@
+//! What the enforcer says it achieved: one line on stderr and one environment variable.
+//!
+//! lockgate compares this claim with what the probes observe; a claim of `full` with a write
+//! that went through is the bug class the project exists for (DESIGN §1). The line format is
+//! therefore fixed:
+//!
+//! `lockgate-enforcer: enforcement=<full|partial|none|refused> abi=<N|none> reason=<text>`
+//!
+//! The reason runs to the end of the line and never holds a newline.
+
+use landlock::RulesetStatus;
+use std::fmt;
+
+pub const PREFIX: &str = "lockgate-enforcer: enforcement=";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Full,
+    Partial,
+    None,
+    /// Not run at all: `hard_requirement` could not be met, or the enforcer could not proceed.
+    Refused,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Full => "full",
+            Level::Partial => "partial",
+            Level::None => "none",
+            Level::Refused => "refused",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub level: Level,
+    /// The ABI the ruleset was built for; `None` when the kernel offers no Landlock.
+    pub abi: Option<u32>,
+    pub reason: String,
+}
+
+pub const ALL_ENFORCED: &str = "all rules enforced";
+
+impl Claim {
+    pub fn new(level: Level, abi: Option<u32>, reason: impl Into<String>) -> Claim {
+        // One claim, one line, whatever an error message contains.
+        let reason = reason.into().replace(['\n', '\r'], " ");
+        Claim { level, abi, reason }
+    }
+
+    /// What a buggy enforcer says after swallowing an error: the requested level.
+    pub fn pretend_full(abi: Option<u32>) -> Claim {
+        Claim::new(Level::Full, abi, ALL_ENFORCED)
+    }
+
+    pub fn refused(abi: Option<u32>, reason: impl Into<String>) -> Claim {
+        Claim::new(Level::Refused, abi, reason)
+    }
+
+    fn abi_text(&self) -> String {
+        self.abi
+            .map_or_else(|| "none".to_owned(), |n| n.to_string())
+    }
+
+    /// Value of `LOCKGATE_ENFORCEMENT` for the command: `<level> abi=<N|none>`.
+    pub fn env_value(&self) -> String {
+        format!("{} abi={}", self.level.as_str(), self.abi_text())
+    }
+}
+
+impl fmt::Display for Claim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{PREFIX}{} abi={} reason={}",
+            self.level.as_str(),
+            self.abi_text(),
+            self.reason
+        )
+    }
+}
+
+/// The honest claim for the status the crate reported after `restrict_self`.
+///
+/// `unmet` names a part of the policy that was not even requested because the ABI lacks it (a
+/// `network` section below ABI 4): the ruleset may be "fully" enforced, yet the policy is not,
+/// so that is `partial`. `skipped` counts rule paths left out in best_effort; that removes
+/// access rather than confinement, so it does not lower the level, but the reason says it.
+pub fn decide(status: &RulesetStatus, abi: u32, unmet: Option<&str>, skipped: usize) -> Claim {
+    let abi = Some(abi);
+    match (status, unmet) {
+        (RulesetStatus::FullyEnforced, None) if skipped == 0 => {
+            Claim::new(Level::Full, abi, ALL_ENFORCED)
+        }
+        (RulesetStatus::FullyEnforced, None) => Claim::new(
+            Level::Full,
+            abi,
+            format!("{ALL_ENFORCED}; {skipped} unopenable rule path(s) skipped"),
+        ),
+        (RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced, Some(unmet)) => {
+            Claim::new(Level::Partial, abi, unmet)
+        }
+        (RulesetStatus::PartiallyEnforced, None) => Claim::new(
+            Level::Partial,
+            abi,
+            "kernel enforces only part of the requested rights",
+        ),
+        (RulesetStatus::NotEnforced, _) => Claim::new(
+            Level::None,
+            abi,
+            "Landlock reported the ruleset as not enforced",
+        ),
+    }
+}
+
+/// `hard_requirement` fails closed: anything but `full` becomes `refused`, keeping the reason.
+pub fn gate(claim: Claim, hard_requirement: bool) -> Claim {
+    if hard_requirement && claim.level != Level::Full {
+        Claim::refused(claim.abi, claim.reason)
+    } else {
+        claim
+    }
+}
+
+/// Splits a claim line back into its parts (used by tests; the host has its own reader).
+#[cfg(test)]
+pub fn parse_line(line: &str) -> Option<(String, String, String)> {
+    let rest = line.strip_prefix(PREFIX)?;
+    let (level, rest) = rest.split_once(" abi=")?;
+    let (abi, reason) = rest.split_once(" reason=")?;
+    Some((level.into(), abi.into(), reason.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_env_format() {
+        let claim = Claim::new(Level::Full, Some(7), ALL_ENFORCED);
+        assert_eq!(
+            claim.to_string(),
+            "lockgate-enforcer: enforcement=full abi=7 reason=all rules enforced"
+        );
+        assert_eq!(claim.env_value(), "full abi=7");
+        let claim = Claim::refused(None, "kernel has no Landlock (ENOSYS)\nsecond line");
+        assert_eq!(
+            claim.to_string(),
+            "lockgate-enforcer: enforcement=refused abi=none reason=kernel has no Landlock (ENOSYS) second line"
+        );
+        assert_eq!(claim.env_value(), "refused abi=none");
+        assert_eq!(
+            parse_line(&claim.to_string()),
+            Some((
+                "refused".into(),
+                "none".into(),
+                "kernel has no Landlock (ENOSYS) second line".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn decisions_follow_the_status() {
+        let level = |s, unmet, skipped| decide(&s, 4, unmet, skipped).level;
+        assert_eq!(level(RulesetStatus::FullyEnforced, None, 0), Level::Full);
+        assert_eq!(level(RulesetStatus::FullyEnforced, None, 2), Level::Full);
+        assert!(decide(&RulesetStatus::FullyEnforced, 4, None, 2)
+            .reason
+            .contains("2 unopenable"));
+        assert_eq!(
+            level(RulesetStatus::FullyEnforced, Some("no TCP"), 0),
+            Level::Partial
+        );
+        assert_eq!(
+            level(RulesetStatus::PartiallyEnforced, None, 0),
+            Level::Partial
+        );
+        assert_eq!(level(RulesetStatus::NotEnforced, None, 0), Level::None);
+        assert_eq!(
+            level(RulesetStatus::NotEnforced, Some("no TCP"), 0),
+            Level::None
+        );
+    }
+
+    #[test]
+    fn hard_requirement_refuses_less_than_full() {
+        let partial = Claim::new(Level::Partial, Some(2), "TCP rules need ABI 4");
+        assert_eq!(gate(partial.clone(), false), partial);
+        let refused = gate(partial, true);
+        assert_eq!(refused.level, Level::Refused);
+        assert_eq!(refused.reason, "TCP rules need ABI 4");
+        let full = Claim::pretend_full(Some(7));
+        assert_eq!(gate(full.clone(), true), full);
+    }
+}

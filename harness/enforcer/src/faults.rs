@@ -1,0 +1,117 @@
+//! Known-bad behaviours, switched on one by one with `--fault NAME`.
+//!
+//! lockgate exists to catch enforcers that *say* they confine while they do not. Its own tests
+//! need enforcers that fail in exactly the ways real ones did, on real kernels, so each fault
+//! below reproduces one real bug and nothing else: the rest of the run stays the honest path.
+//! Without `--fault` none of this code changes anything.
+
+/// One known-bad behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// OpenShell #803: drop privileges *before* building the ruleset, so the rule paths are
+    /// opened as the unprivileged user. The first path that user cannot open aborts the whole
+    /// ruleset build; under `best_effort` the error is logged as a warning, the build function
+    /// still returns `Ok(())`, nothing is applied, and the claim is `full` with reason
+    /// "all rules enforced" while the command runs unconfined. Under `hard_requirement` the
+    /// error is not swallowed: the run is refused. When every path opens fine for the user the
+    /// ruleset is applied normally and the claim is honest — the bug only shows on paths the
+    /// user cannot reach, as in the report.
+    DropFirst,
+    /// The `best_effort` pattern that turns `RulesetStatus::NotEnforced` into `Ok(())`: the
+    /// restriction status is never looked at and the claim is always `full` ("all rules
+    /// enforced"), with the ABI still reported as probed (so `abi=none` with `full` is
+    /// possible). Because the hard-requirement gate trusts the claim, it also stops
+    /// `hard_requirement` from failing closed. On a kernel where Landlock works the ruleset
+    /// really is fully enforced, so this fault is invisible there: it is caught only on kernels
+    /// (or in containers) where enforcement is partial or absent.
+    IgnoreStatus,
+    /// An enforcer written against Landlock ABI V2 (the common `ABI::V2` pin of 2022-era code):
+    /// it handles only the V2 filesystem rights whatever the kernel offers, so TRUNCATE (ABI 3),
+    /// IOCTL_DEV (ABI 5) and TCP bind/connect (ABI 4) are never restricted, and the `network`
+    /// section is ignored because such an enforcer knows nothing of it. The claim is computed
+    /// honestly from the crate's status — `full` on any kernel ≥ 5.19, because everything it
+    /// asked for is enforced — which is the point: the claim is true for V2 yet `truncate(2)`
+    /// and `bind(2)` are allowed. `abi=` reports min(kernel, 2).
+    Abi2,
+    /// OpenShell #905: a baseline that adds every `read_only` path to `read_write` as well.
+    /// Landlock grants the union of all rules that match a path, so the read-only paths become
+    /// writable. The ruleset is fully enforced and the claim (`full`) is honest about that; only
+    /// probing shows the hole.
+    BaselineRw,
+    /// Turn off the crate's no_new_privs (`no_new_privs(false)`, the former
+    /// `set_no_new_privs(false)`; enforcers do it to keep setuid helpers working) and drop every
+    /// capability (effective, permitted, inheritable) right before `restrict_self`. Without no_new_privs and without CAP_SYS_ADMIN the kernel
+    /// refuses `landlock_restrict_self` with EPERM; the crate returns that as an error (it does
+    /// not map it to `NotEnforced`). Under `best_effort` the error is logged as a warning and
+    /// swallowed, and the claim is the *requested* level, `full` ("all rules enforced"), while
+    /// the command runs unconfined. Under `hard_requirement` the error refuses the run. If the
+    /// enforcer was started with no_new_privs already set (e.g. a container with
+    /// `no_new_privileges`), `restrict_self` succeeds and the claim is honest.
+    NoNnp,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 5] = [
+        Fault::DropFirst,
+        Fault::IgnoreStatus,
+        Fault::Abi2,
+        Fault::BaselineRw,
+        Fault::NoNnp,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::DropFirst => "drop-first",
+            Fault::IgnoreStatus => "ignore-status",
+            Fault::Abi2 => "abi2",
+            Fault::BaselineRw => "baseline-rw",
+            Fault::NoNnp => "no-nnp",
+        }
+    }
+
+    /// One line for `--help`.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Fault::DropFirst => "drop privileges before opening rule paths (OpenShell #803)",
+            Fault::IgnoreStatus => "ignore the RulesetStatus, always claim full",
+            Fault::Abi2 => "pin Landlock ABI V2: no TRUNCATE, no TCP rules",
+            Fault::BaselineRw => "add every read_only path to read_write (OpenShell #905)",
+            Fault::NoNnp => "no no_new_privs, drop caps; swallow restrict_self EPERM",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Fault> {
+        Fault::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// The set of faults switched on for this run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults(u8);
+
+impl Faults {
+    pub fn insert(&mut self, fault: Fault) {
+        self.0 |= 1 << fault as u8;
+    }
+
+    pub fn has(self, fault: Fault) -> bool {
+        self.0 & (1 << fault as u8) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_sets_hold_them() {
+        let mut set = Faults::default();
+        for fault in Fault::ALL {
+            assert_eq!(Fault::parse(fault.name()), Some(fault));
+            assert!(!set.has(fault));
+            set.insert(fault);
+            assert!(set.has(fault));
+        }
+        assert_eq!(Fault::parse("drop_first"), None);
+    }
+}

@@ -1,0 +1,279 @@
+//! lockgate-enforcer: the reference Landlock enforcer under test (DESIGN §5).
+//!
+//! `lockgate-enforcer --policy FILE [--fault NAME]... -- COMMAND [ARGS...]`, started as root:
+//!
+//! 1. probe the kernel's Landlock ABI (raw syscall, errno kept for the reason);
+//! 2. as root, open every rule path and build the ruleset;
+//! 3. drop privileges to `process.run_as_user` / `run_as_group`;
+//! 4. `restrict_self` (with no_new_privs);
+//! 5. claim what the *actual* status says — one line on stderr, `LOCKGATE_ENFORCEMENT` for the
+//!    command — and refuse under `hard_requirement` unless it is `full`;
+//! 6. execve COMMAND.
+//!
+//! Steps 2–4 are in that order because the other order is OpenShell #803 (DESIGN §1). The
+//! known-bad modes of [`faults`] each change exactly one of these steps.
+//!
+//! Exit status: COMMAND's; 1 when refused (the claim line says why); 2 for a bad command line,
+//! policy file or user; 127 when COMMAND cannot be executed.
+
+mod abi;
+mod claim;
+mod cli;
+mod exec;
+mod faults;
+mod identity;
+mod policy;
+mod ruleset;
+
+use claim::{Claim, Level};
+use faults::{Fault, Faults};
+use landlock::ABI;
+use policy::{Compatibility, Policy};
+use std::path::PathBuf;
+use std::process::exit;
+
+const NAME: &str = "lockgate-enforcer";
+
+fn warn(message: impl std::fmt::Display) {
+    eprintln!("{NAME}: warning: {message}");
+}
+
+fn main() {
+    let invocation = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(invocation) => invocation,
+        Err(err) => {
+            eprintln!("{NAME}: {err}\nTry '{NAME} --help'.");
+            exit(2);
+        }
+    };
+    let args = match invocation {
+        cli::Invocation::Help => {
+            print!("{}", cli::usage());
+            exit(0);
+        }
+        cli::Invocation::Version => {
+            println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
+            exit(0);
+        }
+        cli::Invocation::Run(args) => args,
+    };
+
+    let setup = match Setup::load(&args.policy) {
+        Ok(setup) => setup,
+        Err(err) => {
+            eprintln!("{NAME}: error: {err:#}");
+            exit(2);
+        }
+    };
+
+    let claim = claim::gate(enforce(&setup, args.faults), setup.hard_requirement());
+    eprintln!("{claim}");
+    if claim.level == Level::Refused {
+        exit(1);
+    }
+    let failure = exec::exec(
+        &args.command,
+        lockgate_protocol::CLAIM_ENV,
+        &claim.env_value(),
+    );
+    eprintln!(
+        "{NAME}: cannot execute {}: {failure}",
+        args.command[0].to_string_lossy()
+    );
+    exit(127);
+}
+
+/// Everything read from the system before enforcement starts; an error here is the user's to
+/// fix (exit 2, no claim line: nothing was attempted).
+struct Setup {
+    policy: Policy,
+    target: Option<identity::Target>,
+    workdir: Option<PathBuf>,
+}
+
+impl Setup {
+    fn load(policy_path: &std::path::Path) -> anyhow::Result<Setup> {
+        use anyhow::Context;
+        let policy = policy::load(policy_path)?;
+        let process = &policy.process;
+        let target = identity::resolve_from_system(
+            process.run_as_user.as_deref(),
+            process.run_as_group.as_deref(),
+        )?;
+        let workdir = if policy.filesystem_policy.include_workdir {
+            Some(
+                std::env::current_dir()
+                    .context("include_workdir: cannot read the working directory")?,
+            )
+        } else {
+            None
+        };
+        Ok(Setup {
+            policy,
+            target,
+            workdir,
+        })
+    }
+
+    fn hard_requirement(&self) -> bool {
+        self.policy.landlock.compatibility == Compatibility::HardRequirement
+    }
+
+    /// A failed drop is never tolerated, best_effort or not: the command must not run as root
+    /// when the policy names another user.
+    fn drop_privileges(&self, abi: Option<u32>) -> Result<(), Claim> {
+        match self.target {
+            None => Ok(()),
+            Some(target) => identity::drop_to(target)
+                .map_err(|err| Claim::refused(abi, format!("cannot drop privileges: {err:#}"))),
+        }
+    }
+}
+
+/// What phase one (open + build) left for phase two (drop + restrict).
+enum Prepared {
+    Ruleset {
+        created: landlock::RulesetCreated,
+        abi: ABI,
+        skipped: usize,
+    },
+    /// Nothing to apply; claim this once privileges are dropped.
+    Claim(Claim),
+}
+
+/// Runs steps 1–5 and returns the claim before the hard-requirement gate.
+fn enforce(setup: &Setup, faults: Faults) -> Claim {
+    let hard = setup.hard_requirement();
+    let policy = &setup.policy;
+
+    // 1. Probe.
+    let support = abi::Support::probe();
+    let abi = match support.effective_abi() {
+        // The abi2 fault: an enforcer written against V2 never asks for more.
+        Some(abi) if faults.has(Fault::Abi2) => Some(abi.min(ABI::V2)),
+        other => other,
+    };
+    let abi_number = abi.map(abi::number);
+
+    // drop-first (OpenShell #803): the privilege drop happens before the paths are opened.
+    let drop_first = faults.has(Fault::DropFirst);
+    if drop_first {
+        if let Err(claim) = setup.drop_privileges(abi_number) {
+            return claim;
+        }
+    }
+
+    // 2. Open the rule paths and build the ruleset (as root in the honest order).
+    let prepared = match abi {
+        None => Prepared::Claim(Claim::new(
+            Level::None,
+            None,
+            support.missing_reason().unwrap_or_default(),
+        )),
+        Some(abi) => {
+            let specs = ruleset::specs(
+                &policy.filesystem_policy,
+                setup.workdir.clone(),
+                faults.has(Fault::BaselineRw),
+            );
+            let mut skipped = 0;
+            // best_effort leaves out a path it cannot open (fewer rules = less access); under
+            // hard_requirement the policy cannot be honoured, so it refuses. drop-first never
+            // skips: in OpenShell the first open error aborted the whole ruleset build.
+            let skip = !hard && !drop_first;
+            let opened = ruleset::open_all(&specs, skip, |err| {
+                warn(format_args!("skipping rule path (best_effort): {err}"));
+                skipped += 1;
+            });
+            match opened {
+                Err(err) if drop_first && !hard => {
+                    // The #803 bug proper: best_effort logs the error, the function returns
+                    // Ok(()), and the caller reports success. Nothing is applied.
+                    warn(format_args!(
+                        "Landlock ruleset not applied (best_effort): {err}"
+                    ));
+                    Prepared::Claim(Claim::pretend_full(abi_number))
+                }
+                Err(err) => {
+                    return Claim::refused(abi_number, format!("cannot open rule path: {err}"))
+                }
+                Ok(opened) => {
+                    // TCP rules exist from ABI 4; an abi2 enforcer knows nothing of them.
+                    let network = policy
+                        .network
+                        .as_ref()
+                        .filter(|_| abi >= ruleset::NET_ABI && !faults.has(Fault::Abi2));
+                    match ruleset::build(abi, opened, network) {
+                        Ok(created) => Prepared::Ruleset {
+                            created,
+                            abi,
+                            skipped,
+                        },
+                        Err(err) => Prepared::Claim(Claim::new(
+                            Level::None,
+                            abi_number,
+                            format!("cannot build the ruleset: {err}"),
+                        )),
+                    }
+                }
+            }
+        }
+    };
+
+    // 3. Drop privileges (already done under drop-first).
+    if !drop_first {
+        if let Err(claim) = setup.drop_privileges(abi_number) {
+            return claim;
+        }
+    }
+
+    let (created, abi, skipped) = match prepared {
+        Prepared::Claim(claim) if faults.has(Fault::IgnoreStatus) => {
+            return Claim::pretend_full(claim.abi)
+        }
+        Prepared::Claim(claim) => return claim,
+        Prepared::Ruleset {
+            created,
+            abi,
+            skipped,
+        } => (created, abi, skipped),
+    };
+
+    // 4. restrict_self.
+    let no_nnp = faults.has(Fault::NoNnp);
+    if no_nnp {
+        if let Err(err) = identity::drop_all_capabilities() {
+            return Claim::refused(abi_number, format!("cannot drop capabilities: {err:#}"));
+        }
+    }
+    let status = match ruleset::restrict(created, !no_nnp) {
+        Ok(status) => status,
+        Err(err) if no_nnp && !hard => {
+            // The no-nnp bug: best_effort swallows the EPERM and reports what was asked for.
+            warn(format_args!(
+                "restrict_self failed, continuing (best_effort): {err}"
+            ));
+            return Claim::pretend_full(abi_number);
+        }
+        Err(err) => {
+            return Claim::new(
+                Level::None,
+                abi_number,
+                format!("restrict_self failed: {err}"),
+            )
+        }
+    };
+
+    // 5. The claim, from the status the kernel gave.
+    if faults.has(Fault::IgnoreStatus) {
+        return Claim::pretend_full(abi_number);
+    }
+    let unmet = (policy.network.is_some() && abi < ruleset::NET_ABI && !faults.has(Fault::Abi2))
+        .then(|| {
+            format!(
+                "TCP rules need Landlock ABI 4, kernel has ABI {}",
+                abi::number(abi)
+            )
+        });
+    claim::decide(&status.ruleset, abi::number(abi), unmet.as_deref(), skipped)
+}

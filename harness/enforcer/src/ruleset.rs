@@ -1,0 +1,250 @@
+//! From the policy to a Landlock ruleset: which paths get which rights, opening them, building
+//! the ruleset, and applying it.
+//!
+//! Opening and applying are separate steps on purpose (DESIGN §1, OpenShell #803): paths are
+//! opened while still root, and `restrict_self` runs after the privilege drop.
+
+use crate::policy::{FilesystemPolicy, NetworkPolicy};
+use landlock::{
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
+    PathFdError, RestrictionStatus, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr,
+    RulesetError, ABI,
+};
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::PathBuf;
+
+/// The first ABI with TCP bind/connect rules.
+pub const NET_ABI: ABI = ABI::V4;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
+    ReadOnly,
+    ReadWrite,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub path: PathBuf,
+    pub grant: Grant,
+}
+
+/// The rules a filesystem policy asks for. `workdir` is the working directory, added read-write
+/// when `include_workdir` is set. `baseline_rw` is the `baseline-rw` fault: every read-only
+/// path is *also* added read-write, and since Landlock grants the union of the rules matching a
+/// path, that makes it writable (OpenShell #905).
+pub fn specs(fs: &FilesystemPolicy, workdir: Option<PathBuf>, baseline_rw: bool) -> Vec<RuleSpec> {
+    let rule = |path: &PathBuf, grant| RuleSpec {
+        path: path.clone(),
+        grant,
+    };
+    let mut specs: Vec<RuleSpec> = fs
+        .read_only
+        .iter()
+        .map(|p| rule(&p.0, Grant::ReadOnly))
+        .collect();
+    specs.extend(fs.read_write.iter().map(|p| rule(&p.0, Grant::ReadWrite)));
+    if fs.include_workdir {
+        specs.extend(workdir.map(|path| RuleSpec {
+            path,
+            grant: Grant::ReadWrite,
+        }));
+    }
+    if baseline_rw {
+        specs.extend(fs.read_only.iter().map(|p| rule(&p.0, Grant::ReadWrite)));
+    }
+    specs
+}
+
+/// The rights a rule grants. Landlock rejects directory-only rights (read_dir, make_*,
+/// remove_*, refer) on a rule for a non-directory, and the crate would silently drop them and
+/// report the ruleset as only partially enforced, so they are tailored here.
+pub fn rights(abi: ABI, grant: Grant, is_dir: bool) -> BitFlags<AccessFs> {
+    let wanted = match grant {
+        Grant::ReadOnly => AccessFs::ReadFile | AccessFs::ReadDir | AccessFs::Execute,
+        Grant::ReadWrite => AccessFs::from_all(abi),
+    };
+    let possible = if is_dir {
+        AccessFs::from_all(abi)
+    } else {
+        AccessFs::from_file(abi)
+    };
+    wanted & possible
+}
+
+#[derive(Debug)]
+pub struct OpenedRule {
+    pub spec: RuleSpec,
+    pub is_dir: bool,
+    fd: PathFd,
+}
+
+/// Opens one rule path (`O_PATH`, following symlinks, as the crate does).
+pub fn open(spec: &RuleSpec) -> Result<OpenedRule, PathFdError> {
+    let fd = PathFd::new(&spec.path)?;
+    // A fd we just opened can always be stat'ed; if not, treat it as a file, which gets the
+    // smaller set of rights.
+    let is_dir = nix::sys::stat::fstat(fd.as_fd().as_raw_fd())
+        .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .unwrap_or(false);
+    Ok(OpenedRule {
+        spec: spec.clone(),
+        is_dir,
+        fd,
+    })
+}
+
+/// Opens every rule path. With `skip_unopenable` a path that cannot be opened is left out and
+/// reported through `warn` (fewer rules only ever means *less* access); without it the first
+/// failure is returned.
+pub fn open_all(
+    specs: &[RuleSpec],
+    skip_unopenable: bool,
+    mut warn: impl FnMut(&PathFdError),
+) -> Result<Vec<OpenedRule>, PathFdError> {
+    let mut opened = Vec::with_capacity(specs.len());
+    for spec in specs {
+        match open(spec) {
+            Ok(rule) => opened.push(rule),
+            Err(err) if skip_unopenable => warn(&err),
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(opened)
+}
+
+/// Builds the ruleset: every filesystem right of `abi` is handled; TCP bind/connect are handled
+/// when `network` is given (the caller only passes it when `abi` has TCP rules).
+///
+/// The crate runs in BestEffort so that its status says what the kernel really enforces; the
+/// policy's `hard_requirement` is applied by the caller on that status, with a better reason
+/// than the crate's error would give.
+pub fn build(
+    abi: ABI,
+    rules: Vec<OpenedRule>,
+    network: Option<&NetworkPolicy>,
+) -> Result<RulesetCreated, RulesetError> {
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::from_all(abi))?;
+    if network.is_some() {
+        ruleset = ruleset.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?;
+    }
+    let mut created = ruleset.create()?;
+    for rule in rules {
+        let access = rights(abi, rule.spec.grant, rule.is_dir);
+        created = created.add_rule(PathBeneath::new(rule.fd, access))?;
+    }
+    if let Some(net) = network {
+        for &port in &net.bind_tcp {
+            created = created.add_rule(NetPort::new(port, AccessNet::BindTcp))?;
+        }
+        for &port in &net.connect_tcp {
+            created = created.add_rule(NetPort::new(port, AccessNet::ConnectTcp))?;
+        }
+    }
+    Ok(created)
+}
+
+/// Applies the ruleset to this thread (and so to the command it execs). The crate sets
+/// no_new_privs first unless `no_new_privs` is false (the `no-nnp` fault).
+pub fn restrict(
+    created: RulesetCreated,
+    no_new_privs: bool,
+) -> Result<RestrictionStatus, RulesetError> {
+    created.no_new_privs(no_new_privs).restrict_self()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::AbsPath;
+
+    #[test]
+    fn read_only_rights_for_a_file_and_a_dir() {
+        for abi in [ABI::V1, ABI::V4, ABI::V7] {
+            assert_eq!(
+                rights(abi, Grant::ReadOnly, true),
+                AccessFs::ReadFile | AccessFs::ReadDir | AccessFs::Execute
+            );
+            // read_dir is a directory right: not on a file.
+            assert_eq!(
+                rights(abi, Grant::ReadOnly, false),
+                AccessFs::ReadFile | AccessFs::Execute
+            );
+        }
+    }
+
+    #[test]
+    fn read_write_rights_for_a_file_and_a_dir() {
+        let dir = rights(ABI::V3, Grant::ReadWrite, true);
+        assert_eq!(dir, AccessFs::from_all(ABI::V3));
+        assert!(dir.contains(AccessFs::MakeReg | AccessFs::RemoveDir | AccessFs::Refer));
+        assert!(dir.contains(AccessFs::Truncate));
+
+        let file = rights(ABI::V3, Grant::ReadWrite, false);
+        assert_eq!(
+            file,
+            AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Execute | AccessFs::Truncate
+        );
+        // Nothing outside what the ABI knows, for either kind.
+        assert!(!rights(ABI::V2, Grant::ReadWrite, true).contains(AccessFs::Truncate));
+        assert!(!rights(ABI::V1, Grant::ReadWrite, false).contains(AccessFs::Truncate));
+        assert!(rights(ABI::V5, Grant::ReadWrite, false).contains(AccessFs::IoctlDev));
+    }
+
+    #[test]
+    fn specs_follow_the_policy_and_the_baseline_fault() {
+        let fs = FilesystemPolicy {
+            read_only: vec![AbsPath("/usr".into())],
+            read_write: vec![AbsPath("/tmp".into())],
+            include_workdir: true,
+        };
+        let spec = |p: &str, grant| RuleSpec {
+            path: p.into(),
+            grant,
+        };
+        assert_eq!(
+            specs(&fs, Some("/work".into()), false),
+            [
+                spec("/usr", Grant::ReadOnly),
+                spec("/tmp", Grant::ReadWrite),
+                spec("/work", Grant::ReadWrite)
+            ]
+        );
+        assert_eq!(
+            specs(&fs, None, true),
+            [
+                spec("/usr", Grant::ReadOnly),
+                spec("/tmp", Grant::ReadWrite),
+                spec("/usr", Grant::ReadWrite)
+            ]
+        );
+    }
+
+    #[test]
+    fn open_tells_files_from_dirs_and_skips_on_request() {
+        let specs = [
+            RuleSpec {
+                path: "/".into(),
+                grant: Grant::ReadOnly,
+            },
+            RuleSpec {
+                path: "/proc/self/exe".into(),
+                grant: Grant::ReadOnly,
+            },
+            RuleSpec {
+                path: "/nonexistent/lockgate".into(),
+                grant: Grant::ReadOnly,
+            },
+        ];
+        let mut skipped = 0;
+        let opened = open_all(&specs, true, |_| skipped += 1).unwrap();
+        assert_eq!(skipped, 1);
+        assert_eq!(
+            opened.iter().map(|r| r.is_dir).collect::<Vec<_>>(),
+            [true, false]
+        );
+        let err = open_all(&specs, false, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/lockgate"), "{err}");
+    }
+}

@@ -1,0 +1,313 @@
+//! PID 1 of the VM: mount the pseudo filesystems, announce readiness on the console, read the
+//! plan, send the preflight, observe every case, power off.
+//!
+//! PID 1 must never die by accident (that is a kernel panic, and every record after it is
+//! lost): errors become Fault records, and a panic hook sends a last Fault and powers off.
+
+use crate::records::{self, RecordPort, RECORD_PORT};
+use crate::{preflight, run, setup};
+use lockgate_protocol::{
+    Case, CaseObservation, Fault, Plan, ProbeOp, RunObservation, Step, PLAN_PATH, READY_MARKER,
+    VERSION,
+};
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use nix::sys::reboot::{reboot, RebootMode};
+use nix::sys::stat::{umask, Mode};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::TcpListener;
+use std::time::Duration;
+
+/// Runs the agent; never returns.
+pub fn main() -> ! {
+    umask(Mode::from_bits_truncate(0o022));
+    let mut early_faults = mount_filesystems();
+    if let Err(e) = loopback_up() {
+        early_faults.push(format!(
+            "cannot bring the loopback interface up: {e:?}; TCP probes will fail"
+        ));
+    }
+    announce_ready();
+
+    let mut port = match RecordPort::open(RECORD_PORT) {
+        Ok(port) => port,
+        Err(e) => {
+            log(&format!("cannot open the record port {RECORD_PORT}: {e}"));
+            power_off(None);
+        }
+    };
+    let plan = match load_plan() {
+        Ok(plan) => plan,
+        Err(message) => {
+            log(&message);
+            send(&mut port, |p| p.fault(message.clone()));
+            power_off(Some(&port));
+        }
+    };
+    port.set_nonce(&plan.nonce);
+    install_panic_hook();
+    send(&mut port, |p| p.hello());
+    if plan.version != VERSION {
+        let message = format!("the plan speaks protocol version {}, this guest speaks {VERSION}: rebuild the guest image", plan.version);
+        send(&mut port, |p| p.fault(message.clone()));
+        power_off(Some(&port));
+    }
+    for message in early_faults {
+        send(&mut port, |p| p.fault(message.clone()));
+    }
+    send(&mut port, |p| p.preflight(preflight::gather()));
+
+    if let Some(fault) = plan.fault {
+        commit_fault(fault, &mut port);
+    }
+
+    log(&format!(
+        "observing {} case(s) on {}",
+        plan.cases.len(),
+        plan.kernel
+    ));
+    let mut sent = 0;
+    for case in &plan.cases {
+        let observation = observe_case(case);
+        if send(&mut port, |p| p.case(observation)) {
+            sent += 1;
+        }
+    }
+    send(&mut port, |p| p.done(sent));
+    power_off(Some(&port));
+}
+
+/// The faults the host's own tests ask for (see [`Fault`]).
+fn commit_fault(fault: Fault, port: &mut RecordPort) {
+    log(&format!("committing injected fault {fault:?}"));
+    match fault {
+        Fault::ExitAfterPreflight => {
+            port.drain();
+            std::process::exit(1);
+        }
+        Fault::SkipDone => power_off(Some(port)),
+        Fault::Hang => loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        },
+        Fault::Garble => {
+            send(port, |p| p.write_raw(b"{\"record\":\"case\",\"nonce\":\n"));
+            power_off(Some(port));
+        }
+        Fault::WrongNonce => {
+            let stale = lockgate_protocol::Record::Done {
+                nonce: "stale".into(),
+                cases: 0,
+            };
+            send(port, |p| p.send(&stale));
+            power_off(Some(port));
+        }
+    }
+}
+
+/// Sends one record; a failed write is logged on the console (there is nowhere else to say it)
+/// and reported as false.
+fn send(port: &mut RecordPort, op: impl FnOnce(&mut RecordPort) -> std::io::Result<()>) -> bool {
+    match op(port) {
+        Ok(()) => true,
+        Err(e) => {
+            log(&format!("cannot write to the record port: {e}"));
+            false
+        }
+    }
+}
+
+/// Both runs of a case. Case-level preparation (accounts, enforcer files) that fails is a setup
+/// error of both runs: the case record is still sent, so the host knows which case it was.
+fn observe_case(case: &Case) -> CaseObservation {
+    let prepared = setup::write_accounts(&case.setup.users)
+        .and_then(|()| setup::write_files(&case.enforcer.files));
+    let observe = |run: fn(&Case) -> RunObservation| match &prepared {
+        Ok(()) => observe_run(case, run),
+        Err(e) => RunObservation {
+            setup_error: Some(e.clone()),
+            ..Default::default()
+        },
+    };
+    CaseObservation {
+        id: case.id.clone(),
+        // Later made inside the case's container; for now the agent's own view.
+        landlock: preflight::landlock_abi(),
+        control: observe(run::control),
+        enforced: observe(run::enforced),
+    }
+}
+
+/// One run on a freshly prepared tree, with the listeners its connect probes need.
+fn observe_run(case: &Case, run: fn(&Case) -> RunObservation) -> RunObservation {
+    let mut tree = setup::Tree::default();
+    let ready = start_listeners(&case.steps)
+        .and_then(|listeners| tree.prepare(&case.setup).map(|()| listeners));
+    let observation = match ready {
+        Ok(_listeners) => run(case), // listeners close when dropped, after the run
+        Err(e) => RunObservation {
+            setup_error: Some(e),
+            ..Default::default()
+        },
+    };
+    for problem in tree.teardown() {
+        log(&problem);
+    }
+    reap_orphans();
+    observation
+}
+
+/// A listener on 127.0.0.1:<port> for every connect probe, outside the sandbox. The kernel
+/// completes the handshake from the backlog, so nothing needs to accept.
+fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
+    let ports: BTreeSet<u16> = steps
+        .iter()
+        .filter_map(|s| match s {
+            // A port that does not parse is left to the probe, which reports EINVAL.
+            Step::Probe {
+                op: ProbeOp::TcpConnect,
+                path,
+                ..
+            } => path.trim().parse().ok(),
+            _ => None,
+        })
+        .collect();
+    ports
+        .into_iter()
+        .map(|port| {
+            TcpListener::bind(("127.0.0.1", port))
+                .map_err(|e| format!("cannot listen on 127.0.0.1:{port} for a connect probe: {e}"))
+        })
+        .collect()
+}
+
+/// Orphans of a run (an enforcer's leftovers) are reparented to PID 1: reap them so they do
+/// not pile up as zombies over many cases.
+fn reap_orphans() {
+    // SAFETY: waitpid with a status pointer to a local; only between runs, when no child of
+    // ours is being supervised.
+    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+}
+
+/// proc, sysfs, devtmpfs, securityfs, tmpfs on /tmp and /run. Returns what failed (reported as
+/// Faults once the record port is open). "Already mounted" is not a failure, nor is a kernel
+/// without securityfs (the preflight then reports no LSM list).
+fn mount_filesystems() -> Vec<String> {
+    let table: [(&str, &str, &str, &[Errno]); 6] = [
+        ("proc", "/proc", "proc", &[Errno::EBUSY]),
+        ("sysfs", "/sys", "sysfs", &[Errno::EBUSY]),
+        ("devtmpfs", "/dev", "devtmpfs", &[Errno::EBUSY]),
+        (
+            "securityfs",
+            "/sys/kernel/security",
+            "securityfs",
+            &[Errno::EBUSY, Errno::ENOENT, Errno::ENODEV],
+        ),
+        ("tmpfs", "/tmp", "tmpfs", &[Errno::EBUSY]),
+        ("tmpfs", "/run", "tmpfs", &[Errno::EBUSY]),
+    ];
+    let mut faults = Vec::new();
+    for (source, target, fstype, tolerated) in table {
+        // /sys/kernel/security exists only once sysfs is mounted; never create it ourselves.
+        if target != "/sys/kernel/security" {
+            let _ = std::fs::create_dir_all(target);
+        }
+        match mount(
+            Some(source),
+            target,
+            Some(fstype),
+            MsFlags::empty(),
+            None::<&str>,
+        ) {
+            Ok(()) => {}
+            Err(e) if tolerated.contains(&e) => {}
+            Err(e) => faults.push(format!(
+                "cannot mount {fstype} on {target}: {e:?} ({})",
+                e.desc()
+            )),
+        }
+    }
+    faults
+}
+
+/// `ip link set lo up`, without ip: SIOCGIFFLAGS, add IFF_UP, SIOCSIFFLAGS.
+fn loopback_up() -> Result<(), Errno> {
+    // SAFETY: plain socket(2); the descriptor is closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: ifreq is plain data; the name is NUL-terminated by the zeroing; the ioctls read
+    // and write only this struct.
+    let result = unsafe {
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo") {
+            *dst = *src as libc::c_char;
+        }
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
+            Err(Errno::last())
+        } else {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) < 0 {
+                Err(Errno::last())
+            } else {
+                Ok(())
+            }
+        }
+    };
+    // SAFETY: closes the socket opened above.
+    unsafe { libc::close(fd) };
+    result
+}
+
+/// The host's supervisor waits for this line to tell "the kernel booted" from "it hung".
+fn announce_ready() {
+    match std::fs::OpenOptions::new().write(true).open("/dev/console") {
+        Ok(mut console) => {
+            let _ = console.write_all(format!("{READY_MARKER}\n").as_bytes());
+        }
+        Err(_) => log(READY_MARKER),
+    }
+}
+
+fn load_plan() -> Result<Plan, String> {
+    let text = std::fs::read_to_string(PLAN_PATH)
+        .map_err(|e| format!("cannot read the plan {PLAN_PATH}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("the plan {PLAN_PATH} is not valid: {e}"))
+}
+
+/// A line on the console (PID 1's stderr) for whoever reads the boot log. Never panics.
+fn log(message: &str) {
+    let _ = writeln!(std::io::stderr(), "lockgate-guest: {message}");
+}
+
+/// A panic in PID 1 would panic the kernel and lose the reason: send it as a Fault record
+/// instead, then power off as usual (the guest profile aborts on panic, so unwinding is not an
+/// option). The host sees a Fault and no Done: a harness error with a message.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!("guest agent panicked: {info}");
+        log(&message);
+        records::fault_from_panic(message);
+        if std::process::id() != 1 {
+            std::process::exit(101); // run by hand: say it failed, like a normal panic would
+        }
+        power_off(None);
+    }));
+}
+
+/// Drains the record port, syncs, powers off. Outside the VM (the agent run by hand, not as
+/// PID 1) it exits instead: powering off a developer's machine is never the right answer.
+fn power_off(port: Option<&RecordPort>) -> ! {
+    if let Some(port) = port {
+        port.drain();
+    }
+    nix::unistd::sync();
+    if std::process::id() == 1 {
+        let err = reboot(RebootMode::RB_POWER_OFF).err();
+        log(&format!("power-off failed: {err:?}"));
+        // Returning from PID 1 panics the kernel, which the host reports; better than hanging.
+        std::process::exit(1);
+    }
+    std::process::exit(0);
+}

@@ -1,0 +1,47 @@
+//! lockgate-guest: PID 1 of a lockgate VM, and the probe runner that PID 1 starts.
+//!
+//! Modes:
+//! - `lockgate-guest run-steps`: the probe runner (inside the sandbox, or as the plain user).
+//! - `lockgate-guest probe-abi`: print the raw Landlock ABI probe as JSON.
+//! - `lockgate-guest agent`, or no mode at all as PID 1 (`/init`): the agent.
+//!
+//! An explicit mode wins over "am I PID 1": the runner may well be PID 1 of a container's PID
+//! namespace, and must then still be the runner, never an agent that mounts and powers off.
+
+mod agent;
+mod errno_text;
+mod preflight;
+mod probes;
+mod records;
+mod run;
+mod runner;
+mod setup;
+mod spawn;
+
+use std::io::Write;
+
+const USAGE: &str = "usage: lockgate-guest run-steps | probe-abi | agent\n\
+                     (as PID 1, with no arguments, it is the agent)";
+
+fn main() {
+    let mode = std::env::args().nth(1);
+    match mode.as_deref() {
+        Some("run-steps") => std::process::exit(runner::main()),
+        Some("probe-abi") => std::process::exit(probe_abi()),
+        Some("agent") => agent::main(),
+        _ if std::process::id() == 1 => agent::main(),
+        _ => {
+            let _ = writeln!(std::io::stderr(), "{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Prints the AbiProbe JSON, e.g. `{"abi":4}` or `{"errno":"ENOSYS"}`.
+fn probe_abi() -> i32 {
+    let probe = preflight::landlock_abi();
+    match serde_json::to_string(&probe) {
+        Ok(json) if writeln!(std::io::stdout(), "{json}").is_ok() => 0,
+        _ => 1,
+    }
+}

@@ -1,0 +1,272 @@
+//! One probe = one system call (or the smallest sequence that makes the operation), reported
+//! with its exact errno. Probes call libc directly rather than std so that the syscall (and the
+//! flags) are exactly the ones the protocol documents: an `O_PATH` open, a retry, or a
+//! different flag would change what Landlock is asked to decide.
+
+use crate::errno_text;
+use lockgate_protocol::{Outcome, ProbeOp};
+use nix::errno::Errno;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, Instant};
+
+/// How long a probed executable may run before it is killed (it already passed execve).
+const EXEC_DEADLINE: Duration = Duration::from_secs(10);
+
+type Probe = Result<(), Errno>;
+
+/// Runs `op` on `path` (and `to` for rename/link).
+pub fn run(op: ProbeOp, path: &str, to: Option<&str>) -> Outcome {
+    let result = match op {
+        ProbeOp::Create => create(path),
+        ProbeOp::Write => write(path),
+        ProbeOp::Read => read(path),
+        ProbeOp::Truncate => truncate(path),
+        ProbeOp::Rename => with_destination(to, |to| rename(path, to)),
+        ProbeOp::Link => with_destination(to, |to| link(path, to)),
+        ProbeOp::Exec => exec(path),
+        ProbeOp::Mkdir => mkdir(path),
+        ProbeOp::Unlink => unlink(path),
+        ProbeOp::Readdir => readdir(path),
+        ProbeOp::TcpBind => tcp(path, Tcp::Bind),
+        ProbeOp::TcpConnect => tcp(path, Tcp::Connect),
+    };
+    match result {
+        Ok(()) => Outcome::Ok,
+        Err(errno) => Outcome::Err(errno_text::name(errno)),
+    }
+}
+
+/// Rename and link need a destination; a step without one is malformed, which the protocol
+/// reports as EINVAL rather than guessing a destination.
+fn with_destination(to: Option<&str>, op: impl FnOnce(&str) -> Probe) -> Probe {
+    to.map_or(Err(Errno::EINVAL), op)
+}
+
+fn cpath(path: &str) -> Result<CString, Errno> {
+    CString::new(path).map_err(|_| Errno::EINVAL)
+}
+
+/// Turns a libc return value into a result, reading errno on failure.
+fn check(ret: libc::c_long) -> Result<libc::c_long, Errno> {
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A descriptor closed on drop, so every early return closes what was opened.
+struct Fd(libc::c_int);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: we own the descriptor and close it exactly once.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+fn open(path: &str, flags: libc::c_int, mode: libc::mode_t) -> Result<Fd, Errno> {
+    let p = cpath(path)?;
+    // SAFETY: p is a valid C string for the duration of the call.
+    let fd = check(
+        unsafe { libc::open(p.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) }.into(),
+    )?;
+    Ok(Fd(fd as libc::c_int))
+}
+
+fn create(path: &str) -> Probe {
+    open(path, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o644).map(drop)
+}
+
+fn write(path: &str) -> Probe {
+    let fd = open(path, libc::O_WRONLY, 0)?;
+    // SAFETY: writes one byte from a valid buffer to an open descriptor.
+    check(unsafe { libc::write(fd.0, b"x".as_ptr().cast(), 1) } as libc::c_long).map(drop)
+}
+
+fn read(path: &str) -> Probe {
+    let fd = open(path, libc::O_RDONLY, 0)?;
+    let mut buf = [0u8; 512];
+    // SAFETY: reads into a valid buffer of the given length.
+    check(unsafe { libc::read(fd.0, buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long).map(drop)
+}
+
+fn truncate(path: &str) -> Probe {
+    let p = cpath(path)?;
+    // SAFETY: valid C string.
+    check(unsafe { libc::truncate(p.as_ptr(), 0) }.into()).map(drop)
+}
+
+fn rename(from: &str, to: &str) -> Probe {
+    let (f, t) = (cpath(from)?, cpath(to)?);
+    // SAFETY: valid C strings.
+    check(unsafe { libc::rename(f.as_ptr(), t.as_ptr()) }.into()).map(drop)
+}
+
+fn link(from: &str, to: &str) -> Probe {
+    let (f, t) = (cpath(from)?, cpath(to)?);
+    // SAFETY: valid C strings.
+    check(unsafe { libc::link(f.as_ptr(), t.as_ptr()) }.into()).map(drop)
+}
+
+fn mkdir(path: &str) -> Probe {
+    let p = cpath(path)?;
+    // SAFETY: valid C string.
+    check(unsafe { libc::mkdir(p.as_ptr(), 0o755) }.into()).map(drop)
+}
+
+fn unlink(path: &str) -> Probe {
+    let p = cpath(path)?;
+    // SAFETY: valid C string.
+    check(unsafe { libc::unlink(p.as_ptr()) }.into()).map(drop)
+}
+
+/// Reads the whole directory with getdents64 (Landlock's READ_DIR is checked at open, but a
+/// real listing is what a tool would do, so that is what is probed).
+fn readdir(path: &str) -> Probe {
+    let fd = open(path, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: getdents64 writes at most buf.len() bytes into buf.
+        let n = check(unsafe {
+            libc::syscall(libc::SYS_getdents64, fd.0, buf.as_mut_ptr(), buf.len())
+        })?;
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
+
+enum Tcp {
+    Bind,
+    Connect,
+}
+
+/// bind or connect a TCP socket to 127.0.0.1:<port>; `port` is the step's path.
+fn tcp(port: &str, what: Tcp) -> Probe {
+    let port: u16 = port.trim().parse().map_err(|_| Errno::EINVAL)?;
+    // SAFETY: plain socket(2) call.
+    let fd = Fd(check(
+        unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) }.into(),
+    )? as libc::c_int);
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let ptr = (&addr as *const libc::sockaddr_in).cast::<libc::sockaddr>();
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: addr is a valid sockaddr_in of the given length.
+    let ret = unsafe {
+        match what {
+            Tcp::Bind => libc::bind(fd.0, ptr, len),
+            Tcp::Connect => libc::connect(fd.0, ptr, len),
+        }
+    };
+    check(ret.into()).map(drop)
+}
+
+/// fork + execve(path, [path]). The child reports a failed execve's errno through an O_CLOEXEC
+/// pipe: EOF on the pipe means execve succeeded (the pipe was closed by the exec). The program's
+/// own exit status does not matter; it is waited for (and killed after a deadline) so that it
+/// cannot outlive the step.
+fn exec(path: &str) -> Probe {
+    // Everything the child needs is allocated before fork: after fork only async-signal-safe
+    // calls are allowed.
+    let prog = cpath(path)?;
+    let argv = [prog.as_ptr(), std::ptr::null()];
+    let env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    let envp: Vec<*const libc::c_char> = env
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
+    // The program must not write into our stdout (the report) or read our stdin. /dev/null may
+    // be forbidden by the sandbox; then its standard descriptors are simply closed.
+    // SAFETY: valid C string literal.
+    let devnull = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    let devnull = (devnull >= 0).then_some(Fd(devnull));
+    let mut pipe = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills the two-element array.
+    check(unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) }.into())?;
+    let (reader, writer) = (Fd(pipe[0]), Fd(pipe[1]));
+
+    // SAFETY: the runner is single-threaded; the child only calls async-signal-safe functions.
+    let pid = check(unsafe { libc::fork() }.into())? as libc::pid_t;
+    if pid == 0 {
+        // SAFETY: async-signal-safe calls only, then execve or _exit.
+        unsafe {
+            libc::setpgid(0, 0);
+            for target in 0..3 {
+                match &devnull {
+                    Some(null) => libc::dup2(null.0, target),
+                    None => libc::close(target),
+                };
+            }
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            let errno = Errno::last_raw().to_ne_bytes();
+            libc::write(writer.0, errno.as_ptr().cast(), errno.len());
+            libc::_exit(127);
+        }
+    }
+    drop(writer);
+    let mut report = [0u8; 4];
+    let mut got = 0;
+    while got < report.len() {
+        // SAFETY: reads into the unfilled part of a valid buffer.
+        let n = unsafe {
+            libc::read(
+                reader.0,
+                report[got..].as_mut_ptr().cast(),
+                report.len() - got,
+            )
+        };
+        match n {
+            0 => break,
+            n if n > 0 => got += n as usize,
+            _ if Errno::last() == Errno::EINTR => continue,
+            _ => break,
+        }
+    }
+    reap(pid);
+    if got == report.len() {
+        Err(Errno::from_raw(i32::from_ne_bytes(report)))
+    } else {
+        Ok(())
+    }
+}
+
+/// Waits for the probed program, killing its process group after [`EXEC_DEADLINE`].
+fn reap(pid: libc::pid_t) {
+    let stop = Instant::now() + EXEC_DEADLINE;
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid on our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r != 0 && !(r < 0 && Errno::last() == Errno::EINTR) {
+            break; // reaped (or no longer ours)
+        }
+        if Instant::now() >= stop {
+            // SAFETY: signals our own child's process group, then reaps the child.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -1,0 +1,288 @@
+//! The two runs of a case: the control run (the probe runner as the plain user, no enforcer)
+//! and the enforced run (the enforcer, as root, which starts the probe runner in its sandbox).
+//! Both get the steps on stdin, have their output captured, and are killed at a deadline.
+
+use crate::runner::RunnerReport;
+use crate::{errno_text, spawn};
+use lockgate_protocol::{bounded, Case, Identity, RunObservation, GUEST_BIN};
+use std::ffi::CString;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A run still going after this is killed (its whole process group) and reported as `timeout`.
+const RUN_DEADLINE: Duration = Duration::from_secs(60);
+
+/// What is kept of a run's stdout (the runner's report) and stderr (the enforcer's messages).
+const STDOUT_KEPT: usize = 8 << 20;
+const STDERR_KEPT: usize = 256 << 10;
+
+/// Stands for the probe runner's argv in an enforcer's argv.
+pub const CMD_PLACEHOLDER: &str = "{cmd}";
+
+/// The environment both runs start from: nothing inherited from PID 1.
+const CLEAN_ENV: [(&str, &str); 2] = [("PATH", "/bin:/sbin:/usr/bin:/usr/sbin"), ("HOME", "/")];
+
+/// The probe runner's argv after argv[0].
+fn runner_args() -> [&'static str; 1] {
+    ["run-steps"]
+}
+
+/// The enforcer's argv with `{cmd}` replaced by the runner's argv, or the runner's argv
+/// appended when no element is `{cmd}`.
+pub fn enforcer_argv(argv: &[String]) -> Vec<String> {
+    let runner: Vec<String> = std::iter::once(GUEST_BIN)
+        .chain(runner_args())
+        .map(String::from)
+        .collect();
+    if !argv.iter().any(|a| a == CMD_PLACEHOLDER) {
+        return argv.iter().cloned().chain(runner).collect();
+    }
+    argv.iter()
+        .flat_map(|a| {
+            if a == CMD_PLACEHOLDER {
+                runner.clone()
+            } else {
+                vec![a.clone()]
+            }
+        })
+        .collect()
+}
+
+/// Resolves a program name like execvp does: names with a slash are used as they are, others
+/// are looked up in `path_var`.
+pub fn resolve(program: &str, path_var: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
+    }
+    path_var
+        .split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| Path::new(dir).join(program))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    let Ok(c) = CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: valid C string.
+    path.is_file() && unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0
+}
+
+/// The control run: the probe runner as `identity`, in `workdir`, no enforcer.
+pub fn control(case: &Case) -> RunObservation {
+    let mut cmd = Command::new(GUEST_BIN);
+    cmd.arg0("lockgate-guest")
+        .args(runner_args())
+        .env_clear()
+        .envs(CLEAN_ENV);
+    drop_privileges_then_chdir(&mut cmd, &case.identity, &case.workdir);
+    execute(cmd, GUEST_BIN, case)
+}
+
+/// The enforced run: the enforcer as root in `workdir`, with the clean environment plus the
+/// enforcer's own variables.
+pub fn enforced(case: &Case) -> RunObservation {
+    let argv = enforcer_argv(&case.enforcer.argv);
+    let Some(program) = argv.first() else {
+        return not_started("the enforcer's argv is empty".to_string());
+    };
+    let mut env: Vec<(String, String)> = CLEAN_ENV
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (key, value) in &case.enforcer.env {
+        env.retain(|(k, _)| k != key);
+        env.push((key.clone(), value.clone()));
+    }
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    let Some(resolved) = resolve(program, path_var) else {
+        return not_started(format!(
+            "cannot start the enforcer: {program} not found in PATH={path_var}"
+        ));
+    };
+    let mut cmd = Command::new(&resolved);
+    cmd.arg0(program)
+        .args(&argv[1..])
+        .env_clear()
+        .envs(env)
+        .current_dir(&case.workdir);
+    execute(cmd, program, case)
+}
+
+fn not_started(message: String) -> RunObservation {
+    RunObservation {
+        setup_error: Some(message),
+        ..Default::default()
+    }
+}
+
+/// setgroups, setgid, setuid, then chdir: the workdir is entered as the user, so a workdir the
+/// user cannot enter fails the run as it would fail the user.
+fn drop_privileges_then_chdir(cmd: &mut Command, id: &Identity, workdir: &str) {
+    let groups: Vec<libc::gid_t> = id.groups.clone();
+    let (uid, gid) = (id.uid, id.gid);
+    let workdir = CString::new(workdir).unwrap_or_default();
+    // SAFETY: the closure runs between fork and exec and only makes raw system calls on data
+    // allocated before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let ok = libc::setgroups(groups.len(), groups.as_ptr()) == 0
+                && libc::setgid(gid) == 0
+                && libc::setuid(uid) == 0
+                && libc::chdir(workdir.as_ptr()) == 0;
+            if ok {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+/// Spawns the run in its own process group with piped stdio, feeds it the steps, and turns
+/// what came back into an observation. Never invents step results: no output means no steps.
+fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
+    let input = match serde_json::to_string(&case.steps) {
+        Ok(json) => json,
+        Err(e) => return not_started(format!("cannot encode the steps: {e}")),
+    };
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            let errno = errno_text::name_of_io(&e);
+            return not_started(format!("cannot start {what}: {errno} ({e})"));
+        }
+    };
+    let captured = match spawn::supervise(&mut child, input.as_bytes(), RUN_DEADLINE, STDOUT_KEPT) {
+        Ok(c) => c,
+        Err(e) => return not_started(format!("lost track of {what}: {e}")),
+    };
+    let mut stderr = captured.stderr;
+    stderr.truncate(STDERR_KEPT);
+    let mut obs = RunObservation {
+        setup_error: None,
+        exit: captured.end.describe(),
+        stderr: bounded(&String::from_utf8_lossy(&stderr)),
+        claim_env: None,
+        steps: Vec::new(),
+        runner: None,
+    };
+    match read_report(&captured.stdout) {
+        Ok(Some(report)) => {
+            obs.claim_env = report.claim_env;
+            obs.steps = report.steps;
+            obs.runner = Some(report.facts);
+        }
+        Ok(None) => {}
+        Err(message) => obs.setup_error = Some(message),
+    }
+    obs
+}
+
+/// Parses the runner's report from a run's stdout. Empty stdout: the runner never ran (the
+/// enforcer refused to start it). The report is one line; an enforcer that prints on stdout
+/// before starting the runner leaves lines before it, so the last line is tried too.
+pub fn read_report(stdout: &[u8]) -> Result<Option<RunnerReport>, String> {
+    let text = String::from_utf8_lossy(stdout);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    let whole = serde_json::from_str::<RunnerReport>(trimmed);
+    if let Ok(report) = whole {
+        return Ok(Some(report));
+    }
+    let last_line = trimmed
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    match serde_json::from_str::<RunnerReport>(last_line) {
+        Ok(report) => Ok(Some(report)),
+        Err(_) => {
+            let err = whole.err().map(|e| e.to_string()).unwrap_or_default();
+            Err(format!(
+                "runner output unreadable: {err}; stdout was: {}",
+                bounded(trimmed)
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn cmd_placeholder_is_replaced_by_the_runner() {
+        assert_eq!(
+            enforcer_argv(&strings(&["landrun", "--ro", "/", "--", "{cmd}"])),
+            strings(&["landrun", "--ro", "/", "--", GUEST_BIN, "run-steps"])
+        );
+        assert_eq!(
+            enforcer_argv(&strings(&["env", "{cmd}", "--then", "{cmd}"])),
+            strings(&[
+                "env",
+                GUEST_BIN,
+                "run-steps",
+                "--then",
+                GUEST_BIN,
+                "run-steps"
+            ])
+        );
+    }
+
+    #[test]
+    fn runner_is_appended_without_a_placeholder() {
+        assert_eq!(
+            enforcer_argv(&strings(&["lockgate-enforcer", "--policy", "/p.yaml"])),
+            strings(&[
+                "lockgate-enforcer",
+                "--policy",
+                "/p.yaml",
+                GUEST_BIN,
+                "run-steps"
+            ])
+        );
+        assert_eq!(enforcer_argv(&[]), strings(&[GUEST_BIN, "run-steps"]));
+    }
+
+    #[test]
+    fn programs_resolve_like_execvp() {
+        assert_eq!(resolve("/x/y", ""), Some(PathBuf::from("/x/y")));
+        assert_eq!(
+            resolve("sh", "/nonexistent:/bin"),
+            Some(PathBuf::from("/bin/sh"))
+        );
+        assert_eq!(resolve("no-such-program-here", "/bin:/usr/bin"), None);
+    }
+
+    #[test]
+    fn reports_are_read_or_flagged_never_invented() {
+        assert_eq!(read_report(b"  \n"), Ok(None));
+        let report = crate::runner::run(&[]);
+        let line = serde_json::to_string(&report).unwrap();
+        assert_eq!(read_report(line.as_bytes()), Ok(Some(report.clone())));
+        let noisy = format!("enforcer: full enforcement\n{line}\n");
+        assert_eq!(read_report(noisy.as_bytes()), Ok(Some(report)));
+        let err = read_report(b"{\"facts\":").unwrap_err();
+        assert!(err.starts_with("runner output unreadable"), "{err}");
+    }
+}

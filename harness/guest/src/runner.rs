@@ -1,0 +1,361 @@
+//! The probe runner (`lockgate-guest run-steps`): runs inside the sandbox (started by the
+//! enforcer after restrict_self) or as the plain user (control run). Reads the steps as JSON on
+//! stdin, runs them in order, prints one [`RunnerReport`] as a single JSON line on stdout.
+//!
+//! It only observes: every step is run even after a failure, and nothing is judged here.
+
+use crate::{errno_text, probes, spawn};
+use lockgate_protocol::{bounded, Outcome, RunnerFacts, Step, StepResult, CLAIM_ENV};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A shell step that runs longer than this is killed and reported as `timeout`.
+const SHELL_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Output kept from a shell step for errno inference (what is reported is bounded further).
+const SHELL_OUTPUT_KEPT: usize = 64 * 1024;
+
+/// What the runner prints on stdout: the agent copies it into the run's observation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerReport {
+    pub facts: RunnerFacts,
+    /// The enforcer's claim, as found in the runner's environment ([`CLAIM_ENV`]).
+    pub claim_env: Option<String>,
+    /// One result per step, in order.
+    pub steps: Vec<StepResult>,
+}
+
+/// Entry point of `run-steps`; returns the process exit code.
+pub fn main() -> i32 {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        // Nothing on stdout: the agent then reports "no runner output" rather than results.
+        let _ = writeln!(
+            std::io::stderr(),
+            "lockgate-guest run-steps: cannot read the steps on stdin: {e}"
+        );
+        return 2;
+    }
+    let steps: Vec<Step> = match serde_json::from_str(&input) {
+        Ok(steps) => steps,
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "lockgate-guest run-steps: the steps on stdin are not valid: {e}"
+            );
+            return 2;
+        }
+    };
+    let report = run(&steps);
+    let line = match serde_json::to_string(&report) {
+        Ok(line) => line,
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "lockgate-guest run-steps: cannot encode the report: {e}"
+            );
+            return 2;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        return 1;
+    }
+    0
+}
+
+/// Runs every step in order and gathers the report.
+pub fn run(steps: &[Step]) -> RunnerReport {
+    RunnerReport {
+        facts: facts(),
+        claim_env: std::env::var(CLAIM_ENV).ok(),
+        steps: steps.iter().map(run_step).collect(),
+    }
+}
+
+pub fn run_step(step: &Step) -> StepResult {
+    match step {
+        Step::Shell { command } => shell(command),
+        Step::Probe { op, path, to } => result(probes::run(*op, path, to.as_deref())),
+    }
+}
+
+fn result(outcome: Outcome) -> StepResult {
+    StepResult {
+        outcome,
+        exit_code: None,
+        stdout: String::new(),
+        stderr: String::new(),
+    }
+}
+
+/// The runner's view of its own confinement. prctl rather than /proc/self/status, because the
+/// sandbox may forbid reading /proc.
+fn facts() -> RunnerFacts {
+    RunnerFacts {
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+        seccomp: Some(prctl_get(libc::PR_GET_SECCOMP)),
+        no_new_privs: Some(prctl_get(libc::PR_GET_NO_NEW_PRIVS)),
+    }
+}
+
+/// A prctl "get" whose answer is the return value, as a string; the errno name on failure.
+fn prctl_get(option: libc::c_int) -> String {
+    // SAFETY: PR_GET_SECCOMP and PR_GET_NO_NEW_PRIVS take no pointer arguments.
+    let ret = unsafe { libc::prctl(option, 0, 0, 0, 0) };
+    if ret < 0 {
+        errno_text::name(nix::errno::Errno::last())
+    } else {
+        ret.to_string()
+    }
+}
+
+/// `/bin/sh -c command`: Ok on exit 0, otherwise the errno whose message the command printed.
+fn shell(command: &str) -> StepResult {
+    // /dev/null may itself be forbidden by the sandbox; an empty pipe is an equally empty stdin.
+    let stdin = File::open("/dev/null")
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::piped());
+    let spawned = Command::new("/bin/sh")
+        .args(["-c", command])
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        // The shell itself could not be started (e.g. exec of /bin/sh denied): that errno is
+        // exact, so report it as the step's outcome.
+        Err(e) => {
+            return StepResult {
+                outcome: Outcome::Err(errno_text::name_of_io(&e)),
+                exit_code: None,
+                stdout: String::new(),
+                stderr: bounded(&format!("lockgate-guest: cannot run /bin/sh: {e}")),
+            }
+        }
+    };
+    let captured = match spawn::supervise(&mut child, b"", SHELL_DEADLINE, SHELL_OUTPUT_KEPT) {
+        Ok(c) => c,
+        Err(e) => {
+            return StepResult {
+                outcome: Outcome::Err(errno_text::name_of_io(&e)),
+                exit_code: None,
+                stdout: String::new(),
+                stderr: bounded(&format!(
+                    "lockgate-guest: lost the shell step's output: {e}"
+                )),
+            }
+        }
+    };
+    let stdout = String::from_utf8_lossy(&captured.stdout);
+    let stderr = String::from_utf8_lossy(&captured.stderr);
+    let (outcome, exit_code) = match captured.end {
+        spawn::End::Exited(0) => (Outcome::Ok, Some(0)),
+        spawn::End::Exited(code) => (Outcome::Err(errno_text::infer(&stderr)), Some(code)),
+        // Shell convention ($?): 128 + signal number, so a seccomp SIGSYS stays visible.
+        spawn::End::Signaled(sig) => (Outcome::Err(errno_text::infer(&stderr)), Some(128 + sig)),
+        spawn::End::TimedOut => (Outcome::Timeout, None),
+    };
+    StepResult {
+        outcome,
+        exit_code,
+        stdout: bounded(&stdout),
+        stderr: bounded(&stderr),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockgate_protocol::ProbeOp;
+
+    fn probe(op: ProbeOp, path: &std::path::Path, to: Option<&std::path::Path>) -> Step {
+        Step::Probe {
+            op,
+            path: path.to_str().unwrap().to_string(),
+            to: to.map(|t| t.to_str().unwrap().to_string()),
+        }
+    }
+
+    fn outcomes(report: &RunnerReport) -> Vec<Outcome> {
+        report.steps.iter().map(|s| s.outcome.clone()).collect()
+    }
+
+    fn err(name: &str) -> Outcome {
+        Outcome::Err(name.to_string())
+    }
+
+    #[test]
+    fn file_probes_report_exact_errnos() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        let missing = dir.path().join("missing");
+        let steps = vec![
+            probe(ProbeOp::Create, &file, None),
+            probe(ProbeOp::Create, &file, None),
+            probe(ProbeOp::Read, &missing, None),
+            probe(ProbeOp::Write, &file, None),
+            probe(ProbeOp::Read, &file, None),
+            probe(ProbeOp::Truncate, &file, None),
+            probe(ProbeOp::Link, &file, Some(&dir.path().join("hard"))),
+            probe(ProbeOp::Unlink, &missing, None),
+            probe(ProbeOp::Readdir, dir.path(), None),
+            probe(ProbeOp::Readdir, &file, None),
+            probe(ProbeOp::Rename, &file, None),
+        ];
+        let report = run(&steps);
+        assert_eq!(
+            outcomes(&report),
+            vec![
+                Outcome::Ok,
+                err("EEXIST"),
+                err("ENOENT"),
+                Outcome::Ok,
+                Outcome::Ok,
+                Outcome::Ok,
+                Outcome::Ok,
+                err("ENOENT"),
+                Outcome::Ok,
+                err("ENOTDIR"),
+                err("EINVAL"),
+            ]
+        );
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().len(),
+            0,
+            "truncate ran after the write"
+        );
+    }
+
+    #[test]
+    fn rename_and_mkdir_across_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let steps = vec![
+            probe(ProbeOp::Mkdir, &a, None),
+            probe(ProbeOp::Mkdir, &b, None),
+            probe(ProbeOp::Mkdir, &a, None),
+            probe(ProbeOp::Create, &a.join("x"), None),
+            // Rename onto another existing (empty) directory replaces it.
+            probe(ProbeOp::Rename, &a, Some(&b)),
+            probe(ProbeOp::Read, &b.join("x"), None),
+        ];
+        let report = run(&steps);
+        assert_eq!(
+            outcomes(&report),
+            vec![
+                Outcome::Ok,
+                Outcome::Ok,
+                err("EEXIST"),
+                Outcome::Ok,
+                Outcome::Ok,
+                Outcome::Ok
+            ]
+        );
+        assert!(!a.exists());
+    }
+
+    #[test]
+    fn exec_probe_reports_the_execve_errno() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_exec = dir.path().join("plain");
+        std::fs::write(&not_exec, "data").unwrap();
+        let steps = vec![
+            probe(ProbeOp::Exec, std::path::Path::new("/bin/true"), None),
+            probe(ProbeOp::Exec, &dir.path().join("missing"), None),
+            probe(ProbeOp::Exec, &not_exec, None),
+            probe(ProbeOp::Exec, dir.path(), None),
+        ];
+        let report = run(&steps);
+        // Executing a mode-0644 file is EACCES even for root (no x bit at all).
+        assert_eq!(
+            outcomes(&report),
+            vec![Outcome::Ok, err("ENOENT"), err("EACCES"), err("EACCES")]
+        );
+    }
+
+    #[test]
+    fn tcp_probes() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let tcp = |op, path: &str| Step::Probe {
+            op,
+            path: path.to_string(),
+            to: None,
+        };
+        let report = run(&[
+            tcp(ProbeOp::TcpConnect, &port),
+            tcp(ProbeOp::TcpBind, &port),
+            tcp(ProbeOp::TcpBind, "not-a-port"),
+        ]);
+        assert_eq!(
+            outcomes(&report),
+            vec![Outcome::Ok, err("EADDRINUSE"), err("EINVAL")]
+        );
+        drop(listener);
+        let report = run(&[tcp(ProbeOp::TcpConnect, &port)]);
+        assert_eq!(outcomes(&report), vec![err("ECONNREFUSED")]);
+    }
+
+    #[test]
+    fn shell_steps_infer_the_errno_from_the_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let report = run(&[
+            Step::Shell {
+                command: format!("touch {d}/ok && echo made"),
+            },
+            Step::Shell {
+                command: format!("cat {d}/missing"),
+            },
+            Step::Shell {
+                command: "echo qwxz >&2; exit 3".into(),
+            },
+            Step::Shell {
+                command: "kill -KILL $$".into(),
+            },
+        ]);
+        let s = &report.steps;
+        assert_eq!(
+            (s[0].outcome.clone(), s[0].exit_code, s[0].stdout.as_str()),
+            (Outcome::Ok, Some(0), "made\n")
+        );
+        assert_eq!(
+            (s[1].outcome.clone(), s[1].exit_code),
+            (err("ENOENT"), Some(1))
+        );
+        assert!(s[1].stderr.contains("No such file or directory"));
+        assert_eq!(
+            (s[2].outcome.clone(), s[2].exit_code),
+            (err("EUNKNOWN"), Some(3))
+        );
+        assert_eq!(
+            (s[3].outcome.clone(), s[3].exit_code),
+            (err("EUNKNOWN"), Some(128 + 9))
+        );
+    }
+
+    #[test]
+    fn report_carries_facts_and_claim() {
+        let report = run(&[]);
+        assert_eq!(report.facts.uid, nix::unistd::getuid().as_raw());
+        assert_eq!(
+            report
+                .facts
+                .no_new_privs
+                .as_deref()
+                .map(|v| v == "0" || v == "1"),
+            Some(true)
+        );
+        let line = serde_json::to_string(&report).unwrap();
+        assert_eq!(serde_json::from_str::<RunnerReport>(&line).unwrap(), report);
+    }
+}

@@ -1,0 +1,219 @@
+//! Preparing the guest for a case (accounts, enforcer files) and for each run (fresh tmpfs
+//! mounts, the scenario's paths with their owners and modes).
+//!
+//! Errors are messages naming the path and the errno: they end up in
+//! `RunObservation::setup_error`, where a scenario author reads them.
+
+use crate::errno_text;
+use lockgate_protocol::{PathKind, PathSpec, Setup, User};
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// "EACCES (Permission denied)": the name for matching, the text for reading.
+fn describe_errno(errno: Errno) -> String {
+    format!("{} ({})", errno_text::name(errno), errno.desc())
+}
+
+fn describe_io(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(raw) => describe_errno(Errno::from_raw(raw)),
+        None => err.to_string(),
+    }
+}
+
+/// /etc/passwd and /etc/group with root and the case's users (a group per user, named after
+/// it). The guest has no NSS beyond these files, and enforcers resolve `run_as_user` by name.
+pub fn write_accounts(users: &[User]) -> Result<(), String> {
+    let mut passwd = String::from("root:x:0:0:root:/:/bin/sh\n");
+    let mut group = String::from("root:x:0:\n");
+    for u in users {
+        passwd.push_str(&format!(
+            "{0}:x:{1}:{2}:{0}:/:/bin/sh\n",
+            u.name, u.uid, u.gid
+        ));
+        group.push_str(&format!("{}:x:{}:\n", u.name, u.gid));
+    }
+    write_file_with_parents("/etc/passwd", &passwd)?;
+    write_file_with_parents("/etc/group", &group)
+}
+
+/// The enforcer's files (policy files), as (path, content).
+pub fn write_files(files: &[(String, String)]) -> Result<(), String> {
+    files
+        .iter()
+        .try_for_each(|(path, content)| write_file_with_parents(path, content))
+}
+
+fn write_file_with_parents(path: &str, content: &str) -> Result<(), String> {
+    if let Some(parent) = Path::new(path).parent() {
+        fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {}", parent.display(), describe_io(&e)))?;
+    }
+    let write = || -> io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(path)?;
+        f.write_all(content.as_bytes())?;
+        // An existing file keeps its old mode through open(O_CREAT); the contract is 0644.
+        f.set_permissions(fs::Permissions::from_mode(0o644))
+    };
+    write().map_err(|e| format!("cannot write {path}: {}", describe_io(&e)))
+}
+
+/// The per-run tree: the tmpfs mounts made so far, undone in reverse order by [`Tree::teardown`]
+/// (also on drop, so an early return cannot leave a mount behind for the next run).
+#[derive(Default)]
+pub struct Tree {
+    mounts: Vec<String>,
+}
+
+impl Tree {
+    /// Mounts a fresh tmpfs on each `setup.tmpfs` directory, then creates `setup.paths` in order.
+    pub fn prepare(&mut self, setup: &Setup) -> Result<(), String> {
+        for dir in &setup.tmpfs {
+            fs::create_dir_all(dir).map_err(|e| {
+                format!("cannot create tmpfs mount point {dir}: {}", describe_io(&e))
+            })?;
+            mount(
+                Some("tmpfs"),
+                dir.as_str(),
+                Some("tmpfs"),
+                MsFlags::empty(),
+                Some("mode=0755"),
+            )
+            .map_err(|e| format!("cannot mount a tmpfs on {dir}: {}", describe_errno(e)))?;
+            self.mounts.push(dir.clone());
+        }
+        setup.paths.iter().try_for_each(create_path)
+    }
+
+    /// Detaches every mount (lazily, so that a process still holding a file in it cannot keep
+    /// the next run from starting clean). Returns what could not be undone.
+    pub fn teardown(&mut self) -> Vec<String> {
+        let mut errors = Vec::new();
+        while let Some(dir) = self.mounts.pop() {
+            if let Err(e) = umount2(dir.as_str(), MntFlags::MNT_DETACH) {
+                errors.push(format!(
+                    "cannot unmount the tmpfs on {dir}: {}",
+                    describe_errno(e)
+                ));
+            }
+        }
+        errors
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+/// Creates one path with its owner and mode. Symlinks get lchown and no chmod (a symlink's mode
+/// means nothing on Linux, and chmod would follow it).
+fn create_path(spec: &PathSpec) -> Result<(), String> {
+    let path = spec.path.as_str();
+    let fail = |what: &str, e: io::Error| format!("cannot {what} {path}: {}", describe_io(&e));
+    match spec.kind {
+        PathKind::Dir => {
+            if let Err(e) = DirBuilder::new().mode(0o755).create(path) {
+                // A tmpfs mount point listed as a path, or a directory left by the other run
+                // outside any tmpfs: it exists, it is a directory, owner and mode still apply.
+                if !(e.kind() == io::ErrorKind::AlreadyExists && Path::new(path).is_dir()) {
+                    return Err(fail("create directory", e));
+                }
+            }
+        }
+        PathKind::File => {
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o644)
+                .open(path)
+                .and_then(|mut f| f.write_all(spec.content.as_bytes()))
+                .map_err(|e| fail("write file", e))?;
+        }
+        PathKind::Symlink => {
+            // A symlink left by the other run outside any tmpfs is replaced, not an error.
+            if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+                fs::remove_file(path).map_err(|e| fail("replace symlink", e))?;
+            }
+            std::os::unix::fs::symlink(&spec.content, path)
+                .map_err(|e| fail("create symlink", e))?;
+            return std::os::unix::fs::lchown(path, Some(spec.uid), Some(spec.gid))
+                .map_err(|e| fail("chown", e));
+        }
+    }
+    // chown before chmod: chown clears the set-id bits a mode may ask for.
+    std::os::unix::fs::chown(path, Some(spec.uid), Some(spec.gid)).map_err(|e| fail("chown", e))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(spec.mode)).map_err(|e| fail("chmod", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(path: &Path, kind: PathKind, mode: u32, content: &str) -> PathSpec {
+        let uid = nix::unistd::getuid().as_raw();
+        let gid = nix::unistd::getgid().as_raw();
+        PathSpec {
+            path: path.to_str().unwrap().into(),
+            kind,
+            uid,
+            gid,
+            mode,
+            content: content.into(),
+        }
+    }
+
+    #[test]
+    fn paths_are_created_in_order_with_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("d");
+        let setup = Setup {
+            users: vec![],
+            tmpfs: vec![],
+            paths: vec![
+                spec(&d, PathKind::Dir, 0o700, ""),
+                spec(&d.join("f"), PathKind::File, 0o600, "hello"),
+                spec(&d.join("l"), PathKind::Symlink, 0, "f"),
+            ],
+        };
+        for _ in 0..2 {
+            // Twice: a second run over paths left outside a tmpfs must also succeed.
+            Tree::default().prepare(&setup).unwrap();
+        }
+        assert_eq!(
+            fs::metadata(&d).unwrap().permissions().mode() & 0o7777,
+            0o700
+        );
+        assert_eq!(
+            fs::metadata(d.join("f")).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
+        assert_eq!(fs::read_to_string(d.join("l")).unwrap(), "hello");
+    }
+
+    #[test]
+    fn a_failing_path_names_path_and_errno() {
+        let dir = tempfile::tempdir().unwrap();
+        let orphan = dir.path().join("no/such/parent");
+        let setup = Setup {
+            paths: vec![spec(&orphan, PathKind::File, 0o644, "")],
+            ..Default::default()
+        };
+        let err = Tree::default().prepare(&setup).unwrap_err();
+        assert!(
+            err.contains(orphan.to_str().unwrap()) && err.contains("ENOENT"),
+            "{err}"
+        );
+    }
+}

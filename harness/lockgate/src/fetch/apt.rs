@@ -1,0 +1,151 @@
+//! Fetching one package through apt, with a private apt state per (distribution, suite) in the
+//! cache: the host's own apt configuration and package lists are never touched.
+
+use super::mirror::mirror_for;
+use crate::cache::Cache;
+use crate::model::kernel::PackageRef;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct AptRoot {
+    dir: PathBuf,
+    config: PathBuf,
+}
+
+impl AptRoot {
+    /// Prepare the apt state for `pkg`'s suite; `keyring` verifies the archive's signature.
+    pub fn prepare(cache: &Cache, pkg: &PackageRef, keyring: &Path) -> Result<AptRoot> {
+        let mirror = mirror_for(pkg.distro, &pkg.suite)?;
+        let dir = cache.dir("apt").join(format!("{}-{}-{}", pkg.distro, pkg.suite, pkg.component));
+        for sub in ["lists/partial", "cache/archives/partial", "etc/parts", "etc/preferences.d", "state"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        let sources = format!(
+            "deb [arch=amd64 signed-by={}] {} {} {}\n",
+            keyring.display(),
+            mirror.trim_end_matches('/'),
+            pkg.suite,
+            pkg.component
+        );
+        std::fs::write(dir.join("etc/sources.list"), sources)?;
+        let status = dir.join("state/status");
+        if !status.exists() {
+            std::fs::write(&status, "")?;
+        }
+        let d = dir.display();
+        // Only the Packages index is needed: no translations, no Contents, no DEP-11.
+        let config = format!(
+            "Dir::Etc::SourceList \"{d}/etc/sources.list\";\n\
+             Dir::Etc::SourceParts \"{d}/etc/parts\";\n\
+             Dir::Etc::Preferences \"{d}/etc/none\";\n\
+             Dir::Etc::PreferencesParts \"{d}/etc/preferences.d\";\n\
+             Dir::State \"{d}/state\";\n\
+             Dir::State::Lists \"{d}/lists\";\n\
+             Dir::State::status \"{d}/state/status\";\n\
+             Dir::Cache \"{d}/cache\";\n\
+             APT::Architecture \"amd64\";\n\
+             APT::Architectures \"amd64\";\n\
+             APT::Sandbox::User \"root\";\n\
+             Acquire::Languages \"none\";\n\
+             Acquire::Retries \"2\";\n\
+             Acquire::http::Timeout \"30\";\n\
+             Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled \"false\";\n\
+             Acquire::IndexTargets::deb::DEP-11::DefaultEnabled \"false\";\n\
+             Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled \"false\";\n\
+             Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled \"false\";\n\
+             Acquire::IndexTargets::deb::CNF::DefaultEnabled \"false\";\n"
+        );
+        let config_path = dir.join("apt.conf");
+        std::fs::write(&config_path, config)?;
+        Ok(AptRoot { dir, config: config_path })
+    }
+
+    fn apt(&self, args: &[&str], cwd: &Path) -> Result<(bool, String)> {
+        let out = Command::new("apt-get")
+            .args(["-q", "-o", "Debug::NoLocking=1"])
+            .args(args)
+            .current_dir(cwd)
+            .env("APT_CONFIG", &self.config)
+            .output()
+            .context("cannot run apt-get: lockgate fetches distribution packages through apt; install apt (Debian or Ubuntu host)")?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.success(), text))
+    }
+
+    pub fn update(&self) -> Result<()> {
+        let (ok, text) = self.apt(&["update"], &self.dir)?;
+        // apt-get update exits 0 even when a source failed; its E:/W: lines tell.
+        let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("E:") || l.starts_with("Err:") || l.contains("NO_PUBKEY")).collect();
+        if !ok || !errors.is_empty() {
+            bail!("apt-get update failed for {}:\n{}", self.dir.display(), errors.join("\n"));
+        }
+        Ok(())
+    }
+
+    /// Download `pkg` (exact version) into `into`; returns the .deb's path.
+    pub fn download(&self, pkg: &PackageRef, into: &Path) -> Result<PathBuf> {
+        let spec = format!("{}={}", pkg.name, pkg.version);
+        let lists_empty = std::fs::read_dir(self.dir.join("lists"))?.flatten().all(|e| e.file_name() == "partial" || e.file_name() == "lock");
+        if lists_empty {
+            self.update()?;
+        }
+        let (mut ok, mut text) = self.apt(&["download", &spec], into)?;
+        if !ok && !lists_empty {
+            // The lists may be older than the archive: refresh once and retry.
+            self.update()?;
+            (ok, text) = self.apt(&["download", &spec], into)?;
+        }
+        if !ok {
+            let hint = if text.contains("Version") && text.contains("was not found") || text.contains("Unable to locate") || text.contains("Can't select") {
+                format!("the archive's {} index has no {spec}; pick a version it carries (apt-cache policy {} with this suite) and update the manifest", pkg.suite, pkg.name)
+            } else {
+                "check the network and the mirror (LOCKGATE_DEBIAN_MIRROR / LOCKGATE_UBUNTU_MIRROR)".to_string()
+            };
+            let errs: Vec<&str> = text.lines().filter(|l| l.starts_with("E:") || l.starts_with("Err")).collect();
+            bail!("cannot download {} ({}): {}\n{}", spec, pkg.suite, hint, errs.join("\n"));
+        }
+        let deb = std::fs::read_dir(into)?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "deb"))
+            .with_context(|| format!("apt-get download {spec} reported success but left no .deb"))?;
+        Ok(deb)
+    }
+}
+
+/// Extract one file of a .deb (e.g. `boot/vmlinuz-…`) to `dest`.
+pub fn extract_file(deb: &Path, inner: &str, dest: &Path) -> Result<()> {
+    let tmp = tempfile::tempdir_in(dest.parent().context("no parent")?)?;
+    let status = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb)
+        .arg(tmp.path())
+        .status()
+        .context("cannot run dpkg-deb (package dpkg)")?;
+    if !status.success() {
+        bail!("dpkg-deb could not unpack {}", deb.display());
+    }
+    let src = tmp.path().join(inner.trim_start_matches('/'));
+    if !src.exists() {
+        let mut found = Vec::new();
+        list_files(tmp.path(), tmp.path(), &mut found);
+        found.retain(|f| f.contains("boot/") || f.contains("keyring") || f.contains("bin/"));
+        bail!("{} has no {inner}; it contains: {}", deb.display(), found.join(", "));
+    }
+    std::fs::rename(&src, dest).with_context(|| format!("cannot move {} to {}", src.display(), dest.display()))?;
+    Ok(())
+}
+
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                list_files(root, &p, out);
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+}

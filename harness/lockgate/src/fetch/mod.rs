@@ -1,0 +1,171 @@
+//! Fetch: kernels and guest packages, verified against the lock files, cached by content.
+
+pub mod apt;
+pub mod lock;
+pub mod mirror;
+
+use crate::cache::Cache;
+use crate::model::kernel::{Distro, KernelManifest, KernelSource, PackageRef};
+use anyhow::{bail, Context, Result};
+use lock::LockFile;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A file taken out of a pinned package: `images/packages.yaml` lists these.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagedFile {
+    #[serde(flatten)]
+    pub package: PackageRef,
+    /// Path of the file inside the package.
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagePackages {
+    /// busybox-static: the guest's shell and tools.
+    pub busybox: PackagedFile,
+    /// Ubuntu's archive keyring, to verify Ubuntu's archive.
+    pub ubuntu_keyring: PackagedFile,
+}
+
+impl ImagePackages {
+    pub fn load(path: &Path) -> Result<ImagePackages> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        crate::model::parse_yaml(path, &text)
+    }
+}
+
+/// A fetched file, with the digest it was verified against.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+pub struct Fetcher {
+    pub cache: Cache,
+    pub kernel_lock: LockFile,
+    pub image_lock: LockFile,
+    pub images: ImagePackages,
+    /// `cargo xtask kernels lock`: fetch unpinned artifacts and record their digests.
+    pub update_lock: bool,
+    /// Print a line for each download.
+    pub verbose: bool,
+    /// The cache's fetch lock, taken at the first fetch that misses the cache and held from then
+    /// on (flock is per open file, so taking it again for a nested fetch would deadlock).
+    pub held: Option<crate::cache::CacheLock>,
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Kernels,
+    Images,
+}
+
+impl Fetcher {
+    fn lock(&mut self, which: Which) -> &mut LockFile {
+        match which {
+            Which::Kernels => &mut self.kernel_lock,
+            Which::Images => &mut self.image_lock,
+        }
+    }
+
+    /// The kernel image of a manifest, fetched and verified.
+    pub fn kernel(&mut self, k: &KernelManifest) -> Result<Artifact> {
+        match &k.source {
+            KernelSource::Package { package, image } => self
+                .packaged_file(package, image, Which::Kernels)
+                .with_context(|| format!("kernel `{}`", k.name)),
+            KernelSource::Path { path } => {
+                let p = PathBuf::from(path);
+                if !p.is_file() {
+                    bail!("kernel `{}`: {path} does not exist; build your bzImage there or fix `source.path`", k.name);
+                }
+                Ok(Artifact { sha256: crate::cache::sha256_file(&p)?, path: p })
+            }
+        }
+    }
+
+    pub fn busybox(&mut self) -> Result<Artifact> {
+        let f = self.images.busybox.clone();
+        self.packaged_file(&f.package, &f.file, Which::Images).context("busybox for the guest image")
+    }
+
+    fn keyring(&mut self, distro: Distro) -> Result<PathBuf> {
+        match distro {
+            Distro::Debian => {
+                let p = PathBuf::from("/usr/share/keyrings/debian-archive-keyring.gpg");
+                if !p.exists() {
+                    bail!("{} is missing: install debian-archive-keyring (apt-get install debian-archive-keyring)", p.display());
+                }
+                Ok(p)
+            }
+            Distro::Ubuntu => {
+                let f = self.images.ubuntu_keyring.clone();
+                Ok(self.packaged_file(&f.package, &f.file, Which::Images).context("Ubuntu's archive keyring")?.path)
+            }
+        }
+    }
+
+    /// One file out of a pinned package. The extracted file is itself cached by digest, with a
+    /// small index from (package digest, inner path) to it, so a warm run neither downloads nor
+    /// unpacks anything.
+    fn packaged_file(&mut self, pkg: &PackageRef, inner: &str, which: Which) -> Result<Artifact> {
+        if let Some(pinned) = self.lock(which).get(&pkg.lock_key()).map(str::to_string) {
+            let index = self.cache.dir("index").join(format!("{pinned}-{}", sanitize(inner)));
+            if let Ok(digest) = std::fs::read_to_string(&index) {
+                if let Some(path) = self.cache.blob(digest.trim())? {
+                    return Ok(Artifact { path, sha256: digest.trim().to_string() });
+                }
+            }
+        }
+        if self.held.is_none() {
+            self.held = Some(self.cache.lock()?);
+        }
+        let deb = self.package(pkg, which)?;
+        let work = self.cache.tempdir()?;
+        let out = work.path().join("file");
+        apt::extract_file(&deb.path, inner, &out)?;
+        let (digest, path) = self.cache.insert(&out, None, inner)?;
+        let index = self.cache.dir("index").join(format!("{}-{}", deb.sha256, sanitize(inner)));
+        crate::cache::write_atomic(&index, digest.as_bytes())?;
+        Ok(Artifact { path, sha256: digest })
+    }
+
+    /// The package's .deb, from the cache or through apt, verified against the lock.
+    fn package(&mut self, pkg: &PackageRef, which: Which) -> Result<Artifact> {
+        let key = pkg.lock_key();
+        let pinned = self.lock(which).get(&key).map(str::to_string);
+        if let Some(pinned) = &pinned {
+            if let Some(path) = self.cache.blob(pinned)? {
+                return Ok(Artifact { path, sha256: pinned.clone() });
+            }
+        } else if !self.update_lock {
+            bail!(
+                "{key} is not pinned in {}: runs only use artifacts whose sha256 is recorded. Run `cargo xtask kernels lock` to fetch and pin it, then review the change",
+                self.lock(which).path().display()
+            );
+        }
+        let keyring = self.keyring(pkg.distro)?;
+        if self.verbose {
+            eprintln!("lockgate: fetching {} {} ({} {})", pkg.name, pkg.version, pkg.distro, pkg.suite);
+        }
+        let root = apt::AptRoot::prepare(&self.cache, pkg, &keyring)?;
+        let work = self.cache.tempdir()?;
+        let deb = root.download(pkg, work.path())?;
+        let (digest, path) = self.cache.insert(&deb, pinned.as_deref(), &key)?;
+        if pinned.is_none() {
+            let lock = self.lock(which);
+            lock.set(&key, &digest);
+            lock.save()?;
+            eprintln!("lockgate: pinned {key} = {digest} in {}", lock.path().display());
+        }
+        Ok(Artifact { path, sha256: digest })
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
+}

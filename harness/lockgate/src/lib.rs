@@ -1,0 +1,16 @@
+//! lockgate's host side. Data flows one way:
+//! load ([`model`]) → plan ([`plan`]) → fetch ([`fetch`]) → image ([`image`]) → boot ([`vm`])
+//! → observe ([`observe`]) → judge ([`judge`]) → report ([`report`]). [`run`] strings them together.
+
+pub mod model;
+pub mod cache;
+pub mod fetch;
+pub mod image;
+pub mod guest_build;
+pub mod vm;
+pub mod observe;
+pub mod plan;
+pub mod judge;
+pub mod report;
+pub mod run;
+pub mod cli;

@@ -1,0 +1,171 @@
+//! Load: scenario files and kernel manifests → a validated model. Every error names the file,
+//! the line and the field, and says how to fix it.
+
+pub mod cond;
+pub mod errno;
+pub mod kernel;
+pub mod locate;
+pub mod scenario;
+
+use anyhow::{bail, Context, Result};
+use kernel::KernelManifest;
+use scenario::Scenario;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Something loaded from a file, remembering which.
+#[derive(Debug, Clone)]
+pub struct Loaded<T> {
+    pub file: PathBuf,
+    pub value: T,
+}
+
+/// Where a run happens inside the guest. Container environments arrive with their manifests;
+/// `bare` runs the enforcer directly under the guest's PID 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    pub name: String,
+}
+
+impl Environment {
+    pub fn bare() -> Environment {
+        Environment { name: "bare".into() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub scenarios: Vec<Loaded<Scenario>>,
+    pub kernels: Vec<Loaded<KernelManifest>>,
+    pub environments: Vec<Environment>,
+}
+
+/// Parse one YAML file into `T`, turning serde_yaml's message into `file:line:col: field: what`.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T> {
+    serde_yaml::from_str(text).map_err(|e| {
+        let loc = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
+        // serde_yaml appends " at line L column C"; the location is already in front.
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        anyhow::anyhow!("{}{loc}: {msg}", file.display())
+    })
+}
+
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read directory {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+pub fn load_scenario(file: &Path) -> Result<Scenario> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read scenario {}", file.display()))?;
+    let s: Scenario = parse_yaml(file, &text)?;
+    let errs = s.validate();
+    if !errs.is_empty() {
+        let lines: Vec<String> = errs
+            .iter()
+            .map(|(field, msg)| format!("{}:{}: {field}: {msg}", file.display(), locate::line_of(&text, field)))
+            .collect();
+        bail!("{}", lines.join("\n"));
+    }
+    Ok(s)
+}
+
+pub fn load_kernel(file: &Path) -> Result<KernelManifest> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read kernel manifest {}", file.display()))?;
+    parse_yaml(file, &text)
+}
+
+/// Load every scenario under `scenarios_dir` and every kernel under `kernels_dir`, and check the
+/// whole: unique names, and `when:` conditions that name kernels and environments that exist.
+pub fn load(scenarios_dir: &Path, kernels_dir: &Path) -> Result<Model> {
+    let mut errors = Vec::new();
+    let mut scenarios = Vec::new();
+    for file in yaml_files(scenarios_dir)? {
+        match load_scenario(&file) {
+            Ok(value) => scenarios.push(Loaded { file, value }),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    let mut kernels = Vec::new();
+    for file in yaml_files(kernels_dir)? {
+        if file.file_name().is_some_and(|n| n == "lock.yaml") {
+            continue;
+        }
+        match load_kernel(&file) {
+            Ok(value) => kernels.push(Loaded { file, value }),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    let environments = vec![Environment::bare()];
+    check_unique("scenario", scenarios.iter().map(|s| (s.value.name.as_str(), &s.file)), &mut errors);
+    check_unique("kernel", kernels.iter().map(|k| (k.value.name.as_str(), &k.file)), &mut errors);
+    for s in &scenarios {
+        let text = std::fs::read_to_string(&s.file).unwrap_or_default();
+        for (i, e) in s.value.expect.iter().enumerate() {
+            let Some(when) = &e.when else { continue };
+            for (kind, name) in when.names() {
+                let known = match kind {
+                    "kernel" => kernels.iter().any(|k| k.value.name.as_str() == name),
+                    _ => environments.iter().any(|e| e.name == name),
+                };
+                if !known {
+                    let field = format!("expect[{i}].when");
+                    errors.push(format!(
+                        "{}:{}: {field}: no {kind} is named `{name}`; known: {}",
+                        s.file.display(),
+                        locate::line_of(&text, &field),
+                        match kind {
+                            "kernel" => kernels.iter().map(|k| k.value.name.to_string()).collect::<Vec<_>>().join(", "),
+                            _ => environments.iter().map(|e| e.name.clone()).collect::<Vec<_>>().join(", "),
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("\n"));
+    }
+    Ok(Model { scenarios, kernels, environments })
+}
+
+fn check_unique<'a>(kind: &str, names: impl Iterator<Item = (&'a str, &'a PathBuf)>, errors: &mut Vec<String>) {
+    let mut seen: BTreeMap<&str, &PathBuf> = BTreeMap::new();
+    for (name, file) in names {
+        if let Some(first) = seen.insert(name, file) {
+            errors.push(format!(
+                "{}: name: {kind} name `{name}` is already used by {}; give each {kind} its own name",
+                file.display(),
+                first.display()
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = dir.path().join("s");
+        let k = dir.path().join("k");
+        std::fs::create_dir_all(&s).unwrap();
+        std::fs::create_dir_all(&k).unwrap();
+        std::fs::write(s.join("a.yaml"), "name: a\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect: [{enforcement: full, when: 'kernel == nope'}]\n").unwrap();
+        std::fs::write(s.join("b.yaml"), "name: a\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect: [{enforcement: full}]\n").unwrap();
+        std::fs::write(s.join("c.yaml"), "name: c\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect: [{enforcement: full}]\nextra: 1\n").unwrap();
+        let err = format!("{:#}", load(&s, &k).unwrap_err());
+        assert!(err.contains("a.yaml:3: expect[0].when: no kernel is named `nope`"), "{err}");
+        assert!(err.contains("b.yaml: name: scenario name `a` is already used by"), "{err}");
+        assert!(err.contains("c.yaml:4:1: unknown field `extra`"), "{err}");
+    }
+}

@@ -1,0 +1,552 @@
+//! Scenario files: a policy, the world it runs in, and what must be denied or allowed.
+//!
+//! Leaf values are validated while deserialising (`try_from`), so serde_yaml reports a bad value
+//! with its path and line. Checks that relate fields to each other run afterwards in
+//! [`Scenario::validate`], and locate their field in the text with [`crate::model::locate`].
+
+use super::cond::When;
+use super::errno;
+use lockgate_protocol::{PathKind, ProbeOp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: Name,
+    #[serde(default)]
+    pub about: String,
+    #[serde(default)]
+    pub setup: Setup,
+    pub policy: Policy,
+    pub expect: Vec<Expectation>,
+}
+
+/// A scenario, kernel or environment name: it becomes part of file names and command lines.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Name(String);
+
+impl TryFrom<String> for Name {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && !s.starts_with(['.', '-']);
+        if ok {
+            Ok(Name(s))
+        } else {
+            Err(format!("`{s}` is not a valid name: use letters, digits, `-`, `_` and `.` (at most 64)"))
+        }
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> String {
+        n.0
+    }
+}
+
+impl Name {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
+    #[serde(default)]
+    pub paths: Vec<PathEntry>,
+    /// Working directory of the runs (and the `include_workdir` path). Default `/`.
+    #[serde(default)]
+    pub workdir: Option<GuestPath>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub name: Name,
+    pub uid: u32,
+    /// Defaults to the uid.
+    pub gid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathEntry {
+    pub path: GuestPath,
+    pub kind: PathKindSpec,
+    /// A user from `setup.users`, or `root` (the default).
+    #[serde(default)]
+    pub owner: Option<Name>,
+    /// Octal, as a string: `"0755"`. Default 0755 for directories, 0644 for files.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// File content, or the target of a symlink.
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PathKindSpec {
+    Dir,
+    File,
+    Symlink,
+}
+
+impl From<PathKindSpec> for PathKind {
+    fn from(k: PathKindSpec) -> PathKind {
+        match k {
+            PathKindSpec::Dir => PathKind::Dir,
+            PathKindSpec::File => PathKind::File,
+            PathKindSpec::Symlink => PathKind::Symlink,
+        }
+    }
+}
+
+/// An absolute, normalised path inside the guest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct GuestPath(String);
+
+impl TryFrom<String> for GuestPath {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if !s.starts_with('/') {
+            return Err(format!("`{s}` is not absolute: guest paths start with `/`"));
+        }
+        if s.split('/').any(|c| c == "." || c == "..") || (s.len() > 1 && (s.ends_with('/') || s.contains("//"))) {
+            return Err(format!("`{s}` is not normalised: write it without `.`, `..`, `//` or a trailing `/`"));
+        }
+        if s.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(format!("`{s}` contains a space or control character"));
+        }
+        Ok(GuestPath(s))
+    }
+}
+
+impl From<GuestPath> for String {
+    fn from(p: GuestPath) -> String {
+        p.0
+    }
+}
+
+impl GuestPath {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// `/sandbox/.data` → `/sandbox`.
+    pub fn top(&self) -> &str {
+        match self.0[1..].find('/') {
+            Some(i) => &self.0[..i + 1],
+            None => &self.0,
+        }
+    }
+    pub fn is_within(&self, dir: &str) -> bool {
+        dir == "/" || self.0 == dir || (self.0.starts_with(dir) && self.0.as_bytes().get(dir.len()) == Some(&b'/'))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Mode(pub u32);
+
+impl TryFrom<String> for Mode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match u32::from_str_radix(&s, 8) {
+            Ok(m) if m <= 0o7777 && s.len() >= 3 => Ok(Mode(m)),
+            _ => Err(format!("`{s}` is not an octal mode; write it quoted, like \"0755\"")),
+        }
+    }
+}
+
+/// The policy handed to the enforcer, with OpenShell's field names so the same file can feed
+/// OpenShell-style enforcers unchanged.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub filesystem_policy: FilesystemPolicy,
+    #[serde(default)]
+    pub landlock: LandlockPolicy,
+    #[serde(default)]
+    pub process: ProcessPolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkPolicy>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesystemPolicy {
+    #[serde(default)]
+    pub read_only: Vec<GuestPath>,
+    #[serde(default)]
+    pub read_write: Vec<GuestPath>,
+    #[serde(default)]
+    pub include_workdir: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LandlockPolicy {
+    #[serde(default)]
+    pub compatibility: Compatibility,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Compatibility {
+    #[default]
+    BestEffort,
+    HardRequirement,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_user: Option<Name>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_group: Option<Name>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkPolicy {
+    #[serde(default)]
+    pub bind_tcp: Vec<u16>,
+    #[serde(default)]
+    pub connect_tcp: Vec<u16>,
+}
+
+/// One line of `expect:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawExpectation")]
+pub struct Expectation {
+    pub check: Check,
+    pub when: Option<When>,
+    pub about: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// An operation (a shell command or a probe) and what must happen to it.
+    Operation { action: Action, result: Wanted, by: Option<Denier> },
+    /// What the enforcer must claim about itself.
+    Enforcement(Claim),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Run(String),
+    Probe { op: ProbeOp, path: GuestPath, to: Option<GuestPath> },
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Run(cmd) => write!(f, "run `{cmd}`"),
+            Action::Probe { op, path, to: None } => write!(f, "probe {} {}", op.name(), path.as_str()),
+            Action::Probe { op, path, to: Some(to) } => write!(f, "probe {} {} {}", op.name(), path.as_str(), to.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    Allowed,
+    Denied(&'static str),
+}
+
+/// Who denied an operation, as worked out from the control run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Denier {
+    /// The enforced run was denied, the control run was allowed: the sandbox did it.
+    Sandbox,
+    /// Both runs were denied the same way: plain permissions did it.
+    Dac,
+    /// Denied by the environment's seccomp filter (both runs, with the filter's errno).
+    Seccomp,
+    /// Denied, but the control run disagrees in a way none of the above explains.
+    Unknown,
+}
+
+impl std::fmt::Display for Denier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Denier::Sandbox => "sandbox",
+            Denier::Dac => "dac",
+            Denier::Seccomp => "seccomp",
+            Denier::Unknown => "unknown",
+        })
+    }
+}
+
+/// What an enforcer says it achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Claim {
+    Full,
+    Partial,
+    None,
+    /// It refused to run the command (fail closed).
+    Refused,
+}
+
+impl std::fmt::Display for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Claim::Full => "full",
+            Claim::Partial => "partial",
+            Claim::None => "none",
+            Claim::Refused => "refused",
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpectation {
+    run: Option<String>,
+    probe: Option<String>,
+    allowed: Option<bool>,
+    denied: Option<String>,
+    by: Option<Denier>,
+    enforcement: Option<Claim>,
+    when: Option<String>,
+    about: Option<String>,
+}
+
+impl TryFrom<RawExpectation> for Expectation {
+    type Error = String;
+    fn try_from(r: RawExpectation) -> Result<Self, String> {
+        let when = r.when.as_deref().map(When::parse).transpose().map_err(|e| format!("when: {e}"))?;
+        let action = match (r.run, r.probe) {
+            (Some(_), Some(_)) => return Err("give either `run:` or `probe:`, not both".into()),
+            (Some(cmd), None) if cmd.trim().is_empty() => return Err("run: the command is empty".into()),
+            (Some(cmd), None) => Some(Action::Run(cmd)),
+            (None, Some(p)) => Some(parse_probe(&p).map_err(|e| format!("probe: {e}"))?),
+            (None, None) => None,
+        };
+        let check = match (action, r.enforcement) {
+            (Some(_), Some(_)) => {
+                return Err("an expectation checks either an operation (`run:`/`probe:`) or `enforcement:`, not both".into())
+            }
+            (None, Some(claim)) => {
+                if r.allowed.is_some() || r.denied.is_some() || r.by.is_some() {
+                    return Err("`allowed`, `denied` and `by` belong to `run:`/`probe:` expectations, not `enforcement:`".into());
+                }
+                Check::Enforcement(claim)
+            }
+            (None, None) => {
+                return Err("say what to check: `run: <command>`, `probe: <op> <path>` or `enforcement: full|partial|none|refused`".into())
+            }
+            (Some(action), None) => {
+                let result = match (r.allowed, r.denied) {
+                    (Some(true), None) => Wanted::Allowed,
+                    (Some(false), _) => {
+                        return Err("`allowed: false` is ambiguous: write `denied: <ERRNO>` (e.g. `denied: EACCES`)".into())
+                    }
+                    (None, Some(e)) => Wanted::Denied(errno::canonical(&e).ok_or_else(|| match errno::suggest(&e) {
+                        Some(s) => format!("denied: unknown errno `{e}`; did you mean `{s}`?"),
+                        None => format!("denied: unknown errno `{e}`; use a name like EACCES, EPERM, EXDEV"),
+                    })?),
+                    (Some(true), Some(_)) => return Err("give either `allowed: true` or `denied: <ERRNO>`, not both".into()),
+                    (None, None) => return Err("say what must happen: `allowed: true` or `denied: <ERRNO>`".into()),
+                };
+                if r.by.is_some() && result == Wanted::Allowed {
+                    return Err("`by:` names who denies an operation; it makes no sense with `allowed: true`".into());
+                }
+                Check::Operation { action, result, by: r.by }
+            }
+        };
+        Ok(Expectation { check, when, about: r.about })
+    }
+}
+
+/// `truncate /sandbox/owned`, `rename /sandbox/a /tmp/b`, `tcp_bind 8080`.
+fn parse_probe(s: &str) -> Result<Action, String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let names: Vec<&str> = ProbeOp::ALL.iter().map(|o| o.name()).collect();
+    let Some((&op_name, args)) = words.split_first() else {
+        return Err(format!("empty; write `<op> <path>` with op one of {}", names.join(", ")));
+    };
+    let op = ProbeOp::ALL
+        .into_iter()
+        .find(|o| o.name() == op_name)
+        .ok_or_else(|| format!("unknown operation `{op_name}`; use one of {}", names.join(", ")))?;
+    if matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect) {
+        return match args {
+            [port] if port.parse::<u16>().is_ok_and(|p| p > 0) => {
+                Ok(Action::Probe { op, path: GuestPath(format!("/{port}")), to: None })
+            }
+            _ => Err(format!("`{op_name}` takes one TCP port: `{op_name} 8080`")),
+        };
+    }
+    let want = if op.takes_destination() { 2 } else { 1 };
+    if args.len() != want {
+        let usage = if want == 2 { "<path> <destination>" } else { "<path>" };
+        return Err(format!("`{op_name}` takes {want} path(s): `{op_name} {usage}`"));
+    }
+    let path = GuestPath::try_from(args[0].to_string())?;
+    let to = args.get(1).map(|t| GuestPath::try_from(t.to_string())).transpose()?;
+    Ok(Action::Probe { op, path, to })
+}
+
+/// Top-level directories that belong to the guest image: a scenario cannot put a tmpfs there.
+pub const RESERVED_TOPS: &[&str] = &["/", "/bin", "/sbin", "/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/run", "/lockgate", "/init", "/root"];
+
+/// Paths the guest image provides, which policies may name without creating them.
+pub const IMAGE_PATHS: &[&str] = &["/", "/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/run", "/tmp", "/root", "/lockgate", "/dev/null"];
+
+impl Scenario {
+    /// Cross-field checks. Each error is `(field path, message)`; the loader adds file and line.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut errs = Vec::new();
+        let users: BTreeSet<&str> = self.setup.users.iter().map(|u| u.name.as_str()).collect();
+        if users.len() != self.setup.users.len() {
+            errs.push(("setup.users".into(), "a user name appears twice".into()));
+        }
+        let known_user = |n: &Name| n.as_str() == "root" || users.contains(n.as_str());
+        for (i, p) in self.setup.paths.iter().enumerate() {
+            let top = p.path.top();
+            if RESERVED_TOPS.contains(&top) || p.path.as_str() == top && p.kind != PathKindSpec::Dir {
+                errs.push((
+                    format!("setup.paths[{i}].path"),
+                    format!(
+                        "`{}` is outside the sandbox tmpfs: setup paths live under a top-level directory of their own (like /sandbox or /tmp), never under {}",
+                        p.path.as_str(),
+                        top
+                    ),
+                ));
+            }
+            if let Some(o) = &p.owner {
+                if !known_user(o) {
+                    errs.push((format!("setup.paths[{i}].owner"), format!("`{o}` is not in setup.users (nor root)")));
+                }
+            }
+            if p.kind == PathKindSpec::Symlink && p.content.is_none() {
+                errs.push((format!("setup.paths[{i}].content"), "a symlink needs its target in `content`".into()));
+            }
+            if p.kind == PathKindSpec::Dir && p.content.is_some() {
+                errs.push((format!("setup.paths[{i}].content"), "a directory has no content".into()));
+            }
+        }
+        for (field, n) in [("policy.process.run_as_user", &self.policy.process.run_as_user), ("policy.process.run_as_group", &self.policy.process.run_as_group)] {
+            if let Some(n) = n {
+                if !known_user(n) {
+                    errs.push((field.into(), format!("`{n}` is not in setup.users (nor root); add it to setup.users")));
+                }
+            }
+        }
+        let exists = |p: &GuestPath| {
+            IMAGE_PATHS.contains(&p.as_str())
+                || self.setup.paths.iter().any(|e| e.path == *p)
+                || self.setup.paths.iter().any(|e| e.path.top() == p.as_str())
+        };
+        for (field, list) in [("read_only", &self.policy.filesystem_policy.read_only), ("read_write", &self.policy.filesystem_policy.read_write)] {
+            for (i, p) in list.iter().enumerate() {
+                if !exists(p) {
+                    errs.push((
+                        format!("policy.filesystem_policy.{field}[{i}]"),
+                        format!("`{}` does not exist in the guest: create it in setup.paths, or name a path of the image ({})", p.as_str(), IMAGE_PATHS.join(", ")),
+                    ));
+                }
+            }
+        }
+        if let Some(w) = &self.setup.workdir {
+            if !exists(w) {
+                errs.push(("setup.workdir".into(), format!("`{}` does not exist in the guest: create it in setup.paths", w.as_str())));
+            }
+        }
+        if self.expect.is_empty() {
+            errs.push(("expect".into(), "a scenario needs at least one expectation".into()));
+        }
+        errs
+    }
+
+    /// Top-level directories that get a fresh tmpfs for each run. /tmp always does, so that
+    /// what the control run wrote there cannot change the enforced run's results.
+    pub fn tmpfs_roots(&self) -> Vec<String> {
+        let mut roots: Vec<String> = self.setup.paths.iter().map(|p| p.path.top().to_string()).collect();
+        roots.push("/tmp".into());
+        roots.sort();
+        roots.dedup();
+        roots
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(y: &str) -> Result<Scenario, String> {
+        serde_yaml::from_str(y).map_err(|e| e.to_string())
+    }
+
+    const BASE: &str = "name: t\npolicy: {filesystem_policy: {read_only: [/bin]}}\n";
+
+    #[test]
+    fn expectation_forms() {
+        let s = parse(&format!(
+            "{BASE}expect:\n  - {{run: touch /sandbox/x, denied: EACCES, by: sandbox, when: 'abi >= 1'}}\n  - {{probe: rename /sandbox/a /tmp/b, denied: EXDEV}}\n  - {{enforcement: full}}\n  - {{probe: tcp_bind 8080, allowed: true}}\n"
+        ))
+        .unwrap();
+        assert_eq!(s.expect.len(), 4);
+        assert!(matches!(&s.expect[0].check, Check::Operation { result: Wanted::Denied("EACCES"), by: Some(Denier::Sandbox), .. }));
+        assert!(matches!(&s.expect[1].check, Check::Operation { action: Action::Probe { op: ProbeOp::Rename, to: Some(_), .. }, .. }));
+        assert_eq!(s.expect[2].check, Check::Enforcement(Claim::Full));
+    }
+
+    #[test]
+    fn bad_expectations_name_line_and_field() {
+        let e = parse(&format!("{BASE}expect:\n  - {{run: touch /x, denied: EACESS}}\n")).unwrap_err();
+        assert!(e.contains("EACESS") && e.contains("EACCES") && e.contains("line 4"), "{e}");
+        let e = parse(&format!("{BASE}expect:\n  - {{run: touch /x, allowed: true, colour: red}}\n")).unwrap_err();
+        assert!(e.contains("colour") && e.contains("line 4"), "{e}");
+        let e = parse(&format!("{BASE}expect:\n  - {{probe: chmod /x, allowed: true}}\n")).unwrap_err();
+        assert!(e.contains("unknown operation `chmod`"), "{e}");
+        let e = parse(&format!("{BASE}expect:\n  - {{probe: rename /x, allowed: true}}\n")).unwrap_err();
+        assert!(e.contains("takes 2 path"), "{e}");
+        let e = parse(&format!("{BASE}expect:\n  - {{run: x, allowed: true, when: 'abi >= 42'}}\n")).unwrap_err();
+        assert!(e.contains("impossible"), "{e}");
+        let e = parse(&format!("{BASE}expect:\n  - {{run: x, allowed: true, by: sandbox}}\n")).unwrap_err();
+        assert!(e.contains("by:"), "{e}");
+    }
+
+    #[test]
+    fn paths_and_modes_are_checked() {
+        assert!(GuestPath::try_from("relative".to_string()).is_err());
+        assert!(GuestPath::try_from("/a/../b".to_string()).is_err());
+        assert!(GuestPath::try_from("/a/".to_string()).is_err());
+        assert_eq!(GuestPath::try_from("/sandbox/.data".to_string()).unwrap().top(), "/sandbox");
+        assert!(Mode::try_from("0755".to_string()).is_ok());
+        assert!(Mode::try_from("0999".to_string()).is_err());
+    }
+
+    #[test]
+    fn cross_field_errors() {
+        let s = parse(
+            "name: t\nsetup:\n  paths: [{path: /etc/x, kind: file, owner: bob}]\npolicy: {filesystem_policy: {read_only: [/nowhere]}, process: {run_as_user: eve}}\nexpect: [{enforcement: full}]\n",
+        )
+        .unwrap();
+        let errs = s.validate();
+        let fields: Vec<&str> = errs.iter().map(|(f, _)| f.as_str()).collect();
+        assert!(fields.contains(&"setup.paths[0].path"), "{errs:?}");
+        assert!(fields.contains(&"setup.paths[0].owner"), "{errs:?}");
+        assert!(fields.contains(&"policy.process.run_as_user"), "{errs:?}");
+        assert!(fields.contains(&"policy.filesystem_policy.read_only[0]"), "{errs:?}");
+    }
+}

@@ -1,0 +1,187 @@
+//! Plan: kernels × environments × scenarios, filtered by the command line, grouped so that one
+//! boot per kernel runs every (environment, scenario) pair of that kernel.
+
+use crate::model::scenario::{Action, Check, Scenario};
+use crate::model::{Loaded, Model};
+use anyhow::{bail, Result};
+use lockgate_protocol as proto;
+
+/// What the user asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub kernels: Vec<String>,
+    pub scenarios: Vec<String>,
+    pub envs: Vec<String>,
+    /// `(i, n)`, 1-based: this run takes every kernel whose position in name order is i mod n.
+    pub shard: Option<(usize, usize)>,
+}
+
+/// How the enforced run starts the enforcer.
+#[derive(Debug, Clone, Default)]
+pub struct EnforcerChoice {
+    /// Known-bad modes of the reference enforcer (`--fault NAME`), empty for the correct one.
+    pub faults: Vec<String>,
+}
+
+/// One scenario × kernel × environment.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub scenario: usize,
+    pub kernel: usize,
+    pub env: String,
+    pub case_id: String,
+    /// For each expectation, the index of its step in the case (None for enforcement claims).
+    pub step_of: Vec<Option<usize>>,
+}
+
+/// Everything one boot of one kernel does.
+#[derive(Debug, Clone)]
+pub struct KernelRun {
+    pub kernel: usize,
+    pub cells: Vec<Cell>,
+    pub cases: Vec<proto::Case>,
+}
+
+pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s.split_once('/').ok_or_else(|| format!("`{s}` is not a shard: write i/n, like 1/2"))?;
+    let (i, n): (usize, usize) = (i.parse().map_err(|_| format!("`{i}` is not a number"))?, n.parse().map_err(|_| format!("`{n}` is not a number"))?);
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("shard {s}: i must be between 1 and n"));
+    }
+    Ok((i, n))
+}
+
+fn check_names(kind: &str, asked: &[String], known: &[&str]) -> Result<()> {
+    for a in asked {
+        if !known.contains(&a.as_str()) {
+            bail!("no {kind} is named `{a}`; known {kind}s: {}", known.join(", "));
+        }
+    }
+    Ok(())
+}
+
+pub fn plan(model: &Model, sel: &Selection, enforcer: &EnforcerChoice) -> Result<Vec<KernelRun>> {
+    let kernel_names: Vec<&str> = model.kernels.iter().map(|k| k.value.name.as_str()).collect();
+    let scenario_names: Vec<&str> = model.scenarios.iter().map(|s| s.value.name.as_str()).collect();
+    let env_names: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
+    check_names("kernel", &sel.kernels, &kernel_names)?;
+    check_names("scenario", &sel.scenarios, &scenario_names)?;
+    check_names("environment", &sel.envs, &env_names)?;
+
+    let mut kernels: Vec<usize> = (0..model.kernels.len())
+        .filter(|&k| sel.kernels.is_empty() || sel.kernels.iter().any(|n| n == kernel_names[k]))
+        .collect();
+    kernels.sort_by_key(|&k| kernel_names[k]);
+    if let Some((i, n)) = sel.shard {
+        kernels = kernels.into_iter().enumerate().filter(|(pos, _)| pos % n == i - 1).map(|(_, k)| k).collect();
+    }
+    let mut runs = Vec::new();
+    for k in kernels {
+        let mut run = KernelRun { kernel: k, cells: Vec::new(), cases: Vec::new() };
+        for env in model.environments.iter().filter(|e| sel.envs.is_empty() || sel.envs.contains(&e.name)) {
+            for (si, s) in model.scenarios.iter().enumerate() {
+                if !sel.scenarios.is_empty() && !sel.scenarios.iter().any(|n| n == s.value.name.as_str()) {
+                    continue;
+                }
+                let (case, step_of) = case_for(s, &env.name, enforcer);
+                run.cells.push(Cell { scenario: si, kernel: k, env: env.name.clone(), case_id: case.id.clone(), step_of });
+                run.cases.push(case);
+            }
+        }
+        if !run.cells.is_empty() {
+            runs.push(run);
+        }
+    }
+    if runs.is_empty() {
+        bail!("the selection matches no cell: check --kernel, --scenario, --env and --shard");
+    }
+    Ok(runs)
+}
+
+/// Where the reference enforcer finds a scenario's policy inside the guest.
+fn policy_path(scenario: &str) -> String {
+    format!("/lockgate/policy/{scenario}.yaml")
+}
+
+fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &EnforcerChoice) -> (proto::Case, Vec<Option<usize>>) {
+    let sc = &s.value;
+    let user = |name: &str| sc.setup.users.iter().find(|u| u.name.as_str() == name);
+    let ids = |name: Option<&str>| match name.and_then(user) {
+        Some(u) => (u.uid, u.gid.unwrap_or(u.uid)),
+        None => (0, 0),
+    };
+    let mut steps = Vec::new();
+    let mut step_of = Vec::new();
+    for e in &sc.expect {
+        match &e.check {
+            Check::Operation { action, .. } => {
+                step_of.push(Some(steps.len()));
+                steps.push(match action {
+                    Action::Run(cmd) => proto::Step::Shell { command: cmd.clone() },
+                    Action::Probe { op, path, to } => proto::Step::Probe {
+                        op: *op,
+                        // TCP probes carry their port as `/PORT`.
+                        path: path.as_str().trim_start_matches(if op.name().starts_with("tcp") { "/" } else { "" }).to_string(),
+                        to: to.as_ref().map(|t| t.as_str().to_string()),
+                    },
+                });
+            }
+            Check::Enforcement(_) => step_of.push(None),
+        }
+    }
+    let (uid, mut gid) = ids(sc.policy.process.run_as_user.as_ref().map(|n| n.as_str()));
+    if let Some(g) = &sc.policy.process.run_as_group {
+        gid = ids(Some(g.as_str())).1;
+    }
+    let setup = proto::Setup {
+        users: sc.setup.users.iter().map(|u| proto::User { name: u.name.to_string(), uid: u.uid, gid: u.gid.unwrap_or(u.uid) }).collect(),
+        tmpfs: sc.tmpfs_roots(),
+        paths: sc
+            .setup
+            .paths
+            .iter()
+            .map(|p| {
+                let (uid, gid) = ids(p.owner.as_ref().map(|n| n.as_str()));
+                let kind: proto::PathKind = p.kind.into();
+                let mode = p.mode.map(|m| m.0).unwrap_or(match kind {
+                    proto::PathKind::Dir => 0o755,
+                    proto::PathKind::File => 0o644,
+                    proto::PathKind::Symlink => 0o777,
+                });
+                proto::PathSpec { path: p.path.as_str().into(), kind, uid, gid, mode, content: p.content.clone().unwrap_or_default() }
+            })
+            .collect(),
+    };
+    let policy_file = policy_path(sc.name.as_str());
+    let mut argv = vec!["/bin/lockgate-enforcer".to_string(), "--policy".into(), policy_file.clone()];
+    for f in &enforcer.faults {
+        argv.extend(["--fault".to_string(), f.clone()]);
+    }
+    argv.extend(["--".to_string(), "{cmd}".into()]);
+    let case = proto::Case {
+        id: format!("{}@{env}", sc.name),
+        setup,
+        identity: proto::Identity { uid, gid, groups: vec![gid] },
+        enforcer: proto::EnforcerCall {
+            argv,
+            env: vec![],
+            files: vec![(policy_file, serde_yaml::to_string(&sc.policy).expect("a policy always serialises"))],
+        },
+        steps,
+        workdir: sc.setup.workdir.as_ref().map(|w| w.as_str().to_string()).unwrap_or_else(|| "/".into()),
+    };
+    (case, step_of)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_whole_kernels_and_cover_all() {
+        assert_eq!(parse_shard("1/2"), Ok((1, 2)));
+        assert!(parse_shard("3/2").is_err());
+        assert!(parse_shard("0/2").is_err());
+        assert!(parse_shard("x").is_err());
+    }
+}

@@ -1,0 +1,329 @@
+//! A whole run: load → plan → fetch → image → boot → observe → judge → report.
+
+use crate::cache::Cache;
+use crate::fetch::{lock::LockFile, Artifact, Fetcher, ImagePackages};
+use crate::image::{self, BaseImage};
+use crate::judge::{self, CellInput};
+use crate::model::{self, Model};
+use crate::observe::{self, Observations};
+use crate::plan::{self, EnforcerChoice, KernelRun, Selection};
+use crate::report::{snapshot, CellResult};
+use crate::vm::accel::{self, AccelChoice};
+use crate::vm::console::{self, BootOutcome, Ended, Watch};
+use crate::vm::qemu::{self, Accel};
+use anyhow::{Context, Result};
+use lockgate_protocol::{Fault, Plan, Preflight, VERSION};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub repo: PathBuf,
+    pub selection: Selection,
+    pub enforcer: EnforcerChoice,
+    pub accel: AccelChoice,
+    pub jobs: usize,
+    /// Compare each cell with its insta snapshot.
+    pub snapshots: bool,
+    /// Record new snapshots in place instead of failing on a difference.
+    pub accept: bool,
+    pub verbose: bool,
+    /// Per-boot deadline; default scales with the number of cases and the accelerator.
+    pub timeout: Option<Duration>,
+    /// Make the guest agent misbehave (the harness's own fault tests).
+    pub guest_fault: Option<Fault>,
+    /// Extra kernel command-line arguments for every boot (fault tests: an impossible `init=`).
+    pub extra_cmdline: String,
+}
+
+impl RunOptions {
+    pub fn new(repo: PathBuf) -> RunOptions {
+        RunOptions {
+            repo,
+            selection: Selection::default(),
+            enforcer: EnforcerChoice::default(),
+            accel: AccelChoice::Auto,
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            snapshots: true,
+            accept: false,
+            verbose: false,
+            timeout: None,
+            guest_fault: None,
+            extra_cmdline: String::new(),
+        }
+    }
+}
+
+/// What one kernel's boot gave.
+#[derive(Debug, Clone)]
+pub struct KernelReport {
+    pub name: String,
+    pub kernel_sha256: Option<String>,
+    pub boot: Option<BootSummary>,
+    pub preflight: Option<Preflight>,
+    /// A harness error for the whole boot (every cell of this kernel is then an error).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BootSummary {
+    pub accel: Accel,
+    pub wall: Duration,
+    pub ready_after: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub cells: Vec<CellResult>,
+    pub kernels: Vec<KernelReport>,
+    pub qemu_version: String,
+    pub wall: Duration,
+    /// Whether the guest base image was rebuilt by this run.
+    pub image_built: bool,
+}
+
+impl RunReport {
+    pub fn ok(&self) -> bool {
+        !self.cells.is_empty() && self.cells.iter().all(CellResult::ok)
+    }
+}
+
+fn say(msg: &str) {
+    eprintln!("lockgate: {msg}");
+}
+
+pub fn run(opts: &RunOptions) -> Result<RunReport> {
+    let start = Instant::now();
+    let model = model::load(&opts.repo.join("scenarios"), &opts.repo.join("kernels"))?;
+    let runs = plan::plan(&model, &opts.selection, &opts.enforcer)?;
+    let qemu_version = qemu::version()?;
+    let bins = crate::guest_build::build(!opts.verbose)?;
+    let cache = Cache::from_env()?;
+    let mut fetcher = fetcher(&opts.repo, cache.clone(), false)?;
+    let busybox = fetcher.busybox()?;
+    let base = image::base_image(&cache, &image::BaseInputs { guest: &bins.guest, enforcer: &bins.enforcer, busybox: &busybox.path })?;
+    if base.built {
+        say(&format!("built the guest base image {}", base.path.display()));
+    }
+    // Fetch every kernel first (sequentially: apt and the cache lock are shared), so that a
+    // kernel that cannot be had is a named error for its cells and the others still run.
+    let kernels: Vec<Result<Artifact, String>> = runs
+        .iter()
+        .map(|r| fetcher.kernel(&model.kernels[r.kernel].value).map_err(|e| format!("{e:#}")))
+        .collect();
+
+    let (first_accel, fallback) = accel::initial(opts.accel, &cache, &qemu_version);
+    let ctx = BootContext { model: &model, opts, base: &base, cache: &cache, qemu_version: &qemu_version };
+    let results: Mutex<Vec<(usize, KernelOutcome)>> = Mutex::new(Vec::new());
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    let mut chosen = first_accel;
+    if fallback && !order.is_empty() {
+        // The first KVM boot runs alone: if KVM hangs on this host, every later boot goes to
+        // TCG instead of each of them hanging in parallel.
+        let i = order.remove(0);
+        let out = ctx.boot_kernel(&runs[i], &kernels[i], Accel::Kvm, true);
+        chosen = out.accel_used;
+        results.lock().unwrap().push((i, out));
+    }
+    let queue = Mutex::new(order.into_iter());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1) {
+            s.spawn(|| loop {
+                let Some(i) = queue.lock().unwrap().next() else { break };
+                let out = ctx.boot_kernel(&runs[i], &kernels[i], chosen, false);
+                results.lock().unwrap().push((i, out));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, _)| *i);
+
+    let mut cells = Vec::new();
+    let mut reports = Vec::new();
+    for (i, out) in results {
+        let run = &runs[i];
+        let kernel = &model.kernels[run.kernel].value;
+        for (cell, case) in run.cells.iter().zip(&run.cases) {
+            let scenario = &model.scenarios[cell.scenario].value;
+            let outcome = match (&out.observations, &out.report.error) {
+                (Ok(obs), None) => {
+                    let case_obs = &obs.cases[&case.id];
+                    Ok(judge::judge(&CellInput {
+                        scenario,
+                        kernel: kernel.name.as_str(),
+                        env: &cell.env,
+                        obs: case_obs,
+                        step_of: &cell.step_of,
+                        seccomp_errno: None,
+                    }))
+                }
+                (_, Some(e)) | (Err(e), None) => Err(e.clone()),
+            };
+            cells.push(CellResult {
+                kernel: kernel.name.to_string(),
+                env: cell.env.clone(),
+                scenario: scenario.name.to_string(),
+                outcome,
+                snapshot_error: None,
+            });
+        }
+        reports.push(out.report);
+    }
+    if opts.snapshots {
+        if opts.accept {
+            std::env::set_var("INSTA_UPDATE", "always");
+        }
+        let dir = opts.repo.join("scenarios/snapshots");
+        for c in &mut cells {
+            if let Ok(v) = &c.outcome {
+                c.snapshot_error = snapshot::check(&dir, &opts.repo, v).err();
+            }
+        }
+    }
+    Ok(RunReport { cells, kernels: reports, qemu_version, wall: start.elapsed(), image_built: base.built })
+}
+
+pub fn fetcher(repo: &Path, cache: Cache, update_lock: bool) -> Result<Fetcher> {
+    Ok(Fetcher {
+        cache,
+        kernel_lock: LockFile::load(&repo.join("kernels/lock.yaml"))?,
+        image_lock: LockFile::load(&repo.join("images/lock.yaml"))?,
+        images: ImagePackages::load(&repo.join("images/packages.yaml"))?,
+        update_lock,
+        verbose: true,
+        held: None,
+    })
+}
+
+struct BootContext<'a> {
+    model: &'a Model,
+    opts: &'a RunOptions,
+    base: &'a BaseImage,
+    cache: &'a Cache,
+    qemu_version: &'a str,
+}
+
+struct KernelOutcome {
+    report: KernelReport,
+    observations: Result<Observations, String>,
+    accel_used: Accel,
+}
+
+impl BootContext<'_> {
+    fn boot_kernel(&self, run: &KernelRun, kernel: &Result<Artifact, String>, accel: Accel, may_fall_back: bool) -> KernelOutcome {
+        let manifest = &self.model.kernels[run.kernel].value;
+        let name = manifest.name.to_string();
+        let mut report = KernelReport { name: name.clone(), kernel_sha256: None, boot: None, preflight: None, error: None };
+        let artifact = match kernel {
+            Ok(a) => a,
+            Err(e) => {
+                report.error = Some(format!("kernel {name} could not be fetched: {e}"));
+                return KernelOutcome { observations: Err(report.error.clone().unwrap()), report, accel_used: accel };
+            }
+        };
+        report.kernel_sha256 = Some(artifact.sha256.clone());
+        let result = self.boot_once(run, manifest, artifact, accel);
+        let (outcome, observations, accel_used) = match result {
+            // A KVM guest that never reached the agent (silent, or QEMU aborting on KVM) means
+            // KVM does not work here; the same kernel then decides under TCG.
+            Ok((out, _)) if may_fall_back && out.ready_after.is_none() => {
+                let why = match &out.ended {
+                    Ended::Silent(d) => format!("the guest printed nothing within {}s", d.as_secs()),
+                    other => ended_text(other),
+                };
+                say(&format!(
+                    "KVM does not work on this host ({why}; {}). Falling back to TCG, remembered for this host (--accel kvm forces KVM)",
+                    out.console_tail(1).trim()
+                ));
+                let _ = accel::remember(self.cache, self.qemu_version, false, &why);
+                match self.boot_once(run, manifest, artifact, Accel::Tcg) {
+                    Ok((out, obs)) => (Some(out), obs, Accel::Tcg),
+                    Err(e) => (None, Err(format!("{e:#}")), Accel::Tcg),
+                }
+            }
+            Ok((out, obs)) => {
+                if may_fall_back && out.ready_after.is_some() {
+                    let _ = accel::remember(self.cache, self.qemu_version, true, "a KVM guest booted");
+                }
+                (Some(out), obs, accel)
+            }
+            Err(e) => (None, Err(format!("{e:#}")), accel),
+        };
+        if let Some(out) = &outcome {
+            report.boot = Some(BootSummary { accel: out.accel, wall: out.wall, ready_after: out.ready_after });
+            say(&format!("{name}: booted under {} in {:.1}s ({})", out.accel, out.wall.as_secs_f64(), ended_text(&out.ended)));
+        }
+        let observations = observations.and_then(|obs| {
+            report.preflight = Some(obs.preflight.clone());
+            let got = obs.preflight.landlock.abi();
+            if got != manifest.abi.0 {
+                return Err(format!(
+                    "kernel {name}: the manifest ({}) says Landlock {}, but the guest's probe answered {} (release {}); fix the manifest or the kernel",
+                    self.model.kernels[run.kernel].file.display(),
+                    manifest.abi,
+                    obs.preflight.landlock,
+                    obs.preflight.release
+                ));
+            }
+            Ok(obs)
+        });
+        if let Err(e) = &observations {
+            let tail = outcome.as_ref().map(|o| o.console_tail(25)).unwrap_or_default();
+            report.error = Some(format!("harness error on {name}: {e}\n--- console tail ---\n{tail}"));
+        }
+        KernelOutcome { report, observations, accel_used }
+    }
+
+    /// One boot; `Ok((boot, Err(..)))` when QEMU ran but the observations are unusable.
+    fn boot_once(&self, run: &KernelRun, manifest: &model::kernel::KernelManifest, kernel: &Artifact, accel: Accel) -> Result<(BootOutcome, Result<Observations, String>)> {
+        let work = self.cache.tempdir()?;
+        let plan = Plan {
+            version: VERSION,
+            nonce: nonce(),
+            kernel: manifest.name.to_string(),
+            cases: run.cases.clone(),
+            fault: self.opts.guest_fault,
+        };
+        let initrd = work.path().join("initrd.cpio");
+        image::write_initrd(&self.base.path, &plan, &initrd)?;
+        let records = work.path().join("records.jsonl");
+        let cmdline = format!("{} {}", manifest.cmdline, self.opts.extra_cmdline);
+        let boot = qemu::Boot { kernel: &kernel.path, initrd: &initrd, extra_cmdline: cmdline.trim(), records: &records, accel, memory_mb: 256 };
+        let cases = run.cases.len() as u64;
+        let deadline = self.opts.timeout.unwrap_or(match accel {
+            Accel::Tcg => Duration::from_secs(60 + 20 * cases),
+            Accel::Kvm => Duration::from_secs(30 + 10 * cases),
+        });
+        let watch = Watch { deadline, silence_limit: (accel == Accel::Kvm).then_some(accel::KVM_SILENCE), echo: self.opts.verbose };
+        say(&format!("{}: booting under {accel} ({} case{})", manifest.name, cases, if cases == 1 { "" } else { "s" }));
+        let out = console::boot(&boot, &watch).context("running QEMU")?;
+        let text = std::fs::read_to_string(&records).unwrap_or_default();
+        let planned: Vec<String> = run.cases.iter().map(|c| c.id.clone()).collect();
+        let obs = match &out.ended {
+            Ended::PoweredOff => observe::read_records(&text, &plan.nonce, &planned),
+            other => Err(ended_text(other)),
+        };
+        Ok((out, obs))
+    }
+}
+
+fn ended_text(e: &Ended) -> String {
+    match e {
+        Ended::PoweredOff => "powered off".into(),
+        Ended::QemuFailed(s) => format!("{s} before the guest powered off"),
+        Ended::Panic => "the kernel panicked".into(),
+        Ended::Timeout(d) => format!("no power-off within the {}s deadline; QEMU was killed", d.as_secs()),
+        Ended::Silent(d) => format!("not a byte on the console within {}s", d.as_secs()),
+    }
+}
+
+/// A per-run nonce: the records of another run (or a replayed file) never match it.
+fn nonce() -> String {
+    let mut b = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut b);
+    }
+    hex::encode(b)
+}

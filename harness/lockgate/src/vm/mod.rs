@@ -1,0 +1,5 @@
+//! Boot: QEMU under rexpect, with the accelerator chosen (and KVM hangs detected) per host.
+
+pub mod accel;
+pub mod console;
+pub mod qemu;

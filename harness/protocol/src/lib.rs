@@ -1,0 +1,407 @@
+//! The contract between the host and the guest.
+//!
+//! The host writes one [`Plan`] into the guest's initramfs (`/lockgate/plan.json`). The guest
+//! answers with [`Record`]s, one JSON object per line, on the second serial port. The guest only
+//! *observes*: nothing here says pass or fail. Every record carries the plan's nonce so that the
+//! host can reject a stale or replayed observation file.
+//!
+//! Bump [`VERSION`] on any change a peer built from an older tree would misread.
+
+use serde::{Deserialize, Serialize};
+
+/// Protocol version; the guest echoes it in [`Record::Hello`].
+pub const VERSION: u32 = 1;
+
+/// Written by the guest on the console (not the record port) when its agent has started:
+/// the host uses it to tell "the kernel booted" from "the kernel hung".
+pub const READY_MARKER: &str = "LOCKGATE-GUEST-READY";
+
+/// Path of the plan inside the guest.
+pub const PLAN_PATH: &str = "/lockgate/plan.json";
+
+/// Where the guest agent and the probe runner live in the guest. It sits under /bin so that a
+/// policy that lets the sandbox execute /bin (as nearly every policy does) also lets it run the
+/// probe runner.
+pub const GUEST_BIN: &str = "/bin/lockgate-guest";
+
+/// Environment variable the reference enforcer sets for its child with its claim.
+pub const CLAIM_ENV: &str = "LOCKGATE_ENFORCEMENT";
+
+// ---------------------------------------------------------------------------------------------
+// Host → guest
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub version: u32,
+    /// Random per run; echoed in every record.
+    pub nonce: String,
+    /// Kernel name from its manifest (for the guest's log only).
+    pub kernel: String,
+    pub cases: Vec<Case>,
+    /// Fault injection for the harness's own tests (never set by a normal run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+}
+
+/// Faults the guest agent can be asked to commit, so that the host's handling of them is tested
+/// against a real kernel rather than a mock.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// Exit PID 1 after the preflight: the kernel panics.
+    ExitAfterPreflight,
+    /// Stop sending records after the preflight and power off: no final record.
+    SkipDone,
+    /// Hang forever after the preflight.
+    Hang,
+    /// Write a truncated JSON line.
+    Garble,
+    /// Use a different nonce (a replayed/stale record).
+    WrongNonce,
+}
+
+/// One (scenario, environment) pair to observe on this kernel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// Unique within the plan: `<scenario>@<env>`.
+    pub id: String,
+    pub setup: Setup,
+    /// The uid/gid/groups the control run uses: the same identity the enforcer drops to.
+    pub identity: Identity,
+    /// How to start the enforced run. The probe runner command is appended by the guest
+    /// wherever `{cmd}` appears (or at the end when it does not).
+    pub enforcer: EnforcerCall,
+    pub steps: Vec<Step>,
+    /// Working directory of both runs.
+    pub workdir: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    /// Accounts written to /etc/passwd and /etc/group before the case.
+    pub users: Vec<User>,
+    /// Directories on which a fresh tmpfs is mounted for each run.
+    pub tmpfs: Vec<String>,
+    /// Paths created, in order, after the tmpfs mounts.
+    pub paths: Vec<PathSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PathKind {
+    Dir,
+    File,
+    Symlink,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PathSpec {
+    pub path: String,
+    pub kind: PathKind,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    /// File content, or the symlink target.
+    #[serde(default)]
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EnforcerCall {
+    /// argv; an element equal to `{cmd}` is replaced by the probe runner's argv.
+    pub argv: Vec<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Files written before the run (policy files), as (path, content).
+    pub files: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// `sh -c <command>`; the errno is inferred from the message the tool printed.
+    Shell { command: String },
+    /// One system call (or the smallest sequence that makes the operation), exact errno.
+    Probe { op: ProbeOp, path: String, #[serde(default, skip_serializing_if = "Option::is_none")] to: Option<String> },
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeOp {
+    /// open(O_CREAT|O_EXCL|O_WRONLY) of a new file.
+    Create,
+    /// open(O_WRONLY) of an existing file and write one byte.
+    Write,
+    /// open(O_RDONLY) and read.
+    Read,
+    /// truncate(path, 0).
+    Truncate,
+    /// rename(path, to).
+    Rename,
+    /// link(path, to).
+    Link,
+    /// fork + execve(path).
+    Exec,
+    Mkdir,
+    Unlink,
+    /// open(O_RDONLY|O_DIRECTORY) + getdents.
+    Readdir,
+    /// bind a TCP socket to 127.0.0.1:<path as port>.
+    TcpBind,
+    /// connect a TCP socket to 127.0.0.1:<path as port> (a listener is started outside the sandbox).
+    TcpConnect,
+}
+
+impl ProbeOp {
+    pub const ALL: [ProbeOp; 12] = [
+        ProbeOp::Create,
+        ProbeOp::Write,
+        ProbeOp::Read,
+        ProbeOp::Truncate,
+        ProbeOp::Rename,
+        ProbeOp::Link,
+        ProbeOp::Exec,
+        ProbeOp::Mkdir,
+        ProbeOp::Unlink,
+        ProbeOp::Readdir,
+        ProbeOp::TcpBind,
+        ProbeOp::TcpConnect,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeOp::Create => "create",
+            ProbeOp::Write => "write",
+            ProbeOp::Read => "read",
+            ProbeOp::Truncate => "truncate",
+            ProbeOp::Rename => "rename",
+            ProbeOp::Link => "link",
+            ProbeOp::Exec => "exec",
+            ProbeOp::Mkdir => "mkdir",
+            ProbeOp::Unlink => "unlink",
+            ProbeOp::Readdir => "readdir",
+            ProbeOp::TcpBind => "tcp_bind",
+            ProbeOp::TcpConnect => "tcp_connect",
+        }
+    }
+
+    /// Operations that take a second path (`to`).
+    pub fn takes_destination(self) -> bool {
+        matches!(self, ProbeOp::Rename | ProbeOp::Link)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guest → host
+// ---------------------------------------------------------------------------------------------
+
+/// One line on the record port.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "record", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Record {
+    Hello { nonce: String, version: u32 },
+    Preflight { nonce: String, preflight: Preflight },
+    Case { nonce: String, case: CaseObservation },
+    /// Something the agent could not do (e.g. a setup path could not be created).
+    Fault { nonce: String, message: String },
+    /// The last record: how many case records preceded it.
+    Done { nonce: String, cases: usize },
+}
+
+impl Record {
+    pub fn nonce(&self) -> &str {
+        match self {
+            Record::Hello { nonce, .. }
+            | Record::Preflight { nonce, .. }
+            | Record::Case { nonce, .. }
+            | Record::Fault { nonce, .. }
+            | Record::Done { nonce, .. } => nonce,
+        }
+    }
+}
+
+/// Result of `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbiProbe {
+    Abi(u32),
+    /// The errno name: ENOSYS (no Landlock, or a seccomp stub), EOPNOTSUPP (compiled in, not
+    /// enabled), EPERM (a seccomp filter's default action).
+    Errno(String),
+}
+
+impl AbiProbe {
+    pub fn abi(&self) -> Option<u32> {
+        match self {
+            AbiProbe::Abi(n) => Some(*n),
+            AbiProbe::Errno(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for AbiProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AbiProbe::Abi(n) => write!(f, "ABI {n}"),
+            AbiProbe::Errno(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Preflight {
+    /// uname -r
+    pub release: String,
+    /// /sys/kernel/security/lsm, if securityfs could be read.
+    pub lsm: Option<String>,
+    pub landlock: AbiProbe,
+    /// `Seccomp:` line of /proc/self/status, if present (0 = disabled, 1 strict, 2 filter).
+    pub seccomp: Option<String>,
+    /// The kernel command line, as the kernel saw it.
+    pub cmdline: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CaseObservation {
+    pub id: String,
+    /// The Landlock probe made where the runs happen (the container, for container environments).
+    pub landlock: AbiProbe,
+    pub control: RunObservation,
+    pub enforced: RunObservation,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RunObservation {
+    /// Set when the run could not be prepared (setup failed); the steps then did not run.
+    pub setup_error: Option<String>,
+    /// Exit of the top process (the enforcer for enforced runs, the runner for control runs):
+    /// `exit:N` or `signal:NAME`, or `timeout`.
+    pub exit: String,
+    /// What the top process printed on stderr (the enforcer's claim line lives here), bounded.
+    pub stderr: String,
+    /// The claim variable the probe runner found in its environment.
+    pub claim_env: Option<String>,
+    /// One result per step, in order; empty when the runner never started.
+    pub steps: Vec<StepResult>,
+    /// The runner's own view of its confinement: `Seccomp:` and `NoNewPrivs:` of
+    /// /proc/self/status, its uid/gid.
+    pub runner: Option<RunnerFacts>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerFacts {
+    pub uid: u32,
+    pub gid: u32,
+    pub seccomp: Option<String>,
+    pub no_new_privs: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StepResult {
+    pub outcome: Outcome,
+    /// Exit status of a shell step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Bounded output of a shell step.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stdout: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The operation succeeded (a shell step exited 0).
+    Ok,
+    /// The operation failed with this errno (for a shell step: the errno whose message the
+    /// command printed, or `EUNKNOWN` when none could be recognised).
+    Err(String),
+    /// The step did not finish within its deadline.
+    Timeout,
+}
+
+/// Bound for captured output, so that a runaway command cannot flood the record port.
+pub const OUTPUT_LIMIT: usize = 2048;
+
+/// Truncate `s` to [`OUTPUT_LIMIT`] bytes on a char boundary.
+pub fn bounded(s: &str) -> String {
+    if s.len() <= OUTPUT_LIMIT {
+        return s.to_string();
+    }
+    let mut end = OUTPUT_LIMIT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_as_single_json_lines() {
+        let r = Record::Case {
+            nonce: "n".into(),
+            case: CaseObservation {
+                id: "s@bare".into(),
+                landlock: AbiProbe::Errno("ENOSYS".into()),
+                control: RunObservation::default(),
+                enforced: RunObservation {
+                    steps: vec![StepResult {
+                        outcome: Outcome::Err("EACCES".into()),
+                        exit_code: Some(1),
+                        stdout: String::new(),
+                        stderr: "touch: /sandbox/x: Permission denied\n".into(),
+                    }],
+                    ..Default::default()
+                },
+            },
+        };
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(!line.contains('\n'), "a record must fit on one line: {line}");
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
+    }
+
+    #[test]
+    fn unknown_record_fields_are_rejected() {
+        let line = r#"{"record":"done","nonce":"x","cases":1,"verdict":"pass"}"#;
+        assert!(serde_json::from_str::<Record>(line).is_err());
+    }
+
+    #[test]
+    fn bounded_cuts_on_a_char_boundary() {
+        let s = "é".repeat(OUTPUT_LIMIT);
+        let b = bounded(&s);
+        assert!(b.len() <= OUTPUT_LIMIT + '…'.len_utf8());
+        assert!(b.ends_with('…'));
+    }
+}
