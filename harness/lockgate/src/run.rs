@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub repo: PathBuf,
+    /// Scenario files (default: `<repo>/scenarios`).
+    pub scenarios_dir: PathBuf,
+    /// Kernel manifests and their lock (default: `<repo>/kernels`).
+    pub kernels_dir: PathBuf,
     pub selection: Selection,
     pub enforcer: EnforcerChoice,
     pub accel: AccelChoice,
@@ -40,6 +44,8 @@ pub struct RunOptions {
 impl RunOptions {
     pub fn new(repo: PathBuf) -> RunOptions {
         RunOptions {
+            scenarios_dir: repo.join("scenarios"),
+            kernels_dir: repo.join("kernels"),
             repo,
             selection: Selection::default(),
             enforcer: EnforcerChoice::default(),
@@ -81,6 +87,8 @@ pub struct RunReport {
     pub wall: Duration,
     /// Whether the guest base image was rebuilt by this run.
     pub image_built: bool,
+    /// Packages downloaded by this run (0 on a warm run).
+    pub downloads: usize,
 }
 
 impl RunReport {
@@ -95,12 +103,12 @@ fn say(msg: &str) {
 
 pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let start = Instant::now();
-    let model = model::load(&opts.repo.join("scenarios"), &opts.repo.join("kernels"))?;
+    let model = model::load(&opts.scenarios_dir, &opts.kernels_dir)?;
     let runs = plan::plan(&model, &opts.selection, &opts.enforcer)?;
     let qemu_version = qemu::version()?;
     let bins = crate::guest_build::build(!opts.verbose)?;
     let cache = Cache::from_env()?;
-    let mut fetcher = fetcher(&opts.repo, cache.clone(), false)?;
+    let mut fetcher = fetcher(&opts.repo, &opts.kernels_dir, cache.clone(), false)?;
     let busybox = fetcher.busybox()?;
     let base = image::base_image(&cache, &image::BaseInputs { guest: &bins.guest, enforcer: &bins.enforcer, busybox: &busybox.path })?;
     if base.built {
@@ -174,25 +182,26 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         if opts.accept {
             std::env::set_var("INSTA_UPDATE", "always");
         }
-        let dir = opts.repo.join("scenarios/snapshots");
+        let dir = opts.scenarios_dir.join("snapshots");
         for c in &mut cells {
             if let Ok(v) = &c.outcome {
                 c.snapshot_error = snapshot::check(&dir, &opts.repo, v).err();
             }
         }
     }
-    Ok(RunReport { cells, kernels: reports, qemu_version, wall: start.elapsed(), image_built: base.built })
+    Ok(RunReport { cells, kernels: reports, qemu_version, wall: start.elapsed(), image_built: base.built, downloads: fetcher.downloads })
 }
 
-pub fn fetcher(repo: &Path, cache: Cache, update_lock: bool) -> Result<Fetcher> {
+pub fn fetcher(repo: &Path, kernels_dir: &Path, cache: Cache, update_lock: bool) -> Result<Fetcher> {
     Ok(Fetcher {
         cache,
-        kernel_lock: LockFile::load(&repo.join("kernels/lock.yaml"))?,
+        kernel_lock: LockFile::load(&kernels_dir.join("lock.yaml"))?,
         image_lock: LockFile::load(&repo.join("images/lock.yaml"))?,
         images: ImagePackages::load(&repo.join("images/packages.yaml"))?,
         update_lock,
         verbose: true,
         held: None,
+        downloads: 0,
     })
 }
 

@@ -108,7 +108,7 @@ fn kernels(cmd: KernelsCmd) -> Result<bool> {
         KernelsCmd::Fetch | KernelsCmd::Lock => {
             setup::ensure_host_tools()?;
             let update = matches!(cmd, KernelsCmd::Lock);
-            let mut f = lockgate::run::fetcher(&root, cache, update)?;
+            let mut f = lockgate::run::fetcher(&root, &root.join("kernels"), cache, update)?;
             let b = f.busybox()?;
             println!("busybox        {}", b.sha256);
             for k in &model.kernels {

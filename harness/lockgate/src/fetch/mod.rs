@@ -56,6 +56,8 @@ pub struct Fetcher {
     /// The cache's fetch lock, taken at the first fetch that misses the cache and held from then
     /// on (flock is per open file, so taking it again for a nested fetch would deadlock).
     pub held: Option<crate::cache::CacheLock>,
+    /// Packages downloaded so far (a warm run downloads none).
+    pub downloads: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -155,6 +157,7 @@ impl Fetcher {
         let root = apt::AptRoot::prepare(&self.cache, pkg, &keyring)?;
         let work = self.cache.tempdir()?;
         let deb = root.download(pkg, work.path())?;
+        self.downloads += 1;
         let (digest, path) = self.cache.insert(&deb, pinned.as_deref(), &key)?;
         if pinned.is_none() {
             let lock = self.lock(which);

@@ -25,12 +25,16 @@ pub fn check(dir: &Path, workspace: &Path, v: &CellVerdict) -> Result<(), String
     // insta finds the workspace through this variable when it is not run by `cargo test`.
     std::env::set_var("INSTA_WORKSPACE_ROOT", workspace);
     let snap_name = name(v);
+    let recorded = dir.join(format!("{snap_name}.snap")).exists();
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let result = catch_unwind(AssertUnwindSafe(|| settings.bind(|| insta::assert_snapshot!(snap_name.as_str(), body))));
     std::panic::set_hook(hook);
-    result.map_err(|e| {
-        let msg = e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-        format!("snapshot {snap_name} differs from the recorded one{}; review with `cargo insta review` (or rerun with --accept)", if msg.is_empty() { String::new() } else { format!(" ({})", msg.lines().next().unwrap_or("")) })
+    result.map_err(|_| {
+        if recorded {
+            format!("snapshot {snap_name} differs from the recorded one; review the diff above with `cargo insta review`, or rerun with --accept")
+        } else {
+            format!("snapshot {snap_name} is new; record it with `cargo insta review`, or rerun with --accept")
+        }
     })
 }

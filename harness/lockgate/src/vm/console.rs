@@ -57,7 +57,9 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
     let mut console = String::new();
     let mut ready_after = None;
     let mut printed = 0;
-    let needles = || vec![ReadUntil::String(READY_MARKER.into()), ReadUntil::String(PANIC.into()), ReadUntil::EOF];
+    // No EOF needle: rexpect ranks an EOF match at position 0, ahead of any string in the
+    // buffer, which would hide a panic printed just before QEMU exited. EOF arrives as an error.
+    let needles = || vec![ReadUntil::String(READY_MARKER.into()), ReadUntil::String(PANIC.into())];
     let ended = loop {
         let got = p.exp_any(needles());
         let elapsed = start.elapsed();
@@ -84,8 +86,6 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
                         console.push_str(&rest);
                     }
                     break Ended::Panic;
-                } else {
-                    break exit_status(&mut p);
                 }
             }
             Err(rexpect::error::Error::Timeout { got, .. }) => {

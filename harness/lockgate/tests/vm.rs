@@ -1,0 +1,183 @@
+//! VM tests: real kernels booted under QEMU, the real guest agent and enforcer. Nothing is
+//! mocked; each test asserts on what the guest observed and on the host's verdict.
+
+use lockgate::guest_build::workspace_root;
+use lockgate::judge::Status;
+use lockgate::model::scenario::Denier;
+use lockgate::run::{run, RunOptions, RunReport};
+use lockgate_protocol::Fault;
+use std::path::Path;
+use std::time::Duration;
+
+/// Options for one kernel and the scenarios written into a temporary directory.
+fn options(kernel: &str, scenarios: &[(&str, &str)], dir: &Path) -> RunOptions {
+    let mut o = RunOptions::new(workspace_root());
+    let sdir = dir.join("scenarios");
+    std::fs::create_dir_all(&sdir).unwrap();
+    for (name, text) in scenarios {
+        std::fs::write(sdir.join(format!("{name}.yaml")), text).unwrap();
+    }
+    o.scenarios_dir = sdir;
+    o.selection.kernels = vec![kernel.to_string()];
+    o.snapshots = false;
+    o.jobs = 1;
+    o
+}
+
+fn seed() -> String {
+    std::fs::read_to_string(workspace_root().join("scenarios/openshell-803.yaml")).unwrap()
+}
+
+/// /sandbox is root-owned 0755 and no rule covers it: DAC denies the write, so a scenario that
+/// says the *sandbox* denied it must fail.
+const DAC_MISLABELLED: &str = r#"
+name: dac-mislabelled
+setup:
+  users: [{name: sandbox, uid: 998}]
+  paths: [{path: /sandbox, kind: dir, owner: root, mode: "0755"}]
+policy:
+  filesystem_policy: {read_only: [/usr, /bin, /lib, /etc], read_write: [/tmp, /sandbox]}
+  process: {run_as_user: sandbox}
+expect:
+  - {run: touch /sandbox/testfile, denied: EACCES, by: sandbox}
+"#;
+
+fn only_error(r: &RunReport) -> String {
+    assert!(!r.ok(), "a faulty run must not pass");
+    let errs: Vec<&String> = r.cells.iter().filter_map(|c| c.outcome.as_ref().err()).collect();
+    assert_eq!(errs.len(), r.cells.len(), "every cell of a faulty boot is a harness error: {:?}", r.cells);
+    errs[0].clone()
+}
+
+#[test]
+fn seed_is_denied_by_the_sandbox_and_a_dac_denial_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = options("ubuntu-6.8", &[("seed", &seed()), ("dac", DAC_MISLABELLED)], dir.path());
+    let r = run(&o).unwrap();
+    let seed = r.cells.iter().find(|c| c.scenario == "openshell-803").unwrap();
+    let v = seed.outcome.as_ref().unwrap();
+    assert!(v.passed(), "{:?}", v.failures());
+    assert_eq!(v.landlock, "ABI 4");
+    assert_eq!(v.expectations[0].enforced.as_deref(), Some("denied EACCES"));
+    assert_eq!(v.expectations[0].control.as_deref(), Some("allowed"));
+    assert_eq!(v.expectations[0].denied_by, Some(Denier::Sandbox));
+    let dac = r.cells.iter().find(|c| c.scenario == "dac-mislabelled").unwrap();
+    let v = dac.outcome.as_ref().unwrap();
+    assert!(!v.passed());
+    assert_eq!(v.expectations[0].status, Status::Fail);
+    assert_eq!(v.expectations[0].denied_by, Some(Denier::Dac));
+    assert!(v.expectations[0].reason.as_ref().unwrap().contains("by dac, not sandbox"), "{:?}", v.expectations[0].reason);
+}
+
+#[test]
+fn without_landlock_the_enforcer_must_say_it_enforced_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&options("debian-5.10", &[("seed", &seed())], dir.path())).unwrap();
+    let v = r.cells[0].outcome.as_ref().unwrap();
+    assert!(v.passed(), "{:?}", v.failures());
+    assert_eq!(v.landlock, "ENOSYS");
+    assert!(v.enforcer_claim.contains("enforcement=none"), "{}", v.enforcer_claim);
+    assert_eq!(r.kernels[0].preflight.as_ref().unwrap().landlock.abi(), None);
+}
+
+#[test]
+fn a_manifest_whose_abi_disagrees_is_a_harness_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options("debian-6.12", &[("seed", &seed())], dir.path());
+    let kdir = dir.path().join("kernels");
+    std::fs::create_dir_all(&kdir).unwrap();
+    let manifest = std::fs::read_to_string(workspace_root().join("kernels/debian-6.12.yaml")).unwrap();
+    std::fs::write(kdir.join("debian-6.12.yaml"), manifest.replace("abi: 6", "abi: 5")).unwrap();
+    std::fs::copy(workspace_root().join("kernels/lock.yaml"), kdir.join("lock.yaml")).unwrap();
+    o.kernels_dir = kdir;
+    let err = only_error(&run(&o).unwrap());
+    assert!(err.contains("says Landlock ABI 5, but the guest's probe answered ABI 6"), "{err}");
+}
+
+fn faulty(fault: Fault, timeout: Option<u64>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options("debian-6.12", &[("seed", &seed())], dir.path());
+    o.guest_fault = Some(fault);
+    o.timeout = timeout.map(Duration::from_secs);
+    let err = only_error(&run(&o).unwrap());
+    assert!(err.contains("--- console tail ---"), "a harness error shows the console tail: {err}");
+    err
+}
+
+#[test]
+fn a_guest_that_never_sends_its_final_record_is_a_harness_error() {
+    let err = faulty(Fault::SkipDone, None);
+    assert!(err.contains("never sent its final record"), "{err}");
+}
+
+#[test]
+fn a_garbled_record_is_a_harness_error() {
+    let err = faulty(Fault::Garble, None);
+    assert!(err.contains("garbled"), "{err}");
+}
+
+#[test]
+fn a_replayed_record_is_rejected() {
+    let err = faulty(Fault::WrongNonce, None);
+    assert!(err.contains("stale or replayed"), "{err}");
+}
+
+#[test]
+fn a_kernel_panic_is_a_harness_error() {
+    let err = faulty(Fault::ExitAfterPreflight, None);
+    assert!(err.contains("the kernel panicked"), "{err}");
+    assert!(err.contains("Kernel panic"), "the console tail shows the panic: {err}");
+}
+
+#[test]
+fn a_hanging_guest_hits_the_deadline() {
+    let err = faulty(Fault::Hang, Some(15));
+    assert!(err.contains("deadline"), "{err}");
+}
+
+#[test]
+fn qemu_killed_from_outside_is_a_harness_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options("debian-6.12", &[("seed", &seed())], dir.path());
+    // A marker on the kernel command line identifies this test's QEMU among concurrent ones.
+    let marker = format!("lockgate.test=kill-{}", std::process::id());
+    o.extra_cmdline = marker.clone();
+    let killer = std::thread::spawn(move || {
+        for _ in 0..600 {
+            if let Some(pid) = find_process(&marker) {
+                std::thread::sleep(Duration::from_millis(1500));
+                let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    });
+    let err = only_error(&run(&o).unwrap());
+    assert!(killer.join().unwrap(), "the test never found QEMU to kill");
+    assert!(err.contains("QEMU was killed by SIGKILL"), "{err}");
+}
+
+fn find_process(needle: &str) -> Option<u32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        if cmd.starts_with("qemu-system") && cmd.contains(needle) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_second_run_downloads_nothing_and_rebuilds_no_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = options("debian-5.10", &[("seed", &seed())], dir.path());
+    let first = run(&o).unwrap();
+    assert!(first.ok());
+    let second = run(&o).unwrap();
+    assert!(second.ok());
+    assert_eq!(second.downloads, 0, "a warm run downloads nothing");
+    assert!(!second.image_built, "a warm run reuses the cached base image");
+}
