@@ -70,6 +70,11 @@ impl VmTestArgs {
 
 /// Print the run's summary; returns whether it passed.
 pub fn print_report(r: &RunReport) -> bool {
+    print_report_with(r, &[])
+}
+
+/// As [`print_report`], with the enforcer faults of the run (for the reproduction commands).
+pub fn print_report_with(r: &RunReport, enforcer_faults: &[String]) -> bool {
     println!();
     print!("{}", crate::report::table::render(&r.cells));
     println!();
@@ -93,6 +98,9 @@ pub fn print_report(r: &RunReport) -> bool {
         }
         if let Some(s) = &c.snapshot_error {
             println!("\nSNAPSHOT {}@{}@{}: {s}", c.scenario, c.kernel, c.env);
+        }
+        if !c.ok() {
+            println!("  reproduce: {}", c.repro_command(enforcer_faults));
         }
     }
     let failed = r.cells.iter().filter(|c| !c.ok()).count();

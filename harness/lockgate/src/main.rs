@@ -19,7 +19,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.cmd {
         Cmd::Run(args) => match lockgate::run::run(&args.options()) {
-            Ok(report) => i32::from(!lockgate::cli::print_report(&report)),
+            Ok(report) => i32::from(!lockgate::cli::print_report_with(&report, &args.enforcer_fault)),
             Err(e) => {
                 eprintln!("lockgate: error: {e:#}");
                 2

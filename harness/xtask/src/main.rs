@@ -61,7 +61,7 @@ fn main() {
 fn vm_test(args: &VmTestArgs) -> Result<bool> {
     setup::ensure_host_tools()?;
     let report = lockgate::run::run(&args.options())?;
-    Ok(lockgate::cli::print_report(&report))
+    Ok(lockgate::cli::print_report_with(&report, &args.enforcer_fault))
 }
 
 fn test() -> Result<bool> {

@@ -17,6 +17,12 @@ pub struct CellResult {
 }
 
 impl CellResult {
+    /// The command that re-runs only this cell.
+    pub fn repro_command(&self, enforcer_faults: &[String]) -> String {
+        let faults: String = enforcer_faults.iter().map(|f| format!(" --enforcer-fault {f}")).collect();
+        format!("cargo xtask vm-test --kernel {} --scenario {} --env {}{faults}", self.kernel, self.scenario, self.env)
+    }
+
     pub fn ok(&self) -> bool {
         self.snapshot_error.is_none() && matches!(&self.outcome, Ok(v) if v.passed())
     }
