@@ -75,6 +75,10 @@ pub fn main() -> ! {
         }
     }
     send(&mut port, |p| p.done(sent));
+    if plan.shell {
+        port.drain();
+        crate::shell::hand_over(plan.cases.last());
+    }
     power_off(Some(&port));
 }
 

@@ -16,6 +16,7 @@ mod records;
 mod run;
 mod runner;
 mod setup;
+mod shell;
 mod spawn;
 
 use std::io::Write;

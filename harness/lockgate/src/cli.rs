@@ -40,12 +40,22 @@ pub struct VmTestArgs {
     /// Stream the guest console.
     #[arg(long, short)]
     pub verbose: bool,
+    /// After the cell ran, open an interactive shell in its guest (one cell: give --kernel,
+    /// --scenario and --env); leaving the shell powers the guest off.
+    #[arg(long)]
+    pub shell: bool,
     /// Per-boot deadline in seconds (default scales with cases and accelerator).
     #[arg(long)]
     pub timeout: Option<u64>,
     /// Repository root (default: this workspace).
     #[arg(long)]
     pub repo: Option<PathBuf>,
+    /// Write a JUnit XML report to PATH (one test case per scenario × kernel × environment).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary to PATH (it is also appended to $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
 }
 
 impl VmTestArgs {
@@ -63,8 +73,67 @@ impl VmTestArgs {
         o.accept = self.accept;
         o.snapshots = !self.no_snapshots && self.enforcer_fault.is_empty();
         o.verbose = self.verbose;
+        o.shell = self.shell;
         o.timeout = self.timeout.map(Duration::from_secs);
         o
+    }
+}
+
+impl VmTestArgs {
+    /// Print the run's summary and write the reports asked for (`--junit`, `--markdown`,
+    /// `$GITHUB_STEP_SUMMARY`); returns whether the run passed. A run that failed before any
+    /// cell was judged still gets its reports (one harness error), then its error is returned.
+    pub fn finish(&self, run: anyhow::Result<RunReport>) -> anyhow::Result<bool> {
+        match run {
+            Ok(r) => {
+                let ok = print_report_with(&r, &self.enforcer_fault);
+                if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+                    print!("{}", crate::report::markdown::github_annotations(&r.cells));
+                }
+                self.write_reports(|| crate::report::junit::render(&r.cells), || crate::report::markdown::render(&r, &self.enforcer_fault))?;
+                Ok(ok)
+            }
+            Err(e) => {
+                let text = format!("{e:#}");
+                if let Err(w) = self.write_reports(|| crate::report::junit::render_run_error(&text), || crate::report::markdown::render_run_error(&text)) {
+                    eprintln!("lockgate: {w:#}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn write_reports(&self, junit: impl FnOnce() -> String, markdown: impl FnOnce() -> String) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let write = |path: &std::path::Path, text: &str, what: &str| -> anyhow::Result<()> {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {} for the {what}", dir.display()))?;
+            }
+            std::fs::write(path, text).with_context(|| format!("cannot write the {what} to {}", path.display()))?;
+            eprintln!("lockgate: wrote the {what} to {}", path.display());
+            Ok(())
+        };
+        if let Some(p) = &self.junit {
+            write(p, &junit(), "JUnit report")?;
+        }
+        let summary = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()).map(PathBuf::from);
+        if self.markdown.is_some() || summary.is_some() {
+            let md = markdown();
+            if let Some(p) = &self.markdown {
+                write(p, &md, "Markdown summary")?;
+            }
+            if let Some(p) = summary {
+                // Appended: other steps of the job write their own parts.
+                use std::io::Write;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&p)
+                    .and_then(|mut f| writeln!(f, "{md}"))
+                    .with_context(|| format!("cannot append the Markdown summary to $GITHUB_STEP_SUMMARY ({})", p.display()))?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -18,8 +18,8 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.cmd {
-        Cmd::Run(args) => match lockgate::run::run(&args.options()) {
-            Ok(report) => i32::from(!lockgate::cli::print_report_with(&report, &args.enforcer_fault)),
+        Cmd::Run(args) => match args.finish(lockgate::run::run(&args.options())) {
+            Ok(passed) => i32::from(!passed),
             Err(e) => {
                 eprintln!("lockgate: error: {e:#}");
                 2

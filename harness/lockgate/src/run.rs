@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub guest_fault: Option<Fault>,
     /// Extra kernel command-line arguments for every boot (fault tests: an impossible `init=`).
     pub extra_cmdline: String,
+    /// Hand the terminal to a shell in the guest after the cell ran (one cell only).
+    pub shell: bool,
 }
 
 impl RunOptions {
@@ -57,6 +59,7 @@ impl RunOptions {
             timeout: None,
             guest_fault: None,
             extra_cmdline: String::new(),
+            shell: false,
         }
     }
 }
@@ -89,6 +92,8 @@ pub struct RunReport {
     pub image_built: bool,
     /// Packages downloaded by this run (0 on a warm run).
     pub downloads: usize,
+    /// Host-side work before the first guest boot started (load, plan, build check, fetch, image).
+    pub host_setup: Duration,
 }
 
 impl RunReport {
@@ -105,6 +110,12 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let start = Instant::now();
     let model = model::load(&opts.scenarios_dir, &opts.kernels_dir)?;
     let runs = plan::plan(&model, &opts.selection, &opts.enforcer)?;
+    if opts.shell && (runs.len() != 1 || runs[0].cells.len() != 1) {
+        anyhow::bail!(
+            "--shell opens one cell's guest, but the selection has {} cells: pass --kernel, --scenario and --env naming one of each",
+            runs.iter().map(|r| r.cells.len()).sum::<usize>()
+        );
+    }
     let qemu_version = qemu::version()?;
     let bins = crate::guest_build::build(!opts.verbose)?;
     let cache = Cache::from_env()?;
@@ -121,8 +132,17 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         .map(|r| fetcher.kernel(&model.kernels[r.kernel].value).map_err(|e| format!("{e:#}")))
         .collect();
 
+    let host_setup = start.elapsed();
     let (first_accel, fallback) = accel::initial(opts.accel, &cache, &qemu_version);
-    let ctx = BootContext { model: &model, opts, base: &base, cache: &cache, qemu_version: &qemu_version };
+    let ctx = BootContext {
+        model: &model,
+        opts,
+        base: &base,
+        cache: &cache,
+        qemu_version: &qemu_version,
+        boots_total: runs.len(),
+        boots_done: std::sync::atomic::AtomicUsize::new(0),
+    };
     let results: Mutex<Vec<(usize, KernelOutcome)>> = Mutex::new(Vec::new());
     let mut order: Vec<usize> = (0..runs.len()).collect();
     let mut chosen = first_accel;
@@ -178,6 +198,14 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         }
         reports.push(out.report);
     }
+    let provenance = Provenance {
+        qemu_version: qemu_version.clone(),
+        enforcer_sha256: crate::cache::sha256_file(&bins.enforcer)?,
+        guest_sha256: crate::cache::sha256_file(&bins.guest)?,
+        busybox_sha256: busybox.sha256.clone(),
+        base_image: base.key.clone(),
+    };
+    write_provenance(&opts.scenarios_dir.join("snapshots"), &cells, &reports, &provenance);
     if opts.snapshots {
         if opts.accept {
             std::env::set_var("INSTA_UPDATE", "always");
@@ -189,7 +217,39 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
             }
         }
     }
-    Ok(RunReport { cells, kernels: reports, qemu_version, wall: start.elapsed(), image_built: base.built, downloads: fetcher.downloads })
+    Ok(RunReport { cells, kernels: reports, qemu_version, wall: start.elapsed(), image_built: base.built, downloads: fetcher.downloads, host_setup })
+}
+
+/// What a cell's result depends on besides the scenario: kept beside its snapshot (as
+/// `<cell>.provenance.json`, not committed) so the snapshot itself stays stable.
+#[derive(serde::Serialize)]
+struct Provenance {
+    qemu_version: String,
+    enforcer_sha256: String,
+    guest_sha256: String,
+    busybox_sha256: String,
+    base_image: String,
+}
+
+fn write_provenance(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], common: &Provenance) {
+    for c in cells {
+        let Some(k) = kernels.iter().find(|k| k.name == c.kernel) else { continue };
+        let record = serde_json::json!({
+            "cell": format!("{}@{}@{}", c.scenario, c.kernel, c.env),
+            "kernel_sha256": k.kernel_sha256,
+            "accelerator": k.boot.as_ref().map(|b| b.accel.to_string()),
+            "boot_seconds": k.boot.as_ref().map(|b| b.wall.as_secs_f64()),
+            "kernel_release": k.preflight.as_ref().map(|p| p.release.clone()),
+            "lsm": k.preflight.as_ref().and_then(|p| p.lsm.clone()),
+            "landlock": k.preflight.as_ref().map(|p| p.landlock.to_string()),
+            "cmdline": k.preflight.as_ref().map(|p| p.cmdline.clone()),
+            "common": common,
+        });
+        let path = dir.join(format!("{}@{}@{}.provenance.json", c.scenario, c.kernel, c.env));
+        if let Err(e) = crate::cache::write_atomic(&path, serde_json::to_string_pretty(&record).unwrap_or_default().as_bytes()) {
+            say(&format!("cannot write {}: {e:#}", path.display()));
+        }
+    }
 }
 
 pub fn fetcher(repo: &Path, kernels_dir: &Path, cache: Cache, update_lock: bool) -> Result<Fetcher> {
@@ -211,6 +271,9 @@ struct BootContext<'a> {
     base: &'a BaseImage,
     cache: &'a Cache,
     qemu_version: &'a str,
+    /// Progress: kernels booted so far, of how many.
+    boots_total: usize,
+    boots_done: std::sync::atomic::AtomicUsize,
 }
 
 struct KernelOutcome {
@@ -261,7 +324,14 @@ impl BootContext<'_> {
         };
         if let Some(out) = &outcome {
             report.boot = Some(BootSummary { accel: out.accel, wall: out.wall, ready_after: out.ready_after });
-            say(&format!("{name}: booted under {} in {:.1}s ({})", out.accel, out.wall.as_secs_f64(), ended_text(&out.ended)));
+            let done = self.boots_done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            say(&format!(
+                "[{done}/{}] {name}: booted under {} in {:.1}s ({})",
+                self.boots_total,
+                out.accel,
+                out.wall.as_secs_f64(),
+                ended_text(&out.ended)
+            ));
         }
         let observations = observations.and_then(|obs| {
             report.preflight = Some(obs.preflight.clone());
@@ -293,6 +363,7 @@ impl BootContext<'_> {
             kernel: manifest.name.to_string(),
             cases: run.cases.clone(),
             fault: self.opts.guest_fault,
+            shell: self.opts.shell,
         };
         let initrd = work.path().join("initrd.cpio");
         image::write_initrd(&self.base.path, &plan, &initrd)?;
@@ -304,7 +375,12 @@ impl BootContext<'_> {
             Accel::Tcg => Duration::from_secs(60 + 20 * cases),
             Accel::Kvm => Duration::from_secs(30 + 10 * cases),
         });
-        let watch = Watch { deadline, silence_limit: (accel == Accel::Kvm).then_some(accel::KVM_SILENCE), echo: self.opts.verbose };
+        let watch = Watch {
+            deadline,
+            silence_limit: (accel == Accel::Kvm).then_some(accel::KVM_SILENCE),
+            echo: self.opts.verbose,
+            interactive: self.opts.shell,
+        };
         say(&format!("{}: booting under {accel} ({} case{})", manifest.name, cases, if cases == 1 { "" } else { "s" }));
         let out = console::boot(&boot, &watch).context("running QEMU")?;
         let text = std::fs::read_to_string(&records).unwrap_or_default();

@@ -181,3 +181,64 @@ fn a_second_run_downloads_nothing_and_rebuilds_no_image() {
     assert_eq!(second.downloads, 0, "a warm run downloads nothing");
     assert!(!second.image_built, "a warm run reuses the cached base image");
 }
+
+#[test]
+fn ctrl_c_stops_every_guest() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .args(["run", "--kernel", "debian-6.12", "--scenario", "openshell-803", "--no-snapshots", "-j", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let me = child.id();
+    let mut qemu = None;
+    for _ in 0..1200 {
+        qemu = child_qemu(me);
+        if qemu.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let qemu = qemu.expect("lockgate never started QEMU");
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling the child we spawned.
+    unsafe { libc::kill(me as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "an interrupted run exits 130");
+    let gone = (0..40).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        !Path::new(&format!("/proc/{qemu}")).exists() || std::fs::read_to_string(format!("/proc/{qemu}/stat")).is_ok_and(|s| s.contains(") Z "))
+    });
+    assert!(gone, "QEMU {qemu} outlived the interrupted run");
+}
+
+/// A QEMU process whose parent is `parent`.
+fn child_qemu(parent: u32) -> Option<u32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        let Some((name, rest)) = stat.split_once(") ") else { continue };
+        let ppid: u32 = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        if name.contains("qemu-system") && ppid == parent {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// `--shell`, driven as a person would: a command typed in the guest, its output read back,
+/// then `exit` powers the guest off and lockgate reports the cell.
+#[test]
+fn shell_opens_in_the_cells_guest() {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"));
+    cmd.args(["run", "--kernel", "debian-6.12", "--scenario", "openshell-803", "--env", "bare", "--no-snapshots", "--shell"]);
+    let mut p = rexpect::session::spawn_command(cmd, Some(180_000)).unwrap();
+    p.exp_string("lockgate-enforcer --policy /lockgate/policy/openshell-803.yaml -- sh").unwrap();
+    p.exp_string("lockgate-guest# ").unwrap();
+    p.send_line("stat -c '%U %a' /sandbox; echo MARK-$((6*7))").unwrap();
+    p.exp_string("sandbox 755").unwrap();
+    p.exp_string("MARK-42").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_string("1 passed, 0 failed").unwrap();
+    p.exp_eof().unwrap();
+}

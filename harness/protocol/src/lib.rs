@@ -16,6 +16,9 @@ pub const VERSION: u32 = 1;
 /// the host uses it to tell "the kernel booted" from "the kernel hung".
 pub const READY_MARKER: &str = "LOCKGATE-GUEST-READY";
 
+/// Written on the console when the interactive shell (`--shell`) takes over.
+pub const SHELL_MARKER: &str = "LOCKGATE-GUEST-SHELL";
+
 /// Path of the plan inside the guest.
 pub const PLAN_PATH: &str = "/lockgate/plan.json";
 
@@ -43,6 +46,10 @@ pub struct Plan {
     /// Fault injection for the harness's own tests (never set by a normal run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<Fault>,
+    /// After the done record, rebuild the last case's world and hand the console to an
+    /// interactive shell (`--shell`); leaving it powers the guest off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shell: bool,
 }
 
 /// Faults the guest agent can be asked to commit, so that the host's handling of them is tested

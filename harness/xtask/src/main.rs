@@ -4,6 +4,8 @@
 //! - `test`: everything CI runs: unit tests, then VM tests on real kernels;
 //! - `kernels`: list, fetch or pin (lock) the matrix's kernels.
 
+mod bench;
+mod known_bad;
 mod setup;
 
 use anyhow::{bail, Context, Result};
@@ -24,6 +26,17 @@ enum Cmd {
     VmTest(VmTestArgs),
     /// The test suite CI runs: unit tests and VM tests on real kernels.
     Test,
+    /// The mutation gate: the correct enforcer must pass, each known-bad mode must be caught.
+    KnownBad(known_bad::KnownBadArgs),
+    /// Measure where a run's time goes: floor boot vs cell, per added scenario, -j 1 vs -j N.
+    Bench {
+        /// Runs per measurement (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Kernels to measure, comma-separated; default: all.
+        #[arg(long, value_delimiter = ',')]
+        kernel: Vec<String>,
+    },
     /// Manage the kernel matrix.
     Kernels {
         #[command(subcommand)]
@@ -46,7 +59,9 @@ fn main() {
     let result = match cli.cmd {
         Cmd::VmTest(args) => vm_test(&args),
         Cmd::Test => test(),
+        Cmd::KnownBad(args) => known_bad::run(&args),
         Cmd::Kernels { cmd } => kernels(cmd),
+        Cmd::Bench { repeat, kernel } => bench::bench(repeat.max(1), kernel),
     };
     match result {
         Ok(true) => {}
@@ -60,8 +75,7 @@ fn main() {
 
 fn vm_test(args: &VmTestArgs) -> Result<bool> {
     setup::ensure_host_tools()?;
-    let report = lockgate::run::run(&args.options())?;
-    Ok(lockgate::cli::print_report_with(&report, &args.enforcer_fault))
+    args.finish(lockgate::run::run(&args.options()))
 }
 
 fn test() -> Result<bool> {
@@ -78,7 +92,7 @@ fn test() -> Result<bool> {
     if !status.success() {
         bail!("cargo test failed");
     }
-    Ok(true)
+    known_bad::run(&known_bad::KnownBadArgs::all())
 }
 
 fn kernels(cmd: KernelsCmd) -> Result<bool> {

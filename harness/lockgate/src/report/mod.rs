@@ -1,5 +1,7 @@
 //! Report: snapshots, the terminal table, and the run's provenance.
 
+pub mod junit;
+pub mod markdown;
 pub mod snapshot;
 pub mod table;
 

@@ -3,7 +3,7 @@
 
 use super::qemu::{self, Accel, Boot};
 use anyhow::{Context, Result};
-use lockgate_protocol::READY_MARKER;
+use lockgate_protocol::{READY_MARKER, SHELL_MARKER};
 use rexpect::reader::ReadUntil;
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,8 @@ pub struct Watch {
     pub silence_limit: Option<Duration>,
     /// Copy the console to stderr as it arrives (`--verbose`).
     pub echo: bool,
+    /// When the guest's shell starts, connect it to this terminal (`--shell`); no deadline then.
+    pub interactive: bool,
 }
 
 const PANIC: &str = "Kernel panic - not syncing";
@@ -54,12 +56,14 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
     let start = Instant::now();
     // A short per-call timeout: the loop below owns the real deadlines.
     let mut p = rexpect::session::spawn_command(qemu::command(b), Some(200)).context("cannot start QEMU under a pseudo-terminal")?;
+    let pid = p.process.child_pid.as_raw();
+    super::guests::started(pid);
     let mut console = String::new();
     let mut ready_after = None;
     let mut printed = 0;
     // No EOF needle: rexpect ranks an EOF match at position 0, ahead of any string in the
     // buffer, which would hide a panic printed just before QEMU exited. EOF arrives as an error.
-    let needles = || vec![ReadUntil::String(READY_MARKER.into()), ReadUntil::String(PANIC.into())];
+    let needles = || vec![ReadUntil::String(READY_MARKER.into()), ReadUntil::String(PANIC.into()), ReadUntil::String(SHELL_MARKER.into())];
     let ended = loop {
         let got = p.exp_any(needles());
         let elapsed = start.elapsed();
@@ -69,6 +73,9 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
                 console.push_str(&matched);
                 if matched == READY_MARKER {
                     ready_after.get_or_insert(elapsed);
+                } else if matched == SHELL_MARKER && w.interactive {
+                    super::interact::attach(&mut p)?;
+                    break exit_status(&mut p);
                 } else if matched == PANIC {
                     // Keep the panic's own lines (the reason, the trace) for the report.
                     let until = Instant::now() + Duration::from_millis(1500);
@@ -117,6 +124,7 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
     if !matches!(ended, Ended::PoweredOff | Ended::QemuFailed(_)) {
         let _ = p.process.kill(rexpect::process::signal::Signal::SIGKILL);
     }
+    super::guests::finished(pid);
     Ok(BootOutcome { ended, console: console.replace('\r', ""), ready_after, wall: start.elapsed(), accel: b.accel })
 }
 

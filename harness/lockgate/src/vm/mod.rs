@@ -2,4 +2,6 @@
 
 pub mod accel;
 pub mod console;
+pub mod guests;
+pub mod interact;
 pub mod qemu;

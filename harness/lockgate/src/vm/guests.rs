@@ -1,0 +1,32 @@
+//! The QEMU processes this run has started, so that Ctrl-C (or SIGTERM) stops every guest:
+//! rexpect starts QEMU in its own session, out of reach of the terminal's signals, and a
+//! process that dies of a signal runs no destructors.
+
+use std::collections::BTreeSet;
+use std::sync::{Mutex, Once};
+
+static RUNNING: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+static HANDLER: Once = Once::new();
+
+pub fn started(pid: i32) {
+    HANDLER.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            let pids: Vec<i32> = RUNNING.lock().map(|s| s.iter().copied().collect()).unwrap_or_default();
+            for pid in &pids {
+                // SAFETY: kill(2) on a pid we started; no memory is involved.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+            eprintln!("\nlockgate: interrupted; stopped {} guest(s)", pids.len());
+            std::process::exit(130);
+        });
+    });
+    if let Ok(mut s) = RUNNING.lock() {
+        s.insert(pid);
+    }
+}
+
+pub fn finished(pid: i32) {
+    if let Ok(mut s) = RUNNING.lock() {
+        s.remove(&pid);
+    }
+}

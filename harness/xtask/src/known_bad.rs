@@ -1,0 +1,243 @@
+//! `cargo xtask known-bad`: the mutation gate (issue 3).
+//!
+//! lockgate is only worth its name if it fails the enforcers that shipped broken. The suite runs
+//! once with the correct reference enforcer, where every cell must pass (a failure there is a
+//! false alarm), then once per known-bad mode (`lockgate-enforcer --fault MODE`) on the kernels
+//! where that mode can change anything. Each such (mode, kernel) must be *caught*: at least one
+//! cell with a failing verdict. Nothing failing is MISSED; a harness error is ERROR. Any MISSED,
+//! ERROR or false alarm fails the gate.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use lockgate::run::{RunOptions, RunReport};
+use lockgate::vm::accel::AccelChoice;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Args)]
+pub struct KnownBadArgs {
+    /// Kernels to run (names from kernels/*.yaml), comma-separated; default: the whole matrix.
+    #[arg(long, value_delimiter = ',')]
+    pub kernel: Vec<String>,
+    /// Accelerator: auto (KVM when it works, else TCG), kvm or tcg.
+    #[arg(long, default_value = "auto")]
+    pub accel: AccelChoice,
+    /// Guests booted at once; default: the number of cores.
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+}
+
+impl KnownBadArgs {
+    /// The whole matrix, as `cargo xtask test` runs it.
+    pub fn all() -> KnownBadArgs {
+        KnownBadArgs { kernel: Vec::new(), accel: AccelChoice::Auto, jobs: None }
+    }
+}
+
+/// A known-bad mode of the reference enforcer, and on which kernels it can change anything
+/// (`abi`: the kernel's Landlock ABI, `None` without Landlock). Where it cannot, the cell is
+/// n.a. and not run. Without Landlock the enforcer builds no ruleset at all (it claims `none`),
+/// so a fault in building or applying one changes nothing there.
+struct Mode {
+    name: &'static str,
+    matters: fn(Option<u32>) -> bool,
+}
+
+const MODES: [Mode; 5] = [
+    // Rule paths opened as the sandbox user: root-only-rule-path's /srv/app (in a 0700 root
+    // directory) cannot be opened on any ABI, and the whole ruleset is dropped under `full`.
+    Mode { name: "drop-first", matters: |abi| abi.is_some() },
+    // It changes only the claim, and only where the honest claim is not `full`: without
+    // Landlock (it claims `full abi=none`: "the enforcer lied" on every cell) and below ABI 4,
+    // where a network section is enforced only in part (tcp-bind-connect says `partial`,
+    // hard-requirement-partial refuses). From ABI 4 the kernel enforces every right the suite
+    // asks for, so the status it ignores is always FullyEnforced.
+    Mode { name: "ignore-status", matters: |abi| abi.map_or(true, |a| a < 4) },
+    // From ABI 3 truncate, from ABI 4 TCP go unrestricted (truncate-read-only,
+    // tcp-bind-connect). On ABI 1-2 its filesystem rules are the honest ones, but a V2
+    // enforcer knows nothing of the network section: it claims `full` where the honest one
+    // says `partial`, and hard_requirement no longer refuses.
+    Mode { name: "abi2", matters: |abi| abi.is_some() },
+    // A read-only path made read-write: every ABI has write rights to widen.
+    Mode { name: "baseline-rw", matters: |abi| abi.is_some() },
+    // restrict_self without no_new_privs or CAP_SYS_ADMIN is EPERM on every ABI; the bare
+    // environment starts the enforcer without no_new_privs, so it runs unconfined.
+    Mode { name: "no-nnp", matters: |abi| abi.is_some() },
+];
+
+/// What one run showed on one kernel.
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Passed,
+    /// The first failing verdict: `scenario: what failed`.
+    Failed(String),
+    Error(String),
+    /// The mode cannot matter here; not run.
+    NotApplicable,
+}
+
+/// The first harness error of `kernel`'s cells, else the first failing verdict.
+fn seen(report: &RunReport, kernel: &str) -> Seen {
+    let cells: Vec<_> = report.cells.iter().filter(|c| c.kernel == kernel).collect();
+    if cells.is_empty() {
+        return Seen::Error("no cell ran on this kernel".into());
+    }
+    if let Some(e) = cells.iter().find_map(|c| c.outcome.as_ref().err()) {
+        return Seen::Error(e.lines().next().unwrap_or_default().to_string());
+    }
+    cells
+        .iter()
+        .find_map(|c| {
+            let v = c.outcome.as_ref().ok().filter(|v| !v.passed())?;
+            Some(Seen::Failed(format!("{}: {}", c.scenario, v.failures().first()?)))
+        })
+        .unwrap_or(Seen::Passed)
+}
+
+/// Runs the suite with `faults` on `kernels`; one `Seen` per kernel, in order.
+fn run_suite(args: &KnownBadArgs, faults: &[&str], kernels: &[&str]) -> Vec<Seen> {
+    let mut opts = RunOptions::new(lockgate::guest_build::workspace_root());
+    opts.selection.kernels = kernels.iter().map(|k| k.to_string()).collect();
+    opts.enforcer.faults = faults.iter().map(|f| f.to_string()).collect();
+    // Snapshots record the correct enforcer; vm-test checks them. The gate judges verdicts.
+    opts.snapshots = false;
+    opts.accel = args.accel;
+    if let Some(j) = args.jobs {
+        opts.jobs = j.max(1);
+    }
+    match lockgate::run::run(&opts) {
+        Ok(report) => kernels.iter().map(|k| seen(&report, k)).collect(),
+        Err(e) => kernels.iter().map(|_| Seen::Error(format!("{e:#}"))).collect(),
+    }
+}
+
+/// The table's word for a cell. `correct` is the row of the correct enforcer.
+fn word(seen: &Seen, correct: bool) -> &'static str {
+    match (seen, correct) {
+        (Seen::Passed, true) => "pass",
+        (Seen::Failed(_), true) => "FALSE ALARM",
+        (Seen::Passed, false) => "MISSED",
+        (Seen::Failed(_), false) => "caught",
+        (Seen::Error(_), _) => "ERROR",
+        (Seen::NotApplicable, _) => "n.a.",
+    }
+}
+
+pub fn run(args: &KnownBadArgs) -> Result<bool> {
+    crate::setup::ensure_host_tools()?;
+    let start = Instant::now();
+    let root = lockgate::guest_build::workspace_root();
+    let probe = RunOptions::new(root);
+    let model = lockgate::model::load(&probe.scenarios_dir, &probe.kernels_dir)?;
+    let mut kernels: Vec<(String, Option<u32>)> = model
+        .kernels
+        .iter()
+        .map(|k| (k.value.name.to_string(), k.value.abi.0))
+        .filter(|(name, _)| args.kernel.is_empty() || args.kernel.contains(name))
+        .collect();
+    kernels.sort();
+    if let Some(unknown) = args.kernel.iter().find(|k| !kernels.iter().any(|(n, _)| n == *k)) {
+        let known: Vec<String> = model.kernels.iter().map(|k| k.value.name.to_string()).collect();
+        bail!("no kernel is named `{unknown}`; known kernels: {}", known.join(", "));
+    }
+    let names: Vec<&str> = kernels.iter().map(|(n, _)| n.as_str()).collect();
+
+    eprintln!("known-bad: the correct enforcer on {}", names.join(", "));
+    let correct = run_suite(args, &[], &names);
+    let mut rows: Vec<Vec<Seen>> = Vec::new();
+    for mode in &MODES {
+        let targets: Vec<&str> = kernels.iter().filter(|(_, abi)| (mode.matters)(*abi)).map(|(n, _)| n.as_str()).collect();
+        let mut results = if targets.is_empty() {
+            Vec::new()
+        } else {
+            eprintln!("known-bad: --fault {} on {}", mode.name, targets.join(", "));
+            run_suite(args, &[mode.name], &targets)
+        }
+        .into_iter();
+        rows.push(names.iter().map(|k| if targets.contains(k) { results.next().unwrap_or(Seen::NotApplicable) } else { Seen::NotApplicable }).collect());
+    }
+    print_table(&kernels, &correct, &rows);
+
+    // The detail: why each caught cell failed (it should name the fault), and every problem.
+    for (k, s) in names.iter().zip(&correct) {
+        match s {
+            Seen::Failed(why) => println!("FALSE ALARM {k}: the correct enforcer failed {why}"),
+            Seen::Error(e) => println!("ERROR {k} (correct enforcer): {e}"),
+            _ => {}
+        }
+    }
+    for (mode, row) in MODES.iter().zip(&rows) {
+        for (k, s) in names.iter().zip(row) {
+            match s {
+                Seen::Failed(why) => println!("{} @ {k}: {why}", mode.name),
+                Seen::Passed => println!("MISSED {} @ {k}: every cell passed", mode.name),
+                Seen::Error(e) => println!("ERROR {} @ {k}: {e}", mode.name),
+                Seen::NotApplicable => {}
+            }
+        }
+    }
+    let count = |seen: &mut dyn Iterator<Item = &Seen>, want: fn(&Seen) -> bool| seen.filter(|s| want(s)).count();
+    let faulty = || rows.iter().flatten();
+    let caught = count(&mut faulty(), |s| matches!(s, Seen::Failed(_)));
+    let missed = count(&mut faulty(), |s| matches!(s, Seen::Passed));
+    let errors = count(&mut faulty().chain(&correct), |s| matches!(s, Seen::Error(_)));
+    let false_alarms = count(&mut correct.iter(), |s| matches!(s, Seen::Failed(_)));
+    let applicable = caught + missed + count(&mut faulty(), |s| matches!(s, Seen::Error(_)));
+    println!(
+        "\nknown-bad: {caught}/{applicable} caught ({}%), {missed} missed, {errors} harness errors, {false_alarms} false alarms; {:.0}s",
+        if applicable == 0 { 100 } else { caught * 100 / applicable },
+        start.elapsed().as_secs_f64()
+    );
+    Ok(missed + errors + false_alarms == 0)
+}
+
+/// One row per kernel, one column per enforcer (correct, then each mode).
+fn print_table(kernels: &[(String, Option<u32>)], correct: &[Seen], rows: &[Vec<Seen>]) {
+    let width = kernels.iter().map(|(n, _)| n.len()).max().unwrap_or(6).max(6);
+    print!("\n{:<width$}  {:<6}  {:<11}", "kernel", "abi", "correct");
+    for m in &MODES {
+        print!("  {:<13}", m.name);
+    }
+    println!();
+    for (i, (name, abi)) in kernels.iter().enumerate() {
+        let abi = abi.map_or_else(|| "none".to_string(), |a| a.to_string());
+        print!("{name:<width$}  {abi:<6}  {:<11}", word(&correct[i], true));
+        for row in rows {
+            print!("  {:<13}", word(&row[i], false));
+        }
+        println!();
+    }
+    println!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fault the enforcer knows has a rule here, so a new one cannot skip the gate.
+    #[test]
+    fn every_enforcer_fault_has_a_mode() {
+        let src = include_str!("../../enforcer/src/faults.rs");
+        let body = src.split("pub fn name(self)").nth(1).and_then(|s| s.split("pub fn").next()).unwrap();
+        let names: Vec<&str> = body.split('"').skip(1).step_by(2).collect();
+        assert_eq!(names, MODES.map(|m| m.name));
+    }
+
+    #[test]
+    fn where_the_modes_matter() {
+        let matters = |name: &str, abi| (MODES.iter().find(|m| m.name == name).unwrap().matters)(abi);
+        for m in &MODES {
+            assert_eq!((m.matters)(None), m.name == "ignore-status", "{} without Landlock", m.name);
+            assert!((m.matters)(Some(1)), "{} on ABI 1", m.name);
+        }
+        assert!(!matters("ignore-status", Some(4)) && matters("ignore-status", Some(3)));
+        assert!(matters("abi2", Some(6)));
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(word(&Seen::Failed("x".into()), false), "caught");
+        assert_eq!(word(&Seen::Failed("x".into()), true), "FALSE ALARM");
+        assert_eq!(word(&Seen::Passed, false), "MISSED");
+        assert_eq!(word(&Seen::NotApplicable, false), "n.a.");
+    }
+}
