@@ -301,7 +301,7 @@ impl BootContext<'_> {
             // KVM does not work here; the same kernel then decides under TCG.
             Ok((out, _)) if may_fall_back && out.ready_after.is_none() => {
                 let why = match &out.ended {
-                    Ended::Silent(d) => format!("the guest printed nothing within {}s", d.as_secs()),
+                    Ended::Silent(d) => format!("the guest agent was not ready within {}s", d.as_secs()),
                     other => ended_text(other),
                 };
                 say(&format!(
@@ -399,7 +399,7 @@ fn ended_text(e: &Ended) -> String {
         Ended::QemuFailed(s) => format!("{s} before the guest powered off"),
         Ended::Panic => "the kernel panicked".into(),
         Ended::Timeout(d) => format!("no power-off within the {}s deadline; QEMU was killed", d.as_secs()),
-        Ended::Silent(d) => format!("not a byte on the console within {}s", d.as_secs()),
+        Ended::Silent(d) => format!("the guest agent was not ready within {}s", d.as_secs()),
     }
 }
 

@@ -1,8 +1,8 @@
 //! Choosing the accelerator: KVM when it works, TCG otherwise.
 //!
-//! On some hosts `/dev/kvm` exists but a KVM guest hangs without printing a byte. lockgate cannot
-//! know that in advance, so the first KVM boot on a host is watched: no console output within
-//! [`KVM_SILENCE`] means KVM is broken here. The verdict is stored in the cache, keyed by the host
+//! On some hosts `/dev/kvm` exists but a KVM guest hangs (or QEMU aborts setting up KVM).
+//! lockgate cannot know that in advance, so the first KVM boot on a host is watched: no ready
+//! marker from the guest agent within [`KVM_SILENCE`] means KVM is broken here. The verdict is stored in the cache, keyed by the host
 //! kernel and QEMU version, so later runs go straight to TCG and the user is told once.
 
 use super::qemu::Accel;
@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A KVM guest prints its first console line well within a second; ten is generous.
-pub const KVM_SILENCE: Duration = Duration::from_secs(10);
+/// A KVM guest reaches its agent within a couple of seconds; fifteen is generous.
+pub const KVM_SILENCE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccelChoice {

@@ -18,7 +18,7 @@ pub enum Ended {
     Panic,
     /// The deadline passed; QEMU was killed.
     Timeout(Duration),
-    /// Not a byte on the console within the silence limit (a hanging KVM); QEMU was killed.
+    /// The guest agent was not ready within the silence limit (a hanging KVM); QEMU was killed.
     Silent(Duration),
 }
 
@@ -42,7 +42,7 @@ impl BootOutcome {
 
 pub struct Watch {
     pub deadline: Duration,
-    /// Give up when nothing at all was printed within this time (KVM hang detection).
+    /// Give up when the guest agent is not ready within this time (KVM hang detection).
     pub silence_limit: Option<Duration>,
     /// Copy the console to stderr as it arrives (`--verbose`).
     pub echo: bool,
@@ -100,8 +100,11 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
                     console.push_str(&got);
                     break Ended::Timeout(w.deadline);
                 }
+                // Judged by the agent's ready marker, not by any byte: a hanging KVM guest can
+                // still show QEMU's own warnings on the console.
                 if let Some(limit) = w.silence_limit {
-                    if console.is_empty() && got.is_empty() && elapsed > limit {
+                    if ready_after.is_none() && elapsed > limit {
+                        console.push_str(&got);
                         break Ended::Silent(limit);
                     }
                 }
