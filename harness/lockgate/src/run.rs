@@ -108,6 +108,7 @@ fn say(msg: &str) {
 
 pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let start = Instant::now();
+    crate::vm::guests::install_interrupt_handler();
     let model = model::load(&opts.scenarios_dir, &opts.kernels_dir)?;
     let runs = plan::plan(&model, &opts.selection, &opts.enforcer)?;
     if opts.shell && (runs.len() != 1 || runs[0].cells.len() != 1) {

@@ -257,6 +257,10 @@ impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Action::Run(cmd) => write!(f, "run `{cmd}`"),
+            // TCP probes keep their port as `/PORT` (see parse_probe); show the port alone.
+            Action::Probe { op: op @ (ProbeOp::TcpBind | ProbeOp::TcpConnect), path, to: None } => {
+                write!(f, "probe {} {}", op.name(), path.as_str().trim_start_matches('/'))
+            }
             Action::Probe { op, path, to: None } => write!(f, "probe {} {}", op.name(), path.as_str()),
             Action::Probe { op, path, to: Some(to) } => write!(f, "probe {} {} {}", op.name(), path.as_str(), to.as_str()),
         }
@@ -508,6 +512,8 @@ mod tests {
         assert!(matches!(&s.expect[0].check, Check::Operation { result: Wanted::Denied("EACCES"), by: Some(Denier::Sandbox), .. }));
         assert!(matches!(&s.expect[1].check, Check::Operation { action: Action::Probe { op: ProbeOp::Rename, to: Some(_), .. }, .. }));
         assert_eq!(s.expect[2].check, Check::Enforcement(Claim::Full));
+        let Check::Operation { action, .. } = &s.expect[3].check else { panic!() };
+        assert_eq!(action.to_string(), "probe tcp_bind 8080");
     }
 
     #[test]

@@ -135,6 +135,8 @@ pub fn matrix(cells: &[CellResult], enforcer_faults: &[String]) -> String {
     let bad: Vec<(&CellResult, Mark)> = cells.iter().zip(marks.iter().copied()).filter(|(_, m)| *m != Mark::Pass).collect();
     if !bad.is_empty() {
         out.push_str("\n### Cells that did not pass\n");
+        // A boot that failed fails every cell of its kernel with the same text: show it once.
+        let mut shown: Vec<(&str, String)> = Vec::new();
         for (c, mark) in bad {
             out.push_str(&format!(
                 "\n#### {} `{}` on `{}` / `{}`\n\n",
@@ -144,10 +146,14 @@ pub fn matrix(cells: &[CellResult], enforcer_faults: &[String]) -> String {
                 code_text(&c.env)
             ));
             match &c.outcome {
-                Err(e) => {
-                    out.push_str("Harness error — no verdict:\n\n");
-                    out.push_str(&fenced(&cut_lines(e, MAX_ERROR_LINES)));
-                }
+                Err(e) => match shown.iter().find(|(t, _)| *t == e.as_str()) {
+                    Some((_, first)) => out.push_str(&format!("Harness error — no verdict: the same as {first} above.\n")),
+                    None => {
+                        out.push_str("Harness error — no verdict:\n\n");
+                        out.push_str(&fenced(&cut_lines(e, MAX_ERROR_LINES)));
+                        shown.push((e, format!("`{}` on `{}` / `{}`", code_text(&c.scenario), code_text(&c.kernel), code_text(&c.env))));
+                    }
+                },
                 Ok(v) => {
                     for f in v.failures() {
                         out.push_str(&format!("- {}\n", inline(&f)));
@@ -310,6 +316,17 @@ mod tests {
         assert!(md.contains("\nReproduce: `cargo xtask vm-test --kernel debian-6.12 --scenario dac-only --env bare`\n"), "{md}");
         let md = matrix(&sample(), &["baseline-rw".to_string()]);
         assert!(md.contains("--scenario dac-only --env bare --enforcer-fault baseline-rw`\n"), "{md}");
+    }
+
+    #[test]
+    fn a_boot_error_shared_by_cells_is_shown_once() {
+        let mut cells = sample();
+        let mut second = cells[2].clone();
+        second.scenario = "dac-only".into();
+        cells.push(second);
+        let md = matrix(&cells, &[]);
+        assert_eq!(md.matches("--- console tail ---").count(), 1, "{md}");
+        assert!(md.contains("#### ⚠ `dac-only` on `ubuntu-5.15` / `bare`\n\nHarness error — no verdict: the same as `openshell-803` on `ubuntu-5.15` / `bare` above.\n"), "{md}");
     }
 
     #[test]

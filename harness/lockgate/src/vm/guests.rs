@@ -8,7 +8,8 @@ use std::sync::{Mutex, Once};
 static RUNNING: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 static HANDLER: Once = Once::new();
 
-pub fn started(pid: i32) {
+/// Install the handler; called when a run starts, so an interrupt at any moment is handled.
+pub fn install_interrupt_handler() {
     HANDLER.call_once(|| {
         let _ = ctrlc::set_handler(|| {
             let pids: Vec<i32> = RUNNING.lock().map(|s| s.iter().copied().collect()).unwrap_or_default();
@@ -20,6 +21,10 @@ pub fn started(pid: i32) {
             std::process::exit(130);
         });
     });
+}
+
+pub fn started(pid: i32) {
+    install_interrupt_handler();
     if let Ok(mut s) = RUNNING.lock() {
         s.insert(pid);
     }
