@@ -86,7 +86,9 @@ impl Tree {
                 dir.as_str(),
                 Some("tmpfs"),
                 MsFlags::empty(),
-                Some("mode=0755"),
+                // /tmp keeps its sticky, world-writable mode so `read_write: [/tmp]` means
+                // something for an unprivileged sandbox user.
+                Some(if dir == "/tmp" { "mode=1777" } else { "mode=0755" }),
             )
             .map_err(|e| format!("cannot mount a tmpfs on {dir}: {}", describe_errno(e)))?;
             self.mounts.push(dir.clone());

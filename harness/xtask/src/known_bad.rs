@@ -51,7 +51,7 @@ const MODES: [Mode; 5] = [
     // where a network section is enforced only in part (tcp-bind-connect says `partial`,
     // hard-requirement-partial refuses). From ABI 4 the kernel enforces every right the suite
     // asks for, so the status it ignores is always FullyEnforced.
-    Mode { name: "ignore-status", matters: |abi| abi.map_or(true, |a| a < 4) },
+    Mode { name: "ignore-status", matters: |abi| abi.is_none_or(|a| a < 4) },
     // From ABI 3 truncate, from ABI 4 TCP go unrestricted (truncate-read-only,
     // tcp-bind-connect). On ABI 1-2 its filesystem rules are the honest ones, but a V2
     // enforcer knows nothing of the network section: it claims `full` where the honest one
@@ -125,47 +125,60 @@ fn word(seen: &Seen, correct: bool) -> &'static str {
 pub fn run(args: &KnownBadArgs) -> Result<bool> {
     crate::setup::ensure_host_tools()?;
     let start = Instant::now();
-    let root = lockgate::guest_build::workspace_root();
-    let probe = RunOptions::new(root);
-    let model = lockgate::model::load(&probe.scenarios_dir, &probe.kernels_dir)?;
-    let mut kernels: Vec<(String, Option<u32>)> = model
-        .kernels
-        .iter()
-        .map(|k| (k.value.name.to_string(), k.value.abi.0))
-        .filter(|(name, _)| args.kernel.is_empty() || args.kernel.contains(name))
-        .collect();
-    kernels.sort();
-    if let Some(unknown) = args.kernel.iter().find(|k| !kernels.iter().any(|(n, _)| n == *k)) {
-        let known: Vec<String> = model.kernels.iter().map(|k| k.value.name.to_string()).collect();
-        bail!("no kernel is named `{unknown}`; known kernels: {}", known.join(", "));
-    }
+    let kernels = selected_kernels(&args.kernel)?;
     let names: Vec<&str> = kernels.iter().map(|(n, _)| n.as_str()).collect();
 
     eprintln!("known-bad: the correct enforcer on {}", names.join(", "));
     let correct = run_suite(args, &[], &names);
     let mut rows: Vec<Vec<Seen>> = Vec::new();
     for mode in &MODES {
-        let targets: Vec<&str> = kernels.iter().filter(|(_, abi)| (mode.matters)(*abi)).map(|(n, _)| n.as_str()).collect();
-        let mut results = if targets.is_empty() {
-            Vec::new()
-        } else {
+        let targets: Vec<&str> =
+            kernels.iter().filter(|(_, abi)| (mode.matters)(*abi)).map(|(n, _)| n.as_str()).collect();
+        let mut results = Vec::new().into_iter();
+        if !targets.is_empty() {
             eprintln!("known-bad: --fault {} on {}", mode.name, targets.join(", "));
-            run_suite(args, &[mode.name], &targets)
+            results = run_suite(args, &[mode.name], &targets).into_iter();
         }
-        .into_iter();
-        rows.push(names.iter().map(|k| if targets.contains(k) { results.next().unwrap_or(Seen::NotApplicable) } else { Seen::NotApplicable }).collect());
+        rows.push(
+            names
+                .iter()
+                .map(|k| if targets.contains(k) { results.next().unwrap_or(Seen::NotApplicable) } else { Seen::NotApplicable })
+                .collect(),
+        );
     }
     print_table(&kernels, &correct, &rows);
+    Ok(print_details(&names, &correct, &rows, start.elapsed().as_secs_f64()))
+}
 
-    // The detail: why each caught cell failed (it should name the fault), and every problem.
-    for (k, s) in names.iter().zip(&correct) {
+/// The matrix's kernels (or those named), by name, with the ABI their manifest expects.
+fn selected_kernels(asked: &[String]) -> Result<Vec<(String, Option<u32>)>> {
+    let dirs = RunOptions::new(lockgate::guest_build::workspace_root());
+    let model = lockgate::model::load(&dirs.scenarios_dir, &dirs.kernels_dir)?;
+    let all: Vec<(String, Option<u32>)> = model.kernels.iter().map(|k| (k.value.name.to_string(), k.value.abi.0)).collect();
+    if let Some(unknown) = asked.iter().find(|k| !all.iter().any(|(n, _)| n == *k)) {
+        let known: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+        bail!("no kernel is named `{unknown}`; known kernels: {}", known.join(", "));
+    }
+    let mut kernels: Vec<_> = all.into_iter().filter(|(n, _)| asked.is_empty() || asked.contains(n)).collect();
+    kernels.sort();
+    Ok(kernels)
+}
+
+fn count<'a>(seen: impl IntoIterator<Item = &'a Seen>, want: fn(&Seen) -> bool) -> usize {
+    seen.into_iter().filter(|s| want(s)).count()
+}
+
+/// Why each caught cell failed (the verdict should name the fault), every problem, and the
+/// totals. Returns whether the gate passed.
+fn print_details(names: &[&str], correct: &[Seen], rows: &[Vec<Seen>], seconds: f64) -> bool {
+    for (k, s) in names.iter().zip(correct) {
         match s {
             Seen::Failed(why) => println!("FALSE ALARM {k}: the correct enforcer failed {why}"),
             Seen::Error(e) => println!("ERROR {k} (correct enforcer): {e}"),
             _ => {}
         }
     }
-    for (mode, row) in MODES.iter().zip(&rows) {
+    for (mode, row) in MODES.iter().zip(rows) {
         for (k, s) in names.iter().zip(row) {
             match s {
                 Seen::Failed(why) => println!("{} @ {k}: {why}", mode.name),
@@ -175,19 +188,18 @@ pub fn run(args: &KnownBadArgs) -> Result<bool> {
             }
         }
     }
-    let count = |seen: &mut dyn Iterator<Item = &Seen>, want: fn(&Seen) -> bool| seen.filter(|s| want(s)).count();
     let faulty = || rows.iter().flatten();
-    let caught = count(&mut faulty(), |s| matches!(s, Seen::Failed(_)));
-    let missed = count(&mut faulty(), |s| matches!(s, Seen::Passed));
-    let errors = count(&mut faulty().chain(&correct), |s| matches!(s, Seen::Error(_)));
-    let false_alarms = count(&mut correct.iter(), |s| matches!(s, Seen::Failed(_)));
-    let applicable = caught + missed + count(&mut faulty(), |s| matches!(s, Seen::Error(_)));
+    let caught = count(faulty(), |s| matches!(s, Seen::Failed(_)));
+    let missed = count(faulty(), |s| matches!(s, Seen::Passed));
+    let fault_errors = count(faulty(), |s| matches!(s, Seen::Error(_)));
+    let errors = fault_errors + count(correct, |s| matches!(s, Seen::Error(_)));
+    let false_alarms = count(correct, |s| matches!(s, Seen::Failed(_)));
+    let applicable = caught + missed + fault_errors;
     println!(
-        "\nknown-bad: {caught}/{applicable} caught ({}%), {missed} missed, {errors} harness errors, {false_alarms} false alarms; {:.0}s",
-        if applicable == 0 { 100 } else { caught * 100 / applicable },
-        start.elapsed().as_secs_f64()
+        "\nknown-bad: {caught}/{applicable} caught ({}%), {missed} missed, {errors} harness errors, {false_alarms} false alarms; {seconds:.0}s",
+        (caught * 100).checked_div(applicable).unwrap_or(100),
     );
-    Ok(missed + errors + false_alarms == 0)
+    missed + errors + false_alarms == 0
 }
 
 /// One row per kernel, one column per enforcer (correct, then each mode).
@@ -231,6 +243,18 @@ mod tests {
         }
         assert!(!matters("ignore-status", Some(4)) && matters("ignore-status", Some(3)));
         assert!(matters("abi2", Some(6)));
+    }
+
+    #[test]
+    fn the_gate_fails_on_missed_errors_and_false_alarms() {
+        let gate = |correct: Seen, fault: Seen| print_details(&["k"], &[correct], &[vec![fault]], 0.0);
+        let failed = || Seen::Failed("x".into());
+        assert!(gate(Seen::Passed, failed()));
+        assert!(gate(Seen::Passed, Seen::NotApplicable));
+        assert!(!gate(Seen::Passed, Seen::Passed), "missed");
+        assert!(!gate(failed(), failed()), "false alarm");
+        assert!(!gate(Seen::Error("e".into()), Seen::NotApplicable));
+        assert!(!gate(Seen::Passed, Seen::Error("e".into())));
     }
 
     #[test]
