@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub extra_cmdline: String,
     /// Hand the terminal to a shell in the guest after the cell ran (one cell only).
     pub shell: bool,
+    /// The cache directory (default: `$LOCKGATE_CACHE`, else `~/.cache/lockgate`).
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -60,6 +62,7 @@ impl RunOptions {
             guest_fault: None,
             extra_cmdline: String::new(),
             shell: false,
+            cache_dir: None,
         }
     }
 }
@@ -119,7 +122,10 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     }
     let qemu_version = qemu::version()?;
     let bins = crate::guest_build::build(!opts.verbose)?;
-    let cache = Cache::from_env()?;
+    let cache = match &opts.cache_dir {
+        Some(dir) => Cache::at(dir.clone())?,
+        None => Cache::from_env()?,
+    };
     let mut fetcher = fetcher(&opts.repo, &opts.kernels_dir, cache.clone(), false)?;
     let busybox = fetcher.busybox()?;
     let base = image::base_image(&cache, &image::BaseInputs { guest: &bins.guest, enforcer: &bins.enforcer, busybox: &busybox.path })?;
