@@ -133,10 +133,13 @@ fn observe_case(case: &Case) -> CaseObservation {
             ..Default::default()
         },
     };
+    if let (Some(container), Ok(())) = (&case.container, &prepared) {
+        return crate::container::observe(case, container);
+    }
     CaseObservation {
         id: case.id.clone(),
-        // Later made inside the case's container; for now the agent's own view.
         landlock: preflight::landlock_abi(),
+        environment_error: None,
         control: observe(run::control),
         enforced: observe(run::enforced),
     }
@@ -163,7 +166,7 @@ fn observe_run(case: &Case, run: fn(&Case) -> RunObservation) -> RunObservation 
 
 /// A listener on 127.0.0.1:<port> for every connect probe, outside the sandbox. The kernel
 /// completes the handshake from the backlog, so nothing needs to accept.
-fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
+pub(crate) fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
     let ports: BTreeSet<u16> = steps
         .iter()
         .filter_map(|s| match s {
@@ -187,7 +190,7 @@ fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
 
 /// Orphans of a run (an enforcer's leftovers) are reparented to PID 1: reap them so they do
 /// not pile up as zombies over many cases.
-fn reap_orphans() {
+pub(crate) fn reap_orphans() {
     // SAFETY: waitpid with a status pointer to a local; only between runs, when no child of
     // ours is being supervised.
     while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}

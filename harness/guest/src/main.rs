@@ -3,12 +3,15 @@
 //! Modes:
 //! - `lockgate-guest run-steps`: the probe runner (inside the sandbox, or as the plain user).
 //! - `lockgate-guest probe-abi`: print the raw Landlock ABI probe as JSON.
+//! - `lockgate-guest container-case`: PID 1 of a container environment: both runs of one case.
+//! - `lockgate-guest oci-config ROOTFS`: print the OCI config.json of the case on stdin.
 //! - `lockgate-guest agent`, or no mode at all as PID 1 (`/init`): the agent.
 //!
 //! An explicit mode wins over "am I PID 1": the runner may well be PID 1 of a container's PID
 //! namespace, and must then still be the runner, never an agent that mounts and powers off.
 
 mod agent;
+mod container;
 mod errno_text;
 mod preflight;
 mod probes;
@@ -21,7 +24,7 @@ mod spawn;
 
 use std::io::Write;
 
-const USAGE: &str = "usage: lockgate-guest run-steps | probe-abi | agent\n\
+const USAGE: &str = "usage: lockgate-guest run-steps | probe-abi | container-case | agent\n\
                      (as PID 1, with no arguments, it is the agent)";
 
 fn main() {
@@ -29,6 +32,8 @@ fn main() {
     match mode.as_deref() {
         Some("run-steps") => std::process::exit(runner::main()),
         Some("probe-abi") => std::process::exit(probe_abi()),
+        Some("container-case") => std::process::exit(container::main()),
+        Some("oci-config") => std::process::exit(container::oci_config_main(std::env::args().nth(2))),
         Some("agent") => agent::main(),
         _ if std::process::id() == 1 => agent::main(),
         _ => {

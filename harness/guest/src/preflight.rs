@@ -2,7 +2,7 @@
 //! raw syscall, seccomp mode, command line.
 
 use crate::errno_text;
-use lockgate_protocol::{AbiProbe, Preflight};
+use lockgate_protocol::{AbiProbe, KernelConfig, Preflight, SeccompFilterProbe};
 use nix::errno::Errno;
 
 /// `LANDLOCK_CREATE_RULESET_VERSION`: ask for the ABI version instead of creating a ruleset.
@@ -42,7 +42,63 @@ pub fn gather() -> Preflight {
         cmdline: std::fs::read_to_string("/proc/cmdline")
             .map(|s| s.trim().to_string())
             .unwrap_or_default(),
+        seccomp_filter: Some(seccomp_filter()),
+        config: proc_config(),
     }
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, NULL)` by raw syscall: EFAULT (the kernel tried to read
+/// the program) means filters are supported; nothing is installed either way.
+pub fn seccomp_filter() -> SeccompFilterProbe {
+    const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
+    // SAFETY: a NULL program pointer is rejected by the kernel (EFAULT) before anything is
+    // installed; without filter support the call fails earlier (EINVAL / ENOSYS).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            0 as libc::c_uint,
+            std::ptr::null::<libc::c_void>(),
+        )
+    };
+    if ret == 0 {
+        // Cannot happen with a NULL program; say so rather than guess.
+        return SeccompFilterProbe::Errno("0 (unexpected success)".into());
+    }
+    SeccompFilterProbe::from_errno(&errno_text::name(Errno::last()))
+}
+
+/// The build configuration's Landlock/LSM/seccomp facts, when /proc/config.gz exists.
+fn proc_config() -> Option<KernelConfig> {
+    let gz = std::fs::read("/proc/config.gz").ok()?;
+    let text = gunzip(&gz)?;
+    Some(KernelConfig::parse(&String::from_utf8_lossy(&text), "/proc/config.gz"))
+}
+
+/// The payload of a single-member gzip file (RFC 1952), or None when it is not one.
+fn gunzip(data: &[u8]) -> Option<Vec<u8>> {
+    const FTEXT_FHCRC: u8 = 0x02;
+    const FEXTRA: u8 = 0x04;
+    const FNAME: u8 = 0x08;
+    const FCOMMENT: u8 = 0x10;
+    if data.len() < 18 || data[0] != 0x1f || data[1] != 0x8b || data[2] != 8 {
+        return None;
+    }
+    let flags = data[3];
+    let mut pos = 10;
+    if flags & FEXTRA != 0 {
+        let len = u16::from_le_bytes([*data.get(pos)?, *data.get(pos + 1)?]) as usize;
+        pos += 2 + len;
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            pos += data.get(pos..)?.iter().position(|&b| b == 0)? + 1;
+        }
+    }
+    if flags & FTEXT_FHCRC != 0 {
+        pos += 2;
+    }
+    miniz_oxide::inflate::decompress_to_vec(data.get(pos..)?).ok()
 }
 
 /// `uname -r`.
@@ -76,6 +132,28 @@ mod tests {
         assert_eq!(status_field(status, "Seccomp").as_deref(), Some("2"));
         assert_eq!(status_field(status, "NoNewPrivs").as_deref(), Some("1"));
         assert_eq!(status_field(status, "Missing"), None);
+    }
+
+    #[test]
+    fn gzip_payloads() {
+        // `printf 'CONFIG_LSM="landlock"\n' | gzip -n | xxd -i`
+        let gz: [u8; 42] = [
+            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x73, 0xf6, 0xf7, 0x73,
+            0xf3, 0x74, 0x8f, 0xf7, 0x09, 0xf6, 0xb5, 0x55, 0xca, 0x49, 0xcc, 0x4b, 0xc9, 0xc9,
+            0x4f, 0xce, 0x56, 0xe2, 0x02, 0x00, 0xa1, 0xb4, 0x1c, 0x68, 0x16, 0x00, 0x00, 0x00,
+        ];
+        assert_eq!(gunzip(&gz).as_deref(), Some(&b"CONFIG_LSM=\"landlock\"\n"[..]));
+        assert_eq!(gunzip(b"not gzip at all, no"), None);
+    }
+
+    #[test]
+    fn the_seccomp_filter_probe_installs_nothing() {
+        // The test process runs with filters supported (every CI kernel has them).
+        let before = std::fs::read_to_string("/proc/self/status").unwrap();
+        let probe = seccomp_filter();
+        assert_eq!(probe, SeccompFilterProbe::Supported);
+        let after = std::fs::read_to_string("/proc/self/status").unwrap();
+        assert_eq!(status_field(&before, "Seccomp"), status_field(&after, "Seccomp"));
     }
 
     #[test]

@@ -83,8 +83,8 @@ pub fn control(case: &Case) -> RunObservation {
     execute(cmd, GUEST_BIN, case)
 }
 
-/// The enforced run: the enforcer as root in `workdir`, with the clean environment plus the
-/// enforcer's own variables.
+/// The enforced run: the enforcer as root in `workdir` (or as the case's identity when its call
+/// says `drop_privileges`), with the clean environment plus the enforcer's own variables.
 pub fn enforced(case: &Case) -> RunObservation {
     let argv = enforcer_argv(&case.enforcer.argv);
     let Some(program) = argv.first() else {
@@ -109,11 +109,13 @@ pub fn enforced(case: &Case) -> RunObservation {
         ));
     };
     let mut cmd = Command::new(&resolved);
-    cmd.arg0(program)
-        .args(&argv[1..])
-        .env_clear()
-        .envs(env)
-        .current_dir(&case.workdir);
+    cmd.arg0(program).args(&argv[1..]).env_clear().envs(env);
+    if case.enforcer.drop_privileges {
+        // An enforcer that does not switch users itself starts as the policy's user.
+        drop_privileges_then_chdir(&mut cmd, &case.identity, &case.workdir);
+    } else {
+        cmd.current_dir(&case.workdir);
+    }
     execute(cmd, program, case)
 }
 

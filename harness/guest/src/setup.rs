@@ -120,7 +120,7 @@ impl Drop for Tree {
 
 /// Creates one path with its owner and mode. Symlinks get lchown and no chmod (a symlink's mode
 /// means nothing on Linux, and chmod would follow it).
-fn create_path(spec: &PathSpec) -> Result<(), String> {
+pub(crate) fn create_path(spec: &PathSpec) -> Result<(), String> {
     let path = spec.path.as_str();
     let fail = |what: &str, e: io::Error| format!("cannot {what} {path}: {}", describe_io(&e));
     match spec.kind {

@@ -19,7 +19,13 @@ pub fn hand_over(case: Option<&Case>) {
             hint.push_str(&format!("(could not rebuild the case's world: {e})\r\n"));
         }
         let argv: Vec<String> = c.enforcer.argv.iter().map(|a| if a == "{cmd}" { "sh".to_string() } else { a.clone() }).collect();
-        hint.push_str(&format!("case {}: run the enforced shell with:\r\n  {}\r\n", c.id, argv.join(" ")));
+        let env: String = c.enforcer.env.iter().map(|(k, v)| format!("{k}='{v}' ")).collect();
+        let who = if c.enforcer.drop_privileges {
+            format!("\r\n  (as uid {} gid {}: lockgate starts this enforcer as the policy's user)", c.identity.uid, c.identity.gid)
+        } else {
+            String::new()
+        };
+        hint.push_str(&format!("case {}: run the enforced shell with:\r\n  {env}{}{who}\r\n", c.id, argv.join(" ")));
     }
     eprint!("\r\n{SHELL_MARKER}\r\n{hint}exit the shell to power off\r\n");
     // SAFETY: PID 1 is single-threaded here; the child only calls async-signal-safe functions

@@ -9,13 +9,14 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
 pub struct VmTestArgs {
-    /// Kernels to boot (names from kernels/*.yaml), comma-separated; default: all.
+    /// Kernels to boot (names from kernels/*.yaml), comma-separated; default: the matrix (every
+    /// manifest without `opt_in: true`); `all`: every manifest, opt-in ones included.
     #[arg(long, value_delimiter = ',')]
     pub kernel: Vec<String>,
     /// Scenarios to run (names), comma-separated; default: all.
     #[arg(long, value_delimiter = ',')]
     pub scenario: Vec<String>,
-    /// Environments, comma-separated; default: all.
+    /// Environments (`bare`, or names from images/environments/*.yaml), comma-separated; default: all.
     #[arg(long, value_delimiter = ',')]
     pub env: Vec<String>,
     /// Run shard i of n (1-based); shards split whole kernels.
@@ -31,6 +32,13 @@ pub struct VmTestArgs {
     /// ignore-status, abi2, baseline-rw, no-nnp.
     #[arg(long = "enforcer-fault")]
     pub enforcer_fault: Vec<String>,
+    /// Test an external enforcer through its adapter `enforcers/NAME.yaml` (default: the
+    /// reference lockgate-enforcer).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["enforcer_file", "enforcer_fault"])]
+    pub enforcer: Option<String>,
+    /// Test an external enforcer through the adapter file at PATH.
+    #[arg(long, value_name = "PATH", conflicts_with = "enforcer_fault")]
+    pub enforcer_file: Option<PathBuf>,
     /// Accept changed or new snapshots instead of failing.
     #[arg(long)]
     pub accept: bool,
@@ -70,6 +78,12 @@ impl VmTestArgs {
             o.jobs = j.max(1);
         }
         o.enforcer.faults = self.enforcer_fault.clone();
+        o.enforcer.adapter_file = match (&self.enforcer, &self.enforcer_file) {
+            // "reference" names the default; any other name is looked up when the run starts.
+            (Some(n), _) if n == "reference" || n == "lockgate-enforcer" => None,
+            (Some(n), _) => Some(o.repo.join("enforcers").join(format!("{n}.yaml"))),
+            (None, f) => f.clone(),
+        };
         o.accept = self.accept;
         o.snapshots = !self.no_snapshots && self.enforcer_fault.is_empty();
         o.verbose = self.verbose;
@@ -86,11 +100,11 @@ impl VmTestArgs {
     pub fn finish(&self, run: anyhow::Result<RunReport>) -> anyhow::Result<bool> {
         match run {
             Ok(r) => {
-                let ok = print_report_with(&r, &self.enforcer_fault);
+                let ok = print_report_with(&r, &self.repro_flags());
                 if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
                     print!("{}", crate::report::markdown::github_annotations(&r.cells));
                 }
-                self.write_reports(|| crate::report::junit::render(&r.cells), || crate::report::markdown::render(&r, &self.enforcer_fault))?;
+                self.write_reports(|| crate::report::junit::render(&r.cells), || crate::report::markdown::render(&r, &self.repro_flags()))?;
                 Ok(ok)
             }
             Err(e) => {
@@ -101,6 +115,25 @@ impl VmTestArgs {
                 Err(e)
             }
         }
+    }
+
+    /// The flags a cell's reproduction command needs besides the cell: the enforcer and the
+    /// repository, as given to this run.
+    pub fn repro_flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        for f in &self.enforcer_fault {
+            flags.extend(["--enforcer-fault".to_string(), f.clone()]);
+        }
+        if let Some(n) = &self.enforcer {
+            flags.extend(["--enforcer".to_string(), n.clone()]);
+        }
+        if let Some(f) = &self.enforcer_file {
+            flags.extend(["--enforcer-file".to_string(), f.display().to_string()]);
+        }
+        if let Some(r) = &self.repo {
+            flags.extend(["--repo".to_string(), r.display().to_string()]);
+        }
+        flags
     }
 
     fn write_reports(&self, junit: impl FnOnce() -> String, markdown: impl FnOnce() -> String) -> anyhow::Result<()> {
@@ -142,14 +175,19 @@ pub fn print_report(r: &RunReport) -> bool {
     print_report_with(r, &[])
 }
 
-/// As [`print_report`], with the enforcer faults of the run (for the reproduction commands).
-pub fn print_report_with(r: &RunReport, enforcer_faults: &[String]) -> bool {
+/// As [`print_report`], with the run's flags that the reproduction commands need
+/// ([`VmTestArgs::repro_flags`]).
+pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
     println!();
     print!("{}", crate::report::table::render(&r.cells));
     println!();
     for k in &r.kernels {
         if let Some(b) = &k.boot {
             let abi = k.preflight.as_ref().map(|p| p.landlock.to_string()).unwrap_or_else(|| "?".into());
+            let abi = match k.preflight.as_ref().map(|p| &p.landlock) {
+                Some(lockgate_protocol::AbiProbe::Errno(e)) if e == "EOPNOTSUPP" => format!("{abi} (not enabled)"),
+                _ => abi,
+            };
             let ready = b.ready_after.map(|d| format!("{:.1}s", d.as_secs_f64())).unwrap_or_else(|| "-".into());
             println!("  {:<14} {}  landlock {abi:<8} agent ready {ready}, powered off {:.1}s", k.name, b.accel, b.wall.as_secs_f64());
         }
@@ -157,10 +195,15 @@ pub fn print_report_with(r: &RunReport, enforcer_faults: &[String]) -> bool {
     for c in &r.cells {
         match &c.outcome {
             Ok(v) if !v.passed() => {
-                println!("\nFAIL {}@{}@{}:", c.scenario, c.kernel, c.env);
-                for f in v.failures() {
-                    println!("  - {f}");
-                }
+                let preflight = r.kernels.iter().find(|k| k.name == c.kernel).and_then(|k| k.preflight.as_ref());
+                let ctx = crate::report::failure::Context {
+                    release: preflight.map(|p| p.release.clone()),
+                    kernel_landlock: preflight.map(|p| p.landlock.to_string()),
+                    lsm: preflight.and_then(|p| p.lsm.clone()),
+                    enforcer: r.enforcer.clone(),
+                    environment: r.environments.get(&c.env).cloned(),
+                };
+                print!("\n{}", crate::report::failure::render(v, &ctx));
             }
             Err(e) => println!("\nERROR {}@{}@{}:\n{e}", c.scenario, c.kernel, c.env),
             _ => {}
@@ -169,7 +212,7 @@ pub fn print_report_with(r: &RunReport, enforcer_faults: &[String]) -> bool {
             println!("\nSNAPSHOT {}@{}@{}: {s}", c.scenario, c.kernel, c.env);
         }
         if !c.ok() {
-            println!("  reproduce: {}", c.repro_command(enforcer_faults));
+            println!("  reproduce: {}", c.repro_command_with(repro_flags));
         }
     }
     let failed = r.cells.iter().filter(|c| !c.ok()).count();

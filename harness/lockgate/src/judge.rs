@@ -5,6 +5,7 @@
 //! `seccomp` when the environment's filter answers that errno. The enforcer's claim is checked
 //! against what happened: claiming enforcement where Landlock is unavailable is a lie.
 
+use crate::adapter::claim::{ClaimReader, Reading, NO_CLAIM_MADE, NO_CLAIM_PRINTED};
 use crate::model::cond::Facts;
 use crate::model::scenario::{Action, Check, Claim, Denier, Scenario, Wanted};
 use lockgate_protocol::{AbiProbe, CaseObservation, Outcome, RunObservation, StepResult};
@@ -54,6 +55,44 @@ pub struct CellVerdict {
     /// Checks that apply to every cell (the enforcer's honesty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<String>,
+    /// What was observed in full, for the failure report; never in the snapshot.
+    #[serde(skip)]
+    pub evidence: Evidence,
+}
+
+/// The raw observations behind a verdict, kept out of snapshots (output, uids, errors vary).
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// Per expectation (same index): the step and both runs' results, for operations.
+    pub steps: Vec<Option<StepEvidence>>,
+    pub control: RunEvidence,
+    pub enforced: RunEvidence,
+    /// The claim as read from the enforced run's stderr.
+    pub claim: Option<Claim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepEvidence {
+    /// The command or probe as it was run.
+    pub command: String,
+    pub control: Option<StepResult>,
+    pub enforced: Option<StepResult>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunEvidence {
+    pub exit: String,
+    /// What the top process printed on stderr (bounded by the guest).
+    pub stderr: String,
+    pub setup_error: Option<String>,
+    /// The uid the probe runner ran as, when it ran.
+    pub uid: Option<u32>,
+}
+
+impl RunEvidence {
+    fn of(run: &RunObservation) -> RunEvidence {
+        RunEvidence { exit: run.exit.clone(), stderr: run.stderr.clone(), setup_error: run.setup_error.clone(), uid: run.runner.as_ref().map(|r| r.uid) }
+    }
 }
 
 impl CellVerdict {
@@ -113,11 +152,11 @@ fn step<'a>(run: &'a RunObservation, i: usize) -> Option<&'a StepResult> {
 }
 
 /// Why a run has no result for a step: the enforcer refused, setup failed, the runner crashed.
-fn missing_reason(which: &str, run: &RunObservation) -> String {
+fn missing_reason(which: &str, run: &RunObservation, claims: &ClaimReader) -> String {
     if let Some(e) = &run.setup_error {
         return format!("not observed: the {which} run's setup failed: {e}");
     }
-    let claim = parse_claim(&run.stderr).map(|(_, l)| format!(" ({l})")).unwrap_or_default();
+    let claim = claims.read(&run.stderr).claim().map(|(_, l)| format!(" ({l})")).unwrap_or_default();
     format!("not observed: the {which} run ended ({}) before this step ran{claim}", run.exit)
 }
 
@@ -129,14 +168,34 @@ pub struct CellInput<'a> {
     pub step_of: &'a [Option<usize>],
     /// The errno the environment's seccomp filter returns for what it blocks (None for bare).
     pub seccomp_errno: Option<&'a str>,
+    /// How to read the enforcer's claim ([`ClaimReader::Reference`] for lockgate-enforcer).
+    pub claims: &'a ClaimReader,
+    /// Why Landlock is missing where the runs happened although the kernel offers it (a
+    /// container's seccomp profile blocks it, [`crate::env::landlock_blocked`]): added to the
+    /// reason of each expectation that fails for want of Landlock.
+    pub landlock_blocked: Option<&'a str>,
+    /// Judge by the expectations of another place: `when:` sees this environment and Landlock
+    /// ABI instead of the cell's. The mutation gate judges a container environment by what holds
+    /// on the bare kernel (`("bare", kernel ABI)`), to catch an environment that takes Landlock
+    /// away.
+    pub judge_as: Option<(&'a str, Option<u32>)>,
 }
 
 pub fn judge(input: &CellInput) -> CellVerdict {
     let obs = input.obs;
     let abi = obs.landlock.abi();
-    let facts = Facts { abi, kernel: input.kernel, env: input.env };
-    let claim = parse_claim(&obs.enforced.stderr);
-    let claim_text = claim.as_ref().map(|(_, l)| l.clone()).unwrap_or_else(|| "(no claim printed)".into());
+    let facts = match input.judge_as {
+        Some((env, abi)) => Facts { abi, kernel: input.kernel, env },
+        None => Facts { abi, kernel: input.kernel, env: input.env },
+    };
+    let reading = input.claims.read(&obs.enforced.stderr);
+    let claim = reading.claim().map(|(c, l)| (c, l.to_string()));
+    let claim_text = match &reading {
+        Reading::Claimed(_, l) => l.clone(),
+        Reading::Nothing => NO_CLAIM_PRINTED.into(),
+        Reading::Unsupported => NO_CLAIM_MADE.into(),
+    };
+    let mut evidence = Evidence { steps: Vec::new(), control: RunEvidence::of(&obs.control), enforced: RunEvidence::of(&obs.enforced), claim: claim.as_ref().map(|(c, _)| *c) };
     let mut expectations = Vec::new();
     for (i, e) in input.scenario.expect.iter().enumerate() {
         let expect = describe(&e.check);
@@ -150,6 +209,15 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             claimed: None,
             reason: None,
         };
+        evidence.steps.push(input.step_of.get(i).copied().flatten().map(|k| StepEvidence {
+            command: match &e.check {
+                Check::Operation { action: Action::Run(cmd), .. } => cmd.clone(),
+                Check::Operation { action, .. } => action.to_string(),
+                Check::Enforcement(_) => String::new(),
+            },
+            control: step(&obs.control, k).cloned(),
+            enforced: step(&obs.enforced, k).cloned(),
+        }));
         if let Some(w) = &e.when {
             if !w.holds(&facts) {
                 v.status = Status::Skipped;
@@ -162,6 +230,10 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             Check::Enforcement(want) => {
                 v.claimed = Some(claim.as_ref().map(|(c, _)| c.to_string()).unwrap_or_else(|| "nothing".into()));
                 match &claim {
+                    None if reading == Reading::Unsupported => fail(
+                        &mut v,
+                        format!("cannot check `enforcement: {want}`: this enforcer makes no claim about its enforcement (its adapter says `claim: unsupported`); only the probes say what it enforced"),
+                    ),
                     None => fail(&mut v, format!("expected the enforcer to claim `{want}`, but it printed no claim line (exit {})", obs.enforced.exit)),
                     Some((got, line)) if got != want => fail(&mut v, format!("expected the enforcer to claim `{want}`, it claimed `{got}`: {line}")),
                     Some((Claim::Refused, _)) if obs.enforced.exit == "exit:0" || !obs.enforced.steps.is_empty() => {
@@ -175,7 +247,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 let (Some(c), Some(en)) = (step(&obs.control, i_step), step(&obs.enforced, i_step)) else {
                     v.control = step(&obs.control, i_step).map(|s| show(&s.outcome));
                     v.enforced = step(&obs.enforced, i_step).map(|s| show(&s.outcome));
-                    let why = if step(&obs.control, i_step).is_none() { missing_reason("control", &obs.control) } else { missing_reason("enforced", &obs.enforced) };
+                    let why = if step(&obs.control, i_step).is_none() { missing_reason("control", &obs.control, input.claims) } else { missing_reason("enforced", &obs.enforced, input.claims) };
                     fail(&mut v, why);
                     expectations.push(v);
                     continue;
@@ -186,9 +258,27 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 judge_operation(&mut v, action, result, *by, &c.outcome, &en.outcome, claim.as_ref().map(|(c, _)| *c), &obs.landlock);
             }
         }
+        // A denial that did not happen, or a claim short of the one expected, because the
+        // environment took Landlock away: say so.
+        let for_want_of_landlock = match &e.check {
+            Check::Enforcement(_) => true,
+            Check::Operation { result: Wanted::Denied(_), .. } => v.enforced.as_deref() == Some("allowed"),
+            Check::Operation { .. } => false,
+        };
+        if let (Status::Fail, true, Some(blocked)) = (v.status, for_want_of_landlock, input.landlock_blocked) {
+            v.reason = Some(format!("{}; {blocked}", v.reason.take().unwrap_or_default()));
+        }
         expectations.push(v);
     }
     let mut findings = Vec::new();
+    if let (Some(enforced), Some(control)) = (&obs.enforced.runner, &obs.control.runner) {
+        if enforced.uid != control.uid {
+            findings.push(format!(
+                "the command ran as uid {} under the enforcer but as uid {} in the control run (the policy's user): the enforcer did not switch to the policy's user, so the control run is no comparison; an adapter for an enforcer that does not drop privileges says `drop_privileges: harness`",
+                enforced.uid, control.uid
+            ));
+        }
+    }
     if let Some((c @ (Claim::Full | Claim::Partial), line)) = &claim {
         if abi.is_none() {
             findings.push(format!(
@@ -206,6 +296,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         enforcer_exit: obs.enforced.exit.clone(),
         expectations,
         findings,
+        evidence,
     }
 }
 
@@ -306,8 +397,8 @@ mod tests {
             let mut n = 0;
             s.expect.iter().map(|e| if matches!(e.check, Check::Operation { .. }) { n += 1; Some(n - 1) } else { None }).collect()
         };
-        let obs = CaseObservation { id: "t@bare".into(), landlock: abi, control, enforced };
-        judge(&CellInput { scenario: s, kernel: "k", env: "bare", obs: &obs, step_of: &steps, seccomp_errno: None })
+        let obs = CaseObservation { id: "t@bare".into(), landlock: abi, environment_error: None, control, enforced };
+        judge(&CellInput { scenario: s, kernel: "k", env: "bare", obs: &obs, step_of: &steps, seccomp_errno: None, claims: &ClaimReader::Reference, landlock_blocked: None, judge_as: None })
     }
 
     #[test]
@@ -364,5 +455,42 @@ mod tests {
         assert_eq!(attribute(&e, &e, Some("EPERM")), Some(Denier::Seccomp));
         assert_eq!(attribute(&e, &e, None), Some(Denier::Dac));
         assert_eq!(attribute(&Outcome::Ok, &Outcome::Ok, None), None);
+    }
+
+    #[test]
+    fn a_seccomp_block_is_named_and_judging_as_bare_sees_the_kernel() {
+        let s = scenario(
+            "  - {run: touch /sandbox/testfile, denied: EACCES, by: sandbox, when: 'abi >= 1'}\n  - {enforcement: full, when: 'abi >= 1'}\n  - {run: touch /sandbox/testfile, allowed: true, when: 'env == docker-20.10.5'}\n",
+        );
+        let none = "lockgate-enforcer: enforcement=none abi=none reason=kernel has no Landlock (ENOSYS)\n";
+        let obs = CaseObservation {
+            id: "t@docker-20.10.5".into(),
+            landlock: AbiProbe::Errno("ENOSYS".into()),
+            environment_error: None,
+            control: run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
+            enforced: run(&[Outcome::Ok, Outcome::Ok], none, "exit:0"),
+        };
+        let steps = [Some(0), None, Some(1)];
+        let blocked = "seccomp blocked Landlock: in `docker-20.10.5` the probe answered ENOSYS from runc's stub";
+        let input = |judge_as| CellInput {
+            scenario: &s,
+            kernel: "ubuntu-6.8",
+            env: "docker-20.10.5",
+            obs: &obs,
+            step_of: &steps,
+            seccomp_errno: Some("EPERM"),
+            claims: &ClaimReader::Reference,
+            landlock_blocked: Some(blocked),
+            judge_as,
+        };
+        let as_is = judge(&input(None));
+        assert!(as_is.passed(), "in the container the denial is not due (abi == none): {:?}", as_is.failures());
+        assert_eq!(as_is.expectations[2].status, Status::Pass);
+        let as_bare = judge(&input(Some(("bare", Some(4)))));
+        assert!(!as_bare.passed());
+        let denial = as_bare.expectations[0].reason.clone().unwrap();
+        assert!(denial.contains("`touch /sandbox/testfile` succeeded") && denial.ends_with(blocked), "{denial}");
+        assert!(as_bare.expectations[1].reason.as_ref().unwrap().ends_with(blocked));
+        assert_eq!(as_bare.expectations[2].status, Status::Skipped, "`env == docker-20.10.5` does not hold as bare");
     }
 }

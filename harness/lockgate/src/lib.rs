@@ -3,12 +3,14 @@
 //! → observe ([`observe`]) → judge ([`judge`]) → report ([`report`]). [`run`] strings them together.
 
 pub mod model;
+pub mod env;
 pub mod cache;
 pub mod fetch;
 pub mod image;
 pub mod guest_build;
 pub mod vm;
 pub mod observe;
+pub mod adapter;
 pub mod plan;
 pub mod judge;
 pub mod report;

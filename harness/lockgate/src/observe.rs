@@ -88,11 +88,11 @@ mod tests {
             rec(&Record::Hello { nonce: nonce.into(), version: VERSION }),
             rec(&Record::Preflight {
                 nonce: nonce.into(),
-                preflight: Preflight { release: "6.8".into(), lsm: None, landlock: AbiProbe::Abi(4), seccomp: None, cmdline: String::new() },
+                preflight: Preflight { release: "6.8".into(), lsm: None, landlock: AbiProbe::Abi(4), seccomp: None, cmdline: String::new(), seccomp_filter: None, config: None },
             }),
             rec(&Record::Case {
                 nonce: nonce.into(),
-                case: CaseObservation { id: "s@bare".into(), landlock: AbiProbe::Abi(4), control: RunObservation::default(), enforced: RunObservation::default() },
+                case: CaseObservation { id: "s@bare".into(), landlock: AbiProbe::Abi(4), environment_error: None, control: RunObservation::default(), enforced: RunObservation::default() },
             }),
             rec(&Record::Done { nonce: nonce.into(), cases: 1 }),
         ]

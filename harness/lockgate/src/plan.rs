@@ -1,6 +1,7 @@
 //! Plan: kernels × environments × scenarios, filtered by the command line, grouped so that one
 //! boot per kernel runs every (environment, scenario) pair of that kernel.
 
+use crate::adapter::{Adapter, RunAs};
 use crate::model::scenario::{Action, Check, Scenario};
 use crate::model::{Loaded, Model};
 use anyhow::{bail, Result};
@@ -21,6 +22,20 @@ pub struct Selection {
 pub struct EnforcerChoice {
     /// Known-bad modes of the reference enforcer (`--fault NAME`), empty for the correct one.
     pub faults: Vec<String>,
+    /// An external enforcer's adapter file (`--enforcer NAME`, `--enforcer-file PATH`); `None`
+    /// for the reference enforcer.
+    pub adapter_file: Option<std::path::PathBuf>,
+}
+
+impl EnforcerChoice {
+    /// The external enforcer's adapter, loaded and checked; `None` for the reference enforcer.
+    pub fn load(&self) -> Result<Option<Adapter>> {
+        let Some(file) = &self.adapter_file else { return Ok(None) };
+        if !self.faults.is_empty() {
+            bail!("--enforcer-fault makes the reference enforcer misbehave; it cannot be combined with an external enforcer ({})", file.display());
+        }
+        crate::adapter::load(file).map(Some)
+    }
 }
 
 /// One scenario × kernel × environment.
@@ -60,17 +75,36 @@ fn check_names(kind: &str, asked: &[String], known: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The kernels `--kernel` asks for, as indices into `model.kernels`: none named → the default
+/// matrix (every manifest without `opt_in: true`); `all` → every manifest; else those named.
+pub fn select_kernels(model: &Model, asked: &[String]) -> Result<Vec<usize>> {
+    let names: Vec<&str> = model.kernels.iter().map(|k| k.value.name.as_str()).collect();
+    if asked.iter().any(|a| a == "all") {
+        return Ok((0..names.len()).collect());
+    }
+    if asked.is_empty() {
+        return Ok((0..names.len()).filter(|&k| model.kernels[k].value.in_default_matrix()).collect());
+    }
+    let mut known = names.clone();
+    known.push("all");
+    check_names("kernel", asked, &known)?;
+    Ok((0..names.len()).filter(|&k| asked.iter().any(|n| n == names[k])).collect())
+}
+
 pub fn plan(model: &Model, sel: &Selection, enforcer: &EnforcerChoice) -> Result<Vec<KernelRun>> {
+    let adapter = enforcer.load()?;
+    plan_with(model, sel, enforcer, adapter.as_ref())
+}
+
+/// As [`plan`], with the external enforcer's adapter already loaded.
+pub fn plan_with(model: &Model, sel: &Selection, enforcer: &EnforcerChoice, adapter: Option<&Adapter>) -> Result<Vec<KernelRun>> {
     let kernel_names: Vec<&str> = model.kernels.iter().map(|k| k.value.name.as_str()).collect();
     let scenario_names: Vec<&str> = model.scenarios.iter().map(|s| s.value.name.as_str()).collect();
     let env_names: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
-    check_names("kernel", &sel.kernels, &kernel_names)?;
     check_names("scenario", &sel.scenarios, &scenario_names)?;
     check_names("environment", &sel.envs, &env_names)?;
 
-    let mut kernels: Vec<usize> = (0..model.kernels.len())
-        .filter(|&k| sel.kernels.is_empty() || sel.kernels.iter().any(|n| n == kernel_names[k]))
-        .collect();
+    let mut kernels = select_kernels(model, &sel.kernels)?;
     kernels.sort_by_key(|&k| kernel_names[k]);
     if let Some((i, n)) = sel.shard {
         kernels = kernels.into_iter().enumerate().filter(|(pos, _)| pos % n == i - 1).map(|(_, k)| k).collect();
@@ -83,7 +117,7 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &EnforcerChoice) -> Result
                 if !sel.scenarios.is_empty() && !sel.scenarios.iter().any(|n| n == s.value.name.as_str()) {
                     continue;
                 }
-                let (case, step_of) = case_for(s, &env.name, enforcer);
+                let (case, step_of) = case_for(s, &env.name, enforcer, adapter);
                 run.cells.push(Cell { scenario: si, kernel: k, env: env.name.clone(), case_id: case.id.clone(), step_of });
                 run.cases.push(case);
             }
@@ -100,10 +134,10 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &EnforcerChoice) -> Result
 
 /// Where the reference enforcer finds a scenario's policy inside the guest.
 fn policy_path(scenario: &str) -> String {
-    format!("/lockgate/policy/{scenario}.yaml")
+    crate::adapter::DEFAULT_POLICY_PATH.replace("{scenario}", scenario)
 }
 
-fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &EnforcerChoice) -> (proto::Case, Vec<Option<usize>>) {
+fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &EnforcerChoice, adapter: Option<&Adapter>) -> (proto::Case, Vec<Option<usize>>) {
     let sc = &s.value;
     let user = |name: &str| sc.setup.users.iter().find(|u| u.name.as_str() == name);
     let ids = |name: Option<&str>| match name.and_then(user) {
@@ -152,23 +186,37 @@ fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &EnforcerChoice) -> (prot
             })
             .collect(),
     };
-    let policy_file = policy_path(sc.name.as_str());
-    let mut argv = vec!["/bin/lockgate-enforcer".to_string(), "--policy".into(), policy_file.clone()];
-    for f in &enforcer.faults {
-        argv.extend(["--fault".to_string(), f.clone()]);
-    }
-    argv.extend(["--".to_string(), "{cmd}".into()]);
+    let workdir = sc.setup.workdir.as_ref().map(|w| w.as_str().to_string()).unwrap_or_else(|| "/".into());
+    let call = match adapter {
+        Some(a) => {
+            let name = |n: Option<&crate::model::scenario::Name>| n.map(|n| n.to_string()).unwrap_or_else(|| "root".into());
+            let user = name(sc.policy.process.run_as_user.as_ref());
+            let group = sc.policy.process.run_as_group.as_ref().map(|g| g.to_string()).unwrap_or_else(|| user.clone());
+            a.call(sc, &RunAs { user, group, uid, gid }, &workdir)
+        }
+        None => {
+            let policy_file = policy_path(sc.name.as_str());
+            let mut argv = vec!["/bin/lockgate-enforcer".to_string(), "--policy".into(), policy_file.clone()];
+            for f in &enforcer.faults {
+                argv.extend(["--fault".to_string(), f.clone()]);
+            }
+            argv.extend(["--".to_string(), "{cmd}".into()]);
+            proto::EnforcerCall {
+                argv,
+                env: vec![],
+                files: vec![(policy_file, serde_yaml::to_string(&sc.policy).expect("a policy always serialises"))],
+                drop_privileges: false,
+            }
+        }
+    };
     let case = proto::Case {
         id: format!("{}@{env}", sc.name),
         setup,
         identity: proto::Identity { uid, gid, groups: vec![gid] },
-        enforcer: proto::EnforcerCall {
-            argv,
-            env: vec![],
-            files: vec![(policy_file, serde_yaml::to_string(&sc.policy).expect("a policy always serialises"))],
-        },
+        enforcer: call,
         steps,
-        workdir: sc.setup.workdir.as_ref().map(|w| w.as_str().to_string()).unwrap_or_else(|| "/".into()),
+        workdir,
+        container: None,
     };
     (case, step_of)
 }

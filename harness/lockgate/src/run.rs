@@ -41,6 +41,10 @@ pub struct RunOptions {
     pub extra_cmdline: String,
     /// Hand the terminal to a shell in the guest after the cell ran (one cell only).
     pub shell: bool,
+    /// Judge every cell by the expectations of the bare environment on its kernel (`when:` sees
+    /// `env == bare` and the kernel's own Landlock ABI): the mutation gate's check that a
+    /// container environment leaves Landlock to the enforcer.
+    pub judge_as_bare: bool,
     /// The cache directory (default: `$LOCKGATE_CACHE`, else `~/.cache/lockgate`).
     pub cache_dir: Option<PathBuf>,
 }
@@ -62,6 +66,7 @@ impl RunOptions {
             guest_fault: None,
             extra_cmdline: String::new(),
             shell: false,
+            judge_as_bare: false,
             cache_dir: None,
         }
     }
@@ -95,6 +100,10 @@ pub struct RunReport {
     pub image_built: bool,
     /// Packages downloaded by this run (0 on a warm run).
     pub downloads: usize,
+    /// The enforcer under test, in one line (the reference, or an external one's adapter).
+    pub enforcer: String,
+    /// Each environment's `about:` (empty for `bare`), for failure reports.
+    pub environments: std::collections::BTreeMap<String, String>,
     /// Host-side work before the first guest boot started (load, plan, build check, fetch, image).
     pub host_setup: Duration,
 }
@@ -113,7 +122,8 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let start = Instant::now();
     crate::vm::guests::install_interrupt_handler();
     let model = model::load(&opts.scenarios_dir, &opts.kernels_dir)?;
-    let runs = plan::plan(&model, &opts.selection, &opts.enforcer)?;
+    let adapter = opts.enforcer.load()?;
+    let mut runs = plan::plan_with(&model, &opts.selection, &opts.enforcer, adapter.as_ref())?;
     if opts.shell && (runs.len() != 1 || runs[0].cells.len() != 1) {
         anyhow::bail!(
             "--shell opens one cell's guest, but the selection has {} cells: pass --kernel, --scenario and --env naming one of each",
@@ -132,12 +142,30 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     if base.built {
         say(&format!("built the guest base image {}", base.path.display()));
     }
+    // An external enforcer rides in an archive of its own (binary + libraries), after the base.
+    let mut layers: Vec<PathBuf> = match &adapter {
+        Some(a) => vec![a.archive(&cache)?],
+        None => vec![],
+    };
+    // Container environments: their seccomp profiles, and runc with its libraries in an archive
+    // of its own; each case of such an environment is given its container.
+    let manifests: Vec<_> = model.environments.iter().filter_map(|e| e.manifest.clone()).collect();
+    let envs = crate::env::prepare(&crate::env::used(&manifests, &runs), &opts.repo, &mut fetcher, &cache)?;
+    envs.attach(&mut runs);
+    if let Some(rt) = &envs.runtime {
+        layers.push(rt.archive.clone());
+    }
+    let claims = adapter.as_ref().map(|a| a.claims.clone()).unwrap_or_default();
     // Fetch every kernel first (sequentially: apt and the cache lock are shared), so that a
     // kernel that cannot be had is a named error for its cells and the others still run.
     let kernels: Vec<Result<Artifact, String>> = runs
         .iter()
         .map(|r| fetcher.kernel(&model.kernels[r.kernel].value).map_err(|e| format!("{e:#}")))
         .collect();
+    // The host-side half of the preflight: each kernel's build config (package config file, a
+    // built kernel's .config), used where the guest has no /proc/config.gz.
+    let host_configs: Vec<Option<lockgate_protocol::KernelConfig>> =
+        runs.iter().map(|r| fetcher.kernel_config(&model.kernels[r.kernel].value).ok().flatten()).collect();
 
     let host_setup = start.elapsed();
     let (first_accel, fallback) = accel::initial(opts.accel, &cache, &qemu_version);
@@ -145,6 +173,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         model: &model,
         opts,
         base: &base,
+        layers: &layers,
         cache: &cache,
         qemu_version: &qemu_version,
         boots_total: runs.len(),
@@ -176,7 +205,12 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
 
     let mut cells = Vec::new();
     let mut reports = Vec::new();
-    for (i, out) in results {
+    for (i, mut out) in results {
+        if let Some(p) = out.report.preflight.as_mut() {
+            if p.config.is_none() {
+                p.config = host_configs[i].clone();
+            }
+        }
         let run = &runs[i];
         let kernel = &model.kernels[run.kernel].value;
         for (cell, case) in run.cells.iter().zip(&run.cases) {
@@ -184,14 +218,22 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
             let outcome = match (&out.observations, &out.report.error) {
                 (Ok(obs), None) => {
                     let case_obs = &obs.cases[&case.id];
-                    Ok(judge::judge(&CellInput {
-                        scenario,
-                        kernel: kernel.name.as_str(),
-                        env: &cell.env,
-                        obs: case_obs,
-                        step_of: &cell.step_of,
-                        seccomp_errno: None,
-                    }))
+                    let env_facts = envs.facts.get(&cell.env);
+                    let blocked = crate::env::landlock_blocked(&cell.env, env_facts, &case_obs.landlock, &obs.preflight.landlock);
+                    match &case_obs.environment_error {
+                        Some(e) => Err(format!("harness error on {}: {e}", kernel.name)),
+                        None => Ok(judge::judge(&CellInput {
+                            scenario,
+                            kernel: kernel.name.as_str(),
+                            env: &cell.env,
+                            obs: case_obs,
+                            step_of: &cell.step_of,
+                            seccomp_errno: env_facts.and_then(|f| f.seccomp_errno.as_deref()),
+                            claims: &claims,
+                            landlock_blocked: blocked.as_deref(),
+                            judge_as: opts.judge_as_bare.then(|| ("bare", obs.preflight.landlock.abi())),
+                        })),
+                    }
                 }
                 (_, Some(e)) | (Err(e), None) => Err(e.clone()),
             };
@@ -207,24 +249,38 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     }
     let provenance = Provenance {
         qemu_version: qemu_version.clone(),
-        enforcer_sha256: crate::cache::sha256_file(&bins.enforcer)?,
+        enforcer_sha256: match &adapter {
+            Some(a) => a.digest()?,
+            None => crate::cache::sha256_file(&bins.enforcer)?,
+        },
         guest_sha256: crate::cache::sha256_file(&bins.guest)?,
         busybox_sha256: busybox.sha256.clone(),
         base_image: base.key.clone(),
     };
-    write_provenance(&opts.scenarios_dir.join("snapshots"), &cells, &reports, &provenance);
+    // An external enforcer's snapshots live beside the reference's, in a directory of its own.
+    let snapshot_dir = match &adapter {
+        Some(a) => opts.scenarios_dir.join("snapshots").join(&a.name),
+        None => opts.scenarios_dir.join("snapshots"),
+    };
+    write_provenance(&snapshot_dir, &cells, &reports, &provenance, &envs);
     if opts.snapshots {
         if opts.accept {
             std::env::set_var("INSTA_UPDATE", "always");
         }
-        let dir = opts.scenarios_dir.join("snapshots");
+        let dir = &snapshot_dir;
         for c in &mut cells {
             if let Ok(v) = &c.outcome {
-                c.snapshot_error = snapshot::check(&dir, &opts.repo, v).err();
+                c.snapshot_error = snapshot::check(dir, &opts.repo, v).err();
             }
         }
     }
-    Ok(RunReport { cells, kernels: reports, qemu_version, wall: start.elapsed(), image_built: base.built, downloads: fetcher.downloads, host_setup })
+    let enforcer = match &adapter {
+        Some(a) => a.describe(),
+        None if opts.enforcer.faults.is_empty() => "lockgate-enforcer (the reference)".to_string(),
+        None => format!("lockgate-enforcer (the reference) with known-bad mode {}", opts.enforcer.faults.join(", ")),
+    };
+    let environments = model.environments.iter().map(|e| (e.name.clone(), e.manifest.as_ref().map(|m| m.value.about.clone()).unwrap_or_default())).collect();
+    Ok(RunReport { cells, kernels: reports, qemu_version, wall: start.elapsed(), image_built: base.built, downloads: fetcher.downloads, host_setup, enforcer, environments })
 }
 
 /// What a cell's result depends on besides the scenario: kept beside its snapshot (as
@@ -238,7 +294,7 @@ struct Provenance {
     base_image: String,
 }
 
-fn write_provenance(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], common: &Provenance) {
+fn write_provenance(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], common: &Provenance, envs: &crate::env::Prepared) {
     for c in cells {
         let Some(k) = kernels.iter().find(|k| k.name == c.kernel) else { continue };
         let record = serde_json::json!({
@@ -250,7 +306,14 @@ fn write_provenance(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], 
             "lsm": k.preflight.as_ref().and_then(|p| p.lsm.clone()),
             "landlock": k.preflight.as_ref().map(|p| p.landlock.to_string()),
             "cmdline": k.preflight.as_ref().map(|p| p.cmdline.clone()),
+            "seccomp_filter": k.preflight.as_ref().and_then(|p| p.seccomp_filter.as_ref()).map(|s| s.to_string()),
+            "kernel_config": k.preflight.as_ref().and_then(|p| p.config.clone()),
             "common": common,
+            "environment": envs.facts.get(&c.env).map(|f| serde_json::json!({
+                "seccomp_profile_sha256": f.profile_sha256,
+                "runtime": envs.runtime.as_ref().map(|r| r.version.clone()),
+                "runc_sha256": envs.runtime.as_ref().map(|r| r.runc_sha256.clone()),
+            })),
         });
         let path = dir.join(format!("{}@{}@{}.provenance.json", c.scenario, c.kernel, c.env));
         if let Err(e) = crate::cache::write_atomic(&path, serde_json::to_string_pretty(&record).unwrap_or_default().as_bytes()) {
@@ -276,6 +339,8 @@ struct BootContext<'a> {
     model: &'a Model,
     opts: &'a RunOptions,
     base: &'a BaseImage,
+    /// Archives unpacked after the base (an external enforcer).
+    layers: &'a [PathBuf],
     cache: &'a Cache,
     qemu_version: &'a str,
     /// Progress: kernels booted so far, of how many.
@@ -345,11 +410,14 @@ impl BootContext<'_> {
             let got = obs.preflight.landlock.abi();
             if got != manifest.abi.0 {
                 return Err(format!(
-                    "kernel {name}: the manifest ({}) says Landlock {}, but the guest's probe answered {} (release {}); fix the manifest or the kernel",
+                    "kernel {name}: the manifest ({}) says Landlock {}, but the guest's probe answered {} (release {}){}; fix the manifest or the kernel",
                     self.model.kernels[run.kernel].file.display(),
                     manifest.abi,
                     obs.preflight.landlock,
-                    obs.preflight.release
+                    obs.preflight.release,
+                    lockgate_protocol::explain_landlock(&obs.preflight.landlock, obs.preflight.lsm.as_deref(), obs.preflight.config.as_ref())
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
                 ));
             }
             Ok(obs)
@@ -373,14 +441,17 @@ impl BootContext<'_> {
             shell: self.opts.shell,
         };
         let initrd = work.path().join("initrd.cpio");
-        image::write_initrd(&self.base.path, &plan, &initrd)?;
+        image::write_initrd_layers(&self.base.path, self.layers, &plan, &initrd)?;
         let records = work.path().join("records.jsonl");
         let cmdline = format!("{} {}", manifest.cmdline, self.opts.extra_cmdline);
-        let boot = qemu::Boot { kernel: &kernel.path, initrd: &initrd, extra_cmdline: cmdline.trim(), records: &records, accel, memory_mb: 256 };
+        // A container start costs runc's copy of itself and a Go runtime: more memory and time.
+        let containers = run.cases.iter().filter(|c| c.container.is_some()).count() as u64;
+        let memory_mb = if containers > 0 { 512 } else { 256 };
+        let boot = qemu::Boot { kernel: &kernel.path, initrd: &initrd, extra_cmdline: cmdline.trim(), records: &records, accel, memory_mb };
         let cases = run.cases.len() as u64;
         let deadline = self.opts.timeout.unwrap_or(match accel {
-            Accel::Tcg => Duration::from_secs(60 + 20 * cases),
-            Accel::Kvm => Duration::from_secs(30 + 10 * cases),
+            Accel::Tcg => Duration::from_secs(60 + 20 * cases + 20 * containers),
+            Accel::Kvm => Duration::from_secs(30 + 10 * cases + 5 * containers),
         });
         let watch = Watch {
             deadline,

@@ -27,6 +27,7 @@ fn options(kernels: PathBuf) -> RunOptions {
     let mut o = RunOptions::new(workspace_root());
     o.kernels_dir = kernels;
     o.selection.scenarios = vec!["openshell-803".into()];
+    o.selection.envs = vec!["bare".into()];
     o.snapshots = false;
     o
 }

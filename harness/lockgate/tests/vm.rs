@@ -19,6 +19,8 @@ fn options(kernel: &str, scenarios: &[(&str, &str)], dir: &Path) -> RunOptions {
     }
     o.scenarios_dir = sdir;
     o.selection.kernels = vec![kernel.to_string()];
+    // Container environments have their own tests (containers.rs).
+    o.selection.envs = vec!["bare".into()];
     o.snapshots = false;
     o.jobs = 1;
     o
@@ -185,7 +187,7 @@ fn a_second_run_downloads_nothing_and_rebuilds_no_image() {
 #[test]
 fn ctrl_c_stops_every_guest() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
-        .args(["run", "--kernel", "debian-6.12", "--scenario", "openshell-803", "--no-snapshots", "-j", "1"])
+        .args(["run", "--kernel", "debian-6.12", "--scenario", "openshell-803", "--env", "bare", "--no-snapshots", "-j", "1"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -9,8 +9,13 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod kconfig;
+pub mod seccomp;
+
+pub use kconfig::{explain_landlock, KernelConfig, SeccompFilterProbe};
+
 /// Protocol version; the guest echoes it in [`Record::Hello`].
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Written by the guest on the console (not the record port) when its agent has started:
 /// the host uses it to tell "the kernel booted" from "the kernel hung".
@@ -84,6 +89,27 @@ pub struct Case {
     pub steps: Vec<Step>,
     /// Working directory of both runs.
     pub workdir: String,
+    /// Run both runs inside a container (an OCI runtime under a seccomp profile); `None`: bare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+}
+
+/// A container environment: the guest writes an OCI bundle (Docker's namespaces, mounts and
+/// masked paths, these capabilities, this profile converted for the guest's kernel) and starts
+/// the case in it with the runtime; control and enforced runs both happen inside.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Container {
+    /// The environment's name (container ids, log lines).
+    pub env: String,
+    /// The runtime's path in the guest (`/usr/sbin/runc`).
+    pub runtime: String,
+    /// The seccomp profile as the engine reads it; `None` runs unconfined.
+    pub seccomp: Option<seccomp::Profile>,
+    pub flavour: seccomp::Flavour,
+    /// Bounding, effective and permitted set of the container's process (`CAP_…`).
+    pub capabilities: Vec<String>,
+    pub no_new_privileges: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -143,6 +169,10 @@ pub struct EnforcerCall {
     pub env: Vec<(String, String)>,
     /// Files written before the run (policy files), as (path, content).
     pub files: Vec<(String, String)>,
+    /// Start the enforcer as the case's identity (groups, gid, uid) rather than as root, for
+    /// enforcers that do not drop privileges themselves (an adapter's `drop_privileges: harness`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop_privileges: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -289,6 +319,13 @@ pub struct Preflight {
     pub seccomp: Option<String>,
     /// The kernel command line, as the kernel saw it.
     pub cmdline: String,
+    /// Seccomp filter support, probed by raw syscall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp_filter: Option<SeccompFilterProbe>,
+    /// CONFIG_SECURITY_LANDLOCK, CONFIG_LSM, CONFIG_SECCOMP_FILTER from /proc/config.gz, when the
+    /// kernel has it (CONFIG_IKCONFIG_PROC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<KernelConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -297,6 +334,9 @@ pub struct CaseObservation {
     pub id: String,
     /// The Landlock probe made where the runs happen (the container, for container environments).
     pub landlock: AbiProbe,
+    /// The environment could not be made (the container did not start): nothing was observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_error: Option<String>,
     pub control: RunObservation,
     pub enforced: RunObservation,
 }
@@ -381,6 +421,7 @@ mod tests {
             case: CaseObservation {
                 id: "s@bare".into(),
                 landlock: AbiProbe::Errno("ENOSYS".into()),
+                environment_error: None,
                 control: RunObservation::default(),
                 enforced: RunObservation {
                     steps: vec![StepResult {

@@ -62,12 +62,7 @@ pub fn bench(repeat: usize, kernels: Vec<String>) -> Result<bool> {
     let tmp = cache.tempdir()?;
     let initrd = tmp.path().join("floor.cpio");
     floor_initrd(&busybox.path, &initrd)?;
-    let names: Vec<String> = model
-        .kernels
-        .iter()
-        .map(|k| k.value.name.to_string())
-        .filter(|n| kernels.is_empty() || kernels.contains(n))
-        .collect();
+    let names: Vec<String> = lockgate::plan::select_kernels(&model, &kernels)?.into_iter().map(|i| model.kernels[i].value.name.to_string()).collect();
     let first_scenario = model.scenarios.iter().map(|s| s.value.name.to_string()).min().context("no scenarios")?;
     let mut base = RunOptions::new(root.clone());
     base.snapshots = false;

@@ -7,7 +7,7 @@
 //! cell with a failing verdict. Nothing failing is MISSED; a harness error is ERROR. Any MISSED,
 //! ERROR or false alarm fails the gate.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use lockgate::run::{RunOptions, RunReport};
 use lockgate::vm::accel::AccelChoice;
@@ -64,6 +64,27 @@ const MODES: [Mode; 5] = [
     Mode { name: "no-nnp", matters: |abi| abi.is_some() },
 ];
 
+/// A known-bad *environment*: the enforcer is the correct one, the environment takes Landlock
+/// away from it. The suite runs there and is judged by the expectations of the bare environment
+/// on the same kernel (`when:` sees `env == bare` and the kernel's own Landlock ABI): a
+/// transparent environment passes them, this one must fail them. Where the kernel has no
+/// Landlock there is nothing to take away: n.a.
+struct EnvFault {
+    name: &'static str,
+    why: &'static str,
+}
+
+const ENV_FAULTS: [EnvFault; 1] = [EnvFault {
+    name: "docker-20.10.5",
+    // openshell-803's `touch /sandbox/testfile → denied EACCES by sandbox` succeeds there.
+    why: "Docker 20.10.5's profile lacks the Landlock syscalls (moby#43199): runc's stub answers ENOSYS, best_effort runs unconfined",
+}];
+
+/// The table's columns after `correct`: the enforcer's modes, then the environments.
+fn columns() -> Vec<&'static str> {
+    MODES.iter().map(|m| m.name).chain(ENV_FAULTS.iter().map(|e| e.name)).collect()
+}
+
 /// What one run showed on one kernel.
 #[derive(Debug, Clone, PartialEq)]
 enum Seen {
@@ -93,10 +114,13 @@ fn seen(report: &RunReport, kernel: &str) -> Seen {
         .unwrap_or(Seen::Passed)
 }
 
-/// Runs the suite with `faults` on `kernels`; one `Seen` per kernel, in order.
-fn run_suite(args: &KnownBadArgs, faults: &[&str], kernels: &[&str]) -> Vec<Seen> {
+/// Runs the suite with `faults` on `kernels`, in `envs` (all when empty), judged as on bare when
+/// `as_bare`; one `Seen` per kernel, in order.
+fn run_suite(args: &KnownBadArgs, faults: &[&str], kernels: &[&str], envs: &[&str], as_bare: bool) -> Vec<Seen> {
     let mut opts = RunOptions::new(lockgate::guest_build::workspace_root());
     opts.selection.kernels = kernels.iter().map(|k| k.to_string()).collect();
+    opts.selection.envs = envs.iter().map(|e| e.to_string()).collect();
+    opts.judge_as_bare = as_bare;
     opts.enforcer.faults = faults.iter().map(|f| f.to_string()).collect();
     // Snapshots record the correct enforcer; vm-test checks them. The gate judges verdicts.
     opts.snapshots = false;
@@ -128,16 +152,31 @@ pub fn run(args: &KnownBadArgs) -> Result<bool> {
     let kernels = selected_kernels(&args.kernel)?;
     let names: Vec<&str> = kernels.iter().map(|(n, _)| n.as_str()).collect();
 
-    eprintln!("known-bad: the correct enforcer on {}", names.join(", "));
-    let correct = run_suite(args, &[], &names);
+    eprintln!("known-bad: the correct enforcer on {}, every environment", names.join(", "));
+    let correct = run_suite(args, &[], &names, &[], false);
     let mut rows: Vec<Vec<Seen>> = Vec::new();
     for mode in &MODES {
         let targets: Vec<&str> =
             kernels.iter().filter(|(_, abi)| (mode.matters)(*abi)).map(|(n, _)| n.as_str()).collect();
         let mut results = Vec::new().into_iter();
         if !targets.is_empty() {
+            // An enforcer fault is the enforcer's wherever it runs: the bare environment shows it.
             eprintln!("known-bad: --fault {} on {}", mode.name, targets.join(", "));
-            results = run_suite(args, &[mode.name], &targets).into_iter();
+            results = run_suite(args, &[mode.name], &targets, &["bare"], false).into_iter();
+        }
+        rows.push(
+            names
+                .iter()
+                .map(|k| if targets.contains(k) { results.next().unwrap_or(Seen::NotApplicable) } else { Seen::NotApplicable })
+                .collect(),
+        );
+    }
+    for env in &ENV_FAULTS {
+        let targets: Vec<&str> = kernels.iter().filter(|(_, abi)| abi.is_some()).map(|(n, _)| n.as_str()).collect();
+        let mut results = Vec::new().into_iter();
+        if !targets.is_empty() {
+            eprintln!("known-bad: environment {} ({}) on {}, judged as bare", env.name, env.why, targets.join(", "));
+            results = run_suite(args, &[], &targets, &[env.name], true).into_iter();
         }
         rows.push(
             names
@@ -154,12 +193,11 @@ pub fn run(args: &KnownBadArgs) -> Result<bool> {
 fn selected_kernels(asked: &[String]) -> Result<Vec<(String, Option<u32>)>> {
     let dirs = RunOptions::new(lockgate::guest_build::workspace_root());
     let model = lockgate::model::load(&dirs.scenarios_dir, &dirs.kernels_dir)?;
-    let all: Vec<(String, Option<u32>)> = model.kernels.iter().map(|k| (k.value.name.to_string(), k.value.abi.0)).collect();
-    if let Some(unknown) = asked.iter().find(|k| !all.iter().any(|(n, _)| n == *k)) {
-        let known: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
-        bail!("no kernel is named `{unknown}`; known kernels: {}", known.join(", "));
-    }
-    let mut kernels: Vec<_> = all.into_iter().filter(|(n, _)| asked.is_empty() || asked.contains(n)).collect();
+    // The default matrix when none is named (opt-in kernels only when asked for, or `all`).
+    let mut kernels: Vec<(String, Option<u32>)> = lockgate::plan::select_kernels(&model, asked)?
+        .into_iter()
+        .map(|i| (model.kernels[i].value.name.to_string(), model.kernels[i].value.abi.0))
+        .collect();
     kernels.sort();
     Ok(kernels)
 }
@@ -178,12 +216,12 @@ fn print_details(names: &[&str], correct: &[Seen], rows: &[Vec<Seen>], seconds: 
             _ => {}
         }
     }
-    for (mode, row) in MODES.iter().zip(rows) {
+    for (mode, row) in columns().into_iter().zip(rows) {
         for (k, s) in names.iter().zip(row) {
             match s {
-                Seen::Failed(why) => println!("{} @ {k}: {why}", mode.name),
-                Seen::Passed => println!("MISSED {} @ {k}: every cell passed", mode.name),
-                Seen::Error(e) => println!("ERROR {} @ {k}: {e}", mode.name),
+                Seen::Failed(why) => println!("{mode} @ {k}: {why}"),
+                Seen::Passed => println!("MISSED {mode} @ {k}: every cell passed"),
+                Seen::Error(e) => println!("ERROR {mode} @ {k}: {e}"),
                 Seen::NotApplicable => {}
             }
         }
@@ -211,15 +249,15 @@ fn print_details(names: &[&str], correct: &[Seen], rows: &[Vec<Seen>], seconds: 
 fn print_table(kernels: &[(String, Option<u32>)], correct: &[Seen], rows: &[Vec<Seen>]) {
     let width = kernels.iter().map(|(n, _)| n.len()).max().unwrap_or(6).max(6);
     print!("\n{:<width$}  {:<6}  {:<11}", "kernel", "abi", "correct");
-    for m in &MODES {
-        print!("  {:<13}", m.name);
+    for m in columns() {
+        print!("  {m:<14}");
     }
     println!();
     for (i, (name, abi)) in kernels.iter().enumerate() {
         let abi = abi.map_or_else(|| "none".to_string(), |a| a.to_string());
         print!("{name:<width$}  {abi:<6}  {:<11}", word(&correct[i], true));
         for row in rows {
-            print!("  {:<13}", word(&row[i], false));
+            print!("  {:<14}", word(&row[i], false));
         }
         println!();
     }
@@ -260,6 +298,17 @@ mod tests {
         assert!(!gate(failed(), failed()), "false alarm");
         assert!(!gate(Seen::Error("e".into()), Seen::NotApplicable));
         assert!(!gate(Seen::Passed, Seen::Error("e".into())));
+    }
+
+    #[test]
+    fn environment_faults_are_shipped_environments_the_suite_speaks_of() {
+        let root = lockgate::guest_build::workspace_root();
+        let seed = std::fs::read_to_string(root.join("scenarios/openshell-803.yaml")).unwrap();
+        for e in &ENV_FAULTS {
+            assert!(root.join(format!("images/environments/{}.yaml", e.name)).is_file(), "{}", e.name);
+            assert!(seed.contains(&format!("env == {}", e.name)), "the seed states what {} does", e.name);
+        }
+        assert_eq!(columns().len(), MODES.len() + ENV_FAULTS.len());
     }
 
     #[test]

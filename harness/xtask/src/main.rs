@@ -2,11 +2,14 @@
 //!
 //! - `vm-test`: boot the kernel matrix and run the scenarios (the main job);
 //! - `test`: everything CI runs: unit tests, then VM tests on real kernels;
-//! - `kernels`: list, fetch or pin (lock) the matrix's kernels.
+//! - `kernels`: list, fetch, pin (lock) or build the matrix's kernels;
+//! - `boot-soak`: boot a kernel many times with a trivial init, to count hangs per machine type.
 
 mod bench;
+mod kernel_cmd;
 mod known_bad;
 mod setup;
+mod soak;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -42,6 +45,9 @@ enum Cmd {
         #[command(subcommand)]
         cmd: KernelsCmd,
     },
+    /// Boot a kernel N times with a trivial init; count hangs and time each boot (the machine
+    /// type's evidence).
+    BootSoak(soak::SoakArgs),
 }
 
 #[derive(Subcommand)]
@@ -52,6 +58,15 @@ enum KernelsCmd {
     Fetch,
     /// Fetch what is not pinned yet and record its sha256 in the lock files.
     Lock,
+    /// Build the kernels built from source (`source: build:`), or find them in the cache.
+    Build {
+        /// Kernels to build, comma-separated; default: every `build:` kernel.
+        #[arg(long, value_delimiter = ',')]
+        kernel: Vec<String>,
+        /// Build again even when the cache has the kernel.
+        #[arg(long)]
+        rebuild: bool,
+    },
 }
 
 fn main() {
@@ -62,6 +77,7 @@ fn main() {
         Cmd::KnownBad(args) => known_bad::run(&args),
         Cmd::Kernels { cmd } => kernels(cmd),
         Cmd::Bench { repeat, kernel } => bench::bench(repeat.max(1), kernel),
+        Cmd::BootSoak(args) => soak::run(&args),
     };
     match result {
         Ok(true) => {}
@@ -75,6 +91,12 @@ fn main() {
 
 fn vm_test(args: &VmTestArgs) -> Result<bool> {
     setup::ensure_host_tools()?;
+    if setup::selection_needs_a_build(&args.options()) {
+        // Not fatal: without the tools, that kernel's cells are errors naming what to install.
+        if let Err(e) = setup::ensure_build_tools() {
+            eprintln!("xtask: warning: {e:#}");
+        }
+    }
     args.finish(lockgate::run::run(&args.options()))
 }
 
@@ -101,33 +123,29 @@ fn kernels(cmd: KernelsCmd) -> Result<bool> {
     let cache = lockgate::cache::Cache::from_env()?;
     match cmd {
         KernelsCmd::List => {
-            let lock = lockgate::fetch::lock::LockFile::load(&root.join("kernels/lock.yaml"))?;
-            println!("{:<14} {:<8} {:<64} {}", "kernel", "abi", "source", "pinned sha256");
-            for k in &model.kernels {
-                let k = &k.value;
-                let (source, pin) = match &k.source {
-                    lockgate::model::kernel::KernelSource::Package { package, .. } => {
-                        let pin = lock.get(&package.lock_key()).map(|d| {
-                            let cached = cache.blob_path(d).exists();
-                            format!("{}…{}", &d[..16], if cached { " (cached)" } else { "" })
-                        });
-                        (package.lock_key(), pin.unwrap_or_else(|| "NOT PINNED".into()))
-                    }
-                    lockgate::model::kernel::KernelSource::Path { path } => (format!("path {path}"), "(local, not pinned)".into()),
-                };
-                println!("{:<14} {:<8} {:<64} {}", k.name, k.abi.to_string(), source, pin);
-            }
-            Ok(true)
+            let f = lockgate::run::fetcher(&root, &root.join("kernels"), cache.clone(), false)?;
+            kernel_cmd::list(&model, &f, &cache)
+        }
+        KernelsCmd::Build { kernel, rebuild } => {
+            setup::ensure_build_tools()?;
+            let mut f = lockgate::run::fetcher(&root, &root.join("kernels"), cache.clone(), false)?;
+            kernel_cmd::build(&model, &mut f, &kernel, rebuild)
         }
         KernelsCmd::Fetch | KernelsCmd::Lock => {
             setup::ensure_host_tools()?;
             let update = matches!(cmd, KernelsCmd::Lock);
-            let mut f = lockgate::run::fetcher(&root, &root.join("kernels"), cache, update)?;
+            let mut f = lockgate::run::fetcher(&root, &root.join("kernels"), cache.clone(), update)?;
             let b = f.busybox()?;
             println!("busybox        {}", b.sha256);
-            for k in &model.kernels {
-                let a = f.kernel(&k.value)?;
-                println!("{:<14} {} ({})", k.value.name, a.sha256, a.path.display());
+            kernel_cmd::fetch_all(&mut f, &model, update)?;
+            // Container environments: their seccomp profiles, runc and its libraries.
+            let envs: Vec<_> = model.environments.iter().filter_map(|e| e.manifest.as_ref()).collect();
+            let prepared = lockgate::env::prepare(&envs, &root, &mut f, &cache)?;
+            for (name, facts) in &prepared.facts {
+                println!("{name:<14} {}", facts.profile_sha256.as_deref().unwrap_or("(no profile)"));
+            }
+            if let Some(rt) = &prepared.runtime {
+                println!("{:<14} {} ({})", "runtime", rt.runc_sha256, rt.version);
             }
             Ok(true)
         }

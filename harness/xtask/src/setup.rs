@@ -50,3 +50,42 @@ fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// The tools a kernel build needs (`source: build:`), installed through apt when we are root.
+pub fn ensure_build_tools() -> Result<()> {
+    let missing = lockgate::fetch::build::missing_build_packages();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!("building a kernel needs {}: install them (as root: apt-get install {})", missing.join(", "), missing.join(" "));
+    }
+    eprintln!("xtask: installing the kernel build tools {} with apt-get", missing.join(", "));
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .context("cannot run apt-get")?;
+    if !status.success() {
+        bail!("apt-get install {} failed", missing.join(" "));
+    }
+    Ok(())
+}
+
+/// Whether the run `opts` selects has a kernel to build from source that the cache does not
+/// have yet.
+pub fn selection_needs_a_build(opts: &lockgate::run::RunOptions) -> bool {
+    let Ok(model) = lockgate::model::load(&opts.scenarios_dir, &opts.kernels_dir) else { return false };
+    let Ok(selected) = lockgate::plan::select_kernels(&model, &opts.selection.kernels) else { return false };
+    let cache = match &opts.cache_dir {
+        Some(dir) => lockgate::cache::Cache::at(dir.clone()),
+        None => lockgate::cache::Cache::from_env(),
+    };
+    let Ok(cache) = cache else { return false };
+    let Ok(f) = lockgate::run::fetcher(&opts.repo, &opts.kernels_dir, cache, false) else { return false };
+    selected.into_iter().any(|i| match &model.kernels[i].value.source {
+        lockgate::model::kernel::KernelSource::Build(b) => !matches!(f.cached_build(b), Ok(Some(_))),
+        _ => false,
+    })
+}

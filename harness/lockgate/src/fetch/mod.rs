@@ -1,8 +1,11 @@
 //! Fetch: kernels and guest packages, verified against the lock files, cached by content.
 
 pub mod apt;
+pub mod build;
+pub mod kconfig;
 pub mod lock;
 pub mod mirror;
+pub mod url;
 
 use crate::cache::Cache;
 use crate::model::kernel::{Distro, KernelManifest, KernelSource, PackageRef};
@@ -87,12 +90,35 @@ impl Fetcher {
                 }
                 Ok(Artifact { sha256: crate::cache::sha256_file(&p)?, path: p })
             }
+            KernelSource::Url { url, image } => {
+                let file = self.url_artifact(url, Which::Kernels).with_context(|| format!("kernel `{}`", k.name))?;
+                match image {
+                    Some(inner) => self.file_of_deb(&file, inner).with_context(|| format!("kernel `{}`: {url}", k.name)),
+                    None => Ok(file),
+                }
+            }
+            KernelSource::Build(_) => Ok(self.built_kernel(k, false).with_context(|| format!("kernel `{}`", k.name))?.image),
         }
     }
 
     pub fn busybox(&mut self) -> Result<Artifact> {
         let f = self.images.busybox.clone();
         self.packaged_file(&f.package, &f.file, Which::Images).context("busybox for the guest image")
+    }
+
+    /// One file out of a guest package pinned in images/lock.yaml (a seccomp profile).
+    pub fn image_file(&mut self, f: &PackagedFile) -> Result<Artifact> {
+        self.packaged_file(&f.package, &f.file, Which::Images)
+    }
+
+    /// A guest package's .deb, pinned in images/lock.yaml (a runtime and its libraries).
+    pub fn image_package(&mut self, pkg: &PackageRef) -> Result<Artifact> {
+        // Downloads take the cache's fetch lock, as packaged_file does.
+        let cached = self.image_lock.get(&pkg.lock_key()).is_some_and(|d| self.cache.blob_path(d).exists());
+        if self.held.is_none() && !cached {
+            self.held = Some(self.cache.lock()?);
+        }
+        self.package(pkg, Which::Images)
     }
 
     fn keyring(&mut self, distro: Distro) -> Result<PathBuf> {

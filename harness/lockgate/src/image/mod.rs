@@ -100,7 +100,15 @@ pub fn plan_archive(plan: &Plan) -> Result<Vec<u8>> {
 
 /// base + plan, written to `dest` (the kernel unpacks concatenated archives in order).
 pub fn write_initrd(base: &Path, plan: &Plan, dest: &Path) -> Result<()> {
+    write_initrd_layers(base, &[], plan, dest)
+}
+
+/// base, then extra cached archives (an external enforcer and its libraries), then the plan.
+pub fn write_initrd_layers(base: &Path, layers: &[PathBuf], plan: &Plan, dest: &Path) -> Result<()> {
     let mut bytes = read(base)?;
+    for layer in layers {
+        bytes.extend_from_slice(&read(layer)?);
+    }
     bytes.extend_from_slice(&plan_archive(plan)?);
     std::fs::write(dest, bytes).with_context(|| format!("cannot write {}", dest.display()))
 }

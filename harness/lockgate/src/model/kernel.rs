@@ -16,6 +16,18 @@ pub struct KernelManifest {
     /// Extra kernel command-line arguments (e.g. an `lsm=` without landlock).
     #[serde(default)]
     pub cmdline: String,
+    /// Not in the default matrix: runs only when `--kernel` names it (or `--kernel all`). For
+    /// kernels a plain run cannot always have, e.g. a URL outside the distribution archives,
+    /// which a machine without internet access cannot reach.
+    #[serde(default)]
+    pub opt_in: bool,
+}
+
+impl KernelManifest {
+    /// Whether a run without `--kernel` boots this kernel.
+    pub fn in_default_matrix(&self) -> bool {
+        !self.opt_in
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -53,14 +65,57 @@ pub enum KernelSource {
     /// A bzImage on this machine (a developer's own build). Not pinned: its digest is recorded
     /// in the provenance of each run instead.
     Path { path: String },
+    /// A file downloaded from a URL, pinned by sha256 in the lock (key `url:<URL>`): a bzImage,
+    /// or a .deb when `image` names the kernel's path inside it.
+    Url { url: String, image: Option<String> },
+    /// A kernel built here from a source tarball and a config fragment (kept beside the
+    /// manifests), cached by (source digest, fragment digest).
+    Build(BuildSource),
 }
 
-/// `source:` as written: exactly one of its keys.
+/// `source: build:` — what to build and with which configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSource {
+    pub tarball: TarballSource,
+    /// The config fragment applied on top of `make tinyconfig`; as written in the manifest
+    /// (relative to the manifest's directory), resolved by [`KernelSource::resolve_paths`].
+    pub fragment: String,
+    /// Where the fragment is on this machine, once resolved.
+    pub fragment_path: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TarballSource {
+    /// A source package (e.g. Debian's `linux-source-6.1`); `tarball` is the path of the source
+    /// tarball inside it.
+    Package { package: PackageRef, tarball: String },
+    /// A source tarball at a URL, pinned in the lock like any URL.
+    Url { url: String },
+}
+
+/// `source:` as written: exactly one of its kinds.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
     package: Option<PackageSource>,
     path: Option<String>,
+    url: Option<String>,
+    /// With `url`: the kernel's path inside a downloaded .deb.
+    image: Option<String>,
+    build: Option<RawBuild>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuild {
+    /// A source package: `{distro, suite, name, version}`.
+    package: Option<PackageRef>,
+    /// With `package`: the source tarball's path inside it.
+    tarball: Option<String>,
+    /// Or a source tarball at a URL.
+    url: Option<String>,
+    /// The config fragment, relative to the manifest's directory.
+    fragment: String,
 }
 
 #[derive(Deserialize)]
@@ -79,13 +134,79 @@ struct PackageSource {
 impl TryFrom<RawSource> for KernelSource {
     type Error = String;
     fn try_from(r: RawSource) -> Result<Self, String> {
-        match (r.package, r.path) {
-            (Some(p), None) => Ok(KernelSource::Package {
+        const KINDS: &str = "give exactly one source: `package: {distro, suite, name, version, image}`, `path: /path/to/bzImage`, \
+                             `url: https://…` (with `image:` when it is a .deb), or `build: {package: {…}, tarball: …, fragment: …}`";
+        if r.image.is_some() && r.url.is_none() {
+            return Err("`image:` goes with `url:` (a package names its image inside `package:`)".into());
+        }
+        match (r.package, r.path, r.url, r.build) {
+            (Some(p), None, None, None) => Ok(KernelSource::Package {
                 package: PackageRef { distro: p.distro, suite: p.suite, name: p.name, version: p.version, component: p.component },
                 image: p.image,
             }),
-            (None, Some(path)) => Ok(KernelSource::Path { path }),
-            _ => Err("give exactly one source: `package: {distro, suite, name, version, image}` or `path: /path/to/bzImage`".into()),
+            (None, Some(path), None, None) => Ok(KernelSource::Path { path }),
+            (None, None, Some(url), None) => {
+                check_url(&url)?;
+                Ok(KernelSource::Url { url, image: r.image })
+            }
+            (None, None, None, Some(b)) => {
+                let tarball = match (b.package, b.tarball, b.url) {
+                    (Some(package), Some(tarball), None) => TarballSource::Package { package, tarball },
+                    (Some(_), None, None) => {
+                        return Err("`build.package` needs `build.tarball`: the source tarball's path inside the package, e.g. usr/src/linux-source-6.1.tar.xz".into())
+                    }
+                    (None, None, Some(url)) => {
+                        check_url(&url)?;
+                        TarballSource::Url { url }
+                    }
+                    _ => return Err("`build:` takes a source: `package: {…}` with `tarball: <path inside it>`, or `url: <tarball URL>`".into()),
+                };
+                if b.fragment.trim().is_empty() {
+                    return Err("`build.fragment` names the config fragment, e.g. tiny.config beside this manifest".into());
+                }
+                Ok(KernelSource::Build(BuildSource { tarball, fragment_path: b.fragment.clone().into(), fragment: b.fragment }))
+            }
+            _ => Err(KINDS.into()),
+        }
+    }
+}
+
+/// A URL lockgate can fetch: http(s) or file, with a host for http(s).
+fn check_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!("`{url}` is not a URL: write https://host/path (or file:///path)"));
+    };
+    match scheme {
+        "http" | "https" if !rest.is_empty() && !rest.starts_with('/') => Ok(()),
+        "file" if rest.starts_with('/') => Ok(()),
+        _ => Err(format!("`{url}`: lockgate fetches https://, http:// and file:/// URLs")),
+    }
+}
+
+impl KernelSource {
+    /// Resolve paths written relative to the manifest (a build's fragment) against its directory.
+    pub fn resolve_paths(&mut self, manifest_dir: &std::path::Path) {
+        if let KernelSource::Build(b) = self {
+            b.fragment_path = manifest_dir.join(&b.fragment);
+        }
+    }
+
+    /// The key of a URL in the lock file.
+    pub fn url_lock_key(url: &str) -> String {
+        format!("url:{url}")
+    }
+
+    /// A short description for listings: `debian/bookworm/linux-image-…=…`, `url https://…`,
+    /// `build linux-source-6.1=… + tiny.config`, `path /…`.
+    pub fn describe(&self) -> String {
+        match self {
+            KernelSource::Package { package, .. } => package.lock_key(),
+            KernelSource::Path { path } => format!("path {path}"),
+            KernelSource::Url { url, .. } => format!("url {url}"),
+            KernelSource::Build(b) => match &b.tarball {
+                TarballSource::Package { package, .. } => format!("build {}={} + {}", package.name, package.version, b.fragment),
+                TarballSource::Url { url } => format!("build {url} + {}", b.fragment),
+            },
         }
     }
 }
@@ -127,5 +248,47 @@ impl std::fmt::Display for Distro {
             Distro::Debian => "debian",
             Distro::Ubuntu => "ubuntu",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<KernelManifest, String> {
+        crate::model::parse_yaml::<KernelManifest>(std::path::Path::new("k.yaml"), yaml).map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn every_source_kind_parses() {
+        let url = parse("name: n\nabi: 4\nopt_in: true\nsource:\n  url: https://example.org/k.deb\n  image: boot/vmlinuz-6.8.0-57-generic\n").unwrap();
+        assert!(!url.in_default_matrix());
+        assert_eq!(url.source.describe(), "url https://example.org/k.deb");
+        assert!(matches!(&url.source, KernelSource::Url { image: Some(i), .. } if i == "boot/vmlinuz-6.8.0-57-generic"));
+        let built = parse(
+            "name: t\nabi: 2\nsource:\n  build:\n    package: {distro: debian, suite: bookworm, name: linux-source-6.1, version: \"6.1.176-1\"}\n    tarball: usr/src/linux-source-6.1.tar.xz\n    fragment: tiny.config\n",
+        )
+        .unwrap();
+        assert!(built.in_default_matrix());
+        assert_eq!(built.source.describe(), "build linux-source-6.1=6.1.176-1 + tiny.config");
+        let mut s = built.source.clone();
+        s.resolve_paths(std::path::Path::new("/repo/kernels"));
+        assert!(matches!(&s, KernelSource::Build(b) if b.fragment_path == std::path::Path::new("/repo/kernels/tiny.config")));
+        let from_url = parse("name: t\nabi: 2\nsource: {build: {url: 'https://example.org/linux-6.1.1.tar.xz', fragment: tiny.config}}\n").unwrap();
+        assert!(matches!(&from_url.source, KernelSource::Build(b) if matches!(&b.tarball, TarballSource::Url { .. })));
+    }
+
+    #[test]
+    fn wrong_sources_say_what_to_write() {
+        let two = parse("name: n\nabi: 1\nsource: {path: /k, url: 'https://e.org/k'}\n").unwrap_err();
+        assert!(two.contains("give exactly one source"), "{two}");
+        let image = parse("name: n\nabi: 1\nsource: {path: /k, image: boot/vmlinuz}\n").unwrap_err();
+        assert!(image.contains("`image:` goes with `url:`"), "{image}");
+        let scheme = parse("name: n\nabi: 1\nsource: {url: 'ftp://e.org/k'}\n").unwrap_err();
+        assert!(scheme.contains("https://, http:// and file:///"), "{scheme}");
+        let no_tarball = parse("name: n\nabi: 1\nsource: {build: {package: {distro: debian, suite: s, name: p, version: '1'}, fragment: f}}\n").unwrap_err();
+        assert!(no_tarball.contains("needs `build.tarball`"), "{no_tarball}");
+        let no_fragment = parse("name: n\nabi: 1\nsource: {build: {url: 'https://e.org/l.tar.xz'}}\n").unwrap_err();
+        assert!(no_fragment.contains("fragment"), "{no_fragment}");
     }
 }

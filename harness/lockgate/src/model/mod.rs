@@ -20,16 +20,19 @@ pub struct Loaded<T> {
     pub value: T,
 }
 
-/// Where a run happens inside the guest. Container environments arrive with their manifests;
-/// `bare` runs the enforcer directly under the guest's PID 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a run happens inside the guest: `bare` runs the enforcer directly under the guest's
+/// PID 1; a container environment (`images/environments/*.yaml`, see [`crate::env`]) inside a
+/// container started by runc.
+#[derive(Debug, Clone)]
 pub struct Environment {
     pub name: String,
+    /// The container's manifest; `None` for `bare`.
+    pub manifest: Option<Loaded<crate::env::EnvManifest>>,
 }
 
 impl Environment {
     pub fn bare() -> Environment {
-        Environment { name: "bare".into() }
+        Environment { name: "bare".into(), manifest: None }
     }
 }
 
@@ -79,7 +82,19 @@ pub fn load_scenario(file: &Path) -> Result<Scenario> {
 
 pub fn load_kernel(file: &Path) -> Result<KernelManifest> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read kernel manifest {}", file.display()))?;
-    parse_yaml(file, &text)
+    let mut k: KernelManifest = parse_yaml(file, &text)?;
+    k.source.resolve_paths(file.parent().unwrap_or(Path::new(".")));
+    if let kernel::KernelSource::Build(b) = &k.source {
+        if !b.fragment_path.is_file() {
+            bail!(
+                "{}:{}: source.build.fragment: {} does not exist; keep the config fragment beside the manifest",
+                file.display(),
+                locate::line_of(&text, "source.build.fragment"),
+                b.fragment_path.display()
+            );
+        }
+    }
+    Ok(k)
 }
 
 /// Load every scenario under `scenarios_dir` and every kernel under `kernels_dir`, and check the
@@ -103,7 +118,10 @@ pub fn load(scenarios_dir: &Path, kernels_dir: &Path) -> Result<Model> {
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
-    let environments = vec![Environment::bare()];
+    let mut environments = vec![Environment::bare()];
+    let manifests = crate::env::load_dir(&crate::env::dir_for(kernels_dir), &mut errors);
+    check_unique("environment", manifests.iter().map(|m| (m.value.name.as_str(), &m.file)), &mut errors);
+    environments.extend(manifests.into_iter().map(|m| Environment { name: m.value.name.to_string(), manifest: Some(m) }));
     check_unique("scenario", scenarios.iter().map(|s| (s.value.name.as_str(), &s.file)), &mut errors);
     check_unique("kernel", kernels.iter().map(|k| (k.value.name.as_str(), &k.file)), &mut errors);
     for s in &scenarios {

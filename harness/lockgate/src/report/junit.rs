@@ -165,6 +165,7 @@ pub(crate) mod tests {
                 reason: fail.map(String::from),
             }],
             findings: vec![],
+            evidence: Default::default(),
         }
     }
 

@@ -37,9 +37,10 @@ impl Mark {
 }
 
 /// The summary of a whole run: the matrix, the failing cells, and how each kernel booted.
-/// `enforcer_faults` are the run's `--enforcer-fault`s, for the reproduction commands.
-pub fn render(r: &RunReport, enforcer_faults: &[String]) -> String {
-    let mut out = matrix(&r.cells, enforcer_faults);
+/// `repro_flags` are the run's flags that select its enforcer (`--enforcer-fault MODE`,
+/// `--enforcer NAME`, …), appended to the reproduction commands.
+pub fn render(r: &RunReport, repro_flags: &[String]) -> String {
+    let mut out = matrix(&r.cells, repro_flags);
     out.push_str(&boots(&r.kernels, &r.qemu_version, r.wall));
     cap(out)
 }
@@ -71,7 +72,7 @@ pub fn render_run_error(error: &str) -> String {
 }
 
 /// The matrix table and the list of failing cells.
-pub fn matrix(cells: &[CellResult], enforcer_faults: &[String]) -> String {
+pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
     let mut kernels: Vec<&str> = Vec::new();
     let mut rows: Vec<(&str, &str)> = Vec::new();
     for c in cells {
@@ -163,7 +164,7 @@ pub fn matrix(cells: &[CellResult], enforcer_faults: &[String]) -> String {
                     }
                 }
             }
-            out.push_str(&format!("\nReproduce: `{}`\n", code_text(&c.repro_command(enforcer_faults))));
+            out.push_str(&format!("\nReproduce: `{}`\n", code_text(&c.repro_command_with(repro_flags))));
         }
     }
     out
@@ -314,7 +315,7 @@ mod tests {
         // The passing cell is not listed.
         assert!(!md.contains("`openshell-803` on `debian-6.12`"), "{md}");
         assert!(md.contains("\nReproduce: `cargo xtask vm-test --kernel debian-6.12 --scenario dac-only --env bare`\n"), "{md}");
-        let md = matrix(&sample(), &["baseline-rw".to_string()]);
+        let md = matrix(&sample(), &["--enforcer-fault".to_string(), "baseline-rw".to_string()]);
         assert!(md.contains("--scenario dac-only --env bare --enforcer-fault baseline-rw`\n"), "{md}");
     }
 

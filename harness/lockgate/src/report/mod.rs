@@ -1,5 +1,6 @@
 //! Report: snapshots, the terminal table, and the run's provenance.
 
+pub mod failure;
 pub mod junit;
 pub mod markdown;
 pub mod snapshot;
@@ -21,8 +22,15 @@ pub struct CellResult {
 impl CellResult {
     /// The command that re-runs only this cell.
     pub fn repro_command(&self, enforcer_faults: &[String]) -> String {
-        let faults: String = enforcer_faults.iter().map(|f| format!(" --enforcer-fault {f}")).collect();
-        format!("cargo xtask vm-test --kernel {} --scenario {} --env {}{faults}", self.kernel, self.scenario, self.env)
+        let faults: Vec<String> = enforcer_faults.iter().flat_map(|f| ["--enforcer-fault".to_string(), f.clone()]).collect();
+        self.repro_command_with(&faults)
+    }
+
+    /// The command that re-runs only this cell, with the run's other flags (`--enforcer NAME`,
+    /// `--enforcer-fault MODE`, `--repo DIR`) appended as given.
+    pub fn repro_command_with(&self, flags: &[String]) -> String {
+        let flags: String = flags.iter().map(|f| format!(" {f}")).collect();
+        format!("cargo xtask vm-test --kernel {} --scenario {} --env {}{flags}", self.kernel, self.scenario, self.env)
     }
 
     pub fn ok(&self) -> bool {

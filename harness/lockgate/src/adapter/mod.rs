@@ -1,0 +1,485 @@
+//! External enforcers: an adapter file (`enforcers/<name>.yaml`) says where the enforcer binary
+//! is on the host, how to hand it a scenario's policy and the command, who drops privileges,
+//! and how to read its claim. The binary and the shared libraries it links are copied into the
+//! guest in an archive of their own, cached by content (the libraries in a private directory:
+//! see [`elf`]).
+//!
+//! ```yaml
+//! name: landlock-sandboxer
+//! binary: ${LANDLOCK_SANDBOXER}          # host path: absolute, relative to this file, or ${VAR}
+//! invoke: {style: landlock_env}          # or policy_file / command_line, with a `command:`
+//! drop_privileges: harness               # the guest drops to run_as_user before starting it
+//! claim:
+//!   - {regex: '^Executing the sandboxed command', claim: full}
+//!   - {regex: '^(Failed|Missing)', claim: refused}
+//! ```
+
+pub mod claim;
+pub mod elf;
+pub mod template;
+
+use crate::cache::{sha256_bytes, sha256_file, Cache};
+use crate::image::newc::Newc;
+use crate::model::scenario::{Compatibility, Name, Scenario};
+use anyhow::{bail, Context, Result};
+use claim::{ClaimReader, ClaimSpec};
+use lockgate_protocol as proto;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use template::{Template, ValueTemplate, Values};
+
+/// Bump when the archive layout changes, so cached enforcer archives are rebuilt.
+const ARCHIVE_VERSION: u32 = 2;
+
+/// Where the reference enforcer finds a scenario's policy inside the guest; the default for
+/// policy-file adapters too.
+pub const DEFAULT_POLICY_PATH: &str = "/lockgate/policy/{scenario}.yaml";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Style {
+    /// A policy file in OpenShell's format, named in the command (`{policy_file}`).
+    PolicyFile,
+    /// A command line from the template, with the policy's lists spelled into it.
+    CommandLine,
+    /// Landlock's sample sandboxer: LL_FS_RO, LL_FS_RW (colon-separated), LL_TCP_BIND,
+    /// LL_TCP_CONNECT (set only when the policy has a network section), then `binary CMD ARGS`.
+    LandlockEnv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DropPrivileges {
+    /// The enforcer starts as root and switches to the policy's user itself (the reference does).
+    #[default]
+    Enforcer,
+    /// The guest switches to the policy's user (groups, gid, uid) before starting the enforcer.
+    Harness,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyFormat {
+    #[default]
+    Openshell,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Words {
+    Line(String),
+    List(Vec<String>),
+}
+
+impl Words {
+    fn words(&self) -> Vec<String> {
+        match self {
+            Words::Line(l) => l.split_whitespace().map(String::from).collect(),
+            Words::List(l) => l.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvoke {
+    style: Style,
+    #[serde(default)]
+    command: Option<Words>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    policy_file: Option<String>,
+    #[serde(default)]
+    format: Option<PolicyFormat>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdapter {
+    name: Name,
+    #[serde(default)]
+    about: String,
+    binary: String,
+    #[serde(default)]
+    install_as: Option<String>,
+    invoke: RawInvoke,
+    #[serde(default)]
+    drop_privileges: DropPrivileges,
+    claim: ClaimSpec,
+}
+
+/// A loaded, checked adapter.
+#[derive(Debug, Clone)]
+pub struct Adapter {
+    pub name: String,
+    pub about: String,
+    /// The adapter file.
+    pub file: PathBuf,
+    /// The enforcer on the host.
+    pub binary: PathBuf,
+    /// Where it is installed in the guest.
+    pub guest_path: String,
+    pub style: Style,
+    command: Template,
+    env: Vec<(String, ValueTemplate)>,
+    policy_file: Option<String>,
+    pub drop_privileges: DropPrivileges,
+    pub claims: ClaimReader,
+    /// The binary's PT_INTERP, when it is dynamic.
+    pub interpreter: Option<String>,
+}
+
+/// `${VAR}` and a leading `~/` in a host path; a relative result is relative to `base`.
+fn host_path(raw: &str, base: &Path) -> Result<PathBuf, String> {
+    let mut out = String::new();
+    let mut rest = raw;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').ok_or_else(|| format!("`{raw}`: `${{` is not closed with `}}`"))? + start;
+        let var = &rest[start + 2..end];
+        match std::env::var(var) {
+            Ok(v) if !v.is_empty() => out.push_str(&v),
+            _ => return Err(format!("`{raw}` names the environment variable {var}, which is not set: set {var} to the path of the enforcer binary")),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    if let Some(home_rel) = out.strip_prefix("~/") {
+        let home = std::env::var("HOME").map_err(|_| format!("`{raw}` starts with ~/ but HOME is not set"))?;
+        out = format!("{home}/{home_rel}");
+    }
+    let p = PathBuf::from(out);
+    Ok(if p.is_absolute() { p } else { base.join(p) })
+}
+
+/// What to say when an adapter file is missing: the adapters beside it, by name.
+fn missing(file: &Path) -> anyhow::Error {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut known: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    known.sort();
+    anyhow::anyhow!(
+        "there is no enforcer adapter at {}; adapters in {}: {} (`--enforcer NAME` names enforcers/NAME.yaml; or give a file with --enforcer-file PATH)",
+        file.display(),
+        dir.display(),
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )
+}
+
+/// Guest paths an enforcer must not be installed over.
+const RESERVED: [&str; 4] = [lockgate_protocol::GUEST_BIN, "/init", "/bin/busybox", "/bin/lockgate-enforcer"];
+
+pub fn load(file: &Path) -> Result<Adapter> {
+    if !file.exists() {
+        return Err(missing(file));
+    }
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read the enforcer adapter {}", file.display()))?;
+    let raw: RawAdapter = crate::model::parse_yaml(file, &text)?;
+    let at = |field: &str| format!("{}:{}: {field}", file.display(), crate::model::locate::line_of(&text, field));
+    let base = file.parent().unwrap_or(Path::new("."));
+    let binary = host_path(&raw.binary, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?;
+    let meta = std::fs::metadata(&binary).map_err(|e| anyhow::anyhow!("{}: the enforcer binary {} cannot be read ({e}); build it, or fix the path", at("binary"), binary.display()))?;
+    if !meta.is_file() {
+        bail!("{}: {} is not a file", at("binary"), binary.display());
+    }
+    let bytes = std::fs::read(&binary).with_context(|| format!("cannot read {}", binary.display()))?;
+    let interpreter = elf::interpreter(&bytes).map_err(|e| anyhow::anyhow!("{}: {}: {e}", at("binary"), binary.display()))?;
+    let file_name = binary.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "enforcer".into());
+    let guest_path = match &raw.install_as {
+        Some(p) if RESERVED.contains(&p.as_str()) || p.starts_with("/lockgate/") => bail!("{}: `{p}` is where lockgate's own files live in the guest; install the enforcer elsewhere", at("install_as")),
+        Some(p) if p.starts_with('/') && !p.ends_with('/') && !p.split('/').any(|c| c == "..") => p.clone(),
+        Some(p) => bail!("{}: `{p}` is not an absolute file path in the guest", at("install_as")),
+        None => format!("/usr/local/bin/{file_name}"),
+    };
+    let inv = &raw.invoke;
+    let parse_cmd = |words: Vec<String>| Template::parse(&words).map_err(|e| anyhow::anyhow!("{}: {e}", at("invoke.command")));
+    let mut command = match (&inv.command, inv.style) {
+        (Some(c), _) => parse_cmd(c.words())?,
+        (None, Style::LandlockEnv) => parse_cmd(vec!["{binary}".into(), "{cmd}".into()])?,
+        (None, Style::PolicyFile) => bail!("{}: a policy_file adapter needs a command that names the file, e.g. `command: \"{{binary}} --policy {{policy_file}} -- {{cmd}}\"`", at("invoke")),
+        (None, Style::CommandLine) => bail!("{}: a command_line adapter needs a command, e.g. `command: \"{{binary}} [--ro {{ro}}] [--rw {{rw}}] -- {{cmd}}\"`", at("invoke")),
+    };
+    command.program_name_is_binary(&file_name);
+    let mut env_templates: BTreeMap<String, String> = BTreeMap::new();
+    if inv.style == Style::LandlockEnv {
+        for (k, v) in [("LL_FS_RO", "{ro:}"), ("LL_FS_RW", "{rw:}"), ("LL_TCP_BIND", "{tcp_bind:}"), ("LL_TCP_CONNECT", "{tcp_connect:}")] {
+            env_templates.insert(k.into(), v.into());
+        }
+    }
+    env_templates.extend(inv.env.clone());
+    let mut env = Vec::new();
+    for (k, v) in env_templates {
+        if k.is_empty() || k.contains('=') {
+            bail!("{}: `{k}` is not an environment variable name", at("invoke.env"));
+        }
+        env.push((k, ValueTemplate::parse(&v).map_err(|e| anyhow::anyhow!("{}: {e}", at("invoke.env")))?));
+    }
+    let policy_file = match (inv.style, &inv.policy_file) {
+        (Style::PolicyFile, p) => {
+            let p = p.clone().unwrap_or_else(|| DEFAULT_POLICY_PATH.into());
+            if !p.starts_with('/') {
+                bail!("{}: `{p}` is not an absolute path in the guest", at("invoke.policy_file"));
+            }
+            if !command.uses("policy_file") && !env_templates_use(&inv.env, "policy_file") {
+                bail!("{}: the command never names the policy file: put {{policy_file}} where the enforcer expects its path", at("invoke.command"));
+            }
+            Some(p)
+        }
+        (_, Some(_)) => bail!("{}: only `style: policy_file` writes a policy file", at("invoke.policy_file")),
+        (_, None) => None,
+    };
+    if inv.format.is_some() && inv.style != Style::PolicyFile {
+        bail!("{}: `format` is for `style: policy_file`", at("invoke.format"));
+    }
+    Ok(Adapter {
+        name: raw.name.to_string(),
+        about: raw.about,
+        file: file.to_path_buf(),
+        binary,
+        guest_path,
+        style: inv.style,
+        command,
+        env,
+        policy_file,
+        drop_privileges: raw.drop_privileges,
+        claims: raw.claim.0,
+        interpreter,
+    })
+}
+
+fn env_templates_use(env: &BTreeMap<String, String>, scalar: &str) -> bool {
+    env.values().any(|v| v.contains(&format!("{{{scalar}}}")))
+}
+
+/// The identity a scenario's policy asks for, as the plan resolved it.
+#[derive(Debug, Clone)]
+pub struct RunAs {
+    pub user: String,
+    pub group: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Adapter {
+    /// How the guest starts this enforcer for one scenario.
+    pub fn call(&self, sc: &Scenario, run_as: &RunAs, workdir: &str) -> proto::EnforcerCall {
+        let fs = &sc.policy.filesystem_policy;
+        let mut rw: Vec<String> = fs.read_write.iter().map(|p| p.as_str().to_string()).collect();
+        if fs.include_workdir && !rw.iter().any(|p| p == workdir) {
+            rw.push(workdir.to_string());
+        }
+        let ports = |l: &Vec<u16>| l.iter().map(u16::to_string).collect::<Vec<_>>();
+        let mut v = Values::default();
+        let policy_file = self.policy_file.as_ref().map(|p| p.replace("{scenario}", sc.name.as_str()));
+        for (k, val) in [
+            ("binary", self.guest_path.clone()),
+            ("policy_file", policy_file.clone().unwrap_or_default()),
+            ("scenario", sc.name.to_string()),
+            ("user", run_as.user.clone()),
+            ("group", run_as.group.clone()),
+            ("uid", run_as.uid.to_string()),
+            ("gid", run_as.gid.to_string()),
+            ("workdir", workdir.to_string()),
+            ("compatibility", match sc.policy.landlock.compatibility {
+                Compatibility::BestEffort => "best_effort".into(),
+                Compatibility::HardRequirement => "hard_requirement".into(),
+            }),
+        ] {
+            v.scalars.insert(k, val);
+        }
+        v.lists.insert("ro", Some(fs.read_only.iter().map(|p| p.as_str().to_string()).collect()));
+        v.lists.insert("rw", Some(rw));
+        v.lists.insert("tcp_bind", sc.policy.network.as_ref().map(|n| ports(&n.bind_tcp)));
+        v.lists.insert("tcp_connect", sc.policy.network.as_ref().map(|n| ports(&n.connect_tcp)));
+        let files = match &policy_file {
+            Some(path) => vec![(path.clone(), serde_yaml::to_string(&sc.policy).expect("a policy always serialises"))],
+            None => vec![],
+        };
+        let mut env: Vec<(String, String)> = self.env.iter().filter_map(|(k, t)| t.expand(&v).map(|val| (k.clone(), val))).collect();
+        if self.private_libs() && !env.iter().any(|(k, _)| k == "LD_LIBRARY_PATH") {
+            // The enforcer's own libraries, not whatever else the guest holds.
+            env.push(("LD_LIBRARY_PATH".into(), elf::PRIVATE_LIB_DIR.into()));
+        }
+        proto::EnforcerCall {
+            argv: self.command.expand(&v),
+            env,
+            files,
+            drop_privileges: self.drop_privileges == DropPrivileges::Harness,
+        }
+    }
+
+    /// One line for reports: the name, the adapter file and the binary.
+    pub fn describe(&self) -> String {
+        format!("{} (adapter {}, binary {} → {} in the guest)", self.name, self.file.display(), self.binary.display(), self.guest_path)
+    }
+
+    /// Whether its loader and libraries go in the private directory (a dynamic binary whose
+    /// PT_INTERP can be rewritten in place; else they go where the host has them).
+    fn private_libs(&self) -> bool {
+        self.interpreter.as_ref().is_some_and(|i| i.len() >= elf::PRIVATE_INTERP.len())
+    }
+
+    /// The files this enforcer brings into the guest: (guest path, host file). The binary
+    /// comes first.
+    pub fn guest_files(&self) -> Result<Vec<(String, PathBuf)>> {
+        let mut files = vec![(self.guest_path.clone(), self.binary.clone())];
+        let deps = elf::dependencies(&self.binary).with_context(|| format!("enforcer {} ({})", self.name, self.file.display()))?;
+        let mut seen = BTreeMap::new();
+        for d in deps {
+            let guest = match (self.private_libs(), &self.interpreter) {
+                (false, _) => d.to_string_lossy().to_string(),
+                (true, Some(interp)) if Path::new(interp) == d => elf::PRIVATE_INTERP.to_string(),
+                (true, _) => format!("{}/{}", elf::PRIVATE_LIB_DIR, d.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()),
+            };
+            if let Some(other) = seen.insert(guest.clone(), d.clone()) {
+                bail!("enforcer {}: two of its libraries share the name {} ({} and {})", self.name, guest, other.display(), d.display());
+            }
+            files.push((guest, d));
+        }
+        Ok(files)
+    }
+
+    /// The archive with the binary and its libraries, from the cache or built now (the kernel
+    /// unpacks it over the base image, before the plan).
+    pub fn archive(&self, cache: &Cache) -> Result<PathBuf> {
+        let files = self.guest_files()?;
+        let mut key_text = format!("enforcer archive {ARCHIVE_VERSION}\n");
+        for (guest, host) in &files {
+            key_text.push_str(&format!("{guest} {}\n", sha256_file(host)?));
+        }
+        let key = sha256_bytes(key_text.as_bytes());
+        let path = cache.dir("images").join(format!("enforcer-{}.cpio", &key[..16]));
+        if path.exists() {
+            return Ok(path);
+        }
+        let mut a = Newc::new();
+        let mut dirs = BTreeSet::new();
+        for (guest, host) in &files {
+            let mut parents: Vec<&str> = Path::new(guest).ancestors().skip(1).filter_map(|p| p.to_str()).filter(|p| *p != "/" && !p.is_empty()).collect();
+            parents.reverse();
+            for d in parents {
+                if dirs.insert(d.to_string()) {
+                    a.dir(d, 0o755);
+                }
+            }
+            let mut bytes = std::fs::read(host).with_context(|| format!("cannot read {}", host.display()))?;
+            if guest == &self.guest_path && self.private_libs() {
+                elf::set_interpreter(&mut bytes, elf::PRIVATE_INTERP).map_err(|e| anyhow::anyhow!("enforcer {}: {}: {e}", self.name, host.display()))?;
+            }
+            a.file(guest, 0o755, &bytes);
+        }
+        crate::cache::write_atomic(&path, &a.finish())?;
+        Ok(path)
+    }
+
+    /// sha256 of the enforcer binary (for provenance).
+    pub fn digest(&self) -> Result<String> {
+        sha256_file(&self.binary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(network: bool) -> Scenario {
+        let net = if network { ", network: {bind_tcp: [8080], connect_tcp: []}" } else { "" };
+        serde_yaml::from_str(&format!(
+            "name: s\nsetup: {{workdir: /work}}\npolicy: {{filesystem_policy: {{read_only: [/usr, /bin], read_write: [/tmp], include_workdir: true}}, process: {{run_as_user: sandbox}}{net}}}\nexpect: [{{enforcement: full}}]\n"
+        ))
+        .unwrap()
+    }
+
+    fn run_as() -> RunAs {
+        RunAs { user: "sandbox".into(), group: "sandbox".into(), uid: 998, gid: 998 }
+    }
+
+    fn adapter(dir: &Path, body: &str) -> Result<Adapter> {
+        let bin = dir.join("tool");
+        std::fs::copy("/bin/true", &bin).unwrap();
+        let file = dir.join("a.yaml");
+        std::fs::write(&file, format!("name: t\nbinary: tool\n{body}")).unwrap();
+        load(&file)
+    }
+
+    #[test]
+    fn the_sandboxer_convention_is_environment_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = adapter(dir.path(), "invoke: {style: landlock_env}\ndrop_privileges: harness\nclaim: unsupported\n").unwrap();
+        let call = a.call(&scenario(false), &run_as(), "/work");
+        assert_eq!(call.argv, vec!["/usr/local/bin/tool", "{cmd}"]);
+        // /bin/true is dynamic on Debian: its own libraries come first.
+        assert_eq!(
+            call.env,
+            vec![("LL_FS_RO".into(), "/usr:/bin".into()), ("LL_FS_RW".into(), "/tmp:/work".into()), ("LD_LIBRARY_PATH".into(), elf::PRIVATE_LIB_DIR.into())]
+        );
+        assert!(call.drop_privileges && call.files.is_empty());
+        let call = a.call(&scenario(true), &run_as(), "/work");
+        assert!(call.env.contains(&("LL_TCP_BIND".into(), "8080".into())));
+        assert!(call.env.contains(&("LL_TCP_CONNECT".into(), String::new())), "an empty list denies every connect: {:?}", call.env);
+    }
+
+    #[test]
+    fn a_command_line_template_spells_the_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = adapter(dir.path(), "invoke: {style: command_line, command: 'tool [--ro {ro,}] [--rw {rw}] [--bind-tcp {tcp_bind}] -- {cmd}'}\nclaim: unsupported\n").unwrap();
+        assert_eq!(a.call(&scenario(true), &run_as(), "/work").argv.join(" "), "/usr/local/bin/tool --ro /usr,/bin --rw /tmp --rw /work --bind-tcp 8080 -- {cmd}");
+        assert!(!a.call(&scenario(true), &run_as(), "/work").drop_privileges);
+    }
+
+    #[test]
+    fn a_policy_file_adapter_writes_the_openshell_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = adapter(dir.path(), "install_as: /opt/e/enf\ninvoke: {style: policy_file, command: '{binary} --policy {policy_file} --user {user} -- {cmd}'}\nclaim: [{regex: 'enforcement=(?P<claim>\\w+)'}]\n").unwrap();
+        let call = a.call(&scenario(false), &run_as(), "/work");
+        assert_eq!(call.argv.join(" "), "/opt/e/enf --policy /lockgate/policy/s.yaml --user sandbox -- {cmd}");
+        assert_eq!(call.files[0].0, "/lockgate/policy/s.yaml");
+        assert!(call.files[0].1.contains("read_only:") && call.files[0].1.contains("run_as_user: sandbox"), "{}", call.files[0].1);
+    }
+
+    #[test]
+    fn bad_adapters_name_file_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = format!("{:#}", adapter(dir.path(), "invoke: {style: policy_file, command: 'tool -- {cmd}'}\nclaim: unsupported\n").unwrap_err());
+        assert!(e.contains("a.yaml:3: invoke.command: the command never names the policy file"), "{e}");
+        let e = format!("{:#}", adapter(dir.path(), "invoke: {style: command_line, command: 'tool --ro {ro} {cmd}'}\nclaim: unsupported\n").unwrap_err());
+        assert!(e.contains("say how the list {ro} is spelled"), "{e}");
+        let e = format!("{:#}", adapter(dir.path(), "invoke: {style: landlock_env}\n").unwrap_err());
+        assert!(e.contains("missing field `claim`"), "{e}");
+        let e = format!("{:#}", adapter(dir.path(), "install_as: /bin/lockgate-guest\ninvoke: {style: landlock_env}\nclaim: unsupported\n").unwrap_err());
+        assert!(e.contains("a.yaml:3: install_as: `/bin/lockgate-guest` is where lockgate's own files live"), "{e}");
+        let e = format!("{:#}", load(&dir.path().join("nope.yaml")).unwrap_err());
+        assert!(e.contains("there is no enforcer adapter at") && e.contains("adapters in") && e.contains(": a"), "{e}");
+        std::env::remove_var("LOCKGATE_TEST_UNSET_ENFORCER");
+        let file = dir.path().join("b.yaml");
+        std::fs::write(&file, "name: b\nbinary: ${LOCKGATE_TEST_UNSET_ENFORCER}\ninvoke: {style: landlock_env}\nclaim: unsupported\n").unwrap();
+        let e = format!("{:#}", load(&file).unwrap_err());
+        assert!(e.contains("b.yaml:2: binary: `${LOCKGATE_TEST_UNSET_ENFORCER}` names the environment variable LOCKGATE_TEST_UNSET_ENFORCER, which is not set"), "{e}");
+    }
+
+    #[test]
+    fn the_archive_holds_the_binary_and_its_libraries() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = adapter(dir.path(), "invoke: {style: landlock_env}\nclaim: unsupported\n").unwrap();
+        let files = a.guest_files().unwrap();
+        assert_eq!(files[0].0, "/usr/local/bin/tool");
+        assert!(files.iter().any(|(g, _)| g == "/lockgate/lib/libc.so.6"), "/bin/true is dynamic on Debian: {files:?}");
+        assert!(files.iter().any(|(g, _)| g == elf::PRIVATE_INTERP), "{files:?}");
+        let cache = Cache::at(dir.path().join("cache")).unwrap();
+        let p1 = a.archive(&cache).unwrap();
+        assert_eq!(a.archive(&cache).unwrap(), p1, "cached by content");
+        let bytes = std::fs::read(&p1).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("usr/local/bin/tool") && text.contains("lockgate/lib/libc.so.6"));
+        assert!(text.contains(elf::PRIVATE_INTERP), "the guest's copy names the private loader");
+    }
+}

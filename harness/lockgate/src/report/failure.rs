@@ -1,0 +1,304 @@
+//! The failure report: what a person needs to act on a red cell, per failing expectation —
+//! the kernel (release, ABI), the environment, the command, what was expected, what the enforced
+//! and the control runs observed (exit, errno, an excerpt of their output), who denied it, the
+//! enforcer's claim, and the verdict in one sentence.
+//!
+//! Everything here comes from the verdict and its [`Evidence`](crate::judge::Evidence), which is
+//! kept out of snapshots: the report may show output and uids, the snapshot never does.
+
+use crate::judge::{CellVerdict, RunEvidence, Status};
+use crate::model::scenario::Denier;
+use lockgate_protocol::{Outcome, StepResult};
+
+/// What the report says about the cell beyond its verdict.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// `uname -r` of the guest.
+    pub release: Option<String>,
+    /// The kernel's own Landlock probe (the preflight's, outside any environment).
+    pub kernel_landlock: Option<String>,
+    /// The LSM list the guest saw.
+    pub lsm: Option<String>,
+    /// The enforcer under test, in one line.
+    pub enforcer: String,
+    /// The environment in a few words (`bare` is described here when `None`).
+    pub environment: Option<String>,
+}
+
+/// Lines of output shown per stream, and characters per line.
+const EXCERPT_LINES: usize = 4;
+const EXCERPT_WIDTH: usize = 160;
+
+/// A bounded excerpt: the first (or last) few lines, each cut to a width, and what was left out.
+pub fn excerpt(text: &str, from_end: bool) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    let n = lines.len();
+    let shown: Vec<&str> = if from_end { lines[n.saturating_sub(EXCERPT_LINES)..].to_vec() } else { lines.iter().take(EXCERPT_LINES).copied().collect() };
+    let mut out: Vec<String> = shown
+        .iter()
+        .map(|l| cut(l, EXCERPT_WIDTH))
+        .collect();
+    if n > shown.len() {
+        let more = format!("… ({} more line{})", n - shown.len(), if n - shown.len() == 1 { "" } else { "s" });
+        if from_end {
+            out.insert(0, more);
+        } else {
+            out.push(more);
+        }
+    }
+    out
+}
+
+fn cut(s: &str, width: usize) -> String {
+    if s.chars().count() > width {
+        format!("{}…", s.chars().take(width).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+fn outcome(o: &Outcome) -> String {
+    match o {
+        Outcome::Ok => "allowed".into(),
+        Outcome::Err(e) => format!("denied {e}"),
+        Outcome::Timeout => "timed out".into(),
+    }
+}
+
+/// `denied EACCES, exit 1` plus the step's output, indented under the label.
+fn step_lines(label: &str, step: Option<&StepResult>, run: &RunEvidence, out: &mut String) {
+    let pad = " ".repeat(16);
+    match step {
+        Some(s) => {
+            let exit = s.exit_code.map(|c| format!(", exit {c}")).unwrap_or_default();
+            out.push_str(&format!("     {label:<10} {}{exit}\n", outcome(&s.outcome)));
+            for (name, text) in [("stdout", &s.stdout), ("stderr", &s.stderr)] {
+                for (i, line) in excerpt(text, false).iter().enumerate() {
+                    let tag = if i == 0 { format!("{name}: ") } else { " ".repeat(name.len() + 2) };
+                    out.push_str(&format!("{pad}{tag}{line}\n"));
+                }
+            }
+        }
+        None => {
+            let why = match &run.setup_error {
+                Some(e) => format!("its setup failed: {e}"),
+                None => format!("the run ended ({}) before this step ran", if run.exit.is_empty() { "no exit status" } else { &run.exit }),
+            };
+            out.push_str(&format!("     {label:<10} not observed: {why}\n"));
+        }
+    }
+}
+
+fn denier(v: Option<Denier>, enforced: Option<&StepResult>) -> String {
+    match (v, enforced) {
+        (Some(Denier::Sandbox), _) => "the sandbox (the control run, same uid without the enforcer, was allowed)".into(),
+        (Some(Denier::Dac), _) => "plain permissions, DAC (the control run was denied the same way)".into(),
+        (Some(Denier::Seccomp), _) => "the environment's seccomp filter (the control run got the filter's errno too)".into(),
+        (Some(Denier::Unknown), _) => "unknown (the control run was denied differently)".into(),
+        (None, Some(s)) if s.outcome == Outcome::Ok => "nobody: the enforced run was allowed".into(),
+        (None, _) => "not known: the enforced run has no result".into(),
+    }
+}
+
+/// `exit:0, probes ran as uid 998`, or `exit:1, the probe runner never started`.
+fn run_line(run: &RunEvidence) -> String {
+    let exit = if run.exit.is_empty() { "no exit status" } else { &run.exit };
+    match run.uid {
+        Some(u) => format!("{exit}, probes ran as uid {u}"),
+        None => format!("{exit}, the probe runner never started"),
+    }
+}
+
+/// `full: <the claim line>`, or why there is no claim.
+fn claim_text(v: &CellVerdict) -> String {
+    match v.evidence.claim {
+        Some(c) => format!("{c}: {}", v.enforcer_claim),
+        None => v.enforcer_claim.clone(),
+    }
+}
+
+/// The report of one failing cell (empty when it passed). The first line is
+/// `FAIL <scenario>@<kernel>@<environment>:`.
+pub fn render(v: &CellVerdict, ctx: &Context) -> String {
+    if v.passed() {
+        return String::new();
+    }
+    let e = &v.evidence;
+    let mut out = format!("FAIL {}@{}@{}:\n", v.scenario, v.kernel, v.environment);
+    let release = ctx.release.as_deref().map(|r| format!("release {r}, ")).unwrap_or_default();
+    let landlock = |probe: &str| if probe.starts_with("ABI") { format!("Landlock {probe}") } else { format!("no Landlock (the probe answered {probe})") };
+    let kernel_landlock = ctx.kernel_landlock.clone().unwrap_or_else(|| v.landlock.clone());
+    let lsm = ctx.lsm.as_deref().map(|l| format!("; LSMs {}", l.trim())).unwrap_or_default();
+    out.push_str(&format!("  kernel       {}: {release}{}{lsm}\n", v.kernel, landlock(&kernel_landlock)));
+    let env = match (ctx.environment.as_deref().map(|a| a.split_whitespace().collect::<Vec<_>>().join(" ")), v.environment.as_str()) {
+        (Some(about), _) if !about.is_empty() => cut(&about, 2 * EXCERPT_WIDTH),
+        (_, "bare") => "the enforcer runs directly under the guest's PID 1: no container, no seccomp filter".into(),
+        _ => "a container environment (see its manifest)".into(),
+    };
+    out.push_str(&format!("  environment  {}: {env}\n", v.environment));
+    if kernel_landlock != v.landlock {
+        out.push_str(&format!("  landlock     where the runs happened: {}\n", landlock(&v.landlock)));
+    }
+    if !ctx.enforcer.is_empty() {
+        out.push_str(&format!("  enforcer     {}\n", ctx.enforcer));
+    }
+    out.push_str(&format!("  enforced run {}\n  control run  {}\n", run_line(&e.enforced), run_line(&e.control)));
+    let claim = claim_text(v);
+    out.push_str(&format!("  claim        {claim}\n"));
+    let stderr = excerpt(&e.enforced.stderr, true);
+    for (i, line) in stderr.iter().enumerate() {
+        out.push_str(&format!("  {:<12} {line}\n", if i == 0 { "its stderr" } else { "" }));
+    }
+    for (label, run) in [("enforced", &e.enforced), ("control", &e.control)] {
+        if let Some(err) = &run.setup_error {
+            out.push_str(&format!("  {label} run setup failed: {err}\n"));
+        }
+    }
+    for f in &v.findings {
+        out.push_str(&format!("\n  ✗ {f}\n"));
+    }
+    for (i, x) in v.expectations.iter().enumerate() {
+        if x.status != Status::Fail {
+            continue;
+        }
+        let when = x.when.as_deref().map(|w| format!("   (when {w})")).unwrap_or_default();
+        out.push_str(&format!("\n  ✗ {}{when}\n", x.expect));
+        match e.steps.get(i).and_then(Option::as_ref) {
+            Some(s) => {
+                out.push_str(&format!("     {:<10} {}\n", "command", s.command));
+                out.push_str(&format!("     {:<10} {}\n", "expected", x.expect.rsplit(" → ").next().unwrap_or(&x.expect)));
+                step_lines("enforced", s.enforced.as_ref(), &e.enforced, &mut out);
+                step_lines("control", s.control.as_ref(), &e.control, &mut out);
+                out.push_str(&format!("     {:<10} {}\n", "denied by", denier(x.denied_by, s.enforced.as_ref())));
+                out.push_str(&format!("     {:<10} {claim}\n", "claim"));
+            }
+            None => {
+                out.push_str(&format!("     {:<10} a claim of `{}`\n", "expected", x.expect.trim_start_matches("enforcement ")));
+                out.push_str(&format!("     {:<10} {} ({})\n", "claimed", x.claimed.as_deref().unwrap_or("nothing"), v.enforcer_claim));
+                out.push_str(&format!("     {:<10} {}\n", "enforcer", v.enforcer_exit));
+            }
+        }
+        out.push_str(&format!("     {:<10} {}\n", "verdict", x.reason.as_deref().unwrap_or("failed")));
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::claim::ClaimReader;
+    use crate::judge::{judge, CellInput};
+    use crate::model::scenario::Scenario;
+    use lockgate_protocol::{CaseObservation, RunObservation, RunnerFacts};
+
+    const SEED: &str = "name: openshell-803\nsetup: {users: [{name: sandbox, uid: 998}]}\npolicy: {filesystem_policy: {read_only: [/sandbox]}, process: {run_as_user: sandbox}}\nexpect:\n  - {run: touch /sandbox/testfile, denied: EACCES, by: sandbox, when: 'abi >= 1'}\n  - {run: cat /etc/passwd, allowed: true}\n  - {enforcement: full, when: 'abi >= 1'}\n";
+
+    fn step(o: Outcome, code: i32, stderr: &str) -> StepResult {
+        StepResult { outcome: o, exit_code: Some(code), stdout: String::new(), stderr: stderr.into() }
+    }
+
+    fn run(steps: Vec<StepResult>, stderr: &str, uid: u32) -> RunObservation {
+        RunObservation {
+            exit: "exit:0".into(),
+            stderr: stderr.into(),
+            steps,
+            runner: Some(RunnerFacts { uid, gid: uid, seccomp: Some("0".into()), no_new_privs: Some("1".into()) }),
+            ..Default::default()
+        }
+    }
+
+    fn verdict(control: RunObservation, enforced: RunObservation, claims: &ClaimReader) -> CellVerdict {
+        let s: Scenario = serde_yaml::from_str(SEED).unwrap();
+        // Built from JSON so that fields added to the record with defaults do not matter here.
+        let obs: CaseObservation = serde_json::from_value(serde_json::json!({
+            "id": "openshell-803@bare", "landlock": {"abi": 1}, "control": control, "enforced": enforced,
+        }))
+        .unwrap();
+        judge(&CellInput { scenario: &s, kernel: "ubuntu-5.15", env: "bare", obs: &obs, step_of: &[Some(0), Some(1), None], seccomp_errno: None, claims, landlock_blocked: None, judge_as: None })
+    }
+
+    fn ctx() -> Context {
+        Context {
+            release: Some("5.15.0-107-generic".into()),
+            kernel_landlock: Some("ABI 1".into()),
+            lsm: Some("lockdown,capability,landlock,yama,apparmor\n".into()),
+            enforcer: "lockgate-enforcer (the reference)".into(),
+            environment: None,
+        }
+    }
+
+    #[test]
+    fn an_unconfined_write_is_reported_with_both_runs_and_the_lie() {
+        let claim = "lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced\n";
+        let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
+        let enforced = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], claim, 998);
+        let text = render(&verdict(control, enforced, &ClaimReader::Reference), &ctx());
+        let want = "\
+FAIL openshell-803@ubuntu-5.15@bare:
+  kernel       ubuntu-5.15: release 5.15.0-107-generic, Landlock ABI 1; LSMs lockdown,capability,landlock,yama,apparmor
+  environment  bare: the enforcer runs directly under the guest's PID 1: no container, no seccomp filter
+  enforcer     lockgate-enforcer (the reference)
+  enforced run exit:0, probes ran as uid 998
+  control run  exit:0, probes ran as uid 998
+  claim        full: lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced
+  its stderr   lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced
+
+  ✗ run `touch /sandbox/testfile` → denied EACCES by sandbox   (when abi >= 1)
+     command    touch /sandbox/testfile
+     expected   denied EACCES by sandbox
+     enforced   allowed, exit 0
+     control    allowed, exit 0
+     denied by  nobody: the enforced run was allowed
+     claim      full: lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced
+     verdict    expected EACCES: the enforcer claimed full enforcement, yet `touch /sandbox/testfile` succeeded; the control run shows DAC allowed it too, so Landlock was not in effect
+
+";
+        assert_eq!(text, want, "got:\n{text}");
+    }
+
+    #[test]
+    fn output_is_excerpted_and_missing_steps_and_claims_say_why() {
+        let noisy: String = (1..=9).map(|i| format!("touch: line {i} {}\n", "x".repeat(if i == 1 { 200 } else { 3 }))).collect();
+        let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
+        let enforced = run(vec![step(Outcome::Err("EPERM".into()), 1, &noisy)], "Hint: update the kernel\nExecuting the sandboxed command...\n", 0);
+        let v = verdict(control, enforced, &ClaimReader::Unsupported);
+        let text = render(&v, &ctx());
+        assert!(text.contains("     enforced   denied EPERM, exit 1\n                stderr: touch: line 1 xxx"), "{text}");
+        assert!(text.contains("…\n"), "long lines are cut: {text}");
+        assert!(text.contains("                        … (5 more lines)\n"), "{text}");
+        assert!(text.contains("     denied by  the sandbox (the control run, same uid without the enforcer, was allowed)"), "{text}");
+        assert!(text.contains("     enforced   not observed: the run ended (exit:0) before this step ran"), "{text}");
+        assert!(text.contains("  claim        (this enforcer makes no claim: its adapter says `claim: unsupported`)"), "{text}");
+        assert!(text.contains("cannot check `enforcement: full`: this enforcer makes no claim"), "{text}");
+        assert!(text.contains("  ✗ the command ran as uid 0 under the enforcer but as uid 998 in the control run"), "{text}");
+        assert!(text.contains("  enforced run exit:0, probes ran as uid 0\n  control run  exit:0, probes ran as uid 998\n"), "{text}");
+        assert!(text.contains("  its stderr   Hint: update the kernel\n               Executing the sandboxed command...\n"), "{text}");
+    }
+
+    #[test]
+    fn an_environment_that_hides_landlock_is_told_apart_from_the_kernel() {
+        let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
+        let enforced = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "lockgate-enforcer: enforcement=full abi=1 reason=x\n", 998);
+        let mut v = verdict(control, enforced, &ClaimReader::Reference);
+        v.environment = "docker-20.10.5".into();
+        v.landlock = "ENOSYS".into();
+        let mut c = ctx();
+        c.environment = Some("Docker 20.10.5 as Debian 11 ships it:\n  its profile predates Landlock".into());
+        let text = render(&v, &c);
+        assert!(text.contains("  kernel       ubuntu-5.15: release 5.15.0-107-generic, Landlock ABI 1;"), "{text}");
+        assert!(text.contains("  environment  docker-20.10.5: Docker 20.10.5 as Debian 11 ships it: its profile predates Landlock\n"), "{text}");
+        assert!(text.contains("  landlock     where the runs happened: no Landlock (the probe answered ENOSYS)\n"), "{text}");
+    }
+
+    #[test]
+    fn a_passing_cell_has_no_report_and_excerpts_are_bounded() {
+        let claim = "lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced\n";
+        let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
+        let enforced = run(vec![step(Outcome::Err("EACCES".into()), 1, "denied"), step(Outcome::Ok, 0, "")], claim, 998);
+        assert_eq!(render(&verdict(control, enforced, &ClaimReader::Reference), &ctx()), "");
+        let e = excerpt("a\nb\nc\nd\ne\nf\n", true);
+        assert_eq!(e, vec!["… (2 more lines)", "c", "d", "e", "f"]);
+        assert!(excerpt("", false).is_empty());
+    }
+}

@@ -1,0 +1,107 @@
+//! VM tests of the container environments: the real runc from Debian's package, the real
+//! seccomp profiles, real kernels under QEMU.
+
+use lockgate::guest_build::workspace_root;
+use lockgate::model::scenario::Denier;
+use lockgate::run::{run, RunOptions};
+use std::path::Path;
+
+fn options(kernel: &str, envs: &[&str], scenarios: &[(&str, &str)], dir: &Path) -> RunOptions {
+    let mut o = RunOptions::new(workspace_root());
+    let sdir = dir.join("scenarios");
+    std::fs::create_dir_all(&sdir).unwrap();
+    for (name, text) in scenarios {
+        std::fs::write(sdir.join(format!("{name}.yaml")), text).unwrap();
+    }
+    o.scenarios_dir = sdir;
+    o.selection.kernels = vec![kernel.to_string()];
+    o.selection.envs = envs.iter().map(|e| e.to_string()).collect();
+    o.snapshots = false;
+    o.jobs = 1;
+    o
+}
+
+fn shipped(name: &str) -> String {
+    std::fs::read_to_string(workspace_root().join(format!("scenarios/{name}.yaml"))).unwrap()
+}
+
+/// The acceptance of issue 4 on Debian 6.12 (Landlock ABI 6): Docker 20.10.5's profile leaves
+/// the enforcer an ENOSYS, Docker 26.1.5's lets Landlock through.
+#[test]
+fn docker_20_10_5_answers_enosys_where_the_kernel_has_landlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = [("seed", shipped("openshell-803")), ("hard", shipped("hard-requirement"))];
+    let scenarios: Vec<(&str, &str)> = scenarios.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let o = options("debian-6.12", &["bare", "docker-20.10.5", "docker-26.1.5"], &scenarios, dir.path());
+    let r = run(&o).unwrap();
+    assert!(r.ok(), "the shipped suite states these outcomes: {:?}", r.cells.iter().map(|c| (&c.scenario, &c.env, c.outcome.as_ref().map(|v| v.failures()))).collect::<Vec<_>>());
+    let cell = |scenario: &str, env: &str| r.cells.iter().find(|c| c.scenario == scenario && c.env == env).unwrap().outcome.as_ref().unwrap().clone();
+    assert_eq!(r.kernels[0].preflight.as_ref().unwrap().landlock.to_string(), "ABI 6", "the kernel itself has Landlock");
+
+    let old = cell("openshell-803", "docker-20.10.5");
+    assert_eq!(old.landlock, "ENOSYS", "runc's stub answers the raw probe in the container");
+    assert!(old.enforcer_claim.contains("enforcement=none"), "best_effort says it enforced nothing: {}", old.enforcer_claim);
+    let touch = old.expectations.iter().find(|e| e.when.as_deref() == Some("env == docker-20.10.5") && e.enforced.is_some()).unwrap();
+    assert_eq!(touch.enforced.as_deref(), Some("allowed"), "the write to read-only /sandbox went through");
+    let refused = cell("hard-requirement", "docker-20.10.5");
+    assert!(refused.enforcer_claim.contains("enforcement=refused") && refused.enforcer_exit == "exit:1", "{} ({})", refused.enforcer_claim, refused.enforcer_exit);
+
+    let new = cell("openshell-803", "docker-26.1.5");
+    assert_eq!(new.landlock, "ABI 6");
+    assert_eq!(new.expectations[0].enforced.as_deref(), Some("denied EACCES"));
+    assert_eq!(new.expectations[0].denied_by, Some(Denier::Sandbox), "the control run inside the container was allowed");
+
+    // Judged by what the kernel offers (as the mutation gate does), the seed's denial fails and
+    // the verdict says why.
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options("debian-6.12", &["docker-20.10.5"], &scenarios[..1], dir.path());
+    o.judge_as_bare = true;
+    let r = run(&o).unwrap();
+    assert_eq!(r.cells.len(), 1);
+    let v = r.cells[0].outcome.as_ref().unwrap();
+    assert!(!v.passed());
+    let why = v.expectations[0].reason.clone().unwrap();
+    assert!(why.contains("`touch /sandbox/testfile` succeeded"), "{why}");
+    assert!(why.contains("seccomp blocked Landlock") && why.contains("ENOSYS from runc's stub") && why.contains("the kernel itself offers ABI 6"), "{why}");
+}
+
+/// A profile of one's own, as a further environment; a denial by its filter is attributed to
+/// seccomp by the control run in the same container.
+#[test]
+fn a_users_profile_is_an_environment_and_its_denials_are_seccomps() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernels = dir.path().join("kernels");
+    let envs = dir.path().join("images/environments");
+    std::fs::create_dir_all(&kernels).unwrap();
+    std::fs::create_dir_all(&envs).unwrap();
+    for f in ["debian-6.12.yaml", "lock.yaml"] {
+        std::fs::copy(workspace_root().join("kernels").join(f), kernels.join(f)).unwrap();
+    }
+    std::fs::write(
+        envs.join("no-truncate.json"),
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["truncate"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
+    )
+    .unwrap();
+    std::fs::write(envs.join("no-truncate.yaml"), "name: no-truncate\nengine: docker\nseccomp: {path: no-truncate.json}\n").unwrap();
+    let scenario = r#"
+name: truncate-blocked
+setup:
+  users: [{name: sandbox, uid: 998}]
+  paths:
+    - {path: /sandbox, kind: dir, owner: sandbox}
+    - {path: /sandbox/owned, kind: file, owner: sandbox, content: data}
+policy:
+  filesystem_policy: {read_only: [/usr, /bin, /lib, /etc], read_write: [/tmp, /sandbox]}
+  process: {run_as_user: sandbox}
+expect:
+  - {probe: truncate /sandbox/owned, denied: EPERM, by: seccomp}
+  - {probe: create /sandbox/f, allowed: true}
+"#;
+    let mut o = options("debian-6.12", &["no-truncate"], &[("truncate-blocked", scenario)], dir.path());
+    o.kernels_dir = kernels;
+    let r = run(&o).unwrap();
+    let v = r.cells[0].outcome.as_ref().unwrap();
+    assert!(v.passed(), "{:?}", v.failures());
+    assert_eq!(v.environment, "no-truncate");
+    assert_eq!(v.expectations[0].denied_by, Some(Denier::Seccomp));
+}

@@ -1,0 +1,59 @@
+//! VM tests of the kernel axis: the preflight's config facts (in the guest, or from the package
+//! on the host), seccomp filter support, and the "compiled in, not enabled" variant.
+
+use lockgate::guest_build::workspace_root;
+use lockgate::run::{run, RunOptions};
+use lockgate_protocol::SeccompFilterProbe;
+use std::path::Path;
+
+fn options(kernels: &[&str], dir: &Path) -> RunOptions {
+    let mut o = RunOptions::new(workspace_root());
+    let sdir = dir.join("scenarios");
+    std::fs::create_dir_all(&sdir).unwrap();
+    std::fs::copy(workspace_root().join("scenarios/openshell-803.yaml"), sdir.join("openshell-803.yaml")).unwrap();
+    o.scenarios_dir = sdir;
+    o.selection.kernels = kernels.iter().map(|k| k.to_string()).collect();
+    o.selection.envs = vec!["bare".into()];
+    o.snapshots = false;
+    o
+}
+
+#[test]
+fn the_preflight_reads_the_build_config_in_the_guest_or_from_the_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&options(&["debian-6.1", "debian-6.1-tiny"], dir.path())).unwrap();
+    assert!(r.ok(), "{:?}", r.cells);
+    let pre = |name: &str| r.kernels.iter().find(|k| k.name == name).unwrap().preflight.clone().unwrap();
+
+    // Debian's cloud kernel has no /proc/config.gz: the facts come from boot/config-* of its package.
+    let cloud = pre("debian-6.1");
+    let c = cloud.config.expect("debian-6.1: the package's config file");
+    assert!(c.source.starts_with("boot/config-6.1.0-50-cloud-amd64"), "{}", c.source);
+    assert_eq!(c.security_landlock, "y");
+    assert!(c.landlock_in_default_lsm(), "{c:?}");
+    assert_eq!(cloud.seccomp_filter, Some(SeccompFilterProbe::Supported));
+
+    // The tiny kernel has CONFIG_IKCONFIG_PROC: the guest reads it.
+    let tiny = pre("debian-6.1-tiny");
+    let c = tiny.config.expect("debian-6.1-tiny: /proc/config.gz");
+    assert_eq!((c.source.as_str(), c.security_landlock.as_str(), c.seccomp_filter.as_str()), ("/proc/config.gz", "y", "y"));
+    assert!(c.landlock_in_default_lsm(), "{c:?}");
+    assert_eq!(tiny.landlock.abi(), Some(2));
+    assert_eq!(tiny.seccomp_filter, Some(SeccompFilterProbe::Supported));
+}
+
+#[test]
+fn landlock_compiled_in_but_not_enabled_is_named_when_the_manifest_expects_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options(&["debian-6.12-nolandlock"], dir.path());
+    let kdir = dir.path().join("kernels");
+    std::fs::create_dir_all(&kdir).unwrap();
+    let manifest = std::fs::read_to_string(workspace_root().join("kernels/debian-6.12-nolandlock.yaml")).unwrap();
+    std::fs::write(kdir.join("k.yaml"), manifest.replace("abi: none", "abi: 6")).unwrap();
+    std::fs::copy(workspace_root().join("kernels/lock.yaml"), kdir.join("lock.yaml")).unwrap();
+    o.kernels_dir = kdir;
+    let r = run(&o).unwrap();
+    let err = r.cells[0].outcome.as_ref().unwrap_err();
+    assert!(err.contains("says Landlock ABI 6, but the guest's probe answered EOPNOTSUPP"), "{err}");
+    assert!(err.contains("Landlock is compiled in but not enabled: `landlock` is not in the LSM list (lockdown,capability,yama"), "{err}");
+}

@@ -1,0 +1,64 @@
+//! VM tests of external enforcers: an adapter file, a binary from the host (with its shared
+//! libraries) copied into the guest, a real kernel. Nothing here is in lockgate's own image.
+
+use lockgate::guest_build::workspace_root;
+use lockgate::judge::Status;
+use lockgate::model::scenario::Denier;
+use lockgate::run::{run, RunOptions};
+use std::path::Path;
+
+fn options(dir: &Path, adapter: &str) -> RunOptions {
+    let mut o = RunOptions::new(workspace_root());
+    let sdir = dir.join("scenarios");
+    std::fs::create_dir_all(&sdir).unwrap();
+    std::fs::copy(workspace_root().join("scenarios/openshell-803.yaml"), sdir.join("openshell-803.yaml")).unwrap();
+    o.scenarios_dir = sdir;
+    o.selection.kernels = vec!["debian-6.12".into()];
+    o.selection.envs = vec!["bare".into()];
+    o.snapshots = false;
+    o.jobs = 1;
+    let file = dir.join("adapter.yaml");
+    std::fs::write(&file, adapter).unwrap();
+    o.enforcer.adapter_file = Some(file);
+    o
+}
+
+/// `env` from the host's coreutils, a dynamic binary, as an "enforcer" that confines nothing:
+/// it must run in the guest (its libc came along), as the policy's user (the harness dropped
+/// privileges), and the seed must fail with the reasons a person needs.
+#[test]
+fn an_external_enforcer_that_enforces_nothing_is_caught() {
+    let env = ["/usr/bin/env", "/bin/env"].into_iter().find(|p| Path::new(p).exists()).expect("env(1) on the host");
+    let dir = tempfile::tempdir().unwrap();
+    let adapter = format!("name: env-only\nbinary: {env}\ninvoke: {{style: command_line, command: 'env {{cmd}}'}}\ndrop_privileges: harness\nclaim: unsupported\n");
+    let r = run(&options(dir.path(), &adapter)).unwrap();
+    let v = r.cells[0].outcome.as_ref().expect("a verdict, not a harness error");
+    assert!(!v.passed());
+    assert_eq!(v.evidence.enforced.uid, Some(998), "the harness starts the enforcer as run_as_user: {:?}", v.evidence.enforced);
+    assert!(v.findings.is_empty(), "{:?}", v.findings);
+    let touch = &v.expectations[0];
+    assert_eq!(touch.status, Status::Fail);
+    assert_eq!(touch.enforced.as_deref(), Some("allowed"));
+    let reason = touch.reason.as_deref().unwrap();
+    assert!(reason.contains("`touch /sandbox/testfile` succeeded") && reason.contains("DAC allowed it too"), "{reason}");
+    let claim = v.expectations.iter().find(|e| e.expect == "enforcement full").unwrap();
+    assert!(claim.reason.as_deref().unwrap().contains("makes no claim about its enforcement"), "{:?}", claim.reason);
+    assert!(r.enforcer.starts_with("env-only (adapter "), "{}", r.enforcer);
+}
+
+/// The reference enforcer, handed to lockgate as if it were someone else's: a policy-file
+/// adapter with a claim regex must give the verdicts the built-in reference gives.
+#[test]
+fn the_reference_enforcer_through_a_policy_file_adapter_passes() {
+    let bins = lockgate::guest_build::build(true).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let adapter = format!(
+        "name: reference-as-external\nbinary: {}\ninstall_as: /opt/external/enforcer\ninvoke:\n  style: policy_file\n  command: '{{binary}} --policy {{policy_file}} -- {{cmd}}'\nclaim:\n  - {{regex: 'enforcement=(?P<claim>full|partial|none|refused)'}}\n",
+        bins.enforcer.display()
+    );
+    let r = run(&options(dir.path(), &adapter)).unwrap();
+    let v = r.cells[0].outcome.as_ref().expect("a verdict, not a harness error");
+    assert!(v.passed(), "{:?}", v.failures());
+    assert_eq!(v.expectations[0].denied_by, Some(Denier::Sandbox));
+    assert!(v.enforcer_claim.contains("enforcement=full abi=6"), "{}", v.enforcer_claim);
+}
