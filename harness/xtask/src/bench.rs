@@ -34,6 +34,8 @@ struct Bench {
     jobs: usize,
     ratio_jn_to_j1: f64,
     warm_host_setup_s: f64,
+    container_env: String,
+    container_added_per_scenario_s: f64,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -113,6 +115,17 @@ pub fn bench(repeat: usize, kernels: Vec<String>) -> Result<bool> {
     let j1 = matrix(1)?;
     let jn = matrix(jobs)?;
     let warm = run(&RunOptions { selection: sel(&names[..1], &[first_scenario]), ..base.clone() })?;
+    // What a container environment adds per scenario: the same kernel and scenarios in
+    // docker-26.1.5 against bare (one container start per scenario).
+    let container_env = "docker-26.1.5";
+    let boot_of = |env: &str| -> Result<f64> {
+        let r = run(&RunOptions { selection: sel_env(&names[..1], &[], env), ..base.clone() })?;
+        let k = &r.kernels[0];
+        anyhow::ensure!(k.error.is_none(), "{}", k.error.clone().unwrap_or_default());
+        Ok(k.boot.as_ref().context("no boot")?.wall.as_secs_f64())
+    };
+    let (bare_all, container_all) = (boot_of("bare")?, boot_of(container_env)?);
+    let container_per_scenario = (container_all - bare_all) / model.scenarios.len().max(1) as f64;
     let b = Bench {
         accel: accel.to_string(),
         repeat,
@@ -122,6 +135,8 @@ pub fn bench(repeat: usize, kernels: Vec<String>) -> Result<bool> {
         jobs,
         ratio_jn_to_j1: jn / j1,
         warm_host_setup_s: warm.host_setup.as_secs_f64(),
+        container_env: container_env.to_string(),
+        container_added_per_scenario_s: container_per_scenario,
     };
     print_table(&b);
     let json = serde_json::to_string_pretty(&b)?;
@@ -131,8 +146,13 @@ pub fn bench(repeat: usize, kernels: Vec<String>) -> Result<bool> {
     Ok(true)
 }
 
+/// Kernel rows and the matrix are measured on the bare environment; containers have their own row.
 fn sel(kernels: &[String], scenarios: &[String]) -> lockgate::plan::Selection {
-    lockgate::plan::Selection { kernels: kernels.to_vec(), scenarios: scenarios.to_vec(), ..Default::default() }
+    sel_env(kernels, scenarios, "bare")
+}
+
+fn sel_env(kernels: &[String], scenarios: &[String], env: &str) -> lockgate::plan::Selection {
+    lockgate::plan::Selection { kernels: kernels.to_vec(), scenarios: scenarios.to_vec(), envs: vec![env.to_string()], ..Default::default() }
 }
 
 /// Wall time of one kernel's boot running these scenarios (all when empty).
@@ -160,4 +180,5 @@ fn print_table(b: &Bench) {
     }
     println!("\nwhole matrix: -j 1 {:.1}s, -j {} {:.1}s, ratio {:.2}", b.matrix_j1_s, b.jobs, b.matrix_jn_s, b.ratio_jn_to_j1);
     println!("warm start, host-side work before the first boot: {:.2}s", b.warm_host_setup_s);
+    println!("{} adds {:.2}s per scenario over bare (on {})", b.container_env, b.container_added_per_scenario_s, b.kernels.first().map(|k| k.kernel.as_str()).unwrap_or("?"));
 }
