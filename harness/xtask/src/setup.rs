@@ -34,14 +34,19 @@ pub fn ensure_host_tools() -> Result<()> {
     if !update.success() {
         bail!("apt-get update failed");
     }
+    apt_install(&missing)
+}
+
+fn apt_install<S: AsRef<std::ffi::OsStr> + std::fmt::Display>(packages: &[S]) -> Result<()> {
     let status = Command::new("apt-get")
         .args(["install", "-y", "-q", "--no-install-recommends"])
-        .args(&missing)
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status()
         .context("cannot run apt-get")?;
     if !status.success() {
-        bail!("apt-get install {} failed", missing.join(" "));
+        let names: Vec<String> = packages.iter().map(|p| p.to_string()).collect();
+        bail!("apt-get install {} failed", names.join(" "));
     }
     Ok(())
 }
@@ -61,16 +66,7 @@ pub fn ensure_build_tools() -> Result<()> {
         bail!("building a kernel needs {}: install them (as root: apt-get install {})", missing.join(", "), missing.join(" "));
     }
     eprintln!("xtask: installing the kernel build tools {} with apt-get", missing.join(", "));
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .context("cannot run apt-get")?;
-    if !status.success() {
-        bail!("apt-get install {} failed", missing.join(" "));
-    }
-    Ok(())
+    apt_install(&missing)
 }
 
 /// Whether the run `opts` selects has a kernel to build from source that the cache does not
