@@ -210,3 +210,25 @@ fn a_package_whose_pin_is_wrong_is_refused() {
     let blobs: Vec<String> = std::fs::read_dir(w.cache.dir("blobs")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     assert!(blobs.is_empty(), "{blobs:?}");
 }
+
+/// `opt_in: true` keeps a kernel out of the default matrix; `--kernel NAME` or `--kernel all`
+/// selects it.
+#[test]
+fn opt_in_kernels_run_only_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, k) = (dir.path().join("scenarios"), dir.path().join("kernels"));
+    std::fs::create_dir_all(&s).unwrap();
+    std::fs::create_dir_all(&k).unwrap();
+    std::fs::write(k.join("a.yaml"), "name: a\nabi: 1\nsource: {path: /a}\n").unwrap();
+    std::fs::write(k.join("b.yaml"), "name: b\nabi: 4\nopt_in: true\nsource: {url: 'https://example.org/b'}\n").unwrap();
+    let model = lockgate::model::load(&s, &k).unwrap();
+    let names = |asked: &[&str]| -> Vec<String> {
+        let asked: Vec<String> = asked.iter().map(|a| a.to_string()).collect();
+        lockgate::plan::select_kernels(&model, &asked).unwrap().into_iter().map(|i| model.kernels[i].value.name.to_string()).collect()
+    };
+    assert_eq!(names(&[]), ["a"]);
+    assert_eq!(names(&["b"]), ["b"]);
+    assert_eq!(names(&["all"]), ["a", "b"]);
+    let err = lockgate::plan::select_kernels(&model, &["c".to_string()]).unwrap_err().to_string();
+    assert!(err.contains("no kernel is named `c`; known kernels: a, b, all"), "{err}");
+}
