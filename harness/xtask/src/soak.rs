@@ -199,6 +199,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         other => bail!("--accel {other}: write tcg or kvm"),
     };
     let tsc = match args.tsc_khz.as_str() {
+        _ if !args.machine.contains(&Machine::Microvm) => None,
         "off" => None,
         "auto" => Some(host_tsc_khz().context("cannot read the host's TSC frequency; pass --tsc-khz N or --tsc-khz off")?),
         n => Some(n.parse().with_context(|| format!("--tsc-khz {n}: write a number of kHz, auto or off"))?),
