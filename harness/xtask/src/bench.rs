@@ -5,7 +5,6 @@
 //! `-j cores`, and the host-side work of a warm start. Medians over `--repeat` runs.
 
 use anyhow::{Context, Result};
-use lockgate::image::newc::Newc;
 use lockgate::run::{run, RunOptions};
 use lockgate::vm::console::{boot, Ended, Watch};
 use lockgate::vm::qemu::{Accel, Boot};
@@ -43,18 +42,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// An initramfs whose init powers the machine off at once: the cost floor of a boot.
-fn floor_initrd(busybox: &std::path::Path, dest: &std::path::Path) -> Result<()> {
-    let mut a = Newc::new();
-    a.dir("/bin", 0o755);
-    a.dir("/dev", 0o755);
-    a.char_dev("/dev/console", 0o600, 5, 1);
-    a.file("/bin/busybox", 0o755, &std::fs::read(busybox)?);
-    a.file("/init", 0o755, b"#!/bin/busybox sh\n/bin/busybox poweroff -f\n");
-    std::fs::write(dest, a.finish())?;
-    Ok(())
-}
-
 pub fn bench(repeat: usize, kernels: Vec<String>) -> Result<bool> {
     let root = lockgate::guest_build::workspace_root();
     let model = lockgate::model::load(&root.join("scenarios"), &root.join("kernels"))?;
@@ -63,7 +50,8 @@ pub fn bench(repeat: usize, kernels: Vec<String>) -> Result<bool> {
     let busybox = fetcher.busybox()?;
     let tmp = cache.tempdir()?;
     let initrd = tmp.path().join("floor.cpio");
-    floor_initrd(&busybox.path, &initrd)?;
+    // The floor: the same trivial init as the boot soak, powering off at once.
+    crate::soak::trivial_initrd(&busybox.path, crate::soak::Exit::Poweroff, &initrd)?;
     let names: Vec<String> = lockgate::plan::select_kernels(&model, &kernels)?.into_iter().map(|i| model.kernels[i].value.name.to_string()).collect();
     let first_scenario = model.scenarios.iter().map(|s| s.value.name.to_string()).min().context("no scenarios")?;
     let mut base = RunOptions::new(root.clone());

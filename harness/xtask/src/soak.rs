@@ -26,7 +26,7 @@ pub enum Machine {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Exit {
+pub(crate) enum Exit {
     /// `poweroff -f`, as the guest agent does (needs ACPI on pc).
     Poweroff,
     /// `reboot -f`: QEMU runs with -no-reboot, so a reset ends it too.
@@ -91,7 +91,7 @@ fn host_tsc_khz() -> Option<u64> {
 }
 
 /// An initramfs whose init ends the boot at once.
-fn trivial_initrd(busybox: &Path, exit: Exit, dest: &Path) -> Result<()> {
+pub(crate) fn trivial_initrd(busybox: &Path, exit: Exit, dest: &Path) -> Result<()> {
     let mut a = lockgate::image::newc::Newc::new();
     a.dir("/bin", 0o755);
     a.dir("/dev", 0o755);
