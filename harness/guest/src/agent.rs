@@ -6,9 +6,10 @@
 
 use crate::records::{self, RecordPort, RECORD_PORT};
 use crate::{preflight, run, setup};
+use crate::clock::monotonic;
 use lockgate_protocol::{
-    Case, CaseObservation, Fault, Plan, ProbeOp, RunObservation, Step, PLAN_PATH, READY_MARKER,
-    VERSION,
+    Case, CaseObservation, CaseTiming, Fault, GuestTiming, Plan, ProbeOp, RunObservation, Step,
+    PLAN_PATH, READY_MARKER, VERSION,
 };
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 /// Runs the agent; never returns.
 pub fn main() -> ! {
+    let agent_start = monotonic();
     umask(Mode::from_bits_truncate(0o022));
     let mut early_faults = mount_filesystems();
     if let Err(e) = loopback_up() {
@@ -57,6 +59,7 @@ pub fn main() -> ! {
         send(&mut port, |p| p.fault(message.clone()));
     }
     send(&mut port, |p| p.preflight(preflight::gather()));
+    let preflight_end = monotonic();
 
     if let Some(fault) = plan.fault {
         commit_fault(fault, &mut port);
@@ -68,13 +71,21 @@ pub fn main() -> ! {
         plan.kernel
     ));
     let mut sent = 0;
+    let mut timings = Vec::with_capacity(plan.cases.len());
     for case in &plan.cases {
-        let observation = observe_case(case);
+        let (observation, timing) = observe_case(case);
+        timings.push(timing);
         if send(&mut port, |p| p.case(observation)) {
             sent += 1;
         }
     }
-    send(&mut port, |p| p.done(sent));
+    let timing = GuestTiming {
+        agent_start,
+        preflight_end,
+        cases: timings,
+        done: monotonic(),
+    };
+    send(&mut port, |p| p.done(sent, timing));
     if plan.shell {
         port.drain();
         crate::shell::hand_over(plan.cases.last());
@@ -102,6 +113,7 @@ fn commit_fault(fault: Fault, port: &mut RecordPort) {
             let stale = lockgate_protocol::Record::Done {
                 nonce: "stale".into(),
                 cases: 0,
+                timing: None,
             };
             send(port, |p| p.send(&stale));
             power_off(Some(port));
@@ -121,37 +133,61 @@ fn send(port: &mut RecordPort, op: impl FnOnce(&mut RecordPort) -> std::io::Resu
     }
 }
 
-/// Both runs of a case. Case-level preparation (accounts, enforcer files) that fails is a setup
-/// error of both runs: the case record is still sent, so the host knows which case it was.
-fn observe_case(case: &Case) -> CaseObservation {
+/// Both runs of a case, and how long they took. Case-level preparation (accounts, enforcer
+/// files) that fails is a setup error of both runs: the case record is still sent, so the host
+/// knows which case it was.
+fn observe_case(case: &Case) -> (CaseObservation, CaseTiming) {
+    let started = monotonic();
+    let mut timing = CaseTiming {
+        id: case.id.clone(),
+        ..Default::default()
+    };
     let prepared = setup::write_accounts(&case.setup.users)
         .and_then(|()| setup::write_files(&case.enforcer.files));
-    let observe = |run: fn(&Case) -> RunObservation| match &prepared {
-        Ok(()) => observe_run(case, run),
-        Err(e) => RunObservation {
-            setup_error: Some(e.clone()),
-            ..Default::default()
-        },
+    let observation = match (&case.container, &prepared) {
+        (Some(container), Ok(())) => {
+            let (obs, runs) = crate::container::observe(case, container);
+            (timing.control, timing.enforced) = runs.unwrap_or_default();
+            obs
+        }
+        _ => {
+            let observe = |run: fn(&Case) -> RunObservation, took: &mut f64| match &prepared {
+                Ok(()) => observe_run(case, run, took),
+                Err(e) => RunObservation {
+                    setup_error: Some(e.clone()),
+                    ..Default::default()
+                },
+            };
+            let (mut control, mut enforced) = (0.0, 0.0);
+            let obs = CaseObservation {
+                id: case.id.clone(),
+                landlock: preflight::landlock_abi(),
+                environment_error: None,
+                control: observe(run::control, &mut control),
+                enforced: observe(run::enforced, &mut enforced),
+            };
+            (timing.control, timing.enforced) = (control, enforced);
+            obs
+        }
     };
-    if let (Some(container), Ok(())) = (&case.container, &prepared) {
-        return crate::container::observe(case, container);
-    }
-    CaseObservation {
-        id: case.id.clone(),
-        landlock: preflight::landlock_abi(),
-        environment_error: None,
-        control: observe(run::control),
-        enforced: observe(run::enforced),
-    }
+    timing.total = monotonic() - started;
+    (observation, timing)
 }
 
-/// One run on a freshly prepared tree, with the listeners its connect probes need.
-fn observe_run(case: &Case, run: fn(&Case) -> RunObservation) -> RunObservation {
+/// One run on a freshly prepared tree, with the listeners its connect probes need; `took` gets
+/// the run's own time (its processes, not the tree).
+fn observe_run(case: &Case, run: fn(&Case) -> RunObservation, took: &mut f64) -> RunObservation {
     let mut tree = setup::Tree::default();
     let ready = start_listeners(&case.steps)
         .and_then(|listeners| tree.prepare(&case.setup).map(|()| listeners));
     let observation = match ready {
-        Ok(_listeners) => run(case), // listeners close when dropped, after the run
+        Ok(_listeners) => {
+            // listeners close when dropped, after the run
+            let started = monotonic();
+            let obs = run(case);
+            *took = monotonic() - started;
+            obs
+        }
         Err(e) => RunObservation {
             setup_error: Some(e),
             ..Default::default()

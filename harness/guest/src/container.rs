@@ -17,6 +17,7 @@
 //! top-level setup directory, and /tmp) are made by runc at start; between the two runs the
 //! driver empties them and resets their owner and mode, where the bare agent mounts new ones.
 
+use crate::clock::monotonic;
 use crate::{agent, errno_text, preflight, run, setup, spawn};
 use lockgate_protocol::seccomp::{self, Target};
 use lockgate_protocol::{bounded, AbiProbe, Case, CaseObservation, Container, RunObservation, GUEST_BIN};
@@ -39,8 +40,9 @@ const CONTAINER_DEADLINE: Duration = Duration::from_secs(150);
 
 static STARTS: AtomicUsize = AtomicUsize::new(0);
 
-/// Agent side: one container start for the whole case.
-pub fn observe(case: &Case, container: &Container) -> CaseObservation {
+/// Agent side: one container start for the whole case. Also returns how long the control and
+/// the enforced run took inside the container, when the container side said.
+pub fn observe(case: &Case, container: &Container) -> (CaseObservation, Option<(f64, f64)>) {
     let n = STARTS.fetch_add(1, Ordering::SeqCst);
     let id = format!("lockgate-{n}");
     let started = Instant::now();
@@ -48,23 +50,29 @@ pub fn observe(case: &Case, container: &Container) -> CaseObservation {
     agent::reap_orphans();
     let total = started.elapsed().as_secs_f64();
     match &result {
-        Ok((_, Some((start, runs)))) => log(&format!(
-            "{}: container {id} ({}): {total:.2}s = start {start:.2}s + both runs {runs:.2}s + teardown {:.2}s",
+        Ok((_, Some(t))) => log(&format!(
+            "{}: container {id} ({}): {total:.2}s = start {:.2}s + control {:.2}s + enforced {:.2}s + teardown {:.2}s",
             case.id,
             container.env,
-            total - start - runs
+            t.start,
+            t.control,
+            t.enforced,
+            total - t.start - t.control - t.enforced
         )),
         _ => log(&format!("{}: container {id} ({}) took {total:.2}s", case.id, container.env)),
     }
     match result {
-        Ok((obs, _)) => obs,
-        Err(e) => CaseObservation {
-            id: case.id.clone(),
-            landlock: AbiProbe::Errno("EUNKNOWN".into()),
-            environment_error: Some(format!("{} environment: {e}", container.env)),
-            control: RunObservation::default(),
-            enforced: RunObservation::default(),
-        },
+        Ok((obs, t)) => (obs, t.map(|t| (t.control, t.enforced))),
+        Err(e) => (
+            CaseObservation {
+                id: case.id.clone(),
+                landlock: AbiProbe::Errno("EUNKNOWN".into()),
+                environment_error: Some(format!("{} environment: {e}", container.env)),
+                control: RunObservation::default(),
+                enforced: RunObservation::default(),
+            },
+            None,
+        ),
     }
 }
 
@@ -175,38 +183,57 @@ pub fn config_json(case: &Case, container: &Container, release: &str, root: &str
     }))
 }
 
-/// Seconds on CLOCK_MONOTONIC, which every PID namespace of the guest shares.
-fn monotonic() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+/// How a container case's time divided, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ContainerTiming {
+    /// From spawning runc to the container's process starting.
+    start: f64,
+    control: f64,
+    enforced: f64,
 }
 
-/// The `t0=… t1=…` line the container side prints on stderr: when it started and ended.
-fn timing(stderr: &str, spawned: f64) -> Option<(f64, f64)> {
+/// The `t0=… t1=… t2=…` line the container side prints on stderr: when it started, when the
+/// control run ended, when the enforced run ended.
+fn timing(stderr: &str, spawned: f64) -> Option<ContainerTiming> {
     let line = stderr.lines().find(|l| l.starts_with("lockgate-guest container-case: t0="))?;
     let mut it = line.split_whitespace().filter_map(|w| w.split_once('=')).map(|(_, v)| v.parse::<f64>().ok());
-    let (t0, t1) = (it.next()??, it.next()??);
-    Some((t0 - spawned, t1 - t0))
+    let (t0, t1, t2) = (it.next()??, it.next()??, it.next()??);
+    Some(ContainerTiming { start: t0 - spawned, control: t1 - t0, enforced: t2 - t1 })
 }
 
 /// `runc run` in the foreground: the case JSON on the container's stdin, its observation on
 /// stdout. runc deletes the container when its process exits. Also returns how long the
 /// container took to start and how long both runs took in it, when it said.
-fn start(case: &Case, container: &Container, id: &str, dir: &str) -> Result<(CaseObservation, Option<(f64, f64)>), String> {
+fn start(case: &Case, container: &Container, id: &str, dir: &str) -> Result<(CaseObservation, Option<ContainerTiming>), String> {
     let input = serde_json::to_vec(case).map_err(|e| e.to_string())?;
-    let mut cmd = Command::new(&container.runtime);
-    cmd.args(["--root", RUNC_ROOT, "run", "--no-pivot", "--bundle", dir, id])
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+    let command = |program: &str| {
+        let mut cmd = Command::new(program);
+        cmd.arg0(&container.runtime)
+            .args(["--root", RUNC_ROOT, "run", "--no-pivot", "--bundle", dir, id])
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        cmd
+    };
     let spawned = monotonic();
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {} ({e})", container.runtime, errno_text::name_of_io(&e)))?;
+    // From the sealed copy when there is one and it can be executed (a kernel with
+    // vm.memfd_noexec=2 refuses); else the runtime itself, which then copies itself.
+    let sealed = crate::sealed_runtime::path_for(&container.runtime).map_err(|e| log(&format!("no sealed copy of {}: {e}", container.runtime)));
+    let mut child = match sealed.ok().map(|path| command(&path).spawn()) {
+        Some(Ok(child)) => child,
+        other => {
+            if let Some(Err(e)) = other {
+                log(&format!("cannot start the sealed copy of {}: {e}; starting it directly", container.runtime));
+            }
+            command(&container.runtime)
+                .spawn()
+                .map_err(|e| format!("cannot start {}: {} ({e})", container.runtime, errno_text::name_of_io(&e)))?
+        }
+    };
     let captured = spawn::supervise(&mut child, &input, CONTAINER_DEADLINE, 8 << 20).map_err(|e| format!("lost track of runc: {e}"))?;
     let stdout = String::from_utf8_lossy(&captured.stdout);
     let stderr = String::from_utf8_lossy(&captured.stderr);
@@ -270,14 +297,12 @@ pub fn main() -> i32 {
         }
     };
     let t0 = monotonic();
-    let obs = CaseObservation {
-        id: case.id.clone(),
-        landlock: preflight::landlock_abi(),
-        environment_error: None,
-        control: observe_run(&case, run::control),
-        enforced: observe_run(&case, run::enforced),
-    };
-    eprintln!("lockgate-guest container-case: t0={t0:.6} t1={:.6}", monotonic());
+    let landlock = preflight::landlock_abi();
+    let control = observe_run(&case, run::control);
+    let t1 = monotonic();
+    let enforced = observe_run(&case, run::enforced);
+    let obs = CaseObservation { id: case.id.clone(), landlock, environment_error: None, control, enforced };
+    eprintln!("lockgate-guest container-case: t0={t0:.6} t1={t1:.6} t2={:.6}", monotonic());
     let line = serde_json::to_string(&obs).unwrap_or_default();
     let mut out = std::io::stdout().lock();
     if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {

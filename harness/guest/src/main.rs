@@ -11,6 +11,7 @@
 //! namespace, and must then still be the runner, never an agent that mounts and powers off.
 
 mod agent;
+mod clock;
 mod container;
 mod errno_text;
 mod preflight;
@@ -18,6 +19,7 @@ mod probes;
 mod records;
 mod run;
 mod runner;
+mod sealed_runtime;
 mod setup;
 mod shell;
 mod spawn;

@@ -1,7 +1,7 @@
 //! The record port: one JSON object per line on the second serial port, each flushed at once
 //! so that a guest that dies later still leaves every record it made.
 
-use lockgate_protocol::{CaseObservation, Preflight, Record, VERSION};
+use lockgate_protocol::{CaseObservation, GuestTiming, Preflight, Record, VERSION};
 use nix::sys::termios::{cfmakeraw, tcdrain, tcgetattr, tcsetattr, SetArg};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -85,10 +85,11 @@ impl RecordPort {
         })
     }
 
-    pub fn done(&mut self, cases: usize) -> io::Result<()> {
+    pub fn done(&mut self, cases: usize, timing: GuestTiming) -> io::Result<()> {
         self.send(&Record::Done {
             nonce: self.nonce.clone(),
             cases,
+            timing: Some(timing),
         })
     }
 

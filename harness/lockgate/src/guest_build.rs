@@ -1,10 +1,15 @@
 //! Building the guest's own binaries (agent + reference enforcer) as static executables.
 //!
 //! They are built by a nested cargo with its own target directory, so that the static-linking
-//! flags never touch the host build, and cargo's own change tracking makes a warm call cost a
-//! fraction of a second.
+//! flags never touch the host build. A warm run does not even start that cargo: the binaries
+//! carry a stamp with the digest of everything they are built from (the guest crates' files,
+//! the workspace manifest and lock, the flags below), and a stamp that matches, with binaries
+//! whose digests match it too, is the answer. Content, not mtimes: a checkout that touches
+//! every file but changes none rebuilds nothing.
 
+use crate::cache::sha256_file;
 use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,6 +17,15 @@ pub struct GuestBinaries {
     pub guest: PathBuf,
     pub enforcer: PathBuf,
 }
+
+/// glibc, linked statically: the initramfs has no dynamic loader. Not position independent:
+/// under TCG a static-pie binary's start-up (self-relocation, randomised mappings) made each
+/// exec ~3x dearer (26 ms against 8 ms on the 6.1 tiny kernel), and every case execs the runner
+/// twice and the enforcer once.
+const RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
+const TARGET: &str = "x86_64-unknown-linux-gnu";
+/// The crates the guest binaries are made of (the rest of the workspace is host-only).
+const GUEST_CRATES: [&str; 3] = ["harness/guest", "harness/protocol", "harness/enforcer"];
 
 /// The workspace root (where `Cargo.toml` with `[workspace]` lives).
 pub fn workspace_root() -> PathBuf {
@@ -22,17 +36,20 @@ pub fn workspace_root() -> PathBuf {
 pub fn build(quiet: bool) -> Result<GuestBinaries> {
     let root = workspace_root();
     let target_dir = root.join("target/guest");
+    let dir = target_dir.join(TARGET).join("guest");
+    let bins = GuestBinaries { guest: dir.join("lockgate-guest"), enforcer: dir.join("lockgate-enforcer") };
+    let stamp_path = target_dir.join("sources.stamp");
+    let sources = sources_digest(&root)?;
+    if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp(&sources, &bins).unwrap_or_default()) {
+        return Ok(bins);
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--profile", "guest", "--target", "x86_64-unknown-linux-gnu", "-p", "lockgate-guest", "-p", "lockgate-enforcer"])
+        .args(["build", "--profile", "guest", "--target", TARGET, "-p", "lockgate-guest", "-p", "lockgate-enforcer"])
         .arg("--target-dir")
         .arg(&target_dir)
-        // glibc, linked statically: the initramfs has no dynamic loader. Not position
-        // independent: under TCG a static-pie binary's start-up (self-relocation, randomised
-        // mappings) made each exec ~3x dearer (26 ms against 8 ms on the 6.1 tiny kernel), and
-        // every case execs the runner twice and the enforcer once.
-        .env("RUSTFLAGS", "-C target-feature=+crt-static -C relocation-model=static")
+        .env("RUSTFLAGS", RUSTFLAGS)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
     if quiet {
@@ -42,12 +59,48 @@ pub fn build(quiet: bool) -> Result<GuestBinaries> {
     if !status.success() {
         bail!("building the guest binaries failed (cargo build -p lockgate-guest -p lockgate-enforcer, static); see the errors above");
     }
-    let dir = target_dir.join("x86_64-unknown-linux-gnu/guest");
-    let bins = GuestBinaries { guest: dir.join("lockgate-guest"), enforcer: dir.join("lockgate-enforcer") };
     for b in [&bins.guest, &bins.enforcer] {
         if !b.exists() {
             bail!("cargo reported success but {} is missing", b.display());
         }
     }
+    crate::cache::write_atomic(&stamp_path, stamp(&sources, &bins)?.as_bytes())?;
     Ok(bins)
+}
+
+/// What the stamp says: the sources' digest and the binaries' digests.
+fn stamp(sources: &str, bins: &GuestBinaries) -> Result<String> {
+    Ok(format!("sources {sources}\nlockgate-guest {}\nlockgate-enforcer {}\n", sha256_file(&bins.guest)?, sha256_file(&bins.enforcer)?))
+}
+
+/// The digest of every input of the guest build: each file (path and content) under the guest
+/// crates, the workspace's Cargo.toml and Cargo.lock (dependencies, the `guest` profile), and
+/// the flags. The toolchain is left out on purpose: a binary built from the same sources by an
+/// older rustc is still that program.
+fn sources_digest(root: &Path) -> Result<String> {
+    let mut files = vec![root.join("Cargo.toml"), root.join("Cargo.lock")];
+    for krate in GUEST_CRATES {
+        collect(&root.join(krate), &mut files)?;
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    h.update(format!("{RUSTFLAGS}\n{TARGET}\n"));
+    for f in &files {
+        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        h.update(format!("{}\n{}\n", f.strip_prefix(root).unwrap_or(f).display(), bytes.len()));
+        h.update(&bytes);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
 }

@@ -4,13 +4,15 @@
 //! the sequence is hello → preflight → one record per planned case → done, and `done` counts
 //! the cases. Anything else is a harness error: lockgate never reports a pass it did not observe.
 
-use lockgate_protocol::{CaseObservation, Preflight, Record, VERSION};
+use lockgate_protocol::{CaseObservation, GuestTiming, Preflight, Record, VERSION};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct Observations {
     pub preflight: Preflight,
     pub cases: BTreeMap<String, CaseObservation>,
+    /// Where the guest's time went (for `cargo xtask bench`; never judged).
+    pub timing: Option<GuestTiming>,
 }
 
 /// Parse the record port's content. `planned` lists the case ids the plan asked for.
@@ -19,6 +21,7 @@ pub fn read_records(text: &str, nonce: &str, planned: &[String]) -> Result<Obser
     let mut cases = BTreeMap::new();
     let mut hello = false;
     let mut done = None;
+    let mut timing = None;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
         if line.trim().is_empty() {
@@ -52,7 +55,10 @@ pub fn read_records(text: &str, nonce: &str, planned: &[String]) -> Result<Obser
                 }
             }
             Record::Fault { message, .. } => return Err(format!("the guest agent failed: {message}")),
-            Record::Done { cases: count, .. } => done = Some(count),
+            Record::Done { cases: count, timing: t, .. } => {
+                done = Some(count);
+                timing = t;
+            }
         }
     }
     if !hello {
@@ -71,7 +77,7 @@ pub fn read_records(text: &str, nonce: &str, planned: &[String]) -> Result<Obser
     if count != cases.len() || count != planned.len() {
         return Err(format!("the final record counts {count} cases, {} arrived, {} were planned", cases.len(), planned.len()));
     }
-    Ok(Observations { preflight, cases })
+    Ok(Observations { preflight, cases, timing })
 }
 
 #[cfg(test)]
@@ -94,7 +100,7 @@ mod tests {
                 nonce: nonce.into(),
                 case: CaseObservation { id: "s@bare".into(), landlock: AbiProbe::Abi(4), environment_error: None, control: RunObservation::default(), enforced: RunObservation::default() },
             }),
-            rec(&Record::Done { nonce: nonce.into(), cases: 1 }),
+            rec(&Record::Done { nonce: nonce.into(), cases: 1, timing: None }),
         ]
     }
 
@@ -114,7 +120,7 @@ mod tests {
         assert!(read_records(&garbled, "n", &planned).unwrap_err().contains("garbled"));
         assert!(read_records(&lines.join("\n"), "other", &planned).unwrap_err().contains("stale or replayed"));
         assert!(read_records("", "n", &planned).unwrap_err().contains("no records at all"));
-        let missing_case = [lines[0].clone(), lines[1].clone(), rec(&Record::Done { nonce: "n".into(), cases: 0 })].join("\n");
+        let missing_case = [lines[0].clone(), lines[1].clone(), rec(&Record::Done { nonce: "n".into(), cases: 0, timing: None })].join("\n");
         assert!(read_records(&missing_case, "n", &planned).unwrap_err().contains("1 were planned"));
     }
 }

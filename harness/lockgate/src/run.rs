@@ -88,6 +88,10 @@ pub struct BootSummary {
     pub accel: Accel,
     pub wall: Duration,
     pub ready_after: Option<Duration>,
+    /// The guest's own account of its time (absent when its records were unusable).
+    pub guest: Option<lockgate_protocol::GuestTiming>,
+    /// QEMU's peak resident memory, KiB.
+    pub peak_rss_kib: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +110,26 @@ pub struct RunReport {
     pub environments: std::collections::BTreeMap<String, String>,
     /// Host-side work before the first guest boot started (load, plan, build check, fetch, image).
     pub host_setup: Duration,
+    /// `host_setup`, step by step (what a warm start spends its time on).
+    pub host_phases: Vec<(&'static str, Duration)>,
+}
+
+/// Times consecutive steps: each `mark` closes the step that began at the previous one.
+struct Phases {
+    last: Instant,
+    done: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    fn new(start: Instant) -> Phases {
+        Phases { last: start, done: Vec::new() }
+    }
+
+    fn mark(&mut self, step: &'static str) {
+        let now = Instant::now();
+        self.done.push((step, now - self.last));
+        self.last = now;
+    }
 }
 
 impl RunReport {
@@ -120,6 +144,7 @@ fn say(msg: &str) {
 
 pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let start = Instant::now();
+    let mut phases = Phases::new(start);
     crate::vm::guests::install_interrupt_handler();
     let model = model::load(&opts.scenarios_dir, &opts.kernels_dir)?;
     let adapter = opts.enforcer.load()?;
@@ -131,7 +156,9 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         );
     }
     let qemu_version = qemu::version()?;
+    phases.mark("load and plan, QEMU version");
     let bins = crate::guest_build::build(!opts.verbose)?;
+    phases.mark("guest binaries");
     let cache = match &opts.cache_dir {
         Some(dir) => Cache::at(dir.clone())?,
         None => Cache::from_env()?,
@@ -142,6 +169,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     if base.built {
         say(&format!("built the guest base image {}", base.path.display()));
     }
+    phases.mark("busybox and base image");
     // An external enforcer rides in an archive of its own (binary + libraries), after the base.
     let mut layers: Vec<PathBuf> = match &adapter {
         Some(a) => vec![a.archive(&cache)?],
@@ -155,6 +183,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     if let Some(rt) = &envs.runtime {
         layers.push(rt.archive.clone());
     }
+    phases.mark("adapter and environments");
     let claims = adapter.as_ref().map(|a| a.claims.clone()).unwrap_or_default();
     // Fetch every kernel first (sequentially: apt and the cache lock are shared), so that a
     // kernel that cannot be had is a named error for its cells and the others still run.
@@ -162,11 +191,12 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         .iter()
         .map(|r| fetcher.kernel(&model.kernels[r.kernel].value).map_err(|e| format!("{e:#}")))
         .collect();
+    phases.mark("kernels");
     // The host-side half of the preflight: each kernel's build config (package config file, a
     // built kernel's .config), used where the guest has no /proc/config.gz.
     let host_configs: Vec<Option<lockgate_protocol::KernelConfig>> =
         runs.iter().map(|r| fetcher.kernel_config(&model.kernels[r.kernel].value).ok().flatten()).collect();
-
+    phases.mark("kernel configs");
     let host_setup = start.elapsed();
     let (first_accel, fallback) = accel::initial(opts.accel, &cache, &qemu_version);
     let ctx = BootContext {
@@ -180,7 +210,9 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         boots_done: std::sync::atomic::AtomicUsize::new(0),
     };
     let results: Mutex<Vec<(usize, KernelOutcome)>> = Mutex::new(Vec::new());
-    let mut order: Vec<usize> = (0..runs.len()).collect();
+    let mut times = crate::vm::order::BootTimes::load(&cache);
+    let boots: Vec<(&str, usize)> = runs.iter().map(|r| (model.kernels[r.kernel].value.name.as_str(), r.cases.len())).collect();
+    let mut order = times.longest_first(&boots);
     let mut chosen = first_accel;
     if fallback && !order.is_empty() {
         // The first KVM boot runs alone: if KVM hangs on this host, every later boot goes to
@@ -202,6 +234,12 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     });
     let mut results = results.into_inner().unwrap();
     results.sort_by_key(|(i, _)| *i);
+    for (i, out) in &results {
+        if let Some(b) = &out.report.boot {
+            times.record(boots[*i].0, boots[*i].1, b.wall.as_secs_f64());
+        }
+    }
+    times.save();
 
     let mut cells = Vec::new();
     let mut reports = Vec::new();
@@ -280,7 +318,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         None => format!("lockgate-enforcer (the reference) with known-bad mode {}", opts.enforcer.faults.join(", ")),
     };
     let environments = model.environments.iter().map(|e| (e.name.clone(), e.manifest.as_ref().map(|m| m.value.about.clone()).unwrap_or_default())).collect();
-    Ok(RunReport { cells, kernels: reports, qemu_version, wall: start.elapsed(), image_built: base.built, downloads: fetcher.downloads, host_setup, enforcer, environments })
+    Ok(RunReport { cells, kernels: reports, qemu_version, wall: start.elapsed(), image_built: base.built, downloads: fetcher.downloads, host_setup, host_phases: phases.done, enforcer, environments })
 }
 
 /// What a cell's result depends on besides the scenario: kept beside its snapshot (as
@@ -395,7 +433,8 @@ impl BootContext<'_> {
             Err(e) => (None, Err(format!("{e:#}")), accel),
         };
         if let Some(out) = &outcome {
-            report.boot = Some(BootSummary { accel: out.accel, wall: out.wall, ready_after: out.ready_after });
+            let guest = observations.as_ref().ok().and_then(|o| o.timing.clone());
+            report.boot = Some(BootSummary { accel: out.accel, wall: out.wall, ready_after: out.ready_after, guest, peak_rss_kib: out.peak_rss_kib });
             let done = self.boots_done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             say(&format!(
                 "[{done}/{}] {name}: booted under {} in {:.1}s ({})",
@@ -404,6 +443,9 @@ impl BootContext<'_> {
                 out.wall.as_secs_f64(),
                 ended_text(&out.ended)
             ));
+            if let (true, Some(g)) = (self.opts.verbose, report.boot.as_ref().and_then(|b| b.guest.as_ref())) {
+                say(&timing_text(&name, out.wall, g));
+            }
         }
         let observations = observations.and_then(|obs| {
             report.preflight = Some(obs.preflight.clone());
@@ -469,6 +511,28 @@ impl BootContext<'_> {
         };
         Ok((out, obs))
     }
+}
+
+/// `--verbose`: where a boot's time went, by the guest's clock.
+fn timing_text(kernel: &str, wall: Duration, g: &lockgate_protocol::GuestTiming) -> String {
+    let mut text = format!(
+        "{kernel}: {:.2}s to the agent, preflight {:.0}ms, {} case(s) {:.2}s, the rest {:.2}s",
+        g.agent_start,
+        1000.0 * (g.preflight_end - g.agent_start),
+        g.cases.len(),
+        g.done - g.preflight_end,
+        wall.as_secs_f64() - g.done
+    );
+    for c in &g.cases {
+        text.push_str(&format!(
+            "\n  {:<40} {:>6.1}ms: control {:.1}ms, enforced {:.1}ms",
+            c.id,
+            1000.0 * c.total,
+            1000.0 * c.control,
+            1000.0 * c.enforced
+        ));
+    }
+    text
 }
 
 fn ended_text(e: &Ended) -> String {

@@ -15,7 +15,7 @@ pub mod seccomp;
 pub use kconfig::{explain_landlock, KernelConfig, SeccompFilterProbe};
 
 /// Protocol version; the guest echoes it in [`Record::Hello`].
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Written by the guest on the console (not the record port) when its agent has started:
 /// the host uses it to tell "the kernel booted" from "the kernel hung".
@@ -263,8 +263,42 @@ pub enum Record {
     Case { nonce: String, case: CaseObservation },
     /// Something the agent could not do (e.g. a setup path could not be created).
     Fault { nonce: String, message: String },
-    /// The last record: how many case records preceded it.
-    Done { nonce: String, cases: usize },
+    /// The last record: how many case records preceded it, and where the guest's time went.
+    Done {
+        nonce: String,
+        cases: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timing: Option<GuestTiming>,
+    },
+}
+
+/// Where a boot's time went, on the guest's CLOCK_MONOTONIC (seconds since the kernel started
+/// its clock). Only for measuring (`cargo xtask bench`): never judged, never snapshotted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GuestTiming {
+    /// When the agent (PID 1) started: the kernel's own boot.
+    pub agent_start: f64,
+    /// When the preflight record was sent (mounts, loopback, plan, preflight).
+    pub preflight_end: f64,
+    /// One entry per case, in plan order.
+    pub cases: Vec<CaseTiming>,
+    /// When the done record was about to be sent.
+    pub done: f64,
+}
+
+/// One case's time, in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CaseTiming {
+    pub id: String,
+    /// The whole case: accounts, both runs, their trees, the container if any.
+    pub total: f64,
+    /// The control run's process, from spawn to reaped (0 in a container environment, where the
+    /// container side does not report it separately).
+    pub control: f64,
+    /// The enforced run's process, likewise.
+    pub enforced: f64,
 }
 
 impl Record {

@@ -32,14 +32,7 @@ enum Cmd {
     /// The mutation gate: the correct enforcer must pass, each known-bad mode must be caught.
     KnownBad(known_bad::KnownBadArgs),
     /// Measure where a run's time goes: floor boot vs cell, per added scenario, -j 1 vs -j N.
-    Bench {
-        /// Runs per measurement (the median is reported).
-        #[arg(long, default_value_t = 3)]
-        repeat: usize,
-        /// Kernels to measure, comma-separated; default: all.
-        #[arg(long, value_delimiter = ',')]
-        kernel: Vec<String>,
-    },
+    Bench(bench::BenchArgs),
     /// Manage the kernel matrix.
     Kernels {
         #[command(subcommand)]
@@ -76,7 +69,7 @@ fn main() {
         Cmd::Test => test(),
         Cmd::KnownBad(args) => known_bad::run(&args),
         Cmd::Kernels { cmd } => kernels(cmd),
-        Cmd::Bench { repeat, kernel } => bench::bench(repeat.max(1), kernel),
+        Cmd::Bench(args) => bench::bench(&args),
         Cmd::BootSoak(args) => soak::run(&args),
     };
     match result {

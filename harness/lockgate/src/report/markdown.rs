@@ -354,7 +354,7 @@ mod tests {
         let kernels = vec![KernelReport {
             name: "debian-6.12".into(),
             kernel_sha256: None,
-            boot: Some(BootSummary { accel: Accel::Tcg, wall: Duration::from_millis(3700), ready_after: None }),
+            boot: Some(BootSummary { accel: Accel::Tcg, wall: Duration::from_millis(3700), ready_after: None, guest: None, peak_rss_kib: None }),
             preflight: None,
             error: None,
         }];

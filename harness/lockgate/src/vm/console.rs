@@ -30,6 +30,8 @@ pub struct BootOutcome {
     pub ready_after: Option<Duration>,
     pub wall: Duration,
     pub accel: Accel,
+    /// QEMU's peak resident memory in KiB (from wait4), when QEMU exited by itself.
+    pub peak_rss_kib: Option<u64>,
 }
 
 impl BootOutcome {
@@ -58,12 +60,14 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
     let mut p = rexpect::session::spawn_command(qemu::command(b), Some(200)).context("cannot start QEMU under a pseudo-terminal")?;
     let pid = p.process.child_pid.as_raw();
     super::guests::started(pid);
+    let exited_at = watch_exit(pid);
     let mut console = String::new();
     let mut ready_after = None;
     let mut printed = 0;
     // No EOF needle: rexpect ranks an EOF match at position 0, ahead of any string in the
     // buffer, which would hide a panic printed just before QEMU exited. EOF arrives as an error.
     let needles = || vec![ReadUntil::String(READY_MARKER.into()), ReadUntil::String(PANIC.into()), ReadUntil::String(SHELL_MARKER.into())];
+    let mut peak_rss_kib = None;
     let ended = loop {
         let got = p.exp_any(needles());
         let elapsed = start.elapsed();
@@ -75,7 +79,7 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
                     ready_after.get_or_insert(elapsed);
                 } else if matched == SHELL_MARKER && w.interactive {
                     super::interact::attach(&mut p)?;
-                    break exit_status(&mut p);
+                    break exit_status(pid, &mut peak_rss_kib);
                 } else if matched == PANIC {
                     // Keep the panic's own lines (the reason, the trace) for the report.
                     let until = Instant::now() + Duration::from_millis(1500);
@@ -116,7 +120,7 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
             }
             Err(rexpect::error::Error::EOF { got, .. }) => {
                 console.push_str(&got);
-                break exit_status(&mut p);
+                break exit_status(pid, &mut peak_rss_kib);
             }
             Err(e) => return Err(anyhow::anyhow!("reading QEMU's console failed: {e}")),
         }
@@ -128,7 +132,27 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
         let _ = p.process.kill(rexpect::process::signal::Signal::SIGKILL);
     }
     super::guests::finished(pid);
-    Ok(BootOutcome { ended, console: console.replace('\r', ""), ready_after, wall: start.elapsed(), accel: b.accel })
+    let ended_at = exited_at.lock().ok().and_then(|t| *t).unwrap_or_else(Instant::now);
+    Ok(BootOutcome { ended, console: console.replace('\r', ""), ready_after, wall: ended_at - start, accel: b.accel, peak_rss_kib })
+}
+
+/// When QEMU exits, by a thread that waits for it without reaping it. rexpect notices the end
+/// of the console only at its next 100 ms poll; the boot's wall time is QEMU's, not that.
+fn watch_exit(pid: i32) -> std::sync::Arc<std::sync::Mutex<Option<Instant>>> {
+    let at = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let slot = at.clone();
+    std::thread::spawn(move || {
+        // SAFETY: siginfo_t is plain data that waitid fills; WNOWAIT leaves the child to be
+        // reaped by `exit_status`.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        while unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) } < 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+        {}
+        if let Ok(mut t) = slot.lock() {
+            *t = Some(Instant::now());
+        }
+    });
+    at
 }
 
 fn drain(p: &mut rexpect::session::PtySession) -> Option<String> {
@@ -139,13 +163,32 @@ fn drain(p: &mut rexpect::session::PtySession) -> Option<String> {
     }
 }
 
-fn exit_status(p: &mut rexpect::session::PtySession) -> Ended {
-    use rexpect::process::wait::WaitStatus;
-    match p.process.wait() {
-        Ok(WaitStatus::Exited(_, 0)) => Ended::PoweredOff,
-        Ok(WaitStatus::Exited(_, code)) => Ended::QemuFailed(format!("QEMU exited with status {code}")),
-        Ok(WaitStatus::Signaled(_, sig, _)) => Ended::QemuFailed(format!("QEMU was killed by {sig}")),
-        Ok(other) => Ended::QemuFailed(format!("QEMU ended oddly: {other:?}")),
-        Err(e) => Ended::QemuFailed(format!("cannot read QEMU's exit status: {e}")),
+/// Reaps QEMU with wait4, which also gives its peak RSS (rexpect's own wait does not).
+fn exit_status(pid: i32, peak_rss_kib: &mut Option<u64>) -> Ended {
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills; the pid is our own child, not yet reaped.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = loop {
+        // SAFETY: as above.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break r;
+        }
+    };
+    if reaped < 0 {
+        return Ended::QemuFailed(format!("cannot read QEMU's exit status: {}", std::io::Error::last_os_error()));
+    }
+    *peak_rss_kib = Some(usage.ru_maxrss as u64); // Linux reports KiB
+    if libc::WIFEXITED(status) {
+        match libc::WEXITSTATUS(status) {
+            0 => Ended::PoweredOff,
+            code => Ended::QemuFailed(format!("QEMU exited with status {code}")),
+        }
+    } else if libc::WIFSIGNALED(status) {
+        let sig = libc::WTERMSIG(status);
+        let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| sig.to_string());
+        Ended::QemuFailed(format!("QEMU was killed by {name}"))
+    } else {
+        Ended::QemuFailed(format!("QEMU ended oddly: wait status {status:#x}"))
     }
 }

@@ -4,4 +4,5 @@ pub mod accel;
 pub mod console;
 pub mod guests;
 pub mod interact;
+pub mod order;
 pub mod qemu;
