@@ -104,3 +104,39 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["Cargo.toml", "Cargo.lock"] {
+            std::fs::write(dir.path().join(f), f).unwrap();
+        }
+        for krate in GUEST_CRATES {
+            std::fs::create_dir_all(dir.path().join(krate).join("src")).unwrap();
+            std::fs::write(dir.path().join(krate).join("src/lib.rs"), "fn x() {}\n").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn the_stamp_follows_content_not_mtimes() {
+        let dir = tree();
+        let before = sources_digest(dir.path()).unwrap();
+        // Rewriting a file with the same bytes (what a checkout does) changes nothing.
+        let lib = dir.path().join("harness/protocol/src/lib.rs");
+        std::fs::write(&lib, "fn x() {}\n").unwrap();
+        assert_eq!(sources_digest(dir.path()).unwrap(), before);
+        // One changed byte in any guest crate, a new file, or the lock changes the digest.
+        std::fs::write(&lib, "fn y() {}\n").unwrap();
+        let edited = sources_digest(dir.path()).unwrap();
+        assert_ne!(edited, before);
+        std::fs::write(dir.path().join("harness/enforcer/src/new.rs"), "").unwrap();
+        let added = sources_digest(dir.path()).unwrap();
+        assert_ne!(added, edited);
+        std::fs::write(dir.path().join("Cargo.lock"), "other").unwrap();
+        assert_ne!(sources_digest(dir.path()).unwrap(), added);
+    }
+}

@@ -111,6 +111,17 @@ mod tests {
     }
 
     #[test]
+    fn the_guest_timing_rides_along_with_the_final_record() {
+        let mut lines = full("n");
+        let timing = lockgate_protocol::GuestTiming { agent_start: 1.5, preflight_end: 1.6, cases: vec![], done: 2.0 };
+        lines[3] = rec(&Record::Done { nonce: "n".into(), cases: 1, timing: Some(timing.clone()) });
+        let o = read_records(&lines.join("\n"), "n", &["s@bare".into()]).unwrap();
+        assert_eq!(o.timing, Some(timing));
+        // Timing is optional: a final record without it is still complete.
+        assert_eq!(read_records(&full("n").join("\n"), "n", &["s@bare".into()]).unwrap().timing, None);
+    }
+
+    #[test]
     fn anything_incomplete_or_foreign_is_an_error() {
         let planned = vec!["s@bare".to_string()];
         let lines = full("n");

@@ -37,6 +37,9 @@ pub struct BenchArgs {
     /// The kernel on which the container environment is measured; default: the first measured.
     #[arg(long)]
     pub container_kernel: Option<String>,
+    /// Where to write the JSON (default: target/bench.json).
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
 }
 
 /// Where a cell's wall time went, by the guest's clock (medians, seconds).
@@ -50,8 +53,9 @@ struct Breakdown {
     cases_s: f64,
     /// After the done record: power-off, QEMU's exit, and QEMU's start-up before the kernel.
     rest_s: f64,
-    /// Per case, mean: the control run's processes, the enforced run's, and the rest (accounts,
-    /// tmpfs trees, listeners).
+    /// Per case, mean: the whole case, the control run's processes, the enforced run's, and the
+    /// rest (accounts, tmpfs trees, listeners).
+    case_s: f64,
     case_control_s: f64,
     case_enforced_s: f64,
     case_other_s: f64,
@@ -222,7 +226,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
         targets,
     };
     print_table(&b);
-    let out = root.join("target/bench.json");
+    let out = args.json.clone().unwrap_or_else(|| root.join("target/bench.json"));
     std::fs::write(&out, serde_json::to_string_pretty(&b)?)?;
     println!("\n(JSON: {})", out.display());
     Ok(true)
@@ -264,6 +268,7 @@ fn breakdown(boots: &[BootSummary]) -> Breakdown {
         preflight_s: m(&|_, g| g.preflight_end - g.agent_start),
         cases_s: m(&|_, g| g.done - g.preflight_end),
         rest_s: m(&|w, g| w - g.done),
+        case_s: m(&|_, g| case_mean(g, |c| c.total)),
         case_control_s: m(&|_, g| case_mean(g, |c| c.control)),
         case_enforced_s: m(&|_, g| case_mean(g, |c| c.enforced)),
         case_other_s: m(&|_, g| case_mean(g, |c| c.total - c.control - c.enforced)),
@@ -304,13 +309,13 @@ fn container_row(base: &RunOptions, kernel: &str, repeat: usize, n: usize) -> Re
 fn print_table(b: &Bench) {
     println!("\naccelerator: {}, median of {}", b.accel, b.repeat);
     println!(
-        "{:<24} {:>7} {:>8} {:>9} {:>9} {:>10} {:>8}   {:>8} {:>9} {:>7} {:>6}   {:>7} {:>8} {:>6}  {:>7}",
-        "kernel", "floor", "1 scen.", "all", "all/floor", "+scenario", "of floor", "to agent", "preflight", "cases", "rest", "control", "enforced", "other", "QEMU RSS"
+        "{:<24} {:>7} {:>8} {:>9} {:>9} {:>10} {:>8}   {:>8} {:>9} {:>7} {:>6}   {:>7} {:>7} {:>8} {:>6}  {:>7}",
+        "kernel", "floor", "1 scen.", "all", "all/floor", "+scenario", "of floor", "to agent", "preflight", "cases", "rest", "case", "control", "enforced", "other", "QEMU RSS"
     );
     for r in &b.kernels {
         let d = &r.breakdown;
         println!(
-            "{:<24} {:>6.2}s {:>7.2}s {:>8.2}s {:>9.2} {:>8.1}ms {:>7.1}%   {:>7.2}s {:>8.3}s {:>6.2}s {:>5.2}s   {:>5.1}ms {:>6.1}ms {:>4.1}ms  {:>5.0}MiB",
+            "{:<24} {:>6.2}s {:>7.2}s {:>8.2}s {:>9.2} {:>8.1}ms {:>7.1}%   {:>7.2}s {:>8.3}s {:>6.2}s {:>5.2}s   {:>5.1}ms {:>5.1}ms {:>6.1}ms {:>4.1}ms  {:>5.0}MiB",
             r.kernel,
             r.floor_s,
             r.one_scenario_s,
@@ -322,13 +327,14 @@ fn print_table(b: &Bench) {
             d.preflight_s,
             d.cases_s,
             d.rest_s,
+            1000.0 * d.case_s,
             1000.0 * d.case_control_s,
             1000.0 * d.case_enforced_s,
             1000.0 * d.case_other_s,
             r.peak_rss_mib
         );
     }
-    println!("(to agent … rest: where the all-scenario cell's wall time went, by the guest's clock; control/enforced/other: per case)");
+    println!("(to agent … rest: where the all-scenario cell's wall time went, by the guest's clock; case, control, enforced, other: per case, mean)");
     let c = &b.container;
     println!(
         "\n{} on {}: {} scenarios {:.2}s against {:.2}s bare: {:.2}s per scenario (per case: runc start and teardown {:.2}s, both runs {:.2}s, bare case {:.2}s); QEMU RSS {:.0}MiB",

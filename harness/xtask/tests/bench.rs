@@ -1,0 +1,50 @@
+//! `cargo xtask bench` end to end on one real kernel, once: the benchmark must keep working and
+//! its figures must be internally consistent. It asserts no timing bound (speed is what the
+//! benchmark reports, not what a test decides).
+
+use std::process::Command;
+
+#[test]
+fn one_round_on_the_tiny_kernel_accounts_for_its_time() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let json = out_dir.path().join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["bench", "--repeat", "1", "--kernel", "debian-6.1-tiny", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "bench failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let b: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+
+    let rows = b["kernels"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r["kernel"], "debian-6.1-tiny");
+    let f = |v: &serde_json::Value| v.as_f64().unwrap();
+    assert!(f(&r["floor_s"]) > 0.0);
+    // Twelve scenarios take longer than none: a cell that did not run its cases would not.
+    assert!(f(&r["all_scenarios_s"]) > f(&r["floor_s"]), "{r}");
+    // The guest's account covers the cell's wall time exactly (one round: no medians to mix).
+    let d = &r["breakdown"];
+    let sum = f(&d["to_agent_s"]) + f(&d["preflight_s"]) + f(&d["cases_s"]) + f(&d["rest_s"]);
+    assert!((sum - f(&r["all_scenarios_s"])).abs() < 1e-6, "{d} against {}", r["all_scenarios_s"]);
+    assert!(f(&d["case_control_s"]) > 0.0 && f(&d["case_enforced_s"]) > 0.0, "{d}");
+    assert!(f(&r["peak_rss_mib"]) > 0.0);
+
+    let c = &b["container"];
+    assert_eq!(c["env"], "docker-26.1.5");
+    assert!(f(&c["container_s"]) > f(&c["bare_s"]), "a container environment costs something: {c}");
+    assert!(f(&b["matrix_j1_s"]) > 0.0 && f(&b["matrix_jn_s"]) > 0.0);
+    let phases = b["warm_host_phases"].as_array().unwrap();
+    assert!(phases.iter().any(|p| p[0] == "guest binaries"), "{phases:?}");
+
+    // Every target is checked and reported, met or not.
+    let targets = b["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2 + 3, "{targets:?}");
+    for t in targets {
+        assert!(t["met"].is_boolean() && f(&t["measured"]).is_finite(), "{t}");
+        let line = t["what"].as_str().unwrap();
+        assert!(stdout.contains(line), "the table lacks `{line}`:\n{stdout}");
+    }
+}
