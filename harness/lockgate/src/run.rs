@@ -498,7 +498,7 @@ impl BootContext<'_> {
         let watch = Watch {
             deadline,
             silence_limit: (accel == Accel::Kvm).then_some(accel::KVM_SILENCE),
-            echo: self.opts.verbose,
+            echo: self.opts.verbose.then(|| format!("{}| ", manifest.name)),
             interactive: self.opts.shell,
         };
         say(&format!("{}: booting under {accel} ({} case{})", manifest.name, cases, if cases == 1 { "" } else { "s" }));

@@ -157,7 +157,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
         let mut guests = Vec::new();
         for _ in 0..repeat {
             let b = Boot { kernel: &kernel.path, initrd: &initrd, extra_cmdline: &k.cmdline, records: &records, accel, memory_mb: 256 };
-            let out = boot(&b, &Watch { deadline: Duration::from_secs(60), silence_limit: None, echo: false, interactive: false })?;
+            let out = boot(&b, &Watch { deadline: Duration::from_secs(60), silence_limit: None, echo: None, interactive: false })?;
             anyhow::ensure!(out.ended == Ended::PoweredOff, "{name}: the floor boot did not power off: {:?}\n{}", out.ended, out.console_tail(10));
             floor.push(out.wall.as_secs_f64());
             one.push(cell(&base, name, &[first_scenario.clone()], "bare")?.wall.as_secs_f64());

@@ -46,8 +46,9 @@ pub struct Watch {
     pub deadline: Duration,
     /// Give up when the guest agent is not ready within this time (KVM hang detection).
     pub silence_limit: Option<Duration>,
-    /// Copy the console to stderr as it arrives (`--verbose`).
-    pub echo: bool,
+    /// Copy the console to stderr as it arrives (`--verbose`), a whole line at a time, each
+    /// prefixed with this label, so that guests booting side by side never mix within a line.
+    pub echo: Option<String>,
     /// When the guest's shell starts, connect it to this terminal (`--shell`); no deadline then.
     pub interactive: bool,
 }
@@ -63,7 +64,7 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
     let exited_at = watch_exit(pid);
     let mut console = String::new();
     let mut ready_after = None;
-    let mut printed = 0;
+    let mut echo = Echo { label: w.echo.clone(), shown: 0, partial: String::new() };
     // No EOF needle: rexpect ranks an EOF match at position 0, ahead of any string in the
     // buffer, which would hide a panic printed just before QEMU exited. EOF arrives as an error.
     let needles = || vec![ReadUntil::String(READY_MARKER.into()), ReadUntil::String(PANIC.into()), ReadUntil::String(SHELL_MARKER.into())];
@@ -112,10 +113,7 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
                         break Ended::Silent(limit);
                     }
                 }
-                if w.echo && got.len() > printed {
-                    eprint!("{}", &got[printed..]);
-                    printed = got.len();
-                }
+                echo.show(&console, &got);
                 continue;
             }
             Err(rexpect::error::Error::EOF { got, .. }) => {
@@ -125,9 +123,7 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
             Err(e) => return Err(anyhow::anyhow!("reading QEMU's console failed: {e}")),
         }
     };
-    if w.echo {
-        eprintln!("{}", &console[printed.min(console.len())..]);
-    }
+    echo.finish(&console);
     if !matches!(ended, Ended::PoweredOff | Ended::QemuFailed(_)) {
         let _ = p.process.kill(rexpect::process::signal::Signal::SIGKILL);
     }
@@ -153,6 +149,66 @@ fn watch_exit(pid: i32) -> std::sync::Arc<std::sync::Mutex<Option<Instant>>> {
         }
     });
     at
+}
+
+/// The `--verbose` copy of the console. What the guest has printed so far is always `console`
+/// (consumed by matches) followed by rexpect's pending buffer.
+struct Echo {
+    label: Option<String>,
+    /// Bytes of that stream already taken.
+    shown: usize,
+    /// The start of a line not finished yet.
+    partial: String,
+}
+
+impl Echo {
+    /// Copies the lines finished since the last call to stderr.
+    fn show(&mut self, console: &str, pending: &str) {
+        write_stderr(&self.take(console, pending));
+    }
+
+    /// Copies whatever is left, the last line included.
+    fn finish(&mut self, console: &str) {
+        let mut out = self.take(console, "");
+        if !self.partial.is_empty() {
+            self.partial.push('\n');
+            out.push_str(&self.lines());
+        }
+        write_stderr(&out);
+    }
+
+    /// The lines finished since the last call, each with the label; empty without a label.
+    fn take(&mut self, console: &str, pending: &str) -> String {
+        if self.label.is_none() || console.len() + pending.len() <= self.shown {
+            return String::new();
+        }
+        let new = if self.shown >= console.len() {
+            pending[self.shown - console.len()..].to_string()
+        } else {
+            format!("{}{pending}", &console[self.shown..])
+        };
+        self.shown = console.len() + pending.len();
+        self.partial.push_str(&new.replace('\r', ""));
+        self.lines()
+    }
+
+    fn lines(&mut self) -> String {
+        let label = self.label.as_deref().unwrap_or_default();
+        let mut out = String::new();
+        while let Some(end) = self.partial.find('\n') {
+            out.push_str(label);
+            out.extend(self.partial.drain(..=end));
+        }
+        out
+    }
+}
+
+/// One write for a batch of lines: stderr's lock keeps another guest's lines out of it.
+fn write_stderr(text: &str) {
+    if !text.is_empty() {
+        use std::io::Write;
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
 }
 
 fn drain(p: &mut rexpect::session::PtySession) -> Option<String> {
@@ -190,5 +246,25 @@ fn exit_status(pid: i32, peak_rss_kib: &mut Option<u64>) -> Ended {
         Ended::QemuFailed(format!("QEMU was killed by {name}"))
     } else {
         Ended::QemuFailed(format!("QEMU ended oddly: wait status {status:#x}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Echo;
+
+    #[test]
+    fn the_echo_gives_whole_labelled_lines_once() {
+        let mut e = Echo { label: Some("k| ".into()), shown: 0, partial: String::new() };
+        // rexpect's pending buffer grows, then a match moves its head into the console.
+        assert_eq!(e.take("", "Linux version 6\r\nCommand li"), "k| Linux version 6\n");
+        assert_eq!(e.take("", "Linux version 6\r\nCommand line: x\r\nREA"), "k| Command line: x\n");
+        let console = "Linux version 6\r\nCommand line: x\r\nREADY";
+        assert_eq!(e.take(console, "\r\nbye"), "k| READY\n");
+        assert_eq!(e.take(console, "\r\nbye"), "", "nothing new, nothing twice");
+        e.finish(console);
+        assert!(e.partial.is_empty());
+        let mut quiet = Echo { label: None, shown: 0, partial: String::new() };
+        assert_eq!(quiet.take("a\nb\n", ""), "");
     }
 }
