@@ -151,53 +151,58 @@ fn observe_case(case: &Case) -> (CaseObservation, CaseTiming) {
             obs
         }
         _ => {
-            let observe = |run: fn(&Case) -> RunObservation, took: &mut f64| match &prepared {
-                Ok(()) => observe_run(case, run, took),
-                Err(e) => RunObservation {
-                    setup_error: Some(e.clone()),
-                    ..Default::default()
-                },
+            let observe = |run: fn(&Case) -> RunObservation| match &prepared {
+                Ok(()) => observe_run(case, run),
+                Err(e) => (
+                    RunObservation {
+                        setup_error: Some(e.clone()),
+                        ..Default::default()
+                    },
+                    0.0,
+                ),
             };
-            let (mut control, mut enforced) = (0.0, 0.0);
-            let obs = CaseObservation {
+            let (control, control_s) = observe(run::control);
+            let (enforced, enforced_s) = observe(run::enforced);
+            (timing.control, timing.enforced) = (control_s, enforced_s);
+            CaseObservation {
                 id: case.id.clone(),
                 landlock: preflight::landlock_abi(),
                 environment_error: None,
-                control: observe(run::control, &mut control),
-                enforced: observe(run::enforced, &mut enforced),
-            };
-            (timing.control, timing.enforced) = (control, enforced);
-            obs
+                control,
+                enforced,
+            }
         }
     };
     timing.total = monotonic() - started;
     (observation, timing)
 }
 
-/// One run on a freshly prepared tree, with the listeners its connect probes need; `took` gets
-/// the run's own time (its processes, not the tree).
-fn observe_run(case: &Case, run: fn(&Case) -> RunObservation, took: &mut f64) -> RunObservation {
+/// One run on a freshly prepared tree, with the listeners its connect probes need, and the
+/// seconds its processes took (the tree not included).
+fn observe_run(case: &Case, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
     let mut tree = setup::Tree::default();
     let ready = start_listeners(&case.steps)
         .and_then(|listeners| tree.prepare(&case.setup).map(|()| listeners));
-    let observation = match ready {
+    let (observation, took) = match ready {
         Ok(_listeners) => {
             // listeners close when dropped, after the run
             let started = monotonic();
             let obs = run(case);
-            *took = monotonic() - started;
-            obs
+            (obs, monotonic() - started)
         }
-        Err(e) => RunObservation {
-            setup_error: Some(e),
-            ..Default::default()
-        },
+        Err(e) => (
+            RunObservation {
+                setup_error: Some(e),
+                ..Default::default()
+            },
+            0.0,
+        ),
     };
     for problem in tree.teardown() {
         log(&problem);
     }
     reap_orphans();
-    observation
+    (observation, took)
 }
 
 /// A listener on 127.0.0.1:<port> for every connect probe, outside the sandbox. The kernel

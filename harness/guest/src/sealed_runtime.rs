@@ -5,8 +5,8 @@
 //! already is a memfd with the seals runc itself applies (SEAL, SHRINK, GROW, WRITE), which it
 //! accepts as "already cloned". Under TCG that copy of a 10 MB binary cost ~0.5 s per container,
 //! a third of a container case. The agent makes the same sealed copy once per boot and starts
-//! the runtime from it: runc still runs from a binary no container can write, and every start
-//! after the first skips the copy. runc's own code decides; nothing of its behaviour is patched.
+//! the runtime from it: runc still runs from a binary no container can write, and no start
+//! copies it again. runc's own check decides; nothing of its behaviour is patched.
 
 use std::collections::BTreeMap;
 use std::fs::File;

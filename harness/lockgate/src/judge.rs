@@ -147,7 +147,7 @@ pub fn attribute(control: &Outcome, enforced: &Outcome, seccomp_errno: Option<&s
     })
 }
 
-fn step<'a>(run: &'a RunObservation, i: usize) -> Option<&'a StepResult> {
+fn step(run: &RunObservation, i: usize) -> Option<&StepResult> {
     run.steps.get(i)
 }
 

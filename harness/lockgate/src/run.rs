@@ -434,6 +434,7 @@ impl BootContext<'_> {
         };
         if let Some(out) = &outcome {
             let guest = observations.as_ref().ok().and_then(|o| o.timing.clone());
+            let timing = guest.as_ref().filter(|_| self.opts.verbose).map(|g| timing_text(&name, out.wall, g));
             report.boot = Some(BootSummary { accel: out.accel, wall: out.wall, ready_after: out.ready_after, guest, peak_rss_kib: out.peak_rss_kib });
             let done = self.boots_done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             say(&format!(
@@ -443,8 +444,8 @@ impl BootContext<'_> {
                 out.wall.as_secs_f64(),
                 ended_text(&out.ended)
             ));
-            if let (true, Some(g)) = (self.opts.verbose, report.boot.as_ref().and_then(|b| b.guest.as_ref())) {
-                say(&timing_text(&name, out.wall, g));
+            if let Some(text) = timing {
+                say(&text);
             }
         }
         let observations = observations.and_then(|obs| {

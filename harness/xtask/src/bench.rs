@@ -136,12 +136,13 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     let names: Vec<String> = lockgate::plan::select_kernels(&model, &args.kernel)?.into_iter().map(|i| model.kernels[i].value.name.to_string()).collect();
     let scenarios = model.scenarios.len();
     let first_scenario = model.scenarios.iter().map(|s| s.value.name.to_string()).min().context("no scenarios")?;
+    let one_scenario = std::slice::from_ref(&first_scenario);
     let mut base = RunOptions::new(root.clone());
     base.snapshots = false;
     base.jobs = 1;
     // Decide the accelerator once (a hanging KVM is detected by the first run), and warm every
     // cache so that no measured run fetches or builds anything.
-    let probe = run(&RunOptions { selection: sel(&names, &[first_scenario.clone()], "bare"), ..base.clone() })?;
+    let probe = run(&RunOptions { selection: sel(&names, one_scenario, "bare"), ..base.clone() })?;
     let accel = probe.kernels[0].boot.as_ref().map(|b| b.accel).unwrap_or(Accel::Tcg);
     base.accel = match accel {
         Accel::Kvm => lockgate::vm::accel::AccelChoice::Kvm,
@@ -160,7 +161,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
             let out = boot(&b, &Watch { deadline: Duration::from_secs(60), silence_limit: None, echo: None, interactive: false })?;
             anyhow::ensure!(out.ended == Ended::PoweredOff, "{name}: the floor boot did not power off: {:?}\n{}", out.ended, out.console_tail(10));
             floor.push(out.wall.as_secs_f64());
-            one.push(cell(&base, name, &[first_scenario.clone()], "bare")?.wall.as_secs_f64());
+            one.push(cell(&base, name, one_scenario, "bare")?.wall.as_secs_f64());
             let full = cell(&base, name, &[], "bare")?;
             all.push(full.wall.as_secs_f64());
             rss.push(full.peak_rss_kib.unwrap_or(0) as f64 / 1024.0);
@@ -197,9 +198,9 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     // A warm start: everything is cached and built; what is left is host-side work.
     let mut warm = Vec::new();
     for _ in 0..repeat {
-        warm.push(run(&RunOptions { selection: sel(&names[..1], &[first_scenario.clone()], "bare"), ..base.clone() })?);
+        warm.push(run(&RunOptions { selection: sel(&names[..1], one_scenario, "bare"), ..base.clone() })?);
     }
-    warm.sort_by(|a, b| a.host_setup.cmp(&b.host_setup));
+    warm.sort_by_key(|r| r.host_setup);
     let warm = &warm[warm.len() / 2];
 
     let mut targets = Vec::new();
