@@ -16,6 +16,10 @@ use std::process::Command;
 pub struct GuestBinaries {
     pub guest: PathBuf,
     pub enforcer: PathBuf,
+    /// Their sha256, taken once here (the stamp, the base image's key and the provenance all
+    /// need them).
+    pub guest_sha256: String,
+    pub enforcer_sha256: String,
 }
 
 /// glibc, linked statically: the initramfs has no dynamic loader. Not position independent:
@@ -37,11 +41,13 @@ pub fn build(quiet: bool) -> Result<GuestBinaries> {
     let root = workspace_root();
     let target_dir = root.join("target/guest");
     let dir = target_dir.join(TARGET).join("guest");
-    let bins = GuestBinaries { guest: dir.join("lockgate-guest"), enforcer: dir.join("lockgate-enforcer") };
+    let (guest, enforcer) = (dir.join("lockgate-guest"), dir.join("lockgate-enforcer"));
     let stamp_path = target_dir.join("sources.stamp");
     let sources = sources_digest(&root)?;
-    if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp(&sources, &bins).unwrap_or_default()) {
-        return Ok(bins);
+    if let (Ok(recorded), Ok(bins)) = (std::fs::read_to_string(&stamp_path), hashed(guest.clone(), enforcer.clone())) {
+        if recorded == stamp(&sources, &bins) {
+            return Ok(bins);
+        }
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -59,18 +65,23 @@ pub fn build(quiet: bool) -> Result<GuestBinaries> {
     if !status.success() {
         bail!("building the guest binaries failed (cargo build -p lockgate-guest -p lockgate-enforcer, static); see the errors above");
     }
-    for b in [&bins.guest, &bins.enforcer] {
+    for b in [&guest, &enforcer] {
         if !b.exists() {
             bail!("cargo reported success but {} is missing", b.display());
         }
     }
-    crate::cache::write_atomic(&stamp_path, stamp(&sources, &bins)?.as_bytes())?;
+    let bins = hashed(guest, enforcer)?;
+    crate::cache::write_atomic(&stamp_path, stamp(&sources, &bins).as_bytes())?;
     Ok(bins)
 }
 
+fn hashed(guest: PathBuf, enforcer: PathBuf) -> Result<GuestBinaries> {
+    Ok(GuestBinaries { guest_sha256: sha256_file(&guest)?, enforcer_sha256: sha256_file(&enforcer)?, guest, enforcer })
+}
+
 /// What the stamp says: the sources' digest and the binaries' digests.
-fn stamp(sources: &str, bins: &GuestBinaries) -> Result<String> {
-    Ok(format!("sources {sources}\nlockgate-guest {}\nlockgate-enforcer {}\n", sha256_file(&bins.guest)?, sha256_file(&bins.enforcer)?))
+fn stamp(sources: &str, bins: &GuestBinaries) -> String {
+    format!("sources {sources}\nlockgate-guest {}\nlockgate-enforcer {}\n", bins.guest_sha256, bins.enforcer_sha256)
 }
 
 /// The digest of every input of the guest build: each file (path and content) under the guest

@@ -165,7 +165,10 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     };
     let mut fetcher = fetcher(&opts.repo, &opts.kernels_dir, cache.clone(), false)?;
     let busybox = fetcher.busybox()?;
-    let base = image::base_image(&cache, &image::BaseInputs { guest: &bins.guest, enforcer: &bins.enforcer, busybox: &busybox.path })?;
+    let base = image::base_image(
+        &cache,
+        &image::BaseInputs { guest: (&bins.guest, &bins.guest_sha256), enforcer: (&bins.enforcer, &bins.enforcer_sha256), busybox: (&busybox.path, &busybox.sha256) },
+    )?;
     if base.built {
         say(&format!("built the guest base image {}", base.path.display()));
     }
@@ -289,9 +292,9 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         qemu_version: qemu_version.clone(),
         enforcer_sha256: match &adapter {
             Some(a) => a.digest()?,
-            None => crate::cache::sha256_file(&bins.enforcer)?,
+            None => bins.enforcer_sha256.clone(),
         },
-        guest_sha256: crate::cache::sha256_file(&bins.guest)?,
+        guest_sha256: bins.guest_sha256.clone(),
         busybox_sha256: busybox.sha256.clone(),
         base_image: base.key.clone(),
     };

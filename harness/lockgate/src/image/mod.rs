@@ -2,7 +2,7 @@
 
 pub mod newc;
 
-use crate::cache::{sha256_bytes, sha256_file, Cache};
+use crate::cache::{sha256_bytes, Cache};
 use anyhow::{bail, Context, Result};
 use lockgate_protocol::{Plan, GUEST_BIN, PLAN_PATH};
 use newc::Newc;
@@ -12,11 +12,12 @@ use std::process::Command;
 /// Bump when the layout below changes, so cached bases are rebuilt.
 const LAYOUT_VERSION: u32 = 1;
 
-/// The binaries the base image is made of.
+/// The binaries the base image is made of, each with its sha256 (known to the caller: the
+/// guest build and the fetch have verified them already).
 pub struct BaseInputs<'a> {
-    pub guest: &'a Path,
-    pub enforcer: &'a Path,
-    pub busybox: &'a Path,
+    pub guest: (&'a Path, &'a str),
+    pub enforcer: (&'a Path, &'a str),
+    pub busybox: (&'a Path, &'a str),
 }
 
 #[derive(Debug, Clone)]
@@ -30,7 +31,7 @@ pub struct BaseImage {
 
 /// The base archive for these inputs, from the cache or built now.
 pub fn base_image(cache: &Cache, inputs: &BaseInputs) -> Result<BaseImage> {
-    let digests = [sha256_file(inputs.guest)?, sha256_file(inputs.enforcer)?, sha256_file(inputs.busybox)?];
+    let digests = [inputs.guest.1, inputs.enforcer.1, inputs.busybox.1];
     let key = sha256_bytes(format!("layout {LAYOUT_VERSION}\n{}", digests.join("\n")).as_bytes());
     let path = cache.dir("images").join(format!("base-{}.cpio", &key[..16]));
     if path.exists() {
@@ -53,14 +54,14 @@ fn build_base(inputs: &BaseInputs) -> Result<Vec<u8>> {
     a.char_dev("/dev/ttyS1", 0o600, 4, 65);
     a.file("/etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n");
     a.file("/etc/group", 0o644, b"root:x:0:\n");
-    a.file("/bin/busybox", 0o755, &read(inputs.busybox)?);
-    for applet in busybox_applets(inputs.busybox)? {
+    a.file("/bin/busybox", 0o755, &read(inputs.busybox.0)?);
+    for applet in busybox_applets(inputs.busybox.0)? {
         if applet != "/bin/busybox" && !applet.contains("lockgate") {
             a.symlink(&applet, "/bin/busybox");
         }
     }
-    a.file(GUEST_BIN, 0o755, &read(inputs.guest)?);
-    a.file("/bin/lockgate-enforcer", 0o755, &read(inputs.enforcer)?);
+    a.file(GUEST_BIN, 0o755, &read(inputs.guest.0)?);
+    a.file("/bin/lockgate-enforcer", 0o755, &read(inputs.enforcer.0)?);
     a.symlink("/init", GUEST_BIN);
     Ok(a.finish())
 }
