@@ -62,7 +62,7 @@ impl Cache {
         }
         let actual = sha256_file(&path)?;
         if actual != sha256 {
-            eprintln!("lockgate: cache entry {} is corrupt (its sha256 is {actual}); fetching it again", path.display());
+            crate::event::emit(crate::event::Event::CacheCorrupt { path: path.clone(), actual: actual.clone() });
             std::fs::remove_file(&path).with_context(|| format!("cannot remove corrupt cache entry {}", path.display()))?;
             return Ok(None);
         }
@@ -98,7 +98,7 @@ impl Cache {
         let path = self.root.join("fetch.lock");
         let file = File::options().create(true).truncate(false).write(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         if file.try_lock_exclusive().map(|locked| !locked).unwrap_or(true) {
-            eprintln!("lockgate: waiting for another lockgate run to finish fetching ({})", path.display());
+            crate::event::emit(crate::event::Event::WaitingForCache { lock: path.clone() });
             file.lock_exclusive().with_context(|| format!("cannot lock {}", path.display()))?;
         }
         Ok(CacheLock { _file: file })

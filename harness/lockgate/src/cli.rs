@@ -110,7 +110,7 @@ impl VmTestArgs {
             Err(e) => {
                 let text = format!("{e:#}");
                 if let Err(w) = self.write_reports(|| crate::report::junit::render_run_error(&text), || crate::report::markdown::render_run_error(&text)) {
-                    eprintln!("lockgate: {w:#}");
+                    crate::event::emit(crate::event::Event::Warning(format!("{w:#}")));
                 }
                 Err(e)
             }
@@ -143,7 +143,7 @@ impl VmTestArgs {
                 std::fs::create_dir_all(dir).with_context(|| format!("cannot create {} for the {what}", dir.display()))?;
             }
             std::fs::write(path, text).with_context(|| format!("cannot write the {what} to {}", path.display()))?;
-            eprintln!("lockgate: wrote the {what} to {}", path.display());
+            crate::event::emit(crate::event::Event::ReportWritten { what: what.to_string(), path: path.to_path_buf() });
             Ok(())
         };
         if let Some(p) = &self.junit {

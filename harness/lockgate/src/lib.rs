@@ -2,6 +2,7 @@
 //! load ([`model`]) → plan ([`plan`]) → fetch ([`fetch`]) → image ([`image`]) → boot ([`vm`])
 //! → observe ([`observe`]) → judge ([`judge`]) → report ([`report`]). [`run`] strings them together.
 
+pub mod event;
 pub mod model;
 pub mod env;
 pub mod cache;
@@ -10,9 +11,12 @@ pub mod image;
 pub mod guest_build;
 pub mod vm;
 pub mod observe;
-pub mod adapter;
+pub mod enforcer;
 pub mod plan;
+pub mod stage;
+pub mod pool;
 pub mod judge;
+pub mod provenance;
 pub mod report;
 pub mod run;
 pub mod cli;

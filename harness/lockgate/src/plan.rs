@@ -1,9 +1,10 @@
 //! Plan: kernels × environments × scenarios, filtered by the command line, grouped so that one
 //! boot per kernel runs every (environment, scenario) pair of that kernel.
 
-use crate::adapter::{Adapter, RunAs};
+use crate::enforcer::{Enforcer, RunAs};
+use crate::env::{EnvFacts, Prepared};
 use crate::model::scenario::{Action, Check, Scenario};
-use crate::model::{Loaded, Model};
+use crate::model::{Environment, Loaded, Model};
 use anyhow::{bail, Result};
 use lockgate_protocol as proto;
 
@@ -17,33 +18,14 @@ pub struct Selection {
     pub shard: Option<(usize, usize)>,
 }
 
-/// How the enforced run starts the enforcer.
-#[derive(Debug, Clone, Default)]
-pub struct EnforcerChoice {
-    /// Known-bad modes of the reference enforcer (`--fault NAME`), empty for the correct one.
-    pub faults: Vec<String>,
-    /// An external enforcer's adapter file (`--enforcer NAME`, `--enforcer-file PATH`); `None`
-    /// for the reference enforcer.
-    pub adapter_file: Option<std::path::PathBuf>,
-}
-
-impl EnforcerChoice {
-    /// The external enforcer's adapter, loaded and checked; `None` for the reference enforcer.
-    pub fn load(&self) -> Result<Option<Adapter>> {
-        let Some(file) = &self.adapter_file else { return Ok(None) };
-        if !self.faults.is_empty() {
-            bail!("--enforcer-fault makes the reference enforcer misbehave; it cannot be combined with an external enforcer ({})", file.display());
-        }
-        crate::adapter::load(file).map(Some)
-    }
-}
-
 /// One scenario × kernel × environment.
 #[derive(Debug, Clone)]
 pub struct Cell {
     pub scenario: usize,
     pub kernel: usize,
     pub env: String,
+    /// What the judge must know of the environment.
+    pub env_facts: EnvFacts,
     pub case_id: String,
     /// For each expectation, the index of its step in the case (None for enforcement claims).
     pub step_of: Vec<Option<usize>>,
@@ -91,18 +73,21 @@ pub fn select_kernels(model: &Model, asked: &[String]) -> Result<Vec<usize>> {
     Ok((0..names.len()).filter(|&k| asked.iter().any(|n| n == names[k])).collect())
 }
 
-pub fn plan(model: &Model, sel: &Selection, enforcer: &EnforcerChoice) -> Result<Vec<KernelRun>> {
-    let adapter = enforcer.load()?;
-    plan_with(model, sel, enforcer, adapter.as_ref())
+/// The environments `--env` asks for (all when none is named), in the model's order.
+pub fn select_environments<'m>(model: &'m Model, sel: &Selection) -> Result<Vec<&'m Environment>> {
+    let env_names: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
+    check_names("environment", &sel.envs, &env_names)?;
+    Ok(model.environments.iter().filter(|e| sel.envs.is_empty() || sel.envs.contains(&e.name)).collect())
 }
 
-/// As [`plan`], with the external enforcer's adapter already loaded.
-pub fn plan_with(model: &Model, sel: &Selection, enforcer: &EnforcerChoice, adapter: Option<&Adapter>) -> Result<Vec<KernelRun>> {
+/// kernels × environments × scenarios, as selected; `envs` are the selected environments, made
+/// ready ([`select_environments`], then [`crate::env::prepare`]), so that each case is planned
+/// with its container.
+pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared) -> Result<Vec<KernelRun>> {
     let kernel_names: Vec<&str> = model.kernels.iter().map(|k| k.value.name.as_str()).collect();
     let scenario_names: Vec<&str> = model.scenarios.iter().map(|s| s.value.name.as_str()).collect();
-    let env_names: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
     check_names("scenario", &sel.scenarios, &scenario_names)?;
-    check_names("environment", &sel.envs, &env_names)?;
+    let selected = select_environments(model, sel)?;
 
     let mut kernels = select_kernels(model, &sel.kernels)?;
     kernels.sort_by_key(|&k| kernel_names[k]);
@@ -112,13 +97,15 @@ pub fn plan_with(model: &Model, sel: &Selection, enforcer: &EnforcerChoice, adap
     let mut runs = Vec::new();
     for k in kernels {
         let mut run = KernelRun { kernel: k, cells: Vec::new(), cases: Vec::new() };
-        for env in model.environments.iter().filter(|e| sel.envs.is_empty() || sel.envs.contains(&e.name)) {
+        for env in &selected {
+            let Some(ready) = envs.get(&env.name) else { bail!("environment `{}` was selected but not made ready", env.name) };
             for (si, s) in model.scenarios.iter().enumerate() {
                 if !sel.scenarios.is_empty() && !sel.scenarios.iter().any(|n| n == s.value.name.as_str()) {
                     continue;
                 }
-                let (case, step_of) = case_for(s, &env.name, enforcer, adapter);
-                run.cells.push(Cell { scenario: si, kernel: k, env: env.name.clone(), case_id: case.id.clone(), step_of });
+                let (mut case, step_of) = case_for(s, &env.name, enforcer);
+                case.container = ready.container.clone();
+                run.cells.push(Cell { scenario: si, kernel: k, env: env.name.clone(), env_facts: ready.facts.clone(), case_id: case.id.clone(), step_of });
                 run.cases.push(case);
             }
         }
@@ -132,12 +119,7 @@ pub fn plan_with(model: &Model, sel: &Selection, enforcer: &EnforcerChoice, adap
     Ok(runs)
 }
 
-/// Where the reference enforcer finds a scenario's policy inside the guest.
-fn policy_path(scenario: &str) -> String {
-    crate::adapter::DEFAULT_POLICY_PATH.replace("{scenario}", scenario)
-}
-
-fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &EnforcerChoice, adapter: Option<&Adapter>) -> (proto::Case, Vec<Option<usize>>) {
+fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<Option<usize>>) {
     let sc = &s.value;
     let user = |name: &str| sc.setup.users.iter().find(|u| u.name.as_str() == name);
     let ids = |name: Option<&str>| match name.and_then(user) {
@@ -187,28 +169,10 @@ fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &EnforcerChoice, adapter:
             .collect(),
     };
     let workdir = sc.setup.workdir.as_ref().map(|w| w.as_str().to_string()).unwrap_or_else(|| "/".into());
-    let call = match adapter {
-        Some(a) => {
-            let name = |n: Option<&crate::model::scenario::Name>| n.map(|n| n.to_string()).unwrap_or_else(|| "root".into());
-            let user = name(sc.policy.process.run_as_user.as_ref());
-            let group = sc.policy.process.run_as_group.as_ref().map(|g| g.to_string()).unwrap_or_else(|| user.clone());
-            a.call(sc, &RunAs { user, group, uid, gid }, &workdir)
-        }
-        None => {
-            let policy_file = policy_path(sc.name.as_str());
-            let mut argv = vec!["/bin/lockgate-enforcer".to_string(), "--policy".into(), policy_file.clone()];
-            for f in &enforcer.faults {
-                argv.extend(["--fault".to_string(), f.clone()]);
-            }
-            argv.extend(["--".to_string(), "{cmd}".into()]);
-            proto::EnforcerCall {
-                argv,
-                env: vec![],
-                files: vec![(policy_file, serde_yaml::to_string(&sc.policy).expect("a policy always serialises"))],
-                drop_privileges: false,
-            }
-        }
-    };
+    let name = |n: Option<&crate::model::scenario::Name>| n.map(|n| n.to_string()).unwrap_or_else(|| "root".into());
+    let user = name(sc.policy.process.run_as_user.as_ref());
+    let group = sc.policy.process.run_as_group.as_ref().map(|g| g.to_string()).unwrap_or_else(|| user.clone());
+    let call = enforcer.call(sc, &RunAs { user, group, uid, gid }, &workdir);
     let case = proto::Case {
         id: format!("{}@{env}", sc.name),
         setup,

@@ -89,7 +89,7 @@ fn a_wrong_digest_is_refused_and_nothing_is_cached() {
 fn a_version_the_archive_does_not_carry_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::at(dir.path().join("cache")).unwrap();
-    let mut f = lockgate::run::fetcher(&workspace_root(), &workspace_root().join("kernels"), cache, true).unwrap();
+    let mut f = lockgate::fetch::for_repo(&workspace_root(), &workspace_root().join("kernels"), cache, true).unwrap();
     let text = std::fs::read_to_string(workspace_root().join("kernels/debian-5.10.yaml")).unwrap().replace("5.10.223-1", "5.10.0-lockgate-1");
     let file = dir.path().join("k.yaml");
     std::fs::write(&file, text).unwrap();

@@ -34,7 +34,7 @@ fn world(lock: &str) -> World {
 
 impl World {
     fn fetcher(&self, update_lock: bool) -> Fetcher {
-        let mut f = lockgate::run::fetcher(&self.repo, &self.repo.join("kernels"), self.cache.clone(), update_lock).unwrap();
+        let mut f = lockgate::fetch::for_repo(&self.repo, &self.repo.join("kernels"), self.cache.clone(), update_lock).unwrap();
         f.verbose = false;
         f
     }

@@ -6,7 +6,8 @@
 //! use (`ACTIONLINT=/path/to/actionlint` uses another). If it cannot be had, the test fails: a
 //! lint that silently did not run would be a false pass.
 
-use lockgate::plan::{self, EnforcerChoice, Selection};
+use lockgate::enforcer::EnforcerChoice;
+use lockgate::plan::{self, Selection};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -325,7 +326,8 @@ fn release_gate_runs_on_tags_and_when_called_and_refuses_changed_snapshots() {
 fn shards_together_run_every_cell_of_the_full_run_once() {
     let model = lockgate::model::load(&root().join("scenarios"), &root().join("kernels")).expect("the repository's model loads");
     let cells = |sel: &Selection| -> Vec<(String, String, String)> {
-        plan::plan(&model, sel, &EnforcerChoice::default())
+        let envs = lockgate::env::Prepared::names_only(&model.environments.iter().collect::<Vec<_>>());
+        plan::plan(&model, sel, &EnforcerChoice::default().load().unwrap(), &envs)
             .expect("plan")
             .iter()
             .flat_map(|r| r.cells.iter())

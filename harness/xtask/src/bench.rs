@@ -127,7 +127,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     let root = lockgate::guest_build::workspace_root();
     let model = lockgate::model::load(&root.join("scenarios"), &root.join("kernels"))?;
     let cache = lockgate::cache::Cache::from_env()?;
-    let mut fetcher = lockgate::run::fetcher(&root, &root.join("kernels"), cache.clone(), false)?;
+    let mut fetcher = lockgate::fetch::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
     let busybox = fetcher.busybox()?;
     let tmp = cache.tempdir()?;
     let initrd = tmp.path().join("floor.cpio");

@@ -8,6 +8,7 @@
 mod bench;
 mod kernel_cmd;
 mod known_bad;
+mod module_graph;
 mod setup;
 mod soak;
 
@@ -41,6 +42,8 @@ enum Cmd {
     /// Boot a kernel N times with a trivial init; count hangs and time each boot (the machine
     /// type's evidence).
     BootSoak(soak::SoakArgs),
+    /// Print each crate's module graph (who refers to whom) and its cycles, if any.
+    ModuleGraph,
 }
 
 #[derive(Subcommand)]
@@ -71,6 +74,7 @@ fn main() {
         Cmd::Kernels { cmd } => kernels(cmd),
         Cmd::Bench(args) => bench::bench(&args),
         Cmd::BootSoak(args) => soak::run(&args),
+        Cmd::ModuleGraph => module_graph_cmd(),
     };
     match result {
         Ok(true) => {}
@@ -110,32 +114,46 @@ fn test() -> Result<bool> {
     known_bad::run(&known_bad::KnownBadArgs::all())
 }
 
+fn module_graph_cmd() -> Result<bool> {
+    let root = lockgate::guest_build::workspace_root();
+    for (name, src) in module_graph::workspace_crates(&root) {
+        let g = module_graph::crate_graph(&src);
+        println!("# {name}\n{}", g.render());
+        println!("## {name}, top-level modules\n{}", g.top_level().render());
+    }
+    let problems = module_graph::check(&root);
+    for p in &problems {
+        println!("cycle: {p}");
+    }
+    Ok(problems.is_empty())
+}
+
 fn kernels(cmd: KernelsCmd) -> Result<bool> {
     let root = lockgate::guest_build::workspace_root();
     let model = lockgate::model::load(&root.join("scenarios"), &root.join("kernels"))?;
     let cache = lockgate::cache::Cache::from_env()?;
     match cmd {
         KernelsCmd::List => {
-            let f = lockgate::run::fetcher(&root, &root.join("kernels"), cache.clone(), false)?;
+            let f = lockgate::fetch::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
             kernel_cmd::list(&model, &f, &cache)
         }
         KernelsCmd::Build { kernel, rebuild } => {
             setup::ensure_build_tools()?;
-            let mut f = lockgate::run::fetcher(&root, &root.join("kernels"), cache.clone(), false)?;
+            let mut f = lockgate::fetch::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
             kernel_cmd::build(&model, &mut f, &kernel, rebuild)
         }
         KernelsCmd::Fetch | KernelsCmd::Lock => {
             setup::ensure_host_tools()?;
             let update = matches!(cmd, KernelsCmd::Lock);
-            let mut f = lockgate::run::fetcher(&root, &root.join("kernels"), cache.clone(), update)?;
+            let mut f = lockgate::fetch::for_repo(&root, &root.join("kernels"), cache.clone(), update)?;
             let b = f.busybox()?;
             println!("busybox        {}", b.sha256);
             kernel_cmd::fetch_all(&mut f, &model, update)?;
             // Container environments: their seccomp profiles, runc and its libraries.
-            let envs: Vec<_> = model.environments.iter().filter_map(|e| e.manifest.as_ref()).collect();
+            let envs: Vec<_> = model.environments.iter().filter(|e| matches!(e.kind, lockgate::model::environment::EnvKind::Container(_))).collect();
             let prepared = lockgate::env::prepare(&envs, &root, &mut f, &cache)?;
-            for (name, facts) in &prepared.facts {
-                println!("{name:<14} {}", facts.profile_sha256.as_deref().unwrap_or("(no profile)"));
+            for (name, env) in &prepared.envs {
+                println!("{name:<14} {}", env.facts.profile_sha256.as_deref().unwrap_or("(no profile)"));
             }
             if let Some(rt) = &prepared.runtime {
                 println!("{:<14} {} ({})", "runtime", rt.runc_sha256, rt.version);

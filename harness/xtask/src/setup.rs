@@ -79,7 +79,7 @@ pub fn selection_needs_a_build(opts: &lockgate::run::RunOptions) -> bool {
         None => lockgate::cache::Cache::from_env(),
     };
     let Ok(cache) = cache else { return false };
-    let Ok(f) = lockgate::run::fetcher(&opts.repo, &opts.kernels_dir, cache, false) else { return false };
+    let Ok(f) = lockgate::fetch::for_repo(&opts.repo, &opts.kernels_dir, cache, false) else { return false };
     selected.into_iter().any(|i| match &model.kernels[i].value.source {
         lockgate::model::kernel::KernelSource::Build(b) => !matches!(f.cached_build(b), Ok(Some(_))),
         _ => false,

@@ -11,7 +11,8 @@
 use super::{Artifact, Fetcher, Which};
 use crate::model::kernel::{BuildSource, KernelManifest, KernelSource, TarballSource};
 use anyhow::{bail, Context, Result};
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use crate::event::{emit, Event};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -175,7 +176,7 @@ fn remove_stale_builds(tmp: &Path) {
     for e in entries.flatten() {
         let p = e.path();
         if p.join(BUILD_MARKER).is_file() {
-            eprintln!("lockgate: removing {}, left by an interrupted kernel build", p.display());
+            crate::event::emit(crate::event::Event::StaleBuildRemoved { dir: p.clone() });
             let _ = std::fs::remove_dir_all(&p);
         }
     }
@@ -186,7 +187,8 @@ fn mmss(d: Duration) -> String {
     format!("{}m{:02}s", s / 60, s % 60)
 }
 
-/// Progress lines on stderr: updated in place on a terminal, one line every 30 s otherwise.
+/// Progress of one kernel build, as events: updated in place on a terminal, one line every 30 s
+/// otherwise.
 struct Progress {
     name: String,
     tty: bool,
@@ -194,24 +196,24 @@ struct Progress {
 
 impl Progress {
     fn new(name: &str) -> Progress {
-        Progress { name: name.to_string(), tty: std::io::stderr().is_terminal() }
+        Progress { name: name.to_string(), tty: crate::event::stderr_is_terminal() }
     }
     fn line(&self, msg: &str) {
-        eprintln!("lockgate: {msg}");
+        emit(Event::Build(msg.to_string()));
     }
     fn tick(&self, files: usize, expected: Option<usize>, elapsed: Duration, last_print: &mut Instant) {
-        let pct = expected.map(|e| format!(" (~{}%)", (100 * files / e.max(1)).min(99))).unwrap_or_default();
+        let percent = expected.map(|e| (100 * files / e.max(1)).min(99));
+        let event = Event::BuildProgress { kernel: self.name.clone(), files, percent, elapsed, in_place: self.tty };
         if self.tty {
-            eprint!("\r\x1b[Klockgate:   {}: {files} files compiled{pct}, {}", self.name, mmss(elapsed));
-            let _ = std::io::stderr().flush();
+            emit(event);
         } else if last_print.elapsed() >= Duration::from_secs(30) {
-            eprintln!("lockgate:   {}: {files} files compiled{pct}, {}", self.name, mmss(elapsed));
+            emit(event);
             *last_print = Instant::now();
         }
     }
     fn done(&self) {
         if self.tty {
-            eprintln!();
+            emit(Event::BuildProgressDone);
         }
     }
 }

@@ -8,21 +8,12 @@ pub mod mirror;
 pub mod url;
 
 use crate::cache::Cache;
+pub use crate::model::kernel::PackagedFile;
 use crate::model::kernel::{Distro, KernelManifest, KernelSource, PackageRef};
 use anyhow::{bail, Context, Result};
 use lock::LockFile;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-
-/// A file taken out of a pinned package: `images/packages.yaml` lists these.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PackagedFile {
-    #[serde(flatten)]
-    pub package: PackageRef,
-    /// Path of the file inside the package.
-    pub file: String,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,7 +169,7 @@ impl Fetcher {
         }
         let keyring = self.keyring(pkg.distro)?;
         if self.verbose {
-            eprintln!("lockgate: fetching {} {} ({} {})", pkg.name, pkg.version, pkg.distro, pkg.suite);
+            crate::event::emit(crate::event::Event::Fetching { name: pkg.name.to_string(), version: pkg.version.to_string(), distro: pkg.distro.to_string(), suite: pkg.suite.to_string() });
         }
         let root = apt::AptRoot::prepare(&self.cache, pkg, &keyring)?;
         let work = self.cache.tempdir()?;
@@ -189,7 +180,7 @@ impl Fetcher {
             let lock = self.lock(which);
             lock.set(&key, &digest);
             lock.save()?;
-            eprintln!("lockgate: pinned {key} = {digest} in {}", lock.path().display());
+            crate::event::emit(crate::event::Event::Pinned { key: key.to_string(), digest: digest.clone(), lock: lock.path().to_path_buf() });
         }
         Ok(Artifact { path, sha256: digest })
     }
@@ -197,4 +188,19 @@ impl Fetcher {
 
 fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
+}
+
+/// The fetcher of a repository: its kernels' lock (`kernels_dir/lock.yaml`), its guest
+/// packages and their lock (`repo/images/`).
+pub fn for_repo(repo: &Path, kernels_dir: &Path, cache: Cache, update_lock: bool) -> Result<Fetcher> {
+    Ok(Fetcher {
+        cache,
+        kernel_lock: lock::LockFile::load(&kernels_dir.join("lock.yaml"))?,
+        image_lock: lock::LockFile::load(&repo.join("images/lock.yaml"))?,
+        images: ImagePackages::load(&repo.join("images/packages.yaml"))?,
+        update_lock,
+        verbose: true,
+        held: None,
+        downloads: 0,
+    })
 }

@@ -121,7 +121,7 @@ impl super::Fetcher {
             self.held = Some(self.cache.lock()?);
         }
         if self.verbose {
-            eprintln!("lockgate: downloading {url}");
+            crate::event::emit(crate::event::Event::Downloading { url: url.to_string() });
         }
         let work = self.cache.tempdir()?;
         let file = work.path().join("download");
@@ -132,7 +132,7 @@ impl super::Fetcher {
             let lock = self.lock(which);
             lock.set(&key, &digest);
             lock.save()?;
-            eprintln!("lockgate: pinned {key} = {digest} in {}", lock.path().display());
+            crate::event::emit(crate::event::Event::Pinned { key: key.to_string(), digest: digest.clone(), lock: lock.path().to_path_buf() });
         }
         Ok(super::Artifact { path, sha256: digest })
     }

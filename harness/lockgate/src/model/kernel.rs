@@ -251,6 +251,17 @@ impl std::fmt::Display for Distro {
     }
 }
 
+/// A file taken out of a pinned package: `images/packages.yaml` lists these, and container
+/// environments take their seccomp profile from one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagedFile {
+    #[serde(flatten)]
+    pub package: PackageRef,
+    /// Path of the file inside the package.
+    pub file: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,56 +2,26 @@
 //! the line and the field, and says how to fix it.
 
 pub mod cond;
+pub mod environment;
 pub mod errno;
+pub mod file;
 pub mod kernel;
 pub mod locate;
 pub mod scenario;
 
 use anyhow::{bail, Context, Result};
+pub use environment::Environment;
+pub use file::{parse_yaml, Loaded};
 use kernel::KernelManifest;
 use scenario::Scenario;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Something loaded from a file, remembering which.
-#[derive(Debug, Clone)]
-pub struct Loaded<T> {
-    pub file: PathBuf,
-    pub value: T,
-}
-
-/// Where a run happens inside the guest: `bare` runs the enforcer directly under the guest's
-/// PID 1; a container environment (`images/environments/*.yaml`, see [`crate::env`]) inside a
-/// container started by runc.
-#[derive(Debug, Clone)]
-pub struct Environment {
-    pub name: String,
-    /// The container's manifest; `None` for `bare`.
-    pub manifest: Option<Loaded<crate::env::EnvManifest>>,
-}
-
-impl Environment {
-    pub fn bare() -> Environment {
-        Environment { name: "bare".into(), manifest: None }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Model {
     pub scenarios: Vec<Loaded<Scenario>>,
     pub kernels: Vec<Loaded<KernelManifest>>,
     pub environments: Vec<Environment>,
-}
-
-/// Parse one YAML file into `T`, turning serde_yaml's message into `file:line:col: field: what`.
-pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T> {
-    serde_yaml::from_str(text).map_err(|e| {
-        let loc = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
-        // serde_yaml appends " at line L column C"; the location is already in front.
-        let msg = e.to_string();
-        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        anyhow::anyhow!("{}{loc}: {msg}", file.display())
-    })
 }
 
 fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -119,9 +89,9 @@ pub fn load(scenarios_dir: &Path, kernels_dir: &Path) -> Result<Model> {
         }
     }
     let mut environments = vec![Environment::bare()];
-    let manifests = crate::env::load_dir(&crate::env::dir_for(kernels_dir), &mut errors);
+    let manifests = environment::load_dir(&environment::dir_for(kernels_dir), &mut errors);
     check_unique("environment", manifests.iter().map(|m| (m.value.name.as_str(), &m.file)), &mut errors);
-    environments.extend(manifests.into_iter().map(|m| Environment { name: m.value.name.to_string(), manifest: Some(m) }));
+    environments.extend(manifests.into_iter().map(Environment::container));
     check_unique("scenario", scenarios.iter().map(|s| (s.value.name.as_str(), &s.file)), &mut errors);
     check_unique("kernel", kernels.iter().map(|k| (k.value.name.as_str(), &k.file)), &mut errors);
     for s in &scenarios {

@@ -187,7 +187,7 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::claim::ClaimReader;
+    use crate::enforcer::claim::ClaimReader;
     use crate::judge::{judge, CellInput};
     use crate::model::scenario::Scenario;
     use lockgate_protocol::{CaseObservation, RunObservation, RunnerFacts};
@@ -233,7 +233,7 @@ mod tests {
         let claim = "lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced\n";
         let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
         let enforced = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], claim, 998);
-        let text = render(&verdict(control, enforced, &ClaimReader::Reference), &ctx());
+        let text = render(&verdict(control, enforced, &crate::enforcer::reference(&[]).unwrap().claims), &ctx());
         let want = "\
 FAIL openshell-803@ubuntu-5.15@bare:
   kernel       ubuntu-5.15: release 5.15.0-107-generic, Landlock ABI 1; LSMs lockdown,capability,landlock,yama,apparmor
@@ -280,7 +280,7 @@ FAIL openshell-803@ubuntu-5.15@bare:
     fn an_environment_that_hides_landlock_is_told_apart_from_the_kernel() {
         let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
         let enforced = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "lockgate-enforcer: enforcement=full abi=1 reason=x\n", 998);
-        let mut v = verdict(control, enforced, &ClaimReader::Reference);
+        let mut v = verdict(control, enforced, &crate::enforcer::reference(&[]).unwrap().claims);
         v.environment = "docker-20.10.5".into();
         v.landlock = "ENOSYS".into();
         let mut c = ctx();
@@ -296,7 +296,7 @@ FAIL openshell-803@ubuntu-5.15@bare:
         let claim = "lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced\n";
         let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
         let enforced = run(vec![step(Outcome::Err("EACCES".into()), 1, "denied"), step(Outcome::Ok, 0, "")], claim, 998);
-        assert_eq!(render(&verdict(control, enforced, &ClaimReader::Reference), &ctx()), "");
+        assert_eq!(render(&verdict(control, enforced, &crate::enforcer::reference(&[]).unwrap().claims), &ctx()), "");
         let e = excerpt("a\nb\nc\nd\ne\nf\n", true);
         assert_eq!(e, vec!["… (2 more lines)", "c", "d", "e", "f"]);
         assert!(excerpt("", false).is_empty());

@@ -4,7 +4,8 @@
 //! pass, with its reasons.
 
 use super::CellResult;
-use crate::run::{KernelReport, RunReport};
+use crate::pool::KernelReport;
+use crate::report::RunReport;
 use std::time::Duration;
 
 /// GitHub refuses a step summary above 1 MiB; stay well below it.
@@ -289,7 +290,7 @@ fn cap(mut s: String) -> String {
 mod tests {
     use super::*;
     use crate::report::junit::tests::sample;
-    use crate::run::BootSummary;
+    use crate::pool::BootSummary;
     use crate::vm::qemu::Accel;
 
     #[test]

@@ -1,4 +1,5 @@
-//! Report: snapshots, the terminal table, and the run's provenance.
+//! Report: what a run found ([`RunReport`]), rendered: snapshots, the terminal table, JUnit XML,
+//! the Markdown summary, a failing cell's report.
 
 pub mod failure;
 pub mod junit;
@@ -6,34 +7,32 @@ pub mod markdown;
 pub mod snapshot;
 pub mod table;
 
-use crate::judge::CellVerdict;
+pub use crate::judge::cells::CellResult;
+use crate::pool::KernelReport;
+use std::time::Duration;
 
-/// The outcome of one cell: judged, or a harness error (never a pass).
 #[derive(Debug, Clone)]
-pub struct CellResult {
-    pub kernel: String,
-    pub env: String,
-    pub scenario: String,
-    pub outcome: Result<CellVerdict, String>,
-    /// Set when the verdict differs from the recorded snapshot.
-    pub snapshot_error: Option<String>,
+pub struct RunReport {
+    pub cells: Vec<CellResult>,
+    pub kernels: Vec<KernelReport>,
+    pub qemu_version: String,
+    pub wall: Duration,
+    /// Whether the guest base image was rebuilt by this run.
+    pub image_built: bool,
+    /// Packages downloaded by this run (0 on a warm run).
+    pub downloads: usize,
+    /// The enforcer under test, in one line (the reference, or an external one's adapter).
+    pub enforcer: String,
+    /// Each environment's `about:` (empty for `bare`), for failure reports.
+    pub environments: std::collections::BTreeMap<String, String>,
+    /// Host-side work before the first guest boot started (load, plan, build check, fetch, image).
+    pub host_setup: Duration,
+    /// `host_setup`, step by step (what a warm start spends its time on).
+    pub host_phases: Vec<(&'static str, Duration)>,
 }
 
-impl CellResult {
-    /// The command that re-runs only this cell.
-    pub fn repro_command(&self, enforcer_faults: &[String]) -> String {
-        let faults: Vec<String> = enforcer_faults.iter().flat_map(|f| ["--enforcer-fault".to_string(), f.clone()]).collect();
-        self.repro_command_with(&faults)
-    }
-
-    /// The command that re-runs only this cell, with the run's other flags (`--enforcer NAME`,
-    /// `--enforcer-fault MODE`, `--repo DIR`) appended as given.
-    pub fn repro_command_with(&self, flags: &[String]) -> String {
-        let flags: String = flags.iter().map(|f| format!(" {f}")).collect();
-        format!("cargo xtask vm-test --kernel {} --scenario {} --env {}{flags}", self.kernel, self.scenario, self.env)
-    }
-
+impl RunReport {
     pub fn ok(&self) -> bool {
-        self.snapshot_error.is_none() && matches!(&self.outcome, Ok(v) if v.passed())
+        !self.cells.is_empty() && self.cells.iter().all(CellResult::ok)
     }
 }

@@ -38,3 +38,17 @@ pub fn check(dir: &Path, workspace: &Path, v: &CellVerdict) -> Result<(), String
         }
     })
 }
+
+/// Checks every judged cell's snapshot in `dir`, setting each cell's `snapshot_error`; with
+/// `accept`, new and changed snapshots are recorded instead.
+pub fn check_all(dir: &Path, workspace: &Path, cells: &mut [crate::report::CellResult], accept: bool) {
+    if accept {
+        // insta reads its update mode from the environment only.
+        std::env::set_var("INSTA_UPDATE", "always");
+    }
+    for c in cells {
+        if let Ok(v) = &c.outcome {
+            c.snapshot_error = check(dir, workspace, v).err();
+        }
+    }
+}

@@ -17,7 +17,7 @@ pub fn install_interrupt_handler() {
                 // SAFETY: kill(2) on a pid we started; no memory is involved.
                 unsafe { libc::kill(*pid, libc::SIGKILL) };
             }
-            eprintln!("\nlockgate: interrupted; stopped {} guest(s)", pids.len());
+            crate::event::emit(crate::event::Event::Interrupted { guests: pids.len() });
             std::process::exit(130);
         });
     });

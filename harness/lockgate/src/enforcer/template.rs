@@ -5,7 +5,8 @@
 //! - `{name}` is a scalar: `{binary}`, `{policy_file}`, `{scenario}`, `{user}`, `{group}`,
 //!   `{uid}`, `{gid}`, `{workdir}`, `{compatibility}`;
 //! - `{cmd}`, a word of its own, is where the probe runner's argv goes;
-//! - `{ro}`, `{rw}`, `{tcp_bind}`, `{tcp_connect}` are lists, and the template says how each is
+//! - `{ro}`, `{rw}`, `{tcp_bind}`, `{tcp_connect}` are lists (and `{fault}`, the known-bad modes
+//!   asked for with `--enforcer-fault`, empty in a normal run), and the template says how each is
 //!   spelled: `{ro,}` (or `{ro:}`, any one punctuation character) joins the list into one word
 //!   with that separator; `[--ro {ro}]` repeats the bracketed words once per element
 //!   (`--ro /usr --ro /bin`), and `[--ro {ro,}]` writes them once with the list joined
@@ -19,7 +20,7 @@
 use std::collections::BTreeMap;
 
 pub const SCALARS: [&str; 9] = ["binary", "policy_file", "scenario", "user", "group", "uid", "gid", "workdir", "compatibility"];
-pub const LISTS: [&str; 4] = ["ro", "rw", "tcp_bind", "tcp_connect"];
+pub const LISTS: [&str; 5] = ["ro", "rw", "tcp_bind", "tcp_connect", "fault"];
 pub const CMD: &str = "{cmd}";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,10 +208,12 @@ impl Template {
     }
 
     /// The scalar placeholders used.
-    pub fn uses(&self, scalar: &str) -> bool {
+    /// Whether a scalar or a list of this name appears in the template.
+    pub fn uses(&self, name: &str) -> bool {
+        let named = |p: &Piece| matches!(p, Piece::Scalar(n) | Piece::List { name: n, .. } if n == name);
         self.items.iter().any(|i| match i {
-            Item::Word(w) => w.contains(&Piece::Scalar(scalar.into())),
-            Item::Group(g) => g.iter().any(|w| w.contains(&Piece::Scalar(scalar.into()))),
+            Item::Word(w) => w.iter().any(named),
+            Item::Group(g) => g.iter().any(|w| w.iter().any(named)),
         })
     }
 

@@ -1,7 +1,6 @@
 //! Reading an enforcer's claim about itself from its stderr.
 //!
-//! The reference enforcer prints one fixed line (`enforcement=full|partial|none|refused`). An
-//! external enforcer's adapter gives rules instead: regular expressions tried in order over the
+//! An enforcer's adapter gives rules: regular expressions tried in order over the
 //! lines of stderr; the first rule that matches any line decides, and the last line it matches is
 //! the claim line. A rule maps to a claim either by `claim:` or by a named group
 //! `(?P<claim>…)` whose text is `full`, `partial`, `none` or `refused`. An adapter may also say
@@ -12,11 +11,8 @@ use regex::Regex;
 use serde::Deserialize;
 
 /// How the judge reads the claim.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub enum ClaimReader {
-    /// The reference enforcer's `enforcement=` line.
-    #[default]
-    Reference,
     Rules(Vec<ClaimRule>),
     /// The enforcer says nothing about its enforcement (the adapter's `claim: unsupported`).
     Unsupported,
@@ -65,10 +61,6 @@ fn word(s: &str) -> Option<Claim> {
 impl ClaimReader {
     pub fn read(&self, stderr: &str) -> Reading {
         match self {
-            ClaimReader::Reference => match crate::judge::parse_claim(stderr) {
-                Some((c, l)) => Reading::Claimed(c, l),
-                None => Reading::Nothing,
-            },
             ClaimReader::Unsupported => Reading::Unsupported,
             ClaimReader::Rules(rules) => {
                 for rule in rules {
@@ -173,8 +165,10 @@ mod tests {
 
     #[test]
     fn the_reference_reader_is_the_enforcement_line() {
-        let r = ClaimReader::Reference;
+        let r = crate::enforcer::reference(&[]).unwrap().claims;
         assert_eq!(r.read("lockgate-enforcer: enforcement=none abi=none reason=x\n").claim().map(|(c, _)| c), Some(Claim::None));
+        assert_eq!(r.read("lockgate-enforcer: enforcement=full abi=4 reason=all rules enforced\n"), Reading::Claimed(Claim::Full, "lockgate-enforcer: enforcement=full abi=4 reason=all rules enforced".into()));
         assert_eq!(r.read(""), Reading::Nothing);
+        assert_eq!(r.read("enforcement=bogus\n"), Reading::Nothing);
     }
 }

@@ -1,8 +1,10 @@
-//! External enforcers: an adapter file (`enforcers/<name>.yaml`) says where the enforcer binary
-//! is on the host, how to hand it a scenario's policy and the command, who drops privileges,
-//! and how to read its claim. The binary and the shared libraries it links are copied into the
+//! The enforcer under test. Every enforcer, lockgate's own reference included, is described by
+//! an adapter: where its binary is, how to hand it a scenario's policy and the command, who drops
+//! privileges, and how to read its claim. An external enforcer's adapter is a file
+//! (`enforcers/<name>.yaml`); its binary and the shared libraries it links are copied into the
 //! guest in an archive of their own, cached by content (the libraries in a private directory:
-//! see [`elf`]).
+//! see [`elf`]). The reference enforcer's adapter is built in ([`REFERENCE`]): its binary is
+//! already in the guest's base image, its known-bad modes go in its command as `{fault}`.
 //!
 //! ```yaml
 //! name: landlock-sandboxer
@@ -95,13 +97,29 @@ struct RawInvoke {
     format: Option<PolicyFormat>,
 }
 
+/// The reference enforcer's adapter. Its binary is part of the guest's base image.
+pub const REFERENCE: &str = include_str!("reference.yaml");
+
+/// The name the reference adapter is known by (`--enforcer reference` names it too).
+pub const REFERENCE_NAME: &str = "lockgate-enforcer";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawBinary {
+    Host(String),
+    InImage { in_image: String },
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAdapter {
     name: Name,
     #[serde(default)]
     about: String,
-    binary: String,
+    binary: RawBinary,
+    /// Where its snapshots live, under the scenarios' snapshot directory (default: its name).
+    #[serde(default)]
+    snapshots: Option<String>,
     #[serde(default)]
     install_as: Option<String>,
     invoke: RawInvoke,
@@ -110,17 +128,29 @@ struct RawAdapter {
     claim: ClaimSpec,
 }
 
-/// A loaded, checked adapter.
+/// Where the enforcer's binary comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Binary {
+    /// A file on the host, copied into the guest (with its libraries) at [`Enforcer::guest_path`].
+    Host(PathBuf),
+    /// Already in the guest's base image (the reference enforcer).
+    InImage,
+}
+
+/// The enforcer under test: a loaded, checked adapter.
 #[derive(Debug, Clone)]
-pub struct Adapter {
+pub struct Enforcer {
     pub name: String,
     pub about: String,
-    /// The adapter file.
+    /// The adapter file (for a built-in adapter, a name that says so).
     pub file: PathBuf,
-    /// The enforcer on the host.
-    pub binary: PathBuf,
-    /// Where it is installed in the guest.
+    pub binary: Binary,
+    /// Where it is in the guest.
     pub guest_path: String,
+    /// Its snapshots' directory, relative to the scenarios' snapshot directory.
+    pub snapshots: PathBuf,
+    /// Known-bad modes asked for (`--enforcer-fault`), spelled into the command as `{fault}`.
+    pub faults: Vec<String>,
     pub style: Style,
     command: Template,
     env: Vec<(String, ValueTemplate)>,
@@ -178,27 +208,83 @@ fn missing(file: &Path) -> anyhow::Error {
 /// Guest paths an enforcer must not be installed over.
 const RESERVED: [&str; 4] = [lockgate_protocol::GUEST_BIN, "/init", "/bin/busybox", "/bin/lockgate-enforcer"];
 
-pub fn load(file: &Path) -> Result<Adapter> {
+/// Which enforcer a run tests, as the command line says.
+#[derive(Debug, Clone, Default)]
+pub struct EnforcerChoice {
+    /// Known-bad modes (`--enforcer-fault NAME`), empty for the correct enforcer.
+    pub faults: Vec<String>,
+    /// An external enforcer's adapter file (`--enforcer NAME`, `--enforcer-file PATH`); `None`
+    /// for the reference enforcer.
+    pub adapter_file: Option<PathBuf>,
+}
+
+impl EnforcerChoice {
+    /// The enforcer, loaded and checked.
+    pub fn load(&self) -> Result<Enforcer> {
+        let Some(file) = &self.adapter_file else { return reference(&self.faults) };
+        let mut e = load(file)?;
+        if !self.faults.is_empty() {
+            if !e.takes_faults() {
+                bail!("--enforcer-fault makes the reference enforcer misbehave; it cannot be combined with an external enforcer ({})", file.display());
+            }
+            e.faults = self.faults.clone();
+        }
+        Ok(e)
+    }
+}
+
+/// The reference enforcer, with the known-bad modes in `faults` (none: the correct one).
+pub fn reference(faults: &[String]) -> Result<Enforcer> {
+    let mut e = parse(Path::new("(built in) lockgate-enforcer.yaml"), REFERENCE)?;
+    e.faults = faults.to_vec();
+    Ok(e)
+}
+
+/// The adapter in `file`.
+pub fn load(file: &Path) -> Result<Enforcer> {
     if !file.exists() {
         return Err(missing(file));
     }
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read the enforcer adapter {}", file.display()))?;
+    parse(file, &text)
+}
+
+fn parse(file: &Path, text: &str) -> Result<Enforcer> {
+    let text = text.to_string();
     let raw: RawAdapter = crate::model::parse_yaml(file, &text)?;
     let at = |field: &str| format!("{}:{}: {field}", file.display(), crate::model::locate::line_of(&text, field));
     let base = file.parent().unwrap_or(Path::new("."));
-    let binary = host_path(&raw.binary, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?;
-    let meta = std::fs::metadata(&binary).map_err(|e| anyhow::anyhow!("{}: the enforcer binary {} cannot be read ({e}); build it, or fix the path", at("binary"), binary.display()))?;
-    if !meta.is_file() {
-        bail!("{}: {} is not a file", at("binary"), binary.display());
-    }
-    let bytes = std::fs::read(&binary).with_context(|| format!("cannot read {}", binary.display()))?;
-    let interpreter = elf::interpreter(&bytes).map_err(|e| anyhow::anyhow!("{}: {}: {e}", at("binary"), binary.display()))?;
-    let file_name = binary.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "enforcer".into());
-    let guest_path = match &raw.install_as {
-        Some(p) if RESERVED.contains(&p.as_str()) || p.starts_with("/lockgate/") => bail!("{}: `{p}` is where lockgate's own files live in the guest; install the enforcer elsewhere", at("install_as")),
-        Some(p) if p.starts_with('/') && !p.ends_with('/') && !p.split('/').any(|c| c == "..") => p.clone(),
-        Some(p) => bail!("{}: `{p}` is not an absolute file path in the guest", at("install_as")),
-        None => format!("/usr/local/bin/{file_name}"),
+    let (binary, guest_path, interpreter, file_name) = match &raw.binary {
+        RawBinary::InImage { in_image } => {
+            if raw.install_as.is_some() {
+                bail!("{}: a binary already in the image is not installed anywhere", at("install_as"));
+            }
+            let name = Path::new(in_image).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            (Binary::InImage, in_image.clone(), None, name)
+        }
+        RawBinary::Host(raw_path) => {
+            let binary = host_path(raw_path, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?;
+            let meta = std::fs::metadata(&binary).map_err(|e| anyhow::anyhow!("{}: the enforcer binary {} cannot be read ({e}); build it, or fix the path", at("binary"), binary.display()))?;
+            if !meta.is_file() {
+                bail!("{}: {} is not a file", at("binary"), binary.display());
+            }
+            let bytes = std::fs::read(&binary).with_context(|| format!("cannot read {}", binary.display()))?;
+            let interpreter = elf::interpreter(&bytes).map_err(|e| anyhow::anyhow!("{}: {}: {e}", at("binary"), binary.display()))?;
+            let file_name = binary.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "enforcer".into());
+            let guest_path = match &raw.install_as {
+                Some(p) if RESERVED.contains(&p.as_str()) || p.starts_with("/lockgate/") => bail!("{}: `{p}` is where lockgate's own files live in the guest; install the enforcer elsewhere", at("install_as")),
+                Some(p) if p.starts_with('/') && !p.ends_with('/') && !p.split('/').any(|c| c == "..") => p.clone(),
+                Some(p) => bail!("{}: `{p}` is not an absolute file path in the guest", at("install_as")),
+                None => format!("/usr/local/bin/{file_name}"),
+            };
+            (Binary::Host(binary), guest_path, interpreter, file_name)
+        }
+    };
+    let snapshots = match &raw.snapshots {
+        None => PathBuf::from(raw.name.as_str()),
+        Some(d) if d == "." => PathBuf::new(),
+        Some(d) if !d.is_empty() && !d.starts_with('/') && !d.split('/').any(|c| c == ".." || c.is_empty()) => PathBuf::from(d),
+        Some(d) => bail!("{}: `{d}` is not a directory relative to the snapshot directory (write `.` for the directory itself)", at("snapshots")),
     };
     let inv = &raw.invoke;
     let parse_cmd = |words: Vec<String>| Template::parse(&words).map_err(|e| anyhow::anyhow!("{}: {e}", at("invoke.command")));
@@ -240,12 +326,14 @@ pub fn load(file: &Path) -> Result<Adapter> {
     if inv.format.is_some() && inv.style != Style::PolicyFile {
         bail!("{}: `format` is for `style: policy_file`", at("invoke.format"));
     }
-    Ok(Adapter {
+    Ok(Enforcer {
         name: raw.name.to_string(),
         about: raw.about,
         file: file.to_path_buf(),
         binary,
         guest_path,
+        snapshots,
+        faults: Vec::new(),
         style: inv.style,
         command,
         env,
@@ -269,7 +357,7 @@ pub struct RunAs {
     pub gid: u32,
 }
 
-impl Adapter {
+impl Enforcer {
     /// How the guest starts this enforcer for one scenario.
     pub fn call(&self, sc: &Scenario, run_as: &RunAs, workdir: &str) -> proto::EnforcerCall {
         let fs = &sc.policy.filesystem_policy;
@@ -296,6 +384,7 @@ impl Adapter {
         ] {
             v.scalars.insert(k, val);
         }
+        v.lists.insert("fault", Some(self.faults.clone()));
         v.lists.insert("ro", Some(fs.read_only.iter().map(|p| p.as_str().to_string()).collect()));
         v.lists.insert("rw", Some(rw));
         v.lists.insert("tcp_bind", sc.policy.network.as_ref().map(|n| ports(&n.bind_tcp)));
@@ -317,9 +406,21 @@ impl Adapter {
         }
     }
 
-    /// One line for reports: the name, the adapter file and the binary.
+    /// One line for reports: the name, the adapter file and the binary, the known-bad modes.
     pub fn describe(&self) -> String {
-        format!("{} (adapter {}, binary {} → {} in the guest)", self.name, self.file.display(), self.binary.display(), self.guest_path)
+        let what = match &self.binary {
+            Binary::InImage => format!("{} ({})", self.name, self.about.trim()),
+            Binary::Host(b) => format!("{} (adapter {}, binary {} → {} in the guest)", self.name, self.file.display(), b.display(), self.guest_path),
+        };
+        match self.faults.as_slice() {
+            [] => what,
+            f => format!("{what} with known-bad mode {}", f.join(", ")),
+        }
+    }
+
+    /// Whether the command has a place for known-bad modes (`{fault}`).
+    pub fn takes_faults(&self) -> bool {
+        self.command.uses("fault")
     }
 
     /// Whether its loader and libraries go in the private directory (a dynamic binary whose
@@ -331,8 +432,9 @@ impl Adapter {
     /// The files this enforcer brings into the guest: (guest path, host file). The binary
     /// comes first.
     pub fn guest_files(&self) -> Result<Vec<(String, PathBuf)>> {
-        let mut files = vec![(self.guest_path.clone(), self.binary.clone())];
-        let deps = elf::dependencies(&self.binary).with_context(|| format!("enforcer {} ({})", self.name, self.file.display()))?;
+        let Binary::Host(binary) = &self.binary else { return Ok(Vec::new()) };
+        let mut files = vec![(self.guest_path.clone(), binary.clone())];
+        let deps = elf::dependencies(binary).with_context(|| format!("enforcer {} ({})", self.name, self.file.display()))?;
         let mut seen = BTreeMap::new();
         for d in deps {
             let guest = match (self.private_libs(), &self.interpreter) {
@@ -349,9 +451,12 @@ impl Adapter {
     }
 
     /// The archive with the binary and its libraries, from the cache or built now (the kernel
-    /// unpacks it over the base image, before the plan).
-    pub fn archive(&self, cache: &Cache) -> Result<PathBuf> {
+    /// unpacks it over the base image, before the plan); `None` when the binary is in the image.
+    pub fn archive(&self, cache: &Cache) -> Result<Option<PathBuf>> {
         let files = self.guest_files()?;
+        if files.is_empty() {
+            return Ok(None);
+        }
         let mut key_text = format!("enforcer archive {ARCHIVE_VERSION}\n");
         for (guest, host) in &files {
             key_text.push_str(&format!("{guest} {}\n", sha256_file(host)?));
@@ -359,7 +464,7 @@ impl Adapter {
         let key = sha256_bytes(key_text.as_bytes());
         let path = cache.dir("images").join(format!("enforcer-{}.cpio", &key[..16]));
         if path.exists() {
-            return Ok(path);
+            return Ok(Some(path));
         }
         let mut a = Newc::new();
         let mut dirs = BTreeSet::new();
@@ -378,12 +483,16 @@ impl Adapter {
             a.file(guest, 0o755, &bytes);
         }
         crate::cache::write_atomic(&path, &a.finish())?;
-        Ok(path)
+        Ok(Some(path))
     }
 
-    /// sha256 of the enforcer binary (for provenance).
-    pub fn digest(&self) -> Result<String> {
-        sha256_file(&self.binary)
+    /// sha256 of the enforcer binary (for provenance); `in_image` is the digest of the base
+    /// image's enforcer.
+    pub fn digest(&self, in_image: &str) -> Result<String> {
+        match &self.binary {
+            Binary::Host(b) => sha256_file(b),
+            Binary::InImage => Ok(in_image.to_string()),
+        }
     }
 }
 
@@ -403,7 +512,7 @@ mod tests {
         RunAs { user: "sandbox".into(), group: "sandbox".into(), uid: 998, gid: 998 }
     }
 
-    fn adapter(dir: &Path, body: &str) -> Result<Adapter> {
+    fn adapter(dir: &Path, body: &str) -> Result<Enforcer> {
         let bin = dir.join("tool");
         std::fs::copy("/bin/true", &bin).unwrap();
         let file = dir.join("a.yaml");
@@ -475,8 +584,8 @@ mod tests {
         assert!(files.iter().any(|(g, _)| g == "/lockgate/lib/libc.so.6"), "/bin/true is dynamic on Debian: {files:?}");
         assert!(files.iter().any(|(g, _)| g == elf::PRIVATE_INTERP), "{files:?}");
         let cache = Cache::at(dir.path().join("cache")).unwrap();
-        let p1 = a.archive(&cache).unwrap();
-        assert_eq!(a.archive(&cache).unwrap(), p1, "cached by content");
+        let p1 = a.archive(&cache).unwrap().unwrap();
+        assert_eq!(a.archive(&cache).unwrap().unwrap(), p1, "cached by content");
         let bytes = std::fs::read(&p1).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("usr/local/bin/tool") && text.contains("lockgate/lib/libc.so.6"));

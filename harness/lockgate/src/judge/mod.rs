@@ -5,7 +5,10 @@
 //! `seccomp` when the environment's filter answers that errno. The enforcer's claim is checked
 //! against what happened: claiming enforcement where Landlock is unavailable is a lie.
 
-use crate::adapter::claim::{ClaimReader, Reading, NO_CLAIM_MADE, NO_CLAIM_PRINTED};
+pub mod blocked;
+pub mod cells;
+
+use crate::enforcer::claim::{ClaimReader, Reading, NO_CLAIM_MADE, NO_CLAIM_PRINTED};
 use crate::model::cond::Facts;
 use crate::model::scenario::{Action, Check, Claim, Denier, Scenario, Wanted};
 use lockgate_protocol::{AbiProbe, CaseObservation, Outcome, RunObservation, StepResult};
@@ -112,20 +115,6 @@ impl CellVerdict {
     }
 }
 
-/// What the enforcer said about itself, read from its one claim line.
-pub fn parse_claim(stderr: &str) -> Option<(Claim, String)> {
-    let line = stderr.lines().rev().find(|l| l.contains("enforcement="))?;
-    let word = line.split("enforcement=").nth(1)?.split_whitespace().next()?;
-    let claim = match word {
-        "full" => Claim::Full,
-        "partial" => Claim::Partial,
-        "none" => Claim::None,
-        "refused" => Claim::Refused,
-        _ => return None,
-    };
-    Some((claim, line.trim().to_string()))
-}
-
 fn show(o: &Outcome) -> String {
     match o {
         Outcome::Ok => "allowed".into(),
@@ -168,10 +157,10 @@ pub struct CellInput<'a> {
     pub step_of: &'a [Option<usize>],
     /// The errno the environment's seccomp filter returns for what it blocks (None for bare).
     pub seccomp_errno: Option<&'a str>,
-    /// How to read the enforcer's claim ([`ClaimReader::Reference`] for lockgate-enforcer).
+    /// How to read the enforcer's claim (its adapter's rules).
     pub claims: &'a ClaimReader,
     /// Why Landlock is missing where the runs happened although the kernel offers it (a
-    /// container's seccomp profile blocks it, [`crate::env::landlock_blocked`]): added to the
+    /// container's seccomp profile blocks it, [`blocked::landlock_blocked`]): added to the
     /// reason of each expectation that fails for want of Landlock.
     pub landlock_blocked: Option<&'a str>,
     /// Judge by the expectations of another place: `when:` sees this environment and Landlock
@@ -390,6 +379,10 @@ mod tests {
         }
     }
 
+    fn reference_claims() -> ClaimReader {
+        crate::enforcer::reference(&[]).unwrap().claims
+    }
+
     const FULL: &str = "lockgate-enforcer: enforcement=full abi=4 reason=all rules enforced\n";
 
     fn judge_one(s: &Scenario, abi: AbiProbe, control: RunObservation, enforced: RunObservation) -> CellVerdict {
@@ -398,7 +391,7 @@ mod tests {
             s.expect.iter().map(|e| if matches!(e.check, Check::Operation { .. }) { n += 1; Some(n - 1) } else { None }).collect()
         };
         let obs = CaseObservation { id: "t@bare".into(), landlock: abi, environment_error: None, control, enforced };
-        judge(&CellInput { scenario: s, kernel: "k", env: "bare", obs: &obs, step_of: &steps, seccomp_errno: None, claims: &ClaimReader::Reference, landlock_blocked: None, judge_as: None })
+        judge(&CellInput { scenario: s, kernel: "k", env: "bare", obs: &obs, step_of: &steps, seccomp_errno: None, claims: &reference_claims(), landlock_blocked: None, judge_as: None })
     }
 
     #[test]
@@ -472,6 +465,7 @@ mod tests {
         };
         let steps = [Some(0), None, Some(1)];
         let blocked = "seccomp blocked Landlock: in `docker-20.10.5` the probe answered ENOSYS from runc's stub";
+        let claims = reference_claims();
         let input = |judge_as| CellInput {
             scenario: &s,
             kernel: "ubuntu-6.8",
@@ -479,7 +473,7 @@ mod tests {
             obs: &obs,
             step_of: &steps,
             seccomp_errno: Some("EPERM"),
-            claims: &ClaimReader::Reference,
+            claims: &claims,
             landlock_blocked: Some(blocked),
             judge_as,
         };

@@ -1,0 +1,44 @@
+//! Why Landlock is missing where the runs happened although the kernel offers it: a container's
+//! seccomp profile took it away. Worded for the verdicts of the expectations that fail for want
+//! of it.
+
+use crate::env::EnvFacts;
+use lockgate_protocol::AbiProbe;
+
+/// `None` when Landlock is not missing, or the kernel has none either; `facts` is `None` when
+/// nothing is known of the environment.
+pub fn landlock_blocked(env: &str, facts: Option<&EnvFacts>, in_env: &AbiProbe, kernel: &AbiProbe) -> Option<String> {
+    let (AbiProbe::Errno(e), AbiProbe::Abi(n)) = (in_env, kernel) else { return None };
+    let Some(f) = facts else {
+        return Some(format!("Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n}"));
+    };
+    let why = if e == "ENOSYS" && !f.allows_landlock && f.seccomp_errno.as_deref() != Some("ENOSYS") {
+        format!(
+            "ENOSYS from runc's stub: the profile does not name landlock_create_ruleset, a syscall newer than every one it names, and runc answers ENOSYS for those (its default action would say {})",
+            f.seccomp_errno.as_deref().unwrap_or("nothing")
+        )
+    } else if !f.allows_landlock && f.seccomp_errno.as_deref() == Some(e.as_str()) {
+        format!("{e}, the profile's default action: it does not name landlock_create_ruleset")
+    } else {
+        e.to_string()
+    };
+    Some(format!("seccomp blocked Landlock: in `{env}` the probe answered {why}; the kernel itself offers ABI {n}"))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_block_is_named_with_its_cause() {
+        let stub = EnvFacts { seccomp_errno: Some("EPERM".into()), allows_landlock: false, profile_sha256: None };
+        let why = landlock_blocked("docker-20.10.5", Some(&stub), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4)).unwrap();
+        assert!(why.starts_with("seccomp blocked Landlock: in `docker-20.10.5` the probe answered ENOSYS from runc's stub"), "{why}");
+        assert!(why.ends_with("the kernel itself offers ABI 4"), "{why}");
+        let default = landlock_blocked("x", Some(&stub), &AbiProbe::Errno("EPERM".into()), &AbiProbe::Abi(6)).unwrap();
+        assert!(default.contains("EPERM, the profile's default action"), "{default}");
+        assert_eq!(landlock_blocked("x", Some(&stub), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Errno("ENOSYS".into())), None);
+        assert_eq!(landlock_blocked("x", Some(&stub), &AbiProbe::Abi(4), &AbiProbe::Abi(4)), None);
+    }
+}

@@ -1,0 +1,76 @@
+//! From a run's boots to its cells: each planned cell judged from its kernel's observations, or
+//! a harness error when the boot, the records or the environment failed (never a pass).
+
+use super::blocked::landlock_blocked;
+use super::{judge, CellInput, CellVerdict};
+use crate::enforcer::claim::ClaimReader;
+use crate::model::Model;
+use crate::plan::KernelRun;
+use crate::pool::KernelOutcome;
+
+/// The outcome of one cell: judged, or a harness error (never a pass).
+#[derive(Debug, Clone)]
+pub struct CellResult {
+    pub kernel: String,
+    pub env: String,
+    pub scenario: String,
+    pub outcome: Result<CellVerdict, String>,
+    /// Set when the verdict differs from the recorded snapshot.
+    pub snapshot_error: Option<String>,
+}
+
+impl CellResult {
+    /// The command that re-runs only this cell.
+    pub fn repro_command(&self, enforcer_faults: &[String]) -> String {
+        let faults: Vec<String> = enforcer_faults.iter().flat_map(|f| ["--enforcer-fault".to_string(), f.clone()]).collect();
+        self.repro_command_with(&faults)
+    }
+
+    /// The command that re-runs only this cell, with the run's other flags (`--enforcer NAME`,
+    /// `--enforcer-fault MODE`, `--repo DIR`) appended as given.
+    pub fn repro_command_with(&self, flags: &[String]) -> String {
+        let flags: String = flags.iter().map(|f| format!(" {f}")).collect();
+        format!("cargo xtask vm-test --kernel {} --scenario {} --env {}{flags}", self.kernel, self.scenario, self.env)
+    }
+
+    pub fn ok(&self) -> bool {
+        self.snapshot_error.is_none() && matches!(&self.outcome, Ok(v) if v.passed())
+    }
+}
+
+/// Judges every cell of `runs` from `outcomes` (one per run, same order). `judge_as_bare`
+/// judges each cell by what holds on its bare kernel (the mutation gate's check).
+pub fn judge_all(model: &Model, runs: &[KernelRun], outcomes: &[KernelOutcome], claims: &ClaimReader, judge_as_bare: bool) -> Vec<CellResult> {
+    let mut cells = Vec::new();
+    for (run, out) in runs.iter().zip(outcomes) {
+        let kernel = &model.kernels[run.kernel].value;
+        for (cell, case) in run.cells.iter().zip(&run.cases) {
+            let scenario = &model.scenarios[cell.scenario].value;
+            let outcome = match (&out.observations, &out.report.error) {
+                (Ok(obs), None) => {
+                    let case_obs = &obs.cases[&case.id];
+                    // Only a container's facts explain a block; bare runs where the kernel is.
+                    let facts = case.container.as_ref().map(|_| &cell.env_facts);
+                    let blocked = landlock_blocked(&cell.env, facts, &case_obs.landlock, &obs.preflight.landlock);
+                    match &case_obs.environment_error {
+                        Some(e) => Err(format!("harness error on {}: {e}", kernel.name)),
+                        None => Ok(judge(&CellInput {
+                            scenario,
+                            kernel: kernel.name.as_str(),
+                            env: &cell.env,
+                            obs: case_obs,
+                            step_of: &cell.step_of,
+                            seccomp_errno: cell.env_facts.seccomp_errno.as_deref(),
+                            claims,
+                            landlock_blocked: blocked.as_deref(),
+                            judge_as: judge_as_bare.then(|| ("bare", obs.preflight.landlock.abi())),
+                        })),
+                    }
+                }
+                (_, Some(e)) | (Err(e), None) => Err(e.clone()),
+            };
+            cells.push(CellResult { kernel: kernel.name.to_string(), env: cell.env.clone(), scenario: scenario.name.to_string(), outcome, snapshot_error: None });
+        }
+    }
+    cells
+}

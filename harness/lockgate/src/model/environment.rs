@@ -1,0 +1,311 @@
+//! Environments: where the runs happen inside the guest. `bare` is built in (the enforcer under
+//! the guest's PID 1). Every other environment is a container, described by a manifest in
+//! `images/environments/*.yaml`:
+//!
+//! ```yaml
+//! name: docker-20.10.5
+//! engine: docker            # whose reading of the profile: docker (dockerd) or podman
+//! seccomp:                  # a file of a pinned Debian package, a file of yours, or `unconfined`
+//!   package: {distro: debian, suite: bullseye, name: golang-github-docker-docker-dev, version: "20.10.5+dfsg1-1+deb11u2"}
+//!   file: usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
+//! capabilities: docker      # docker, podman, or a list of CAP_ names
+//! no_new_privileges: false
+//! ```
+//!
+//! An environment is [`EnvKind::Bare`] or [`EnvKind::Container`]; [`crate::env`] makes a container
+//! environment ready for a run (its profile fetched, the runtime archive), before planning.
+
+use super::file::{parse_yaml, Loaded};
+use super::kernel::{PackageRef, PackagedFile};
+use super::locate;
+use super::scenario::Name;
+use anyhow::{bail, Context, Result};
+use lockgate_protocol::seccomp::{self, Flavour, Profile, Target, ALL_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Where a run happens inside the guest.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub kind: EnvKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum EnvKind {
+    /// The enforcer runs directly under the guest's PID 1.
+    Bare,
+    /// Inside a container started by the runtime, as its manifest says.
+    Container(Loaded<ContainerManifest>),
+}
+
+impl Environment {
+    pub fn bare() -> Environment {
+        Environment { name: "bare".into(), kind: EnvKind::Bare }
+    }
+
+    pub fn container(m: Loaded<ContainerManifest>) -> Environment {
+        Environment { name: m.value.name.to_string(), kind: EnvKind::Container(m) }
+    }
+
+    /// The manifest's `about:` (empty for `bare`).
+    pub fn about(&self) -> &str {
+        match &self.kind {
+            EnvKind::Bare => "",
+            EnvKind::Container(m) => &m.value.about,
+        }
+    }
+}
+
+/// Podman's default capability set (containers-common 0.62.2, `pkg/config/default.go`).
+pub const PODMAN_DEFAULT_CAPABILITIES: [&str; 11] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
+
+/// A container environment's manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerManifest {
+    pub name: Name,
+    #[serde(default)]
+    pub about: String,
+    /// Whose reading of the profile applies: `docker` (dockerd) or `podman` (containers/common).
+    pub engine: Flavour,
+    pub seccomp: SeccompSource,
+    /// `docker` (Docker's default set), `podman`, or a list of capability names.
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    /// Docker and Podman leave it off unless asked (`--security-opt no-new-privileges`).
+    #[serde(default)]
+    pub no_new_privileges: bool,
+}
+
+/// Where the profile comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "serde_yaml::Value")]
+pub enum SeccompSource {
+    /// A file of a pinned Debian package (images/lock.yaml).
+    Package(PackagedFile),
+    /// A file on this machine, relative to the manifest; read and checked when the manifest
+    /// is loaded.
+    Path { written: String, resolved: PathBuf },
+    /// No seccomp filter at all (`--security-opt seccomp=unconfined`).
+    Unconfined,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSeccomp {
+    package: Option<PackageRef>,
+    file: Option<String>,
+    path: Option<String>,
+}
+
+impl TryFrom<serde_yaml::Value> for SeccompSource {
+    type Error = String;
+    fn try_from(v: serde_yaml::Value) -> Result<Self, String> {
+        const HOW: &str = "seccomp: write `seccomp: {package: {distro, suite, name, version}, file: PATH-IN-PACKAGE}`, `seccomp: {path: your-profile.json}` or `seccomp: unconfined`";
+        if v.as_str() == Some("unconfined") {
+            return Ok(SeccompSource::Unconfined);
+        }
+        if !v.is_mapping() {
+            return Err(format!("not a seccomp source. {HOW}"));
+        }
+        let raw: RawSeccomp = serde_yaml::from_value(v).map_err(|e| format!("{e}. {HOW}"))?;
+        match raw {
+            RawSeccomp { package: Some(package), file: Some(file), path: None } => Ok(SeccompSource::Package(PackagedFile { package, file })),
+            RawSeccomp { package: None, file: None, path: Some(p) } => Ok(SeccompSource::Path { resolved: PathBuf::from(&p), written: p }),
+            _ => Err(format!("give either `package` and `file`, or `path`. {HOW}")),
+        }
+    }
+}
+
+/// The capability set of the container's process.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "serde_yaml::Value")]
+pub struct Capabilities(pub Vec<String>);
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities(DOCKER_DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).collect())
+    }
+}
+
+impl TryFrom<serde_yaml::Value> for Capabilities {
+    type Error = String;
+    fn try_from(v: serde_yaml::Value) -> Result<Self, String> {
+        let list = |l: &[&str]| Capabilities(l.iter().map(|s| s.to_string()).collect());
+        match &v {
+            serde_yaml::Value::String(s) if s == "docker" => Ok(list(&DOCKER_DEFAULT_CAPABILITIES)),
+            serde_yaml::Value::String(s) if s == "podman" => Ok(list(&PODMAN_DEFAULT_CAPABILITIES)),
+            serde_yaml::Value::Sequence(items) => {
+                let mut caps = Vec::new();
+                for item in items {
+                    let name = item.as_str().ok_or("capabilities: capabilities are names, like CAP_CHOWN")?.to_ascii_uppercase();
+                    let name = if name.starts_with("CAP_") { name } else { format!("CAP_{name}") };
+                    if !ALL_CAPABILITIES.contains(&name.as_str()) {
+                        return Err(format!("capabilities: `{name}` is not a Linux capability"));
+                    }
+                    if !caps.contains(&name) {
+                        caps.push(name);
+                    }
+                }
+                Ok(Capabilities(caps))
+            }
+            _ => Err("capabilities: write `capabilities: docker`, `capabilities: podman` or a list of capability names".into()),
+        }
+    }
+}
+
+/// Reads a seccomp profile; errors say `file:line:column: field: what`.
+pub fn read_profile(file: &Path) -> Result<Profile> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read the seccomp profile {}", file.display()))?;
+    parse_profile(file, &text)
+}
+
+pub fn parse_profile(file: &Path, text: &str) -> Result<Profile> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize::<_, Profile>(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = inner.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        let field = if field == "." { "(top level)".to_string() } else { field };
+        anyhow::anyhow!("{}:{}:{}: {field}: {msg}", file.display(), inner.line(), inner.column())
+    })
+}
+
+/// Checks what only the conversion sees (both `architectures` and `archMap`, a field of the
+/// other engine, an errno name it does not know), on a recent kernel.
+pub fn check_converts(file: &Path, profile: &Profile, m: &ContainerManifest) -> Result<()> {
+    let target = Target { arch: "amd64", capabilities: &m.capabilities.0, release: "6.12.0" };
+    seccomp::convert(profile, m.engine, &target).map(|_| ()).map_err(|e| anyhow::anyhow!("{}: {e} (read as `engine: {}`)", file.display(), engine_name(m.engine)))
+}
+
+fn engine_name(f: Flavour) -> &'static str {
+    match f {
+        Flavour::Docker => "docker",
+        Flavour::Podman => "podman",
+    }
+}
+
+/// One manifest; a profile of the user's (`path:`) is read and checked now, so that a bad one
+/// is a load error naming its file and field.
+pub fn load_manifest(file: &Path) -> Result<ContainerManifest> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read environment manifest {}", file.display()))?;
+    let mut m: ContainerManifest = parse_yaml(file, &text)?;
+    if m.name.as_str() == "bare" {
+        bail!("{}:{}: name: `bare` is built in; give this environment another name", file.display(), locate::line_of(&text, "name"));
+    }
+    if let SeccompSource::Path { written, resolved } = &mut m.seccomp {
+        *resolved = file.parent().unwrap_or(Path::new(".")).join(&*written);
+    }
+    if let SeccompSource::Path { resolved, .. } = &m.seccomp {
+        let line = locate::line_of(&text, "seccomp.path");
+        if !resolved.is_file() {
+            bail!("{}:{line}: seccomp.path: {} does not exist (the path is relative to the manifest)", file.display(), resolved.display());
+        }
+        let profile = read_profile(resolved).with_context(|| format!("{}:{line}: seccomp.path", file.display()))?;
+        check_converts(resolved, &profile, &m).with_context(|| format!("{}:{line}: seccomp.path", file.display()))?;
+    }
+    Ok(m)
+}
+
+/// Every manifest in `dir` (none when it does not exist); errors are collected per file.
+pub fn load_dir(dir: &Path, errors: &mut Vec<String>) -> Vec<Loaded<ContainerManifest>> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        match load_manifest(&file) {
+            Ok(value) => out.push(Loaded { file, value }),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    out
+}
+
+/// The directory of environment manifests that goes with a kernels directory: the repository's
+/// `images/environments`, or lockgate's own when that repository has none.
+pub fn dir_for(kernels_dir: &Path) -> PathBuf {
+    let theirs = kernels_dir.parent().map(|r| r.join("images/environments"));
+    match theirs {
+        Some(d) if d.is_dir() => d,
+        _ => crate::guest_build::workspace_root().join("images/environments"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn shipped_manifests_load() {
+        let mut errors = Vec::new();
+        let envs = load_dir(&crate::guest_build::workspace_root().join("images/environments"), &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        let names: Vec<&str> = envs.iter().map(|e| e.value.name.as_str()).collect();
+        assert_eq!(names, ["docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]);
+        let podman = &envs[3].value;
+        assert_eq!(podman.engine, Flavour::Podman);
+        assert_eq!(podman.capabilities.0.len(), 11);
+        assert!(envs[1].value.capabilities.0.contains(&"CAP_NET_RAW".to_string()));
+    }
+
+    #[test]
+    fn a_users_profile_is_read_and_checked_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "mine.json", r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#);
+        let m = write(dir.path(), "mine.yaml", "name: mine\nengine: docker\nseccomp: {path: mine.json}\ncapabilities: [chown, CAP_SETUID]\n");
+        let env = load_manifest(&m).unwrap();
+        assert_eq!(env.capabilities.0, ["CAP_CHOWN", "CAP_SETUID"]);
+
+        write(dir.path(), "bad.json", "{\"defaultAction\": \"SCMP_ACT_ERRNO\",\n \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALOW\"}]}");
+        let m = write(dir.path(), "bad.yaml", "name: bad\nengine: docker\nseccomp: {path: bad.json}\n");
+        let err = format!("{:#}", load_manifest(&m).unwrap_err());
+        assert!(err.contains("bad.yaml:3: seccomp.path") && err.contains("bad.json:2:") && err.contains("syscalls[0].action") && err.contains("SCMP_ACT_ALOW"), "{err}");
+
+        write(dir.path(), "typo.json", r#"{"defaultAction": "SCMP_ACT_ERRNO", "sycalls": []}"#);
+        let m = write(dir.path(), "typo.yaml", "name: typo\nengine: docker\nseccomp: {path: typo.json}\n");
+        let err = format!("{:#}", load_manifest(&m).unwrap_err());
+        assert!(err.contains("typo.json:1:") && err.contains("unknown field `sycalls`"), "{err}");
+
+        write(dir.path(), "corrupt.json", "{\"defaultAction\": ");
+        let m = write(dir.path(), "corrupt.yaml", "name: corrupt\nengine: docker\nseccomp: {path: corrupt.json}\n");
+        let err = format!("{:#}", load_manifest(&m).unwrap_err());
+        assert!(err.contains("corrupt.json:1:") && err.contains("defaultAction"), "{err}");
+
+        let m = write(dir.path(), "gone.yaml", "name: gone\nengine: docker\nseccomp: {path: nowhere.json}\n");
+        let err = format!("{:#}", load_manifest(&m).unwrap_err());
+        assert!(err.contains("gone.yaml:3: seccomp.path:") && err.contains("nowhere.json does not exist"), "{err}");
+
+        write(dir.path(), "pod.json", r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "ENOSYS", "syscalls": []}"#);
+        let m = write(dir.path(), "pod.yaml", "name: pod\nengine: docker\nseccomp: {path: pod.json}\n");
+        let err = format!("{:#}", load_manifest(&m).unwrap_err());
+        assert!(err.contains("pod.json: defaultErrno is Podman's field"), "{err}");
+
+        let m = write(dir.path(), "caps.yaml", "name: caps\nengine: docker\nseccomp: unconfined\ncapabilities: [CAP_FLY]\n");
+        let err = format!("{:#}", load_manifest(&m).unwrap_err());
+        assert!(err.contains("caps.yaml") && err.contains("capabilities: `CAP_FLY` is not a Linux capability"), "{err}");
+        let m = write(dir.path(), "src.yaml", "name: src\nengine: docker\nseccomp: {path: a.json, file: b}\n");
+        let err = format!("{:#}", load_manifest(&m).unwrap_err());
+        assert!(err.contains("src.yaml") && err.contains("seccomp: write"), "{err}");
+    }
+}

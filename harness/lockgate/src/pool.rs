@@ -1,0 +1,293 @@
+//! Boot: the pool that boots one guest per kernel, at most `jobs` at once, longest first, and
+//! falls back from a KVM that hangs to TCG (the first KVM boot runs alone, so that a hanging KVM
+//! costs one boot, not one per guest). Each boot writes the plan into the initramfs, supervises
+//! the console and reads the records back ([`crate::observe`]).
+
+use crate::cache::Cache;
+use crate::event::{emit, Event};
+use crate::fetch::Artifact;
+use crate::image::{self, BaseImage};
+use crate::model::{self, Model};
+use crate::observe::{self, Observations};
+use crate::plan::KernelRun;
+use crate::vm::accel::{self, AccelChoice};
+use crate::vm::console::{self, BootOutcome, Ended, Watch};
+use crate::vm::qemu::{self, Accel};
+use anyhow::{Context, Result};
+use lockgate_protocol::{Fault, Plan, Preflight, VERSION};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How the guests are booted.
+#[derive(Debug, Clone)]
+pub struct BootOptions {
+    pub accel: AccelChoice,
+    pub jobs: usize,
+    pub verbose: bool,
+    /// Per-boot deadline; default scales with the number of cases and the accelerator.
+    pub timeout: Option<Duration>,
+    /// Make the guest agent misbehave (the harness's own fault tests).
+    pub guest_fault: Option<Fault>,
+    /// Extra kernel command-line arguments for every boot.
+    pub extra_cmdline: String,
+    /// Hand the terminal to a shell in the guest after the cell ran (one cell only).
+    pub shell: bool,
+}
+
+/// What one kernel's boot gave.
+#[derive(Debug, Clone)]
+pub struct KernelReport {
+    pub name: String,
+    pub kernel_sha256: Option<String>,
+    pub boot: Option<BootSummary>,
+    pub preflight: Option<Preflight>,
+    /// A harness error for the whole boot (every cell of this kernel is then an error).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BootSummary {
+    pub accel: Accel,
+    pub wall: Duration,
+    pub ready_after: Option<Duration>,
+    /// The guest's own account of its time (absent when its records were unusable).
+    pub guest: Option<lockgate_protocol::GuestTiming>,
+    /// QEMU's peak resident memory, KiB.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// What the pool boots with: the staged images and each run's kernel.
+pub struct Inputs<'a> {
+    pub model: &'a Model,
+    pub runs: &'a [KernelRun],
+    pub kernels: &'a [Result<Artifact, String>],
+    pub base: &'a BaseImage,
+    pub layers: &'a [PathBuf],
+    pub cache: &'a Cache,
+    pub qemu_version: &'a str,
+}
+
+/// Boots every run's kernel; the outcomes come back in the order of `runs`.
+pub fn boot_all(input: &Inputs, opts: &BootOptions) -> Vec<KernelOutcome> {
+    let (first_accel, fallback) = accel::initial(opts.accel, input.cache, input.qemu_version);
+    let ctx = BootContext {
+        model: input.model,
+        opts,
+        base: input.base,
+        layers: input.layers,
+        cache: input.cache,
+        qemu_version: input.qemu_version,
+        boots_total: input.runs.len(),
+        boots_done: std::sync::atomic::AtomicUsize::new(0),
+    };
+    let runs = input.runs;
+    let kernels = input.kernels;
+    let results: Mutex<Vec<(usize, KernelOutcome)>> = Mutex::new(Vec::new());
+    let mut times = crate::vm::order::BootTimes::load(input.cache);
+    let boots: Vec<(&str, usize)> = runs.iter().map(|r| (input.model.kernels[r.kernel].value.name.as_str(), r.cases.len())).collect();
+    let mut order = times.longest_first(&boots);
+    let mut chosen = first_accel;
+    if fallback && !order.is_empty() {
+        // The first KVM boot runs alone: if KVM hangs on this host, every later boot goes to
+        // TCG instead of each of them hanging in parallel.
+        let i = order.remove(0);
+        let out = ctx.boot_kernel(&runs[i], &kernels[i], Accel::Kvm, true);
+        chosen = out.accel_used;
+        results.lock().unwrap().push((i, out));
+    }
+    let queue = Mutex::new(order.into_iter());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1) {
+            s.spawn(|| loop {
+                let Some(i) = queue.lock().unwrap().next() else { break };
+                let out = ctx.boot_kernel(&runs[i], &kernels[i], chosen, false);
+                results.lock().unwrap().push((i, out));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, _)| *i);
+    for (i, out) in &results {
+        if let Some(b) = &out.report.boot {
+            times.record(boots[*i].0, boots[*i].1, b.wall.as_secs_f64());
+        }
+    }
+    times.save();
+    results.into_iter().map(|(_, out)| out).collect()
+}
+
+struct BootContext<'a> {
+    model: &'a Model,
+    opts: &'a BootOptions,
+    base: &'a BaseImage,
+    /// Archives unpacked after the base (an external enforcer, the container runtime).
+    layers: &'a [PathBuf],
+    cache: &'a Cache,
+    qemu_version: &'a str,
+    /// Progress: kernels booted so far, of how many.
+    boots_total: usize,
+    boots_done: std::sync::atomic::AtomicUsize,
+}
+
+/// What one kernel's boot gave: its report, and the observations (or why there are none).
+pub struct KernelOutcome {
+    pub report: KernelReport,
+    pub observations: Result<Observations, String>,
+    accel_used: Accel,
+}
+
+impl BootContext<'_> {
+    fn boot_kernel(&self, run: &KernelRun, kernel: &Result<Artifact, String>, accel: Accel, may_fall_back: bool) -> KernelOutcome {
+        let manifest = &self.model.kernels[run.kernel].value;
+        let name = manifest.name.to_string();
+        let mut report = KernelReport { name: name.clone(), kernel_sha256: None, boot: None, preflight: None, error: None };
+        let artifact = match kernel {
+            Ok(a) => a,
+            Err(e) => {
+                report.error = Some(format!("kernel {name} could not be fetched: {e}"));
+                return KernelOutcome { observations: Err(report.error.clone().unwrap()), report, accel_used: accel };
+            }
+        };
+        report.kernel_sha256 = Some(artifact.sha256.clone());
+        let result = self.boot_once(run, manifest, artifact, accel);
+        let (outcome, observations, accel_used) = match result {
+            // A KVM guest that never reached the agent (silent, or QEMU aborting on KVM) means
+            // KVM does not work here; the same kernel then decides under TCG.
+            Ok((out, _)) if may_fall_back && out.ready_after.is_none() => {
+                let why = match &out.ended {
+                    Ended::Silent(d) => format!("the guest agent was not ready within {}s", d.as_secs()),
+                    other => ended_text(other),
+                };
+                emit(Event::KvmFallback { why: why.clone(), console: out.console_tail(1).trim().to_string() });
+                let _ = accel::remember(self.cache, self.qemu_version, false, &why);
+                match self.boot_once(run, manifest, artifact, Accel::Tcg) {
+                    Ok((out, obs)) => (Some(out), obs, Accel::Tcg),
+                    Err(e) => (None, Err(format!("{e:#}")), Accel::Tcg),
+                }
+            }
+            Ok((out, obs)) => {
+                if may_fall_back && out.ready_after.is_some() {
+                    let _ = accel::remember(self.cache, self.qemu_version, true, "a KVM guest booted");
+                }
+                (Some(out), obs, accel)
+            }
+            Err(e) => (None, Err(format!("{e:#}")), accel),
+        };
+        if let Some(out) = &outcome {
+            let guest = observations.as_ref().ok().and_then(|o| o.timing.clone());
+            let timing = guest.as_ref().filter(|_| self.opts.verbose).map(|g| timing_text(&name, out.wall, g));
+            report.boot = Some(BootSummary { accel: out.accel, wall: out.wall, ready_after: out.ready_after, guest, peak_rss_kib: out.peak_rss_kib });
+            let done = self.boots_done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            emit(Event::Booted { done, total: self.boots_total, kernel: name.clone(), accel: out.accel.to_string(), wall: out.wall, ended: ended_text(&out.ended) });
+            if let Some(text) = timing {
+                emit(Event::GuestTiming(text));
+            }
+        }
+        let observations = observations.and_then(|obs| {
+            report.preflight = Some(obs.preflight.clone());
+            let got = obs.preflight.landlock.abi();
+            if got != manifest.abi.0 {
+                return Err(format!(
+                    "kernel {name}: the manifest ({}) says Landlock {}, but the guest's probe answered {} (release {}){}; fix the manifest or the kernel",
+                    self.model.kernels[run.kernel].file.display(),
+                    manifest.abi,
+                    obs.preflight.landlock,
+                    obs.preflight.release,
+                    lockgate_protocol::explain_landlock(&obs.preflight.landlock, obs.preflight.lsm.as_deref(), obs.preflight.config.as_ref())
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ));
+            }
+            Ok(obs)
+        });
+        if let Err(e) = &observations {
+            let tail = outcome.as_ref().map(|o| o.console_tail(25)).unwrap_or_default();
+            report.error = Some(format!("harness error on {name}: {e}\n--- console tail ---\n{tail}"));
+        }
+        KernelOutcome { report, observations, accel_used }
+    }
+
+    /// One boot; `Ok((boot, Err(..)))` when QEMU ran but the observations are unusable.
+    fn boot_once(&self, run: &KernelRun, manifest: &model::kernel::KernelManifest, kernel: &Artifact, accel: Accel) -> Result<(BootOutcome, Result<Observations, String>)> {
+        let work = self.cache.tempdir()?;
+        let plan = Plan {
+            version: VERSION,
+            nonce: nonce(),
+            kernel: manifest.name.to_string(),
+            cases: run.cases.clone(),
+            fault: self.opts.guest_fault,
+            shell: self.opts.shell,
+        };
+        let initrd = work.path().join("initrd.cpio");
+        image::write_initrd_layers(&self.base.path, self.layers, &plan, &initrd)?;
+        let records = work.path().join("records.jsonl");
+        let cmdline = format!("{} {}", manifest.cmdline, self.opts.extra_cmdline);
+        // A container start costs runc's copy of itself and a Go runtime: more memory and time.
+        let containers = run.cases.iter().filter(|c| c.container.is_some()).count() as u64;
+        let memory_mb = if containers > 0 { 512 } else { 256 };
+        let boot = qemu::Boot { kernel: &kernel.path, initrd: &initrd, extra_cmdline: cmdline.trim(), records: &records, accel, memory_mb };
+        let cases = run.cases.len() as u64;
+        let deadline = self.opts.timeout.unwrap_or(match accel {
+            Accel::Tcg => Duration::from_secs(60 + 20 * cases + 20 * containers),
+            Accel::Kvm => Duration::from_secs(30 + 10 * cases + 5 * containers),
+        });
+        let watch = Watch {
+            deadline,
+            silence_limit: (accel == Accel::Kvm).then_some(accel::KVM_SILENCE),
+            echo: self.opts.verbose.then(|| format!("{}| ", manifest.name)),
+            interactive: self.opts.shell,
+        };
+        emit(Event::Booting { kernel: manifest.name.to_string(), accel: accel.to_string(), cases: cases as usize });
+        let out = console::boot(&boot, &watch).context("running QEMU")?;
+        let text = std::fs::read_to_string(&records).unwrap_or_default();
+        let planned: Vec<String> = run.cases.iter().map(|c| c.id.clone()).collect();
+        let obs = match &out.ended {
+            Ended::PoweredOff => observe::read_records(&text, &plan.nonce, &planned),
+            other => Err(ended_text(other)),
+        };
+        Ok((out, obs))
+    }
+}
+
+/// `--verbose`: where a boot's time went, by the guest's clock.
+fn timing_text(kernel: &str, wall: Duration, g: &lockgate_protocol::GuestTiming) -> String {
+    let mut text = format!(
+        "{kernel}: {:.2}s to the agent, preflight {:.0}ms, {} case(s) {:.2}s, the rest {:.2}s",
+        g.agent_start,
+        1000.0 * (g.preflight_end - g.agent_start),
+        g.cases.len(),
+        g.done - g.preflight_end,
+        wall.as_secs_f64() - g.done
+    );
+    for c in &g.cases {
+        text.push_str(&format!(
+            "\n  {:<40} {:>6.1}ms: control {:.1}ms, enforced {:.1}ms",
+            c.id,
+            1000.0 * c.total,
+            1000.0 * c.control,
+            1000.0 * c.enforced
+        ));
+    }
+    text
+}
+
+fn ended_text(e: &Ended) -> String {
+    match e {
+        Ended::PoweredOff => "powered off".into(),
+        Ended::QemuFailed(s) => format!("{s} before the guest powered off"),
+        Ended::Panic => "the kernel panicked".into(),
+        Ended::Timeout(d) => format!("no power-off within the {}s deadline; QEMU was killed", d.as_secs()),
+        Ended::Silent(d) => format!("the guest agent was not ready within {}s", d.as_secs()),
+    }
+}
+
+/// A per-run nonce: the records of another run (or a replayed file) never match it.
+fn nonce() -> String {
+    let mut b = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut b);
+    }
+    hex::encode(b)
+}

@@ -1,0 +1,49 @@
+//! Provenance: what a cell's result depends on besides the scenario (kernel digest, QEMU
+//! version, accelerator, enforcer, guest and profile digests), kept beside its snapshot as
+//! `<cell>.provenance.json` and not committed, so that the snapshot itself stays stable.
+
+use crate::env::Prepared;
+use crate::event::{emit, Event};
+use crate::pool::KernelReport;
+use crate::report::CellResult;
+use std::path::Path;
+
+/// What a cell's result depends on besides the scenario: kept beside its snapshot (as
+/// `<cell>.provenance.json`, not committed) so the snapshot itself stays stable.
+#[derive(serde::Serialize)]
+pub struct Provenance {
+    pub qemu_version: String,
+    pub enforcer_sha256: String,
+    pub guest_sha256: String,
+    pub busybox_sha256: String,
+    pub base_image: String,
+}
+
+pub fn write(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], common: &Provenance, envs: &Prepared) {
+    for c in cells {
+        let Some(k) = kernels.iter().find(|k| k.name == c.kernel) else { continue };
+        let record = serde_json::json!({
+            "cell": format!("{}@{}@{}", c.scenario, c.kernel, c.env),
+            "kernel_sha256": k.kernel_sha256,
+            "accelerator": k.boot.as_ref().map(|b| b.accel.to_string()),
+            "boot_seconds": k.boot.as_ref().map(|b| b.wall.as_secs_f64()),
+            "kernel_release": k.preflight.as_ref().map(|p| p.release.clone()),
+            "lsm": k.preflight.as_ref().and_then(|p| p.lsm.clone()),
+            "landlock": k.preflight.as_ref().map(|p| p.landlock.to_string()),
+            "cmdline": k.preflight.as_ref().map(|p| p.cmdline.clone()),
+            "seccomp_filter": k.preflight.as_ref().and_then(|p| p.seccomp_filter.as_ref()).map(|s| s.to_string()),
+            "kernel_config": k.preflight.as_ref().and_then(|p| p.config.clone()),
+            "common": common,
+            "environment": envs.get(&c.env).filter(|e| e.container.is_some()).map(|e| serde_json::json!({
+                "seccomp_profile_sha256": e.facts.profile_sha256,
+                "runtime": envs.runtime.as_ref().map(|r| r.version.clone()),
+                "runc_sha256": envs.runtime.as_ref().map(|r| r.runc_sha256.clone()),
+            })),
+        });
+        let path = dir.join(format!("{}@{}@{}.provenance.json", c.scenario, c.kernel, c.env));
+        if let Err(e) = crate::cache::write_atomic(&path, serde_json::to_string_pretty(&record).unwrap_or_default().as_bytes()) {
+            emit(Event::Warning(format!("cannot write {}: {e:#}", path.display())));
+        }
+    }
+}
+

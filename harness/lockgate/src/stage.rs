@@ -1,0 +1,78 @@
+//! Staging: everything a run's boots need, made ready on the host before the first boot: the
+//! guest binaries, busybox and the base image, the archives laid over it (an external enforcer,
+//! the container runtime), each planned kernel and its build config. One value, [`Staged`],
+//! goes to the pool.
+
+use crate::cache::Cache;
+use crate::enforcer::Enforcer;
+use crate::env::Prepared;
+use crate::event::{emit, Event};
+use crate::fetch::{Artifact, Fetcher};
+use crate::guest_build::GuestBinaries;
+use crate::image::{self, BaseImage};
+use crate::model::Model;
+use crate::plan::KernelRun;
+use anyhow::Result;
+use lockgate_protocol::KernelConfig;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub struct Staged {
+    pub bins: GuestBinaries,
+    pub busybox: Artifact,
+    pub base: BaseImage,
+    /// Archives unpacked after the base, in order.
+    pub layers: Vec<PathBuf>,
+    /// Per planned run, its kernel, or why it could not be had (an error for its cells only).
+    pub kernels: Vec<Result<Artifact, String>>,
+    /// Per planned run, its kernel's build config, where the host can read it (the guest's
+    /// preflight falls back to it when the kernel has no /proc/config.gz).
+    pub host_configs: Vec<Option<KernelConfig>>,
+}
+
+/// Times consecutive steps: each `mark` closes the step that began at the previous one.
+pub struct Phases {
+    last: Instant,
+    pub done: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    pub fn new(start: Instant) -> Phases {
+        Phases { last: start, done: Vec::new() }
+    }
+
+    pub fn mark(&mut self, step: &'static str) {
+        let now = Instant::now();
+        self.done.push((step, now - self.last));
+        self.last = now;
+    }
+}
+
+pub fn stage(model: &Model, runs: &[KernelRun], enforcer: &Enforcer, envs: &Prepared, fetcher: &mut Fetcher, cache: &Cache, quiet: bool, phases: &mut Phases) -> Result<Staged> {
+    let bins = crate::guest_build::build(quiet)?;
+    phases.mark("guest binaries");
+    let busybox = fetcher.busybox()?;
+    let base = image::base_image(
+        cache,
+        &image::BaseInputs { guest: (&bins.guest, &bins.guest_sha256), enforcer: (&bins.enforcer, &bins.enforcer_sha256), busybox: (&busybox.path, &busybox.sha256) },
+    )?;
+    if base.built {
+        emit(Event::BaseImageBuilt { path: base.path.clone() });
+    }
+    phases.mark("busybox and base image");
+    // An external enforcer rides in an archive of its own (binary + libraries), then the
+    // container runtime with its libraries when a container environment is in the run.
+    let mut layers: Vec<PathBuf> = enforcer.archive(cache)?.into_iter().collect();
+    if let Some(rt) = &envs.runtime {
+        layers.push(rt.archive.clone());
+    }
+    phases.mark("enforcer and runtime archives");
+    // Every kernel first (sequentially: apt and the cache lock are shared), so that a kernel
+    // that cannot be had is a named error for its cells and the others still run.
+    let kernels: Vec<Result<Artifact, String>> = runs.iter().map(|r| fetcher.kernel(&model.kernels[r.kernel].value).map_err(|e| format!("{e:#}"))).collect();
+    phases.mark("kernels");
+    let host_configs = runs.iter().map(|r| fetcher.kernel_config(&model.kernels[r.kernel].value).ok().flatten()).collect();
+    phases.mark("kernel configs");
+    Ok(Staged { bins, busybox, base, layers, kernels, host_configs })
+}
+
