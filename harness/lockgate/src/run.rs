@@ -112,7 +112,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         );
     }
     phases.mark("environments and plan");
-    let staged = stage::stage(&model, &runs, &enforcer, &envs, &mut fetcher, &cache, !opts.verbose, &mut phases)?;
+    let staged = stage::stage(&model, &runs, &enforcer, &envs, &mut fetcher, !opts.verbose, &mut phases)?;
     let host_setup = start.elapsed();
 
     let inputs = pool::Inputs { model: &model, runs: &runs, kernels: &staged.kernels, base: &staged.base, layers: &staged.layers, cache: &cache, qemu_version: &qemu_version };

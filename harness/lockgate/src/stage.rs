@@ -3,7 +3,6 @@
 //! the container runtime), each planned kernel and its build config. One value, [`Staged`],
 //! goes to the pool.
 
-use crate::cache::Cache;
 use crate::enforcer::Enforcer;
 use crate::env::Prepared;
 use crate::event::{emit, Event};
@@ -48,7 +47,10 @@ impl Phases {
     }
 }
 
-pub fn stage(model: &Model, runs: &[KernelRun], enforcer: &Enforcer, envs: &Prepared, fetcher: &mut Fetcher, cache: &Cache, quiet: bool, phases: &mut Phases) -> Result<Staged> {
+/// Stages what `runs` need, through `fetcher` (and its cache).
+pub fn stage(model: &Model, runs: &[KernelRun], enforcer: &Enforcer, envs: &Prepared, fetcher: &mut Fetcher, quiet: bool, phases: &mut Phases) -> Result<Staged> {
+    let cache = fetcher.cache.clone();
+    let cache = &cache;
     let bins = crate::guest_build::build(quiet)?;
     phases.mark("guest binaries");
     let busybox = fetcher.busybox()?;

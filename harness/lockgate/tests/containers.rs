@@ -1,28 +1,16 @@
 //! VM tests of the container environments: the real runc from Debian's package, the real
 //! seccomp profiles, real kernels under QEMU.
 
+mod common;
+
+use common::shipped;
 use lockgate::guest_build::workspace_root;
 use lockgate::model::scenario::Denier;
 use lockgate::run::{run, RunOptions};
 use std::path::Path;
 
 fn options(kernel: &str, envs: &[&str], scenarios: &[(&str, &str)], dir: &Path) -> RunOptions {
-    let mut o = RunOptions::new(workspace_root());
-    let sdir = dir.join("scenarios");
-    std::fs::create_dir_all(&sdir).unwrap();
-    for (name, text) in scenarios {
-        std::fs::write(sdir.join(format!("{name}.yaml")), text).unwrap();
-    }
-    o.scenarios_dir = sdir;
-    o.selection.kernels = vec![kernel.to_string()];
-    o.selection.envs = envs.iter().map(|e| e.to_string()).collect();
-    o.snapshots = false;
-    o.jobs = 1;
-    o
-}
-
-fn shipped(name: &str) -> String {
-    std::fs::read_to_string(workspace_root().join(format!("scenarios/{name}.yaml"))).unwrap()
+    common::options(&[kernel], envs, scenarios, dir)
 }
 
 /// The acceptance of issue 4 on Debian 6.12 (Landlock ABI 6): Docker 20.10.5's profile leaves

@@ -1,20 +1,17 @@
 //! VM tests of the kernel axis: the preflight's config facts (in the guest, or from the package
 //! on the host), seccomp filter support, and the "compiled in, not enabled" variant.
 
+mod common;
+
 use lockgate::guest_build::workspace_root;
+
 use lockgate::run::{run, RunOptions};
 use lockgate_protocol::SeccompFilterProbe;
 use std::path::Path;
 
 fn options(kernels: &[&str], dir: &Path) -> RunOptions {
-    let mut o = RunOptions::new(workspace_root());
-    let sdir = dir.join("scenarios");
-    std::fs::create_dir_all(&sdir).unwrap();
-    std::fs::copy(workspace_root().join("scenarios/openshell-803.yaml"), sdir.join("openshell-803.yaml")).unwrap();
-    o.scenarios_dir = sdir;
-    o.selection.kernels = kernels.iter().map(|k| k.to_string()).collect();
-    o.selection.envs = vec!["bare".into()];
-    o.snapshots = false;
+    let mut o = common::options(kernels, &["bare"], &[("openshell-803", &common::shipped("openshell-803"))], dir);
+    o.jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     o
 }
 

@@ -1,7 +1,10 @@
 //! VM tests: real kernels booted under QEMU, the real guest agent and enforcer. Nothing is
 //! mocked; each test asserts on what the guest observed and on the host's verdict.
 
+mod common;
+
 use lockgate::guest_build::workspace_root;
+
 use lockgate::judge::Status;
 use lockgate::model::scenario::Denier;
 use lockgate::run::{run, RunOptions, RunReport};
@@ -9,21 +12,9 @@ use lockgate_protocol::Fault;
 use std::path::Path;
 use std::time::Duration;
 
-/// Options for one kernel and the scenarios written into a temporary directory.
+/// Options for one kernel, bare (container environments have their own tests: containers.rs).
 fn options(kernel: &str, scenarios: &[(&str, &str)], dir: &Path) -> RunOptions {
-    let mut o = RunOptions::new(workspace_root());
-    let sdir = dir.join("scenarios");
-    std::fs::create_dir_all(&sdir).unwrap();
-    for (name, text) in scenarios {
-        std::fs::write(sdir.join(format!("{name}.yaml")), text).unwrap();
-    }
-    o.scenarios_dir = sdir;
-    o.selection.kernels = vec![kernel.to_string()];
-    // Container environments have their own tests (containers.rs).
-    o.selection.envs = vec!["bare".into()];
-    o.snapshots = false;
-    o.jobs = 1;
-    o
+    common::options(&[kernel], &["bare"], scenarios, dir)
 }
 
 fn seed() -> String {

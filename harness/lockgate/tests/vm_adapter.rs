@@ -1,22 +1,15 @@
 //! VM tests of external enforcers: an adapter file, a binary from the host (with its shared
 //! libraries) copied into the guest, a real kernel. Nothing here is in lockgate's own image.
 
-use lockgate::guest_build::workspace_root;
+mod common;
+
 use lockgate::judge::Status;
 use lockgate::model::scenario::Denier;
 use lockgate::run::{run, RunOptions};
 use std::path::Path;
 
 fn options(dir: &Path, adapter: &str) -> RunOptions {
-    let mut o = RunOptions::new(workspace_root());
-    let sdir = dir.join("scenarios");
-    std::fs::create_dir_all(&sdir).unwrap();
-    std::fs::copy(workspace_root().join("scenarios/openshell-803.yaml"), sdir.join("openshell-803.yaml")).unwrap();
-    o.scenarios_dir = sdir;
-    o.selection.kernels = vec!["debian-6.12".into()];
-    o.selection.envs = vec!["bare".into()];
-    o.snapshots = false;
-    o.jobs = 1;
+    let mut o = common::options(&["debian-6.12"], &["bare"], &[("openshell-803", &common::shipped("openshell-803"))], dir);
     let file = dir.join("adapter.yaml");
     std::fs::write(&file, adapter).unwrap();
     o.enforcer.adapter_file = Some(file);

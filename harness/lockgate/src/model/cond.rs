@@ -177,7 +177,7 @@ mod tests {
         assert!(w.holds(&on(Some(1))));
         assert!(!w.holds(&Facts { abi: Some(1), kernel: "x", env: "docker-20.10.5" }));
         assert!(w.holds(&Facts { abi: None, kernel: "debian-5.10", env: "docker-20.10.5" }));
-        assert!(When::parse("kernel != ubuntu-6.8").unwrap().holds(&on(None)) == false);
+        assert!(!When::parse("kernel != ubuntu-6.8").unwrap().holds(&on(None)));
     }
 
     #[test]

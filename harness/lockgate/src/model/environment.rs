@@ -36,7 +36,7 @@ pub enum EnvKind {
     /// The enforcer runs directly under the guest's PID 1.
     Bare,
     /// Inside a container started by the runtime, as its manifest says.
-    Container(Loaded<ContainerManifest>),
+    Container(Box<Loaded<ContainerManifest>>),
 }
 
 impl Environment {
@@ -45,7 +45,7 @@ impl Environment {
     }
 
     pub fn container(m: Loaded<ContainerManifest>) -> Environment {
-        Environment { name: m.value.name.to_string(), kind: EnvKind::Container(m) }
+        Environment { name: m.value.name.to_string(), kind: EnvKind::Container(Box::new(m)) }
     }
 
     /// The manifest's `about:` (empty for `bare`).

@@ -1,0 +1,31 @@
+//! Helpers shared by the VM tests: run options for a few kernels and environments, with the
+//! scenarios a test writes into its own temporary directory.
+
+// Each test file uses the part it needs; the rest is not dead.
+#![allow(dead_code)]
+
+use lockgate::guest_build::workspace_root;
+use lockgate::run::RunOptions;
+use std::path::Path;
+
+/// A shipped scenario's text.
+pub fn shipped(name: &str) -> String {
+    std::fs::read_to_string(workspace_root().join(format!("scenarios/{name}.yaml"))).unwrap()
+}
+
+/// Options for `kernels` × `envs` and the scenarios written into `dir`; one guest at a time,
+/// no snapshots (tests assert on the verdicts themselves).
+pub fn options(kernels: &[&str], envs: &[&str], scenarios: &[(&str, &str)], dir: &Path) -> RunOptions {
+    let mut o = RunOptions::new(workspace_root());
+    let sdir = dir.join("scenarios");
+    std::fs::create_dir_all(&sdir).unwrap();
+    for (name, text) in scenarios {
+        std::fs::write(sdir.join(format!("{name}.yaml")), text).unwrap();
+    }
+    o.scenarios_dir = sdir;
+    o.selection.kernels = kernels.iter().map(|k| k.to_string()).collect();
+    o.selection.envs = envs.iter().map(|e| e.to_string()).collect();
+    o.snapshots = false;
+    o.jobs = 1;
+    o
+}
