@@ -260,6 +260,8 @@ fn pull_request_workflow_builds_tests_and_boots_one_fast_kernel() {
     let wf = yaml("pr.yml");
     assert!(wf["on"]["pull_request"].is_null() || wf["on"]["pull_request"].is_mapping(), "pr.yml runs on pull_request");
     let r = runs(&wf);
+    assert!(r.contains("cargo xtask lint"), "the lint gate runs before the build: {r}");
+    assert!(r.find("cargo xtask lint") < r.find("cargo build --workspace"), "{r}");
     assert!(r.contains("cargo build --workspace"), "{r}");
     assert!(r.contains("cargo test --workspace"), "{r}");
     assert!(r.contains("cargo xtask vm-test --kernel debian-6.12"), "{r}");

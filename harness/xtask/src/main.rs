@@ -28,8 +28,11 @@ struct Cli {
 enum Cmd {
     /// Boot each kernel of the matrix in QEMU, run every scenario, judge, snapshot.
     VmTest(VmTestArgs),
-    /// The test suite CI runs: unit tests and VM tests on real kernels.
+    /// The test suite CI runs: the lint gates, unit tests and VM tests on real kernels.
     Test,
+    /// The lint gates: rustfmt, clippy (warnings are errors), and no module that imports one
+    /// that imports it back.
+    Lint,
     /// The mutation gate: the correct enforcer must pass, each known-bad mode must be caught.
     KnownBad(known_bad::KnownBadArgs),
     /// Measure where a run's time goes: floor boot vs cell, per added scenario, -j 1 vs -j N.
@@ -70,6 +73,7 @@ fn main() {
     let result = match cli.cmd {
         Cmd::VmTest(args) => vm_test(&args),
         Cmd::Test => test(),
+        Cmd::Lint => lint(),
         Cmd::KnownBad(args) => known_bad::run(&args),
         Cmd::Kernels { cmd } => kernels(cmd),
         Cmd::Bench(args) => bench::bench(&args),
@@ -97,8 +101,29 @@ fn vm_test(args: &VmTestArgs) -> Result<bool> {
     args.finish(lockgate::run::run(&args.options()))
 }
 
+/// The lint gates, fastest first; each failure says what to run.
+fn lint() -> Result<bool> {
+    let root = lockgate::guest_build::workspace_root();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let gate = |args: &[&str], fix: &str| -> Result<()> {
+        let status = Command::new(&cargo).current_dir(&root).args(args).status().with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
+        if !status.success() {
+            bail!("`cargo {}` failed: {fix}", args.join(" "));
+        }
+        Ok(())
+    };
+    gate(&["fmt", "--all", "--check"], "run `cargo fmt --all` (rustfmt.toml sets the width)")?;
+    let problems = module_graph::check(&root);
+    if !problems.is_empty() {
+        bail!("module cycles (see `cargo xtask module-graph`):\n{}", problems.join("\n"));
+    }
+    gate(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], "fix the warnings above")?;
+    Ok(true)
+}
+
 fn test() -> Result<bool> {
     setup::ensure_host_tools()?;
+    lint()?;
     let root = lockgate::guest_build::workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // The whole workspace, guest crates included; the VM tests in harness/lockgate/tests boot
