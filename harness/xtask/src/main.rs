@@ -148,7 +148,7 @@ fn module_graph_cmd() -> Result<bool> {
     }
     let problems = module_graph::check(&root);
     for p in &problems {
-        println!("cycle: {p}");
+        println!("problem: {p}");
     }
     Ok(problems.is_empty())
 }

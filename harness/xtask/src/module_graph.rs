@@ -293,9 +293,51 @@ pub fn workspace_crates(root: &Path) -> Vec<(String, PathBuf)> {
     ["lockgate", "guest", "enforcer", "protocol", "xtask"].iter().map(|c| (c.to_string(), root.join("harness").join(c).join("src"))).collect()
 }
 
+/// What ARCHITECTURE.md's table of host modules says each may import: (module, allowed), or
+/// `None` for a row that may import every step (`run`).
+fn documented_imports(text: &str) -> Vec<(String, Option<BTreeSet<String>>)> {
+    let ticked = |cell: &str| -> Vec<String> { cell.split('`').skip(1).step_by(2).map(|t| t.trim_end_matches(".rs").trim_end_matches('/').to_string()).collect() };
+    text.lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.trim_matches('|').split(" | ").collect();
+            let (name, allowed) = (cols.first()?, cols.last()?);
+            let name = ticked(name).into_iter().next()?;
+            if cols.len() != 3 || name.starts_with("harness/") {
+                return None;
+            }
+            let allowed = (!allowed.contains("every step")).then(|| ticked(allowed).into_iter().collect());
+            Some((name, allowed))
+        })
+        .collect()
+}
+
+/// Where the host crate's imports go beyond what ARCHITECTURE.md says each module may import.
+pub fn check_documented(root: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap_or_default();
+    let rows = documented_imports(&text);
+    let g = crate_graph(&root.join("harness/lockgate/src")).top_level();
+    let mut problems = Vec::new();
+    for (module, tos) in &g.edges {
+        if module.is_empty() || module == "main" {
+            continue;
+        }
+        match rows.iter().find(|(m, _)| m == module) {
+            None => problems.push(format!("ARCHITECTURE.md has no row for the host module `{module}`")),
+            Some((_, None)) => {}
+            Some((_, Some(allowed))) => {
+                for to in tos.iter().filter(|t| !allowed.contains(*t)) {
+                    problems.push(format!("`{module}` imports `{to}`, which ARCHITECTURE.md does not allow it"));
+                }
+            }
+        }
+    }
+    problems
+}
+
 /// Every cycle of every crate, at both grains, in words; empty when there is none.
 pub fn check(root: &Path) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems = check_documented(root);
     for (name, src) in workspace_crates(root) {
         let g = crate_graph(&src);
         for c in g.cycles() {
@@ -347,6 +389,16 @@ mod tests {
         let g = crate_graph(src);
         assert!(g.cycles().is_empty(), "no file imports one that imports it back");
         assert_eq!(g.top_level().cycles(), vec![vec!["model".to_string(), "plan".to_string()]]);
+    }
+
+    #[test]
+    fn the_documented_imports_are_read_from_the_table() {
+        let text = "| `a.rs` | job | `b`, `c/` |\n| `run.rs` | x | every step above |\n| `harness/x` | crate |\n| `d/` | y | nothing |\n";
+        let rows = documented_imports(text);
+        assert_eq!(rows[0], ("a".to_string(), Some(BTreeSet::from(["b".to_string(), "c".to_string()]))));
+        assert_eq!(rows[1], ("run".to_string(), None));
+        assert_eq!(rows[2], ("d".to_string(), Some(BTreeSet::new())));
+        assert_eq!(rows.len(), 3);
     }
 
     #[test]
