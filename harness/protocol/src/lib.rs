@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod kconfig;
 pub mod path;
+pub mod policy;
 pub mod seccomp;
 
 pub use kconfig::{explain_landlock, KernelConfig, SeccompFilterProbe};

@@ -1,7 +1,8 @@
 //! Paths, checked while deserialising so that a bad one is reported with its line (serde_yaml
 //! knows the line; a check on the finished value would not).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::path::PathBuf;
 
 /// An absolute, normalised path inside the guest: what scenarios, plans and probes name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -60,6 +61,25 @@ impl std::fmt::Display for GuestPath {
     }
 }
 
+/// Any absolute path, as the reference enforcer takes it in a policy file: like the enforcers it
+/// stands in for, it does not insist on the normalised form. A relative rule path would silently
+/// depend on the enforcer's working directory, so that is an error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AbsPath(pub PathBuf);
+
+impl<'de> Deserialize<'de> for AbsPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let path = PathBuf::deserialize(deserializer)?;
+        if !path.is_absolute() {
+            return Err(serde::de::Error::custom(format!(
+                "rule path {} must be absolute",
+                path.display()
+            )));
+        }
+        Ok(AbsPath(path))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +95,16 @@ mod tests {
         assert!(p.is_within("/sandbox") && p.is_within("/") && !p.is_within("/sand"));
         assert_eq!(serde_json::to_string(&p).unwrap(), r#""/sandbox/.data""#);
         assert!(serde_json::from_str::<GuestPath>(r#""/x/""#).is_err());
+    }
+
+    #[test]
+    fn abs_paths_only_need_to_be_absolute() {
+        let p: AbsPath = serde_json::from_str(r#""/usr/""#).unwrap();
+        assert_eq!(p, AbsPath("/usr/".into()));
+        let err = serde_json::from_str::<AbsPath>(r#""usr""#).unwrap_err();
+        assert!(
+            err.to_string().contains("rule path usr must be absolute"),
+            "{err}"
+        );
     }
 }

@@ -6,11 +6,13 @@
 
 use super::cond::When;
 use super::errno;
+use lockgate_protocol::policy as schema;
 use lockgate_protocol::{PathKind, ProbeOp, ProbeTarget, TargetKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 pub use lockgate_protocol::GuestPath;
+pub use schema::{Compatibility, LandlockPolicy, NetworkPolicy};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,63 +133,11 @@ impl TryFrom<String> for Mode {
     }
 }
 
-/// The policy handed to the enforcer, with OpenShell's field names so the same file can feed
-/// OpenShell-style enforcers unchanged.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Policy {
-    pub filesystem_policy: FilesystemPolicy,
-    #[serde(default)]
-    pub landlock: LandlockPolicy,
-    #[serde(default)]
-    pub process: ProcessPolicy,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<NetworkPolicy>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilesystemPolicy {
-    #[serde(default)]
-    pub read_only: Vec<GuestPath>,
-    #[serde(default)]
-    pub read_write: Vec<GuestPath>,
-    #[serde(default)]
-    pub include_workdir: bool,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct LandlockPolicy {
-    #[serde(default)]
-    pub compatibility: Compatibility,
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Compatibility {
-    #[default]
-    BestEffort,
-    HardRequirement,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProcessPolicy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_as_user: Option<Name>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_as_group: Option<Name>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkPolicy {
-    #[serde(default)]
-    pub bind_tcp: Vec<u16>,
-    #[serde(default)]
-    pub connect_tcp: Vec<u16>,
-}
+/// The policy handed to the enforcer (the schema it shares with the reference enforcer), with
+/// guest paths and validated names.
+pub type Policy = schema::Policy<GuestPath, Name>;
+pub type FilesystemPolicy = schema::FilesystemPolicy<GuestPath>;
+pub type ProcessPolicy = schema::ProcessPolicy<Name>;
 
 /// One line of `expect:`.
 #[derive(Debug, Clone, Deserialize)]
