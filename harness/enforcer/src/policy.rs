@@ -1,95 +1,17 @@
-//! The policy file: OpenShell's field names, so that a scenario's policy reads the same as the
-//! policy of the enforcer it stands in for.
-//!
-//! Every struct denies unknown fields: a misspelt `read_wirte` silently dropped would make the
-//! sandbox *stricter or looser than written* — exactly the kind of gap lockgate hunts — so it is
-//! an error naming the file and line instead.
+//! The policy file. Its schema is the one the host writes ([`lockgate_protocol::policy`]):
+//! OpenShell's field names, every struct denying unknown fields. Here it is read from YAML, and
+//! every error names the file and line.
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Deserializer};
-use std::path::{Path, PathBuf};
+use lockgate_protocol::policy as schema;
+use std::path::Path;
 
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Policy {
-    #[serde(default)]
-    pub filesystem_policy: FilesystemPolicy,
-    #[serde(default)]
-    pub landlock: LandlockPolicy,
-    #[serde(default)]
-    pub process: ProcessPolicy,
-    /// Absent: TCP is not handled at all. Present (even empty): TCP bind/connect are handled
-    /// and only the listed ports are allowed.
-    #[serde(default)]
-    pub network: Option<NetworkPolicy>,
-}
+pub use lockgate_protocol::path::AbsPath;
+pub use schema::{Compatibility, NetworkPolicy};
 
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FilesystemPolicy {
-    #[serde(default)]
-    pub read_only: Vec<AbsPath>,
-    #[serde(default)]
-    pub read_write: Vec<AbsPath>,
-    /// Add the working directory as read-write.
-    #[serde(default)]
-    pub include_workdir: bool,
-}
-
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LandlockPolicy {
-    #[serde(default)]
-    pub compatibility: Compatibility,
-}
-
-/// What to do when the kernel cannot enforce everything.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Compatibility {
-    /// Run anyway, and say honestly how much is enforced.
-    #[default]
-    BestEffort,
-    /// Fail closed: anything less than full enforcement refuses the run.
-    HardRequirement,
-}
-
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ProcessPolicy {
-    #[serde(default)]
-    pub run_as_user: Option<String>,
-    /// Defaults to the user's primary group.
-    #[serde(default)]
-    pub run_as_group: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkPolicy {
-    #[serde(default)]
-    pub bind_tcp: Vec<u16>,
-    #[serde(default)]
-    pub connect_tcp: Vec<u16>,
-}
-
-/// An absolute path. Checked while parsing so that the error carries the line: a relative rule
-/// path would silently depend on the enforcer's working directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AbsPath(pub PathBuf);
-
-impl<'de> Deserialize<'de> for AbsPath {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let path = PathBuf::deserialize(deserializer)?;
-        if !path.is_absolute() {
-            return Err(serde::de::Error::custom(format!(
-                "rule path {} must be absolute",
-                path.display()
-            )));
-        }
-        Ok(AbsPath(path))
-    }
-}
+/// The schema the host writes, with the enforcer's leaves: any absolute rule path, any name.
+pub type Policy = schema::Policy<AbsPath, String>;
+pub type FilesystemPolicy = schema::FilesystemPolicy<AbsPath>;
 
 pub fn load(path: &Path) -> Result<Policy> {
     let text = std::fs::read_to_string(path)
@@ -116,6 +38,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Policy> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use schema::ProcessPolicy;
 
     #[test]
     fn the_documented_example_parses() {

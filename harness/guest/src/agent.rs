@@ -8,8 +8,8 @@ use crate::records::{self, RecordPort, RECORD_PORT};
 use crate::{preflight, run, setup};
 use crate::clock::monotonic;
 use lockgate_protocol::{
-    Case, CaseObservation, CaseTiming, Fault, GuestTiming, Plan, ProbeOp, RunObservation, Step,
-    PLAN_PATH, READY_MARKER, VERSION,
+    Case, CaseObservation, CaseTiming, Fault, GuestTiming, Plan, ProbeOp, ProbeTarget,
+    RunObservation, Step, PLAN_PATH, READY_MARKER, VERSION,
 };
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
@@ -211,12 +211,11 @@ pub(crate) fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String
     let ports: BTreeSet<u16> = steps
         .iter()
         .filter_map(|s| match s {
-            // A port that does not parse is left to the probe, which reports EINVAL.
+            // A target that is not a port is left to the probe, which reports EINVAL.
             Step::Probe {
                 op: ProbeOp::TcpConnect,
-                path,
-                ..
-            } => path.trim().parse().ok(),
+                target: ProbeTarget::Port(port),
+            } => Some(*port),
             _ => None,
         })
         .collect();

@@ -4,7 +4,7 @@
 //! different flag would change what Landlock is asked to decide.
 
 use crate::errno_text;
-use lockgate_protocol::{Outcome, ProbeOp};
+use lockgate_protocol::{Outcome, ProbeOp, ProbeTarget};
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -15,32 +15,29 @@ const EXEC_DEADLINE: Duration = Duration::from_secs(10);
 
 type Probe = Result<(), Errno>;
 
-/// Runs `op` on `path` (and `to` for rename/link).
-pub fn run(op: ProbeOp, path: &str, to: Option<&str>) -> Outcome {
-    let result = match op {
-        ProbeOp::Create => create(path),
-        ProbeOp::Write => write(path),
-        ProbeOp::Read => read(path),
-        ProbeOp::Truncate => truncate(path),
-        ProbeOp::Rename => with_destination(to, |to| rename(path, to)),
-        ProbeOp::Link => with_destination(to, |to| link(path, to)),
-        ProbeOp::Exec => exec(path),
-        ProbeOp::Mkdir => mkdir(path),
-        ProbeOp::Unlink => unlink(path),
-        ProbeOp::Readdir => readdir(path),
-        ProbeOp::TcpBind => tcp(path, Tcp::Bind),
-        ProbeOp::TcpConnect => tcp(path, Tcp::Connect),
+/// Runs `op` on `target`: a path, a pair of paths (rename, link) or a port (TCP).
+pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
+    let result = match (op, target) {
+        (ProbeOp::Create, ProbeTarget::Path(path)) => create(path.as_str()),
+        (ProbeOp::Write, ProbeTarget::Path(path)) => write(path.as_str()),
+        (ProbeOp::Read, ProbeTarget::Path(path)) => read(path.as_str()),
+        (ProbeOp::Truncate, ProbeTarget::Path(path)) => truncate(path.as_str()),
+        (ProbeOp::Rename, ProbeTarget::Pair { from, to }) => rename(from.as_str(), to.as_str()),
+        (ProbeOp::Link, ProbeTarget::Pair { from, to }) => link(from.as_str(), to.as_str()),
+        (ProbeOp::Exec, ProbeTarget::Path(path)) => exec(path.as_str()),
+        (ProbeOp::Mkdir, ProbeTarget::Path(path)) => mkdir(path.as_str()),
+        (ProbeOp::Unlink, ProbeTarget::Path(path)) => unlink(path.as_str()),
+        (ProbeOp::Readdir, ProbeTarget::Path(path)) => readdir(path.as_str()),
+        (ProbeOp::TcpBind, ProbeTarget::Port(port)) => tcp(*port, Tcp::Bind),
+        (ProbeOp::TcpConnect, ProbeTarget::Port(port)) => tcp(*port, Tcp::Connect),
+        // A target of another kind than the operation takes (ProbeOp::target) is a malformed
+        // step, which the protocol reports as EINVAL rather than guessing what was meant.
+        _ => Err(Errno::EINVAL),
     };
     match result {
         Ok(()) => Outcome::Ok,
         Err(errno) => Outcome::Err(errno_text::name(errno)),
     }
-}
-
-/// Rename and link need a destination; a step without one is malformed, which the protocol
-/// reports as EINVAL rather than guessing a destination.
-fn with_destination(to: Option<&str>, op: impl FnOnce(&str) -> Probe) -> Probe {
-    to.map_or(Err(Errno::EINVAL), op)
 }
 
 fn cpath(path: &str) -> Result<CString, Errno> {
@@ -143,9 +140,8 @@ enum Tcp {
     Connect,
 }
 
-/// bind or connect a TCP socket to 127.0.0.1:<port>; `port` is the step's path.
-fn tcp(port: &str, what: Tcp) -> Probe {
-    let port: u16 = port.trim().parse().map_err(|_| Errno::EINVAL)?;
+/// bind or connect a TCP socket to 127.0.0.1:<port>.
+fn tcp(port: u16, what: Tcp) -> Probe {
     // SAFETY: plain socket(2) call.
     let fd = Fd(check(
         unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) }.into(),

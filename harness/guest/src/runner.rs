@@ -81,7 +81,7 @@ pub fn run(steps: &[Step]) -> RunnerReport {
 pub fn run_step(step: &Step) -> StepResult {
     match step {
         Step::Shell { command } => shell(command),
-        Step::Probe { op, path, to } => result(probes::run(*op, path, to.as_deref())),
+        Step::Probe { op, target } => result(probes::run(*op, target)),
     }
 }
 
@@ -175,14 +175,20 @@ fn shell(command: &str) -> StepResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockgate_protocol::ProbeOp;
+    use lockgate_protocol::{GuestPath, ProbeOp, ProbeTarget};
 
+    /// A probe of `path`, or of the pair (`path`, `to`).
     fn probe(op: ProbeOp, path: &std::path::Path, to: Option<&std::path::Path>) -> Step {
-        Step::Probe {
-            op,
-            path: path.to_str().unwrap().to_string(),
-            to: to.map(|t| t.to_str().unwrap().to_string()),
-        }
+        let guest =
+            |p: &std::path::Path| GuestPath::try_from(p.to_str().unwrap().to_string()).unwrap();
+        let target = match to {
+            Some(to) => ProbeTarget::Pair {
+                from: guest(path),
+                to: guest(to),
+            },
+            None => ProbeTarget::Path(guest(path)),
+        };
+        Step::Probe { op, target }
     }
 
     fn outcomes(report: &RunnerReport) -> Vec<Outcome> {
@@ -285,23 +291,23 @@ mod tests {
     #[test]
     fn tcp_probes() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port().to_string();
-        let tcp = |op, path: &str| Step::Probe {
+        let port = listener.local_addr().unwrap().port();
+        let tcp = |op, port| Step::Probe {
             op,
-            path: path.to_string(),
-            to: None,
+            target: ProbeTarget::Port(port),
         };
         let report = run(&[
-            tcp(ProbeOp::TcpConnect, &port),
-            tcp(ProbeOp::TcpBind, &port),
-            tcp(ProbeOp::TcpBind, "not-a-port"),
+            tcp(ProbeOp::TcpConnect, port),
+            tcp(ProbeOp::TcpBind, port),
+            // A port is no path: a TCP probe given one is malformed.
+            probe(ProbeOp::TcpBind, std::path::Path::new("/8080"), None),
         ]);
         assert_eq!(
             outcomes(&report),
             vec![Outcome::Ok, err("EADDRINUSE"), err("EINVAL")]
         );
         drop(listener);
-        let report = run(&[tcp(ProbeOp::TcpConnect, &port)]);
+        let report = run(&[tcp(ProbeOp::TcpConnect, port)]);
         assert_eq!(outcomes(&report), vec![err("ECONNREFUSED")]);
     }
 

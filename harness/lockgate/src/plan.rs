@@ -134,12 +134,7 @@ fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &Enforcer) -> (proto::Cas
                 step_of.push(Some(steps.len()));
                 steps.push(match action {
                     Action::Run(cmd) => proto::Step::Shell { command: cmd.clone() },
-                    Action::Probe { op, path, to } => proto::Step::Probe {
-                        op: *op,
-                        // TCP probes carry their port as `/PORT`.
-                        path: path.as_str().trim_start_matches(if op.name().starts_with("tcp") { "/" } else { "" }).to_string(),
-                        to: to.as_ref().map(|t| t.as_str().to_string()),
-                    },
+                    Action::Probe { op, target } => proto::Step::Probe { op: *op, target: target.clone() },
                 });
             }
             Check::Enforcement(_) => step_of.push(None),

@@ -10,12 +10,15 @@
 use serde::{Deserialize, Serialize};
 
 pub mod kconfig;
+pub mod path;
+pub mod policy;
 pub mod seccomp;
 
 pub use kconfig::{explain_landlock, KernelConfig, SeccompFilterProbe};
+pub use path::GuestPath;
 
 /// Protocol version; the guest echoes it in [`Record::Hello`].
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// Written by the guest on the console (not the record port) when its agent has started:
 /// the host uses it to tell "the kernel booted" from "the kernel hung".
@@ -181,7 +184,48 @@ pub enum Step {
     /// `sh -c <command>`; the errno is inferred from the message the tool printed.
     Shell { command: String },
     /// One system call (or the smallest sequence that makes the operation), exact errno.
-    Probe { op: ProbeOp, path: String, #[serde(default, skip_serializing_if = "Option::is_none")] to: Option<String> },
+    Probe { op: ProbeOp, target: ProbeTarget },
+}
+
+/// What a probe operates on. [`ProbeOp::target`] says which kind each operation takes; the
+/// guest answers a step whose target is of another kind with EINVAL.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProbeTarget {
+    Path(GuestPath),
+    /// A source and a destination (rename, link).
+    Pair { from: GuestPath, to: GuestPath },
+    /// A TCP port on 127.0.0.1.
+    Port(u16),
+}
+
+/// The kinds of [`ProbeTarget`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    Path,
+    Pair,
+    Port,
+}
+
+impl ProbeTarget {
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            ProbeTarget::Path(_) => TargetKind::Path,
+            ProbeTarget::Pair { .. } => TargetKind::Pair,
+            ProbeTarget::Port(_) => TargetKind::Port,
+        }
+    }
+}
+
+/// As a scenario writes it: `/sandbox/a`, `/sandbox/a /tmp/b`, `8080`.
+impl std::fmt::Display for ProbeTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeTarget::Path(path) => write!(f, "{path}"),
+            ProbeTarget::Pair { from, to } => write!(f, "{from} {to}"),
+            ProbeTarget::Port(port) => write!(f, "{port}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -195,9 +239,9 @@ pub enum ProbeOp {
     Read,
     /// truncate(path, 0).
     Truncate,
-    /// rename(path, to).
+    /// rename(from, to).
     Rename,
-    /// link(path, to).
+    /// link(from, to).
     Link,
     /// fork + execve(path).
     Exec,
@@ -205,9 +249,9 @@ pub enum ProbeOp {
     Unlink,
     /// open(O_RDONLY|O_DIRECTORY) + getdents.
     Readdir,
-    /// bind a TCP socket to 127.0.0.1:<path as port>.
+    /// bind a TCP socket to 127.0.0.1:<port>.
     TcpBind,
-    /// connect a TCP socket to 127.0.0.1:<path as port> (a listener is started outside the sandbox).
+    /// connect a TCP socket to 127.0.0.1:<port> (a listener is started outside the sandbox).
     TcpConnect,
 }
 
@@ -244,9 +288,20 @@ impl ProbeOp {
         }
     }
 
-    /// Operations that take a second path (`to`).
-    pub fn takes_destination(self) -> bool {
-        matches!(self, ProbeOp::Rename | ProbeOp::Link)
+    /// The kind of target the operation takes.
+    pub fn target(self) -> TargetKind {
+        match self {
+            ProbeOp::Rename | ProbeOp::Link => TargetKind::Pair,
+            ProbeOp::TcpBind | ProbeOp::TcpConnect => TargetKind::Port,
+            ProbeOp::Create
+            | ProbeOp::Write
+            | ProbeOp::Read
+            | ProbeOp::Truncate
+            | ProbeOp::Exec
+            | ProbeOp::Mkdir
+            | ProbeOp::Unlink
+            | ProbeOp::Readdir => TargetKind::Path,
+        }
     }
 }
 
@@ -473,6 +528,52 @@ mod tests {
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
     }
 
+    #[test]
+    fn probe_steps_carry_a_typed_target() {
+        let path = |p: &str| GuestPath::try_from(p.to_string()).unwrap();
+        for (step, json) in [
+            (
+                Step::Probe {
+                    op: ProbeOp::TcpBind,
+                    target: ProbeTarget::Port(8080),
+                },
+                r#"{"probe":{"op":"tcp_bind","target":{"port":8080}}}"#,
+            ),
+            (
+                Step::Probe {
+                    op: ProbeOp::Rename,
+                    target: ProbeTarget::Pair {
+                        from: path("/a"),
+                        to: path("/b"),
+                    },
+                },
+                r#"{"probe":{"op":"rename","target":{"pair":{"from":"/a","to":"/b"}}}}"#,
+            ),
+            (
+                Step::Probe {
+                    op: ProbeOp::Read,
+                    target: ProbeTarget::Path(path("/a")),
+                },
+                r#"{"probe":{"op":"read","target":{"path":"/a"}}}"#,
+            ),
+        ] {
+            assert_eq!(serde_json::to_string(&step).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Step>(json).unwrap(), step);
+            let Step::Probe { op, target } = step else {
+                unreachable!()
+            };
+            assert_eq!(op.target(), target.kind(), "{op:?}");
+        }
+        // Paths and ports are checked on the way in.
+        assert!(
+            serde_json::from_str::<Step>(r#"{"probe":{"op":"read","target":{"path":"a"}}}"#)
+                .is_err()
+        );
+        assert!(serde_json::from_str::<Step>(
+            r#"{"probe":{"op":"tcp_bind","target":{"port":70000}}}"#
+        )
+        .is_err());
+    }
     #[test]
     fn unknown_record_fields_are_rejected() {
         let line = r#"{"record":"done","nonce":"x","cases":1,"verdict":"pass"}"#;

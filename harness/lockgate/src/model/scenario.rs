@@ -6,9 +6,13 @@
 
 use super::cond::When;
 use super::errno;
-use lockgate_protocol::{PathKind, ProbeOp};
+use lockgate_protocol::policy as schema;
+use lockgate_protocol::{PathKind, ProbeOp, ProbeTarget, TargetKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+
+pub use lockgate_protocol::GuestPath;
+pub use schema::{Compatibility, LandlockPolicy, NetworkPolicy};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,49 +119,6 @@ impl From<PathKindSpec> for PathKind {
     }
 }
 
-/// An absolute, normalised path inside the guest.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct GuestPath(String);
-
-impl TryFrom<String> for GuestPath {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        if !s.starts_with('/') {
-            return Err(format!("`{s}` is not absolute: guest paths start with `/`"));
-        }
-        if s.split('/').any(|c| c == "." || c == "..") || (s.len() > 1 && (s.ends_with('/') || s.contains("//"))) {
-            return Err(format!("`{s}` is not normalised: write it without `.`, `..`, `//` or a trailing `/`"));
-        }
-        if s.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(format!("`{s}` contains a space or control character"));
-        }
-        Ok(GuestPath(s))
-    }
-}
-
-impl From<GuestPath> for String {
-    fn from(p: GuestPath) -> String {
-        p.0
-    }
-}
-
-impl GuestPath {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    /// `/sandbox/.data` → `/sandbox`.
-    pub fn top(&self) -> &str {
-        match self.0[1..].find('/') {
-            Some(i) => &self.0[..i + 1],
-            None => &self.0,
-        }
-    }
-    pub fn is_within(&self, dir: &str) -> bool {
-        dir == "/" || self.0 == dir || (self.0.starts_with(dir) && self.0.as_bytes().get(dir.len()) == Some(&b'/'))
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct Mode(pub u32);
@@ -172,63 +133,11 @@ impl TryFrom<String> for Mode {
     }
 }
 
-/// The policy handed to the enforcer, with OpenShell's field names so the same file can feed
-/// OpenShell-style enforcers unchanged.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Policy {
-    pub filesystem_policy: FilesystemPolicy,
-    #[serde(default)]
-    pub landlock: LandlockPolicy,
-    #[serde(default)]
-    pub process: ProcessPolicy,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<NetworkPolicy>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilesystemPolicy {
-    #[serde(default)]
-    pub read_only: Vec<GuestPath>,
-    #[serde(default)]
-    pub read_write: Vec<GuestPath>,
-    #[serde(default)]
-    pub include_workdir: bool,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct LandlockPolicy {
-    #[serde(default)]
-    pub compatibility: Compatibility,
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Compatibility {
-    #[default]
-    BestEffort,
-    HardRequirement,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProcessPolicy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_as_user: Option<Name>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_as_group: Option<Name>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkPolicy {
-    #[serde(default)]
-    pub bind_tcp: Vec<u16>,
-    #[serde(default)]
-    pub connect_tcp: Vec<u16>,
-}
+/// The policy handed to the enforcer (the schema it shares with the reference enforcer), with
+/// guest paths and validated names.
+pub type Policy = schema::Policy<GuestPath, Name>;
+pub type FilesystemPolicy = schema::FilesystemPolicy<GuestPath>;
+pub type ProcessPolicy = schema::ProcessPolicy<Name>;
 
 /// One line of `expect:`.
 #[derive(Debug, Clone, Deserialize)]
@@ -250,19 +159,14 @@ pub enum Check {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Run(String),
-    Probe { op: ProbeOp, path: GuestPath, to: Option<GuestPath> },
+    Probe { op: ProbeOp, target: ProbeTarget },
 }
 
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Action::Run(cmd) => write!(f, "run `{cmd}`"),
-            // TCP probes keep their port as `/PORT` (see parse_probe); show the port alone.
-            Action::Probe { op: op @ (ProbeOp::TcpBind | ProbeOp::TcpConnect), path, to: None } => {
-                write!(f, "probe {} {}", op.name(), path.as_str().trim_start_matches('/'))
-            }
-            Action::Probe { op, path, to: None } => write!(f, "probe {} {}", op.name(), path.as_str()),
-            Action::Probe { op, path, to: Some(to) } => write!(f, "probe {} {} {}", op.name(), path.as_str(), to.as_str()),
+            Action::Probe { op, target } => write!(f, "probe {} {target}", op.name()),
         }
     }
 }
@@ -391,22 +295,20 @@ fn parse_probe(s: &str) -> Result<Action, String> {
         .into_iter()
         .find(|o| o.name() == op_name)
         .ok_or_else(|| format!("unknown operation `{op_name}`; use one of {}", names.join(", ")))?;
-    if matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect) {
-        return match args {
-            [port] if port.parse::<u16>().is_ok_and(|p| p > 0) => {
-                Ok(Action::Probe { op, path: GuestPath(format!("/{port}")), to: None })
-            }
-            _ => Err(format!("`{op_name}` takes one TCP port: `{op_name} 8080`")),
-        };
-    }
-    let want = if op.takes_destination() { 2 } else { 1 };
-    if args.len() != want {
-        let usage = if want == 2 { "<path> <destination>" } else { "<path>" };
-        return Err(format!("`{op_name}` takes {want} path(s): `{op_name} {usage}`"));
-    }
-    let path = GuestPath::try_from(args[0].to_string())?;
-    let to = args.get(1).map(|t| GuestPath::try_from(t.to_string())).transpose()?;
-    Ok(Action::Probe { op, path, to })
+    let path = |p: &str| GuestPath::try_from(p.to_string());
+    let target = match (op.target(), args) {
+        (TargetKind::Port, _) => match args {
+            [port] => port.parse::<u16>().ok().filter(|&p| p > 0),
+            _ => None,
+        }
+        .map(ProbeTarget::Port)
+        .ok_or_else(|| format!("`{op_name}` takes one TCP port: `{op_name} 8080`"))?,
+        (TargetKind::Path, [p]) => ProbeTarget::Path(path(p)?),
+        (TargetKind::Pair, [from, to]) => ProbeTarget::Pair { from: path(from)?, to: path(to)? },
+        (TargetKind::Path, _) => return Err(format!("`{op_name}` takes 1 path(s): `{op_name} <path>`")),
+        (TargetKind::Pair, _) => return Err(format!("`{op_name}` takes 2 path(s): `{op_name} <path> <destination>`")),
+    };
+    Ok(Action::Probe { op, target })
 }
 
 /// Top-level directories that belong to the guest image: a scenario cannot put a tmpfs there.
@@ -510,7 +412,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.expect.len(), 4);
         assert!(matches!(&s.expect[0].check, Check::Operation { result: Wanted::Denied("EACCES"), by: Some(Denier::Sandbox), .. }));
-        assert!(matches!(&s.expect[1].check, Check::Operation { action: Action::Probe { op: ProbeOp::Rename, to: Some(_), .. }, .. }));
+        assert!(matches!(&s.expect[1].check, Check::Operation { action: Action::Probe { op: ProbeOp::Rename, target: ProbeTarget::Pair { .. } }, .. }));
         assert_eq!(s.expect[2].check, Check::Enforcement(Claim::Full));
         let Check::Operation { action, .. } = &s.expect[3].check else { panic!() };
         assert_eq!(action.to_string(), "probe tcp_bind 8080");
