@@ -208,6 +208,9 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
             Err(e) => println!("\nERROR {}@{}@{}:\n{e}", c.scenario, c.kernel, c.env),
             _ => {}
         }
+        if let (Ok(v), crate::judge::cells::CellState::NothingChecked { .. }) = (&c.outcome, c.state()) {
+            println!("\nCHECKED NOTHING {}@{}@{}: {}", c.scenario, c.kernel, c.env, v.nothing_checked.as_deref().unwrap_or_default());
+        }
         if let Some(s) = &c.snapshot_error {
             println!("\nSNAPSHOT {}@{}@{}: {s}", c.scenario, c.kernel, c.env);
         }
@@ -216,10 +219,15 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
         }
     }
     let failed = r.cells.iter().filter(|c| !c.ok()).count();
+    let nothing = r.cells.iter().filter(|c| c.ok() && matches!(c.state(), crate::judge::cells::CellState::NothingChecked { .. })).count();
+    let nothing_text = match nothing {
+        0 => String::new(),
+        n => format!(", {n} checked nothing (every expectation skipped; under CI=true that fails unless the scenario says `may_skip_all: true`)"),
+    };
     println!(
-        "\n{} cells: {} passed, {} failed; {} kernel boots; QEMU {}; {:.1}s",
+        "\n{} cells: {} passed, {} failed{nothing_text}; {} kernel boots; QEMU {}; {:.1}s",
         r.cells.len(),
-        r.cells.len() - failed,
+        r.cells.len() - failed - nothing,
         failed,
         r.kernels.len(),
         r.qemu_version,

@@ -4,7 +4,7 @@
 use crate::cache::Cache;
 use crate::enforcer::EnforcerChoice;
 use crate::fetch;
-use crate::judge::cells::judge_all;
+use crate::judge::cells::{judge_all, JudgeOptions};
 use crate::plan::{self, Selection};
 use crate::pool::{self, BootOptions};
 use crate::provenance::{self, Provenance};
@@ -49,6 +49,9 @@ pub struct RunOptions {
     /// `env == bare` and the kernel's own Landlock ABI): the mutation gate's check that a
     /// container environment leaves Landlock to the enforcer.
     pub judge_as_bare: bool,
+    /// A cell whose expectations were all skipped fails the run, unless its scenario says that
+    /// is intended (default: under `CI=true`).
+    pub strict: bool,
     /// The cache directory (default: `$LOCKGATE_CACHE`, else `~/.cache/lockgate`).
     pub cache_dir: Option<PathBuf>,
 }
@@ -84,6 +87,7 @@ impl RunOptions {
             extra_cmdline: String::new(),
             shell: false,
             judge_as_bare: false,
+            strict: std::env::var("CI").is_ok_and(|v| v == "true"),
             cache_dir: None,
         }
     }
@@ -122,7 +126,8 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
             p.config = config.clone();
         }
     }
-    let mut cells = judge_all(&model, &runs, &outcomes, &enforcer.claims, opts.judge_as_bare);
+    let judging = JudgeOptions { as_bare: opts.judge_as_bare, strict: opts.strict };
+    let mut cells = judge_all(&model, &runs, &outcomes, &enforcer.claims, judging);
     let kernels: Vec<KernelReport> = outcomes.into_iter().map(|o| o.report).collect();
 
     let common = Provenance {

@@ -17,6 +17,20 @@ pub struct CellResult {
     pub outcome: Result<CellVerdict, String>,
     /// Set when the verdict differs from the recorded snapshot.
     pub snapshot_error: Option<String>,
+    /// A cell that checked nothing fails the run (under `CI=true`, unless its scenario says it
+    /// is intended).
+    pub nothing_checked_fails: bool,
+}
+
+/// What a cell came to, for tables, summaries and exit statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellState {
+    Pass,
+    /// Every expectation was skipped: not a pass; `fails` under `CI=true` unless intended.
+    NothingChecked { fails: bool },
+    Fail,
+    /// The boot, the records or the environment failed: nothing was judged.
+    Error,
 }
 
 impl CellResult {
@@ -33,14 +47,49 @@ impl CellResult {
         format!("cargo xtask vm-test --kernel {} --scenario {} --env {}{flags}", self.kernel, self.scenario, self.env)
     }
 
+    /// The verdict's state (the snapshot's is separate: `snapshot_error`).
+    pub fn state(&self) -> CellState {
+        match &self.outcome {
+            Err(_) => CellState::Error,
+            Ok(v) if !v.passed() => CellState::Fail,
+            Ok(v) if v.checked_nothing() => CellState::NothingChecked { fails: self.nothing_checked_fails },
+            Ok(_) => CellState::Pass,
+        }
+    }
+
+    /// Every reason the cell is not a plain pass, in order: the verdict's failures, why it
+    /// checked nothing, the snapshot's difference.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = match &self.outcome {
+            Err(e) => vec![e.lines().next().unwrap_or("").to_string()],
+            Ok(v) => v.failures(),
+        };
+        if let Ok(v) = &self.outcome {
+            out.extend(v.nothing_checked.as_ref().map(|n| format!("checked nothing: {n}")));
+        }
+        out.extend(self.snapshot_error.clone());
+        out
+    }
+
+    /// Whether the cell lets the run pass: a pass, or a cell that checked nothing where that
+    /// does not fail, and a snapshot that matches.
     pub fn ok(&self) -> bool {
-        self.snapshot_error.is_none() && matches!(&self.outcome, Ok(v) if v.passed())
+        self.snapshot_error.is_none() && matches!(self.state(), CellState::Pass | CellState::NothingChecked { fails: false })
     }
 }
 
-/// Judges every cell of `runs` from `outcomes` (one per run, same order). `judge_as_bare`
-/// judges each cell by what holds on its bare kernel (the mutation gate's check).
-pub fn judge_all(model: &Model, runs: &[KernelRun], outcomes: &[KernelOutcome], claims: &ClaimReader, judge_as_bare: bool) -> Vec<CellResult> {
+/// How the cells of a run are judged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JudgeOptions {
+    /// Judge each cell by what holds on its bare kernel (the mutation gate's check).
+    pub as_bare: bool,
+    /// A cell that checked nothing fails, unless its scenario says it is intended (`CI=true`).
+    pub strict: bool,
+}
+
+/// Judges every cell of `runs` from `outcomes` (one per run, same order).
+pub fn judge_all(model: &Model, runs: &[KernelRun], outcomes: &[KernelOutcome], claims: &ClaimReader, opts: JudgeOptions) -> Vec<CellResult> {
+    let judge_as_bare = opts.as_bare;
     let mut cells = Vec::new();
     for (run, out) in runs.iter().zip(outcomes) {
         let kernel = &model.kernels[run.kernel].value;
@@ -63,13 +112,21 @@ pub fn judge_all(model: &Model, runs: &[KernelRun], outcomes: &[KernelOutcome], 
                             seccomp_errno: cell.env_facts.seccomp_errno.as_deref(),
                             claims,
                             landlock_blocked: blocked.as_deref(),
-                            judge_as: judge_as_bare.then(|| ("bare", obs.preflight.landlock.abi())),
+                            kernel_landlock: &obs.preflight.landlock,
+                            judge_as_bare,
                         })),
                     }
                 }
                 (_, Some(e)) | (Err(e), None) => Err(e.clone()),
             };
-            cells.push(CellResult { kernel: kernel.name.to_string(), env: cell.env.clone(), scenario: scenario.name.to_string(), outcome, snapshot_error: None });
+            cells.push(CellResult {
+                kernel: kernel.name.to_string(),
+                env: cell.env.clone(),
+                scenario: scenario.name.to_string(),
+                outcome,
+                snapshot_error: None,
+                nothing_checked_fails: opts.strict && !scenario.may_skip_all,
+            });
         }
     }
     cells

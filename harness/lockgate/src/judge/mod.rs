@@ -51,6 +51,10 @@ pub struct CellVerdict {
     pub environment: String,
     /// The raw Landlock probe where the runs happened.
     pub landlock: String,
+    /// The kernel's own probe, when it differs from the one where the runs happened (the
+    /// environment took Landlock away).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_landlock: Option<String>,
     /// The enforcer's claim line, as printed.
     pub enforcer_claim: String,
     pub enforcer_exit: String,
@@ -58,6 +62,13 @@ pub struct CellVerdict {
     /// Checks that apply to every cell (the enforcer's honesty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<String>,
+    /// Set when every expectation was skipped: nothing was checked in this cell, which is not a
+    /// pass. Says why, and whether the scenario says so is intended (`may_skip_all: true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nothing_checked: Option<String>,
+    /// The scenario says a cell that checks nothing is intended.
+    #[serde(skip)]
+    pub nothing_checked_intended: bool,
     /// What was observed in full, for the failure report; never in the snapshot.
     #[serde(skip)]
     pub evidence: Evidence,
@@ -99,8 +110,15 @@ impl RunEvidence {
 }
 
 impl CellVerdict {
+    /// No expectation failed and no finding was made (a cell that checked nothing has no
+    /// failure either: see [`CellVerdict::checked_nothing`]).
     pub fn passed(&self) -> bool {
         self.findings.is_empty() && self.expectations.iter().all(|e| e.status != Status::Fail)
+    }
+
+    /// Every expectation was skipped.
+    pub fn checked_nothing(&self) -> bool {
+        self.nothing_checked.is_some()
     }
 
     pub fn failures(&self) -> Vec<String> {
@@ -163,19 +181,30 @@ pub struct CellInput<'a> {
     /// container's seccomp profile blocks it, [`blocked::landlock_blocked`]): added to the
     /// reason of each expectation that fails for want of Landlock.
     pub landlock_blocked: Option<&'a str>,
-    /// Judge by the expectations of another place: `when:` sees this environment and Landlock
-    /// ABI instead of the cell's. The mutation gate judges a container environment by what holds
-    /// on the bare kernel (`("bare", kernel ABI)`), to catch an environment that takes Landlock
-    /// away.
-    pub judge_as: Option<(&'a str, Option<u32>)>,
+    /// The Landlock probe of the kernel itself (the preflight's, on the bare guest): `abi` in
+    /// `when:` is what the kernel offers, so an environment that takes Landlock away fails the
+    /// expectations guarded on it instead of skipping them.
+    pub kernel_landlock: &'a AbiProbe,
+    /// Judge by the expectations of the bare environment on this kernel: `when:` sees `env ==
+    /// bare` and Landlock available wherever the kernel offers it. The mutation gate judges a
+    /// container environment so, to catch one that takes Landlock away even from a scenario
+    /// that accepts it (`landlock == blocked`).
+    pub judge_as_bare: bool,
 }
 
 pub fn judge(input: &CellInput) -> CellVerdict {
     let obs = input.obs;
+    // Where the runs happened (the container, for container environments).
     let abi = obs.landlock.abi();
-    let facts = match input.judge_as {
-        Some((env, abi)) => Facts { abi, kernel: input.kernel, env },
-        None => Facts { abi, kernel: input.kernel, env: input.env },
+    let kernel_abi = input.kernel_landlock.abi();
+    let facts = match input.judge_as_bare {
+        true => Facts { abi: kernel_abi, env_abi: kernel_abi, kernel: input.kernel, env: "bare" },
+        false => Facts { abi: kernel_abi, env_abi: abi, kernel: input.kernel, env: input.env },
+    };
+    let landlock_here = if input.kernel_landlock == &obs.landlock {
+        obs.landlock.to_string()
+    } else {
+        format!("the kernel offers {}, here {}", input.kernel_landlock, obs.landlock)
     };
     let reading = input.claims.read(&obs.enforced.stderr);
     let claim = reading.claim().map(|(c, l)| (c, l.to_string()));
@@ -210,7 +239,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         if let Some(w) = &e.when {
             if !w.holds(&facts) {
                 v.status = Status::Skipped;
-                v.reason = Some(format!("`{w}` does not hold here (landlock: {})", obs.landlock));
+                v.reason = Some(format!("`{w}` does not hold here (landlock: {landlock_here})"));
                 expectations.push(v);
                 continue;
             }
@@ -276,15 +305,27 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             ));
         }
     }
+    let intended = input.scenario.may_skip_all;
+    let nothing_checked = (!expectations.is_empty() && expectations.iter().all(|e| e.status == Status::Skipped)).then(|| {
+        let why = format!("every expectation's `when:` fails here (landlock: {landlock_here}), so nothing was checked");
+        if intended {
+            format!("{why}; the scenario says that is intended (`may_skip_all: true`)")
+        } else {
+            format!("{why}: not a pass; if the scenario means to check nothing on this kernel and environment, say `may_skip_all: true`")
+        }
+    });
     CellVerdict {
         scenario: input.scenario.name.to_string(),
         kernel: input.kernel.to_string(),
         environment: input.env.to_string(),
         landlock: obs.landlock.to_string(),
+        kernel_landlock: (input.kernel_landlock != &obs.landlock).then(|| input.kernel_landlock.to_string()),
         enforcer_claim: claim_text,
         enforcer_exit: obs.enforced.exit.clone(),
         expectations,
         findings,
+        nothing_checked,
+        nothing_checked_intended: intended,
         evidence,
     }
 }
@@ -391,7 +432,8 @@ mod tests {
             s.expect.iter().map(|e| if matches!(e.check, Check::Operation { .. }) { n += 1; Some(n - 1) } else { None }).collect()
         };
         let obs = CaseObservation { id: "t@bare".into(), landlock: abi, environment_error: None, control, enforced };
-        judge(&CellInput { scenario: s, kernel: "k", env: "bare", obs: &obs, step_of: &steps, seccomp_errno: None, claims: &reference_claims(), landlock_blocked: None, judge_as: None })
+        let kernel = obs.landlock.clone();
+        judge(&CellInput { scenario: s, kernel: "k", env: "bare", obs: &obs, step_of: &steps, seccomp_errno: None, claims: &reference_claims(), landlock_blocked: None, kernel_landlock: &kernel, judge_as_bare: false })
     }
 
     #[test]
@@ -451,7 +493,9 @@ mod tests {
     }
 
     #[test]
-    fn a_seccomp_block_is_named_and_judging_as_bare_sees_the_kernel() {
+    fn an_environment_that_takes_landlock_away_fails_what_the_kernel_owes() {
+        // The portable scenario of issue 19: guarded on `abi >= 1`, run where Docker 20.10.5's
+        // profile left the container ENOSYS on a kernel that offers ABI 4.
         let s = scenario(
             "  - {run: touch /sandbox/testfile, denied: EACCES, by: sandbox, when: 'abi >= 1'}\n  - {enforcement: full, when: 'abi >= 1'}\n  - {run: touch /sandbox/testfile, allowed: true, when: 'env == docker-20.10.5'}\n",
         );
@@ -466,8 +510,9 @@ mod tests {
         let steps = [Some(0), None, Some(1)];
         let blocked = "seccomp blocked Landlock: in `docker-20.10.5` the probe answered ENOSYS from runc's stub";
         let claims = reference_claims();
-        let input = |judge_as| CellInput {
-            scenario: &s,
+        let kernel = AbiProbe::Abi(4);
+        let input = |s, judge_as_bare| CellInput {
+            scenario: s,
             kernel: "ubuntu-6.8",
             env: "docker-20.10.5",
             obs: &obs,
@@ -475,16 +520,43 @@ mod tests {
             seccomp_errno: Some("EPERM"),
             claims: &claims,
             landlock_blocked: Some(blocked),
-            judge_as,
+            kernel_landlock: &kernel,
+            judge_as_bare,
         };
-        let as_is = judge(&input(None));
-        assert!(as_is.passed(), "in the container the denial is not due (abi == none): {:?}", as_is.failures());
-        assert_eq!(as_is.expectations[2].status, Status::Pass);
-        let as_bare = judge(&input(Some(("bare", Some(4)))));
-        assert!(!as_bare.passed());
-        let denial = as_bare.expectations[0].reason.clone().unwrap();
+        let v = judge(&input(&s, false));
+        assert!(!v.passed(), "`abi` is the kernel's: the denial is due, and it did not happen");
+        let denial = v.expectations[0].reason.clone().unwrap();
         assert!(denial.contains("`touch /sandbox/testfile` succeeded") && denial.ends_with(blocked), "{denial}");
-        assert!(as_bare.expectations[1].reason.as_ref().unwrap().ends_with(blocked));
+        assert!(v.expectations[1].reason.as_ref().unwrap().ends_with(blocked));
+        assert_eq!(v.expectations[2].status, Status::Pass);
+        assert_eq!(v.kernel_landlock.as_deref(), Some("ABI 4"), "the snapshot shows what the kernel offered");
+        let as_bare = judge(&input(&s, true));
+        assert!(!as_bare.passed());
         assert_eq!(as_bare.expectations[2].status, Status::Skipped, "`env == docker-20.10.5` does not hold as bare");
+
+        // A scenario that accepts the environment says so; then what is checked there is the
+        // enforcer's honesty, and the mutation gate (judging as bare) still catches the block.
+        let accepting = scenario(
+            "  - {run: touch /sandbox/testfile, denied: EACCES, by: sandbox, when: 'abi >= 1 && landlock != blocked'}\n  - {enforcement: none, when: 'landlock == blocked'}\n  - {run: touch /sandbox/testfile, allowed: true, when: 'landlock == blocked'}\n",
+        );
+        let v = judge(&input(&accepting, false));
+        assert!(v.passed() && !v.checked_nothing(), "{:?}", v.failures());
+        assert_eq!(v.expectations[0].status, Status::Skipped);
+        assert!(v.expectations[0].reason.as_ref().unwrap().contains("the kernel offers ABI 4, here ENOSYS"), "{:?}", v.expectations[0].reason);
+        let as_bare = judge(&input(&accepting, true));
+        assert!(!as_bare.passed(), "as on bare, Landlock is available: the denial is due");
+    }
+
+    #[test]
+    fn a_cell_that_skips_every_expectation_checked_nothing() {
+        let s = scenario("  - {run: touch /sandbox/x, denied: EACCES, by: sandbox, when: 'abi >= 1'}\n  - {enforcement: full, when: 'abi >= 1'}\n");
+        let none = "lockgate-enforcer: enforcement=none abi=none reason=kernel has no Landlock (ENOSYS)\n";
+        let v = judge_one(&s, AbiProbe::Errno("ENOSYS".into()), run(&[Outcome::Ok], "", "exit:0"), run(&[Outcome::Ok], none, "exit:0"));
+        assert!(v.passed() && v.checked_nothing(), "no failure, but nothing checked: {v:?}");
+        assert!(v.nothing_checked.as_ref().unwrap().contains("not a pass"), "{:?}", v.nothing_checked);
+        let mut intended = s.clone();
+        intended.may_skip_all = true;
+        let v = judge_one(&intended, AbiProbe::Errno("ENOSYS".into()), run(&[Outcome::Ok], "", "exit:0"), run(&[Outcome::Ok], none, "exit:0"));
+        assert!(v.nothing_checked_intended && v.nothing_checked.as_ref().unwrap().contains("intended"));
     }
 }

@@ -2,9 +2,20 @@
 //!
 //! Grammar (no parentheses; `&&` binds tighter than `||`):
 //! `clause (("&&" | "||") clause)*` where a clause is `abi OP N`, `abi == none`,
-//! `abi != none`, `kernel == NAME`, `kernel != NAME`, `env == NAME`, `env != NAME`.
-//! `abi` is the Landlock ABI observed *where the probes run* (inside the container for
-//! container environments), `none` when the probe failed.
+//! `abi != none`, `env_abi` likewise, `landlock == available|blocked|absent` (or `!=`),
+//! `kernel == NAME`, `kernel != NAME`, `env == NAME`, `env != NAME`.
+//!
+//! Two facts about Landlock, so that a scenario can tell "this kernel has no Landlock" from
+//! "this environment took Landlock away":
+//! - `abi` is the ABI the **kernel** offers (the preflight's probe on the bare guest), `none`
+//!   without Landlock. An expectation guarded on it is due wherever the kernel could sandbox,
+//!   so an environment that removes Landlock fails it instead of skipping it.
+//! - `env_abi` is the ABI observed *where the probes run* (inside the container for container
+//!   environments), and `landlock` says how the two relate: `available` (the runs have it),
+//!   `blocked` (the kernel offers it, the environment took it away: a seccomp profile that
+//!   does not allow `landlock_*`) or `absent` (the kernel has none). A scenario that accepts an
+//!   environment without Landlock says so: `when: landlock == blocked` on the expectations that
+//!   hold there (typically, that the enforcer is honest about enforcing nothing).
 
 use std::fmt;
 
@@ -21,7 +32,11 @@ pub struct When {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Clause {
+    /// The kernel's ABI.
     Abi(Cmp, Option<u32>),
+    /// The ABI where the runs happen.
+    EnvAbi(Cmp, Option<u32>),
+    Landlock(bool, Landlock),
     Kernel(bool, String),
     Env(bool, String),
 }
@@ -36,11 +51,51 @@ enum Cmp {
     Ge,
 }
 
+/// Whether the runs have Landlock, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Landlock {
+    /// Where the runs happen, Landlock answers.
+    Available,
+    /// The kernel offers Landlock; the environment took it away.
+    Blocked,
+    /// The kernel has no Landlock (or has it compiled in, not enabled).
+    Absent,
+}
+
+impl Landlock {
+    /// From the kernel's ABI and the one where the runs happen.
+    pub fn of(kernel: Option<u32>, env: Option<u32>) -> Landlock {
+        match (kernel, env) {
+            (None, _) => Landlock::Absent,
+            (Some(_), None) => Landlock::Blocked,
+            (Some(_), Some(_)) => Landlock::Available,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Landlock::Available => "available",
+            Landlock::Blocked => "blocked",
+            Landlock::Absent => "absent",
+        }
+    }
+}
+
 /// What a condition is evaluated against.
+#[derive(Debug, Clone)]
 pub struct Facts<'a> {
+    /// The Landlock ABI the kernel offers.
     pub abi: Option<u32>,
+    /// The Landlock ABI where the runs happen.
+    pub env_abi: Option<u32>,
     pub kernel: &'a str,
     pub env: &'a str,
+}
+
+impl Facts<'_> {
+    pub fn landlock(&self) -> Landlock {
+        Landlock::of(self.abi, self.env_abi)
+    }
 }
 
 impl When {
@@ -69,7 +124,7 @@ impl When {
         self.any_of.iter().flatten().filter_map(|c| match c {
             Clause::Kernel(_, n) => Some(("kernel", n.as_str())),
             Clause::Env(_, n) => Some(("env", n.as_str())),
-            Clause::Abi(..) => None,
+            Clause::Abi(..) | Clause::EnvAbi(..) | Clause::Landlock(..) => None,
         })
     }
 }
@@ -85,15 +140,16 @@ fn parse_clause(s: &str) -> Result<Clause, String> {
     let (lhs, cmp, rhs) = ops
         .iter()
         .find_map(|(tok, cmp)| s.split_once(tok).map(|(l, r)| (l.trim(), *cmp, r.trim())))
-        .ok_or_else(|| format!("`{s}` is not a condition; write e.g. `abi >= 3`, `abi == none`, `kernel == ubuntu-6.8` or `env != bare`"))?;
+        .ok_or_else(|| format!("`{s}` is not a condition; write e.g. `abi >= 3`, `abi == none`, `landlock == blocked`, `kernel == ubuntu-6.8` or `env != bare`"))?;
     if rhs.is_empty() {
         return Err(format!("`{s}` has nothing after the operator"));
     }
     match lhs {
-        "abi" => {
+        "abi" | "env_abi" => {
+            let clause = if lhs == "abi" { Clause::Abi } else { Clause::EnvAbi };
             if rhs == "none" {
                 return match cmp {
-                    Cmp::Eq | Cmp::Ne => Ok(Clause::Abi(cmp, None)),
+                    Cmp::Eq | Cmp::Ne => Ok(clause(cmp, None)),
                     _ => Err(format!("`{s}`: `none` can only be compared with == or !=")),
                 };
             }
@@ -111,7 +167,19 @@ fn parse_clause(s: &str) -> Result<Clause, String> {
                     "`{s}` is impossible: Landlock ABIs run from 1 to {HIGHEST_KNOWN_ABI}; use `abi == none` for kernels without Landlock"
                 ));
             }
-            Ok(Clause::Abi(cmp, Some(n)))
+            Ok(clause(cmp, Some(n)))
+        }
+        "landlock" => {
+            let eq = match cmp {
+                Cmp::Eq => true,
+                Cmp::Ne => false,
+                _ => return Err(format!("`{s}`: landlock can only be compared with == or !=")),
+            };
+            let state = [Landlock::Available, Landlock::Blocked, Landlock::Absent]
+                .into_iter()
+                .find(|l| l.name() == rhs)
+                .ok_or_else(|| format!("`{s}`: landlock is `available`, `blocked` (the kernel offers it, the environment took it away) or `absent` (the kernel has none)"))?;
+            Ok(Clause::Landlock(eq, state))
         }
         "kernel" | "env" => {
             let eq = match cmp {
@@ -124,31 +192,44 @@ fn parse_clause(s: &str) -> Result<Clause, String> {
             }
             Ok(if lhs == "kernel" { Clause::Kernel(eq, rhs.into()) } else { Clause::Env(eq, rhs.into()) })
         }
-        other => Err(format!("`{s}`: unknown subject `{other}`; conditions are on `abi`, `kernel` or `env`")),
+        other => Err(format!("`{s}`: unknown subject `{other}`; conditions are on `abi`, `env_abi`, `landlock`, `kernel` or `env`")),
+    }
+}
+
+fn abi_holds(cmp: Cmp, want: Option<u32>, have: Option<u32>) -> bool {
+    match (cmp, want, have) {
+        (Cmp::Eq, None, h) => h.is_none(),
+        (Cmp::Ne, None, h) => h.is_some(),
+        (_, None, _) => false,
+        // Without Landlock only `!=` holds: "abi < 3" means "a Landlock older than 3".
+        (cmp, Some(_), None) => cmp == Cmp::Ne,
+        (cmp, Some(n), Some(a)) => match cmp {
+            Cmp::Eq => a == n,
+            Cmp::Ne => a != n,
+            Cmp::Lt => a < n,
+            Cmp::Le => a <= n,
+            Cmp::Gt => a > n,
+            Cmp::Ge => a >= n,
+        },
     }
 }
 
 impl Clause {
     fn holds(&self, f: &Facts) -> bool {
         match self {
-            Clause::Abi(Cmp::Eq, None) => f.abi.is_none(),
-            Clause::Abi(Cmp::Ne, None) => f.abi.is_some(),
-            Clause::Abi(_, None) => false,
-            // Without Landlock only `!=` holds: "abi < 3" means "a Landlock older than 3".
-            Clause::Abi(cmp, Some(n)) => match f.abi {
-                None => *cmp == Cmp::Ne,
-                Some(a) => match cmp {
-                    Cmp::Eq => a == *n,
-                    Cmp::Ne => a != *n,
-                    Cmp::Lt => a < *n,
-                    Cmp::Le => a <= *n,
-                    Cmp::Gt => a > *n,
-                    Cmp::Ge => a >= *n,
-                },
-            },
+            Clause::Abi(cmp, n) => abi_holds(*cmp, *n, f.abi),
+            Clause::EnvAbi(cmp, n) => abi_holds(*cmp, *n, f.env_abi),
+            Clause::Landlock(eq, state) => (f.landlock() == *state) == *eq,
             Clause::Kernel(eq, n) => (f.kernel == n) == *eq,
             Clause::Env(eq, n) => (f.env == n) == *eq,
         }
+    }
+}
+
+impl When {
+    /// Whether this condition looks at Landlock at all (the ABIs or `landlock`).
+    pub fn mentions_landlock(&self) -> bool {
+        self.any_of.iter().flatten().any(|c| matches!(c, Clause::Abi(..) | Clause::EnvAbi(..) | Clause::Landlock(..)))
     }
 }
 
@@ -157,7 +238,7 @@ mod tests {
     use super::*;
 
     fn on(abi: Option<u32>) -> Facts<'static> {
-        Facts { abi, kernel: "ubuntu-6.8", env: "bare" }
+        Facts { abi, env_abi: abi, kernel: "ubuntu-6.8", env: "bare" }
     }
 
     #[test]
@@ -175,14 +256,34 @@ mod tests {
     fn names_and_connectives() {
         let w = When::parse("abi >= 1 && env == bare || kernel == debian-5.10").unwrap();
         assert!(w.holds(&on(Some(1))));
-        assert!(!w.holds(&Facts { abi: Some(1), kernel: "x", env: "docker-20.10.5" }));
-        assert!(w.holds(&Facts { abi: None, kernel: "debian-5.10", env: "docker-20.10.5" }));
+        assert!(!w.holds(&Facts { abi: Some(1), env_abi: Some(1), kernel: "x", env: "docker-20.10.5" }));
+        assert!(w.holds(&Facts { abi: None, env_abi: None, kernel: "debian-5.10", env: "docker-20.10.5" }));
         assert!(!When::parse("kernel != ubuntu-6.8").unwrap().holds(&on(None)));
     }
 
     #[test]
+    fn the_kernels_landlock_and_the_environments_are_told_apart() {
+        // Debian 6.12 offers ABI 6; Docker 20.10.5's profile leaves the container ENOSYS.
+        let blocked = Facts { abi: Some(6), env_abi: None, kernel: "debian-6.12", env: "docker-20.10.5" };
+        let no_landlock = Facts { abi: None, env_abi: None, kernel: "debian-5.10", env: "docker-20.10.5" };
+        let bare = Facts { abi: Some(6), env_abi: Some(6), kernel: "debian-6.12", env: "bare" };
+        let w = When::parse("abi >= 1").unwrap();
+        assert!(w.holds(&blocked), "`abi` is what the kernel offers: the expectation is due where the environment took Landlock away");
+        assert!(!w.holds(&no_landlock));
+        assert!(When::parse("env_abi == none").unwrap().holds(&blocked));
+        let b = When::parse("landlock == blocked").unwrap();
+        assert!(b.holds(&blocked) && !b.holds(&no_landlock) && !b.holds(&bare));
+        assert!(When::parse("landlock == absent").unwrap().holds(&no_landlock));
+        assert!(When::parse("landlock == available").unwrap().holds(&bare));
+        assert!(When::parse("abi >= 1 && landlock != blocked").unwrap().holds(&bare));
+        assert!(!When::parse("abi >= 1 && landlock != blocked").unwrap().holds(&blocked));
+        assert!(When::parse("landlock == blocked").unwrap().mentions_landlock());
+        assert!(!When::parse("env == bare").unwrap().mentions_landlock());
+    }
+
+    #[test]
     fn impossible_or_malformed_conditions_are_errors() {
-        for bad in ["abi >= 99", "abi > 10", "abi == 0", "abi >= none", "abi", "kernel > a", "arch == x86", "abi >= three"] {
+        for bad in ["abi >= 99", "abi > 10", "abi == 0", "abi >= none", "abi", "kernel > a", "arch == x86", "abi >= three", "landlock == gone", "landlock > blocked", "env_abi >= 99"] {
             assert!(When::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -215,7 +215,7 @@ mod tests {
             "id": "openshell-803@bare", "landlock": {"abi": 1}, "control": control, "enforced": enforced,
         }))
         .unwrap();
-        judge(&CellInput { scenario: &s, kernel: "ubuntu-5.15", env: "bare", obs: &obs, step_of: &[Some(0), Some(1), None], seccomp_errno: None, claims, landlock_blocked: None, judge_as: None })
+        judge(&CellInput { scenario: &s, kernel: "ubuntu-5.15", env: "bare", obs: &obs, step_of: &[Some(0), Some(1), None], seccomp_errno: None, claims, landlock_blocked: None, kernel_landlock: &obs.landlock, judge_as_bare: false })
     }
 
     fn ctx() -> Context {

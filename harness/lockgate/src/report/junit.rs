@@ -1,7 +1,9 @@
 //! JUnit XML: one `<testsuite>` per kernel, one `<testcase>` per scenario × kernel × environment
 //! (`classname` = `kernel.environment`, `name` = scenario). A failed verdict is a `<failure>`
 //! whose text is the verdict's failure lines; a harness error (boot, records, manifest) is an
-//! `<error>`; a verdict that differs from its recorded snapshot is a `<failure type="snapshot">`.
+//! `<error>`; a verdict that differs from its recorded snapshot is a `<failure type="snapshot">`;
+//! a cell whose expectations were all skipped checked nothing: `<skipped>`, or a
+//! `<failure type="nothing-checked">` where that fails the run (`CI=true`).
 //! CI systems (GitHub test reporters, GitLab, Jenkins) read it as they read any test run.
 
 use super::CellResult;
@@ -9,6 +11,7 @@ use super::CellResult;
 /// What one cell becomes in JUnit terms.
 enum Kind {
     Pass,
+    Skipped(String),
     /// `(type, message, text)`
     Failure(&'static str, String, String),
     Error(String, String),
@@ -22,6 +25,12 @@ fn kind(c: &CellResult) -> Kind {
             let snapshot_only = lines.is_empty();
             if let Some(s) = &c.snapshot_error {
                 lines.push(s.clone());
+            }
+            if let (true, Some(n)) = (lines.is_empty(), &v.nothing_checked) {
+                return match c.nothing_checked_fails {
+                    true => Kind::Failure("nothing-checked", format!("checked nothing: {n}"), format!("checked nothing: {n}")),
+                    false => Kind::Skipped(format!("checked nothing: {n}")),
+                };
             }
             if lines.is_empty() {
                 Kind::Pass
@@ -46,31 +55,33 @@ pub fn render(cells: &[CellResult]) -> String {
         }
     }
     let count = |cs: &[&CellResult]| {
-        let (mut f, mut e) = (0, 0);
+        let (mut f, mut e, mut s) = (0, 0, 0);
         for c in cs {
             match kind(c) {
                 Kind::Pass => {}
+                Kind::Skipped(..) => s += 1,
                 Kind::Failure(..) => f += 1,
                 Kind::Error(..) => e += 1,
             }
         }
-        (cs.len(), f, e)
+        (cs.len(), f, e, s)
     };
     let all: Vec<&CellResult> = cells.iter().collect();
-    let (n, f, e) = count(&all);
+    let (n, f, e, _) = count(&all);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str(&format!("<testsuites name=\"lockgate\" tests=\"{n}\" failures=\"{f}\" errors=\"{e}\">\n"));
     for k in kernels {
         let cs: Vec<&CellResult> = cells.iter().filter(|c| c.kernel == k).collect();
-        let (n, f, e) = count(&cs);
+        let (n, f, e, s) = count(&cs);
         out.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{f}\" errors=\"{e}\" skipped=\"0\">\n",
+            "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{s}\">\n",
             attr(k)
         ));
         for c in cs {
             let open = format!("    <testcase classname=\"{}.{}\" name=\"{}\"", attr(&c.kernel), attr(&c.env), attr(&c.scenario));
             match kind(c) {
                 Kind::Pass => out.push_str(&format!("{open}/>\n")),
+                Kind::Skipped(msg) => out.push_str(&format!("{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n", attr(&msg))),
                 Kind::Failure(ty, msg, text) => out.push_str(&format!(
                     "{open}>\n      <failure type=\"{ty}\" message=\"{}\">{}</failure>\n    </testcase>\n",
                     attr(&msg),
@@ -152,6 +163,7 @@ pub(crate) mod tests {
             kernel: kernel.into(),
             environment: "bare".into(),
             landlock: "ABI 6".into(),
+            kernel_landlock: None,
             enforcer_claim: "lockgate-enforcer: enforcement=full".into(),
             enforcer_exit: "exit:0".into(),
             expectations: vec![ExpectationVerdict {
@@ -165,6 +177,8 @@ pub(crate) mod tests {
                 reason: fail.map(String::from),
             }],
             findings: vec![],
+            nothing_checked: None,
+            nothing_checked_intended: false,
             evidence: Default::default(),
         }
     }
@@ -176,6 +190,7 @@ pub(crate) mod tests {
             scenario: scenario.into(),
             outcome,
             snapshot_error: None,
+            nothing_checked_fails: false,
         };
         vec![
             cell("openshell-803", "debian-6.12", Ok(verdict("openshell-803", "debian-6.12", None))),

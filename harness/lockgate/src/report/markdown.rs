@@ -4,6 +4,7 @@
 //! pass, with its reasons.
 
 use super::CellResult;
+use crate::judge::cells::CellState;
 use crate::pool::KernelReport;
 use crate::report::RunReport;
 use std::time::Duration;
@@ -16,21 +17,25 @@ const MAX_ERROR_LINES: usize = 30;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mark {
     Pass,
+    /// Every expectation skipped, and that does not fail the run.
+    Nothing,
     Fail,
     Error,
 }
 
 impl Mark {
     fn of(c: &CellResult) -> Mark {
-        match &c.outcome {
-            Err(_) => Mark::Error,
-            Ok(_) if c.ok() => Mark::Pass,
-            Ok(_) => Mark::Fail,
+        match (&c.outcome, c.state()) {
+            (Err(_), _) => Mark::Error,
+            _ if !c.ok() => Mark::Fail,
+            (_, CellState::NothingChecked { .. }) => Mark::Nothing,
+            _ => Mark::Pass,
         }
     }
     fn symbol(self) -> &'static str {
         match self {
             Mark::Pass => "✓",
+            Mark::Nothing => "∅",
             Mark::Fail => "✗",
             Mark::Error => "⚠",
         }
@@ -89,22 +94,27 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
     rows.sort_unstable();
     let marks: Vec<Mark> = cells.iter().map(Mark::of).collect();
     let count = |m: Mark| marks.iter().filter(|&&x| x == m).count();
-    let (passed, failed, errors) = (count(Mark::Pass), count(Mark::Fail), count(Mark::Error));
+    let (passed, failed, errors, nothing) = (count(Mark::Pass), count(Mark::Fail), count(Mark::Error), count(Mark::Nothing));
 
     let mut out = String::new();
     let verdict = if cells.is_empty() {
         "⚠ no cell ran".to_string()
-    } else if failed + errors == 0 {
+    } else if failed + errors + nothing == 0 {
         format!("✓ all {} cells passed", cells.len())
+    } else if failed + errors == 0 {
+        format!("{passed} of {} cells passed, {nothing} checked nothing (every expectation skipped)", cells.len())
     } else {
         let mut parts = vec![format!("{passed} passed")];
+        if nothing > 0 {
+            parts.push(format!("{nothing} checked nothing"));
+        }
         if failed > 0 {
             parts.push(format!("{failed} failed"));
         }
         if errors > 0 {
             parts.push(format!("{errors} harness error{}", if errors == 1 { "" } else { "s" }));
         }
-        format!("{} of {} cells did not pass ({})", failed + errors, cells.len(), parts.join(", "))
+        format!("{} of {} cells did not pass ({})", failed + errors + nothing, cells.len(), parts.join(", "))
     };
     out.push_str(&format!("## lockgate: {verdict}\n\n"));
     if !cells.is_empty() {
@@ -131,7 +141,7 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
             }
             out.push('\n');
         }
-        out.push_str("\n✓ passed · ✗ failed or differs from its snapshot · ⚠ harness error (no verdict) · – not in this run\n");
+        out.push_str("\n✓ passed · ∅ checked nothing (every expectation skipped) · ✗ failed or differs from its snapshot · ⚠ harness error (no verdict) · – not in this run\n");
     }
 
     let bad: Vec<(&CellResult, Mark)> = cells.iter().zip(marks.iter().copied()).filter(|(_, m)| *m != Mark::Pass).collect();
@@ -156,12 +166,9 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
                         shown.push((e, format!("`{}` on `{}` / `{}`", code_text(&c.scenario), code_text(&c.kernel), code_text(&c.env))));
                     }
                 },
-                Ok(v) => {
-                    for f in v.failures() {
-                        out.push_str(&format!("- {}\n", inline(&f)));
-                    }
-                    if let Some(s) = &c.snapshot_error {
-                        out.push_str(&format!("- {}\n", inline(s)));
+                Ok(_) => {
+                    for p in c.problems() {
+                        out.push_str(&format!("- {}\n", inline(&p)));
                     }
                 }
             }
@@ -178,7 +185,7 @@ pub fn github_annotations(cells: &[CellResult]) -> String {
     for c in cells.iter().filter(|c| !c.ok()) {
         let (what, reason) = match &c.outcome {
             Err(e) => ("harness error", first_line(e)),
-            Ok(v) => ("failed", v.failures().into_iter().chain(c.snapshot_error.clone()).next().unwrap_or_default()),
+            Ok(_) => ("failed", c.problems().into_iter().next().unwrap_or_default()),
         };
         let title = format!("lockgate: {}@{}@{} {what}", c.scenario, c.kernel, c.env);
         out.push_str(&format!("::error title={}::{}\n", command_property(&title), command_data(&reason)));

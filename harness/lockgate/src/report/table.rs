@@ -1,18 +1,22 @@
 //! The terminal summary: one row per cell.
 
 use super::CellResult;
+use crate::judge::cells::CellState;
 
 pub fn render(cells: &[CellResult]) -> String {
     let header = ["kernel", "environment", "scenario", "result", "detail"];
     let rows: Vec<[String; 5]> = cells
         .iter()
         .map(|c| {
-            let (result, detail) = match &c.outcome {
-                Ok(v) if v.passed() => ("pass", c.snapshot_error.clone().unwrap_or_default()),
-                Ok(v) => ("FAIL", v.failures().first().cloned().unwrap_or_default()),
-                Err(e) => ("ERROR", e.lines().next().unwrap_or("").to_string()),
+            let result = match c.state() {
+                CellState::Pass if c.snapshot_error.is_some() => "SNAPSHOT",
+                CellState::Pass => "pass",
+                CellState::NothingChecked { fails: false } => "nothing checked",
+                CellState::NothingChecked { fails: true } => "NOTHING CHECKED",
+                CellState::Fail => "FAIL",
+                CellState::Error => "ERROR",
             };
-            let result = if result == "pass" && c.snapshot_error.is_some() { "SNAPSHOT" } else { result };
+            let detail = c.problems().into_iter().next().unwrap_or_default();
             [c.kernel.clone(), c.env.clone(), c.scenario.clone(), result.to_string(), detail]
         })
         .collect();
