@@ -62,15 +62,50 @@ fn seed_is_denied_by_the_sandbox_and_a_dac_denial_is_not() {
     assert!(v.expectations[0].reason.as_ref().unwrap().contains("by dac, not sandbox"), "{:?}", v.expectations[0].reason);
 }
 
+/// Guarded on `abi >= 1` only: on a kernel without Landlock every expectation is skipped.
+const ONLY_WITH_LANDLOCK: &str = r#"
+name: only-with-landlock
+setup:
+  users: [{name: sandbox, uid: 998}]
+  paths: [{path: /sandbox, kind: dir, owner: sandbox, mode: "0755"}]
+policy:
+  filesystem_policy: {read_only: [/sandbox, /usr, /bin, /lib, /etc], read_write: [/tmp]}
+  process: {run_as_user: sandbox}
+expect:
+  - {run: touch /sandbox/testfile, denied: EACCES, by: sandbox, when: "abi >= 1"}
+  - {enforcement: full, when: "abi >= 1"}
+"#;
+
+/// On Debian 5.10 (no Landlock) the seed passes by the enforcer's honesty; a scenario whose every
+/// expectation is skipped checked nothing: not a pass, and a failure under `CI=true` unless the
+/// scenario says it is intended.
 #[test]
 fn without_landlock_the_enforcer_must_say_it_enforced_nothing() {
+    use lockgate::judge::cells::CellState;
     let dir = tempfile::tempdir().unwrap();
-    let r = run(&options("debian-5.10", &[("seed", &seed())], dir.path())).unwrap();
-    let v = r.cells[0].outcome.as_ref().unwrap();
-    assert!(v.passed(), "{:?}", v.failures());
+    let intended = ONLY_WITH_LANDLOCK.replace("name: only-with-landlock", "name: intended\nmay_skip_all: true");
+    let mut o = options("debian-5.10", &[("seed", &seed()), ("only", ONLY_WITH_LANDLOCK), ("intended", &intended)], dir.path());
+    o.strict = true;
+    let r = run(&o).unwrap();
+    let cell = |name: &str| r.cells.iter().find(|c| c.scenario == name).unwrap();
+    let v = cell("openshell-803").outcome.as_ref().unwrap();
+    assert!(v.passed() && !v.checked_nothing(), "{:?}", v.failures());
     assert_eq!(v.landlock, "ENOSYS");
     assert!(v.enforcer_claim.contains("enforcement=none"), "{}", v.enforcer_claim);
     assert_eq!(r.kernels[0].preflight.as_ref().unwrap().landlock.abi(), None);
+
+    let only = cell("only-with-landlock");
+    assert_eq!(only.state(), CellState::NothingChecked { fails: true });
+    assert!(!only.ok(), "under CI=true a cell that checked nothing fails the run");
+    assert!(only.problems()[0].contains("checked nothing") && only.problems()[0].contains("may_skip_all"), "{:?}", only.problems());
+    let intended = cell("intended");
+    assert_eq!(intended.state(), CellState::NothingChecked { fails: false });
+    assert!(intended.ok());
+    assert!(!r.ok());
+    let table = lockgate::report::table::render(&r.cells);
+    assert!(table.contains("NOTHING CHECKED") && table.contains("nothing checked"), "{table}");
+    let junit = lockgate::report::junit::render(&r.cells);
+    assert!(junit.contains("<failure type=\"nothing-checked\"") && junit.contains("<skipped message=\"checked nothing"), "{junit}");
 }
 
 #[test]

@@ -66,8 +66,9 @@ const MODES: [Mode; 5] = [
 
 /// A known-bad *environment*: the enforcer is the correct one, the environment takes Landlock
 /// away from it. The suite runs there and is judged by the expectations of the bare environment
-/// on the same kernel (`when:` sees `env == bare` and the kernel's own Landlock ABI): a
-/// transparent environment passes them, this one must fail them. Where the kernel has no
+/// on the same kernel (`when:` sees `env == bare` and `landlock == available`, so the shipped
+/// suite's explicit acceptance of `landlock == blocked` does not apply): a transparent
+/// environment passes them, this one must fail them. Where the kernel has no
 /// Landlock there is nothing to take away: n.a.
 struct EnvFault {
     name: &'static str,
