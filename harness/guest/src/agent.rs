@@ -5,19 +5,17 @@
 //! lost): errors become Fault records, and a panic hook sends a last Fault and powers off.
 
 use crate::records::{self, RecordPort, RECORD_PORT};
-use crate::{preflight, run, setup};
+use crate::{preflight, run, setup, spawn};
 use crate::clock::monotonic;
 use lockgate_protocol::{
-    Case, CaseObservation, CaseTiming, Fault, GuestTiming, Plan, ProbeOp, RunObservation, Step,
-    PLAN_PATH, READY_MARKER, VERSION,
+    Case, CaseObservation, CaseTiming, Fault, GuestTiming, Plan, RunObservation, PLAN_PATH,
+    READY_MARKER, VERSION,
 };
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::reboot::{reboot, RebootMode};
 use nix::sys::stat::{umask, Mode};
-use std::collections::BTreeSet;
 use std::io::Write;
-use std::net::TcpListener;
 use std::time::Duration;
 
 /// Runs the agent; never returns.
@@ -181,7 +179,7 @@ fn observe_case(case: &Case) -> (CaseObservation, CaseTiming) {
 /// seconds its processes took (the tree not included).
 fn observe_run(case: &Case, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
     let mut tree = setup::Tree::default();
-    let ready = start_listeners(&case.steps)
+    let ready = setup::start_listeners(&case.steps)
         .and_then(|listeners| tree.prepare(&case.setup).map(|()| listeners));
     let (observation, took) = match ready {
         Ok(_listeners) => {
@@ -201,40 +199,8 @@ fn observe_run(case: &Case, run: fn(&Case) -> RunObservation) -> (RunObservation
     for problem in tree.teardown() {
         log(&problem);
     }
-    reap_orphans();
+    spawn::reap_orphans();
     (observation, took)
-}
-
-/// A listener on 127.0.0.1:<port> for every connect probe, outside the sandbox. The kernel
-/// completes the handshake from the backlog, so nothing needs to accept.
-pub(crate) fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
-    let ports: BTreeSet<u16> = steps
-        .iter()
-        .filter_map(|s| match s {
-            // A port that does not parse is left to the probe, which reports EINVAL.
-            Step::Probe {
-                op: ProbeOp::TcpConnect,
-                path,
-                ..
-            } => path.trim().parse().ok(),
-            _ => None,
-        })
-        .collect();
-    ports
-        .into_iter()
-        .map(|port| {
-            TcpListener::bind(("127.0.0.1", port))
-                .map_err(|e| format!("cannot listen on 127.0.0.1:{port} for a connect probe: {e}"))
-        })
-        .collect()
-}
-
-/// Orphans of a run (an enforcer's leftovers) are reparented to PID 1: reap them so they do
-/// not pile up as zombies over many cases.
-pub(crate) fn reap_orphans() {
-    // SAFETY: waitpid with a status pointer to a local; only between runs, when no child of
-    // ours is being supervised.
-    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
 }
 
 /// proc, sysfs, devtmpfs, securityfs, tmpfs on /tmp and /run. Returns what failed (reported as

@@ -18,7 +18,7 @@
 //! driver empties them and resets their owner and mode, where the bare agent mounts new ones.
 
 use crate::clock::monotonic;
-use crate::{agent, errno_text, preflight, run, setup, spawn};
+use crate::{errno_text, preflight, run, setup, spawn};
 use lockgate_protocol::seccomp::{self, Target};
 use lockgate_protocol::{bounded, AbiProbe, Case, CaseObservation, Container, RunObservation, GUEST_BIN};
 use nix::mount::{mount, MsFlags};
@@ -47,7 +47,7 @@ pub fn observe(case: &Case, container: &Container) -> (CaseObservation, Option<(
     let id = format!("lockgate-{n}");
     let started = Instant::now();
     let result = prepare_guest().and_then(|()| bundle(case, container, &id)).and_then(|dir| start(case, container, &id, &dir));
-    agent::reap_orphans();
+    spawn::reap_orphans();
     let total = started.elapsed().as_secs_f64();
     match &result {
         Ok((_, Some(t))) => log(&format!(
@@ -315,12 +315,12 @@ pub fn main() -> i32 {
 fn observe_run(case: &Case, run: fn(&Case) -> RunObservation) -> RunObservation {
     let ready = reset_roots(&case.setup.tmpfs)
         .and_then(|()| case.setup.paths.iter().try_for_each(setup::create_path))
-        .and_then(|()| agent::start_listeners(&case.steps));
+        .and_then(|()| setup::start_listeners(&case.steps));
     let obs = match ready {
         Ok(_listeners) => run(case),
         Err(e) => RunObservation { setup_error: Some(e), ..Default::default() },
     };
-    agent::reap_orphans();
+    spawn::reap_orphans();
     obs
 }
 

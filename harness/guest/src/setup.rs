@@ -1,15 +1,18 @@
 //! Preparing the guest for a case (accounts, enforcer files) and for each run (fresh tmpfs
-//! mounts, the scenario's paths with their owners and modes).
+//! mounts, the scenario's paths with their owners and modes, the listeners its connect probes
+//! need).
 //!
 //! Errors are messages naming the path and the errno: they end up in
 //! `RunObservation::setup_error`, where a scenario author reads them.
 
 use crate::errno_text;
-use lockgate_protocol::{PathKind, PathSpec, Setup, User};
+use lockgate_protocol::{PathKind, PathSpec, ProbeOp, Setup, Step, User};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::fs::{self, DirBuilder, OpenOptions};
+use std::collections::BTreeSet;
 use std::io::{self, Write};
+use std::net::TcpListener;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -157,6 +160,31 @@ pub(crate) fn create_path(spec: &PathSpec) -> Result<(), String> {
     // chown before chmod: chown clears the set-id bits a mode may ask for.
     std::os::unix::fs::chown(path, Some(spec.uid), Some(spec.gid)).map_err(|e| fail("chown", e))?;
     fs::set_permissions(path, fs::Permissions::from_mode(spec.mode)).map_err(|e| fail("chmod", e))
+}
+
+/// A listener on 127.0.0.1:<port> for every connect probe, outside the sandbox: a connect the
+/// policy allows then succeeds. The kernel completes the handshake from the backlog, so nothing
+/// needs to accept; the listeners close when the caller drops them, after the run.
+pub fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
+    let ports: BTreeSet<u16> = steps
+        .iter()
+        .filter_map(|s| match s {
+            // A port that does not parse is left to the probe, which reports EINVAL.
+            Step::Probe {
+                op: ProbeOp::TcpConnect,
+                path,
+                ..
+            } => path.trim().parse().ok(),
+            _ => None,
+        })
+        .collect();
+    ports
+        .into_iter()
+        .map(|port| {
+            TcpListener::bind(("127.0.0.1", port))
+                .map_err(|e| format!("cannot listen on 127.0.0.1:{port} for a connect probe: {e}"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
