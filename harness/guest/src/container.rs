@@ -25,7 +25,6 @@ use nix::mount::{mount, MsFlags};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -313,8 +312,8 @@ pub fn main() -> i32 {
 
 /// One run inside the container, on a tree made fresh by emptying the tmpfs roots.
 fn observe_run(case: &Case, run: fn(&Case) -> RunObservation) -> RunObservation {
-    let ready = reset_roots(&case.setup.tmpfs)
-        .and_then(|()| case.setup.paths.iter().try_for_each(setup::create_path))
+    let ready = setup::Tree::in_container()
+        .prepare(&case.setup)
         .and_then(|()| setup::start_listeners(&case.steps));
     let obs = match ready {
         Ok(_listeners) => run(case),
@@ -322,23 +321,6 @@ fn observe_run(case: &Case, run: fn(&Case) -> RunObservation) -> RunObservation 
     };
     spawn::reap_orphans();
     obs
-}
-
-/// Empties each tmpfs root and gives it back the owner and mode of a new tmpfs.
-fn reset_roots(roots: &[String]) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    for root in roots {
-        let entries = std::fs::read_dir(root).map_err(|e| format!("cannot list {root}: {e}"))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-            removed.map_err(|e| format!("cannot empty {root}: {}: {e}", path.display()))?;
-        }
-        let mode = if root == "/tmp" { 0o1777 } else { 0o755 };
-        std::os::unix::fs::chown(root, Some(0), Some(0)).map_err(|e| format!("cannot chown {root}: {e}"))?;
-        std::fs::set_permissions(Path::new(root), std::fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot chmod {root}: {e}"))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -385,21 +367,5 @@ mod tests {
         assert_eq!(tmp["options"], json!(["mode=1777"]));
         let old = config_json(&case(&[]), &container, "4.4.0-21-generic", ROOTFS).unwrap();
         assert!(old["linux"]["seccomp"].get("syscalls").is_none(), "ptrace needs 4.8");
-    }
-
-    #[test]
-    fn reset_roots_empties_and_resets() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("r");
-        std::fs::create_dir_all(root.join("a/b")).unwrap();
-        std::fs::write(root.join("f"), "x").unwrap();
-        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let r = root.to_str().unwrap().to_string();
-        if nix::unistd::getuid().is_root() {
-            reset_roots(&[r]).unwrap();
-            assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
-            assert_eq!(std::fs::metadata(&root).unwrap().permissions().mode() & 0o7777, 0o755);
-        }
     }
 }
