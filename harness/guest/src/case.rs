@@ -58,7 +58,11 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
 /// One run on `tree`, made fresh, with the listeners its connect probes need; then the tree
 /// torn down and the run's orphans reaped, so the next run starts clean. Also returns the
 /// seconds the run's processes took (the tree not included).
-pub fn observe_run(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
+pub fn observe_run(
+    case: &Case,
+    mut tree: Tree,
+    run: fn(&Case) -> RunObservation,
+) -> (RunObservation, f64) {
     let ready = tree
         .prepare(&case.setup)
         .and_then(|()| setup::start_listeners(&case.steps));

@@ -9,8 +9,8 @@ use crate::errno_text;
 use lockgate_protocol::{PathKind, PathSpec, ProbeOp, Setup, Step, User};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use std::fs::{self, DirBuilder, OpenOptions};
 use std::collections::BTreeSet;
+use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -159,12 +159,18 @@ fn reset_roots(roots: &[String]) -> Result<(), String> {
         let entries = fs::read_dir(root).map_err(|e| format!("cannot list {root}: {e}"))?;
         for entry in entries.flatten() {
             let path = entry.path();
-            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
             removed.map_err(|e| format!("cannot empty {root}: {}: {e}", path.display()))?;
         }
         let mode = if root == "/tmp" { 0o1777 } else { 0o755 };
-        std::os::unix::fs::chown(root, Some(0), Some(0)).map_err(|e| format!("cannot chown {root}: {e}"))?;
-        fs::set_permissions(Path::new(root), fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot chmod {root}: {e}"))?;
+        std::os::unix::fs::chown(root, Some(0), Some(0))
+            .map_err(|e| format!("cannot chown {root}: {e}"))?;
+        fs::set_permissions(Path::new(root), fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot chmod {root}: {e}"))?;
     }
     Ok(())
 }
@@ -306,7 +312,10 @@ mod tests {
         if nix::unistd::getuid().is_root() {
             reset_roots(&[r]).unwrap();
             assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
-            assert_eq!(fs::metadata(&root).unwrap().permissions().mode() & 0o7777, 0o755);
+            assert_eq!(
+                fs::metadata(&root).unwrap().permissions().mode() & 0o7777,
+                0o755
+            );
         }
     }
 }
