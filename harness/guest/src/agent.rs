@@ -1,23 +1,20 @@
 //! PID 1 of the VM: mount the pseudo filesystems, announce readiness on the console, read the
-//! plan, send the preflight, observe every case, power off.
+//! plan, send the preflight, observe every case (`case.rs`, whatever its environment) and send
+//! its record, power off.
 //!
 //! PID 1 must never die by accident (that is a kernel panic, and every record after it is
 //! lost): errors become Fault records, and a panic hook sends a last Fault and powers off.
 
-use crate::records::{self, RecordPort, RECORD_PORT};
-use crate::{preflight, run, setup};
 use crate::clock::monotonic;
-use lockgate_protocol::{
-    Case, CaseObservation, CaseTiming, Fault, GuestTiming, Plan, ProbeOp, ProbeTarget,
-    RunObservation, Step, PLAN_PATH, READY_MARKER, VERSION,
-};
+use crate::console::log;
+use crate::records::{self, RecordPort, RECORD_PORT};
+use crate::{case, preflight, shell};
+use lockgate_protocol::{Fault, GuestTiming, Plan, PLAN_PATH, READY_MARKER, VERSION};
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::reboot::{reboot, RebootMode};
 use nix::sys::stat::{umask, Mode};
-use std::collections::BTreeSet;
 use std::io::Write;
-use std::net::TcpListener;
 use std::time::Duration;
 
 /// Runs the agent; never returns.
@@ -73,7 +70,7 @@ pub fn main() -> ! {
     let mut sent = 0;
     let mut timings = Vec::with_capacity(plan.cases.len());
     for case in &plan.cases {
-        let (observation, timing) = observe_case(case);
+        let (observation, timing) = case::observe(case);
         timings.push(timing);
         if send(&mut port, |p| p.case(observation)) {
             sent += 1;
@@ -88,7 +85,7 @@ pub fn main() -> ! {
     send(&mut port, |p| p.done(sent, timing));
     if plan.shell {
         port.drain();
-        crate::shell::hand_over(plan.cases.last());
+        shell::hand_over(plan.cases.last());
     }
     power_off(Some(&port));
 }
@@ -131,109 +128,6 @@ fn send(port: &mut RecordPort, op: impl FnOnce(&mut RecordPort) -> std::io::Resu
             false
         }
     }
-}
-
-/// Both runs of a case, and how long they took. Case-level preparation (accounts, enforcer
-/// files) that fails is a setup error of both runs: the case record is still sent, so the host
-/// knows which case it was.
-fn observe_case(case: &Case) -> (CaseObservation, CaseTiming) {
-    let started = monotonic();
-    let mut timing = CaseTiming {
-        id: case.id.clone(),
-        ..Default::default()
-    };
-    let prepared = setup::write_accounts(&case.setup.users)
-        .and_then(|()| setup::write_files(&case.enforcer.files));
-    let observation = match (&case.container, &prepared) {
-        (Some(container), Ok(())) => {
-            let (obs, runs) = crate::container::observe(case, container);
-            (timing.control, timing.enforced) = runs.unwrap_or_default();
-            obs
-        }
-        _ => {
-            let observe = |run: fn(&Case) -> RunObservation| match &prepared {
-                Ok(()) => observe_run(case, run),
-                Err(e) => (
-                    RunObservation {
-                        setup_error: Some(e.clone()),
-                        ..Default::default()
-                    },
-                    0.0,
-                ),
-            };
-            let (control, control_s) = observe(run::control);
-            let (enforced, enforced_s) = observe(run::enforced);
-            (timing.control, timing.enforced) = (control_s, enforced_s);
-            CaseObservation {
-                id: case.id.clone(),
-                landlock: preflight::landlock_abi(),
-                environment_error: None,
-                control,
-                enforced,
-            }
-        }
-    };
-    timing.total = monotonic() - started;
-    (observation, timing)
-}
-
-/// One run on a freshly prepared tree, with the listeners its connect probes need, and the
-/// seconds its processes took (the tree not included).
-fn observe_run(case: &Case, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
-    let mut tree = setup::Tree::default();
-    let ready = start_listeners(&case.steps)
-        .and_then(|listeners| tree.prepare(&case.setup).map(|()| listeners));
-    let (observation, took) = match ready {
-        Ok(_listeners) => {
-            // listeners close when dropped, after the run
-            let started = monotonic();
-            let obs = run(case);
-            (obs, monotonic() - started)
-        }
-        Err(e) => (
-            RunObservation {
-                setup_error: Some(e),
-                ..Default::default()
-            },
-            0.0,
-        ),
-    };
-    for problem in tree.teardown() {
-        log(&problem);
-    }
-    reap_orphans();
-    (observation, took)
-}
-
-/// A listener on 127.0.0.1:<port> for every connect probe, outside the sandbox. The kernel
-/// completes the handshake from the backlog, so nothing needs to accept.
-pub(crate) fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
-    let ports: BTreeSet<u16> = steps
-        .iter()
-        .filter_map(|s| match s {
-            // A target that is not a port is left to the probe, which reports EINVAL.
-            Step::Probe {
-                op: ProbeOp::TcpConnect,
-                target: ProbeTarget::Port(port),
-            } => Some(*port),
-            _ => None,
-        })
-        .collect();
-    ports
-        .into_iter()
-        .map(|port| {
-            TcpListener::bind(("127.0.0.1", port))
-                .map_err(|e| format!("cannot listen on 127.0.0.1:{port} for a connect probe: {e}"))
-        })
-        .collect()
-}
-
-/// Orphans of a run (an enforcer's leftovers) are reparented to PID 1: reap them so they do
-/// not pile up as zombies over many cases.
-pub(crate) fn reap_orphans() {
-    // SAFETY: waitpid with a status pointer to a local; only between runs, when no child of
-    // ours is being supervised.
-    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
 }
 
 /// proc, sysfs, devtmpfs, securityfs, tmpfs on /tmp and /run. Returns what failed (reported as
@@ -321,11 +215,6 @@ fn load_plan() -> Result<Plan, String> {
     let text = std::fs::read_to_string(PLAN_PATH)
         .map_err(|e| format!("cannot read the plan {PLAN_PATH}: {e}"))?;
     serde_json::from_str(&text).map_err(|e| format!("the plan {PLAN_PATH} is not valid: {e}"))
-}
-
-/// A line on the console (PID 1's stderr) for whoever reads the boot log. Never panics.
-fn log(message: &str) {
-    let _ = writeln!(std::io::stderr(), "lockgate-guest: {message}");
 }
 
 /// A panic in PID 1 would panic the kernel and lose the reason: send it as a Fault record

@@ -2,30 +2,29 @@
 //! the real seccomp profile converted as the engine converts it, Docker's capabilities,
 //! namespaces, mounts and masked paths, and no_new_privs off.
 //!
-//! Two halves, one per side of runc:
-//! - [`observe`] (the agent, PID 1 of the VM): converts the profile for this kernel, writes the
-//!   OCI bundle, runs `runc run --no-pivot` with the case on stdin and reads the
-//!   [`CaseObservation`] it prints. One container start per case: both runs happen inside.
-//! - [`main`] (`lockgate-guest container-case`, PID 1 of the container): the raw Landlock probe
-//!   (here the profile and runc's ENOSYS stub apply), then for each run a fresh tree, the
-//!   listeners, the run itself; prints the observation as one JSON line.
+//! This is the agent's half, on the VM's side of runc: [`observe`] converts the profile for
+//! this kernel, writes the OCI bundle, runs `runc run --no-pivot` with the case on stdin and
+//! reads the [`CaseObservation`] it prints. One container start per case: both runs happen
+//! inside, in `container_case.rs` (PID 1 of the container), which prints its
+//! [`timing_line`] for the agent to read.
 //!
 //! The VM's root is the initramfs, which cannot be pivot_root'ed away from: runc runs with
 //! `--no-pivot` (what dockerd does with `DOCKER_RAMDISK`), and the container's root is a
 //! non-recursive bind of the guest's `/` (same binaries, accounts and policy files, none of the
 //! guest's own mounts). The container has no CAP_SYS_ADMIN, so its tmpfs mounts (one per
 //! top-level setup directory, and /tmp) are made by runc at start; between the two runs the
-//! driver empties them and resets their owner and mode, where the bare agent mounts new ones.
+//! container side empties them and resets their owner and mode (`setup::Tree::in_container`),
+//! where the bare agent mounts new ones.
 
 use crate::clock::monotonic;
-use crate::{agent, errno_text, preflight, run, setup, spawn};
+use crate::console::log;
+use crate::{errno_text, spawn};
 use lockgate_protocol::seccomp::{self, Target};
 use lockgate_protocol::{bounded, AbiProbe, Case, CaseObservation, Container, RunObservation, GUEST_BIN};
 use nix::mount::{mount, MsFlags};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -47,7 +46,7 @@ pub fn observe(case: &Case, container: &Container) -> (CaseObservation, Option<(
     let id = format!("lockgate-{n}");
     let started = Instant::now();
     let result = prepare_guest().and_then(|()| bundle(case, container, &id)).and_then(|dir| start(case, container, &id, &dir));
-    agent::reap_orphans();
+    spawn::reap_orphans();
     let total = started.elapsed().as_secs_f64();
     match &result {
         Ok((_, Some(t))) => log(&format!(
@@ -74,11 +73,6 @@ pub fn observe(case: &Case, container: &Container) -> (CaseObservation, Option<(
             None,
         ),
     }
-}
-
-/// A line on the console, like the agent's.
-fn log(message: &str) {
-    let _ = writeln!(std::io::stderr(), "lockgate-guest: {message}");
 }
 
 /// Once per boot: the cgroup v2 hierarchy runc manages, and the container's root.
@@ -192,8 +186,13 @@ struct ContainerTiming {
     enforced: f64,
 }
 
-/// The `t0=… t1=… t2=…` line the container side prints on stderr: when it started, when the
-/// control run ended, when the enforced run ended.
+/// The line the container side prints on stderr: when it started, when the control run ended,
+/// when the enforced run ended. Written and read here, so the format lives in one place.
+pub fn timing_line(t0: f64, t1: f64, t2: f64) -> String {
+    format!("lockgate-guest container-case: t0={t0:.6} t1={t1:.6} t2={t2:.6}")
+}
+
+/// Reads the [`timing_line`] back from the container's stderr.
 fn timing(stderr: &str, spawned: f64) -> Option<ContainerTiming> {
     let line = stderr.lines().find(|l| l.starts_with("lockgate-guest container-case: t0="))?;
     let mut it = line.split_whitespace().filter_map(|w| w.split_once('=')).map(|(_, v)| v.parse::<f64>().ok());
@@ -282,65 +281,6 @@ pub fn oci_config_main(root: Option<String>) -> i32 {
     }
 }
 
-/// Container side (`lockgate-guest container-case`): the case on stdin, the observation out.
-pub fn main() -> i32 {
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("lockgate-guest container-case: cannot read the case on stdin: {e}");
-        return 2;
-    }
-    let case: Case = match serde_json::from_str(&input) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("lockgate-guest container-case: the case on stdin is not valid: {e}");
-            return 2;
-        }
-    };
-    let t0 = monotonic();
-    let landlock = preflight::landlock_abi();
-    let control = observe_run(&case, run::control);
-    let t1 = monotonic();
-    let enforced = observe_run(&case, run::enforced);
-    let obs = CaseObservation { id: case.id.clone(), landlock, environment_error: None, control, enforced };
-    eprintln!("lockgate-guest container-case: t0={t0:.6} t1={t1:.6} t2={:.6}", monotonic());
-    let line = serde_json::to_string(&obs).unwrap_or_default();
-    let mut out = std::io::stdout().lock();
-    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-        return 1;
-    }
-    0
-}
-
-/// One run inside the container, on a tree made fresh by emptying the tmpfs roots.
-fn observe_run(case: &Case, run: fn(&Case) -> RunObservation) -> RunObservation {
-    let ready = reset_roots(&case.setup.tmpfs)
-        .and_then(|()| case.setup.paths.iter().try_for_each(setup::create_path))
-        .and_then(|()| agent::start_listeners(&case.steps));
-    let obs = match ready {
-        Ok(_listeners) => run(case),
-        Err(e) => RunObservation { setup_error: Some(e), ..Default::default() },
-    };
-    agent::reap_orphans();
-    obs
-}
-
-/// Empties each tmpfs root and gives it back the owner and mode of a new tmpfs.
-fn reset_roots(roots: &[String]) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    for root in roots {
-        let entries = std::fs::read_dir(root).map_err(|e| format!("cannot list {root}: {e}"))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-            removed.map_err(|e| format!("cannot empty {root}: {}: {e}", path.display()))?;
-        }
-        let mode = if root == "/tmp" { 0o1777 } else { 0o755 };
-        std::os::unix::fs::chown(root, Some(0), Some(0)).map_err(|e| format!("cannot chown {root}: {e}"))?;
-        std::fs::set_permissions(Path::new(root), std::fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot chmod {root}: {e}"))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,18 +328,10 @@ mod tests {
     }
 
     #[test]
-    fn reset_roots_empties_and_resets() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("r");
-        std::fs::create_dir_all(root.join("a/b")).unwrap();
-        std::fs::write(root.join("f"), "x").unwrap();
-        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let r = root.to_str().unwrap().to_string();
-        if nix::unistd::getuid().is_root() {
-            reset_roots(&[r]).unwrap();
-            assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
-            assert_eq!(std::fs::metadata(&root).unwrap().permissions().mode() & 0o7777, 0o755);
-        }
+    fn the_timing_line_reads_back() {
+        let line = timing_line(10.0, 12.5, 14.0);
+        let stderr = format!("runc: some noise\n{line}\n");
+        assert_eq!(timing(&stderr, 9.5), Some(ContainerTiming { start: 0.5, control: 2.5, enforced: 1.5 }));
+        assert_eq!(timing("runc: no line here\n", 9.5), None);
     }
 }

@@ -11,8 +11,11 @@
 //! namespace, and must then still be the runner, never an agent that mounts and powers off.
 
 mod agent;
+mod case;
 mod clock;
+mod console;
 mod container;
+mod container_case;
 mod errno_text;
 mod preflight;
 mod probes;
@@ -34,7 +37,7 @@ fn main() {
     match mode.as_deref() {
         Some("run-steps") => std::process::exit(runner::main()),
         Some("probe-abi") => std::process::exit(probe_abi()),
-        Some("container-case") => std::process::exit(container::main()),
+        Some("container-case") => std::process::exit(container_case::main()),
         Some("oci-config") => std::process::exit(container::oci_config_main(std::env::args().nth(2))),
         Some("agent") => agent::main(),
         _ if std::process::id() == 1 => agent::main(),

@@ -1,15 +1,18 @@
 //! Preparing the guest for a case (accounts, enforcer files) and for each run (fresh tmpfs
-//! mounts, the scenario's paths with their owners and modes).
+//! mounts, the scenario's paths with their owners and modes, the listeners its connect probes
+//! need).
 //!
 //! Errors are messages naming the path and the errno: they end up in
 //! `RunObservation::setup_error`, where a scenario author reads them.
 
 use crate::errno_text;
-use lockgate_protocol::{PathKind, PathSpec, Setup, User};
+use lockgate_protocol::{PathKind, PathSpec, ProbeOp, ProbeTarget, Setup, Step, User};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use std::collections::BTreeSet;
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
+use std::net::TcpListener;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -67,17 +70,48 @@ fn write_file_with_parents(path: &str, content: &str) -> Result<(), String> {
     write().map_err(|e| format!("cannot write {path}: {}", describe_io(&e)))
 }
 
-/// The per-run tree: the tmpfs mounts made so far, undone in reverse order by [`Tree::teardown`]
-/// (also on drop, so an early return cannot leave a mount behind for the next run).
+/// The per-run tree: a fresh tmpfs on each `setup.tmpfs` directory, then `setup.paths`.
+///
+/// On the VM every run mounts new tmpfs, undone in reverse order by [`Tree::teardown`] (also
+/// on drop, so an early return cannot leave a mount behind for the next run). A container has
+/// no CAP_SYS_ADMIN to mount: runc mounted its tmpfs once at start, and each run empties them.
 #[derive(Default)]
 pub struct Tree {
+    roots: Roots,
+    /// The tmpfs mounts this tree made (never runc's).
     mounts: Vec<String>,
 }
 
+/// How a run's tmpfs roots are made fresh.
+#[derive(Default, Clone, Copy)]
+enum Roots {
+    /// Mount a new tmpfs on each (the VM).
+    #[default]
+    Mount,
+    /// Empty the ones runc mounted and reset their owner and mode (a container).
+    Empty,
+}
+
 impl Tree {
-    /// Mounts a fresh tmpfs on each `setup.tmpfs` directory, then creates `setup.paths` in order.
+    /// A tree on the tmpfs mounts runc made for the container.
+    pub fn in_container() -> Tree {
+        Tree {
+            roots: Roots::Empty,
+            mounts: Vec::new(),
+        }
+    }
+
+    /// Makes the tmpfs roots fresh, then creates `setup.paths` in order.
     pub fn prepare(&mut self, setup: &Setup) -> Result<(), String> {
-        for dir in &setup.tmpfs {
+        match self.roots {
+            Roots::Mount => self.mount_roots(&setup.tmpfs)?,
+            Roots::Empty => reset_roots(&setup.tmpfs)?,
+        }
+        setup.paths.iter().try_for_each(create_path)
+    }
+
+    fn mount_roots(&mut self, roots: &[String]) -> Result<(), String> {
+        for dir in roots {
             fs::create_dir_all(dir).map_err(|e| {
                 format!("cannot create tmpfs mount point {dir}: {}", describe_io(&e))
             })?;
@@ -93,7 +127,7 @@ impl Tree {
             .map_err(|e| format!("cannot mount a tmpfs on {dir}: {}", describe_errno(e)))?;
             self.mounts.push(dir.clone());
         }
-        setup.paths.iter().try_for_each(create_path)
+        Ok(())
     }
 
     /// Detaches every mount (lazily, so that a process still holding a file in it cannot keep
@@ -118,9 +152,32 @@ impl Drop for Tree {
     }
 }
 
+/// Empties each tmpfs root and gives it back the owner and mode of a new tmpfs (the mode
+/// [`Tree::mount_roots`] asks for).
+fn reset_roots(roots: &[String]) -> Result<(), String> {
+    for root in roots {
+        let entries = fs::read_dir(root).map_err(|e| format!("cannot list {root}: {e}"))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.map_err(|e| format!("cannot empty {root}: {}: {e}", path.display()))?;
+        }
+        let mode = if root == "/tmp" { 0o1777 } else { 0o755 };
+        std::os::unix::fs::chown(root, Some(0), Some(0))
+            .map_err(|e| format!("cannot chown {root}: {e}"))?;
+        fs::set_permissions(Path::new(root), fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot chmod {root}: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Creates one path with its owner and mode. Symlinks get lchown and no chmod (a symlink's mode
 /// means nothing on Linux, and chmod would follow it).
-pub(crate) fn create_path(spec: &PathSpec) -> Result<(), String> {
+fn create_path(spec: &PathSpec) -> Result<(), String> {
     let path = spec.path.as_str();
     let fail = |what: &str, e: io::Error| format!("cannot {what} {path}: {}", describe_io(&e));
     match spec.kind {
@@ -157,6 +214,30 @@ pub(crate) fn create_path(spec: &PathSpec) -> Result<(), String> {
     // chown before chmod: chown clears the set-id bits a mode may ask for.
     std::os::unix::fs::chown(path, Some(spec.uid), Some(spec.gid)).map_err(|e| fail("chown", e))?;
     fs::set_permissions(path, fs::Permissions::from_mode(spec.mode)).map_err(|e| fail("chmod", e))
+}
+
+/// A listener on 127.0.0.1:<port> for every connect probe, outside the sandbox: a connect the
+/// policy allows then succeeds. The kernel completes the handshake from the backlog, so nothing
+/// needs to accept; the listeners close when the caller drops them, after the run.
+pub fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
+    let ports: BTreeSet<u16> = steps
+        .iter()
+        .filter_map(|s| match s {
+            // A target that is not a port is left to the probe, which reports EINVAL.
+            Step::Probe {
+                op: ProbeOp::TcpConnect,
+                target: ProbeTarget::Port(port),
+            } => Some(*port),
+            _ => None,
+        })
+        .collect();
+    ports
+        .into_iter()
+        .map(|port| {
+            TcpListener::bind(("127.0.0.1", port))
+                .map_err(|e| format!("cannot listen on 127.0.0.1:{port} for a connect probe: {e}"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -217,5 +298,23 @@ mod tests {
             err.contains(orphan.to_str().unwrap()) && err.contains("ENOENT"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn reset_roots_empties_and_resets() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("r");
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        fs::write(root.join("f"), "x").unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).unwrap();
+        let r = root.to_str().unwrap().to_string();
+        if nix::unistd::getuid().is_root() {
+            reset_roots(&[r]).unwrap();
+            assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
+            assert_eq!(
+                fs::metadata(&root).unwrap().permissions().mode() & 0o7777,
+                0o755
+            );
+        }
     }
 }

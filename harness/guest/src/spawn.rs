@@ -1,6 +1,6 @@
 //! Supervising one child process: feed its stdin, read its stdout and stderr to the end,
-//! enforce a deadline. Used by the agent for the control and enforced runs and by the probe
-//! runner for shell steps.
+//! enforce a deadline; and reaping what a run leaves behind. Used for the control and enforced
+//! runs, for runc, and by the probe runner for shell steps.
 //!
 //! Everything is multiplexed with poll(2) in one thread: the agent is PID 1 and forks, and a
 //! single-threaded parent keeps fork simple and safe. The child must have been spawned in its
@@ -99,6 +99,14 @@ pub fn supervise(
             Err(e)
         }
     }
+}
+
+/// Orphans of a run (an enforcer's leftovers) are reparented to PID 1 (of the VM, or of a
+/// container's PID namespace): reap them so they do not pile up as zombies over many cases.
+pub fn reap_orphans() {
+    // SAFETY: waitpid with a null status pointer; only between runs, when no child of ours is
+    // being supervised.
+    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
 }
 
 type Pumped = (Option<ExitStatus>, Vec<u8>, Vec<u8>);

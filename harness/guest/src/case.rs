@@ -1,0 +1,89 @@
+//! Observing one case, whatever its environment: the one thing the agent calls per case.
+//!
+//! A case is prepared once (accounts, enforcer files), then its two runs happen either here, on
+//! the VM, or inside a container (`container.rs` starts it, `container_case.rs` is its PID 1).
+//! Either way each run goes through [`observe_run`], so a run is the same thing everywhere: a
+//! fresh tree, the listeners its connect probes need, the run, its orphans reaped.
+
+use crate::clock::monotonic;
+use crate::console::log;
+use crate::setup::{self, Tree};
+use crate::{container, preflight, run, spawn};
+use lockgate_protocol::{Case, CaseObservation, CaseTiming, RunObservation};
+
+/// Both runs of a case, and how long they took. Case-level preparation (accounts, enforcer
+/// files) that fails is a setup error of both runs: the case record is still sent, so the host
+/// knows which case it was.
+pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
+    let started = monotonic();
+    let mut timing = CaseTiming {
+        id: case.id.clone(),
+        ..Default::default()
+    };
+    let prepared = setup::write_accounts(&case.setup.users)
+        .and_then(|()| setup::write_files(&case.enforcer.files));
+    let observation = match (&case.container, &prepared) {
+        (Some(container), Ok(())) => {
+            let (obs, runs) = container::observe(case, container);
+            (timing.control, timing.enforced) = runs.unwrap_or_default();
+            obs
+        }
+        _ => {
+            let observe = |run: fn(&Case) -> RunObservation| match &prepared {
+                Ok(()) => observe_run(case, Tree::default(), run),
+                Err(e) => (
+                    RunObservation {
+                        setup_error: Some(e.clone()),
+                        ..Default::default()
+                    },
+                    0.0,
+                ),
+            };
+            let (control, control_s) = observe(run::control);
+            let (enforced, enforced_s) = observe(run::enforced);
+            (timing.control, timing.enforced) = (control_s, enforced_s);
+            CaseObservation {
+                id: case.id.clone(),
+                landlock: preflight::landlock_abi(),
+                environment_error: None,
+                control,
+                enforced,
+            }
+        }
+    };
+    timing.total = monotonic() - started;
+    (observation, timing)
+}
+
+/// One run on `tree`, made fresh, with the listeners its connect probes need; then the tree
+/// torn down and the run's orphans reaped, so the next run starts clean. Also returns the
+/// seconds the run's processes took (the tree not included).
+pub fn observe_run(
+    case: &Case,
+    mut tree: Tree,
+    run: fn(&Case) -> RunObservation,
+) -> (RunObservation, f64) {
+    let ready = tree
+        .prepare(&case.setup)
+        .and_then(|()| setup::start_listeners(&case.steps));
+    let (observation, took) = match ready {
+        Ok(_listeners) => {
+            // listeners close when dropped, after the run
+            let started = monotonic();
+            let obs = run(case);
+            (obs, monotonic() - started)
+        }
+        Err(e) => (
+            RunObservation {
+                setup_error: Some(e),
+                ..Default::default()
+            },
+            0.0,
+        ),
+    };
+    for problem in tree.teardown() {
+        log(&problem);
+    }
+    spawn::reap_orphans();
+    (observation, took)
+}
