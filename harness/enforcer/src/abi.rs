@@ -30,9 +30,7 @@ impl Support {
             )
         };
         if ret >= 1 {
-            Support::Available {
-                kernel_abi: ret as i32,
-            }
+            Support::Available { kernel_abi: ret as i32 }
         } else {
             let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
             Support::Missing { errno }
@@ -82,34 +80,16 @@ mod tests {
     fn effective_abi_is_clamped_to_the_crate() {
         let newest = ABI::from(i32::MAX);
         assert!(newest >= ABI::V9);
-        assert_eq!(
-            Support::Available { kernel_abi: 4 }.effective_abi(),
-            Some(ABI::V4)
-        );
-        assert_eq!(
-            Support::Available { kernel_abi: 999 }.effective_abi(),
-            Some(newest)
-        );
-        assert_eq!(
-            Support::Missing {
-                errno: libc::ENOSYS
-            }
-            .effective_abi(),
-            None
-        );
+        assert_eq!(Support::Available { kernel_abi: 4 }.effective_abi(), Some(ABI::V4));
+        assert_eq!(Support::Available { kernel_abi: 999 }.effective_abi(), Some(newest));
+        assert_eq!(Support::Missing { errno: libc::ENOSYS }.effective_abi(), None);
         assert_eq!(number(ABI::V4), 4);
     }
 
     #[test]
     fn reasons_name_the_errno() {
-        assert_eq!(
-            missing_reason(libc::ENOSYS),
-            "kernel has no Landlock (ENOSYS)"
-        );
-        assert_eq!(
-            missing_reason(libc::EOPNOTSUPP),
-            "Landlock compiled in but not enabled (EOPNOTSUPP)"
-        );
+        assert_eq!(missing_reason(libc::ENOSYS), "kernel has no Landlock (ENOSYS)");
+        assert_eq!(missing_reason(libc::EOPNOTSUPP), "Landlock compiled in but not enabled (EOPNOTSUPP)");
         assert_eq!(missing_reason(libc::EPERM), "Landlock blocked (EPERM)");
         assert_eq!(missing_reason(5), "Landlock probe failed (errno 5)");
     }

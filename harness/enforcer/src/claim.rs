@@ -60,8 +60,7 @@ impl Claim {
     }
 
     fn abi_text(&self) -> String {
-        self.abi
-            .map_or_else(|| "none".to_owned(), |n| n.to_string())
+        self.abi.map_or_else(|| "none".to_owned(), |n| n.to_string())
     }
 
     /// Value of `LOCKGATE_ENFORCEMENT` for the command: `<level> abi=<N|none>`.
@@ -72,13 +71,7 @@ impl Claim {
 
 impl fmt::Display for Claim {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{PREFIX}{} abi={} reason={}",
-            self.level.as_str(),
-            self.abi_text(),
-            self.reason
-        )
+        write!(f, "{PREFIX}{} abi={} reason={}", self.level.as_str(), self.abi_text(), self.reason)
     }
 }
 
@@ -91,27 +84,19 @@ impl fmt::Display for Claim {
 pub fn decide(status: &RulesetStatus, abi: u32, unmet: Option<&str>, skipped: usize) -> Claim {
     let abi = Some(abi);
     match (status, unmet) {
-        (RulesetStatus::FullyEnforced, None) if skipped == 0 => {
-            Claim::new(Level::Full, abi, ALL_ENFORCED)
+        (RulesetStatus::FullyEnforced, None) if skipped == 0 => Claim::new(Level::Full, abi, ALL_ENFORCED),
+        (RulesetStatus::FullyEnforced, None) => {
+            Claim::new(Level::Full, abi, format!("{ALL_ENFORCED}; {skipped} unopenable rule path(s) skipped"))
         }
-        (RulesetStatus::FullyEnforced, None) => Claim::new(
-            Level::Full,
-            abi,
-            format!("{ALL_ENFORCED}; {skipped} unopenable rule path(s) skipped"),
-        ),
         (RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced, Some(unmet)) => {
             Claim::new(Level::Partial, abi, unmet)
         }
-        (RulesetStatus::PartiallyEnforced, None) => Claim::new(
-            Level::Partial,
-            abi,
-            "kernel enforces only part of the requested rights",
-        ),
-        (RulesetStatus::NotEnforced, _) => Claim::new(
-            Level::None,
-            abi,
-            "Landlock reported the ruleset as not enforced",
-        ),
+        (RulesetStatus::PartiallyEnforced, None) => {
+            Claim::new(Level::Partial, abi, "kernel enforces only part of the requested rights")
+        }
+        (RulesetStatus::NotEnforced, _) => {
+            Claim::new(Level::None, abi, "Landlock reported the ruleset as not enforced")
+        }
     }
 }
 
@@ -140,10 +125,7 @@ mod tests {
     #[test]
     fn line_and_env_format() {
         let claim = Claim::new(Level::Full, Some(7), ALL_ENFORCED);
-        assert_eq!(
-            claim.to_string(),
-            "lockgate-enforcer: enforcement=full abi=7 reason=all rules enforced"
-        );
+        assert_eq!(claim.to_string(), "lockgate-enforcer: enforcement=full abi=7 reason=all rules enforced");
         assert_eq!(claim.env_value(), "full abi=7");
         let claim = Claim::refused(None, "kernel has no Landlock (ENOSYS)\nsecond line");
         assert_eq!(
@@ -153,11 +135,7 @@ mod tests {
         assert_eq!(claim.env_value(), "refused abi=none");
         assert_eq!(
             parse_line(&claim.to_string()),
-            Some((
-                "refused".into(),
-                "none".into(),
-                "kernel has no Landlock (ENOSYS) second line".into()
-            ))
+            Some(("refused".into(), "none".into(), "kernel has no Landlock (ENOSYS) second line".into()))
         );
     }
 
@@ -166,22 +144,11 @@ mod tests {
         let level = |s, unmet, skipped| decide(&s, 4, unmet, skipped).level;
         assert_eq!(level(RulesetStatus::FullyEnforced, None, 0), Level::Full);
         assert_eq!(level(RulesetStatus::FullyEnforced, None, 2), Level::Full);
-        assert!(decide(&RulesetStatus::FullyEnforced, 4, None, 2)
-            .reason
-            .contains("2 unopenable"));
-        assert_eq!(
-            level(RulesetStatus::FullyEnforced, Some("no TCP"), 0),
-            Level::Partial
-        );
-        assert_eq!(
-            level(RulesetStatus::PartiallyEnforced, None, 0),
-            Level::Partial
-        );
+        assert!(decide(&RulesetStatus::FullyEnforced, 4, None, 2).reason.contains("2 unopenable"));
+        assert_eq!(level(RulesetStatus::FullyEnforced, Some("no TCP"), 0), Level::Partial);
+        assert_eq!(level(RulesetStatus::PartiallyEnforced, None, 0), Level::Partial);
         assert_eq!(level(RulesetStatus::NotEnforced, None, 0), Level::None);
-        assert_eq!(
-            level(RulesetStatus::NotEnforced, Some("no TCP"), 0),
-            Level::None
-        );
+        assert_eq!(level(RulesetStatus::NotEnforced, Some("no TCP"), 0), Level::None);
     }
 
     #[test]

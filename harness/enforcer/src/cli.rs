@@ -38,11 +38,7 @@ pub fn usage() -> String {
          Known-bad modes (for lockgate's own tests; never use them to confine anything):\n",
     );
     for fault in Fault::ALL {
-        text.push_str(&format!(
-            "  --fault {:<14} {}\n",
-            fault.name(),
-            fault.summary()
-        ));
+        text.push_str(&format!("  --fault {:<14} {}\n", fault.name(), fault.summary()));
     }
     text
 }
@@ -67,10 +63,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
         let mut value = |what: &str| -> Result<String, String> {
             match inline.clone() {
                 Some(v) => Ok(v),
-                None => args
-                    .next()
-                    .and_then(|v| v.into_string().ok())
-                    .ok_or_else(|| format!("{name} needs {what}")),
+                None => args.next().and_then(|v| v.into_string().ok()).ok_or_else(|| format!("{name} needs {what}")),
             }
         };
         match name {
@@ -104,11 +97,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
     if command.is_empty() {
         return Err("no COMMAND given (put it after --)".into());
     }
-    Ok(Invocation::Run(Args {
-        policy,
-        faults,
-        command,
-    }))
+    Ok(Invocation::Run(Args { policy, faults, command }))
 }
 
 #[cfg(test)]
@@ -121,18 +110,10 @@ mod tests {
 
     #[test]
     fn full_command_line() {
-        let Invocation::Run(args) = parse_words(&[
-            "--policy",
-            "/p.yaml",
-            "--fault",
-            "abi2",
-            "--fault=no-nnp",
-            "--",
-            "sh",
-            "-c",
-            "true",
-        ])
-        .unwrap() else {
+        let Invocation::Run(args) =
+            parse_words(&["--policy", "/p.yaml", "--fault", "abi2", "--fault=no-nnp", "--", "sh", "-c", "true"])
+                .unwrap()
+        else {
             panic!("not a run")
         };
         assert_eq!(args.policy, PathBuf::from("/p.yaml"));
@@ -143,9 +124,7 @@ mod tests {
 
     #[test]
     fn options_after_the_command_belong_to_it() {
-        let Invocation::Run(args) = parse_words(&["--policy=/p", "ls", "--help"]).unwrap() else {
-            panic!()
-        };
+        let Invocation::Run(args) = parse_words(&["--policy=/p", "ls", "--help"]).unwrap() else { panic!() };
         assert_eq!(args.command, ["ls", "--help"].map(OsString::from));
     }
 
@@ -153,17 +132,9 @@ mod tests {
     fn errors_and_info() {
         assert_eq!(parse_words(&["--help"]), Ok(Invocation::Help));
         assert_eq!(parse_words(&["--version"]), Ok(Invocation::Version));
-        assert!(parse_words(&["--policy", "/p"])
-            .unwrap_err()
-            .contains("COMMAND"));
-        assert!(parse_words(&["--", "true"])
-            .unwrap_err()
-            .contains("--policy"));
-        assert!(
-            parse_words(&["--policy", "/p", "--fault", "nope", "--", "true"])
-                .unwrap_err()
-                .contains("drop-first")
-        );
+        assert!(parse_words(&["--policy", "/p"]).unwrap_err().contains("COMMAND"));
+        assert!(parse_words(&["--", "true"]).unwrap_err().contains("--policy"));
+        assert!(parse_words(&["--policy", "/p", "--fault", "nope", "--", "true"]).unwrap_err().contains("drop-first"));
         assert!(parse_words(&["--bogus"]).unwrap_err().contains("--bogus"));
         assert!(parse_words(&["--policy"]).unwrap_err().contains("needs"));
     }

@@ -15,10 +15,7 @@ pub fn candidates(name: &OsStr) -> Vec<PathBuf> {
     if name.as_bytes().contains(&b'/') {
         vec![PathBuf::from(name)]
     } else {
-        SEARCH_PATH
-            .iter()
-            .map(|dir| PathBuf::from(dir).join(name))
-            .collect()
+        SEARCH_PATH.iter().map(|dir| PathBuf::from(dir).join(name)).collect()
     }
 }
 
@@ -30,10 +27,7 @@ fn c_string(bytes: Vec<u8>) -> Result<CString, String> {
 /// failure, with the reason; the caller exits 127.
 pub fn exec(command: &[OsString], env_name: &str, env_value: &str) -> String {
     let build = || -> Result<(Vec<CString>, Vec<CString>), String> {
-        let argv = command
-            .iter()
-            .map(|a| c_string(a.clone().into_vec()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let argv = command.iter().map(|a| c_string(a.clone().into_vec())).collect::<Result<Vec<_>, _>>()?;
         let mut env = std::env::vars_os()
             .filter(|(k, _)| k != env_name)
             .map(|(k, v)| {
@@ -77,9 +71,6 @@ mod tests {
             ["/bin/sh", "/sbin/sh", "/usr/bin/sh", "/usr/sbin/sh"].map(PathBuf::from)
         );
         assert_eq!(candidates(OsStr::new("./run")), [PathBuf::from("./run")]);
-        assert_eq!(
-            candidates(OsStr::new("/bin/sh")),
-            [PathBuf::from("/bin/sh")]
-        );
+        assert_eq!(candidates(OsStr::new("/bin/sh")), [PathBuf::from("/bin/sh")]);
     }
 }

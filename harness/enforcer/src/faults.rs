@@ -51,13 +51,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 5] = [
-        Fault::DropFirst,
-        Fault::IgnoreStatus,
-        Fault::Abi2,
-        Fault::BaselineRw,
-        Fault::NoNnp,
-    ];
+    pub const ALL: [Fault; 5] = [Fault::DropFirst, Fault::IgnoreStatus, Fault::Abi2, Fault::BaselineRw, Fault::NoNnp];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -28,11 +28,7 @@ pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
             let _password = fields.next()?;
             let uid = fields.next()?.trim().parse().ok()?;
             let gid = fields.next()?.trim().parse().ok()?;
-            (!name.is_empty()).then(|| PasswdEntry {
-                name: name.to_owned(),
-                uid,
-                gid,
-            })
+            (!name.is_empty()).then(|| PasswdEntry { name: name.to_owned(), uid, gid })
         })
         .collect()
 }
@@ -46,10 +42,7 @@ pub fn parse_group(text: &str) -> Vec<GroupEntry> {
             let name = fields.next()?.trim();
             let _password = fields.next()?;
             let gid = fields.next()?.trim().parse().ok()?;
-            (!name.is_empty()).then(|| GroupEntry {
-                name: name.to_owned(),
-                gid,
-            })
+            (!name.is_empty()).then(|| GroupEntry { name: name.to_owned(), gid })
         })
         .collect()
 }
@@ -64,12 +57,7 @@ pub struct Target {
 /// Resolves `run_as_user` / `run_as_group` against the given passwd and group texts. Names are
 /// looked up first; a number that names no entry is taken as a raw id (scenarios may use ids
 /// that have no entry). `Ok(None)`: nothing asked, stay who we are.
-pub fn resolve(
-    user: Option<&str>,
-    group: Option<&str>,
-    passwd: &str,
-    groups: &str,
-) -> Result<Option<Target>> {
+pub fn resolve(user: Option<&str>, group: Option<&str>, passwd: &str, groups: &str) -> Result<Option<Target>> {
     let passwd = parse_passwd(passwd);
     let groups = parse_group(groups);
 
@@ -84,9 +72,7 @@ pub fn resolve(
                     let uid = name.parse::<u32>().ok()?;
                     Some((uid, passwd.iter().find(|e| e.uid == uid).map(|e| e.gid)))
                 })
-                .with_context(|| {
-                    format!("run_as_user {name:?} is not in /etc/passwd; add it or use a number")
-                })?,
+                .with_context(|| format!("run_as_user {name:?} is not in /etc/passwd; add it or use a number"))?,
         ),
     };
     let gid = match group {
@@ -96,9 +82,7 @@ pub fn resolve(
                 .find(|g| g.name == name)
                 .map(|g| g.gid)
                 .or_else(|| name.parse().ok())
-                .with_context(|| {
-                    format!("run_as_group {name:?} is not in /etc/group; add it or use a number")
-                })?,
+                .with_context(|| format!("run_as_group {name:?} is not in /etc/group; add it or use a number"))?,
         ),
         None => None,
     };
@@ -106,18 +90,10 @@ pub fn resolve(
     Ok(match (user, gid) {
         (None, None) => None,
         (None, Some(gid)) => Some(Target { uid: None, gid }),
-        (Some((uid, _primary)), Some(gid)) => Some(Target {
-            uid: Some(uid),
-            gid,
-        }),
+        (Some((uid, _primary)), Some(gid)) => Some(Target { uid: Some(uid), gid }),
         (Some((uid, primary)), None) => match primary {
-            Some(gid) => Some(Target {
-                uid: Some(uid),
-                gid,
-            }),
-            None => bail!(
-                "run_as_user {uid} has no passwd entry, so no primary group: set run_as_group"
-            ),
+            Some(gid) => Some(Target { uid: Some(uid), gid }),
+            None => bail!("run_as_user {uid} has no passwd entry, so no primary group: set run_as_group"),
         },
     })
 }
@@ -127,14 +103,9 @@ pub fn resolve_from_system(user: Option<&str>, group: Option<&str>) -> Result<Op
     if user.is_none() && group.is_none() {
         return Ok(None);
     }
-    let read =
-        |path: &str| std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"));
+    let read = |path: &str| std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"));
     // /etc/group is only needed for a group name; a guest may have no group file at all.
-    let groups = if group.is_some() {
-        read("/etc/group")?
-    } else {
-        String::new()
-    };
+    let groups = if group.is_some() { read("/etc/group")? } else { String::new() };
     resolve(user, group, &read("/etc/passwd")?, &groups)
 }
 
@@ -186,16 +157,9 @@ pub fn drop_all_capabilities() -> Result<()> {
         inheritable: u32,
     }
     const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let mut header = Header {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
+    let mut header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     // Version 3 takes two 32-bit halves of each set.
-    let data = [Data {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    }; 2];
+    let data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
     // SAFETY: both pointers are valid for the sizes the v3 ABI reads.
     let ret = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
     if ret != 0 {
@@ -223,25 +187,12 @@ badid:x:notanumber:1::/:/bin/sh
     fn passwd_and_group_parse() {
         let users = parse_passwd(PASSWD);
         assert_eq!(
-            users
-                .iter()
-                .map(|u| (u.name.as_str(), u.uid, u.gid))
-                .collect::<Vec<_>>(),
-            [
-                ("root", 0, 0),
-                ("sandbox", 998, 997),
-                ("nobody", 65534, 65534)
-            ]
+            users.iter().map(|u| (u.name.as_str(), u.uid, u.gid)).collect::<Vec<_>>(),
+            [("root", 0, 0), ("sandbox", 998, 997), ("nobody", 65534, 65534)]
         );
         let groups = parse_group(GROUP);
         assert_eq!(groups.len(), 4);
-        assert_eq!(
-            groups[2],
-            GroupEntry {
-                name: "wheel".into(),
-                gid: 10
-            }
-        );
+        assert_eq!(groups[2], GroupEntry { name: "wheel".into(), gid: 10 });
     }
 
     #[test]
@@ -249,50 +200,14 @@ badid:x:notanumber:1::/:/bin/sh
         let r = |u, g| resolve(u, g, PASSWD, GROUP);
         assert_eq!(r(None, None).unwrap(), None);
         // The group defaults to the user's primary group.
-        assert_eq!(
-            r(Some("sandbox"), None).unwrap(),
-            Some(Target {
-                uid: Some(998),
-                gid: 997
-            })
-        );
-        assert_eq!(
-            r(Some("sandbox"), Some("wheel")).unwrap(),
-            Some(Target {
-                uid: Some(998),
-                gid: 10
-            })
-        );
-        assert_eq!(
-            r(None, Some("wheel")).unwrap(),
-            Some(Target { uid: None, gid: 10 })
-        );
+        assert_eq!(r(Some("sandbox"), None).unwrap(), Some(Target { uid: Some(998), gid: 997 }));
+        assert_eq!(r(Some("sandbox"), Some("wheel")).unwrap(), Some(Target { uid: Some(998), gid: 10 }));
+        assert_eq!(r(None, Some("wheel")).unwrap(), Some(Target { uid: None, gid: 10 }));
         // Numbers work with and without an entry.
-        assert_eq!(
-            r(Some("65534"), None).unwrap(),
-            Some(Target {
-                uid: Some(65534),
-                gid: 65534
-            })
-        );
-        assert_eq!(
-            r(Some("4000"), Some("4001")).unwrap(),
-            Some(Target {
-                uid: Some(4000),
-                gid: 4001
-            })
-        );
-        assert!(r(Some("4000"), None)
-            .unwrap_err()
-            .to_string()
-            .contains("run_as_group"));
-        assert!(r(Some("ghost"), None)
-            .unwrap_err()
-            .to_string()
-            .contains("ghost"));
-        assert!(r(Some("root"), Some("ghosts"))
-            .unwrap_err()
-            .to_string()
-            .contains("ghosts"));
+        assert_eq!(r(Some("65534"), None).unwrap(), Some(Target { uid: Some(65534), gid: 65534 }));
+        assert_eq!(r(Some("4000"), Some("4001")).unwrap(), Some(Target { uid: Some(4000), gid: 4001 }));
+        assert!(r(Some("4000"), None).unwrap_err().to_string().contains("run_as_group"));
+        assert!(r(Some("ghost"), None).unwrap_err().to_string().contains("ghost"));
+        assert!(r(Some("root"), Some("ghosts")).unwrap_err().to_string().contains("ghosts"));
     }
 }

@@ -71,15 +71,8 @@ fn main() {
     if claim.level == Level::Refused {
         exit(1);
     }
-    let failure = exec::exec(
-        &args.command,
-        lockgate_protocol::CLAIM_ENV,
-        &claim.env_value(),
-    );
-    eprintln!(
-        "{NAME}: cannot execute {}: {failure}",
-        args.command[0].to_string_lossy()
-    );
+    let failure = exec::exec(&args.command, lockgate_protocol::CLAIM_ENV, &claim.env_value());
+    eprintln!("{NAME}: cannot execute {}: {failure}", args.command[0].to_string_lossy());
     exit(127);
 }
 
@@ -96,23 +89,13 @@ impl Setup {
         use anyhow::Context;
         let policy = policy::load(policy_path)?;
         let process = &policy.process;
-        let target = identity::resolve_from_system(
-            process.run_as_user.as_deref(),
-            process.run_as_group.as_deref(),
-        )?;
+        let target = identity::resolve_from_system(process.run_as_user.as_deref(), process.run_as_group.as_deref())?;
         let workdir = if policy.filesystem_policy.include_workdir {
-            Some(
-                std::env::current_dir()
-                    .context("include_workdir: cannot read the working directory")?,
-            )
+            Some(std::env::current_dir().context("include_workdir: cannot read the working directory")?)
         } else {
             None
         };
-        Ok(Setup {
-            policy,
-            target,
-            workdir,
-        })
+        Ok(Setup { policy, target, workdir })
     }
 
     fn hard_requirement(&self) -> bool {
@@ -124,8 +107,9 @@ impl Setup {
     fn drop_privileges(&self, abi: Option<u32>) -> Result<(), Claim> {
         match self.target {
             None => Ok(()),
-            Some(target) => identity::drop_to(target)
-                .map_err(|err| Claim::refused(abi, format!("cannot drop privileges: {err:#}"))),
+            Some(target) => {
+                identity::drop_to(target).map_err(|err| Claim::refused(abi, format!("cannot drop privileges: {err:#}")))
+            }
         }
     }
 }
@@ -165,17 +149,9 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
 
     // 2. Open the rule paths and build the ruleset (as root in the honest order).
     let prepared = match abi {
-        None => Prepared::Claim(Claim::new(
-            Level::None,
-            None,
-            support.missing_reason().unwrap_or_default(),
-        )),
+        None => Prepared::Claim(Claim::new(Level::None, None, support.missing_reason().unwrap_or_default())),
         Some(abi) => {
-            let specs = ruleset::specs(
-                &policy.filesystem_policy,
-                setup.workdir.clone(),
-                faults.has(Fault::BaselineRw),
-            );
+            let specs = ruleset::specs(&policy.filesystem_policy, setup.workdir.clone(), faults.has(Fault::BaselineRw));
             let mut skipped = 0;
             // best_effort leaves out a path it cannot open (fewer rules = less access); under
             // hard_requirement the policy cannot be honoured, so it refuses. drop-first never
@@ -189,26 +165,16 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
                 Err(err) if drop_first && !hard => {
                     // The #803 bug proper: best_effort logs the error, the function returns
                     // Ok(()), and the caller reports success. Nothing is applied.
-                    warn(format_args!(
-                        "Landlock ruleset not applied (best_effort): {err}"
-                    ));
+                    warn(format_args!("Landlock ruleset not applied (best_effort): {err}"));
                     Prepared::Claim(Claim::pretend_full(abi_number))
                 }
-                Err(err) => {
-                    return Claim::refused(abi_number, format!("cannot open rule path: {err}"))
-                }
+                Err(err) => return Claim::refused(abi_number, format!("cannot open rule path: {err}")),
                 Ok(opened) => {
                     // TCP rules exist from ABI 4; an abi2 enforcer knows nothing of them.
-                    let network = policy
-                        .network
-                        .as_ref()
-                        .filter(|_| abi >= ruleset::NET_ABI && !faults.has(Fault::Abi2));
+                    let network =
+                        policy.network.as_ref().filter(|_| abi >= ruleset::NET_ABI && !faults.has(Fault::Abi2));
                     match ruleset::build(abi, opened, network) {
-                        Ok(created) => Prepared::Ruleset {
-                            created,
-                            abi,
-                            skipped,
-                        },
+                        Ok(created) => Prepared::Ruleset { created, abi, skipped },
                         Err(err) => Prepared::Claim(Claim::new(
                             Level::None,
                             abi_number,
@@ -228,15 +194,9 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
     }
 
     let (created, abi, skipped) = match prepared {
-        Prepared::Claim(claim) if faults.has(Fault::IgnoreStatus) => {
-            return Claim::pretend_full(claim.abi)
-        }
+        Prepared::Claim(claim) if faults.has(Fault::IgnoreStatus) => return Claim::pretend_full(claim.abi),
         Prepared::Claim(claim) => return claim,
-        Prepared::Ruleset {
-            created,
-            abi,
-            skipped,
-        } => (created, abi, skipped),
+        Prepared::Ruleset { created, abi, skipped } => (created, abi, skipped),
     };
 
     // 4. restrict_self.
@@ -250,18 +210,10 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
         Ok(status) => status,
         Err(err) if no_nnp && !hard => {
             // The no-nnp bug: best_effort swallows the EPERM and reports what was asked for.
-            warn(format_args!(
-                "restrict_self failed, continuing (best_effort): {err}"
-            ));
+            warn(format_args!("restrict_self failed, continuing (best_effort): {err}"));
             return Claim::pretend_full(abi_number);
         }
-        Err(err) => {
-            return Claim::new(
-                Level::None,
-                abi_number,
-                format!("restrict_self failed: {err}"),
-            )
-        }
+        Err(err) => return Claim::new(Level::None, abi_number, format!("restrict_self failed: {err}")),
     };
 
     // 5. The claim, from the status the kernel gave.
@@ -269,11 +221,6 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
         return Claim::pretend_full(abi_number);
     }
     let unmet = (policy.network.is_some() && abi < ruleset::NET_ABI && !faults.has(Fault::Abi2))
-        .then(|| {
-            format!(
-                "TCP rules need Landlock ABI 4, kernel has ABI {}",
-                abi::number(abi)
-            )
-        });
+        .then(|| format!("TCP rules need Landlock ABI 4, kernel has ABI {}", abi::number(abi)));
     claim::decide(&status.ruleset, abi::number(abi), unmet.as_deref(), skipped)
 }

@@ -14,8 +14,7 @@ pub type Policy = schema::Policy<AbsPath, String>;
 pub type FilesystemPolicy = schema::FilesystemPolicy<AbsPath>;
 
 pub fn load(path: &Path) -> Result<Policy> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read policy file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read policy file {}", path.display()))?;
     parse(&text, &path.display().to_string())
 }
 
@@ -50,18 +49,9 @@ mod tests {
             "p.yaml",
         )
         .unwrap();
-        assert_eq!(
-            policy.filesystem_policy.read_only,
-            vec![AbsPath("/usr".into()), AbsPath("/bin".into())]
-        );
-        assert_eq!(
-            policy.filesystem_policy.read_write,
-            vec![AbsPath("/tmp".into())]
-        );
-        assert_eq!(
-            policy.landlock.compatibility,
-            Compatibility::HardRequirement
-        );
+        assert_eq!(policy.filesystem_policy.read_only, vec![AbsPath("/usr".into()), AbsPath("/bin".into())]);
+        assert_eq!(policy.filesystem_policy.read_write, vec![AbsPath("/tmp".into())]);
+        assert_eq!(policy.landlock.compatibility, Compatibility::HardRequirement);
         assert_eq!(policy.process.run_as_user.as_deref(), Some("sandbox"));
         assert_eq!(policy.process.run_as_group.as_deref(), Some("sandbox"));
         let net = policy.network.unwrap();
@@ -82,42 +72,25 @@ mod tests {
 
     #[test]
     fn unknown_field_names_file_and_line() {
-        let err = parse(
-            "filesystem_policy:\n  read_only: [/usr]\n  read_wirte: [/tmp]\n",
-            "/x/policy.yaml",
-        )
-        .unwrap_err()
-        .to_string();
+        let err = parse("filesystem_policy:\n  read_only: [/usr]\n  read_wirte: [/tmp]\n", "/x/policy.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("/x/policy.yaml:3:"), "{err}");
         assert!(err.contains("unknown field `read_wirte`"), "{err}");
         assert!(!err.contains(" at line "), "location said twice: {err}");
 
-        let err = parse(
-            "landlock: {compatibility: best_effort}\nsandbox: true\n",
-            "p",
-        )
-        .unwrap_err()
-        .to_string();
+        let err = parse("landlock: {compatibility: best_effort}\nsandbox: true\n", "p").unwrap_err().to_string();
         assert!(err.starts_with("p:2:"), "{err}");
         assert!(err.contains("unknown field `sandbox`"), "{err}");
     }
 
     #[test]
     fn bad_values_name_their_line() {
-        let err = parse("landlock:\n  compatibility: strict\n", "p")
-            .unwrap_err()
-            .to_string();
+        let err = parse("landlock:\n  compatibility: strict\n", "p").unwrap_err().to_string();
         assert!(err.starts_with("p:2:") && err.contains("strict"), "{err}");
-        let err = parse("network:\n  bind_tcp: [70000]\n", "p")
-            .unwrap_err()
-            .to_string();
+        let err = parse("network:\n  bind_tcp: [70000]\n", "p").unwrap_err().to_string();
         assert!(err.starts_with("p:2:"), "{err}");
-        let err = parse("filesystem_policy:\n  read_only:\n    - usr\n", "p")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("p:3:") && err.contains("must be absolute"),
-            "{err}"
-        );
+        let err = parse("filesystem_policy:\n  read_only:\n    - usr\n", "p").unwrap_err().to_string();
+        assert!(err.starts_with("p:3:") && err.contains("must be absolute"), "{err}");
     }
 }

@@ -6,9 +6,8 @@
 
 use crate::policy::{FilesystemPolicy, NetworkPolicy};
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
-    PathFdError, RestrictionStatus, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr,
-    RulesetError, ABI,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, PathFdError,
+    RestrictionStatus, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError, ABI,
 };
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
@@ -33,21 +32,11 @@ pub struct RuleSpec {
 /// path is *also* added read-write, and since Landlock grants the union of the rules matching a
 /// path, that makes it writable (OpenShell #905).
 pub fn specs(fs: &FilesystemPolicy, workdir: Option<PathBuf>, baseline_rw: bool) -> Vec<RuleSpec> {
-    let rule = |path: &PathBuf, grant| RuleSpec {
-        path: path.clone(),
-        grant,
-    };
-    let mut specs: Vec<RuleSpec> = fs
-        .read_only
-        .iter()
-        .map(|p| rule(&p.0, Grant::ReadOnly))
-        .collect();
+    let rule = |path: &PathBuf, grant| RuleSpec { path: path.clone(), grant };
+    let mut specs: Vec<RuleSpec> = fs.read_only.iter().map(|p| rule(&p.0, Grant::ReadOnly)).collect();
     specs.extend(fs.read_write.iter().map(|p| rule(&p.0, Grant::ReadWrite)));
     if fs.include_workdir {
-        specs.extend(workdir.map(|path| RuleSpec {
-            path,
-            grant: Grant::ReadWrite,
-        }));
+        specs.extend(workdir.map(|path| RuleSpec { path, grant: Grant::ReadWrite }));
     }
     if baseline_rw {
         specs.extend(fs.read_only.iter().map(|p| rule(&p.0, Grant::ReadWrite)));
@@ -63,11 +52,7 @@ pub fn rights(abi: ABI, grant: Grant, is_dir: bool) -> BitFlags<AccessFs> {
         Grant::ReadOnly => AccessFs::ReadFile | AccessFs::ReadDir | AccessFs::Execute,
         Grant::ReadWrite => AccessFs::from_all(abi),
     };
-    let possible = if is_dir {
-        AccessFs::from_all(abi)
-    } else {
-        AccessFs::from_file(abi)
-    };
+    let possible = if is_dir { AccessFs::from_all(abi) } else { AccessFs::from_file(abi) };
     wanted & possible
 }
 
@@ -86,11 +71,7 @@ pub fn open(spec: &RuleSpec) -> Result<OpenedRule, PathFdError> {
     let is_dir = nix::sys::stat::fstat(fd.as_fd().as_raw_fd())
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
         .unwrap_or(false);
-    Ok(OpenedRule {
-        spec: spec.clone(),
-        is_dir,
-        fd,
-    })
+    Ok(OpenedRule { spec: spec.clone(), is_dir, fd })
 }
 
 /// Opens every rule path. With `skip_unopenable` a path that cannot be opened is left out and
@@ -123,9 +104,8 @@ pub fn build(
     rules: Vec<OpenedRule>,
     network: Option<&NetworkPolicy>,
 ) -> Result<RulesetCreated, RulesetError> {
-    let mut ruleset = Ruleset::default()
-        .set_compatibility(CompatLevel::BestEffort)
-        .handle_access(AccessFs::from_all(abi))?;
+    let mut ruleset =
+        Ruleset::default().set_compatibility(CompatLevel::BestEffort).handle_access(AccessFs::from_all(abi))?;
     if network.is_some() {
         ruleset = ruleset.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?;
     }
@@ -147,10 +127,7 @@ pub fn build(
 
 /// Applies the ruleset to this thread (and so to the command it execs). The crate sets
 /// no_new_privs first unless `no_new_privs` is false (the `no-nnp` fault).
-pub fn restrict(
-    created: RulesetCreated,
-    no_new_privs: bool,
-) -> Result<RestrictionStatus, RulesetError> {
+pub fn restrict(created: RulesetCreated, no_new_privs: bool) -> Result<RestrictionStatus, RulesetError> {
     created.no_new_privs(no_new_privs).restrict_self()
 }
 
@@ -162,15 +139,9 @@ mod tests {
     #[test]
     fn read_only_rights_for_a_file_and_a_dir() {
         for abi in [ABI::V1, ABI::V4, ABI::V7] {
-            assert_eq!(
-                rights(abi, Grant::ReadOnly, true),
-                AccessFs::ReadFile | AccessFs::ReadDir | AccessFs::Execute
-            );
+            assert_eq!(rights(abi, Grant::ReadOnly, true), AccessFs::ReadFile | AccessFs::ReadDir | AccessFs::Execute);
             // read_dir is a directory right: not on a file.
-            assert_eq!(
-                rights(abi, Grant::ReadOnly, false),
-                AccessFs::ReadFile | AccessFs::Execute
-            );
+            assert_eq!(rights(abi, Grant::ReadOnly, false), AccessFs::ReadFile | AccessFs::Execute);
         }
     }
 
@@ -182,10 +153,7 @@ mod tests {
         assert!(dir.contains(AccessFs::Truncate));
 
         let file = rights(ABI::V3, Grant::ReadWrite, false);
-        assert_eq!(
-            file,
-            AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Execute | AccessFs::Truncate
-        );
+        assert_eq!(file, AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Execute | AccessFs::Truncate);
         // Nothing outside what the ABI knows, for either kind.
         assert!(!rights(ABI::V2, Grant::ReadWrite, true).contains(AccessFs::Truncate));
         assert!(!rights(ABI::V1, Grant::ReadWrite, false).contains(AccessFs::Truncate));
@@ -199,51 +167,28 @@ mod tests {
             read_write: vec![AbsPath("/tmp".into())],
             include_workdir: true,
         };
-        let spec = |p: &str, grant| RuleSpec {
-            path: p.into(),
-            grant,
-        };
+        let spec = |p: &str, grant| RuleSpec { path: p.into(), grant };
         assert_eq!(
             specs(&fs, Some("/work".into()), false),
-            [
-                spec("/usr", Grant::ReadOnly),
-                spec("/tmp", Grant::ReadWrite),
-                spec("/work", Grant::ReadWrite)
-            ]
+            [spec("/usr", Grant::ReadOnly), spec("/tmp", Grant::ReadWrite), spec("/work", Grant::ReadWrite)]
         );
         assert_eq!(
             specs(&fs, None, true),
-            [
-                spec("/usr", Grant::ReadOnly),
-                spec("/tmp", Grant::ReadWrite),
-                spec("/usr", Grant::ReadWrite)
-            ]
+            [spec("/usr", Grant::ReadOnly), spec("/tmp", Grant::ReadWrite), spec("/usr", Grant::ReadWrite)]
         );
     }
 
     #[test]
     fn open_tells_files_from_dirs_and_skips_on_request() {
         let specs = [
-            RuleSpec {
-                path: "/".into(),
-                grant: Grant::ReadOnly,
-            },
-            RuleSpec {
-                path: "/proc/self/exe".into(),
-                grant: Grant::ReadOnly,
-            },
-            RuleSpec {
-                path: "/nonexistent/lockgate".into(),
-                grant: Grant::ReadOnly,
-            },
+            RuleSpec { path: "/".into(), grant: Grant::ReadOnly },
+            RuleSpec { path: "/proc/self/exe".into(), grant: Grant::ReadOnly },
+            RuleSpec { path: "/nonexistent/lockgate".into(), grant: Grant::ReadOnly },
         ];
         let mut skipped = 0;
         let opened = open_all(&specs, true, |_| skipped += 1).unwrap();
         assert_eq!(skipped, 1);
-        assert_eq!(
-            opened.iter().map(|r| r.is_dir).collect::<Vec<_>>(),
-            [true, false]
-        );
+        assert_eq!(opened.iter().map(|r| r.is_dir).collect::<Vec<_>>(), [true, false]);
         let err = open_all(&specs, false, |_| {}).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/lockgate"), "{err}");
     }

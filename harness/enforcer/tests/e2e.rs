@@ -29,11 +29,7 @@ fn skip_reason() -> Option<&'static str> {
     if kernel_abi().is_none() {
         return Some("kernel has no Landlock");
     }
-    if !std::fs::read_to_string("/etc/passwd")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("nobody:x:65534:"))
-    {
+    if !std::fs::read_to_string("/etc/passwd").unwrap_or_default().lines().any(|l| l.starts_with("nobody:x:65534:")) {
         return Some("no nobody (65534) in /etc/passwd");
     }
     None
@@ -71,12 +67,7 @@ impl Run {
         self.output.status.code()
     }
     fn show(&self, label: &str) {
-        eprintln!(
-            "--- {label}: exit {:?}\nstdout: {}stderr: {}",
-            self.code(),
-            self.stdout(),
-            self.stderr()
-        );
+        eprintln!("--- {label}: exit {:?}\nstdout: {}stderr: {}", self.code(), self.stdout(), self.stderr());
     }
 }
 
@@ -84,11 +75,7 @@ impl Sandbox {
     fn new() -> Sandbox {
         let dir = tempfile::tempdir().unwrap();
         chmod(dir.path(), 0o777);
-        Sandbox {
-            dir,
-            policies: tempfile::tempdir().unwrap(),
-            written: Default::default(),
-        }
+        Sandbox { dir, policies: tempfile::tempdir().unwrap(), written: Default::default() }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -126,27 +113,15 @@ impl Sandbox {
         }
         let output = cmd.args(["--", "sh", "-c", script]).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        let claims: Vec<_> = stderr
-            .lines()
-            .filter(|l| l.starts_with("lockgate-enforcer: enforcement="))
-            .collect();
-        assert_eq!(
-            claims.len(),
-            1,
-            "exactly one claim line expected:\n{stderr}"
-        );
+        let claims: Vec<_> = stderr.lines().filter(|l| l.starts_with("lockgate-enforcer: enforcement=")).collect();
+        assert_eq!(claims.len(), 1, "exactly one claim line expected:\n{stderr}");
         let claim = claims[0].to_owned();
         Run { output, claim }
     }
 
     /// The control run: same command as nobody, without the enforcer.
     fn control(&self, script: &str) -> Output {
-        Command::new("sh")
-            .args(["-c", script])
-            .uid(NOBODY)
-            .gid(NOBODY)
-            .output()
-            .unwrap()
+        Command::new("sh").args(["-c", script]).uid(NOBODY).gid(NOBODY).output().unwrap()
     }
 }
 
@@ -155,10 +130,7 @@ fn chmod(path: &Path, mode: u32) {
 }
 
 fn full_claim() -> String {
-    format!(
-        "lockgate-enforcer: enforcement=full abi={} reason=all rules enforced",
-        kernel_abi().unwrap()
-    )
+    format!("lockgate-enforcer: enforcement=full abi={} reason=all rules enforced", kernel_abi().unwrap())
 }
 
 fn has_no_new_privs() -> bool {
@@ -173,30 +145,17 @@ fn honest_enforcer_denies_the_write_that_dac_allows() {
     require_host!();
     let sb = Sandbox::new();
     let target = sb.path("x");
-    let script = format!(
-        "id -u; echo \"$LOCKGATE_ENFORCEMENT\"; touch {}",
-        target.display()
-    );
+    let script = format!("id -u; echo \"$LOCKGATE_ENFORCEMENT\"; touch {}", target.display());
 
     let control = sb.control(&format!("touch {} && rm {0}", target.display()));
-    assert!(
-        control.status.success(),
-        "control run: DAC must allow nobody to write"
-    );
+    assert!(control.status.success(), "control run: DAC must allow nobody to write");
 
     let run = sb.enforce(&sb.read_only_policy(&[], ""), &[], &script);
     run.show("honest");
     assert_eq!(run.claim, full_claim());
-    assert_eq!(
-        run.stdout(),
-        format!("65534\nfull abi={}\n", kernel_abi().unwrap())
-    );
+    assert_eq!(run.stdout(), format!("65534\nfull abi={}\n", kernel_abi().unwrap()));
     assert_ne!(run.code(), Some(0));
-    assert!(
-        run.stderr().contains("Permission denied"),
-        "{}",
-        run.stderr()
-    );
+    assert!(run.stderr().contains("Permission denied"), "{}", run.stderr());
     assert!(!target.exists());
 }
 
@@ -205,22 +164,10 @@ fn baseline_rw_fault_makes_read_only_paths_writable() {
     require_host!();
     let sb = Sandbox::new();
     let target = sb.path("x");
-    let run = sb.enforce(
-        &sb.read_only_policy(&[], ""),
-        &["baseline-rw"],
-        &format!("touch {}", target.display()),
-    );
+    let run = sb.enforce(&sb.read_only_policy(&[], ""), &["baseline-rw"], &format!("touch {}", target.display()));
     run.show("baseline-rw");
-    assert_eq!(
-        run.claim,
-        full_claim(),
-        "the ruleset is fully enforced: the claim is honest"
-    );
-    assert_eq!(
-        run.code(),
-        Some(0),
-        "union of rules: the read-only dir became writable"
-    );
+    assert_eq!(run.claim, full_claim(), "the ruleset is fully enforced: the claim is honest");
+    assert_eq!(run.code(), Some(0), "union of rules: the read-only dir became writable");
     assert!(target.exists());
 }
 
@@ -229,11 +176,7 @@ fn ignore_status_fault_is_invisible_where_landlock_works() {
     require_host!();
     let sb = Sandbox::new();
     let target = sb.path("x");
-    let run = sb.enforce(
-        &sb.read_only_policy(&[], ""),
-        &["ignore-status"],
-        &format!("touch {}", target.display()),
-    );
+    let run = sb.enforce(&sb.read_only_policy(&[], ""), &["ignore-status"], &format!("touch {}", target.display()));
     run.show("ignore-status");
     // This kernel really enforces the ruleset, so the lie happens to be true: the fault is
     // only caught on kernels (or containers) where the status is partial or not enforced.
@@ -264,12 +207,7 @@ fn drop_first_fault_runs_unconfined_when_nobody_cannot_open_a_rule_path() {
 
     let run = sb.enforce(&policy, &["drop-first"], &script);
     run.show("drop-first");
-    assert!(
-        run.stderr()
-            .contains("warning: Landlock ruleset not applied (best_effort)"),
-        "{}",
-        run.stderr()
-    );
+    assert!(run.stderr().contains("warning: Landlock ruleset not applied (best_effort)"), "{}", run.stderr());
     assert!(run.stderr().contains("Permission denied (os error 13)"));
     assert_eq!(run.claim, full_claim(), "the bug: still claims full");
     assert_eq!(run.code(), Some(0), "and runs unconfined");
@@ -290,11 +228,7 @@ fn drop_first_fault_is_harmless_when_every_path_opens() {
     require_host!();
     let sb = Sandbox::new();
     let target = sb.path("x");
-    let run = sb.enforce(
-        &sb.read_only_policy(&[], ""),
-        &["drop-first"],
-        &format!("touch {}", target.display()),
-    );
+    let run = sb.enforce(&sb.read_only_policy(&[], ""), &["drop-first"], &format!("touch {}", target.display()));
     run.show("drop-first, reachable paths");
     assert_eq!(run.claim, full_claim());
     assert_ne!(run.code(), Some(0));
@@ -306,11 +240,7 @@ fn no_nnp_fault_swallows_eperm_and_runs_unconfined() {
     require_host!();
     let sb = Sandbox::new();
     let target = sb.path("x");
-    let run = sb.enforce(
-        &sb.read_only_policy(&[], ""),
-        &["no-nnp"],
-        &format!("touch {}", target.display()),
-    );
+    let run = sb.enforce(&sb.read_only_policy(&[], ""), &["no-nnp"], &format!("touch {}", target.display()));
     run.show("no-nnp");
     assert_eq!(run.claim, full_claim());
     if has_no_new_privs() {
@@ -319,8 +249,7 @@ fn no_nnp_fault_swallows_eperm_and_runs_unconfined() {
         return;
     }
     assert!(
-        run.stderr()
-            .contains("restrict_self failed, continuing (best_effort)")
+        run.stderr().contains("restrict_self failed, continuing (best_effort)")
             && run.stderr().contains("Operation not permitted"),
         "{}",
         run.stderr()
@@ -359,27 +288,18 @@ except OSError as e: print(\"bind\", e.strerror)
     let policy = sb.read_only_policy(&[], "network: {bind_tcp: [], connect_tcp: []}\n");
 
     let control = sb.control(&script);
-    assert_eq!(
-        String::from_utf8_lossy(&control.stdout),
-        "truncate allowed\nbind allowed\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&control.stdout), "truncate allowed\nbind allowed\n");
     std::fs::write(&file, "data").unwrap();
 
     let honest = sb.enforce(&policy, &[], &script);
     honest.show("honest");
     assert_eq!(honest.claim, full_claim());
-    assert_eq!(
-        honest.stdout(),
-        "truncate Permission denied\nbind Permission denied\n"
-    );
+    assert_eq!(honest.stdout(), "truncate Permission denied\nbind Permission denied\n");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "data");
 
     let run = sb.enforce(&policy, &["abi2"], &script);
     run.show("abi2");
-    assert_eq!(
-        run.claim,
-        "lockgate-enforcer: enforcement=full abi=2 reason=all rules enforced"
-    );
+    assert_eq!(run.claim, "lockgate-enforcer: enforcement=full abi=2 reason=all rules enforced");
     assert_eq!(run.stdout(), "truncate allowed\nbind allowed\n");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
 }
@@ -393,13 +313,7 @@ fn network_rules_allow_only_listed_ports() {
     }
     let sb = Sandbox::new();
     // Two free ports, found by binding port 0 here and releasing it.
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (allowed, denied) = (free(), free());
     let script = format!(
         "python3 -c '
@@ -415,10 +329,7 @@ for p in ({allowed}, {denied}):
     let run = sb.enforce(&policy, &[], &script);
     run.show("network");
     assert_eq!(run.claim, full_claim());
-    assert_eq!(
-        run.stdout(),
-        format!("{allowed} ok\n{denied} Permission denied\n")
-    );
+    assert_eq!(run.stdout(), format!("{allowed} ok\n{denied} Permission denied\n"));
 }
 
 #[test]
@@ -462,15 +373,9 @@ fn root_is_confined_too_and_exit_status_passes_through() {
     let sb = Sandbox::new();
     let target = sb.path("x");
     // No process section: the command runs as root, and Landlock still applies.
-    let policy = sb.policy(&format!(
-        "filesystem_policy: {{read_only: [{}, /bin, /usr, /lib, /lib64, /etc]}}\n",
-        sb.root()
-    ));
-    let run = sb.enforce(
-        &policy,
-        &[],
-        &format!("touch {} 2>/dev/null || exit 42", target.display()),
-    );
+    let policy =
+        sb.policy(&format!("filesystem_policy: {{read_only: [{}, /bin, /usr, /lib, /lib64, /etc]}}\n", sb.root()));
+    let run = sb.enforce(&policy, &[], &format!("touch {} 2>/dev/null || exit 42", target.display()));
     run.show("root");
     assert_eq!(run.claim, full_claim());
     assert_eq!(run.code(), Some(42));
@@ -518,52 +423,28 @@ fn exec_failure_is_127_and_bad_policies_name_their_line() {
     require_host!();
     let sb = Sandbox::new();
     let policy = sb.read_only_policy(&[], "");
-    let output = Command::new(BIN)
-        .arg("--policy")
-        .arg(&policy)
-        .args(["--", "no-such-command-lockgate"])
-        .output()
-        .unwrap();
+    let output =
+        Command::new(BIN).arg("--policy").arg(&policy).args(["--", "no-such-command-lockgate"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(127), "{stderr}");
     assert!(stderr.contains("cannot execute no-such-command-lockgate"));
 
     let bad = sb.policy("filesystem_policy:\n  read_only: [/usr]\nproces: {}\n");
-    let output = Command::new(BIN)
-        .arg("--policy")
-        .arg(&bad)
-        .args(["--", "true"])
-        .output()
-        .unwrap();
+    let output = Command::new(BIN).arg("--policy").arg(&bad).args(["--", "true"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(&format!("{}:3:1: unknown field `proces`", bad.display())),
-        "{stderr}"
-    );
-    assert!(
-        !stderr.contains("enforcement="),
-        "nothing attempted, no claim"
-    );
+    assert!(stderr.contains(&format!("{}:3:1: unknown field `proces`", bad.display())), "{stderr}");
+    assert!(!stderr.contains("enforcement="), "nothing attempted, no claim");
 }
 
 #[test]
 fn version_and_help() {
     let out = Command::new(BIN).arg("--version").output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        format!("lockgate-enforcer {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("lockgate-enforcer {}\n", env!("CARGO_PKG_VERSION")));
     let out = Command::new(BIN).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    for fault in [
-        "drop-first",
-        "ignore-status",
-        "abi2",
-        "baseline-rw",
-        "no-nnp",
-    ] {
+    for fault in ["drop-first", "ignore-status", "abi2", "baseline-rw", "no-nnp"] {
         assert!(help.contains(fault), "{help}");
     }
 }
@@ -579,12 +460,7 @@ fn enforce_blocked(errno: i32, policy: &Path, faults: &[&str], script: &str) -> 
         // 444 <= A <= 446 → errno, else allow
         bpf(libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K, 0, 2, 444),
         bpf(libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K, 1, 0, 446),
-        bpf(
-            libc::BPF_RET | libc::BPF_K,
-            0,
-            0,
-            libc::SECCOMP_RET_ERRNO | errno as u32,
-        ),
+        bpf(libc::BPF_RET | libc::BPF_K, 0, 0, libc::SECCOMP_RET_ERRNO | errno as u32),
         bpf(libc::BPF_RET | libc::BPF_K, 0, 0, libc::SECCOMP_RET_ALLOW),
     ];
     let mut cmd = Command::new(BIN);
@@ -596,10 +472,7 @@ fn enforce_blocked(errno: i32, policy: &Path, faults: &[&str], script: &str) -> 
     // SAFETY: the closure only calls prctl on data that outlives it.
     unsafe {
         cmd.pre_exec(move || {
-            let prog = libc::sock_fprog {
-                len: filter.len() as u16,
-                filter: filter.as_ptr() as *mut libc::sock_filter,
-            };
+            let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut libc::sock_filter };
             // As root (CAP_SYS_ADMIN) no no_new_privs is needed, as with runc.
             if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog) != 0 {
                 return Err(std::io::Error::last_os_error());
@@ -618,12 +491,7 @@ fn enforce_blocked(errno: i32, policy: &Path, faults: &[&str], script: &str) -> 
 }
 
 fn bpf(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code: code as u16,
-        jt,
-        jf,
-        k,
-    }
+    libc::sock_filter { code: code as u16, jt, jf, k }
 }
 
 #[test]
@@ -635,17 +503,13 @@ fn blocked_landlock_is_claimed_none_and_hard_requirement_refuses() {
     let best = sb.read_only_policy(&[], "");
     let hard = sb.read_only_policy(&[], "landlock: {compatibility: hard_requirement}\n");
 
-    for (errno, reason) in [
-        (libc::ENOSYS, "kernel has no Landlock (ENOSYS)"),
-        (libc::EPERM, "Landlock blocked (EPERM)"),
-    ] {
+    for (errno, reason) in
+        [(libc::ENOSYS, "kernel has no Landlock (ENOSYS)"), (libc::EPERM, "Landlock blocked (EPERM)")]
+    {
         // best_effort: runs unconfined, and says so.
         let run = enforce_blocked(errno, &best, &[], &script);
         run.show(reason);
-        assert_eq!(
-            run.claim,
-            format!("lockgate-enforcer: enforcement=none abi=none reason={reason}")
-        );
+        assert_eq!(run.claim, format!("lockgate-enforcer: enforcement=none abi=none reason={reason}"));
         assert_eq!(run.code(), Some(0));
         assert!(target.exists());
         std::fs::remove_file(&target).unwrap();
@@ -653,20 +517,14 @@ fn blocked_landlock_is_claimed_none_and_hard_requirement_refuses() {
         // hard_requirement: fails closed.
         let run = enforce_blocked(errno, &hard, &[], &script);
         run.show(&format!("{reason}, hard_requirement"));
-        assert_eq!(
-            run.claim,
-            format!("lockgate-enforcer: enforcement=refused abi=none reason={reason}")
-        );
+        assert_eq!(run.claim, format!("lockgate-enforcer: enforcement=refused abi=none reason={reason}"));
         assert_eq!(run.code(), Some(1));
         assert!(!target.exists());
 
         // ignore-status: the lie lockgate must catch — "full", unconfined.
         let run = enforce_blocked(errno, &best, &["ignore-status"], &script);
         run.show(&format!("{reason}, ignore-status"));
-        assert_eq!(
-            run.claim,
-            "lockgate-enforcer: enforcement=full abi=none reason=all rules enforced"
-        );
+        assert_eq!(run.claim, "lockgate-enforcer: enforcement=full abi=none reason=all rules enforced");
         assert_eq!(run.code(), Some(0));
         assert!(target.exists());
         std::fs::remove_file(&target).unwrap();

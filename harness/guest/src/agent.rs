@@ -23,9 +23,7 @@ pub fn main() -> ! {
     umask(Mode::from_bits_truncate(0o022));
     let mut early_faults = mount_filesystems();
     if let Err(e) = loopback_up() {
-        early_faults.push(format!(
-            "cannot bring the loopback interface up: {e:?}; TCP probes will fail"
-        ));
+        early_faults.push(format!("cannot bring the loopback interface up: {e:?}; TCP probes will fail"));
     }
     announce_ready();
 
@@ -48,7 +46,10 @@ pub fn main() -> ! {
     install_panic_hook();
     send(&mut port, |p| p.hello());
     if plan.version != VERSION {
-        let message = format!("the plan speaks protocol version {}, this guest speaks {VERSION}: rebuild the guest image", plan.version);
+        let message = format!(
+            "the plan speaks protocol version {}, this guest speaks {VERSION}: rebuild the guest image",
+            plan.version
+        );
         send(&mut port, |p| p.fault(message.clone()));
         power_off(Some(&port));
     }
@@ -62,11 +63,7 @@ pub fn main() -> ! {
         commit_fault(fault, &mut port);
     }
 
-    log(&format!(
-        "observing {} case(s) on {}",
-        plan.cases.len(),
-        plan.kernel
-    ));
+    log(&format!("observing {} case(s) on {}", plan.cases.len(), plan.kernel));
     let mut sent = 0;
     let mut timings = Vec::with_capacity(plan.cases.len());
     for case in &plan.cases {
@@ -76,12 +73,7 @@ pub fn main() -> ! {
             sent += 1;
         }
     }
-    let timing = GuestTiming {
-        agent_start,
-        preflight_end,
-        cases: timings,
-        done: monotonic(),
-    };
+    let timing = GuestTiming { agent_start, preflight_end, cases: timings, done: monotonic() };
     send(&mut port, |p| p.done(sent, timing));
     if plan.shell {
         port.drain();
@@ -107,11 +99,7 @@ fn commit_fault(fault: Fault, port: &mut RecordPort) {
             power_off(Some(port));
         }
         Fault::WrongNonce => {
-            let stale = lockgate_protocol::Record::Done {
-                nonce: "stale".into(),
-                cases: 0,
-                timing: None,
-            };
+            let stale = lockgate_protocol::Record::Done { nonce: "stale".into(), cases: 0, timing: None };
             send(port, |p| p.send(&stale));
             power_off(Some(port));
         }
@@ -138,12 +126,7 @@ fn mount_filesystems() -> Vec<String> {
         ("proc", "/proc", "proc", &[Errno::EBUSY]),
         ("sysfs", "/sys", "sysfs", &[Errno::EBUSY]),
         ("devtmpfs", "/dev", "devtmpfs", &[Errno::EBUSY]),
-        (
-            "securityfs",
-            "/sys/kernel/security",
-            "securityfs",
-            &[Errno::EBUSY, Errno::ENOENT, Errno::ENODEV],
-        ),
+        ("securityfs", "/sys/kernel/security", "securityfs", &[Errno::EBUSY, Errno::ENOENT, Errno::ENODEV]),
         ("tmpfs", "/tmp", "tmpfs", &[Errno::EBUSY]),
         ("tmpfs", "/run", "tmpfs", &[Errno::EBUSY]),
     ];
@@ -153,19 +136,10 @@ fn mount_filesystems() -> Vec<String> {
         if target != "/sys/kernel/security" {
             let _ = std::fs::create_dir_all(target);
         }
-        match mount(
-            Some(source),
-            target,
-            Some(fstype),
-            MsFlags::empty(),
-            None::<&str>,
-        ) {
+        match mount(Some(source), target, Some(fstype), MsFlags::empty(), None::<&str>) {
             Ok(()) => {}
             Err(e) if tolerated.contains(&e) => {}
-            Err(e) => faults.push(format!(
-                "cannot mount {fstype} on {target}: {e:?} ({})",
-                e.desc()
-            )),
+            Err(e) => faults.push(format!("cannot mount {fstype} on {target}: {e:?} ({})", e.desc())),
         }
     }
     faults
@@ -212,8 +186,7 @@ fn announce_ready() {
 }
 
 fn load_plan() -> Result<Plan, String> {
-    let text = std::fs::read_to_string(PLAN_PATH)
-        .map_err(|e| format!("cannot read the plan {PLAN_PATH}: {e}"))?;
+    let text = std::fs::read_to_string(PLAN_PATH).map_err(|e| format!("cannot read the plan {PLAN_PATH}: {e}"))?;
     serde_json::from_str(&text).map_err(|e| format!("the plan {PLAN_PATH} is not valid: {e}"))
 }
 

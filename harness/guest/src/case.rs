@@ -16,12 +16,8 @@ use lockgate_protocol::{Case, CaseObservation, CaseTiming, RunObservation};
 /// knows which case it was.
 pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
     let started = monotonic();
-    let mut timing = CaseTiming {
-        id: case.id.clone(),
-        ..Default::default()
-    };
-    let prepared = setup::write_accounts(&case.setup.users)
-        .and_then(|()| setup::write_files(&case.enforcer.files));
+    let mut timing = CaseTiming { id: case.id.clone(), ..Default::default() };
+    let prepared = setup::write_accounts(&case.setup.users).and_then(|()| setup::write_files(&case.enforcer.files));
     let observation = match (&case.container, &prepared) {
         (Some(container), Ok(())) => {
             let (obs, runs) = container::observe(case, container);
@@ -31,13 +27,7 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
         _ => {
             let observe = |run: fn(&Case) -> RunObservation| match &prepared {
                 Ok(()) => observe_run(case, Tree::default(), run),
-                Err(e) => (
-                    RunObservation {
-                        setup_error: Some(e.clone()),
-                        ..Default::default()
-                    },
-                    0.0,
-                ),
+                Err(e) => (RunObservation { setup_error: Some(e.clone()), ..Default::default() }, 0.0),
             };
             let (control, control_s) = observe(run::control);
             let (enforced, enforced_s) = observe(run::enforced);
@@ -58,14 +48,8 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
 /// One run on `tree`, made fresh, with the listeners its connect probes need; then the tree
 /// torn down and the run's orphans reaped, so the next run starts clean. Also returns the
 /// seconds the run's processes took (the tree not included).
-pub fn observe_run(
-    case: &Case,
-    mut tree: Tree,
-    run: fn(&Case) -> RunObservation,
-) -> (RunObservation, f64) {
-    let ready = tree
-        .prepare(&case.setup)
-        .and_then(|()| setup::start_listeners(&case.steps));
+pub fn observe_run(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
+    let ready = tree.prepare(&case.setup).and_then(|()| setup::start_listeners(&case.steps));
     let (observation, took) = match ready {
         Ok(_listeners) => {
             // listeners close when dropped, after the run
@@ -73,13 +57,7 @@ pub fn observe_run(
             let obs = run(case);
             (obs, monotonic() - started)
         }
-        Err(e) => (
-            RunObservation {
-                setup_error: Some(e),
-                ..Default::default()
-            },
-            0.0,
-        ),
+        Err(e) => (RunObservation { setup_error: Some(e), ..Default::default() }, 0.0),
     };
     for problem in tree.teardown() {
         log(&problem);

@@ -45,7 +45,8 @@ pub fn observe(case: &Case, container: &Container) -> (CaseObservation, Option<(
     let n = STARTS.fetch_add(1, Ordering::SeqCst);
     let id = format!("lockgate-{n}");
     let started = Instant::now();
-    let result = prepare_guest().and_then(|()| bundle(case, container, &id)).and_then(|dir| start(case, container, &id, &dir));
+    let result =
+        prepare_guest().and_then(|()| bundle(case, container, &id)).and_then(|dir| start(case, container, &id, &dir));
     spawn::reap_orphans();
     let total = started.elapsed().as_secs_f64();
     match &result {
@@ -129,7 +130,8 @@ pub fn config_json(case: &Case, container: &Container, release: &str, root: &str
         None => Value::Null,
         Some(profile) => {
             let target = Target { arch: "amd64", capabilities: &container.capabilities, release };
-            let converted = seccomp::convert(profile, container.flavour, &target).map_err(|e| format!("seccomp profile: {e}"))?;
+            let converted =
+                seccomp::convert(profile, container.flavour, &target).map_err(|e| format!("seccomp profile: {e}"))?;
             serde_json::to_value(converted).map_err(|e| e.to_string())?
         }
     };
@@ -203,7 +205,12 @@ fn timing(stderr: &str, spawned: f64) -> Option<ContainerTiming> {
 /// `runc run` in the foreground: the case JSON on the container's stdin, its observation on
 /// stdout. runc deletes the container when its process exits. Also returns how long the
 /// container took to start and how long both runs took in it, when it said.
-fn start(case: &Case, container: &Container, id: &str, dir: &str) -> Result<(CaseObservation, Option<ContainerTiming>), String> {
+fn start(
+    case: &Case,
+    container: &Container,
+    id: &str,
+    dir: &str,
+) -> Result<(CaseObservation, Option<ContainerTiming>), String> {
     let input = serde_json::to_vec(case).map_err(|e| e.to_string())?;
     let command = |program: &str| {
         let mut cmd = Command::new(program);
@@ -221,7 +228,8 @@ fn start(case: &Case, container: &Container, id: &str, dir: &str) -> Result<(Cas
     let spawned = monotonic();
     // From the sealed copy when there is one and it can be executed (a kernel with
     // vm.memfd_noexec=2 refuses); else the runtime itself, which then copies itself.
-    let sealed = crate::sealed_runtime::path_for(&container.runtime).map_err(|e| log(&format!("no sealed copy of {}: {e}", container.runtime)));
+    let sealed = crate::sealed_runtime::path_for(&container.runtime)
+        .map_err(|e| log(&format!("no sealed copy of {}: {e}", container.runtime)));
     let mut child = match sealed.ok().map(|path| command(&path).spawn()) {
         Some(Ok(child)) => child,
         other => {
@@ -233,7 +241,8 @@ fn start(case: &Case, container: &Container, id: &str, dir: &str) -> Result<(Cas
                 .map_err(|e| format!("cannot start {}: {} ({e})", container.runtime, errno_text::name_of_io(&e)))?
         }
     };
-    let captured = spawn::supervise(&mut child, &input, CONTAINER_DEADLINE, 8 << 20).map_err(|e| format!("lost track of runc: {e}"))?;
+    let captured = spawn::supervise(&mut child, &input, CONTAINER_DEADLINE, 8 << 20)
+        .map_err(|e| format!("lost track of runc: {e}"))?;
     let stdout = String::from_utf8_lossy(&captured.stdout);
     let stderr = String::from_utf8_lossy(&captured.stderr);
     let last = stdout.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
@@ -319,7 +328,8 @@ mod tests {
         assert_eq!(c["process"]["capabilities"]["bounding"].as_array().unwrap().len(), 14);
         assert_eq!(c["linux"]["seccomp"]["architectures"], json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]));
         assert_eq!(c["linux"]["seccomp"]["syscalls"][0]["names"], json!(["ptrace"]));
-        let types: Vec<&str> = c["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+        let types: Vec<&str> =
+            c["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
         assert_eq!(types, ["pid", "network", "ipc", "uts", "mount", "cgroup"]);
         let tmp = c["mounts"].as_array().unwrap().iter().find(|m| m["destination"] == "/tmp").unwrap();
         assert_eq!(tmp["options"], json!(["mode=1777"]));

@@ -30,13 +30,7 @@ pub fn main() -> i32 {
     let (control, _) = case::observe_run(&case, Tree::in_container(), run::control);
     let t1 = monotonic();
     let (enforced, _) = case::observe_run(&case, Tree::in_container(), run::enforced);
-    let obs = CaseObservation {
-        id: case.id.clone(),
-        landlock,
-        environment_error: None,
-        control,
-        enforced,
-    };
+    let obs = CaseObservation { id: case.id.clone(), landlock, environment_error: None, control, enforced };
     eprintln!("{}", container::timing_line(t0, t1, monotonic()));
     let line = serde_json::to_string(&obs).unwrap_or_default();
     let mut out = std::io::stdout().lock();

@@ -35,9 +35,7 @@ pub fn name_of_raw(errno: i32) -> String {
 /// Name of the errno behind an `io::Error`, or `EIO` if it carries none (it always does for
 /// errors that come from a system call).
 pub fn name_of_io(err: &std::io::Error) -> String {
-    err.raw_os_error()
-        .map(name_of_raw)
-        .unwrap_or_else(|| "EIO".to_string())
+    err.raw_os_error().map(name_of_raw).unwrap_or_else(|| "EIO".to_string())
 }
 
 /// The errno whose message occurs in `stderr`; the longest message wins so that e.g.
@@ -54,11 +52,7 @@ pub fn infer(stderr: &str) -> String {
 /// (errno, message) for every errno glibc has a message for, computed once.
 fn messages() -> &'static [(Errno, String)] {
     static TABLE: OnceLock<Vec<(Errno, String)>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        (1..=MAX_ERRNO)
-            .filter_map(|n| strerror(n).map(|text| (Errno::from_raw(n), text)))
-            .collect()
-    })
+    TABLE.get_or_init(|| (1..=MAX_ERRNO).filter_map(|n| strerror(n).map(|text| (Errno::from_raw(n), text))).collect())
 }
 
 /// glibc's message for `n`, or None for a number it has no message for ("Unknown error n"
@@ -72,9 +66,7 @@ fn strerror(n: i32) -> Option<String> {
         return None;
     }
     // SAFETY: strerror_r succeeded, so the buffer holds a NUL-terminated string.
-    let text = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned();
+    let text = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned();
     if text.is_empty() || text.starts_with("Unknown error") {
         None
     } else {
@@ -88,31 +80,19 @@ mod tests {
 
     #[test]
     fn busybox_touch_denial_is_eacces() {
-        assert_eq!(
-            infer("touch: /sandbox/testfile: Permission denied\n"),
-            "EACCES"
-        );
+        assert_eq!(infer("touch: /sandbox/testfile: Permission denied\n"), "EACCES");
     }
 
     #[test]
     fn cross_device_link_is_exdev() {
-        assert_eq!(
-            infer("mv: can't rename 'a': Invalid cross-device link"),
-            "EXDEV"
-        );
+        assert_eq!(infer("mv: can't rename 'a': Invalid cross-device link"), "EXDEV");
     }
 
     #[test]
     fn other_messages() {
         assert_eq!(infer("sh: can't create /x: Read-only file system"), "EROFS");
-        assert_eq!(
-            infer("cat: can't open 'x': No such file or directory"),
-            "ENOENT"
-        );
-        assert_eq!(
-            infer("mkdir: can't create directory 'd': Operation not permitted"),
-            "EPERM"
-        );
+        assert_eq!(infer("cat: can't open 'x': No such file or directory"), "ENOENT");
+        assert_eq!(infer("mkdir: can't create directory 'd': Operation not permitted"), "EPERM");
     }
 
     #[test]

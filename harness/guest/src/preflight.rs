@@ -32,16 +32,10 @@ pub fn landlock_abi() -> AbiProbe {
 pub fn gather() -> Preflight {
     Preflight {
         release: release(),
-        lsm: std::fs::read_to_string("/sys/kernel/security/lsm")
-            .ok()
-            .map(|s| s.trim().to_string()),
+        lsm: std::fs::read_to_string("/sys/kernel/security/lsm").ok().map(|s| s.trim().to_string()),
         landlock: landlock_abi(),
-        seccomp: std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| status_field(&s, "Seccomp")),
-        cmdline: std::fs::read_to_string("/proc/cmdline")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default(),
+        seccomp: std::fs::read_to_string("/proc/self/status").ok().and_then(|s| status_field(&s, "Seccomp")),
+        cmdline: std::fs::read_to_string("/proc/cmdline").map(|s| s.trim().to_string()).unwrap_or_default(),
         seccomp_filter: Some(seccomp_filter()),
         config: proc_config(),
     }
@@ -54,12 +48,7 @@ pub fn seccomp_filter() -> SeccompFilterProbe {
     // SAFETY: a NULL program pointer is rejected by the kernel (EFAULT) before anything is
     // installed; without filter support the call fails earlier (EINVAL / ENOSYS).
     let ret = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            SECCOMP_SET_MODE_FILTER,
-            0 as libc::c_uint,
-            std::ptr::null::<libc::c_void>(),
-        )
+        libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0 as libc::c_uint, std::ptr::null::<libc::c_void>())
     };
     if ret == 0 {
         // Cannot happen with a NULL program; say so rather than guess.
@@ -109,9 +98,7 @@ fn release() -> String {
         return String::new();
     }
     // SAFETY: the field is NUL-terminated (zeroed, then filled by the kernel).
-    unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }.to_string_lossy().into_owned()
 }
 
 /// The value of `Name:\tvalue` in /proc/<pid>/status.
@@ -138,9 +125,9 @@ mod tests {
     fn gzip_payloads() {
         // `printf 'CONFIG_LSM="landlock"\n' | gzip -n | xxd -i`
         let gz: [u8; 42] = [
-            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x73, 0xf6, 0xf7, 0x73,
-            0xf3, 0x74, 0x8f, 0xf7, 0x09, 0xf6, 0xb5, 0x55, 0xca, 0x49, 0xcc, 0x4b, 0xc9, 0xc9,
-            0x4f, 0xce, 0x56, 0xe2, 0x02, 0x00, 0xa1, 0xb4, 0x1c, 0x68, 0x16, 0x00, 0x00, 0x00,
+            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x73, 0xf6, 0xf7, 0x73, 0xf3, 0x74, 0x8f, 0xf7,
+            0x09, 0xf6, 0xb5, 0x55, 0xca, 0x49, 0xcc, 0x4b, 0xc9, 0xc9, 0x4f, 0xce, 0x56, 0xe2, 0x02, 0x00, 0xa1, 0xb4,
+            0x1c, 0x68, 0x16, 0x00, 0x00, 0x00,
         ];
         assert_eq!(gunzip(&gz).as_deref(), Some(&b"CONFIG_LSM=\"landlock\"\n"[..]));
         assert_eq!(gunzip(b"not gzip at all, no"), None);

@@ -66,9 +66,7 @@ impl Drop for Fd {
 fn open(path: &str, flags: libc::c_int, mode: libc::mode_t) -> Result<Fd, Errno> {
     let p = cpath(path)?;
     // SAFETY: p is a valid C string for the duration of the call.
-    let fd = check(
-        unsafe { libc::open(p.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) }.into(),
-    )?;
+    let fd = check(unsafe { libc::open(p.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) }.into())?;
     Ok(Fd(fd as libc::c_int))
 }
 
@@ -126,9 +124,7 @@ fn readdir(path: &str) -> Probe {
     let mut buf = [0u8; 4096];
     loop {
         // SAFETY: getdents64 writes at most buf.len() bytes into buf.
-        let n = check(unsafe {
-            libc::syscall(libc::SYS_getdents64, fd.0, buf.as_mut_ptr(), buf.len())
-        })?;
+        let n = check(unsafe { libc::syscall(libc::SYS_getdents64, fd.0, buf.as_mut_ptr(), buf.len()) })?;
         if n == 0 {
             return Ok(());
         }
@@ -143,15 +139,13 @@ enum Tcp {
 /// bind or connect a TCP socket to 127.0.0.1:<port>.
 fn tcp(port: u16, what: Tcp) -> Probe {
     // SAFETY: plain socket(2) call.
-    let fd = Fd(check(
-        unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) }.into(),
-    )? as libc::c_int);
+    let fd =
+        Fd(check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) }.into())?
+            as libc::c_int);
     let addr = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
-        },
+        sin_addr: libc::in_addr { s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be() },
         sin_zero: [0; 8],
     };
     let ptr = (&addr as *const libc::sockaddr_in).cast::<libc::sockaddr>();
@@ -183,11 +177,7 @@ fn exec(path: &str) -> Probe {
             CString::new(kv).ok()
         })
         .collect();
-    let envp: Vec<*const libc::c_char> = env
-        .iter()
-        .map(|s| s.as_ptr())
-        .chain([std::ptr::null()])
-        .collect();
+    let envp: Vec<*const libc::c_char> = env.iter().map(|s| s.as_ptr()).chain([std::ptr::null()]).collect();
     // The program must not write into our stdout (the report) or read our stdin. /dev/null may
     // be forbidden by the sandbox; then its standard descriptors are simply closed.
     // SAFETY: valid C string literal.
@@ -222,13 +212,7 @@ fn exec(path: &str) -> Probe {
     let mut got = 0;
     while got < report.len() {
         // SAFETY: reads into the unfilled part of a valid buffer.
-        let n = unsafe {
-            libc::read(
-                reader.0,
-                report[got..].as_mut_ptr().cast(),
-                report.len() - got,
-            )
-        };
+        let n = unsafe { libc::read(reader.0, report[got..].as_mut_ptr().cast(), report.len() - got) };
         match n {
             0 => break,
             n if n > 0 => got += n as usize,

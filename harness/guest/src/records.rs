@@ -25,19 +25,13 @@ impl RecordPort {
     /// Opens the port and makes it raw: a cooked tty would turn every `\n` into `\r\n` and
     /// could interpret control characters in a record.
     pub fn open(path: &str) -> io::Result<RecordPort> {
-        let file = OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NOCTTY)
-            .open(path)?;
+        let file = OpenOptions::new().write(true).custom_flags(libc::O_NOCTTY).open(path)?;
         // Not a tty (a file, when run outside the VM): nothing to make raw.
         if let Ok(mut attrs) = tcgetattr(&file) {
             cfmakeraw(&mut attrs);
             tcsetattr(&file, SetArg::TCSANOW, &attrs)?;
         }
-        Ok(RecordPort {
-            file,
-            nonce: String::new(),
-        })
+        Ok(RecordPort { file, nonce: String::new() })
     }
 
     /// Sets the nonce every following record carries (known once the plan is read).
@@ -58,39 +52,23 @@ impl RecordPort {
     }
 
     pub fn hello(&mut self) -> io::Result<()> {
-        self.send(&Record::Hello {
-            nonce: self.nonce.clone(),
-            version: VERSION,
-        })
+        self.send(&Record::Hello { nonce: self.nonce.clone(), version: VERSION })
     }
 
     pub fn preflight(&mut self, preflight: Preflight) -> io::Result<()> {
-        self.send(&Record::Preflight {
-            nonce: self.nonce.clone(),
-            preflight,
-        })
+        self.send(&Record::Preflight { nonce: self.nonce.clone(), preflight })
     }
 
     pub fn case(&mut self, case: CaseObservation) -> io::Result<()> {
-        self.send(&Record::Case {
-            nonce: self.nonce.clone(),
-            case,
-        })
+        self.send(&Record::Case { nonce: self.nonce.clone(), case })
     }
 
     pub fn fault(&mut self, message: String) -> io::Result<()> {
-        self.send(&Record::Fault {
-            nonce: self.nonce.clone(),
-            message,
-        })
+        self.send(&Record::Fault { nonce: self.nonce.clone(), message })
     }
 
     pub fn done(&mut self, cases: usize, timing: GuestTiming) -> io::Result<()> {
-        self.send(&Record::Done {
-            nonce: self.nonce.clone(),
-            cases,
-            timing: Some(timing),
-        })
+        self.send(&Record::Done { nonce: self.nonce.clone(), cases, timing: Some(timing) })
     }
 
     /// Waits until the UART has sent everything: powering off with bytes in its FIFO loses them.
@@ -105,10 +83,7 @@ pub fn fault_from_panic(message: String) -> bool {
     let Some((fd, nonce)) = PANIC_SINK.get() else {
         return false;
     };
-    let record = Record::Fault {
-        nonce: nonce.clone(),
-        message,
-    };
+    let record = Record::Fault { nonce: nonce.clone(), message };
     let Ok(mut line) = serde_json::to_string(&record) else {
         return false;
     };

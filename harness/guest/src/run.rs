@@ -33,22 +33,11 @@ fn runner_args() -> [&'static str; 1] {
 /// The enforcer's argv with `{cmd}` replaced by the runner's argv, or the runner's argv
 /// appended when no element is `{cmd}`.
 pub fn enforcer_argv(argv: &[String]) -> Vec<String> {
-    let runner: Vec<String> = std::iter::once(GUEST_BIN)
-        .chain(runner_args())
-        .map(String::from)
-        .collect();
+    let runner: Vec<String> = std::iter::once(GUEST_BIN).chain(runner_args()).map(String::from).collect();
     if !argv.iter().any(|a| a == CMD_PLACEHOLDER) {
         return argv.iter().cloned().chain(runner).collect();
     }
-    argv.iter()
-        .flat_map(|a| {
-            if a == CMD_PLACEHOLDER {
-                runner.clone()
-            } else {
-                vec![a.clone()]
-            }
-        })
-        .collect()
+    argv.iter().flat_map(|a| if a == CMD_PLACEHOLDER { runner.clone() } else { vec![a.clone()] }).collect()
 }
 
 /// Resolves a program name like execvp does: names with a slash are used as they are, others
@@ -75,10 +64,7 @@ fn is_executable(path: &Path) -> bool {
 /// The control run: the probe runner as `identity`, in `workdir`, no enforcer.
 pub fn control(case: &Case) -> RunObservation {
     let mut cmd = Command::new(GUEST_BIN);
-    cmd.arg0("lockgate-guest")
-        .args(runner_args())
-        .env_clear()
-        .envs(CLEAN_ENV);
+    cmd.arg0("lockgate-guest").args(runner_args()).env_clear().envs(CLEAN_ENV);
     drop_privileges_then_chdir(&mut cmd, &case.identity, &case.workdir);
     execute(cmd, GUEST_BIN, case)
 }
@@ -90,23 +76,14 @@ pub fn enforced(case: &Case) -> RunObservation {
     let Some(program) = argv.first() else {
         return not_started("the enforcer's argv is empty".to_string());
     };
-    let mut env: Vec<(String, String)> = CLEAN_ENV
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let mut env: Vec<(String, String)> = CLEAN_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     for (key, value) in &case.enforcer.env {
         env.retain(|(k, _)| k != key);
         env.push((key.clone(), value.clone()));
     }
-    let path_var = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
+    let path_var = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("");
     let Some(resolved) = resolve(program, path_var) else {
-        return not_started(format!(
-            "cannot start the enforcer: {program} not found in PATH={path_var}"
-        ));
+        return not_started(format!("cannot start the enforcer: {program} not found in PATH={path_var}"));
     };
     let mut cmd = Command::new(&resolved);
     cmd.arg0(program).args(&argv[1..]).env_clear().envs(env);
@@ -120,10 +97,7 @@ pub fn enforced(case: &Case) -> RunObservation {
 }
 
 fn not_started(message: String) -> RunObservation {
-    RunObservation {
-        setup_error: Some(message),
-        ..Default::default()
-    }
+    RunObservation { setup_error: Some(message), ..Default::default() }
 }
 
 /// setgroups, setgid, setuid, then chdir: the workdir is entered as the user, so a workdir the
@@ -156,10 +130,7 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
         Ok(json) => json,
         Err(e) => return not_started(format!("cannot encode the steps: {e}")),
     };
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -206,20 +177,12 @@ pub fn read_report(stdout: &[u8]) -> Result<Option<RunnerReport>, String> {
     if let Ok(report) = whole {
         return Ok(Some(report));
     }
-    let last_line = trimmed
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
+    let last_line = trimmed.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     match serde_json::from_str::<RunnerReport>(last_line) {
         Ok(report) => Ok(Some(report)),
         Err(_) => {
             let err = whole.err().map(|e| e.to_string()).unwrap_or_default();
-            Err(format!(
-                "runner output unreadable: {err}; stdout was: {}",
-                bounded(trimmed)
-            ))
+            Err(format!("runner output unreadable: {err}; stdout was: {}", bounded(trimmed)))
         }
     }
 }
@@ -240,14 +203,7 @@ mod tests {
         );
         assert_eq!(
             enforcer_argv(&strings(&["env", "{cmd}", "--then", "{cmd}"])),
-            strings(&[
-                "env",
-                GUEST_BIN,
-                "run-steps",
-                "--then",
-                GUEST_BIN,
-                "run-steps"
-            ])
+            strings(&["env", GUEST_BIN, "run-steps", "--then", GUEST_BIN, "run-steps"])
         );
     }
 
@@ -255,13 +211,7 @@ mod tests {
     fn runner_is_appended_without_a_placeholder() {
         assert_eq!(
             enforcer_argv(&strings(&["lockgate-enforcer", "--policy", "/p.yaml"])),
-            strings(&[
-                "lockgate-enforcer",
-                "--policy",
-                "/p.yaml",
-                GUEST_BIN,
-                "run-steps"
-            ])
+            strings(&["lockgate-enforcer", "--policy", "/p.yaml", GUEST_BIN, "run-steps"])
         );
         assert_eq!(enforcer_argv(&[]), strings(&[GUEST_BIN, "run-steps"]));
     }
@@ -269,10 +219,7 @@ mod tests {
     #[test]
     fn programs_resolve_like_execvp() {
         assert_eq!(resolve("/x/y", ""), Some(PathBuf::from("/x/y")));
-        assert_eq!(
-            resolve("sh", "/nonexistent:/bin"),
-            Some(PathBuf::from("/bin/sh"))
-        );
+        assert_eq!(resolve("sh", "/nonexistent:/bin"), Some(PathBuf::from("/bin/sh")));
         assert_eq!(resolve("no-such-program-here", "/bin:/usr/bin"), None);
     }
 

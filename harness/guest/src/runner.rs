@@ -35,19 +35,13 @@ pub fn main() -> i32 {
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
         // Nothing on stdout: the agent then reports "no runner output" rather than results.
-        let _ = writeln!(
-            std::io::stderr(),
-            "lockgate-guest run-steps: cannot read the steps on stdin: {e}"
-        );
+        let _ = writeln!(std::io::stderr(), "lockgate-guest run-steps: cannot read the steps on stdin: {e}");
         return 2;
     }
     let steps: Vec<Step> = match serde_json::from_str(&input) {
         Ok(steps) => steps,
         Err(e) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "lockgate-guest run-steps: the steps on stdin are not valid: {e}"
-            );
+            let _ = writeln!(std::io::stderr(), "lockgate-guest run-steps: the steps on stdin are not valid: {e}");
             return 2;
         }
     };
@@ -55,10 +49,7 @@ pub fn main() -> i32 {
     let line = match serde_json::to_string(&report) {
         Ok(line) => line,
         Err(e) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "lockgate-guest run-steps: cannot encode the report: {e}"
-            );
+            let _ = writeln!(std::io::stderr(), "lockgate-guest run-steps: cannot encode the report: {e}");
             return 2;
         }
     };
@@ -86,12 +77,7 @@ pub fn run_step(step: &Step) -> StepResult {
 }
 
 fn result(outcome: Outcome) -> StepResult {
-    StepResult {
-        outcome,
-        exit_code: None,
-        stdout: String::new(),
-        stderr: String::new(),
-    }
+    StepResult { outcome, exit_code: None, stdout: String::new(), stderr: String::new() }
 }
 
 /// The runner's view of its own confinement. prctl rather than /proc/self/status, because the
@@ -119,9 +105,7 @@ fn prctl_get(option: libc::c_int) -> String {
 /// `/bin/sh -c command`: Ok on exit 0, otherwise the errno whose message the command printed.
 fn shell(command: &str) -> StepResult {
     // /dev/null may itself be forbidden by the sandbox; an empty pipe is an equally empty stdin.
-    let stdin = File::open("/dev/null")
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::piped());
+    let stdin = File::open("/dev/null").map(Stdio::from).unwrap_or_else(|_| Stdio::piped());
     let spawned = Command::new("/bin/sh")
         .args(["-c", command])
         .stdin(stdin)
@@ -149,9 +133,7 @@ fn shell(command: &str) -> StepResult {
                 outcome: Outcome::Err(errno_text::name_of_io(&e)),
                 exit_code: None,
                 stdout: String::new(),
-                stderr: bounded(&format!(
-                    "lockgate-guest: lost the shell step's output: {e}"
-                )),
+                stderr: bounded(&format!("lockgate-guest: lost the shell step's output: {e}")),
             }
         }
     };
@@ -164,12 +146,7 @@ fn shell(command: &str) -> StepResult {
         spawn::End::Signaled(sig) => (Outcome::Err(errno_text::infer(&stderr)), Some(128 + sig)),
         spawn::End::TimedOut => (Outcome::Timeout, None),
     };
-    StepResult {
-        outcome,
-        exit_code,
-        stdout: bounded(&stdout),
-        stderr: bounded(&stderr),
-    }
+    StepResult { outcome, exit_code, stdout: bounded(&stdout), stderr: bounded(&stderr) }
 }
 
 #[cfg(test)]
@@ -179,13 +156,9 @@ mod tests {
 
     /// A probe of `path`, or of the pair (`path`, `to`).
     fn probe(op: ProbeOp, path: &std::path::Path, to: Option<&std::path::Path>) -> Step {
-        let guest =
-            |p: &std::path::Path| GuestPath::try_from(p.to_str().unwrap().to_string()).unwrap();
+        let guest = |p: &std::path::Path| GuestPath::try_from(p.to_str().unwrap().to_string()).unwrap();
         let target = match to {
-            Some(to) => ProbeTarget::Pair {
-                from: guest(path),
-                to: guest(to),
-            },
+            Some(to) => ProbeTarget::Pair { from: guest(path), to: guest(to) },
             None => ProbeTarget::Path(guest(path)),
         };
         Step::Probe { op, target }
@@ -234,11 +207,7 @@ mod tests {
                 err("EINVAL"),
             ]
         );
-        assert_eq!(
-            std::fs::metadata(&file).unwrap().len(),
-            0,
-            "truncate ran after the write"
-        );
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), 0, "truncate ran after the write");
     }
 
     #[test]
@@ -257,14 +226,7 @@ mod tests {
         let report = run(&steps);
         assert_eq!(
             outcomes(&report),
-            vec![
-                Outcome::Ok,
-                Outcome::Ok,
-                err("EEXIST"),
-                Outcome::Ok,
-                Outcome::Ok,
-                Outcome::Ok
-            ]
+            vec![Outcome::Ok, Outcome::Ok, err("EEXIST"), Outcome::Ok, Outcome::Ok, Outcome::Ok]
         );
         assert!(!a.exists());
     }
@@ -282,30 +244,21 @@ mod tests {
         ];
         let report = run(&steps);
         // Executing a mode-0644 file is EACCES even for root (no x bit at all).
-        assert_eq!(
-            outcomes(&report),
-            vec![Outcome::Ok, err("ENOENT"), err("EACCES"), err("EACCES")]
-        );
+        assert_eq!(outcomes(&report), vec![Outcome::Ok, err("ENOENT"), err("EACCES"), err("EACCES")]);
     }
 
     #[test]
     fn tcp_probes() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let tcp = |op, port| Step::Probe {
-            op,
-            target: ProbeTarget::Port(port),
-        };
+        let tcp = |op, port| Step::Probe { op, target: ProbeTarget::Port(port) };
         let report = run(&[
             tcp(ProbeOp::TcpConnect, port),
             tcp(ProbeOp::TcpBind, port),
             // A port is no path: a TCP probe given one is malformed.
             probe(ProbeOp::TcpBind, std::path::Path::new("/8080"), None),
         ]);
-        assert_eq!(
-            outcomes(&report),
-            vec![Outcome::Ok, err("EADDRINUSE"), err("EINVAL")]
-        );
+        assert_eq!(outcomes(&report), vec![Outcome::Ok, err("EADDRINUSE"), err("EINVAL")]);
         drop(listener);
         let report = run(&[tcp(ProbeOp::TcpConnect, port)]);
         assert_eq!(outcomes(&report), vec![err("ECONNREFUSED")]);
@@ -316,51 +269,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
         let report = run(&[
-            Step::Shell {
-                command: format!("touch {d}/ok && echo made"),
-            },
-            Step::Shell {
-                command: format!("cat {d}/missing"),
-            },
-            Step::Shell {
-                command: "echo qwxz >&2; exit 3".into(),
-            },
-            Step::Shell {
-                command: "kill -KILL $$".into(),
-            },
+            Step::Shell { command: format!("touch {d}/ok && echo made") },
+            Step::Shell { command: format!("cat {d}/missing") },
+            Step::Shell { command: "echo qwxz >&2; exit 3".into() },
+            Step::Shell { command: "kill -KILL $$".into() },
         ]);
         let s = &report.steps;
-        assert_eq!(
-            (s[0].outcome.clone(), s[0].exit_code, s[0].stdout.as_str()),
-            (Outcome::Ok, Some(0), "made\n")
-        );
-        assert_eq!(
-            (s[1].outcome.clone(), s[1].exit_code),
-            (err("ENOENT"), Some(1))
-        );
+        assert_eq!((s[0].outcome.clone(), s[0].exit_code, s[0].stdout.as_str()), (Outcome::Ok, Some(0), "made\n"));
+        assert_eq!((s[1].outcome.clone(), s[1].exit_code), (err("ENOENT"), Some(1)));
         assert!(s[1].stderr.contains("No such file or directory"));
-        assert_eq!(
-            (s[2].outcome.clone(), s[2].exit_code),
-            (err("EUNKNOWN"), Some(3))
-        );
-        assert_eq!(
-            (s[3].outcome.clone(), s[3].exit_code),
-            (err("EUNKNOWN"), Some(128 + 9))
-        );
+        assert_eq!((s[2].outcome.clone(), s[2].exit_code), (err("EUNKNOWN"), Some(3)));
+        assert_eq!((s[3].outcome.clone(), s[3].exit_code), (err("EUNKNOWN"), Some(128 + 9)));
     }
 
     #[test]
     fn report_carries_facts_and_claim() {
         let report = run(&[]);
         assert_eq!(report.facts.uid, nix::unistd::getuid().as_raw());
-        assert_eq!(
-            report
-                .facts
-                .no_new_privs
-                .as_deref()
-                .map(|v| v == "0" || v == "1"),
-            Some(true)
-        );
+        assert_eq!(report.facts.no_new_privs.as_deref().map(|v| v == "0" || v == "1"), Some(true));
         let line = serde_json::to_string(&report).unwrap();
         assert_eq!(serde_json::from_str::<RunnerReport>(&line).unwrap(), report);
     }

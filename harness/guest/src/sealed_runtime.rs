@@ -14,8 +14,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::sync::Mutex;
 
 /// The seals runc applies to its own copy, and checks for.
-const RUNC_SEALS: libc::c_int =
-    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+const RUNC_SEALS: libc::c_int = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
 /// Open sealed copies, by the runtime's path. Kept open for the life of the agent: the path
 /// handed out names the agent's descriptor.
@@ -37,12 +36,7 @@ pub fn path_for(runtime: &str) -> Result<String, String> {
 fn sealed_copy(runtime: &str) -> Result<File, String> {
     let mut source = File::open(runtime).map_err(|e| format!("cannot open {runtime}: {e}"))?;
     // SAFETY: memfd_create takes a NUL-terminated name and flags, returns a new descriptor.
-    let fd = unsafe {
-        libc::memfd_create(
-            c"runc-sealed".as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
+    let fd = unsafe { libc::memfd_create(c"runc-sealed".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
     }

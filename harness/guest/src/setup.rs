@@ -34,10 +34,7 @@ pub fn write_accounts(users: &[User]) -> Result<(), String> {
     let mut passwd = String::from("root:x:0:0:root:/:/bin/sh\n");
     let mut group = String::from("root:x:0:\n");
     for u in users {
-        passwd.push_str(&format!(
-            "{0}:x:{1}:{2}:{0}:/:/bin/sh\n",
-            u.name, u.uid, u.gid
-        ));
+        passwd.push_str(&format!("{0}:x:{1}:{2}:{0}:/:/bin/sh\n", u.name, u.uid, u.gid));
         group.push_str(&format!("{}:x:{}:\n", u.name, u.gid));
     }
     write_file_with_parents("/etc/passwd", &passwd)?;
@@ -46,23 +43,15 @@ pub fn write_accounts(users: &[User]) -> Result<(), String> {
 
 /// The enforcer's files (policy files), as (path, content).
 pub fn write_files(files: &[(String, String)]) -> Result<(), String> {
-    files
-        .iter()
-        .try_for_each(|(path, content)| write_file_with_parents(path, content))
+    files.iter().try_for_each(|(path, content)| write_file_with_parents(path, content))
 }
 
 fn write_file_with_parents(path: &str, content: &str) -> Result<(), String> {
     if let Some(parent) = Path::new(path).parent() {
-        fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {}", parent.display(), describe_io(&e)))?;
+        fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {}", parent.display(), describe_io(&e)))?;
     }
     let write = || -> io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(path)?;
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(path)?;
         f.write_all(content.as_bytes())?;
         // An existing file keeps its old mode through open(O_CREAT); the contract is 0644.
         f.set_permissions(fs::Permissions::from_mode(0o644))
@@ -95,10 +84,7 @@ enum Roots {
 impl Tree {
     /// A tree on the tmpfs mounts runc made for the container.
     pub fn in_container() -> Tree {
-        Tree {
-            roots: Roots::Empty,
-            mounts: Vec::new(),
-        }
+        Tree { roots: Roots::Empty, mounts: Vec::new() }
     }
 
     /// Makes the tmpfs roots fresh, then creates `setup.paths` in order.
@@ -112,9 +98,8 @@ impl Tree {
 
     fn mount_roots(&mut self, roots: &[String]) -> Result<(), String> {
         for dir in roots {
-            fs::create_dir_all(dir).map_err(|e| {
-                format!("cannot create tmpfs mount point {dir}: {}", describe_io(&e))
-            })?;
+            fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create tmpfs mount point {dir}: {}", describe_io(&e)))?;
             mount(
                 Some("tmpfs"),
                 dir.as_str(),
@@ -136,10 +121,7 @@ impl Tree {
         let mut errors = Vec::new();
         while let Some(dir) = self.mounts.pop() {
             if let Err(e) = umount2(dir.as_str(), MntFlags::MNT_DETACH) {
-                errors.push(format!(
-                    "cannot unmount the tmpfs on {dir}: {}",
-                    describe_errno(e)
-                ));
+                errors.push(format!("cannot unmount the tmpfs on {dir}: {}", describe_errno(e)));
             }
         }
         errors
@@ -167,8 +149,7 @@ fn reset_roots(roots: &[String]) -> Result<(), String> {
             removed.map_err(|e| format!("cannot empty {root}: {}: {e}", path.display()))?;
         }
         let mode = if root == "/tmp" { 0o1777 } else { 0o755 };
-        std::os::unix::fs::chown(root, Some(0), Some(0))
-            .map_err(|e| format!("cannot chown {root}: {e}"))?;
+        std::os::unix::fs::chown(root, Some(0), Some(0)).map_err(|e| format!("cannot chown {root}: {e}"))?;
         fs::set_permissions(Path::new(root), fs::Permissions::from_mode(mode))
             .map_err(|e| format!("cannot chmod {root}: {e}"))?;
     }
@@ -205,10 +186,8 @@ fn create_path(spec: &PathSpec) -> Result<(), String> {
             if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
                 fs::remove_file(path).map_err(|e| fail("replace symlink", e))?;
             }
-            std::os::unix::fs::symlink(&spec.content, path)
-                .map_err(|e| fail("create symlink", e))?;
-            return std::os::unix::fs::lchown(path, Some(spec.uid), Some(spec.gid))
-                .map_err(|e| fail("chown", e));
+            std::os::unix::fs::symlink(&spec.content, path).map_err(|e| fail("create symlink", e))?;
+            return std::os::unix::fs::lchown(path, Some(spec.uid), Some(spec.gid)).map_err(|e| fail("chown", e));
         }
     }
     // chown before chmod: chown clears the set-id bits a mode may ask for.
@@ -224,10 +203,7 @@ pub fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
         .iter()
         .filter_map(|s| match s {
             // A target that is not a port is left to the probe, which reports EINVAL.
-            Step::Probe {
-                op: ProbeOp::TcpConnect,
-                target: ProbeTarget::Port(port),
-            } => Some(*port),
+            Step::Probe { op: ProbeOp::TcpConnect, target: ProbeTarget::Port(port) } => Some(*port),
             _ => None,
         })
         .collect();
@@ -247,14 +223,7 @@ mod tests {
     fn spec(path: &Path, kind: PathKind, mode: u32, content: &str) -> PathSpec {
         let uid = nix::unistd::getuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
-        PathSpec {
-            path: path.to_str().unwrap().into(),
-            kind,
-            uid,
-            gid,
-            mode,
-            content: content.into(),
-        }
+        PathSpec { path: path.to_str().unwrap().into(), kind, uid, gid, mode, content: content.into() }
     }
 
     #[test]
@@ -274,14 +243,8 @@ mod tests {
             // Twice: a second run over paths left outside a tmpfs must also succeed.
             Tree::default().prepare(&setup).unwrap();
         }
-        assert_eq!(
-            fs::metadata(&d).unwrap().permissions().mode() & 0o7777,
-            0o700
-        );
-        assert_eq!(
-            fs::metadata(d.join("f")).unwrap().permissions().mode() & 0o7777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&d).unwrap().permissions().mode() & 0o7777, 0o700);
+        assert_eq!(fs::metadata(d.join("f")).unwrap().permissions().mode() & 0o7777, 0o600);
         assert_eq!(fs::read_to_string(d.join("l")).unwrap(), "hello");
     }
 
@@ -289,15 +252,9 @@ mod tests {
     fn a_failing_path_names_path_and_errno() {
         let dir = tempfile::tempdir().unwrap();
         let orphan = dir.path().join("no/such/parent");
-        let setup = Setup {
-            paths: vec![spec(&orphan, PathKind::File, 0o644, "")],
-            ..Default::default()
-        };
+        let setup = Setup { paths: vec![spec(&orphan, PathKind::File, 0o644, "")], ..Default::default() };
         let err = Tree::default().prepare(&setup).unwrap_err();
-        assert!(
-            err.contains(orphan.to_str().unwrap()) && err.contains("ENOENT"),
-            "{err}"
-        );
+        assert!(err.contains(orphan.to_str().unwrap()) && err.contains("ENOENT"), "{err}");
     }
 
     #[test]
@@ -311,10 +268,7 @@ mod tests {
         if nix::unistd::getuid().is_root() {
             reset_roots(&[r]).unwrap();
             assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
-            assert_eq!(
-                fs::metadata(&root).unwrap().permissions().mode() & 0o7777,
-                0o755
-            );
+            assert_eq!(fs::metadata(&root).unwrap().permissions().mode() & 0o7777, 0o755);
         }
     }
 }

@@ -18,10 +18,14 @@ pub fn hand_over(case: Option<&Case>) {
         if let Err(e) = prepared {
             hint.push_str(&format!("(could not rebuild the case's world: {e})\r\n"));
         }
-        let argv: Vec<String> = c.enforcer.argv.iter().map(|a| if a == "{cmd}" { "sh".to_string() } else { a.clone() }).collect();
+        let argv: Vec<String> =
+            c.enforcer.argv.iter().map(|a| if a == "{cmd}" { "sh".to_string() } else { a.clone() }).collect();
         let env: String = c.enforcer.env.iter().map(|(k, v)| format!("{k}='{v}' ")).collect();
         let who = if c.enforcer.drop_privileges {
-            format!("\r\n  (as uid {} gid {}: lockgate starts this enforcer as the policy's user)", c.identity.uid, c.identity.gid)
+            format!(
+                "\r\n  (as uid {} gid {}: lockgate starts this enforcer as the policy's user)",
+                c.identity.uid, c.identity.gid
+            )
         } else {
             String::new()
         };

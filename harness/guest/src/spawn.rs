@@ -68,12 +68,7 @@ pub struct Captured {
 ///
 /// Takes the child's piped handles (any that were not piped are simply absent). On return the
 /// child has been reaped and its process group killed (to clean up stragglers).
-pub fn supervise(
-    child: &mut Child,
-    input: &[u8],
-    deadline: Duration,
-    max_output: usize,
-) -> io::Result<Captured> {
+pub fn supervise(child: &mut Child, input: &[u8], deadline: Duration, max_output: usize) -> io::Result<Captured> {
     let pgid = Pid::from_raw(child.id() as i32);
     let result = pump(child, input, deadline, max_output);
     // Whatever happened (normal end, deadline, or an error of ours), leave nothing behind:
@@ -88,11 +83,7 @@ pub fn supervise(
                     End::TimedOut
                 }
             };
-            Ok(Captured {
-                end,
-                stdout,
-                stderr,
-            })
+            Ok(Captured { end, stdout, stderr })
         }
         Err(e) => {
             let _ = child.wait();
@@ -117,12 +108,7 @@ type Pumped = (Option<ExitStatus>, Vec<u8>, Vec<u8>);
 /// moment it happens: under TCG a child's pipes often close (EOF) a little before it can be
 /// reaped, and napping for that cost ~5 ms per process, several processes per case.
 /// Without pidfds (a seccomp profile that refuses pidfd_open) the loop naps instead.
-fn pump(
-    child: &mut Child,
-    input: &[u8],
-    deadline: Duration,
-    max_output: usize,
-) -> io::Result<Pumped> {
+fn pump(child: &mut Child, input: &[u8], deadline: Duration, max_output: usize) -> io::Result<Pumped> {
     let hard_stop = Instant::now() + deadline;
     let mut stdin = child.stdin.take().filter(|_| !input.is_empty());
     if let Some(pipe) = &stdin {
@@ -164,35 +150,17 @@ fn pump(
         let nap = PollTimeout::from((stop_at - now).as_millis().min(cap) as u16);
         let (in_ready, out_ready, err_ready) = {
             let mut fds = Vec::with_capacity(4);
-            let i = watch(
-                &mut fds,
-                stdin.as_ref().map(|p| p.as_fd()),
-                PollFlags::POLLOUT,
-            );
-            let o = watch(
-                &mut fds,
-                stdout.as_ref().map(|p| p.as_fd()),
-                PollFlags::POLLIN,
-            );
-            let e = watch(
-                &mut fds,
-                stderr.as_ref().map(|p| p.as_fd()),
-                PollFlags::POLLIN,
-            );
+            let i = watch(&mut fds, stdin.as_ref().map(|p| p.as_fd()), PollFlags::POLLOUT);
+            let o = watch(&mut fds, stdout.as_ref().map(|p| p.as_fd()), PollFlags::POLLIN);
+            let e = watch(&mut fds, stderr.as_ref().map(|p| p.as_fd()), PollFlags::POLLIN);
             // Readable once the child has exited; the next turn of the loop reaps it.
-            watch(
-                &mut fds,
-                exit_watch.as_ref().map(|p| p.as_fd()),
-                PollFlags::POLLIN,
-            );
+            watch(&mut fds, exit_watch.as_ref().map(|p| p.as_fd()), PollFlags::POLLIN);
             match poll(&mut fds, nap) {
                 Ok(_) => {}
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }
-            let ready = |idx: Option<usize>| {
-                idx.is_some_and(|k| fds[k].revents().is_some_and(|r| !r.is_empty()))
-            };
+            let ready = |idx: Option<usize>| idx.is_some_and(|k| fds[k].revents().is_some_and(|r| !r.is_empty()));
             (ready(i), ready(o), ready(e))
         };
 
@@ -200,9 +168,7 @@ fn pump(
             if let Some(pipe) = stdin.as_mut() {
                 match pipe.write(&input[written..]) {
                     Ok(n) => written += n,
-                    Err(e)
-                        if e.kind() == io::ErrorKind::WouldBlock
-                            || e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
                     // EPIPE: the child does not want (the rest of) its input; that is its business.
                     Err(_) => written = input.len(),
                 }
@@ -230,22 +196,14 @@ fn pidfd_open(pid: u32) -> Option<OwnedFd> {
 }
 
 /// Adds an open pipe to the poll set; returns its index there.
-fn watch<'fd>(
-    fds: &mut Vec<PollFd<'fd>>,
-    fd: Option<BorrowedFd<'fd>>,
-    flags: PollFlags,
-) -> Option<usize> {
+fn watch<'fd>(fds: &mut Vec<PollFd<'fd>>, fd: Option<BorrowedFd<'fd>>, flags: PollFlags) -> Option<usize> {
     let fd = fd?;
     fds.push(PollFd::new(fd, flags));
     Some(fds.len() - 1)
 }
 
 /// One read from a readable pipe; closes it (sets None) at EOF.
-fn drain_once<R: Read>(
-    pipe: &mut Option<R>,
-    keep: &mut Vec<u8>,
-    max_output: usize,
-) -> io::Result<()> {
+fn drain_once<R: Read>(pipe: &mut Option<R>, keep: &mut Vec<u8>, max_output: usize) -> io::Result<()> {
     let Some(reader) = pipe.as_mut() else {
         return Ok(());
     };
@@ -256,8 +214,7 @@ fn drain_once<R: Read>(
             let room = max_output.saturating_sub(keep.len());
             keep.extend_from_slice(&chunk[..n.min(room)]);
         }
-        Err(e)
-            if e.kind() == io::ErrorKind::Interrupted || e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) if e.kind() == io::ErrorKind::Interrupted || e.kind() == io::ErrorKind::WouldBlock => {}
         Err(e) => return Err(e),
     }
     Ok(())

@@ -23,7 +23,9 @@ impl Cache {
         } else if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
             PathBuf::from(p).join("lockgate")
         } else {
-            let home = std::env::var_os("HOME").context("neither LOCKGATE_CACHE nor HOME is set; set LOCKGATE_CACHE to a directory for lockgate's cache")?;
+            let home = std::env::var_os("HOME").context(
+                "neither LOCKGATE_CACHE nor HOME is set; set LOCKGATE_CACHE to a directory for lockgate's cache",
+            )?;
             PathBuf::from(home).join(".cache/lockgate")
         };
         Cache::at(root)
@@ -31,7 +33,8 @@ impl Cache {
 
     pub fn at(root: PathBuf) -> Result<Cache> {
         for sub in ["blobs", "tmp", "apt", "images", "host"] {
-            std::fs::create_dir_all(root.join(sub)).with_context(|| format!("cannot create cache directory {}", root.join(sub).display()))?;
+            std::fs::create_dir_all(root.join(sub))
+                .with_context(|| format!("cannot create cache directory {}", root.join(sub).display()))?;
         }
         Ok(Cache { root })
     }
@@ -46,7 +49,10 @@ impl Cache {
 
     /// A fresh temporary directory inside the cache (same filesystem, so renames are atomic).
     pub fn tempdir(&self) -> Result<tempfile::TempDir> {
-        tempfile::Builder::new().prefix("work-").tempdir_in(self.dir("tmp")).context("cannot create a temporary directory in the cache")
+        tempfile::Builder::new()
+            .prefix("work-")
+            .tempdir_in(self.dir("tmp"))
+            .context("cannot create a temporary directory in the cache")
     }
 
     pub fn blob_path(&self, sha256: &str) -> PathBuf {
@@ -63,7 +69,8 @@ impl Cache {
         let actual = sha256_file(&path)?;
         if actual != sha256 {
             crate::event::emit(crate::event::Event::CacheCorrupt { path: path.clone(), actual: actual.clone() });
-            std::fs::remove_file(&path).with_context(|| format!("cannot remove corrupt cache entry {}", path.display()))?;
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove corrupt cache entry {}", path.display()))?;
             return Ok(None);
         }
         Ok(Some(path))
@@ -96,7 +103,12 @@ impl Cache {
     pub fn lock(&self) -> Result<CacheLock> {
         use fs4::fs_std::FileExt;
         let path = self.root.join("fetch.lock");
-        let file = File::options().create(true).truncate(false).write(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         if file.try_lock_exclusive().map(|locked| !locked).unwrap_or(true) {
             crate::event::emit(crate::event::Event::WaitingForCache { lock: path.clone() });
             file.lock_exclusive().with_context(|| format!("cannot lock {}", path.display()))?;
@@ -112,7 +124,8 @@ pub struct CacheLock {
 pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     let dir = dest.parent().context("destination has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(dest).with_context(|| format!("cannot write {}", dest.display()))?;

@@ -104,12 +104,18 @@ impl VmTestArgs {
                 if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
                     print!("{}", crate::report::markdown::github_annotations(&r.cells));
                 }
-                self.write_reports(|| crate::report::junit::render(&r.cells), || crate::report::markdown::render(&r, &self.repro_flags()))?;
+                self.write_reports(
+                    || crate::report::junit::render(&r.cells),
+                    || crate::report::markdown::render(&r, &self.repro_flags()),
+                )?;
                 Ok(ok)
             }
             Err(e) => {
                 let text = format!("{e:#}");
-                if let Err(w) = self.write_reports(|| crate::report::junit::render_run_error(&text), || crate::report::markdown::render_run_error(&text)) {
+                if let Err(w) = self.write_reports(
+                    || crate::report::junit::render_run_error(&text),
+                    || crate::report::markdown::render_run_error(&text),
+                ) {
                     crate::event::emit(crate::event::Event::Warning(format!("{w:#}")));
                 }
                 Err(e)
@@ -140,7 +146,8 @@ impl VmTestArgs {
         use anyhow::Context;
         let write = |path: &std::path::Path, text: &str, what: &str| -> anyhow::Result<()> {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {} for the {what}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {} for the {what}", dir.display()))?;
             }
             std::fs::write(path, text).with_context(|| format!("cannot write the {what} to {}", path.display()))?;
             crate::event::emit(crate::event::Event::ReportWritten { what: what.to_string(), path: path.to_path_buf() });
@@ -163,7 +170,9 @@ impl VmTestArgs {
                     .append(true)
                     .open(&p)
                     .and_then(|mut f| writeln!(f, "{md}"))
-                    .with_context(|| format!("cannot append the Markdown summary to $GITHUB_STEP_SUMMARY ({})", p.display()))?;
+                    .with_context(|| {
+                        format!("cannot append the Markdown summary to $GITHUB_STEP_SUMMARY ({})", p.display())
+                    })?;
             }
         }
         Ok(())
@@ -189,7 +198,12 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
                 _ => abi,
             };
             let ready = b.ready_after.map(|d| format!("{:.1}s", d.as_secs_f64())).unwrap_or_else(|| "-".into());
-            println!("  {:<14} {}  landlock {abi:<8} agent ready {ready}, powered off {:.1}s", k.name, b.accel, b.wall.as_secs_f64());
+            println!(
+                "  {:<14} {}  landlock {abi:<8} agent ready {ready}, powered off {:.1}s",
+                k.name,
+                b.accel,
+                b.wall.as_secs_f64()
+            );
         }
     }
     for c in &r.cells {
@@ -209,7 +223,13 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
             _ => {}
         }
         if let (Ok(v), crate::judge::cells::CellState::NothingChecked { .. }) = (&c.outcome, c.state()) {
-            println!("\nCHECKED NOTHING {}@{}@{}: {}", c.scenario, c.kernel, c.env, v.nothing_checked.as_deref().unwrap_or_default());
+            println!(
+                "\nCHECKED NOTHING {}@{}@{}: {}",
+                c.scenario,
+                c.kernel,
+                c.env,
+                v.nothing_checked.as_deref().unwrap_or_default()
+            );
         }
         if let Some(s) = &c.snapshot_error {
             println!("\nSNAPSHOT {}@{}@{}: {s}", c.scenario, c.kernel, c.env);
@@ -219,7 +239,11 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
         }
     }
     let failed = r.cells.iter().filter(|c| !c.ok()).count();
-    let nothing = r.cells.iter().filter(|c| c.ok() && matches!(c.state(), crate::judge::cells::CellState::NothingChecked { .. })).count();
+    let nothing = r
+        .cells
+        .iter()
+        .filter(|c| c.ok() && matches!(c.state(), crate::judge::cells::CellState::NothingChecked { .. }))
+        .count();
     let nothing_text = match nothing {
         0 => String::new(),
         n => format!(", {n} checked nothing (every expectation skipped; under CI=true that fails unless the scenario says `may_skip_all: true`)"),

@@ -15,29 +15,74 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A cached blob failed its digest check and is fetched again.
-    CacheCorrupt { path: PathBuf, actual: String },
+    CacheCorrupt {
+        path: PathBuf,
+        actual: String,
+    },
     /// Another lockgate run holds the cache's fetch lock.
-    WaitingForCache { lock: PathBuf },
-    Downloading { url: String },
+    WaitingForCache {
+        lock: PathBuf,
+    },
+    Downloading {
+        url: String,
+    },
     /// A package fetched through apt.
-    Fetching { name: String, version: String, distro: String, suite: String },
+    Fetching {
+        name: String,
+        version: String,
+        distro: String,
+        suite: String,
+    },
     /// A new digest was recorded in a lock file.
-    Pinned { key: String, digest: String, lock: PathBuf },
+    Pinned {
+        key: String,
+        digest: String,
+        lock: PathBuf,
+    },
     /// A step of a kernel build (`1/4 unpacking the source`), or its start.
     Build(String),
     /// A kernel build's compile progress; `in_place` redraws one terminal line.
-    BuildProgress { kernel: String, files: usize, percent: Option<usize>, elapsed: Duration, in_place: bool },
+    BuildProgress {
+        kernel: String,
+        files: usize,
+        percent: Option<usize>,
+        elapsed: Duration,
+        in_place: bool,
+    },
     /// Ends a run of in-place progress lines.
     BuildProgressDone,
-    StaleBuildRemoved { dir: PathBuf },
-    BaseImageBuilt { path: PathBuf },
-    KvmFallback { why: String, console: String },
-    Booting { kernel: String, accel: String, cases: usize },
-    Booted { done: usize, total: usize, kernel: String, accel: String, wall: Duration, ended: String },
+    StaleBuildRemoved {
+        dir: PathBuf,
+    },
+    BaseImageBuilt {
+        path: PathBuf,
+    },
+    KvmFallback {
+        why: String,
+        console: String,
+    },
+    Booting {
+        kernel: String,
+        accel: String,
+        cases: usize,
+    },
+    Booted {
+        done: usize,
+        total: usize,
+        kernel: String,
+        accel: String,
+        wall: Duration,
+        ended: String,
+    },
     /// `--verbose`: where one boot's time went, by the guest's clock.
     GuestTiming(String),
-    Interrupted { guests: usize },
-    ReportWritten { what: String, path: PathBuf },
+    Interrupted {
+        guests: usize,
+    },
+    ReportWritten {
+        what: String,
+        path: PathBuf,
+    },
     /// Something went wrong that does not change a verdict (a provenance file not written).
     Warning(String),
 }
@@ -143,7 +188,14 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         set_sink(Box::new(Collect(seen.clone())));
         emit(Event::Booting { kernel: "k".into(), accel: "tcg".into(), cases: 1 });
-        emit(Event::Booted { done: 1, total: 2, kernel: "k".into(), accel: "tcg".into(), wall: Duration::from_millis(1500), ended: "powered off".into() });
+        emit(Event::Booted {
+            done: 1,
+            total: 2,
+            kernel: "k".into(),
+            accel: "tcg".into(),
+            wall: Duration::from_millis(1500),
+            ended: "powered off".into(),
+        });
         let seen = seen.lock().unwrap().clone();
         assert!(seen.contains(&"k: booting under tcg (1 case)".to_string()), "{seen:?}");
         assert!(seen.contains(&"[1/2] k: booted under tcg in 1.5s (powered off)".to_string()), "{seen:?}");

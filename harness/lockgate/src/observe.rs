@@ -33,7 +33,10 @@ pub fn read_records(text: &str, nonce: &str, planned: &[String]) -> Result<Obser
             format!("record line {n} is garbled ({e}): `{shown}`")
         })?;
         if record.nonce() != nonce {
-            return Err(format!("record line {n} carries nonce `{}`, not this run's: a stale or replayed record", record.nonce()));
+            return Err(format!(
+                "record line {n} carries nonce `{}`, not this run's: a stale or replayed record",
+                record.nonce()
+            ));
         }
         if done.is_some() {
             return Err(format!("record line {n} comes after the final record"));
@@ -41,7 +44,9 @@ pub fn read_records(text: &str, nonce: &str, planned: &[String]) -> Result<Obser
         match record {
             Record::Hello { version, .. } => {
                 if version != VERSION {
-                    return Err(format!("the guest speaks protocol {version}, the host {VERSION}: rebuild the guest image"));
+                    return Err(format!(
+                        "the guest speaks protocol {version}, the host {VERSION}: rebuild the guest image"
+                    ));
                 }
                 hello = true;
             }
@@ -62,7 +67,9 @@ pub fn read_records(text: &str, nonce: &str, planned: &[String]) -> Result<Obser
         }
     }
     if !hello {
-        return Err("the guest sent no records at all (its agent never started, or the record port stayed silent)".into());
+        return Err(
+            "the guest sent no records at all (its agent never started, or the record port stayed silent)".into()
+        );
     }
     let preflight = preflight.ok_or("the guest sent no preflight record")?;
     let Some(count) = done else {
@@ -75,7 +82,11 @@ pub fn read_records(text: &str, nonce: &str, planned: &[String]) -> Result<Obser
         ));
     };
     if count != cases.len() || count != planned.len() {
-        return Err(format!("the final record counts {count} cases, {} arrived, {} were planned", cases.len(), planned.len()));
+        return Err(format!(
+            "the final record counts {count} cases, {} arrived, {} were planned",
+            cases.len(),
+            planned.len()
+        ));
     }
     Ok(Observations { preflight, cases, timing })
 }
@@ -94,11 +105,25 @@ mod tests {
             rec(&Record::Hello { nonce: nonce.into(), version: VERSION }),
             rec(&Record::Preflight {
                 nonce: nonce.into(),
-                preflight: Preflight { release: "6.8".into(), lsm: None, landlock: AbiProbe::Abi(4), seccomp: None, cmdline: String::new(), seccomp_filter: None, config: None },
+                preflight: Preflight {
+                    release: "6.8".into(),
+                    lsm: None,
+                    landlock: AbiProbe::Abi(4),
+                    seccomp: None,
+                    cmdline: String::new(),
+                    seccomp_filter: None,
+                    config: None,
+                },
             }),
             rec(&Record::Case {
                 nonce: nonce.into(),
-                case: CaseObservation { id: "s@bare".into(), landlock: AbiProbe::Abi(4), environment_error: None, control: RunObservation::default(), enforced: RunObservation::default() },
+                case: CaseObservation {
+                    id: "s@bare".into(),
+                    landlock: AbiProbe::Abi(4),
+                    environment_error: None,
+                    control: RunObservation::default(),
+                    enforced: RunObservation::default(),
+                },
             }),
             rec(&Record::Done { nonce: nonce.into(), cases: 1, timing: None }),
         ]
@@ -131,7 +156,9 @@ mod tests {
         assert!(read_records(&garbled, "n", &planned).unwrap_err().contains("garbled"));
         assert!(read_records(&lines.join("\n"), "other", &planned).unwrap_err().contains("stale or replayed"));
         assert!(read_records("", "n", &planned).unwrap_err().contains("no records at all"));
-        let missing_case = [lines[0].clone(), lines[1].clone(), rec(&Record::Done { nonce: "n".into(), cases: 0, timing: None })].join("\n");
+        let missing_case =
+            [lines[0].clone(), lines[1].clone(), rec(&Record::Done { nonce: "n".into(), cases: 0, timing: None })]
+                .join("\n");
         assert!(read_records(&missing_case, "n", &planned).unwrap_err().contains("1 were planned"));
     }
 }

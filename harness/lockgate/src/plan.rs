@@ -41,7 +41,10 @@ pub struct KernelRun {
 
 pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     let (i, n) = s.split_once('/').ok_or_else(|| format!("`{s}` is not a shard: write i/n, like 1/2"))?;
-    let (i, n): (usize, usize) = (i.parse().map_err(|_| format!("`{i}` is not a number"))?, n.parse().map_err(|_| format!("`{n}` is not a number"))?);
+    let (i, n): (usize, usize) = (
+        i.parse().map_err(|_| format!("`{i}` is not a number"))?,
+        n.parse().map_err(|_| format!("`{n}` is not a number"))?,
+    );
     if n == 0 || i == 0 || i > n {
         return Err(format!("shard {s}: i must be between 1 and n"));
     }
@@ -98,14 +101,23 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
     for k in kernels {
         let mut run = KernelRun { kernel: k, cells: Vec::new(), cases: Vec::new() };
         for env in &selected {
-            let Some(ready) = envs.get(&env.name) else { bail!("environment `{}` was selected but not made ready", env.name) };
+            let Some(ready) = envs.get(&env.name) else {
+                bail!("environment `{}` was selected but not made ready", env.name)
+            };
             for (si, s) in model.scenarios.iter().enumerate() {
                 if !sel.scenarios.is_empty() && !sel.scenarios.iter().any(|n| n == s.value.name.as_str()) {
                     continue;
                 }
                 let (mut case, step_of) = case_for(s, &env.name, enforcer);
                 case.container = ready.container.clone();
-                run.cells.push(Cell { scenario: si, kernel: k, env: env.name.clone(), env_facts: ready.facts.clone(), case_id: case.id.clone(), step_of });
+                run.cells.push(Cell {
+                    scenario: si,
+                    kernel: k,
+                    env: env.name.clone(),
+                    env_facts: ready.facts.clone(),
+                    case_id: case.id.clone(),
+                    step_of,
+                });
                 run.cases.push(case);
             }
         }
@@ -145,7 +157,12 @@ fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &Enforcer) -> (proto::Cas
         gid = ids(Some(g.as_str())).1;
     }
     let setup = proto::Setup {
-        users: sc.setup.users.iter().map(|u| proto::User { name: u.name.to_string(), uid: u.uid, gid: u.gid.unwrap_or(u.uid) }).collect(),
+        users: sc
+            .setup
+            .users
+            .iter()
+            .map(|u| proto::User { name: u.name.to_string(), uid: u.uid, gid: u.gid.unwrap_or(u.uid) })
+            .collect(),
         tmpfs: sc.tmpfs_roots(),
         paths: sc
             .setup
@@ -159,7 +176,14 @@ fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &Enforcer) -> (proto::Cas
                     proto::PathKind::File => 0o644,
                     proto::PathKind::Symlink => 0o777,
                 });
-                proto::PathSpec { path: p.path.as_str().into(), kind, uid, gid, mode, content: p.content.clone().unwrap_or_default() }
+                proto::PathSpec {
+                    path: p.path.as_str().into(),
+                    kind,
+                    uid,
+                    gid,
+                    mode,
+                    content: p.content.clone().unwrap_or_default(),
+                }
             })
             .collect(),
     };

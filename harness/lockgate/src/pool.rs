@@ -85,7 +85,8 @@ pub fn boot_all(input: &Inputs, opts: &BootOptions) -> Vec<KernelOutcome> {
     let kernels = input.kernels;
     let results: Mutex<Vec<(usize, KernelOutcome)>> = Mutex::new(Vec::new());
     let mut times = crate::vm::order::BootTimes::load(input.cache);
-    let boots: Vec<(&str, usize)> = runs.iter().map(|r| (input.model.kernels[r.kernel].value.name.as_str(), r.cases.len())).collect();
+    let boots: Vec<(&str, usize)> =
+        runs.iter().map(|r| (input.model.kernels[r.kernel].value.name.as_str(), r.cases.len())).collect();
     let mut order = times.longest_first(&boots);
     let mut chosen = first_accel;
     if fallback && !order.is_empty() {
@@ -138,10 +139,17 @@ pub struct KernelOutcome {
 }
 
 impl BootContext<'_> {
-    fn boot_kernel(&self, run: &KernelRun, kernel: &Result<Artifact, String>, accel: Accel, may_fall_back: bool) -> KernelOutcome {
+    fn boot_kernel(
+        &self,
+        run: &KernelRun,
+        kernel: &Result<Artifact, String>,
+        accel: Accel,
+        may_fall_back: bool,
+    ) -> KernelOutcome {
         let manifest = &self.model.kernels[run.kernel].value;
         let name = manifest.name.to_string();
-        let mut report = KernelReport { name: name.clone(), kernel_sha256: None, boot: None, preflight: None, error: None };
+        let mut report =
+            KernelReport { name: name.clone(), kernel_sha256: None, boot: None, preflight: None, error: None };
         let artifact = match kernel {
             Ok(a) => a,
             Err(e) => {
@@ -177,9 +185,22 @@ impl BootContext<'_> {
         if let Some(out) = &outcome {
             let guest = observations.as_ref().ok().and_then(|o| o.timing.clone());
             let timing = guest.as_ref().filter(|_| self.opts.verbose).map(|g| timing_text(&name, out.wall, g));
-            report.boot = Some(BootSummary { accel: out.accel, wall: out.wall, ready_after: out.ready_after, guest, peak_rss_kib: out.peak_rss_kib });
+            report.boot = Some(BootSummary {
+                accel: out.accel,
+                wall: out.wall,
+                ready_after: out.ready_after,
+                guest,
+                peak_rss_kib: out.peak_rss_kib,
+            });
             let done = self.boots_done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            emit(Event::Booted { done, total: self.boots_total, kernel: name.clone(), accel: out.accel.to_string(), wall: out.wall, ended: ended_text(&out.ended) });
+            emit(Event::Booted {
+                done,
+                total: self.boots_total,
+                kernel: name.clone(),
+                accel: out.accel.to_string(),
+                wall: out.wall,
+                ended: ended_text(&out.ended),
+            });
             if let Some(text) = timing {
                 emit(Event::GuestTiming(text));
             }
@@ -209,7 +230,13 @@ impl BootContext<'_> {
     }
 
     /// One boot; `Ok((boot, Err(..)))` when QEMU ran but the observations are unusable.
-    fn boot_once(&self, run: &KernelRun, manifest: &model::kernel::KernelManifest, kernel: &Artifact, accel: Accel) -> Result<(BootOutcome, Result<Observations, String>)> {
+    fn boot_once(
+        &self,
+        run: &KernelRun,
+        manifest: &model::kernel::KernelManifest,
+        kernel: &Artifact,
+        accel: Accel,
+    ) -> Result<(BootOutcome, Result<Observations, String>)> {
         let work = self.cache.tempdir()?;
         let plan = Plan {
             version: VERSION,
@@ -226,7 +253,14 @@ impl BootContext<'_> {
         // A container start costs runc's copy of itself and a Go runtime: more memory and time.
         let containers = run.cases.iter().filter(|c| c.container.is_some()).count() as u64;
         let memory_mb = if containers > 0 { 512 } else { 256 };
-        let boot = qemu::Boot { kernel: &kernel.path, initrd: &initrd, extra_cmdline: cmdline.trim(), records: &records, accel, memory_mb };
+        let boot = qemu::Boot {
+            kernel: &kernel.path,
+            initrd: &initrd,
+            extra_cmdline: cmdline.trim(),
+            records: &records,
+            accel,
+            memory_mb,
+        };
         let cases = run.cases.len() as u64;
         let deadline = self.opts.timeout.unwrap_or(match accel {
             Accel::Tcg => Duration::from_secs(60 + 20 * cases + 20 * containers),

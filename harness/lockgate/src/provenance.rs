@@ -41,9 +41,10 @@ pub fn write(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], common:
             })),
         });
         let path = dir.join(format!("{}@{}@{}.provenance.json", c.scenario, c.kernel, c.env));
-        if let Err(e) = crate::cache::write_atomic(&path, serde_json::to_string_pretty(&record).unwrap_or_default().as_bytes()) {
+        if let Err(e) =
+            crate::cache::write_atomic(&path, serde_json::to_string_pretty(&record).unwrap_or_default().as_bytes())
+        {
             emit(Event::Warning(format!("cannot write {}: {e:#}", path.display())));
         }
     }
 }
-

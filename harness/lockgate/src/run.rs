@@ -119,7 +119,15 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let staged = stage::stage(&model, &runs, &enforcer, &envs, &mut fetcher, !opts.verbose, &mut phases)?;
     let host_setup = start.elapsed();
 
-    let inputs = pool::Inputs { model: &model, runs: &runs, kernels: &staged.kernels, base: &staged.base, layers: &staged.layers, cache: &cache, qemu_version: &qemu_version };
+    let inputs = pool::Inputs {
+        model: &model,
+        runs: &runs,
+        kernels: &staged.kernels,
+        base: &staged.base,
+        layers: &staged.layers,
+        cache: &cache,
+        qemu_version: &qemu_version,
+    };
     let mut outcomes = pool::boot_all(&inputs, &opts.boot_options());
     for (out, config) in outcomes.iter_mut().zip(&staged.host_configs) {
         if let Some(p) = out.report.preflight.as_mut().filter(|p| p.config.is_none()) {

@@ -48,7 +48,15 @@ impl Phases {
 }
 
 /// Stages what `runs` need, through `fetcher` (and its cache).
-pub fn stage(model: &Model, runs: &[KernelRun], enforcer: &Enforcer, envs: &Prepared, fetcher: &mut Fetcher, quiet: bool, phases: &mut Phases) -> Result<Staged> {
+pub fn stage(
+    model: &Model,
+    runs: &[KernelRun],
+    enforcer: &Enforcer,
+    envs: &Prepared,
+    fetcher: &mut Fetcher,
+    quiet: bool,
+    phases: &mut Phases,
+) -> Result<Staged> {
     let cache = fetcher.cache.clone();
     let cache = &cache;
     let bins = crate::guest_build::build(quiet)?;
@@ -56,7 +64,11 @@ pub fn stage(model: &Model, runs: &[KernelRun], enforcer: &Enforcer, envs: &Prep
     let busybox = fetcher.busybox()?;
     let base = image::base_image(
         cache,
-        &image::BaseInputs { guest: (&bins.guest, &bins.guest_sha256), enforcer: (&bins.enforcer, &bins.enforcer_sha256), busybox: (&busybox.path, &busybox.sha256) },
+        &image::BaseInputs {
+            guest: (&bins.guest, &bins.guest_sha256),
+            enforcer: (&bins.enforcer, &bins.enforcer_sha256),
+            busybox: (&busybox.path, &busybox.sha256),
+        },
     )?;
     if base.built {
         emit(Event::BaseImageBuilt { path: base.path.clone() });
@@ -71,10 +83,11 @@ pub fn stage(model: &Model, runs: &[KernelRun], enforcer: &Enforcer, envs: &Prep
     phases.mark("enforcer and runtime archives");
     // Every kernel first (sequentially: apt and the cache lock are shared), so that a kernel
     // that cannot be had is a named error for its cells and the others still run.
-    let kernels: Vec<Result<Artifact, String>> = runs.iter().map(|r| fetcher.kernel(&model.kernels[r.kernel].value).map_err(|e| format!("{e:#}"))).collect();
+    let kernels: Vec<Result<Artifact, String>> =
+        runs.iter().map(|r| fetcher.kernel(&model.kernels[r.kernel].value).map_err(|e| format!("{e:#}"))).collect();
     phases.mark("kernels");
-    let host_configs = runs.iter().map(|r| fetcher.kernel_config(&model.kernels[r.kernel].value).ok().flatten()).collect();
+    let host_configs =
+        runs.iter().map(|r| fetcher.kernel_config(&model.kernels[r.kernel].value).ok().flatten()).collect();
     phases.mark("kernel configs");
     Ok(Staged { bins, busybox, base, layers, kernels, host_configs })
 }
-

@@ -37,29 +37,58 @@ expect:
 #[test]
 fn docker_20_10_5_answers_enosys_where_the_kernel_has_landlock() {
     let dir = tempfile::tempdir().unwrap();
-    let scenarios = [("seed", shipped("openshell-803")), ("hard", shipped("hard-requirement")), ("portable", PORTABLE.to_string())];
+    let scenarios =
+        [("seed", shipped("openshell-803")), ("hard", shipped("hard-requirement")), ("portable", PORTABLE.to_string())];
     let scenarios: Vec<(&str, &str)> = scenarios.iter().map(|(n, t)| (*n, t.as_str())).collect();
     let o = options("debian-6.12", &["bare", "docker-20.10.5", "docker-26.1.5"], &scenarios, dir.path());
     let r = run(&o).unwrap();
     let failing: Vec<_> = r.cells.iter().filter(|c| !c.ok()).map(|c| (c.scenario.as_str(), c.env.as_str())).collect();
-    assert_eq!(failing, [("portable", "docker-20.10.5")], "only the scenario that does not accept the block fails: {:?}", r.cells.iter().map(|c| (&c.scenario, &c.env, c.problems())).collect::<Vec<_>>());
-    let cell = |scenario: &str, env: &str| r.cells.iter().find(|c| c.scenario == scenario && c.env == env).unwrap().outcome.as_ref().unwrap().clone();
-    assert_eq!(r.kernels[0].preflight.as_ref().unwrap().landlock.to_string(), "ABI 6", "the kernel itself has Landlock");
+    assert_eq!(
+        failing,
+        [("portable", "docker-20.10.5")],
+        "only the scenario that does not accept the block fails: {:?}",
+        r.cells.iter().map(|c| (&c.scenario, &c.env, c.problems())).collect::<Vec<_>>()
+    );
+    let cell = |scenario: &str, env: &str| {
+        r.cells.iter().find(|c| c.scenario == scenario && c.env == env).unwrap().outcome.as_ref().unwrap().clone()
+    };
+    assert_eq!(
+        r.kernels[0].preflight.as_ref().unwrap().landlock.to_string(),
+        "ABI 6",
+        "the kernel itself has Landlock"
+    );
 
     let old = cell("openshell-803", "docker-20.10.5");
     assert_eq!(old.landlock, "ENOSYS", "runc's stub answers the raw probe in the container");
     assert_eq!(old.kernel_landlock.as_deref(), Some("ABI 6"), "the verdict shows what the kernel offered");
-    assert!(old.enforcer_claim.contains("enforcement=none"), "best_effort says it enforced nothing: {}", old.enforcer_claim);
-    let touch = old.expectations.iter().find(|e| e.when.as_deref() == Some("abi == none || landlock == blocked") && e.enforced.is_some()).unwrap();
+    assert!(
+        old.enforcer_claim.contains("enforcement=none"),
+        "best_effort says it enforced nothing: {}",
+        old.enforcer_claim
+    );
+    let touch = old
+        .expectations
+        .iter()
+        .find(|e| e.when.as_deref() == Some("abi == none || landlock == blocked") && e.enforced.is_some())
+        .unwrap();
     assert_eq!(touch.enforced.as_deref(), Some("allowed"), "the write to read-only /sandbox went through");
     let refused = cell("hard-requirement", "docker-20.10.5");
-    assert!(refused.enforcer_claim.contains("enforcement=refused") && refused.enforcer_exit == "exit:1", "{} ({})", refused.enforcer_claim, refused.enforcer_exit);
+    assert!(
+        refused.enforcer_claim.contains("enforcement=refused") && refused.enforcer_exit == "exit:1",
+        "{} ({})",
+        refused.enforcer_claim,
+        refused.enforcer_exit
+    );
 
     let new = cell("openshell-803", "docker-26.1.5");
     assert_eq!(new.landlock, "ABI 6");
     assert_eq!(new.kernel_landlock, None);
     assert_eq!(new.expectations[0].enforced.as_deref(), Some("denied EACCES"));
-    assert_eq!(new.expectations[0].denied_by, Some(Denier::Sandbox), "the control run inside the container was allowed");
+    assert_eq!(
+        new.expectations[0].denied_by,
+        Some(Denier::Sandbox),
+        "the control run inside the container was allowed"
+    );
 
     // The portable scenario: a pass bare, a failure with the seccomp reason under Docker 20.10.5.
     assert!(cell("portable", "bare").passed());
@@ -67,8 +96,17 @@ fn docker_20_10_5_answers_enosys_where_the_kernel_has_landlock() {
     assert!(!gone.passed() && !gone.checked_nothing());
     let why = gone.expectations[0].reason.clone().unwrap();
     assert!(why.contains("`touch /sandbox/testfile` succeeded"), "{why}");
-    assert!(why.contains("seccomp blocked Landlock") && why.contains("ENOSYS from runc's stub") && why.contains("the kernel itself offers ABI 6"), "{why}");
-    assert!(gone.expectations[1].reason.as_ref().unwrap().contains("seccomp blocked Landlock"), "{:?}", gone.expectations[1].reason);
+    assert!(
+        why.contains("seccomp blocked Landlock")
+            && why.contains("ENOSYS from runc's stub")
+            && why.contains("the kernel itself offers ABI 6"),
+        "{why}"
+    );
+    assert!(
+        gone.expectations[1].reason.as_ref().unwrap().contains("seccomp blocked Landlock"),
+        "{:?}",
+        gone.expectations[1].reason
+    );
 
     // Judged as on the bare kernel (as the mutation gate does), even the seed, which accepts
     // the block, fails there, and the verdict says why.
@@ -81,7 +119,12 @@ fn docker_20_10_5_answers_enosys_where_the_kernel_has_landlock() {
     assert!(!v.passed());
     let why = v.expectations[0].reason.clone().unwrap();
     assert!(why.contains("`touch /sandbox/testfile` succeeded"), "{why}");
-    assert!(why.contains("seccomp blocked Landlock") && why.contains("ENOSYS from runc's stub") && why.contains("the kernel itself offers ABI 6"), "{why}");
+    assert!(
+        why.contains("seccomp blocked Landlock")
+            && why.contains("ENOSYS from runc's stub")
+            && why.contains("the kernel itself offers ABI 6"),
+        "{why}"
+    );
 }
 
 /// The portable scenario on Ubuntu 5.15 (ABI 1, the kernel of the OpenShell #803 report): the
@@ -97,7 +140,10 @@ fn the_portable_scenario_fails_where_docker_20_10_5_takes_landlock_from_ubuntu_5
     assert_eq!(state("bare"), (true, vec![]));
     let (ok, problems) = state("docker-20.10.5");
     assert!(!ok);
-    assert!(problems[0].contains("seccomp blocked Landlock") && problems[0].contains("the kernel itself offers ABI 1"), "{problems:?}");
+    assert!(
+        problems[0].contains("seccomp blocked Landlock") && problems[0].contains("the kernel itself offers ABI 1"),
+        "{problems:?}"
+    );
 }
 
 /// A profile of one's own, as a further environment; a denial by its filter is attributed to
@@ -117,7 +163,11 @@ fn a_users_profile_is_an_environment_and_its_denials_are_seccomps() {
         r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["truncate"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
     )
     .unwrap();
-    std::fs::write(envs.join("no-truncate.yaml"), "name: no-truncate\nengine: docker\nseccomp: {path: no-truncate.json}\n").unwrap();
+    std::fs::write(
+        envs.join("no-truncate.yaml"),
+        "name: no-truncate\nengine: docker\nseccomp: {path: no-truncate.json}\n",
+    )
+    .unwrap();
     let scenario = r#"
 name: truncate-blocked
 setup:

@@ -11,7 +11,12 @@ const BULLSEYE_KERNEL: &str = "debian/bullseye/linux-image-5.10.0-32-cloud-amd64
 
 /// A kernels directory holding copies of the real manifests, with `edit` applied to the text
 /// of `kernel`'s manifest and `lock_edit` to the lock file.
-fn kernels_dir(dir: &Path, names: &[&str], edit: impl Fn(&str, String) -> String, lock_edit: impl Fn(String) -> String) -> PathBuf {
+fn kernels_dir(
+    dir: &Path,
+    names: &[&str],
+    edit: impl Fn(&str, String) -> String,
+    lock_edit: impl Fn(String) -> String,
+) -> PathBuf {
     let k = dir.join("kernels");
     std::fs::create_dir_all(&k).unwrap();
     for n in names {
@@ -34,7 +39,9 @@ fn options(kernels: PathBuf) -> RunOptions {
 
 /// Files in the cache that are not finished blobs: temporary work left behind.
 fn leftovers(cache: &Path) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(cache.join("tmp")).map(|d| d.flatten().map(|e| e.path().display().to_string()).collect()).unwrap_or_default();
+    let mut out: Vec<String> = std::fs::read_dir(cache.join("tmp"))
+        .map(|d| d.flatten().map(|e| e.path().display().to_string()).collect())
+        .unwrap_or_default();
     for e in std::fs::read_dir(cache.join("blobs")).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.len() != 64 {
@@ -69,10 +76,24 @@ fn an_unpinned_or_missing_kernel_is_an_error_and_the_others_still_run() {
 #[test]
 fn a_wrong_digest_is_refused_and_nothing_is_cached() {
     let dir = tempfile::tempdir().unwrap();
-    let k = kernels_dir(dir.path(), &["debian-5.10"], |_, t| t, |l| {
-        let wrong = "0".repeat(64);
-        l.lines().map(|line| if line.starts_with(BULLSEYE_KERNEL) { format!("{BULLSEYE_KERNEL}: {wrong}") } else { line.to_string() }).collect::<Vec<_>>().join("\n")
-    });
+    let k = kernels_dir(
+        dir.path(),
+        &["debian-5.10"],
+        |_, t| t,
+        |l| {
+            let wrong = "0".repeat(64);
+            l.lines()
+                .map(|line| {
+                    if line.starts_with(BULLSEYE_KERNEL) {
+                        format!("{BULLSEYE_KERNEL}: {wrong}")
+                    } else {
+                        line.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+    );
     let cache = dir.path().join("cache");
     let mut o = options(k);
     o.cache_dir = Some(cache.clone());
@@ -90,7 +111,9 @@ fn a_version_the_archive_does_not_carry_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::at(dir.path().join("cache")).unwrap();
     let mut f = lockgate::fetch::for_repo(&workspace_root(), &workspace_root().join("kernels"), cache, true).unwrap();
-    let text = std::fs::read_to_string(workspace_root().join("kernels/debian-5.10.yaml")).unwrap().replace("5.10.223-1", "5.10.0-lockgate-1");
+    let text = std::fs::read_to_string(workspace_root().join("kernels/debian-5.10.yaml"))
+        .unwrap()
+        .replace("5.10.223-1", "5.10.0-lockgate-1");
     let file = dir.path().join("k.yaml");
     std::fs::write(&file, text).unwrap();
     let manifest = lockgate::model::load_kernel(&file).unwrap();

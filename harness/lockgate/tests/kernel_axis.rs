@@ -33,7 +33,10 @@ fn the_preflight_reads_the_build_config_in_the_guest_or_from_the_package() {
     // The tiny kernel has CONFIG_IKCONFIG_PROC: the guest reads it.
     let tiny = pre("debian-6.1-tiny");
     let c = tiny.config.expect("debian-6.1-tiny: /proc/config.gz");
-    assert_eq!((c.source.as_str(), c.security_landlock.as_str(), c.seccomp_filter.as_str()), ("/proc/config.gz", "y", "y"));
+    assert_eq!(
+        (c.source.as_str(), c.security_landlock.as_str(), c.seccomp_filter.as_str()),
+        ("/proc/config.gz", "y", "y")
+    );
     assert!(c.landlock_in_default_lsm(), "{c:?}");
     assert_eq!(tiny.landlock.abi(), Some(2));
     assert_eq!(tiny.seccomp_filter, Some(SeccompFilterProbe::Supported));
@@ -52,5 +55,10 @@ fn landlock_compiled_in_but_not_enabled_is_named_when_the_manifest_expects_it() 
     let r = run(&o).unwrap();
     let err = r.cells[0].outcome.as_ref().unwrap_err();
     assert!(err.contains("says Landlock ABI 6, but the guest's probe answered EOPNOTSUPP"), "{err}");
-    assert!(err.contains("Landlock is compiled in but not enabled: `landlock` is not in the LSM list (lockdown,capability,yama"), "{err}");
+    assert!(
+        err.contains(
+            "Landlock is compiled in but not enabled: `landlock` is not in the LSM list (lockdown,capability,yama"
+        ),
+        "{err}"
+    );
 }

@@ -34,7 +34,8 @@ fn world(lock: &str) -> World {
 
 impl World {
     fn fetcher(&self, update_lock: bool) -> Fetcher {
-        let mut f = lockgate::fetch::for_repo(&self.repo, &self.repo.join("kernels"), self.cache.clone(), update_lock).unwrap();
+        let mut f =
+            lockgate::fetch::for_repo(&self.repo, &self.repo.join("kernels"), self.cache.clone(), update_lock).unwrap();
         f.verbose = false;
         f
     }
@@ -90,7 +91,10 @@ fn a_wrong_sha256_in_the_lock_is_an_error_and_nothing_is_cached() {
     let k = w.manifest(&format!("name: k\nabi: 1\nsource: {{url: '{}'}}\n", file_url(&bz)));
     for update in [false, true] {
         let err = format!("{:#}", w.fetcher(update).kernel(&k).unwrap_err());
-        assert!(err.contains(&format!("the lock file pins sha256 {wrong}")) && err.contains(&sha256(b"kernel bytes")), "{err}");
+        assert!(
+            err.contains(&format!("the lock file pins sha256 {wrong}")) && err.contains(&sha256(b"kernel bytes")),
+            "{err}"
+        );
         assert!(err.contains("nothing was cached"), "{err}");
         assert_eq!(w.blobs(), 0);
         assert!(w.lock_text().contains(&wrong), "a mismatch never re-pins, even under `kernels lock`");
@@ -101,7 +105,10 @@ fn a_wrong_sha256_in_the_lock_is_an_error_and_nothing_is_cached() {
 fn an_unreachable_url_fails_fast_naming_the_host_and_caches_nothing() {
     let w = world("");
     let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    for (url, host) in [(format!("http://127.0.0.1:{closed}/bzImage"), "127.0.0.1"), ("https://kernels.invalid/vmlinuz".to_string(), "kernels.invalid")] {
+    for (url, host) in [
+        (format!("http://127.0.0.1:{closed}/bzImage"), "127.0.0.1"),
+        ("https://kernels.invalid/vmlinuz".to_string(), "kernels.invalid"),
+    ] {
         let k = w.manifest(&format!("name: k\nabi: 1\nsource: {{url: '{url}'}}\n"));
         let start = Instant::now();
         let err = format!("{:#}", w.fetcher(true).kernel(&k).unwrap_err());
@@ -117,11 +124,24 @@ fn kernel_deb(dir: &Path) -> PathBuf {
     let root = dir.join("pkg");
     std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
     std::fs::create_dir_all(root.join("boot")).unwrap();
-    std::fs::write(root.join("DEBIAN/control"), "Package: k\nVersion: 1\nArchitecture: amd64\nMaintainer: t <t@t>\nDescription: t\n").unwrap();
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        "Package: k\nVersion: 1\nArchitecture: amd64\nMaintainer: t <t@t>\nDescription: t\n",
+    )
+    .unwrap();
     std::fs::write(root.join("boot/vmlinuz-9.9"), b"image").unwrap();
-    std::fs::write(root.join("boot/config-9.9"), "CONFIG_SECURITY_LANDLOCK=y\nCONFIG_LSM=\"yama,landlock\"\nCONFIG_SECCOMP_FILTER=y\n").unwrap();
+    std::fs::write(
+        root.join("boot/config-9.9"),
+        "CONFIG_SECURITY_LANDLOCK=y\nCONFIG_LSM=\"yama,landlock\"\nCONFIG_SECCOMP_FILTER=y\n",
+    )
+    .unwrap();
     let deb = dir.join("k.deb");
-    let st = std::process::Command::new("dpkg-deb").args(["--build", "--root-owner-group", "-Zgzip"]).arg(&root).arg(&deb).output().unwrap();
+    let st = std::process::Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group", "-Zgzip"])
+        .arg(&root)
+        .arg(&deb)
+        .output()
+        .unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     deb
 }
@@ -152,7 +172,10 @@ fn a_deb_at_a_url_gives_its_image_and_the_host_side_config() {
     let a = f.kernel(&k).unwrap();
     assert_eq!(std::fs::read(&a.path).unwrap(), b"image");
     let c = f.kernel_config(&k).unwrap().expect("the package has boot/config-9.9");
-    assert_eq!((c.security_landlock.as_str(), c.lsm.as_deref(), c.seccomp_filter.as_str()), ("y", Some("yama,landlock"), "y"));
+    assert_eq!(
+        (c.security_landlock.as_str(), c.lsm.as_deref(), c.seccomp_filter.as_str()),
+        ("y", Some("yama,landlock"), "y")
+    );
     assert!(c.source.contains("boot/config-9.9"), "{}", c.source);
 
     let wrong_inner = w.manifest(&format!("name: k\nabi: 1\nsource:\n  url: '{url}'\n  image: boot/vmlinuz-1.0\n"));
@@ -164,7 +187,11 @@ fn a_deb_at_a_url_gives_its_image_and_the_host_side_config() {
 fn a_missing_build_fragment_is_named_with_its_line() {
     let w = world("");
     let file = w.repo.join("kernels/t.yaml");
-    std::fs::write(&file, "name: t\nabi: 2\nsource:\n  build:\n    url: 'https://e.org/linux.tar.xz'\n    fragment: nope.config\n").unwrap();
+    std::fs::write(
+        &file,
+        "name: t\nabi: 2\nsource:\n  build:\n    url: 'https://e.org/linux.tar.xz'\n    fragment: nope.config\n",
+    )
+    .unwrap();
     let err = format!("{:#}", lockgate::model::load_kernel(&file).unwrap_err());
     assert!(err.contains("t.yaml:6: source.build.fragment:") && err.contains("nope.config does not exist"), "{err}");
 }
@@ -192,7 +219,12 @@ fn a_missing_package_version_is_a_clear_error() {
 #[test]
 fn a_package_whose_pin_is_wrong_is_refused() {
     let images_lock = std::fs::read_to_string(workspace_root().join("images/lock.yaml")).unwrap();
-    let busybox_key = images_lock.lines().find(|l| l.contains("busybox-static")).and_then(|l| l.rsplit_once(": ")).map(|(k, _)| k.to_string()).unwrap();
+    let busybox_key = images_lock
+        .lines()
+        .find(|l| l.contains("busybox-static"))
+        .and_then(|l| l.rsplit_once(": "))
+        .map(|(k, _)| k.to_string())
+        .unwrap();
     let wrong = "1".repeat(64);
     let w = world(&format!("{busybox_key}: {wrong}\n"));
     let (_, rest) = busybox_key.split_once('/').unwrap();
@@ -207,7 +239,11 @@ fn a_package_whose_pin_is_wrong_is_refused() {
     assert!(err.contains(&format!("the lock file pins sha256 {wrong}")) && err.contains("nothing was cached"), "{err}");
     // The guest image's own packages may be cached (the Ubuntu keyring is not needed here);
     // the refused package is not.
-    let blobs: Vec<String> = std::fs::read_dir(w.cache.dir("blobs")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let blobs: Vec<String> = std::fs::read_dir(w.cache.dir("blobs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(blobs.is_empty(), "{blobs:?}");
 }
 
@@ -220,11 +256,16 @@ fn opt_in_kernels_run_only_when_asked_for() {
     std::fs::create_dir_all(&s).unwrap();
     std::fs::create_dir_all(&k).unwrap();
     std::fs::write(k.join("a.yaml"), "name: a\nabi: 1\nsource: {path: /a}\n").unwrap();
-    std::fs::write(k.join("b.yaml"), "name: b\nabi: 4\nopt_in: true\nsource: {url: 'https://example.org/b'}\n").unwrap();
+    std::fs::write(k.join("b.yaml"), "name: b\nabi: 4\nopt_in: true\nsource: {url: 'https://example.org/b'}\n")
+        .unwrap();
     let model = lockgate::model::load(&s, &k).unwrap();
     let names = |asked: &[&str]| -> Vec<String> {
         let asked: Vec<String> = asked.iter().map(|a| a.to_string()).collect();
-        lockgate::plan::select_kernels(&model, &asked).unwrap().into_iter().map(|i| model.kernels[i].value.name.to_string()).collect()
+        lockgate::plan::select_kernels(&model, &asked)
+            .unwrap()
+            .into_iter()
+            .map(|i| model.kernels[i].value.name.to_string())
+            .collect()
     };
     assert_eq!(names(&[]), ["a"]);
     assert_eq!(names(&["b"]), ["b"]);

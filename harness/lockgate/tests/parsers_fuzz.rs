@@ -20,11 +20,23 @@ fn mutated(base: &'static str) -> impl Strategy<Value = String> {
 /// Random YAML-looking text built from the grammar's own words.
 fn yamlish() -> impl Strategy<Value = String> {
     let words = prop_oneof![
-        Just("name: x\n"), Just("policy:\n"), Just("  filesystem_policy: {read_only: [/bin]}\n"), Just("expect:\n"),
-        Just("  - {run: touch /a, denied: EACCES}\n"), Just("  - {probe: rename /a, allowed: true}\n"),
-        Just("  - {enforcement: full, when: 'abi >= 99'}\n"), Just("setup: {paths: [{path: /s, kind: dir, mode: '0999'}]}\n"),
-        Just("abi: none\n"), Just("source: {package: {distro: debian}}\n"), Just("- [\n"), Just("{{{\n"), Just(": :\n"),
-        Just("\t\n"), Just("&a *a\n"), Just("!tag x\n"), Just("when: 'abi == none || kernel != x && env == bare'\n"),
+        Just("name: x\n"),
+        Just("policy:\n"),
+        Just("  filesystem_policy: {read_only: [/bin]}\n"),
+        Just("expect:\n"),
+        Just("  - {run: touch /a, denied: EACCES}\n"),
+        Just("  - {probe: rename /a, allowed: true}\n"),
+        Just("  - {enforcement: full, when: 'abi >= 99'}\n"),
+        Just("setup: {paths: [{path: /s, kind: dir, mode: '0999'}]}\n"),
+        Just("abi: none\n"),
+        Just("source: {package: {distro: debian}}\n"),
+        Just("- [\n"),
+        Just("{{{\n"),
+        Just(": :\n"),
+        Just("\t\n"),
+        Just("&a *a\n"),
+        Just("!tag x\n"),
+        Just("when: 'abi == none || kernel != x && env == bare'\n"),
     ];
     proptest::collection::vec(words, 0..12).prop_map(|w| w.concat())
 }

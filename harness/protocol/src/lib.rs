@@ -194,7 +194,10 @@ pub enum Step {
 pub enum ProbeTarget {
     Path(GuestPath),
     /// A source and a destination (rename, link).
-    Pair { from: GuestPath, to: GuestPath },
+    Pair {
+        from: GuestPath,
+        to: GuestPath,
+    },
     /// A TCP port on 127.0.0.1.
     Port(u16),
 }
@@ -313,11 +316,23 @@ impl ProbeOp {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "record", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Record {
-    Hello { nonce: String, version: u32 },
-    Preflight { nonce: String, preflight: Preflight },
-    Case { nonce: String, case: CaseObservation },
+    Hello {
+        nonce: String,
+        version: u32,
+    },
+    Preflight {
+        nonce: String,
+        preflight: Preflight,
+    },
+    Case {
+        nonce: String,
+        case: CaseObservation,
+    },
     /// Something the agent could not do (e.g. a setup path could not be created).
-    Fault { nonce: String, message: String },
+    Fault {
+        nonce: String,
+        message: String,
+    },
     /// The last record: how many case records preceded it, and where the guest's time went.
     Done {
         nonce: String,
@@ -533,46 +548,26 @@ mod tests {
         let path = |p: &str| GuestPath::try_from(p.to_string()).unwrap();
         for (step, json) in [
             (
-                Step::Probe {
-                    op: ProbeOp::TcpBind,
-                    target: ProbeTarget::Port(8080),
-                },
+                Step::Probe { op: ProbeOp::TcpBind, target: ProbeTarget::Port(8080) },
                 r#"{"probe":{"op":"tcp_bind","target":{"port":8080}}}"#,
             ),
             (
-                Step::Probe {
-                    op: ProbeOp::Rename,
-                    target: ProbeTarget::Pair {
-                        from: path("/a"),
-                        to: path("/b"),
-                    },
-                },
+                Step::Probe { op: ProbeOp::Rename, target: ProbeTarget::Pair { from: path("/a"), to: path("/b") } },
                 r#"{"probe":{"op":"rename","target":{"pair":{"from":"/a","to":"/b"}}}}"#,
             ),
             (
-                Step::Probe {
-                    op: ProbeOp::Read,
-                    target: ProbeTarget::Path(path("/a")),
-                },
+                Step::Probe { op: ProbeOp::Read, target: ProbeTarget::Path(path("/a")) },
                 r#"{"probe":{"op":"read","target":{"path":"/a"}}}"#,
             ),
         ] {
             assert_eq!(serde_json::to_string(&step).unwrap(), json);
             assert_eq!(serde_json::from_str::<Step>(json).unwrap(), step);
-            let Step::Probe { op, target } = step else {
-                unreachable!()
-            };
+            let Step::Probe { op, target } = step else { unreachable!() };
             assert_eq!(op.target(), target.kind(), "{op:?}");
         }
         // Paths and ports are checked on the way in.
-        assert!(
-            serde_json::from_str::<Step>(r#"{"probe":{"op":"read","target":{"path":"a"}}}"#)
-                .is_err()
-        );
-        assert!(serde_json::from_str::<Step>(
-            r#"{"probe":{"op":"tcp_bind","target":{"port":70000}}}"#
-        )
-        .is_err());
+        assert!(serde_json::from_str::<Step>(r#"{"probe":{"op":"read","target":{"path":"a"}}}"#).is_err());
+        assert!(serde_json::from_str::<Step>(r#"{"probe":{"op":"tcp_bind","target":{"port":70000}}}"#).is_err());
     }
     #[test]
     fn unknown_record_fields_are_rejected() {

@@ -15,12 +15,8 @@ impl TryFrom<String> for GuestPath {
         if !s.starts_with('/') {
             return Err(format!("`{s}` is not absolute: guest paths start with `/`"));
         }
-        if s.split('/').any(|c| c == "." || c == "..")
-            || (s.len() > 1 && (s.ends_with('/') || s.contains("//")))
-        {
-            return Err(format!(
-                "`{s}` is not normalised: write it without `.`, `..`, `//` or a trailing `/`"
-            ));
+        if s.split('/').any(|c| c == "." || c == "..") || (s.len() > 1 && (s.ends_with('/') || s.contains("//"))) {
+            return Err(format!("`{s}` is not normalised: write it without `.`, `..`, `//` or a trailing `/`"));
         }
         if s.chars().any(|c| c.is_control() || c == ' ') {
             return Err(format!("`{s}` contains a space or control character"));
@@ -49,9 +45,7 @@ impl GuestPath {
     }
 
     pub fn is_within(&self, dir: &str) -> bool {
-        dir == "/"
-            || self.0 == dir
-            || (self.0.starts_with(dir) && self.0.as_bytes().get(dir.len()) == Some(&b'/'))
+        dir == "/" || self.0 == dir || (self.0.starts_with(dir) && self.0.as_bytes().get(dir.len()) == Some(&b'/'))
     }
 }
 
@@ -71,10 +65,7 @@ impl<'de> Deserialize<'de> for AbsPath {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let path = PathBuf::deserialize(deserializer)?;
         if !path.is_absolute() {
-            return Err(serde::de::Error::custom(format!(
-                "rule path {} must be absolute",
-                path.display()
-            )));
+            return Err(serde::de::Error::custom(format!("rule path {} must be absolute", path.display())));
         }
         Ok(AbsPath(path))
     }
@@ -102,9 +93,6 @@ mod tests {
         let p: AbsPath = serde_json::from_str(r#""/usr/""#).unwrap();
         assert_eq!(p, AbsPath("/usr/".into()));
         let err = serde_json::from_str::<AbsPath>(r#""usr""#).unwrap_err();
-        assert!(
-            err.to_string().contains("rule path usr must be absolute"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("rule path usr must be absolute"), "{err}");
     }
 }

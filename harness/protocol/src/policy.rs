@@ -20,10 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(
-    deny_unknown_fields,
-    bound(deserialize = "P: Deserialize<'de>, U: Deserialize<'de>")
-)]
+#[serde(deny_unknown_fields, bound(deserialize = "P: Deserialize<'de>, U: Deserialize<'de>"))]
 pub struct Policy<P, U> {
     #[serde(default)]
     pub filesystem_policy: FilesystemPolicy<P>,
@@ -62,11 +59,7 @@ pub struct FilesystemPolicy<P> {
 
 impl<P> Default for FilesystemPolicy<P> {
     fn default() -> Self {
-        FilesystemPolicy {
-            read_only: Vec::new(),
-            read_write: Vec::new(),
-            include_workdir: false,
-        }
+        FilesystemPolicy { read_only: Vec::new(), read_write: Vec::new(), include_workdir: false }
     }
 }
 
@@ -101,10 +94,7 @@ pub struct ProcessPolicy<U> {
 
 impl<U> Default for ProcessPolicy<U> {
     fn default() -> Self {
-        ProcessPolicy {
-            run_as_user: None,
-            run_as_group: None,
-        }
+        ProcessPolicy { run_as_user: None, run_as_group: None }
     }
 }
 
@@ -144,26 +134,16 @@ mod tests {
             serde_json::to_string(&p).unwrap(),
             r#"{"filesystem_policy":{"read_only":["/bin"],"read_write":[],"include_workdir":false},"landlock":{"compatibility":"best_effort"},"process":{"run_as_group":"sandbox"}}"#
         );
-        p.network = Some(NetworkPolicy {
-            bind_tcp: vec![8080],
-            connect_tcp: vec![],
-        });
+        p.network = Some(NetworkPolicy { bind_tcp: vec![8080], connect_tcp: vec![] });
         let text = serde_json::to_string(&p).unwrap();
-        assert!(
-            text.ends_with(r#","network":{"bind_tcp":[8080],"connect_tcp":[]}}"#),
-            "{text}"
-        );
+        assert!(text.ends_with(r#","network":{"bind_tcp":[8080],"connect_tcp":[]}}"#), "{text}");
         assert_eq!(serde_json::from_str::<Strict>(&text).unwrap(), p);
     }
 
     #[test]
     fn unknown_fields_and_bad_leaves_are_errors() {
-        let err = serde_json::from_str::<Strict>(r#"{"filesystem_policy":{"read_wirte":[]}}"#)
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("unknown field `read_wirte`"),
-            "{err}"
-        );
+        let err = serde_json::from_str::<Strict>(r#"{"filesystem_policy":{"read_wirte":[]}}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `read_wirte`"), "{err}");
         let loose = r#"{"filesystem_policy":{"read_only":["/usr/"]}}"#;
         assert!(serde_json::from_str::<Strict>(loose).is_err());
         let p: Policy<AbsPath, String> = serde_json::from_str(loose).unwrap();

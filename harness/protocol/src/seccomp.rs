@@ -314,7 +314,8 @@ pub fn convert(profile: &Profile, flavour: Flavour, target: &Target) -> Result<L
         default_action: profile.default_action,
         default_errno_ret: match flavour {
             Flavour::Docker => profile.default_errno_ret,
-            Flavour::Podman => errno_of(profile.default_errno.as_deref(), profile.default_errno_ret).map_err(|e| format!("defaultErrno: {e}"))?,
+            Flavour::Podman => errno_of(profile.default_errno.as_deref(), profile.default_errno_ret)
+                .map_err(|e| format!("defaultErrno: {e}"))?,
         },
         architectures: profile.architectures.clone(),
         flags: profile.flags.clone(),
@@ -361,7 +362,9 @@ pub fn convert(profile: &Profile, flavour: Flavour, target: &Target) -> Result<L
         }
         let errno_ret = match flavour {
             Flavour::Docker => rule.errno_ret,
-            Flavour::Podman => errno_of(rule.errno.as_deref(), rule.errno_ret).map_err(|e| format!("syscalls[{i}].errno: {e}"))?,
+            Flavour::Podman => {
+                errno_of(rule.errno.as_deref(), rule.errno_ret).map_err(|e| format!("syscalls[{i}].errno: {e}"))?
+            }
         };
         let names = match &rule.name {
             Some(n) => vec![n.clone()],
@@ -400,20 +403,139 @@ pub fn errno_name(n: u32) -> Option<&'static str> {
 
 /// Index i holds errno i+1; "" for numbers Linux does not use.
 const ERRNO_NAMES: [&str; 133] = [
-    "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF", "ECHILD",
-    "EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV", "ENODEV", "ENOTDIR",
-    "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS",
-    "EMLINK", "EPIPE", "EDOM", "ERANGE", "EDEADLK", "ENAMETOOLONG", "ENOLCK", "ENOSYS", "ENOTEMPTY", "ELOOP",
-    "", "ENOMSG", "EIDRM", "ECHRNG", "EL2NSYNC", "EL3HLT", "EL3RST", "ELNRNG", "EUNATCH", "ENOCSI",
-    "EL2HLT", "EBADE", "EBADR", "EXFULL", "ENOANO", "EBADRQC", "EBADSLT", "", "EBFONT", "ENOSTR",
-    "ENODATA", "ETIME", "ENOSR", "ENONET", "ENOPKG", "EREMOTE", "ENOLINK", "EADV", "ESRMNT", "ECOMM",
-    "EPROTO", "EMULTIHOP", "EDOTDOT", "EBADMSG", "EOVERFLOW", "ENOTUNIQ", "EBADFD", "EREMCHG", "ELIBACC", "ELIBBAD",
-    "ELIBSCN", "ELIBMAX", "ELIBEXEC", "EILSEQ", "ERESTART", "ESTRPIPE", "EUSERS", "ENOTSOCK", "EDESTADDRREQ", "EMSGSIZE",
-    "EPROTOTYPE", "ENOPROTOOPT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT", "EOPNOTSUPP", "EPFNOSUPPORT", "EAFNOSUPPORT", "EADDRINUSE", "EADDRNOTAVAIL", "ENETDOWN",
-    "ENETUNREACH", "ENETRESET", "ECONNABORTED", "ECONNRESET", "ENOBUFS", "EISCONN", "ENOTCONN", "ESHUTDOWN", "ETOOMANYREFS", "ETIMEDOUT",
-    "ECONNREFUSED", "EHOSTDOWN", "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ESTALE", "EUCLEAN", "ENOTNAM", "ENAVAIL", "EISNAM",
-    "EREMOTEIO", "EDQUOT", "ENOMEDIUM", "EMEDIUMTYPE", "ECANCELED", "ENOKEY", "EKEYEXPIRED", "EKEYREVOKED", "EKEYREJECTED", "EOWNERDEAD",
-    "ENOTRECOVERABLE", "ERFKILL", "EHWPOISON",
+    "EPERM",
+    "ENOENT",
+    "ESRCH",
+    "EINTR",
+    "EIO",
+    "ENXIO",
+    "E2BIG",
+    "ENOEXEC",
+    "EBADF",
+    "ECHILD",
+    "EAGAIN",
+    "ENOMEM",
+    "EACCES",
+    "EFAULT",
+    "ENOTBLK",
+    "EBUSY",
+    "EEXIST",
+    "EXDEV",
+    "ENODEV",
+    "ENOTDIR",
+    "EISDIR",
+    "EINVAL",
+    "ENFILE",
+    "EMFILE",
+    "ENOTTY",
+    "ETXTBSY",
+    "EFBIG",
+    "ENOSPC",
+    "ESPIPE",
+    "EROFS",
+    "EMLINK",
+    "EPIPE",
+    "EDOM",
+    "ERANGE",
+    "EDEADLK",
+    "ENAMETOOLONG",
+    "ENOLCK",
+    "ENOSYS",
+    "ENOTEMPTY",
+    "ELOOP",
+    "",
+    "ENOMSG",
+    "EIDRM",
+    "ECHRNG",
+    "EL2NSYNC",
+    "EL3HLT",
+    "EL3RST",
+    "ELNRNG",
+    "EUNATCH",
+    "ENOCSI",
+    "EL2HLT",
+    "EBADE",
+    "EBADR",
+    "EXFULL",
+    "ENOANO",
+    "EBADRQC",
+    "EBADSLT",
+    "",
+    "EBFONT",
+    "ENOSTR",
+    "ENODATA",
+    "ETIME",
+    "ENOSR",
+    "ENONET",
+    "ENOPKG",
+    "EREMOTE",
+    "ENOLINK",
+    "EADV",
+    "ESRMNT",
+    "ECOMM",
+    "EPROTO",
+    "EMULTIHOP",
+    "EDOTDOT",
+    "EBADMSG",
+    "EOVERFLOW",
+    "ENOTUNIQ",
+    "EBADFD",
+    "EREMCHG",
+    "ELIBACC",
+    "ELIBBAD",
+    "ELIBSCN",
+    "ELIBMAX",
+    "ELIBEXEC",
+    "EILSEQ",
+    "ERESTART",
+    "ESTRPIPE",
+    "EUSERS",
+    "ENOTSOCK",
+    "EDESTADDRREQ",
+    "EMSGSIZE",
+    "EPROTOTYPE",
+    "ENOPROTOOPT",
+    "EPROTONOSUPPORT",
+    "ESOCKTNOSUPPORT",
+    "EOPNOTSUPP",
+    "EPFNOSUPPORT",
+    "EAFNOSUPPORT",
+    "EADDRINUSE",
+    "EADDRNOTAVAIL",
+    "ENETDOWN",
+    "ENETUNREACH",
+    "ENETRESET",
+    "ECONNABORTED",
+    "ECONNRESET",
+    "ENOBUFS",
+    "EISCONN",
+    "ENOTCONN",
+    "ESHUTDOWN",
+    "ETOOMANYREFS",
+    "ETIMEDOUT",
+    "ECONNREFUSED",
+    "EHOSTDOWN",
+    "EHOSTUNREACH",
+    "EALREADY",
+    "EINPROGRESS",
+    "ESTALE",
+    "EUCLEAN",
+    "ENOTNAM",
+    "ENAVAIL",
+    "EISNAM",
+    "EREMOTEIO",
+    "EDQUOT",
+    "ENOMEDIUM",
+    "EMEDIUMTYPE",
+    "ECANCELED",
+    "ENOKEY",
+    "EKEYEXPIRED",
+    "EKEYREVOKED",
+    "EKEYREJECTED",
+    "EOWNERDEAD",
+    "ENOTRECOVERABLE",
+    "ERFKILL",
+    "EHWPOISON",
 ];
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`, 20.10 – 26.1).
@@ -436,13 +558,47 @@ pub const DOCKER_DEFAULT_CAPABILITIES: [&str; 14] = [
 
 /// Every capability Linux knows (0 – 40), for validating names.
 pub const ALL_CAPABILITIES: [&str; 41] = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
-    "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 #[cfg(test)]
@@ -518,7 +674,9 @@ mod tests {
         assert!(n.contains(&"arch_prctl".into()));
         assert!(!n.contains(&"sync_file_range2".into()));
         let c = caps(&[]);
-        let s390 = convert(&profile(PROFILE), Flavour::Docker, &Target { arch: "s390x", capabilities: &c, release: "6.1" }).unwrap();
+        let s390 =
+            convert(&profile(PROFILE), Flavour::Docker, &Target { arch: "s390x", capabilities: &c, release: "6.1" })
+                .unwrap();
         assert!(!names(&s390).contains(&"clone".into()));
         assert!(s390.architectures.is_empty(), "no archMap entry for s390x");
     }
@@ -531,9 +689,14 @@ mod tests {
         assert!(names(&docker("5.15.0-107-generic", &[])).contains(&"ptrace".into()));
         assert!(names(&docker("5.9.16", &[])).contains(&"old_thing".into()));
         assert!(!names(&docker("5.10.0-32-cloud-amd64", &[])).contains(&"old_thing".into()), "excluded from 5.10");
-        assert!(!names(&docker("6.12.117+deb13-cloud-amd64", &[])).contains(&"old_thing".into()), "6 > 5 whatever the minor");
+        assert!(
+            !names(&docker("6.12.117+deb13-cloud-amd64", &[])).contains(&"old_thing".into()),
+            "6 > 5 whatever the minor"
+        );
         let c = caps(&[]);
-        let err = convert(&profile(PROFILE), Flavour::Docker, &Target { arch: "amd64", capabilities: &c, release: "weird" }).unwrap_err();
+        let err =
+            convert(&profile(PROFILE), Flavour::Docker, &Target { arch: "amd64", capabilities: &c, release: "weird" })
+                .unwrap_err();
         assert!(err.contains("syscalls[1].includes.minKernel") && err.contains("weird"), "{err}");
     }
 
@@ -571,7 +734,9 @@ mod tests {
     fn malformed_profiles_are_rejected() {
         assert!(serde_json::from_str::<Profile>(r#"{"defaultAction": "SCMP_ACT_NOPE", "syscalls": []}"#).is_err());
         assert!(serde_json::from_str::<Profile>(r#"{"defaultAktion": "SCMP_ACT_ERRNO", "syscalls": []}"#).is_err());
-        let both = profile(r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "archMap": [{"architecture": "SCMP_ARCH_X86_64"}], "syscalls": []}"#);
+        let both = profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "archMap": [{"architecture": "SCMP_ARCH_X86_64"}], "syscalls": []}"#,
+        );
         let c = caps(&[]);
         assert!(convert(&both, Flavour::Docker, &Target { arch: "amd64", capabilities: &c, release: "6.1" }).is_err());
     }

@@ -133,7 +133,10 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     let initrd = tmp.path().join("floor.cpio");
     // The floor: the same trivial init as the boot soak, powering off at once.
     crate::soak::trivial_initrd(&busybox.path, crate::soak::Exit::Poweroff, &initrd)?;
-    let names: Vec<String> = lockgate::plan::select_kernels(&model, &args.kernel)?.into_iter().map(|i| model.kernels[i].value.name.to_string()).collect();
+    let names: Vec<String> = lockgate::plan::select_kernels(&model, &args.kernel)?
+        .into_iter()
+        .map(|i| model.kernels[i].value.name.to_string())
+        .collect();
     let scenarios = model.scenarios.len();
     let first_scenario = model.scenarios.iter().map(|s| s.value.name.to_string()).min().context("no scenarios")?;
     let one_scenario = std::slice::from_ref(&first_scenario);
@@ -157,9 +160,24 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
         let (mut floor, mut one, mut all, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut guests = Vec::new();
         for _ in 0..repeat {
-            let b = Boot { kernel: &kernel.path, initrd: &initrd, extra_cmdline: &k.cmdline, records: &records, accel, memory_mb: 256 };
-            let out = boot(&b, &Watch { deadline: Duration::from_secs(60), silence_limit: None, echo: None, interactive: false })?;
-            anyhow::ensure!(out.ended == Ended::PoweredOff, "{name}: the floor boot did not power off: {:?}\n{}", out.ended, out.console_tail(10));
+            let b = Boot {
+                kernel: &kernel.path,
+                initrd: &initrd,
+                extra_cmdline: &k.cmdline,
+                records: &records,
+                accel,
+                memory_mb: 256,
+            };
+            let out = boot(
+                &b,
+                &Watch { deadline: Duration::from_secs(60), silence_limit: None, echo: None, interactive: false },
+            )?;
+            anyhow::ensure!(
+                out.ended == Ended::PoweredOff,
+                "{name}: the floor boot did not power off: {:?}\n{}",
+                out.ended,
+                out.console_tail(10)
+            );
             floor.push(out.wall.as_secs_f64());
             one.push(cell(&base, name, one_scenario, "bare")?.wall.as_secs_f64());
             let full = cell(&base, name, &[], "bare")?;
@@ -206,11 +224,23 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     let mut targets = Vec::new();
     for r in &rows {
         targets.push(target(format!("{}: all scenarios / floor", r.kernel), r.ratio_all_to_floor, ALL_TO_FLOOR));
-        targets.push(target(format!("{}: one more scenario / floor", r.kernel), r.per_added_scenario_of_floor, PER_SCENARIO_OF_FLOOR));
+        targets.push(target(
+            format!("{}: one more scenario / floor", r.kernel),
+            r.per_added_scenario_of_floor,
+            PER_SCENARIO_OF_FLOOR,
+        ));
     }
-    targets.push(target(format!("{} on {}: seconds added per scenario", container.env, container.kernel), container.added_per_scenario_s, CONTAINER_PER_SCENARIO_S));
+    targets.push(target(
+        format!("{} on {}: seconds added per scenario", container.env, container.kernel),
+        container.added_per_scenario_s,
+        CONTAINER_PER_SCENARIO_S,
+    ));
     targets.push(target(format!("matrix of {} kernels: -j {jobs} / -j 1", names.len()), jn / j1, JN_TO_J1));
-    targets.push(target("warm start: host-side seconds before the first boot".into(), warm.host_setup.as_secs_f64(), WARM_HOST_S));
+    targets.push(target(
+        "warm start: host-side seconds before the first boot".into(),
+        warm.host_setup.as_secs_f64(),
+        WARM_HOST_S,
+    ));
 
     let b = Bench {
         accel: accel.to_string(),
@@ -238,7 +268,12 @@ fn target(what: String, measured: f64, limit: f64) -> Target {
 }
 
 fn sel(kernels: &[String], scenarios: &[String], env: &str) -> lockgate::plan::Selection {
-    lockgate::plan::Selection { kernels: kernels.to_vec(), scenarios: scenarios.to_vec(), envs: vec![env.to_string()], ..Default::default() }
+    lockgate::plan::Selection {
+        kernels: kernels.to_vec(),
+        scenarios: scenarios.to_vec(),
+        envs: vec![env.to_string()],
+        ..Default::default()
+    }
 }
 
 /// A measured run must have run: a harness error or a failing cell makes its time meaningless.
@@ -262,7 +297,8 @@ fn case_mean(g: &GuestTiming, f: impl Fn(&CaseTiming) -> f64) -> f64 {
 }
 
 fn breakdown(boots: &[BootSummary]) -> Breakdown {
-    let guest: Vec<(f64, &GuestTiming)> = boots.iter().filter_map(|b| Some((b.wall.as_secs_f64(), b.guest.as_ref()?))).collect();
+    let guest: Vec<(f64, &GuestTiming)> =
+        boots.iter().filter_map(|b| Some((b.wall.as_secs_f64(), b.guest.as_ref()?))).collect();
     let m = |f: &dyn Fn(f64, &GuestTiming) -> f64| median(guest.iter().map(|(w, g)| f(*w, g)).collect());
     Breakdown {
         to_agent_s: m(&|_, g| g.agent_start),
@@ -311,7 +347,22 @@ fn print_table(b: &Bench) {
     println!("\naccelerator: {}, median of {}", b.accel, b.repeat);
     println!(
         "{:<24} {:>7} {:>8} {:>9} {:>9} {:>10} {:>8}   {:>8} {:>9} {:>7} {:>6}   {:>7} {:>7} {:>8} {:>6}  {:>7}",
-        "kernel", "floor", "1 scen.", "all", "all/floor", "+scenario", "of floor", "to agent", "preflight", "cases", "rest", "case", "control", "enforced", "other", "QEMU RSS"
+        "kernel",
+        "floor",
+        "1 scen.",
+        "all",
+        "all/floor",
+        "+scenario",
+        "of floor",
+        "to agent",
+        "preflight",
+        "cases",
+        "rest",
+        "case",
+        "control",
+        "enforced",
+        "other",
+        "QEMU RSS"
     );
     for r in &b.kernels {
         let d = &r.breakdown;
@@ -341,7 +392,10 @@ fn print_table(b: &Bench) {
         "\n{} on {}: {} scenarios {:.2}s against {:.2}s bare: {:.2}s per scenario (per case: runc start and teardown {:.2}s, both runs {:.2}s, bare case {:.2}s); QEMU RSS {:.0}MiB",
         c.env, c.kernel, c.scenarios, c.container_s, c.bare_s, c.added_per_scenario_s, c.case_start_s, c.case_runs_s, c.case_bare_s, c.peak_rss_mib
     );
-    println!("whole matrix ({} kernels, bare): -j 1 {:.1}s, -j {} {:.1}s, ratio {:.2}", b.matrix_kernels, b.matrix_j1_s, b.jobs, b.matrix_jn_s, b.ratio_jn_to_j1);
+    println!(
+        "whole matrix ({} kernels, bare): -j 1 {:.1}s, -j {} {:.1}s, ratio {:.2}",
+        b.matrix_kernels, b.matrix_j1_s, b.jobs, b.matrix_jn_s, b.ratio_jn_to_j1
+    );
     let phases: Vec<String> = b.warm_host_phases.iter().map(|(n, s)| format!("{n} {:.0}ms", 1000.0 * s)).collect();
     println!("warm start, host-side work before the first boot: {:.2}s ({})", b.warm_host_setup_s, phases.join(", "));
     println!("\ntargets:");

@@ -28,11 +28,15 @@ pub fn list(model: &Model, f: &Fetcher, cache: &Cache) -> Result<bool> {
     for k in names {
         let (state, digest) = match &k.source {
             KernelSource::Package { package, .. } => match f.kernel_lock.get(&package.lock_key()) {
-                Some(d) => (if cache.blob_path(d).exists() { "cached" } else { "pinned, not cached" }.to_string(), short(d)),
+                Some(d) => {
+                    (if cache.blob_path(d).exists() { "cached" } else { "pinned, not cached" }.to_string(), short(d))
+                }
                 None => ("NOT PINNED".into(), "-".into()),
             },
             KernelSource::Url { url, .. } => match f.kernel_lock.get(&KernelSource::url_lock_key(url)) {
-                Some(d) => (if cache.blob_path(d).exists() { "cached" } else { "pinned, not cached" }.to_string(), short(d)),
+                Some(d) => {
+                    (if cache.blob_path(d).exists() { "cached" } else { "pinned, not cached" }.to_string(), short(d))
+                }
                 None => ("NOT PINNED".into(), "-".into()),
             },
             KernelSource::Path { path } => {
@@ -53,7 +57,15 @@ pub fn list(model: &Model, f: &Fetcher, cache: &Cache) -> Result<bool> {
         let abi = k.abi.to_string().replace("ABI ", "");
         let opt = if k.opt_in { " (opt-in)" } else { "" };
         let cmdline = if k.cmdline.is_empty() { String::new() } else { format!(" [{}]", k.cmdline) };
-        println!("{:<24} {:<8} {:<6} {:<24} {:<18} {}{cmdline}{opt}", k.name.as_str(), kind(k), abi, state, digest, k.source.describe());
+        println!(
+            "{:<24} {:<8} {:<6} {:<24} {:<18} {}{cmdline}{opt}",
+            k.name.as_str(),
+            kind(k),
+            abi,
+            state,
+            digest,
+            k.source.describe()
+        );
     }
     Ok(true)
 }
@@ -88,7 +100,8 @@ pub fn fetch_all(f: &mut Fetcher, model: &Model, lock: bool) -> Result<()> {
 /// `cargo xtask kernels build`: build the `build:` kernels (all, or those named), or find them
 /// in the cache. `rebuild` ignores the cache.
 pub fn build(model: &Model, f: &mut Fetcher, asked: &[String], rebuild: bool) -> Result<bool> {
-    let buildable: Vec<&KernelManifest> = model.kernels.iter().map(|k| &k.value).filter(|k| matches!(k.source, KernelSource::Build(_))).collect();
+    let buildable: Vec<&KernelManifest> =
+        model.kernels.iter().map(|k| &k.value).filter(|k| matches!(k.source, KernelSource::Build(_))).collect();
     for a in asked {
         if !buildable.iter().any(|k| k.name.as_str() == a) {
             let names: Vec<&str> = buildable.iter().map(|k| k.name.as_str()).collect();

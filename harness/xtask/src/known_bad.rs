@@ -168,7 +168,13 @@ pub fn run(args: &KnownBadArgs) -> Result<bool> {
         rows.push(
             names
                 .iter()
-                .map(|k| if targets.contains(k) { results.next().unwrap_or(Seen::NotApplicable) } else { Seen::NotApplicable })
+                .map(|k| {
+                    if targets.contains(k) {
+                        results.next().unwrap_or(Seen::NotApplicable)
+                    } else {
+                        Seen::NotApplicable
+                    }
+                })
                 .collect(),
         );
     }
@@ -182,7 +188,13 @@ pub fn run(args: &KnownBadArgs) -> Result<bool> {
         rows.push(
             names
                 .iter()
-                .map(|k| if targets.contains(k) { results.next().unwrap_or(Seen::NotApplicable) } else { Seen::NotApplicable })
+                .map(|k| {
+                    if targets.contains(k) {
+                        results.next().unwrap_or(Seen::NotApplicable)
+                    } else {
+                        Seen::NotApplicable
+                    }
+                })
                 .collect(),
         );
     }

@@ -106,7 +106,11 @@ fn lint() -> Result<bool> {
     let root = lockgate::guest_build::workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let gate = |args: &[&str], fix: &str| -> Result<()> {
-        let status = Command::new(&cargo).current_dir(&root).args(args).status().with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
+        let status = Command::new(&cargo)
+            .current_dir(&root)
+            .args(args)
+            .status()
+            .with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
         if !status.success() {
             bail!("`cargo {}` failed: {fix}", args.join(" "));
         }
@@ -175,7 +179,11 @@ fn kernels(cmd: KernelsCmd) -> Result<bool> {
             println!("busybox        {}", b.sha256);
             kernel_cmd::fetch_all(&mut f, &model, update)?;
             // Container environments: their seccomp profiles, runc and its libraries.
-            let envs: Vec<_> = model.environments.iter().filter(|e| matches!(e.kind, lockgate::model::environment::EnvKind::Container(_))).collect();
+            let envs: Vec<_> = model
+                .environments
+                .iter()
+                .filter(|e| matches!(e.kind, lockgate::model::environment::EnvKind::Container(_)))
+                .collect();
             let prepared = lockgate::env::prepare(&envs, &root, &mut f, &cache)?;
             for (name, env) in &prepared.envs {
                 println!("{name:<14} {}", env.facts.profile_sha256.as_deref().unwrap_or("(no profile)"));

@@ -267,7 +267,15 @@ impl Graph {
                 }
             }
         }
-        let mut s = State { g: self, index: BTreeMap::new(), low: BTreeMap::new(), stack: Vec::new(), on_stack: BTreeSet::new(), next: 0, out: Vec::new() };
+        let mut s = State {
+            g: self,
+            index: BTreeMap::new(),
+            low: BTreeMap::new(),
+            stack: Vec::new(),
+            on_stack: BTreeSet::new(),
+            next: 0,
+            out: Vec::new(),
+        };
         for v in self.edges.keys() {
             if !s.index.contains_key(v.as_str()) {
                 visit(&mut s, v);
@@ -290,13 +298,22 @@ impl Graph {
 
 /// The crates of the workspace whose graphs are checked: (name, src directory).
 pub fn workspace_crates(root: &Path) -> Vec<(String, PathBuf)> {
-    ["lockgate", "guest", "enforcer", "protocol", "xtask"].iter().map(|c| (c.to_string(), root.join("harness").join(c).join("src"))).collect()
+    ["lockgate", "guest", "enforcer", "protocol", "xtask"]
+        .iter()
+        .map(|c| (c.to_string(), root.join("harness").join(c).join("src")))
+        .collect()
 }
 
 /// What ARCHITECTURE.md's table of host modules says each may import: (module, allowed), or
 /// `None` for a row that may import every step (`run`).
 fn documented_imports(text: &str) -> Vec<(String, Option<BTreeSet<String>>)> {
-    let ticked = |cell: &str| -> Vec<String> { cell.split('`').skip(1).step_by(2).map(|t| t.trim_end_matches(".rs").trim_end_matches('/').to_string()).collect() };
+    let ticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|t| t.trim_end_matches(".rs").trim_end_matches('/').to_string())
+            .collect()
+    };
     text.lines()
         .filter(|l| l.starts_with("| `"))
         .filter_map(|l| {
@@ -344,7 +361,8 @@ pub fn check(root: &Path) -> Vec<String> {
             problems.push(format!("{name}: modules import each other: {}", c.join(" ↔ ")));
         }
         for c in g.top_level().cycles() {
-            problems.push(format!("{name}: top-level modules import each other (through their files): {}", c.join(" ↔ ")));
+            problems
+                .push(format!("{name}: top-level modules import each other (through their files): {}", c.join(" ↔ ")));
         }
     }
     problems

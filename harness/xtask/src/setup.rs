@@ -63,7 +63,11 @@ pub fn ensure_build_tools() -> Result<()> {
         return Ok(());
     }
     if !is_root() {
-        bail!("building a kernel needs {}: install them (as root: apt-get install {})", missing.join(", "), missing.join(" "));
+        bail!(
+            "building a kernel needs {}: install them (as root: apt-get install {})",
+            missing.join(", "),
+            missing.join(" ")
+        );
     }
     eprintln!("xtask: installing the kernel build tools {} with apt-get", missing.join(", "));
     apt_install(&missing)

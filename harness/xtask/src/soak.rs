@@ -101,7 +101,11 @@ pub(crate) fn trivial_initrd(busybox: &Path, exit: Exit, dest: &Path) -> Result<
         Exit::Poweroff => "poweroff",
         Exit::Reboot => "reboot",
     };
-    a.file("/init", 0o755, format!("#!/bin/busybox sh\n/bin/busybox echo SOAK-INIT\n/bin/busybox {verb} -f\n").as_bytes());
+    a.file(
+        "/init",
+        0o755,
+        format!("#!/bin/busybox sh\n/bin/busybox echo SOAK-INIT\n/bin/busybox {verb} -f\n").as_bytes(),
+    );
     std::fs::write(dest, a.finish())?;
     Ok(())
 }
@@ -201,7 +205,9 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     let tsc = match args.tsc_khz.as_str() {
         _ if !args.machine.contains(&Machine::Microvm) => None,
         "off" => None,
-        "auto" => Some(host_tsc_khz().context("cannot read the host's TSC frequency; pass --tsc-khz N or --tsc-khz off")?),
+        "auto" => {
+            Some(host_tsc_khz().context("cannot read the host's TSC frequency; pass --tsc-khz N or --tsc-khz off")?)
+        }
         n => Some(n.parse().with_context(|| format!("--tsc-khz {n}: write a number of kHz, auto or off"))?),
     };
     let deadline = Duration::from_secs(args.deadline);
@@ -241,7 +247,14 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     let started = Instant::now();
     for n in 1..=args.boots {
         for c in configs.iter_mut() {
-            let b = Boot { kernel: &c.kernel, initrd: &initrd, extra_cmdline: &c.extra, records: &records, accel, memory_mb: 256 };
+            let b = Boot {
+                kernel: &c.kernel,
+                initrd: &initrd,
+                extra_cmdline: &c.extra,
+                records: &records,
+                accel,
+                memory_mb: 256,
+            };
             let mut cmd = command(c.machine, &b, if c.machine == Machine::Microvm { tsc } else { None });
             if c.cmdline.is_empty() {
                 c.cmdline = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
@@ -252,7 +265,9 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
                 End::Hang => {
                     c.hangs += 1;
                     let text = std::fs::read_to_string(&console).unwrap_or_default();
-                    c.first_failure.get_or_insert_with(|| format!("boot {n}: no power-off within {}s; console tail: {}", deadline.as_secs(), tail(&text)));
+                    c.first_failure.get_or_insert_with(|| {
+                        format!("boot {n}: no power-off within {}s; console tail: {}", deadline.as_secs(), tail(&text))
+                    });
                 }
                 End::Failed(why) => {
                     c.failed += 1;
@@ -263,7 +278,12 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         if n % 10 == 0 || n == args.boots {
             let hung: usize = configs.iter().map(|c| c.hangs).sum();
             let failed: usize = configs.iter().map(|c| c.failed).sum();
-            eprintln!("boot-soak: round {n}/{} ({} boots each), {hung} hung, {failed} failed, {:.0}s", args.boots, configs.len(), started.elapsed().as_secs_f64());
+            eprintln!(
+                "boot-soak: round {n}/{} ({} boots each), {hung} hung, {failed} failed, {:.0}s",
+                args.boots,
+                configs.len(),
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     let rows: Vec<Row> = configs
@@ -285,10 +305,18 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
             }
         })
         .collect();
-    println!("\naccelerator {accel}, trivial init ({:?}), deadline {}s{}", args.exit, args.deadline, tsc.map(|t| format!(", microvm tsc_early_khz={t}")).unwrap_or_default());
+    println!(
+        "\naccelerator {accel}, trivial init ({:?}), deadline {}s{}",
+        args.exit,
+        args.deadline,
+        tsc.map(|t| format!(", microvm tsc_early_khz={t}")).unwrap_or_default()
+    );
     // Medians relative to the slowest pair's, measured in the same rounds.
     let slowest = rows.iter().map(|r| r.median_s).fold(0.0, f64::max);
-    println!("{:<24} {:<8} {:>6} {:>6} {:>6} {:>7} {:>8} {:>8} {:>8} {:>10}", "kernel", "machine", "boots", "clean", "hangs", "failed", "median", "p90", "max", "÷slowest");
+    println!(
+        "{:<24} {:<8} {:>6} {:>6} {:>6} {:>7} {:>8} {:>8} {:>8} {:>10}",
+        "kernel", "machine", "boots", "clean", "hangs", "failed", "median", "p90", "max", "÷slowest"
+    );
     for r in &rows {
         println!(
             "{:<24} {:<8} {:>6} {:>6} {:>6} {:>7} {:>7.2}s {:>7.2}s {:>7.2}s {:>10.2}",

@@ -112,7 +112,8 @@ fn parse_spec(value: serde_yaml::Value) -> Result<ClaimReader, String> {
             let mut rules = Vec::new();
             for (i, item) in items.into_iter().enumerate() {
                 let raw: RawRule = serde_yaml::from_value(item).map_err(|e| format!("rule {i}: {e}"))?;
-                let regex = Regex::new(&raw.regex).map_err(|e| format!("rule {i}: `{}` is not a valid regular expression: {e}", raw.regex))?;
+                let regex = Regex::new(&raw.regex)
+                    .map_err(|e| format!("rule {i}: `{}` is not a valid regular expression: {e}", raw.regex))?;
                 let named = regex.capture_names().any(|n| n == Some("claim"));
                 match (&raw.claim, named) {
                     (Some(_), true) => return Err(format!("rule {i}: give either `claim:` or a `(?P<claim>…)` group, not both")),
@@ -123,7 +124,10 @@ fn parse_spec(value: serde_yaml::Value) -> Result<ClaimReader, String> {
             }
             Ok(ClaimReader::Rules(rules))
         }
-        other => Err(format!("`{}` is not a claim rule list: {HOW}", serde_yaml::to_string(&other).unwrap_or_default().trim())),
+        other => Err(format!(
+            "`{}` is not a claim rule list: {HOW}",
+            serde_yaml::to_string(&other).unwrap_or_default().trim()
+        )),
     }
 }
 
@@ -137,7 +141,10 @@ mod tests {
 
     #[test]
     fn rules_are_tried_in_order_and_the_last_matching_line_is_the_claim() {
-        let r = spec("- {regex: '^Executing the sandboxed command', claim: full}\n- {regex: '^Failed to', claim: refused}\n").unwrap();
+        let r = spec(
+            "- {regex: '^Executing the sandboxed command', claim: full}\n- {regex: '^Failed to', claim: refused}\n",
+        )
+        .unwrap();
         let stderr = "Hint: You should update the running kernel\nExecuting the sandboxed command...\n";
         assert_eq!(r.read(stderr), Reading::Claimed(Claim::Full, "Executing the sandboxed command...".into()));
         let refused = "Failed to check Landlock compatibility: Function not implemented\nHint: ...\n";
@@ -166,8 +173,14 @@ mod tests {
     #[test]
     fn the_reference_reader_is_the_enforcement_line() {
         let r = crate::enforcer::reference(&[]).unwrap().claims;
-        assert_eq!(r.read("lockgate-enforcer: enforcement=none abi=none reason=x\n").claim().map(|(c, _)| c), Some(Claim::None));
-        assert_eq!(r.read("lockgate-enforcer: enforcement=full abi=4 reason=all rules enforced\n"), Reading::Claimed(Claim::Full, "lockgate-enforcer: enforcement=full abi=4 reason=all rules enforced".into()));
+        assert_eq!(
+            r.read("lockgate-enforcer: enforcement=none abi=none reason=x\n").claim().map(|(c, _)| c),
+            Some(Claim::None)
+        );
+        assert_eq!(
+            r.read("lockgate-enforcer: enforcement=full abi=4 reason=all rules enforced\n"),
+            Reading::Claimed(Claim::Full, "lockgate-enforcer: enforcement=full abi=4 reason=all rules enforced".into())
+        );
         assert_eq!(r.read(""), Reading::Nothing);
         assert_eq!(r.read("enforcement=bogus\n"), Reading::Nothing);
     }

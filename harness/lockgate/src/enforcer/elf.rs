@@ -18,14 +18,16 @@ use std::process::Command;
 /// The interpreter (PT_INTERP) of an x86-64 ELF executable, `None` when it is static.
 pub fn interpreter(bytes: &[u8]) -> Result<Option<String>, String> {
     if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" {
-        let hint = if bytes.starts_with(b"#!") { " (it is a script: point the adapter at the program itself)" } else { "" };
+        let hint =
+            if bytes.starts_with(b"#!") { " (it is a script: point the adapter at the program itself)" } else { "" };
         return Err(format!("not an ELF executable{hint}"));
     }
     if bytes[4] != 2 || bytes[5] != 1 {
         return Err("not a 64-bit little-endian ELF: the guest is x86-64".into());
     }
     let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
-    let u64_at = |o: usize| -> Option<u64> { bytes.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())) };
+    let u64_at =
+        |o: usize| -> Option<u64> { bytes.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())) };
     let machine = u16_at(18);
     if machine != 62 {
         return Err(format!("built for ELF machine {machine}, not x86-64 (62): the guest is x86-64"));
@@ -60,7 +62,11 @@ pub const PRIVATE_INTERP: &str = "/lockgate/lib/ld.so";
 pub fn set_interpreter(bytes: &mut [u8], new: &str) -> Result<(), String> {
     interpreter(bytes)?.ok_or("a static binary has no interpreter to replace")?;
     let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or_default()) as usize;
-    let (phoff, phentsize, phnum) = (u64_at(bytes, 32), u16::from_le_bytes([bytes[54], bytes[55]]) as usize, u16::from_le_bytes([bytes[56], bytes[57]]) as usize);
+    let (phoff, phentsize, phnum) = (
+        u64_at(bytes, 32),
+        u16::from_le_bytes([bytes[54], bytes[55]]) as usize,
+        u16::from_le_bytes([bytes[56], bytes[57]]) as usize,
+    );
     for i in 0..phnum {
         let ph = phoff + i * phentsize;
         if u32::from_le_bytes([bytes[ph], bytes[ph + 1], bytes[ph + 2], bytes[ph + 3]]) == 3 {
@@ -114,16 +120,22 @@ pub fn dependencies(binary: &Path) -> Result<Vec<PathBuf>> {
     let listed = Command::new(&interp).arg("--list").arg(binary).output();
     let out = match listed {
         Ok(o) if o.status.success() => o,
-        _ => Command::new("ldd")
-            .arg(binary)
-            .output()
-            .with_context(|| format!("cannot list the libraries of {}: neither `{interp} --list` nor `ldd` ran", binary.display()))?,
+        _ => Command::new("ldd").arg(binary).output().with_context(|| {
+            format!("cannot list the libraries of {}: neither `{interp} --list` nor `ldd` ran", binary.display())
+        })?,
     };
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        bail!("cannot list the libraries of {} (its loader {interp} said: {}{})", binary.display(), text.trim(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "cannot list the libraries of {} (its loader {interp} said: {}{})",
+            binary.display(),
+            text.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
-    let mut files = parse_list(&text).map_err(|e| anyhow::anyhow!("{}: {e}; install them on this host, or link the enforcer statically", binary.display()))?;
+    let mut files = parse_list(&text).map_err(|e| {
+        anyhow::anyhow!("{}: {e}; install them on this host, or link the enforcer statically", binary.display())
+    })?;
     let interp = PathBuf::from(interp);
     if !files.contains(&interp) {
         files.push(interp);
@@ -138,7 +150,10 @@ mod tests {
     #[test]
     fn loader_output_is_parsed() {
         let out = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f3e)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f3e)\n";
-        assert_eq!(parse_list(out).unwrap(), vec![PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"), PathBuf::from("/lib64/ld-linux-x86-64.so.2")]);
+        assert_eq!(
+            parse_list(out).unwrap(),
+            vec![PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"), PathBuf::from("/lib64/ld-linux-x86-64.so.2")]
+        );
         let err = parse_list("\tlibfoo.so.1 => not found\n").unwrap_err();
         assert!(err.contains("cannot find libfoo.so.1"), "{err}");
     }

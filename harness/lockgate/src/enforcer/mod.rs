@@ -245,7 +245,8 @@ pub fn load(file: &Path) -> Result<Enforcer> {
     if !file.exists() {
         return Err(missing(file));
     }
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read the enforcer adapter {}", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the enforcer adapter {}", file.display()))?;
     parse(file, &text)
 }
 
@@ -264,15 +265,26 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
         }
         RawBinary::Host(raw_path) => {
             let binary = host_path(raw_path, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?;
-            let meta = std::fs::metadata(&binary).map_err(|e| anyhow::anyhow!("{}: the enforcer binary {} cannot be read ({e}); build it, or fix the path", at("binary"), binary.display()))?;
+            let meta = std::fs::metadata(&binary).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: the enforcer binary {} cannot be read ({e}); build it, or fix the path",
+                    at("binary"),
+                    binary.display()
+                )
+            })?;
             if !meta.is_file() {
                 bail!("{}: {} is not a file", at("binary"), binary.display());
             }
             let bytes = std::fs::read(&binary).with_context(|| format!("cannot read {}", binary.display()))?;
-            let interpreter = elf::interpreter(&bytes).map_err(|e| anyhow::anyhow!("{}: {}: {e}", at("binary"), binary.display()))?;
-            let file_name = binary.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "enforcer".into());
+            let interpreter =
+                elf::interpreter(&bytes).map_err(|e| anyhow::anyhow!("{}: {}: {e}", at("binary"), binary.display()))?;
+            let file_name =
+                binary.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "enforcer".into());
             let guest_path = match &raw.install_as {
-                Some(p) if RESERVED.contains(&p.as_str()) || p.starts_with("/lockgate/") => bail!("{}: `{p}` is where lockgate's own files live in the guest; install the enforcer elsewhere", at("install_as")),
+                Some(p) if RESERVED.contains(&p.as_str()) || p.starts_with("/lockgate/") => bail!(
+                    "{}: `{p}` is where lockgate's own files live in the guest; install the enforcer elsewhere",
+                    at("install_as")
+                ),
                 Some(p) if p.starts_with('/') && !p.ends_with('/') && !p.split('/').any(|c| c == "..") => p.clone(),
                 Some(p) => bail!("{}: `{p}` is not an absolute file path in the guest", at("install_as")),
                 None => format!("/usr/local/bin/{file_name}"),
@@ -283,11 +295,17 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
     let snapshots = match &raw.snapshots {
         None => PathBuf::from(raw.name.as_str()),
         Some(d) if d == "." => PathBuf::new(),
-        Some(d) if !d.is_empty() && !d.starts_with('/') && !d.split('/').any(|c| c == ".." || c.is_empty()) => PathBuf::from(d),
-        Some(d) => bail!("{}: `{d}` is not a directory relative to the snapshot directory (write `.` for the directory itself)", at("snapshots")),
+        Some(d) if !d.is_empty() && !d.starts_with('/') && !d.split('/').any(|c| c == ".." || c.is_empty()) => {
+            PathBuf::from(d)
+        }
+        Some(d) => bail!(
+            "{}: `{d}` is not a directory relative to the snapshot directory (write `.` for the directory itself)",
+            at("snapshots")
+        ),
     };
     let inv = &raw.invoke;
-    let parse_cmd = |words: Vec<String>| Template::parse(&words).map_err(|e| anyhow::anyhow!("{}: {e}", at("invoke.command")));
+    let parse_cmd =
+        |words: Vec<String>| Template::parse(&words).map_err(|e| anyhow::anyhow!("{}: {e}", at("invoke.command")));
     let mut command = match (&inv.command, inv.style) {
         (Some(c), _) => parse_cmd(c.words())?,
         (None, Style::LandlockEnv) => parse_cmd(vec!["{binary}".into(), "{cmd}".into()])?,
@@ -297,7 +315,12 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
     command.program_name_is_binary(&file_name);
     let mut env_templates: BTreeMap<String, String> = BTreeMap::new();
     if inv.style == Style::LandlockEnv {
-        for (k, v) in [("LL_FS_RO", "{ro:}"), ("LL_FS_RW", "{rw:}"), ("LL_TCP_BIND", "{tcp_bind:}"), ("LL_TCP_CONNECT", "{tcp_connect:}")] {
+        for (k, v) in [
+            ("LL_FS_RO", "{ro:}"),
+            ("LL_FS_RW", "{rw:}"),
+            ("LL_TCP_BIND", "{tcp_bind:}"),
+            ("LL_TCP_CONNECT", "{tcp_connect:}"),
+        ] {
             env_templates.insert(k.into(), v.into());
         }
     }
@@ -377,10 +400,13 @@ impl Enforcer {
             ("uid", run_as.uid.to_string()),
             ("gid", run_as.gid.to_string()),
             ("workdir", workdir.to_string()),
-            ("compatibility", match sc.policy.landlock.compatibility {
-                Compatibility::BestEffort => "best_effort".into(),
-                Compatibility::HardRequirement => "hard_requirement".into(),
-            }),
+            (
+                "compatibility",
+                match sc.policy.landlock.compatibility {
+                    Compatibility::BestEffort => "best_effort".into(),
+                    Compatibility::HardRequirement => "hard_requirement".into(),
+                },
+            ),
         ] {
             v.scalars.insert(k, val);
         }
@@ -393,7 +419,8 @@ impl Enforcer {
             Some(path) => vec![(path.clone(), serde_yaml::to_string(&sc.policy).expect("a policy always serialises"))],
             None => vec![],
         };
-        let mut env: Vec<(String, String)> = self.env.iter().filter_map(|(k, t)| t.expand(&v).map(|val| (k.clone(), val))).collect();
+        let mut env: Vec<(String, String)> =
+            self.env.iter().filter_map(|(k, t)| t.expand(&v).map(|val| (k.clone(), val))).collect();
         if self.private_libs() && !env.iter().any(|(k, _)| k == "LD_LIBRARY_PATH") {
             // The enforcer's own libraries, not whatever else the guest holds.
             env.push(("LD_LIBRARY_PATH".into(), elf::PRIVATE_LIB_DIR.into()));
@@ -410,7 +437,13 @@ impl Enforcer {
     pub fn describe(&self) -> String {
         let what = match &self.binary {
             Binary::InImage => format!("{} ({})", self.name, self.about.trim()),
-            Binary::Host(b) => format!("{} (adapter {}, binary {} → {} in the guest)", self.name, self.file.display(), b.display(), self.guest_path),
+            Binary::Host(b) => format!(
+                "{} (adapter {}, binary {} → {} in the guest)",
+                self.name,
+                self.file.display(),
+                b.display(),
+                self.guest_path
+            ),
         };
         match self.faults.as_slice() {
             [] => what,
@@ -434,16 +467,27 @@ impl Enforcer {
     pub fn guest_files(&self) -> Result<Vec<(String, PathBuf)>> {
         let Binary::Host(binary) = &self.binary else { return Ok(Vec::new()) };
         let mut files = vec![(self.guest_path.clone(), binary.clone())];
-        let deps = elf::dependencies(binary).with_context(|| format!("enforcer {} ({})", self.name, self.file.display()))?;
+        let deps =
+            elf::dependencies(binary).with_context(|| format!("enforcer {} ({})", self.name, self.file.display()))?;
         let mut seen = BTreeMap::new();
         for d in deps {
             let guest = match (self.private_libs(), &self.interpreter) {
                 (false, _) => d.to_string_lossy().to_string(),
                 (true, Some(interp)) if Path::new(interp) == d => elf::PRIVATE_INTERP.to_string(),
-                (true, _) => format!("{}/{}", elf::PRIVATE_LIB_DIR, d.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()),
+                (true, _) => format!(
+                    "{}/{}",
+                    elf::PRIVATE_LIB_DIR,
+                    d.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+                ),
             };
             if let Some(other) = seen.insert(guest.clone(), d.clone()) {
-                bail!("enforcer {}: two of its libraries share the name {} ({} and {})", self.name, guest, other.display(), d.display());
+                bail!(
+                    "enforcer {}: two of its libraries share the name {} ({} and {})",
+                    self.name,
+                    guest,
+                    other.display(),
+                    d.display()
+                );
             }
             files.push((guest, d));
         }
@@ -469,7 +513,12 @@ impl Enforcer {
         let mut a = Newc::new();
         let mut dirs = BTreeSet::new();
         for (guest, host) in &files {
-            let mut parents: Vec<&str> = Path::new(guest).ancestors().skip(1).filter_map(|p| p.to_str()).filter(|p| *p != "/" && !p.is_empty()).collect();
+            let mut parents: Vec<&str> = Path::new(guest)
+                .ancestors()
+                .skip(1)
+                .filter_map(|p| p.to_str())
+                .filter(|p| *p != "/" && !p.is_empty())
+                .collect();
             parents.reverse();
             for d in parents {
                 if dirs.insert(d.to_string()) {
@@ -478,7 +527,8 @@ impl Enforcer {
             }
             let mut bytes = std::fs::read(host).with_context(|| format!("cannot read {}", host.display()))?;
             if guest == &self.guest_path && self.private_libs() {
-                elf::set_interpreter(&mut bytes, elf::PRIVATE_INTERP).map_err(|e| anyhow::anyhow!("enforcer {}: {}: {e}", self.name, host.display()))?;
+                elf::set_interpreter(&mut bytes, elf::PRIVATE_INTERP)
+                    .map_err(|e| anyhow::anyhow!("enforcer {}: {}: {e}", self.name, host.display()))?;
             }
             a.file(guest, 0o755, &bytes);
         }
@@ -523,25 +573,37 @@ mod tests {
     #[test]
     fn the_sandboxer_convention_is_environment_variables() {
         let dir = tempfile::tempdir().unwrap();
-        let a = adapter(dir.path(), "invoke: {style: landlock_env}\ndrop_privileges: harness\nclaim: unsupported\n").unwrap();
+        let a = adapter(dir.path(), "invoke: {style: landlock_env}\ndrop_privileges: harness\nclaim: unsupported\n")
+            .unwrap();
         let call = a.call(&scenario(false), &run_as(), "/work");
         assert_eq!(call.argv, vec!["/usr/local/bin/tool", "{cmd}"]);
         // /bin/true is dynamic on Debian: its own libraries come first.
         assert_eq!(
             call.env,
-            vec![("LL_FS_RO".into(), "/usr:/bin".into()), ("LL_FS_RW".into(), "/tmp:/work".into()), ("LD_LIBRARY_PATH".into(), elf::PRIVATE_LIB_DIR.into())]
+            vec![
+                ("LL_FS_RO".into(), "/usr:/bin".into()),
+                ("LL_FS_RW".into(), "/tmp:/work".into()),
+                ("LD_LIBRARY_PATH".into(), elf::PRIVATE_LIB_DIR.into())
+            ]
         );
         assert!(call.drop_privileges && call.files.is_empty());
         let call = a.call(&scenario(true), &run_as(), "/work");
         assert!(call.env.contains(&("LL_TCP_BIND".into(), "8080".into())));
-        assert!(call.env.contains(&("LL_TCP_CONNECT".into(), String::new())), "an empty list denies every connect: {:?}", call.env);
+        assert!(
+            call.env.contains(&("LL_TCP_CONNECT".into(), String::new())),
+            "an empty list denies every connect: {:?}",
+            call.env
+        );
     }
 
     #[test]
     fn a_command_line_template_spells_the_lists() {
         let dir = tempfile::tempdir().unwrap();
         let a = adapter(dir.path(), "invoke: {style: command_line, command: 'tool [--ro {ro,}] [--rw {rw}] [--bind-tcp {tcp_bind}] -- {cmd}'}\nclaim: unsupported\n").unwrap();
-        assert_eq!(a.call(&scenario(true), &run_as(), "/work").argv.join(" "), "/usr/local/bin/tool --ro /usr,/bin --rw /tmp --rw /work --bind-tcp 8080 -- {cmd}");
+        assert_eq!(
+            a.call(&scenario(true), &run_as(), "/work").argv.join(" "),
+            "/usr/local/bin/tool --ro /usr,/bin --rw /tmp --rw /work --bind-tcp 8080 -- {cmd}"
+        );
         assert!(!a.call(&scenario(true), &run_as(), "/work").drop_privileges);
     }
 
@@ -552,25 +614,45 @@ mod tests {
         let call = a.call(&scenario(false), &run_as(), "/work");
         assert_eq!(call.argv.join(" "), "/opt/e/enf --policy /lockgate/policy/s.yaml --user sandbox -- {cmd}");
         assert_eq!(call.files[0].0, "/lockgate/policy/s.yaml");
-        assert!(call.files[0].1.contains("read_only:") && call.files[0].1.contains("run_as_user: sandbox"), "{}", call.files[0].1);
+        assert!(
+            call.files[0].1.contains("read_only:") && call.files[0].1.contains("run_as_user: sandbox"),
+            "{}",
+            call.files[0].1
+        );
     }
 
     #[test]
     fn bad_adapters_name_file_line_and_field() {
         let dir = tempfile::tempdir().unwrap();
-        let e = format!("{:#}", adapter(dir.path(), "invoke: {style: policy_file, command: 'tool -- {cmd}'}\nclaim: unsupported\n").unwrap_err());
+        let e = format!(
+            "{:#}",
+            adapter(dir.path(), "invoke: {style: policy_file, command: 'tool -- {cmd}'}\nclaim: unsupported\n")
+                .unwrap_err()
+        );
         assert!(e.contains("a.yaml:3: invoke.command: the command never names the policy file"), "{e}");
-        let e = format!("{:#}", adapter(dir.path(), "invoke: {style: command_line, command: 'tool --ro {ro} {cmd}'}\nclaim: unsupported\n").unwrap_err());
+        let e = format!(
+            "{:#}",
+            adapter(dir.path(), "invoke: {style: command_line, command: 'tool --ro {ro} {cmd}'}\nclaim: unsupported\n")
+                .unwrap_err()
+        );
         assert!(e.contains("say how the list {ro} is spelled"), "{e}");
         let e = format!("{:#}", adapter(dir.path(), "invoke: {style: landlock_env}\n").unwrap_err());
         assert!(e.contains("missing field `claim`"), "{e}");
-        let e = format!("{:#}", adapter(dir.path(), "install_as: /bin/lockgate-guest\ninvoke: {style: landlock_env}\nclaim: unsupported\n").unwrap_err());
+        let e = format!(
+            "{:#}",
+            adapter(dir.path(), "install_as: /bin/lockgate-guest\ninvoke: {style: landlock_env}\nclaim: unsupported\n")
+                .unwrap_err()
+        );
         assert!(e.contains("a.yaml:3: install_as: `/bin/lockgate-guest` is where lockgate's own files live"), "{e}");
         let e = format!("{:#}", load(&dir.path().join("nope.yaml")).unwrap_err());
         assert!(e.contains("there is no enforcer adapter at") && e.contains("adapters in") && e.contains(": a"), "{e}");
         std::env::remove_var("LOCKGATE_TEST_UNSET_ENFORCER");
         let file = dir.path().join("b.yaml");
-        std::fs::write(&file, "name: b\nbinary: ${LOCKGATE_TEST_UNSET_ENFORCER}\ninvoke: {style: landlock_env}\nclaim: unsupported\n").unwrap();
+        std::fs::write(
+            &file,
+            "name: b\nbinary: ${LOCKGATE_TEST_UNSET_ENFORCER}\ninvoke: {style: landlock_env}\nclaim: unsupported\n",
+        )
+        .unwrap();
         let e = format!("{:#}", load(&file).unwrap_err());
         assert!(e.contains("b.yaml:2: binary: `${LOCKGATE_TEST_UNSET_ENFORCER}` names the environment variable LOCKGATE_TEST_UNSET_ENFORCER, which is not set"), "{e}");
     }

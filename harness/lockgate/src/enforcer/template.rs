@@ -19,7 +19,8 @@
 
 use std::collections::BTreeMap;
 
-pub const SCALARS: [&str; 9] = ["binary", "policy_file", "scenario", "user", "group", "uid", "gid", "workdir", "compatibility"];
+pub const SCALARS: [&str; 9] =
+    ["binary", "policy_file", "scenario", "user", "group", "uid", "gid", "workdir", "compatibility"];
 pub const LISTS: [&str; 5] = ["ro", "rw", "tcp_bind", "tcp_connect", "fault"];
 pub const CMD: &str = "{cmd}";
 
@@ -28,7 +29,10 @@ enum Piece {
     Lit(String),
     Scalar(String),
     /// A list and how it is spelled: joined with a separator, or one element (inside a group).
-    List { name: String, join: Option<char> },
+    List {
+        name: String,
+        join: Option<char>,
+    },
     Cmd,
 }
 
@@ -179,12 +183,19 @@ impl Template {
             if closes {
                 let g = group.take().unwrap_or_default();
                 let lists: Vec<(&str, Option<char>)> = g.iter().flat_map(lists_in).collect();
-                let per_element: std::collections::BTreeSet<&str> = lists.iter().filter(|(_, j)| j.is_none()).map(|(n, _)| *n).collect();
+                let per_element: std::collections::BTreeSet<&str> =
+                    lists.iter().filter(|(_, j)| j.is_none()).map(|(n, _)| *n).collect();
                 if lists.is_empty() {
-                    return Err(format!("the group ending in `{raw}` names no list ({}): brackets are for lists only", LISTS.join(", ")));
+                    return Err(format!(
+                        "the group ending in `{raw}` names no list ({}): brackets are for lists only",
+                        LISTS.join(", ")
+                    ));
                 }
                 if per_element.len() > 1 {
-                    return Err(format!("the group ending in `{raw}` repeats over two lists at once ({}); give each its own group", per_element.into_iter().collect::<Vec<_>>().join(", ")));
+                    return Err(format!(
+                        "the group ending in `{raw}` repeats over two lists at once ({}); give each its own group",
+                        per_element.into_iter().collect::<Vec<_>>().join(", ")
+                    ));
                 }
                 items.push(Item::Group(g));
             }
@@ -281,7 +292,9 @@ fn render(word: &Word, v: &Values, element: Option<&String>) -> String {
             Piece::Scalar(name) => s.push_str(v.scalars.get(name.as_str()).map(String::as_str).unwrap_or("")),
             Piece::Cmd => s.push_str(CMD),
             Piece::List { join: None, .. } => s.push_str(element.map(String::as_str).unwrap_or("")),
-            Piece::List { name, join: Some(sep) } => s.push_str(&v.list(name).map(|l| l.join(&sep.to_string())).unwrap_or_default()),
+            Piece::List { name, join: Some(sep) } => {
+                s.push_str(&v.list(name).map(|l| l.join(&sep.to_string())).unwrap_or_default())
+            }
         }
     }
     s
@@ -309,9 +322,18 @@ mod tests {
     #[test]
     fn groups_repeat_per_path_or_join() {
         let v = values(&["/usr", "/bin"], &["/tmp"], None);
-        assert_eq!(expand("{binary} [--ro {ro}] [--rw {rw}] -- {cmd}", &v), "/usr/local/bin/landrun --ro /usr --ro /bin --rw /tmp -- {cmd}");
-        assert_eq!(expand("{binary} [--ro {ro,}] [--rw {rw,}] -- {cmd}", &v), "/usr/local/bin/landrun --ro /usr,/bin --rw /tmp -- {cmd}");
-        assert_eq!(expand("bwrap [--ro-bind {ro} {ro}] {cmd}", &v), "bwrap --ro-bind /usr /usr --ro-bind /bin /bin {cmd}");
+        assert_eq!(
+            expand("{binary} [--ro {ro}] [--rw {rw}] -- {cmd}", &v),
+            "/usr/local/bin/landrun --ro /usr --ro /bin --rw /tmp -- {cmd}"
+        );
+        assert_eq!(
+            expand("{binary} [--ro {ro,}] [--rw {rw,}] -- {cmd}", &v),
+            "/usr/local/bin/landrun --ro /usr,/bin --rw /tmp -- {cmd}"
+        );
+        assert_eq!(
+            expand("bwrap [--ro-bind {ro} {ro}] {cmd}", &v),
+            "bwrap --ro-bind /usr /usr --ro-bind /bin /bin {cmd}"
+        );
         assert_eq!(expand("x --paths={ro:} {cmd}", &v), "x --paths=/usr:/bin {cmd}");
         assert_eq!(expand("x [--ro={ro}] {cmd}", &v), "x --ro=/usr --ro=/bin {cmd}");
     }

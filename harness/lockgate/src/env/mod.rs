@@ -11,7 +11,9 @@ pub mod runtime;
 
 use crate::cache::Cache;
 use crate::fetch::Fetcher;
-use crate::model::environment::{check_converts, parse_profile, read_profile, ContainerManifest, EnvKind, Environment, SeccompSource};
+use crate::model::environment::{
+    check_converts, parse_profile, read_profile, ContainerManifest, EnvKind, Environment, SeccompSource,
+};
 use anyhow::{Context, Result};
 use lockgate_protocol::seccomp::{self, Profile, Target};
 use lockgate_protocol::{self as proto};
@@ -53,7 +55,12 @@ impl Prepared {
     /// The environments by name only, nothing fetched: enough to plan which cells a selection
     /// has (shard coverage), not to run them (no container is given to any case).
     pub fn names_only(envs: &[&Environment]) -> Prepared {
-        let ready = |e: &&Environment| ReadyEnv { name: e.name.clone(), about: e.about().to_string(), container: None, facts: EnvFacts::default() };
+        let ready = |e: &&Environment| ReadyEnv {
+            name: e.name.clone(),
+            about: e.about().to_string(),
+            container: None,
+            facts: EnvFacts::default(),
+        };
         Prepared { envs: envs.iter().map(|e| (e.name.clone(), ready(e))).collect(), runtime: None }
     }
 }
@@ -79,11 +86,15 @@ pub fn prepare(envs: &[&Environment], repo: &Path, fetcher: &mut Fetcher, cache:
                 (Some(container), facts)
             }
         };
-        p.envs.insert(env.name.clone(), ReadyEnv { name: env.name.clone(), about: env.about().to_string(), container, facts });
+        p.envs.insert(
+            env.name.clone(),
+            ReadyEnv { name: env.name.clone(), about: env.about().to_string(), container, facts },
+        );
     }
     if p.envs.values().any(|e| e.container.is_some()) {
         let theirs = repo.join("images/runtime.yaml");
-        let manifest = if theirs.is_file() { theirs } else { crate::guest_build::workspace_root().join("images/runtime.yaml") };
+        let manifest =
+            if theirs.is_file() { theirs } else { crate::guest_build::workspace_root().join("images/runtime.yaml") };
         p.runtime = Some(runtime::prepare(&manifest, fetcher, cache)?);
     }
     Ok(p)
@@ -93,9 +104,13 @@ pub fn prepare(envs: &[&Environment], repo: &Path, fetcher: &mut Fetcher, cache:
 fn profile(m: &ContainerManifest, file: &Path, fetcher: &mut Fetcher) -> Result<(Option<Profile>, Option<String>)> {
     Ok(match &m.seccomp {
         SeccompSource::Unconfined => (None, None),
-        SeccompSource::Path { resolved, .. } => (Some(read_profile(resolved)?), Some(crate::cache::sha256_file(resolved)?)),
+        SeccompSource::Path { resolved, .. } => {
+            (Some(read_profile(resolved)?), Some(crate::cache::sha256_file(resolved)?))
+        }
         SeccompSource::Package(f) => {
-            let a = fetcher.image_file(f).with_context(|| format!("the seccomp profile of environment `{}` ({})", m.name, file.display()))?;
+            let a = fetcher
+                .image_file(f)
+                .with_context(|| format!("the seccomp profile of environment `{}` ({})", m.name, file.display()))?;
             let named = PathBuf::from(format!("{}:{}", f.package.lock_key(), f.file));
             let text = std::fs::read_to_string(&a.path)?;
             let profile = parse_profile(&named, &text)?;
@@ -111,10 +126,16 @@ fn facts_of(profile: Option<&Profile>, m: &ContainerManifest, digest: Option<Str
     let converted = seccomp::convert(pr, m.engine, &target).map_err(anyhow::Error::msg)?;
     // What the filter answers for what it blocks: the default action's errno, or (a profile
     // that allows by default) the one errno all its blocking rules say.
-    let blocking: BTreeSet<u32> = converted.syscalls.iter().filter(|r| r.action == seccomp::Action::Errno).map(|r| r.errno_ret.unwrap_or(1)).collect();
+    let blocking: BTreeSet<u32> = converted
+        .syscalls
+        .iter()
+        .filter(|r| r.action == seccomp::Action::Errno)
+        .map(|r| r.errno_ret.unwrap_or(1))
+        .collect();
     let errno = converted.default_errno().or_else(|| (blocking.len() == 1).then(|| *blocking.iter().next().unwrap()));
     Ok(EnvFacts {
-        seccomp_errno: errno.map(|n| seccomp::errno_name(n).map(str::to_string).unwrap_or_else(|| format!("errno {n}"))),
+        seccomp_errno: errno
+            .map(|n| seccomp::errno_name(n).map(str::to_string).unwrap_or_else(|| format!("errno {n}"))),
         allows_landlock: converted.allows("landlock_create_ruleset"),
         profile_sha256: digest,
     })

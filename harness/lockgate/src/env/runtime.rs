@@ -60,15 +60,22 @@ pub fn prepare(manifest_path: &Path, fetcher: &mut Fetcher, cache: &Cache) -> Re
     let manifest = RuntimeManifest::load(manifest_path)?;
     let mut roots = Vec::new();
     for pkg in manifest.packages() {
-        let deb = fetcher.image_package(pkg).with_context(|| format!("the container runtime ({})", manifest_path.display()))?;
+        let deb = fetcher
+            .image_package(pkg)
+            .with_context(|| format!("the container runtime ({})", manifest_path.display()))?;
         roots.push((pkg.name.clone(), unpacked(cache, &deb.path, &deb.sha256)?));
     }
-    let digests: Vec<String> = roots.iter().map(|(_, p)| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
-    let key = sha256_bytes(format!("runtime layout {LAYOUT_VERSION}\n{}\n{}", manifest.runc.file, digests.join("\n")).as_bytes());
+    let digests: Vec<String> =
+        roots.iter().map(|(_, p)| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
+    let key = sha256_bytes(
+        format!("runtime layout {LAYOUT_VERSION}\n{}\n{}", manifest.runc.file, digests.join("\n")).as_bytes(),
+    );
     let archive = cache.dir("images").join(format!("runtime-{}.cpio", &key[..16]));
     let runc_path = roots[0].1.join(manifest.runc.file.trim_start_matches('/'));
-    let runc = std::fs::read(&runc_path).with_context(|| format!("{} has no {}", manifest.runc.package.lock_key(), manifest.runc.file))?;
-    let resolved = resolve(&runc, &roots).with_context(|| format!("runc's libraries (packages listed in {})", manifest_path.display()))?;
+    let runc = std::fs::read(&runc_path)
+        .with_context(|| format!("{} has no {}", manifest.runc.package.lock_key(), manifest.runc.file))?;
+    let resolved = resolve(&runc, &roots)
+        .with_context(|| format!("runc's libraries (packages listed in {})", manifest_path.display()))?;
     let files: Vec<(String, String)> = std::iter::once((RUNC_IN_GUEST.to_string(), manifest.runc.package.name.clone()))
         .chain(resolved.iter().map(|f| (f.guest.clone(), f.package.clone())))
         .collect();
@@ -99,7 +106,12 @@ fn unpacked(cache: &Cache, deb: &Path, sha256: &str) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(cache.dir("unpacked"))?;
     let tmp = tempfile::tempdir_in(cache.dir("unpacked"))?;
-    let status = Command::new("dpkg-deb").arg("-x").arg(deb).arg(tmp.path()).status().context("cannot run dpkg-deb (package dpkg)")?;
+    let status = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb)
+        .arg(tmp.path())
+        .status()
+        .context("cannot run dpkg-deb (package dpkg)")?;
     if !status.success() {
         bail!("dpkg-deb could not unpack {}", deb.display());
     }
@@ -144,8 +156,12 @@ pub fn resolve(binary: &[u8], roots: &[(String, PathBuf)]) -> Result<Vec<Resolve
             continue;
         }
         let searched: Vec<&str> = roots.iter().map(|(n, _)| n.as_str()).collect();
-        let (host, package) = find_soname(roots, &soname)
-            .with_context(|| format!("{wanted_by} needs {soname}, which none of the packages carries (searched: {})", searched.join(", ")))?;
+        let (host, package) = find_soname(roots, &soname).with_context(|| {
+            format!(
+                "{wanted_by} needs {soname}, which none of the packages carries (searched: {})",
+                searched.join(", ")
+            )
+        })?;
         let bytes = std::fs::read(&host)?;
         for n in elf::needs(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", host.display()))?.needed {
             queue.push_back((n, soname.clone()));
@@ -156,15 +172,20 @@ pub fn resolve(binary: &[u8], roots: &[(String, PathBuf)]) -> Result<Vec<Resolve
 }
 
 /// Directories a library can be in, in a Debian package (before and after the /usr merge).
-const LIB_DIRS: [&str; 6] = ["usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu", "usr/lib64", "lib64", "usr/lib", "lib"];
+const LIB_DIRS: [&str; 6] =
+    ["usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu", "usr/lib64", "lib64", "usr/lib", "lib"];
 
 fn find_soname(roots: &[(String, PathBuf)], soname: &str) -> Option<(PathBuf, String)> {
-    roots.iter().find_map(|(pkg, root)| LIB_DIRS.iter().find_map(|d| follow(root, &format!("/{d}/{soname}"), 0)).map(|p| (p, pkg.clone())))
+    roots.iter().find_map(|(pkg, root)| {
+        LIB_DIRS.iter().find_map(|d| follow(root, &format!("/{d}/{soname}"), 0)).map(|p| (p, pkg.clone()))
+    })
 }
 
 /// An absolute path as the guest will see it (`/lib64/ld-linux-x86-64.so.2`), also under /usr.
 fn find_exact(roots: &[(String, PathBuf)], path: &str) -> Option<(PathBuf, String)> {
-    roots.iter().find_map(|(pkg, root)| follow(root, path, 0).or_else(|| follow(root, &format!("/usr{path}"), 0)).map(|p| (p, pkg.clone())))
+    roots.iter().find_map(|(pkg, root)| {
+        follow(root, path, 0).or_else(|| follow(root, &format!("/usr{path}"), 0)).map(|p| (p, pkg.clone()))
+    })
 }
 
 /// `path` inside `root`, following symlinks as if `root` were `/`; a regular file or nothing.
@@ -207,9 +228,14 @@ mod tests {
         std::fs::create_dir_all(root.join("usr/lib/x86_64-linux-gnu")).unwrap();
         std::fs::create_dir_all(root.join("usr/lib64")).unwrap();
         std::fs::write(root.join("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"), "x").unwrap();
-        std::os::unix::fs::symlink("../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", root.join("usr/lib64/ld-linux-x86-64.so.2")).unwrap();
+        std::os::unix::fs::symlink(
+            "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+            root.join("usr/lib64/ld-linux-x86-64.so.2"),
+        )
+        .unwrap();
         std::fs::write(root.join("usr/lib/x86_64-linux-gnu/libseccomp.so.2.6.0"), "y").unwrap();
-        std::os::unix::fs::symlink("libseccomp.so.2.6.0", root.join("usr/lib/x86_64-linux-gnu/libseccomp.so.2")).unwrap();
+        std::os::unix::fs::symlink("libseccomp.so.2.6.0", root.join("usr/lib/x86_64-linux-gnu/libseccomp.so.2"))
+            .unwrap();
         let roots = vec![("libc6".to_string(), root.to_path_buf())];
         let (p, pkg) = find_exact(&roots, "/lib64/ld-linux-x86-64.so.2").unwrap();
         assert!(p.ends_with("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2") && pkg == "libc6");

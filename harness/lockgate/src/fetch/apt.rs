@@ -76,7 +76,8 @@ impl AptRoot {
     pub fn update(&self) -> Result<()> {
         let (ok, text) = self.apt(&["update"], &self.dir)?;
         // apt-get update exits 0 even when a source failed; its E:/W: lines tell.
-        let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("E:") || l.starts_with("Err:") || l.contains("NO_PUBKEY")).collect();
+        let errors: Vec<&str> =
+            text.lines().filter(|l| l.starts_with("E:") || l.starts_with("Err:") || l.contains("NO_PUBKEY")).collect();
         if !ok || !errors.is_empty() {
             bail!("apt-get update failed for {}:\n{}", self.dir.display(), errors.join("\n"));
         }
@@ -86,7 +87,9 @@ impl AptRoot {
     /// Download `pkg` (exact version) into `into`; returns the .deb's path.
     pub fn download(&self, pkg: &PackageRef, into: &Path) -> Result<PathBuf> {
         let spec = format!("{}={}", pkg.name, pkg.version);
-        let lists_empty = std::fs::read_dir(self.dir.join("lists"))?.flatten().all(|e| e.file_name() == "partial" || e.file_name() == "lock");
+        let lists_empty = std::fs::read_dir(self.dir.join("lists"))?
+            .flatten()
+            .all(|e| e.file_name() == "partial" || e.file_name() == "lock");
         if lists_empty {
             self.update()?;
         }
@@ -97,7 +100,10 @@ impl AptRoot {
             (ok, text) = self.apt(&["download", &spec], into)?;
         }
         if !ok {
-            let hint = if text.contains("Version") && text.contains("was not found") || text.contains("Unable to locate") || text.contains("Can't select") {
+            let hint = if text.contains("Version") && text.contains("was not found")
+                || text.contains("Unable to locate")
+                || text.contains("Can't select")
+            {
                 format!("the archive's {} index has no {spec}; pick a version it carries (apt-cache policy {} with this suite) and update the manifest", pkg.suite, pkg.name)
             } else {
                 "check the network and the mirror (LOCKGATE_DEBIAN_MIRROR / LOCKGATE_UBUNTU_MIRROR)".to_string()

@@ -9,9 +9,9 @@
 //! same kernel release string and `uname -v`.
 
 use super::{Artifact, Fetcher, Which};
+use crate::event::{emit, Event};
 use crate::model::kernel::{BuildSource, KernelManifest, KernelSource, TarballSource};
 use anyhow::{bail, Context, Result};
-use crate::event::{emit, Event};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -55,7 +55,9 @@ pub struct Built {
 
 /// The cache key of a build: the recipe, the source's digest, the fragment's digest.
 pub fn build_key(source_sha256: &str, fragment: &[u8]) -> String {
-    crate::cache::sha256_bytes(format!("{RECIPE}\n{source_sha256}\n{}\n", crate::cache::sha256_bytes(fragment)).as_bytes())
+    crate::cache::sha256_bytes(
+        format!("{RECIPE}\n{source_sha256}\n{}\n", crate::cache::sha256_bytes(fragment)).as_bytes(),
+    )
 }
 
 impl Fetcher {
@@ -80,7 +82,8 @@ impl Fetcher {
     /// The built kernel when the cache has it (no fetch, no build).
     pub fn cached_build(&self, b: &BuildSource) -> Result<Option<Built>> {
         let Some(source) = self.build_source_pin(b) else { return Ok(None) };
-        let fragment = std::fs::read(&b.fragment_path).with_context(|| format!("cannot read the config fragment {}", b.fragment_path.display()))?;
+        let fragment = std::fs::read(&b.fragment_path)
+            .with_context(|| format!("cannot read the config fragment {}", b.fragment_path.display()))?;
         self.lookup_build(&build_key(&source, &fragment))
     }
 
@@ -98,7 +101,10 @@ impl Fetcher {
         }
         let (Some(image), Some(config)) = (image, config) else { return Ok(None) };
         match (self.cache.blob(&image)?, self.cache.blob(&config)?) {
-            (Some(ip), Some(cp)) => Ok(Some(Built { image: Artifact { path: ip, sha256: image }, config: Artifact { path: cp, sha256: config } })),
+            (Some(ip), Some(cp)) => Ok(Some(Built {
+                image: Artifact { path: ip, sha256: image },
+                config: Artifact { path: cp, sha256: config },
+            })),
             _ => Ok(None),
         }
     }
@@ -107,7 +113,8 @@ impl Fetcher {
     /// cache (to measure a build, or after changing the host's compiler).
     pub fn built_kernel(&mut self, k: &KernelManifest, rebuild: bool) -> Result<Built> {
         let KernelSource::Build(b) = &k.source else { bail!("kernel `{}` is not built from source", k.name) };
-        let fragment = std::fs::read(&b.fragment_path).with_context(|| format!("cannot read the config fragment {}", b.fragment_path.display()))?;
+        let fragment = std::fs::read(&b.fragment_path)
+            .with_context(|| format!("cannot read the config fragment {}", b.fragment_path.display()))?;
         if !rebuild {
             if let Some(source) = self.build_source_pin(b) {
                 if let Some(built) = self.lookup_build(&build_key(&source, &fragment))? {
@@ -158,13 +165,22 @@ impl Fetcher {
         progress.line(&format!("  3/4 make -j{jobs} bzImage"));
         make_bzimage(&tree, jobs, work.path(), &progress)?;
         progress.line("  4/4 caching the image and its .config");
-        let (image_digest, image_path) = self.cache.insert(&tree.join("arch/x86/boot/bzImage"), None, "built bzImage")?;
+        let (image_digest, image_path) =
+            self.cache.insert(&tree.join("arch/x86/boot/bzImage"), None, "built bzImage")?;
         let (config_digest, config_path) = self.cache.insert(&tree.join(".config"), None, "built .config")?;
         let index = self.cache.dir("index").join(format!("build-{key}"));
         crate::cache::write_atomic(&index, format!("image {image_digest}\nconfig {config_digest}\n").as_bytes())?;
-        progress.line(&format!("built kernel {} in {} (bzImage {})", k.name, mmss(start.elapsed()), &image_digest[..16]));
+        progress.line(&format!(
+            "built kernel {} in {} (bzImage {})",
+            k.name,
+            mmss(start.elapsed()),
+            &image_digest[..16]
+        ));
         drop(work);
-        Ok(Built { image: Artifact { path: image_path, sha256: image_digest }, config: Artifact { path: config_path, sha256: config_digest } })
+        Ok(Built {
+            image: Artifact { path: image_path, sha256: image_digest },
+            config: Artifact { path: config_path, sha256: config_digest },
+        })
     }
 }
 
@@ -231,7 +247,9 @@ fn unpack(container: &Path, b: &BuildSource, tree: &Path) -> Result<()> {
                 decompress_flag(tarball)?
             )
         }
-        TarballSource::Url { url } => format!("tar -x {} --strip-components=1 -C \"$2\" -f \"$1\"", decompress_flag(url)?),
+        TarballSource::Url { url } => {
+            format!("tar -x {} --strip-components=1 -C \"$2\" -f \"$1\"", decompress_flag(url)?)
+        }
     };
     let out = Command::new("bash")
         .args(["-c", &script, "unpack"])
@@ -242,10 +260,16 @@ fn unpack(container: &Path, b: &BuildSource, tree: &Path) -> Result<()> {
         .context("cannot run bash, dpkg-deb and tar to unpack the kernel source")?;
     if !out.status.success() || !tree.join("Makefile").is_file() {
         let hint = match &b.tarball {
-            TarballSource::Package { tarball, .. } => format!("does the package hold {tarball}? (dpkg-deb -c {})", container.display()),
+            TarballSource::Package { tarball, .. } => {
+                format!("does the package hold {tarball}? (dpkg-deb -c {})", container.display())
+            }
             TarballSource::Url { .. } => "is it a kernel source tarball?".into(),
         };
-        bail!("cannot unpack the kernel source from {}: {}; {hint}", container.display(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "cannot unpack the kernel source from {}: {}; {hint}",
+            container.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -408,7 +432,9 @@ fn save_expected_files(tree: &Path, n: usize) {
 /// `<cache>/index/build-files-<kernelversion>`: the tree is `<cache>/tmp/work-…/linux`.
 fn expected_path(tree: &Path) -> Option<PathBuf> {
     let makefile = std::fs::read_to_string(tree.join("Makefile")).ok()?;
-    let field = |k: &str| makefile.lines().find_map(|l| l.strip_prefix(k).map(|v| v.trim_start_matches([' ', '=']).trim().to_string()));
+    let field = |k: &str| {
+        makefile.lines().find_map(|l| l.strip_prefix(k).map(|v| v.trim_start_matches([' ', '=']).trim().to_string()))
+    };
     let version = format!("{}.{}", field("VERSION")?, field("PATCHLEVEL")?);
     let cache_root = tree.parent()?.parent()?.parent()?;
     Some(cache_root.join("index").join(format!("build-files-{version}")))
@@ -435,11 +461,29 @@ mod tests {
         let root = crate::guest_build::workspace_root();
         let text = std::fs::read_to_string(root.join("kernels/tiny.config")).unwrap();
         let s = parse_settings(&text);
-        let want = |sym: &str, v: &str| assert!(s.iter().any(|(k, x)| k == sym && x == v), "kernels/tiny.config lacks {sym}={v}");
+        let want = |sym: &str, v: &str| {
+            assert!(s.iter().any(|(k, x)| k == sym && x == v), "kernels/tiny.config lacks {sym}={v}")
+        };
         for sym in [
-            "CONFIG_64BIT", "CONFIG_PRINTK", "CONFIG_SERIAL_8250_CONSOLE", "CONFIG_BLK_DEV_INITRD", "CONFIG_BINFMT_ELF", "CONFIG_BINFMT_SCRIPT",
-            "CONFIG_MULTIUSER", "CONFIG_FUTEX", "CONFIG_EPOLL", "CONFIG_UNIX", "CONFIG_INET", "CONFIG_TMPFS", "CONFIG_DEVTMPFS", "CONFIG_PROC_FS",
-            "CONFIG_SYSFS", "CONFIG_SECURITYFS", "CONFIG_SECCOMP_FILTER", "CONFIG_SECURITY_LANDLOCK", "CONFIG_IKCONFIG_PROC",
+            "CONFIG_64BIT",
+            "CONFIG_PRINTK",
+            "CONFIG_SERIAL_8250_CONSOLE",
+            "CONFIG_BLK_DEV_INITRD",
+            "CONFIG_BINFMT_ELF",
+            "CONFIG_BINFMT_SCRIPT",
+            "CONFIG_MULTIUSER",
+            "CONFIG_FUTEX",
+            "CONFIG_EPOLL",
+            "CONFIG_UNIX",
+            "CONFIG_INET",
+            "CONFIG_TMPFS",
+            "CONFIG_DEVTMPFS",
+            "CONFIG_PROC_FS",
+            "CONFIG_SYSFS",
+            "CONFIG_SECURITYFS",
+            "CONFIG_SECCOMP_FILTER",
+            "CONFIG_SECURITY_LANDLOCK",
+            "CONFIG_IKCONFIG_PROC",
         ] {
             want(sym, "y");
         }

@@ -29,7 +29,11 @@ impl Fetcher {
     pub(super) fn file_of_deb(&mut self, deb: &Artifact, inner: &str) -> Result<Artifact> {
         match self.optional_file_of_deb(&deb.sha256, inner)? {
             Some(a) => Ok(a),
-            None => bail!("{} has no {inner}; list it with `dpkg-deb -c {}` and fix the manifest's `image:`", deb.path.display(), deb.path.display()),
+            None => bail!(
+                "{} has no {inner}; list it with `dpkg-deb -c {}` and fix the manifest's `image:`",
+                deb.path.display(),
+                deb.path.display()
+            ),
         }
     }
 
@@ -88,7 +92,9 @@ impl Fetcher {
             }
             KernelSource::Url { url, image: Some(image) } => {
                 let Some(inner) = config_path_for(image) else { return Ok(None) };
-                let Some(deb) = self.kernel_lock.get(&KernelSource::url_lock_key(url)).map(str::to_string) else { return Ok(None) };
+                let Some(deb) = self.kernel_lock.get(&KernelSource::url_lock_key(url)).map(str::to_string) else {
+                    return Ok(None);
+                };
                 match self.optional_file_of_deb(&deb, &inner)? {
                     Some(a) => (a.path, format!("{inner} in {url}")),
                     None => return Ok(None),
@@ -96,12 +102,17 @@ impl Fetcher {
             }
             KernelSource::Url { image: None, .. } => return Ok(None),
             KernelSource::Build(b) => match self.cached_build(b)? {
-                Some(built) => (built.config.path, format!(".config of the build ({} + {})", k.source.describe(), b.fragment)),
+                Some(built) => {
+                    (built.config.path, format!(".config of the build ({} + {})", k.source.describe(), b.fragment))
+                }
                 None => return Ok(None),
             },
             KernelSource::Path { path } => {
                 let p = Path::new(path);
-                let tree_config = p.ends_with("arch/x86/boot/bzImage").then(|| p.parent()?.parent()?.parent()?.parent().map(|t| t.join(".config"))).flatten();
+                let tree_config = p
+                    .ends_with("arch/x86/boot/bzImage")
+                    .then(|| p.parent()?.parent()?.parent()?.parent().map(|t| t.join(".config")))
+                    .flatten();
                 match tree_config.filter(|c| c.is_file()) {
                     Some(c) => (c.clone(), c.display().to_string()),
                     None => return Ok(None),
@@ -119,8 +130,14 @@ mod tests {
 
     #[test]
     fn config_paths_beside_images() {
-        assert_eq!(config_path_for("boot/vmlinuz-6.1.0-50-cloud-amd64").as_deref(), Some("boot/config-6.1.0-50-cloud-amd64"));
-        assert_eq!(config_path_for("usr/lib/modules/7.2.13+deb14-cloud-amd64/vmlinuz").as_deref(), Some("usr/lib/modules/7.2.13+deb14-cloud-amd64/config"));
+        assert_eq!(
+            config_path_for("boot/vmlinuz-6.1.0-50-cloud-amd64").as_deref(),
+            Some("boot/config-6.1.0-50-cloud-amd64")
+        );
+        assert_eq!(
+            config_path_for("usr/lib/modules/7.2.13+deb14-cloud-amd64/vmlinuz").as_deref(),
+            Some("usr/lib/modules/7.2.13+deb14-cloud-amd64/config")
+        );
         assert_eq!(config_path_for("boot/kernel.img"), None);
     }
 }

@@ -12,16 +12,21 @@ pub struct LockFile {
     entries: BTreeMap<String, String>,
 }
 
-const HEADER: &str = "# sha256 of every artifact lockgate fetches. Written by `cargo xtask kernels lock`; review changes.\n";
+const HEADER: &str =
+    "# sha256 of every artifact lockgate fetches. Written by `cargo xtask kernels lock`; review changes.\n";
 
 impl LockFile {
     pub fn load(path: &Path) -> Result<LockFile> {
         let entries = if path.exists() {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read lock file {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read lock file {}", path.display()))?;
             let map: BTreeMap<String, String> = crate::model::parse_yaml(path, &text)?;
             for (k, v) in &map {
                 if v.len() != 64 || !v.chars().all(|c| c.is_ascii_hexdigit()) {
-                    anyhow::bail!("{}: `{k}`: `{v}` is not a sha256 (64 hex digits); re-pin with `cargo xtask kernels lock`", path.display());
+                    anyhow::bail!(
+                        "{}: `{k}`: `{v}` is not a sha256 (64 hex digits); re-pin with `cargo xtask kernels lock`",
+                        path.display()
+                    );
                 }
             }
             map

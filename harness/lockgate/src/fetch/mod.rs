@@ -71,9 +71,9 @@ impl Fetcher {
     /// The kernel image of a manifest, fetched and verified.
     pub fn kernel(&mut self, k: &KernelManifest) -> Result<Artifact> {
         match &k.source {
-            KernelSource::Package { package, image } => self
-                .packaged_file(package, image, Which::Kernels)
-                .with_context(|| format!("kernel `{}`", k.name)),
+            KernelSource::Package { package, image } => {
+                self.packaged_file(package, image, Which::Kernels).with_context(|| format!("kernel `{}`", k.name))
+            }
             KernelSource::Path { path } => {
                 let p = PathBuf::from(path);
                 if !p.is_file() {
@@ -84,11 +84,15 @@ impl Fetcher {
             KernelSource::Url { url, image } => {
                 let file = self.url_artifact(url, Which::Kernels).with_context(|| format!("kernel `{}`", k.name))?;
                 match image {
-                    Some(inner) => self.file_of_deb(&file, inner).with_context(|| format!("kernel `{}`: {url}", k.name)),
+                    Some(inner) => {
+                        self.file_of_deb(&file, inner).with_context(|| format!("kernel `{}`: {url}", k.name))
+                    }
                     None => Ok(file),
                 }
             }
-            KernelSource::Build(_) => Ok(self.built_kernel(k, false).with_context(|| format!("kernel `{}`", k.name))?.image),
+            KernelSource::Build(_) => {
+                Ok(self.built_kernel(k, false).with_context(|| format!("kernel `{}`", k.name))?.image)
+            }
         }
     }
 
@@ -117,7 +121,10 @@ impl Fetcher {
             Distro::Debian => {
                 let p = PathBuf::from("/usr/share/keyrings/debian-archive-keyring.gpg");
                 if !p.exists() {
-                    bail!("{} is missing: install debian-archive-keyring (apt-get install debian-archive-keyring)", p.display());
+                    bail!(
+                        "{} is missing: install debian-archive-keyring (apt-get install debian-archive-keyring)",
+                        p.display()
+                    );
                 }
                 Ok(p)
             }
@@ -169,7 +176,12 @@ impl Fetcher {
         }
         let keyring = self.keyring(pkg.distro)?;
         if self.verbose {
-            crate::event::emit(crate::event::Event::Fetching { name: pkg.name.to_string(), version: pkg.version.to_string(), distro: pkg.distro.to_string(), suite: pkg.suite.to_string() });
+            crate::event::emit(crate::event::Event::Fetching {
+                name: pkg.name.to_string(),
+                version: pkg.version.to_string(),
+                distro: pkg.distro.to_string(),
+                suite: pkg.suite.to_string(),
+            });
         }
         let root = apt::AptRoot::prepare(&self.cache, pkg, &keyring)?;
         let work = self.cache.tempdir()?;
@@ -180,7 +192,11 @@ impl Fetcher {
             let lock = self.lock(which);
             lock.set(&key, &digest);
             lock.save()?;
-            crate::event::emit(crate::event::Event::Pinned { key: key.to_string(), digest: digest.clone(), lock: lock.path().to_path_buf() });
+            crate::event::emit(crate::event::Event::Pinned {
+                key: key.to_string(),
+                digest: digest.clone(),
+                lock: lock.path().to_path_buf(),
+            });
         }
         Ok(Artifact { path, sha256: digest })
     }

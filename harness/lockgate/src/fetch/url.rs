@@ -51,25 +51,36 @@ pub fn download(url: &str, dest: &Path, progress: bool) -> Result<()> {
 
 fn download_with(url: &str, dest: &Path, progress: bool, timeout: Duration) -> Result<()> {
     let mut cmd = Command::new("curl");
-    cmd.args(["--fail", "--location", "--silent", "--show-error", "--proto", "=https,http,file", "--proto-redir", "=https,http"])
-        .arg("--connect-timeout")
-        .arg(format!("{:.1}", timeout.as_secs_f64()))
-        .arg("--speed-limit")
-        .arg(MIN_SPEED.to_string())
-        .arg("--speed-time")
-        .arg(STALL.as_secs().to_string())
-        .arg("--output")
-        .arg(dest)
-        .arg("--")
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "--fail",
+        "--location",
+        "--silent",
+        "--show-error",
+        "--proto",
+        "=https,http,file",
+        "--proto-redir",
+        "=https,http",
+    ])
+    .arg("--connect-timeout")
+    .arg(format!("{:.1}", timeout.as_secs_f64()))
+    .arg("--speed-limit")
+    .arg(MIN_SPEED.to_string())
+    .arg("--speed-time")
+    .arg(STALL.as_secs().to_string())
+    .arg("--output")
+    .arg(dest)
+    .arg("--")
+    .arg(url)
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     if progress && std::io::stderr().is_terminal() {
         cmd.arg("--progress-bar");
         cmd.stderr(Stdio::inherit());
     }
-    let out = cmd.output().context("cannot run curl: lockgate downloads `url:` sources with curl; install it (apt-get install curl)")?;
+    let out = cmd
+        .output()
+        .context("cannot run curl: lockgate downloads `url:` sources with curl; install it (apt-get install curl)")?;
     if out.status.success() {
         if !dest.is_file() {
             bail!("curl reported success for {url} but wrote no file");
@@ -132,7 +143,11 @@ impl super::Fetcher {
             let lock = self.lock(which);
             lock.set(&key, &digest);
             lock.save()?;
-            crate::event::emit(crate::event::Event::Pinned { key: key.to_string(), digest: digest.clone(), lock: lock.path().to_path_buf() });
+            crate::event::emit(crate::event::Event::Pinned {
+                key: key.to_string(),
+                digest: digest.clone(),
+                lock: lock.path().to_path_buf(),
+            });
         }
         Ok(super::Artifact { path, sha256: digest })
     }
@@ -205,7 +220,8 @@ mod tests {
         let start = Instant::now();
         // TEST-NET-1 (RFC 5737): nothing answers there; either the network says so at once or
         // the connect timeout ends the wait.
-        let err = download_with("http://192.0.2.1/vmlinuz", &dest, false, Duration::from_secs(1)).unwrap_err().to_string();
+        let err =
+            download_with("http://192.0.2.1/vmlinuz", &dest, false, Duration::from_secs(1)).unwrap_err().to_string();
         assert!(err.starts_with("cannot reach 192.0.2.1"), "{err}");
         assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
         assert!(!dest.exists());

@@ -44,7 +44,23 @@ pub fn base_image(cache: &Cache, inputs: &BaseInputs) -> Result<BaseImage> {
 
 fn build_base(inputs: &BaseInputs) -> Result<Vec<u8>> {
     let mut a = Newc::new();
-    for d in ["/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/run", "/tmp", "/root", "/lockgate"] {
+    for d in [
+        "/bin",
+        "/sbin",
+        "/usr",
+        "/usr/bin",
+        "/usr/sbin",
+        "/lib",
+        "/lib64",
+        "/etc",
+        "/proc",
+        "/sys",
+        "/dev",
+        "/run",
+        "/tmp",
+        "/root",
+        "/lockgate",
+    ] {
         a.dir(d, if d == "/tmp" { 0o1777 } else { 0o755 });
     }
     // The console must exist before devtmpfs is mounted, or PID 1 starts without stdio.
@@ -78,7 +94,8 @@ fn busybox_applets(busybox: &Path) -> Result<Vec<String>> {
     let exe = tmp.path().join("busybox");
     std::fs::copy(busybox, &exe)?;
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755))?;
-    let out = Command::new(&exe).arg("--list-full").output().with_context(|| format!("cannot run {}", exe.display()))?;
+    let out =
+        Command::new(&exe).arg("--list-full").output().with_context(|| format!("cannot run {}", exe.display()))?;
     if !out.status.success() {
         bail!("{} --list-full failed", busybox.display());
     }

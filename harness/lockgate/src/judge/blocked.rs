@@ -25,7 +25,6 @@ pub fn landlock_blocked(env: &str, facts: Option<&EnvFacts>, in_env: &AbiProbe, 
     Some(format!("seccomp blocked Landlock: in `{env}` the probe answered {why}; the kernel itself offers ABI {n}"))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,12 +32,19 @@ mod tests {
     #[test]
     fn the_block_is_named_with_its_cause() {
         let stub = EnvFacts { seccomp_errno: Some("EPERM".into()), allows_landlock: false, profile_sha256: None };
-        let why = landlock_blocked("docker-20.10.5", Some(&stub), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4)).unwrap();
-        assert!(why.starts_with("seccomp blocked Landlock: in `docker-20.10.5` the probe answered ENOSYS from runc's stub"), "{why}");
+        let why = landlock_blocked("docker-20.10.5", Some(&stub), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4))
+            .unwrap();
+        assert!(
+            why.starts_with("seccomp blocked Landlock: in `docker-20.10.5` the probe answered ENOSYS from runc's stub"),
+            "{why}"
+        );
         assert!(why.ends_with("the kernel itself offers ABI 4"), "{why}");
         let default = landlock_blocked("x", Some(&stub), &AbiProbe::Errno("EPERM".into()), &AbiProbe::Abi(6)).unwrap();
         assert!(default.contains("EPERM, the profile's default action"), "{default}");
-        assert_eq!(landlock_blocked("x", Some(&stub), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Errno("ENOSYS".into())), None);
+        assert_eq!(
+            landlock_blocked("x", Some(&stub), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Errno("ENOSYS".into())),
+            None
+        );
         assert_eq!(landlock_blocked("x", Some(&stub), &AbiProbe::Abi(4), &AbiProbe::Abi(4)), None);
     }
 }

@@ -27,7 +27,9 @@ pub struct CellResult {
 pub enum CellState {
     Pass,
     /// Every expectation was skipped: not a pass; `fails` under `CI=true` unless intended.
-    NothingChecked { fails: bool },
+    NothingChecked {
+        fails: bool,
+    },
     Fail,
     /// The boot, the records or the environment failed: nothing was judged.
     Error,
@@ -36,7 +38,8 @@ pub enum CellState {
 impl CellResult {
     /// The command that re-runs only this cell.
     pub fn repro_command(&self, enforcer_faults: &[String]) -> String {
-        let faults: Vec<String> = enforcer_faults.iter().flat_map(|f| ["--enforcer-fault".to_string(), f.clone()]).collect();
+        let faults: Vec<String> =
+            enforcer_faults.iter().flat_map(|f| ["--enforcer-fault".to_string(), f.clone()]).collect();
         self.repro_command_with(&faults)
     }
 
@@ -74,7 +77,8 @@ impl CellResult {
     /// Whether the cell lets the run pass: a pass, or a cell that checked nothing where that
     /// does not fail, and a snapshot that matches.
     pub fn ok(&self) -> bool {
-        self.snapshot_error.is_none() && matches!(self.state(), CellState::Pass | CellState::NothingChecked { fails: false })
+        self.snapshot_error.is_none()
+            && matches!(self.state(), CellState::Pass | CellState::NothingChecked { fails: false })
     }
 }
 
@@ -88,7 +92,13 @@ pub struct JudgeOptions {
 }
 
 /// Judges every cell of `runs` from `outcomes` (one per run, same order).
-pub fn judge_all(model: &Model, runs: &[KernelRun], outcomes: &[KernelOutcome], claims: &ClaimReader, opts: JudgeOptions) -> Vec<CellResult> {
+pub fn judge_all(
+    model: &Model,
+    runs: &[KernelRun],
+    outcomes: &[KernelOutcome],
+    claims: &ClaimReader,
+    opts: JudgeOptions,
+) -> Vec<CellResult> {
     let judge_as_bare = opts.as_bare;
     let mut cells = Vec::new();
     for (run, out) in runs.iter().zip(outcomes) {

@@ -105,7 +105,12 @@ pub struct RunEvidence {
 
 impl RunEvidence {
     fn of(run: &RunObservation) -> RunEvidence {
-        RunEvidence { exit: run.exit.clone(), stderr: run.stderr.clone(), setup_error: run.setup_error.clone(), uid: run.runner.as_ref().map(|r| r.uid) }
+        RunEvidence {
+            exit: run.exit.clone(),
+            stderr: run.stderr.clone(),
+            setup_error: run.setup_error.clone(),
+            uid: run.runner.as_ref().map(|r| r.uid),
+        }
     }
 }
 
@@ -213,7 +218,12 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         Reading::Nothing => NO_CLAIM_PRINTED.into(),
         Reading::Unsupported => NO_CLAIM_MADE.into(),
     };
-    let mut evidence = Evidence { steps: Vec::new(), control: RunEvidence::of(&obs.control), enforced: RunEvidence::of(&obs.enforced), claim: claim.as_ref().map(|(c, _)| *c) };
+    let mut evidence = Evidence {
+        steps: Vec::new(),
+        control: RunEvidence::of(&obs.control),
+        enforced: RunEvidence::of(&obs.enforced),
+        claim: claim.as_ref().map(|(c, _)| *c),
+    };
     let mut expectations = Vec::new();
     for (i, e) in input.scenario.expect.iter().enumerate() {
         let expect = describe(&e.check);
@@ -265,7 +275,11 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 let (Some(c), Some(en)) = (step(&obs.control, i_step), step(&obs.enforced, i_step)) else {
                     v.control = step(&obs.control, i_step).map(|s| show(&s.outcome));
                     v.enforced = step(&obs.enforced, i_step).map(|s| show(&s.outcome));
-                    let why = if step(&obs.control, i_step).is_none() { missing_reason("control", &obs.control, input.claims) } else { missing_reason("enforced", &obs.enforced, input.claims) };
+                    let why = if step(&obs.control, i_step).is_none() {
+                        missing_reason("control", &obs.control, input.claims)
+                    } else {
+                        missing_reason("enforced", &obs.enforced, input.claims)
+                    };
                     fail(&mut v, why);
                     expectations.push(v);
                     continue;
@@ -273,7 +287,16 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 v.control = Some(show(&c.outcome));
                 v.enforced = Some(show(&en.outcome));
                 v.denied_by = attribute(&c.outcome, &en.outcome, input.seccomp_errno);
-                judge_operation(&mut v, action, result, *by, &c.outcome, &en.outcome, claim.as_ref().map(|(c, _)| *c), &obs.landlock);
+                judge_operation(
+                    &mut v,
+                    action,
+                    result,
+                    *by,
+                    &c.outcome,
+                    &en.outcome,
+                    claim.as_ref().map(|(c, _)| *c),
+                    &obs.landlock,
+                );
             }
         }
         // A denial that did not happen, or a claim short of the one expected, because the
@@ -367,7 +390,10 @@ fn judge_operation(
     match (result, enforced) {
         (Wanted::Allowed, Outcome::Ok) => {}
         (Wanted::Allowed, got) => {
-            let who = v.denied_by.map(|d| format!(" (denied by {d}; the control run was {})", show(control))).unwrap_or_default();
+            let who = v
+                .denied_by
+                .map(|d| format!(" (denied by {d}; the control run was {})", show(control)))
+                .unwrap_or_default();
             fail(v, format!("expected {what} to be allowed, it was {}{who}", show(got)));
         }
         (Wanted::Denied(want), Outcome::Ok) => {
@@ -376,14 +402,24 @@ fn judge_operation(
                 other => format!("the control run was {}", show(other)),
             };
             let lead = match claim {
-                Some(c @ (Claim::Full | Claim::Partial)) => format!("the enforcer claimed {c} enforcement, yet {what} succeeded"),
-                Some(Claim::None) => format!("{what} succeeded; the enforcer said it enforced nothing (landlock here: {landlock})"),
+                Some(c @ (Claim::Full | Claim::Partial)) => {
+                    format!("the enforcer claimed {c} enforcement, yet {what} succeeded")
+                }
+                Some(Claim::None) => {
+                    format!("{what} succeeded; the enforcer said it enforced nothing (landlock here: {landlock})")
+                }
                 _ => format!("{what} succeeded"),
             };
             fail(v, format!("expected {want}: {lead}; {control_says}"));
         }
         (Wanted::Denied(want), Outcome::Err(got)) if got != want => {
-            fail(v, format!("expected {what} to be denied with {want}, it was denied with {got} (control run: {})", show(control)));
+            fail(
+                v,
+                format!(
+                    "expected {what} to be denied with {want}, it was denied with {got} (control run: {})",
+                    show(control)
+                ),
+            );
         }
         (Wanted::Denied(_), Outcome::Timeout) => fail(v, format!("{what} timed out in the enforced run")),
         (Wanted::Denied(want), Outcome::Err(_)) => {
@@ -408,14 +444,25 @@ mod tests {
     use lockgate_protocol::RunObservation;
 
     fn scenario(expect: &str) -> Scenario {
-        serde_yaml::from_str(&format!("name: t\npolicy: {{filesystem_policy: {{read_only: [/bin]}}}}\nexpect:\n{expect}")).unwrap()
+        serde_yaml::from_str(&format!(
+            "name: t\npolicy: {{filesystem_policy: {{read_only: [/bin]}}}}\nexpect:\n{expect}"
+        ))
+        .unwrap()
     }
 
     fn run(outcomes: &[Outcome], stderr: &str, exit: &str) -> RunObservation {
         RunObservation {
             exit: exit.into(),
             stderr: stderr.into(),
-            steps: outcomes.iter().map(|o| StepResult { outcome: o.clone(), exit_code: None, stdout: String::new(), stderr: String::new() }).collect(),
+            steps: outcomes
+                .iter()
+                .map(|o| StepResult {
+                    outcome: o.clone(),
+                    exit_code: None,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                })
+                .collect(),
             ..Default::default()
         }
     }
@@ -429,17 +476,43 @@ mod tests {
     fn judge_one(s: &Scenario, abi: AbiProbe, control: RunObservation, enforced: RunObservation) -> CellVerdict {
         let steps: Vec<Option<usize>> = {
             let mut n = 0;
-            s.expect.iter().map(|e| if matches!(e.check, Check::Operation { .. }) { n += 1; Some(n - 1) } else { None }).collect()
+            s.expect
+                .iter()
+                .map(|e| {
+                    if matches!(e.check, Check::Operation { .. }) {
+                        n += 1;
+                        Some(n - 1)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
         };
         let obs = CaseObservation { id: "t@bare".into(), landlock: abi, environment_error: None, control, enforced };
         let kernel = obs.landlock.clone();
-        judge(&CellInput { scenario: s, kernel: "k", env: "bare", obs: &obs, step_of: &steps, seccomp_errno: None, claims: &reference_claims(), landlock_blocked: None, kernel_landlock: &kernel, judge_as_bare: false })
+        judge(&CellInput {
+            scenario: s,
+            kernel: "k",
+            env: "bare",
+            obs: &obs,
+            step_of: &steps,
+            seccomp_errno: None,
+            claims: &reference_claims(),
+            landlock_blocked: None,
+            kernel_landlock: &kernel,
+            judge_as_bare: false,
+        })
     }
 
     #[test]
     fn denial_by_the_sandbox_passes() {
         let s = scenario("  - {run: touch /sandbox/x, denied: EACCES, by: sandbox}\n  - {enforcement: full}\n");
-        let v = judge_one(&s, AbiProbe::Abi(4), run(&[Outcome::Ok], "", "exit:0"), run(&[Outcome::Err("EACCES".into())], FULL, "exit:0"));
+        let v = judge_one(
+            &s,
+            AbiProbe::Abi(4),
+            run(&[Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Err("EACCES".into())], FULL, "exit:0"),
+        );
         assert!(v.passed(), "{:?}", v.failures());
         assert_eq!(v.expectations[0].denied_by, Some(Denier::Sandbox));
     }
@@ -447,7 +520,12 @@ mod tests {
     #[test]
     fn a_dac_denial_is_not_a_sandbox_denial() {
         let s = scenario("  - {run: touch /sandbox/x, denied: EACCES, by: sandbox}\n");
-        let v = judge_one(&s, AbiProbe::Abi(4), run(&[Outcome::Err("EACCES".into())], "", "exit:0"), run(&[Outcome::Err("EACCES".into())], FULL, "exit:0"));
+        let v = judge_one(
+            &s,
+            AbiProbe::Abi(4),
+            run(&[Outcome::Err("EACCES".into())], "", "exit:0"),
+            run(&[Outcome::Err("EACCES".into())], FULL, "exit:0"),
+        );
         assert!(!v.passed());
         assert_eq!(v.expectations[0].denied_by, Some(Denier::Dac));
         assert!(v.expectations[0].reason.as_ref().unwrap().contains("by dac, not sandbox"));
@@ -465,16 +543,28 @@ mod tests {
     #[test]
     fn claiming_enforcement_without_landlock_is_a_lie() {
         let s = scenario("  - {run: touch /sandbox/x, allowed: true, when: 'abi == none'}\n");
-        let v = judge_one(&s, AbiProbe::Errno("ENOSYS".into()), run(&[Outcome::Ok], "", "exit:0"), run(&[Outcome::Ok], FULL, "exit:0"));
+        let v = judge_one(
+            &s,
+            AbiProbe::Errno("ENOSYS".into()),
+            run(&[Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Ok], FULL, "exit:0"),
+        );
         assert!(!v.passed());
         assert!(v.findings[0].starts_with("the enforcer lied"), "{:?}", v.findings);
     }
 
     #[test]
     fn when_conditions_skip_and_missing_steps_fail() {
-        let s = scenario("  - {run: a, denied: EACCES, when: 'abi >= 3'}\n  - {run: b, allowed: true}\n  - {enforcement: refused}\n");
+        let s = scenario(
+            "  - {run: a, denied: EACCES, when: 'abi >= 3'}\n  - {run: b, allowed: true}\n  - {enforcement: refused}\n",
+        );
         let refused = "lockgate-enforcer: enforcement=refused abi=none reason=kernel has no Landlock (ENOSYS)\n";
-        let v = judge_one(&s, AbiProbe::Errno("ENOSYS".into()), run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"), run(&[], refused, "exit:1"));
+        let v = judge_one(
+            &s,
+            AbiProbe::Errno("ENOSYS".into()),
+            run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
+            run(&[], refused, "exit:1"),
+        );
         assert_eq!(v.expectations[0].status, Status::Skipped);
         assert_eq!(v.expectations[1].status, Status::Fail);
         assert!(v.expectations[1].reason.as_ref().unwrap().contains("not observed"));
@@ -484,7 +574,12 @@ mod tests {
     #[test]
     fn wrong_errno_and_seccomp_attribution() {
         let s = scenario("  - {run: a, denied: EACCES}\n");
-        let v = judge_one(&s, AbiProbe::Abi(1), run(&[Outcome::Ok], "", "exit:0"), run(&[Outcome::Err("EPERM".into())], FULL, "exit:0"));
+        let v = judge_one(
+            &s,
+            AbiProbe::Abi(1),
+            run(&[Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Err("EPERM".into())], FULL, "exit:0"),
+        );
         assert!(v.expectations[0].reason.as_ref().unwrap().contains("denied with EPERM"));
         let e = Outcome::Err("EPERM".into());
         assert_eq!(attribute(&e, &e, Some("EPERM")), Some(Denier::Seccomp));
@@ -542,7 +637,11 @@ mod tests {
         let v = judge(&input(&accepting, false));
         assert!(v.passed() && !v.checked_nothing(), "{:?}", v.failures());
         assert_eq!(v.expectations[0].status, Status::Skipped);
-        assert!(v.expectations[0].reason.as_ref().unwrap().contains("the kernel offers ABI 4, here ENOSYS"), "{:?}", v.expectations[0].reason);
+        assert!(
+            v.expectations[0].reason.as_ref().unwrap().contains("the kernel offers ABI 4, here ENOSYS"),
+            "{:?}",
+            v.expectations[0].reason
+        );
         let as_bare = judge(&input(&accepting, true));
         assert!(!as_bare.passed(), "as on bare, Landlock is available: the denial is due");
     }
@@ -551,12 +650,22 @@ mod tests {
     fn a_cell_that_skips_every_expectation_checked_nothing() {
         let s = scenario("  - {run: touch /sandbox/x, denied: EACCES, by: sandbox, when: 'abi >= 1'}\n  - {enforcement: full, when: 'abi >= 1'}\n");
         let none = "lockgate-enforcer: enforcement=none abi=none reason=kernel has no Landlock (ENOSYS)\n";
-        let v = judge_one(&s, AbiProbe::Errno("ENOSYS".into()), run(&[Outcome::Ok], "", "exit:0"), run(&[Outcome::Ok], none, "exit:0"));
+        let v = judge_one(
+            &s,
+            AbiProbe::Errno("ENOSYS".into()),
+            run(&[Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Ok], none, "exit:0"),
+        );
         assert!(v.passed() && v.checked_nothing(), "no failure, but nothing checked: {v:?}");
         assert!(v.nothing_checked.as_ref().unwrap().contains("not a pass"), "{:?}", v.nothing_checked);
         let mut intended = s.clone();
         intended.may_skip_all = true;
-        let v = judge_one(&intended, AbiProbe::Errno("ENOSYS".into()), run(&[Outcome::Ok], "", "exit:0"), run(&[Outcome::Ok], none, "exit:0"));
+        let v = judge_one(
+            &intended,
+            AbiProbe::Errno("ENOSYS".into()),
+            run(&[Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Ok], none, "exit:0"),
+        );
         assert!(v.nothing_checked_intended && v.nothing_checked.as_ref().unwrap().contains("intended"));
     }
 }

@@ -192,7 +192,9 @@ fn parse_clause(s: &str) -> Result<Clause, String> {
             }
             Ok(if lhs == "kernel" { Clause::Kernel(eq, rhs.into()) } else { Clause::Env(eq, rhs.into()) })
         }
-        other => Err(format!("`{s}`: unknown subject `{other}`; conditions are on `abi`, `env_abi`, `landlock`, `kernel` or `env`")),
+        other => Err(format!(
+            "`{s}`: unknown subject `{other}`; conditions are on `abi`, `env_abi`, `landlock`, `kernel` or `env`"
+        )),
     }
 }
 
@@ -268,7 +270,10 @@ mod tests {
         let no_landlock = Facts { abi: None, env_abi: None, kernel: "debian-5.10", env: "docker-20.10.5" };
         let bare = Facts { abi: Some(6), env_abi: Some(6), kernel: "debian-6.12", env: "bare" };
         let w = When::parse("abi >= 1").unwrap();
-        assert!(w.holds(&blocked), "`abi` is what the kernel offers: the expectation is due where the environment took Landlock away");
+        assert!(
+            w.holds(&blocked),
+            "`abi` is what the kernel offers: the expectation is due where the environment took Landlock away"
+        );
         assert!(!w.holds(&no_landlock));
         assert!(When::parse("env_abi == none").unwrap().holds(&blocked));
         let b = When::parse("landlock == blocked").unwrap();
@@ -283,7 +288,19 @@ mod tests {
 
     #[test]
     fn impossible_or_malformed_conditions_are_errors() {
-        for bad in ["abi >= 99", "abi > 10", "abi == 0", "abi >= none", "abi", "kernel > a", "arch == x86", "abi >= three", "landlock == gone", "landlock > blocked", "env_abi >= 99"] {
+        for bad in [
+            "abi >= 99",
+            "abi > 10",
+            "abi == 0",
+            "abi >= none",
+            "abi",
+            "kernel > a",
+            "arch == x86",
+            "abi >= three",
+            "landlock == gone",
+            "landlock > blocked",
+            "env_abi >= 99",
+        ] {
             assert!(When::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

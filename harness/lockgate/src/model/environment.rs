@@ -123,8 +123,12 @@ impl TryFrom<serde_yaml::Value> for SeccompSource {
         }
         let raw: RawSeccomp = serde_yaml::from_value(v).map_err(|e| format!("{e}. {HOW}"))?;
         match raw {
-            RawSeccomp { package: Some(package), file: Some(file), path: None } => Ok(SeccompSource::Package(PackagedFile { package, file })),
-            RawSeccomp { package: None, file: None, path: Some(p) } => Ok(SeccompSource::Path { resolved: PathBuf::from(&p), written: p }),
+            RawSeccomp { package: Some(package), file: Some(file), path: None } => {
+                Ok(SeccompSource::Package(PackagedFile { package, file }))
+            }
+            RawSeccomp { package: None, file: None, path: Some(p) } => {
+                Ok(SeccompSource::Path { resolved: PathBuf::from(&p), written: p })
+            }
             _ => Err(format!("give either `package` and `file`, or `path`. {HOW}")),
         }
     }
@@ -151,7 +155,10 @@ impl TryFrom<serde_yaml::Value> for Capabilities {
             serde_yaml::Value::Sequence(items) => {
                 let mut caps = Vec::new();
                 for item in items {
-                    let name = item.as_str().ok_or("capabilities: capabilities are names, like CAP_CHOWN")?.to_ascii_uppercase();
+                    let name = item
+                        .as_str()
+                        .ok_or("capabilities: capabilities are names, like CAP_CHOWN")?
+                        .to_ascii_uppercase();
                     let name = if name.starts_with("CAP_") { name } else { format!("CAP_{name}") };
                     if !ALL_CAPABILITIES.contains(&name.as_str()) {
                         return Err(format!("capabilities: `{name}` is not a Linux capability"));
@@ -162,14 +169,18 @@ impl TryFrom<serde_yaml::Value> for Capabilities {
                 }
                 Ok(Capabilities(caps))
             }
-            _ => Err("capabilities: write `capabilities: docker`, `capabilities: podman` or a list of capability names".into()),
+            _ => {
+                Err("capabilities: write `capabilities: docker`, `capabilities: podman` or a list of capability names"
+                    .into())
+            }
         }
     }
 }
 
 /// Reads a seccomp profile; errors say `file:line:column: field: what`.
 pub fn read_profile(file: &Path) -> Result<Profile> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read the seccomp profile {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read the seccomp profile {}", file.display()))?;
     parse_profile(file, &text)
 }
 
@@ -189,7 +200,9 @@ pub fn parse_profile(file: &Path, text: &str) -> Result<Profile> {
 /// other engine, an errno name it does not know), on a recent kernel.
 pub fn check_converts(file: &Path, profile: &Profile, m: &ContainerManifest) -> Result<()> {
     let target = Target { arch: "amd64", capabilities: &m.capabilities.0, release: "6.12.0" };
-    seccomp::convert(profile, m.engine, &target).map(|_| ()).map_err(|e| anyhow::anyhow!("{}: {e} (read as `engine: {}`)", file.display(), engine_name(m.engine)))
+    seccomp::convert(profile, m.engine, &target)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("{}: {e} (read as `engine: {}`)", file.display(), engine_name(m.engine)))
 }
 
 fn engine_name(f: Flavour) -> &'static str {
@@ -202,10 +215,15 @@ fn engine_name(f: Flavour) -> &'static str {
 /// One manifest; a profile of the user's (`path:`) is read and checked now, so that a bad one
 /// is a load error naming its file and field.
 pub fn load_manifest(file: &Path) -> Result<ContainerManifest> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read environment manifest {}", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read environment manifest {}", file.display()))?;
     let mut m: ContainerManifest = parse_yaml(file, &text)?;
     if m.name.as_str() == "bare" {
-        bail!("{}:{}: name: `bare` is built in; give this environment another name", file.display(), locate::line_of(&text, "name"));
+        bail!(
+            "{}:{}: name: `bare` is built in; give this environment another name",
+            file.display(),
+            locate::line_of(&text, "name")
+        );
     }
     if let SeccompSource::Path { written, resolved } = &mut m.seccomp {
         *resolved = file.parent().unwrap_or(Path::new(".")).join(&*written);
@@ -213,7 +231,11 @@ pub fn load_manifest(file: &Path) -> Result<ContainerManifest> {
     if let SeccompSource::Path { resolved, .. } = &m.seccomp {
         let line = locate::line_of(&text, "seccomp.path");
         if !resolved.is_file() {
-            bail!("{}:{line}: seccomp.path: {} does not exist (the path is relative to the manifest)", file.display(), resolved.display());
+            bail!(
+                "{}:{line}: seccomp.path: {} does not exist (the path is relative to the manifest)",
+                file.display(),
+                resolved.display()
+            );
         }
         let profile = read_profile(resolved).with_context(|| format!("{}:{line}: seccomp.path", file.display()))?;
         check_converts(resolved, &profile, &m).with_context(|| format!("{}:{line}: seccomp.path", file.display()))?;
@@ -224,7 +246,8 @@ pub fn load_manifest(file: &Path) -> Result<ContainerManifest> {
 /// Every manifest in `dir` (none when it does not exist); errors are collected per file.
 pub fn load_dir(dir: &Path, errors: &mut Vec<String>) -> Vec<Loaded<ContainerManifest>> {
     let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect();
+    let mut files: Vec<PathBuf> =
+        rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect();
     files.sort();
     let mut out = Vec::new();
     for file in files {
@@ -272,15 +295,29 @@ mod tests {
     #[test]
     fn a_users_profile_is_read_and_checked_at_load() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "mine.json", r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#);
-        let m = write(dir.path(), "mine.yaml", "name: mine\nengine: docker\nseccomp: {path: mine.json}\ncapabilities: [chown, CAP_SETUID]\n");
+        write(
+            dir.path(),
+            "mine.json",
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#,
+        );
+        let m = write(
+            dir.path(),
+            "mine.yaml",
+            "name: mine\nengine: docker\nseccomp: {path: mine.json}\ncapabilities: [chown, CAP_SETUID]\n",
+        );
         let env = load_manifest(&m).unwrap();
         assert_eq!(env.capabilities.0, ["CAP_CHOWN", "CAP_SETUID"]);
 
         write(dir.path(), "bad.json", "{\"defaultAction\": \"SCMP_ACT_ERRNO\",\n \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALOW\"}]}");
         let m = write(dir.path(), "bad.yaml", "name: bad\nengine: docker\nseccomp: {path: bad.json}\n");
         let err = format!("{:#}", load_manifest(&m).unwrap_err());
-        assert!(err.contains("bad.yaml:3: seccomp.path") && err.contains("bad.json:2:") && err.contains("syscalls[0].action") && err.contains("SCMP_ACT_ALOW"), "{err}");
+        assert!(
+            err.contains("bad.yaml:3: seccomp.path")
+                && err.contains("bad.json:2:")
+                && err.contains("syscalls[0].action")
+                && err.contains("SCMP_ACT_ALOW"),
+            "{err}"
+        );
 
         write(dir.path(), "typo.json", r#"{"defaultAction": "SCMP_ACT_ERRNO", "sycalls": []}"#);
         let m = write(dir.path(), "typo.yaml", "name: typo\nengine: docker\nseccomp: {path: typo.json}\n");
@@ -296,14 +333,25 @@ mod tests {
         let err = format!("{:#}", load_manifest(&m).unwrap_err());
         assert!(err.contains("gone.yaml:3: seccomp.path:") && err.contains("nowhere.json does not exist"), "{err}");
 
-        write(dir.path(), "pod.json", r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "ENOSYS", "syscalls": []}"#);
+        write(
+            dir.path(),
+            "pod.json",
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "ENOSYS", "syscalls": []}"#,
+        );
         let m = write(dir.path(), "pod.yaml", "name: pod\nengine: docker\nseccomp: {path: pod.json}\n");
         let err = format!("{:#}", load_manifest(&m).unwrap_err());
         assert!(err.contains("pod.json: defaultErrno is Podman's field"), "{err}");
 
-        let m = write(dir.path(), "caps.yaml", "name: caps\nengine: docker\nseccomp: unconfined\ncapabilities: [CAP_FLY]\n");
+        let m = write(
+            dir.path(),
+            "caps.yaml",
+            "name: caps\nengine: docker\nseccomp: unconfined\ncapabilities: [CAP_FLY]\n",
+        );
         let err = format!("{:#}", load_manifest(&m).unwrap_err());
-        assert!(err.contains("caps.yaml") && err.contains("capabilities: `CAP_FLY` is not a Linux capability"), "{err}");
+        assert!(
+            err.contains("caps.yaml") && err.contains("capabilities: `CAP_FLY` is not a Linux capability"),
+            "{err}"
+        );
         let m = write(dir.path(), "src.yaml", "name: src\nengine: docker\nseccomp: {path: a.json, file: b}\n");
         let err = format!("{:#}", load_manifest(&m).unwrap_err());
         assert!(err.contains("src.yaml") && err.contains("seccomp: write"), "{err}");

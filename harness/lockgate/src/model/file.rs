@@ -21,4 +21,3 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Re
         anyhow::anyhow!("{}{loc}: {msg}", file.display())
     })
 }
-

@@ -141,7 +141,13 @@ impl TryFrom<RawSource> for KernelSource {
         }
         match (r.package, r.path, r.url, r.build) {
             (Some(p), None, None, None) => Ok(KernelSource::Package {
-                package: PackageRef { distro: p.distro, suite: p.suite, name: p.name, version: p.version, component: p.component },
+                package: PackageRef {
+                    distro: p.distro,
+                    suite: p.suite,
+                    name: p.name,
+                    version: p.version,
+                    component: p.component,
+                },
                 image: p.image,
             }),
             (None, Some(path), None, None) => Ok(KernelSource::Path { path }),
@@ -162,9 +168,15 @@ impl TryFrom<RawSource> for KernelSource {
                     _ => return Err("`build:` takes a source: `package: {…}` with `tarball: <path inside it>`, or `url: <tarball URL>`".into()),
                 };
                 if b.fragment.trim().is_empty() {
-                    return Err("`build.fragment` names the config fragment, e.g. tiny.config beside this manifest".into());
+                    return Err(
+                        "`build.fragment` names the config fragment, e.g. tiny.config beside this manifest".into()
+                    );
                 }
-                Ok(KernelSource::Build(BuildSource { tarball, fragment_path: b.fragment.clone().into(), fragment: b.fragment }))
+                Ok(KernelSource::Build(BuildSource {
+                    tarball,
+                    fragment_path: b.fragment.clone().into(),
+                    fragment: b.fragment,
+                }))
             }
             _ => Err(KINDS.into()),
         }
@@ -204,7 +216,9 @@ impl KernelSource {
             KernelSource::Path { path } => format!("path {path}"),
             KernelSource::Url { url, .. } => format!("url {url}"),
             KernelSource::Build(b) => match &b.tarball {
-                TarballSource::Package { package, .. } => format!("build {}={} + {}", package.name, package.version, b.fragment),
+                TarballSource::Package { package, .. } => {
+                    format!("build {}={} + {}", package.name, package.version, b.fragment)
+                }
                 TarballSource::Url { url } => format!("build {url} + {}", b.fragment),
             },
         }
@@ -275,7 +289,9 @@ mod tests {
         let url = parse("name: n\nabi: 4\nopt_in: true\nsource:\n  url: https://example.org/k.deb\n  image: boot/vmlinuz-6.8.0-57-generic\n").unwrap();
         assert!(!url.in_default_matrix());
         assert_eq!(url.source.describe(), "url https://example.org/k.deb");
-        assert!(matches!(&url.source, KernelSource::Url { image: Some(i), .. } if i == "boot/vmlinuz-6.8.0-57-generic"));
+        assert!(
+            matches!(&url.source, KernelSource::Url { image: Some(i), .. } if i == "boot/vmlinuz-6.8.0-57-generic")
+        );
         let built = parse(
             "name: t\nabi: 2\nsource:\n  build:\n    package: {distro: debian, suite: bookworm, name: linux-source-6.1, version: \"6.1.176-1\"}\n    tarball: usr/src/linux-source-6.1.tar.xz\n    fragment: tiny.config\n",
         )
@@ -284,7 +300,9 @@ mod tests {
         assert_eq!(built.source.describe(), "build linux-source-6.1=6.1.176-1 + tiny.config");
         let mut s = built.source.clone();
         s.resolve_paths(std::path::Path::new("/repo/kernels"));
-        assert!(matches!(&s, KernelSource::Build(b) if b.fragment_path == std::path::Path::new("/repo/kernels/tiny.config")));
+        assert!(
+            matches!(&s, KernelSource::Build(b) if b.fragment_path == std::path::Path::new("/repo/kernels/tiny.config"))
+        );
         let from_url = parse("name: t\nabi: 2\nsource: {build: {url: 'https://example.org/linux-6.1.1.tar.xz', fragment: tiny.config}}\n").unwrap();
         assert!(matches!(&from_url.source, KernelSource::Build(b) if matches!(&b.tarball, TarballSource::Url { .. })));
     }

@@ -51,7 +51,8 @@ pub fn load_scenario(file: &Path) -> Result<Scenario> {
 }
 
 pub fn load_kernel(file: &Path) -> Result<KernelManifest> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read kernel manifest {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read kernel manifest {}", file.display()))?;
     let mut k: KernelManifest = parse_yaml(file, &text)?;
     k.source.resolve_paths(file.parent().unwrap_or(Path::new(".")));
     if let kernel::KernelSource::Build(b) = &k.source {
@@ -149,8 +150,16 @@ mod tests {
         std::fs::create_dir_all(&s).unwrap();
         std::fs::create_dir_all(&k).unwrap();
         std::fs::write(s.join("a.yaml"), "name: a\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect: [{enforcement: full, when: 'kernel == nope'}]\n").unwrap();
-        std::fs::write(s.join("b.yaml"), "name: a\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect: [{enforcement: full}]\n").unwrap();
-        std::fs::write(s.join("c.yaml"), "name: c\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect: [{enforcement: full}]\nextra: 1\n").unwrap();
+        std::fs::write(
+            s.join("b.yaml"),
+            "name: a\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect: [{enforcement: full}]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            s.join("c.yaml"),
+            "name: c\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect: [{enforcement: full}]\nextra: 1\n",
+        )
+        .unwrap();
         let err = format!("{:#}", load(&s, &k).unwrap_err());
         assert!(err.contains("a.yaml:3: expect[0].when: no kernel is named `nope`"), "{err}");
         assert!(err.contains("b.yaml: name: scenario name `a` is already used by"), "{err}");

@@ -254,28 +254,40 @@ impl TryFrom<RawExpectation> for Expectation {
         };
         let check = match (action, r.enforcement) {
             (Some(_), Some(_)) => {
-                return Err("an expectation checks either an operation (`run:`/`probe:`) or `enforcement:`, not both".into())
+                return Err(
+                    "an expectation checks either an operation (`run:`/`probe:`) or `enforcement:`, not both".into()
+                )
             }
             (None, Some(claim)) => {
                 if r.allowed.is_some() || r.denied.is_some() || r.by.is_some() {
-                    return Err("`allowed`, `denied` and `by` belong to `run:`/`probe:` expectations, not `enforcement:`".into());
+                    return Err(
+                        "`allowed`, `denied` and `by` belong to `run:`/`probe:` expectations, not `enforcement:`"
+                            .into(),
+                    );
                 }
                 Check::Enforcement(claim)
             }
-            (None, None) => {
-                return Err("say what to check: `run: <command>`, `probe: <op> <path>` or `enforcement: full|partial|none|refused`".into())
-            }
+            (None, None) => return Err(
+                "say what to check: `run: <command>`, `probe: <op> <path>` or `enforcement: full|partial|none|refused`"
+                    .into(),
+            ),
             (Some(action), None) => {
                 let result = match (r.allowed, r.denied) {
                     (Some(true), None) => Wanted::Allowed,
                     (Some(false), _) => {
-                        return Err("`allowed: false` is ambiguous: write `denied: <ERRNO>` (e.g. `denied: EACCES`)".into())
+                        return Err(
+                            "`allowed: false` is ambiguous: write `denied: <ERRNO>` (e.g. `denied: EACCES`)".into()
+                        )
                     }
-                    (None, Some(e)) => Wanted::Denied(errno::canonical(&e).ok_or_else(|| match errno::suggest(&e) {
-                        Some(s) => format!("denied: unknown errno `{e}`; did you mean `{s}`?"),
-                        None => format!("denied: unknown errno `{e}`; use a name like EACCES, EPERM, EXDEV"),
-                    })?),
-                    (Some(true), Some(_)) => return Err("give either `allowed: true` or `denied: <ERRNO>`, not both".into()),
+                    (None, Some(e)) => {
+                        Wanted::Denied(errno::canonical(&e).ok_or_else(|| match errno::suggest(&e) {
+                            Some(s) => format!("denied: unknown errno `{e}`; did you mean `{s}`?"),
+                            None => format!("denied: unknown errno `{e}`; use a name like EACCES, EPERM, EXDEV"),
+                        })?)
+                    }
+                    (Some(true), Some(_)) => {
+                        return Err("give either `allowed: true` or `denied: <ERRNO>`, not both".into())
+                    }
                     (None, None) => return Err("say what must happen: `allowed: true` or `denied: <ERRNO>`".into()),
                 };
                 if r.by.is_some() && result == Wanted::Allowed {
@@ -316,10 +328,43 @@ fn parse_probe(s: &str) -> Result<Action, String> {
 }
 
 /// Top-level directories that belong to the guest image: a scenario cannot put a tmpfs there.
-pub const RESERVED_TOPS: &[&str] = &["/", "/bin", "/sbin", "/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/run", "/lockgate", "/init", "/root"];
+pub const RESERVED_TOPS: &[&str] = &[
+    "/",
+    "/bin",
+    "/sbin",
+    "/usr",
+    "/lib",
+    "/lib64",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run",
+    "/lockgate",
+    "/init",
+    "/root",
+];
 
 /// Paths the guest image provides, which policies may name without creating them.
-pub const IMAGE_PATHS: &[&str] = &["/", "/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/run", "/tmp", "/root", "/lockgate", "/dev/null"];
+pub const IMAGE_PATHS: &[&str] = &[
+    "/",
+    "/bin",
+    "/sbin",
+    "/usr",
+    "/usr/bin",
+    "/usr/sbin",
+    "/lib",
+    "/lib64",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run",
+    "/tmp",
+    "/root",
+    "/lockgate",
+    "/dev/null",
+];
 
 impl Scenario {
     /// Cross-field checks. Each error is `(field path, message)`; the loader adds file and line.
@@ -354,7 +399,10 @@ impl Scenario {
                 errs.push((format!("setup.paths[{i}].content"), "a directory has no content".into()));
             }
         }
-        for (field, n) in [("policy.process.run_as_user", &self.policy.process.run_as_user), ("policy.process.run_as_group", &self.policy.process.run_as_group)] {
+        for (field, n) in [
+            ("policy.process.run_as_user", &self.policy.process.run_as_user),
+            ("policy.process.run_as_group", &self.policy.process.run_as_group),
+        ] {
             if let Some(n) = n {
                 if !known_user(n) {
                     errs.push((field.into(), format!("`{n}` is not in setup.users (nor root); add it to setup.users")));
@@ -366,7 +414,10 @@ impl Scenario {
                 || self.setup.paths.iter().any(|e| e.path == *p)
                 || self.setup.paths.iter().any(|e| e.path.top() == p.as_str())
         };
-        for (field, list) in [("read_only", &self.policy.filesystem_policy.read_only), ("read_write", &self.policy.filesystem_policy.read_write)] {
+        for (field, list) in [
+            ("read_only", &self.policy.filesystem_policy.read_only),
+            ("read_write", &self.policy.filesystem_policy.read_write),
+        ] {
             for (i, p) in list.iter().enumerate() {
                 if !exists(p) {
                     errs.push((
@@ -378,7 +429,10 @@ impl Scenario {
         }
         if let Some(w) = &self.setup.workdir {
             if !exists(w) {
-                errs.push(("setup.workdir".into(), format!("`{}` does not exist in the guest: create it in setup.paths", w.as_str())));
+                errs.push((
+                    "setup.workdir".into(),
+                    format!("`{}` does not exist in the guest: create it in setup.paths", w.as_str()),
+                ));
             }
         }
         if self.expect.is_empty() {
@@ -415,8 +469,14 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(s.expect.len(), 4);
-        assert!(matches!(&s.expect[0].check, Check::Operation { result: Wanted::Denied("EACCES"), by: Some(Denier::Sandbox), .. }));
-        assert!(matches!(&s.expect[1].check, Check::Operation { action: Action::Probe { op: ProbeOp::Rename, target: ProbeTarget::Pair { .. } }, .. }));
+        assert!(matches!(
+            &s.expect[0].check,
+            Check::Operation { result: Wanted::Denied("EACCES"), by: Some(Denier::Sandbox), .. }
+        ));
+        assert!(matches!(
+            &s.expect[1].check,
+            Check::Operation { action: Action::Probe { op: ProbeOp::Rename, target: ProbeTarget::Pair { .. } }, .. }
+        ));
         assert_eq!(s.expect[2].check, Check::Enforcement(Claim::Full));
         let Check::Operation { action, .. } = &s.expect[3].check else { panic!() };
         assert_eq!(action.to_string(), "probe tcp_bind 8080");

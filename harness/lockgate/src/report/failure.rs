@@ -33,11 +33,12 @@ const EXCERPT_WIDTH: usize = 160;
 pub fn excerpt(text: &str, from_end: bool) -> Vec<String> {
     let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
     let n = lines.len();
-    let shown: Vec<&str> = if from_end { lines[n.saturating_sub(EXCERPT_LINES)..].to_vec() } else { lines.iter().take(EXCERPT_LINES).copied().collect() };
-    let mut out: Vec<String> = shown
-        .iter()
-        .map(|l| cut(l, EXCERPT_WIDTH))
-        .collect();
+    let shown: Vec<&str> = if from_end {
+        lines[n.saturating_sub(EXCERPT_LINES)..].to_vec()
+    } else {
+        lines.iter().take(EXCERPT_LINES).copied().collect()
+    };
+    let mut out: Vec<String> = shown.iter().map(|l| cut(l, EXCERPT_WIDTH)).collect();
     if n > shown.len() {
         let more = format!("… ({} more line{})", n - shown.len(), if n - shown.len() == 1 { "" } else { "s" });
         if from_end {
@@ -82,7 +83,10 @@ fn step_lines(label: &str, step: Option<&StepResult>, run: &RunEvidence, out: &m
         None => {
             let why = match &run.setup_error {
                 Some(e) => format!("its setup failed: {e}"),
-                None => format!("the run ended ({}) before this step ran", if run.exit.is_empty() { "no exit status" } else { &run.exit }),
+                None => format!(
+                    "the run ended ({}) before this step ran",
+                    if run.exit.is_empty() { "no exit status" } else { &run.exit }
+                ),
             };
             out.push_str(&format!("     {label:<10} not observed: {why}\n"));
         }
@@ -91,9 +95,13 @@ fn step_lines(label: &str, step: Option<&StepResult>, run: &RunEvidence, out: &m
 
 fn denier(v: Option<Denier>, enforced: Option<&StepResult>) -> String {
     match (v, enforced) {
-        (Some(Denier::Sandbox), _) => "the sandbox (the control run, same uid without the enforcer, was allowed)".into(),
+        (Some(Denier::Sandbox), _) => {
+            "the sandbox (the control run, same uid without the enforcer, was allowed)".into()
+        }
         (Some(Denier::Dac), _) => "plain permissions, DAC (the control run was denied the same way)".into(),
-        (Some(Denier::Seccomp), _) => "the environment's seccomp filter (the control run got the filter's errno too)".into(),
+        (Some(Denier::Seccomp), _) => {
+            "the environment's seccomp filter (the control run got the filter's errno too)".into()
+        }
         (Some(Denier::Unknown), _) => "unknown (the control run was denied differently)".into(),
         (None, Some(s)) if s.outcome == Outcome::Ok => "nobody: the enforced run was allowed".into(),
         (None, _) => "not known: the enforced run has no result".into(),
@@ -126,11 +134,20 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
     let e = &v.evidence;
     let mut out = format!("FAIL {}@{}@{}:\n", v.scenario, v.kernel, v.environment);
     let release = ctx.release.as_deref().map(|r| format!("release {r}, ")).unwrap_or_default();
-    let landlock = |probe: &str| if probe.starts_with("ABI") { format!("Landlock {probe}") } else { format!("no Landlock (the probe answered {probe})") };
+    let landlock = |probe: &str| {
+        if probe.starts_with("ABI") {
+            format!("Landlock {probe}")
+        } else {
+            format!("no Landlock (the probe answered {probe})")
+        }
+    };
     let kernel_landlock = ctx.kernel_landlock.clone().unwrap_or_else(|| v.landlock.clone());
     let lsm = ctx.lsm.as_deref().map(|l| format!("; LSMs {}", l.trim())).unwrap_or_default();
     out.push_str(&format!("  kernel       {}: {release}{}{lsm}\n", v.kernel, landlock(&kernel_landlock)));
-    let env = match (ctx.environment.as_deref().map(|a| a.split_whitespace().collect::<Vec<_>>().join(" ")), v.environment.as_str()) {
+    let env = match (
+        ctx.environment.as_deref().map(|a| a.split_whitespace().collect::<Vec<_>>().join(" ")),
+        v.environment.as_str(),
+    ) {
         (Some(about), _) if !about.is_empty() => cut(&about, 2 * EXCERPT_WIDTH),
         (_, "bare") => "the enforcer runs directly under the guest's PID 1: no container, no seccomp filter".into(),
         _ => "a container environment (see its manifest)".into(),
@@ -166,15 +183,28 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
         match e.steps.get(i).and_then(Option::as_ref) {
             Some(s) => {
                 out.push_str(&format!("     {:<10} {}\n", "command", s.command));
-                out.push_str(&format!("     {:<10} {}\n", "expected", x.expect.rsplit(" → ").next().unwrap_or(&x.expect)));
+                out.push_str(&format!(
+                    "     {:<10} {}\n",
+                    "expected",
+                    x.expect.rsplit(" → ").next().unwrap_or(&x.expect)
+                ));
                 step_lines("enforced", s.enforced.as_ref(), &e.enforced, &mut out);
                 step_lines("control", s.control.as_ref(), &e.control, &mut out);
                 out.push_str(&format!("     {:<10} {}\n", "denied by", denier(x.denied_by, s.enforced.as_ref())));
                 out.push_str(&format!("     {:<10} {claim}\n", "claim"));
             }
             None => {
-                out.push_str(&format!("     {:<10} a claim of `{}`\n", "expected", x.expect.trim_start_matches("enforcement ")));
-                out.push_str(&format!("     {:<10} {} ({})\n", "claimed", x.claimed.as_deref().unwrap_or("nothing"), v.enforcer_claim));
+                out.push_str(&format!(
+                    "     {:<10} a claim of `{}`\n",
+                    "expected",
+                    x.expect.trim_start_matches("enforcement ")
+                ));
+                out.push_str(&format!(
+                    "     {:<10} {} ({})\n",
+                    "claimed",
+                    x.claimed.as_deref().unwrap_or("nothing"),
+                    v.enforcer_claim
+                ));
                 out.push_str(&format!("     {:<10} {}\n", "enforcer", v.enforcer_exit));
             }
         }
@@ -215,7 +245,18 @@ mod tests {
             "id": "openshell-803@bare", "landlock": {"abi": 1}, "control": control, "enforced": enforced,
         }))
         .unwrap();
-        judge(&CellInput { scenario: &s, kernel: "ubuntu-5.15", env: "bare", obs: &obs, step_of: &[Some(0), Some(1), None], seccomp_errno: None, claims, landlock_blocked: None, kernel_landlock: &obs.landlock, judge_as_bare: false })
+        judge(&CellInput {
+            scenario: &s,
+            kernel: "ubuntu-5.15",
+            env: "bare",
+            obs: &obs,
+            step_of: &[Some(0), Some(1), None],
+            seccomp_errno: None,
+            claims,
+            landlock_blocked: None,
+            kernel_landlock: &obs.landlock,
+            judge_as_bare: false,
+        })
     }
 
     fn ctx() -> Context {
@@ -259,27 +300,56 @@ FAIL openshell-803@ubuntu-5.15@bare:
 
     #[test]
     fn output_is_excerpted_and_missing_steps_and_claims_say_why() {
-        let noisy: String = (1..=9).map(|i| format!("touch: line {i} {}\n", "x".repeat(if i == 1 { 200 } else { 3 }))).collect();
+        let noisy: String =
+            (1..=9).map(|i| format!("touch: line {i} {}\n", "x".repeat(if i == 1 { 200 } else { 3 }))).collect();
         let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
-        let enforced = run(vec![step(Outcome::Err("EPERM".into()), 1, &noisy)], "Hint: update the kernel\nExecuting the sandboxed command...\n", 0);
+        let enforced = run(
+            vec![step(Outcome::Err("EPERM".into()), 1, &noisy)],
+            "Hint: update the kernel\nExecuting the sandboxed command...\n",
+            0,
+        );
         let v = verdict(control, enforced, &ClaimReader::Unsupported);
         let text = render(&v, &ctx());
-        assert!(text.contains("     enforced   denied EPERM, exit 1\n                stderr: touch: line 1 xxx"), "{text}");
+        assert!(
+            text.contains("     enforced   denied EPERM, exit 1\n                stderr: touch: line 1 xxx"),
+            "{text}"
+        );
         assert!(text.contains("…\n"), "long lines are cut: {text}");
         assert!(text.contains("                        … (5 more lines)\n"), "{text}");
-        assert!(text.contains("     denied by  the sandbox (the control run, same uid without the enforcer, was allowed)"), "{text}");
+        assert!(
+            text.contains("     denied by  the sandbox (the control run, same uid without the enforcer, was allowed)"),
+            "{text}"
+        );
         assert!(text.contains("     enforced   not observed: the run ended (exit:0) before this step ran"), "{text}");
-        assert!(text.contains("  claim        (this enforcer makes no claim: its adapter says `claim: unsupported`)"), "{text}");
+        assert!(
+            text.contains("  claim        (this enforcer makes no claim: its adapter says `claim: unsupported`)"),
+            "{text}"
+        );
         assert!(text.contains("cannot check `enforcement: full`: this enforcer makes no claim"), "{text}");
-        assert!(text.contains("  ✗ the command ran as uid 0 under the enforcer but as uid 998 in the control run"), "{text}");
-        assert!(text.contains("  enforced run exit:0, probes ran as uid 0\n  control run  exit:0, probes ran as uid 998\n"), "{text}");
-        assert!(text.contains("  its stderr   Hint: update the kernel\n               Executing the sandboxed command...\n"), "{text}");
+        assert!(
+            text.contains("  ✗ the command ran as uid 0 under the enforcer but as uid 998 in the control run"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  enforced run exit:0, probes ran as uid 0\n  control run  exit:0, probes ran as uid 998\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  its stderr   Hint: update the kernel\n               Executing the sandboxed command...\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
     fn an_environment_that_hides_landlock_is_told_apart_from_the_kernel() {
         let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
-        let enforced = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "lockgate-enforcer: enforcement=full abi=1 reason=x\n", 998);
+        let enforced = run(
+            vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")],
+            "lockgate-enforcer: enforcement=full abi=1 reason=x\n",
+            998,
+        );
         let mut v = verdict(control, enforced, &crate::enforcer::reference(&[]).unwrap().claims);
         v.environment = "docker-20.10.5".into();
         v.landlock = "ENOSYS".into();
@@ -287,15 +357,24 @@ FAIL openshell-803@ubuntu-5.15@bare:
         c.environment = Some("Docker 20.10.5 as Debian 11 ships it:\n  its profile predates Landlock".into());
         let text = render(&v, &c);
         assert!(text.contains("  kernel       ubuntu-5.15: release 5.15.0-107-generic, Landlock ABI 1;"), "{text}");
-        assert!(text.contains("  environment  docker-20.10.5: Docker 20.10.5 as Debian 11 ships it: its profile predates Landlock\n"), "{text}");
-        assert!(text.contains("  landlock     where the runs happened: no Landlock (the probe answered ENOSYS)\n"), "{text}");
+        assert!(
+            text.contains(
+                "  environment  docker-20.10.5: Docker 20.10.5 as Debian 11 ships it: its profile predates Landlock\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  landlock     where the runs happened: no Landlock (the probe answered ENOSYS)\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn a_passing_cell_has_no_report_and_excerpts_are_bounded() {
         let claim = "lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced\n";
         let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
-        let enforced = run(vec![step(Outcome::Err("EACCES".into()), 1, "denied"), step(Outcome::Ok, 0, "")], claim, 998);
+        let enforced =
+            run(vec![step(Outcome::Err("EACCES".into()), 1, "denied"), step(Outcome::Ok, 0, "")], claim, 998);
         assert_eq!(render(&verdict(control, enforced, &crate::enforcer::reference(&[]).unwrap().claims), &ctx()), "");
         let e = excerpt("a\nb\nc\nd\ne\nf\n", true);
         assert_eq!(e, vec!["… (2 more lines)", "c", "d", "e", "f"]);

@@ -28,7 +28,11 @@ fn kind(c: &CellResult) -> Kind {
             }
             if let (true, Some(n)) = (lines.is_empty(), &v.nothing_checked) {
                 return match c.nothing_checked_fails {
-                    true => Kind::Failure("nothing-checked", format!("checked nothing: {n}"), format!("checked nothing: {n}")),
+                    true => Kind::Failure(
+                        "nothing-checked",
+                        format!("checked nothing: {n}"),
+                        format!("checked nothing: {n}"),
+                    ),
                     false => Kind::Skipped(format!("checked nothing: {n}")),
                 };
             }
@@ -78,10 +82,17 @@ pub fn render(cells: &[CellResult]) -> String {
             attr(k)
         ));
         for c in cs {
-            let open = format!("    <testcase classname=\"{}.{}\" name=\"{}\"", attr(&c.kernel), attr(&c.env), attr(&c.scenario));
+            let open = format!(
+                "    <testcase classname=\"{}.{}\" name=\"{}\"",
+                attr(&c.kernel),
+                attr(&c.env),
+                attr(&c.scenario)
+            );
             match kind(c) {
                 Kind::Pass => out.push_str(&format!("{open}/>\n")),
-                Kind::Skipped(msg) => out.push_str(&format!("{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n", attr(&msg))),
+                Kind::Skipped(msg) => {
+                    out.push_str(&format!("{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n", attr(&msg)))
+                }
                 Kind::Failure(ty, msg, text) => out.push_str(&format!(
                     "{open}>\n      <failure type=\"{ty}\" message=\"{}\">{}</failure>\n    </testcase>\n",
                     attr(&msg),
@@ -224,7 +235,10 @@ pub(crate) mod tests {
         e.attributes()
             .map(|a| {
                 let a = a.expect("well-formed attribute");
-                (String::from_utf8(a.key.as_ref().to_vec()).unwrap(), a.unescape_value().expect("escaped value").into_owned())
+                (
+                    String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
+                    a.unescape_value().expect("escaped value").into_owned(),
+                )
             })
             .collect()
     }
@@ -240,7 +254,10 @@ pub(crate) mod tests {
         let mut case: Option<Case> = None;
         let mut problem: Option<(String, String, String, String)> = None;
         loop {
-            match r.read_event().unwrap_or_else(|e| panic!("not well-formed XML at {}: {e}\n{xml}", r.buffer_position())) {
+            match r
+                .read_event()
+                .unwrap_or_else(|e| panic!("not well-formed XML at {}: {e}\n{xml}", r.buffer_position()))
+            {
                 Event::Eof => break,
                 Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"testsuites" => p.root = attrs(&e),
                 Event::Start(e) if e.name().as_ref() == b"testsuite" => {
@@ -258,14 +275,21 @@ pub(crate) mod tests {
                     let a = attrs(&e);
                     match name.as_str() {
                         "testcase" => {
-                            let c = Case { suite: suite.clone(), classname: get(&a, "classname"), name: get(&a, "name"), problem: None };
+                            let c = Case {
+                                suite: suite.clone(),
+                                classname: get(&a, "classname"),
+                                name: get(&a, "name"),
+                                problem: None,
+                            };
                             if empty {
                                 p.cases.push(c);
                             } else {
                                 case = Some(c);
                             }
                         }
-                        "failure" | "error" => problem = Some((name, get(&a, "type"), get(&a, "message"), String::new())),
+                        "failure" | "error" => {
+                            problem = Some((name, get(&a, "type"), get(&a, "message"), String::new()))
+                        }
                         other => panic!("unexpected element {other}"),
                     }
                 }
@@ -299,7 +323,10 @@ pub(crate) mod tests {
 
         assert_eq!(p.cases.len(), 3);
         let pass = &p.cases[0];
-        assert_eq!((pass.suite.as_str(), pass.classname.as_str(), pass.name.as_str()), ("debian-6.12", "debian-6.12.bare", "openshell-803"));
+        assert_eq!(
+            (pass.suite.as_str(), pass.classname.as_str(), pass.name.as_str()),
+            ("debian-6.12", "debian-6.12.bare", "openshell-803")
+        );
         assert!(pass.problem.is_none());
 
         let fail = &p.cases[1];
@@ -311,12 +338,21 @@ pub(crate) mod tests {
         assert_eq!(text, want, "the failure text is the verdict's failure lines");
 
         let err = &p.cases[2];
-        assert_eq!((err.suite.as_str(), err.classname.as_str(), err.name.as_str()), ("ubuntu-5.15", "ubuntu-5.15.bare", "openshell-803"));
+        assert_eq!(
+            (err.suite.as_str(), err.classname.as_str(), err.name.as_str()),
+            ("ubuntu-5.15", "ubuntu-5.15.bare", "openshell-803")
+        );
         let (el, ty, msg, text) = err.problem.clone().expect("an error");
         assert_eq!((el.as_str(), ty.as_str()), ("error", "harness"));
         assert_eq!(msg, "harness error on ubuntu-5.15: the kernel panicked");
-        assert!(text.starts_with("harness error on ubuntu-5.15: the kernel panicked\n--- console tail ---\n"), "{text}");
-        assert!(text.ends_with("\\u{1b}[0mKernel panic - not syncing <VFS>"), "control characters are shown, not written raw: {text}");
+        assert!(
+            text.starts_with("harness error on ubuntu-5.15: the kernel panicked\n--- console tail ---\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\\u{1b}[0mKernel panic - not syncing <VFS>"),
+            "control characters are shown, not written raw: {text}"
+        );
     }
 
     #[test]

@@ -58,7 +58,13 @@ fn boots(kernels: &[KernelReport], qemu_version: &str, wall: Duration) -> String
         .filter_map(|k| {
             let b = k.boot.as_ref()?;
             let abi = k.preflight.as_ref().map(|p| p.landlock.to_string()).unwrap_or_else(|| "?".into());
-            Some(format!("| {} | {} | {} | {:.1}s |\n", cell_text(&k.name), b.accel, cell_text(&abi), b.wall.as_secs_f64()))
+            Some(format!(
+                "| {} | {} | {} | {:.1}s |\n",
+                cell_text(&k.name),
+                b.accel,
+                cell_text(&abi),
+                b.wall.as_secs_f64()
+            ))
         })
         .collect();
     if rows.is_empty() {
@@ -74,7 +80,10 @@ fn boots(kernels: &[KernelReport], qemu_version: &str, wall: Duration) -> String
 
 /// A run that ended before any cell was judged.
 pub fn render_run_error(error: &str) -> String {
-    cap(format!("## lockgate: ⚠ the run failed before any cell was judged\n\n{}", fenced(&cut_lines(error, MAX_ERROR_LINES * 2))))
+    cap(format!(
+        "## lockgate: ⚠ the run failed before any cell was judged\n\n{}",
+        fenced(&cut_lines(error, MAX_ERROR_LINES * 2))
+    ))
 }
 
 /// The matrix table and the list of failing cells.
@@ -94,7 +103,8 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
     rows.sort_unstable();
     let marks: Vec<Mark> = cells.iter().map(Mark::of).collect();
     let count = |m: Mark| marks.iter().filter(|&&x| x == m).count();
-    let (passed, failed, errors, nothing) = (count(Mark::Pass), count(Mark::Fail), count(Mark::Error), count(Mark::Nothing));
+    let (passed, failed, errors, nothing) =
+        (count(Mark::Pass), count(Mark::Fail), count(Mark::Error), count(Mark::Nothing));
 
     let mut out = String::new();
     let verdict = if cells.is_empty() {
@@ -144,7 +154,8 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
         out.push_str("\n✓ passed · ∅ checked nothing (every expectation skipped) · ✗ failed or differs from its snapshot · ⚠ harness error (no verdict) · – not in this run\n");
     }
 
-    let bad: Vec<(&CellResult, Mark)> = cells.iter().zip(marks.iter().copied()).filter(|(_, m)| *m != Mark::Pass).collect();
+    let bad: Vec<(&CellResult, Mark)> =
+        cells.iter().zip(marks.iter().copied()).filter(|(_, m)| *m != Mark::Pass).collect();
     if !bad.is_empty() {
         out.push_str("\n### Cells that did not pass\n");
         // A boot that failed fails every cell of its kernel with the same text: show it once.
@@ -159,11 +170,21 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
             ));
             match &c.outcome {
                 Err(e) => match shown.iter().find(|(t, _)| *t == e.as_str()) {
-                    Some((_, first)) => out.push_str(&format!("Harness error — no verdict: the same as {first} above.\n")),
+                    Some((_, first)) => {
+                        out.push_str(&format!("Harness error — no verdict: the same as {first} above.\n"))
+                    }
                     None => {
                         out.push_str("Harness error — no verdict:\n\n");
                         out.push_str(&fenced(&cut_lines(e, MAX_ERROR_LINES)));
-                        shown.push((e, format!("`{}` on `{}` / `{}`", code_text(&c.scenario), code_text(&c.kernel), code_text(&c.env))));
+                        shown.push((
+                            e,
+                            format!(
+                                "`{}` on `{}` / `{}`",
+                                code_text(&c.scenario),
+                                code_text(&c.kernel),
+                                code_text(&c.env)
+                            ),
+                        ));
                     }
                 },
                 Ok(_) => {
@@ -277,7 +298,10 @@ fn cut_lines(s: &str, max: usize) -> String {
         return s.to_string();
     }
     let mut out = lines[..max].join("\n");
-    out.push_str(&format!("\n… {} more lines (the full text is in the JUnit report and the job's log)", lines.len() - max));
+    out.push_str(&format!(
+        "\n… {} more lines (the full text is in the JUnit report and the job's log)",
+        lines.len() - max
+    ));
     out
 }
 
@@ -296,8 +320,8 @@ fn cap(mut s: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::junit::tests::sample;
     use crate::pool::BootSummary;
+    use crate::report::junit::tests::sample;
     use crate::vm::qemu::Accel;
 
     #[test]
@@ -322,7 +346,10 @@ mod tests {
         ), "{md}");
         // The passing cell is not listed.
         assert!(!md.contains("`openshell-803` on `debian-6.12`"), "{md}");
-        assert!(md.contains("\nReproduce: `cargo xtask vm-test --kernel debian-6.12 --scenario dac-only --env bare`\n"), "{md}");
+        assert!(
+            md.contains("\nReproduce: `cargo xtask vm-test --kernel debian-6.12 --scenario dac-only --env bare`\n"),
+            "{md}"
+        );
         let md = matrix(&sample(), &["--enforcer-fault".to_string(), "baseline-rw".to_string()]);
         assert!(md.contains("--scenario dac-only --env bare --enforcer-fault baseline-rw`\n"), "{md}");
     }
@@ -351,7 +378,10 @@ mod tests {
     fn a_changed_snapshot_is_a_cross_with_its_reason() {
         let mut cells = sample();
         cells.truncate(1);
-        cells[0].snapshot_error = Some("snapshot openshell-803@debian-6.12@bare differs from the recorded one; review with `cargo insta review`".into());
+        cells[0].snapshot_error = Some(
+            "snapshot openshell-803@debian-6.12@bare differs from the recorded one; review with `cargo insta review`"
+                .into(),
+        );
         let md = matrix(&cells, &[]);
         assert!(md.contains("| openshell-803 | bare | ✗ |"), "{md}");
         assert!(md.contains("- snapshot openshell-803@debian-6.12@bare differs from the recorded one; review with `cargo insta review`\n"), "{md}");
@@ -362,7 +392,13 @@ mod tests {
         let kernels = vec![KernelReport {
             name: "debian-6.12".into(),
             kernel_sha256: None,
-            boot: Some(BootSummary { accel: Accel::Tcg, wall: Duration::from_millis(3700), ready_after: None, guest: None, peak_rss_kib: None }),
+            boot: Some(BootSummary {
+                accel: Accel::Tcg,
+                wall: Duration::from_millis(3700),
+                ready_after: None,
+                guest: None,
+                peak_rss_kib: None,
+            }),
             preflight: None,
             error: None,
         }];
@@ -393,7 +429,9 @@ mod tests {
         let f = fenced("```\nnot closed");
         assert!(f.starts_with("````text\n") && f.ends_with("\n````\n"), "{f}");
         let long = (0..100).map(|i| format!("line {i}")).collect::<Vec<_>>().join("\n");
-        assert!(cut_lines(&long, 30).ends_with("… 70 more lines (the full text is in the JUnit report and the job's log)"));
+        assert!(
+            cut_lines(&long, 30).ends_with("… 70 more lines (the full text is in the JUnit report and the job's log)")
+        );
         assert!(render_run_error("boom").contains("```text\nboom\n```"));
     }
 }

@@ -58,7 +58,8 @@ const PANIC: &str = "Kernel panic - not syncing";
 pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
     let start = Instant::now();
     // A short per-call timeout: the loop below owns the real deadlines.
-    let mut p = rexpect::session::spawn_command(qemu::command(b), Some(200)).context("cannot start QEMU under a pseudo-terminal")?;
+    let mut p = rexpect::session::spawn_command(qemu::command(b), Some(200))
+        .context("cannot start QEMU under a pseudo-terminal")?;
     let pid = p.process.child_pid.as_raw();
     super::guests::started(pid);
     let exited_at = watch_exit(pid);
@@ -67,7 +68,13 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
     let mut echo = Echo { label: w.echo.clone(), shown: 0, partial: String::new() };
     // No EOF needle: rexpect ranks an EOF match at position 0, ahead of any string in the
     // buffer, which would hide a panic printed just before QEMU exited. EOF arrives as an error.
-    let needles = || vec![ReadUntil::String(READY_MARKER.into()), ReadUntil::String(PANIC.into()), ReadUntil::String(SHELL_MARKER.into())];
+    let needles = || {
+        vec![
+            ReadUntil::String(READY_MARKER.into()),
+            ReadUntil::String(PANIC.into()),
+            ReadUntil::String(SHELL_MARKER.into()),
+        ]
+    };
     let mut peak_rss_kib = None;
     let ended = loop {
         let got = p.exp_any(needles());
@@ -129,7 +136,14 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
     }
     super::guests::finished(pid);
     let ended_at = exited_at.lock().ok().and_then(|t| *t).unwrap_or_else(Instant::now);
-    Ok(BootOutcome { ended, console: console.replace('\r', ""), ready_after, wall: ended_at - start, accel: b.accel, peak_rss_kib })
+    Ok(BootOutcome {
+        ended,
+        console: console.replace('\r', ""),
+        ready_after,
+        wall: ended_at - start,
+        accel: b.accel,
+        peak_rss_kib,
+    })
 }
 
 /// When QEMU exits, by a thread that waits for it without reaping it. rexpect notices the end
@@ -242,7 +256,8 @@ fn exit_status(pid: i32, peak_rss_kib: &mut Option<u64>) -> Ended {
         }
     } else if libc::WIFSIGNALED(status) {
         let sig = libc::WTERMSIG(status);
-        let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| sig.to_string());
+        let name =
+            nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| sig.to_string());
         Ended::QemuFailed(format!("QEMU was killed by {name}"))
     } else {
         Ended::QemuFailed(format!("QEMU ended oddly: wait status {status:#x}"))

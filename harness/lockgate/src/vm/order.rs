@@ -26,7 +26,8 @@ impl BootTimes {
     /// order is only a schedule, never a result).
     pub fn load(cache: &Cache) -> BootTimes {
         let path = cache.dir("host").join("boot-times.json");
-        let seconds = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        let seconds =
+            std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
         BootTimes { path: Some(path), seconds }
     }
 

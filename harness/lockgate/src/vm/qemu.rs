@@ -64,7 +64,10 @@ pub fn qemu_binary() -> PathBuf {
 pub fn version() -> Result<String> {
     let bin = qemu_binary();
     let out = Command::new(&bin).arg("--version").output().with_context(|| {
-        format!("cannot run {}: install QEMU (apt-get install qemu-system-x86) or set LOCKGATE_QEMU to its path", bin.display())
+        format!(
+            "cannot run {}: install QEMU (apt-get install qemu-system-x86) or set LOCKGATE_QEMU to its path",
+            bin.display()
+        )
     })?;
     let text = String::from_utf8_lossy(&out.stdout);
     let v = text
