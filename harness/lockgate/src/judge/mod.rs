@@ -209,7 +209,11 @@ pub fn judge(input: &CellInput) -> CellVerdict {
     let landlock_here = if input.kernel_landlock == &obs.landlock {
         obs.landlock.to_string()
     } else {
-        format!("the kernel offers {}, here {}", input.kernel_landlock, obs.landlock)
+        let kernel = match input.kernel_landlock {
+            AbiProbe::Abi(n) => format!("the kernel offers ABI {n}"),
+            AbiProbe::Errno(e) => format!("the kernel's probe answered {e}"),
+        };
+        format!("{kernel}, here {}", obs.landlock)
     };
     let reading = input.claims.read(&obs.enforced.stderr);
     let claim = reading.claim().map(|(c, l)| (c, l.to_string()));
