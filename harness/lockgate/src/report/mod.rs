@@ -7,7 +7,7 @@ pub mod markdown;
 pub mod snapshot;
 pub mod table;
 
-pub use crate::judge::cells::CellResult;
+pub use crate::judge::cells::{CellResult, CellState};
 use crate::pool::KernelReport;
 use std::time::Duration;
 
