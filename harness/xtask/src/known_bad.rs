@@ -319,7 +319,8 @@ mod tests {
         let seed = std::fs::read_to_string(root.join("scenarios/openshell-803.yaml")).unwrap();
         for e in &ENV_FAULTS {
             assert!(root.join(format!("images/environments/{}.yaml", e.name)).is_file(), "{}", e.name);
-            assert!(seed.contains(&format!("env == {}", e.name)), "the seed states what {} does", e.name);
+            // What the environment does is stated by the fact it changes, not by its name.
+            assert!(seed.contains("landlock == blocked"), "the seed states what {} does", e.name);
         }
         assert_eq!(columns().len(), MODES.len() + ENV_FAULTS.len());
     }
