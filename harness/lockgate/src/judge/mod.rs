@@ -11,7 +11,7 @@ pub mod cells;
 use crate::enforcer::claim::{ClaimReader, Reading, NO_CLAIM_MADE, NO_CLAIM_PRINTED};
 use crate::model::cond::Facts;
 use crate::model::scenario::{Action, Check, Claim, Denier, Scenario, Wanted};
-use lockgate_protocol::{AbiProbe, CaseObservation, Outcome, RunObservation, StepResult};
+use lockgate_protocol::{AbiProbe, CaseObservation, Outcome, ProbeOp, RunObservation, StepResult};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -287,16 +287,12 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 v.control = Some(show(&c.outcome));
                 v.enforced = Some(show(&en.outcome));
                 v.denied_by = attribute(&c.outcome, &en.outcome, input.seccomp_errno);
-                judge_operation(
-                    &mut v,
-                    action,
-                    result,
-                    *by,
-                    &c.outcome,
-                    &en.outcome,
-                    claim.as_ref().map(|(c, _)| *c),
-                    &obs.landlock,
-                );
+                let context = RunContext {
+                    claim: claim.as_ref().map(|(c, l)| (*c, l.as_str())),
+                    landlock: &obs.landlock,
+                    sandbox_denials: sandbox_denials(input, i_step),
+                };
+                judge_operation(&mut v, action, result, *by, &c.outcome, &en.outcome, &context);
             }
         }
         // A denial that did not happen, or a claim short of the one expected, because the
@@ -372,7 +368,86 @@ fn describe(c: &Check) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the rest of the enforced run shows, for explaining an operation that was not denied.
+struct RunContext<'a> {
+    /// The enforcer's claim and its line, as printed.
+    claim: Option<(Claim, &'a str)>,
+    /// The Landlock probe where the runs happened.
+    landlock: &'a AbiProbe,
+    /// The other steps of this run that the sandbox denied (the control run allowed them).
+    sandbox_denials: Vec<String>,
+}
+
+/// The commands of the steps, other than `this`, that the enforced run was denied and the control
+/// run was allowed: proof that a ruleset was in effect in that run.
+fn sandbox_denials(input: &CellInput, this: usize) -> Vec<String> {
+    let obs = input.obs;
+    let mut out = Vec::new();
+    for (i, e) in input.scenario.expect.iter().enumerate() {
+        let (Some(k), Check::Operation { action, .. }) = (input.step_of.get(i).copied().flatten(), &e.check) else {
+            continue;
+        };
+        if k == this {
+            continue;
+        }
+        if let (Some(c), Some(en)) = (step(&obs.control, k), step(&obs.enforced, k)) {
+            if attribute(&c.outcome, &en.outcome, input.seccomp_errno) == Some(Denier::Sandbox) {
+                let what = match action {
+                    Action::Run(cmd) => format!("`{cmd}`"),
+                    a => format!("`{a}`"),
+                };
+                if !out.contains(&what) {
+                    out.push(what);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The Landlock ABI that first has a right restricting `action`, when it is above 1.
+fn right_from_abi(action: &Action) -> Option<(u32, &'static str)> {
+    match action {
+        Action::Probe { op: ProbeOp::Truncate, .. } => Some((3, "TRUNCATE")),
+        Action::Probe { op: ProbeOp::TcpBind, .. } => Some((4, "NET_BIND_TCP")),
+        Action::Probe { op: ProbeOp::TcpConnect, .. } => Some((4, "NET_CONNECT_TCP")),
+        _ => None,
+    }
+}
+
+/// Why an operation that should have been denied was allowed, as far as the run shows it: the
+/// control run allowed it too, so only the enforcer could have denied it.
+fn why_not_denied(what: &str, action: &Action, ctx: &RunContext) -> String {
+    let Some(abi) = ctx.landlock.abi() else {
+        return format!(
+            "the control run (no enforcer) allowed it too, and Landlock is not available here (the probe answered {}), so nothing could deny it",
+            ctx.landlock
+        );
+    };
+    let right = match right_from_abi(action) {
+        Some((from, name)) if abi < from => format!(
+            "; Landlock here is ABI {abi}, which has no right restricting {what} ({name} came with ABI {from})"
+        ),
+        Some((from, name)) => format!(
+            "; Landlock here is ABI {abi}, which restricts {what} ({name}, ABI {from}) only for a ruleset that handles that right"
+        ),
+        None => String::new(),
+    };
+    match ctx.sandbox_denials.as_slice() {
+        [] => format!(
+            "the control run (no enforcer) allowed it too, and no other step of this run was denied by the sandbox: nothing shows a Landlock ruleset in effect in this run{right}"
+        ),
+        denied => {
+            let n = denied.len();
+            let steps = if n == 1 { "step" } else { "steps" };
+            format!(
+                "the control run (no enforcer) allowed it too; a Landlock ruleset was in effect in this run ({n} other {steps} denied by the sandbox: {}), so that ruleset granted this access or did not handle the right it needs{right}",
+                denied.join(", ")
+            )
+        }
+    }
+}
+
 fn judge_operation(
     v: &mut ExpectationVerdict,
     action: &Action,
@@ -380,8 +455,7 @@ fn judge_operation(
     by: Option<Denier>,
     control: &Outcome,
     enforced: &Outcome,
-    claim: Option<Claim>,
-    landlock: &AbiProbe,
+    ctx: &RunContext,
 ) {
     let what = match action {
         Action::Run(cmd) => format!("`{cmd}`"),
@@ -398,14 +472,15 @@ fn judge_operation(
         }
         (Wanted::Denied(want), Outcome::Ok) => {
             let control_says = match control {
-                Outcome::Ok => "the control run shows DAC allowed it too, so Landlock was not in effect".to_string(),
+                Outcome::Ok => why_not_denied(&what, action, ctx),
                 other => format!("the control run was {}", show(other)),
             };
-            let lead = match claim {
-                Some(c @ (Claim::Full | Claim::Partial)) => {
+            let landlock = ctx.landlock;
+            let lead = match ctx.claim {
+                Some((c @ (Claim::Full | Claim::Partial), _)) => {
                     format!("the enforcer claimed {c} enforcement, yet {what} succeeded")
                 }
-                Some(Claim::None) => {
+                Some((Claim::None, _)) => {
                     format!("{what} succeeded; the enforcer said it enforced nothing (landlock here: {landlock})")
                 }
                 _ => format!("{what} succeeded"),
@@ -537,7 +612,49 @@ mod tests {
         let v = judge_one(&s, AbiProbe::Abi(4), run(&[Outcome::Ok], "", "exit:0"), run(&[Outcome::Ok], FULL, "exit:0"));
         let r = v.expectations[0].reason.clone().unwrap();
         assert!(r.contains("claimed full enforcement, yet `touch /sandbox/testfile` succeeded"), "{r}");
-        assert!(r.contains("DAC allowed it too, so Landlock was not in effect"), "{r}");
+        assert!(r.contains("the control run (no enforcer) allowed it too, and no other step of this run was denied by the sandbox: nothing shows a Landlock ruleset in effect in this run"), "{r}");
+    }
+
+    /// Issue 18: Landlock was in effect (another step was denied by the sandbox) and the ruleset
+    /// did not handle truncate (an enforcer pinned to ABI 2): the reason must not say Landlock
+    /// was not in effect.
+    #[test]
+    fn an_unhandled_right_under_an_enforced_ruleset_says_the_ruleset_was_in_effect() {
+        let s = scenario(
+            "  - {probe: truncate /sandbox/owned, denied: EACCES, by: sandbox}\n  - {probe: write /sandbox/owned, denied: EACCES, by: sandbox}\n",
+        );
+        let abi2 = "lockgate-enforcer: enforcement=full abi=2 reason=all rules enforced\n";
+        let v = judge_one(
+            &s,
+            AbiProbe::Abi(4),
+            run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Ok, Outcome::Err("EACCES".into())], abi2, "exit:0"),
+        );
+        let r = v.expectations[0].reason.clone().unwrap();
+        assert!(!r.contains("not in effect"), "{r}");
+        assert!(r.contains("a Landlock ruleset was in effect in this run (1 other step denied by the sandbox: `probe write /sandbox/owned`), so that ruleset granted this access or did not handle the right it needs"), "{r}");
+        assert!(r.contains("Landlock here is ABI 4, which restricts `probe truncate /sandbox/owned` (TRUNCATE, ABI 3) only for a ruleset that handles that right"), "{r}");
+        // Where the kernel's Landlock has no such right, the reason says so.
+        let v = judge_one(
+            &s,
+            AbiProbe::Abi(2),
+            run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Ok, Outcome::Err("EACCES".into())], abi2, "exit:0"),
+        );
+        let r = v.expectations[0].reason.clone().unwrap();
+        assert!(r.contains("Landlock here is ABI 2, which has no right restricting `probe truncate /sandbox/owned` (TRUNCATE came with ABI 3)"), "{r}");
+        // Without Landlock, that is what the reason says.
+        let v = judge_one(
+            &s,
+            AbiProbe::Errno("ENOSYS".into()),
+            run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
+        );
+        let r = v.expectations[0].reason.clone().unwrap();
+        assert!(
+            r.contains("Landlock is not available here (the probe answered ENOSYS), so nothing could deny it"),
+            "{r}"
+        );
     }
 
     #[test]
