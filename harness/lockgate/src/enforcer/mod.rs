@@ -126,6 +126,18 @@ struct RawAdapter {
     #[serde(default)]
     drop_privileges: DropPrivileges,
     claim: ClaimSpec,
+    /// The values its `{fault}` accepts, each with one line saying what it does; checked before
+    /// anything boots. Empty: any value is handed over.
+    #[serde(default)]
+    faults: Vec<FaultMode>,
+}
+
+/// One value an adapter's `{fault}` accepts.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultMode {
+    pub name: String,
+    pub about: String,
 }
 
 /// Where the enforcer's binary comes from.
@@ -151,6 +163,8 @@ pub struct Enforcer {
     pub snapshots: PathBuf,
     /// Known-bad modes asked for (`--enforcer-fault`), spelled into the command as `{fault}`.
     pub faults: Vec<String>,
+    /// The modes its `{fault}` accepts (the adapter's `faults:`); empty: not checked.
+    pub fault_modes: Vec<FaultMode>,
     pub style: Style,
     command: Template,
     env: Vec<(String, ValueTemplate)>,
@@ -227,7 +241,7 @@ impl EnforcerChoice {
             if !e.takes_faults() {
                 bail!("--enforcer-fault makes the reference enforcer misbehave; it cannot be combined with an external enforcer ({})", file.display());
             }
-            e.faults = self.faults.clone();
+            e.set_faults(&self.faults)?;
         }
         Ok(e)
     }
@@ -236,8 +250,42 @@ impl EnforcerChoice {
 /// The reference enforcer, with the known-bad modes in `faults` (none: the correct one).
 pub fn reference(faults: &[String]) -> Result<Enforcer> {
     let mut e = parse(Path::new("(built in) lockgate-enforcer.yaml"), REFERENCE)?;
-    e.faults = faults.to_vec();
+    e.set_faults(faults)?;
     Ok(e)
+}
+
+impl Enforcer {
+    /// Ask for the known-bad modes `faults`, each checked against the adapter's list before
+    /// anything boots: a misspelt mode would make every enforced run fail, which looks like a
+    /// caught mutation.
+    fn set_faults(&mut self, faults: &[String]) -> Result<()> {
+        if !self.fault_modes.is_empty() {
+            for f in faults {
+                if self.fault_modes.iter().any(|m| &m.name == f) {
+                    continue;
+                }
+                let valid: Vec<String> = self.fault_modes.iter().map(|m| format!("{} ({})", m.name, m.about)).collect();
+                let near = f.replace('_', "-").to_lowercase();
+                let hint = match self.fault_modes.iter().find(|m| m.name == near) {
+                    Some(m) => format!("; did you mean `{}`?", m.name),
+                    None => String::new(),
+                };
+                bail!(
+                    "--enforcer-fault {}: {} has no such fault mode{hint}; valid modes: {}",
+                    escape(f),
+                    self.name,
+                    valid.join(", ")
+                );
+            }
+        }
+        self.faults = faults.to_vec();
+        Ok(())
+    }
+}
+
+/// A value as it can be shown in one line of a message: control characters escaped.
+fn escape(s: &str) -> String {
+    s.escape_debug().to_string()
 }
 
 /// The adapter in `file`.
@@ -357,6 +405,7 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
         guest_path,
         snapshots,
         faults: Vec::new(),
+        fault_modes: raw.faults,
         style: inv.style,
         command,
         env,
