@@ -231,18 +231,16 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
                 v.nothing_checked.as_deref().unwrap_or_default()
             );
         }
-        if let Some(s) = &c.snapshot_error {
-            println!("\nSNAPSHOT {}@{}@{}: {s}", c.scenario, c.kernel, c.env);
-        }
-        if !c.ok() {
+        if !c.verdict_ok() {
             println!("  reproduce: {}", c.repro_command_with(repro_flags));
         }
     }
-    let failed = r.cells.iter().filter(|c| !c.ok()).count();
+    use crate::judge::cells::{SnapshotState, ACCEPT_HOW};
+    let failed = r.cells.iter().filter(|c| !c.verdict_ok()).count();
     let nothing = r
         .cells
         .iter()
-        .filter(|c| c.ok() && matches!(c.state(), crate::judge::cells::CellState::NothingChecked { .. }))
+        .filter(|c| c.verdict_ok() && matches!(c.state(), crate::judge::cells::CellState::NothingChecked { .. }))
         .count();
     let nothing_text = match nothing {
         0 => String::new(),
@@ -257,5 +255,34 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
         r.qemu_version,
         r.wall.as_secs_f64()
     );
+    let count = |f: &dyn Fn(&SnapshotState) -> bool| r.cells.iter().filter(|c| f(&c.snapshot)).count();
+    let new = count(&|s| *s == SnapshotState::New);
+    let changed = count(&|s| *s == SnapshotState::Changed);
+    let unreadable = count(&|s| matches!(s, SnapshotState::Unreadable(_)));
+    let recorded = count(&|s| matches!(s, SnapshotState::Recorded { .. }));
+    let mut parts = Vec::new();
+    if new > 0 {
+        parts.push(format!("{new} new"));
+    }
+    if changed > 0 {
+        parts.push(format!("{changed} changed"));
+    }
+    if unreadable > 0 {
+        parts.push(format!("{unreadable} unreadable"));
+    }
+    if new + changed + unreadable > 0 {
+        for c in r.cells.iter().filter(|c| c.snapshot.unsettled()) {
+            if let Some(p) = c.snapshot_problem() {
+                println!("SNAPSHOT {p}");
+            }
+        }
+        println!(
+            "snapshots: {}, not recorded: the run fails until they are; {ACCEPT_HOW} (e.g. `cargo xtask vm-test --accept` with the same selection)",
+            parts.join(", ")
+        );
+    }
+    if recorded > 0 {
+        println!("snapshots: {recorded} recorded by --accept; review them with `git diff` before committing");
+    }
     r.ok()
 }

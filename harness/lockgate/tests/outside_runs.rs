@@ -58,3 +58,70 @@ fn a_misspelt_enforcer_fault_is_refused_before_booting() {
     }
     assert!(start.elapsed().as_secs() < 5, "nothing booted: {:?}", start.elapsed());
 }
+
+/// A repository for the `lockgate` CLI: the real kernels and images, and `scenarios` holding
+/// only the scenarios given (no snapshots recorded).
+fn repo_with(dir: &std::path::Path, scenarios: &[(&str, &str)]) -> std::path::PathBuf {
+    let root = lockgate::guest_build::workspace_root();
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("scenarios")).unwrap();
+    for link in ["kernels", "images", "enforcers"] {
+        std::os::unix::fs::symlink(root.join(link), repo.join(link)).unwrap();
+    }
+    for (name, text) in scenarios {
+        std::fs::write(repo.join("scenarios").join(format!("{name}.yaml")), text).unwrap();
+    }
+    repo
+}
+
+fn lockgate(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .arg("run")
+        .args(args)
+        .env_remove("CI")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// A first run of a new scenario: its verdict passes and its snapshot is new. The two are kept
+/// apart in the table, the summary line and JUnit; the run still fails (as insta's would), says
+/// how to accept the snapshot, and insta does not say it "stopped on the first failure".
+#[test]
+fn a_new_snapshot_is_not_a_failed_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with(dir.path(), &[("openshell-803", &common::shipped("openshell-803"))]);
+    let junit = dir.path().join("junit.xml");
+    let (code, out, err) = lockgate(&[
+        "--repo",
+        repo.to_str().unwrap(),
+        "--kernel",
+        "debian-5.10",
+        "--env",
+        "bare",
+        "-j",
+        "1",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let all = format!("{out}\n{err}");
+    assert_eq!(code, 1, "an unrecorded snapshot fails the run: {all}");
+    let row = out.lines().find(|l| l.starts_with("debian-5.10")).unwrap_or_else(|| panic!("{all}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cols[..5], ["debian-5.10", "bare", "openshell-803", "pass", "NEW"], "{row}");
+    assert!(out.contains("1 cells: 1 passed, 0 failed;"), "{all}");
+    assert!(
+        out.contains("snapshots: 1 new, not recorded: the run fails until they are; check the verdict, then record it with `cargo insta review` or by rerunning with --accept"),
+        "{all}"
+    );
+    assert!(!all.contains("Stopped on the first failure"), "{all}");
+    assert!(!out.contains("reproduce:"), "nothing to reproduce: the verdict passed: {all}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("type=\"snapshot-new\""), "{xml}");
+    assert!(
+        repo.join("scenarios/snapshots/openshell-803@debian-5.10@bare.snap.new").exists(),
+        "for `cargo insta review`"
+    );
+}
