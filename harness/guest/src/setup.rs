@@ -59,6 +59,66 @@ fn write_file_with_parents(path: &str, content: &str) -> Result<(), String> {
     write().map_err(|e| format!("cannot write {path}: {}", describe_io(&e)))
 }
 
+/// The guest's root file system as the boot left it, before the first case: every path on the
+/// root's own device (never inside /proc, /sys, /dev, /run or a tmpfs), so that each case can
+/// start from the same tree whatever ran before it in this boot.
+static BASELINE: std::sync::OnceLock<BTreeSet<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// Every path under `/` on the root's device, directories included.
+fn root_tree() -> BTreeSet<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = BTreeSet::new();
+    let Ok(root_dev) = fs::symlink_metadata("/").map(|m| m.dev()) else { return out };
+    let mut stack = vec![std::path::PathBuf::from("/")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+            if meta.dev() != root_dev {
+                // A mount point (a tmpfs, /proc, …): the path is the root's, what is below is not.
+                out.insert(path);
+                continue;
+            }
+            if meta.is_dir() {
+                stack.push(path.clone());
+            }
+            out.insert(path);
+        }
+    }
+    out
+}
+
+/// Called before each case: the first call records the root file system as the boot left it;
+/// every later one puts it back so: removes every path made since (a tmpfs mount point or a
+/// policy file of an earlier case, a file an earlier run wrote outside its tmpfs), deepest
+/// first. Returns what could not be removed.
+pub fn restore_baseline() -> Vec<String> {
+    let Some(baseline) = BASELINE.get() else {
+        BASELINE.get_or_init(root_tree);
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    let added: Vec<std::path::PathBuf> = root_tree().into_iter().filter(|p| !baseline.contains(p)).collect();
+    // Deepest first: a directory is removed after what it holds (reverse order puts a
+    // directory's entries, which sort after it, before it).
+    for path in added.iter().rev() {
+        let removed = match fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => match fs::remove_dir(path) {
+                // A mount point still in use (a lazily detached tmpfs is gone already).
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Ok(()),
+                r => r,
+            },
+            Ok(_) => fs::remove_file(path),
+            Err(_) => Ok(()),
+        };
+        if let Err(e) = removed {
+            problems.push(format!("cannot remove {} left by an earlier case: {}", path.display(), describe_io(&e)));
+        }
+    }
+    problems
+}
+
 /// The per-run tree: a fresh tmpfs on each `setup.tmpfs` directory, then `setup.paths`.
 ///
 /// On the VM every run mounts new tmpfs, undone in reverse order by [`Tree::teardown`] (also

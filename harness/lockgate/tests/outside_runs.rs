@@ -125,3 +125,55 @@ fn a_new_snapshot_is_not_a_failed_verdict() {
         "for `cargo insta review`"
     );
 }
+
+/// Makes /app (a tmpfs root of its setup) and writes into it.
+const MAKES_APP: &str = r#"
+name: a-makes-app
+setup:
+  users: [{name: sandbox, uid: 998}]
+  paths: [{path: /app, kind: dir, owner: sandbox}, {path: /app/data, kind: dir, owner: sandbox}]
+policy:
+  filesystem_policy: {read_only: [/usr, /bin, /lib, /etc], read_write: [/tmp, /app]}
+  process: {run_as_user: sandbox}
+expect:
+  - {probe: create /app/data/x, allowed: true}
+"#;
+
+/// Does not make /app: it must not exist, whatever ran before (an enforcer that skips missing
+/// rule paths would otherwise see it only after another scenario had run).
+const EXPECTS_NO_APP: &str = r#"
+name: b-expects-no-app
+setup:
+  users: [{name: sandbox, uid: 998}]
+  paths: [{path: /sandbox, kind: dir, owner: sandbox}]
+policy:
+  filesystem_policy: {read_only: [/usr, /bin, /lib, /etc], read_write: [/tmp, /sandbox]}
+  process: {run_as_user: sandbox}
+expect:
+  - {probe: readdir /app, denied: ENOENT}
+  - {probe: readdir /sandbox, allowed: true}
+"#;
+
+/// Case isolation: a directory made for one case (a tmpfs mount point, on the VM or by runc in
+/// a container) is gone when the next case of the same boot starts.
+#[test]
+fn every_case_starts_from_the_same_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::options(
+        &["debian-5.10"],
+        &["bare", "docker-26.1.5"],
+        &[("a-makes-app", MAKES_APP), ("b-expects-no-app", EXPECTS_NO_APP)],
+        dir.path(),
+    );
+    let r = run(&o).unwrap();
+    let order: Vec<(&str, &str)> = r.cells.iter().map(|c| (c.env.as_str(), c.scenario.as_str())).collect();
+    assert!(
+        order.iter().position(|c| *c == ("bare", "a-makes-app"))
+            < order.iter().position(|c| *c == ("bare", "b-expects-no-app")),
+        "the case that makes /app runs first: {order:?}"
+    );
+    for c in &r.cells {
+        let v = c.outcome.as_ref().unwrap_or_else(|e| panic!("{}@{}: {e}", c.scenario, c.env));
+        assert!(v.passed(), "{}@{}: {:?}", c.scenario, c.env, v.failures());
+    }
+}
