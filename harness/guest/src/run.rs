@@ -12,9 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// A run still going after this is killed (its whole process group) and reported as `timeout`.
-const RUN_DEADLINE: Duration = Duration::from_secs(60);
-
 /// What is kept of a run's stdout (the runner's report) and stderr (the enforcer's messages).
 const STDOUT_KEPT: usize = 8 << 20;
 const STDERR_KEPT: usize = 256 << 10;
@@ -126,7 +123,10 @@ fn drop_privileges_then_chdir(cmd: &mut Command, id: &Identity, workdir: &str) {
 /// Spawns the run in its own process group with piped stdio, feeds it the steps, and turns
 /// what came back into an observation. Never invents step results: no output means no steps.
 fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
-    let input = match serde_json::to_string(&case.steps) {
+    let input = match serde_json::to_string(&crate::runner::RunnerInput {
+        steps: case.steps.clone(),
+        step_seconds: Some(case.limits.step_seconds),
+    }) {
         Ok(json) => json,
         Err(e) => return not_started(format!("cannot encode the steps: {e}")),
     };
@@ -138,7 +138,13 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
             return not_started(format!("cannot start {what}: {errno} ({e})"));
         }
     };
-    let captured = match spawn::supervise(&mut child, input.as_bytes(), RUN_DEADLINE, STDOUT_KEPT) {
+    let captured = match spawn::supervise(
+        &mut child,
+        input.as_bytes(),
+        // A run still going at the run limit is killed (its whole process group): `timeout`.
+        Duration::from_secs(case.limits.run_seconds.into()),
+        STDOUT_KEPT,
+    ) {
         Ok(c) => c,
         Err(e) => return not_started(format!("lost track of {what}: {e}")),
     };

@@ -198,12 +198,12 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
                 _ => abi,
             };
             let ready = b.ready_after.map(|d| format!("{:.1}s", d.as_secs_f64())).unwrap_or_else(|| "-".into());
-            println!(
-                "  {:<14} {}  landlock {abi:<8} agent ready {ready}, powered off {:.1}s",
-                k.name,
-                b.accel,
-                b.wall.as_secs_f64()
-            );
+            // A boot that did not power off says how it ended instead.
+            let ended = match b.ended.as_str() {
+                "powered off" => format!("powered off {:.1}s", b.wall.as_secs_f64()),
+                other => format!("ended after {:.1}s: {other}", b.wall.as_secs_f64()),
+            };
+            println!("  {:<14} {}  landlock {abi:<8} agent ready {ready}, {ended}", k.name, b.accel);
         }
     }
     for c in &r.cells {

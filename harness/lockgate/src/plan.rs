@@ -192,7 +192,9 @@ fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &Enforcer) -> (proto::Cas
     let user = name(sc.policy.process.run_as_user.as_ref());
     let group = sc.policy.process.run_as_group.as_ref().map(|g| g.to_string()).unwrap_or_else(|| user.clone());
     let call = enforcer.call(sc, &RunAs { user, group, uid, gid }, &workdir);
+    let limits = sc.limits.resolve(steps.len());
     let case = proto::Case {
+        limits,
         id: format!("{}@{env}", sc.name),
         setup,
         identity: proto::Identity { uid, gid, groups: vec![gid] },

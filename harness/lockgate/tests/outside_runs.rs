@@ -177,3 +177,78 @@ fn every_case_starts_from_the_same_tree() {
         assert!(v.passed(), "{}@{}: {:?}", c.scenario, c.env, v.failures());
     }
 }
+
+/// A step that never ends, with the scenario's own limits: the step limit cuts it in both runs
+/// and the reason names that limit (nothing is "denied by unknown"); a run with more such steps
+/// than its run limit allows is killed at the run limit, named too.
+const HANGS: &str = r#"
+name: hangs
+setup:
+  users: [{name: sandbox, uid: 998}]
+  paths: [{path: /sandbox, kind: dir, owner: sandbox}]
+policy:
+  filesystem_policy: {read_only: [/usr, /bin, /lib, /etc], read_write: [/tmp, /sandbox]}
+  process: {run_as_user: sandbox}
+limits: {step: 2}
+expect:
+  - {run: sleep 600, allowed: true}
+"#;
+
+const HANGS_PAST_THE_RUN_LIMIT: &str = r#"
+name: hangs-past-the-run-limit
+setup:
+  users: [{name: sandbox, uid: 998}]
+  paths: [{path: /sandbox, kind: dir, owner: sandbox}]
+policy:
+  filesystem_policy: {read_only: [/usr, /bin, /lib, /etc], read_write: [/tmp, /sandbox]}
+  process: {run_as_user: sandbox}
+limits: {step: 2, run: 3}
+expect:
+  - {run: sleep 601, allowed: true}
+  - {run: sleep 602, allowed: true}
+"#;
+
+#[test]
+fn a_step_or_run_cut_at_its_limit_names_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::options(
+        &["debian-5.10"],
+        &["bare"],
+        &[("hangs", HANGS), ("hangs-past-the-run-limit", HANGS_PAST_THE_RUN_LIMIT)],
+        dir.path(),
+    );
+    let r = run(&o).unwrap();
+    let cell = |name: &str| r.cells.iter().find(|c| c.scenario == name).unwrap().outcome.as_ref().unwrap().clone();
+    let v = cell("hangs");
+    let e = &v.expectations[0];
+    assert_eq!(e.status, Status::Fail);
+    assert_eq!(e.denied_by, None, "a step that was killed was not denied by anyone");
+    assert_eq!(
+        e.reason.as_deref(),
+        Some("`sleep 600` did not finish in both runs: it was killed at the step limit (2s; set `limits: {step: N}` in the scenario if it needs longer); it was not denied (control run: timed out, enforced run: timed out)")
+    );
+    let v = cell("hangs-past-the-run-limit");
+    let last = v.expectations[1].reason.as_deref().unwrap();
+    assert!(
+        last.contains("was killed at the run limit (3s) before this step's result came back; if the run needs longer, set `limits: {run: N}`"),
+        "{last}"
+    );
+}
+
+/// A boot killed at its deadline names the limit and the case that was running; the deadline
+/// by default covers the guest's own limits (each case's two runs at their run limit).
+#[test]
+fn a_boot_killed_at_its_deadline_names_the_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = HANGS.replace("limits: {step: 2}", "limits: {step: 100, run: 100}").replace("name: hangs", "name: slow");
+    let mut o = common::options(&["debian-5.10"], &["bare"], &[("slow", &slow)], dir.path());
+    o.timeout = Some(std::time::Duration::from_secs(12));
+    let r = run(&o).unwrap();
+    let e = r.cells[0].outcome.as_ref().unwrap_err();
+    assert!(
+        e.contains("no power-off within the boot deadline of 12s set by --timeout; QEMU was killed while case slow@bare was running (0 of 1 cases had sent their records)"),
+        "{e}"
+    );
+    let boot = r.kernels[0].boot.as_ref().unwrap();
+    assert_ne!(boot.ended, "powered off", "the summary must not say it powered off");
+}

@@ -11,7 +11,7 @@ pub mod cells;
 use crate::enforcer::claim::{ClaimReader, Reading, NO_CLAIM_MADE, NO_CLAIM_PRINTED};
 use crate::model::cond::Facts;
 use crate::model::scenario::{Action, Check, Claim, Denier, Scenario, Wanted};
-use lockgate_protocol::{AbiProbe, CaseObservation, Outcome, ProbeOp, RunObservation, StepResult};
+use lockgate_protocol::{AbiProbe, CaseObservation, Limits, Outcome, ProbeOp, RunObservation, StepResult};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -148,9 +148,8 @@ fn show(o: &Outcome) -> String {
 
 /// Who denied an operation, given both runs. `None` when the enforced run was not denied.
 pub fn attribute(control: &Outcome, enforced: &Outcome, seccomp_errno: Option<&str>) -> Option<Denier> {
-    let Outcome::Err(e) = enforced else {
-        return if matches!(enforced, Outcome::Timeout) { Some(Denier::Unknown) } else { None };
-    };
+    // A step cut at its time limit was not denied by anyone: the reason names the limit.
+    let Outcome::Err(e) = enforced else { return None };
     Some(match control {
         Outcome::Ok => Denier::Sandbox,
         Outcome::Err(c) if c == e && seccomp_errno == Some(e.as_str()) => Denier::Seccomp,
@@ -163,10 +162,17 @@ fn step(run: &RunObservation, i: usize) -> Option<&StepResult> {
     run.steps.get(i)
 }
 
-/// Why a run has no result for a step: the enforcer refused, setup failed, the runner crashed.
-fn missing_reason(which: &str, run: &RunObservation, claims: &ClaimReader) -> String {
+/// Why a run has no result for a step: the enforcer refused, setup failed, the runner crashed,
+/// the run was killed at its time limit.
+fn missing_reason(which: &str, run: &RunObservation, claims: &ClaimReader, limits: &Limits) -> String {
     if let Some(e) = &run.setup_error {
         return format!("not observed: the {which} run's setup failed: {e}");
+    }
+    if run.exit == "timeout" {
+        return format!(
+            "not observed: the {which} run was killed at the run limit ({}s) before this step's result came back; if the run needs longer, set `limits: {{run: N}}` (seconds) in the scenario",
+            limits.run_seconds
+        );
     }
     let claim = claims.read(&run.stderr).claim().map(|(_, l)| format!(" ({l})")).unwrap_or_default();
     format!("not observed: the {which} run ended ({}) before this step ran{claim}", run.exit)
@@ -224,6 +230,8 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         enforced: RunEvidence::of(&obs.enforced),
         claim: claim.as_ref().map(|(c, _)| *c),
     };
+    let steps = input.step_of.iter().flatten().map(|k| k + 1).max().unwrap_or(0);
+    let limits = input.scenario.limits.resolve(steps);
     let mut expectations = Vec::new();
     for (i, e) in input.scenario.expect.iter().enumerate() {
         let expect = describe(&e.check);
@@ -276,9 +284,9 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     v.control = step(&obs.control, i_step).map(|s| show(&s.outcome));
                     v.enforced = step(&obs.enforced, i_step).map(|s| show(&s.outcome));
                     let why = if step(&obs.control, i_step).is_none() {
-                        missing_reason("control", &obs.control, input.claims)
+                        missing_reason("control", &obs.control, input.claims, &limits)
                     } else {
-                        missing_reason("enforced", &obs.enforced, input.claims)
+                        missing_reason("enforced", &obs.enforced, input.claims, &limits)
                     };
                     fail(&mut v, why);
                     expectations.push(v);
@@ -287,6 +295,11 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 v.control = Some(show(&c.outcome));
                 v.enforced = Some(show(&en.outcome));
                 v.denied_by = attribute(&c.outcome, &en.outcome, input.seccomp_errno);
+                if let Some(why) = cut_at_limit(action, &c.outcome, &en.outcome, &limits) {
+                    fail(&mut v, why);
+                    expectations.push(v);
+                    continue;
+                }
                 let context = RunContext {
                     claim: claim.as_ref().map(|(c, l)| (*c, l.as_str())),
                     landlock: &obs.landlock,
@@ -366,6 +379,32 @@ fn describe(c: &Check) -> String {
             format!("{action} → {r}{by}")
         }
     }
+}
+
+/// A step killed at its time limit in either run: which limit, in which run. Nothing was
+/// denied, so nothing is attributed.
+fn cut_at_limit(action: &Action, control: &Outcome, enforced: &Outcome, limits: &Limits) -> Option<String> {
+    let runs = match (matches!(control, Outcome::Timeout), matches!(enforced, Outcome::Timeout)) {
+        (false, false) => return None,
+        (true, true) => "in both runs",
+        (false, true) => "in the enforced run",
+        (true, false) => "in the control run",
+    };
+    let (what, limit) = match action {
+        Action::Run(cmd) => (
+            format!("`{cmd}`"),
+            format!(
+                "the step limit ({}s; set `limits: {{step: N}}` in the scenario if it needs longer)",
+                limits.step_seconds
+            ),
+        ),
+        a => (format!("`{a}`"), "the probe's own limit (10s for the program an exec probe starts)".to_string()),
+    };
+    Some(format!(
+        "{what} did not finish {runs}: it was killed at {limit}; it was not denied (control run: {}, enforced run: {})",
+        show(control),
+        show(enforced)
+    ))
 }
 
 /// What the rest of the enforced run shows, for explaining an operation that was not denied.

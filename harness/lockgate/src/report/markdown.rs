@@ -410,6 +410,7 @@ mod tests {
                 ready_after: None,
                 guest: None,
                 peak_rss_kib: None,
+                ended: "powered off".into(),
             }),
             preflight: None,
             error: None,
