@@ -108,6 +108,10 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
                 if !sel.scenarios.is_empty() && !sel.scenarios.iter().any(|n| n == s.value.name.as_str()) {
                     continue;
                 }
+                let workdir = s.value.setup.workdir.as_ref().map(|w| w.as_str()).unwrap_or("/");
+                if let Err(e) = enforcer.check_rule_paths(&s.value, workdir) {
+                    bail!("{}: {e}", s.file.display());
+                }
                 let (mut case, step_of) = case_for(s, &env.name, enforcer);
                 case.container = ready.container.clone();
                 run.cells.push(Cell {

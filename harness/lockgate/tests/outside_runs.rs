@@ -252,3 +252,27 @@ fn a_boot_killed_at_its_deadline_names_the_case() {
     let boot = r.kernels[0].boot.as_ref().unwrap();
     assert_ne!(boot.ended, "powered off", "the summary must not say it powered off");
 }
+
+/// Item 6: for an adapter that joins paths with `:` (Landlock's sandboxer convention), a rule
+/// path holding a colon is refused before anything boots, naming file, field and adapter.
+#[test]
+fn a_colon_in_a_joined_rule_path_is_refused_before_booting() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::shipped("openshell-803").replace("read_write: [/tmp, /sandbox/.data]", "read_write: [/tmp, /sandbox/.data, '/sandbox/a:b']").replace(
+        "    - {path: /sandbox/.data, kind: dir, owner: sandbox}",
+        "    - {path: /sandbox/.data, kind: dir, owner: sandbox}\n    - {path: '/sandbox/a:b', kind: dir, owner: sandbox}",
+    );
+    assert!(scenario.contains("/sandbox/a:b']"), "{scenario}");
+    let mut o = common::options(&["debian-5.10"], &["bare"], &[("openshell-803", &scenario)], dir.path());
+    let adapter = dir.path().join("env-adapter.yaml");
+    std::fs::write(
+        &adapter,
+        "name: colon-joiner\nbinary: /usr/bin/env\ninvoke: {style: landlock_env}\ndrop_privileges: harness\nclaim: unsupported\n",
+    )
+    .unwrap();
+    o.enforcer.adapter_file = Some(adapter);
+    let start = std::time::Instant::now();
+    let e = format!("{:#}", run(&o).expect_err("refused"));
+    assert!(e.contains("openshell-803.yaml: filesystem_policy.read_write[2]: `/sandbox/a:b` contains `:`, the separator the enforcer colon-joiner joins its {rw:} list with (the variable LL_FS_RW)"), "{e}");
+    assert!(start.elapsed().as_secs() < 10, "nothing booted");
+}

@@ -431,6 +431,40 @@ pub struct RunAs {
 
 impl Enforcer {
     /// How the guest starts this enforcer for one scenario.
+    /// Refuses a rule path that this enforcer would split: one holding the separator it joins
+    /// that list with (`{ro:}` in `LL_FS_RO`: `/sandbox/a:b` would reach it as two paths, and
+    /// `/x/a:/etc` would grant `/etc`).
+    pub fn check_rule_paths(&self, sc: &Scenario, workdir: &str) -> Result<(), String> {
+        let mut joined: Vec<(String, char, String)> =
+            self.command.joined_lists().into_iter().map(|(n, j)| (n, j, "its command".to_string())).collect();
+        for (k, t) in &self.env {
+            joined.extend(t.joined_lists().into_iter().map(|(n, j)| (n, j, format!("the variable {k}"))));
+        }
+        let fs = &sc.policy.filesystem_policy;
+        let mut lists: Vec<(&str, String, String)> = Vec::new();
+        for (i, p) in fs.read_only.iter().enumerate() {
+            lists.push(("ro", format!("filesystem_policy.read_only[{i}]"), p.as_str().to_string()));
+        }
+        for (i, p) in fs.read_write.iter().enumerate() {
+            lists.push(("rw", format!("filesystem_policy.read_write[{i}]"), p.as_str().to_string()));
+        }
+        if fs.include_workdir {
+            lists.push(("rw", "setup.workdir (include_workdir)".to_string(), workdir.to_string()));
+        }
+        for (list, field, path) in lists {
+            for (name, sep, place) in joined.iter().filter(|(n, _, _)| n == list) {
+                if path.contains(*sep) {
+                    return Err(format!(
+                        "{field}: `{}` contains `{sep}`, the separator the enforcer {} joins its {{{name}{sep}}} list with ({place}): it would read that path as more than one, and could grant a path the policy does not name; rename the path, or test this scenario with an adapter that passes paths one by one (`[--{name} {{{name}}}]`)",
+                        path.escape_debug(),
+                        self.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn call(&self, sc: &Scenario, run_as: &RunAs, workdir: &str) -> proto::EnforcerCall {
         let fs = &sc.policy.filesystem_policy;
         let mut rw: Vec<String> = fs.read_write.iter().map(|p| p.as_str().to_string()).collect();
@@ -643,6 +677,31 @@ mod tests {
             "an empty list denies every connect: {:?}",
             call.env
         );
+    }
+
+    /// Issue 18: a rule path holding the separator of a joined list is refused for that adapter
+    /// (it would reach the enforcer as two paths); an adapter that passes paths one by one takes it.
+    #[test]
+    fn a_path_holding_the_join_separator_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let colon: Scenario = serde_yaml::from_str(
+            "name: s\npolicy: {filesystem_policy: {read_only: [/usr, /bin], read_write: [/tmp, '/x/a:/etc']}}\nexpect: [{enforcement: full}]\n",
+        )
+        .unwrap();
+        let env = adapter(dir.path(), "invoke: {style: landlock_env}\ndrop_privileges: harness\nclaim: unsupported\n")
+            .unwrap();
+        let e = env.check_rule_paths(&colon, "/").unwrap_err();
+        assert_eq!(
+            e,
+            "filesystem_policy.read_write[1]: `/x/a:/etc` contains `:`, the separator the enforcer t joins its {rw:} list with (the variable LL_FS_RW): it would read that path as more than one, and could grant a path the policy does not name; rename the path, or test this scenario with an adapter that passes paths one by one (`[--rw {rw}]`)"
+        );
+        let per_path = adapter(
+            dir.path(),
+            "invoke: {style: command_line, command: 'tool [--rw {rw}] [--ro {ro,}] -- {cmd}'}\nclaim: unsupported\n",
+        )
+        .unwrap();
+        assert_eq!(per_path.check_rule_paths(&colon, "/"), Ok(()));
+        assert_eq!(env.check_rule_paths(&scenario(false), "/work"), Ok(()));
     }
 
     #[test]
