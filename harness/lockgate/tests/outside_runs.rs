@@ -276,3 +276,52 @@ fn a_colon_in_a_joined_rule_path_is_refused_before_booting() {
     assert!(e.contains("openshell-803.yaml: filesystem_policy.read_write[2]: `/sandbox/a:b` contains `:`, the separator the enforcer colon-joiner joins its {rw:} list with (the variable LL_FS_RW)"), "{e}");
     assert!(start.elapsed().as_secs() < 10, "nothing booted");
 }
+
+/// A policy that does not let the probe runner (/bin/lockgate-guest) execute: the reference
+/// enforcer enforces, then cannot execute it. An adapter whose claim rule calls that `refused`
+/// (as Landlock's sandboxer's "Failed to …" does) is told apart from a refusal to start.
+const NO_BIN: &str = r#"
+name: no-bin
+setup:
+  users: [{name: sandbox, uid: 998}]
+  paths: [{path: /sandbox, kind: dir, owner: sandbox}]
+policy:
+  filesystem_policy: {read_only: [/usr, /lib, /etc], read_write: [/tmp, /sandbox]}
+  process: {run_as_user: sandbox}
+expect:
+  - {probe: create /sandbox/x, allowed: true}
+  - {enforcement: refused}
+"#;
+
+#[test]
+fn a_policy_that_denies_the_runner_is_not_a_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = common::options(&["debian-6.12"], &["bare"], &[("no-bin", NO_BIN)], dir.path());
+    let adapter = dir.path().join("refuses-on-exec.yaml");
+    std::fs::write(
+        &adapter,
+        "name: refuses-on-exec\nbinary: {in_image: /bin/lockgate-enforcer}\ninvoke: {style: policy_file, command: '{binary} --policy {policy_file} -- {cmd}'}\ndrop_privileges: enforcer\nclaim:\n  - {regex: 'cannot execute', claim: refused}\n  - {regex: 'enforcement=(?P<claim>\\w+)'}\n",
+    )
+    .unwrap();
+    o.enforcer.adapter_file = Some(adapter);
+    let r = run(&o).unwrap();
+    let v = r.cells[0].outcome.as_ref().expect("a verdict");
+    let create = v.expectations[0].reason.as_deref().unwrap();
+    assert!(
+        create.starts_with("not observed: the enforcer started, then its policy denied executing the probe runner /bin/lockgate-guest (lockgate-enforcer: cannot execute /bin/lockgate-guest: Permission denied"),
+        "{create}"
+    );
+    assert!(
+        create.ends_with("every policy must let the runner execute (its directory, /bin, in read_only or read_write)"),
+        "{create}"
+    );
+    let refused = &v.expectations[1];
+    assert_eq!(refused.status, Status::Fail, "it did not refuse to start: {refused:?}");
+    assert!(refused.reason.as_deref().unwrap().contains("but it did not refuse to start"), "{refused:?}");
+    let text = lockgate::report::failure::render(v, &Default::default());
+    assert!(!text.contains("never started"), "{text}");
+    assert!(
+        text.contains("exit:127, no report from the probe runner (it was not started, or ended before reporting)"),
+        "{text}"
+    );
+}

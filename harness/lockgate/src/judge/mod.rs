@@ -162,11 +162,33 @@ fn step(run: &RunObservation, i: usize) -> Option<&StepResult> {
     run.steps.get(i)
 }
 
+/// The enforcer enforced, then could not execute the probe runner: its own policy denied it
+/// (the runner never reported, and the enforcer's message names the runner and a denial). An
+/// enforcer may call that "refused"; it is not a refusal to start.
+pub fn runner_exec_denied(run: &RunObservation) -> Option<String> {
+    if run.runner.is_some() || !run.stderr.contains(lockgate_protocol::GUEST_BIN) {
+        return None;
+    }
+    let denied = ["Permission denied", "EACCES", "Operation not permitted", "EPERM"];
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(lockgate_protocol::GUEST_BIN) && denied.iter().any(|d| l.contains(d)))?;
+    Some(format!(
+        "the enforcer started, then its policy denied executing the probe runner {} ({}): every policy must let the runner execute (its directory, /bin, in read_only or read_write)",
+        lockgate_protocol::GUEST_BIN,
+        line.trim()
+    ))
+}
+
 /// Why a run has no result for a step: the enforcer refused, setup failed, the runner crashed,
 /// the run was killed at its time limit.
 fn missing_reason(which: &str, run: &RunObservation, claims: &ClaimReader, limits: &Limits) -> String {
     if let Some(e) = &run.setup_error {
         return format!("not observed: the {which} run's setup failed: {e}");
+    }
+    if let Some(why) = runner_exec_denied(run) {
+        return format!("not observed: {why}");
     }
     if run.exit == "timeout" {
         return format!(
@@ -271,6 +293,13 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                         format!("cannot check `enforcement: {want}`: this enforcer makes no claim about its enforcement (its adapter says `claim: unsupported`); only the probes say what it enforced"),
                     ),
                     None => fail(&mut v, format!("expected the enforcer to claim `{want}`, but it printed no claim line (exit {})", obs.enforced.exit)),
+                    Some((Claim::Refused, line)) if runner_exec_denied(&obs.enforced).is_some() => fail(
+                        &mut v,
+                        format!(
+                            "expected the enforcer to claim `{want}`; it said `refused` ({line}), but it did not refuse to start: {}",
+                            runner_exec_denied(&obs.enforced).unwrap_or_default()
+                        ),
+                    ),
                     Some((got, line)) if got != want => fail(&mut v, format!("expected the enforcer to claim `{want}`, it claimed `{got}`: {line}")),
                     Some((Claim::Refused, _)) if obs.enforced.exit == "exit:0" || !obs.enforced.steps.is_empty() => {
                         fail(&mut v, format!("the enforcer claimed it refused, yet the command ran (exit {})", obs.enforced.exit))
