@@ -25,8 +25,8 @@ pub struct VmTestArgs {
     /// Accelerator: auto (KVM when it works, else TCG), kvm or tcg.
     #[arg(long, default_value = "auto")]
     pub accel: AccelChoice,
-    /// Guests booted at once; default: the number of cores.
-    #[arg(short = 'j', long)]
+    /// Guests booted at once (at least 1); default: the number of cores.
+    #[arg(short = 'j', long, value_parser = jobs)]
     pub jobs: Option<usize>,
     /// Run the reference enforcer with a known-bad mode (repeatable): drop-first,
     /// ignore-status, abi2, baseline-rw, no-nnp.
@@ -75,7 +75,7 @@ impl VmTestArgs {
         o.selection.shard = self.shard;
         o.accel = self.accel;
         if let Some(j) = self.jobs {
-            o.jobs = j.max(1);
+            o.jobs = j;
         }
         o.enforcer.faults = self.enforcer_fault.clone();
         o.enforcer.adapter_file = match (&self.enforcer, &self.enforcer_file) {
@@ -285,4 +285,33 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
         println!("snapshots: {recorded} recorded by --accept; review them with `git diff` before committing");
     }
     r.ok()
+}
+
+/// `-j N`: a number of guests, at least one.
+fn jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("0 guests would boot nothing: give at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{}` is not a number of guests", s.escape_debug())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: VmTestArgs,
+    }
+
+    /// Issue 18: `-j 0` is refused, not run as `-j 1`.
+    #[test]
+    fn zero_jobs_is_refused() {
+        let e = Cli::try_parse_from(["lockgate", "-j", "0"]).err().expect("-j 0 is an error").to_string();
+        assert!(e.contains("0 guests would boot nothing: give at least 1"), "{e}");
+        assert_eq!(Cli::try_parse_from(["lockgate", "-j", "2"]).unwrap().args.jobs, Some(2));
+    }
 }

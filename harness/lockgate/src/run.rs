@@ -96,8 +96,16 @@ impl RunOptions {
 pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let start = Instant::now();
     let mut phases = Phases::new(start);
+    if opts.jobs == 0 {
+        bail!("-j 0: 0 guests would boot nothing: give at least 1");
+    }
     crate::vm::guests::install_interrupt_handler();
-    let model = model::load(&opts.scenarios_dir, &opts.kernels_dir)?;
+    let (model, unselected) = model::load_selected(&opts.scenarios_dir, &opts.kernels_dir, &opts.selection.scenarios)?;
+    for e in unselected {
+        crate::event::emit(crate::event::Event::Warning(format!(
+            "skipped an invalid scenario file that --scenario does not name (a run of every scenario would stop on it):\n{e}"
+        )));
+    }
     let enforcer = opts.enforcer.load()?;
     let qemu_version = qemu::version()?;
     phases.mark("load, QEMU version");
