@@ -4,7 +4,7 @@
 
 use crate::runner::RunnerReport;
 use crate::{errno_text, spawn};
-use lockgate_protocol::{bounded, Case, Identity, RunObservation, GUEST_BIN};
+use lockgate_protocol::{bounded, bounded_to, Case, Identity, RunObservation, GUEST_BIN, RUN_OUTPUT_LIMIT};
 use std::ffi::CString;
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -153,7 +153,7 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
     let mut obs = RunObservation {
         setup_error: None,
         exit: captured.end.describe(),
-        stderr: bounded(&String::from_utf8_lossy(&stderr)),
+        stderr: bounded_to(&String::from_utf8_lossy(&stderr), RUN_OUTPUT_LIMIT),
         claim_env: None,
         steps: Vec::new(),
         runner: None,

@@ -8,7 +8,7 @@ use crate::judge::cells::{judge_all, JudgeOptions};
 use crate::plan::{self, Selection};
 use crate::pool::{self, BootOptions};
 use crate::provenance::{self, Provenance};
-use crate::report::snapshot;
+use crate::report::{self, snapshot};
 use crate::stage::{self, Phases};
 use crate::vm::accel::AccelChoice;
 use crate::vm::qemu;
@@ -155,6 +155,18 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     };
     let snapshot_dir = opts.scenarios_dir.join("snapshots").join(&enforcer.snapshots);
     provenance::write(&snapshot_dir, &cells, &kernels, &common, &envs);
+    // Each judged cell's whole output, beside its provenance; the failure report points to it.
+    for c in cells.iter_mut() {
+        if let Ok(v) = &mut c.outcome {
+            let path = snapshot_dir.join(report::output::file_name(v));
+            match crate::cache::write_atomic(&path, report::output::render(v).as_bytes()) {
+                Ok(()) => v.evidence.output_file = Some(path),
+                Err(e) => {
+                    crate::event::emit(crate::event::Event::Warning(format!("cannot write {}: {e:#}", path.display())))
+                }
+            }
+        }
+    }
     if opts.snapshots {
         snapshot::check_all(&snapshot_dir, &opts.repo, &mut cells, opts.accept);
     }

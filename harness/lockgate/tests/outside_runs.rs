@@ -325,3 +325,34 @@ fn a_policy_that_denies_the_runner_is_not_a_refusal() {
         "{text}"
     );
 }
+
+/// Item 3: every judged cell, passing or failing, gets its whole output (both runs, every step)
+/// in a file beside the reports; a failing cell's report points to it.
+#[test]
+fn every_cell_keeps_its_whole_output_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = common::options(
+        &["debian-6.12"],
+        &["bare"],
+        &[("openshell-803", &common::shipped("openshell-803")), ("dac-only", &common::shipped("dac-only"))],
+        dir.path(),
+    );
+    o.enforcer.faults = vec!["baseline-rw".into()];
+    let r = run(&o).unwrap();
+    for c in &r.cells {
+        let v = c.outcome.as_ref().unwrap();
+        let file = v.evidence.output_file.as_ref().unwrap_or_else(|| panic!("{} has no output file", c.scenario));
+        assert!(file.starts_with(dir.path().join("scenarios/snapshots")), "{}", file.display());
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.contains("=== control run\nexit: exit:0\n"), "{text}");
+        assert!(text.contains("=== enforced run\nexit: exit:0\n"), "{text}");
+        assert!(text.contains("  | lockgate-enforcer: enforcement=full abi=6"), "the enforcer's stderr, whole: {text}");
+        assert!(text.contains("=== expectation 0: "), "{text}");
+    }
+    let seed = r.cells.iter().find(|c| c.scenario == "openshell-803").unwrap().outcome.as_ref().unwrap();
+    assert!(!seed.passed(), "baseline-rw must be caught");
+    let report = lockgate::report::failure::render(seed, &Default::default());
+    let file = seed.evidence.output_file.as_ref().unwrap();
+    assert!(report.contains(&format!("  all output   {} (both runs, every step)\n", file.display())), "{report}");
+    assert!(r.cells.iter().any(|c| c.outcome.as_ref().unwrap().passed()), "a passing cell has its file too");
+}

@@ -534,12 +534,21 @@ pub enum Outcome {
 /// Bound for captured output, so that a runaway command cannot flood the record port.
 pub const OUTPUT_LIMIT: usize = 2048;
 
+/// Bound for what a run's top process (the enforcer) prints on stderr: its reasons are kept
+/// whole in the cell's output file on the host.
+pub const RUN_OUTPUT_LIMIT: usize = 16 * 1024;
+
 /// Truncate `s` to [`OUTPUT_LIMIT`] bytes on a char boundary.
 pub fn bounded(s: &str) -> String {
-    if s.len() <= OUTPUT_LIMIT {
+    bounded_to(s, OUTPUT_LIMIT)
+}
+
+/// Truncate `s` to `limit` bytes on a char boundary, marking the cut with `…`.
+pub fn bounded_to(s: &str, limit: usize) -> String {
+    if s.len() <= limit {
         return s.to_string();
     }
-    let mut end = OUTPUT_LIMIT;
+    let mut end = limit;
     while !s.is_char_boundary(end) {
         end -= 1;
     }

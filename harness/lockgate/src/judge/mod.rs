@@ -83,6 +83,8 @@ pub struct Evidence {
     pub enforced: RunEvidence,
     /// The claim as read from the enforced run's stderr.
     pub claim: Option<Claim>,
+    /// The file holding both runs' whole (bounded) output, once written beside the reports.
+    pub output_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +253,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         control: RunEvidence::of(&obs.control),
         enforced: RunEvidence::of(&obs.enforced),
         claim: claim.as_ref().map(|(c, _)| *c),
+        output_file: None,
     };
     let steps = input.step_of.iter().flatten().map(|k| k + 1).max().unwrap_or(0);
     let limits = input.scenario.limits.resolve(steps);

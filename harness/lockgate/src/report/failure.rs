@@ -172,6 +172,9 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
     for (i, line) in stderr.iter().enumerate() {
         out.push_str(&format!("  {:<12} {line}\n", if i == 0 { "its stderr" } else { "" }));
     }
+    if let Some(f) = &e.output_file {
+        out.push_str(&format!("  all output   {} (both runs, every step)\n", f.display()));
+    }
     for (label, run) in [("enforced", &e.enforced), ("control", &e.control)] {
         if let Some(err) = &run.setup_error {
             out.push_str(&format!("  {label} run setup failed: {err}\n"));

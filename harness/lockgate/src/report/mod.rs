@@ -4,6 +4,7 @@
 pub mod failure;
 pub mod junit;
 pub mod markdown;
+pub mod output;
 pub mod snapshot;
 pub mod table;
 
