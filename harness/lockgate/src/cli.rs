@@ -222,7 +222,7 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
             Err(e) => println!("\nERROR {}@{}@{}:\n{e}", c.scenario, c.kernel, c.env),
             _ => {}
         }
-        if let (Ok(v), crate::judge::cells::CellState::NothingChecked { .. }) = (&c.outcome, c.state()) {
+        if let (Ok(v), crate::report::CellState::NothingChecked { .. }) = (&c.outcome, c.state()) {
             println!(
                 "\nCHECKED NOTHING {}@{}@{}: {}",
                 c.scenario,
@@ -235,12 +235,12 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
             println!("  reproduce: {}", c.repro_command_with(repro_flags));
         }
     }
-    use crate::judge::cells::{SnapshotState, ACCEPT_HOW};
+    use crate::report::{SnapshotState, ACCEPT_HOW};
     let failed = r.cells.iter().filter(|c| !c.verdict_ok()).count();
     let nothing = r
         .cells
         .iter()
-        .filter(|c| c.verdict_ok() && matches!(c.state(), crate::judge::cells::CellState::NothingChecked { .. }))
+        .filter(|c| c.verdict_ok() && matches!(c.state(), crate::report::CellState::NothingChecked { .. }))
         .count();
     let nothing_text = match nothing {
         0 => String::new(),

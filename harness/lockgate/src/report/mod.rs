@@ -8,7 +8,7 @@ pub mod output;
 pub mod snapshot;
 pub mod table;
 
-pub use crate::judge::cells::CellResult;
+pub use crate::judge::cells::{CellResult, CellState, SnapshotState, ACCEPT_HOW};
 use crate::pool::KernelReport;
 use std::time::Duration;
 
