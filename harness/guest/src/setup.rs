@@ -9,12 +9,12 @@ use crate::errno_text;
 use lockgate_protocol::{PathKind, PathSpec, ProbeOp, ProbeTarget, Setup, Step, User};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// "EACCES (Permission denied)": the name for matching, the text for reading.
 fn describe_errno(errno: Errno) -> String {
@@ -59,61 +59,94 @@ fn write_file_with_parents(path: &str, content: &str) -> Result<(), String> {
     write().map_err(|e| format!("cannot write {path}: {}", describe_io(&e)))
 }
 
-/// The guest's root file system as the boot left it, before the first case: every path on the
-/// root's own device (never inside /proc, /sys, /dev, /run or a tmpfs), so that each case can
-/// start from the same tree whatever ran before it in this boot.
-static BASELINE: std::sync::OnceLock<BTreeSet<std::path::PathBuf>> = std::sync::OnceLock::new();
+/// The guest's root file system as the first case found it: each directory on the root's own
+/// device (never inside /proc, /sys, /dev, /run or a tmpfs) with its mtime and its entries, so
+/// that each case can start from the same tree whatever ran before it in this boot.
+static BASELINE: std::sync::OnceLock<BTreeMap<PathBuf, Dir>> = std::sync::OnceLock::new();
 
-/// Every path under `/` on the root's device, directories included.
-fn root_tree() -> BTreeSet<std::path::PathBuf> {
+struct Dir {
+    /// Its mtime: unchanged means no entry was added or removed in it.
+    mtime: (i64, i64),
+    entries: BTreeSet<std::ffi::OsString>,
+}
+
+fn mtime(m: &fs::Metadata) -> (i64, i64) {
     use std::os::unix::fs::MetadataExt;
-    let mut out = BTreeSet::new();
-    let Ok(root_dev) = fs::symlink_metadata("/").map(|m| m.dev()) else { return out };
-    let mut stack = vec![std::path::PathBuf::from("/")];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
+    (m.mtime(), m.mtime_nsec())
+}
+
+/// A directory's entries; the directories among them on `dev` (found from readdir's type,
+/// so only directories are stat'ed).
+fn read_dir_entries(dir: &Path, dev: u64) -> (BTreeSet<std::ffi::OsString>, Vec<PathBuf>) {
+    use std::os::unix::fs::MetadataExt;
+    let mut entries = BTreeSet::new();
+    let mut subdirs = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
             let path = entry.path();
-            let Ok(meta) = fs::symlink_metadata(&path) else { continue };
-            if meta.dev() != root_dev {
-                // A mount point (a tmpfs, /proc, …): the path is the root's, what is below is not.
-                out.insert(path);
-                continue;
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.dev() == dev) {
+                subdirs.push(path);
             }
-            if meta.is_dir() {
-                stack.push(path.clone());
-            }
-            out.insert(path);
         }
+        entries.insert(entry.file_name());
+    }
+    (entries, subdirs)
+}
+
+fn root_tree() -> BTreeMap<PathBuf, Dir> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = BTreeMap::new();
+    let Ok(dev) = fs::symlink_metadata("/").map(|m| m.dev()) else { return out };
+    let mut stack = vec![PathBuf::from("/")];
+    while let Some(dir) = stack.pop() {
+        let Ok(meta) = fs::symlink_metadata(&dir) else { continue };
+        let (entries, subdirs) = read_dir_entries(&dir, dev);
+        stack.extend(subdirs);
+        out.insert(dir, Dir { mtime: mtime(&meta), entries });
     }
     out
 }
 
+/// Removes `path` and what it holds on the root's device `dev` (never below a mount point).
+fn remove_tree(path: &Path, dev: u64) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(path)?;
+    if !meta.is_dir() {
+        return fs::remove_file(path);
+    }
+    if meta.dev() != dev {
+        // Still a mount point: leave it (a lazily detached tmpfs is gone already).
+        return Ok(());
+    }
+    for entry in fs::read_dir(path)?.flatten() {
+        remove_tree(&entry.path(), dev)?;
+    }
+    fs::remove_dir(path)
+}
+
 /// Called before each case: the first call records the root file system as the boot left it;
 /// every later one puts it back so: removes every path made since (a tmpfs mount point or a
-/// policy file of an earlier case, a file an earlier run wrote outside its tmpfs), deepest
-/// first. Returns what could not be removed.
+/// policy file of an earlier case, a file an earlier run wrote outside its tmpfs). Only the
+/// directories whose mtime changed are read again. Returns what could not be removed.
 pub fn restore_baseline() -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
     let Some(baseline) = BASELINE.get() else {
         BASELINE.get_or_init(root_tree);
         return Vec::new();
     };
     let mut problems = Vec::new();
-    let added: Vec<std::path::PathBuf> = root_tree().into_iter().filter(|p| !baseline.contains(p)).collect();
-    // Deepest first: a directory is removed after what it holds (reverse order puts a
-    // directory's entries, which sort after it, before it).
-    for path in added.iter().rev() {
-        let removed = match fs::symlink_metadata(path) {
-            Ok(m) if m.is_dir() => match fs::remove_dir(path) {
-                // A mount point still in use (a lazily detached tmpfs is gone already).
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Ok(()),
-                r => r,
-            },
-            Ok(_) => fs::remove_file(path),
-            Err(_) => Ok(()),
-        };
-        if let Err(e) = removed {
-            problems.push(format!("cannot remove {} left by an earlier case: {}", path.display(), describe_io(&e)));
+    let Ok(dev) = fs::symlink_metadata("/").map(|m| m.dev()) else { return problems };
+    for (dir, known) in baseline {
+        let Ok(meta) = fs::symlink_metadata(dir) else { continue };
+        if mtime(&meta) == known.mtime {
+            continue;
+        }
+        let (entries, _) = read_dir_entries(dir, dev);
+        for name in entries.difference(&known.entries) {
+            let path = dir.join(name);
+            if let Err(e) = remove_tree(&path, dev) {
+                problems.push(format!("cannot remove {} left by an earlier case: {}", path.display(), describe_io(&e)));
+            }
         }
     }
     problems
