@@ -108,4 +108,21 @@ mod tests {
         }
         assert_eq!(Fault::parse("drop_first"), None);
     }
+
+    /// The host checks `--enforcer-fault` against the reference adapter's `faults:` list before
+    /// anything boots: that list must be this one.
+    #[test]
+    fn the_reference_adapter_lists_every_fault() {
+        let adapter = concat!(env!("CARGO_MANIFEST_DIR"), "/../lockgate/src/enforcer/reference.yaml");
+        let doc: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(adapter).unwrap()).unwrap();
+        let listed: Vec<(String, String)> = doc["faults"]
+            .as_sequence()
+            .expect("reference.yaml has a `faults:` list")
+            .iter()
+            .map(|m| (m["name"].as_str().unwrap().to_string(), m["about"].as_str().unwrap().to_string()))
+            .collect();
+        let ours: Vec<(String, String)> =
+            Fault::ALL.iter().map(|f| (f.name().to_string(), f.summary().to_string())).collect();
+        assert_eq!(listed, ours, "list every fault of Fault::ALL, with its summary, in {adapter} `faults:`");
+    }
 }

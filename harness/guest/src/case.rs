@@ -17,6 +17,11 @@ use lockgate_protocol::{Case, CaseObservation, CaseTiming, RunObservation};
 pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
     let started = monotonic();
     let mut timing = CaseTiming { id: case.id.clone(), ..Default::default() };
+    // Every case starts from the same tree, whatever ran before it in this boot. (Done before
+    // the case, not after it, so that `--shell` finds the last case's files in place.)
+    for problem in setup::restore_baseline() {
+        log(&problem);
+    }
     let prepared = setup::write_accounts(&case.setup.users).and_then(|()| setup::write_files(&case.enforcer.files));
     let observation = match (&case.container, &prepared) {
         (Some(container), Ok(())) => {

@@ -34,8 +34,10 @@ const ROOTFS: &str = "/run/lockgate/rootfs";
 const BUNDLES: &str = "/run/lockgate/bundles";
 /// runc's state directory.
 const RUNC_ROOT: &str = "/run/runc";
-/// Both runs and the container's own start and teardown.
-const CONTAINER_DEADLINE: Duration = Duration::from_secs(150);
+/// Both runs (each up to the case's run limit) and the container's own start and teardown.
+fn container_deadline(case: &Case) -> Duration {
+    Duration::from_secs(2 * u64::from(case.limits.run_seconds) + 30)
+}
 
 static STARTS: AtomicUsize = AtomicUsize::new(0);
 
@@ -241,7 +243,7 @@ fn start(
                 .map_err(|e| format!("cannot start {}: {} ({e})", container.runtime, errno_text::name_of_io(&e)))?
         }
     };
-    let captured = spawn::supervise(&mut child, &input, CONTAINER_DEADLINE, 8 << 20)
+    let captured = spawn::supervise(&mut child, &input, container_deadline(case), 8 << 20)
         .map_err(|e| format!("lost track of runc: {e}"))?;
     let stdout = String::from_utf8_lossy(&captured.stdout);
     let stderr = String::from_utf8_lossy(&captured.stderr);
@@ -305,6 +307,7 @@ mod tests {
             steps: vec![],
             workdir: "/".into(),
             container: None,
+            limits: Default::default(),
         }
     }
 

@@ -4,16 +4,13 @@
 
 use crate::runner::RunnerReport;
 use crate::{errno_text, spawn};
-use lockgate_protocol::{bounded, Case, Identity, RunObservation, GUEST_BIN};
+use lockgate_protocol::{bounded, bounded_to, Case, Identity, RunObservation, GUEST_BIN, RUN_OUTPUT_LIMIT};
 use std::ffi::CString;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// A run still going after this is killed (its whole process group) and reported as `timeout`.
-const RUN_DEADLINE: Duration = Duration::from_secs(60);
 
 /// What is kept of a run's stdout (the runner's report) and stderr (the enforcer's messages).
 const STDOUT_KEPT: usize = 8 << 20;
@@ -126,7 +123,10 @@ fn drop_privileges_then_chdir(cmd: &mut Command, id: &Identity, workdir: &str) {
 /// Spawns the run in its own process group with piped stdio, feeds it the steps, and turns
 /// what came back into an observation. Never invents step results: no output means no steps.
 fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
-    let input = match serde_json::to_string(&case.steps) {
+    let input = match serde_json::to_string(&crate::runner::RunnerInput {
+        steps: case.steps.clone(),
+        step_seconds: Some(case.limits.step_seconds),
+    }) {
         Ok(json) => json,
         Err(e) => return not_started(format!("cannot encode the steps: {e}")),
     };
@@ -138,7 +138,13 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
             return not_started(format!("cannot start {what}: {errno} ({e})"));
         }
     };
-    let captured = match spawn::supervise(&mut child, input.as_bytes(), RUN_DEADLINE, STDOUT_KEPT) {
+    let captured = match spawn::supervise(
+        &mut child,
+        input.as_bytes(),
+        // A run still going at the run limit is killed (its whole process group): `timeout`.
+        Duration::from_secs(case.limits.run_seconds.into()),
+        STDOUT_KEPT,
+    ) {
         Ok(c) => c,
         Err(e) => return not_started(format!("lost track of {what}: {e}")),
     };
@@ -147,7 +153,7 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
     let mut obs = RunObservation {
         setup_error: None,
         exit: captured.end.describe(),
-        stderr: bounded(&String::from_utf8_lossy(&stderr)),
+        stderr: bounded_to(&String::from_utf8_lossy(&stderr), RUN_OUTPUT_LIMIT),
         claim_env: None,
         steps: Vec::new(),
         runner: None,

@@ -13,8 +13,26 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// A shell step that runs longer than this is killed and reported as `timeout`.
-const SHELL_DEADLINE: Duration = Duration::from_secs(20);
+/// A shell step that runs longer than the step limit (this, unless the case says otherwise) is
+/// killed and reported as `timeout`.
+const SHELL_DEADLINE: Duration = Duration::from_secs(lockgate_protocol::Limits::STEP_SECONDS as u64);
+
+/// What the runner reads on stdin: the steps, and the step limit of the case. A bare list of
+/// steps is read too (the step limit is then the default).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerInput {
+    pub steps: Vec<Step>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_seconds: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AnyInput {
+    Steps(Vec<Step>),
+    Input(RunnerInput),
+}
 
 /// Output kept from a shell step for errno inference (what is reported is bounded further).
 const SHELL_OUTPUT_KEPT: usize = 64 * 1024;
@@ -38,14 +56,16 @@ pub fn main() -> i32 {
         let _ = writeln!(std::io::stderr(), "lockgate-guest run-steps: cannot read the steps on stdin: {e}");
         return 2;
     }
-    let steps: Vec<Step> = match serde_json::from_str(&input) {
-        Ok(steps) => steps,
+    let input: RunnerInput = match serde_json::from_str(&input) {
+        Ok(AnyInput::Steps(steps)) => RunnerInput { steps, step_seconds: None },
+        Ok(AnyInput::Input(input)) => input,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "lockgate-guest run-steps: the steps on stdin are not valid: {e}");
             return 2;
         }
     };
-    let report = run(&steps);
+    let limit = input.step_seconds.map(|s| Duration::from_secs(s.into())).unwrap_or(SHELL_DEADLINE);
+    let report = run_with_limit(&input.steps, limit);
     let line = match serde_json::to_string(&report) {
         Ok(line) => line,
         Err(e) => {
@@ -60,18 +80,24 @@ pub fn main() -> i32 {
     0
 }
 
-/// Runs every step in order and gathers the report.
+/// Runs every step in order and gathers the report (the default step limit).
+#[cfg(test)]
 pub fn run(steps: &[Step]) -> RunnerReport {
+    run_with_limit(steps, SHELL_DEADLINE)
+}
+
+/// As [`run`], with `limit` for each shell step.
+pub fn run_with_limit(steps: &[Step], limit: Duration) -> RunnerReport {
     RunnerReport {
         facts: facts(),
         claim_env: std::env::var(CLAIM_ENV).ok(),
-        steps: steps.iter().map(run_step).collect(),
+        steps: steps.iter().map(|s| run_step_with_limit(s, limit)).collect(),
     }
 }
 
-pub fn run_step(step: &Step) -> StepResult {
+fn run_step_with_limit(step: &Step, limit: Duration) -> StepResult {
     match step {
-        Step::Shell { command } => shell(command),
+        Step::Shell { command } => shell(command, limit),
         Step::Probe { op, target } => result(probes::run(*op, target)),
     }
 }
@@ -103,7 +129,7 @@ fn prctl_get(option: libc::c_int) -> String {
 }
 
 /// `/bin/sh -c command`: Ok on exit 0, otherwise the errno whose message the command printed.
-fn shell(command: &str) -> StepResult {
+fn shell(command: &str, limit: Duration) -> StepResult {
     // /dev/null may itself be forbidden by the sandbox; an empty pipe is an equally empty stdin.
     let stdin = File::open("/dev/null").map(Stdio::from).unwrap_or_else(|_| Stdio::piped());
     let spawned = Command::new("/bin/sh")
@@ -126,7 +152,7 @@ fn shell(command: &str) -> StepResult {
             }
         }
     };
-    let captured = match spawn::supervise(&mut child, b"", SHELL_DEADLINE, SHELL_OUTPUT_KEPT) {
+    let captured = match spawn::supervise(&mut child, b"", limit, SHELL_OUTPUT_KEPT) {
         Ok(c) => c,
         Err(e) => {
             return StepResult {

@@ -9,12 +9,12 @@ use crate::errno_text;
 use lockgate_protocol::{PathKind, PathSpec, ProbeOp, ProbeTarget, Setup, Step, User};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// "EACCES (Permission denied)": the name for matching, the text for reading.
 fn describe_errno(errno: Errno) -> String {
@@ -57,6 +57,99 @@ fn write_file_with_parents(path: &str, content: &str) -> Result<(), String> {
         f.set_permissions(fs::Permissions::from_mode(0o644))
     };
     write().map_err(|e| format!("cannot write {path}: {}", describe_io(&e)))
+}
+
+/// The guest's root file system as the first case found it: each directory on the root's own
+/// device (never inside /proc, /sys, /dev, /run or a tmpfs) with its mtime and its entries, so
+/// that each case can start from the same tree whatever ran before it in this boot.
+static BASELINE: std::sync::OnceLock<BTreeMap<PathBuf, Dir>> = std::sync::OnceLock::new();
+
+struct Dir {
+    /// Its mtime: unchanged means no entry was added or removed in it.
+    mtime: (i64, i64),
+    entries: BTreeSet<std::ffi::OsString>,
+}
+
+fn mtime(m: &fs::Metadata) -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.mtime(), m.mtime_nsec())
+}
+
+/// A directory's entries; the directories among them on `dev` (found from readdir's type,
+/// so only directories are stat'ed).
+fn read_dir_entries(dir: &Path, dev: u64) -> (BTreeSet<std::ffi::OsString>, Vec<PathBuf>) {
+    use std::os::unix::fs::MetadataExt;
+    let mut entries = BTreeSet::new();
+    let mut subdirs = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let path = entry.path();
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.dev() == dev) {
+                subdirs.push(path);
+            }
+        }
+        entries.insert(entry.file_name());
+    }
+    (entries, subdirs)
+}
+
+fn root_tree() -> BTreeMap<PathBuf, Dir> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = BTreeMap::new();
+    let Ok(dev) = fs::symlink_metadata("/").map(|m| m.dev()) else { return out };
+    let mut stack = vec![PathBuf::from("/")];
+    while let Some(dir) = stack.pop() {
+        let Ok(meta) = fs::symlink_metadata(&dir) else { continue };
+        let (entries, subdirs) = read_dir_entries(&dir, dev);
+        stack.extend(subdirs);
+        out.insert(dir, Dir { mtime: mtime(&meta), entries });
+    }
+    out
+}
+
+/// Removes `path` and what it holds on the root's device `dev` (never below a mount point).
+fn remove_tree(path: &Path, dev: u64) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(path)?;
+    if !meta.is_dir() {
+        return fs::remove_file(path);
+    }
+    if meta.dev() != dev {
+        // Still a mount point: leave it (a lazily detached tmpfs is gone already).
+        return Ok(());
+    }
+    for entry in fs::read_dir(path)?.flatten() {
+        remove_tree(&entry.path(), dev)?;
+    }
+    fs::remove_dir(path)
+}
+
+/// Called before each case: the first call records the root file system as the boot left it;
+/// every later one puts it back so: removes every path made since (a tmpfs mount point or a
+/// policy file of an earlier case, a file an earlier run wrote outside its tmpfs). Only the
+/// directories whose mtime changed are read again. Returns what could not be removed.
+pub fn restore_baseline() -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(baseline) = BASELINE.get() else {
+        BASELINE.get_or_init(root_tree);
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    let Ok(dev) = fs::symlink_metadata("/").map(|m| m.dev()) else { return problems };
+    for (dir, known) in baseline {
+        let Ok(meta) = fs::symlink_metadata(dir) else { continue };
+        if mtime(&meta) == known.mtime {
+            continue;
+        }
+        let (entries, _) = read_dir_entries(dir, dev);
+        for name in entries.difference(&known.entries) {
+            let path = dir.join(name);
+            if let Err(e) = remove_tree(&path, dev) {
+                problems.push(format!("cannot remove {} left by an earlier case: {}", path.display(), describe_io(&e)));
+            }
+        }
+    }
+    problems
 }
 
 /// The per-run tree: a fresh tmpfs on each `setup.tmpfs` directory, then `setup.paths`.

@@ -25,8 +25,8 @@ pub struct VmTestArgs {
     /// Accelerator: auto (KVM when it works, else TCG), kvm or tcg.
     #[arg(long, default_value = "auto")]
     pub accel: AccelChoice,
-    /// Guests booted at once; default: the number of cores.
-    #[arg(short = 'j', long)]
+    /// Guests booted at once (at least 1); default: the number of cores.
+    #[arg(short = 'j', long, value_parser = jobs)]
     pub jobs: Option<usize>,
     /// Run the reference enforcer with a known-bad mode (repeatable): drop-first,
     /// ignore-status, abi2, baseline-rw, no-nnp.
@@ -75,7 +75,7 @@ impl VmTestArgs {
         o.selection.shard = self.shard;
         o.accel = self.accel;
         if let Some(j) = self.jobs {
-            o.jobs = j.max(1);
+            o.jobs = j;
         }
         o.enforcer.faults = self.enforcer_fault.clone();
         o.enforcer.adapter_file = match (&self.enforcer, &self.enforcer_file) {
@@ -198,12 +198,12 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
                 _ => abi,
             };
             let ready = b.ready_after.map(|d| format!("{:.1}s", d.as_secs_f64())).unwrap_or_else(|| "-".into());
-            println!(
-                "  {:<14} {}  landlock {abi:<8} agent ready {ready}, powered off {:.1}s",
-                k.name,
-                b.accel,
-                b.wall.as_secs_f64()
-            );
+            // A boot that did not power off says how it ended instead.
+            let ended = match b.ended.as_str() {
+                "powered off" => format!("powered off {:.1}s", b.wall.as_secs_f64()),
+                other => format!("ended after {:.1}s: {other}", b.wall.as_secs_f64()),
+            };
+            println!("  {:<14} {}  landlock {abi:<8} agent ready {ready}, {ended}", k.name, b.accel);
         }
     }
     for c in &r.cells {
@@ -231,18 +231,16 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
                 v.nothing_checked.as_deref().unwrap_or_default()
             );
         }
-        if let Some(s) = &c.snapshot_error {
-            println!("\nSNAPSHOT {}@{}@{}: {s}", c.scenario, c.kernel, c.env);
-        }
-        if !c.ok() {
+        if !c.verdict_ok() {
             println!("  reproduce: {}", c.repro_command_with(repro_flags));
         }
     }
-    let failed = r.cells.iter().filter(|c| !c.ok()).count();
+    use crate::report::{SnapshotState, ACCEPT_HOW};
+    let failed = r.cells.iter().filter(|c| !c.verdict_ok()).count();
     let nothing = r
         .cells
         .iter()
-        .filter(|c| c.ok() && matches!(c.state(), crate::report::CellState::NothingChecked { .. }))
+        .filter(|c| c.verdict_ok() && matches!(c.state(), crate::report::CellState::NothingChecked { .. }))
         .count();
     let nothing_text = match nothing {
         0 => String::new(),
@@ -257,5 +255,63 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
         r.qemu_version,
         r.wall.as_secs_f64()
     );
+    let count = |f: &dyn Fn(&SnapshotState) -> bool| r.cells.iter().filter(|c| f(&c.snapshot)).count();
+    let new = count(&|s| *s == SnapshotState::New);
+    let changed = count(&|s| *s == SnapshotState::Changed);
+    let unreadable = count(&|s| matches!(s, SnapshotState::Unreadable(_)));
+    let recorded = count(&|s| matches!(s, SnapshotState::Recorded { .. }));
+    let mut parts = Vec::new();
+    if new > 0 {
+        parts.push(format!("{new} new"));
+    }
+    if changed > 0 {
+        parts.push(format!("{changed} changed"));
+    }
+    if unreadable > 0 {
+        parts.push(format!("{unreadable} unreadable"));
+    }
+    if new + changed + unreadable > 0 {
+        for c in r.cells.iter().filter(|c| c.snapshot.unsettled()) {
+            if let Some(p) = c.snapshot_problem() {
+                println!("SNAPSHOT {p}");
+            }
+        }
+        println!(
+            "snapshots: {}, not recorded: the run fails until they are; {ACCEPT_HOW} (e.g. `cargo xtask vm-test --accept` with the same selection)",
+            parts.join(", ")
+        );
+    }
+    if recorded > 0 {
+        println!("snapshots: {recorded} recorded by --accept; review them with `git diff` before committing");
+    }
     r.ok()
+}
+
+/// `-j N`: a number of guests, at least one.
+fn jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("0 guests would boot nothing: give at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{}` is not a number of guests", s.escape_debug())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: VmTestArgs,
+    }
+
+    /// Issue 18: `-j 0` is refused, not run as `-j 1`.
+    #[test]
+    fn zero_jobs_is_refused() {
+        let e = Cli::try_parse_from(["lockgate", "-j", "0"]).err().expect("-j 0 is an error").to_string();
+        assert!(e.contains("0 guests would boot nothing: give at least 1"), "{e}");
+        assert_eq!(Cli::try_parse_from(["lockgate", "-j", "2"]).unwrap().args.jobs, Some(2));
+    }
 }

@@ -108,6 +108,10 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
                 if !sel.scenarios.is_empty() && !sel.scenarios.iter().any(|n| n == s.value.name.as_str()) {
                     continue;
                 }
+                let workdir = s.value.setup.workdir.as_ref().map(|w| w.as_str()).unwrap_or("/");
+                if let Err(e) = enforcer.check_rule_paths(&s.value, workdir) {
+                    bail!("{}: {e}", s.file.display());
+                }
                 let (mut case, step_of) = case_for(s, &env.name, enforcer);
                 case.container = ready.container.clone();
                 run.cells.push(Cell {
@@ -192,7 +196,9 @@ fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &Enforcer) -> (proto::Cas
     let user = name(sc.policy.process.run_as_user.as_ref());
     let group = sc.policy.process.run_as_group.as_ref().map(|g| g.to_string()).unwrap_or_else(|| user.clone());
     let call = enforcer.call(sc, &RunAs { user, group, uid, gid }, &workdir);
+    let limits = sc.limits.resolve(steps.len());
     let case = proto::Case {
+        limits,
         id: format!("{}@{env}", sc.name),
         setup,
         identity: proto::Identity { uid, gid, groups: vec![gid] },

@@ -55,6 +55,8 @@ pub struct BootSummary {
     pub guest: Option<lockgate_protocol::GuestTiming>,
     /// QEMU's peak resident memory, KiB.
     pub peak_rss_kib: Option<u64>,
+    /// How the boot ended, in words (`powered off`, or the limit that fired).
+    pub ended: String,
 }
 
 /// What the pool boots with: the staged images and each run's kernel.
@@ -189,6 +191,7 @@ impl BootContext<'_> {
                 accel: out.accel,
                 wall: out.wall,
                 ready_after: out.ready_after,
+                ended: ended_text(&out.ended),
                 guest,
                 peak_rss_kib: out.peak_rss_kib,
             });
@@ -262,10 +265,7 @@ impl BootContext<'_> {
             memory_mb,
         };
         let cases = run.cases.len() as u64;
-        let deadline = self.opts.timeout.unwrap_or(match accel {
-            Accel::Tcg => Duration::from_secs(60 + 20 * cases + 20 * containers),
-            Accel::Kvm => Duration::from_secs(30 + 10 * cases + 5 * containers),
-        });
+        let deadline = self.opts.timeout.unwrap_or_else(|| boot_deadline(accel, &run.cases));
         let watch = Watch {
             deadline,
             silence_limit: (accel == Accel::Kvm).then_some(accel::KVM_SILENCE),
@@ -278,6 +278,7 @@ impl BootContext<'_> {
         let planned: Vec<String> = run.cases.iter().map(|c| c.id.clone()).collect();
         let obs = match &out.ended {
             Ended::PoweredOff => observe::read_records(&text, &plan.nonce, &planned),
+            Ended::Timeout(d) => Err(timeout_text(*d, self.opts.timeout.is_some(), &text, &planned)),
             other => Err(ended_text(other)),
         };
         Ok((out, obs))
@@ -306,6 +307,47 @@ fn timing_text(kernel: &str, wall: Duration, g: &lockgate_protocol::GuestTiming)
     text
 }
 
+/// The boot's deadline: the boot itself, and for each case its two runs at their run limit (the
+/// guest's own limits, so that those always fire first) and a container's start and teardown.
+pub fn boot_deadline(accel: Accel, cases: &[lockgate_protocol::Case]) -> Duration {
+    let base = match accel {
+        Accel::Tcg => 60,
+        Accel::Kvm => 30,
+    };
+    let per_case: u64 = cases
+        .iter()
+        .map(|c| 2 * u64::from(c.limits.run_seconds) + 10 + if c.container.is_some() { 40 } else { 0 })
+        .sum();
+    Duration::from_secs(base + per_case)
+}
+
+/// A boot killed at its deadline: which limit, and which case was running (the first planned
+/// case whose record had not come).
+fn timeout_text(deadline: Duration, from_flag: bool, records: &str, planned: &[String]) -> String {
+    let sent: Vec<String> = records
+        .lines()
+        .filter_map(|l| serde_json::from_str::<lockgate_protocol::Record>(l).ok())
+        .filter_map(|r| match r {
+            lockgate_protocol::Record::Case { case, .. } => Some(case.id),
+            _ => None,
+        })
+        .collect();
+    let limit = match from_flag {
+        true => format!("the boot deadline of {}s set by --timeout", deadline.as_secs()),
+        false => format!(
+            "the boot deadline of {}s (the boot, plus each case's two runs at their run limit)",
+            deadline.as_secs()
+        ),
+    };
+    let running = match planned.iter().find(|id| !sent.contains(id)) {
+        Some(id) => {
+            format!(" while case {id} was running ({} of {} cases had sent their records)", sent.len(), planned.len())
+        }
+        None => format!(" after all {} cases had sent their records", planned.len()),
+    };
+    format!("no power-off within {limit}; QEMU was killed{running}")
+}
+
 fn ended_text(e: &Ended) -> String {
     match e {
         Ended::PoweredOff => "powered off".into(),
@@ -324,4 +366,33 @@ fn nonce() -> String {
         let _ = f.read_exact(&mut b);
     }
     hex::encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(run_seconds: u32, container: bool) -> lockgate_protocol::Case {
+        let json = format!(
+            r#"{{"id": "s@e", "setup": {{"users": [], "tmpfs": [], "paths": []}}, "identity": {{"uid": 0, "gid": 0, "groups": []}},
+                "enforcer": {{"argv": [], "env": [], "files": [], "drop_privileges": false}}, "steps": [], "workdir": "/",
+                "limits": {{"step_seconds": 20, "run_seconds": {run_seconds}}}}}"#
+        );
+        let mut c: lockgate_protocol::Case = serde_json::from_str(&json).unwrap();
+        if container {
+            c.container = Some(serde_json::from_str(r#"{"env": "d", "runtime": "/usr/sbin/runc", "seccomp": null, "flavour": "docker", "capabilities": [], "no_new_privileges": false}"#).unwrap());
+        }
+        c
+    }
+
+    /// Issue 18: the boot's deadline leaves every case's runs their whole run limit.
+    #[test]
+    fn the_boot_deadline_covers_the_guests_own_limits() {
+        let cases = vec![case(90, false), case(60, true), case(300, false)];
+        for accel in [Accel::Tcg, Accel::Kvm] {
+            let guest: u64 = cases.iter().map(|c| 2 * u64::from(c.limits.run_seconds)).sum();
+            assert!(boot_deadline(accel, &cases).as_secs() > guest, "{accel:?}");
+        }
+        assert_eq!(boot_deadline(Accel::Tcg, &cases).as_secs(), 60 + (180 + 10) + (120 + 10 + 40) + (600 + 10));
+    }
 }

@@ -8,7 +8,7 @@ use crate::judge::cells::{judge_all, JudgeOptions};
 use crate::plan::{self, Selection};
 use crate::pool::{self, BootOptions};
 use crate::provenance::{self, Provenance};
-use crate::report::snapshot;
+use crate::report::{self, snapshot};
 use crate::stage::{self, Phases};
 use crate::vm::accel::AccelChoice;
 use crate::vm::qemu;
@@ -96,8 +96,16 @@ impl RunOptions {
 pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let start = Instant::now();
     let mut phases = Phases::new(start);
+    if opts.jobs == 0 {
+        bail!("-j 0: 0 guests would boot nothing: give at least 1");
+    }
     crate::vm::guests::install_interrupt_handler();
-    let model = model::load(&opts.scenarios_dir, &opts.kernels_dir)?;
+    let (model, unselected) = model::load_selected(&opts.scenarios_dir, &opts.kernels_dir, &opts.selection.scenarios)?;
+    for e in unselected {
+        crate::event::emit(crate::event::Event::Warning(format!(
+            "skipped an invalid scenario file that --scenario does not name (a run of every scenario would stop on it):\n{e}"
+        )));
+    }
     let enforcer = opts.enforcer.load()?;
     let qemu_version = qemu::version()?;
     phases.mark("load, QEMU version");
@@ -147,6 +155,18 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     };
     let snapshot_dir = opts.scenarios_dir.join("snapshots").join(&enforcer.snapshots);
     provenance::write(&snapshot_dir, &cells, &kernels, &common, &envs);
+    // Each judged cell's whole output, beside its provenance; the failure report points to it.
+    for c in cells.iter_mut() {
+        if let Ok(v) = &mut c.outcome {
+            let path = snapshot_dir.join(report::output::file_name(v));
+            match crate::cache::write_atomic(&path, report::output::render(v).as_bytes()) {
+                Ok(()) => v.evidence.output_file = Some(path),
+                Err(e) => {
+                    crate::event::emit(crate::event::Event::Warning(format!("cannot write {}: {e:#}", path.display())))
+                }
+            }
+        }
+    }
     if opts.snapshots {
         snapshot::check_all(&snapshot_dir, &opts.repo, &mut cells, opts.accept);
     }

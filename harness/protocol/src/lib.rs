@@ -95,6 +95,38 @@ pub struct Case {
     /// Run both runs inside a container (an OCI runtime under a seccomp profile); `None`: bare.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<Container>,
+    /// How long a step and a run may take before the guest kills them.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// The guest's time limits for a case (a scenario's `limits:`). A step still going at the step
+/// limit is killed and reported as `timeout`; a run (the enforcer and the probe runner) still
+/// going at the run limit is killed whole (`exit` = `timeout`). The host's boot deadline is
+/// worked out from these, so that the guest's own limits always fire first.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Seconds a `run:` step (a shell command) may take.
+    pub step_seconds: u32,
+    /// Seconds one run (control or enforced) may take.
+    pub run_seconds: u32,
+}
+
+impl Limits {
+    /// The step limit's default.
+    pub const STEP_SECONDS: u32 = 20;
+    /// The run limit when a scenario sets none: room for every step to reach the step limit,
+    /// and at least 60 s.
+    pub fn default_run_seconds(step_seconds: u32, steps: usize) -> u32 {
+        (step_seconds.saturating_mul(steps as u32)).saturating_add(10).max(60)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { step_seconds: Limits::STEP_SECONDS, run_seconds: 60 }
+    }
 }
 
 /// A container environment: the guest writes an OCI bundle (Docker's namespaces, mounts and
@@ -502,12 +534,21 @@ pub enum Outcome {
 /// Bound for captured output, so that a runaway command cannot flood the record port.
 pub const OUTPUT_LIMIT: usize = 2048;
 
+/// Bound for what a run's top process (the enforcer) prints on stderr: its reasons are kept
+/// whole in the cell's output file on the host.
+pub const RUN_OUTPUT_LIMIT: usize = 16 * 1024;
+
 /// Truncate `s` to [`OUTPUT_LIMIT`] bytes on a char boundary.
 pub fn bounded(s: &str) -> String {
-    if s.len() <= OUTPUT_LIMIT {
+    bounded_to(s, OUTPUT_LIMIT)
+}
+
+/// Truncate `s` to `limit` bytes on a char boundary, marking the cut with `…`.
+pub fn bounded_to(s: &str, limit: usize) -> String {
+    if s.len() <= limit {
         return s.to_string();
     }
-    let mut end = OUTPUT_LIMIT;
+    let mut end = limit;
     while !s.is_char_boundary(end) {
         end -= 1;
     }

@@ -13,13 +13,18 @@ impl TryFrom<String> for GuestPath {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         if !s.starts_with('/') {
-            return Err(format!("`{s}` is not absolute: guest paths start with `/`"));
+            return Err(format!("`{}` is not absolute: guest paths start with `/`", s.escape_debug()));
         }
         if s.split('/').any(|c| c == "." || c == "..") || (s.len() > 1 && (s.ends_with('/') || s.contains("//"))) {
-            return Err(format!("`{s}` is not normalised: write it without `.`, `..`, `//` or a trailing `/`"));
+            return Err(format!(
+                "`{}` is not normalised: write it without `.`, `..`, `//` or a trailing `/`",
+                s.escape_debug()
+            ));
         }
         if s.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(format!("`{s}` contains a space or control character"));
+            // Escaped, so that a newline or NUL shows as `\n` or `\0` instead of breaking the
+            // message.
+            return Err(format!("`{}` contains a space or control character", s.escape_debug()));
         }
         Ok(GuestPath(s))
     }

@@ -37,18 +37,90 @@ pub fn ensure_host_tools() -> Result<()> {
     apt_install(&missing)
 }
 
+/// Installs `packages` with apt-get, never removing or downgrading a package the user has: the
+/// plan is simulated first and refused, naming the conflict, when it would remove or downgrade
+/// anything; the install itself runs with `--no-remove` (and without `--allow-downgrades`), so
+/// apt aborts rather than do either.
 fn apt_install<S: AsRef<std::ffi::OsStr> + std::fmt::Display>(packages: &[S]) -> Result<()> {
+    let names: Vec<String> = packages.iter().map(|p| p.to_string()).collect();
+    let simulated = Command::new("apt-get")
+        .args(["install", "-s", "-q", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .env("LC_ALL", "C")
+        .output()
+        .context("cannot run apt-get")?;
+    let plan = String::from_utf8_lossy(&simulated.stdout);
+    let conflicts = conflicts(&plan, &|old, new| version_lower(new, old));
+    if !conflicts.is_empty() {
+        bail!("{}", conflict_message(&names, &conflicts));
+    }
     let status = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(["install", "-y", "-q", "--no-install-recommends", "--no-remove"])
         .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status()
         .context("cannot run apt-get")?;
     if !status.success() {
-        let names: Vec<String> = packages.iter().map(|p| p.to_string()).collect();
-        bail!("apt-get install {} failed", names.join(" "));
+        bail!(
+            "apt-get install {} failed (set-up never lets apt remove or downgrade a package you have; if apt wanted to, install them by hand)",
+            names.join(" ")
+        );
     }
     Ok(())
+}
+
+/// What an apt plan would do to a package the user has.
+#[derive(Debug, PartialEq, Eq)]
+enum Conflict {
+    Remove { package: String, version: String },
+    Downgrade { package: String, from: String, to: String },
+}
+
+/// The removals and downgrades in `apt-get -s` output (`Remv NAME [VERSION]`, `Inst NAME
+/// [OLD] (NEW …)` with NEW lower than OLD by `lower(old, new)`).
+fn conflicts(plan: &str, lower: &dyn Fn(&str, &str) -> bool) -> Vec<Conflict> {
+    let mut out = Vec::new();
+    for line in plan.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(action), Some(package)) = (words.next(), words.next()) else { continue };
+        let rest: Vec<&str> = words.collect();
+        let bracketed = rest.first().filter(|w| w.starts_with('[')).map(|w| w.trim_matches(['[', ']']).to_string());
+        match action {
+            "Remv" => out.push(Conflict::Remove { package: package.into(), version: bracketed.unwrap_or_default() }),
+            "Inst" => {
+                let Some(from) = bracketed else { continue };
+                let Some(to) = rest.get(1).map(|w| w.trim_start_matches('(').to_string()) else { continue };
+                if lower(&from, &to) {
+                    out.push(Conflict::Downgrade { package: package.into(), from, to });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `dpkg --compare-versions A lt B`.
+fn version_lower(a: &str, b: &str) -> bool {
+    Command::new("dpkg").args(["--compare-versions", a, "lt", b]).status().is_ok_and(|s| s.success())
+}
+
+fn conflict_message(names: &[String], conflicts: &[Conflict]) -> String {
+    let what: Vec<String> = conflicts
+        .iter()
+        .map(|c| match c {
+            Conflict::Remove { package, version } => format!("remove {package} {version}"),
+            Conflict::Downgrade { package, from, to } => format!("downgrade {package} from {from} to {to}"),
+        })
+        .collect();
+    format!(
+        "installing {} with apt-get would {}: set-up never removes or downgrades a package you have, so it installed nothing. Install {} by hand in a way that keeps them (e.g. from the same suite as the packages named, `apt-get install -t SUITE {}`), or provide the commands some other way, then rerun",
+        names.join(", "),
+        what.join(", "),
+        names.join(" "),
+        names.join(" ")
+    )
 }
 
 fn is_root() -> bool {
@@ -88,4 +160,33 @@ pub fn selection_needs_a_build(opts: &lockgate::run::RunOptions) -> bool {
         lockgate::model::kernel::KernelSource::Build(b) => !matches!(f.cached_build(b), Ok(Some(_))),
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 18: a newer qemu-utils from backports is installed; installing qemu-system-x86
+    /// from the main suite would remove it. Set-up refuses and names it.
+    #[test]
+    fn a_plan_that_removes_or_downgrades_is_refused_with_the_conflict() {
+        let plan = "NOTE: This is only a simulation!\nReading package lists...\nThe following packages will be REMOVED:\n  qemu-utils\nRemv qemu-utils [1:8.2.2+ds-1~bpo12+1]\nInst qemu-system-x86 (1:7.2+dfsg-7+deb12u7 Debian:12.8/stable [amd64])\nInst libfoo [2.0-1] (1.0-1 Debian:12.8/stable [amd64])\nInst libbar [1.0-1] (1.1-1 Debian:12.8/stable [amd64])\nConf qemu-system-x86 (1:7.2+dfsg-7+deb12u7 Debian:12.8/stable [amd64])\n";
+        let lower = |old: &str, new: &str| new < old;
+        let found = conflicts(plan, &lower);
+        assert_eq!(
+            found,
+            vec![
+                Conflict::Remove { package: "qemu-utils".into(), version: "1:8.2.2+ds-1~bpo12+1".into() },
+                Conflict::Downgrade { package: "libfoo".into(), from: "2.0-1".into(), to: "1.0-1".into() },
+            ]
+        );
+        let m = conflict_message(&["qemu-system-x86".into()], &found);
+        assert!(m.starts_with("installing qemu-system-x86 with apt-get would remove qemu-utils 1:8.2.2+ds-1~bpo12+1, downgrade libfoo from 2.0-1 to 1.0-1: set-up never removes or downgrades a package you have, so it installed nothing"), "{m}");
+    }
+
+    #[test]
+    fn dpkg_orders_versions() {
+        assert!(version_lower("1:7.2+dfsg-7", "1:8.2.2+ds-1~bpo12+1"));
+        assert!(!version_lower("1:8.2.2+ds-1~bpo12+1", "1:7.2+dfsg-7"));
+    }
 }

@@ -126,6 +126,18 @@ struct RawAdapter {
     #[serde(default)]
     drop_privileges: DropPrivileges,
     claim: ClaimSpec,
+    /// The values its `{fault}` accepts, each with one line saying what it does; checked before
+    /// anything boots. Empty: any value is handed over.
+    #[serde(default)]
+    faults: Vec<FaultMode>,
+}
+
+/// One value an adapter's `{fault}` accepts.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultMode {
+    pub name: String,
+    pub about: String,
 }
 
 /// Where the enforcer's binary comes from.
@@ -151,6 +163,8 @@ pub struct Enforcer {
     pub snapshots: PathBuf,
     /// Known-bad modes asked for (`--enforcer-fault`), spelled into the command as `{fault}`.
     pub faults: Vec<String>,
+    /// The modes its `{fault}` accepts (the adapter's `faults:`); empty: not checked.
+    pub fault_modes: Vec<FaultMode>,
     pub style: Style,
     command: Template,
     env: Vec<(String, ValueTemplate)>,
@@ -227,7 +241,7 @@ impl EnforcerChoice {
             if !e.takes_faults() {
                 bail!("--enforcer-fault makes the reference enforcer misbehave; it cannot be combined with an external enforcer ({})", file.display());
             }
-            e.faults = self.faults.clone();
+            e.set_faults(&self.faults)?;
         }
         Ok(e)
     }
@@ -236,8 +250,42 @@ impl EnforcerChoice {
 /// The reference enforcer, with the known-bad modes in `faults` (none: the correct one).
 pub fn reference(faults: &[String]) -> Result<Enforcer> {
     let mut e = parse(Path::new("(built in) lockgate-enforcer.yaml"), REFERENCE)?;
-    e.faults = faults.to_vec();
+    e.set_faults(faults)?;
     Ok(e)
+}
+
+impl Enforcer {
+    /// Ask for the known-bad modes `faults`, each checked against the adapter's list before
+    /// anything boots: a misspelt mode would make every enforced run fail, which looks like a
+    /// caught mutation.
+    fn set_faults(&mut self, faults: &[String]) -> Result<()> {
+        if !self.fault_modes.is_empty() {
+            for f in faults {
+                if self.fault_modes.iter().any(|m| &m.name == f) {
+                    continue;
+                }
+                let valid: Vec<String> = self.fault_modes.iter().map(|m| format!("{} ({})", m.name, m.about)).collect();
+                let near = f.replace('_', "-").to_lowercase();
+                let hint = match self.fault_modes.iter().find(|m| m.name == near) {
+                    Some(m) => format!("; did you mean `{}`?", m.name),
+                    None => String::new(),
+                };
+                bail!(
+                    "--enforcer-fault {}: {} has no such fault mode{hint}; valid modes: {}",
+                    escape(f),
+                    self.name,
+                    valid.join(", ")
+                );
+            }
+        }
+        self.faults = faults.to_vec();
+        Ok(())
+    }
+}
+
+/// A value as it can be shown in one line of a message: control characters escaped.
+fn escape(s: &str) -> String {
+    s.escape_debug().to_string()
 }
 
 /// The adapter in `file`.
@@ -357,6 +405,7 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
         guest_path,
         snapshots,
         faults: Vec::new(),
+        fault_modes: raw.faults,
         style: inv.style,
         command,
         env,
@@ -382,6 +431,40 @@ pub struct RunAs {
 
 impl Enforcer {
     /// How the guest starts this enforcer for one scenario.
+    /// Refuses a rule path that this enforcer would split: one holding the separator it joins
+    /// that list with (`{ro:}` in `LL_FS_RO`: `/sandbox/a:b` would reach it as two paths, and
+    /// `/x/a:/etc` would grant `/etc`).
+    pub fn check_rule_paths(&self, sc: &Scenario, workdir: &str) -> Result<(), String> {
+        let mut joined: Vec<(String, char, String)> =
+            self.command.joined_lists().into_iter().map(|(n, j)| (n, j, "its command".to_string())).collect();
+        for (k, t) in &self.env {
+            joined.extend(t.joined_lists().into_iter().map(|(n, j)| (n, j, format!("the variable {k}"))));
+        }
+        let fs = &sc.policy.filesystem_policy;
+        let mut lists: Vec<(&str, String, String)> = Vec::new();
+        for (i, p) in fs.read_only.iter().enumerate() {
+            lists.push(("ro", format!("filesystem_policy.read_only[{i}]"), p.as_str().to_string()));
+        }
+        for (i, p) in fs.read_write.iter().enumerate() {
+            lists.push(("rw", format!("filesystem_policy.read_write[{i}]"), p.as_str().to_string()));
+        }
+        if fs.include_workdir {
+            lists.push(("rw", "setup.workdir (include_workdir)".to_string(), workdir.to_string()));
+        }
+        for (list, field, path) in lists {
+            for (name, sep, place) in joined.iter().filter(|(n, _, _)| n == list) {
+                if path.contains(*sep) {
+                    return Err(format!(
+                        "{field}: `{}` contains `{sep}`, the separator the enforcer {} joins its {{{name}{sep}}} list with ({place}): it would read that path as more than one, and could grant a path the policy does not name; rename the path, or test this scenario with an adapter that passes paths one by one (`[--{name} {{{name}}}]`)",
+                        path.escape_debug(),
+                        self.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn call(&self, sc: &Scenario, run_as: &RunAs, workdir: &str) -> proto::EnforcerCall {
         let fs = &sc.policy.filesystem_policy;
         let mut rw: Vec<String> = fs.read_write.iter().map(|p| p.as_str().to_string()).collect();
@@ -594,6 +677,31 @@ mod tests {
             "an empty list denies every connect: {:?}",
             call.env
         );
+    }
+
+    /// Issue 18: a rule path holding the separator of a joined list is refused for that adapter
+    /// (it would reach the enforcer as two paths); an adapter that passes paths one by one takes it.
+    #[test]
+    fn a_path_holding_the_join_separator_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let colon: Scenario = serde_yaml::from_str(
+            "name: s\npolicy: {filesystem_policy: {read_only: [/usr, /bin], read_write: [/tmp, '/x/a:/etc']}}\nexpect: [{enforcement: full}]\n",
+        )
+        .unwrap();
+        let env = adapter(dir.path(), "invoke: {style: landlock_env}\ndrop_privileges: harness\nclaim: unsupported\n")
+            .unwrap();
+        let e = env.check_rule_paths(&colon, "/").unwrap_err();
+        assert_eq!(
+            e,
+            "filesystem_policy.read_write[1]: `/x/a:/etc` contains `:`, the separator the enforcer t joins its {rw:} list with (the variable LL_FS_RW): it would read that path as more than one, and could grant a path the policy does not name; rename the path, or test this scenario with an adapter that passes paths one by one (`[--rw {rw}]`)"
+        );
+        let per_path = adapter(
+            dir.path(),
+            "invoke: {style: command_line, command: 'tool [--rw {rw}] [--ro {ro,}] -- {cmd}'}\nclaim: unsupported\n",
+        )
+        .unwrap();
+        assert_eq!(per_path.check_rule_paths(&colon, "/"), Ok(()));
+        assert_eq!(env.check_rule_paths(&scenario(false), "/work"), Ok(()));
     }
 
     #[test]

@@ -228,6 +228,15 @@ impl Template {
         })
     }
 
+    /// The lists joined into one word, with their separators (`{ro:}` → `("ro", ':')`).
+    pub fn joined_lists(&self) -> Vec<(String, char)> {
+        let words = self.items.iter().flat_map(|i| match i {
+            Item::Word(w) => std::slice::from_ref(w).iter(),
+            Item::Group(g) => g.iter(),
+        });
+        words.flat_map(lists_in).filter_map(|(n, j)| j.map(|j| (n.to_string(), j))).collect()
+    }
+
     /// Replaces the first word when it is exactly `name` by `{binary}` (so `landrun --ro …`
     /// starts the installed landrun, wherever it is in the guest).
     pub fn program_name_is_binary(&mut self, name: &str) {
@@ -273,6 +282,11 @@ impl ValueTemplate {
             return Err(format!("`{value}`: say how the list {{{name}}} is joined, e.g. `{{{name}:}}` for colons"));
         }
         Ok(ValueTemplate { word })
+    }
+
+    /// The lists joined into the value, with their separators.
+    pub fn joined_lists(&self) -> Vec<(String, char)> {
+        lists_in(&self.word).filter_map(|(n, j)| j.map(|j| (n.to_string(), j))).collect()
     }
 
     /// The value, or `None` when it names an absent list (the variable is then not set).

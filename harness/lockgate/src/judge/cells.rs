@@ -15,12 +15,67 @@ pub struct CellResult {
     pub env: String,
     pub scenario: String,
     pub outcome: Result<CellVerdict, String>,
-    /// Set when the verdict differs from the recorded snapshot.
-    pub snapshot_error: Option<String>,
+    /// The snapshot's state, apart from the verdict: a cell can pass and have a new snapshot.
+    pub snapshot: SnapshotState,
     /// A cell that checked nothing fails the run (under `CI=true`, unless its scenario says it
     /// is intended).
     pub nothing_checked_fails: bool,
 }
+
+/// A cell's snapshot, compared with the recorded one (kept apart from the verdict).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SnapshotState {
+    /// Not compared: `--no-snapshots`, a fault run, or a harness error (nothing to snapshot).
+    #[default]
+    NotCompared,
+    Matches,
+    /// No snapshot is recorded for this cell yet. The run fails until it is recorded.
+    New,
+    /// The verdict differs from the recorded snapshot. The run fails until it is reviewed.
+    Changed,
+    /// Recorded by this run (`--accept`): it was new (`true`) or had changed.
+    Recorded {
+        was_new: bool,
+    },
+    /// The recorded snapshot could not be read or written: why.
+    Unreadable(String),
+}
+
+impl SnapshotState {
+    /// New or changed and not recorded: the run fails, as insta's would.
+    pub fn unsettled(&self) -> bool {
+        matches!(self, SnapshotState::New | SnapshotState::Changed | SnapshotState::Unreadable(_))
+    }
+
+    /// One word for tables.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SnapshotState::NotCompared => "-",
+            SnapshotState::Matches => "matches",
+            SnapshotState::New => "NEW",
+            SnapshotState::Changed => "CHANGED",
+            SnapshotState::Recorded { was_new: true } => "recorded (new)",
+            SnapshotState::Recorded { was_new: false } => "recorded (changed)",
+            SnapshotState::Unreadable(_) => "UNREADABLE",
+        }
+    }
+
+    /// What to do about it, when anything is to be done.
+    pub fn message(&self, name: &str) -> Option<String> {
+        match self {
+            SnapshotState::New => Some(format!("snapshot {name} is new (not recorded yet): {ACCEPT_HOW}")),
+            SnapshotState::Changed => {
+                Some(format!("snapshot {name} differs from the recorded one: review the diff with `cargo insta review`, or rerun with --accept"))
+            }
+            SnapshotState::Unreadable(e) => Some(e.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// How to accept new snapshots.
+pub const ACCEPT_HOW: &str =
+    "check the verdict, then record it with `cargo insta review` or by rerunning with --accept";
 
 /// What a cell came to, for tables, summaries and exit statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +105,7 @@ impl CellResult {
         format!("cargo xtask vm-test --kernel {} --scenario {} --env {}{flags}", self.kernel, self.scenario, self.env)
     }
 
-    /// The verdict's state (the snapshot's is separate: `snapshot_error`).
+    /// The verdict's state (the snapshot's is separate: `snapshot`).
     pub fn state(&self) -> CellState {
         match &self.outcome {
             Err(_) => CellState::Error,
@@ -60,8 +115,8 @@ impl CellResult {
         }
     }
 
-    /// Every reason the cell is not a plain pass, in order: the verdict's failures, why it
-    /// checked nothing, the snapshot's difference.
+    /// Every reason the verdict is not a plain pass, in order: its failures, why it checked
+    /// nothing. The snapshot's state is apart: [`CellResult::snapshot_problem`].
     pub fn problems(&self) -> Vec<String> {
         let mut out = match &self.outcome {
             Err(e) => vec![e.lines().next().unwrap_or("").to_string()],
@@ -70,15 +125,24 @@ impl CellResult {
         if let Ok(v) = &self.outcome {
             out.extend(v.nothing_checked.as_ref().map(|n| format!("checked nothing: {n}")));
         }
-        out.extend(self.snapshot_error.clone());
         out
     }
 
-    /// Whether the cell lets the run pass: a pass, or a cell that checked nothing where that
-    /// does not fail, and a snapshot that matches.
+    /// What is to be done about the snapshot (new or changed), if anything.
+    pub fn snapshot_problem(&self) -> Option<String> {
+        self.snapshot.message(&format!("{}@{}@{}", self.scenario, self.kernel, self.env))
+    }
+
+    /// Whether the verdict lets the run pass: a pass, or a cell that checked nothing where that
+    /// does not fail. Says nothing of the snapshot.
+    pub fn verdict_ok(&self) -> bool {
+        matches!(self.state(), CellState::Pass | CellState::NothingChecked { fails: false })
+    }
+
+    /// Whether the cell lets the run pass: its verdict does, and its snapshot is not new or
+    /// changed (a new snapshot fails the run until it is recorded, as insta's would).
     pub fn ok(&self) -> bool {
-        self.snapshot_error.is_none()
-            && matches!(self.state(), CellState::Pass | CellState::NothingChecked { fails: false })
+        self.verdict_ok() && !self.snapshot.unsettled()
     }
 }
 
@@ -134,7 +198,7 @@ pub fn judge_all(
                 env: cell.env.clone(),
                 scenario: scenario.name.to_string(),
                 outcome,
-                snapshot_error: None,
+                snapshot: SnapshotState::NotCompared,
                 nothing_checked_fails: opts.strict && !scenario.may_skip_all,
             });
         }

@@ -11,7 +11,7 @@ pub mod cells;
 use crate::enforcer::claim::{ClaimReader, Reading, NO_CLAIM_MADE, NO_CLAIM_PRINTED};
 use crate::model::cond::Facts;
 use crate::model::scenario::{Action, Check, Claim, Denier, Scenario, Wanted};
-use lockgate_protocol::{AbiProbe, CaseObservation, Outcome, RunObservation, StepResult};
+use lockgate_protocol::{AbiProbe, CaseObservation, Limits, Outcome, ProbeOp, RunObservation, StepResult};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -83,6 +83,8 @@ pub struct Evidence {
     pub enforced: RunEvidence,
     /// The claim as read from the enforced run's stderr.
     pub claim: Option<Claim>,
+    /// The file holding both runs' whole (bounded) output, once written beside the reports.
+    pub output_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,9 +150,8 @@ fn show(o: &Outcome) -> String {
 
 /// Who denied an operation, given both runs. `None` when the enforced run was not denied.
 pub fn attribute(control: &Outcome, enforced: &Outcome, seccomp_errno: Option<&str>) -> Option<Denier> {
-    let Outcome::Err(e) = enforced else {
-        return if matches!(enforced, Outcome::Timeout) { Some(Denier::Unknown) } else { None };
-    };
+    // A step cut at its time limit was not denied by anyone: the reason names the limit.
+    let Outcome::Err(e) = enforced else { return None };
     Some(match control {
         Outcome::Ok => Denier::Sandbox,
         Outcome::Err(c) if c == e && seccomp_errno == Some(e.as_str()) => Denier::Seccomp,
@@ -163,10 +164,39 @@ fn step(run: &RunObservation, i: usize) -> Option<&StepResult> {
     run.steps.get(i)
 }
 
-/// Why a run has no result for a step: the enforcer refused, setup failed, the runner crashed.
-fn missing_reason(which: &str, run: &RunObservation, claims: &ClaimReader) -> String {
+/// The enforcer enforced, then could not execute the probe runner: its own policy denied it
+/// (the runner never reported, and the enforcer's message names the runner and a denial). An
+/// enforcer may call that "refused"; it is not a refusal to start.
+pub fn runner_exec_denied(run: &RunObservation) -> Option<String> {
+    if run.runner.is_some() || !run.stderr.contains(lockgate_protocol::GUEST_BIN) {
+        return None;
+    }
+    let denied = ["Permission denied", "EACCES", "Operation not permitted", "EPERM"];
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(lockgate_protocol::GUEST_BIN) && denied.iter().any(|d| l.contains(d)))?;
+    Some(format!(
+        "the enforcer started, then its policy denied executing the probe runner {} ({}): every policy must let the runner execute (its directory, /bin, in read_only or read_write)",
+        lockgate_protocol::GUEST_BIN,
+        line.trim()
+    ))
+}
+
+/// Why a run has no result for a step: the enforcer refused, setup failed, the runner crashed,
+/// the run was killed at its time limit.
+fn missing_reason(which: &str, run: &RunObservation, claims: &ClaimReader, limits: &Limits) -> String {
     if let Some(e) = &run.setup_error {
         return format!("not observed: the {which} run's setup failed: {e}");
+    }
+    if let Some(why) = runner_exec_denied(run) {
+        return format!("not observed: {why}");
+    }
+    if run.exit == "timeout" {
+        return format!(
+            "not observed: the {which} run was killed at the run limit ({}s) before this step's result came back; if the run needs longer, set `limits: {{run: N}}` (seconds) in the scenario",
+            limits.run_seconds
+        );
     }
     let claim = claims.read(&run.stderr).claim().map(|(_, l)| format!(" ({l})")).unwrap_or_default();
     format!("not observed: the {which} run ended ({}) before this step ran{claim}", run.exit)
@@ -227,7 +257,10 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         control: RunEvidence::of(&obs.control),
         enforced: RunEvidence::of(&obs.enforced),
         claim: claim.as_ref().map(|(c, _)| *c),
+        output_file: None,
     };
+    let steps = input.step_of.iter().flatten().map(|k| k + 1).max().unwrap_or(0);
+    let limits = input.scenario.limits.resolve(steps);
     let mut expectations = Vec::new();
     for (i, e) in input.scenario.expect.iter().enumerate() {
         let expect = describe(&e.check);
@@ -267,6 +300,13 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                         format!("cannot check `enforcement: {want}`: this enforcer makes no claim about its enforcement (its adapter says `claim: unsupported`); only the probes say what it enforced"),
                     ),
                     None => fail(&mut v, format!("expected the enforcer to claim `{want}`, but it printed no claim line (exit {})", obs.enforced.exit)),
+                    Some((Claim::Refused, line)) if runner_exec_denied(&obs.enforced).is_some() => fail(
+                        &mut v,
+                        format!(
+                            "expected the enforcer to claim `{want}`; it said `refused` ({line}), but it did not refuse to start: {}",
+                            runner_exec_denied(&obs.enforced).unwrap_or_default()
+                        ),
+                    ),
                     Some((got, line)) if got != want => fail(&mut v, format!("expected the enforcer to claim `{want}`, it claimed `{got}`: {line}")),
                     Some((Claim::Refused, _)) if obs.enforced.exit == "exit:0" || !obs.enforced.steps.is_empty() => {
                         fail(&mut v, format!("the enforcer claimed it refused, yet the command ran (exit {})", obs.enforced.exit))
@@ -280,9 +320,9 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     v.control = step(&obs.control, i_step).map(|s| show(&s.outcome));
                     v.enforced = step(&obs.enforced, i_step).map(|s| show(&s.outcome));
                     let why = if step(&obs.control, i_step).is_none() {
-                        missing_reason("control", &obs.control, input.claims)
+                        missing_reason("control", &obs.control, input.claims, &limits)
                     } else {
-                        missing_reason("enforced", &obs.enforced, input.claims)
+                        missing_reason("enforced", &obs.enforced, input.claims, &limits)
                     };
                     fail(&mut v, why);
                     expectations.push(v);
@@ -291,16 +331,17 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 v.control = Some(show(&c.outcome));
                 v.enforced = Some(show(&en.outcome));
                 v.denied_by = attribute(&c.outcome, &en.outcome, input.seccomp_errno);
-                judge_operation(
-                    &mut v,
-                    action,
-                    result,
-                    *by,
-                    &c.outcome,
-                    &en.outcome,
-                    claim.as_ref().map(|(c, _)| *c),
-                    &obs.landlock,
-                );
+                if let Some(why) = cut_at_limit(action, &c.outcome, &en.outcome, &limits) {
+                    fail(&mut v, why);
+                    expectations.push(v);
+                    continue;
+                }
+                let context = RunContext {
+                    claim: claim.as_ref().map(|(c, l)| (*c, l.as_str())),
+                    landlock: &obs.landlock,
+                    sandbox_denials: sandbox_denials(input, i_step),
+                };
+                judge_operation(&mut v, action, result, *by, &c.outcome, &en.outcome, &context);
             }
         }
         // A denial that did not happen, or a claim short of the one expected, because the
@@ -376,7 +417,112 @@ fn describe(c: &Check) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A step killed at its time limit in either run: which limit, in which run. Nothing was
+/// denied, so nothing is attributed.
+fn cut_at_limit(action: &Action, control: &Outcome, enforced: &Outcome, limits: &Limits) -> Option<String> {
+    let runs = match (matches!(control, Outcome::Timeout), matches!(enforced, Outcome::Timeout)) {
+        (false, false) => return None,
+        (true, true) => "in both runs",
+        (false, true) => "in the enforced run",
+        (true, false) => "in the control run",
+    };
+    let (what, limit) = match action {
+        Action::Run(cmd) => (
+            format!("`{cmd}`"),
+            format!(
+                "the step limit ({}s; set `limits: {{step: N}}` in the scenario if it needs longer)",
+                limits.step_seconds
+            ),
+        ),
+        a => (format!("`{a}`"), "the probe's own limit (10s for the program an exec probe starts)".to_string()),
+    };
+    Some(format!(
+        "{what} did not finish {runs}: it was killed at {limit}; it was not denied (control run: {}, enforced run: {})",
+        show(control),
+        show(enforced)
+    ))
+}
+
+/// What the rest of the enforced run shows, for explaining an operation that was not denied.
+struct RunContext<'a> {
+    /// The enforcer's claim and its line, as printed.
+    claim: Option<(Claim, &'a str)>,
+    /// The Landlock probe where the runs happened.
+    landlock: &'a AbiProbe,
+    /// The other steps of this run that the sandbox denied (the control run allowed them).
+    sandbox_denials: Vec<String>,
+}
+
+/// The commands of the steps, other than `this`, that the enforced run was denied and the control
+/// run was allowed: proof that a ruleset was in effect in that run.
+fn sandbox_denials(input: &CellInput, this: usize) -> Vec<String> {
+    let obs = input.obs;
+    let mut out = Vec::new();
+    for (i, e) in input.scenario.expect.iter().enumerate() {
+        let (Some(k), Check::Operation { action, .. }) = (input.step_of.get(i).copied().flatten(), &e.check) else {
+            continue;
+        };
+        if k == this {
+            continue;
+        }
+        if let (Some(c), Some(en)) = (step(&obs.control, k), step(&obs.enforced, k)) {
+            if attribute(&c.outcome, &en.outcome, input.seccomp_errno) == Some(Denier::Sandbox) {
+                let what = match action {
+                    Action::Run(cmd) => format!("`{cmd}`"),
+                    a => format!("`{a}`"),
+                };
+                if !out.contains(&what) {
+                    out.push(what);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The Landlock ABI that first has a right restricting `action`, when it is above 1.
+fn right_from_abi(action: &Action) -> Option<(u32, &'static str)> {
+    match action {
+        Action::Probe { op: ProbeOp::Truncate, .. } => Some((3, "TRUNCATE")),
+        Action::Probe { op: ProbeOp::TcpBind, .. } => Some((4, "NET_BIND_TCP")),
+        Action::Probe { op: ProbeOp::TcpConnect, .. } => Some((4, "NET_CONNECT_TCP")),
+        _ => None,
+    }
+}
+
+/// Why an operation that should have been denied was allowed, as far as the run shows it: the
+/// control run allowed it too, so only the enforcer could have denied it.
+fn why_not_denied(what: &str, action: &Action, ctx: &RunContext) -> String {
+    let Some(abi) = ctx.landlock.abi() else {
+        return format!(
+            "the control run (no enforcer) allowed it too, and Landlock is not available here (the probe answered {}), so nothing could deny it",
+            ctx.landlock
+        );
+    };
+    let right = match right_from_abi(action) {
+        Some((from, name)) if abi < from => format!(
+            "; Landlock here is ABI {abi}, which has no right restricting {what} ({name} came with ABI {from})"
+        ),
+        Some((from, name)) => format!(
+            "; Landlock here is ABI {abi}, which restricts {what} ({name}, ABI {from}) only for a ruleset that handles that right"
+        ),
+        None => String::new(),
+    };
+    match ctx.sandbox_denials.as_slice() {
+        [] => format!(
+            "the control run (no enforcer) allowed it too, and no other step of this run was denied by the sandbox: nothing shows a Landlock ruleset in effect in this run{right}"
+        ),
+        denied => {
+            let n = denied.len();
+            let steps = if n == 1 { "step" } else { "steps" };
+            format!(
+                "the control run (no enforcer) allowed it too; a Landlock ruleset was in effect in this run ({n} other {steps} denied by the sandbox: {}), so that ruleset granted this access or did not handle the right it needs{right}",
+                denied.join(", ")
+            )
+        }
+    }
+}
+
 fn judge_operation(
     v: &mut ExpectationVerdict,
     action: &Action,
@@ -384,8 +530,7 @@ fn judge_operation(
     by: Option<Denier>,
     control: &Outcome,
     enforced: &Outcome,
-    claim: Option<Claim>,
-    landlock: &AbiProbe,
+    ctx: &RunContext,
 ) {
     let what = match action {
         Action::Run(cmd) => format!("`{cmd}`"),
@@ -402,14 +547,15 @@ fn judge_operation(
         }
         (Wanted::Denied(want), Outcome::Ok) => {
             let control_says = match control {
-                Outcome::Ok => "the control run shows DAC allowed it too, so Landlock was not in effect".to_string(),
+                Outcome::Ok => why_not_denied(&what, action, ctx),
                 other => format!("the control run was {}", show(other)),
             };
-            let lead = match claim {
-                Some(c @ (Claim::Full | Claim::Partial)) => {
+            let landlock = ctx.landlock;
+            let lead = match ctx.claim {
+                Some((c @ (Claim::Full | Claim::Partial), _)) => {
                     format!("the enforcer claimed {c} enforcement, yet {what} succeeded")
                 }
-                Some(Claim::None) => {
+                Some((Claim::None, _)) => {
                     format!("{what} succeeded; the enforcer said it enforced nothing (landlock here: {landlock})")
                 }
                 _ => format!("{what} succeeded"),
@@ -541,7 +687,49 @@ mod tests {
         let v = judge_one(&s, AbiProbe::Abi(4), run(&[Outcome::Ok], "", "exit:0"), run(&[Outcome::Ok], FULL, "exit:0"));
         let r = v.expectations[0].reason.clone().unwrap();
         assert!(r.contains("claimed full enforcement, yet `touch /sandbox/testfile` succeeded"), "{r}");
-        assert!(r.contains("DAC allowed it too, so Landlock was not in effect"), "{r}");
+        assert!(r.contains("the control run (no enforcer) allowed it too, and no other step of this run was denied by the sandbox: nothing shows a Landlock ruleset in effect in this run"), "{r}");
+    }
+
+    /// Issue 18: Landlock was in effect (another step was denied by the sandbox) and the ruleset
+    /// did not handle truncate (an enforcer pinned to ABI 2): the reason must not say Landlock
+    /// was not in effect.
+    #[test]
+    fn an_unhandled_right_under_an_enforced_ruleset_says_the_ruleset_was_in_effect() {
+        let s = scenario(
+            "  - {probe: truncate /sandbox/owned, denied: EACCES, by: sandbox}\n  - {probe: write /sandbox/owned, denied: EACCES, by: sandbox}\n",
+        );
+        let abi2 = "lockgate-enforcer: enforcement=full abi=2 reason=all rules enforced\n";
+        let v = judge_one(
+            &s,
+            AbiProbe::Abi(4),
+            run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Ok, Outcome::Err("EACCES".into())], abi2, "exit:0"),
+        );
+        let r = v.expectations[0].reason.clone().unwrap();
+        assert!(!r.contains("not in effect"), "{r}");
+        assert!(r.contains("a Landlock ruleset was in effect in this run (1 other step denied by the sandbox: `probe write /sandbox/owned`), so that ruleset granted this access or did not handle the right it needs"), "{r}");
+        assert!(r.contains("Landlock here is ABI 4, which restricts `probe truncate /sandbox/owned` (TRUNCATE, ABI 3) only for a ruleset that handles that right"), "{r}");
+        // Where the kernel's Landlock has no such right, the reason says so.
+        let v = judge_one(
+            &s,
+            AbiProbe::Abi(2),
+            run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Ok, Outcome::Err("EACCES".into())], abi2, "exit:0"),
+        );
+        let r = v.expectations[0].reason.clone().unwrap();
+        assert!(r.contains("Landlock here is ABI 2, which has no right restricting `probe truncate /sandbox/owned` (TRUNCATE came with ABI 3)"), "{r}");
+        // Without Landlock, that is what the reason says.
+        let v = judge_one(
+            &s,
+            AbiProbe::Errno("ENOSYS".into()),
+            run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
+        );
+        let r = v.expectations[0].reason.clone().unwrap();
+        assert!(
+            r.contains("Landlock is not available here (the probe answered ENOSYS), so nothing could deny it"),
+            "{r}"
+        );
     }
 
     #[test]

@@ -12,12 +12,38 @@ pub struct Loaded<T> {
 }
 
 /// Parse one YAML file into `T`, turning serde_yaml's message into `file:line:col: field: what`.
+/// The field is named with its list indices (`policy.filesystem_policy.read_only[1]`), which
+/// serde_yaml's own path leaves out.
 pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T> {
-    serde_yaml::from_str(text).map_err(|e| {
+    serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text)).map_err(|e| {
+        let path = e.path().to_string();
+        let e = e.into_inner();
         let loc = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
         // serde_yaml appends " at line L column C"; the location is already in front.
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        anyhow::anyhow!("{}{loc}: {msg}", file.display())
+        // serde_yaml starts with its own path (without indices): ours replaces it.
+        let unindexed: String = {
+            let mut out = String::new();
+            let mut depth = 0;
+            for c in path.chars() {
+                match c {
+                    '[' => depth += 1,
+                    ']' => depth -= 1,
+                    _ if depth == 0 => out.push(c),
+                    _ => {}
+                }
+            }
+            out
+        };
+        let msg = [format!("{path}: "), format!("{unindexed}: ")]
+            .iter()
+            .find_map(|p| msg.strip_prefix(p.as_str()))
+            .map(str::to_string)
+            .unwrap_or(msg);
+        match path.as_str() {
+            "" | "." => anyhow::anyhow!("{}{loc}: {msg}", file.display()),
+            _ => anyhow::anyhow!("{}{loc}: {path}: {msg}", file.display()),
+        }
     })
 }

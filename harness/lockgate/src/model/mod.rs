@@ -71,11 +71,33 @@ pub fn load_kernel(file: &Path) -> Result<KernelManifest> {
 /// Load every scenario under `scenarios_dir` and every kernel under `kernels_dir`, and check the
 /// whole: unique names, and `when:` conditions that name kernels and environments that exist.
 pub fn load(scenarios_dir: &Path, kernels_dir: &Path) -> Result<Model> {
+    Ok(load_selected(scenarios_dir, kernels_dir, &[])?.0)
+}
+
+/// The name a scenario file gives itself (its `name:` line), else its file stem: how an invalid
+/// file is matched against `--scenario`.
+fn scenario_name_of(file: &Path) -> String {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("name:").map(|n| n.trim().trim_matches(['"', '\'']).to_string()))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default())
+}
+
+/// As [`load`], for a run that names its scenarios (`--scenario`, empty: all). Every file's
+/// errors are reported at once. An invalid scenario file the selection does not name does not
+/// stop the run: its errors come back as the second value, for a warning. Without a selection
+/// every scenario file must be valid.
+pub fn load_selected(scenarios_dir: &Path, kernels_dir: &Path, selected: &[String]) -> Result<(Model, Vec<String>)> {
     let mut errors = Vec::new();
+    let mut unselected = Vec::new();
     let mut scenarios = Vec::new();
     for file in yaml_files(scenarios_dir)? {
         match load_scenario(&file) {
             Ok(value) => scenarios.push(Loaded { file, value }),
+            Err(e) if !selected.is_empty() && !selected.contains(&scenario_name_of(&file)) => {
+                unselected.push(format!("{e:#}"))
+            }
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
@@ -120,9 +142,14 @@ pub fn load(scenarios_dir: &Path, kernels_dir: &Path) -> Result<Model> {
         }
     }
     if !errors.is_empty() {
-        bail!("{}", errors.join("\n"));
+        let n = errors.len();
+        let scope = match selected.is_empty() {
+            true => "every scenario file must be valid for a run of them all; `--scenario NAME` runs only the named ones, and only those must be valid",
+            false => "only the selected scenarios, the kernel manifests and the environments must be valid",
+        };
+        bail!("{}\n({n} error{} in all: {scope})", errors.join("\n"), if n == 1 { "" } else { "s" });
     }
-    Ok(Model { scenarios, kernels, environments })
+    Ok((Model { scenarios, kernels, environments }, unselected))
 }
 
 fn check_unique<'a>(kind: &str, names: impl Iterator<Item = (&'a str, &'a PathBuf)>, errors: &mut Vec<String>) {
@@ -163,6 +190,40 @@ mod tests {
         let err = format!("{:#}", load(&s, &k).unwrap_err());
         assert!(err.contains("a.yaml:3: expect[0].when: no kernel is named `nope`"), "{err}");
         assert!(err.contains("b.yaml: name: scenario name `a` is already used by"), "{err}");
-        assert!(err.contains("c.yaml:4:1: unknown field `extra`"), "{err}");
+        assert!(err.contains("c.yaml:4:1: extra: unknown field `extra`"), "{err}");
+        assert!(err.ends_with("(3 errors in all: every scenario file must be valid for a run of them all; `--scenario NAME` runs only the named ones, and only those must be valid)"), "{err}");
+    }
+
+    /// Issue 18: a path with a newline is shown escaped, with its list index; an invalid file
+    /// that `--scenario` does not name does not stop the run, one it names does.
+    #[test]
+    fn bad_paths_are_escaped_and_unselected_files_do_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, k) = (dir.path().join("s"), dir.path().join("k"));
+        std::fs::create_dir_all(&s).unwrap();
+        std::fs::create_dir_all(&k).unwrap();
+        std::fs::write(
+            s.join("good.yaml"),
+            "name: good\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect: [{enforcement: full}]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            s.join("bad.yaml"),
+            "name: bad\npolicy:\n  filesystem_policy: {read_only: [/usr, \"/sand\\nbox\", \"/a\\0b\"]}\nexpect: [{enforcement: full}]\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", load(&s, &k).unwrap_err());
+        assert!(
+            err.starts_with(&format!(
+                "{}:3:34: policy.filesystem_policy.read_only[1]: `/sand\\nbox` contains a space or control character",
+                s.join("bad.yaml").display()
+            )),
+            "{err}"
+        );
+        let (model, skipped) = load_selected(&s, &k, &["good".to_string()]).unwrap();
+        assert_eq!(model.scenarios.len(), 1);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        let err = format!("{:#}", load_selected(&s, &k, &["bad".to_string()]).unwrap_err());
+        assert!(err.contains("read_only[1]") && err.contains("only the selected scenarios"), "{err}");
     }
 }

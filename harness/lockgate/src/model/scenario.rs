@@ -28,6 +28,42 @@ pub struct Scenario {
     /// fails under `CI=true`); `true` says that is intended for this scenario.
     #[serde(default)]
     pub may_skip_all: bool,
+    /// The guest's time limits for this scenario's runs (`limits: {step: 20, run: 60}`, in
+    /// seconds).
+    #[serde(default)]
+    pub limits: ScenarioLimits,
+}
+
+/// A scenario's `limits:`: how long a `run:` step and a whole run may take in the guest before
+/// they are killed. The boot's deadline grows with them.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioLimits {
+    /// Seconds a `run:` step may take (default 20).
+    #[serde(default, deserialize_with = "seconds")]
+    pub step: Option<u32>,
+    /// Seconds a whole run may take (default: room for every step to reach the step limit, at
+    /// least 60).
+    #[serde(default, deserialize_with = "seconds")]
+    pub run: Option<u32>,
+}
+
+fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let n = u32::deserialize(d)?;
+    if n == 0 || n > 3600 {
+        return Err(serde::de::Error::custom(format!("{n} is not a limit: give whole seconds from 1 to 3600")));
+    }
+    Ok(Some(n))
+}
+
+impl ScenarioLimits {
+    /// The limits the guest applies to a case of `steps` steps.
+    pub fn resolve(&self, steps: usize) -> lockgate_protocol::Limits {
+        let step_seconds = self.step.unwrap_or(lockgate_protocol::Limits::STEP_SECONDS);
+        let run_seconds =
+            self.run.unwrap_or_else(|| lockgate_protocol::Limits::default_run_seconds(step_seconds, steps));
+        lockgate_protocol::Limits { step_seconds, run_seconds }
+    }
 }
 
 /// A scenario, kernel or environment name: it becomes part of file names and command lines.

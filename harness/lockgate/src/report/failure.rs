@@ -104,16 +104,22 @@ fn denier(v: Option<Denier>, enforced: Option<&StepResult>) -> String {
         }
         (Some(Denier::Unknown), _) => "unknown (the control run was denied differently)".into(),
         (None, Some(s)) if s.outcome == Outcome::Ok => "nobody: the enforced run was allowed".into(),
+        (None, Some(s)) if s.outcome == Outcome::Timeout => "nobody: the step was killed at its time limit".into(),
         (None, _) => "not known: the enforced run has no result".into(),
     }
 }
 
-/// `exit:0, probes ran as uid 998`, or `exit:1, the probe runner never started`.
+/// `exit:0, probes ran as uid 998`, or why the probe runner sent no report: the run was killed
+/// (its time limit, a signal), or the runner did not start or ended before reporting.
 fn run_line(run: &RunEvidence) -> String {
     let exit = if run.exit.is_empty() { "no exit status" } else { &run.exit };
-    match run.uid {
-        Some(u) => format!("{exit}, probes ran as uid {u}"),
-        None => format!("{exit}, the probe runner never started"),
+    match (run.uid, exit) {
+        (Some(u), _) => format!("{exit}, probes ran as uid {u}"),
+        (None, "timeout") => format!("{exit}, the run was killed at its run limit before the probe runner reported"),
+        (None, e) if e.starts_with("signal:") => {
+            format!("{exit}, the run was killed by a signal before the probe runner reported")
+        }
+        (None, _) => format!("{exit}, no report from the probe runner (it was not started, or ended before reporting)"),
     }
 }
 
@@ -165,6 +171,9 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
     let stderr = excerpt(&e.enforced.stderr, true);
     for (i, line) in stderr.iter().enumerate() {
         out.push_str(&format!("  {:<12} {line}\n", if i == 0 { "its stderr" } else { "" }));
+    }
+    if let Some(f) = &e.output_file {
+        out.push_str(&format!("  all output   {} (both runs, every step)\n", f.display()));
     }
     for (label, run) in [("enforced", &e.enforced), ("control", &e.control)] {
         if let Some(err) = &run.setup_error {
@@ -292,7 +301,7 @@ FAIL openshell-803@ubuntu-5.15@bare:
      control    allowed, exit 0
      denied by  nobody: the enforced run was allowed
      claim      full: lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced
-     verdict    expected EACCES: the enforcer claimed full enforcement, yet `touch /sandbox/testfile` succeeded; the control run shows DAC allowed it too, so Landlock was not in effect
+     verdict    expected EACCES: the enforcer claimed full enforcement, yet `touch /sandbox/testfile` succeeded; the control run (no enforcer) allowed it too, and no other step of this run was denied by the sandbox: nothing shows a Landlock ruleset in effect in this run
 
 ";
         assert_eq!(text, want, "got:\n{text}");

@@ -1,12 +1,15 @@
 //! JUnit XML: one `<testsuite>` per kernel, one `<testcase>` per scenario × kernel × environment
 //! (`classname` = `kernel.environment`, `name` = scenario). A failed verdict is a `<failure>`
 //! whose text is the verdict's failure lines; a harness error (boot, records, manifest) is an
-//! `<error>`; a verdict that differs from its recorded snapshot is a `<failure type="snapshot">`;
+//! `<error>`; a passing verdict whose snapshot differs from the recorded one is a
+//! `<failure type="snapshot">`, one whose snapshot is new a `<failure type="snapshot-new">` (a
+//! run with unrecorded snapshots fails, as insta's does; the message says how to accept them);
 //! a cell whose expectations were all skipped checked nothing: `<skipped>`, or a
 //! `<failure type="nothing-checked">` where that fails the run (`CI=true`).
 //! CI systems (GitHub test reporters, GitLab, Jenkins) read it as they read any test run.
 
 use super::CellResult;
+use crate::judge::cells::SnapshotState;
 
 /// What one cell becomes in JUnit terms.
 enum Kind {
@@ -23,9 +26,7 @@ fn kind(c: &CellResult) -> Kind {
         Ok(v) => {
             let mut lines = v.failures();
             let snapshot_only = lines.is_empty();
-            if let Some(s) = &c.snapshot_error {
-                lines.push(s.clone());
-            }
+            lines.extend(c.snapshot_problem());
             if let (true, Some(n)) = (lines.is_empty(), &v.nothing_checked) {
                 return match c.nothing_checked_fails {
                     true => Kind::Failure(
@@ -39,7 +40,11 @@ fn kind(c: &CellResult) -> Kind {
             if lines.is_empty() {
                 Kind::Pass
             } else {
-                let ty = if snapshot_only { "snapshot" } else { "verdict" };
+                let ty = match (snapshot_only, &c.snapshot) {
+                    (false, _) => "verdict",
+                    (true, SnapshotState::New) => "snapshot-new",
+                    (true, _) => "snapshot",
+                };
                 Kind::Failure(ty, lines[0].clone(), lines.join("\n"))
             }
         }
@@ -200,7 +205,7 @@ pub(crate) mod tests {
             env: "bare".into(),
             scenario: scenario.into(),
             outcome,
-            snapshot_error: None,
+            snapshot: SnapshotState::NotCompared,
             nothing_checked_fails: false,
         };
         vec![
@@ -359,7 +364,7 @@ pub(crate) mod tests {
     fn a_changed_snapshot_is_a_failure() {
         let mut cells = sample();
         cells.truncate(1);
-        cells[0].snapshot_error = Some("snapshot openshell-803@debian-6.12@bare differs from the recorded one".into());
+        cells[0].snapshot = SnapshotState::Changed;
         let p = parse(&render(&cells));
         let (el, ty, msg, _) = p.cases[0].problem.clone().expect("a failure");
         assert_eq!((el.as_str(), ty.as_str()), ("failure", "snapshot"));

@@ -21,13 +21,16 @@ enum Mark {
     Nothing,
     Fail,
     Error,
+    /// The verdict lets the run pass, but the snapshot is new or changed and not recorded.
+    Snapshot,
 }
 
 impl Mark {
     fn of(c: &CellResult) -> Mark {
         match (&c.outcome, c.state()) {
             (Err(_), _) => Mark::Error,
-            _ if !c.ok() => Mark::Fail,
+            _ if !c.verdict_ok() => Mark::Fail,
+            _ if c.snapshot.unsettled() => Mark::Snapshot,
             (_, CellState::NothingChecked { .. }) => Mark::Nothing,
             _ => Mark::Pass,
         }
@@ -38,6 +41,7 @@ impl Mark {
             Mark::Nothing => "∅",
             Mark::Fail => "✗",
             Mark::Error => "⚠",
+            Mark::Snapshot => "✓ 📷",
         }
     }
 }
@@ -103,11 +107,12 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
     rows.sort_unstable();
     let marks: Vec<Mark> = cells.iter().map(Mark::of).collect();
     let count = |m: Mark| marks.iter().filter(|&&x| x == m).count();
-    let (passed, failed, errors, nothing) =
-        (count(Mark::Pass), count(Mark::Fail), count(Mark::Error), count(Mark::Nothing));
+    let (passed, failed, errors, nothing, unsettled) =
+        (count(Mark::Pass), count(Mark::Fail), count(Mark::Error), count(Mark::Nothing), count(Mark::Snapshot));
+    let passed = passed + unsettled;
 
     let mut out = String::new();
-    let verdict = if cells.is_empty() {
+    let mut verdict = if cells.is_empty() {
         "⚠ no cell ran".to_string()
     } else if failed + errors + nothing == 0 {
         format!("✓ all {} cells passed", cells.len())
@@ -126,6 +131,13 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
         }
         format!("{} of {} cells did not pass ({})", failed + errors + nothing, cells.len(), parts.join(", "))
     };
+    let snapshots = cells.iter().filter(|c| c.snapshot.unsettled()).count();
+    if snapshots > 0 {
+        verdict.push_str(&format!(
+            "; {snapshots} snapshot{} new or changed, not recorded (the run fails until they are)",
+            if snapshots == 1 { "" } else { "s" }
+        ));
+    }
     out.push_str(&format!("## lockgate: {verdict}\n\n"));
     if !cells.is_empty() {
         out.push_str("| scenario | environment |");
@@ -151,7 +163,7 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
             }
             out.push('\n');
         }
-        out.push_str("\n✓ passed · ∅ checked nothing (every expectation skipped) · ✗ failed or differs from its snapshot · ⚠ harness error (no verdict) · – not in this run\n");
+        out.push_str("\n✓ passed · ✓ 📷 passed, its snapshot new or changed and not recorded · ∅ checked nothing (every expectation skipped) · ✗ failed · ⚠ harness error (no verdict) · – not in this run\n");
     }
 
     let bad: Vec<(&CellResult, Mark)> =
@@ -188,12 +200,14 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
                     }
                 },
                 Ok(_) => {
-                    for p in c.problems() {
+                    for p in c.problems().into_iter().chain(c.snapshot_problem()) {
                         out.push_str(&format!("- {}\n", inline(&p)));
                     }
                 }
             }
-            out.push_str(&format!("\nReproduce: `{}`\n", code_text(&c.repro_command_with(repro_flags))));
+            if !c.verdict_ok() {
+                out.push_str(&format!("\nReproduce: `{}`\n", code_text(&c.repro_command_with(repro_flags))));
+            }
         }
     }
     out
@@ -375,16 +389,14 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_snapshot_is_a_cross_with_its_reason() {
+    fn a_changed_snapshot_is_kept_apart_from_a_passing_verdict() {
         let mut cells = sample();
         cells.truncate(1);
-        cells[0].snapshot_error = Some(
-            "snapshot openshell-803@debian-6.12@bare differs from the recorded one; review with `cargo insta review`"
-                .into(),
-        );
+        cells[0].snapshot = crate::judge::cells::SnapshotState::Changed;
         let md = matrix(&cells, &[]);
-        assert!(md.contains("| openshell-803 | bare | ✗ |"), "{md}");
-        assert!(md.contains("- snapshot openshell-803@debian-6.12@bare differs from the recorded one; review with `cargo insta review`\n"), "{md}");
+        assert!(md.contains("| openshell-803 | bare | ✓ 📷 |"), "the verdict passed: {md}");
+        assert!(md.contains("1 snapshot new or changed, not recorded (the run fails until they are)"), "{md}");
+        assert!(md.contains("- snapshot openshell-803@debian-6.12@bare differs from the recorded one: review the diff with `cargo insta review`, or rerun with --accept\n"), "{md}");
     }
 
     #[test]
@@ -398,6 +410,7 @@ mod tests {
                 ready_after: None,
                 guest: None,
                 peak_rss_kib: None,
+                ended: "powered off".into(),
             }),
             preflight: None,
             error: None,

@@ -4,10 +4,11 @@
 pub mod failure;
 pub mod junit;
 pub mod markdown;
+pub mod output;
 pub mod snapshot;
 pub mod table;
 
-pub use crate::judge::cells::{CellResult, CellState};
+pub use crate::judge::cells::{CellResult, CellState, SnapshotState, ACCEPT_HOW};
 use crate::pool::KernelReport;
 use std::time::Duration;
 
