@@ -11,7 +11,7 @@ use crate::model::{self, Model};
 use crate::observe::{self, Observations};
 use crate::plan::KernelRun;
 use crate::vm::accel::{self, AccelChoice};
-use crate::vm::console::{self, BootOutcome, Ended, Watch};
+use crate::vm::console::{self, BootOutcome, Ended, Pace, Watch};
 use crate::vm::qemu::{self, Accel};
 use anyhow::{Context, Result};
 use lockgate_protocol::{Fault, Plan, Preflight, VERSION};
@@ -271,6 +271,11 @@ impl BootContext<'_> {
             silence_limit: (accel == Accel::Kvm).then_some(accel::KVM_SILENCE),
             echo: self.opts.verbose.then(|| format!("{}| ", manifest.name)),
             interactive: self.opts.shell,
+            pace: (!self.opts.shell).then(|| Pace {
+                records: records.clone(),
+                boot: boot_allowance(accel),
+                cases: run.cases.iter().map(case_budget).collect(),
+            }),
         };
         emit(Event::Booting { kernel: manifest.name.to_string(), accel: accel.to_string(), cases: cases as usize });
         let out = console::boot(&boot, &watch).context("running QEMU")?;
@@ -279,6 +284,7 @@ impl BootContext<'_> {
         let obs = match &out.ended {
             Ended::PoweredOff => observe::read_records(&text, &plan.nonce, &planned),
             Ended::Timeout(d) => Err(timeout_text(*d, self.opts.timeout.is_some(), &text, &planned)),
+            Ended::Stalled(d) => Err(stalled_text(*d, &text, &planned)),
             other => Err(ended_text(other)),
         };
         Ok((out, obs))
@@ -310,28 +316,59 @@ fn timing_text(kernel: &str, wall: Duration, g: &lockgate_protocol::GuestTiming)
 /// The boot's deadline: the boot itself, and for each case its two runs at their run limit (the
 /// guest's own limits, so that those always fire first) and a container's start and teardown.
 pub fn boot_deadline(accel: Accel, cases: &[lockgate_protocol::Case]) -> Duration {
-    let base = match accel {
-        Accel::Tcg => 60,
-        Accel::Kvm => 30,
-    };
-    let per_case: u64 = cases
-        .iter()
-        .map(|c| 2 * u64::from(c.limits.run_seconds) + 10 + if c.container.is_some() { 40 } else { 0 })
-        .sum();
-    Duration::from_secs(base + per_case)
+    boot_allowance(accel) + cases.iter().map(case_budget).sum::<Duration>()
 }
 
-/// A boot killed at its deadline: which limit, and which case was running (the first planned
-/// case whose record had not come).
-fn timeout_text(deadline: Duration, from_flag: bool, records: &str, planned: &[String]) -> String {
-    let sent: Vec<String> = records
+/// The kernel's boot to the agent and its preflight.
+fn boot_allowance(accel: Accel) -> Duration {
+    Duration::from_secs(match accel {
+        Accel::Tcg => 60,
+        Accel::Kvm => 30,
+    })
+}
+
+/// The longest one case may take: its two runs at their run limit, their trees, and a
+/// container's start and teardown. The boot's deadline is their sum (the worst case of every
+/// case); the pace watch holds each case to its own, so that a guest that stops is caught
+/// within one case's budget of its last record.
+fn case_budget(c: &lockgate_protocol::Case) -> Duration {
+    Duration::from_secs(2 * u64::from(c.limits.run_seconds) + 10 + if c.container.is_some() { 40 } else { 0 })
+}
+
+/// The cases that sent their record.
+fn sent_cases(records: &str) -> Vec<String> {
+    records
         .lines()
         .filter_map(|l| serde_json::from_str::<lockgate_protocol::Record>(l).ok())
         .filter_map(|r| match r {
             lockgate_protocol::Record::Case { case, .. } => Some(case.id),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// A guest that stopped sending records: which case it was running, and its budget.
+fn stalled_text(allowance: Duration, records: &str, planned: &[String]) -> String {
+    let sent = sent_cases(records);
+    match planned.iter().find(|id| !sent.contains(id)) {
+        Some(id) => format!(
+            "case {id} sent no record within {}s (its two runs at their run limit, plus the boot for a first case): the guest stopped; QEMU was killed ({} of {} cases had sent their records)",
+            allowance.as_secs(),
+            sent.len(),
+            planned.len()
+        ),
+        None => format!(
+            "no done record within {}s after all {} cases had sent theirs: the guest stopped; QEMU was killed",
+            allowance.as_secs(),
+            planned.len()
+        ),
+    }
+}
+
+/// A boot killed at its deadline: which limit, and which case was running (the first planned
+/// case whose record had not come).
+fn timeout_text(deadline: Duration, from_flag: bool, records: &str, planned: &[String]) -> String {
+    let sent = sent_cases(records);
     let limit = match from_flag {
         true => format!("the boot deadline of {}s set by --timeout", deadline.as_secs()),
         false => format!(
@@ -354,6 +391,7 @@ fn ended_text(e: &Ended) -> String {
         Ended::QemuFailed(s) => format!("{s} before the guest powered off"),
         Ended::Panic => "the kernel panicked".into(),
         Ended::Timeout(d) => format!("no power-off within the {}s deadline; QEMU was killed", d.as_secs()),
+        Ended::Stalled(d) => format!("no record within {}s of the previous one; QEMU was killed", d.as_secs()),
         Ended::Silent(d) => format!("the guest agent was not ready within {}s", d.as_secs()),
     }
 }

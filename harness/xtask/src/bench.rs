@@ -170,7 +170,13 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
             };
             let out = boot(
                 &b,
-                &Watch { deadline: Duration::from_secs(60), silence_limit: None, echo: None, interactive: false },
+                &Watch {
+                    deadline: Duration::from_secs(60),
+                    pace: None,
+                    silence_limit: None,
+                    echo: None,
+                    interactive: false,
+                },
             )?;
             anyhow::ensure!(
                 out.ended == Ended::PoweredOff,

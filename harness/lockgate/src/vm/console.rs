@@ -18,6 +18,9 @@ pub enum Ended {
     Panic,
     /// The deadline passed; QEMU was killed.
     Timeout(Duration),
+    /// No case record within this long of the previous one (the next case's budget); QEMU was
+    /// killed.
+    Stalled(Duration),
     /// The guest agent was not ready within the silence limit (a hanging KVM); QEMU was killed.
     Silent(Duration),
 }
@@ -44,6 +47,9 @@ impl BootOutcome {
 
 pub struct Watch {
     pub deadline: Duration,
+    /// The guest's pace, read from its records as they arrive: a guest that stops is caught
+    /// within one case's budget of its last record, whatever the whole boot's deadline.
+    pub pace: Option<Pace>,
     /// Give up when the guest agent is not ready within this time (KVM hang detection).
     pub silence_limit: Option<Duration>,
     /// Copy the console to stderr as it arrives (`--verbose`), a whole line at a time, each
@@ -51,6 +57,41 @@ pub struct Watch {
     pub echo: Option<String>,
     /// When the guest's shell starts, connect it to this terminal (`--shell`); no deadline then.
     pub interactive: bool,
+}
+
+/// How long the guest may take to its next case record: `boot` (to the agent, its preflight)
+/// before the first, then each case's budget (its two runs at their run limit) in plan order.
+pub struct Pace {
+    pub records: std::path::PathBuf,
+    pub boot: Duration,
+    pub cases: Vec<Duration>,
+}
+
+/// What the records file showed so far.
+struct PaceState {
+    len: u64,
+    done: usize,
+    since: Duration,
+}
+
+impl PaceState {
+    /// `Some(allowance)` when the guest took longer than `allowance` since its last case record.
+    fn stalled(&mut self, pace: &Pace, elapsed: Duration) -> Option<Duration> {
+        let len = std::fs::metadata(&pace.records).map(|m| m.len()).unwrap_or(0);
+        if len != self.len {
+            self.len = len;
+            let text = std::fs::read_to_string(&pace.records).unwrap_or_default();
+            let done = text.matches("\"record\":\"case\"").count();
+            if done > self.done {
+                self.done = done;
+                self.since = elapsed;
+            }
+        }
+        // After the last case, the done record and the power-off take no more than the boot.
+        let next = pace.cases.get(self.done).copied().unwrap_or(pace.boot);
+        let allowance = if self.done == 0 { pace.boot + next } else { next };
+        (elapsed.saturating_sub(self.since) > allowance).then_some(allowance)
+    }
 }
 
 const PANIC: &str = "Kernel panic - not syncing";
@@ -76,6 +117,7 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
         ]
     };
     let mut peak_rss_kib = None;
+    let mut pace = PaceState { len: 0, done: 0, since: Duration::ZERO };
     let ended = loop {
         let got = p.exp_any(needles());
         let elapsed = start.elapsed();
@@ -111,6 +153,10 @@ pub fn boot(b: &Boot, w: &Watch) -> Result<BootOutcome> {
                 if elapsed > w.deadline {
                     console.push_str(&got);
                     break Ended::Timeout(w.deadline);
+                }
+                if let Some(allowance) = w.pace.as_ref().and_then(|p| pace.stalled(p, elapsed)) {
+                    console.push_str(&got);
+                    break Ended::Stalled(allowance);
                 }
                 // Judged by the agent's ready marker, not by any byte: a hanging KVM guest can
                 // still show QEMU's own warnings on the console.
@@ -266,7 +312,32 @@ fn exit_status(pid: i32, peak_rss_kib: &mut Option<u64>) -> Ended {
 
 #[cfg(test)]
 mod tests {
-    use super::Echo;
+    use super::{Echo, Pace, PaceState};
+    use std::time::Duration;
+
+    #[test]
+    fn a_guest_that_stops_sending_records_is_caught_within_its_cases_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = dir.path().join("records.jsonl");
+        let s = Duration::from_secs;
+        let pace = Pace { records: records.clone(), boot: s(60), cases: vec![s(14), s(300)] };
+        let mut state = PaceState { len: 0, done: 0, since: Duration::ZERO };
+        std::fs::write(&records, "{\"record\":\"hello\"}\n{\"record\":\"preflight\"}\n").unwrap();
+        assert_eq!(state.stalled(&pace, s(70)), None, "the first case has the boot and its own budget");
+        assert_eq!(state.stalled(&pace, s(75)), Some(s(74)), "a guest silent since its preflight is caught");
+        let mut state = PaceState { len: 0, done: 0, since: Duration::ZERO };
+        std::fs::write(&records, "{\"record\":\"hello\"}\n{\"record\":\"case\",\"nonce\":\"n\"}\n").unwrap();
+        assert_eq!(state.stalled(&pace, s(40)), None);
+        assert_eq!(state.stalled(&pace, s(300)), None, "the second case has 300 s from the first record, seen at 40 s");
+        assert_eq!(state.stalled(&pace, s(341)), Some(s(300)));
+        std::fs::write(&records, "{\"record\":\"case\"}\n{\"record\":\"case\"}\n").unwrap();
+        assert_eq!(state.stalled(&pace, s(350)), None, "progress resets the clock");
+        assert_eq!(
+            state.stalled(&pace, s(411)),
+            Some(s(60)),
+            "after the last case, the done record within the boot allowance"
+        );
+    }
 
     #[test]
     fn the_echo_gives_whole_labelled_lines_once() {
