@@ -29,6 +29,8 @@ pub struct Cell {
     pub case_id: String,
     /// For each expectation, the index of its step in the case (None for enforcement claims).
     pub step_of: Vec<Option<usize>>,
+    /// What the scenario's policy uses that the enforcer cannot express (its adapter says so).
+    pub not_asked: Vec<crate::enforcer::Feature>,
 }
 
 /// Everything one boot of one kernel does.
@@ -117,6 +119,7 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
                     env_facts: ready.facts.clone(),
                     case_id: case.id.clone(),
                     step_of,
+                    not_asked: enforcer.not_asked(&s.value),
                 });
                 run.cases.push(case);
             }

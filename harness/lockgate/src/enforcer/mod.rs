@@ -126,6 +126,47 @@ struct RawAdapter {
     #[serde(default)]
     drop_privileges: DropPrivileges,
     claim: ClaimSpec,
+    /// Parts of the reference policy this enforcer has no way to express.
+    #[serde(default)]
+    cannot_express: Vec<Feature>,
+}
+
+/// A part of the policy an external enforcer may have no way to express (its adapter's
+/// `cannot_express:`). A scenario that uses it hands the enforcer its policy without it, and
+/// the expectations on what it governs are *not asked for* rather than failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    /// `landlock.scoped`: the abstract unix socket and signal scopes (ABI 6).
+    Scoped,
+    /// `filesystem_policy.ioctl_dev`: ioctl on devices (ABI 5).
+    IoctlDev,
+}
+
+impl Feature {
+    /// The policy field, as a scenario writes it.
+    pub fn field(self) -> &'static str {
+        match self {
+            Feature::Scoped => "landlock.scoped",
+            Feature::IoctlDev => "filesystem_policy.ioctl_dev",
+        }
+    }
+
+    /// The probes whose outcome depends on it.
+    pub fn governs(self, op: lockgate_protocol::ProbeOp) -> bool {
+        use lockgate_protocol::ProbeOp;
+        match self {
+            Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal),
+            Feature::IoctlDev => op == ProbeOp::IoctlDev,
+        }
+    }
+
+    fn used_by(self, sc: &Scenario) -> bool {
+        match self {
+            Feature::Scoped => !sc.policy.landlock.scoped.is_empty(),
+            Feature::IoctlDev => !sc.policy.filesystem_policy.ioctl_dev.is_empty(),
+        }
+    }
 }
 
 /// Where the enforcer's binary comes from.
@@ -159,6 +200,8 @@ pub struct Enforcer {
     pub claims: ClaimReader,
     /// The binary's PT_INTERP, when it is dynamic.
     pub interpreter: Option<String>,
+    /// What its adapter says it cannot express.
+    pub cannot_express: Vec<Feature>,
 }
 
 /// `${VAR}` and a leading `~/` in a host path; a relative result is relative to `base`.
@@ -364,6 +407,7 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
         drop_privileges: raw.drop_privileges,
         claims: raw.claim.0,
         interpreter,
+        cannot_express: raw.cannot_express,
     })
 }
 
@@ -381,8 +425,22 @@ pub struct RunAs {
 }
 
 impl Enforcer {
+    /// The parts of `sc`'s policy this enforcer cannot express: not handed to it, not asked for.
+    pub fn not_asked(&self, sc: &Scenario) -> Vec<Feature> {
+        self.cannot_express.iter().copied().filter(|f| f.used_by(sc)).collect()
+    }
+
     /// How the guest starts this enforcer for one scenario.
     pub fn call(&self, sc: &Scenario, run_as: &RunAs, workdir: &str) -> proto::EnforcerCall {
+        // What it cannot express is left out of what it is given (a policy file included).
+        let mut policy = sc.policy.clone();
+        for feature in self.not_asked(sc) {
+            match feature {
+                Feature::Scoped => policy.landlock.scoped.clear(),
+                Feature::IoctlDev => policy.filesystem_policy.ioctl_dev.clear(),
+            }
+        }
+        let sc = &Scenario { policy, ..sc.clone() };
         let fs = &sc.policy.filesystem_policy;
         let mut rw: Vec<String> = fs.read_write.iter().map(|p| p.as_str().to_string()).collect();
         if fs.include_workdir && !rw.iter().any(|p| p == workdir) {
@@ -415,6 +473,10 @@ impl Enforcer {
         v.lists.insert("rw", Some(rw));
         v.lists.insert("tcp_bind", sc.policy.network.as_ref().map(|n| ports(&n.bind_tcp)));
         v.lists.insert("tcp_connect", sc.policy.network.as_ref().map(|n| ports(&n.connect_tcp)));
+        // Absent (a bracketed group left out, a variable not set) when the policy has none.
+        let present = |l: Vec<String>| (!l.is_empty()).then_some(l);
+        v.lists.insert("ioctl_dev", present(fs.ioctl_dev.iter().map(|p| p.as_str().to_string()).collect()));
+        v.lists.insert("scoped", present(sc.policy.landlock.scoped.iter().map(|s| s.name().to_string()).collect()));
         let files = match &policy_file {
             Some(path) => vec![(path.clone(), serde_yaml::to_string(&sc.policy).expect("a policy always serialises"))],
             None => vec![],
