@@ -23,6 +23,8 @@ pub const SCOPE_ABI: ABI = ABI::V6;
 pub enum Grant {
     ReadOnly,
     ReadWrite,
+    /// `filesystem_policy.read_only_noexec`: read_file and read_dir.
+    ReadNoExec,
     /// `filesystem_policy.ioctl_dev`: ioctl on devices beneath, nothing else.
     IoctlDev,
 }
@@ -100,6 +102,7 @@ pub fn specs(fs: &FilesystemPolicy, workdir: Option<PathBuf>, baseline_rw: bool)
     if baseline_rw {
         specs.extend(fs.read_only.iter().map(|p| rule(&p.0, Grant::ReadWrite)));
     }
+    specs.extend(fs.read_only_noexec.iter().map(|p| rule(&p.0, Grant::ReadNoExec)));
     specs.extend(fs.ioctl_dev.iter().map(|p| rule(&p.0, Grant::IoctlDev)));
     specs
 }
@@ -111,6 +114,7 @@ pub fn rights(abi: ABI, grant: Grant, is_dir: bool) -> BitFlags<AccessFs> {
     let wanted = match grant {
         Grant::ReadOnly => AccessFs::ReadFile | AccessFs::ReadDir | AccessFs::Execute,
         Grant::ReadWrite => AccessFs::from_all(abi),
+        Grant::ReadNoExec => AccessFs::ReadFile | AccessFs::ReadDir,
         Grant::IoctlDev => AccessFs::from_all(abi) & AccessFs::IoctlDev,
     };
     let possible = if is_dir { AccessFs::from_all(abi) } else { AccessFs::from_file(abi) };
@@ -270,6 +274,7 @@ mod tests {
             read_write: vec![AbsPath("/tmp".into())],
             include_workdir: true,
             ioctl_dev: vec![],
+            read_only_noexec: vec![],
         };
         let spec = |p: &str, grant| RuleSpec { path: p.into(), grant };
         assert_eq!(

@@ -33,6 +33,7 @@ pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
         (ProbeOp::Rmdir, ProbeTarget::Path(path)) => rmdir(path.as_str()),
         (ProbeOp::MknodChar, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFCHR, libc::makedev(1, 3)),
         (ProbeOp::MknodBlock, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFBLK, libc::makedev(7, 0)),
+        (ProbeOp::MknodReg, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFREG, 0),
         (ProbeOp::Mkfifo, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFIFO, 0),
         (ProbeOp::MknodSock, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFSOCK, 0),
         (ProbeOp::Symlink, ProbeTarget::Pair { from, to }) => symlink(from.as_str(), to.as_str()),

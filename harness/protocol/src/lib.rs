@@ -263,6 +263,9 @@ impl std::fmt::Display for ProbeTarget {
 pub enum ProbeOp {
     /// open(O_CREAT|O_EXCL|O_WRONLY) of a new file.
     Create,
+    /// mknod(path, S_IFREG): a regular file made without opening it (so only make_reg decides,
+    /// not write_file as for `create`).
+    MknodReg,
     /// open(O_WRONLY) of an existing file and write one byte.
     Write,
     /// open(O_RDONLY) and read.
@@ -310,8 +313,9 @@ pub enum ProbeOp {
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 22] = [
+    pub const ALL: [ProbeOp; 23] = [
         ProbeOp::Create,
+        ProbeOp::MknodReg,
         ProbeOp::Write,
         ProbeOp::Read,
         ProbeOp::Truncate,
@@ -338,6 +342,7 @@ impl ProbeOp {
     pub fn name(self) -> &'static str {
         match self {
             ProbeOp::Create => "create",
+            ProbeOp::MknodReg => "mknod_reg",
             ProbeOp::Write => "write",
             ProbeOp::Read => "read",
             ProbeOp::Truncate => "truncate",
@@ -378,6 +383,7 @@ impl ProbeOp {
             | ProbeOp::Readdir
             | ProbeOp::Rmdir
             | ProbeOp::MknodChar
+            | ProbeOp::MknodReg
             | ProbeOp::MknodBlock
             | ProbeOp::Mkfifo
             | ProbeOp::MknodSock

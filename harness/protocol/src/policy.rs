@@ -52,6 +52,10 @@ pub struct FilesystemPolicy<P> {
     pub read_only: Vec<P>,
     #[serde(default)]
     pub read_write: Vec<P>,
+    /// Paths readable (read_file, read_dir) but not executable: what `--ro` is to landrun's
+    /// `--rox`. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_only_noexec: Vec<P>,
     /// Add the working directory as read-write.
     #[serde(default)]
     pub include_workdir: bool,
@@ -67,6 +71,7 @@ impl<P> Default for FilesystemPolicy<P> {
         FilesystemPolicy {
             read_only: Vec::new(),
             read_write: Vec::new(),
+            read_only_noexec: Vec::new(),
             include_workdir: false,
             ioctl_dev: Vec::new(),
         }

@@ -141,7 +141,7 @@ impl Right {
             Right::RemoveFile => ProbeOp::Unlink,
             Right::MakeChar => ProbeOp::MknodChar,
             Right::MakeDir => ProbeOp::Mkdir,
-            Right::MakeReg => ProbeOp::Create,
+            Right::MakeReg => ProbeOp::MknodReg,
             Right::MakeSock => ProbeOp::MknodSock,
             Right::MakeFifo => ProbeOp::Mkfifo,
             Right::MakeBlock => ProbeOp::MknodBlock,

@@ -141,6 +141,8 @@ pub enum Feature {
     Scoped,
     /// `filesystem_policy.ioctl_dev`: ioctl on devices (ABI 5).
     IoctlDev,
+    /// `filesystem_policy.read_only_noexec`: read without execute.
+    ReadOnlyNoexec,
 }
 
 impl Feature {
@@ -149,6 +151,7 @@ impl Feature {
         match self {
             Feature::Scoped => "landlock.scoped",
             Feature::IoctlDev => "filesystem_policy.ioctl_dev",
+            Feature::ReadOnlyNoexec => "filesystem_policy.read_only_noexec",
         }
     }
 
@@ -158,6 +161,8 @@ impl Feature {
         match self {
             Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal),
             Feature::IoctlDev => op == ProbeOp::IoctlDev,
+            // Without it the paths are under no rule: reading and executing there change.
+            Feature::ReadOnlyNoexec => matches!(op, ProbeOp::Exec | ProbeOp::Read | ProbeOp::Readdir),
         }
     }
 
@@ -165,6 +170,7 @@ impl Feature {
         match self {
             Feature::Scoped => !sc.policy.landlock.scoped.is_empty(),
             Feature::IoctlDev => !sc.policy.filesystem_policy.ioctl_dev.is_empty(),
+            Feature::ReadOnlyNoexec => !sc.policy.filesystem_policy.read_only_noexec.is_empty(),
         }
     }
 }
@@ -438,6 +444,7 @@ impl Enforcer {
             match feature {
                 Feature::Scoped => policy.landlock.scoped.clear(),
                 Feature::IoctlDev => policy.filesystem_policy.ioctl_dev.clear(),
+                Feature::ReadOnlyNoexec => policy.filesystem_policy.read_only_noexec.clear(),
             }
         }
         let sc = &Scenario { policy, ..sc.clone() };
@@ -475,6 +482,7 @@ impl Enforcer {
         v.lists.insert("tcp_connect", sc.policy.network.as_ref().map(|n| ports(&n.connect_tcp)));
         // Absent (a bracketed group left out, a variable not set) when the policy has none.
         let present = |l: Vec<String>| (!l.is_empty()).then_some(l);
+        v.lists.insert("ro_noexec", present(fs.read_only_noexec.iter().map(|p| p.as_str().to_string()).collect()));
         v.lists.insert("ioctl_dev", present(fs.ioctl_dev.iter().map(|p| p.as_str().to_string()).collect()));
         v.lists.insert("scoped", present(sc.policy.landlock.scoped.iter().map(|s| s.name().to_string()).collect()));
         let files = match &policy_file {

@@ -427,6 +427,7 @@ impl Scenario {
             ("read_only", &self.policy.filesystem_policy.read_only),
             ("read_write", &self.policy.filesystem_policy.read_write),
             ("ioctl_dev", &self.policy.filesystem_policy.ioctl_dev),
+            ("read_only_noexec", &self.policy.filesystem_policy.read_only_noexec),
         ] {
             for (i, p) in list.iter().enumerate() {
                 if !exists(p) {
