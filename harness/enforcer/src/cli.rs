@@ -37,8 +37,8 @@ pub fn usage() -> String {
          \n\
          Known-bad modes (for lockgate's own tests; never use them to confine anything):\n",
     );
-    for fault in Fault::ALL {
-        text.push_str(&format!("  --fault {:<14} {}\n", fault.name(), fault.summary()));
+    for fault in Fault::all() {
+        text.push_str(&format!("  --fault {:<24} {}\n", fault.name(), fault.summary()));
     }
     text
 }
@@ -77,7 +77,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
             "--fault" => {
                 let v = value("a fault name")?;
                 let fault = Fault::parse(&v).ok_or_else(|| {
-                    let known: Vec<_> = Fault::ALL.iter().map(|f| f.name()).collect();
+                    let known: Vec<_> = Fault::all().iter().map(|f| f.name()).collect();
                     format!("unknown fault {v:?} (known: {})", known.join(", "))
                 })?;
                 faults.insert(fault);

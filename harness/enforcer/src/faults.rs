@@ -5,6 +5,8 @@
 //! below reproduces one real bug and nothing else: the rest of the run stays the honest path.
 //! Without `--fault` none of this code changes anything.
 
+use lockgate_protocol::rights::Right;
+
 /// One known-bad behaviour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -48,48 +50,81 @@ pub enum Fault {
     /// enforcer was started with no_new_privs already set (e.g. a container with
     /// `no_new_privileges`), `restrict_self` succeeds and the claim is honest.
     NoNnp,
+    /// `no-<right>` (`no-make-char`, `no-ioctl-dev`, `no-bind-tcp`): the enforcer forgets one
+    /// right — it neither handles it in the ruleset nor grants it in any rule, as an enforcer
+    /// written before that right existed, or with a hand-written list of rights, would. What
+    /// the policy restricts with that right is then allowed, and the claim (computed honestly
+    /// from the crate's status) is still `full`. `no-scope-abstract-unix` and `no-scope-signal`:
+    /// the enforcer does not set that scope although the policy asks for it.
+    Unhandled(Right),
 }
 
 impl Fault {
-    pub const ALL: [Fault; 5] = [Fault::DropFirst, Fault::IgnoreStatus, Fault::Abi2, Fault::BaselineRw, Fault::NoNnp];
+    /// The five behaviours of real bugs, then one "does not handle" per right.
+    pub fn all() -> Vec<Fault> {
+        let fixed = [Fault::DropFirst, Fault::IgnoreStatus, Fault::Abi2, Fault::BaselineRw, Fault::NoNnp];
+        fixed.into_iter().chain(Right::ALL.into_iter().map(Fault::Unhandled)).collect()
+    }
 
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Fault::DropFirst => "drop-first",
-            Fault::IgnoreStatus => "ignore-status",
-            Fault::Abi2 => "abi2",
-            Fault::BaselineRw => "baseline-rw",
-            Fault::NoNnp => "no-nnp",
+            Fault::DropFirst => "drop-first".into(),
+            Fault::IgnoreStatus => "ignore-status".into(),
+            Fault::Abi2 => "abi2".into(),
+            Fault::BaselineRw => "baseline-rw".into(),
+            Fault::NoNnp => "no-nnp".into(),
+            Fault::Unhandled(right) => right.fault(),
         }
     }
 
     /// One line for `--help`.
-    pub fn summary(self) -> &'static str {
+    pub fn summary(self) -> String {
         match self {
-            Fault::DropFirst => "drop privileges before opening rule paths (OpenShell #803)",
-            Fault::IgnoreStatus => "ignore the RulesetStatus, always claim full",
-            Fault::Abi2 => "pin Landlock ABI V2: no TRUNCATE, no TCP rules",
-            Fault::BaselineRw => "add every read_only path to read_write (OpenShell #905)",
-            Fault::NoNnp => "no no_new_privs, drop caps; swallow restrict_self EPERM",
+            Fault::DropFirst => "drop privileges before opening rule paths (OpenShell #803)".into(),
+            Fault::IgnoreStatus => "ignore the RulesetStatus, always claim full".into(),
+            Fault::Abi2 => "pin Landlock ABI V2: no TRUNCATE, no TCP rules".into(),
+            Fault::BaselineRw => "add every read_only path to read_write (OpenShell #905)".into(),
+            Fault::NoNnp => "no no_new_privs, drop caps; swallow restrict_self EPERM".into(),
+            Fault::Unhandled(right) if right.class() == lockgate_protocol::rights::Class::Scope => {
+                format!("do not set the scope {} (ABI {})", right.constant(), right.abi())
+            }
+            Fault::Unhandled(right) => format!("do not handle {} (ABI {})", right.constant(), right.abi()),
         }
     }
 
     pub fn parse(name: &str) -> Option<Fault> {
-        Fault::ALL.into_iter().find(|f| f.name() == name)
+        Fault::all().into_iter().find(|f| f.name() == name)
+    }
+
+    fn bit(self) -> u64 {
+        let index = match self {
+            Fault::DropFirst => 0,
+            Fault::IgnoreStatus => 1,
+            Fault::Abi2 => 2,
+            Fault::BaselineRw => 3,
+            Fault::NoNnp => 4,
+            Fault::Unhandled(right) => 5 + right as u32,
+        };
+        1 << index
     }
 }
 
 /// The set of faults switched on for this run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Faults(u8);
+pub struct Faults(u64);
 
 impl Faults {
     pub fn insert(&mut self, fault: Fault) {
-        self.0 |= 1 << fault as u8;
+        self.0 |= fault.bit();
     }
 
     pub fn has(self, fault: Fault) -> bool {
-        self.0 & (1 << fault as u8) != 0
+        self.0 & fault.bit() != 0
+    }
+
+    /// The rights the enforcer forgets (`no-<right>` faults).
+    pub fn unhandled(self) -> impl Iterator<Item = Right> {
+        Right::ALL.into_iter().filter(move |r| self.has(Fault::Unhandled(*r)))
     }
 }
 
@@ -100,13 +135,15 @@ mod tests {
     #[test]
     fn names_round_trip_and_sets_hold_them() {
         let mut set = Faults::default();
-        for fault in Fault::ALL {
-            assert_eq!(Fault::parse(fault.name()), Some(fault));
+        for fault in Fault::all() {
+            assert_eq!(Fault::parse(&fault.name()), Some(fault));
             assert!(!set.has(fault));
             set.insert(fault);
             assert!(set.has(fault));
         }
         assert_eq!(Fault::parse("drop_first"), None);
+        assert_eq!(Fault::parse("no-make-char"), Some(Fault::Unhandled(Right::MakeChar)));
+        assert_eq!(set.unhandled().count(), Right::ALL.len());
     }
 
     /// The host checks `--enforcer-fault` against the reference adapter's `faults:` list before
@@ -122,7 +159,7 @@ mod tests {
             .map(|m| (m["name"].as_str().unwrap().to_string(), m["about"].as_str().unwrap().to_string()))
             .collect();
         let ours: Vec<(String, String)> =
-            Fault::ALL.iter().map(|f| (f.name().to_string(), f.summary().to_string())).collect();
-        assert_eq!(listed, ours, "list every fault of Fault::ALL, with its summary, in {adapter} `faults:`");
+            Fault::all().iter().map(|f| (f.name().to_string(), f.summary().to_string())).collect();
+        assert_eq!(listed, ours, "list every fault of Fault::all(), with its summary, in {adapter} `faults:`");
     }
 }

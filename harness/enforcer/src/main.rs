@@ -173,7 +173,10 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
                     // TCP rules exist from ABI 4; an abi2 enforcer knows nothing of them.
                     let network =
                         policy.network.as_ref().filter(|_| abi >= ruleset::NET_ABI && !faults.has(Fault::Abi2));
-                    match ruleset::build(abi, opened, network) {
+                    // Scopes exist from ABI 6; a `no-<right>` fault forgets one right or scope.
+                    let scopes: &[_] = if abi >= ruleset::SCOPE_ABI { &policy.landlock.scoped } else { &[] };
+                    let handled = ruleset::Handled::new(abi, faults.unhandled());
+                    match ruleset::build(abi, handled, opened, network, scopes) {
                         Ok(created) => Prepared::Ruleset { created, abi, skipped },
                         Err(err) => Prepared::Claim(Claim::new(
                             Level::None,
@@ -220,7 +223,14 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
     if faults.has(Fault::IgnoreStatus) {
         return Claim::pretend_full(abi_number);
     }
-    let unmet = (policy.network.is_some() && abi < ruleset::NET_ABI && !faults.has(Fault::Abi2))
+    let unmet_network = (policy.network.is_some() && abi < ruleset::NET_ABI && !faults.has(Fault::Abi2))
         .then(|| format!("TCP rules need Landlock ABI 4, kernel has ABI {}", abi::number(abi)));
+    // An abi2 enforcer knows nothing of scopes either.
+    let unmet_scopes = (!policy.landlock.scoped.is_empty() && abi < ruleset::SCOPE_ABI && !faults.has(Fault::Abi2))
+        .then(|| format!("scopes need Landlock ABI 6, kernel has ABI {}", abi::number(abi)));
+    let unmet = match (unmet_network, unmet_scopes) {
+        (Some(n), Some(s)) => Some(format!("{n}; {s}")),
+        (n, s) => n.or(s),
+    };
     claim::decide(&status.ruleset, abi::number(abi), unmet.as_deref(), skipped)
 }

@@ -7,18 +7,79 @@
 use crate::policy::{FilesystemPolicy, NetworkPolicy};
 use landlock::{
     Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, PathFdError,
-    RestrictionStatus, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError, ABI,
+    RestrictionStatus, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError, Scope, ABI,
 };
+use lockgate_protocol::policy::Scope as PolicyScope;
+use lockgate_protocol::rights::Right;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 
 /// The first ABI with TCP bind/connect rules.
 pub const NET_ABI: ABI = ABI::V4;
+/// The first ABI with scopes.
+pub const SCOPE_ABI: ABI = ABI::V6;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grant {
     ReadOnly,
     ReadWrite,
+    /// `filesystem_policy.read_only_noexec`: read_file and read_dir.
+    ReadNoExec,
+    /// `filesystem_policy.ioctl_dev`: ioctl on devices beneath, nothing else.
+    IoctlDev,
+}
+
+/// What the ruleset handles: every right of the ABI, less those a `no-<right>` fault forgets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handled {
+    pub fs: BitFlags<AccessFs>,
+    pub net: BitFlags<AccessNet>,
+    pub scopes: BitFlags<Scope>,
+}
+
+impl Handled {
+    /// Everything `abi` has, less `forgotten`.
+    pub fn new(abi: ABI, forgotten: impl IntoIterator<Item = Right>) -> Handled {
+        let mut handled = Handled {
+            fs: AccessFs::from_all(abi),
+            net: if abi >= NET_ABI { AccessNet::BindTcp | AccessNet::ConnectTcp } else { BitFlags::EMPTY },
+            scopes: if abi >= SCOPE_ABI { Scope::AbstractUnixSocket | Scope::Signal } else { BitFlags::EMPTY },
+        };
+        for right in forgotten {
+            match right {
+                Right::BindTcp => handled.net.remove(AccessNet::BindTcp),
+                Right::ConnectTcp => handled.net.remove(AccessNet::ConnectTcp),
+                Right::ScopeAbstractUnixSocket => handled.scopes.remove(Scope::AbstractUnixSocket),
+                Right::ScopeSignal => handled.scopes.remove(Scope::Signal),
+                fs => handled.fs.remove(fs_right(fs)),
+            }
+        }
+        handled
+    }
+}
+
+/// The crate's flag for a filesystem right.
+pub fn fs_right(right: Right) -> AccessFs {
+    match right {
+        Right::Execute => AccessFs::Execute,
+        Right::WriteFile => AccessFs::WriteFile,
+        Right::ReadFile => AccessFs::ReadFile,
+        Right::ReadDir => AccessFs::ReadDir,
+        Right::RemoveDir => AccessFs::RemoveDir,
+        Right::RemoveFile => AccessFs::RemoveFile,
+        Right::MakeChar => AccessFs::MakeChar,
+        Right::MakeDir => AccessFs::MakeDir,
+        Right::MakeReg => AccessFs::MakeReg,
+        Right::MakeSock => AccessFs::MakeSock,
+        Right::MakeFifo => AccessFs::MakeFifo,
+        Right::MakeBlock => AccessFs::MakeBlock,
+        Right::MakeSym => AccessFs::MakeSym,
+        Right::Refer => AccessFs::Refer,
+        Right::Truncate => AccessFs::Truncate,
+        Right::IoctlDev => AccessFs::IoctlDev,
+        Right::ResolveUnix => AccessFs::ResolveUnix,
+        other => panic!("{other:?} is not a filesystem right"),
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +102,8 @@ pub fn specs(fs: &FilesystemPolicy, workdir: Option<PathBuf>, baseline_rw: bool)
     if baseline_rw {
         specs.extend(fs.read_only.iter().map(|p| rule(&p.0, Grant::ReadWrite)));
     }
+    specs.extend(fs.read_only_noexec.iter().map(|p| rule(&p.0, Grant::ReadNoExec)));
+    specs.extend(fs.ioctl_dev.iter().map(|p| rule(&p.0, Grant::IoctlDev)));
     specs
 }
 
@@ -51,6 +114,8 @@ pub fn rights(abi: ABI, grant: Grant, is_dir: bool) -> BitFlags<AccessFs> {
     let wanted = match grant {
         Grant::ReadOnly => AccessFs::ReadFile | AccessFs::ReadDir | AccessFs::Execute,
         Grant::ReadWrite => AccessFs::from_all(abi),
+        Grant::ReadNoExec => AccessFs::ReadFile | AccessFs::ReadDir,
+        Grant::IoctlDev => AccessFs::from_all(abi) & AccessFs::IoctlDev,
     };
     let possible = if is_dir { AccessFs::from_all(abi) } else { AccessFs::from_file(abi) };
     wanted & possible
@@ -93,33 +158,52 @@ pub fn open_all(
     Ok(opened)
 }
 
-/// Builds the ruleset: every filesystem right of `abi` is handled; TCP bind/connect are handled
-/// when `network` is given (the caller only passes it when `abi` has TCP rules).
+/// Builds the ruleset: the filesystem rights of `handled` are handled (a rule grants only
+/// those); TCP bind/connect are handled when `network` is given (the caller only passes it when
+/// the ABI has TCP rules); `scopes` (the policy's, the caller only passes them from ABI 6) are
+/// set where `handled` has them.
 ///
 /// The crate runs in BestEffort so that its status says what the kernel really enforces; the
 /// policy's `hard_requirement` is applied by the caller on that status, with a better reason
 /// than the crate's error would give.
 pub fn build(
     abi: ABI,
+    handled: Handled,
     rules: Vec<OpenedRule>,
     network: Option<&NetworkPolicy>,
+    scopes: &[PolicyScope],
 ) -> Result<RulesetCreated, RulesetError> {
-    let mut ruleset =
-        Ruleset::default().set_compatibility(CompatLevel::BestEffort).handle_access(AccessFs::from_all(abi))?;
-    if network.is_some() {
-        ruleset = ruleset.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?;
+    let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::BestEffort).handle_access(handled.fs)?;
+    let net = handled.net;
+    if network.is_some() && !net.is_empty() {
+        ruleset = ruleset.handle_access(net)?;
+    }
+    let scoped: BitFlags<Scope> = scopes
+        .iter()
+        .map(|s| match s {
+            PolicyScope::AbstractUnixSocket => Scope::AbstractUnixSocket,
+            PolicyScope::Signal => Scope::Signal,
+        })
+        .collect::<BitFlags<Scope>>()
+        & handled.scopes;
+    if !scoped.is_empty() {
+        ruleset = ruleset.scope(scoped)?;
     }
     let mut created = ruleset.create()?;
     for rule in rules {
-        let access = rights(abi, rule.spec.grant, rule.is_dir);
+        let access = rights(abi, rule.spec.grant, rule.is_dir) & handled.fs;
+        if access.is_empty() {
+            continue;
+        }
         created = created.add_rule(PathBeneath::new(rule.fd, access))?;
     }
-    if let Some(net) = network {
-        for &port in &net.bind_tcp {
-            created = created.add_rule(NetPort::new(port, AccessNet::BindTcp))?;
-        }
-        for &port in &net.connect_tcp {
-            created = created.add_rule(NetPort::new(port, AccessNet::ConnectTcp))?;
+    if let Some(policy) = network {
+        for (ports, right) in [(&policy.bind_tcp, AccessNet::BindTcp), (&policy.connect_tcp, AccessNet::ConnectTcp)] {
+            if net.contains(right) {
+                for &port in ports {
+                    created = created.add_rule(NetPort::new(port, right))?;
+                }
+            }
         }
     }
     Ok(created)
@@ -161,11 +245,36 @@ mod tests {
     }
 
     #[test]
+    fn forgotten_rights_are_not_handled() {
+        let all = Handled::new(ABI::V6, []);
+        assert_eq!(all.fs, AccessFs::from_all(ABI::V6));
+        assert_eq!(all.scopes, Scope::AbstractUnixSocket | Scope::Signal);
+        assert!(Handled::new(ABI::V5, []).scopes.is_empty());
+        assert!(Handled::new(ABI::V3, []).net.is_empty());
+        let some = Handled::new(ABI::V6, [Right::MakeChar, Right::BindTcp, Right::ScopeSignal]);
+        assert_eq!(some.fs, AccessFs::from_all(ABI::V6) & !AccessFs::MakeChar);
+        assert_eq!(some.net, AccessNet::ConnectTcp);
+        assert_eq!(some.scopes, Scope::AbstractUnixSocket);
+        for right in Right::ALL {
+            if right.class() == lockgate_protocol::rights::Class::Fs {
+                let abi = ABI::from(right.abi() as i32);
+                assert!(AccessFs::from_all(abi).contains(fs_right(right)), "{right:?} from ABI {}", right.abi());
+                let before = ABI::from(right.abi() as i32 - 1);
+                assert!(!AccessFs::from_all(before).contains(fs_right(right)), "{right:?} before its ABI");
+            }
+        }
+        assert_eq!(rights(ABI::V5, Grant::IoctlDev, true), AccessFs::IoctlDev);
+        assert!(rights(ABI::V4, Grant::IoctlDev, true).is_empty());
+    }
+
+    #[test]
     fn specs_follow_the_policy_and_the_baseline_fault() {
         let fs = FilesystemPolicy {
             read_only: vec![AbsPath("/usr".into())],
             read_write: vec![AbsPath("/tmp".into())],
             include_workdir: true,
+            ioctl_dev: vec![],
+            read_only_noexec: vec![],
         };
         let spec = |p: &str, grant| RuleSpec { path: p.into(), grant };
         assert_eq!(

@@ -8,7 +8,7 @@
 use crate::clock::monotonic;
 use crate::console::log;
 use crate::setup::{self, Tree};
-use crate::{container, preflight, run, spawn};
+use crate::{container, peers, preflight, run, spawn};
 use lockgate_protocol::{Case, CaseObservation, CaseTiming, RunObservation};
 
 /// Both runs of a case, and how long they took. Case-level preparation (accounts, enforcer
@@ -55,11 +55,12 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
 /// seconds the run's processes took (the tree not included).
 pub fn observe_run(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
     let ready = tree.prepare(&case.setup).and_then(|()| setup::start_listeners(&case.steps));
+    let ready = ready.and_then(|listeners| peers::start(case).map(|(peers, resolved)| (listeners, peers, resolved)));
     let (observation, took) = match ready {
-        Ok(_listeners) => {
-            // listeners close when dropped, after the run
+        Ok((_listeners, _peers, resolved)) => {
+            // listeners and peers stop when dropped, after the run
             let started = monotonic();
-            let obs = run(case);
+            let obs = run(resolved.as_ref().unwrap_or(case));
             (obs, monotonic() - started)
         }
         Err(e) => (RunObservation { setup_error: Some(e), ..Default::default() }, 0.0),

@@ -17,6 +17,7 @@ mod console;
 mod container;
 mod container_case;
 mod errno_text;
+mod peers;
 mod preflight;
 mod probes;
 mod records;
@@ -37,6 +38,7 @@ fn main() {
     match mode.as_deref() {
         Some("run-steps") => std::process::exit(runner::main()),
         Some("probe-abi") => std::process::exit(probe_abi()),
+        Some("peer") => std::process::exit(peers::main()),
         Some("container-case") => std::process::exit(container_case::main()),
         Some("oci-config") => std::process::exit(container::oci_config_main(std::env::args().nth(2))),
         Some("agent") => agent::main(),

@@ -4,7 +4,7 @@
 //! different flag would change what Landlock is asked to decide.
 
 use crate::errno_text;
-use lockgate_protocol::{Outcome, ProbeOp, ProbeTarget};
+use lockgate_protocol::{Outcome, Peer, ProbeOp, ProbeTarget, OUTSIDE_ABSTRACT_SOCKET};
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -30,6 +30,24 @@ pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
         (ProbeOp::Readdir, ProbeTarget::Path(path)) => readdir(path.as_str()),
         (ProbeOp::TcpBind, ProbeTarget::Port(port)) => tcp(*port, Tcp::Bind),
         (ProbeOp::TcpConnect, ProbeTarget::Port(port)) => tcp(*port, Tcp::Connect),
+        (ProbeOp::Rmdir, ProbeTarget::Path(path)) => rmdir(path.as_str()),
+        (ProbeOp::MknodChar, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFCHR, libc::makedev(1, 3)),
+        (ProbeOp::MknodBlock, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFBLK, libc::makedev(7, 0)),
+        (ProbeOp::MknodReg, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFREG, 0),
+        (ProbeOp::Mkfifo, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFIFO, 0),
+        (ProbeOp::MknodSock, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFSOCK, 0),
+        (ProbeOp::Symlink, ProbeTarget::Pair { from, to }) => symlink(from.as_str(), to.as_str()),
+        (ProbeOp::IoctlDev, ProbeTarget::Path(path)) => ioctl_dev(path.as_str()),
+        (ProbeOp::UnixConnect, ProbeTarget::Path(path)) => unix_connect(Unix::Path(path.as_str())),
+        (ProbeOp::AbstractConnect, ProbeTarget::Peer(Peer::Outside | Peer::OutsidePid(_))) => {
+            unix_connect(Unix::Abstract(OUTSIDE_ABSTRACT_SOCKET))
+        }
+        (ProbeOp::AbstractConnect, ProbeTarget::Peer(Peer::Inside)) => abstract_connect_inside(),
+        (ProbeOp::Signal, ProbeTarget::Peer(Peer::OutsidePid(pid))) => signal(*pid as libc::pid_t),
+        // The guest starts the outside peer and puts its pid in the step: without it there is
+        // nobody to signal.
+        (ProbeOp::Signal, ProbeTarget::Peer(Peer::Outside)) => Err(Errno::ESRCH),
+        (ProbeOp::Signal, ProbeTarget::Peer(Peer::Inside)) => signal_inside(),
         // A target of another kind than the operation takes (ProbeOp::target) is a malformed
         // step, which the protocol reports as EINVAL rather than guessing what was meant.
         _ => Err(Errno::EINVAL),
@@ -129,6 +147,116 @@ fn readdir(path: &str) -> Probe {
             return Ok(());
         }
     }
+}
+
+fn rmdir(path: &str) -> Probe {
+    let p = cpath(path)?;
+    // SAFETY: valid C string.
+    check(unsafe { libc::rmdir(p.as_ptr()) }.into()).map(drop)
+}
+
+/// mknod(path, kind|0644, dev). Device nodes also need CAP_MKNOD, which the kernel checks
+/// *after* Landlock: a sandbox user without it gets EACCES from Landlock, EPERM without it.
+fn mknod(path: &str, kind: libc::mode_t, dev: libc::dev_t) -> Probe {
+    let p = cpath(path)?;
+    // SAFETY: valid C string.
+    check(unsafe { libc::mknod(p.as_ptr(), kind | 0o644, dev) }.into()).map(drop)
+}
+
+fn symlink(target: &str, path: &str) -> Probe {
+    let (t, p) = (cpath(target)?, cpath(path)?);
+    // SAFETY: valid C strings.
+    check(unsafe { libc::symlink(t.as_ptr(), p.as_ptr()) }.into()).map(drop)
+}
+
+/// open(O_RDONLY|O_NONBLOCK), then ioctl(TCGETS): Landlock decides device ioctls at ioctl
+/// time from the rights of the open file. On a device that is no terminal the driver answers
+/// ENOTTY, which is what an allowed ioctl looks like here.
+fn ioctl_dev(path: &str) -> Probe {
+    let fd = open(path, libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
+    let mut termios = std::mem::MaybeUninit::<libc::termios>::zeroed();
+    // SAFETY: TCGETS writes at most one termios into a buffer of that size.
+    check(unsafe { libc::ioctl(fd.0, libc::TCGETS, termios.as_mut_ptr()) }.into()).map(drop)
+}
+
+enum Unix<'a> {
+    Path(&'a str),
+    Abstract(&'a str),
+}
+
+fn unix_socket() -> Result<Fd, Errno> {
+    // SAFETY: plain socket(2) call.
+    Ok(Fd(
+        check(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) }.into())? as libc::c_int
+    ))
+}
+
+/// A sockaddr_un for a path, or for an abstract name (a leading NUL, no terminating one).
+fn unix_addr(addr: &Unix) -> Result<(libc::sockaddr_un, libc::socklen_t), Errno> {
+    // SAFETY: sockaddr_un is plain old data; all zeroes is a valid value.
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let (bytes, skip) = match addr {
+        Unix::Path(p) => (p.as_bytes(), 0),
+        Unix::Abstract(name) => (name.as_bytes(), 1),
+    };
+    if bytes.len() + skip >= sun.sun_path.len() {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    for (i, b) in bytes.iter().enumerate() {
+        sun.sun_path[i + skip] = *b as libc::c_char;
+    }
+    let base = std::mem::size_of::<libc::sa_family_t>();
+    let len = match addr {
+        Unix::Path(_) => base + bytes.len() + 1,
+        Unix::Abstract(_) => base + 1 + bytes.len(),
+    };
+    Ok((sun, len as libc::socklen_t))
+}
+
+fn unix_connect(addr: Unix) -> Probe {
+    let (sun, len) = unix_addr(&addr)?;
+    let fd = unix_socket()?;
+    // SAFETY: sun is a valid sockaddr_un of the given length.
+    check(unsafe { libc::connect(fd.0, (&sun as *const libc::sockaddr_un).cast(), len) }.into()).map(drop)
+}
+
+/// Binds and listens on an abstract socket of its own (inside the domain), then connects to
+/// it: the connect is the probe.
+fn abstract_connect_inside() -> Probe {
+    let name = format!("lockgate-peer-inside-{}", std::process::id());
+    let (sun, len) = unix_addr(&Unix::Abstract(&name))?;
+    let listener = unix_socket()?;
+    // SAFETY: sun is a valid sockaddr_un of the given length; listener is open.
+    check(unsafe { libc::bind(listener.0, (&sun as *const libc::sockaddr_un).cast(), len) }.into())?;
+    // SAFETY: listener is a bound socket.
+    check(unsafe { libc::listen(listener.0, 1) }.into())?;
+    unix_connect(Unix::Abstract(&name))
+}
+
+/// kill(pid, 0): every permission check of a signal, no signal.
+fn signal(pid: libc::pid_t) -> Probe {
+    // SAFETY: signal 0 delivers nothing.
+    check(unsafe { libc::kill(pid, 0) }.into()).map(drop)
+}
+
+/// Forks a child (inside the domain, same uid) that waits to be killed, signals it, reaps it.
+fn signal_inside() -> Probe {
+    // SAFETY: the runner is single-threaded; the child only calls async-signal-safe functions.
+    let pid = check(unsafe { libc::fork() }.into())? as libc::pid_t;
+    if pid == 0 {
+        loop {
+            // SAFETY: async-signal-safe.
+            unsafe { libc::pause() };
+        }
+    }
+    let result = signal(pid);
+    // SAFETY: our own child.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    result
 }
 
 enum Tcp {

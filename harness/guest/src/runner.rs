@@ -237,6 +237,76 @@ mod tests {
     }
 
     #[test]
+    fn node_link_dir_and_device_probes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(name);
+        let root = nix::unistd::getuid().is_root();
+        let steps = vec![
+            probe(ProbeOp::MknodReg, &p("reg"), None),
+            probe(ProbeOp::MknodReg, &p("reg"), None),
+            probe(ProbeOp::Mkfifo, &p("fifo"), None),
+            probe(ProbeOp::MknodSock, &p("sock"), None),
+            probe(ProbeOp::Symlink, &p("reg"), Some(&p("sym"))),
+            probe(ProbeOp::Mkdir, &p("d"), None),
+            probe(ProbeOp::Rmdir, &p("d"), None),
+            probe(ProbeOp::Rmdir, &p("d"), None),
+            probe(ProbeOp::MknodChar, &p("chr"), None),
+            // /dev/null is a device but no terminal: TCGETS gets through and is refused.
+            probe(ProbeOp::IoctlDev, std::path::Path::new("/dev/null"), None),
+            probe(ProbeOp::UnixConnect, &p("sock"), None),
+            probe(ProbeOp::UnixConnect, &p("missing"), None),
+        ];
+        let report = run(&steps);
+        let mknod_char = if root { Outcome::Ok } else { err("EPERM") };
+        assert_eq!(
+            outcomes(&report),
+            vec![
+                Outcome::Ok,
+                err("EEXIST"),
+                Outcome::Ok,
+                Outcome::Ok,
+                Outcome::Ok,
+                Outcome::Ok,
+                Outcome::Ok,
+                err("ENOENT"),
+                mknod_char,
+                err("ENOTTY"),
+                // A socket node nobody listens on.
+                err("ECONNREFUSED"),
+                err("ENOENT"),
+            ]
+        );
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::symlink_metadata(p("fifo")).unwrap().file_type().is_fifo());
+        assert!(std::fs::symlink_metadata(p("sock")).unwrap().file_type().is_socket());
+        assert_eq!(std::fs::read_link(p("sym")).unwrap(), p("reg"));
+    }
+
+    #[test]
+    fn scope_probes_inside_and_outside() {
+        use lockgate_protocol::{Peer, OUTSIDE_ABSTRACT_SOCKET};
+        use std::os::linux::net::SocketAddrExt;
+        let peer = |op, peer| Step::Probe { op, target: ProbeTarget::Peer(peer) };
+        let me = std::process::id();
+        let steps = vec![
+            peer(ProbeOp::Signal, Peer::Inside),
+            peer(ProbeOp::Signal, Peer::OutsidePid(me)),
+            // `outside` not yet resolved to a pid by the guest: nobody to signal.
+            peer(ProbeOp::Signal, Peer::Outside),
+            peer(ProbeOp::AbstractConnect, Peer::Inside),
+        ];
+        assert_eq!(outcomes(&run(&steps)), vec![Outcome::Ok, Outcome::Ok, err("ESRCH"), Outcome::Ok]);
+        let name = std::os::unix::net::SocketAddr::from_abstract_name(OUTSIDE_ABSTRACT_SOCKET.as_bytes()).unwrap();
+        let outside = [peer(ProbeOp::AbstractConnect, Peer::Outside)];
+        // Another test binary may hold the name: only check both sides when it is ours.
+        if let Ok(listener) = std::os::unix::net::UnixListener::bind_addr(&name) {
+            assert_eq!(outcomes(&run(&outside)), vec![Outcome::Ok]);
+            drop(listener);
+            assert_eq!(outcomes(&run(&outside)), vec![err("ECONNREFUSED")]);
+        }
+    }
+
+    #[test]
     fn rename_and_mkdir_across_directories() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));

@@ -29,6 +29,8 @@ pub struct Cell {
     pub case_id: String,
     /// For each expectation, the index of its step in the case (None for enforcement claims).
     pub step_of: Vec<Option<usize>>,
+    /// What the scenario's policy uses that the enforcer cannot express (its adapter says so).
+    pub not_asked: Vec<crate::enforcer::Feature>,
 }
 
 /// Everything one boot of one kernel does.
@@ -121,6 +123,7 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
                     env_facts: ready.facts.clone(),
                     case_id: case.id.clone(),
                     step_of,
+                    not_asked: enforcer.not_asked(&s.value),
                 });
                 run.cases.push(case);
             }
@@ -147,11 +150,21 @@ fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &Enforcer) -> (proto::Cas
     for e in &sc.expect {
         match &e.check {
             Check::Operation { action, .. } => {
-                step_of.push(Some(steps.len()));
-                steps.push(match action {
+                let step = match action {
                     Action::Run(cmd) => proto::Step::Shell { command: cmd.clone() },
                     Action::Probe { op, target } => proto::Step::Probe { op: *op, target: target.clone() },
-                });
+                };
+                // The same operation written twice (typically under exclusive `when:`s, one
+                // outcome per kind of kernel) is one operation: it runs once, and each of its
+                // expectations judges that one result. Run twice, the second would see what
+                // the first did (a link already made: EEXIST) on every kernel.
+                match steps.iter().position(|s| *s == step) {
+                    Some(i) => step_of.push(Some(i)),
+                    None => {
+                        step_of.push(Some(steps.len()));
+                        steps.push(step);
+                    }
+                }
             }
             Check::Enforcement(_) => step_of.push(None),
         }
@@ -213,6 +226,16 @@ fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &Enforcer) -> (proto::Cas
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_operation_written_twice_runs_once() {
+        let text = "name: t\nsetup: {paths: [{path: /sandbox, kind: dir}]}\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect:\n  - {probe: symlink /etc/passwd /sandbox/l, denied: EACCES, when: 'abi >= 1'}\n  - {enforcement: full}\n  - {probe: symlink /etc/passwd /sandbox/l, allowed: true, when: 'abi == none'}\n  - {probe: symlink /etc/passwd /sandbox/m, allowed: true}\n";
+        let scenario: Scenario = serde_yaml::from_str(text).unwrap();
+        let loaded = Loaded { file: "t.yaml".into(), value: scenario };
+        let (case, step_of) = case_for(&loaded, "bare", &crate::enforcer::reference(&[]).unwrap());
+        assert_eq!(case.steps.len(), 2);
+        assert_eq!(step_of, [Some(0), None, Some(0), Some(1)]);
+    }
 
     #[test]
     fn shards_split_whole_kernels_and_cover_all() {

@@ -12,13 +12,14 @@ use serde::{Deserialize, Serialize};
 pub mod kconfig;
 pub mod path;
 pub mod policy;
+pub mod rights;
 pub mod seccomp;
 
 pub use kconfig::{explain_landlock, KernelConfig, SeccompFilterProbe};
 pub use path::GuestPath;
 
 /// Protocol version; the guest echoes it in [`Record::Hello`].
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// Written by the guest on the console (not the record port) when its agent has started:
 /// the host uses it to tell "the kernel booted" from "the kernel hung".
@@ -232,7 +233,29 @@ pub enum ProbeTarget {
     },
     /// A TCP port on 127.0.0.1.
     Port(u16),
+    /// The peer of a scope probe (signal, abstract unix socket).
+    Peer(Peer),
 }
+
+/// Where the peer of a scope probe lives: `outside` the sandbox's Landlock domain (started by the
+/// guest before the run, as the run's own uid so that only Landlock can tell it apart) or
+/// `inside` it (made by the probe runner itself, after the enforcer restricted it).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Peer {
+    Outside,
+    Inside,
+    /// What `outside` becomes in the guest once the peer runs: its pid (a signal probe's
+    /// target). The host never writes it.
+    OutsidePid(u32),
+}
+
+impl Peer {
+    pub const WORDS: [(&'static str, Peer); 2] = [("outside", Peer::Outside), ("inside", Peer::Inside)];
+}
+
+/// The abstract unix socket name (without the leading NUL) of the listener outside the domain.
+pub const OUTSIDE_ABSTRACT_SOCKET: &str = "lockgate-peer-outside";
 
 /// The kinds of [`ProbeTarget`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +263,7 @@ pub enum TargetKind {
     Path,
     Pair,
     Port,
+    Peer,
 }
 
 impl ProbeTarget {
@@ -248,6 +272,7 @@ impl ProbeTarget {
             ProbeTarget::Path(_) => TargetKind::Path,
             ProbeTarget::Pair { .. } => TargetKind::Pair,
             ProbeTarget::Port(_) => TargetKind::Port,
+            ProbeTarget::Peer(_) => TargetKind::Peer,
         }
     }
 }
@@ -259,6 +284,8 @@ impl std::fmt::Display for ProbeTarget {
             ProbeTarget::Path(path) => write!(f, "{path}"),
             ProbeTarget::Pair { from, to } => write!(f, "{from} {to}"),
             ProbeTarget::Port(port) => write!(f, "{port}"),
+            ProbeTarget::Peer(Peer::Inside) => f.write_str("inside"),
+            ProbeTarget::Peer(Peer::Outside | Peer::OutsidePid(_)) => f.write_str("outside"),
         }
     }
 }
@@ -268,6 +295,9 @@ impl std::fmt::Display for ProbeTarget {
 pub enum ProbeOp {
     /// open(O_CREAT|O_EXCL|O_WRONLY) of a new file.
     Create,
+    /// mknod(path, S_IFREG): a regular file made without opening it (so only make_reg decides,
+    /// not write_file as for `create`).
+    MknodReg,
     /// open(O_WRONLY) of an existing file and write one byte.
     Write,
     /// open(O_RDONLY) and read.
@@ -288,11 +318,36 @@ pub enum ProbeOp {
     TcpBind,
     /// connect a TCP socket to 127.0.0.1:<port> (a listener is started outside the sandbox).
     TcpConnect,
+    /// rmdir(path) of an empty directory.
+    Rmdir,
+    /// mknod(path, S_IFCHR, 1:3): a character device node.
+    MknodChar,
+    /// mknod(path, S_IFBLK, 7:0): a block device node.
+    MknodBlock,
+    /// mknod(path, S_IFIFO): a named pipe.
+    Mkfifo,
+    /// mknod(path, S_IFSOCK): a unix socket node (no socket is bound).
+    MknodSock,
+    /// symlink(target, path): `symlink <target> <path>`.
+    Symlink,
+    /// open(O_RDONLY) of a device, then ioctl(TCGETS): a device that is no terminal answers
+    /// ENOTTY once Landlock lets the ioctl through, EACCES when Landlock does not.
+    IoctlDev,
+    /// connect a unix stream socket to a pathname socket (a listener is bound there, outside
+    /// the sandbox, before the run).
+    UnixConnect,
+    /// connect a unix stream socket to an abstract socket: `outside` the domain (a listener of
+    /// the guest's) or `inside` (one the runner binds itself first).
+    AbstractConnect,
+    /// kill(pid, 0) to a process of the same uid `outside` the domain (started by the guest) or
+    /// `inside` (a child the runner forks).
+    Signal,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 12] = [
+    pub const ALL: [ProbeOp; 23] = [
         ProbeOp::Create,
+        ProbeOp::MknodReg,
         ProbeOp::Write,
         ProbeOp::Read,
         ProbeOp::Truncate,
@@ -304,11 +359,22 @@ impl ProbeOp {
         ProbeOp::Readdir,
         ProbeOp::TcpBind,
         ProbeOp::TcpConnect,
+        ProbeOp::Rmdir,
+        ProbeOp::MknodChar,
+        ProbeOp::MknodBlock,
+        ProbeOp::Mkfifo,
+        ProbeOp::MknodSock,
+        ProbeOp::Symlink,
+        ProbeOp::IoctlDev,
+        ProbeOp::UnixConnect,
+        ProbeOp::AbstractConnect,
+        ProbeOp::Signal,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
             ProbeOp::Create => "create",
+            ProbeOp::MknodReg => "mknod_reg",
             ProbeOp::Write => "write",
             ProbeOp::Read => "read",
             ProbeOp::Truncate => "truncate",
@@ -320,14 +386,25 @@ impl ProbeOp {
             ProbeOp::Readdir => "readdir",
             ProbeOp::TcpBind => "tcp_bind",
             ProbeOp::TcpConnect => "tcp_connect",
+            ProbeOp::Rmdir => "rmdir",
+            ProbeOp::MknodChar => "mknod_char",
+            ProbeOp::MknodBlock => "mknod_block",
+            ProbeOp::Mkfifo => "mkfifo",
+            ProbeOp::MknodSock => "mknod_sock",
+            ProbeOp::Symlink => "symlink",
+            ProbeOp::IoctlDev => "ioctl_dev",
+            ProbeOp::UnixConnect => "unix_connect",
+            ProbeOp::AbstractConnect => "abstract_connect",
+            ProbeOp::Signal => "signal",
         }
     }
 
     /// The kind of target the operation takes.
     pub fn target(self) -> TargetKind {
         match self {
-            ProbeOp::Rename | ProbeOp::Link => TargetKind::Pair,
+            ProbeOp::Rename | ProbeOp::Link | ProbeOp::Symlink => TargetKind::Pair,
             ProbeOp::TcpBind | ProbeOp::TcpConnect => TargetKind::Port,
+            ProbeOp::AbstractConnect | ProbeOp::Signal => TargetKind::Peer,
             ProbeOp::Create
             | ProbeOp::Write
             | ProbeOp::Read
@@ -335,7 +412,15 @@ impl ProbeOp {
             | ProbeOp::Exec
             | ProbeOp::Mkdir
             | ProbeOp::Unlink
-            | ProbeOp::Readdir => TargetKind::Path,
+            | ProbeOp::Readdir
+            | ProbeOp::Rmdir
+            | ProbeOp::MknodChar
+            | ProbeOp::MknodReg
+            | ProbeOp::MknodBlock
+            | ProbeOp::Mkfifo
+            | ProbeOp::MknodSock
+            | ProbeOp::IoctlDev
+            | ProbeOp::UnixConnect => TargetKind::Path,
         }
     }
 }

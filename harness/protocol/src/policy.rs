@@ -52,14 +52,29 @@ pub struct FilesystemPolicy<P> {
     pub read_only: Vec<P>,
     #[serde(default)]
     pub read_write: Vec<P>,
+    /// Paths readable (read_file, read_dir) but not executable: what `--ro` is to landrun's
+    /// `--rox`. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_only_noexec: Vec<P>,
     /// Add the working directory as read-write.
     #[serde(default)]
     pub include_workdir: bool,
+    /// Paths beneath which ioctl on device files is allowed (Landlock ABI 5,
+    /// `LANDLOCK_ACCESS_FS_IOCTL_DEV`): only that right, so opening the device still takes a
+    /// read_only or read_write rule. read_write grants it too. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ioctl_dev: Vec<P>,
 }
 
 impl<P> Default for FilesystemPolicy<P> {
     fn default() -> Self {
-        FilesystemPolicy { read_only: Vec::new(), read_write: Vec::new(), include_workdir: false }
+        FilesystemPolicy {
+            read_only: Vec::new(),
+            read_write: Vec::new(),
+            read_only_noexec: Vec::new(),
+            include_workdir: false,
+            ioctl_dev: Vec::new(),
+        }
     }
 }
 
@@ -68,6 +83,27 @@ impl<P> Default for FilesystemPolicy<P> {
 pub struct LandlockPolicy {
     #[serde(default)]
     pub compatibility: Compatibility,
+    /// The IPC scopes to set (Landlock ABI 6): the sandbox cannot connect to an abstract unix
+    /// socket, or signal a process, outside its domain. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scoped: Vec<Scope>,
+}
+
+/// One of Landlock's scopes (`LANDLOCK_SCOPE_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    AbstractUnixSocket,
+    Signal,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::AbstractUnixSocket => "abstract_unix_socket",
+            Scope::Signal => "signal",
+        }
+    }
 }
 
 /// What to do when the kernel cannot enforce everything.
@@ -138,6 +174,18 @@ mod tests {
         let text = serde_json::to_string(&p).unwrap();
         assert!(text.ends_with(r#","network":{"bind_tcp":[8080],"connect_tcp":[]}}"#), "{text}");
         assert_eq!(serde_json::from_str::<Strict>(&text).unwrap(), p);
+    }
+
+    #[test]
+    fn scopes_and_ioctl_dev_round_trip() {
+        let text =
+            r#"{"filesystem_policy":{"ioctl_dev":["/dev"]},"landlock":{"scoped":["abstract_unix_socket","signal"]}}"#;
+        let p: Strict = serde_json::from_str(text).unwrap();
+        assert_eq!(p.landlock.scoped, [Scope::AbstractUnixSocket, Scope::Signal]);
+        assert_eq!(p.filesystem_policy.ioctl_dev.len(), 1);
+        assert_eq!(serde_json::from_str::<Strict>(&serde_json::to_string(&p).unwrap()).unwrap(), p);
+        let err = serde_json::from_str::<Strict>(r#"{"landlock":{"scoped":["signals"]}}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `signals`"), "{err}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use anyhow::Result;
 use clap::Args;
 use lockgate::run::{RunOptions, RunReport};
 use lockgate::vm::accel::AccelChoice;
+use lockgate_protocol::rights::Right;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Args)]
@@ -36,33 +37,56 @@ impl KnownBadArgs {
 /// A known-bad mode of the reference enforcer, and on which kernels it can change anything
 /// (`abi`: the kernel's Landlock ABI, `None` without Landlock). Where it cannot, the cell is
 /// n.a. and not run. Without Landlock the enforcer builds no ruleset at all (it claims `none`),
-/// so a fault in building or applying one changes nothing there.
+/// so a fault in building or applying one changes nothing there. `scenarios`: the suite it runs
+/// (empty: every scenario); a right's mode runs the scenario of that right.
 struct Mode {
-    name: &'static str,
-    matters: fn(Option<u32>) -> bool,
+    name: String,
+    matters: Box<dyn Fn(Option<u32>) -> bool>,
+    scenarios: Vec<String>,
 }
 
-const MODES: [Mode; 5] = [
-    // Rule paths opened as the sandbox user: root-only-rule-path's /srv/app (in a 0700 root
-    // directory) cannot be opened on any ABI, and the whole ruleset is dropped under `full`.
-    Mode { name: "drop-first", matters: |abi| abi.is_some() },
-    // It changes only the claim, and only where the honest claim is not `full`: without
-    // Landlock (it claims `full abi=none`: "the enforcer lied" on every cell) and below ABI 4,
-    // where a network section is enforced only in part (tcp-bind-connect says `partial`,
-    // hard-requirement-partial refuses). From ABI 4 the kernel enforces every right the suite
-    // asks for, so the status it ignores is always FullyEnforced.
-    Mode { name: "ignore-status", matters: |abi| abi.is_none_or(|a| a < 4) },
-    // From ABI 3 truncate, from ABI 4 TCP go unrestricted (truncate-read-only,
-    // tcp-bind-connect). On ABI 1-2 its filesystem rules are the honest ones, but a V2
-    // enforcer knows nothing of the network section: it claims `full` where the honest one
-    // says `partial`, and hard_requirement no longer refuses.
-    Mode { name: "abi2", matters: |abi| abi.is_some() },
-    // A read-only path made read-write: every ABI has write rights to widen.
-    Mode { name: "baseline-rw", matters: |abi| abi.is_some() },
-    // restrict_self without no_new_privs or CAP_SYS_ADMIN is EPERM on every ABI; the bare
-    // environment starts the enforcer without no_new_privs, so it runs unconfined.
-    Mode { name: "no-nnp", matters: |abi| abi.is_some() },
-];
+impl Mode {
+    fn whole_suite(name: &str, matters: fn(Option<u32>) -> bool) -> Mode {
+        Mode { name: name.into(), matters: Box::new(matters), scenarios: Vec::new() }
+    }
+}
+
+fn modes() -> Vec<Mode> {
+    let mut modes = vec![
+        // Rule paths opened as the sandbox user: root-only-rule-path's /srv/app (in a 0700 root
+        // directory) cannot be opened on any ABI, and the whole ruleset is dropped under `full`.
+        Mode::whole_suite("drop-first", |abi| abi.is_some()),
+        // It changes only the claim, and only where the honest claim is not `full`: without
+        // Landlock (it claims `full abi=none`: "the enforcer lied" on every cell) and below ABI
+        // 6, where a network section (below 4) or a scope (below 6) is enforced only in part
+        // (tcp-bind-connect, right-scope-signal say `partial`, hard-requirement-partial
+        // refuses). From ABI 6 the kernel enforces every right the suite asks for (ABI 9's
+        // resolve_unix is asked for through read_write alone), so the status it ignores is
+        // always FullyEnforced.
+        Mode::whole_suite("ignore-status", |abi| abi.is_none_or(|a| a < 6)),
+        // From ABI 3 truncate, from ABI 4 TCP go unrestricted (truncate-read-only,
+        // tcp-bind-connect). On ABI 1-2 its filesystem rules are the honest ones, but a V2
+        // enforcer knows nothing of the network section: it claims `full` where the honest one
+        // says `partial`, and hard_requirement no longer refuses.
+        Mode::whole_suite("abi2", |abi| abi.is_some()),
+        // A read-only path made read-write: every ABI has write rights to widen.
+        Mode::whole_suite("baseline-rw", |abi| abi.is_some()),
+        // restrict_self without no_new_privs or CAP_SYS_ADMIN is EPERM on every ABI; the bare
+        // environment starts the enforcer without no_new_privs, so it runs unconfined.
+        Mode::whole_suite("no-nnp", |abi| abi.is_some()),
+    ];
+    // One right forgotten (or one scope not set): it matters from the ABI that brought the
+    // right, and its own scenario (right-<name>) shows it.
+    for right in Right::ALL {
+        let first = right.abi();
+        modes.push(Mode {
+            name: right.fault(),
+            matters: Box::new(move |abi| abi.is_some_and(|a| a >= first)),
+            scenarios: vec![right.scenario()],
+        });
+    }
+    modes
+}
 
 /// A known-bad *environment*: the enforcer is the correct one, the environment takes Landlock
 /// away from it. The suite runs there and is judged by the expectations of the bare environment
@@ -82,8 +106,8 @@ const ENV_FAULTS: [EnvFault; 1] = [EnvFault {
 }];
 
 /// The table's columns after `correct`: the enforcer's modes, then the environments.
-fn columns() -> Vec<&'static str> {
-    MODES.iter().map(|m| m.name).chain(ENV_FAULTS.iter().map(|e| e.name)).collect()
+fn columns() -> Vec<String> {
+    modes().into_iter().map(|m| m.name).chain(ENV_FAULTS.iter().map(|e| e.name.to_string())).collect()
 }
 
 /// What one run showed on one kernel.
@@ -117,9 +141,17 @@ fn seen(report: &RunReport, kernel: &str) -> Seen {
 
 /// Runs the suite with `faults` on `kernels`, in `envs` (all when empty), judged as on bare when
 /// `as_bare`; one `Seen` per kernel, in order.
-fn run_suite(args: &KnownBadArgs, faults: &[&str], kernels: &[&str], envs: &[&str], as_bare: bool) -> Vec<Seen> {
+fn run_suite(
+    args: &KnownBadArgs,
+    faults: &[&str],
+    scenarios: &[String],
+    kernels: &[&str],
+    envs: &[&str],
+    as_bare: bool,
+) -> Vec<Seen> {
     let mut opts = RunOptions::new(lockgate::guest_build::workspace_root());
     opts.selection.kernels = kernels.iter().map(|k| k.to_string()).collect();
+    opts.selection.scenarios = scenarios.to_vec();
     opts.selection.envs = envs.iter().map(|e| e.to_string()).collect();
     opts.judge_as_bare = as_bare;
     opts.enforcer.faults = faults.iter().map(|f| f.to_string()).collect();
@@ -154,16 +186,16 @@ pub fn run(args: &KnownBadArgs) -> Result<bool> {
     let names: Vec<&str> = kernels.iter().map(|(n, _)| n.as_str()).collect();
 
     eprintln!("known-bad: the correct enforcer on {}, every environment", names.join(", "));
-    let correct = run_suite(args, &[], &names, &[], false);
+    let correct = run_suite(args, &[], &[], &names, &[], false);
     let mut rows: Vec<Vec<Seen>> = Vec::new();
-    for mode in &MODES {
+    for mode in &modes() {
         let targets: Vec<&str> =
             kernels.iter().filter(|(_, abi)| (mode.matters)(*abi)).map(|(n, _)| n.as_str()).collect();
         let mut results = Vec::new().into_iter();
         if !targets.is_empty() {
             // An enforcer fault is the enforcer's wherever it runs: the bare environment shows it.
             eprintln!("known-bad: --fault {} on {}", mode.name, targets.join(", "));
-            results = run_suite(args, &[mode.name], &targets, &["bare"], false).into_iter();
+            results = run_suite(args, &[&mode.name], &mode.scenarios, &targets, &["bare"], false).into_iter();
         }
         rows.push(
             names
@@ -183,7 +215,7 @@ pub fn run(args: &KnownBadArgs) -> Result<bool> {
         let mut results = Vec::new().into_iter();
         if !targets.is_empty() {
             eprintln!("known-bad: environment {} ({}) on {}, judged as bare", env.name, env.why, targets.join(", "));
-            results = run_suite(args, &[], &targets, &[env.name], true).into_iter();
+            results = run_suite(args, &[], &[], &targets, &[env.name], true).into_iter();
         }
         rows.push(
             names
@@ -258,21 +290,34 @@ fn print_details(names: &[&str], correct: &[Seen], rows: &[Vec<Seen>], seconds: 
     failed == 0
 }
 
-/// One row per kernel, one column per enforcer (correct, then each mode).
+/// One row per enforcer (correct, then each mode and environment), one column per kernel: a
+/// Markdown table, as the README shows it.
 fn print_table(kernels: &[(String, Option<u32>)], correct: &[Seen], rows: &[Vec<Seen>]) {
-    let width = kernels.iter().map(|(n, _)| n.len()).max().unwrap_or(6).max(6);
-    print!("\n{:<width$}  {:<6}  {:<11}", "kernel", "abi", "correct");
-    for m in columns() {
-        print!("  {m:<14}");
+    let width = columns().iter().map(String::len).max().unwrap_or(7).max(7);
+    let cols: Vec<usize> = kernels.iter().map(|(n, _)| n.len().max(6)).collect();
+    print!("\n| {:<width$} |", "mode");
+    for ((name, _), w) in kernels.iter().zip(&cols) {
+        print!(" {name:<w$} |");
+    }
+    print!("\n| {:<width$} |", "(ABI)");
+    for ((_, abi), w) in kernels.iter().zip(&cols) {
+        print!(" {:<w$} |", abi.map_or_else(|| "none".to_string(), |a| a.to_string()));
+    }
+    print!("\n| {} |", "-".repeat(width));
+    for w in &cols {
+        print!(" {} |", "-".repeat(*w));
     }
     println!();
-    for (i, (name, abi)) in kernels.iter().enumerate() {
-        let abi = abi.map_or_else(|| "none".to_string(), |a| a.to_string());
-        print!("{name:<width$}  {abi:<6}  {:<11}", word(&correct[i], true));
-        for row in rows {
-            print!("  {:<14}", word(&row[i], false));
+    let line = |name: &str, seen: &[Seen], correct: bool| {
+        print!("| {name:<width$} |");
+        for (s, w) in seen.iter().zip(&cols) {
+            print!(" {:<w$} |", word(s, correct));
         }
         println!();
+    };
+    line("correct", correct, true);
+    for (name, row) in columns().iter().zip(rows) {
+        line(name, row, false);
     }
     println!();
 }
@@ -286,19 +331,41 @@ mod tests {
     fn every_enforcer_fault_has_a_mode() {
         let src = include_str!("../../enforcer/src/faults.rs");
         let body = src.split("pub fn name(self)").nth(1).and_then(|s| s.split("pub fn").next()).unwrap();
-        let names: Vec<&str> = body.split('"').skip(1).step_by(2).collect();
-        assert_eq!(names, MODES.map(|m| m.name));
+        let mut names: Vec<String> = body.split('"').skip(1).step_by(2).map(String::from).collect();
+        assert!(
+            body.contains("Fault::Unhandled(right) => right.fault()"),
+            "the per-right faults are named by the catalogue"
+        );
+        names.extend(Right::ALL.map(|r| r.fault()));
+        assert_eq!(names, modes().into_iter().map(|m| m.name).collect::<Vec<_>>());
     }
 
     #[test]
     fn where_the_modes_matter() {
-        let matters = |name: &str, abi| (MODES.iter().find(|m| m.name == name).unwrap().matters)(abi);
-        for m in &MODES {
+        let modes = modes();
+        let matters = |name: &str, abi| (modes.iter().find(|m| m.name == name).unwrap().matters)(abi);
+        for m in &modes {
             assert_eq!((m.matters)(None), m.name == "ignore-status", "{} without Landlock", m.name);
+        }
+        for m in modes.iter().take(5) {
             assert!((m.matters)(Some(1)), "{} on ABI 1", m.name);
         }
-        assert!(!matters("ignore-status", Some(4)) && matters("ignore-status", Some(3)));
+        assert!(!matters("ignore-status", Some(6)) && matters("ignore-status", Some(5)));
         assert!(matters("abi2", Some(6)));
+        assert!(!matters("no-truncate", Some(2)) && matters("no-truncate", Some(3)));
+        assert!(!matters("no-scope-signal", Some(5)) && matters("no-scope-signal", Some(10)));
+        assert!(!matters("no-resolve-unix", Some(6)) && matters("no-resolve-unix", Some(9)));
+        assert!(matters("no-make-char", Some(1)));
+    }
+
+    /// Each right's mode runs its own scenario, which is shipped.
+    #[test]
+    fn right_modes_run_shipped_scenarios() {
+        let root = lockgate::guest_build::workspace_root();
+        for m in modes().iter().skip(5) {
+            assert_eq!(m.scenarios.len(), 1, "{}", m.name);
+            assert!(root.join(format!("scenarios/{}.yaml", m.scenarios[0])).is_file(), "{}", m.scenarios[0]);
+        }
     }
 
     #[test]
@@ -319,10 +386,11 @@ mod tests {
         let seed = std::fs::read_to_string(root.join("scenarios/openshell-803.yaml")).unwrap();
         for e in &ENV_FAULTS {
             assert!(root.join(format!("images/environments/{}.yaml", e.name)).is_file(), "{}", e.name);
-            // What the environment does is stated by the fact it changes, not by its name.
-            assert!(seed.contains("landlock == blocked"), "the seed states what {} does", e.name);
         }
-        assert_eq!(columns().len(), MODES.len() + ENV_FAULTS.len());
+        // Since issue 19 the seed accepts an environment that takes Landlock away by the fact,
+        // not by its name: it states what such an environment does with `landlock == blocked`.
+        assert!(seed.contains("landlock == blocked"), "the seed states what a blocking environment does");
+        assert_eq!(columns().len(), modes().len() + ENV_FAULTS.len());
     }
 
     #[test]

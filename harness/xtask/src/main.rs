@@ -6,6 +6,7 @@
 //! - `boot-soak`: boot a kernel many times with a trivial init, to count hangs per machine type.
 
 mod bench;
+mod coverage;
 mod kernel_cmd;
 mod known_bad;
 mod module_graph;
@@ -45,6 +46,9 @@ enum Cmd {
     /// Boot a kernel N times with a trivial init; count hangs and time each boot (the machine
     /// type's evidence).
     BootSoak(soak::SoakArgs),
+    /// The coverage table: every Landlock right, its first ABI, probe, known-bad mode and the
+    /// kernels whose snapshots show it checked (`--readme` writes it into README.md).
+    Coverage(coverage::CoverageArgs),
     /// Print each crate's module graph (who refers to whom) and its cycles, if any.
     ModuleGraph,
 }
@@ -79,6 +83,7 @@ fn main() {
         Cmd::Bench(args) => bench::bench(&args),
         Cmd::BootSoak(args) => soak::run(&args),
         Cmd::ModuleGraph => module_graph_cmd(),
+        Cmd::Coverage(args) => coverage::run(&args),
     };
     match result {
         Ok(true) => {}
@@ -122,7 +127,9 @@ fn lint() -> Result<bool> {
         bail!("module cycles (see `cargo xtask module-graph`):\n{}", problems.join("\n"));
     }
     gate(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], "fix the warnings above")?;
-    Ok(true)
+    // The README's coverage table is generated: a right, scenario or snapshot added without it
+    // makes it stale.
+    coverage::run(&coverage::CoverageArgs { readme: false, check: true })
 }
 
 fn test() -> Result<bool> {

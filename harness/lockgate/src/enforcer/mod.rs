@@ -130,6 +130,9 @@ struct RawAdapter {
     /// anything boots. Empty: any value is handed over.
     #[serde(default)]
     faults: Vec<FaultMode>,
+    /// Parts of the reference policy this enforcer has no way to express.
+    #[serde(default)]
+    cannot_express: Vec<Feature>,
 }
 
 /// One value an adapter's `{fault}` accepts.
@@ -138,6 +141,50 @@ struct RawAdapter {
 pub struct FaultMode {
     pub name: String,
     pub about: String,
+}
+
+/// A part of the policy an external enforcer may have no way to express (its adapter's
+/// `cannot_express:`). A scenario that uses it hands the enforcer its policy without it, and
+/// the expectations on what it governs are *not asked for* rather than failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    /// `landlock.scoped`: the abstract unix socket and signal scopes (ABI 6).
+    Scoped,
+    /// `filesystem_policy.ioctl_dev`: ioctl on devices (ABI 5).
+    IoctlDev,
+    /// `filesystem_policy.read_only_noexec`: read without execute.
+    ReadOnlyNoexec,
+}
+
+impl Feature {
+    /// The policy field, as a scenario writes it.
+    pub fn field(self) -> &'static str {
+        match self {
+            Feature::Scoped => "landlock.scoped",
+            Feature::IoctlDev => "filesystem_policy.ioctl_dev",
+            Feature::ReadOnlyNoexec => "filesystem_policy.read_only_noexec",
+        }
+    }
+
+    /// The probes whose outcome depends on it.
+    pub fn governs(self, op: lockgate_protocol::ProbeOp) -> bool {
+        use lockgate_protocol::ProbeOp;
+        match self {
+            Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal),
+            Feature::IoctlDev => op == ProbeOp::IoctlDev,
+            // Without it the paths are under no rule: reading and executing there change.
+            Feature::ReadOnlyNoexec => matches!(op, ProbeOp::Exec | ProbeOp::Read | ProbeOp::Readdir),
+        }
+    }
+
+    fn used_by(self, sc: &Scenario) -> bool {
+        match self {
+            Feature::Scoped => !sc.policy.landlock.scoped.is_empty(),
+            Feature::IoctlDev => !sc.policy.filesystem_policy.ioctl_dev.is_empty(),
+            Feature::ReadOnlyNoexec => !sc.policy.filesystem_policy.read_only_noexec.is_empty(),
+        }
+    }
 }
 
 /// Where the enforcer's binary comes from.
@@ -173,6 +220,8 @@ pub struct Enforcer {
     pub claims: ClaimReader,
     /// The binary's PT_INTERP, when it is dynamic.
     pub interpreter: Option<String>,
+    /// What its adapter says it cannot express.
+    pub cannot_express: Vec<Feature>,
 }
 
 /// `${VAR}` and a leading `~/` in a host path; a relative result is relative to `base`.
@@ -413,6 +462,7 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
         drop_privileges: raw.drop_privileges,
         claims: raw.claim.0,
         interpreter,
+        cannot_express: raw.cannot_express,
     })
 }
 
@@ -430,6 +480,11 @@ pub struct RunAs {
 }
 
 impl Enforcer {
+    /// The parts of `sc`'s policy this enforcer cannot express: not handed to it, not asked for.
+    pub fn not_asked(&self, sc: &Scenario) -> Vec<Feature> {
+        self.cannot_express.iter().copied().filter(|f| f.used_by(sc)).collect()
+    }
+
     /// How the guest starts this enforcer for one scenario.
     /// Refuses a rule path that this enforcer would split: one holding the separator it joins
     /// that list with (`{ro:}` in `LL_FS_RO`: `/sandbox/a:b` would reach it as two paths, and
@@ -466,6 +521,16 @@ impl Enforcer {
     }
 
     pub fn call(&self, sc: &Scenario, run_as: &RunAs, workdir: &str) -> proto::EnforcerCall {
+        // What it cannot express is left out of what it is given (a policy file included).
+        let mut policy = sc.policy.clone();
+        for feature in self.not_asked(sc) {
+            match feature {
+                Feature::Scoped => policy.landlock.scoped.clear(),
+                Feature::IoctlDev => policy.filesystem_policy.ioctl_dev.clear(),
+                Feature::ReadOnlyNoexec => policy.filesystem_policy.read_only_noexec.clear(),
+            }
+        }
+        let sc = &Scenario { policy, ..sc.clone() };
         let fs = &sc.policy.filesystem_policy;
         let mut rw: Vec<String> = fs.read_write.iter().map(|p| p.as_str().to_string()).collect();
         if fs.include_workdir && !rw.iter().any(|p| p == workdir) {
@@ -498,6 +563,11 @@ impl Enforcer {
         v.lists.insert("rw", Some(rw));
         v.lists.insert("tcp_bind", sc.policy.network.as_ref().map(|n| ports(&n.bind_tcp)));
         v.lists.insert("tcp_connect", sc.policy.network.as_ref().map(|n| ports(&n.connect_tcp)));
+        // Absent (a bracketed group left out, a variable not set) when the policy has none.
+        let present = |l: Vec<String>| (!l.is_empty()).then_some(l);
+        v.lists.insert("ro_noexec", present(fs.read_only_noexec.iter().map(|p| p.as_str().to_string()).collect()));
+        v.lists.insert("ioctl_dev", present(fs.ioctl_dev.iter().map(|p| p.as_str().to_string()).collect()));
+        v.lists.insert("scoped", present(sc.policy.landlock.scoped.iter().map(|s| s.name().to_string()).collect()));
         let files = match &policy_file {
             Some(path) => vec![(path.clone(), serde_yaml::to_string(&sc.policy).expect("a policy always serialises"))],
             None => vec![],

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 pub const SCALARS: [&str; 9] =
     ["binary", "policy_file", "scenario", "user", "group", "uid", "gid", "workdir", "compatibility"];
-pub const LISTS: [&str; 5] = ["ro", "rw", "tcp_bind", "tcp_connect", "fault"];
+pub const LISTS: [&str; 8] = ["ro", "rw", "ro_noexec", "tcp_bind", "tcp_connect", "ioctl_dev", "scoped", "fault"];
 pub const CMD: &str = "{cmd}";
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -188,6 +188,7 @@ pub fn judge_all(
                             landlock_blocked: blocked.as_deref(),
                             kernel_landlock: &obs.preflight.landlock,
                             judge_as_bare,
+                            not_asked: &cell.not_asked,
                         })),
                     }
                 }

@@ -225,6 +225,29 @@ pub struct CellInput<'a> {
     /// container environment so, to catch one that takes Landlock away even from a scenario
     /// that accepts it (`landlock == blocked`).
     pub judge_as_bare: bool,
+    /// Parts of the policy the enforcer cannot express (its adapter's `cannot_express:`): the
+    /// expectations on what they govern, and on the claim, are not asked for, not failed.
+    pub not_asked: &'a [crate::enforcer::Feature],
+}
+
+/// Why an expectation is not asked for: the enforcer cannot express a part of the policy that
+/// governs it (an operation it decides, or the claim, which then speaks of another policy).
+fn not_asked(features: &[crate::enforcer::Feature], check: &Check) -> Option<String> {
+    let relevant: Vec<&str> = features
+        .iter()
+        .filter(|f| match check {
+            Check::Operation { action: Action::Probe { op, .. }, .. } => f.governs(*op),
+            Check::Operation { action: Action::Run(_), .. } => false,
+            Check::Enforcement(_) => true,
+        })
+        .map(|f| f.field())
+        .collect();
+    (!relevant.is_empty()).then(|| {
+        format!(
+            "not asked for: the enforcer's adapter says it cannot express `{}`, so its policy went without it",
+            relevant.join("`, `")
+        )
+    })
 }
 
 pub fn judge(input: &CellInput) -> CellVerdict {
@@ -290,6 +313,12 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 expectations.push(v);
                 continue;
             }
+        }
+        if let Some(why) = not_asked(input.not_asked, &e.check) {
+            v.status = Status::Skipped;
+            v.reason = Some(why);
+            expectations.push(v);
+            continue;
         }
         match &e.check {
             Check::Enforcement(want) => {
@@ -651,7 +680,21 @@ mod tests {
             landlock_blocked: None,
             kernel_landlock: &kernel,
             judge_as_bare: false,
+            not_asked: &[],
         })
+    }
+
+    #[test]
+    fn what_the_enforcer_cannot_express_is_not_asked_for() {
+        use crate::enforcer::Feature;
+        let s = scenario("  - {probe: signal outside, denied: EPERM}\n  - {probe: ioctl_dev /dev/null, denied: EACCES}\n  - {run: true, allowed: true}\n  - {enforcement: full}\n");
+        let checks: Vec<&Check> = s.expect.iter().map(|e| &e.check).collect();
+        let asked = |f: &[Feature]| checks.iter().map(|c| not_asked(f, c).is_none()).collect::<Vec<_>>();
+        assert_eq!(asked(&[]), [true, true, true, true]);
+        assert_eq!(asked(&[Feature::Scoped]), [false, true, true, false]);
+        assert_eq!(asked(&[Feature::IoctlDev]), [true, false, true, false]);
+        let why = not_asked(&[Feature::Scoped], checks[0]).unwrap();
+        assert!(why.starts_with("not asked for") && why.contains("`landlock.scoped`"), "{why}");
     }
 
     #[test]
@@ -809,6 +852,7 @@ mod tests {
             landlock_blocked: Some(blocked),
             kernel_landlock: &kernel,
             judge_as_bare,
+            not_asked: &[],
         };
         let v = judge(&input(&s, false));
         assert!(!v.passed(), "`abi` is the kernel's: the denial is due, and it did not happen");

@@ -7,7 +7,7 @@
 use super::cond::When;
 use super::errno;
 use lockgate_protocol::policy as schema;
-use lockgate_protocol::{PathKind, ProbeOp, ProbeTarget, TargetKind};
+use lockgate_protocol::{PathKind, Peer, ProbeOp, ProbeTarget, TargetKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -355,6 +355,14 @@ fn parse_probe(s: &str) -> Result<Action, String> {
         }
         .map(ProbeTarget::Port)
         .ok_or_else(|| format!("`{op_name}` takes one TCP port: `{op_name} 8080`"))?,
+        (TargetKind::Peer, [word]) => Peer::WORDS
+            .iter()
+            .find(|(w, _)| w == word)
+            .map(|(_, peer)| ProbeTarget::Peer(*peer))
+            .ok_or_else(|| format!("`{op_name}` takes `outside` or `inside` (where its peer is), not `{word}`"))?,
+        (TargetKind::Peer, _) => {
+            return Err(format!("`{op_name}` takes one word: `{op_name} outside` or `{op_name} inside`"))
+        }
         (TargetKind::Path, [p]) => ProbeTarget::Path(path(p)?),
         (TargetKind::Pair, [from, to]) => ProbeTarget::Pair { from: path(from)?, to: path(to)? },
         (TargetKind::Path, _) => return Err(format!("`{op_name}` takes 1 path(s): `{op_name} <path>`")),
@@ -400,6 +408,7 @@ pub const IMAGE_PATHS: &[&str] = &[
     "/root",
     "/lockgate",
     "/dev/null",
+    "/dev/zero",
 ];
 
 impl Scenario {
@@ -453,6 +462,8 @@ impl Scenario {
         for (field, list) in [
             ("read_only", &self.policy.filesystem_policy.read_only),
             ("read_write", &self.policy.filesystem_policy.read_write),
+            ("ioctl_dev", &self.policy.filesystem_policy.ioctl_dev),
+            ("read_only_noexec", &self.policy.filesystem_policy.read_only_noexec),
         ] {
             for (i, p) in list.iter().enumerate() {
                 if !exists(p) {
@@ -524,6 +535,16 @@ mod tests {
         assert!(e.contains("EACESS") && e.contains("EACCES") && e.contains("line 4"), "{e}");
         let e = parse(&format!("{BASE}expect:\n  - {{run: touch /x, allowed: true, colour: red}}\n")).unwrap_err();
         assert!(e.contains("colour") && e.contains("line 4"), "{e}");
+        let e = parse(&format!("{BASE}expect:\n  - {{probe: signal elsewhere, allowed: true}}\n")).unwrap_err();
+        assert!(e.contains("`outside` or `inside`"), "{e}");
+        let sc = parse(&format!("{BASE}expect:\n  - {{probe: abstract_connect outside, denied: EPERM}}\n  - {{probe: symlink /x /sandbox/l, allowed: true}}\n")).unwrap();
+        assert!(matches!(
+            &sc.expect[0].check,
+            Check::Operation {
+                action: Action::Probe { op: ProbeOp::AbstractConnect, target: ProbeTarget::Peer(Peer::Outside) },
+                ..
+            }
+        ));
         let e = parse(&format!("{BASE}expect:\n  - {{probe: chmod /x, allowed: true}}\n")).unwrap_err();
         assert!(e.contains("unknown operation `chmod`"), "{e}");
         let e = parse(&format!("{BASE}expect:\n  - {{probe: rename /x, allowed: true}}\n")).unwrap_err();

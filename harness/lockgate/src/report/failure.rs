@@ -265,6 +265,7 @@ mod tests {
             landlock_blocked: None,
             kernel_landlock: &obs.landlock,
             judge_as_bare: false,
+            not_asked: &[],
         })
     }
 

@@ -1,0 +1,98 @@
+//! The peers of a run's scope and unix-socket probes, started *outside* the sandbox's Landlock
+//! domain before the run and gone after it: a listener on the abstract socket
+//! [`OUTSIDE_ABSTRACT_SOCKET`] (abstract_connect outside), a listener bound at each
+//! `unix_connect` path, and a process of the run's own uid for `signal outside` (so that DAC
+//! lets the signal through and only Landlock's scope can stop it), whose pid goes into the
+//! steps the runner gets.
+
+use lockgate_protocol::{Case, Identity, Peer, ProbeOp, ProbeTarget, Step, GUEST_BIN, OUTSIDE_ABSTRACT_SOCKET};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{SocketAddr, UnixListener};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+/// What runs outside the domain during one run; dropping it stops the peers.
+#[derive(Default)]
+pub struct Peers {
+    _listeners: Vec<UnixListener>,
+    signalled: Option<Child>,
+}
+
+impl Drop for Peers {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.signalled {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `lockgate-guest peer`: the process a `signal outside` probe signals; waits to be killed.
+pub fn main() -> i32 {
+    loop {
+        // SAFETY: pause has no preconditions.
+        unsafe { libc::pause() };
+    }
+}
+
+/// Starts the peers `case`'s steps need (after its tree was made: pathname sockets live in it)
+/// and returns the case with `signal outside` pointing at its peer.
+pub fn start(case: &Case) -> Result<(Peers, Option<Case>), String> {
+    let mut peers = Peers::default();
+    let probes = || {
+        case.steps.iter().filter_map(|s| match s {
+            Step::Probe { op, target } => Some((*op, target)),
+            Step::Shell { .. } => None,
+        })
+    };
+    if probes().any(|(op, t)| op == ProbeOp::AbstractConnect && *t == ProbeTarget::Peer(Peer::Outside)) {
+        let addr = SocketAddr::from_abstract_name(OUTSIDE_ABSTRACT_SOCKET.as_bytes())
+            .map_err(|e| format!("cannot name the abstract socket {OUTSIDE_ABSTRACT_SOCKET}: {e}"))?;
+        let listener = UnixListener::bind_addr(&addr)
+            .map_err(|e| format!("cannot listen on the abstract socket @{OUTSIDE_ABSTRACT_SOCKET}: {e}"))?;
+        peers._listeners.push(listener);
+    }
+    // A path probed by several steps gets one listener.
+    let paths: std::collections::BTreeSet<_> = probes()
+        .filter_map(|(op, target)| match (op, target) {
+            (ProbeOp::UnixConnect, ProbeTarget::Path(path)) => Some(path),
+            _ => None,
+        })
+        .collect();
+    for path in paths {
+        {
+            let listener = UnixListener::bind(path.as_str())
+                .map_err(|e| format!("cannot listen on the unix socket {path} for a unix_connect probe: {e}"))?;
+            // connect(2) needs write permission on the socket file: anyone may, Landlock decides.
+            std::fs::set_permissions(path.as_str(), std::fs::Permissions::from_mode(0o777))
+                .map_err(|e| format!("cannot chmod the unix socket {path}: {e}"))?;
+            peers._listeners.push(listener);
+        }
+    }
+    let outside_signal =
+        |s: &Step| matches!(s, Step::Probe { op: ProbeOp::Signal, target: ProbeTarget::Peer(Peer::Outside) });
+    if !case.steps.iter().any(outside_signal) {
+        return Ok((peers, None));
+    }
+    let child = spawn_peer(&case.identity)?;
+    let pid = child.id();
+    peers.signalled = Some(child);
+    let mut resolved = case.clone();
+    for step in resolved.steps.iter_mut().filter(|s| outside_signal(s)) {
+        *step = Step::Probe { op: ProbeOp::Signal, target: ProbeTarget::Peer(Peer::OutsidePid(pid)) };
+    }
+    Ok((peers, Some(resolved)))
+}
+
+fn spawn_peer(identity: &Identity) -> Result<Child, String> {
+    Command::new(GUEST_BIN)
+        .arg("peer")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .uid(identity.uid)
+        .gid(identity.gid)
+        .spawn()
+        .map_err(|e| format!("cannot start the peer process of a signal probe ({GUEST_BIN} peer): {e}"))
+}
