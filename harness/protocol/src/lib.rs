@@ -36,6 +36,26 @@ pub const PLAN_PATH: &str = "/lockgate/plan.json";
 /// probe runner.
 pub const GUEST_BIN: &str = "/bin/lockgate-guest";
 
+/// The directories of the guest's base image (besides `/`): the host's image writer makes them,
+/// and a policy may name them without creating them.
+pub const IMAGE_DIRS: [&str; 15] = [
+    "/bin",
+    "/sbin",
+    "/usr",
+    "/usr/bin",
+    "/usr/sbin",
+    "/lib",
+    "/lib64",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run",
+    "/tmp",
+    "/root",
+    "/lockgate",
+];
+
 /// Environment variable the reference enforcer sets for its child with its claim.
 pub const CLAIM_ENV: &str = "LOCKGATE_ENFORCEMENT";
 

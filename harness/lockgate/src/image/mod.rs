@@ -44,23 +44,7 @@ pub fn base_image(cache: &Cache, inputs: &BaseInputs) -> Result<BaseImage> {
 
 fn build_base(inputs: &BaseInputs) -> Result<Vec<u8>> {
     let mut a = Newc::new();
-    for d in [
-        "/bin",
-        "/sbin",
-        "/usr",
-        "/usr/bin",
-        "/usr/sbin",
-        "/lib",
-        "/lib64",
-        "/etc",
-        "/proc",
-        "/sys",
-        "/dev",
-        "/run",
-        "/tmp",
-        "/root",
-        "/lockgate",
-    ] {
+    for d in lockgate_protocol::IMAGE_DIRS {
         a.dir(d, if d == "/tmp" { 0o1777 } else { 0o755 });
     }
     // The console must exist before devtmpfs is mounted, or PID 1 starts without stdio.

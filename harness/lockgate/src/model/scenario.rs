@@ -389,27 +389,22 @@ pub const RESERVED_TOPS: &[&str] = &[
     "/root",
 ];
 
-/// Paths the guest image provides, which policies may name without creating them.
-pub const IMAGE_PATHS: &[&str] = &[
-    "/",
-    "/bin",
-    "/sbin",
-    "/usr",
-    "/usr/bin",
-    "/usr/sbin",
-    "/lib",
-    "/lib64",
-    "/etc",
-    "/proc",
-    "/sys",
-    "/dev",
-    "/run",
-    "/tmp",
-    "/root",
-    "/lockgate",
-    "/dev/null",
-    "/dev/zero",
-];
+/// Paths the guest image provides besides its directories (`/`, and the device nodes every
+/// image has), which policies may name without creating them.
+const IMAGE_FILES: [&str; 3] = ["/", "/dev/null", "/dev/zero"];
+
+/// Whether the guest image provides `p`.
+fn in_image(p: &str) -> bool {
+    IMAGE_FILES.contains(&p) || lockgate_protocol::IMAGE_DIRS.contains(&p)
+}
+
+/// Every path the guest image provides, for messages.
+fn image_paths() -> String {
+    let mut all: Vec<&str> = IMAGE_FILES[..1].to_vec();
+    all.extend(lockgate_protocol::IMAGE_DIRS);
+    all.extend(&IMAGE_FILES[1..]);
+    all.join(", ")
+}
 
 impl Scenario {
     /// Cross-field checks. Each error is `(field path, message)`; the loader adds file and line.
@@ -455,7 +450,7 @@ impl Scenario {
             }
         }
         let exists = |p: &GuestPath| {
-            IMAGE_PATHS.contains(&p.as_str())
+            in_image(p.as_str())
                 || self.setup.paths.iter().any(|e| e.path == *p)
                 || self.setup.paths.iter().any(|e| e.path.top() == p.as_str())
         };
@@ -469,7 +464,7 @@ impl Scenario {
                 if !exists(p) {
                     errs.push((
                         format!("policy.filesystem_policy.{field}[{i}]"),
-                        format!("`{}` does not exist in the guest: create it in setup.paths, or name a path of the image ({})", p.as_str(), IMAGE_PATHS.join(", ")),
+                        format!("`{}` does not exist in the guest: create it in setup.paths, or name a path of the image ({})", p.as_str(), image_paths()),
                     ));
                 }
             }
