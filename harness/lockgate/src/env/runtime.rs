@@ -9,11 +9,10 @@ use crate::cache::{sha256_bytes, Cache};
 use crate::fetch::{Fetcher, PackagedFile};
 use crate::image::newc::Newc;
 use crate::model::kernel::PackageRef;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
 
 /// Bump when the archive's layout changes, so cached archives are rebuilt.
 const LAYOUT_VERSION: u32 = 1;
@@ -106,15 +105,7 @@ fn unpacked(cache: &Cache, deb: &Path, sha256: &str) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(cache.dir("unpacked"))?;
     let tmp = tempfile::tempdir_in(cache.dir("unpacked"))?;
-    let status = Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(deb)
-        .arg(tmp.path())
-        .status()
-        .context("cannot run dpkg-deb (package dpkg)")?;
-    if !status.success() {
-        bail!("dpkg-deb could not unpack {}", deb.display());
-    }
+    crate::fetch::apt::unpack_deb(deb, tmp.path())?;
     let staged = tmp.keep();
     if let Err(e) = std::fs::rename(&staged, &dir) {
         let _ = std::fs::remove_dir_all(&staged);

@@ -120,18 +120,20 @@ impl AptRoot {
     }
 }
 
-/// Extract one file of a .deb (e.g. `boot/vmlinuz-…`) to `dest`.
-pub fn extract_file(deb: &Path, inner: &str, dest: &Path) -> Result<()> {
-    let tmp = tempfile::tempdir_in(dest.parent().context("no parent")?)?;
-    let status = Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(deb)
-        .arg(tmp.path())
-        .status()
-        .context("cannot run dpkg-deb (package dpkg)")?;
+/// Unpack a .deb's files into `into` (an existing, empty directory).
+pub fn unpack_deb(deb: &Path, into: &Path) -> Result<()> {
+    let status =
+        Command::new("dpkg-deb").arg("-x").arg(deb).arg(into).status().context("cannot run dpkg-deb (package dpkg)")?;
     if !status.success() {
         bail!("dpkg-deb could not unpack {}", deb.display());
     }
+    Ok(())
+}
+
+/// Extract one file of a .deb (e.g. `boot/vmlinuz-…`) to `dest`.
+pub fn extract_file(deb: &Path, inner: &str, dest: &Path) -> Result<()> {
+    let tmp = tempfile::tempdir_in(dest.parent().context("no parent")?)?;
+    unpack_deb(deb, tmp.path())?;
     let src = tmp.path().join(inner.trim_start_matches('/'));
     if !src.exists() {
         let mut found = Vec::new();
