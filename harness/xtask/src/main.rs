@@ -5,6 +5,7 @@
 //! - `kernels`: list, fetch, pin (lock) or build the matrix's kernels;
 //! - `boot-soak`: boot a kernel many times with a trivial init, to count hangs per machine type.
 
+mod backports;
 mod bench;
 mod coverage;
 mod kernel_cmd;

@@ -40,24 +40,24 @@ pub fn ensure_host_tools() -> Result<()> {
 /// Installs `packages` with apt-get, never removing or downgrading a package the user has: the
 /// plan is simulated first and refused, naming the conflict, when it would remove or downgrade
 /// anything; the install itself runs with `--no-remove` (and without `--allow-downgrades`), so
-/// apt aborts rather than do either.
+/// apt aborts rather than do either. When every package in the way came from the release's
+/// backports suite, the install is planned again from that suite (see `backports`).
 fn apt_install<S: AsRef<std::ffi::OsStr> + std::fmt::Display>(packages: &[S]) -> Result<()> {
     let names: Vec<String> = packages.iter().map(|p| p.to_string()).collect();
-    let simulated = Command::new("apt-get")
-        .args(["install", "-s", "-q", "--no-install-recommends"])
-        .args(packages)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .env("LC_ALL", "C")
-        .output()
-        .context("cannot run apt-get")?;
-    let plan = String::from_utf8_lossy(&simulated.stdout);
-    let conflicts = conflicts(&plan, &|old, new| version_lower(new, old));
+    let mut release = None;
+    let mut conflicts = simulate(&names, None)?;
+    if !conflicts.is_empty() && conflicts.iter().all(Conflict::is_backport) {
+        let suite = crate::backports::ensure_suite()?;
+        conflicts = simulate(&names, Some(&suite))?;
+        release = Some(suite);
+    }
     if !conflicts.is_empty() {
         bail!("{}", conflict_message(&names, &conflicts));
     }
     let status = Command::new("apt-get")
         .args(["install", "-y", "-q", "--no-install-recommends", "--no-remove"])
-        .args(packages)
+        .args(release.iter().flat_map(|r| ["-t", r.as_str()]))
+        .args(&names)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status()
         .context("cannot run apt-get")?;
@@ -70,11 +70,34 @@ fn apt_install<S: AsRef<std::ffi::OsStr> + std::fmt::Display>(packages: &[S]) ->
     Ok(())
 }
 
+/// What installing `names` (from `release`, if given) would remove or downgrade.
+fn simulate(names: &[String], release: Option<&str>) -> Result<Vec<Conflict>> {
+    let simulated = Command::new("apt-get")
+        .args(["install", "-s", "-q", "--no-install-recommends"])
+        .args(release.iter().flat_map(|r| ["-t", *r]))
+        .args(names)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .env("LC_ALL", "C")
+        .output()
+        .context("cannot run apt-get")?;
+    Ok(conflicts(&String::from_utf8_lossy(&simulated.stdout), &|old, new| version_lower(new, old)))
+}
+
 /// What an apt plan would do to a package the user has.
 #[derive(Debug, PartialEq, Eq)]
 enum Conflict {
     Remove { package: String, version: String },
     Downgrade { package: String, from: String, to: String },
+}
+
+impl Conflict {
+    /// Whether the user's version of the package came from a backports suite.
+    fn is_backport(&self) -> bool {
+        match self {
+            Conflict::Remove { version, .. } => crate::backports::is_backport(version),
+            Conflict::Downgrade { from, .. } => crate::backports::is_backport(from),
+        }
+    }
 }
 
 /// The removals and downgrades in `apt-get -s` output (`Remv NAME [VERSION]`, `Inst NAME
