@@ -219,6 +219,7 @@ fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &Enforcer) -> (proto::Cas
         steps,
         workdir,
         container: None,
+        policy_paths: sc.checked_paths(),
     };
     (case, step_of)
 }

@@ -58,6 +58,11 @@ pub struct CellVerdict {
     /// The enforcer's claim line, as printed.
     pub enforcer_claim: String,
     pub enforcer_exit: String,
+    /// The policy's paths that did not exist where the runs happened, each marked when the
+    /// scenario means it to be missing (`setup.absent`). A missing rule path is a test input:
+    /// an enforcer must neither fail open on it nor grant anything through it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_paths: Vec<String>,
     pub expectations: Vec<ExpectationVerdict>,
     /// Checks that apply to every cell (the enforcer's honesty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -402,6 +407,27 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             ));
         }
     }
+    // What the guest saw missing (the enforced run's tree; the control run's if that one
+    // could not be made).
+    let seen_missing = match obs.enforced.setup_error {
+        None => &obs.enforced.missing_paths,
+        Some(_) => &obs.control.missing_paths,
+    };
+    let absent = &input.scenario.setup.absent;
+    let missing_paths = seen_missing
+        .iter()
+        .map(|p| match absent.iter().any(|a| a.as_str() == p) {
+            true => format!("{p} (setup.absent)"),
+            false => p.clone(),
+        })
+        .collect();
+    let observed = obs.enforced.setup_error.is_none() || obs.control.setup_error.is_none();
+    for a in absent.iter().filter(|a| observed && !seen_missing.iter().any(|p| p == a.as_str())) {
+        findings.push(format!(
+            "`{}` exists here, but the scenario means it to be missing (setup.absent): the cell does not test what it says",
+            a.as_str()
+        ));
+    }
     let intended = input.scenario.may_skip_all;
     let nothing_checked = (!expectations.is_empty() && expectations.iter().all(|e| e.status == Status::Skipped)).then(|| {
         let why = format!("every expectation's `when:` fails here (landlock: {landlock_here}), so nothing was checked");
@@ -419,6 +445,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         kernel_landlock: (input.kernel_landlock != &obs.landlock).then(|| input.kernel_landlock.to_string()),
         enforcer_claim: claim_text,
         enforcer_exit: obs.enforced.exit.clone(),
+        missing_paths,
         expectations,
         findings,
         nothing_checked,

@@ -114,6 +114,11 @@ pub struct Setup {
     /// Working directory of the runs (and the `include_workdir` path). Default `/`.
     #[serde(default)]
     pub workdir: Option<GuestPath>,
+    /// Paths the scenario means to be missing in the guest (a real policy names `/app` or
+    /// `/var/log`, which an image may lack). Any policy path may be missing; the cell reports
+    /// which were, and a path listed here that exists fails the cell.
+    #[serde(default)]
+    pub absent: Vec<GuestPath>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -389,21 +394,9 @@ pub const RESERVED_TOPS: &[&str] = &[
     "/root",
 ];
 
-/// Paths the guest image provides besides its directories (`/`, and the device nodes every
-/// image has), which policies may name without creating them.
-const IMAGE_FILES: [&str; 3] = ["/", "/dev/null", "/dev/zero"];
-
-/// Whether the guest image provides `p`.
+/// Whether the guest image provides the directory `p`.
 fn in_image(p: &str) -> bool {
-    IMAGE_FILES.contains(&p) || lockgate_protocol::IMAGE_DIRS.contains(&p)
-}
-
-/// Every path the guest image provides, for messages.
-fn image_paths() -> String {
-    let mut all: Vec<&str> = IMAGE_FILES[..1].to_vec();
-    all.extend(lockgate_protocol::IMAGE_DIRS);
-    all.extend(&IMAGE_FILES[1..]);
-    all.join(", ")
+    p == "/" || lockgate_protocol::IMAGE_DIRS.contains(&p)
 }
 
 impl Scenario {
@@ -449,31 +442,24 @@ impl Scenario {
                 }
             }
         }
-        let exists = |p: &GuestPath| {
-            in_image(p.as_str())
-                || self.setup.paths.iter().any(|e| e.path == *p)
-                || self.setup.paths.iter().any(|e| e.path.top() == p.as_str())
+        let made = |p: &GuestPath| {
+            self.setup.paths.iter().any(|e| e.path == *p) || self.setup.paths.iter().any(|e| e.path.top() == p.as_str())
         };
-        for (field, list) in [
-            ("read_only", &self.policy.filesystem_policy.read_only),
-            ("read_write", &self.policy.filesystem_policy.read_write),
-            ("ioctl_dev", &self.policy.filesystem_policy.ioctl_dev),
-            ("read_only_noexec", &self.policy.filesystem_policy.read_only_noexec),
-        ] {
-            for (i, p) in list.iter().enumerate() {
-                if !exists(p) {
-                    errs.push((
-                        format!("policy.filesystem_policy.{field}[{i}]"),
-                        format!("`{}` does not exist in the guest: create it in setup.paths, or name a path of the image ({})", p.as_str(), image_paths()),
-                    ));
-                }
-            }
-        }
+        // Policy paths need not exist (a missing one is a test input, reported in the cell);
+        // the working directory must, since both runs start there.
         if let Some(w) = &self.setup.workdir {
-            if !exists(w) {
+            if !in_image(w.as_str()) && !made(w) {
                 errs.push((
                     "setup.workdir".into(),
                     format!("`{}` does not exist in the guest: create it in setup.paths", w.as_str()),
+                ));
+            }
+        }
+        for (i, p) in self.setup.absent.iter().enumerate() {
+            if in_image(p.as_str()) || made(p) {
+                errs.push((
+                    format!("setup.absent[{i}]"),
+                    format!("`{}` exists in the guest (the image or setup.paths makes it): a path meant to be missing must be one nothing creates", p.as_str()),
                 ));
             }
         }
@@ -481,6 +467,26 @@ impl Scenario {
             errs.push(("expect".into(), "a scenario needs at least one expectation".into()));
         }
         errs
+    }
+
+    /// The paths whose existence the guest reports: every rule path of the policy, then the
+    /// paths the scenario means to be missing.
+    pub fn checked_paths(&self) -> Vec<String> {
+        let fs = &self.policy.filesystem_policy;
+        let mut out: Vec<String> = Vec::new();
+        for p in fs
+            .read_only
+            .iter()
+            .chain(&fs.read_write)
+            .chain(&fs.read_only_noexec)
+            .chain(&fs.ioctl_dev)
+            .chain(&self.setup.absent)
+        {
+            if !out.iter().any(|o| o == p.as_str()) {
+                out.push(p.as_str().to_string());
+            }
+        }
+        out
     }
 
     /// Top-level directories that get a fresh tmpfs for each run. /tmp always does, so that
@@ -563,7 +569,7 @@ mod tests {
     #[test]
     fn cross_field_errors() {
         let s = parse(
-            "name: t\nsetup:\n  paths: [{path: /etc/x, kind: file, owner: bob}]\npolicy: {filesystem_policy: {read_only: [/nowhere]}, process: {run_as_user: eve}}\nexpect: [{enforcement: full}]\n",
+            "name: t\nsetup:\n  paths: [{path: /etc/x, kind: file, owner: bob}, {path: /sandbox/d, kind: dir}]\n  absent: [/app, /sandbox/d, /usr]\npolicy: {filesystem_policy: {read_only: [/nowhere]}, process: {run_as_user: eve}}\nexpect: [{enforcement: full}]\n",
         )
         .unwrap();
         let errs = s.validate();
@@ -571,6 +577,11 @@ mod tests {
         assert!(fields.contains(&"setup.paths[0].path"), "{errs:?}");
         assert!(fields.contains(&"setup.paths[0].owner"), "{errs:?}");
         assert!(fields.contains(&"policy.process.run_as_user"), "{errs:?}");
-        assert!(fields.contains(&"policy.filesystem_policy.read_only[0]"), "{errs:?}");
+        // A missing policy path is a test input, not an error; a path meant to be missing
+        // that something makes is.
+        assert!(!fields.iter().any(|f| f.starts_with("policy.filesystem_policy")), "{errs:?}");
+        assert!(!fields.contains(&"setup.absent[0]"), "{errs:?}");
+        assert!(fields.contains(&"setup.absent[1]") && fields.contains(&"setup.absent[2]"), "{errs:?}");
+        assert_eq!(s.checked_paths(), ["/nowhere", "/app", "/sandbox/d", "/usr"]);
     }
 }
