@@ -18,6 +18,7 @@
 
 pub mod claim;
 pub mod elf;
+pub mod native;
 pub mod template;
 
 use crate::cache::{sha256_bytes, sha256_file, Cache};
@@ -161,6 +162,10 @@ struct RawAdapter {
     /// Parts of the reference policy this enforcer has no way to express.
     #[serde(default)]
     cannot_express: Vec<Feature>,
+    /// Where lockgate finds what it needs in a native policy (a scenario carrying this
+    /// enforcer's own document): see [`native`].
+    #[serde(default)]
+    native: Option<native::Selectors>,
 }
 
 /// One value an adapter's `{fault}` accepts.
@@ -257,6 +262,8 @@ pub struct Enforcer {
     pub interpreter: Option<String>,
     /// What its adapter says it cannot express.
     pub cannot_express: Vec<Feature>,
+    /// Its adapter's `native:` section; `None`: it cannot be handed a native policy.
+    native: Option<native::Selectors>,
 }
 
 /// `${VAR}` and a leading `~/` in a host path; a relative result is relative to `base`.
@@ -510,6 +517,12 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
             }
             all
         },
+        native: match (&raw.native, inv.style) {
+            (Some(_), Style::PolicyFile) | (None, _) => raw.native.clone(),
+            (Some(_), _) => {
+                bail!("{}: only a `style: policy_file` enforcer can be handed a native policy document", at("native"))
+            }
+        },
     })
 }
 
@@ -527,6 +540,27 @@ pub struct RunAs {
 }
 
 impl Enforcer {
+    /// `sc` as this enforcer receives it: a native policy's document read through the
+    /// adapter's `native:` selectors into the policy lockgate understands (its user, group,
+    /// compatibility and rule paths); any other scenario as it is.
+    pub fn resolve(&self, sc: &Scenario) -> Result<Scenario, String> {
+        let Some(text) = &sc.native_policy else { return Ok(sc.clone()) };
+        let Some(selectors) = &self.native else {
+            return Err(format!(
+                "policy: the scenario carries its enforcer's own policy document, but the adapter of {} ({}) {}",
+                self.name,
+                self.file.display(),
+                match self.style {
+                    Style::PolicyFile => "has no `native:` section saying where lockgate finds the user and the rule paths in it: add one",
+                    _ => "does not take a policy file: a native policy goes to an enforcer that reads one (`style: policy_file`)",
+                }
+            ));
+        };
+        let policy =
+            selectors.resolve(sc, text).map_err(|e| format!("policy: {e} (adapter {})", self.file.display()))?;
+        Ok(Scenario { policy, ..sc.clone() })
+    }
+
     /// The parts of `sc`'s policy this enforcer cannot express: not handed to it, not asked for.
     pub fn not_asked(&self, sc: &Scenario) -> Vec<Feature> {
         self.cannot_express.iter().copied().filter(|f| f.used_by(sc)).collect()
@@ -617,7 +651,10 @@ impl Enforcer {
         v.lists.insert("ioctl_dev", present(fs.ioctl_dev.iter().map(|p| p.as_str().to_string()).collect()));
         v.lists.insert("scoped", present(sc.policy.landlock.scoped.iter().map(|s| s.name().to_string()).collect()));
         let files = match &policy_file {
-            Some(path) => vec![(path.clone(), self.format.write(&sc.policy))],
+            // A native policy goes as written; lockgate's own is written in the adapter's format.
+            Some(path) => {
+                vec![(path.clone(), sc.native_policy.clone().unwrap_or_else(|| self.format.write(&sc.policy)))]
+            }
             None => vec![],
         };
         let mut env: Vec<(String, String)> =
@@ -845,6 +882,28 @@ mod tests {
             "{}",
             call.files[0].1
         );
+    }
+
+    /// A native policy reaches the enforcer as written, byte for byte; what lockgate needs is
+    /// read from it through the adapter's selectors.
+    #[test]
+    fn a_native_policy_is_handed_over_as_written() {
+        let doc = "# as deployed\nversion: 1\nprocess:   {run_as_user: sandbox}\nfilesystem_policy: {read_only: [/usr, /app]}\n";
+        let text = format!(
+            "name: n\nsetup: {{users: [{{name: sandbox, uid: 998}}]}}\npolicy: |\n{}expect: [{{enforcement: full}}]\n",
+            doc.lines().map(|l| format!("  {l}\n")).collect::<String>()
+        );
+        let sc: Scenario = serde_yaml::from_str(&text).unwrap();
+        let reference = reference(&[]).unwrap();
+        let resolved = reference.resolve(&sc).unwrap();
+        assert_eq!(resolved.policy.process.run_as_user.as_ref().map(|n| n.as_str()), Some("sandbox"));
+        assert_eq!(resolved.checked_paths(), ["/usr", "/app"]);
+        let call = reference.call(&resolved, &run_as(), "/");
+        assert_eq!(call.files, [("/lockgate/policy/n.yaml".to_string(), doc.to_string())]);
+        // An enforcer that takes no policy file cannot be handed one.
+        let dir = tempfile::tempdir().unwrap();
+        let env = adapter(dir.path(), "invoke: {style: landlock_env}\nclaim: unsupported\n").unwrap();
+        assert!(env.resolve(&sc).unwrap_err().contains("does not take a policy file"));
     }
 
     #[test]

@@ -15,23 +15,97 @@ pub use lockgate_protocol::GuestPath;
 pub use schema::{Compatibility, LandlockPolicy, NetworkPolicy};
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawScenario")]
 pub struct Scenario {
     pub name: Name,
-    #[serde(default)]
     pub about: String,
-    #[serde(default)]
     pub setup: Setup,
+    /// The policy as lockgate understands it. For a native policy, what the enforcer's adapter
+    /// finds in the document (`native:` selectors: user, group, compatibility, rule paths),
+    /// filled in when the scenario is planned for that enforcer
+    /// ([`crate::enforcer::Enforcer::resolve`]); until then the default.
     pub policy: Policy,
+    /// The enforcer's own policy document (`policy: |` followed by it), handed to the
+    /// enforcer byte for byte: YAML or JSON, any schema.
+    pub native_policy: Option<String>,
     pub expect: Vec<Expectation>,
+    pub may_skip_all: bool,
+    pub limits: ScenarioLimits,
+}
+
+/// A scenario as written. `policy:` is either a mapping in lockgate's format (OpenShell's plus
+/// lockgate's extensions) or a string: the enforcer's own document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Name,
+    #[serde(default)]
+    about: String,
+    #[serde(default)]
+    setup: Setup,
+    policy: PolicyText,
+    expect: Vec<Expectation>,
     /// A cell in which every expectation is skipped checked nothing, which is not a pass (it
     /// fails under `CI=true`); `true` says that is intended for this scenario.
     #[serde(default)]
-    pub may_skip_all: bool,
+    may_skip_all: bool,
     /// The guest's time limits for this scenario's runs (`limits: {step: 20, run: 60}`, in
     /// seconds).
     #[serde(default)]
-    pub limits: ScenarioLimits,
+    limits: ScenarioLimits,
+}
+
+impl From<RawScenario> for Scenario {
+    fn from(r: RawScenario) -> Scenario {
+        let (policy, native_policy) = match r.policy {
+            PolicyText::Generic(p) => (*p, None),
+            PolicyText::Native(text) => (Policy::default(), Some(text)),
+        };
+        Scenario {
+            name: r.name,
+            about: r.about,
+            setup: r.setup,
+            policy,
+            native_policy,
+            expect: r.expect,
+            may_skip_all: r.may_skip_all,
+            limits: r.limits,
+        }
+    }
+}
+
+enum PolicyText {
+    Generic(Box<Policy>),
+    Native(String),
+}
+
+impl std::fmt::Debug for PolicyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicyText::Generic(p) => p.fmt(f),
+            PolicyText::Native(t) => t.fmt(f),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PolicyText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = PolicyText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a policy: a mapping (filesystem_policy, landlock, process, …), or the enforcer's own policy document as a string (`policy: |` and the document below it)")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<PolicyText, E> {
+                Ok(PolicyText::Native(s.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<PolicyText, A::Error> {
+                Policy::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|p| PolicyText::Generic(Box::new(p)))
+            }
+        }
+        d.deserialize_any(Text)
+    }
 }
 
 /// A scenario's `limits:`: how long a `run:` step and a whole run may take in the guest before
