@@ -711,6 +711,29 @@ mod tests {
         })
     }
 
+    /// Missing policy paths are reported, marked when meant; a path meant to be missing that
+    /// exists fails the cell, since the cell does not test what the scenario says.
+    #[test]
+    fn missing_policy_paths_are_reported_and_meant_ones_checked() {
+        let s: Scenario = serde_yaml::from_str(
+            "name: t\nsetup: {absent: [/app, /var/log]}\npolicy: {filesystem_policy: {read_only: [/usr, /app, /opt]}}\nexpect: [{run: 'true', allowed: true}]\n",
+        )
+        .unwrap();
+        let seen = |missing: &[&str]| {
+            let mut r = run(&[Outcome::Ok], "", "exit:0");
+            r.missing_paths = missing.iter().map(|p| p.to_string()).collect();
+            r
+        };
+        let v =
+            judge_one(&s, AbiProbe::Abi(6), seen(&["/app", "/opt", "/var/log"]), seen(&["/app", "/opt", "/var/log"]));
+        assert_eq!(v.missing_paths, ["/app (setup.absent)", "/opt", "/var/log (setup.absent)"]);
+        assert!(v.passed(), "{:?}", v.failures());
+        let v = judge_one(&s, AbiProbe::Abi(6), seen(&["/app"]), seen(&["/app"]));
+        assert!(!v.passed());
+        assert_eq!(v.findings.len(), 1, "{:?}", v.findings);
+        assert!(v.findings[0].starts_with("`/var/log` exists here, but the scenario means it to be missing"));
+    }
+
     #[test]
     fn what_the_enforcer_cannot_express_is_not_asked_for() {
         use crate::enforcer::Feature;
