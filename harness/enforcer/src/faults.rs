@@ -35,9 +35,11 @@ pub enum Fault {
     /// asked for is enforced — which is the point: the claim is true for V2 yet `truncate(2)`
     /// and `bind(2)` are allowed. `abi=` reports min(kernel, 2).
     Abi2,
-    /// OpenShell #905: a baseline that adds every `read_only` path to `read_write` as well.
+    /// OpenShell #905: in proxy mode — which OpenShell turns on whenever the policy has
+    /// `network_policies` — a baseline that adds every `read_only` path to `read_write` as well.
     /// Landlock grants the union of all rules that match a path, so the read-only paths become
-    /// writable. The ruleset is fully enforced and the claim (`full`) is honest about that; only
+    /// writable. Without network policies nothing changes: only a policy as deployed, network
+    /// section included, shows the hole. The ruleset is fully enforced and the claim (`full`) is honest about that; only
     /// probing shows the hole.
     BaselineRw,
     /// Turn off the crate's no_new_privs (`no_new_privs(false)`, the former
@@ -83,7 +85,9 @@ impl Fault {
             Fault::DropFirst => "drop privileges before opening rule paths (OpenShell #803)".into(),
             Fault::IgnoreStatus => "ignore the RulesetStatus, always claim full".into(),
             Fault::Abi2 => "pin Landlock ABI V2: no TRUNCATE, no TCP rules".into(),
-            Fault::BaselineRw => "add every read_only path to read_write (OpenShell #905)".into(),
+            Fault::BaselineRw => {
+                "with network_policies (proxy mode), add every read_only path to read_write (OpenShell #905)".into()
+            }
             Fault::NoNnp => "no no_new_privs, drop caps; swallow restrict_self EPERM".into(),
             Fault::Unhandled(right) if right.class() == lockgate_protocol::rights::Class::Scope => {
                 format!("do not set the scope {} (ABI {})", right.constant(), right.abi())

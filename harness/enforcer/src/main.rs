@@ -151,7 +151,9 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
     let prepared = match abi {
         None => Prepared::Claim(Claim::new(Level::None, None, support.missing_reason().unwrap_or_default())),
         Some(abi) => {
-            let specs = ruleset::specs(&policy.filesystem_policy, setup.workdir.clone(), faults.has(Fault::BaselineRw));
+            // baseline-rw widens only in proxy mode, as OpenShell's baseline did.
+            let baseline_rw = faults.has(Fault::BaselineRw) && policy::proxy_mode(policy);
+            let specs = ruleset::specs(&policy.filesystem_policy, setup.workdir.clone(), baseline_rw);
             let mut skipped = 0;
             // best_effort leaves out a path it cannot open (fewer rules = less access); under
             // hard_requirement the policy cannot be honoured, so it refuses. drop-first never

@@ -1,5 +1,6 @@
 //! The policy file. Its schema is the one the host writes ([`lockgate_protocol::policy`]):
-//! OpenShell's field names, every struct denying unknown fields. Here it is read from YAML, and
+//! OpenShell's format (so an OpenShell policy as deployed is read natively, `network_policies`
+//! included) plus lockgate's extensions, every struct denying unknown fields. Here it is read from YAML, and
 //! every error names the file and line.
 
 use anyhow::{Context, Result};
@@ -12,6 +13,13 @@ pub use schema::{Compatibility, NetworkPolicy};
 /// The schema the host writes, with the enforcer's leaves: any absolute rule path, any name.
 pub type Policy = schema::Policy<AbsPath, String>;
 pub type FilesystemPolicy = schema::FilesystemPolicy<AbsPath>;
+
+/// OpenShell's proxy mode: on whenever the policy has network policies (the sandbox's traffic
+/// then goes through OpenShell's proxy, and its baseline paths join the ruleset). The reference
+/// enforcer has no proxy; the `baseline-rw` fault keys on this, as OpenShell's bug did.
+pub fn proxy_mode(policy: &Policy) -> bool {
+    !policy.network_policies.is_empty()
+}
 
 pub fn load(path: &Path) -> Result<Policy> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read policy file {}", path.display()))?;
@@ -56,6 +64,16 @@ mod tests {
         assert_eq!(policy.process.run_as_group.as_deref(), Some("sandbox"));
         let net = policy.network.unwrap();
         assert_eq!((net.bind_tcp, net.connect_tcp), (vec![8080], vec![80]));
+    }
+
+    /// A policy in OpenShell's own format, as a deployment writes it, is read as it is.
+    #[test]
+    fn an_openshell_policy_is_read_natively() {
+        let text = "version: 1\nfilesystem_policy:\n  include_workdir: false\n  read_only: [/usr, /dev/urandom, /app]\n  read_write: [/tmp]\nlandlock: {compatibility: best_effort}\nprocess: {run_as_user: sandbox, run_as_group: sandbox}\nnetwork_policies:\n  api:\n    name: api\n    endpoints: [{host: api.example.test, port: 443, protocol: rest, enforcement: enforce, access: read-only}]\n    binaries: [{path: /usr/bin/curl}]\n";
+        let policy = parse(text, "p").unwrap();
+        assert!(proxy_mode(&policy));
+        assert_eq!(policy.filesystem_policy.read_only.len(), 3);
+        assert!(!proxy_mode(&parse("version: 1\n", "p").unwrap()));
     }
 
     #[test]

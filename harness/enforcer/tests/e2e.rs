@@ -159,16 +159,24 @@ fn honest_enforcer_denies_the_write_that_dac_allows() {
     assert!(!target.exists());
 }
 
+/// OpenShell #905: in proxy mode (the policy has network policies) the baseline widens the
+/// read-only paths; without network policies the same fault changes nothing.
 #[test]
-fn baseline_rw_fault_makes_read_only_paths_writable() {
+fn baseline_rw_fault_makes_read_only_paths_writable_in_proxy_mode() {
     require_host!();
     let sb = Sandbox::new();
     let target = sb.path("x");
-    let run = sb.enforce(&sb.read_only_policy(&[], ""), &["baseline-rw"], &format!("touch {}", target.display()));
+    let proxy = "network_policies: {api: {name: api, endpoints: [{host: api.example.test, port: 443}]}}\n";
+    let run = sb.enforce(&sb.read_only_policy(&[], proxy), &["baseline-rw"], &format!("touch {}", target.display()));
     run.show("baseline-rw");
     assert_eq!(run.claim, full_claim(), "the ruleset is fully enforced: the claim is honest");
     assert_eq!(run.code(), Some(0), "union of rules: the read-only dir became writable");
     assert!(target.exists());
+    std::fs::remove_file(&target).unwrap();
+    let run = sb.enforce(&sb.read_only_policy(&[], ""), &["baseline-rw"], &format!("touch {}", target.display()));
+    run.show("baseline-rw without network policies");
+    assert_ne!(run.code(), Some(0), "no proxy mode, no baseline: the read-only dir stays read-only");
+    assert!(!target.exists());
 }
 
 #[test]

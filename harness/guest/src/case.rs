@@ -59,9 +59,10 @@ pub fn observe_run(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation
     let (observation, took) = match ready {
         Ok((_listeners, _peers, resolved)) => {
             // listeners and peers stop when dropped, after the run
+            let missing_paths = missing(&case.policy_paths);
             let started = monotonic();
             let obs = run(resolved.as_ref().unwrap_or(case));
-            (obs, monotonic() - started)
+            (RunObservation { missing_paths, ..obs }, monotonic() - started)
         }
         Err(e) => (RunObservation { setup_error: Some(e), ..Default::default() }, 0.0),
     };
@@ -70,4 +71,9 @@ pub fn observe_run(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation
     }
     spawn::reap_orphans();
     (observation, took)
+}
+
+/// Which of `paths` do not exist, symlinks followed as an enforcer opening its rule paths does.
+fn missing(paths: &[String]) -> Vec<String> {
+    paths.iter().filter(|p| std::fs::metadata(p).is_err()).cloned().collect()
 }

@@ -308,6 +308,7 @@ mod tests {
             workdir: "/".into(),
             container: None,
             limits: Default::default(),
+            policy_paths: vec![],
         }
     }
 

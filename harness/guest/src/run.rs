@@ -157,6 +157,7 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
         claim_env: None,
         steps: Vec::new(),
         runner: None,
+        missing_paths: Vec::new(),
     };
     match read_report(&captured.stdout) {
         Ok(Some(report)) => {

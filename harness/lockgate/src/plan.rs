@@ -4,7 +4,7 @@
 use crate::enforcer::{Enforcer, RunAs};
 use crate::env::{EnvFacts, Prepared};
 use crate::model::scenario::{Action, Check, Scenario};
-use crate::model::{Environment, Loaded, Model};
+use crate::model::{Environment, Model};
 use anyhow::{bail, Result};
 use lockgate_protocol as proto;
 
@@ -110,11 +110,16 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
                 if !sel.scenarios.is_empty() && !sel.scenarios.iter().any(|n| n == s.value.name.as_str()) {
                     continue;
                 }
-                let workdir = s.value.setup.workdir.as_ref().map(|w| w.as_str()).unwrap_or("/");
-                if let Err(e) = enforcer.check_rule_paths(&s.value, workdir) {
+                // A native policy is read through this enforcer's adapter.
+                let sc = match enforcer.resolve(&s.value) {
+                    Ok(sc) => sc,
+                    Err(e) => bail!("{}: {e}", s.file.display()),
+                };
+                let workdir = sc.setup.workdir.as_ref().map(|w| w.as_str()).unwrap_or("/");
+                if let Err(e) = enforcer.check_rule_paths(&sc, workdir) {
                     bail!("{}: {e}", s.file.display());
                 }
-                let (mut case, step_of) = case_for(s, &env.name, enforcer);
+                let (mut case, step_of) = case_for(&sc, &env.name, enforcer);
                 case.container = ready.container.clone();
                 run.cells.push(Cell {
                     scenario: si,
@@ -123,7 +128,7 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
                     env_facts: ready.facts.clone(),
                     case_id: case.id.clone(),
                     step_of,
-                    not_asked: enforcer.not_asked(&s.value),
+                    not_asked: enforcer.not_asked(&sc),
                 });
                 run.cases.push(case);
             }
@@ -138,8 +143,7 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
     Ok(runs)
 }
 
-fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<Option<usize>>) {
-    let sc = &s.value;
+fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<Option<usize>>) {
     let user = |name: &str| sc.setup.users.iter().find(|u| u.name.as_str() == name);
     let ids = |name: Option<&str>| match name.and_then(user) {
         Some(u) => (u.uid, u.gid.unwrap_or(u.uid)),
@@ -219,6 +223,7 @@ fn case_for(s: &Loaded<Scenario>, env: &str, enforcer: &Enforcer) -> (proto::Cas
         steps,
         workdir,
         container: None,
+        policy_paths: sc.checked_paths(),
     };
     (case, step_of)
 }
@@ -231,8 +236,7 @@ mod tests {
     fn the_same_operation_written_twice_runs_once() {
         let text = "name: t\nsetup: {paths: [{path: /sandbox, kind: dir}]}\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect:\n  - {probe: symlink /etc/passwd /sandbox/l, denied: EACCES, when: 'abi >= 1'}\n  - {enforcement: full}\n  - {probe: symlink /etc/passwd /sandbox/l, allowed: true, when: 'abi == none'}\n  - {probe: symlink /etc/passwd /sandbox/m, allowed: true}\n";
         let scenario: Scenario = serde_yaml::from_str(text).unwrap();
-        let loaded = Loaded { file: "t.yaml".into(), value: scenario };
-        let (case, step_of) = case_for(&loaded, "bare", &crate::enforcer::reference(&[]).unwrap());
+        let (case, step_of) = case_for(&scenario, "bare", &crate::enforcer::reference(&[]).unwrap());
         assert_eq!(case.steps.len(), 2);
         assert_eq!(step_of, [Some(0), None, Some(0), Some(1)]);
     }

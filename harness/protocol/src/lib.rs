@@ -37,13 +37,16 @@ pub const PLAN_PATH: &str = "/lockgate/plan.json";
 pub const GUEST_BIN: &str = "/bin/lockgate-guest";
 
 /// The directories of the guest's base image (besides `/`): the host's image writer makes them,
-/// and a policy may name them without creating them.
-pub const IMAGE_DIRS: [&str; 15] = [
+/// and a scenario may start its runs in them. The root is merged-/usr: `/bin`, `/sbin`, `/lib`
+/// and `/lib64` are links to the directories of the same name under `/usr`.
+pub const IMAGE_DIRS: [&str; 17] = [
     "/bin",
     "/sbin",
     "/usr",
     "/usr/bin",
     "/usr/sbin",
+    "/usr/lib",
+    "/usr/lib64",
     "/lib",
     "/lib64",
     "/etc",
@@ -119,6 +122,11 @@ pub struct Case {
     /// How long a step and a run may take before the guest kills them.
     #[serde(default)]
     pub limits: Limits,
+    /// The paths the policy names (and those the scenario means to be missing): after making
+    /// each run's tree, the guest says which of them do not exist there. A missing rule path is
+    /// a test input (it once turned off an enforcer's whole ruleset), not an error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_paths: Vec<String>,
 }
 
 /// The guest's time limits for a case (a scenario's `limits:`). A step still going at the step
@@ -450,6 +458,9 @@ impl ProbeOp {
 // ---------------------------------------------------------------------------------------------
 
 /// One line on the record port.
+// A record is made once per case and serialised at once: the size of its largest variant costs
+// nothing, and boxing it would only change every place that builds or reads one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "record", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Record {
@@ -599,6 +610,10 @@ pub struct RunObservation {
     /// The runner's own view of its confinement: `Seccomp:` and `NoNewPrivs:` of
     /// /proc/self/status, its uid/gid.
     pub runner: Option<RunnerFacts>,
+    /// Which of the case's `policy_paths` did not exist once the run's tree was made (seen
+    /// where the run happens: the container's own root for container environments).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_paths: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

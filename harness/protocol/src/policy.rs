@@ -1,7 +1,10 @@
 //! The policy handed to the enforcer: one schema for the host, which reads it from scenarios and
-//! writes it into the guest, and for the reference enforcer, which reads it there. OpenShell's
-//! field names, so that a scenario's policy reads the same as the policy of the enforcer it
-//! stands in for, and the same file can feed OpenShell-style enforcers unchanged.
+//! writes it into the guest, and for the reference enforcer, which reads it there. It is
+//! OpenShell's policy format (`version`, `filesystem_policy`, `landlock`, `process`,
+//! `network_policies`) plus lockgate's extensions for the rights OpenShell does not express
+//! (`read_only_noexec`, `ioctl_dev`, `landlock.scoped`, and `network`: Landlock's TCP rules).
+//! [`Policy::openshell`] is the same policy as OpenShell's own parser takes it, extensions left
+//! out: what an OpenShell-format adapter receives.
 //!
 //! Every struct denies unknown fields: a misspelt `read_wirte` silently dropped would make the
 //! sandbox *stricter or looser than written* — exactly the kind of gap lockgate hunts — so it is
@@ -18,17 +21,27 @@
 //! an option of it has `#[serde(default)]`.)
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, bound(deserialize = "P: Deserialize<'de>, U: Deserialize<'de>"))]
 pub struct Policy<P, U> {
+    /// OpenShell's format version; 1, the only one there is. Optional in a scenario, always
+    /// written.
+    #[serde(default)]
+    pub version: Version,
     #[serde(default)]
     pub filesystem_policy: FilesystemPolicy<P>,
     #[serde(default)]
     pub landlock: LandlockPolicy,
     #[serde(default)]
     pub process: ProcessPolicy<U>,
-    /// Absent: TCP is not handled at all. Present (even empty): TCP bind/connect are handled
+    /// OpenShell's network policies: which binaries may reach which endpoints through its
+    /// proxy. No Landlock rule comes from them, but their presence changes how OpenShell builds
+    /// its ruleset (proxy mode, with baseline paths), so a policy as deployed carries them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub network_policies: BTreeMap<String, NetworkPolicyRule>,
+    /// lockgate's extension, Landlock's TCP rules (ABI 4). Absent: TCP is not handled at all. Present (even empty): TCP bind/connect are handled
     /// and only the listed ports are allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkPolicy>,
@@ -37,12 +50,125 @@ pub struct Policy<P, U> {
 impl<P, U> Default for Policy<P, U> {
     fn default() -> Self {
         Policy {
+            version: Version,
             filesystem_policy: FilesystemPolicy::default(),
             landlock: LandlockPolicy::default(),
             process: ProcessPolicy::default(),
+            network_policies: BTreeMap::new(),
             network: None,
         }
     }
+}
+
+impl<P: Serialize, U: Serialize> Policy<P, U> {
+    /// The policy in OpenShell's own format: only the fields OpenShell's parser knows. What
+    /// it cannot carry (lockgate's extensions) is left out; an adapter of that format reports
+    /// them as not asked for.
+    pub fn openshell(&self) -> OpenShellPolicy<'_, P, U> {
+        let fs = &self.filesystem_policy;
+        let process = &self.process;
+        OpenShellPolicy {
+            version: self.version,
+            filesystem_policy: OpenShellFilesystem {
+                include_workdir: fs.include_workdir,
+                read_only: &fs.read_only,
+                read_write: &fs.read_write,
+            },
+            landlock: OpenShellLandlock { compatibility: self.landlock.compatibility },
+            process: (process.run_as_user.is_some() || process.run_as_group.is_some()).then_some(process),
+            network_policies: &self.network_policies,
+        }
+    }
+}
+
+/// OpenShell's format version. Only 1 exists; anything else is an error, like in OpenShell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct Version;
+
+impl TryFrom<u32> for Version {
+    type Error = String;
+    fn try_from(v: u32) -> Result<Self, String> {
+        match v {
+            1 => Ok(Version),
+            _ => Err(format!("version {v} is not a policy format version: write `version: 1`")),
+        }
+    }
+}
+
+impl From<Version> for u32 {
+    fn from(_: Version) -> u32 {
+        1
+    }
+}
+
+/// A policy as OpenShell's parser takes it (written, never read: see [`Policy::openshell`]).
+#[derive(Debug, Serialize)]
+pub struct OpenShellPolicy<'a, P, U> {
+    pub version: Version,
+    pub filesystem_policy: OpenShellFilesystem<'a, P>,
+    pub landlock: OpenShellLandlock,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<&'a ProcessPolicy<U>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub network_policies: &'a BTreeMap<String, NetworkPolicyRule>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OpenShellFilesystem<'a, P> {
+    pub include_workdir: bool,
+    pub read_only: &'a [P],
+    pub read_write: &'a [P],
+}
+
+#[derive(Debug, Serialize)]
+pub struct OpenShellLandlock {
+    pub compatibility: Compatibility,
+}
+
+/// One of OpenShell's `network_policies`: a name, the endpoints, the binaries allowed to
+/// reach them. The fields a deployment's policy uses; OpenShell's L7 rules (`rules`,
+/// `deny_rules`, GraphQL) are not modelled: a policy using them is a native policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkPolicyRule {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binaries: Vec<NetworkBinary>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
+    /// `rest`, `sql`, …: OpenShell's L7 inspection.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub protocol: String,
+    /// `terminate`, `passthrough`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tls: String,
+    /// `enforce`, `audit`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub enforcement: String,
+    /// `full`, `read-only`, `read-write`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub access: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_ips: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkBinary {
+    pub path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -168,12 +294,36 @@ mod tests {
         p.process.run_as_group = Some("sandbox".into());
         assert_eq!(
             serde_json::to_string(&p).unwrap(),
-            r#"{"filesystem_policy":{"read_only":["/bin"],"read_write":[],"include_workdir":false},"landlock":{"compatibility":"best_effort"},"process":{"run_as_group":"sandbox"}}"#
+            r#"{"version":1,"filesystem_policy":{"read_only":["/bin"],"read_write":[],"include_workdir":false},"landlock":{"compatibility":"best_effort"},"process":{"run_as_group":"sandbox"}}"#
         );
         p.network = Some(NetworkPolicy { bind_tcp: vec![8080], connect_tcp: vec![] });
         let text = serde_json::to_string(&p).unwrap();
         assert!(text.ends_with(r#","network":{"bind_tcp":[8080],"connect_tcp":[]}}"#), "{text}");
         assert_eq!(serde_json::from_str::<Strict>(&text).unwrap(), p);
+    }
+
+    #[test]
+    fn version_is_one_and_network_policies_round_trip() {
+        let err = serde_json::from_str::<Strict>(r#"{"version":2}"#).unwrap_err();
+        assert!(err.to_string().contains("write `version: 1`"), "{err}");
+        let text = r#"{"version":1,"network_policies":{"api":{"name":"api","endpoints":[{"host":"example.test","port":443,"protocol":"rest","enforcement":"enforce","access":"read-only"}],"binaries":[{"path":"/usr/bin/curl"}]}}}"#;
+        let p: Strict = serde_json::from_str(text).unwrap();
+        assert_eq!(p.network_policies["api"].endpoints[0].port, Some(443));
+        assert_eq!(serde_json::from_str::<Strict>(&serde_json::to_string(&p).unwrap()).unwrap(), p);
+        let err =
+            serde_json::from_str::<Strict>(r#"{"network_policies":{"a":{"endpoints":[{"hots":"x"}]}}}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `hots`"), "{err}");
+    }
+
+    /// The OpenShell view keeps OpenShell's fields, in its order, and nothing of lockgate's own.
+    #[test]
+    fn the_openshell_view_leaves_the_extensions_out() {
+        let text = r#"{"filesystem_policy":{"read_only":["/usr"],"read_only_noexec":["/opt"],"ioctl_dev":["/dev"]},"landlock":{"scoped":["signal"]},"network":{"bind_tcp":[80]},"network_policies":{"n":{"name":"n"}}}"#;
+        let p: Strict = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            serde_json::to_string(&p.openshell()).unwrap(),
+            r#"{"version":1,"filesystem_policy":{"include_workdir":false,"read_only":["/usr"],"read_write":[]},"landlock":{"compatibility":"best_effort"},"network_policies":{"n":{"name":"n"}}}"#
+        );
     }
 
     #[test]

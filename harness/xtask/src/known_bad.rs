@@ -69,7 +69,10 @@ fn modes() -> Vec<Mode> {
         // enforcer knows nothing of the network section: it claims `full` where the honest one
         // says `partial`, and hard_requirement no longer refuses.
         Mode::whole_suite("abi2", |abi| abi.is_some()),
-        // A read-only path made read-write: every ABI has write rights to widen.
+        // A read-only path made read-write, only when the policy has network policies (proxy
+        // mode, as in OpenShell #905): openshell-803-deployed, the seed's policy as deployed,
+        // catches it on every ABI (each has write rights to widen); the scenarios without
+        // network policies cannot.
         Mode::whole_suite("baseline-rw", |abi| abi.is_some()),
         // restrict_self without no_new_privs or CAP_SYS_ADMIN is EPERM on every ABI; the bare
         // environment starts the enforcer without no_new_privs, so it runs unconfined.

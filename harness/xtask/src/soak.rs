@@ -93,7 +93,7 @@ fn host_tsc_khz() -> Option<u64> {
 /// An initramfs whose init ends the boot at once.
 pub(crate) fn trivial_initrd(busybox: &Path, exit: Exit, dest: &Path) -> Result<()> {
     let mut a = lockgate::image::newc::Newc::new();
-    a.dir("/bin", 0o755);
+    a.merged_usr_root();
     a.dir("/dev", 0o755);
     a.char_dev("/dev/console", 0o600, 5, 1);
     a.file("/bin/busybox", 0o755, &std::fs::read(busybox)?);

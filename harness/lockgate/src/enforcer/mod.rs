@@ -18,10 +18,11 @@
 
 pub mod claim;
 pub mod elf;
+pub mod native;
 pub mod template;
 
 use crate::cache::{sha256_bytes, sha256_file, Cache};
-use crate::image::newc::Newc;
+use crate::image::newc::{merged_usr, Newc};
 use crate::model::scenario::{Compatibility, Name, Scenario};
 use anyhow::{bail, Context, Result};
 use claim::{ClaimReader, ClaimSpec};
@@ -32,7 +33,7 @@ use std::path::{Path, PathBuf};
 use template::{Template, ValueTemplate, Values};
 
 /// Bump when the archive layout changes, so cached enforcer archives are rebuilt.
-const ARCHIVE_VERSION: u32 = 2;
+const ARCHIVE_VERSION: u32 = 3;
 
 /// Where the reference enforcer finds a scenario's policy inside the guest; the default for
 /// policy-file adapters too.
@@ -60,11 +61,39 @@ pub enum DropPrivileges {
     Harness,
 }
 
+/// The format of the policy file a `policy_file` adapter writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyFormat {
+    /// Exactly OpenShell's format (`version`, `filesystem_policy`, `landlock`, `process`,
+    /// `network_policies`), which OpenShell's own parser accepts. lockgate's extensions cannot
+    /// be written in it: what they govern is not asked for.
     #[default]
     Openshell,
+    /// OpenShell's format plus lockgate's extensions (`read_only_noexec`, `ioctl_dev`,
+    /// `landlock.scoped`, `network`): what the reference enforcer reads.
+    Lockgate,
+}
+
+impl PolicyFormat {
+    /// What a policy in this format has no field for.
+    fn cannot_express(self) -> &'static [Feature] {
+        match self {
+            PolicyFormat::Openshell => {
+                &[Feature::Scoped, Feature::IoctlDev, Feature::ReadOnlyNoexec, Feature::TcpRules]
+            }
+            PolicyFormat::Lockgate => &[],
+        }
+    }
+
+    /// The policy file's text.
+    fn write(self, policy: &crate::model::scenario::Policy) -> String {
+        let text = match self {
+            PolicyFormat::Openshell => serde_yaml::to_string(&policy.openshell()),
+            PolicyFormat::Lockgate => serde_yaml::to_string(policy),
+        };
+        text.expect("a policy always serialises")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +162,10 @@ struct RawAdapter {
     /// Parts of the reference policy this enforcer has no way to express.
     #[serde(default)]
     cannot_express: Vec<Feature>,
+    /// Where lockgate finds what it needs in a native policy (a scenario carrying this
+    /// enforcer's own document): see [`native`].
+    #[serde(default)]
+    native: Option<native::Selectors>,
 }
 
 /// One value an adapter's `{fault}` accepts.
@@ -155,6 +188,8 @@ pub enum Feature {
     IoctlDev,
     /// `filesystem_policy.read_only_noexec`: read without execute.
     ReadOnlyNoexec,
+    /// `network`: Landlock's TCP bind/connect rules (ABI 4).
+    TcpRules,
 }
 
 impl Feature {
@@ -164,6 +199,7 @@ impl Feature {
             Feature::Scoped => "landlock.scoped",
             Feature::IoctlDev => "filesystem_policy.ioctl_dev",
             Feature::ReadOnlyNoexec => "filesystem_policy.read_only_noexec",
+            Feature::TcpRules => "network",
         }
     }
 
@@ -175,6 +211,7 @@ impl Feature {
             Feature::IoctlDev => op == ProbeOp::IoctlDev,
             // Without it the paths are under no rule: reading and executing there change.
             Feature::ReadOnlyNoexec => matches!(op, ProbeOp::Exec | ProbeOp::Read | ProbeOp::Readdir),
+            Feature::TcpRules => matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect),
         }
     }
 
@@ -183,6 +220,7 @@ impl Feature {
             Feature::Scoped => !sc.policy.landlock.scoped.is_empty(),
             Feature::IoctlDev => !sc.policy.filesystem_policy.ioctl_dev.is_empty(),
             Feature::ReadOnlyNoexec => !sc.policy.filesystem_policy.read_only_noexec.is_empty(),
+            Feature::TcpRules => sc.policy.network.is_some(),
         }
     }
 }
@@ -216,12 +254,16 @@ pub struct Enforcer {
     command: Template,
     env: Vec<(String, ValueTemplate)>,
     policy_file: Option<String>,
+    /// The policy file's format (`policy_file` adapters).
+    pub format: PolicyFormat,
     pub drop_privileges: DropPrivileges,
     pub claims: ClaimReader,
     /// The binary's PT_INTERP, when it is dynamic.
     pub interpreter: Option<String>,
     /// What its adapter says it cannot express.
     pub cannot_express: Vec<Feature>,
+    /// Its adapter's `native:` section; `None`: it cannot be handed a native policy.
+    native: Option<native::Selectors>,
 }
 
 /// `${VAR}` and a leading `~/` in a host path; a relative result is relative to `base`.
@@ -378,10 +420,13 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
             let file_name =
                 binary.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "enforcer".into());
             let guest_path = match &raw.install_as {
-                Some(p) if RESERVED.contains(&p.as_str()) || p.starts_with("/lockgate/") => bail!(
-                    "{}: `{p}` is where lockgate's own files live in the guest; install the enforcer elsewhere",
-                    at("install_as")
-                ),
+                // `/usr/bin/busybox` is `/bin/busybox` on the merged-/usr root.
+                Some(p) if RESERVED.iter().any(|r| merged_usr(r) == merged_usr(p)) || p.starts_with("/lockgate/") => {
+                    bail!(
+                        "{}: `{p}` is where lockgate's own files live in the guest; install the enforcer elsewhere",
+                        at("install_as")
+                    )
+                }
                 Some(p) if p.starts_with('/') && !p.ends_with('/') && !p.split('/').any(|c| c == "..") => p.clone(),
                 Some(p) => bail!("{}: `{p}` is not an absolute file path in the guest", at("install_as")),
                 None => format!("/usr/local/bin/{file_name}"),
@@ -459,10 +504,25 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
         command,
         env,
         policy_file,
+        format: inv.format.unwrap_or_default(),
         drop_privileges: raw.drop_privileges,
         claims: raw.claim.0,
         interpreter,
-        cannot_express: raw.cannot_express,
+        // What the policy file's format has no field for cannot be expressed either.
+        cannot_express: {
+            let mut all = raw.cannot_express.clone();
+            if inv.style == Style::PolicyFile {
+                let format = inv.format.unwrap_or_default();
+                all.extend(format.cannot_express().iter().filter(|f| !raw.cannot_express.contains(f)));
+            }
+            all
+        },
+        native: match (&raw.native, inv.style) {
+            (Some(_), Style::PolicyFile) | (None, _) => raw.native.clone(),
+            (Some(_), _) => {
+                bail!("{}: only a `style: policy_file` enforcer can be handed a native policy document", at("native"))
+            }
+        },
     })
 }
 
@@ -480,6 +540,27 @@ pub struct RunAs {
 }
 
 impl Enforcer {
+    /// `sc` as this enforcer receives it: a native policy's document read through the
+    /// adapter's `native:` selectors into the policy lockgate understands (its user, group,
+    /// compatibility and rule paths); any other scenario as it is.
+    pub fn resolve(&self, sc: &Scenario) -> Result<Scenario, String> {
+        let Some(text) = &sc.native_policy else { return Ok(sc.clone()) };
+        let Some(selectors) = &self.native else {
+            return Err(format!(
+                "policy: the scenario carries its enforcer's own policy document, but the adapter of {} ({}) {}",
+                self.name,
+                self.file.display(),
+                match self.style {
+                    Style::PolicyFile => "has no `native:` section saying where lockgate finds the user and the rule paths in it: add one",
+                    _ => "does not take a policy file: a native policy goes to an enforcer that reads one (`style: policy_file`)",
+                }
+            ));
+        };
+        let policy =
+            selectors.resolve(sc, text).map_err(|e| format!("policy: {e} (adapter {})", self.file.display()))?;
+        Ok(Scenario { policy, ..sc.clone() })
+    }
+
     /// The parts of `sc`'s policy this enforcer cannot express: not handed to it, not asked for.
     pub fn not_asked(&self, sc: &Scenario) -> Vec<Feature> {
         self.cannot_express.iter().copied().filter(|f| f.used_by(sc)).collect()
@@ -528,6 +609,7 @@ impl Enforcer {
                 Feature::Scoped => policy.landlock.scoped.clear(),
                 Feature::IoctlDev => policy.filesystem_policy.ioctl_dev.clear(),
                 Feature::ReadOnlyNoexec => policy.filesystem_policy.read_only_noexec.clear(),
+                Feature::TcpRules => policy.network = None,
             }
         }
         let sc = &Scenario { policy, ..sc.clone() };
@@ -569,7 +651,10 @@ impl Enforcer {
         v.lists.insert("ioctl_dev", present(fs.ioctl_dev.iter().map(|p| p.as_str().to_string()).collect()));
         v.lists.insert("scoped", present(sc.policy.landlock.scoped.iter().map(|s| s.name().to_string()).collect()));
         let files = match &policy_file {
-            Some(path) => vec![(path.clone(), serde_yaml::to_string(&sc.policy).expect("a policy always serialises"))],
+            // A native policy goes as written; lockgate's own is written in the adapter's format.
+            Some(path) => {
+                vec![(path.clone(), sc.native_policy.clone().unwrap_or_else(|| self.format.write(&sc.policy)))]
+            }
             None => vec![],
         };
         let mut env: Vec<(String, String)> =
@@ -654,7 +739,7 @@ impl Enforcer {
         if files.is_empty() {
             return Ok(None);
         }
-        let mut key_text = format!("enforcer archive {ARCHIVE_VERSION}\n");
+        let mut key_text = format!("enforcer archive {ARCHIVE_VERSION} merged-usr\n");
         for (guest, host) in &files {
             key_text.push_str(&format!("{guest} {}\n", sha256_file(host)?));
         }
@@ -797,6 +882,28 @@ mod tests {
             "{}",
             call.files[0].1
         );
+    }
+
+    /// A native policy reaches the enforcer as written, byte for byte; what lockgate needs is
+    /// read from it through the adapter's selectors.
+    #[test]
+    fn a_native_policy_is_handed_over_as_written() {
+        let doc = "# as deployed\nversion: 1\nprocess:   {run_as_user: sandbox}\nfilesystem_policy: {read_only: [/usr, /app]}\n";
+        let text = format!(
+            "name: n\nsetup: {{users: [{{name: sandbox, uid: 998}}]}}\npolicy: |\n{}expect: [{{enforcement: full}}]\n",
+            doc.lines().map(|l| format!("  {l}\n")).collect::<String>()
+        );
+        let sc: Scenario = serde_yaml::from_str(&text).unwrap();
+        let reference = reference(&[]).unwrap();
+        let resolved = reference.resolve(&sc).unwrap();
+        assert_eq!(resolved.policy.process.run_as_user.as_ref().map(|n| n.as_str()), Some("sandbox"));
+        assert_eq!(resolved.checked_paths(), ["/usr", "/app"]);
+        let call = reference.call(&resolved, &run_as(), "/");
+        assert_eq!(call.files, [("/lockgate/policy/n.yaml".to_string(), doc.to_string())]);
+        // An enforcer that takes no policy file cannot be handed one.
+        let dir = tempfile::tempdir().unwrap();
+        let env = adapter(dir.path(), "invoke: {style: landlock_env}\nclaim: unsupported\n").unwrap();
+        assert!(env.resolve(&sc).unwrap_err().contains("does not take a policy file"));
     }
 
     #[test]

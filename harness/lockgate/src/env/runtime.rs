@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
 
 /// Bump when the archive's layout changes, so cached archives are rebuilt.
-const LAYOUT_VERSION: u32 = 1;
+const LAYOUT_VERSION: u32 = 2;
 
 /// Where runc lives in the guest.
 pub const RUNC_IN_GUEST: &str = "/usr/sbin/runc";
@@ -67,7 +67,8 @@ pub fn prepare(manifest_path: &Path, fetcher: &mut Fetcher, cache: &Cache) -> Re
     let digests: Vec<String> =
         roots.iter().map(|(_, p)| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
     let key = sha256_bytes(
-        format!("runtime layout {LAYOUT_VERSION}\n{}\n{}", manifest.runc.file, digests.join("\n")).as_bytes(),
+        format!("runtime layout {LAYOUT_VERSION} merged-usr\n{}\n{}", manifest.runc.file, digests.join("\n"))
+            .as_bytes(),
     );
     let archive = cache.dir("images").join(format!("runtime-{}.cpio", &key[..16]));
     let runc_path = roots[0].1.join(manifest.runc.file.trim_start_matches('/'));

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Bump when the layout below changes, so cached bases are rebuilt.
-const LAYOUT_VERSION: u32 = 1;
+const LAYOUT_VERSION: u32 = 2;
 
 /// The binaries the base image is made of, each with its sha256 (known to the caller: the
 /// guest build and the fetch have verified them already).
@@ -32,7 +32,7 @@ pub struct BaseImage {
 /// The base archive for these inputs, from the cache or built now.
 pub fn base_image(cache: &Cache, inputs: &BaseInputs) -> Result<BaseImage> {
     let digests = [inputs.guest.1, inputs.enforcer.1, inputs.busybox.1];
-    let key = sha256_bytes(format!("layout {LAYOUT_VERSION}\n{}", digests.join("\n")).as_bytes());
+    let key = sha256_bytes(format!("layout {LAYOUT_VERSION} merged-usr\n{}", digests.join("\n")).as_bytes());
     let path = cache.dir("images").join(format!("base-{}.cpio", &key[..16]));
     if path.exists() {
         return Ok(BaseImage { path, key, built: false });
@@ -44,6 +44,7 @@ pub fn base_image(cache: &Cache, inputs: &BaseInputs) -> Result<BaseImage> {
 
 fn build_base(inputs: &BaseInputs) -> Result<Vec<u8>> {
     let mut a = Newc::new();
+    a.merged_usr_root();
     for d in lockgate_protocol::IMAGE_DIRS {
         a.dir(d, if d == "/tmp" { 0o1777 } else { 0o755 });
     }

@@ -3,8 +3,31 @@
 //! Entries are written with fixed inode numbers and zero timestamps so that the same inputs give
 //! the same bytes (the base image is cached under the digest of its inputs). The kernel accepts
 //! several archives concatenated, which is how the per-run plan rides after the cached base.
+//!
+//! Every archive lands on a merged-/usr root, like the images sandboxes ship in (Debian 12+,
+//! Ubuntu 22.04+): `/bin`, `/sbin`, `/lib` and `/lib64` are symlinks into `/usr`, so that a
+//! policy copied from a real deployment (`read_only: [/usr, /lib, /etc]`, no `/bin`) covers
+//! what the guest runs. Entry names are written where they really are (`/bin/sh` as
+//! `usr/bin/sh`): the kernel's unpacker replaces an existing entry of another type, so a later
+//! archive's directory `lib` would otherwise delete the `/lib` symlink.
+
+use std::borrow::Cow;
 
 const MAGIC: &str = "070701";
+
+/// The merged-/usr links of the guest's root: (link, target).
+pub const MERGED_USR: [(&str, &str); 4] =
+    [("/bin", "usr/bin"), ("/sbin", "usr/sbin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64")];
+
+/// Where `name` really is on a merged-/usr root: `/bin/sh` → `/usr/bin/sh`.
+pub fn merged_usr(name: &str) -> Cow<'_, str> {
+    for (link, target) in MERGED_USR {
+        if let Some(rest) = name.strip_prefix(link).filter(|r| r.is_empty() || r.starts_with('/')) {
+            return Cow::Owned(format!("/{target}{rest}"));
+        }
+    }
+    Cow::Borrowed(name)
+}
 
 pub struct Newc {
     out: Vec<u8>,
@@ -21,8 +44,24 @@ impl Newc {
         Newc { out: Vec::new(), next_ino: 1 }
     }
 
-    /// `name` is written without its leading `/`, as the kernel expects.
+    /// The merged-/usr root: `/usr` and its directories, and the links into them. First in the
+    /// first archive, before anything is written under them.
+    pub fn merged_usr_root(&mut self) {
+        self.raw_entry("/usr", S_IFDIR | 0o755, &[], (0, 0));
+        for (link, target) in MERGED_USR {
+            self.raw_entry(&format!("/{target}"), S_IFDIR | 0o755, &[], (0, 0));
+            self.raw_entry(link, S_IFLNK | 0o777, target.as_bytes(), (0, 0));
+        }
+    }
+
+    /// `name` is written where it really is on the merged-/usr root.
     fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
+        let name = merged_usr(name).into_owned();
+        self.raw_entry(&name, mode, data, rdev)
+    }
+
+    /// `name` is written without its leading `/`, as the kernel expects.
+    fn raw_entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
         let name = name.trim_start_matches('/');
         let ino = self.next_ino;
         self.next_ino += 1;
@@ -62,7 +101,7 @@ impl Newc {
     }
 
     pub fn finish(mut self) -> Vec<u8> {
-        self.entry("TRAILER!!!", 0, &[], (0, 0));
+        self.raw_entry("TRAILER!!!", 0, &[], (0, 0));
         // Pad to 512 bytes like cpio(1) does; harmless for the kernel, friendlier to tools.
         while !self.out.len().is_multiple_of(512) {
             self.out.push(0);
@@ -81,10 +120,21 @@ impl Default for Newc {
 mod tests {
     use super::*;
 
+    #[test]
+    fn names_land_under_usr() {
+        assert_eq!(merged_usr("/bin/sh"), "/usr/bin/sh");
+        assert_eq!(merged_usr("/lib64"), "/usr/lib64");
+        assert_eq!(merged_usr("/lib/x86_64-linux-gnu/libc.so.6"), "/usr/lib/x86_64-linux-gnu/libc.so.6");
+        assert_eq!(merged_usr("/library"), "/library");
+        assert_eq!(merged_usr("/usr/bin/env"), "/usr/bin/env");
+        assert_eq!(merged_usr("/etc/passwd"), "/etc/passwd");
+    }
+
     /// The archive must be readable by the reference implementation, cpio(1), when it is there.
     #[test]
     fn cpio_lists_what_we_wrote() {
         let mut n = Newc::new();
+        n.merged_usr_root();
         n.dir("/bin", 0o755);
         n.file("/bin/hello", 0o755, b"#!/bin/sh\necho hi\n");
         n.symlink("/bin/sh", "busybox");
@@ -106,7 +156,7 @@ mod tests {
         child.stdin.take().unwrap().write_all(&bytes).unwrap();
         let out = child.wait_with_output().unwrap();
         let listing = String::from_utf8_lossy(&out.stdout);
-        for want in ["bin", "bin/hello", "bin/sh -> busybox", "dev/console"] {
+        for want in ["bin -> usr/bin", "lib64 -> usr/lib64", "usr/bin/hello", "usr/bin/sh -> busybox", "dev/console"] {
             assert!(listing.contains(want), "cpio does not list {want}:\n{listing}");
         }
     }

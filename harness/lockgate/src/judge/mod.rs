@@ -58,6 +58,11 @@ pub struct CellVerdict {
     /// The enforcer's claim line, as printed.
     pub enforcer_claim: String,
     pub enforcer_exit: String,
+    /// The policy's paths that did not exist where the runs happened, each marked when the
+    /// scenario means it to be missing (`setup.absent`). A missing rule path is a test input:
+    /// an enforcer must neither fail open on it nor grant anything through it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_paths: Vec<String>,
     pub expectations: Vec<ExpectationVerdict>,
     /// Checks that apply to every cell (the enforcer's honesty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -402,6 +407,27 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             ));
         }
     }
+    // What the guest saw missing (the enforced run's tree; the control run's if that one
+    // could not be made).
+    let seen_missing = match obs.enforced.setup_error {
+        None => &obs.enforced.missing_paths,
+        Some(_) => &obs.control.missing_paths,
+    };
+    let absent = &input.scenario.setup.absent;
+    let missing_paths = seen_missing
+        .iter()
+        .map(|p| match absent.iter().any(|a| a.as_str() == p) {
+            true => format!("{p} (setup.absent)"),
+            false => p.clone(),
+        })
+        .collect();
+    let observed = obs.enforced.setup_error.is_none() || obs.control.setup_error.is_none();
+    for a in absent.iter().filter(|a| observed && !seen_missing.iter().any(|p| p == a.as_str())) {
+        findings.push(format!(
+            "`{}` exists here, but the scenario means it to be missing (setup.absent): the cell does not test what it says",
+            a.as_str()
+        ));
+    }
     let intended = input.scenario.may_skip_all;
     let nothing_checked = (!expectations.is_empty() && expectations.iter().all(|e| e.status == Status::Skipped)).then(|| {
         let why = format!("every expectation's `when:` fails here (landlock: {landlock_here}), so nothing was checked");
@@ -419,6 +445,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         kernel_landlock: (input.kernel_landlock != &obs.landlock).then(|| input.kernel_landlock.to_string()),
         enforcer_claim: claim_text,
         enforcer_exit: obs.enforced.exit.clone(),
+        missing_paths,
         expectations,
         findings,
         nothing_checked,
@@ -682,6 +709,29 @@ mod tests {
             judge_as_bare: false,
             not_asked: &[],
         })
+    }
+
+    /// Missing policy paths are reported, marked when meant; a path meant to be missing that
+    /// exists fails the cell, since the cell does not test what the scenario says.
+    #[test]
+    fn missing_policy_paths_are_reported_and_meant_ones_checked() {
+        let s: Scenario = serde_yaml::from_str(
+            "name: t\nsetup: {absent: [/app, /var/log]}\npolicy: {filesystem_policy: {read_only: [/usr, /app, /opt]}}\nexpect: [{run: 'true', allowed: true}]\n",
+        )
+        .unwrap();
+        let seen = |missing: &[&str]| {
+            let mut r = run(&[Outcome::Ok], "", "exit:0");
+            r.missing_paths = missing.iter().map(|p| p.to_string()).collect();
+            r
+        };
+        let v =
+            judge_one(&s, AbiProbe::Abi(6), seen(&["/app", "/opt", "/var/log"]), seen(&["/app", "/opt", "/var/log"]));
+        assert_eq!(v.missing_paths, ["/app (setup.absent)", "/opt", "/var/log (setup.absent)"]);
+        assert!(v.passed(), "{:?}", v.failures());
+        let v = judge_one(&s, AbiProbe::Abi(6), seen(&["/app"]), seen(&["/app"]));
+        assert!(!v.passed());
+        assert_eq!(v.findings.len(), 1, "{:?}", v.findings);
+        assert!(v.findings[0].starts_with("`/var/log` exists here, but the scenario means it to be missing"));
     }
 
     #[test]

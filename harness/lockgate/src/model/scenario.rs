@@ -15,23 +15,97 @@ pub use lockgate_protocol::GuestPath;
 pub use schema::{Compatibility, LandlockPolicy, NetworkPolicy};
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawScenario")]
 pub struct Scenario {
     pub name: Name,
-    #[serde(default)]
     pub about: String,
-    #[serde(default)]
     pub setup: Setup,
+    /// The policy as lockgate understands it. For a native policy, what the enforcer's adapter
+    /// finds in the document (`native:` selectors: user, group, compatibility, rule paths),
+    /// filled in when the scenario is planned for that enforcer
+    /// ([`crate::enforcer::Enforcer::resolve`]); until then the default.
     pub policy: Policy,
+    /// The enforcer's own policy document (`policy: |` followed by it), handed to the
+    /// enforcer byte for byte: YAML or JSON, any schema.
+    pub native_policy: Option<String>,
     pub expect: Vec<Expectation>,
+    pub may_skip_all: bool,
+    pub limits: ScenarioLimits,
+}
+
+/// A scenario as written. `policy:` is either a mapping in lockgate's format (OpenShell's plus
+/// lockgate's extensions) or a string: the enforcer's own document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Name,
+    #[serde(default)]
+    about: String,
+    #[serde(default)]
+    setup: Setup,
+    policy: PolicyText,
+    expect: Vec<Expectation>,
     /// A cell in which every expectation is skipped checked nothing, which is not a pass (it
     /// fails under `CI=true`); `true` says that is intended for this scenario.
     #[serde(default)]
-    pub may_skip_all: bool,
+    may_skip_all: bool,
     /// The guest's time limits for this scenario's runs (`limits: {step: 20, run: 60}`, in
     /// seconds).
     #[serde(default)]
-    pub limits: ScenarioLimits,
+    limits: ScenarioLimits,
+}
+
+impl From<RawScenario> for Scenario {
+    fn from(r: RawScenario) -> Scenario {
+        let (policy, native_policy) = match r.policy {
+            PolicyText::Generic(p) => (*p, None),
+            PolicyText::Native(text) => (Policy::default(), Some(text)),
+        };
+        Scenario {
+            name: r.name,
+            about: r.about,
+            setup: r.setup,
+            policy,
+            native_policy,
+            expect: r.expect,
+            may_skip_all: r.may_skip_all,
+            limits: r.limits,
+        }
+    }
+}
+
+enum PolicyText {
+    Generic(Box<Policy>),
+    Native(String),
+}
+
+impl std::fmt::Debug for PolicyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicyText::Generic(p) => p.fmt(f),
+            PolicyText::Native(t) => t.fmt(f),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PolicyText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = PolicyText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a policy: a mapping (filesystem_policy, landlock, process, …), or the enforcer's own policy document as a string (`policy: |` and the document below it)")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<PolicyText, E> {
+                Ok(PolicyText::Native(s.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<PolicyText, A::Error> {
+                Policy::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|p| PolicyText::Generic(Box::new(p)))
+            }
+        }
+        d.deserialize_any(Text)
+    }
 }
 
 /// A scenario's `limits:`: how long a `run:` step and a whole run may take in the guest before
@@ -114,6 +188,11 @@ pub struct Setup {
     /// Working directory of the runs (and the `include_workdir` path). Default `/`.
     #[serde(default)]
     pub workdir: Option<GuestPath>,
+    /// Paths the scenario means to be missing in the guest (a real policy names `/app` or
+    /// `/var/log`, which an image may lack). Any policy path may be missing; the cell reports
+    /// which were, and a path listed here that exists fails the cell.
+    #[serde(default)]
+    pub absent: Vec<GuestPath>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -389,21 +468,9 @@ pub const RESERVED_TOPS: &[&str] = &[
     "/root",
 ];
 
-/// Paths the guest image provides besides its directories (`/`, and the device nodes every
-/// image has), which policies may name without creating them.
-const IMAGE_FILES: [&str; 3] = ["/", "/dev/null", "/dev/zero"];
-
-/// Whether the guest image provides `p`.
+/// Whether the guest image provides the directory `p`.
 fn in_image(p: &str) -> bool {
-    IMAGE_FILES.contains(&p) || lockgate_protocol::IMAGE_DIRS.contains(&p)
-}
-
-/// Every path the guest image provides, for messages.
-fn image_paths() -> String {
-    let mut all: Vec<&str> = IMAGE_FILES[..1].to_vec();
-    all.extend(lockgate_protocol::IMAGE_DIRS);
-    all.extend(&IMAGE_FILES[1..]);
-    all.join(", ")
+    p == "/" || lockgate_protocol::IMAGE_DIRS.contains(&p)
 }
 
 impl Scenario {
@@ -449,31 +516,24 @@ impl Scenario {
                 }
             }
         }
-        let exists = |p: &GuestPath| {
-            in_image(p.as_str())
-                || self.setup.paths.iter().any(|e| e.path == *p)
-                || self.setup.paths.iter().any(|e| e.path.top() == p.as_str())
+        let made = |p: &GuestPath| {
+            self.setup.paths.iter().any(|e| e.path == *p) || self.setup.paths.iter().any(|e| e.path.top() == p.as_str())
         };
-        for (field, list) in [
-            ("read_only", &self.policy.filesystem_policy.read_only),
-            ("read_write", &self.policy.filesystem_policy.read_write),
-            ("ioctl_dev", &self.policy.filesystem_policy.ioctl_dev),
-            ("read_only_noexec", &self.policy.filesystem_policy.read_only_noexec),
-        ] {
-            for (i, p) in list.iter().enumerate() {
-                if !exists(p) {
-                    errs.push((
-                        format!("policy.filesystem_policy.{field}[{i}]"),
-                        format!("`{}` does not exist in the guest: create it in setup.paths, or name a path of the image ({})", p.as_str(), image_paths()),
-                    ));
-                }
-            }
-        }
+        // Policy paths need not exist (a missing one is a test input, reported in the cell);
+        // the working directory must, since both runs start there.
         if let Some(w) = &self.setup.workdir {
-            if !exists(w) {
+            if !in_image(w.as_str()) && !made(w) {
                 errs.push((
                     "setup.workdir".into(),
                     format!("`{}` does not exist in the guest: create it in setup.paths", w.as_str()),
+                ));
+            }
+        }
+        for (i, p) in self.setup.absent.iter().enumerate() {
+            if in_image(p.as_str()) || made(p) {
+                errs.push((
+                    format!("setup.absent[{i}]"),
+                    format!("`{}` exists in the guest (the image or setup.paths makes it): a path meant to be missing must be one nothing creates", p.as_str()),
                 ));
             }
         }
@@ -481,6 +541,26 @@ impl Scenario {
             errs.push(("expect".into(), "a scenario needs at least one expectation".into()));
         }
         errs
+    }
+
+    /// The paths whose existence the guest reports: every rule path of the policy, then the
+    /// paths the scenario means to be missing.
+    pub fn checked_paths(&self) -> Vec<String> {
+        let fs = &self.policy.filesystem_policy;
+        let mut out: Vec<String> = Vec::new();
+        for p in fs
+            .read_only
+            .iter()
+            .chain(&fs.read_write)
+            .chain(&fs.read_only_noexec)
+            .chain(&fs.ioctl_dev)
+            .chain(&self.setup.absent)
+        {
+            if !out.iter().any(|o| o == p.as_str()) {
+                out.push(p.as_str().to_string());
+            }
+        }
+        out
     }
 
     /// Top-level directories that get a fresh tmpfs for each run. /tmp always does, so that
@@ -563,7 +643,7 @@ mod tests {
     #[test]
     fn cross_field_errors() {
         let s = parse(
-            "name: t\nsetup:\n  paths: [{path: /etc/x, kind: file, owner: bob}]\npolicy: {filesystem_policy: {read_only: [/nowhere]}, process: {run_as_user: eve}}\nexpect: [{enforcement: full}]\n",
+            "name: t\nsetup:\n  paths: [{path: /etc/x, kind: file, owner: bob}, {path: /sandbox/d, kind: dir}]\n  absent: [/app, /sandbox/d, /usr]\npolicy: {filesystem_policy: {read_only: [/nowhere]}, process: {run_as_user: eve}}\nexpect: [{enforcement: full}]\n",
         )
         .unwrap();
         let errs = s.validate();
@@ -571,6 +651,11 @@ mod tests {
         assert!(fields.contains(&"setup.paths[0].path"), "{errs:?}");
         assert!(fields.contains(&"setup.paths[0].owner"), "{errs:?}");
         assert!(fields.contains(&"policy.process.run_as_user"), "{errs:?}");
-        assert!(fields.contains(&"policy.filesystem_policy.read_only[0]"), "{errs:?}");
+        // A missing policy path is a test input, not an error; a path meant to be missing
+        // that something makes is.
+        assert!(!fields.iter().any(|f| f.starts_with("policy.filesystem_policy")), "{errs:?}");
+        assert!(!fields.contains(&"setup.absent[0]"), "{errs:?}");
+        assert!(fields.contains(&"setup.absent[1]") && fields.contains(&"setup.absent[2]"), "{errs:?}");
+        assert_eq!(s.checked_paths(), ["/nowhere", "/app", "/sandbox/d", "/usr"]);
     }
 }

@@ -168,6 +168,11 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
     out.push_str(&format!("  enforced run {}\n  control run  {}\n", run_line(&e.enforced), run_line(&e.control)));
     let claim = claim_text(v);
     out.push_str(&format!("  claim        {claim}\n"));
+    if !v.missing_paths.is_empty() {
+        // A rule path the guest lacks is a test input; a failure may come from how the
+        // enforcer took it.
+        out.push_str(&format!("  missing      policy paths not in the guest: {}\n", v.missing_paths.join(", ")));
+    }
     let stderr = excerpt(&e.enforced.stderr, true);
     for (i, line) in stderr.iter().enumerate() {
         out.push_str(&format!("  {:<12} {line}\n", if i == 0 { "its stderr" } else { "" }));

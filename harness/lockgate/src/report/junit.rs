@@ -182,6 +182,7 @@ pub(crate) mod tests {
             kernel_landlock: None,
             enforcer_claim: "lockgate-enforcer: enforcement=full".into(),
             enforcer_exit: "exit:0".into(),
+            missing_paths: vec![],
             expectations: vec![ExpectationVerdict {
                 expect: "touch /sandbox/testfile → denied EACCES by sandbox".into(),
                 when: None,
