@@ -6,7 +6,9 @@
 //! - `boot-soak`: boot a kernel many times with a trivial init, to count hangs per machine type.
 
 mod bench;
+mod compat;
 mod coverage;
+mod enforcers;
 mod kernel_cmd;
 mod known_bad;
 mod module_graph;
@@ -51,6 +53,26 @@ enum Cmd {
     Coverage(coverage::CoverageArgs),
     /// Print each crate's module graph (who refers to whom) and its cycles, if any.
     ModuleGraph,
+    /// External enforcers: `fetch` builds or downloads every adapter's pinned binary.
+    Enforcers {
+        #[command(subcommand)]
+        cmd: EnforcersCmd,
+    },
+    /// The compatibility table of real enforcers: `run` them over the suite, render the `table`.
+    Compat {
+        #[command(subcommand)]
+        cmd: compat::CompatCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum EnforcersCmd {
+    /// Fetch or build the enforcers whose adapters say `binary: {fetch: …}` (default: all), pinned,
+    /// into lockgate's cache, and check that each calls Landlock.
+    Fetch {
+        /// Adapter names; default: every adapter with a fetched binary.
+        names: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,6 +106,8 @@ fn main() {
         Cmd::BootSoak(args) => soak::run(&args),
         Cmd::ModuleGraph => module_graph_cmd(),
         Cmd::Coverage(args) => coverage::run(&args),
+        Cmd::Enforcers { cmd: EnforcersCmd::Fetch { names } } => enforcers::fetch(&names),
+        Cmd::Compat { cmd } => compat::run(&cmd),
     };
     match result {
         Ok(true) => {}
