@@ -362,14 +362,18 @@ fn nightly_runs_the_real_enforcers_and_keeps_the_compatibility_table() {
             uploads.push_str(s["with"]["path"].as_str().unwrap_or(""));
         }
     }
-    let order: Vec<Option<usize>> = ["cargo xtask enforcers fetch", "cargo xtask compat run", "cargo xtask compat table"]
-        .iter()
-        .map(|c| r.find(c))
-        .collect();
+    let order: Vec<Option<usize>> =
+        ["cargo xtask enforcers fetch", "cargo xtask compat run", "cargo xtask compat table"]
+            .iter()
+            .map(|c| r.find(c))
+            .collect();
     assert!(order.iter().all(Option::is_some), "the compat job fetches, runs, renders: {r}");
     assert!(order.windows(2).all(|w| w[0] < w[1]), "in that order: {r}");
     assert!(uploads.contains("target/lockgate/") && uploads.contains("target/compat/results.json"), "{uploads}");
-    assert!(r.contains("npm") || read(&root().join(".github/workflows/nightly.yml")).contains(" npm"), "npm is installed for the npm-packaged enforcer");
+    assert!(
+        r.contains("npm") || read(&root().join(".github/workflows/nightly.yml")).contains(" npm"),
+        "npm is installed for the npm-packaged enforcer"
+    );
 }
 
 #[test]

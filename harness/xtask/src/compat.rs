@@ -6,7 +6,7 @@
 //!   asked for (default: the kernel matrix × `bare` and `docker-20.10.5`), snapshots not compared,
 //!   and merges every cell's result into `target/compat/results.json` (a later run of a cell
 //!   replaces the earlier one, so runs of a few kernels at a time add up);
-//! - `compat table` renders the table from those results and from `enforcers/compat.yaml`, the
+//! - `compat table` renders the table from those results and from `enforcers/compat/notes.yaml`, the
 //!   reviewed reasons for red cells, each with a pointer to the enforcer's own code or docs. A
 //!   red cell no note explains is shown as unexplained, with its first failure; a cell that was
 //!   not run is shown as not run. `--readme` writes the table into README.md between its markers.
@@ -75,7 +75,7 @@ pub struct Recorded {
     pub detail: String,
 }
 
-/// A reviewed reason for red cells (`enforcers/compat.yaml`).
+/// A reviewed reason for red cells (`enforcers/compat/notes.yaml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Note {
@@ -197,7 +197,7 @@ fn load_notes(root: &Path) -> Result<Vec<Note>> {
     struct File {
         notes: Vec<Note>,
     }
-    let path = root.join("enforcers/compat.yaml");
+    let path = root.join("enforcers/compat/notes.yaml");
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(lockgate::model::parse_yaml::<File>(&path, &text)?.notes)
 }
@@ -233,7 +233,9 @@ pub fn render(
     results: &[Recorded],
     notes: &[Note],
 ) -> String {
-    let mut out = String::from("| enforcer | kernel | environment | holds | does not hold, and why |\n| --- | --- | --- | --- | --- |\n");
+    let mut out = String::from(
+        "| enforcer | kernel | environment | holds | does not hold, and why |\n| --- | --- | --- | --- | --- |\n",
+    );
     for e in enforcers {
         for k in kernels {
             for env in envs {

@@ -156,8 +156,8 @@ pub fn recipe_in(file: &Path) -> Result<Option<(String, Recipe)>> {
     if !matches!(&head.binary, serde_yaml::Value::Mapping(m) if m.contains_key("fetch")) {
         return Ok(None);
     }
-    let f: Fetched = serde_yaml::from_value(head.binary)
-        .map_err(|e| anyhow::anyhow!("{}: binary.fetch: {e}", file.display()))?;
+    let f: Fetched =
+        serde_yaml::from_value(head.binary).map_err(|e| anyhow::anyhow!("{}: binary.fetch: {e}", file.display()))?;
     Ok(Some((head.name, f.fetch)))
 }
 
@@ -310,8 +310,10 @@ mod tests {
     }
 
     fn recipe(sha256: &str) -> Recipe {
-        parse(&format!("{{crate_example: {{crate: landlock, version: 0.4.8, sha256: '{sha256}', example: sandboxer}}}}"))
-            .unwrap()
+        parse(&format!(
+            "{{crate_example: {{crate: landlock, version: 0.4.8, sha256: '{sha256}', example: sandboxer}}}}"
+        ))
+        .unwrap()
     }
 
     /// The cache path follows the whole recipe: a new pin is a new artifact, never the old one.

@@ -109,7 +109,9 @@ pub const REFERENCE_NAME: &str = "lockgate-enforcer";
 #[serde(untagged)]
 enum RawBinary {
     Host(String),
-    InImage { in_image: String },
+    InImage {
+        in_image: String,
+    },
     /// Fetched or built from a registry by `cargo xtask enforcers fetch` ([`fetch`]).
     Fetch(fetch::Fetched),
 }
@@ -483,10 +485,7 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
 fn fetched(recipe: &fetch::Recipe, name: &Name, at: &str, cache: &Cache) -> Result<PathBuf> {
     let path = recipe.cached_path(cache, name.as_str());
     if !path.is_file() {
-        bail!(
-            "{at}: {name} is not fetched yet: run `cargo xtask enforcers fetch {name}` ({})",
-            recipe.describe()
-        );
+        bail!("{at}: {name} is not fetched yet: run `cargo xtask enforcers fetch {name}` ({})", recipe.describe());
     }
     Ok(path)
 }
