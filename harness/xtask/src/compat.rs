@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 const BEGIN: &str = "<!-- compat:begin (cargo xtask compat table --readme) -->";
 const END: &str = "<!-- compat:end -->";
 
+/// Red scenarios listed by name under one reason; more are counted.
+const LISTED: usize = 6;
+
 /// The environments of the table by default.
 const DEFAULT_ENVS: [&str; 2] = ["bare", "docker-20.10.5"];
 
@@ -259,8 +262,12 @@ pub fn render(
                 let red: Vec<String> = why
                     .iter()
                     .map(|(reason, scs)| {
-                        let names: Vec<String> = scs.iter().map(|s| format!("`{s}`")).collect();
-                        format!("{}: {}", names.join(", "), reason.replace('|', "\\|"))
+                        // A reason shared by most of the suite is counted, not listed.
+                        let names = match scs.len() {
+                            n if n > LISTED => format!("{n} scenarios"),
+                            _ => scs.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
+                        };
+                        format!("{names}: {}", reason.replace('|', "\\|"))
                     })
                     .collect();
                 out.push_str(&format!("| {e} | {k} | {env} | {held}/{} | {} |\n", cells.len(), red.join("<br>")));
@@ -295,6 +302,14 @@ mod tests {
         let t = render(&["e".into()], &["k".into()], &["bare".into(), "docker".into()], &results, &notes);
         assert!(t.contains("| e | k | bare | 1/3 | `b`: drops TCP rules ([source](https://example.org/src.c))<br>`c`: unexplained fail: connect: allowed |"), "{t}");
         assert!(t.contains("| e | k | docker | not run | |"), "{t}");
+    }
+
+    #[test]
+    fn a_reason_shared_by_many_scenarios_counts_them() {
+        let notes: Vec<Note> = serde_yaml::from_str("- {enforcer: e, why: 'fails closed', see: 's'}\n").unwrap();
+        let results: Vec<Recorded> = (0..7).map(|i| rec(&format!("s{i}"), "fail", "")).collect();
+        let t = render(&["e".into()], &["k".into()], &["bare".into()], &results, &notes);
+        assert!(t.contains("| e | k | bare | 0/7 | 7 scenarios: fails closed ([source](s)) |"), "{t}");
     }
 
     #[test]
