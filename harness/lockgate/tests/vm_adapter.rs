@@ -114,5 +114,5 @@ expect:
         v.expectations
     );
     let claim = v.expectations[3].reason.as_deref().unwrap();
-    assert!(claim.contains("no claim printed"), "{claim}");
+    assert!(claim.contains("printed no claim line"), "{claim}");
 }
