@@ -92,6 +92,10 @@ pub struct Note {
     /// The environments (empty: any).
     #[serde(default)]
     pub envs: Vec<String>,
+    /// Text the cell's first failure must contain (absent: any failure): a reason that holds
+    /// only for one way of failing says which.
+    #[serde(default)]
+    pub failure: Option<String>,
     pub why: String,
     /// The enforcer's own code or docs that show it.
     pub see: String,
@@ -104,6 +108,7 @@ impl Note {
             && any_or(&self.scenarios, &r.scenario)
             && any_or(&self.kernels, &r.kernel)
             && any_or(&self.envs, &r.env)
+            && self.failure.as_ref().is_none_or(|f| r.detail.contains(f.as_str()))
     }
 }
 
@@ -302,6 +307,20 @@ mod tests {
         let t = render(&["e".into()], &["k".into()], &["bare".into(), "docker".into()], &results, &notes);
         assert!(t.contains("| e | k | bare | 1/3 | `b`: drops TCP rules ([source](https://example.org/src.c))<br>`c`: unexplained fail: connect: allowed |"), "{t}");
         assert!(t.contains("| e | k | docker | not run | |"), "{t}");
+    }
+
+    /// A note about one way of failing does not explain another.
+    #[test]
+    fn a_note_can_be_held_to_one_failure() {
+        let notes: Vec<Note> =
+            serde_yaml::from_str("- {enforcer: e, failure: 'printed no claim line', why: 'silent', see: 's'}\n")
+                .unwrap();
+        let results = vec![
+            rec("a", "fail", "enforcement full: … printed no claim line"),
+            rec("b", "fail", "probe read: succeeded"),
+        ];
+        let t = render(&["e".into()], &["k".into()], &["bare".into()], &results, &notes);
+        assert!(t.contains("`a`: silent ([source](s))<br>`b`: unexplained fail: probe read: succeeded"), "{t}");
     }
 
     #[test]
