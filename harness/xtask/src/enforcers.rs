@@ -24,6 +24,7 @@ pub fn fetched_adapters(root: &Path) -> Result<Vec<(String, PathBuf, Recipe)>> {
 }
 
 pub fn fetch(names: &[String]) -> Result<bool> {
+    crate::setup::ensure_enforcer_tools()?;
     let root = lockgate::guest_build::workspace_root();
     let all = fetched_adapters(&root)?;
     for n in names {

@@ -158,6 +158,8 @@ fn lint() -> Result<bool> {
 
 fn test() -> Result<bool> {
     setup::ensure_host_tools()?;
+    // The VM test of a real enforcer fetches it (npm) as `cargo xtask enforcers fetch` does.
+    setup::ensure_enforcer_tools()?;
     lint()?;
     let root = lockgate::guest_build::workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
