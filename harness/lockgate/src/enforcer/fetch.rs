@@ -146,18 +146,26 @@ impl Recipe {
 /// The recipe of the adapter in `file`, if its binary is fetched: (the adapter's name, recipe).
 /// Read on its own so that an adapter whose binary is not fetched yet can still be fetched.
 pub fn recipe_in(file: &Path) -> Result<Option<(String, Recipe)>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    recipe_in_text(file, &text)
+}
+
+/// As [`recipe_in`], for the adapter's text: a bad recipe is named here, where the adapter's
+/// own parse could only say that `binary:` matches none of its forms.
+pub fn recipe_in_text(file: &Path, text: &str) -> Result<Option<(String, Recipe)>> {
     #[derive(Deserialize)]
     struct Head {
         name: String,
         binary: serde_yaml::Value,
     }
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let head: Head = crate::model::parse_yaml(file, &text)?;
+    let head: Head = crate::model::parse_yaml(file, text)?;
     if !matches!(&head.binary, serde_yaml::Value::Mapping(m) if m.contains_key("fetch")) {
         return Ok(None);
     }
-    let f: Fetched =
-        serde_yaml::from_value(head.binary).map_err(|e| anyhow::anyhow!("{}: binary.fetch: {e}", file.display()))?;
+    let f: Fetched = serde_yaml::from_value(head.binary).map_err(|e| {
+        let line = crate::model::locate::line_of(text, "binary.fetch");
+        anyhow::anyhow!("{}:{line}: binary.fetch: {e}", file.display())
+    })?;
     Ok(Some((head.name, f.fetch)))
 }
 

@@ -355,6 +355,10 @@ pub fn load(file: &Path) -> Result<Enforcer> {
 
 fn parse(file: &Path, text: &str) -> Result<Enforcer> {
     let text = text.to_string();
+    // A `binary: {fetch: …}` whose recipe is wrong is named by the recipe's own parse.
+    if text.contains("fetch") {
+        fetch::recipe_in_text(file, &text)?;
+    }
     let raw: RawAdapter = crate::model::parse_yaml(file, &text)?;
     let at = |field: &str| format!("{}:{}: {field}", file.display(), crate::model::locate::line_of(&text, field));
     let base = file.parent().unwrap_or(Path::new("."));
@@ -876,6 +880,13 @@ mod tests {
             e.contains("f.yaml:2: binary: f is not fetched yet: run `cargo xtask enforcers fetch f` (package/bin/f from the npm package p@1.0.0)"),
             "{e}"
         );
+        std::fs::write(
+            dir.path().join("bad.yaml"),
+            "name: b\nbinary: {fetch: {git: {url: x}}}\ninvoke: {style: landlock_env}\nclaim: unsupported\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", load(&dir.path().join("bad.yaml")).unwrap_err());
+        assert!(e.contains("bad.yaml:2: binary.fetch: unknown variant `git`"), "{e}");
         let (name, recipe) = fetch::recipe_in(&file).unwrap().unwrap();
         let cache = Cache::at(dir.path().join("cache")).unwrap();
         let cached = recipe.cached_path(&cache, &name);
