@@ -164,7 +164,14 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
             obs.steps = report.steps;
             obs.runner = Some(report.facts);
         }
-        Ok(None) => {}
+        Ok(None) => {
+            // The runner never ran: what the enforcer printed on stdout is its own say (nono
+            // logs its refusal there), kept with its stderr, where reasons and claims are read.
+            let own = String::from_utf8_lossy(&captured.stdout);
+            if !own.trim().is_empty() {
+                obs.stderr = bounded_to(&format!("{}{}", obs.stderr, own), RUN_OUTPUT_LIMIT);
+            }
+        }
         Err(message) => obs.setup_error = Some(message),
     }
     obs
