@@ -165,7 +165,14 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
             obs.steps = report.steps;
             obs.runner = Some(report.facts);
         }
-        Ok(None) => {}
+        Ok(None) => {
+            // The runner never ran: what the enforcer printed on stdout is its own say (nono
+            // logs its refusal there), kept with its stderr, where reasons and claims are read.
+            let own = String::from_utf8_lossy(&captured.stdout);
+            if !own.trim().is_empty() {
+                obs.stderr = bounded_to(&format!("{}{}", obs.stderr, own), RUN_OUTPUT_LIMIT);
+            }
+        }
         Err(message) => obs.setup_error = Some(message),
     }
     obs
@@ -173,11 +180,14 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
 
 /// Parses the runner's report from a run's stdout. Empty stdout: the runner never ran (the
 /// enforcer refused to start it). The report is one line; an enforcer that prints on stdout
-/// before starting the runner leaves lines before it, so the last line is tried too.
+/// before starting the runner leaves lines before it, so the last line is tried too. Stdout
+/// with no line that starts a JSON object holds no report at all: the runner, which always
+/// prints one, never ran, and what is there is the enforcer's own (nono logs its refusal on
+/// stdout before exiting), which is not a garbled report.
 pub fn read_report(stdout: &[u8]) -> Result<Option<RunnerReport>, String> {
     let text = String::from_utf8_lossy(stdout);
     let trimmed = text.trim();
-    if trimmed.is_empty() {
+    if !trimmed.lines().any(|l| l.trim_start().starts_with('{')) {
         return Ok(None);
     }
     let whole = serde_json::from_str::<RunnerReport>(trimmed);
@@ -240,5 +250,9 @@ mod tests {
         assert_eq!(read_report(noisy.as_bytes()), Ok(Some(report)));
         let err = read_report(b"{\"facts\":").unwrap_err();
         assert!(err.starts_with("runner output unreadable"), "{err}");
+        // Issue 13: an enforcer that logs its refusal on stdout and exits never ran the runner.
+        assert_eq!(read_report(b"2026-12-02T19:00:00Z ERROR Sandbox initialization failed: x\n"), Ok(None));
+        let err = read_report(b"enforcer: starting\n{\"facts\":").unwrap_err();
+        assert!(err.starts_with("runner output unreadable"), "a cut-off report stays flagged: {err}");
     }
 }

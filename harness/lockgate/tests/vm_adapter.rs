@@ -66,3 +66,53 @@ fn the_reference_enforcer_through_a_policy_file_adapter_passes() {
     assert_eq!(v.expectations[0].denied_by, Some(Denier::Sandbox));
     assert!(v.enforcer_claim.contains("enforcement=full abi=6"), "{}", v.enforcer_claim);
 }
+
+/// Issue 13: an enforcer nobody here wrote, from a package registry — Codex's Linux sandbox,
+/// the static binary of the npm package `@openai/codex`, fetched by its adapter's pinned recipe
+/// (as `cargo xtask enforcers fetch` does) — handed its own JSON policy on its command line, on
+/// a real kernel: it denies the seed's write with Landlock, lets the read-write path through,
+/// and says nothing about itself, which an `enforcement:` expectation reports.
+#[test]
+fn codex_linux_sandbox_from_npm_enforces_its_own_policy() {
+    let root = lockgate::guest_build::workspace_root();
+    let file = root.join("enforcers/codex-linux-sandbox.yaml");
+    let (name, recipe) = lockgate::enforcer::fetch::recipe_in(&file).unwrap().expect("a fetched binary");
+    let cache = lockgate::cache::Cache::from_env().unwrap();
+    let mut fetcher = lockgate::fetch::for_repo(&root, &root.join("kernels"), cache, false).unwrap();
+    let binary = recipe.fetch(&name, &mut fetcher).unwrap();
+    assert!(lockgate::enforcer::fetch::calls_landlock(&binary).unwrap());
+    let scenario = "name: codex-seed
+setup:
+  users: [{name: sandbox, uid: 998}]
+  paths:
+    - {path: /sandbox, kind: dir, owner: sandbox, mode: \"0755\"}
+    - {path: /sandbox/.data, kind: dir, owner: sandbox}
+policy:
+  filesystem_policy: {read_only: [/sandbox, /usr, /bin, /lib, /etc], read_write: [/tmp, /sandbox/.data]}
+  process: {run_as_user: sandbox}
+expect:
+  - {run: touch /sandbox/testfile, denied: EACCES, by: sandbox}
+  - {run: touch /sandbox/.data/ok, allowed: true}
+  - {run: cat /etc/passwd, allowed: true}
+  - {enforcement: full}
+";
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = common::options(&["debian-6.12"], &["bare"], &[("codex-seed", scenario)], dir.path());
+    o.enforcer.adapter_file = Some(file);
+    let r = run(&o).unwrap();
+    let v = r.cells[0].outcome.as_ref().expect("a verdict, not a harness error");
+    let status: Vec<(&str, Status)> = v.expectations.iter().map(|e| (e.expect.as_str(), e.status)).collect();
+    assert_eq!(
+        status,
+        vec![
+            ("run `touch /sandbox/testfile` → denied EACCES by sandbox", Status::Pass),
+            ("run `touch /sandbox/.data/ok` → allowed", Status::Pass),
+            ("run `cat /etc/passwd` → allowed", Status::Pass),
+            ("enforcement full", Status::Fail),
+        ],
+        "{:#?}",
+        v.expectations
+    );
+    let claim = v.expectations[3].reason.as_deref().unwrap();
+    assert!(claim.contains("printed no claim line"), "{claim}");
+}

@@ -347,6 +347,35 @@ fn nightly_runs_every_shard_with_kvm_caches_and_artifacts() {
     );
 }
 
+/// Issue 13: the nightly fetches every real enforcer, runs them over the suite, renders the
+/// compatibility table and keeps it (and the recorded cells) as an artifact.
+#[test]
+fn nightly_runs_the_real_enforcers_and_keeps_the_compatibility_table() {
+    let wf = yaml("nightly.yml");
+    let job = &wf["jobs"]["compat"];
+    assert!(job.is_mapping(), "nightly.yml has a compat job");
+    let mut r = String::new();
+    let mut uploads = String::new();
+    for s in job["steps"].as_sequence().expect("steps") {
+        r.push_str(s["run"].as_str().unwrap_or(""));
+        if s["uses"].as_str().is_some_and(|u| u.starts_with("actions/upload-artifact")) {
+            uploads.push_str(s["with"]["path"].as_str().unwrap_or(""));
+        }
+    }
+    let order: Vec<Option<usize>> =
+        ["cargo xtask enforcers fetch", "cargo xtask compat run", "cargo xtask compat table"]
+            .iter()
+            .map(|c| r.find(c))
+            .collect();
+    assert!(order.iter().all(Option::is_some), "the compat job fetches, runs, renders: {r}");
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "in that order: {r}");
+    assert!(uploads.contains("target/lockgate/") && uploads.contains("target/compat/results.json"), "{uploads}");
+    assert!(
+        r.contains("npm") || read(&root().join(".github/workflows/nightly.yml")).contains(" npm"),
+        "npm is installed for the npm-packaged enforcer"
+    );
+}
+
 #[test]
 fn release_gate_runs_on_tags_and_when_called_and_refuses_changed_snapshots() {
     let wf = yaml("release.yml");

@@ -7,7 +7,9 @@
 
 mod backports;
 mod bench;
+mod compat;
 mod coverage;
+mod enforcers;
 mod kernel_cmd;
 mod known_bad;
 mod module_graph;
@@ -52,6 +54,26 @@ enum Cmd {
     Coverage(coverage::CoverageArgs),
     /// Print each crate's module graph (who refers to whom) and its cycles, if any.
     ModuleGraph,
+    /// External enforcers: `fetch` builds or downloads every adapter's pinned binary.
+    Enforcers {
+        #[command(subcommand)]
+        cmd: EnforcersCmd,
+    },
+    /// The compatibility table of real enforcers: `run` them over the suite, render the `table`.
+    Compat {
+        #[command(subcommand)]
+        cmd: compat::CompatCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum EnforcersCmd {
+    /// Fetch or build the enforcers whose adapters say `binary: {fetch: …}` (default: all), pinned,
+    /// into lockgate's cache, and check that each calls Landlock.
+    Fetch {
+        /// Adapter names; default: every adapter with a fetched binary.
+        names: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +107,8 @@ fn main() {
         Cmd::BootSoak(args) => soak::run(&args),
         Cmd::ModuleGraph => module_graph_cmd(),
         Cmd::Coverage(args) => coverage::run(&args),
+        Cmd::Enforcers { cmd: EnforcersCmd::Fetch { names } } => enforcers::fetch(&names),
+        Cmd::Compat { cmd } => compat::run(&cmd),
     };
     match result {
         Ok(true) => {}
@@ -135,6 +159,8 @@ fn lint() -> Result<bool> {
 
 fn test() -> Result<bool> {
     setup::ensure_host_tools()?;
+    // The VM test of a real enforcer fetches it (npm) as `cargo xtask enforcers fetch` does.
+    setup::ensure_enforcer_tools()?;
     lint()?;
     let root = lockgate::guest_build::workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

@@ -168,6 +168,33 @@ pub fn ensure_build_tools() -> Result<()> {
     apt_install(&missing)
 }
 
+/// (what must exist, Debian package) for `cargo xtask enforcers fetch`: gcc for Landlock's
+/// sample, npm for the npm-packaged enforcers, pkg-config and the D-Bus headers for nono's build.
+const ENFORCER_TOOLS: &[(&str, &str)] = &[
+    ("gcc", "gcc"),
+    ("npm", "npm"),
+    ("pkg-config", "pkg-config"),
+    ("/usr/include/dbus-1.0/dbus/dbus.h", "libdbus-1-dev"),
+];
+
+/// The tools the external enforcers' recipes need, installed with apt when root and missing.
+pub fn ensure_enforcer_tools() -> Result<()> {
+    let present = |what: &str| if what.starts_with('/') { std::path::Path::new(what).exists() } else { have(what) };
+    let missing: Vec<&str> = ENFORCER_TOOLS.iter().filter(|(w, _)| !present(w)).map(|(_, p)| *p).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "fetching the external enforcers needs {}: install them (as root: apt-get install {})",
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    eprintln!("xtask: installing what the enforcers' recipes need, {}, with apt-get", missing.join(", "));
+    apt_install(&missing)
+}
+
 /// Whether the run `opts` selects has a kernel to build from source that the cache does not
 /// have yet.
 pub fn selection_needs_a_build(opts: &lockgate::run::RunOptions) -> bool {

@@ -8,7 +8,8 @@
 //!
 //! ```yaml
 //! name: landlock-sandboxer
-//! binary: ${LANDLOCK_SANDBOXER}          # host path: absolute, relative to this file, or ${VAR}
+//! binary: ${LANDLOCK_SANDBOXER}          # host path: absolute, relative to this file, or ${VAR};
+//!                                       # or {fetch: RECIPE}, built or downloaded by [`fetch`]
 //! invoke: {style: landlock_env}          # or policy_file / command_line, with a `command:`
 //! drop_privileges: harness               # the guest drops to run_as_user before starting it
 //! claim:
@@ -18,6 +19,7 @@
 
 pub mod claim;
 pub mod elf;
+pub mod fetch;
 pub mod native;
 pub mod template;
 
@@ -136,7 +138,11 @@ pub const REFERENCE_NAME: &str = "lockgate-enforcer";
 #[serde(untagged)]
 enum RawBinary {
     Host(String),
-    InImage { in_image: String },
+    InImage {
+        in_image: String,
+    },
+    /// Fetched or built from a registry by `cargo xtask enforcers fetch` ([`fetch`]).
+    Fetch(fetch::Fetched),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -391,19 +397,31 @@ pub fn load(file: &Path) -> Result<Enforcer> {
 
 fn parse(file: &Path, text: &str) -> Result<Enforcer> {
     let text = text.to_string();
+    // A `binary: {fetch: …}` whose recipe is wrong is named by the recipe's own parse.
+    if text.contains("fetch") {
+        fetch::recipe_in_text(file, &text)?;
+    }
     let raw: RawAdapter = crate::model::parse_yaml(file, &text)?;
     let at = |field: &str| format!("{}:{}: {field}", file.display(), crate::model::locate::line_of(&text, field));
     let base = file.parent().unwrap_or(Path::new("."));
-    let (binary, guest_path, interpreter, file_name) = match &raw.binary {
-        RawBinary::InImage { in_image } => {
+    // A binary on the host: a path, or where `cargo xtask enforcers fetch` put it.
+    let host_binary = match &raw.binary {
+        RawBinary::InImage { .. } => None,
+        RawBinary::Host(raw_path) => {
+            Some(host_path(raw_path, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?)
+        }
+        RawBinary::Fetch(f) => Some(fetched(&f.fetch, &raw.name, &at("binary"), &Cache::from_env()?)?),
+    };
+    let (binary, guest_path, interpreter, file_name) = match (&raw.binary, host_binary) {
+        (RawBinary::InImage { in_image }, _) => {
             if raw.install_as.is_some() {
                 bail!("{}: a binary already in the image is not installed anywhere", at("install_as"));
             }
             let name = Path::new(in_image).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             (Binary::InImage, in_image.clone(), None, name)
         }
-        RawBinary::Host(raw_path) => {
-            let binary = host_path(raw_path, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?;
+        (_, None) => unreachable!("every binary but in_image is on the host"),
+        (_, Some(binary)) => {
             let meta = std::fs::metadata(&binary).map_err(|e| {
                 anyhow::anyhow!(
                     "{}: the enforcer binary {} cannot be read ({e}); build it, or fix the path",
@@ -524,6 +542,16 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
             }
         },
     })
+}
+
+/// Where `cargo xtask enforcers fetch` put a fetched enforcer; an error naming that command when
+/// it has not run.
+fn fetched(recipe: &fetch::Recipe, name: &Name, at: &str, cache: &Cache) -> Result<PathBuf> {
+    let path = recipe.cached_path(cache, name.as_str());
+    if !path.is_file() {
+        bail!("{at}: {name} is not fetched yet: run `cargo xtask enforcers fetch {name}` ({})", recipe.describe());
+    }
+    Ok(path)
 }
 
 fn env_templates_use(env: &BTreeMap<String, String>, scalar: &str) -> bool {
@@ -940,6 +968,39 @@ mod tests {
         .unwrap();
         let e = format!("{:#}", load(&file).unwrap_err());
         assert!(e.contains("b.yaml:2: binary: `${LOCKGATE_TEST_UNSET_ENFORCER}` names the environment variable LOCKGATE_TEST_UNSET_ENFORCER, which is not set"), "{e}");
+    }
+
+    /// Issue 13: an adapter whose binary is fetched finds it in the cache, or names the command
+    /// that fetches it; a run never fetches by itself.
+    #[test]
+    fn a_fetched_binary_is_found_in_the_cache_or_its_fetch_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f.yaml");
+        std::fs::write(
+            &file,
+            "name: f\nbinary: {fetch: {npm: {package: p, version: 1.0.0, sha256: ab, file: package/bin/f}}}\ninvoke: {style: landlock_env}\nclaim: unsupported\n",
+        )
+        .unwrap();
+        // The pin `ab` is no digest: nothing in any cache answers to it.
+        let e = format!("{:#}", load(&file).unwrap_err());
+        assert!(
+            e.contains("f.yaml:2: binary: f is not fetched yet: run `cargo xtask enforcers fetch f` (package/bin/f from the npm package p@1.0.0)"),
+            "{e}"
+        );
+        std::fs::write(
+            dir.path().join("bad.yaml"),
+            "name: b\nbinary: {fetch: {git: {url: x}}}\ninvoke: {style: landlock_env}\nclaim: unsupported\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", load(&dir.path().join("bad.yaml")).unwrap_err());
+        assert!(e.contains("bad.yaml:2: binary.fetch: unknown variant `git`"), "{e}");
+        let (name, recipe) = fetch::recipe_in(&file).unwrap().unwrap();
+        let cache = Cache::at(dir.path().join("cache")).unwrap();
+        let cached = recipe.cached_path(&cache, &name);
+        std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
+        std::fs::copy("/bin/true", &cached).unwrap();
+        let name: Name = serde_yaml::from_str("f").unwrap();
+        assert_eq!(fetched(&recipe, &name, "here", &cache).unwrap(), cached);
     }
 
     #[test]

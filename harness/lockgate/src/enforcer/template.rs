@@ -10,7 +10,8 @@
 //!   spelled: `{ro,}` (or `{ro:}`, any one punctuation character) joins the list into one word
 //!   with that separator; `[--ro {ro}]` repeats the bracketed words once per element
 //!   (`--ro /usr --ro /bin`), and `[--ro {ro,}]` writes them once with the list joined
-//!   (`--ro /usr,/bin`). A bracketed group is left out when its list is empty, or absent (the
+//!   (`--ro /usr,/bin`); `{rw:json}` writes the list as one JSON array of strings
+//!   (`["/tmp","/work"]`), for an enforcer whose policy is JSON on its command line. A bracketed group is left out when its list is empty, or absent (the
 //!   TCP lists are absent when the policy has no `network:` section);
 //! - `{{` and `}}` are literal braces.
 //!
@@ -28,12 +29,23 @@ pub const CMD: &str = "{cmd}";
 enum Piece {
     Lit(String),
     Scalar(String),
-    /// A list and how it is spelled: joined with a separator, or one element (inside a group).
+    /// A list and how it is spelled.
     List {
         name: String,
-        join: Option<char>,
+        spell: Spell,
     },
     Cmd,
+}
+
+/// How a list is spelled in a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spell {
+    /// One element (the word is repeated per element, inside a `[...]` group).
+    Each,
+    /// The whole list joined with a separator (`{ro,}`).
+    Joined(char),
+    /// The whole list as a JSON array of strings (`{ro:json}`).
+    Json,
 }
 
 type Word = Vec<Piece>;
@@ -117,12 +129,13 @@ fn placeholder(name: &str, word: &str) -> Result<Piece, String> {
     }
     let mut chars = name.chars();
     let last = chars.next_back();
-    let (base, join) = match last {
-        Some(c) if c.is_ascii_punctuation() && c != '_' => (chars.as_str(), Some(c)),
-        _ => (name, None),
+    let (base, spell) = match (name.strip_suffix(":json"), last) {
+        (Some(base), _) => (base, Spell::Json),
+        (None, Some(c)) if c.is_ascii_punctuation() && c != '_' => (chars.as_str(), Spell::Joined(c)),
+        _ => (name, Spell::Each),
     };
     if LISTS.contains(&base) {
-        return Ok(Piece::List { name: base.to_string(), join });
+        return Ok(Piece::List { name: base.to_string(), spell });
     }
     Err(format!(
         "`{word}`: unknown placeholder `{{{name}}}`; known: {{cmd}}, {}, and the lists {} (joined as `{{ro,}}`, or per element inside `[...]`)",
@@ -131,9 +144,9 @@ fn placeholder(name: &str, word: &str) -> Result<Piece, String> {
     ))
 }
 
-fn lists_in(word: &Word) -> impl Iterator<Item = (&str, Option<char>)> {
+fn lists_in(word: &Word) -> impl Iterator<Item = (&str, Spell)> {
     word.iter().filter_map(|p| match p {
-        Piece::List { name, join } => Some((name.as_str(), *join)),
+        Piece::List { name, spell } => Some((name.as_str(), *spell)),
         _ => None,
     })
 }
@@ -172,7 +185,7 @@ impl Template {
                     }
                 }
                 None => {
-                    if let Some((name, None)) = lists_in(&word).next() {
+                    if let Some((name, Spell::Each)) = lists_in(&word).next() {
                         return Err(format!(
                             "`{raw}`: say how the list {{{name}}} is spelled: `[--flag {{{name}}}]` repeats the words per element, `{{{name},}}` joins it with commas (`{{{name}:}}` with colons)"
                         ));
@@ -182,9 +195,9 @@ impl Template {
             }
             if closes {
                 let g = group.take().unwrap_or_default();
-                let lists: Vec<(&str, Option<char>)> = g.iter().flat_map(lists_in).collect();
+                let lists: Vec<(&str, Spell)> = g.iter().flat_map(lists_in).collect();
                 let per_element: std::collections::BTreeSet<&str> =
-                    lists.iter().filter(|(_, j)| j.is_none()).map(|(n, _)| *n).collect();
+                    lists.iter().filter(|(_, s)| *s == Spell::Each).map(|(n, _)| *n).collect();
                 if lists.is_empty() {
                     return Err(format!(
                         "the group ending in `{raw}` names no list ({}): brackets are for lists only",
@@ -234,7 +247,7 @@ impl Template {
             Item::Word(w) => std::slice::from_ref(w).iter(),
             Item::Group(g) => g.iter(),
         });
-        words.flat_map(lists_in).filter_map(|(n, j)| j.map(|j| (n.to_string(), j))).collect()
+        words.flat_map(lists_in).filter_map(joined).collect()
     }
 
     /// Replaces the first word when it is exactly `name` by `{binary}` (so `landrun --ro …`
@@ -253,11 +266,11 @@ impl Template {
             match item {
                 Item::Word(w) => out.push(render(w, v, None)),
                 Item::Group(g) => {
-                    let lists: Vec<(&str, Option<char>)> = g.iter().flat_map(lists_in).collect();
+                    let lists: Vec<(&str, Spell)> = g.iter().flat_map(lists_in).collect();
                     if lists.iter().any(|(n, _)| v.list(n).is_none_or(|l| l.is_empty())) {
                         continue;
                     }
-                    match lists.iter().find(|(_, j)| j.is_none()) {
+                    match lists.iter().find(|(_, s)| *s == Spell::Each) {
                         Some((name, _)) => {
                             for element in v.list(name).into_iter().flatten() {
                                 out.extend(g.iter().map(|w| render(w, v, Some(element))));
@@ -278,7 +291,7 @@ impl ValueTemplate {
         if word.contains(&Piece::Cmd) {
             return Err(format!("`{value}`: {{cmd}} belongs in the command, not in a variable"));
         }
-        if let Some((name, None)) = lists_in(&word).next() {
+        if let Some((name, Spell::Each)) = lists_in(&word).next() {
             return Err(format!("`{value}`: say how the list {{{name}}} is joined, e.g. `{{{name}:}}` for colons"));
         }
         Ok(ValueTemplate { word })
@@ -286,7 +299,7 @@ impl ValueTemplate {
 
     /// The lists joined into the value, with their separators.
     pub fn joined_lists(&self) -> Vec<(String, char)> {
-        lists_in(&self.word).filter_map(|(n, j)| j.map(|j| (n.to_string(), j))).collect()
+        lists_in(&self.word).filter_map(joined).collect()
     }
 
     /// The value, or `None` when it names an absent list (the variable is then not set).
@@ -298,6 +311,14 @@ impl ValueTemplate {
     }
 }
 
+/// A list joined with a separator, and the separator (a path holding it would be split).
+fn joined((name, spell): (&str, Spell)) -> Option<(String, char)> {
+    match spell {
+        Spell::Joined(sep) => Some((name.to_string(), sep)),
+        Spell::Each | Spell::Json => None,
+    }
+}
+
 fn render(word: &Word, v: &Values, element: Option<&String>) -> String {
     let mut s = String::new();
     for p in word {
@@ -305,9 +326,13 @@ fn render(word: &Word, v: &Values, element: Option<&String>) -> String {
             Piece::Lit(l) => s.push_str(l),
             Piece::Scalar(name) => s.push_str(v.scalars.get(name.as_str()).map(String::as_str).unwrap_or("")),
             Piece::Cmd => s.push_str(CMD),
-            Piece::List { join: None, .. } => s.push_str(element.map(String::as_str).unwrap_or("")),
-            Piece::List { name, join: Some(sep) } => {
+            Piece::List { spell: Spell::Each, .. } => s.push_str(element.map(String::as_str).unwrap_or("")),
+            Piece::List { name, spell: Spell::Joined(sep) } => {
                 s.push_str(&v.list(name).map(|l| l.join(&sep.to_string())).unwrap_or_default())
+            }
+            Piece::List { name, spell: Spell::Json } => {
+                let list = v.list(name).cloned().unwrap_or_default();
+                s.push_str(&serde_json::to_string(&list).expect("strings always serialise"))
             }
         }
     }
@@ -388,5 +413,15 @@ mod tests {
         t.program_name_is_binary("landrun");
         assert_eq!(t.expand(&values(&["/usr"], &[], None)).join(" "), "/usr/local/bin/landrun --ro /usr -- {cmd}");
         assert!(t.has_cmd());
+    }
+
+    /// Issue 13: an enforcer whose policy is JSON on its command line (Codex's sandbox) gets a
+    /// list as a JSON array, quoted and escaped, whatever the paths hold.
+    #[test]
+    fn a_list_spelled_as_json_is_one_array() {
+        let t = Template::parse(&["{binary}".into(), r#"{{"roots":{rw:json}}}"#.into(), "{cmd}".into()]).unwrap();
+        let v = values(&["/usr"], &["/tmp", "/a\"b,c"], None);
+        assert_eq!(t.expand(&v), vec!["/usr/local/bin/landrun", r#"{"roots":["/tmp","/a\"b,c"]}"#, CMD]);
+        assert!(t.joined_lists().is_empty(), "no separator can split a JSON array");
     }
 }
