@@ -16,6 +16,7 @@
 //!   - {regex: '^(Failed|Missing)', claim: refused}
 //! ```
 
+pub mod cargo_build;
 pub mod claim;
 pub mod elf;
 pub mod template;
@@ -108,6 +109,7 @@ pub const REFERENCE_NAME: &str = "lockgate-enforcer";
 enum RawBinary {
     Host(String),
     InImage { in_image: String },
+    Build { build: cargo_build::CargoBuild },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -279,12 +281,36 @@ pub struct EnforcerChoice {
     /// An external enforcer's adapter file (`--enforcer NAME`, `--enforcer-file PATH`); `None`
     /// for the reference enforcer.
     pub adapter_file: Option<PathBuf>,
+    /// The project's `lockgate.yaml`, whose `enforcer: NAME` names the adapter
+    /// (`enforcers/NAME.yaml` beside it) tested when the command line names no enforcer.
+    pub project_config: Option<PathBuf>,
+}
+
+/// A project's `lockgate.yaml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectConfig {
+    /// The enforcer tested by default (`reference` for lockgate's own).
+    enforcer: Option<Name>,
 }
 
 impl EnforcerChoice {
     /// The enforcer, loaded and checked.
     pub fn load(&self) -> Result<Enforcer> {
-        let Some(file) = &self.adapter_file else { return reference(&self.faults) };
+        let file = match (&self.adapter_file, &self.project_config) {
+            (Some(file), _) => file.clone(),
+            (None, Some(config)) if self.faults.is_empty() => {
+                let text =
+                    std::fs::read_to_string(config).with_context(|| format!("cannot read {}", config.display()))?;
+                let c: ProjectConfig = crate::model::parse_yaml(config, &text)?;
+                match c.enforcer.as_ref().map(|n| n.as_str()) {
+                    None | Some("reference" | REFERENCE_NAME) => return reference(&self.faults),
+                    Some(n) => config.parent().unwrap_or(Path::new(".")).join("enforcers").join(format!("{n}.yaml")),
+                }
+            }
+            (None, _) => return reference(&self.faults),
+        };
+        let file = &file;
         let mut e = load(file)?;
         if !self.faults.is_empty() {
             if !e.takes_faults() {
@@ -360,8 +386,15 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
             let name = Path::new(in_image).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             (Binary::InImage, in_image.clone(), None, name)
         }
-        RawBinary::Host(raw_path) => {
-            let binary = host_path(raw_path, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?;
+        RawBinary::Host(_) | RawBinary::Build { .. } => {
+            let binary = match &raw.binary {
+                RawBinary::Build { build } => {
+                    build.binary(base).map_err(|e| anyhow::anyhow!("{}: {e:#}", at("binary.build")))?
+                }
+                RawBinary::Host(raw_path) | RawBinary::InImage { in_image: raw_path } => {
+                    host_path(raw_path, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?
+                }
+            };
             let meta = std::fs::metadata(&binary).map_err(|e| {
                 anyhow::anyhow!(
                     "{}: the enforcer binary {} cannot be read ({e}); build it, or fix the path",
