@@ -10,8 +10,9 @@
 //! The workspace is the one the adapter file is in (`cargo metadata` from its directory). The
 //! sources are the files of every package of that workspace the enforcer's package depends on,
 //! itself included, with the workspace's Cargo.toml and Cargo.lock; registry dependencies are
-//! pinned by the lock. The binary is built in the workspace's target directory
-//! (`target/lockgate-guest`), so a changed source rebuilds incrementally.
+//! pinned by the lock. The binary is built in the workspace's target directory (its
+//! `lockgate-guest/` subdirectory; `CARGO_TARGET_DIR` is honoured), so a changed source rebuilds
+//! incrementally.
 
 use crate::cache::Cache;
 use crate::guest_build::{self, RUSTFLAGS, TARGET};
@@ -116,7 +117,6 @@ fn metadata(dir: &Path) -> Result<Metadata> {
     let out = std::process::Command::new(cargo)
         .current_dir(dir)
         .args(["metadata", "--format-version", "1"])
-        .env_remove("CARGO_TARGET_DIR")
         .output()
         .context("cannot run cargo metadata")?;
     if !out.status.success() {
@@ -167,4 +167,57 @@ fn collect(dir: &Path, target: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workspace with one package `a` (binary `a`, a library dependency `b` by path) and a
+    /// package `c` it does not depend on.
+    fn workspace() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let w = |p: &str, t: &str| {
+            let p = dir.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        };
+        w("Cargo.toml", "[workspace]\nresolver = \"2\"\nmembers = [\"a\", \"b\", \"c\"]\n");
+        w("a/Cargo.toml", "[package]\nname = \"a\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\nb = { path = \"../b\" }\n");
+        w("a/src/main.rs", "fn main() {}\n");
+        w("b/Cargo.toml", "[package]\nname = \"b\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+        w("b/src/lib.rs", "\n");
+        w("c/Cargo.toml", "[package]\nname = \"c\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+        w("c/src/lib.rs", "\n");
+        w("enforcers/a.yaml", "");
+        dir
+    }
+
+    #[test]
+    fn a_missing_package_or_binary_is_named_with_what_there_is() {
+        let dir = workspace();
+        let adapters = dir.path().join("enforcers");
+        let e = CargoBuild { package: "nope".into(), bin: None }.binary(&adapters).unwrap_err().to_string();
+        assert!(e.contains("has no package `nope`; its packages: a, b, c"), "{e}");
+        let e = CargoBuild { package: "a".into(), bin: Some("x".into()) }.binary(&adapters).unwrap_err().to_string();
+        assert!(e.contains("package `a` has no binary `x`; its binaries: a"), "{e}");
+    }
+
+    #[test]
+    fn the_sources_are_the_package_and_the_local_packages_it_depends_on() {
+        let dir = workspace();
+        let meta = metadata(dir.path()).unwrap();
+        let a = meta.packages.iter().find(|p| p.name == "a").unwrap();
+        let root = meta.workspace_root.clone();
+        let files: Vec<String> = sources(&meta, &a.id)
+            .unwrap()
+            .iter()
+            .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        // Cargo.lock is written by cargo metadata; c is not a dependency of a.
+        assert_eq!(
+            files,
+            ["Cargo.lock", "Cargo.toml", "a/Cargo.toml", "a/src/main.rs", "b/Cargo.toml", "b/src/lib.rs"]
+        );
+    }
 }

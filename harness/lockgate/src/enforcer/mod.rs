@@ -736,6 +736,28 @@ impl Enforcer {
 mod tests {
     use super::*;
 
+    /// A project's `lockgate.yaml` names the enforcer tested when the command line names none.
+    #[test]
+    fn the_project_config_names_the_default_enforcer() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("lockgate.yaml");
+        let choice = EnforcerChoice { project_config: Some(config.clone()), ..Default::default() };
+        std::fs::write(&config, "enforcer: reference\n").unwrap();
+        assert_eq!(choice.load().unwrap().name, REFERENCE_NAME);
+        std::fs::write(&config, "enforcer: mine\n").unwrap();
+        let e = format!("{:#}", choice.load().unwrap_err());
+        assert!(
+            e.contains(&format!("no enforcer adapter at {}", dir.path().join("enforcers/mine.yaml").display())),
+            "{e}"
+        );
+        std::fs::write(&config, "enforcers: mine\n").unwrap();
+        let e = format!("{:#}", choice.load().unwrap_err());
+        assert!(e.contains("lockgate.yaml") && e.contains("enforcers"), "an unknown field is named: {e}");
+        // A known-bad mode is the reference enforcer's: the project's default does not apply.
+        let faulty = EnforcerChoice { faults: vec!["drop-first".into()], ..choice };
+        assert_eq!(faulty.load().unwrap().name, REFERENCE_NAME);
+    }
+
     fn scenario(network: bool) -> Scenario {
         let net = if network { ", network: {bind_tcp: [8080], connect_tcp: []}" } else { "" };
         serde_yaml::from_str(&format!(
