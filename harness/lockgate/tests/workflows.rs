@@ -434,6 +434,9 @@ fn shards_together_run_every_cell_of_the_full_run_once() {
 fn lint_action_call(with: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(root().join("action.yml"), dir.path().join("action.yml")).expect("action.yml at the repository root");
+    // actionlint reads a local action's metadata only inside a git repository.
+    let git = Command::new("git").args(["init", "-q"]).current_dir(dir.path()).status();
+    assert!(git.is_ok_and(|s| s.success()), "git init in {}", dir.path().display());
     let wf = dir.path().join(".github/workflows");
     std::fs::create_dir_all(&wf).unwrap();
     let f = wf.join("uses-action.yml");
