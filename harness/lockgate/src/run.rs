@@ -71,6 +71,8 @@ impl RunOptions {
     }
 
     pub fn new(repo: PathBuf) -> RunOptions {
+        // Absolute: insta places a snapshot path that is relative beside its own source file.
+        let repo = repo.canonicalize().or_else(|_| std::path::absolute(&repo)).unwrap_or(repo);
         RunOptions {
             scenarios_dir: repo.join("scenarios"),
             kernels_dir: kernels_of(&repo),

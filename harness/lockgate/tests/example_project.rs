@@ -44,6 +44,7 @@ fn xtask(project: &Path, args: &[&str]) -> (i32, String) {
         .output()
         .unwrap();
     let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("cargo xtask vm-test {}:\n{text}", args.join(" "));
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -64,6 +65,7 @@ fn the_example_project_passes_and_catches_a_seeded_enforcer_bug() {
     let (code, out) = xtask(&project, &args);
     assert_eq!(code, 0, "the example passes on debian-6.12: {out}");
     assert!(out.contains("2 cells: 2 passed, 0 failed;"), "{out}");
+    assert!(!project.join("harness").exists(), "nothing is written outside the project's lockgate directory");
     // Its enforcer, built by lockgate: the provenance names the binary's digest.
     let provenance = project.join("scenarios/snapshots/read-only-tree@debian-6.12@bare.provenance.json");
     let enforcer = enforcer_digest(&provenance);
@@ -93,7 +95,8 @@ fn the_example_project_passes_and_catches_a_seeded_enforcer_bug() {
 fn enforcer_digest(file: &Path) -> String {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let d = v["enforcer_sha256"].as_str().unwrap_or_else(|| panic!("no enforcer_sha256 in {text}")).to_string();
+    let d =
+        v["common"]["enforcer_sha256"].as_str().unwrap_or_else(|| panic!("no enforcer_sha256 in {text}")).to_string();
     assert_eq!(d.len(), 64, "{text}");
     d
 }
