@@ -45,6 +45,10 @@ pub fn build(cache: &Cache, quiet: bool) -> Result<GuestBinaries> {
     if guest.is_file() && enforcer.is_file() {
         return hashed(guest, enforcer);
     }
+    crate::event::emit(crate::event::Event::Build(format!(
+        "building the guest binaries (static, once per version of their sources) in {}",
+        cache.dir("guest-target").display()
+    )));
     let src = shipped::unpacked(cache, "guest-src", shipped::GUEST_SOURCES, &key)?;
     let target_dir = cache.dir("guest-target");
     let built = cargo_build(&src, "guest", &["-p", "lockgate-guest", "-p", "lockgate-enforcer"], &target_dir, quiet)
