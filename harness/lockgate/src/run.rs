@@ -140,14 +140,14 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let (ready, to_build): (Vec<KernelRun>, Vec<KernelRun>) =
         runs.into_iter().partition(|r| !fetcher.needs_a_build(&model.kernels[r.kernel].value));
     let building: Vec<String> = to_build.iter().map(|r| model.kernels[r.kernel].value.name.to_string()).collect();
-    let passes = match (ready.is_empty(), to_build.is_empty()) {
-        (false, false) => vec![ready, to_build],
-        (true, _) => vec![to_build],
-        (false, true) => vec![ready],
-    };
+    // One pass when every kernel is at hand (or none is), two otherwise.
+    let mut passes: Vec<Vec<KernelRun>> = [ready, to_build].into_iter().filter(|p| !p.is_empty()).collect();
+    if passes.is_empty() {
+        passes.push(Vec::new());
+    }
     let judging = JudgeOptions { as_bare: opts.judge_as_bare, strict: opts.strict };
     let (mut cells, mut kernels, mut last, mut host_setup) = (Vec::new(), Vec::<KernelReport>::new(), None, None);
-    let first_of = passes.len();
+    let n_passes = passes.len();
     for (i, pass) in passes.into_iter().enumerate() {
         let staged = stage::stage(&model, &pass, &enforcer, &envs, &mut fetcher, !opts.verbose, &mut phases)?;
         host_setup.get_or_insert(start.elapsed());
@@ -167,7 +167,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
             }
         }
         let judged = judge_all(&model, &pass, &outcomes, &enforcer.claims, judging);
-        if i + 1 < first_of {
+        if i + 1 < n_passes {
             let table = report::table::render(&judged);
             crate::event::emit(crate::event::Event::FirstResults { table, building: building.clone() });
         }
