@@ -55,9 +55,14 @@ pub struct VmTestArgs {
     /// Per-boot deadline in seconds (default scales with cases and accelerator).
     #[arg(long)]
     pub timeout: Option<u64>,
-    /// Repository root (default: this workspace).
-    #[arg(long)]
+    /// The project's lockgate directory: `scenarios/` (with `snapshots/`), `enforcers/`, and
+    /// optionally `kernels/` and `images/` (lockgate's shipped ones where it has none). Default:
+    /// the directory the project's xtask names, else the current directory.
+    #[arg(long = "project", visible_alias = "repo", value_name = "DIR")]
     pub repo: Option<PathBuf>,
+    /// The project directory when `--project` is not given (set by the caller, not a flag).
+    #[arg(skip)]
+    pub default_project: Option<PathBuf>,
     /// Write a JUnit XML report to PATH (one test case per scenario × kernel × environment).
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
@@ -68,7 +73,8 @@ pub struct VmTestArgs {
 
 impl VmTestArgs {
     pub fn options(&self) -> RunOptions {
-        let mut o = RunOptions::new(self.repo.clone().unwrap_or_else(crate::guest_build::workspace_root));
+        let project = self.repo.clone().or_else(|| self.default_project.clone()).unwrap_or_else(|| PathBuf::from("."));
+        let mut o = RunOptions::new(project);
         o.selection.kernels = self.kernel.clone();
         o.selection.scenarios = self.scenario.clone();
         o.selection.envs = self.env.clone();
@@ -84,6 +90,9 @@ impl VmTestArgs {
             (Some(n), _) => Some(o.repo.join("enforcers").join(format!("{n}.yaml"))),
             (None, f) => f.clone(),
         };
+        if self.enforcer.is_none() && self.enforcer_file.is_none() {
+            o.enforcer.project_config = Some(o.repo.join("lockgate.yaml")).filter(|p| p.is_file());
+        }
         o.accept = self.accept;
         o.snapshots = !self.no_snapshots && self.enforcer_fault.is_empty();
         o.verbose = self.verbose;
@@ -137,7 +146,7 @@ impl VmTestArgs {
             flags.extend(["--enforcer-file".to_string(), f.display().to_string()]);
         }
         if let Some(r) = &self.repo {
-            flags.extend(["--repo".to_string(), r.display().to_string()]);
+            flags.extend(["--project".to_string(), r.display().to_string()]);
         }
         flags
     }
@@ -177,6 +186,50 @@ impl VmTestArgs {
         }
         Ok(())
     }
+}
+
+/// The commands of the `lockgate` binary and of a project's `cargo xtask`.
+#[derive(clap::Parser)]
+#[command(name = "lockgate", about = "Prove a Landlock sandbox enforcer really enforces, on real kernels in QEMU")]
+pub struct Command {
+    #[command(subcommand)]
+    cmd: Sub,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Boot the kernel matrix, run the scenarios, judge and snapshot them.
+    #[command(alias = "vm-test")]
+    Run(VmTestArgs),
+}
+
+/// The whole command line of `lockgate` or of a project's `cargo xtask`: `run` (or `vm-test`)
+/// with the flags of [`VmTestArgs`]; prints the run's report, writes the files asked for and
+/// exits 0 (passed), 1 (failed) or 2 (the run could not be made). `project` is the project's
+/// lockgate directory when `--project` is not given (`None`: the current directory).
+///
+/// A project's xtask `main` is this, with its own directory (`examples/sandbox/xtask`):
+///
+/// ```no_run
+/// let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+/// lockgate::cli::main(Some(project));
+/// ```
+pub fn main(project: Option<PathBuf>) -> ! {
+    use clap::Parser;
+    let cli = Command::parse();
+    let code = match cli.cmd {
+        Sub::Run(mut args) => {
+            args.default_project = project;
+            match args.finish(crate::run::run(&args.options())) {
+                Ok(passed) => i32::from(!passed),
+                Err(e) => {
+                    eprintln!("lockgate: error: {e:#}");
+                    2
+                }
+            }
+        }
+    };
+    std::process::exit(code);
 }
 
 /// Print the run's summary; returns whether it passed.

@@ -74,6 +74,12 @@ pub enum Event {
         wall: Duration,
         ended: String,
     },
+    /// The verdicts of the kernels that were ready, shown while the kernels in `building` are
+    /// built from source (the whole run's report still comes at its end).
+    FirstResults {
+        table: String,
+        building: Vec<String>,
+    },
     /// `--verbose`: where one boot's time went, by the guest's clock.
     GuestTiming(String),
     Interrupted {
@@ -124,6 +130,12 @@ impl fmt::Display for Event {
             Event::Interrupted { guests } => write!(f, "interrupted; stopped {guests} guest(s)"),
             Event::ReportWritten { what, path } => write!(f, "wrote the {what} to {}", path.display()),
             Event::Warning(text) => f.write_str(text),
+            Event::FirstResults { table, building } => write!(
+                f,
+                "first results, while {} {} built from source (the whole report follows at the end):\n\n{table}",
+                building.join(", "),
+                if building.len() == 1 { "is" } else { "are" }
+            ),
         }
     }
 }

@@ -18,5 +18,6 @@ pub mod pool;
 pub mod provenance;
 pub mod report;
 pub mod run;
+pub mod shipped;
 pub mod stage;
 pub mod vm;

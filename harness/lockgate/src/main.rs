@@ -1,30 +1,7 @@
-//! `lockgate`: the host CLI. `cargo xtask vm-test` is the same run with the workspace's set-up.
-
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(name = "lockgate", about = "Prove a Landlock sandbox enforcer really enforces, on real kernels in QEMU")]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Boot the kernel matrix, run the scenarios, judge and snapshot them.
-    Run(lockgate::cli::VmTestArgs),
-}
+//! `lockgate`: the host CLI, for a project that does not take lockgate into its xtask. Run from
+//! the project's lockgate directory (or name it with `--project`); `cargo xtask vm-test` in a
+//! project that depends on lockgate is the same run.
 
 fn main() {
-    let cli = Cli::parse();
-    let code = match cli.cmd {
-        Cmd::Run(args) => match args.finish(lockgate::run::run(&args.options())) {
-            Ok(passed) => i32::from(!passed),
-            Err(e) => {
-                eprintln!("lockgate: error: {e:#}");
-                2
-            }
-        },
-    };
-    std::process::exit(code);
+    lockgate::cli::main(None);
 }

@@ -5,7 +5,7 @@ use crate::cache::Cache;
 use crate::enforcer::EnforcerChoice;
 use crate::fetch;
 use crate::judge::cells::{judge_all, JudgeOptions};
-use crate::plan::{self, Selection};
+use crate::plan::{self, KernelRun, Selection};
 use crate::pool::{self, BootOptions};
 use crate::provenance::{self, Provenance};
 use crate::report::{self, snapshot};
@@ -71,9 +71,11 @@ impl RunOptions {
     }
 
     pub fn new(repo: PathBuf) -> RunOptions {
+        // Absolute: insta places a snapshot path that is relative beside its own source file.
+        let repo = repo.canonicalize().or_else(|_| std::path::absolute(&repo)).unwrap_or(repo);
         RunOptions {
             scenarios_dir: repo.join("scenarios"),
-            kernels_dir: repo.join("kernels"),
+            kernels_dir: kernels_of(&repo),
             repo,
             selection: Selection::default(),
             enforcer: EnforcerChoice::default(),
@@ -91,6 +93,15 @@ impl RunOptions {
             cache_dir: None,
         }
     }
+}
+
+/// The project's `kernels/`, else lockgate's shipped ones. Should those fail to unpack, the
+/// project's path stays and loading it says what is missing; the cause is told first.
+fn kernels_of(project: &std::path::Path) -> PathBuf {
+    crate::shipped::or_default(project, "kernels").unwrap_or_else(|e| {
+        crate::event::emit(crate::event::Event::Warning(format!("{e:#}")));
+        project.join("kernels")
+    })
 }
 
 pub fn run(opts: &RunOptions) -> Result<RunReport> {
@@ -124,27 +135,47 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         );
     }
     phases.mark("environments and plan");
-    let staged = stage::stage(&model, &runs, &enforcer, &envs, &mut fetcher, !opts.verbose, &mut phases)?;
-    let host_setup = start.elapsed();
-
-    let inputs = pool::Inputs {
-        model: &model,
-        runs: &runs,
-        kernels: &staged.kernels,
-        base: &staged.base,
-        layers: &staged.layers,
-        cache: &cache,
-        qemu_version: &qemu_version,
-    };
-    let mut outcomes = pool::boot_all(&inputs, &opts.boot_options());
-    for (out, config) in outcomes.iter_mut().zip(&staged.host_configs) {
-        if let Some(p) = out.report.preflight.as_mut().filter(|p| p.config.is_none()) {
-            p.config = config.clone();
-        }
+    // Kernels still to be built from source take minutes on a fresh machine: the other
+    // kernels boot and are judged first, and their table is shown while the build runs.
+    let (ready, to_build): (Vec<KernelRun>, Vec<KernelRun>) =
+        runs.into_iter().partition(|r| !fetcher.needs_a_build(&model.kernels[r.kernel].value));
+    let building: Vec<String> = to_build.iter().map(|r| model.kernels[r.kernel].value.name.to_string()).collect();
+    // One pass when every kernel is at hand (or none is), two otherwise.
+    let mut passes: Vec<Vec<KernelRun>> = [ready, to_build].into_iter().filter(|p| !p.is_empty()).collect();
+    if passes.is_empty() {
+        passes.push(Vec::new());
     }
     let judging = JudgeOptions { as_bare: opts.judge_as_bare, strict: opts.strict };
-    let mut cells = judge_all(&model, &runs, &outcomes, &enforcer.claims, judging);
-    let kernels: Vec<KernelReport> = outcomes.into_iter().map(|o| o.report).collect();
+    let (mut cells, mut kernels, mut last, mut host_setup) = (Vec::new(), Vec::<KernelReport>::new(), None, None);
+    let n_passes = passes.len();
+    for (i, pass) in passes.into_iter().enumerate() {
+        let staged = stage::stage(&model, &pass, &enforcer, &envs, &mut fetcher, !opts.verbose, &mut phases)?;
+        host_setup.get_or_insert(start.elapsed());
+        let inputs = pool::Inputs {
+            model: &model,
+            runs: &pass,
+            kernels: &staged.kernels,
+            base: &staged.base,
+            layers: &staged.layers,
+            cache: &cache,
+            qemu_version: &qemu_version,
+        };
+        let mut outcomes = pool::boot_all(&inputs, &opts.boot_options());
+        for (out, config) in outcomes.iter_mut().zip(&staged.host_configs) {
+            if let Some(p) = out.report.preflight.as_mut().filter(|p| p.config.is_none()) {
+                p.config = config.clone();
+            }
+        }
+        let judged = judge_all(&model, &pass, &outcomes, &enforcer.claims, judging);
+        if i + 1 < n_passes {
+            let table = report::table::render(&judged);
+            crate::event::emit(crate::event::Event::FirstResults { table, building: building.clone() });
+        }
+        cells.extend(judged);
+        kernels.extend(outcomes.into_iter().map(|o| o.report));
+        last = Some(staged);
+    }
+    let (Some(staged), Some(host_setup)) = (last, host_setup) else { unreachable!("a run has at least one pass") };
 
     let common = Provenance {
         qemu_version: qemu_version.clone(),

@@ -59,7 +59,7 @@ pub fn stage(
 ) -> Result<Staged> {
     let cache = fetcher.cache.clone();
     let cache = &cache;
-    let bins = crate::guest_build::build(quiet)?;
+    let bins = crate::guest_build::build(cache, quiet)?;
     phases.mark("guest binaries");
     let busybox = fetcher.busybox()?;
     let base = image::base_image(

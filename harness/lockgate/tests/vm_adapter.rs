@@ -54,7 +54,7 @@ fn an_external_enforcer_that_enforces_nothing_is_caught() {
 /// adapter with a claim regex must give the verdicts the built-in reference gives.
 #[test]
 fn the_reference_enforcer_through_a_policy_file_adapter_passes() {
-    let bins = lockgate::guest_build::build(true).unwrap();
+    let bins = lockgate::guest_build::build(&lockgate::cache::Cache::from_env().unwrap(), true).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let adapter = format!(
         "name: reference-as-external\nbinary: {}\ninstall_as: /opt/external/enforcer\ninvoke:\n  style: policy_file\n  command: '{{binary}} --policy {{policy_file}} -- {{cmd}}'\nclaim:\n  - {{regex: 'enforcement=(?P<claim>full|partial|none|refused)'}}\n",

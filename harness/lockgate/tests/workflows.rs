@@ -452,3 +452,46 @@ fn shards_together_run_every_cell_of_the_full_run_once() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// action.yml
+// ---------------------------------------------------------------------------------------------
+
+/// A workflow that uses the action at the repository root (`uses: ./`, as `<owner>/lockgate@v1`
+/// resolves to it), with `with` as its inputs; actionlint reads the action's metadata to check
+/// the call. Returns (clean, findings).
+fn lint_action_call(with: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root().join("action.yml"), dir.path().join("action.yml")).expect("action.yml at the repository root");
+    // actionlint reads a local action's metadata only inside a git repository.
+    let git = Command::new("git").args(["init", "-q"]).current_dir(dir.path()).status();
+    assert!(git.is_ok_and(|s| s.success()), "git init in {}", dir.path().display());
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    let f = wf.join("uses-action.yml");
+    std::fs::write(
+        &f,
+        format!(
+            "name: sandbox\non: push\njobs:\n  lockgate:\n    runs-on: ubuntu-24.04\n    strategy:\n      matrix:\n        shard: [1, 2]\n    steps:\n      - uses: actions/checkout@v5\n      - id: lg\n        uses: ./\n        with:\n{with}\n      - run: echo \"${{{{ steps.lg.outputs.junit }}}}\"\n"
+        ),
+    )
+    .unwrap();
+    lint(&actionlint(), &[f], dir.path())
+}
+
+#[test]
+fn action_yml_passes_actionlint_with_every_input() {
+    let doc: serde_yaml::Value = serde_yaml::from_str(&read(&root().join("action.yml"))).unwrap();
+    assert_eq!(doc["runs"]["using"].as_str(), Some("composite"));
+    let inputs: BTreeSet<String> =
+        doc["inputs"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_string()).collect();
+    for want in ["project-dir", "kernels", "environments", "enforcer", "shard"] {
+        assert!(inputs.contains(want), "action.yml has no input `{want}`: {inputs:?}");
+    }
+    let with = "          project-dir: ci/lockgate\n          kernels: debian-6.12,ubuntu-5.15\n          environments: bare\n          enforcer: mine\n          shard: ${{ matrix.shard }}/2\n          args: --scenario a";
+    let (ok, findings) = lint_action_call(with);
+    assert!(ok && findings.trim().is_empty(), "actionlint found problems in a call of action.yml:\n{findings}");
+    // The check reads action.yml: an input it does not declare is a finding.
+    let (ok, findings) = lint_action_call("          kernel: debian-6.12");
+    assert!(!ok && findings.contains("kernel"), "actionlint accepted an undeclared input of action.yml:\n{findings}");
+}

@@ -121,6 +121,9 @@ fn main() {
 }
 
 fn vm_test(args: &VmTestArgs) -> Result<bool> {
+    let mut args = args.clone();
+    args.default_project = Some(lockgate::guest_build::workspace_root());
+    let args = &args;
     setup::ensure_host_tools()?;
     if setup::selection_needs_a_build(&args.options()) {
         // Not fatal: without the tools, that kernel's cells are errors naming what to install.

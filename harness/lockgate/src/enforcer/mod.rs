@@ -17,6 +17,7 @@
 //!   - {regex: '^(Failed|Missing)', claim: refused}
 //! ```
 
+pub mod cargo_build;
 pub mod claim;
 pub mod elf;
 pub mod fetch;
@@ -143,6 +144,10 @@ enum RawBinary {
     },
     /// Fetched or built from a registry by `cargo xtask enforcers fetch` ([`fetch`]).
     Fetch(fetch::Fetched),
+    /// Built from the project's own cargo workspace ([`cargo_build`]).
+    Build {
+        build: cargo_build::CargoBuild,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -327,12 +332,36 @@ pub struct EnforcerChoice {
     /// An external enforcer's adapter file (`--enforcer NAME`, `--enforcer-file PATH`); `None`
     /// for the reference enforcer.
     pub adapter_file: Option<PathBuf>,
+    /// The project's `lockgate.yaml`, whose `enforcer: NAME` names the adapter
+    /// (`enforcers/NAME.yaml` beside it) tested when the command line names no enforcer.
+    pub project_config: Option<PathBuf>,
+}
+
+/// A project's `lockgate.yaml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectConfig {
+    /// The enforcer tested by default (`reference` for lockgate's own).
+    enforcer: Option<Name>,
 }
 
 impl EnforcerChoice {
     /// The enforcer, loaded and checked.
     pub fn load(&self) -> Result<Enforcer> {
-        let Some(file) = &self.adapter_file else { return reference(&self.faults) };
+        let file = match (&self.adapter_file, &self.project_config) {
+            (Some(file), _) => file.clone(),
+            (None, Some(config)) if self.faults.is_empty() => {
+                let text =
+                    std::fs::read_to_string(config).with_context(|| format!("cannot read {}", config.display()))?;
+                let c: ProjectConfig = crate::model::parse_yaml(config, &text)?;
+                match c.enforcer.as_ref().map(|n| n.as_str()) {
+                    None | Some("reference" | REFERENCE_NAME) => return reference(&self.faults),
+                    Some(n) => config.parent().unwrap_or(Path::new(".")).join("enforcers").join(format!("{n}.yaml")),
+                }
+            }
+            (None, _) => return reference(&self.faults),
+        };
+        let file = &file;
         let mut e = load(file)?;
         if !self.faults.is_empty() {
             if !e.takes_faults() {
@@ -411,6 +440,9 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
             Some(host_path(raw_path, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?)
         }
         RawBinary::Fetch(f) => Some(fetched(&f.fetch, &raw.name, &at("binary"), &Cache::from_env()?)?),
+        RawBinary::Build { build } => {
+            Some(build.binary(base).map_err(|e| anyhow::anyhow!("{}: {e:#}", at("binary.build")))?)
+        }
     };
     let (binary, guest_path, interpreter, file_name) = match (&raw.binary, host_binary) {
         (RawBinary::InImage { in_image }, _) => {
@@ -815,6 +847,28 @@ impl Enforcer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A project's `lockgate.yaml` names the enforcer tested when the command line names none.
+    #[test]
+    fn the_project_config_names_the_default_enforcer() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("lockgate.yaml");
+        let choice = EnforcerChoice { project_config: Some(config.clone()), ..Default::default() };
+        std::fs::write(&config, "enforcer: reference\n").unwrap();
+        assert_eq!(choice.load().unwrap().name, REFERENCE_NAME);
+        std::fs::write(&config, "enforcer: mine\n").unwrap();
+        let e = format!("{:#}", choice.load().unwrap_err());
+        assert!(
+            e.contains(&format!("no enforcer adapter at {}", dir.path().join("enforcers/mine.yaml").display())),
+            "{e}"
+        );
+        std::fs::write(&config, "enforcers: mine\n").unwrap();
+        let e = format!("{:#}", choice.load().unwrap_err());
+        assert!(e.contains("lockgate.yaml") && e.contains("enforcers"), "an unknown field is named: {e}");
+        // A known-bad mode is the reference enforcer's: the project's default does not apply.
+        let faulty = EnforcerChoice { faults: vec!["drop-first".into()], ..choice };
+        assert_eq!(faulty.load().unwrap().name, REFERENCE_NAME);
+    }
 
     fn scenario(network: bool) -> Scenario {
         let net = if network { ", network: {bind_tcp: [8080], connect_tcp: []}" } else { "" };

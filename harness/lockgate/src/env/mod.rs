@@ -92,9 +92,7 @@ pub fn prepare(envs: &[&Environment], repo: &Path, fetcher: &mut Fetcher, cache:
         );
     }
     if p.envs.values().any(|e| e.container.is_some()) {
-        let theirs = repo.join("images/runtime.yaml");
-        let manifest =
-            if theirs.is_file() { theirs } else { crate::guest_build::workspace_root().join("images/runtime.yaml") };
+        let manifest = crate::shipped::or_default(repo, "images/runtime.yaml")?;
         p.runtime = Some(runtime::prepare(&manifest, fetcher, cache)?);
     }
     Ok(p)

@@ -87,6 +87,15 @@ impl Fetcher {
         self.lookup_build(&build_key(&source, &fragment))
     }
 
+    /// Whether `k` is a kernel built from source that the cache does not have yet: a run boots
+    /// the other kernels first. Anything unreadable counts as not built; the build says why.
+    pub fn needs_a_build(&self, k: &KernelManifest) -> bool {
+        match &k.source {
+            KernelSource::Build(b) => !matches!(self.cached_build(b), Ok(Some(_))),
+            _ => false,
+        }
+    }
+
     fn lookup_build(&self, key: &str) -> Result<Option<Built>> {
         let index = self.cache.dir("index").join(format!("build-{key}"));
         let Ok(text) = std::fs::read_to_string(&index) else { return Ok(None) };

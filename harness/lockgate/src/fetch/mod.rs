@@ -206,14 +206,14 @@ fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
 }
 
-/// The fetcher of a repository: its kernels' lock (`kernels_dir/lock.yaml`), its guest
-/// packages and their lock (`repo/images/`).
+/// The fetcher of a project: its kernels' lock (`kernels_dir/lock.yaml`), its guest packages
+/// and their lock (`repo/images/`, else lockgate's shipped ones).
 pub fn for_repo(repo: &Path, kernels_dir: &Path, cache: Cache, update_lock: bool) -> Result<Fetcher> {
     Ok(Fetcher {
         cache,
         kernel_lock: lock::LockFile::load(&kernels_dir.join("lock.yaml"))?,
-        image_lock: lock::LockFile::load(&repo.join("images/lock.yaml"))?,
-        images: ImagePackages::load(&repo.join("images/packages.yaml"))?,
+        image_lock: lock::LockFile::load(&crate::shipped::or_default(repo, "images/lock.yaml")?)?,
+        images: ImagePackages::load(&crate::shipped::or_default(repo, "images/packages.yaml")?)?,
         update_lock,
         verbose: true,
         held: None,

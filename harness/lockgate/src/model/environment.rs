@@ -259,14 +259,10 @@ pub fn load_dir(dir: &Path, errors: &mut Vec<String>) -> Vec<Loaded<ContainerMan
     out
 }
 
-/// The directory of environment manifests that goes with a kernels directory: the repository's
-/// `images/environments`, or lockgate's own when that repository has none.
-pub fn dir_for(kernels_dir: &Path) -> PathBuf {
-    let theirs = kernels_dir.parent().map(|r| r.join("images/environments"));
-    match theirs {
-        Some(d) if d.is_dir() => d,
-        _ => crate::guest_build::workspace_root().join("images/environments"),
-    }
+/// The directory of environment manifests that goes with a kernels directory: the project's
+/// `images/environments` beside it, or lockgate's shipped ones when that project has none.
+pub fn dir_for(kernels_dir: &Path) -> Result<PathBuf> {
+    crate::shipped::or_default(kernels_dir.parent().unwrap_or(Path::new(".")), "images/environments")
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ pub fn load_selected(scenarios_dir: &Path, kernels_dir: &Path, selected: &[Strin
         }
     }
     let mut environments = vec![Environment::bare()];
-    let manifests = environment::load_dir(&environment::dir_for(kernels_dir), &mut errors);
+    let manifests = environment::load_dir(&environment::dir_for(kernels_dir)?, &mut errors);
     check_unique("environment", manifests.iter().map(|m| (m.value.name.as_str(), &m.file)), &mut errors);
     environments.extend(manifests.into_iter().map(Environment::container));
     check_unique("scenario", scenarios.iter().map(|s| (s.value.name.as_str(), &s.file)), &mut errors);
