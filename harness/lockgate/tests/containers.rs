@@ -190,3 +190,40 @@ expect:
     assert_eq!(v.environment, "no-truncate");
     assert_eq!(v.expectations[0].denied_by, Some(Denier::Seccomp));
 }
+
+/// A scenario that looks for what the `other` one left and leaves its own traces: a process in
+/// a session of its own (out of reach of a run's process-group kill) and a file in /dev/shm.
+fn leaves_traces(me: &str, other: &str) -> String {
+    format!(
+        r#"
+name: traces-{me}
+setup:
+  users: [{{name: sandbox, uid: 998}}]
+  paths: [{{path: /sandbox, kind: dir, owner: sandbox}}]
+policy:
+  filesystem_policy: {{read_only: [/usr, /bin, /lib, /etc, /proc], read_write: [/tmp, /sandbox, /dev]}}
+  process: {{run_as_user: sandbox}}
+expect:
+  - {{run: "ps > /tmp/ps && grep -q lockgate-guest /tmp/ps && ! grep -q 'sleep 30{other}' /tmp/ps", allowed: true}}
+  - {{run: "test ! -e /dev/shm/left-by-{other} && test ! -e /sandbox/left-by-{other}", allowed: true}}
+  - {{run: "setsid sleep 30{me} & touch /dev/shm/left-by-{me} /sandbox/left-by-{me}", allowed: true}}
+"#
+    )
+}
+
+/// The cases of a container environment share one container per boot; each still starts clean:
+/// no process of an earlier case (even one that left its process group), no file it left in the
+/// tree or in /dev/shm. Under runc (Docker) and crun (Podman), in one boot; whichever of the two
+/// scenarios runs second would see the first one's traces.
+#[test]
+fn each_case_in_a_shared_container_starts_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (leaves_traces("1", "2"), leaves_traces("2", "1"));
+    let o = options("debian-6.12", &["docker-26.1.5", "podman"], &[("traces-1", &one), ("traces-2", &two)], dir.path());
+    let r = run(&o).unwrap();
+    assert_eq!(r.cells.len(), 4);
+    for c in &r.cells {
+        let v = c.outcome.as_ref().unwrap_or_else(|e| panic!("{}@{}: {e:?}", c.scenario, c.env));
+        assert!(v.passed(), "{}@{}: {:?}", c.scenario, c.env, v.failures());
+    }
+}
