@@ -146,18 +146,25 @@ fn the_portable_scenario_fails_where_docker_20_10_5_takes_landlock_from_ubuntu_5
     );
 }
 
-/// A profile of one's own, as a further environment; a denial by its filter is attributed to
-/// seccomp by the control run in the same container.
-#[test]
-fn a_users_profile_is_an_environment_and_its_denials_are_seccomps() {
-    let dir = tempfile::tempdir().unwrap();
-    let kernels = dir.path().join("kernels");
-    let envs = dir.path().join("images/environments");
+/// A repository of one's own in `dir` with Debian 6.12 as its only kernel: its kernels directory
+/// and its (empty) environments directory.
+fn repo_with_debian_6_12(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let kernels = dir.join("kernels");
+    let envs = dir.join("images/environments");
     std::fs::create_dir_all(&kernels).unwrap();
     std::fs::create_dir_all(&envs).unwrap();
     for f in ["debian-6.12.yaml", "lock.yaml"] {
         std::fs::copy(workspace_root().join("kernels").join(f), kernels.join(f)).unwrap();
     }
+    (kernels, envs)
+}
+
+/// A profile of one's own, as a further environment; a denial by its filter is attributed to
+/// seccomp by the control run in the same container.
+#[test]
+fn a_users_profile_is_an_environment_and_its_denials_are_seccomps() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kernels, envs) = repo_with_debian_6_12(dir.path());
     std::fs::write(
         envs.join("no-truncate.json"),
         r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["truncate"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
@@ -236,13 +243,7 @@ fn each_case_in_a_shared_container_starts_clean() {
 #[test]
 fn crun_answers_the_profiles_default_errno_where_runc_answers_enosys() {
     let dir = tempfile::tempdir().unwrap();
-    let kernels = dir.path().join("kernels");
-    let envs = dir.path().join("images/environments");
-    std::fs::create_dir_all(&kernels).unwrap();
-    std::fs::create_dir_all(&envs).unwrap();
-    for f in ["debian-6.12.yaml", "lock.yaml"] {
-        std::fs::copy(workspace_root().join("kernels").join(f), kernels.join(f)).unwrap();
-    }
+    let (kernels, envs) = repo_with_debian_6_12(dir.path());
     let runc = std::fs::read_to_string(workspace_root().join("images/environments/docker-20.10.5.yaml")).unwrap();
     std::fs::write(envs.join("docker-20.10.5.yaml"), &runc).unwrap();
     let crun = runc.replace("name: docker-20.10.5", "name: on-crun").replace("runtime: runc", "runtime: crun");
