@@ -1,7 +1,7 @@
 //! Observing one case, whatever its environment: the one thing the agent calls per case.
 //!
 //! A case is prepared once (accounts, enforcer files), then its two runs happen either here, on
-//! the VM, or inside a container (`container.rs` starts it, `container_case.rs` is its PID 1).
+//! the VM, or inside a container (`container.rs` starts it, `container_serve.rs` is its PID 1).
 //! Either way each run goes through [`observe_run`], so a run is the same thing everywhere: a
 //! fresh tree, the listeners its connect probes need, the run, its orphans reaped.
 

@@ -1,84 +1,283 @@
-//! Container environments: the case runs inside a container started by the real runc, with
-//! the real seccomp profile converted as the engine converts it, Docker's capabilities,
-//! namespaces, mounts and masked paths, and no_new_privs off.
+//! Container environments: the cases run inside a container started by the environment's real
+//! runtime (runc, or crun for Podman), with the real seccomp profile converted as the engine
+//! converts it, the engine's capabilities, namespaces, mounts and masked paths, and no_new_privs
+//! as configured.
 //!
-//! This is the agent's half, on the VM's side of runc: [`observe`] converts the profile for
-//! this kernel, writes the OCI bundle, runs `runc run --no-pivot` with the case on stdin and
-//! reads the [`CaseObservation`] it prints. One container start per case: both runs happen
-//! inside, in `container_case.rs` (PID 1 of the container), which prints its
-//! [`timing_line`] for the agent to read.
+//! This is the agent's half, on the VM's side of the runtime. One container per environment and
+//! boot, as a deployment runs many sandboxed commands in one long-lived container: the runtime
+//! starts it detached (`run -d --no-pivot`, as containerd's shim does) with
+//! `lockgate-guest container-serve` (`container_serve.rs`) as its PID 1, which takes one case per
+//! line on its stdin and answers each with its [`Answer`] on stdout. Both runs of every case
+//! happen in there, in processes it forks, which inherit its seccomp filter, capabilities,
+//! namespaces and no_new_privs exactly as those of a container started for the case alone would.
+//! After each case it kills every other process of the container's PID namespace before it
+//! answers, so no process outlives its case. A container that fails, hangs or answers garbage is
+//! killed and the next case starts a new one.
 //!
-//! The VM's root is the initramfs, which cannot be pivot_root'ed away from: runc runs with
-//! `--no-pivot` (what dockerd does with `DOCKER_RAMDISK`), and the container's root is a
+//! Each case gets fresh trees: the container has no CAP_SYS_ADMIN, so before the case the agent
+//! enters the container's mount namespace and root and mounts a new tmpfs on each of the case's
+//! tmpfs roots (what the runtime did when it started a container per case, from the same mount
+//! options), and detaches them after it; between the two runs the container side empties them
+//! (`setup::Tree::in_container`). Accounts and policy files are written on the guest's root,
+//! which the container's root is a bind of.
+//!
+//! The VM's root is the initramfs, which cannot be pivot_root'ed away from: the runtime runs
+//! with `--no-pivot` (what dockerd does with `DOCKER_RAMDISK`), and the container's root is a
 //! non-recursive bind of the guest's `/` (same binaries, accounts and policy files, none of the
-//! guest's own mounts). The container has no CAP_SYS_ADMIN, so its tmpfs mounts (one per
-//! top-level setup directory, and /tmp) are made by runc at start; between the two runs the
-//! container side empties them and resets their owner and mode (`setup::Tree::in_container`),
-//! where the bare agent mounts new ones.
+//! guest's own mounts).
 
-use crate::clock::monotonic;
 use crate::console::log;
-use crate::{errno_text, spawn};
+use crate::{errno_text, setup, spawn};
 use lockgate_protocol::seccomp::{self, Target};
 use lockgate_protocol::{bounded, AbiProbe, Case, CaseObservation, Container, RunObservation, GUEST_BIN};
 use nix::mount::{mount, MsFlags};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::io::Read;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The container's root: a bind of the guest's `/`.
 const ROOTFS: &str = "/run/lockgate/rootfs";
 const BUNDLES: &str = "/run/lockgate/bundles";
-/// runc's state directory.
-const RUNC_ROOT: &str = "/run/runc";
-/// Both runs (each up to the case's run limit) and the container's own start and teardown.
-fn container_deadline(case: &Case) -> Duration {
+/// The runtime's state directory.
+const RUNTIME_ROOT: &str = "/run/runc";
+/// How long the runtime may take to start a container.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// Both runs (each up to the case's run limit) and the trees around them.
+fn case_deadline(case: &Case) -> Duration {
     Duration::from_secs(2 * u64::from(case.limits.run_seconds) + 30)
 }
 
-static STARTS: AtomicUsize = AtomicUsize::new(0);
+/// What the container side answers for a case: the observation and how long each run's
+/// processes took (the trees not included, as on the VM).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Answer {
+    pub observation: CaseObservation,
+    pub control_s: f64,
+    pub enforced_s: f64,
+}
 
-/// Agent side: one container start for the whole case. Also returns how long the control and
-/// the enforced run took inside the container, when the container side said.
+/// A container serving cases.
+struct Running {
+    id: String,
+    /// Its PID 1 (`container-serve`), as the VM sees it.
+    pid: i32,
+    input: File,
+    output: File,
+    /// Bytes read past the last answer (none, unless the container misbehaves).
+    pending: Vec<u8>,
+    /// Where the runtime's and the container's stderr go.
+    log: String,
+}
+
+static STARTS: AtomicUsize = AtomicUsize::new(0);
+/// The running container of each environment, by name.
+static RUNNING: Mutex<BTreeMap<String, Running>> = Mutex::new(BTreeMap::new());
+
+/// Agent side: both runs of `case` in the environment's container (started at its first case).
+/// Also returns how long the control and the enforced run took, when the container answered.
 pub fn observe(case: &Case, container: &Container) -> (CaseObservation, Option<(f64, f64)>) {
-    let n = STARTS.fetch_add(1, Ordering::SeqCst);
-    let id = format!("lockgate-{n}");
     let started = Instant::now();
-    let result =
-        prepare_guest().and_then(|()| bundle(case, container, &id)).and_then(|dir| start(case, container, &id, &dir));
+    let mut running = RUNNING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let result = prepare_guest().and_then(|()| serve(case, container, &mut running));
     spawn::reap_orphans();
-    let total = started.elapsed().as_secs_f64();
-    match &result {
-        Ok((_, Some(t))) => log(&format!(
-            "{}: container {id} ({}): {total:.2}s = start {:.2}s + control {:.2}s + enforced {:.2}s + teardown {:.2}s",
-            case.id,
-            container.env,
-            t.start,
-            t.control,
-            t.enforced,
-            total - t.start - t.control - t.enforced
-        )),
-        _ => log(&format!("{}: container {id} ({}) took {total:.2}s", case.id, container.env)),
-    }
+    let took = started.elapsed().as_secs_f64();
     match result {
-        Ok((obs, t)) => (obs, t.map(|t| (t.control, t.enforced))),
-        Err(e) => (
-            CaseObservation {
+        Ok(answer) => {
+            log(&format!(
+                "{}: {took:.2}s in {} ({}): control {:.2}s + enforced {:.2}s",
+                case.id, container.env, container.runtime, answer.control_s, answer.enforced_s
+            ));
+            (answer.observation, Some((answer.control_s, answer.enforced_s)))
+        }
+        Err(e) => {
+            log(&format!("{}: {} environment failed after {took:.2}s: {e}", case.id, container.env));
+            let observation = CaseObservation {
                 id: case.id.clone(),
                 landlock: AbiProbe::Errno("EUNKNOWN".into()),
                 environment_error: Some(format!("{} environment: {e}", container.env)),
                 control: RunObservation::default(),
                 enforced: RunObservation::default(),
-            },
-            None,
-        ),
+            };
+            (observation, None)
+        }
     }
 }
 
-/// Once per boot: the cgroup v2 hierarchy runc manages, and the container's root.
+/// The case in the environment's container; a container that fails it is stopped, so that the
+/// next case gets a new one.
+fn serve(case: &Case, container: &Container, running: &mut BTreeMap<String, Running>) -> Result<Answer, String> {
+    if !running.contains_key(&container.env) {
+        let started = Instant::now();
+        let r = start(container)?;
+        log(&format!(
+            "{}: container {} started by {} in {:.2}s",
+            container.env,
+            r.id,
+            container.runtime,
+            started.elapsed().as_secs_f64()
+        ));
+        running.insert(container.env.clone(), r);
+    }
+    let Some(r) = running.get_mut(&container.env) else { return Err("no container".into()) };
+    let answer = exchange(case, r);
+    // The case's tmpfs go whatever happened.
+    let detached = in_container(r.pid, || case.setup.tmpfs.iter().rev().try_for_each(|d| setup::detach_tmpfs(d)));
+    if answer.is_ok() && detached.is_ok() {
+        return answer;
+    }
+    // A container that failed a case, or whose mounts cannot be undone, is not used again.
+    let Some(r) = running.remove(&container.env) else { return answer };
+    stop(&r);
+    match (answer, detached) {
+        (Err(e), _) => Err(with_log(&e, &r)),
+        (Ok(answer), Err(e)) => {
+            log(&format!("{}: {e}; the next case gets a new container", r.id));
+            Ok(answer)
+        }
+        (Ok(answer), Ok(())) => Ok(answer),
+    }
+}
+
+/// Mounts the case's tmpfs roots in the container, hands it the case, reads its answer.
+fn exchange(case: &Case, r: &mut Running) -> Result<Answer, String> {
+    in_container(r.pid, || case.setup.tmpfs.iter().try_for_each(|d| setup::mount_tmpfs(d)))
+        .map_err(|e| format!("cannot make the case's tree in container {}: {e}", r.id))?;
+    let mut line = serde_json::to_vec(case).map_err(|e| e.to_string())?;
+    line.push(b'\n');
+    r.input.write_all(&line).map_err(|e| format!("cannot hand the case to container {}: {e}", r.id))?;
+    let answer =
+        read_line(&r.output, &mut r.pending, case_deadline(case)).map_err(|e| format!("container {}: {e}", r.id))?;
+    serde_json::from_slice::<Answer>(&answer).map_err(|e| {
+        format!(
+            "container {} answered something that is not an answer ({e}): {}",
+            r.id,
+            bounded(&String::from_utf8_lossy(&answer))
+        )
+    })
+}
+
+/// One line from `pipe` (without its newline), within `deadline`.
+fn read_line(pipe: &File, pending: &mut Vec<u8>, deadline: Duration) -> Result<Vec<u8>, String> {
+    let stop_at = Instant::now() + deadline;
+    loop {
+        if let Some(n) = pending.iter().position(|&b| b == b'\n') {
+            let line = pending[..n].to_vec();
+            pending.drain(..=n);
+            return Ok(line);
+        }
+        let left = stop_at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("no answer within {}s", deadline.as_secs()));
+        }
+        let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(left.as_millis().min(60_000) as u16)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(format!("cannot poll its output: {}", errno_text::name(e))),
+        }
+        let mut chunk = [0u8; 64 * 1024];
+        match (&*pipe).read(&mut chunk) {
+            Ok(0) => return Err("it ended without an answer".into()),
+            Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("cannot read its answer: {e}")),
+        }
+    }
+}
+
+/// `e`, with the end of what the runtime and the container said on stderr.
+fn with_log(e: &str, r: &Running) -> String {
+    let said = std::fs::read(&r.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let said = said.trim();
+    if said.is_empty() {
+        e.to_string()
+    } else {
+        format!("{e}; it said: {}", bounded(said))
+    }
+}
+
+/// Kills the container's PID 1, and with it every process of its PID namespace.
+fn stop(r: &Running) {
+    // SAFETY: kill(2) with a pid and a signal; ESRCH when it is gone already.
+    unsafe { libc::kill(r.pid, libc::SIGKILL) };
+}
+
+/// Runs `f` in a child process that has entered the mount namespace and the root directory of
+/// `pid` (as `nsenter --mount --root` would): mounts made there are the container's.
+fn in_container(pid: i32, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    let ns = File::open(format!("/proc/{pid}/ns/mnt")).map_err(|e| format!("cannot open its mount namespace: {e}"))?;
+    let root = File::open(format!("/proc/{pid}/root")).map_err(|e| format!("cannot open its root: {e}"))?;
+    let (mut read_end, write_end) = pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
+    // SAFETY: the agent is single-threaded (spawn.rs), so the child may run ordinary Rust code;
+    // it leaves by _exit and never returns into the agent.
+    match unsafe { libc::fork() } {
+        -1 => Err(format!("cannot fork: {}", std::io::Error::last_os_error())),
+        0 => {
+            drop(read_end);
+            let entered = enter(&ns, &root).and_then(|()| f());
+            let code = match entered {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = File::from(write_end).write_all(e.as_bytes());
+                    1
+                }
+            };
+            // SAFETY: leaves the child without running the agent's destructors or atexit hooks.
+            unsafe { libc::_exit(code) }
+        }
+        child => {
+            drop(write_end);
+            let mut said = String::new();
+            let _ = read_end.read_to_string(&mut said);
+            let mut status = 0;
+            // SAFETY: waits for the child forked above.
+            while unsafe { libc::waitpid(child, &mut status, 0) } < 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+            {}
+            if said.is_empty() && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+                Ok(())
+            } else if said.is_empty() {
+                Err(format!("the helper in its mount namespace ended with status {status}"))
+            } else {
+                Err(said)
+            }
+        }
+    }
+}
+
+/// setns into the mount namespace `ns`, then chroot to `root` (a directory of that namespace).
+fn enter(ns: &File, root: &File) -> Result<(), String> {
+    // SAFETY: raw system calls on descriptors we hold and a static path.
+    unsafe {
+        if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNS) != 0 {
+            return Err(format!("cannot enter its mount namespace: {}", std::io::Error::last_os_error()));
+        }
+        if libc::fchdir(root.as_raw_fd()) != 0 || libc::chroot(c".".as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+            return Err(format!("cannot enter its root: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+fn pipe() -> std::io::Result<(File, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both are fresh descriptors nothing else owns.
+    Ok(unsafe { (File::from(OwnedFd::from_raw_fd(fds[0])), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Once per boot: the cgroup v2 hierarchy the runtime manages, and the container's root.
 fn prepare_guest() -> Result<(), String> {
     static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
@@ -92,7 +291,7 @@ fn prepare_guest() -> Result<(), String> {
         if std::fs::symlink_metadata("/dev/fd").is_err() {
             std::os::unix::fs::symlink("/proc/self/fd", "/dev/fd").map_err(|e| format!("cannot link /dev/fd: {e}"))?;
         }
-        for d in [ROOTFS, BUNDLES, RUNC_ROOT] {
+        for d in [ROOTFS, BUNDLES, RUNTIME_ROOT] {
             std::fs::create_dir_all(d).map_err(|e| format!("cannot create {d}: {e}"))?;
         }
         mount(Some("/"), ROOTFS, None::<&str>, MsFlags::MS_BIND, None::<&str>)
@@ -112,22 +311,13 @@ fn release() -> String {
     unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }.to_string_lossy().into_owned()
 }
 
-/// Writes the bundle's config.json; returns the bundle directory.
-fn bundle(case: &Case, container: &Container, id: &str) -> Result<String, String> {
-    let dir = format!("{BUNDLES}/{id}");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
-    let config = config_json(case, container, &release(), ROOTFS)?;
-    std::fs::write(format!("{dir}/config.json"), serde_json::to_vec_pretty(&config).map_err(|e| e.to_string())?)
-        .map_err(|e| format!("cannot write {dir}/config.json: {e}"))?;
-    Ok(dir)
-}
-
 /// The OCI runtime spec dockerd would hand runc for `docker run` with this profile (moby's
-/// `oci/defaults.go` and `daemon/oci_linux.go`): Docker's mounts, masked and read-only paths,
-/// namespaces (pid, net, ipc, uts, mount, cgroup), device rules, the capability set as bounding,
-/// effective and permitted, no_new_privs as configured. Not reproduced: AppArmor's
-/// `docker-default` (no profiles are loaded in the guest), resource limits.
-pub fn config_json(case: &Case, container: &Container, release: &str, root: &str) -> Result<Value, String> {
+/// `oci/defaults.go` and `daemon/oci_linux.go`; Podman's is the same in every field used here):
+/// Docker's mounts, masked and read-only paths, namespaces (pid, net, ipc, uts, mount, cgroup),
+/// device rules, the capability set as bounding, effective and permitted, no_new_privs as
+/// configured. Not reproduced: AppArmor's `docker-default` (no profiles are loaded in the
+/// guest), resource limits. A case's tmpfs roots are not in it: the agent mounts them per case.
+pub fn config_json(container: &Container, release: &str, root: &str, id: &str) -> Result<Value, String> {
     let seccomp = match &container.seccomp {
         None => Value::Null,
         Some(profile) => {
@@ -137,7 +327,7 @@ pub fn config_json(case: &Case, container: &Container, release: &str, root: &str
             serde_json::to_value(converted).map_err(|e| e.to_string())?
         }
     };
-    let mut mounts = vec![
+    let mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
@@ -146,19 +336,13 @@ pub fn config_json(case: &Case, container: &Container, release: &str, root: &str
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}),
     ];
-    // The scenario's sandbox tree: Docker would give the container its own writable layer; here
-    // each top-level setup directory and /tmp is a tmpfs of the container's own.
-    for dir in &case.setup.tmpfs {
-        let mode = if dir == "/tmp" { "mode=1777" } else { "mode=0755" };
-        mounts.push(json!({"destination": dir, "type": "tmpfs", "source": "tmpfs", "options": [mode]}));
-    }
     let caps = &container.capabilities;
     Ok(json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
             "user": {"uid": 0, "gid": 0},
-            "args": [GUEST_BIN, "container-case"],
+            "args": [GUEST_BIN, "container-serve"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=lockgate"],
             "cwd": "/",
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
@@ -169,7 +353,7 @@ pub fn config_json(case: &Case, container: &Container, release: &str, root: &str
         "mounts": mounts,
         "linux": {
             "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
-            "cgroupsPath": format!("/lockgate/{}", case.id.replace(['@', '/'], "-")),
+            "cgroupsPath": format!("/lockgate/{id}"),
             "resources": {"devices": [{"allow": false, "access": "rwm"}]},
             "seccomp": seccomp,
             "maskedPaths": [
@@ -181,87 +365,104 @@ pub fn config_json(case: &Case, container: &Container, release: &str, root: &str
     }))
 }
 
-/// How a container case's time divided, in seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct ContainerTiming {
-    /// From spawning runc to the container's process starting.
-    start: f64,
-    control: f64,
-    enforced: f64,
-}
-
-/// The line the container side prints on stderr: when it started, when the control run ended,
-/// when the enforced run ended. Written and read here, so the format lives in one place.
-pub fn timing_line(t0: f64, t1: f64, t2: f64) -> String {
-    format!("lockgate-guest container-case: t0={t0:.6} t1={t1:.6} t2={t2:.6}")
-}
-
-/// Reads the [`timing_line`] back from the container's stderr.
-fn timing(stderr: &str, spawned: f64) -> Option<ContainerTiming> {
-    let line = stderr.lines().find(|l| l.starts_with("lockgate-guest container-case: t0="))?;
-    let mut it = line.split_whitespace().filter_map(|w| w.split_once('=')).map(|(_, v)| v.parse::<f64>().ok());
-    let (t0, t1, t2) = (it.next()??, it.next()??, it.next()??);
-    Some(ContainerTiming { start: t0 - spawned, control: t1 - t0, enforced: t2 - t1 })
-}
-
-/// `runc run` in the foreground: the case JSON on the container's stdin, its observation on
-/// stdout. runc deletes the container when its process exits. Also returns how long the
-/// container took to start and how long both runs took in it, when it said.
-fn start(
-    case: &Case,
-    container: &Container,
-    id: &str,
-    dir: &str,
-) -> Result<(CaseObservation, Option<ContainerTiming>), String> {
-    let input = serde_json::to_vec(case).map_err(|e| e.to_string())?;
+/// Starts the environment's container, detached: its PID 1 keeps the pipes the agent talks
+/// through, the runtime exits once it runs.
+fn start(container: &Container) -> Result<Running, String> {
+    let n = STARTS.fetch_add(1, Ordering::SeqCst);
+    let id = format!("lockgate-{}-{n}", container.env);
+    let dir = format!("{BUNDLES}/{id}");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
+    let config = config_json(container, &release(), ROOTFS, &id)?;
+    std::fs::write(format!("{dir}/config.json"), serde_json::to_vec_pretty(&config).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("cannot write {dir}/config.json: {e}"))?;
+    let (pid_file, log_path) = (format!("{dir}/pid"), format!("{dir}/stderr"));
+    let (to_container, input) = pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
+    let (output, from_container) = pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
+    let stderr = File::create(&log_path).map_err(|e| format!("cannot create {log_path}: {e}"))?;
     let command = |program: &str| {
         let mut cmd = Command::new(program);
         cmd.arg0(&container.runtime)
-            .args(["--root", RUNC_ROOT, "run", "--no-pivot", "--bundle", dir, id])
+            .args([
+                "--root",
+                RUNTIME_ROOT,
+                "run",
+                "--detach",
+                "--no-pivot",
+                "--pid-file",
+                &pid_file,
+                "--bundle",
+                &dir,
+                &id,
+            ])
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+            .current_dir(&dir);
         cmd
     };
-    let spawned = monotonic();
     // From the sealed copy when there is one and it can be executed (a kernel with
     // vm.memfd_noexec=2 refuses); else the runtime itself, which then copies itself.
     let sealed = crate::sealed_runtime::path_for(&container.runtime)
         .map_err(|e| log(&format!("no sealed copy of {}: {e}", container.runtime)));
-    let mut child = match sealed.ok().map(|path| command(&path).spawn()) {
+    let stdio = || -> Result<(Stdio, Stdio, Stdio), String> {
+        let dup =
+            |fd: &dyn AsFd| fd.as_fd().try_clone_to_owned().map(Stdio::from).map_err(|e| format!("cannot dup: {e}"));
+        Ok((dup(&to_container)?, dup(&from_container)?, dup(&stderr)?))
+    };
+    let spawn = |program: &str| -> Result<std::process::Child, String> {
+        let (i, o, e) = stdio()?;
+        command(program)
+            .stdin(i)
+            .stdout(o)
+            .stderr(e)
+            .spawn()
+            .map_err(|e| format!("cannot start {program}: {} ({e})", errno_text::name_of_io(&e)))
+    };
+    let mut child = match sealed.ok().map(|path| spawn(&path)) {
         Some(Ok(child)) => child,
         other => {
             if let Some(Err(e)) = other {
                 log(&format!("cannot start the sealed copy of {}: {e}; starting it directly", container.runtime));
             }
-            command(&container.runtime)
-                .spawn()
-                .map_err(|e| format!("cannot start {}: {} ({e})", container.runtime, errno_text::name_of_io(&e)))?
+            spawn(&container.runtime)?
         }
     };
-    let captured = spawn::supervise(&mut child, &input, container_deadline(case), 8 << 20)
-        .map_err(|e| format!("lost track of runc: {e}"))?;
-    let stdout = String::from_utf8_lossy(&captured.stdout);
-    let stderr = String::from_utf8_lossy(&captured.stderr);
-    let last = stdout.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    match serde_json::from_str::<CaseObservation>(last) {
-        Ok(obs) => Ok((obs, timing(&stderr, spawned))),
-        Err(_) => Err(format!(
-            "runc run ended ({}) without an observation; runc said: {}{}",
-            captured.end.describe(),
-            bounded(stderr.trim()),
-            if stdout.trim().is_empty() { String::new() } else { format!("; stdout: {}", bounded(stdout.trim())) }
-        )),
+    // Only the container keeps the other ends: its exit is our EOF.
+    drop((to_container, from_container, stderr));
+    let failed = |e: String| {
+        let said = std::fs::read(&log_path).map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+        format!("{} run ({id}) {e}; it said: {}", container.runtime, bounded(&said))
+    };
+    let status = wait_with_deadline(&mut child, START_DEADLINE).map_err(&failed)?;
+    if !status.success() {
+        return Err(failed(format!("failed ({status})")));
+    }
+    let pid = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .ok_or_else(|| failed(format!("left no pid in {pid_file}")))?;
+    Ok(Running { id, pid, input: File::from(input), output, pending: Vec::new(), log: log_path })
+}
+
+/// Waits for the runtime to exit, killing it at the deadline.
+fn wait_with_deadline(child: &mut std::process::Child, deadline: Duration) -> Result<std::process::ExitStatus, String> {
+    let stop_at = Instant::now() + deadline;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() >= stop_at => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("did not return within {}s", deadline.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("lost track of it: {e}")),
+        }
     }
 }
 
-/// `lockgate-guest oci-config ROOTFS`: the config.json this guest would give runc for the case
-/// on stdin (which must name a container), for this machine's kernel, with ROOTFS as the root.
-/// For running a case's container by hand, or with another runc (the host cross-check).
+/// `lockgate-guest oci-config ROOTFS`: the config.json this guest would give the runtime for the
+/// container of the case on stdin (which must name a container), for this machine's kernel, with
+/// ROOTFS as the root. For running an environment's container by hand, or with another runtime.
 pub fn oci_config_main(root: Option<String>) -> i32 {
     let Some(root) = root else {
         eprintln!("usage: lockgate-guest oci-config ROOTFS < case.json");
@@ -280,7 +481,7 @@ pub fn oci_config_main(root: Option<String>) -> i32 {
         eprintln!("lockgate-guest oci-config: the case names no container");
         return 2;
     };
-    match config_json(&case, container, &release(), &root) {
+    match config_json(container, &release(), &root, &format!("lockgate-{}", container.env)) {
         Ok(v) => {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             0
@@ -296,21 +497,6 @@ pub fn oci_config_main(root: Option<String>) -> i32 {
 mod tests {
     use super::*;
     use lockgate_protocol::seccomp::{Flavour, Profile, DOCKER_DEFAULT_CAPABILITIES};
-    use lockgate_protocol::{EnforcerCall, Identity, Setup};
-
-    fn case(tmpfs: &[&str]) -> Case {
-        Case {
-            id: "s@docker-20.10.5".into(),
-            setup: Setup { users: vec![], tmpfs: tmpfs.iter().map(|s| s.to_string()).collect(), paths: vec![] },
-            identity: Identity { uid: 998, gid: 998, groups: vec![998] },
-            enforcer: EnforcerCall { argv: vec![], env: vec![], files: vec![], drop_privileges: false },
-            steps: vec![],
-            workdir: "/".into(),
-            container: None,
-            limits: Default::default(),
-            policy_paths: vec![],
-        }
-    }
 
     #[test]
     fn the_spec_is_dockers_with_the_converted_profile() {
@@ -327,25 +513,31 @@ mod tests {
             capabilities: DOCKER_DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).collect(),
             no_new_privileges: false,
         };
-        let c = config_json(&case(&["/sandbox", "/tmp"]), &container, "6.12.117+deb13-cloud-amd64", ROOTFS).unwrap();
+        let c = config_json(&container, "6.12.117+deb13-cloud-amd64", ROOTFS, "lockgate-x-0").unwrap();
         assert_eq!(c["process"]["noNewPrivileges"], false);
+        assert_eq!(c["process"]["args"], json!([GUEST_BIN, "container-serve"]));
         assert_eq!(c["process"]["capabilities"]["bounding"].as_array().unwrap().len(), 14);
         assert_eq!(c["linux"]["seccomp"]["architectures"], json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]));
         assert_eq!(c["linux"]["seccomp"]["syscalls"][0]["names"], json!(["ptrace"]));
+        assert_eq!(c["linux"]["cgroupsPath"], "/lockgate/lockgate-x-0");
         let types: Vec<&str> =
             c["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
         assert_eq!(types, ["pid", "network", "ipc", "uts", "mount", "cgroup"]);
-        let tmp = c["mounts"].as_array().unwrap().iter().find(|m| m["destination"] == "/tmp").unwrap();
-        assert_eq!(tmp["options"], json!(["mode=1777"]));
-        let old = config_json(&case(&[]), &container, "4.4.0-21-generic", ROOTFS).unwrap();
+        let old = config_json(&container, "4.4.0-21-generic", ROOTFS, "lockgate-x-1").unwrap();
         assert!(old["linux"]["seccomp"].get("syscalls").is_none(), "ptrace needs 4.8");
     }
 
     #[test]
-    fn the_timing_line_reads_back() {
-        let line = timing_line(10.0, 12.5, 14.0);
-        let stderr = format!("runc: some noise\n{line}\n");
-        assert_eq!(timing(&stderr, 9.5), Some(ContainerTiming { start: 0.5, control: 2.5, enforced: 1.5 }));
-        assert_eq!(timing("runc: no line here\n", 9.5), None);
+    fn a_line_is_read_across_reads_and_the_rest_kept() {
+        let (read_end, write_end) = pipe().unwrap();
+        let mut w = File::from(write_end);
+        w.write_all(b"{\"a\":").unwrap();
+        w.write_all(b"1}\nnext").unwrap();
+        let mut pending = Vec::new();
+        assert_eq!(read_line(&read_end, &mut pending, Duration::from_secs(5)).unwrap(), b"{\"a\":1}");
+        assert_eq!(pending, b"next");
+        drop(w);
+        let err = read_line(&read_end, &mut pending, Duration::from_secs(5)).unwrap_err();
+        assert!(err.contains("ended without an answer"), "{err}");
     }
 }

@@ -3,7 +3,8 @@
 //! Modes:
 //! - `lockgate-guest run-steps`: the probe runner (inside the sandbox, or as the plain user).
 //! - `lockgate-guest probe-abi`: print the raw Landlock ABI probe as JSON.
-//! - `lockgate-guest container-case`: PID 1 of a container environment: both runs of one case.
+//! - `lockgate-guest container-serve`: PID 1 of a container environment's container: both runs
+//!   of each case it is handed, one case per line.
 //! - `lockgate-guest oci-config ROOTFS`: print the OCI config.json of the case on stdin.
 //! - `lockgate-guest agent`, or no mode at all as PID 1 (`/init`): the agent.
 //!
@@ -15,7 +16,7 @@ mod case;
 mod clock;
 mod console;
 mod container;
-mod container_case;
+mod container_serve;
 mod errno_text;
 mod peers;
 mod preflight;
@@ -30,7 +31,7 @@ mod spawn;
 
 use std::io::Write;
 
-const USAGE: &str = "usage: lockgate-guest run-steps | probe-abi | container-case | agent\n\
+const USAGE: &str = "usage: lockgate-guest run-steps | probe-abi | container-serve | agent\n\
                      (as PID 1, with no arguments, it is the agent)";
 
 fn main() {
@@ -39,7 +40,7 @@ fn main() {
         Some("run-steps") => std::process::exit(runner::main()),
         Some("probe-abi") => std::process::exit(probe_abi()),
         Some("peer") => std::process::exit(peers::main()),
-        Some("container-case") => std::process::exit(container_case::main()),
+        Some("container-serve") => std::process::exit(container_serve::main()),
         Some("oci-config") => std::process::exit(container::oci_config_main(std::env::args().nth(2))),
         Some("agent") => agent::main(),
         _ if std::process::id() == 1 => agent::main(),

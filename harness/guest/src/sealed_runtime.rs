@@ -3,10 +3,11 @@
 //! runc defends against a container overwriting its binary (CVE-2019-5736) by copying
 //! /proc/self/exe into a sealed memfd at the start of every `runc init` — unless /proc/self/exe
 //! already is a memfd with the seals runc itself applies (SEAL, SHRINK, GROW, WRITE), which it
-//! accepts as "already cloned". Under TCG that copy of a 10 MB binary cost ~0.5 s per container,
-//! a third of a container case. The agent makes the same sealed copy once per boot and starts
-//! the runtime from it: runc still runs from a binary no container can write, and no start
-//! copies it again. runc's own check decides; nothing of its behaviour is patched.
+//! accepts as "already cloned". Under TCG that copy of a 10 MB binary costs ~0.5 s per container
+//! start, and a boot starts one container per environment that uses runc. The agent makes the
+//! same sealed copy once per boot and starts the runtime from it: runc still runs from a binary
+//! no container can write, and no start copies it again. runc's own check decides; nothing of
+//! its behaviour is patched. crun (600 kB) is started the same way, one mechanism for both.
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -156,11 +156,12 @@ pub fn restore_baseline() -> Vec<String> {
 ///
 /// On the VM every run mounts new tmpfs, undone in reverse order by [`Tree::teardown`] (also
 /// on drop, so an early return cannot leave a mount behind for the next run). A container has
-/// no CAP_SYS_ADMIN to mount: runc mounted its tmpfs once at start, and each run empties them.
+/// no CAP_SYS_ADMIN to mount: the agent mounts the case's tmpfs into the container's mount
+/// namespace before the case (`container.rs`), and each run empties them.
 #[derive(Default)]
 pub struct Tree {
     roots: Roots,
-    /// The tmpfs mounts this tree made (never runc's).
+    /// The tmpfs mounts this tree made (never the ones a container's case runs on).
     mounts: Vec<String>,
 }
 
@@ -170,12 +171,12 @@ enum Roots {
     /// Mount a new tmpfs on each (the VM).
     #[default]
     Mount,
-    /// Empty the ones runc mounted and reset their owner and mode (a container).
+    /// Empty the ones the agent mounted for the case and reset their owner and mode (a container).
     Empty,
 }
 
 impl Tree {
-    /// A tree on the tmpfs mounts runc made for the container.
+    /// A tree on the tmpfs mounts the agent made in the container for the case.
     pub fn in_container() -> Tree {
         Tree { roots: Roots::Empty, mounts: Vec::new() }
     }
@@ -191,18 +192,7 @@ impl Tree {
 
     fn mount_roots(&mut self, roots: &[String]) -> Result<(), String> {
         for dir in roots {
-            fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create tmpfs mount point {dir}: {}", describe_io(&e)))?;
-            mount(
-                Some("tmpfs"),
-                dir.as_str(),
-                Some("tmpfs"),
-                MsFlags::empty(),
-                // /tmp keeps its sticky, world-writable mode so `read_write: [/tmp]` means
-                // something for an unprivileged sandbox user.
-                Some(if dir == "/tmp" { "mode=1777" } else { "mode=0755" }),
-            )
-            .map_err(|e| format!("cannot mount a tmpfs on {dir}: {}", describe_errno(e)))?;
+            mount_tmpfs(dir)?;
             self.mounts.push(dir.clone());
         }
         Ok(())
@@ -213,12 +203,33 @@ impl Tree {
     pub fn teardown(&mut self) -> Vec<String> {
         let mut errors = Vec::new();
         while let Some(dir) = self.mounts.pop() {
-            if let Err(e) = umount2(dir.as_str(), MntFlags::MNT_DETACH) {
-                errors.push(format!("cannot unmount the tmpfs on {dir}: {}", describe_errno(e)));
+            if let Err(e) = detach_tmpfs(&dir) {
+                errors.push(e);
             }
         }
         errors
     }
+}
+
+/// A new tmpfs on `dir` (made if missing), as a tmpfs root of a scenario's tree: the VM's runs
+/// mount one per run, the agent one per case in a container's mount namespace.
+pub fn mount_tmpfs(dir: &str) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create tmpfs mount point {dir}: {}", describe_io(&e)))?;
+    mount(
+        Some("tmpfs"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        // /tmp keeps its sticky, world-writable mode so `read_write: [/tmp]` means
+        // something for an unprivileged sandbox user.
+        Some(if dir == "/tmp" { "mode=1777" } else { "mode=0755" }),
+    )
+    .map_err(|e| format!("cannot mount a tmpfs on {dir}: {}", describe_errno(e)))
+}
+
+/// Undoes [`mount_tmpfs`], lazily.
+pub fn detach_tmpfs(dir: &str) -> Result<(), String> {
+    umount2(dir, MntFlags::MNT_DETACH).map_err(|e| format!("cannot unmount the tmpfs on {dir}: {}", describe_errno(e)))
 }
 
 impl Drop for Tree {
@@ -231,20 +242,26 @@ impl Drop for Tree {
 /// [`Tree::mount_roots`] asks for).
 fn reset_roots(roots: &[String]) -> Result<(), String> {
     for root in roots {
-        let entries = fs::read_dir(root).map_err(|e| format!("cannot list {root}: {e}"))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            removed.map_err(|e| format!("cannot empty {root}: {}: {e}", path.display()))?;
-        }
+        empty_dir(root)?;
         let mode = if root == "/tmp" { 0o1777 } else { 0o755 };
         std::os::unix::fs::chown(root, Some(0), Some(0)).map_err(|e| format!("cannot chown {root}: {e}"))?;
         fs::set_permissions(Path::new(root), fs::Permissions::from_mode(mode))
             .map_err(|e| format!("cannot chmod {root}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Removes everything in `dir` (the directory itself stays, with its owner and mode).
+pub fn empty_dir(dir: &str) -> Result<(), String> {
+    let entries = fs::read_dir(dir).map_err(|e| format!("cannot list {dir}: {e}"))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        removed.map_err(|e| format!("cannot empty {dir}: {}: {e}", path.display()))?;
     }
     Ok(())
 }

@@ -36,8 +36,8 @@ pub fn write(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], common:
             "common": common,
             "environment": envs.get(&c.env).filter(|e| e.container.is_some()).map(|e| serde_json::json!({
                 "seccomp_profile_sha256": e.facts.profile_sha256,
-                "runtime": envs.runtime.as_ref().map(|r| r.version.clone()),
-                "runc_sha256": envs.runtime.as_ref().map(|r| r.runc_sha256.clone()),
+                "runtime": runtime_of(envs, e).map(|b| b.version.clone()),
+                "runtime_sha256": runtime_of(envs, e).map(|b| b.sha256.clone()),
             })),
         });
         let path = dir.join(format!("{}@{}@{}.provenance.json", c.scenario, c.kernel, c.env));
@@ -47,4 +47,10 @@ pub fn write(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], common:
             emit(Event::Warning(format!("cannot write {}: {e:#}", path.display())));
         }
     }
+}
+
+/// The runtime binary that started an environment's container (by its path in the guest).
+fn runtime_of<'a>(envs: &'a Prepared, env: &crate::env::ReadyEnv) -> Option<&'a crate::env::runtime::Binary> {
+    let path = &env.container.as_ref()?.runtime;
+    envs.runtime.as_ref()?.binaries.iter().find(|b| crate::env::runtime::in_guest(b.name) == path)
 }

@@ -146,18 +146,25 @@ fn the_portable_scenario_fails_where_docker_20_10_5_takes_landlock_from_ubuntu_5
     );
 }
 
-/// A profile of one's own, as a further environment; a denial by its filter is attributed to
-/// seccomp by the control run in the same container.
-#[test]
-fn a_users_profile_is_an_environment_and_its_denials_are_seccomps() {
-    let dir = tempfile::tempdir().unwrap();
-    let kernels = dir.path().join("kernels");
-    let envs = dir.path().join("images/environments");
+/// A repository of one's own in `dir` with Debian 6.12 as its only kernel: its kernels directory
+/// and its (empty) environments directory.
+fn repo_with_debian_6_12(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let kernels = dir.join("kernels");
+    let envs = dir.join("images/environments");
     std::fs::create_dir_all(&kernels).unwrap();
     std::fs::create_dir_all(&envs).unwrap();
     for f in ["debian-6.12.yaml", "lock.yaml"] {
         std::fs::copy(workspace_root().join("kernels").join(f), kernels.join(f)).unwrap();
     }
+    (kernels, envs)
+}
+
+/// A profile of one's own, as a further environment; a denial by its filter is attributed to
+/// seccomp by the control run in the same container.
+#[test]
+fn a_users_profile_is_an_environment_and_its_denials_are_seccomps() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kernels, envs) = repo_with_debian_6_12(dir.path());
     std::fs::write(
         envs.join("no-truncate.json"),
         r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["truncate"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
@@ -189,4 +196,67 @@ expect:
     assert!(v.passed(), "{:?}", v.failures());
     assert_eq!(v.environment, "no-truncate");
     assert_eq!(v.expectations[0].denied_by, Some(Denier::Seccomp));
+}
+
+/// A scenario that looks for what the `other` one left and leaves its own traces: a process in
+/// a session of its own (out of reach of a run's process-group kill) and a file in /dev/shm.
+fn leaves_traces(me: &str, other: &str) -> String {
+    format!(
+        r#"
+name: traces-{me}
+setup:
+  users: [{{name: sandbox, uid: 998}}]
+  paths: [{{path: /sandbox, kind: dir, owner: sandbox}}]
+policy:
+  filesystem_policy: {{read_only: [/usr, /bin, /lib, /etc, /proc], read_write: [/tmp, /sandbox, /dev]}}
+  process: {{run_as_user: sandbox}}
+expect:
+  - {{run: "for p in /proc/[0-9]*; do cat $p/cmdline; echo; done | tr '\\000' ' ' > /tmp/ps; grep -q run-steps /tmp/ps && ! grep -q 'slee[p] 30{other}' /tmp/ps", allowed: true}}
+  - {{run: "test ! -e /dev/shm/left-by-{other} && test ! -e /sandbox/left-by-{other}", allowed: true}}
+  - {{run: "setsid sleep 30{me} & touch /dev/shm/left-by-{me} /sandbox/left-by-{me}", allowed: true}}
+"#
+    )
+}
+
+/// The cases of a container environment share one container per boot; each still starts clean:
+/// no process of an earlier case (even one that left its process group), no file it left in the
+/// tree or in /dev/shm. Under runc (Docker) and crun (Podman), in one boot; whichever of the two
+/// scenarios runs second would see the first one's traces.
+#[test]
+fn each_case_in_a_shared_container_starts_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (leaves_traces("1", "2"), leaves_traces("2", "1"));
+    let o = options("debian-6.12", &["docker-26.1.5", "podman"], &[("traces-1", &one), ("traces-2", &two)], dir.path());
+    let r = run(&o).unwrap();
+    assert_eq!(r.cells.len(), 4);
+    for c in &r.cells {
+        let v = c.outcome.as_ref().unwrap_or_else(|e| panic!("{}@{}: {e:?}", c.scenario, c.env));
+        assert!(v.passed(), "{}@{}: {:?}\n{:#?}", c.scenario, c.env, v.failures(), v.evidence.steps);
+    }
+}
+
+/// What crun answers for a syscall the profile does not name, against runc: Docker 20.10.5's
+/// profile (no `landlock_*`, no defaultErrnoRet) started by each, on Debian 6.12 (Landlock ABI
+/// 6). runc's stub answers ENOSYS above the highest syscall the profile names; crun builds the
+/// filter with libseccomp alone, so the profile's default action answers: EPERM. (Podman's own
+/// profile says defaultErrnoRet 38, ENOSYS, so there the two runtimes give the same answer.)
+#[test]
+fn crun_answers_the_profiles_default_errno_where_runc_answers_enosys() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kernels, envs) = repo_with_debian_6_12(dir.path());
+    let runc = std::fs::read_to_string(workspace_root().join("images/environments/docker-20.10.5.yaml")).unwrap();
+    std::fs::write(envs.join("docker-20.10.5.yaml"), &runc).unwrap();
+    let crun = runc.replace("name: docker-20.10.5", "name: on-crun").replace("runtime: runc", "runtime: crun");
+    assert!(crun.contains("runtime: crun"));
+    std::fs::write(envs.join("on-crun.yaml"), crun).unwrap();
+    let seed = shipped("openshell-803");
+    let mut o = options("debian-6.12", &["docker-20.10.5", "on-crun"], &[("openshell-803", &seed)], dir.path());
+    o.kernels_dir = kernels;
+    let r = run(&o).unwrap();
+    let probe = |env: &str| {
+        let c = r.cells.iter().find(|c| c.env == env).unwrap();
+        c.outcome.as_ref().unwrap_or_else(|e| panic!("{env}: {e:?}")).landlock.clone()
+    };
+    assert_eq!(probe("docker-20.10.5"), "ENOSYS", "runc's stub");
+    assert_eq!(probe("on-crun"), "EPERM", "crun: the profile's default action");
 }

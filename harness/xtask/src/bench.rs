@@ -2,10 +2,12 @@
 //!
 //! For each kernel: the floor (the bare kernel with an init that powers off at once), the cell
 //! with one scenario and with every scenario, and the guest's own account of the full cell
-//! (kernel boot, preflight, cases, the rest); then what a container environment adds per
-//! scenario, the whole matrix with `-j 1` against `-j cores`, and the host-side work of a warm
-//! start, step by step. Medians over `--repeat` runs. Each figure is checked against the
-//! target it serves (issue 6); the table goes to stdout, everything to `target/bench.json`.
+//! (kernel boot, preflight, cases, the rest); then, per environment on one kernel, what a case
+//! costs there against the same case bare; the whole default matrix (every environment) against
+//! the bare-only matrix; the bare matrix with `-j 1` against `-j cores`, and the host-side work
+//! of a warm start, step by step. Medians over `--repeat` runs. Each figure is checked against
+//! the target it serves (issues 6 and 17); the table goes to stdout, everything to
+//! `target/bench.json`.
 
 use anyhow::{Context, Result};
 use lockgate::run::{run, BootSummary, RunOptions, RunReport};
@@ -15,14 +17,13 @@ use lockgate_protocol::{CaseTiming, GuestTiming};
 use serde::Serialize;
 use std::time::Duration;
 
-/// The environment whose container start is measured.
-const CONTAINER_ENV: &str = "docker-26.1.5";
-
-/// The targets: (all scenarios) / floor; one more scenario / floor; seconds a container adds per
-/// scenario; `-j cores` / `-j 1`; seconds of host-side work before a warm run's first boot.
+/// The targets: (all scenarios) / floor; one more scenario / floor; seconds a container
+/// environment adds per case over the same case bare; the whole default matrix / the bare-only
+/// matrix; `-j cores` / `-j 1`; seconds of host-side work before a warm run's first boot.
 const ALL_TO_FLOOR: f64 = 1.25;
 const PER_SCENARIO_OF_FLOOR: f64 = 0.02;
-const CONTAINER_PER_SCENARIO_S: f64 = 0.5;
+const CONTAINER_PER_CASE_S: f64 = 0.1;
+const MATRIX_TO_BARE: f64 = 1.5;
 const JN_TO_J1: f64 = 0.6;
 const WARM_HOST_S: f64 = 0.5;
 
@@ -34,7 +35,7 @@ pub struct BenchArgs {
     /// Kernels to measure, comma-separated; default: the default matrix.
     #[arg(long, value_delimiter = ',')]
     pub kernel: Vec<String>,
-    /// The kernel on which the container environment is measured; default: the first measured.
+    /// The kernel on which each environment is measured; default: the first measured.
     #[arg(long)]
     pub container_kernel: Option<String>,
     /// Where to write the JSON (default: target/bench.json).
@@ -75,18 +76,21 @@ struct KernelRow {
     peak_rss_mib: f64,
 }
 
+/// One environment on one kernel: every scenario in it, against every scenario bare.
 #[derive(Serialize)]
-struct ContainerRow {
+struct EnvRow {
     env: String,
     kernel: String,
     scenarios: usize,
+    /// The cell's wall time, and bare's in the same repeat.
+    cell_s: f64,
     bare_s: f64,
-    container_s: f64,
-    added_per_scenario_s: f64,
-    /// Per case, mean, by the guest's clock: runc's start, both runs in the container, the rest.
-    case_start_s: f64,
+    /// (cell − bare) / scenarios: what a case costs here above the same case bare, the
+    /// environment's one-off costs (its container's start) included.
+    added_per_case_s: f64,
+    /// Per case, mean, by the guest's clock: the whole case, and both runs' processes.
+    case_s: f64,
     case_runs_s: f64,
-    case_bare_s: f64,
     peak_rss_mib: f64,
 }
 
@@ -103,7 +107,15 @@ struct Bench {
     accel: String,
     repeat: usize,
     kernels: Vec<KernelRow>,
-    container: ContainerRow,
+    envs: Vec<EnvRow>,
+    /// The whole default matrix (every environment) and the bare-only one, `-j cores`.
+    matrix_all_envs_s: f64,
+    matrix_bare_s: f64,
+    ratio_matrix_to_bare: f64,
+    /// What that ratio would be if every case cost what it costs bare, on the kernel the
+    /// environments were measured on: (floor + envs × n × bare case) / (floor + n × bare case).
+    /// The default matrix has `envs` times the bare matrix's cases, so the ratio cannot go below.
+    ratio_matrix_floor: f64,
     matrix_kernels: usize,
     matrix_j1_s: f64,
     matrix_jn_s: f64,
@@ -208,16 +220,25 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
         });
     }
 
-    let container = container_row(&base, args.container_kernel.as_deref().unwrap_or(&names[0]), repeat, scenarios)?;
+    let env_names: Vec<String> = model.environments.iter().map(|e| e.name.clone()).collect();
+    let env_kernel = args.container_kernel.as_deref().unwrap_or(&names[0]);
+    let envs = env_rows(&base, env_kernel, &env_names, repeat, scenarios)?;
 
-    // The whole matrix (every measured kernel, every scenario, bare), -j 1 against -j cores.
+    // The whole matrix (every measured kernel, every scenario): every environment against bare
+    // only at -j cores, then bare at -j 1.
     let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let matrix = |j: usize| -> Result<f64> {
-        let r = checked(run(&RunOptions { jobs: j, selection: sel(&names, &[], "bare"), ..base.clone() })?)?;
+    let matrix = |j: usize, env: &str| -> Result<f64> {
+        let mut selection = sel(&names, &[], env);
+        if env.is_empty() {
+            selection.envs.clear();
+        }
+        let r = checked(run(&RunOptions { jobs: j, selection, ..base.clone() })?)?;
         Ok(r.wall.as_secs_f64() - r.host_setup.as_secs_f64())
     };
-    let j1 = matrix(1)?;
-    let jn = matrix(jobs)?;
+    let jn = matrix(jobs, "bare")?;
+    let all_envs = matrix(jobs, "")?;
+    eprintln!("bench: matrix of {} kernels at -j {jobs}: bare {jn:.1}s, every environment {all_envs:.1}s", names.len());
+    let j1 = matrix(1, "bare")?;
 
     // A warm start: everything is cached and built; what is left is host-side work.
     let mut warm = Vec::new();
@@ -227,6 +248,10 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     warm.sort_by_key(|r| r.host_setup);
     let warm = &warm[warm.len() / 2];
 
+    let matrix_floor = rows.iter().find(|r| r.kernel == env_kernel).map_or(f64::NAN, |r| {
+        let per_cell = scenarios as f64 * r.breakdown.case_s;
+        (r.floor_s + env_names.len() as f64 * per_cell) / (r.floor_s + per_cell)
+    });
     let mut targets = Vec::new();
     for r in &rows {
         targets.push(target(format!("{}: all scenarios / floor", r.kernel), r.ratio_all_to_floor, ALL_TO_FLOOR));
@@ -236,10 +261,17 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
             PER_SCENARIO_OF_FLOOR,
         ));
     }
+    for e in envs.iter().filter(|e| e.env != "bare") {
+        targets.push(target(
+            format!("{} on {}: seconds per case above bare", e.env, e.kernel),
+            e.added_per_case_s,
+            CONTAINER_PER_CASE_S,
+        ));
+    }
     targets.push(target(
-        format!("{} on {}: seconds added per scenario", container.env, container.kernel),
-        container.added_per_scenario_s,
-        CONTAINER_PER_SCENARIO_S,
+        format!("matrix of {} kernels: every environment / bare only", names.len()),
+        all_envs / jn,
+        MATRIX_TO_BARE,
     ));
     targets.push(target(format!("matrix of {} kernels: -j {jobs} / -j 1", names.len()), jn / j1, JN_TO_J1));
     targets.push(target(
@@ -252,7 +284,11 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
         accel: accel.to_string(),
         repeat,
         kernels: rows,
-        container,
+        envs,
+        matrix_all_envs_s: all_envs,
+        matrix_bare_s: jn,
+        ratio_matrix_to_bare: all_envs / jn,
+        ratio_matrix_floor: matrix_floor,
         matrix_kernels: names.len(),
         matrix_j1_s: j1,
         matrix_jn_s: jn,
@@ -318,35 +354,40 @@ fn breakdown(boots: &[BootSummary]) -> Breakdown {
     }
 }
 
-/// What the container environment adds per scenario on one kernel: every scenario in it against
-/// every scenario bare, and the container cases' own account (runc's start, the runs).
-fn container_row(base: &RunOptions, kernel: &str, repeat: usize, n: usize) -> Result<ContainerRow> {
-    let (mut bare, mut cont, mut rss) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut starts, mut runs, mut bare_cases) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..repeat {
-        let b = cell(base, kernel, &[], "bare")?;
-        let c = cell(base, kernel, &[], CONTAINER_ENV)?;
-        bare.push(b.wall.as_secs_f64());
-        cont.push(c.wall.as_secs_f64());
-        rss.push(c.peak_rss_kib.unwrap_or(0) as f64 / 1024.0);
-        let (cg, bg) = (c.guest.as_ref().context("no guest timing")?, b.guest.as_ref().context("no guest timing")?);
-        starts.push(case_mean(cg, |t| t.total - t.control - t.enforced));
-        runs.push(case_mean(cg, |t| t.control + t.enforced));
-        bare_cases.push(case_mean(bg, |t| t.total));
+/// Every environment on one kernel, each against bare in the same repeat (bare first, so that
+/// its row reads 0 added).
+fn env_rows(base: &RunOptions, kernel: &str, envs: &[String], repeat: usize, n: usize) -> Result<Vec<EnvRow>> {
+    let mut rows = Vec::new();
+    let mut order: Vec<&String> = envs.iter().filter(|e| *e == "bare").collect();
+    order.extend(envs.iter().filter(|e| *e != "bare"));
+    for env in order {
+        let (mut bare, mut cell_s, mut case, mut runs, mut rss) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..repeat {
+            let b = cell(base, kernel, &[], "bare")?;
+            let c = if env == "bare" { b.clone() } else { cell(base, kernel, &[], env)? };
+            bare.push(b.wall.as_secs_f64());
+            cell_s.push(c.wall.as_secs_f64());
+            rss.push(c.peak_rss_kib.unwrap_or(0) as f64 / 1024.0);
+            let g = c.guest.as_ref().context("no guest timing")?;
+            case.push(case_mean(g, |t| t.total));
+            runs.push(case_mean(g, |t| t.control + t.enforced));
+        }
+        let (b, c) = (median(bare), median(cell_s));
+        eprintln!("bench: {env} on {kernel}: {n} scenarios {c:.2}s against {b:.2}s bare");
+        rows.push(EnvRow {
+            env: env.clone(),
+            kernel: kernel.into(),
+            scenarios: n,
+            cell_s: c,
+            bare_s: b,
+            added_per_case_s: (c - b) / n.max(1) as f64,
+            case_s: median(case),
+            case_runs_s: median(runs),
+            peak_rss_mib: median(rss),
+        });
     }
-    let (b, c) = (median(bare), median(cont));
-    Ok(ContainerRow {
-        env: CONTAINER_ENV.into(),
-        kernel: kernel.into(),
-        scenarios: n,
-        bare_s: b,
-        container_s: c,
-        added_per_scenario_s: (c - b) / n.max(1) as f64,
-        case_start_s: median(starts),
-        case_runs_s: median(runs),
-        case_bare_s: median(bare_cases),
-        peak_rss_mib: median(rss),
-    })
+    Ok(rows)
 }
 
 fn print_table(b: &Bench) {
@@ -393,13 +434,40 @@ fn print_table(b: &Bench) {
         );
     }
     println!("(to agent … rest: where the all-scenario cell's wall time went, by the guest's clock; case, control, enforced, other: per case, mean)");
-    let c = &b.container;
     println!(
-        "\n{} on {}: {} scenarios {:.2}s against {:.2}s bare: {:.2}s per scenario (per case: runc start and teardown {:.2}s, both runs {:.2}s, bare case {:.2}s); QEMU RSS {:.0}MiB",
-        c.env, c.kernel, c.scenarios, c.container_s, c.bare_s, c.added_per_scenario_s, c.case_start_s, c.case_runs_s, c.case_bare_s, c.peak_rss_mib
+        "\nper environment on {}: every scenario, against bare in the same repeat",
+        b.envs.first().map(|e| e.kernel.as_str()).unwrap_or("?")
     );
     println!(
-        "whole matrix ({} kernels, bare): -j 1 {:.1}s, -j {} {:.1}s, ratio {:.2}",
+        "{:<16} {:>9} {:>8} {:>9} {:>12} {:>9} {:>9}  {:>7}",
+        "environment", "scenarios", "cell", "bare", "+ per case", "case", "runs", "QEMU RSS"
+    );
+    for e in &b.envs {
+        println!(
+            "{:<16} {:>9} {:>7.2}s {:>8.2}s {:>10.1}ms {:>7.1}ms {:>7.1}ms  {:>5.0}MiB",
+            e.env,
+            e.scenarios,
+            e.cell_s,
+            e.bare_s,
+            1000.0 * e.added_per_case_s,
+            1000.0 * e.case_s,
+            1000.0 * e.case_runs_s,
+            e.peak_rss_mib
+        );
+    }
+    println!("(+ per case: (cell − bare) / scenarios, the container's start included; case, runs: per case, mean, by the guest's clock)");
+    println!(
+        "whole default matrix ({} kernels × every environment) at -j {}: {:.1}s against {:.1}s bare only, ratio {:.2}",
+        b.matrix_kernels, b.jobs, b.matrix_all_envs_s, b.matrix_bare_s, b.ratio_matrix_to_bare
+    );
+    println!(
+        "  (its floor, were every case as cheap as bare: {:.2} — {} environments give {} times the bare matrix's cases)",
+        b.ratio_matrix_floor,
+        b.envs.len(),
+        b.envs.len()
+    );
+    println!(
+        "bare matrix ({} kernels): -j 1 {:.1}s, -j {} {:.1}s, ratio {:.2}",
         b.matrix_kernels, b.matrix_j1_s, b.jobs, b.matrix_jn_s, b.ratio_jn_to_j1
     );
     let phases: Vec<String> = b.warm_host_phases.iter().map(|(n, s)| format!("{n} {:.0}ms", 1000.0 * s)).collect();

@@ -225,8 +225,8 @@ fn kernels(cmd: KernelsCmd) -> Result<bool> {
             for (name, env) in &prepared.envs {
                 println!("{name:<14} {}", env.facts.profile_sha256.as_deref().unwrap_or("(no profile)"));
             }
-            if let Some(rt) = &prepared.runtime {
-                println!("{:<14} {} ({})", "runtime", rt.runc_sha256, rt.version);
+            for b in prepared.runtime.iter().flat_map(|rt| &rt.binaries) {
+                println!("{:<14} {} ({})", b.name.as_str(), b.sha256, b.version);
             }
             Ok(true)
         }

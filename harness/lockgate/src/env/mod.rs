@@ -1,7 +1,7 @@
 //! Environments made ready for a run, before it is planned: each container environment's seccomp
 //! profile fetched and checked, what the judge must know of it ([`EnvFacts`]), the container
-//! the guest starts for its cases, and the runtime archive ([`runtime`]: runc with the libraries
-//! its ELF headers name, [`elf`]). The manifests themselves are part of the model
+//! the guest starts for its cases, and the runtime archive ([`runtime`]: runc and crun, as the
+//! environments name them, with the libraries their ELF headers name, [`elf`]). The manifests themselves are part of the model
 //! ([`crate::model::environment`]).
 //!
 //! The guest converts the profile for its own kernel (`lockgate_protocol::seccomp`).
@@ -12,7 +12,7 @@ pub mod runtime;
 use crate::cache::Cache;
 use crate::fetch::Fetcher;
 use crate::model::environment::{
-    check_converts, parse_profile, read_profile, ContainerManifest, EnvKind, Environment, SeccompSource,
+    check_converts, parse_profile, read_profile, ContainerManifest, EnvKind, Environment, RuntimeName, SeccompSource,
 };
 use anyhow::{Context, Result};
 use lockgate_protocol::seccomp::{self, Profile, Target};
@@ -77,7 +77,7 @@ pub fn prepare(envs: &[&Environment], repo: &Path, fetcher: &mut Fetcher, cache:
                 let c = &m.value;
                 let container = proto::Container {
                     env: c.name.to_string(),
-                    runtime: runtime::RUNC_IN_GUEST.to_string(),
+                    runtime: runtime::in_guest(c.runtime).to_string(),
                     seccomp: profile,
                     flavour: c.engine,
                     capabilities: c.capabilities.0.clone(),
@@ -91,9 +91,16 @@ pub fn prepare(envs: &[&Environment], repo: &Path, fetcher: &mut Fetcher, cache:
             ReadyEnv { name: env.name.clone(), about: env.about().to_string(), container, facts },
         );
     }
-    if p.envs.values().any(|e| e.container.is_some()) {
+    let needed: BTreeSet<RuntimeName> = envs
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EnvKind::Container(m) => Some(m.value.runtime),
+            EnvKind::Bare => None,
+        })
+        .collect();
+    if !needed.is_empty() {
         let manifest = crate::shipped::or_default(repo, "images/runtime.yaml")?;
-        p.runtime = Some(runtime::prepare(&manifest, fetcher, cache)?);
+        p.runtime = Some(runtime::prepare(&manifest, &needed, fetcher, cache)?);
     }
     Ok(p)
 }

@@ -1,34 +1,43 @@
-//! The OCI runtime of the container environments: runc from a pinned Debian package, with the
-//! shared libraries it links (libseccomp, glibc and its loader) taken from the pinned Debian
-//! packages `images/runtime.yaml` lists, found by reading runc's ELF headers (PT_INTERP,
-//! DT_NEEDED, recursively). They ride in an archive of their own, appended to the base
-//! initramfs only for boots that run a container environment; bare boots stay as small as ever.
+//! The OCI runtimes of the container environments: runc and crun, each from a pinned Debian
+//! package, with the shared libraries they link (libseccomp, glibc and its loader; crun also
+//! libcap, libsystemd, yajl) taken from the pinned Debian packages `images/runtime.yaml` lists,
+//! found by reading each runtime's ELF headers (PT_INTERP, DT_NEEDED, recursively). They ride in
+//! an archive of their own, appended to the base initramfs only for boots that run a container
+//! environment, holding only the runtimes the run's environments name; bare boots stay as small
+//! as ever.
 
 use super::elf;
 use crate::cache::{sha256_bytes, Cache};
 use crate::fetch::{Fetcher, PackagedFile};
 use crate::image::newc::Newc;
+use crate::model::environment::RuntimeName;
 use crate::model::kernel::PackageRef;
 use anyhow::{Context, Result};
 use serde::Deserialize;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
 
 /// Bump when the archive's layout changes, so cached archives are rebuilt.
 const LAYOUT_VERSION: u32 = 2;
 
-/// Where runc lives in the guest.
-pub const RUNC_IN_GUEST: &str = "/usr/sbin/runc";
-/// Where its libraries go: a directory glibc's loader searches without any configuration.
+/// Where a runtime lives in the guest (where its Debian package puts it).
+pub fn in_guest(name: RuntimeName) -> &'static str {
+    match name {
+        RuntimeName::Runc => "/usr/sbin/runc",
+        RuntimeName::Crun => "/usr/bin/crun",
+    }
+}
+
+/// Where their libraries go: a directory glibc's loader searches without any configuration.
 const LIB_DIR: &str = "/usr/lib/x86_64-linux-gnu";
 
 /// `images/runtime.yaml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeManifest {
-    /// The runc package and the path of the binary in it.
-    pub runc: PackagedFile,
-    /// Packages searched, in order, for the libraries runc needs.
+    /// Each runtime's package and the path of the binary in it.
+    pub runtimes: BTreeMap<RuntimeName, PackagedFile>,
+    /// Packages searched, in order, for the libraries the runtimes need.
     pub libraries: Vec<PackageRef>,
 }
 
@@ -38,64 +47,104 @@ impl RuntimeManifest {
         crate::model::parse_yaml(path, &text)
     }
 
+    /// Every package of the manifest (what `cargo xtask kernels lock` pins).
     pub fn packages(&self) -> Vec<&PackageRef> {
-        std::iter::once(&self.runc.package).chain(&self.libraries).collect()
+        self.runtimes.values().map(|f| &f.package).chain(&self.libraries).collect()
     }
+}
+
+/// One runtime in the archive, for provenance.
+#[derive(Debug, Clone)]
+pub struct Binary {
+    pub name: RuntimeName,
+    /// `runc <package version>`.
+    pub version: String,
+    pub sha256: String,
 }
 
 /// The runtime archive, ready to append to an initramfs.
 #[derive(Debug, Clone)]
 pub struct Runtime {
     pub archive: PathBuf,
-    /// `runc <package version>`, for provenance.
-    pub version: String,
-    pub runc_sha256: String,
+    pub binaries: Vec<Binary>,
     /// What the archive holds: guest path ← package.
     pub files: Vec<(String, String)>,
 }
 
-/// Fetches (or finds in the cache) runc and its libraries and builds the archive.
-pub fn prepare(manifest_path: &Path, fetcher: &mut Fetcher, cache: &Cache) -> Result<Runtime> {
-    let manifest = RuntimeManifest::load(manifest_path)?;
-    let mut roots = Vec::new();
-    for pkg in manifest.packages() {
-        let deb = fetcher
-            .image_package(pkg)
-            .with_context(|| format!("the container runtime ({})", manifest_path.display()))?;
-        roots.push((pkg.name.clone(), unpacked(cache, &deb.path, &deb.sha256)?));
+impl Runtime {
+    pub fn binary(&self, name: RuntimeName) -> Option<&Binary> {
+        self.binaries.iter().find(|b| b.name == name)
     }
-    let digests: Vec<String> =
-        roots.iter().map(|(_, p)| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
-    let key = sha256_bytes(
-        format!("runtime layout {LAYOUT_VERSION} merged-usr\n{}\n{}", manifest.runc.file, digests.join("\n"))
-            .as_bytes(),
-    );
-    let archive = cache.dir("images").join(format!("runtime-{}.cpio", &key[..16]));
-    let runc_path = roots[0].1.join(manifest.runc.file.trim_start_matches('/'));
-    let runc = std::fs::read(&runc_path)
-        .with_context(|| format!("{} has no {}", manifest.runc.package.lock_key(), manifest.runc.file))?;
-    let resolved = resolve(&runc, &roots)
-        .with_context(|| format!("runc's libraries (packages listed in {})", manifest_path.display()))?;
-    let files: Vec<(String, String)> = std::iter::once((RUNC_IN_GUEST.to_string(), manifest.runc.package.name.clone()))
-        .chain(resolved.iter().map(|f| (f.guest.clone(), f.package.clone())))
-        .collect();
+}
+
+/// Fetches (or finds in the cache) the runtimes `needed` and their libraries and builds the
+/// archive.
+pub fn prepare(
+    manifest_path: &Path,
+    needed: &BTreeSet<RuntimeName>,
+    fetcher: &mut Fetcher,
+    cache: &Cache,
+) -> Result<Runtime> {
+    let manifest = RuntimeManifest::load(manifest_path)?;
+    let mut binaries = Vec::new();
+    let mut runtime_roots = Vec::new();
+    for name in needed {
+        let f = manifest.runtimes.get(name).with_context(|| {
+            format!(
+                "{} names no `{}` under `runtimes:`; an environment asks for it",
+                manifest_path.display(),
+                name.as_str()
+            )
+        })?;
+        runtime_roots.push((*name, f, root_of(&f.package, manifest_path, fetcher, cache)?));
+    }
+    let mut lib_roots = Vec::new();
+    for pkg in &manifest.libraries {
+        lib_roots.push((pkg.name.clone(), root_of(pkg, manifest_path, fetcher, cache)?));
+    }
+    let mut resolved: BTreeMap<String, Resolved> = BTreeMap::new();
+    let mut key = format!("runtime layout {LAYOUT_VERSION} merged-usr\n");
+    let mut files = Vec::new();
+    let mut bytes_of = Vec::new();
+    for (name, f, root) in &runtime_roots {
+        let path = root.join(f.file.trim_start_matches('/'));
+        let bytes = std::fs::read(&path).with_context(|| format!("{} has no {}", f.package.lock_key(), f.file))?;
+        let sha256 = sha256_bytes(&bytes);
+        let libs = resolve(&bytes, name.as_str(), &lib_roots).with_context(|| {
+            format!("{}'s libraries (packages listed in {})", name.as_str(), manifest_path.display())
+        })?;
+        resolved.extend(libs.into_iter().map(|r| (r.guest.clone(), r)));
+        key.push_str(&format!("{} {sha256}\n", in_guest(*name)));
+        files.push((in_guest(*name).to_string(), f.package.name.clone()));
+        binaries.push(Binary { name: *name, version: format!("{} {}", name.as_str(), f.package.version), sha256 });
+        bytes_of.push((in_guest(*name), bytes));
+    }
+    for r in resolved.values() {
+        key.push_str(&format!("{} {}\n", r.guest, r.host.display()));
+        files.push((r.guest.clone(), r.package.clone()));
+    }
+    let archive = cache.dir("images").join(format!("runtime-{}.cpio", &sha256_bytes(key.as_bytes())[..16]));
     if !archive.exists() {
         let mut a = Newc::new();
-        for d in ["/usr", "/usr/sbin", "/usr/lib", LIB_DIR, "/lib64"] {
+        for d in ["/usr", "/usr/sbin", "/usr/bin", "/usr/lib", LIB_DIR, "/lib64"] {
             a.dir(d, 0o755);
         }
-        a.file(RUNC_IN_GUEST, 0o755, &runc);
-        for f in &resolved {
+        for (guest, bytes) in &bytes_of {
+            a.file(guest, 0o755, bytes);
+        }
+        for f in resolved.values() {
             a.file(&f.guest, 0o755, &std::fs::read(&f.host)?);
         }
         crate::cache::write_atomic(&archive, &a.finish())?;
     }
-    Ok(Runtime {
-        archive,
-        version: format!("runc {}", manifest.runc.package.version),
-        runc_sha256: crate::cache::sha256_bytes(&runc),
-        files,
-    })
+    Ok(Runtime { archive, binaries, files })
+}
+
+/// A package of the manifest, fetched and unpacked.
+fn root_of(pkg: &PackageRef, manifest_path: &Path, fetcher: &mut Fetcher, cache: &Cache) -> Result<PathBuf> {
+    let deb =
+        fetcher.image_package(pkg).with_context(|| format!("the container runtimes ({})", manifest_path.display()))?;
+    unpacked(cache, &deb.path, &deb.sha256)
 }
 
 /// A .deb unpacked once into the cache, under its digest.
@@ -125,9 +174,9 @@ pub struct Resolved {
     pub package: String,
 }
 
-/// The loader and every library `binary` needs, recursively, found in `roots` (package name,
-/// unpacked tree), in order.
-pub fn resolve(binary: &[u8], roots: &[(String, PathBuf)]) -> Result<Vec<Resolved>> {
+/// The loader and every library `binary` (called `name`) needs, recursively, found in `roots`
+/// (package name, unpacked tree), in order.
+pub fn resolve(binary: &[u8], name: &str, roots: &[(String, PathBuf)]) -> Result<Vec<Resolved>> {
     let top = elf::needs(binary).map_err(anyhow::Error::msg)?;
     let mut out: BTreeMap<String, Resolved> = BTreeMap::new();
     let interp_name = top.interpreter.as_deref().and_then(|i| i.rsplit('/').next()).map(str::to_string);
@@ -137,7 +186,7 @@ pub fn resolve(binary: &[u8], roots: &[(String, PathBuf)]) -> Result<Vec<Resolve
             .with_context(|| format!("no package carries the ELF interpreter {interp}"))?;
         out.insert(interp.clone(), Resolved { guest: interp.clone(), host, package });
     }
-    let mut queue: VecDeque<(String, String)> = top.needed.into_iter().map(|n| (n, "runc".to_string())).collect();
+    let mut queue: VecDeque<(String, String)> = top.needed.into_iter().map(|n| (n, name.to_string())).collect();
     while let Some((soname, wanted_by)) = queue.pop_front() {
         // The loader satisfies its own soname; it is already in place.
         if Some(&soname) == interp_name.as_ref() {
@@ -238,7 +287,7 @@ mod tests {
     #[test]
     fn a_missing_library_names_who_needs_it() {
         let sh = std::fs::read("/bin/sh").unwrap();
-        let err = format!("{:#}", resolve(&sh, &[("empty".into(), PathBuf::from("/nonexistent"))]).unwrap_err());
+        let err = format!("{:#}", resolve(&sh, "sh", &[("empty".into(), PathBuf::from("/nonexistent"))]).unwrap_err());
         assert!(err.contains("ELF interpreter"), "{err}");
     }
 }

@@ -5,6 +5,7 @@
 //! ```yaml
 //! name: docker-20.10.5
 //! engine: docker            # whose reading of the profile: docker (dockerd) or podman
+//! runtime: runc             # the OCI runtime that starts the container: runc (default) or crun
 //! seccomp:                  # a file of a pinned Debian package, a file of yours, or `unconfined`
 //!   package: {distro: debian, suite: bullseye, name: golang-github-docker-docker-dev, version: "20.10.5+dfsg1-1+deb11u2"}
 //!   file: usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
@@ -81,6 +82,10 @@ pub struct ContainerManifest {
     pub about: String,
     /// Whose reading of the profile applies: `docker` (dockerd) or `podman` (containers/common).
     pub engine: Flavour,
+    /// The OCI runtime the engine starts: `runc` (Docker's) or `crun` (Podman's default), each
+    /// from the pinned package `images/runtime.yaml` names.
+    #[serde(default)]
+    pub runtime: RuntimeName,
     pub seccomp: SeccompSource,
     /// `docker` (Docker's default set), `podman`, or a list of capability names.
     #[serde(default)]
@@ -88,6 +93,24 @@ pub struct ContainerManifest {
     /// Docker and Podman leave it off unless asked (`--security-opt no-new-privileges`).
     #[serde(default)]
     pub no_new_privileges: bool,
+}
+
+/// An OCI runtime lockgate carries (`images/runtime.yaml` pins each).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeName {
+    #[default]
+    Runc,
+    Crun,
+}
+
+impl RuntimeName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeName::Runc => "runc",
+            RuntimeName::Crun => "crun",
+        }
+    }
 }
 
 /// Where the profile comes from.
@@ -284,6 +307,8 @@ mod tests {
         assert_eq!(names, ["docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]);
         let podman = &envs[3].value;
         assert_eq!(podman.engine, Flavour::Podman);
+        assert_eq!(podman.runtime, RuntimeName::Crun, "Podman starts crun");
+        assert!(envs[..3].iter().all(|e| e.value.runtime == RuntimeName::Runc), "Docker starts runc");
         assert_eq!(podman.capabilities.0.len(), 11);
         assert!(envs[1].value.capabilities.0.contains(&"CAP_NET_RAW".to_string()));
     }
