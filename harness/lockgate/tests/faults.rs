@@ -159,6 +159,8 @@ fn two_runs_share_a_fresh_cache_and_a_corrupt_entry_is_refetched() {
 fn lockgate_with_qemu(qemu: &str) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_lockgate"))
         .args(["run", "--kernel", "debian-5.10", "--no-snapshots"])
+        // the binary's project is the directory it runs in: lockgate's own checkout here
+        .current_dir(workspace_root())
         .env("LOCKGATE_QEMU", qemu)
         .output()
         .unwrap();

@@ -225,6 +225,7 @@ fn a_second_run_downloads_nothing_and_rebuilds_no_image() {
 #[test]
 fn ctrl_c_stops_every_guest() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .current_dir(workspace_root())
         .args([
             "run",
             "--kernel",
@@ -283,6 +284,7 @@ fn child_qemu(parent: u32) -> Option<u32> {
 #[test]
 fn shell_opens_in_the_cells_guest() {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"));
+    cmd.current_dir(workspace_root());
     cmd.args([
         "run",
         "--kernel",
