@@ -277,7 +277,8 @@ fn a_colon_in_a_joined_rule_path_is_refused_before_booting() {
     assert!(start.elapsed().as_secs() < 10, "nothing booted");
 }
 
-/// A policy that does not let the probe runner (/bin/lockgate-guest) execute: the reference
+/// A policy that does not let the probe runner (/bin/lockgate-guest, in /usr/bin on the guest's
+/// merged-/usr root) execute: neither /usr nor /bin is in it. The reference
 /// enforcer enforces, then cannot execute it. An adapter whose claim rule calls that `refused`
 /// (as Landlock's sandboxer's "Failed to …" does) is told apart from a refusal to start.
 const NO_BIN: &str = r#"
@@ -286,7 +287,7 @@ setup:
   users: [{name: sandbox, uid: 998}]
   paths: [{path: /sandbox, kind: dir, owner: sandbox}]
 policy:
-  filesystem_policy: {read_only: [/usr, /lib, /etc], read_write: [/tmp, /sandbox]}
+  filesystem_policy: {read_only: [/lib, /etc], read_write: [/tmp, /sandbox]}
   process: {run_as_user: sandbox}
 expect:
   - {probe: create /sandbox/x, allowed: true}
@@ -312,7 +313,7 @@ fn a_policy_that_denies_the_runner_is_not_a_refusal() {
         "{create}"
     );
     assert!(
-        create.ends_with("every policy must let the runner execute (its directory, /bin, in read_only or read_write)"),
+        create.ends_with("every policy must let the runner execute (/usr, or /bin, which links to /usr/bin, in read_only or read_write)"),
         "{create}"
     );
     let refused = &v.expectations[1];
@@ -334,9 +335,13 @@ fn every_cell_keeps_its_whole_output_in_a_file() {
     let mut o = common::options(
         &["debian-6.12"],
         &["bare"],
-        &[("openshell-803", &common::shipped("openshell-803")), ("dac-only", &common::shipped("dac-only"))],
+        &[
+            ("openshell-803-deployed", &common::shipped("openshell-803-deployed")),
+            ("dac-only", &common::shipped("dac-only")),
+        ],
         dir.path(),
     );
+    // baseline-rw widens read-only paths when the policy has network policies, as the deployed seed's has
     o.enforcer.faults = vec!["baseline-rw".into()];
     let r = run(&o).unwrap();
     for c in &r.cells {
@@ -349,7 +354,7 @@ fn every_cell_keeps_its_whole_output_in_a_file() {
         assert!(text.contains("  | lockgate-enforcer: enforcement=full abi=6"), "the enforcer's stderr, whole: {text}");
         assert!(text.contains("=== expectation 0: "), "{text}");
     }
-    let seed = r.cells.iter().find(|c| c.scenario == "openshell-803").unwrap().outcome.as_ref().unwrap();
+    let seed = r.cells.iter().find(|c| c.scenario == "openshell-803-deployed").unwrap().outcome.as_ref().unwrap();
     assert!(!seed.passed(), "baseline-rw must be caught");
     let report = lockgate::report::failure::render(seed, &Default::default());
     let file = seed.evidence.output_file.as_ref().unwrap();

@@ -32,16 +32,24 @@ fn one_round_on_the_tiny_kernel_accounts_for_its_time() {
     assert!(f(&d["case_control_s"]) > 0.0 && f(&d["case_enforced_s"]) > 0.0, "{d}");
     assert!(f(&r["peak_rss_mib"]) > 0.0);
 
-    let c = &b["container"];
-    assert_eq!(c["env"], "docker-26.1.5");
-    assert!(f(&c["container_s"]) > f(&c["bare_s"]), "a container environment costs something: {c}");
+    // Every environment is measured on one kernel, bare among them, each against bare.
+    let envs = b["envs"].as_array().unwrap();
+    assert!(envs.iter().any(|e| e["env"] == "bare"), "{envs:?}");
+    let containers: Vec<&serde_json::Value> = envs.iter().filter(|e| e["env"] != "bare").collect();
+    assert!(containers.iter().any(|e| e["env"] == "docker-26.1.5"), "{envs:?}");
+    for e in &containers {
+        assert!(f(&e["cell_s"]) > 0.0 && f(&e["bare_s"]) > 0.0 && f(&e["case_runs_s"]) > 0.0, "{e}");
+    }
+    // The whole default matrix against the bare-only one, and the floor of that ratio.
+    assert!(f(&b["matrix_all_envs_s"]) > f(&b["matrix_bare_s"]), "five environments' cases take longer than one's");
+    assert!(f(&b["ratio_matrix_floor"]) > 1.0, "{}", b["ratio_matrix_floor"]);
     assert!(f(&b["matrix_j1_s"]) > 0.0 && f(&b["matrix_jn_s"]) > 0.0);
     let phases = b["warm_host_phases"].as_array().unwrap();
     assert!(phases.iter().any(|p| p[0] == "guest binaries"), "{phases:?}");
 
     // Every target is checked and reported, met or not.
     let targets = b["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 2 + 3, "{targets:?}");
+    assert_eq!(targets.len(), 2 + containers.len() + 3, "{targets:?}");
     for t in targets {
         assert!(t["met"].is_boolean() && f(&t["measured"]).is_finite(), "{t}");
         let line = t["what"].as_str().unwrap();

@@ -182,7 +182,7 @@ pub fn runner_exec_denied(run: &RunObservation) -> Option<String> {
         .lines()
         .find(|l| l.contains(lockgate_protocol::GUEST_BIN) && denied.iter().any(|d| l.contains(d)))?;
     Some(format!(
-        "the enforcer started, then its policy denied executing the probe runner {} ({}): every policy must let the runner execute (its directory, /bin, in read_only or read_write)",
+        "the enforcer started, then its policy denied executing the probe runner {} ({}): every policy must let the runner execute (/usr, or /bin, which links to /usr/bin, in read_only or read_write)",
         lockgate_protocol::GUEST_BIN,
         line.trim()
     ))
