@@ -31,9 +31,9 @@ pub const SHELL_MARKER: &str = "LOCKGATE-GUEST-SHELL";
 /// Path of the plan inside the guest.
 pub const PLAN_PATH: &str = "/lockgate/plan.json";
 
-/// Where the guest agent and the probe runner live in the guest. It sits under /bin so that a
-/// policy that lets the sandbox execute /bin (as nearly every policy does) also lets it run the
-/// probe runner.
+/// Where the guest agent and the probe runner live in the guest. /bin links to /usr/bin on the
+/// guest's merged-/usr root, so a policy that lets the sandbox execute /usr or /bin (as nearly
+/// every policy does) also lets it run the probe runner.
 pub const GUEST_BIN: &str = "/bin/lockgate-guest";
 
 /// The directories of the guest's base image (besides `/`): the host's image writer makes them,
