@@ -23,18 +23,26 @@ fn have(cmd: &str) -> bool {
 
 pub fn ensure_host_tools() -> Result<()> {
     let missing: Vec<&str> = TOOLS.iter().filter(|(c, _)| !have(c)).map(|(_, p)| *p).collect();
+    install_missing(&missing, "a run", true)
+}
+
+/// Installs the `missing` packages that `purpose` needs, when there are any: with apt-get as
+/// root (after `apt-get update` when `update`), else an error naming them and the command.
+fn install_missing(missing: &[&str], purpose: &str, update: bool) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
     if !is_root() {
-        bail!("missing tools: install {} (as root: apt-get install {})", missing.join(", "), missing.join(" "));
+        bail!("{purpose} needs {}: install them (as root: apt-get install {})", missing.join(", "), missing.join(" "));
     }
-    eprintln!("xtask: installing {} with apt-get", missing.join(", "));
-    let update = Command::new("apt-get").args(["-q", "update"]).status().context("cannot run apt-get")?;
-    if !update.success() {
-        bail!("apt-get update failed");
+    eprintln!("xtask: installing {} with apt-get, for {purpose}", missing.join(", "));
+    if update {
+        let status = Command::new("apt-get").args(["-q", "update"]).status().context("cannot run apt-get")?;
+        if !status.success() {
+            bail!("apt-get update failed");
+        }
     }
-    apt_install(&missing)
+    apt_install(missing)
 }
 
 /// Installs `packages` with apt-get, never removing or downgrading a package the user has: the
@@ -153,19 +161,7 @@ fn is_root() -> bool {
 
 /// The tools a kernel build needs (`source: build:`), installed through apt when we are root.
 pub fn ensure_build_tools() -> Result<()> {
-    let missing = lockgate::fetch::build::missing_build_packages();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    if !is_root() {
-        bail!(
-            "building a kernel needs {}: install them (as root: apt-get install {})",
-            missing.join(", "),
-            missing.join(" ")
-        );
-    }
-    eprintln!("xtask: installing the kernel build tools {} with apt-get", missing.join(", "));
-    apt_install(&missing)
+    install_missing(&lockgate::fetch::build::missing_build_packages(), "building a kernel", false)
 }
 
 /// (what must exist, Debian package) for `cargo xtask enforcers fetch`: gcc for Landlock's
@@ -181,18 +177,7 @@ const ENFORCER_TOOLS: &[(&str, &str)] = &[
 pub fn ensure_enforcer_tools() -> Result<()> {
     let present = |what: &str| if what.starts_with('/') { std::path::Path::new(what).exists() } else { have(what) };
     let missing: Vec<&str> = ENFORCER_TOOLS.iter().filter(|(w, _)| !present(w)).map(|(_, p)| *p).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    if !is_root() {
-        bail!(
-            "fetching the external enforcers needs {}: install them (as root: apt-get install {})",
-            missing.join(", "),
-            missing.join(" ")
-        );
-    }
-    eprintln!("xtask: installing what the enforcers' recipes need, {}, with apt-get", missing.join(", "));
-    apt_install(&missing)
+    install_missing(&missing, "fetching the external enforcers", false)
 }
 
 /// Whether the run `opts` selects has a kernel to build from source that the cache does not
