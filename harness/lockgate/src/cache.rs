@@ -85,7 +85,8 @@ impl Cache {
                 let _ = std::fs::remove_file(file);
                 bail!(
                     "digest mismatch for {what}: the lock file pins sha256 {expected}, but what was fetched has {actual}; nothing was cached. \
-                     If the new artifact is the one you want, re-pin it with `cargo xtask kernels lock`"
+                     If the new artifact is the one you want, re-pin it with `{}`",
+                    crate::invocation::command("kernels lock")
                 );
             }
         }

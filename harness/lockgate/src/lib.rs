@@ -1,23 +1,37 @@
 //! lockgate's host side. Data flows one way:
-//! load ([`model`]) → plan ([`plan`]) → fetch ([`fetch`]) → image ([`image`]) → boot ([`vm`])
-//! → observe ([`observe`]) → judge ([`judge`]) → report ([`report`]). [`run`] strings them together.
+//! load (`model`) → plan (`plan`) → stage (`stage`, `fetch`, `image`, `env`) → boot (`vm`,
+//! `pool`) → observe (`observe`) → judge (`judge`) → report (`report`); `run` strings them
+//! together, `cli` is the product's command line.
+//!
+//! The modules are private: what a user of the library has is this façade — the command line
+//! ([`cli`]), a run ([`run`], [`RunOptions`], [`RunReport`]) and the events a run emits
+//! ([`Event`], [`set_sink`]). lockgate's own xtask and integration tests reach further through
+//! [`internals`], which is not an API. `cargo xtask lint` fails on a `pub mod` beyond these.
 
-pub mod cache;
+mod cache;
 pub mod cli;
-pub mod enforcer;
-pub mod env;
-pub mod event;
-pub mod fetch;
-pub mod guest_build;
-pub mod image;
-pub mod judge;
-pub mod model;
-pub mod observe;
-pub mod plan;
-pub mod pool;
-pub mod provenance;
-pub mod report;
-pub mod run;
-pub mod shipped;
-pub mod stage;
-pub mod vm;
+mod enforcer;
+mod env;
+mod event;
+mod fetch;
+mod guest_build;
+mod image;
+mod invocation;
+mod judge;
+mod model;
+mod observe;
+mod plan;
+mod pool;
+mod provenance;
+mod report;
+mod run;
+mod shipped;
+mod stage;
+mod vm;
+
+pub use event::{set_sink, Event, Sink};
+pub use report::{CellResult, CellState, RunReport};
+pub use run::{run, RunOptions};
+
+#[doc(hidden)]
+pub mod internals;

@@ -22,11 +22,9 @@ pub struct Selection {
 #[derive(Debug, Clone)]
 pub struct Cell {
     pub scenario: usize,
-    pub kernel: usize,
     pub env: String,
     /// What the judge must know of the environment.
     pub env_facts: EnvFacts,
-    pub case_id: String,
     /// For each expectation, the index of its step in the case (None for enforcement claims).
     pub step_of: Vec<Option<usize>>,
     /// What the scenario's policy uses that the enforcer cannot express (its adapter says so).
@@ -123,10 +121,8 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
                 case.container = ready.container.clone();
                 run.cells.push(Cell {
                     scenario: si,
-                    kernel: k,
                     env: env.name.clone(),
                     env_facts: ready.facts.clone(),
-                    case_id: case.id.clone(),
                     step_of,
                     not_asked: enforcer.not_asked(&sc),
                 });

@@ -117,13 +117,15 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
             "skipped an invalid scenario file that --scenario does not name (a run of every scenario would stop on it):\n{e}"
         )));
     }
-    let enforcer = opts.enforcer.load()?;
+    let mut enforcer = opts.enforcer.load()?;
     let qemu_version = qemu::version()?;
     phases.mark("load, QEMU version");
     let cache = match &opts.cache_dir {
         Some(dir) => Cache::at(dir.clone())?,
         None => Cache::from_env()?,
     };
+    // Staging: a fetched enforcer is found in the run's own cache, a workspace's is built there.
+    enforcer.stage(&cache)?;
     let mut fetcher = fetch::for_repo(&opts.repo, &opts.kernels_dir, cache.clone(), false)?;
     // Environments are made ready before planning, so that each case is planned with its container.
     let envs = env::prepare(&plan::select_environments(&model, &opts.selection)?, &opts.repo, &mut fetcher, &cache)?;

@@ -1,9 +1,9 @@
 //! Fault injection for inputs and fetching: every fault is a named error, never a pass, and
 //! nothing half-written is left in the cache. VM boots are real (Debian 5.10, the fastest).
 
-use lockgate::cache::Cache;
-use lockgate::guest_build::workspace_root;
-use lockgate::run::{run, RunOptions};
+use lockgate::internals::cache::Cache;
+use lockgate::internals::guest_build::workspace_root;
+use lockgate::internals::run::{run, RunOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -46,7 +46,7 @@ fn leftovers(cache: &Path) -> Vec<String> {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.len() != 64 {
             out.push(name);
-        } else if lockgate::cache::sha256_file(&e.path()).unwrap() != name {
+        } else if lockgate::internals::cache::sha256_file(&e.path()).unwrap() != name {
             out.push(format!("{name} (content does not match its name)"));
         }
     }
@@ -110,13 +110,14 @@ fn a_wrong_digest_is_refused_and_nothing_is_cached() {
 fn a_version_the_archive_does_not_carry_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::at(dir.path().join("cache")).unwrap();
-    let mut f = lockgate::fetch::for_repo(&workspace_root(), &workspace_root().join("kernels"), cache, true).unwrap();
+    let mut f = lockgate::internals::fetch::for_repo(&workspace_root(), &workspace_root().join("kernels"), cache, true)
+        .unwrap();
     let text = std::fs::read_to_string(workspace_root().join("kernels/debian-5.10.yaml"))
         .unwrap()
         .replace("5.10.223-1", "5.10.0-lockgate-1");
     let file = dir.path().join("k.yaml");
     std::fs::write(&file, text).unwrap();
-    let manifest = lockgate::model::load_kernel(&file).unwrap();
+    let manifest = lockgate::internals::model::load_kernel(&file).unwrap();
     let e = format!("{:#}", f.kernel(&manifest).unwrap_err());
     assert!(e.contains("index has no linux-image-5.10.0-32-cloud-amd64=5.10.0-lockgate-1"), "{e}");
     assert_eq!(std::fs::read_dir(dir.path().join("cache/blobs")).unwrap().count(), 0);
@@ -141,7 +142,7 @@ fn two_runs_share_a_fresh_cache_and_a_corrupt_entry_is_refetched() {
     assert_eq!(a.downloads + b.downloads, 2, "busybox and the kernel, fetched once between the two runs");
     assert!(leftovers(&cache).is_empty(), "{:?}", leftovers(&cache));
 
-    let lock = lockgate::fetch::lock::LockFile::load(&workspace_root().join("kernels/lock.yaml")).unwrap();
+    let lock = lockgate::internals::fetch::lock::LockFile::load(&workspace_root().join("kernels/lock.yaml")).unwrap();
     let deb = cache.join("blobs").join(lock.get(BULLSEYE_KERNEL).unwrap());
     let index: Vec<PathBuf> = std::fs::read_dir(cache.join("index")).unwrap().flatten().map(|e| e.path()).collect();
     for i in &index {

@@ -3,9 +3,9 @@
 
 mod common;
 
-use lockgate::guest_build::workspace_root;
+use lockgate::internals::guest_build::workspace_root;
 
-use lockgate::run::{run, RunOptions};
+use lockgate::internals::run::{run, RunOptions};
 use lockgate_protocol::SeccompFilterProbe;
 use std::path::Path;
 

@@ -2,10 +2,10 @@
 //! wrong sha256 in the lock, a package version the archive does not have. Each failure must be
 //! a clear error and leave nothing in the cache.
 
-use lockgate::cache::Cache;
-use lockgate::fetch::Fetcher;
-use lockgate::guest_build::workspace_root;
-use lockgate::model::kernel::KernelManifest;
+use lockgate::internals::cache::Cache;
+use lockgate::internals::fetch::Fetcher;
+use lockgate::internals::guest_build::workspace_root;
+use lockgate::internals::model::kernel::KernelManifest;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -34,15 +34,20 @@ fn world(lock: &str) -> World {
 
 impl World {
     fn fetcher(&self, update_lock: bool) -> Fetcher {
-        let mut f =
-            lockgate::fetch::for_repo(&self.repo, &self.repo.join("kernels"), self.cache.clone(), update_lock).unwrap();
+        let mut f = lockgate::internals::fetch::for_repo(
+            &self.repo,
+            &self.repo.join("kernels"),
+            self.cache.clone(),
+            update_lock,
+        )
+        .unwrap();
         f.verbose = false;
         f
     }
     fn manifest(&self, yaml: &str) -> KernelManifest {
         let file = self.repo.join("kernels/k.yaml");
         std::fs::write(&file, yaml).unwrap();
-        lockgate::model::load_kernel(&file).unwrap()
+        lockgate::internals::model::load_kernel(&file).unwrap()
     }
     fn blobs(&self) -> usize {
         std::fs::read_dir(self.cache.dir("blobs")).unwrap().count()
@@ -53,7 +58,7 @@ impl World {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    lockgate::cache::sha256_bytes(bytes)
+    lockgate::internals::cache::sha256_bytes(bytes)
 }
 
 fn file_url(p: &Path) -> String {
@@ -73,7 +78,7 @@ fn a_url_is_refused_until_pinned_then_pinned_by_lock_then_served_from_the_cache(
 
     let a = w.fetcher(true).kernel(&k).unwrap();
     assert_eq!(a.sha256, sha256(b"not really a kernel"));
-    let lock = lockgate::fetch::lock::LockFile::load(&w.repo.join("kernels/lock.yaml")).unwrap();
+    let lock = lockgate::internals::fetch::lock::LockFile::load(&w.repo.join("kernels/lock.yaml")).unwrap();
     assert_eq!(lock.get(&format!("url:{}", file_url(&bz))), Some(a.sha256.as_str()), "{}", w.lock_text());
 
     std::fs::remove_file(&bz).unwrap();
@@ -192,7 +197,7 @@ fn a_missing_build_fragment_is_named_with_its_line() {
         "name: t\nabi: 2\nsource:\n  build:\n    url: 'https://e.org/linux.tar.xz'\n    fragment: nope.config\n",
     )
     .unwrap();
-    let err = format!("{:#}", lockgate::model::load_kernel(&file).unwrap_err());
+    let err = format!("{:#}", lockgate::internals::model::load_kernel(&file).unwrap_err());
     assert!(err.contains("t.yaml:6: source.build.fragment:") && err.contains("nope.config does not exist"), "{err}");
 }
 
@@ -258,10 +263,10 @@ fn opt_in_kernels_run_only_when_asked_for() {
     std::fs::write(k.join("a.yaml"), "name: a\nabi: 1\nsource: {path: /a}\n").unwrap();
     std::fs::write(k.join("b.yaml"), "name: b\nabi: 4\nopt_in: true\nsource: {url: 'https://example.org/b'}\n")
         .unwrap();
-    let model = lockgate::model::load(&s, &k).unwrap();
+    let model = lockgate::internals::model::load(&s, &k).unwrap();
     let names = |asked: &[&str]| -> Vec<String> {
         let asked: Vec<String> = asked.iter().map(|a| a.to_string()).collect();
-        lockgate::plan::select_kernels(&model, &asked)
+        lockgate::internals::plan::select_kernels(&model, &asked)
             .unwrap()
             .into_iter()
             .map(|i| model.kernels[i].value.name.to_string())
@@ -270,6 +275,6 @@ fn opt_in_kernels_run_only_when_asked_for() {
     assert_eq!(names(&[]), ["a"]);
     assert_eq!(names(&["b"]), ["b"]);
     assert_eq!(names(&["all"]), ["a", "b"]);
-    let err = lockgate::plan::select_kernels(&model, &["c".to_string()]).unwrap_err().to_string();
+    let err = lockgate::internals::plan::select_kernels(&model, &["c".to_string()]).unwrap_err().to_string();
     assert!(err.contains("no kernel is named `c`; known kernels: a, b, all"), "{err}");
 }

@@ -6,8 +6,8 @@
 
 mod common;
 
-use lockgate::judge::Status;
-use lockgate::run::run;
+use lockgate::internals::judge::Status;
+use lockgate::internals::run::run;
 
 const NATIVE: &str = r#"name: native-openshell
 about: an OpenShell policy as deployed, handed over as written

@@ -6,8 +6,8 @@
 
 mod common;
 
-use lockgate::enforcer::{self, RunAs};
-use lockgate::model::scenario::Scenario;
+use lockgate::internals::enforcer::{self, RunAs};
+use lockgate::internals::model::scenario::Scenario;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 

@@ -4,8 +4,8 @@
 
 mod common;
 
-use lockgate::judge::Status;
-use lockgate::run::run;
+use lockgate::internals::judge::Status;
+use lockgate::internals::run::run;
 
 /// A ruleset pinned to ABI 2 (the reference enforcer's `abi2` fault) on a kernel with ABI 4: the
 /// truncate goes through although Landlock was in effect (the write beside it was denied by the
@@ -62,7 +62,7 @@ fn a_misspelt_enforcer_fault_is_refused_before_booting() {
 /// A repository for the `lockgate` CLI: the real kernels and images, and `scenarios` holding
 /// only the scenarios given (no snapshots recorded).
 fn repo_with(dir: &std::path::Path, scenarios: &[(&str, &str)]) -> std::path::PathBuf {
-    let root = lockgate::guest_build::workspace_root();
+    let root = lockgate::internals::guest_build::workspace_root();
     let repo = dir.join("repo");
     std::fs::create_dir_all(repo.join("scenarios")).unwrap();
     for link in ["kernels", "images", "enforcers"] {
@@ -319,7 +319,7 @@ fn a_policy_that_denies_the_runner_is_not_a_refusal() {
     let refused = &v.expectations[1];
     assert_eq!(refused.status, Status::Fail, "it did not refuse to start: {refused:?}");
     assert!(refused.reason.as_deref().unwrap().contains("but it did not refuse to start"), "{refused:?}");
-    let text = lockgate::report::failure::render(v, &Default::default());
+    let text = lockgate::internals::report::failure::render(v, &Default::default());
     assert!(!text.contains("never started"), "{text}");
     assert!(
         text.contains("exit:127, no report from the probe runner (it was not started, or ended before reporting)"),
@@ -356,7 +356,7 @@ fn every_cell_keeps_its_whole_output_in_a_file() {
     }
     let seed = r.cells.iter().find(|c| c.scenario == "openshell-803-deployed").unwrap().outcome.as_ref().unwrap();
     assert!(!seed.passed(), "baseline-rw must be caught");
-    let report = lockgate::report::failure::render(seed, &Default::default());
+    let report = lockgate::internals::report::failure::render(seed, &Default::default());
     let file = seed.evidence.output_file.as_ref().unwrap();
     assert!(report.contains(&format!("  all output   {} (both runs, every step)\n", file.display())), "{report}");
     assert!(r.cells.iter().any(|c| c.outcome.as_ref().unwrap().passed()), "a passing cell has its file too");

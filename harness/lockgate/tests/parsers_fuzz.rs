@@ -1,7 +1,7 @@
 //! Property tests: the scenario and manifest parsers never panic, whatever the text — they
 //! answer with a value or an error that names the file.
 
-use lockgate::model::{load_kernel, load_scenario};
+use lockgate::internals::model::{load_kernel, load_scenario};
 use proptest::prelude::*;
 
 const SEED: &str = include_str!("../../../scenarios/openshell-803.yaml");

@@ -3,11 +3,11 @@
 
 mod common;
 
-use lockgate::guest_build::workspace_root;
+use lockgate::internals::guest_build::workspace_root;
 
-use lockgate::judge::Status;
-use lockgate::model::scenario::Denier;
-use lockgate::run::{run, RunOptions, RunReport};
+use lockgate::internals::judge::Status;
+use lockgate::internals::model::scenario::Denier;
+use lockgate::internals::run::{run, RunOptions, RunReport};
 use lockgate_protocol::Fault;
 use std::path::Path;
 use std::time::Duration;
@@ -85,7 +85,7 @@ expect:
 /// scenario says it is intended.
 #[test]
 fn without_landlock_the_enforcer_must_say_it_enforced_nothing() {
-    use lockgate::judge::cells::CellState;
+    use lockgate::CellState;
     let dir = tempfile::tempdir().unwrap();
     let intended = ONLY_WITH_LANDLOCK.replace("name: only-with-landlock", "name: intended\nmay_skip_all: true");
     let mut o =
@@ -111,9 +111,9 @@ fn without_landlock_the_enforcer_must_say_it_enforced_nothing() {
     assert_eq!(intended.state(), CellState::NothingChecked { fails: false });
     assert!(intended.ok());
     assert!(!r.ok());
-    let table = lockgate::report::table::render(&r.cells);
+    let table = lockgate::internals::report::table::render(&r.cells);
     assert!(table.contains("NOTHING CHECKED") && table.contains("nothing checked"), "{table}");
-    let junit = lockgate::report::junit::render(&r.cells);
+    let junit = lockgate::internals::report::junit::render(&r.cells);
     assert!(
         junit.contains("<failure type=\"nothing-checked\"") && junit.contains("<skipped message=\"checked nothing"),
         "{junit}"

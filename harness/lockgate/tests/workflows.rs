@@ -6,8 +6,8 @@
 //! use (`ACTIONLINT=/path/to/actionlint` uses another). If it cannot be had, the test fails: a
 //! lint that silently did not run would be a false pass.
 
-use lockgate::enforcer::EnforcerChoice;
-use lockgate::plan::{self, Selection};
+use lockgate::internals::enforcer::EnforcerChoice;
+use lockgate::internals::plan::{self, Selection};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -338,7 +338,7 @@ fn nightly_runs_every_shard_with_kvm_caches_and_artifacts() {
         assert!(text.contains(want), "nightly.yml lacks {want}");
     }
     // Every shard has work: the matrix never has more shards than kernels.
-    let model = lockgate::model::load(&root().join("scenarios"), &root().join("kernels"))
+    let model = lockgate::internals::model::load(&root().join("scenarios"), &root().join("kernels"))
         .expect("the repository's model loads");
     assert!(
         n as usize <= model.kernels.len(),
@@ -409,17 +409,17 @@ fn release_gate_runs_on_tags_and_when_called_and_refuses_changed_snapshots() {
 
 #[test]
 fn shards_together_run_every_cell_of_the_full_run_once() {
-    let model = lockgate::model::load(&root().join("scenarios"), &root().join("kernels"))
+    let model = lockgate::internals::model::load(&root().join("scenarios"), &root().join("kernels"))
         .expect("the repository's model loads");
     let cells = |sel: &Selection| -> Vec<(String, String, String)> {
-        let envs = lockgate::env::Prepared::names_only(&model.environments.iter().collect::<Vec<_>>());
+        let envs = lockgate::internals::env::Prepared::names_only(&model.environments.iter().collect::<Vec<_>>());
         plan::plan(&model, sel, &EnforcerChoice::default().load().unwrap(), &envs)
             .expect("plan")
             .iter()
-            .flat_map(|r| r.cells.iter())
-            .map(|c| {
+            .flat_map(|r| r.cells.iter().map(move |c| (r.kernel, c)))
+            .map(|(kernel, c)| {
                 (
-                    model.kernels[c.kernel].value.name.to_string(),
+                    model.kernels[kernel].value.name.to_string(),
                     c.env.clone(),
                     model.scenarios[c.scenario].value.name.to_string(),
                 )

@@ -10,9 +10,9 @@
 //! `target/bench.json`.
 
 use anyhow::{Context, Result};
-use lockgate::run::{run, BootSummary, RunOptions, RunReport};
-use lockgate::vm::console::{boot, Ended, Watch};
-use lockgate::vm::qemu::{Accel, Boot};
+use lockgate::internals::run::{run, BootSummary, RunOptions, RunReport};
+use lockgate::internals::vm::console::{boot, Ended, Watch};
+use lockgate::internals::vm::qemu::{Accel, Boot};
 use lockgate_protocol::{CaseTiming, GuestTiming};
 use serde::Serialize;
 use std::time::Duration;
@@ -136,16 +136,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 pub fn bench(args: &BenchArgs) -> Result<bool> {
     let repeat = args.repeat.max(1);
-    let root = lockgate::guest_build::workspace_root();
-    let model = lockgate::model::load(&root.join("scenarios"), &root.join("kernels"))?;
-    let cache = lockgate::cache::Cache::from_env()?;
-    let mut fetcher = lockgate::fetch::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
+    let root = lockgate::internals::guest_build::workspace_root();
+    let model = lockgate::internals::model::load(&root.join("scenarios"), &root.join("kernels"))?;
+    let cache = lockgate::internals::cache::Cache::from_env()?;
+    let mut fetcher = lockgate::internals::fetch::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
     let busybox = fetcher.busybox()?;
     let tmp = cache.tempdir()?;
     let initrd = tmp.path().join("floor.cpio");
     // The floor: the same trivial init as the boot soak, powering off at once.
     crate::soak::trivial_initrd(&busybox.path, crate::soak::Exit::Poweroff, &initrd)?;
-    let names: Vec<String> = lockgate::plan::select_kernels(&model, &args.kernel)?
+    let names: Vec<String> = lockgate::internals::plan::select_kernels(&model, &args.kernel)?
         .into_iter()
         .map(|i| model.kernels[i].value.name.to_string())
         .collect();
@@ -160,8 +160,8 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     let probe = run(&RunOptions { selection: sel(&names, one_scenario, "bare"), ..base.clone() })?;
     let accel = probe.kernels[0].boot.as_ref().map(|b| b.accel).unwrap_or(Accel::Tcg);
     base.accel = match accel {
-        Accel::Kvm => lockgate::vm::accel::AccelChoice::Kvm,
-        Accel::Tcg => lockgate::vm::accel::AccelChoice::Tcg,
+        Accel::Kvm => lockgate::internals::vm::accel::AccelChoice::Kvm,
+        Accel::Tcg => lockgate::internals::vm::accel::AccelChoice::Tcg,
     };
 
     let mut rows = Vec::new();
@@ -309,8 +309,8 @@ fn target(what: String, measured: f64, limit: f64) -> Target {
     Target { what, measured, limit, met: measured <= limit }
 }
 
-fn sel(kernels: &[String], scenarios: &[String], env: &str) -> lockgate::plan::Selection {
-    lockgate::plan::Selection {
+fn sel(kernels: &[String], scenarios: &[String], env: &str) -> lockgate::internals::plan::Selection {
+    lockgate::internals::plan::Selection {
         kernels: kernels.to_vec(),
         scenarios: scenarios.to_vec(),
         envs: vec![env.to_string()],

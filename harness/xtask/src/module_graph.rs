@@ -352,6 +352,54 @@ pub fn check_documented(root: &Path) -> Vec<String> {
     problems
 }
 
+/// The library's façade (`harness/lockgate/src/lib.rs`): the public modules it may have.
+const FACADE_MODULES: [&str; 2] = ["cli", "internals"];
+
+/// Where the library opens beyond its façade: a `pub mod` in lib.rs other than
+/// [`FACADE_MODULES`], or a path of lockgate's that xtask names outside the façade (its
+/// top-level items, `cli`, `internals`).
+pub fn check_facade(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let lib = std::fs::read_to_string(root.join("harness/lockgate/src/lib.rs")).unwrap_or_default();
+    for line in code_lines(&lib).lines() {
+        let line = line.trim();
+        let Some(rest) = line.strip_prefix("pub mod ").or_else(|| line.strip_prefix("pub(crate) mod ")) else {
+            continue;
+        };
+        let name = rest.trim_end_matches(';').trim();
+        if line.starts_with("pub mod") && !FACADE_MODULES.contains(&name) {
+            problems.push(format!(
+                "harness/lockgate/src/lib.rs: `pub mod {name}` opens the library beyond its façade ({}): make it `mod {name};` and re-export what a user needs",
+                FACADE_MODULES.join(", ")
+            ));
+        }
+    }
+    let facade_items: Vec<String> = lib
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub use "))
+        .flat_map(|u| {
+            let inner = u.rsplit_once('{').map(|(_, i)| i).unwrap_or(u.rsplit("::").next().unwrap_or(u));
+            inner.trim_end_matches([';', '}']).split(',').map(|w| w.trim().to_string()).collect::<Vec<_>>()
+        })
+        .chain(FACADE_MODULES.iter().map(|m| m.to_string()))
+        .collect();
+    let mut files = Vec::new();
+    rust_files(&root.join("harness/xtask/src"), &mut files);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for at in starts_of(&text, "lockgate") {
+            let name: String = text[at..].chars().take_while(|c| is_ident(*c)).collect();
+            if !name.is_empty() && !facade_items.contains(&name) {
+                problems.push(format!(
+                    "{}: names `lockgate::{name}`, outside the library's façade: use `lockgate::cli`, a re-exported item, or `lockgate::internals`",
+                    f.strip_prefix(root).unwrap_or(&f).display()
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// Every cycle of every crate, at both grains, in words; empty when there is none.
 pub fn check(root: &Path) -> Vec<String> {
     let mut problems = check_documented(root);
@@ -417,6 +465,25 @@ mod tests {
         assert_eq!(rows[1], ("run".to_string(), None));
         assert_eq!(rows[2], ("d".to_string(), Some(BTreeSet::new())));
         assert_eq!(rows.len(), 3);
+    }
+
+    /// The façade check reads lib.rs and xtask as they are: lockgate's own tree passes it, and a
+    /// `pub mod` beyond the façade or an xtask path around it is named.
+    #[test]
+    fn the_facade_is_checked() {
+        let root = lockgate::internals::guest_build::workspace_root();
+        assert_eq!(check_facade(&root), Vec::<String>::new());
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "harness/lockgate/src/lib.rs",
+            "pub mod cli;\npub mod model;\npub use run::{run, RunOptions};\n",
+        );
+        write(dir.path(), "harness/xtask/src/main.rs", "fn f() { lockgate::run(); lockgate::model::load(); }\n");
+        let p = check_facade(dir.path());
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("`pub mod model` opens the library"), "{}", p[0]);
+        assert!(p[1].contains("names `lockgate::model`, outside the library's façade"), "{}", p[1]);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use lockgate::vm::qemu::{self, Accel, Boot};
+use lockgate::internals::vm::qemu::{self, Accel, Boot};
 use serde::Serialize;
 use std::io::Read;
 use std::path::Path;
@@ -92,7 +92,7 @@ fn host_tsc_khz() -> Option<u64> {
 
 /// An initramfs whose init ends the boot at once.
 pub(crate) fn trivial_initrd(busybox: &Path, exit: Exit, dest: &Path) -> Result<()> {
-    let mut a = lockgate::image::newc::Newc::new();
+    let mut a = lockgate::internals::image::newc::Newc::new();
     a.merged_usr_root();
     a.dir("/dev", 0o755);
     a.char_dev("/dev/console", 0o600, 5, 1);
@@ -188,11 +188,11 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 pub fn run(args: &SoakArgs) -> Result<bool> {
-    crate::setup::ensure_host_tools()?;
-    let root = lockgate::guest_build::workspace_root();
-    let model = lockgate::model::load(&root.join("scenarios"), &root.join("kernels"))?;
-    let cache = lockgate::cache::Cache::from_env()?;
-    let mut fetcher = lockgate::fetch::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
+    lockgate::internals::setup::ensure_host_tools()?;
+    let root = lockgate::internals::guest_build::workspace_root();
+    let model = lockgate::internals::model::load(&root.join("scenarios"), &root.join("kernels"))?;
+    let cache = lockgate::internals::cache::Cache::from_env()?;
+    let mut fetcher = lockgate::internals::fetch::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
     let busybox = fetcher.busybox()?;
     let tmp = cache.tempdir()?;
     let initrd = tmp.path().join("soak.cpio");
@@ -225,7 +225,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         cmdline: String,
     }
     let mut configs = Vec::new();
-    for i in lockgate::plan::select_kernels(&model, &args.kernel)? {
+    for i in lockgate::internals::plan::select_kernels(&model, &args.kernel)? {
         let k = &model.kernels[i].value;
         let kernel = fetcher.kernel(k)?;
         for &machine in &args.machine {

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CargoBuild {
     /// The cargo package of the enforcer, in the adapter's workspace.
@@ -67,11 +67,16 @@ struct Node {
 }
 
 impl CargoBuild {
+    /// The binary's name: `bin`, else the package's (cargo's default binary).
+    pub fn bin_name(&self) -> String {
+        self.bin.clone().unwrap_or_else(|| self.package.clone())
+    }
+
     /// The binary, built for the guest from the workspace around `adapter_dir` when its
     /// sources changed since the last build, else the one in the cache.
-    pub fn binary(&self, adapter_dir: &Path) -> Result<PathBuf> {
+    pub fn binary(&self, adapter_dir: &Path, cache: &Cache) -> Result<PathBuf> {
         let meta = metadata(adapter_dir)?;
-        let bin = self.bin.clone().unwrap_or_else(|| self.package.clone());
+        let bin = self.bin_name();
         let pkg = meta.packages.iter().find(|p| p.name == self.package && p.source.is_none()).ok_or_else(|| {
             let local: Vec<&str> =
                 meta.packages.iter().filter(|p| p.source.is_none()).map(|p| p.name.as_str()).collect();
@@ -97,7 +102,6 @@ impl CargoBuild {
             .collect::<Result<_>>()?;
         let refs: Vec<(&str, &[u8])> = contents.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
         let key = crate::shipped::digest(&refs, &format!("{RUSTFLAGS}\n{TARGET}\n{}\n{bin}", self.package));
-        let cache = Cache::from_env()?;
         let kept = cache.dir("enforcers").join(&key).join(&bin);
         if kept.is_file() {
             return Ok(kept);
@@ -197,9 +201,13 @@ mod tests {
     fn a_missing_package_or_binary_is_named_with_what_there_is() {
         let dir = workspace();
         let adapters = dir.path().join("enforcers");
-        let e = CargoBuild { package: "nope".into(), bin: None }.binary(&adapters).unwrap_err().to_string();
+        let cache = Cache::at(dir.path().join("cache")).unwrap();
+        let e = CargoBuild { package: "nope".into(), bin: None }.binary(&adapters, &cache).unwrap_err().to_string();
         assert!(e.contains("has no package `nope`; its packages: a, b, c"), "{e}");
-        let e = CargoBuild { package: "a".into(), bin: Some("x".into()) }.binary(&adapters).unwrap_err().to_string();
+        let e = CargoBuild { package: "a".into(), bin: Some("x".into()) }
+            .binary(&adapters, &cache)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("package `a` has no binary `x`; its binaries: a"), "{e}");
     }
 

@@ -53,6 +53,10 @@ pub enum Recipe {
         version: String,
         sha256: String,
         bin: String,
+        /// Debian packages the crate's build needs on the host (libraries it links, tools its
+        /// build scripts run), installed by `enforcers fetch` for this enforcer only.
+        #[serde(default)]
+        build_packages: Vec<String>,
     },
     /// An example of a crate, built from the crate's own package with its own lock file:
     /// `cargo build --locked --release --example EXAMPLE`.
@@ -69,6 +73,18 @@ pub enum Recipe {
 }
 
 impl Recipe {
+    /// The Debian packages carrying it out needs on the host (npm for a package, gcc for a
+    /// Linux sample, what the adapter names for a crate's build): set-up installs these and no
+    /// other recipe's.
+    pub fn host_packages(&self) -> Vec<String> {
+        match self {
+            Recipe::Npm { .. } => vec!["npm".into()],
+            Recipe::CargoInstall { build_packages, .. } => build_packages.clone(),
+            Recipe::CrateExample { .. } => Vec::new(),
+            Recipe::LinuxSample { .. } => vec!["gcc".into()],
+        }
+    }
+
     /// What it does, in one line (for messages).
     pub fn describe(&self) -> String {
         match self {
@@ -86,7 +102,7 @@ impl Recipe {
     }
 
     /// The file name the artifact is kept under in the cache.
-    fn file_name(&self) -> String {
+    pub fn file_name(&self) -> String {
         let name = match self {
             Recipe::Npm { file, .. } | Recipe::LinuxSample { source: file, .. } => {
                 let stem = Path::new(file).file_stem().map(|s| s.to_string_lossy().to_string());
@@ -98,7 +114,7 @@ impl Recipe {
         name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
     }
 
-    /// Where `cargo xtask enforcers fetch` puts the artifact of enforcer `name`.
+    /// Where `enforcers fetch` puts the artifact of enforcer `name`.
     pub fn cached_path(&self, cache: &Cache, name: &str) -> PathBuf {
         let text = format!(
             "enforcer recipe {RECIPES_VERSION}\n{}",
@@ -117,7 +133,7 @@ impl Recipe {
         let work = fetcher.cache.tempdir()?;
         let built = match self {
             Recipe::Npm { package, version, sha256, file } => npm(work.path(), package, version, sha256, file)?,
-            Recipe::CargoInstall { krate, version, sha256, bin } => {
+            Recipe::CargoInstall { krate, version, sha256, bin, .. } => {
                 cargo_install(&fetcher.cache, work.path(), krate, version, sha256, bin)?
             }
             Recipe::CrateExample { krate, version, sha256, example } => {

@@ -142,7 +142,7 @@ enum RawBinary {
     InImage {
         in_image: String,
     },
-    /// Fetched or built from a registry by `cargo xtask enforcers fetch` ([`fetch`]).
+    /// Fetched or built from a registry by `enforcers fetch` ([`fetch`]).
     Fetch(fetch::Fetched),
     /// Built from the project's own cargo workspace ([`cargo_build`]).
     Build {
@@ -236,13 +236,19 @@ impl Feature {
     }
 }
 
-/// Where the enforcer's binary comes from.
+/// Where the enforcer's binary comes from. Loading an adapter only says where; staging
+/// ([`Enforcer::stage`]) finds a fetched binary in the cache or builds a workspace's, so that
+/// every staged enforcer's binary is `Host` or `InImage`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Binary {
     /// A file on the host, copied into the guest (with its libraries) at [`Enforcer::guest_path`].
     Host(PathBuf),
     /// Already in the guest's base image (the reference enforcer).
     InImage,
+    /// Fetched by its pinned recipe (`enforcers fetch`) into the cache.
+    Fetched(fetch::Recipe),
+    /// Built from the cargo workspace around the adapter's directory.
+    Built(cargo_build::CargoBuild, PathBuf),
 }
 
 /// The enforcer under test: a loaded, checked adapter.
@@ -269,8 +275,10 @@ pub struct Enforcer {
     pub format: PolicyFormat,
     pub drop_privileges: DropPrivileges,
     pub claims: ClaimReader,
-    /// The binary's PT_INTERP, when it is dynamic.
+    /// The binary's PT_INTERP, when it is dynamic (read when staged).
     pub interpreter: Option<String>,
+    /// Where the adapter says `binary:` (`file:line: binary`), for staging's errors.
+    binary_at: String,
     /// What its adapter says it cannot express.
     pub cannot_express: Vec<Feature>,
     /// Its adapter's `native:` section; `None`: it cannot be handed a native policy.
@@ -433,42 +441,31 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
     let raw: RawAdapter = crate::model::parse_yaml(file, &text)?;
     let at = |field: &str| format!("{}:{}: {field}", file.display(), crate::model::locate::line_of(&text, field));
     let base = file.parent().unwrap_or(Path::new("."));
-    // A binary on the host: a path, or where `cargo xtask enforcers fetch` put it.
-    let host_binary = match &raw.binary {
-        RawBinary::InImage { .. } => None,
+    // Where the binary comes from; a fetched or built one is found or built when staged.
+    let binary = match &raw.binary {
+        RawBinary::InImage { .. } => Binary::InImage,
         RawBinary::Host(raw_path) => {
-            Some(host_path(raw_path, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?)
+            Binary::Host(host_path(raw_path, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?)
         }
-        RawBinary::Fetch(f) => Some(fetched(&f.fetch, &raw.name, &at("binary"), &Cache::from_env()?)?),
-        RawBinary::Build { build } => {
-            Some(build.binary(base).map_err(|e| anyhow::anyhow!("{}: {e:#}", at("binary.build")))?)
-        }
+        RawBinary::Fetch(f) => Binary::Fetched(f.fetch.clone()),
+        RawBinary::Build { build } => Binary::Built(build.clone(), base.to_path_buf()),
     };
-    let (binary, guest_path, interpreter, file_name) = match (&raw.binary, host_binary) {
+    let (guest_path, file_name) = match (&raw.binary, &binary) {
         (RawBinary::InImage { in_image }, _) => {
             if raw.install_as.is_some() {
                 bail!("{}: a binary already in the image is not installed anywhere", at("install_as"));
             }
             let name = Path::new(in_image).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            (Binary::InImage, in_image.clone(), None, name)
+            (in_image.clone(), name)
         }
-        (_, None) => unreachable!("every binary but in_image is on the host"),
-        (_, Some(binary)) => {
-            let meta = std::fs::metadata(&binary).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: the enforcer binary {} cannot be read ({e}); build it, or fix the path",
-                    at("binary"),
-                    binary.display()
-                )
-            })?;
-            if !meta.is_file() {
-                bail!("{}: {} is not a file", at("binary"), binary.display());
+        (_, binary) => {
+            let file_name = match binary {
+                Binary::Host(path) => path.file_name().map(|n| n.to_string_lossy().to_string()),
+                Binary::Fetched(recipe) => Some(recipe.file_name()),
+                Binary::Built(build, _) => Some(build.bin_name()),
+                Binary::InImage => None,
             }
-            let bytes = std::fs::read(&binary).with_context(|| format!("cannot read {}", binary.display()))?;
-            let interpreter =
-                elf::interpreter(&bytes).map_err(|e| anyhow::anyhow!("{}: {}: {e}", at("binary"), binary.display()))?;
-            let file_name =
-                binary.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "enforcer".into());
+            .unwrap_or_else(|| "enforcer".into());
             let guest_path = match &raw.install_as {
                 // `/usr/bin/busybox` is `/bin/busybox` on the merged-/usr root.
                 Some(p) if RESERVED.iter().any(|r| merged_usr(r) == merged_usr(p)) || p.starts_with("/lockgate/") => {
@@ -481,7 +478,7 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
                 Some(p) => bail!("{}: `{p}` is not an absolute file path in the guest", at("install_as")),
                 None => format!("/usr/local/bin/{file_name}"),
             };
-            (Binary::Host(binary), guest_path, interpreter, file_name)
+            (guest_path, file_name)
         }
     };
     let snapshots = match &raw.snapshots {
@@ -557,7 +554,8 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
         format: inv.format.unwrap_or_default(),
         drop_privileges: raw.drop_privileges,
         claims: raw.claim.0,
-        interpreter,
+        interpreter: None,
+        binary_at: at("binary"),
         // What the policy file's format has no field for cannot be expressed either.
         cannot_express: {
             let mut all = raw.cannot_express.clone();
@@ -576,14 +574,46 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
     })
 }
 
-/// Where `cargo xtask enforcers fetch` put a fetched enforcer; an error naming that command when
-/// it has not run.
-fn fetched(recipe: &fetch::Recipe, name: &Name, at: &str, cache: &Cache) -> Result<PathBuf> {
-    let path = recipe.cached_path(cache, name.as_str());
+/// Where `enforcers fetch` put a fetched enforcer; an error naming that command, as the user
+/// invokes lockgate, when it has not run.
+fn fetched(recipe: &fetch::Recipe, name: &str, at: &str, cache: &Cache) -> Result<PathBuf> {
+    let path = recipe.cached_path(cache, name);
     if !path.is_file() {
-        bail!("{at}: {name} is not fetched yet: run `cargo xtask enforcers fetch {name}` ({})", recipe.describe());
+        bail!(
+            "{at}: {name} is not fetched yet: run `{}` ({})",
+            crate::invocation::command(&format!("enforcers fetch {name}")),
+            recipe.describe()
+        );
     }
     Ok(path)
+}
+
+impl Enforcer {
+    /// Stage the binary: a fetched one is found in `cache`, a workspace's is built (or found
+    /// built) in it; then the host file is checked and its ELF interpreter read. Loading never
+    /// does this: `lockgate check` loads adapters without fetching or building anything.
+    pub fn stage(&mut self, cache: &Cache) -> Result<()> {
+        let at = self.binary_at.clone();
+        let path = match &self.binary {
+            Binary::InImage => return Ok(()),
+            Binary::Host(path) => path.clone(),
+            Binary::Fetched(recipe) => fetched(recipe, &self.name, &at, cache)?,
+            Binary::Built(build, dir) => build.binary(dir, cache).map_err(|e| anyhow::anyhow!("{at}.build: {e:#}"))?,
+        };
+        let meta = std::fs::metadata(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "{at}: the enforcer binary {} cannot be read ({e}); build it, or fix the path",
+                path.display()
+            )
+        })?;
+        if !meta.is_file() {
+            bail!("{at}: {} is not a file", path.display());
+        }
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        self.interpreter = elf::interpreter(&bytes).map_err(|e| anyhow::anyhow!("{at}: {}: {e}", path.display()))?;
+        self.binary = Binary::Host(path);
+        Ok(())
+    }
 }
 
 fn env_templates_use(env: &BTreeMap<String, String>, scalar: &str) -> bool {
@@ -742,6 +772,15 @@ impl Enforcer {
                 b.display(),
                 self.guest_path
             ),
+            Binary::Fetched(recipe) => {
+                format!("{} (adapter {}, {}, not staged)", self.name, self.file.display(), recipe.describe())
+            }
+            Binary::Built(build, _) => format!(
+                "{} (adapter {}, package {} of its workspace, not staged)",
+                self.name,
+                self.file.display(),
+                build.package
+            ),
         };
         match self.faults.as_slice() {
             [] => what,
@@ -840,6 +879,7 @@ impl Enforcer {
         match &self.binary {
             Binary::Host(b) => sha256_file(b),
             Binary::InImage => Ok(in_image.to_string()),
+            Binary::Fetched(_) | Binary::Built(..) => bail!("enforcer {}: its binary is not staged yet", self.name),
         }
     }
 }
@@ -887,7 +927,9 @@ mod tests {
         std::fs::copy("/bin/true", &bin).unwrap();
         let file = dir.join("a.yaml");
         std::fs::write(&file, format!("name: t\nbinary: tool\n{body}")).unwrap();
-        load(&file)
+        let mut e = load(&file)?;
+        e.stage(&Cache::at(dir.join("cache"))?)?;
+        Ok(e)
     }
 
     #[test]
@@ -1025,7 +1067,9 @@ mod tests {
     }
 
     /// Issue 13: an adapter whose binary is fetched finds it in the cache, or names the command
-    /// that fetches it; a run never fetches by itself.
+    /// that fetches it; a run never fetches by itself. Issue 23: loading the adapter looks in no
+    /// cache (it succeeds); staging it in the run's cache does, and names the command as the
+    /// user invokes lockgate (the binary's form here).
     #[test]
     fn a_fetched_binary_is_found_in_the_cache_or_its_fetch_is_named() {
         let dir = tempfile::tempdir().unwrap();
@@ -1036,9 +1080,11 @@ mod tests {
         )
         .unwrap();
         // The pin `ab` is no digest: nothing in any cache answers to it.
-        let e = format!("{:#}", load(&file).unwrap_err());
+        let mut enforcer = load(&file).expect("loading looks in no cache");
+        let empty = Cache::at(dir.path().join("empty-cache")).unwrap();
+        let e = format!("{:#}", enforcer.stage(&empty).unwrap_err());
         assert!(
-            e.contains("f.yaml:2: binary: f is not fetched yet: run `cargo xtask enforcers fetch f` (package/bin/f from the npm package p@1.0.0)"),
+            e.contains("f.yaml:2: binary: f is not fetched yet: run `lockgate enforcers fetch f` (package/bin/f from the npm package p@1.0.0)"),
             "{e}"
         );
         std::fs::write(
@@ -1053,8 +1099,7 @@ mod tests {
         let cached = recipe.cached_path(&cache, &name);
         std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
         std::fs::copy("/bin/true", &cached).unwrap();
-        let name: Name = serde_yaml::from_str("f").unwrap();
-        assert_eq!(fetched(&recipe, &name, "here", &cache).unwrap(), cached);
+        assert_eq!(fetched(&recipe, "f", "here", &cache).unwrap(), cached);
     }
 
     #[test]

@@ -222,12 +222,14 @@ impl Template {
         Ok(Template { items })
     }
 
-    pub fn parse_line(line: &str) -> Result<Template, String> {
+    #[cfg(test)]
+    fn parse_line(line: &str) -> Result<Template, String> {
         Template::parse(&line.split_whitespace().map(String::from).collect::<Vec<_>>())
     }
 
     /// Whether `{cmd}` is in the template (without it the guest appends the runner).
-    pub fn has_cmd(&self) -> bool {
+    #[cfg(test)]
+    fn has_cmd(&self) -> bool {
         self.items.iter().any(|i| matches!(i, Item::Word(w) if w == &vec![Piece::Cmd]))
     }
 

@@ -46,11 +46,6 @@ impl RuntimeManifest {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         crate::model::parse_yaml(path, &text)
     }
-
-    /// Every package of the manifest (what `cargo xtask kernels lock` pins).
-    pub fn packages(&self) -> Vec<&PackageRef> {
-        self.runtimes.values().map(|f| &f.package).chain(&self.libraries).collect()
-    }
 }
 
 /// One runtime in the archive, for provenance.

@@ -134,10 +134,11 @@ impl Fetcher {
         let missing = missing_build_packages();
         if !missing.is_empty() {
             bail!(
-                "kernel `{}` is built from source, and this machine lacks {}: install them (apt-get install {}) or run `cargo xtask kernels build` as root",
+                "kernel `{}` is built from source, and this machine lacks {}: install them (apt-get install {}) or run `{}` as root",
                 k.name,
                 missing.join(", "),
-                missing.join(" ")
+                missing.join(" "),
+                crate::invocation::command("kernels build")
             );
         }
         let source = self.build_source(b)?;

@@ -24,8 +24,9 @@ impl LockFile {
             for (k, v) in &map {
                 if v.len() != 64 || !v.chars().all(|c| c.is_ascii_hexdigit()) {
                     anyhow::bail!(
-                        "{}: `{k}`: `{v}` is not a sha256 (64 hex digits); re-pin with `cargo xtask kernels lock`",
-                        path.display()
+                        "{}: `{k}`: `{v}` is not a sha256 (64 hex digits); re-pin with `{}`",
+                        path.display(),
+                        crate::invocation::command("kernels lock")
                     );
                 }
             }

@@ -170,8 +170,9 @@ impl Fetcher {
             }
         } else if !self.update_lock {
             bail!(
-                "{key} is not pinned in {}: runs only use artifacts whose sha256 is recorded. Run `cargo xtask kernels lock` to fetch and pin it, then review the change",
-                self.lock(which).path().display()
+                "{key} is not pinned in {}: runs only use artifacts whose sha256 is recorded. Run `{}` to fetch and pin it, then review the change",
+                self.lock(which).path().display(),
+                crate::invocation::command("kernels lock")
             );
         }
         let keyring = self.keyring(pkg.distro)?;

@@ -122,9 +122,10 @@ impl super::Fetcher {
             }
         } else if !self.update_lock {
             bail!(
-                "{url} is not pinned in {}: runs only use artifacts whose sha256 is recorded. Run `cargo xtask kernels lock` \
+                "{url} is not pinned in {}: runs only use artifacts whose sha256 is recorded. Run `{}` \
                  on a machine that can reach {} to fetch and pin it, then review the change",
                 self.lock(which).path().display(),
+                crate::invocation::command("kernels lock"),
                 host_of(url)
             );
         }

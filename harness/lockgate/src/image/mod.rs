@@ -101,11 +101,6 @@ pub fn plan_archive(plan: &Plan) -> Result<Vec<u8>> {
     Ok(a.finish())
 }
 
-/// base + plan, written to `dest` (the kernel unpacks concatenated archives in order).
-pub fn write_initrd(base: &Path, plan: &Plan, dest: &Path) -> Result<()> {
-    write_initrd_layers(base, &[], plan, dest)
-}
-
 /// base, then extra cached archives (an external enforcer and its libraries), then the plan.
 pub fn write_initrd_layers(base: &Path, layers: &[PathBuf], plan: &Plan, dest: &Path) -> Result<()> {
     let mut bytes = read(base)?;

@@ -90,6 +90,16 @@ pub enum CellState {
     Error,
 }
 
+/// `word` as one word of a POSIX shell command: as it is when it holds nothing the shell reads,
+/// else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c);
+    match !word.is_empty() && word.chars().all(plain) {
+        true => word.to_string(),
+        false => format!("'{}'", word.replace('\'', "'\\''")),
+    }
+}
+
 impl CellResult {
     /// The command that re-runs only this cell.
     pub fn repro_command(&self, enforcer_faults: &[String]) -> String {
@@ -99,10 +109,17 @@ impl CellResult {
     }
 
     /// The command that re-runs only this cell, with the run's other flags (`--enforcer NAME`,
-    /// `--enforcer-fault MODE`, `--repo DIR`) appended as given.
+    /// `--enforcer-fault MODE`, `--project DIR`) appended as given, in the form the user invoked
+    /// lockgate with (`lockgate run …`, or `cargo xtask vm-test …` in a project's xtask), each
+    /// word quoted for a POSIX shell where it needs it.
     pub fn repro_command_with(&self, flags: &[String]) -> String {
-        let flags: String = flags.iter().map(|f| format!(" {f}")).collect();
-        format!("cargo xtask vm-test --kernel {} --scenario {} --env {}{flags}", self.kernel, self.scenario, self.env)
+        let words: Vec<String> = ["--kernel", &self.kernel, "--scenario", &self.scenario, "--env", &self.env]
+            .into_iter()
+            .map(str::to_string)
+            .chain(flags.iter().cloned())
+            .map(|w| shell_word(&w))
+            .collect();
+        crate::invocation::run_command(&words.join(" "))
     }
 
     /// The verdict's state (the snapshot's is separate: `snapshot`).

@@ -101,22 +101,8 @@ pub fn load_selected(scenarios_dir: &Path, kernels_dir: &Path, selected: &[Strin
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
-    let mut kernels = Vec::new();
-    for file in yaml_files(kernels_dir)? {
-        if file.file_name().is_some_and(|n| n == "lock.yaml") {
-            continue;
-        }
-        match load_kernel(&file) {
-            Ok(value) => kernels.push(Loaded { file, value }),
-            Err(e) => errors.push(format!("{e:#}")),
-        }
-    }
-    let mut environments = vec![Environment::bare()];
-    let manifests = environment::load_dir(&environment::dir_for(kernels_dir)?, &mut errors);
-    check_unique("environment", manifests.iter().map(|m| (m.value.name.as_str(), &m.file)), &mut errors);
-    environments.extend(manifests.into_iter().map(Environment::container));
+    let (kernels, environments) = load_kernels_and_environments(kernels_dir, &mut errors)?;
     check_unique("scenario", scenarios.iter().map(|s| (s.value.name.as_str(), &s.file)), &mut errors);
-    check_unique("kernel", kernels.iter().map(|k| (k.value.name.as_str(), &k.file)), &mut errors);
     for s in &scenarios {
         let text = std::fs::read_to_string(&s.file).unwrap_or_default();
         for (i, e) in s.value.expect.iter().enumerate() {
@@ -150,6 +136,46 @@ pub fn load_selected(scenarios_dir: &Path, kernels_dir: &Path, selected: &[Strin
         bail!("{}\n({n} error{} in all: {scope})", errors.join("\n"), if n == 1 { "" } else { "s" });
     }
     Ok((Model { scenarios, kernels, environments }, unselected))
+}
+
+/// The matrix alone: every kernel manifest under `kernels_dir` and every environment, for the
+/// commands that take no scenarios (`kernels list|fetch|lock|build`): a scenario file, valid or
+/// not, does not concern them.
+pub fn load_matrix(kernels_dir: &Path) -> Result<Model> {
+    let mut errors = Vec::new();
+    let (kernels, environments) = load_kernels_and_environments(kernels_dir, &mut errors)?;
+    if !errors.is_empty() {
+        let n = errors.len();
+        bail!(
+            "{}\n({n} error{} in the kernel manifests and environments)",
+            errors.join("\n"),
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    Ok(Model { scenarios: Vec::new(), kernels, environments })
+}
+
+/// Every kernel manifest and environment (bare first), each file's errors added to `errors`.
+fn load_kernels_and_environments(
+    kernels_dir: &Path,
+    errors: &mut Vec<String>,
+) -> Result<(Vec<Loaded<KernelManifest>>, Vec<Environment>)> {
+    let mut kernels = Vec::new();
+    for file in yaml_files(kernels_dir)? {
+        if file.file_name().is_some_and(|n| n == "lock.yaml") {
+            continue;
+        }
+        match load_kernel(&file) {
+            Ok(value) => kernels.push(Loaded { file, value }),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    let mut environments = vec![Environment::bare()];
+    let manifests = environment::load_dir(&environment::dir_for(kernels_dir)?, errors);
+    check_unique("environment", manifests.iter().map(|m| (m.value.name.as_str(), &m.file)), errors);
+    environments.extend(manifests.into_iter().map(Environment::container));
+    check_unique("kernel", kernels.iter().map(|k| (k.value.name.as_str(), &k.file)), errors);
+    Ok((kernels, environments))
 }
 
 fn check_unique<'a>(kind: &str, names: impl Iterator<Item = (&'a str, &'a PathBuf)>, errors: &mut Vec<String>) {

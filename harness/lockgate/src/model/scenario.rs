@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 pub use lockgate_protocol::GuestPath;
-pub use schema::{Compatibility, LandlockPolicy, NetworkPolicy};
+pub use schema::Compatibility;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(from = "RawScenario")]
@@ -255,8 +255,6 @@ impl TryFrom<String> for Mode {
 /// The policy handed to the enforcer (the schema it shares with the reference enforcer), with
 /// guest paths and validated names.
 pub type Policy = schema::Policy<GuestPath, Name>;
-pub type FilesystemPolicy = schema::FilesystemPolicy<GuestPath>;
-pub type ProcessPolicy = schema::ProcessPolicy<Name>;
 
 /// One line of `expect:`.
 #[derive(Debug, Clone, Deserialize)]

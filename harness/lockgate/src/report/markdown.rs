@@ -361,7 +361,7 @@ mod tests {
         // The passing cell is not listed.
         assert!(!md.contains("`openshell-803` on `debian-6.12`"), "{md}");
         assert!(
-            md.contains("\nReproduce: `cargo xtask vm-test --kernel debian-6.12 --scenario dac-only --env bare`\n"),
+            md.contains("\nReproduce: `lockgate run --kernel debian-6.12 --scenario dac-only --env bare`\n"),
             "{md}"
         );
         let md = matrix(&sample(), &["--enforcer-fault".to_string(), "baseline-rw".to_string()]);

@@ -1,4 +1,5 @@
-//! Command-line arguments shared by `lockgate run` and `cargo xtask vm-test`.
+//! `lockgate run` (`cargo xtask vm-test` in a project's xtask): its arguments, the printed
+//! summary and the report files.
 
 use crate::plan::parse_shard;
 use crate::run::{RunOptions, RunReport};
@@ -28,9 +29,8 @@ pub struct VmTestArgs {
     /// Guests booted at once (at least 1); default: the number of cores.
     #[arg(short = 'j', long, value_parser = jobs)]
     pub jobs: Option<usize>,
-    /// Run the reference enforcer with a known-bad mode (repeatable): drop-first,
-    /// ignore-status, abi2, baseline-rw, no-nnp.
-    #[arg(long = "enforcer-fault")]
+    /// Run the reference enforcer with a known-bad mode (repeatable); `--help` lists every mode.
+    #[arg(long = "enforcer-fault", value_name = "MODE")]
     pub enforcer_fault: Vec<String>,
     /// Test an external enforcer through its adapter `enforcers/NAME.yaml` (default: the
     /// reference lockgate-enforcer).
@@ -55,10 +55,9 @@ pub struct VmTestArgs {
     /// Per-boot deadline in seconds (default scales with cases and accelerator).
     #[arg(long)]
     pub timeout: Option<u64>,
-    /// The project's lockgate directory: `scenarios/` (with `snapshots/`), `enforcers/`, and
-    /// optionally `kernels/` and `images/` (lockgate's shipped ones where it has none). Default:
-    /// the directory the project's xtask names, else the current directory.
-    #[arg(long = "project", visible_alias = "repo", value_name = "DIR")]
+    /// The project's lockgate directory as `--project` named it (set from the global flag, not a
+    /// flag of its own): a reproduce line names it again.
+    #[arg(skip)]
     pub repo: Option<PathBuf>,
     /// The project directory when `--project` is not given (set by the caller, not a flag).
     #[arg(skip)]
@@ -188,48 +187,35 @@ impl VmTestArgs {
     }
 }
 
-/// The commands of the `lockgate` binary and of a project's `cargo xtask`.
-#[derive(clap::Parser)]
-#[command(name = "lockgate", about = "Prove a Landlock sandbox enforcer really enforces, on real kernels in QEMU")]
-pub struct Command {
-    #[command(subcommand)]
-    cmd: Sub,
-}
-
-#[derive(clap::Subcommand)]
-enum Sub {
-    /// Boot the kernel matrix, run the scenarios, judge and snapshot them.
-    #[command(alias = "vm-test")]
-    Run(VmTestArgs),
-}
-
-/// The whole command line of `lockgate` or of a project's `cargo xtask`: `run` (or `vm-test`)
-/// with the flags of [`VmTestArgs`]; prints the run's report, writes the files asked for and
-/// exits 0 (passed), 1 (failed) or 2 (the run could not be made). `project` is the project's
-/// lockgate directory when `--project` is not given (`None`: the current directory).
-///
-/// A project's xtask `main` is this, with its own directory (`examples/sandbox/xtask`):
-///
-/// ```no_run
-/// let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-/// lockgate::cli::main(Some(project));
-/// ```
-pub fn main(project: Option<PathBuf>) -> ! {
-    use clap::Parser;
-    let cli = Command::parse();
-    let code = match cli.cmd {
-        Sub::Run(mut args) => {
-            args.default_project = project;
-            match args.finish(crate::run::run(&args.options())) {
-                Ok(passed) => i32::from(!passed),
-                Err(e) => {
-                    eprintln!("lockgate: error: {e:#}");
-                    2
-                }
-            }
+/// `run`: set-up (QEMU and the kernel build tools, installed with apt when root and missing),
+/// then the run, its summary and its reports.
+pub(super) fn run(project: &super::project::Project, mut args: VmTestArgs) -> anyhow::Result<bool> {
+    project.require_scenarios()?;
+    args.default_project = Some(project.root.clone());
+    if project.explicit {
+        args.repo = Some(project.root.clone());
+    }
+    let options = args.options();
+    super::setup::ensure_host_tools()?;
+    if super::setup::selection_needs_a_build(&options) {
+        // Not fatal: without the tools, that kernel's cells are errors naming what to install.
+        if let Err(e) = super::setup::ensure_build_tools() {
+            crate::event::emit(crate::event::Event::Warning(format!("{e:#}")));
         }
-    };
-    std::process::exit(code);
+    }
+    args.finish(crate::run::run(&options))
+}
+
+/// `--enforcer-fault`'s long help: every known-bad mode of the reference enforcer, with its
+/// one-line meaning (from the reference enforcer's adapter, which the run checks modes against).
+pub(super) fn fault_modes_help() -> String {
+    let modes = crate::enforcer::reference(&[]).map(|e| e.fault_modes).unwrap_or_default();
+    let width = modes.iter().map(|m| m.name.len()).max().unwrap_or(0);
+    let lines: Vec<String> = modes.iter().map(|m| format!("  {:<width$}  {}", m.name, m.about)).collect();
+    format!(
+        "Run the reference enforcer with a known-bad mode (repeatable); any other value is refused before anything boots. The modes:\n{}",
+        lines.join("\n")
+    )
 }
 
 /// Print the run's summary; returns whether it passed.
@@ -330,8 +316,9 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
             }
         }
         println!(
-            "snapshots: {}, not recorded: the run fails until they are; {ACCEPT_HOW} (e.g. `cargo xtask vm-test --accept` with the same selection)",
-            parts.join(", ")
+            "snapshots: {}, not recorded: the run fails until they are; {ACCEPT_HOW} (e.g. `{}` with the same selection)",
+            parts.join(", "),
+            crate::invocation::run_command("--accept")
         );
     }
     if recorded > 0 {

@@ -1,10 +1,72 @@
-//! `cargo xtask kernels list | build`, and the kernel half of `fetch` / `lock`.
+//! `lockgate kernels list | fetch | lock | build`: the project's kernel matrix (its `kernels/`,
+//! else lockgate's shipped one). These commands read the kernel manifests and environments
+//! only: a scenario file, valid or not, does not concern them.
 
+use super::project::Project;
+use crate::cache::Cache;
+use crate::fetch::Fetcher;
+use crate::model::kernel::{KernelManifest, KernelSource};
+use crate::model::Model;
 use anyhow::{bail, Result};
-use lockgate::cache::Cache;
-use lockgate::fetch::Fetcher;
-use lockgate::model::kernel::{KernelManifest, KernelSource};
-use lockgate::model::Model;
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub(super) enum KernelsCmd {
+    /// Name, source, expected ABI, cached or not.
+    List,
+    /// Fetch (and verify) every kernel and guest package.
+    Fetch,
+    /// Fetch what is not pinned yet and record its sha256 in the lock files.
+    Lock,
+    /// Build the kernels built from source (`source: build:`), or find them in the cache.
+    Build {
+        /// Kernels to build, comma-separated; default: every `build:` kernel.
+        #[arg(long, value_delimiter = ',')]
+        kernel: Vec<String>,
+        /// Build again even when the cache has the kernel.
+        #[arg(long)]
+        rebuild: bool,
+    },
+}
+
+pub(super) fn run(project: &Project, cmd: KernelsCmd) -> Result<bool> {
+    let (root, kernels_dir) = (&project.root, project.kernels());
+    let model = crate::model::load_matrix(&kernels_dir)?;
+    let cache = Cache::from_env()?;
+    match cmd {
+        KernelsCmd::List => {
+            let f = crate::fetch::for_repo(root, &kernels_dir, cache.clone(), false)?;
+            list(&model, &f, &cache)
+        }
+        KernelsCmd::Build { kernel, rebuild } => {
+            super::setup::ensure_build_tools()?;
+            let mut f = crate::fetch::for_repo(root, &kernels_dir, cache.clone(), false)?;
+            build(&model, &mut f, &kernel, rebuild)
+        }
+        KernelsCmd::Fetch | KernelsCmd::Lock => {
+            super::setup::ensure_host_tools()?;
+            let update = matches!(cmd, KernelsCmd::Lock);
+            let mut f = crate::fetch::for_repo(root, &kernels_dir, cache.clone(), update)?;
+            let b = f.busybox()?;
+            println!("busybox        {}", b.sha256);
+            fetch_all(&mut f, &model, update)?;
+            // Container environments: their seccomp profiles, runc and its libraries.
+            let envs: Vec<_> = model
+                .environments
+                .iter()
+                .filter(|e| matches!(e.kind, crate::model::environment::EnvKind::Container(_)))
+                .collect();
+            let prepared = crate::env::prepare(&envs, root, &mut f, &cache)?;
+            for (name, env) in &prepared.envs {
+                println!("{name:<14} {}", env.facts.profile_sha256.as_deref().unwrap_or("(no profile)"));
+            }
+            for b in prepared.runtime.iter().flat_map(|rt| &rt.binaries) {
+                println!("{:<14} {} ({})", b.name.as_str(), b.sha256, b.version);
+            }
+            Ok(true)
+        }
+    }
+}
 
 /// Kind of a source, for the listing.
 fn kind(k: &KernelManifest) -> &'static str {
@@ -20,8 +82,8 @@ fn short(d: &str) -> String {
     format!("{}…", &d[..16.min(d.len())])
 }
 
-/// `cargo xtask kernels list`: name, source, ABI, whether the cache has it, its digest.
-pub fn list(model: &Model, f: &Fetcher, cache: &Cache) -> Result<bool> {
+/// `kernels list`: name, source, ABI, whether the cache has it, its digest.
+fn list(model: &Model, f: &Fetcher, cache: &Cache) -> Result<bool> {
     println!("{:<24} {:<8} {:<6} {:<24} {:<18} source", "kernel", "kind", "abi", "state", "sha256");
     let mut names: Vec<&KernelManifest> = model.kernels.iter().map(|k| &k.value).collect();
     names.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
@@ -42,7 +104,7 @@ pub fn list(model: &Model, f: &Fetcher, cache: &Cache) -> Result<bool> {
             KernelSource::Path { path } => {
                 let p = std::path::Path::new(path);
                 if p.is_file() {
-                    ("local (not pinned)".into(), short(&lockgate::cache::sha256_file(p)?))
+                    ("local (not pinned)".into(), short(&crate::cache::sha256_file(p)?))
                 } else {
                     ("MISSING".into(), "-".into())
                 }
@@ -74,8 +136,8 @@ pub fn list(model: &Model, f: &Fetcher, cache: &Cache) -> Result<bool> {
 /// with `lock`). An opt-in kernel that cannot be had here (a URL this machine cannot reach) is
 /// reported and skipped: it is not part of the default matrix.
 /// With `lock`, a kernel built from source only has its source fetched and pinned (the build
-/// itself is `cargo xtask kernels build`, or the first run that needs it).
-pub fn fetch_all(f: &mut Fetcher, model: &Model, lock: bool) -> Result<()> {
+/// itself is `kernels build`, or the first run that needs it).
+fn fetch_all(f: &mut Fetcher, model: &Model, lock: bool) -> Result<()> {
     let mut failed = Vec::new();
     for k in &model.kernels {
         let got = match &k.value.source {
@@ -86,7 +148,7 @@ pub fn fetch_all(f: &mut Fetcher, model: &Model, lock: bool) -> Result<()> {
             Ok(a) => println!("{:<24} {} ({})", k.value.name.as_str(), a.sha256, a.path.display()),
             Err(e) if k.value.opt_in => println!("{:<24} skipped (opt-in): {e:#}", k.value.name.as_str()),
             Err(e) => {
-                eprintln!("xtask: {}: {e:#}", k.value.name);
+                eprintln!("{}: {e:#}", k.value.name);
                 failed.push(k.value.name.to_string());
             }
         }
@@ -97,9 +159,9 @@ pub fn fetch_all(f: &mut Fetcher, model: &Model, lock: bool) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask kernels build`: build the `build:` kernels (all, or those named), or find them
+/// `kernels build`: build the `build:` kernels (all, or those named), or find them
 /// in the cache. `rebuild` ignores the cache.
-pub fn build(model: &Model, f: &mut Fetcher, asked: &[String], rebuild: bool) -> Result<bool> {
+fn build(model: &Model, f: &mut Fetcher, asked: &[String], rebuild: bool) -> Result<bool> {
     let buildable: Vec<&KernelManifest> =
         model.kernels.iter().map(|k| &k.value).filter(|k| matches!(k.source, KernelSource::Build(_))).collect();
     for a in asked {

@@ -35,7 +35,7 @@ fn install_missing(missing: &[&str], purpose: &str, update: bool) -> Result<()> 
     if !is_root() {
         bail!("{purpose} needs {}: install them (as root: apt-get install {})", missing.join(", "), missing.join(" "));
     }
-    eprintln!("xtask: installing {} with apt-get, for {purpose}", missing.join(", "));
+    eprintln!("lockgate: installing {} with apt-get, for {purpose}", missing.join(", "));
     if update {
         let status = Command::new("apt-get").args(["-q", "update"]).status().context("cannot run apt-get")?;
         if !status.success() {
@@ -55,7 +55,7 @@ fn apt_install<S: AsRef<std::ffi::OsStr> + std::fmt::Display>(packages: &[S]) ->
     let mut release = None;
     let mut conflicts = simulate(&names, None)?;
     if !conflicts.is_empty() && conflicts.iter().all(Conflict::is_backport) {
-        let suite = crate::backports::ensure_suite()?;
+        let suite = super::backports::ensure_suite()?;
         conflicts = simulate(&names, Some(&suite))?;
         release = Some(suite);
     }
@@ -102,8 +102,8 @@ impl Conflict {
     /// Whether the user's version of the package came from a backports suite.
     fn is_backport(&self) -> bool {
         match self {
-            Conflict::Remove { version, .. } => crate::backports::is_backport(version),
-            Conflict::Downgrade { from, .. } => crate::backports::is_backport(from),
+            Conflict::Remove { version, .. } => super::backports::is_backport(version),
+            Conflict::Downgrade { from, .. } => super::backports::is_backport(from),
         }
     }
 }
@@ -161,38 +161,47 @@ fn is_root() -> bool {
 
 /// The tools a kernel build needs (`source: build:`), installed through apt when we are root.
 pub fn ensure_build_tools() -> Result<()> {
-    install_missing(&lockgate::fetch::build::missing_build_packages(), "building a kernel", false)
+    install_missing(&crate::fetch::build::missing_build_packages(), "building a kernel", false)
 }
 
-/// (what must exist, Debian package) for `cargo xtask enforcers fetch`: gcc for Landlock's
-/// sample, npm for the npm-packaged enforcers, pkg-config and the D-Bus headers for nono's build.
-const ENFORCER_TOOLS: &[(&str, &str)] = &[
-    ("gcc", "gcc"),
-    ("npm", "npm"),
-    ("pkg-config", "pkg-config"),
-    ("/usr/include/dbus-1.0/dbus/dbus.h", "libdbus-1-dev"),
-];
+/// Installs, with apt when root, the Debian packages the given enforcers' recipes need and this
+/// machine lacks (a package counts as present when dpkg has it installed, or when a command of
+/// its name is on the PATH, as npm from elsewhere is).
+pub fn ensure_enforcer_tools<'a>(recipes: impl IntoIterator<Item = &'a crate::enforcer::fetch::Recipe>) -> Result<()> {
+    let mut wanted: Vec<String> = recipes.into_iter().flat_map(|r| r.host_packages()).collect();
+    wanted.sort();
+    wanted.dedup();
+    let missing: Vec<&str> = wanted.iter().map(String::as_str).filter(|p| !have(p) && !dpkg_has(p)).collect();
+    install_missing(&missing, "fetching the enforcers", false)
+}
 
-/// The tools the external enforcers' recipes need, installed with apt when root and missing.
-pub fn ensure_enforcer_tools() -> Result<()> {
-    let present = |what: &str| if what.starts_with('/') { std::path::Path::new(what).exists() } else { have(what) };
-    let missing: Vec<&str> = ENFORCER_TOOLS.iter().filter(|(w, _)| !present(w)).map(|(_, p)| *p).collect();
-    install_missing(&missing, "fetching the external enforcers", false)
+/// The recipes of every adapter in `root`'s `enforcers/` that fetches its binary.
+pub fn repository_recipes(root: &std::path::Path) -> Result<Vec<crate::enforcer::fetch::Recipe>> {
+    let project = super::project::Project::new(root.to_path_buf(), true);
+    Ok(project.fetched_adapters()?.into_iter().map(|(_, _, r)| r).collect())
+}
+
+/// Whether dpkg has `package` installed.
+fn dpkg_has(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
 }
 
 /// Whether the run `opts` selects has a kernel to build from source that the cache does not
 /// have yet.
-pub fn selection_needs_a_build(opts: &lockgate::run::RunOptions) -> bool {
-    let Ok(model) = lockgate::model::load(&opts.scenarios_dir, &opts.kernels_dir) else { return false };
-    let Ok(selected) = lockgate::plan::select_kernels(&model, &opts.selection.kernels) else { return false };
+pub(super) fn selection_needs_a_build(opts: &crate::run::RunOptions) -> bool {
+    let Ok(model) = crate::model::load(&opts.scenarios_dir, &opts.kernels_dir) else { return false };
+    let Ok(selected) = crate::plan::select_kernels(&model, &opts.selection.kernels) else { return false };
     let cache = match &opts.cache_dir {
-        Some(dir) => lockgate::cache::Cache::at(dir.clone()),
-        None => lockgate::cache::Cache::from_env(),
+        Some(dir) => crate::cache::Cache::at(dir.clone()),
+        None => crate::cache::Cache::from_env(),
     };
     let Ok(cache) = cache else { return false };
-    let Ok(f) = lockgate::fetch::for_repo(&opts.repo, &opts.kernels_dir, cache, false) else { return false };
+    let Ok(f) = crate::fetch::for_repo(&opts.repo, &opts.kernels_dir, cache, false) else { return false };
     selected.into_iter().any(|i| match &model.kernels[i].value.source {
-        lockgate::model::kernel::KernelSource::Build(b) => !matches!(f.cached_build(b), Ok(Some(_))),
+        crate::model::kernel::KernelSource::Build(b) => !matches!(f.cached_build(b), Ok(Some(_))),
         _ => false,
     })
 }

@@ -1,8 +1,8 @@
-//! `cargo xtask compat`: the compatibility table of real enforcers — per enforcer × kernel ×
+//! `lockgate compat`: the compatibility table of real enforcers — per enforcer × kernel ×
 //! environment, which scenarios of the shipped suite hold and which do not, and why.
 //!
 //! - `compat run` runs each fetched enforcer (`enforcers/*.yaml` with `binary: {fetch: …}`,
-//!   fetched by `cargo xtask enforcers fetch`) over the suite, on the kernels and environments
+//!   fetched by `enforcers fetch`) over the suite, on the kernels and environments
 //!   asked for (default: the kernel matrix × `bare` and `docker-20.10.5`), snapshots not compared,
 //!   and merges every cell's result into `target/compat/results.json` (a later run of a cell
 //!   replaces the earlier one, so runs of a few kernels at a time add up);
@@ -11,10 +11,9 @@
 //!   red cell no note explains is shown as unexplained, with its first failure; a cell that was
 //!   not run is shown as not run. `--readme` writes the table into README.md between its markers.
 
-use crate::enforcers::fetched_adapters;
+use crate::report::CellState;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use lockgate::report::CellState;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -134,24 +133,24 @@ pub fn merge(old: Vec<Recorded>, new: Vec<Recorded>) -> Vec<Recorded> {
     all.into_values().collect()
 }
 
-pub fn run(cmd: &CompatCmd) -> Result<bool> {
+pub(super) fn run(project: &super::project::Project, cmd: &CompatCmd) -> Result<bool> {
     match cmd {
-        CompatCmd::Run(a) => run_enforcers(a),
-        CompatCmd::Table(a) => table_cmd(a),
+        CompatCmd::Run(a) => run_enforcers(&project.root, a),
+        CompatCmd::Table(a) => table_cmd(project, a),
     }
 }
 
-fn run_enforcers(a: &RunArgs) -> Result<bool> {
-    crate::setup::ensure_host_tools()?;
-    let root = lockgate::guest_build::workspace_root();
-    let adapters = fetched_adapters(&root)?;
+fn run_enforcers(root: &Path, a: &RunArgs) -> Result<bool> {
+    super::setup::ensure_host_tools()?;
+    let root = root.to_path_buf();
+    let adapters = super::project::Project::new(root.clone(), true).fetched_adapters()?;
     let chosen: Vec<_> = adapters.iter().filter(|(n, ..)| a.enforcer.is_empty() || a.enforcer.contains(n)).collect();
     if chosen.is_empty() {
         bail!("no fetched enforcer named {}", a.enforcer.join(", "));
     }
     let path = results_path(&root);
     for (name, file, _) in chosen {
-        let mut o = lockgate::run::RunOptions::new(root.clone());
+        let mut o = crate::run::RunOptions::new(root.clone());
         o.selection.kernels = a.kernel.clone();
         o.selection.scenarios = a.scenario.clone();
         o.selection.envs =
@@ -164,14 +163,14 @@ fn run_enforcers(a: &RunArgs) -> Result<bool> {
         o.snapshots = false;
         o.strict = false;
         println!("compat: {name}");
-        let report = match lockgate::run::run(&o) {
+        let report = match crate::run::run(&o) {
             Ok(r) => r,
             Err(e) => {
                 println!("compat: {name}: the run failed before any cell was judged: {e:#}");
                 continue;
             }
         };
-        lockgate::cli::print_report(&report);
+        super::run::print_report(&report);
         let new = report.cells.iter().map(|c| record(name, c)).collect();
         let all = merge(load_results(&path)?, new);
         std::fs::create_dir_all(path.parent().expect("results live in a directory"))?;
@@ -181,7 +180,7 @@ fn run_enforcers(a: &RunArgs) -> Result<bool> {
     Ok(true)
 }
 
-fn record(enforcer: &str, c: &lockgate::report::CellResult) -> Recorded {
+fn record(enforcer: &str, c: &crate::report::CellResult) -> Recorded {
     let (state, detail) = match (c.state(), &c.outcome) {
         (CellState::Pass, _) => ("pass", String::new()),
         (CellState::NothingChecked { .. }, Ok(v)) => ("nothing-checked", v.nothing_checked.clone().unwrap_or_default()),
@@ -207,18 +206,18 @@ fn load_notes(root: &Path) -> Result<Vec<Note>> {
     }
     let path = root.join("enforcers/compat/notes.yaml");
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(lockgate::model::parse_yaml::<File>(&path, &text)?.notes)
+    Ok(crate::model::parse_yaml::<File>(&path, &text)?.notes)
 }
 
-fn table_cmd(a: &TableArgs) -> Result<bool> {
-    let root = lockgate::guest_build::workspace_root();
-    let results = load_results(&a.results.clone().unwrap_or_else(|| results_path(&root)))?;
-    let model = lockgate::model::load(&root.join("scenarios"), &root.join("kernels"))?;
+fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
+    let root = &project.root;
+    let results = load_results(&a.results.clone().unwrap_or_else(|| results_path(root)))?;
+    let model = crate::model::load_matrix(&project.kernels())?;
     let kernels: Vec<String> =
         model.kernels.iter().filter(|k| k.value.in_default_matrix()).map(|k| k.value.name.to_string()).collect();
-    let enforcers: Vec<String> = fetched_adapters(&root)?.into_iter().map(|(n, ..)| n).collect();
+    let enforcers: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
     let envs: Vec<String> = DEFAULT_ENVS.iter().map(|s| s.to_string()).collect();
-    let table = render(&enforcers, &kernels, &envs, &results, &load_notes(&root)?);
+    let table = render(&enforcers, &kernels, &envs, &results, &load_notes(root)?);
     if !a.readme {
         print!("{table}");
         return Ok(true);

@@ -1,4 +1,4 @@
-//! `cargo xtask known-bad`: the mutation gate (issue 3).
+//! `lockgate known-bad`: the mutation gate (issue 3), on the project's scenarios.
 //!
 //! lockgate is only worth its name if it fails the enforcers that shipped broken. The suite runs
 //! once with the correct reference enforcer, where every cell must pass (a failure there is a
@@ -7,10 +7,10 @@
 //! cell with a failing verdict. Nothing failing is MISSED; a harness error is ERROR. Any MISSED,
 //! ERROR or false alarm fails the gate.
 
+use crate::run::{RunOptions, RunReport};
+use crate::vm::accel::AccelChoice;
 use anyhow::Result;
 use clap::Args;
-use lockgate::run::{RunOptions, RunReport};
-use lockgate::vm::accel::AccelChoice;
 use lockgate_protocol::rights::Right;
 use std::time::Instant;
 
@@ -25,13 +25,9 @@ pub struct KnownBadArgs {
     /// Guests booted at once; default: the number of cores.
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
-}
-
-impl KnownBadArgs {
-    /// The whole matrix, as `cargo xtask test` runs it.
-    pub fn all() -> KnownBadArgs {
-        KnownBadArgs { kernel: Vec::new(), accel: AccelChoice::Auto, jobs: None }
-    }
+    /// The project whose scenarios the gate runs (set from `--project`, not a flag of its own).
+    #[arg(skip)]
+    pub project: std::path::PathBuf,
 }
 
 /// A known-bad mode of the reference enforcer, and on which kernels it can change anything
@@ -152,7 +148,7 @@ fn run_suite(
     envs: &[&str],
     as_bare: bool,
 ) -> Vec<Seen> {
-    let mut opts = RunOptions::new(lockgate::guest_build::workspace_root());
+    let mut opts = RunOptions::new(args.project.clone());
     opts.selection.kernels = kernels.iter().map(|k| k.to_string()).collect();
     opts.selection.scenarios = scenarios.to_vec();
     opts.selection.envs = envs.iter().map(|e| e.to_string()).collect();
@@ -164,7 +160,7 @@ fn run_suite(
     if let Some(j) = args.jobs {
         opts.jobs = j.max(1);
     }
-    match lockgate::run::run(&opts) {
+    match crate::run::run(&opts) {
         Ok(report) => kernels.iter().map(|k| seen(&report, k)).collect(),
         Err(e) => kernels.iter().map(|_| Seen::Error(format!("{e:#}"))).collect(),
     }
@@ -182,10 +178,11 @@ fn word(seen: &Seen, correct: bool) -> &'static str {
     }
 }
 
-pub fn run(args: &KnownBadArgs) -> Result<bool> {
-    crate::setup::ensure_host_tools()?;
+pub(super) fn run(project: &super::project::Project, args: &KnownBadArgs) -> Result<bool> {
+    super::setup::ensure_host_tools()?;
+    let args = &KnownBadArgs { project: project.root.clone(), ..args.clone() };
     let start = Instant::now();
-    let kernels = selected_kernels(&args.kernel)?;
+    let kernels = selected_kernels(&args.project, &args.kernel)?;
     let names: Vec<&str> = kernels.iter().map(|(n, _)| n.as_str()).collect();
 
     eprintln!("known-bad: the correct enforcer on {}, every environment", names.join(", "));
@@ -238,11 +235,10 @@ pub fn run(args: &KnownBadArgs) -> Result<bool> {
 }
 
 /// The matrix's kernels (or those named), by name, with the ABI their manifest expects.
-fn selected_kernels(asked: &[String]) -> Result<Vec<(String, Option<u32>)>> {
-    let dirs = RunOptions::new(lockgate::guest_build::workspace_root());
-    let model = lockgate::model::load(&dirs.scenarios_dir, &dirs.kernels_dir)?;
+fn selected_kernels(project: &std::path::Path, asked: &[String]) -> Result<Vec<(String, Option<u32>)>> {
+    let model = crate::model::load_matrix(&RunOptions::new(project.to_path_buf()).kernels_dir)?;
     // The default matrix when none is named (opt-in kernels only when asked for, or `all`).
-    let mut kernels: Vec<(String, Option<u32>)> = lockgate::plan::select_kernels(&model, asked)?
+    let mut kernels: Vec<(String, Option<u32>)> = crate::plan::select_kernels(&model, asked)?
         .into_iter()
         .map(|i| (model.kernels[i].value.name.to_string(), model.kernels[i].value.abi.0))
         .collect();
@@ -332,7 +328,7 @@ mod tests {
     /// Every fault the enforcer knows has a rule here, so a new one cannot skip the gate.
     #[test]
     fn every_enforcer_fault_has_a_mode() {
-        let src = include_str!("../../enforcer/src/faults.rs");
+        let src = include_str!("../../../enforcer/src/faults.rs");
         let body = src.split("pub fn name(self)").nth(1).and_then(|s| s.split("pub fn").next()).unwrap();
         let mut names: Vec<String> = body.split('"').skip(1).step_by(2).map(String::from).collect();
         assert!(
@@ -364,7 +360,7 @@ mod tests {
     /// Each right's mode runs its own scenario, which is shipped.
     #[test]
     fn right_modes_run_shipped_scenarios() {
-        let root = lockgate::guest_build::workspace_root();
+        let root = crate::guest_build::workspace_root();
         for m in modes().iter().skip(5) {
             assert_eq!(m.scenarios.len(), 1, "{}", m.name);
             assert!(root.join(format!("scenarios/{}.yaml", m.scenarios[0])).is_file(), "{}", m.scenarios[0]);
@@ -385,7 +381,7 @@ mod tests {
 
     #[test]
     fn environment_faults_are_shipped_environments_the_suite_speaks_of() {
-        let root = lockgate::guest_build::workspace_root();
+        let root = crate::guest_build::workspace_root();
         let seed = std::fs::read_to_string(root.join("scenarios/openshell-803.yaml")).unwrap();
         for e in &ENV_FAULTS {
             assert!(root.join(format!("images/environments/{}.yaml", e.name)).is_file(), "{}", e.name);

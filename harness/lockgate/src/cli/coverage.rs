@@ -1,4 +1,4 @@
-//! `cargo xtask coverage`: which Landlock right is checked where — right × first ABI × probe ×
+//! `lockgate coverage`: which Landlock right is checked where — right × first ABI × probe ×
 //! known-bad mode × the kernels whose recorded snapshots show it checked. Made from the rights
 //! catalogue (`lockgate_protocol::rights`), the shipped `scenarios/right-*.yaml` and the
 //! reference enforcer's snapshots, so the README's table cannot drift from what ran:
@@ -10,7 +10,7 @@ use lockgate_protocol::rights::Right;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const BEGIN: &str = "<!-- coverage:begin (cargo xtask coverage --readme) -->";
+const BEGIN: &str = "<!-- coverage:begin (cargo xtask coverage --readme) -->"; // lockgate's README keeps its marker
 const END: &str = "<!-- coverage:end -->";
 
 #[derive(Debug, Clone, Args)]
@@ -104,9 +104,9 @@ pub fn table(root: &Path) -> Result<String> {
     Ok(out)
 }
 
-pub fn run(args: &CoverageArgs) -> Result<bool> {
-    let root = lockgate::guest_build::workspace_root();
-    let table = table(&root)?;
+pub(super) fn run(project: &super::project::Project, args: &CoverageArgs) -> Result<bool> {
+    let root = &project.root;
+    let table = table(root)?;
     if !args.readme && !args.check {
         print!("{table}");
         return Ok(true);
@@ -119,7 +119,7 @@ pub fn run(args: &CoverageArgs) -> Result<bool> {
     let updated = format!("{}{BEGIN}\n{table}{}", &readme[..b], &readme[e..]);
     if args.check {
         if updated != readme {
-            println!("README.md's coverage table is stale: run `cargo xtask coverage --readme`");
+            println!("README.md's coverage table is stale: run `{}`", crate::invocation::command("coverage --readme"));
             return Ok(false);
         }
         return Ok(true);
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn every_right_has_a_row() {
-        let root = lockgate::guest_build::workspace_root();
+        let root = crate::guest_build::workspace_root();
         let table = table(&root).unwrap();
         for right in Right::ALL {
             assert!(table.contains(&format!("`{}`", right.constant())), "{right:?}");

@@ -1,0 +1,81 @@
+//! What lockgate's own xtask (bench, boot-soak) and its integration tests reach beyond the
+//! façade: a list of items, each re-exported by name, under the path of the module that defines
+//! it. Not an API: nothing here is promised to a project, and a new entry needs a caller in
+//! lockgate's own workspace. Whole modules are never re-exported, so the compiler still reports
+//! every item nobody uses.
+
+pub mod cache {
+    pub use crate::cache::{sha256_bytes, sha256_file, Cache};
+}
+pub mod enforcer {
+    pub use crate::enforcer::{load, reference, EnforcerChoice, RunAs};
+    pub mod fetch {
+        pub use crate::enforcer::fetch::{calls_landlock, recipe_in};
+    }
+}
+pub mod env {
+    pub use crate::env::{prepare, Prepared};
+}
+pub mod fetch {
+    pub use crate::fetch::{for_repo, Fetcher};
+    pub mod build {
+        pub use crate::fetch::build::missing_build_packages;
+    }
+    pub mod lock {
+        pub use crate::fetch::lock::LockFile;
+    }
+}
+pub mod guest_build {
+    pub use crate::guest_build::{build, workspace_root};
+}
+pub mod image {
+    pub mod newc {
+        pub use crate::image::newc::Newc;
+    }
+}
+pub mod judge {
+    pub use crate::judge::Status;
+}
+pub mod model {
+    pub use crate::model::{load, load_kernel, load_scenario, parse_yaml, Model};
+    pub mod environment {
+        pub use crate::model::environment::EnvKind;
+    }
+    pub mod kernel {
+        pub use crate::model::kernel::{KernelManifest, KernelSource};
+    }
+    pub mod scenario {
+        pub use crate::model::scenario::{Denier, Scenario};
+    }
+}
+pub mod plan {
+    pub use crate::plan::{plan, select_kernels, Selection};
+}
+pub mod report {
+    pub mod failure {
+        pub use crate::report::failure::{render, Context};
+    }
+    pub mod junit {
+        pub use crate::report::junit::render;
+    }
+    pub mod table {
+        pub use crate::report::table::render;
+    }
+}
+pub mod run {
+    pub use crate::run::{run, BootSummary, RunOptions, RunReport};
+}
+pub mod setup {
+    pub use crate::cli::setup::{ensure_enforcer_tools, ensure_host_tools, repository_recipes};
+}
+pub mod vm {
+    pub mod accel {
+        pub use crate::vm::accel::AccelChoice;
+    }
+    pub mod console {
+        pub use crate::vm::console::{boot, Ended, Watch};
+    }
+    pub mod qemu {
+        pub use crate::vm::qemu::{command, qemu_binary, Accel, Boot};
+    }
+}
