@@ -21,10 +21,12 @@ impl TryFrom<String> for GuestPath {
                 s.escape_debug()
             ));
         }
-        if s.chars().any(|c| c.is_control() || c == ' ') {
+        // A space is allowed: Linux allows it and deployed policies carry it; an adapter that
+        // cannot hand such a path to its enforcer refuses it (`Enforcer::check_rule_paths`).
+        if s.chars().any(|c| c.is_control()) {
             // Escaped, so that a newline or NUL shows as `\n` or `\0` instead of breaking the
             // message.
-            return Err(format!("`{}` contains a space or control character", s.escape_debug()));
+            return Err(format!("`{}` contains a control character", s.escape_debug()));
         }
         Ok(GuestPath(s))
     }

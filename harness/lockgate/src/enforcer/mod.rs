@@ -981,6 +981,14 @@ mod tests {
         .unwrap();
         assert_eq!(per_path.check_rule_paths(&colon, "/"), Ok(()));
         assert_eq!(env.check_rule_paths(&scenario(false), "/work"), Ok(()));
+        // Issue 23: a space is a path's own (Linux allows it, deployed policies carry it): the
+        // scenario loads, and an adapter that joins with `:` or passes paths one by one takes it.
+        let spaced: Scenario = serde_yaml::from_str(
+            "name: s\npolicy: {filesystem_policy: {read_only: [/usr, '/srv/my data'], read_write: [/tmp]}}\nexpect: [{enforcement: full}]\n",
+        )
+        .unwrap();
+        assert_eq!(env.check_rule_paths(&spaced, "/"), Ok(()));
+        assert_eq!(per_path.check_rule_paths(&spaced, "/"), Ok(()));
     }
 
     #[test]

@@ -241,7 +241,7 @@ mod tests {
         let err = format!("{:#}", load(&s, &k).unwrap_err());
         assert!(
             err.starts_with(&format!(
-                "{}:3:34: policy.filesystem_policy.read_only[1]: `/sand\\nbox` contains a space or control character",
+                "{}:3:34: policy.filesystem_policy.read_only[1]: `/sand\\nbox` contains a control character",
                 s.join("bad.yaml").display()
             )),
             "{err}"
