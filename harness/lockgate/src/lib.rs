@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod cli;
+mod elf;
 pub mod enforcer;
 pub mod env;
 pub mod event;
