@@ -25,6 +25,10 @@
 //! with `--no-pivot` (what dockerd does with `DOCKER_RAMDISK`), and the container's root is a
 //! non-recursive bind of the guest's `/` (same binaries, accounts and policy files, none of the
 //! guest's own mounts).
+//!
+//! The runtime spec (`config.json`) is written as JSON by hand, checked in the tests against
+//! `oci-spec`'s typed runtime spec (youki's) rather than built with it: [`config_json`] says what
+//! that library costs the static guest and why.
 
 use crate::console::log;
 use crate::{errno_text, setup, spawn};
