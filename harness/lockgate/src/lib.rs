@@ -10,6 +10,7 @@
 
 mod cache;
 pub mod cli;
+mod elf;
 mod enforcer;
 mod env;
 mod event;

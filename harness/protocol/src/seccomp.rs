@@ -16,6 +16,13 @@
 //!
 //! The conversion needs the kernel release, so it runs in the guest, which knows it. The host
 //! parses the same types to validate a profile before any boot.
+//!
+//! Hand-written because no library does it: the filtering above lives in Go inside the engines
+//! (moby's `profiles/seccomp`, containers/common's `pkg/seccomp`), and what Rust has starts
+//! after it: `oci-spec` types the converted `linux.seccomp` but takes it as given, as youki
+//! does; libseccomp and seccompiler compile an already-chosen rule list into BPF. The engines'
+//! own reading (which `excludes` beats which `includes`, Go's `Sscanf` of `uname -r`, Podman
+//! without `minKernel`) is what the tests pin, rule by rule.
 
 use serde::{Deserialize, Deserializer, Serialize};
 

@@ -3,7 +3,7 @@
 //! privileges, and how to read its claim. An external enforcer's adapter is a file
 //! (`enforcers/<name>.yaml`); its binary and the shared libraries it links are copied into the
 //! guest in an archive of their own, cached by content (the libraries in a private directory:
-//! see [`elf`]). The reference enforcer's adapter is built in ([`REFERENCE`]): its binary is
+//! see [`host_libs`]). The reference enforcer's adapter is built in ([`REFERENCE`]): its binary is
 //! already in the guest's base image, its known-bad modes go in its command as `{fault}`.
 //!
 //! ```yaml
@@ -19,8 +19,8 @@
 
 pub mod cargo_build;
 pub mod claim;
-pub mod elf;
 pub mod fetch;
+pub mod host_libs;
 pub mod native;
 pub mod template;
 
@@ -610,7 +610,8 @@ impl Enforcer {
             bail!("{at}: {} is not a file", path.display());
         }
         let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        self.interpreter = elf::interpreter(&bytes).map_err(|e| anyhow::anyhow!("{at}: {}: {e}", path.display()))?;
+        self.interpreter =
+            crate::elf::read(&bytes).map_err(|e| anyhow::anyhow!("{at}: {}: {e}", path.display()))?.interpreter;
         self.binary = Binary::Host(path);
         Ok(())
     }
@@ -751,7 +752,7 @@ impl Enforcer {
             self.env.iter().filter_map(|(k, t)| t.expand(&v).map(|val| (k.clone(), val))).collect();
         if self.private_libs() && !env.iter().any(|(k, _)| k == "LD_LIBRARY_PATH") {
             // The enforcer's own libraries, not whatever else the guest holds.
-            env.push(("LD_LIBRARY_PATH".into(), elf::PRIVATE_LIB_DIR.into()));
+            env.push(("LD_LIBRARY_PATH".into(), host_libs::PRIVATE_LIB_DIR.into()));
         }
         proto::EnforcerCall {
             argv: self.command.expand(&v),
@@ -796,7 +797,7 @@ impl Enforcer {
     /// Whether its loader and libraries go in the private directory (a dynamic binary whose
     /// PT_INTERP can be rewritten in place; else they go where the host has them).
     fn private_libs(&self) -> bool {
-        self.interpreter.as_ref().is_some_and(|i| i.len() >= elf::PRIVATE_INTERP.len())
+        self.interpreter.as_ref().is_some_and(|i| i.len() >= host_libs::PRIVATE_INTERP.len())
     }
 
     /// The files this enforcer brings into the guest: (guest path, host file). The binary
@@ -804,16 +805,16 @@ impl Enforcer {
     pub fn guest_files(&self) -> Result<Vec<(String, PathBuf)>> {
         let Binary::Host(binary) = &self.binary else { return Ok(Vec::new()) };
         let mut files = vec![(self.guest_path.clone(), binary.clone())];
-        let deps =
-            elf::dependencies(binary).with_context(|| format!("enforcer {} ({})", self.name, self.file.display()))?;
+        let deps = host_libs::dependencies(binary)
+            .with_context(|| format!("enforcer {} ({})", self.name, self.file.display()))?;
         let mut seen = BTreeMap::new();
         for d in deps {
             let guest = match (self.private_libs(), &self.interpreter) {
                 (false, _) => d.to_string_lossy().to_string(),
-                (true, Some(interp)) if Path::new(interp) == d => elf::PRIVATE_INTERP.to_string(),
+                (true, Some(interp)) if Path::new(interp) == d => host_libs::PRIVATE_INTERP.to_string(),
                 (true, _) => format!(
                     "{}/{}",
-                    elf::PRIVATE_LIB_DIR,
+                    host_libs::PRIVATE_LIB_DIR,
                     d.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
                 ),
             };
@@ -864,7 +865,7 @@ impl Enforcer {
             }
             let mut bytes = std::fs::read(host).with_context(|| format!("cannot read {}", host.display()))?;
             if guest == &self.guest_path && self.private_libs() {
-                elf::set_interpreter(&mut bytes, elf::PRIVATE_INTERP)
+                crate::elf::set_interpreter(&mut bytes, host_libs::PRIVATE_INTERP)
                     .map_err(|e| anyhow::anyhow!("enforcer {}: {}: {e}", self.name, host.display()))?;
             }
             a.file(guest, 0o755, &bytes);
@@ -945,7 +946,7 @@ mod tests {
             vec![
                 ("LL_FS_RO".into(), "/usr:/bin".into()),
                 ("LL_FS_RW".into(), "/tmp:/work".into()),
-                ("LD_LIBRARY_PATH".into(), elf::PRIVATE_LIB_DIR.into())
+                ("LD_LIBRARY_PATH".into(), host_libs::PRIVATE_LIB_DIR.into())
             ]
         );
         assert!(call.drop_privileges && call.files.is_empty());
@@ -1117,13 +1118,13 @@ mod tests {
         let files = a.guest_files().unwrap();
         assert_eq!(files[0].0, "/usr/local/bin/tool");
         assert!(files.iter().any(|(g, _)| g == "/lockgate/lib/libc.so.6"), "/bin/true is dynamic on Debian: {files:?}");
-        assert!(files.iter().any(|(g, _)| g == elf::PRIVATE_INTERP), "{files:?}");
+        assert!(files.iter().any(|(g, _)| g == host_libs::PRIVATE_INTERP), "{files:?}");
         let cache = Cache::at(dir.path().join("cache")).unwrap();
         let p1 = a.archive(&cache).unwrap().unwrap();
         assert_eq!(a.archive(&cache).unwrap().unwrap(), p1, "cached by content");
         let bytes = std::fs::read(&p1).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("usr/local/bin/tool") && text.contains("lockgate/lib/libc.so.6"));
-        assert!(text.contains(elf::PRIVATE_INTERP), "the guest's copy names the private loader");
+        assert!(text.contains(host_libs::PRIVATE_INTERP), "the guest's copy names the private loader");
     }
 }

@@ -6,7 +6,6 @@
 //!
 //! The guest converts the profile for its own kernel (`lockgate_protocol::seccomp`).
 
-pub mod elf;
 pub mod runtime;
 
 use crate::cache::Cache;

@@ -6,8 +6,8 @@
 //! environment, holding only the runtimes the run's environments name; bare boots stay as small
 //! as ever.
 
-use super::elf;
 use crate::cache::{sha256_bytes, Cache};
+use crate::elf;
 use crate::fetch::{Fetcher, PackagedFile};
 use crate::image::newc::Newc;
 use crate::model::environment::RuntimeName;
@@ -172,7 +172,7 @@ pub struct Resolved {
 /// The loader and every library `binary` (called `name`) needs, recursively, found in `roots`
 /// (package name, unpacked tree), in order.
 pub fn resolve(binary: &[u8], name: &str, roots: &[(String, PathBuf)]) -> Result<Vec<Resolved>> {
-    let top = elf::needs(binary).map_err(anyhow::Error::msg)?;
+    let top = elf::read(binary).map_err(anyhow::Error::msg)?;
     let mut out: BTreeMap<String, Resolved> = BTreeMap::new();
     let interp_name = top.interpreter.as_deref().and_then(|i| i.rsplit('/').next()).map(str::to_string);
     if let Some(interp) = &top.interpreter {
@@ -199,7 +199,7 @@ pub fn resolve(binary: &[u8], name: &str, roots: &[(String, PathBuf)]) -> Result
             )
         })?;
         let bytes = std::fs::read(&host)?;
-        for n in elf::needs(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", host.display()))?.needed {
+        for n in elf::read(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", host.display()))?.needed {
             queue.push_back((n, soname.clone()));
         }
         out.insert(guest.clone(), Resolved { guest, host, package });

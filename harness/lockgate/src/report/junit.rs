@@ -7,9 +7,15 @@
 //! a cell whose expectations were all skipped checked nothing: `<skipped>`, or a
 //! `<failure type="nothing-checked">` where that fails the run (`CI=true`).
 //! CI systems (GitHub test reporters, GitLab, Jenkins) read it as they read any test run.
+//!
+//! Written with `quick-junit`, nextest's JUnit model and writer: the XML CI's test reporters
+//! already read from nextest, its counts kept by the model as cases are added, its escaping
+//! quick-xml's. Only [`visible`] stays here: quick-junit silently drops ANSI sequences and C0
+//! controls (tab and carriage return too), and a console tail's are part of the evidence.
 
 use super::CellResult;
 use crate::judge::cells::SnapshotState;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 /// What one cell becomes in JUnit terms.
 enum Kind {
@@ -55,6 +61,26 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").to_string()
 }
 
+/// A `<failure>` or `<error>` with its type, one-line message and whole text.
+fn problem(kind: NonSuccessKind, ty: &str, message: &str, text: &str) -> TestCaseStatus {
+    let mut status = TestCaseStatus::non_success(kind);
+    status.set_type(ty).set_message(visible(message)).set_description(visible(text));
+    status
+}
+
+fn status(c: &CellResult) -> TestCaseStatus {
+    match kind(c) {
+        Kind::Pass => TestCaseStatus::success(),
+        Kind::Skipped(message) => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(visible(&message));
+            status
+        }
+        Kind::Failure(ty, message, text) => problem(NonSuccessKind::Failure, ty, &message, &text),
+        Kind::Error(message, text) => problem(NonSuccessKind::Error, "harness", &message, &text),
+    }
+}
+
 /// The whole report. Suites appear in the order their kernels first appear in `cells`.
 pub fn render(cells: &[CellResult]) -> String {
     let mut kernels: Vec<&str> = Vec::new();
@@ -63,105 +89,52 @@ pub fn render(cells: &[CellResult]) -> String {
             kernels.push(&c.kernel);
         }
     }
-    let count = |cs: &[&CellResult]| {
-        let (mut f, mut e, mut s) = (0, 0, 0);
-        for c in cs {
-            match kind(c) {
-                Kind::Pass => {}
-                Kind::Skipped(..) => s += 1,
-                Kind::Failure(..) => f += 1,
-                Kind::Error(..) => e += 1,
-            }
-        }
-        (cs.len(), f, e, s)
-    };
-    let all: Vec<&CellResult> = cells.iter().collect();
-    let (n, f, e, _) = count(&all);
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!("<testsuites name=\"lockgate\" tests=\"{n}\" failures=\"{f}\" errors=\"{e}\">\n"));
+    let mut report = Report::new("lockgate");
     for k in kernels {
-        let cs: Vec<&CellResult> = cells.iter().filter(|c| c.kernel == k).collect();
-        let (n, f, e, s) = count(&cs);
-        out.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{s}\">\n",
-            attr(k)
-        ));
-        for c in cs {
-            let open = format!(
-                "    <testcase classname=\"{}.{}\" name=\"{}\"",
-                attr(&c.kernel),
-                attr(&c.env),
-                attr(&c.scenario)
-            );
-            match kind(c) {
-                Kind::Pass => out.push_str(&format!("{open}/>\n")),
-                Kind::Skipped(msg) => {
-                    out.push_str(&format!("{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n", attr(&msg)))
-                }
-                Kind::Failure(ty, msg, text) => out.push_str(&format!(
-                    "{open}>\n      <failure type=\"{ty}\" message=\"{}\">{}</failure>\n    </testcase>\n",
-                    attr(&msg),
-                    text_node(&text)
-                )),
-                Kind::Error(msg, text) => out.push_str(&format!(
-                    "{open}>\n      <error type=\"harness\" message=\"{}\">{}</error>\n    </testcase>\n",
-                    attr(&msg),
-                    text_node(&text)
-                )),
-            }
+        let mut suite = TestSuite::new(visible(k));
+        for c in cells.iter().filter(|c| c.kernel == k) {
+            let mut case = TestCase::new(visible(&c.scenario), status(c));
+            case.set_classname(visible(&format!("{}.{}", c.kernel, c.env)));
+            suite.add_test_case(case);
         }
-        out.push_str("  </testsuite>\n");
+        report.add_test_suite(suite);
     }
-    out.push_str("</testsuites>\n");
-    out
+    xml(&report)
 }
 
 /// A report for a run that ended before any cell was judged (no kernels, no QEMU, a bad
 /// scenario file): one erroring test case, so that CI shows the reason instead of nothing.
 pub fn render_run_error(error: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"lockgate\" tests=\"1\" failures=\"0\" errors=\"1\">\n  \
-         <testsuite name=\"lockgate\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n    \
-         <testcase classname=\"lockgate\" name=\"run\">\n      <error type=\"harness\" message=\"{}\">{}</error>\n    </testcase>\n  \
-         </testsuite>\n</testsuites>\n",
-        attr(&first_line(error)),
-        text_node(error)
-    )
+    let mut case = TestCase::new("run", problem(NonSuccessKind::Error, "harness", &first_line(error), error));
+    case.set_classname("lockgate");
+    let mut suite = TestSuite::new("lockgate");
+    suite.add_test_case(case);
+    let mut report = Report::new("lockgate");
+    report.add_test_suite(suite);
+    xml(&report)
 }
 
-/// XML 1.0 cannot carry most control characters, even escaped; a console tail can hold them
-/// (ANSI colours, a stray NUL). They are shown as `\u{..}` instead.
-fn push_char(out: &mut String, ch: char, in_attr: bool) {
-    match ch {
-        '&' => out.push_str("&amp;"),
-        '<' => out.push_str("&lt;"),
-        '>' => out.push_str("&gt;"),
-        '"' if in_attr => out.push_str("&quot;"),
-        '\'' if in_attr => out.push_str("&apos;"),
-        // Attribute values are normalised by XML parsers: keep whitespace as character references.
-        '\n' if in_attr => out.push_str("&#10;"),
-        '\r' if in_attr => out.push_str("&#13;"),
-        '\t' if in_attr => out.push_str("&#9;"),
-        '\t' | '\n' | '\r' => out.push(ch),
-        '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}' => out.push(ch),
-        other => out.push_str(&format!("\\u{{{:x}}}", other as u32)),
-    }
+fn xml(report: &Report) -> String {
+    // quick-junit's only errors are the writer's, and a Vec in memory does not fail.
+    report.to_string().expect("writing XML into memory")
 }
 
-/// Escape for an attribute value (between double quotes).
-pub fn attr(s: &str) -> String {
+/// `s` with every character quick-junit would drop or XML 1.0 cannot carry (C0 and C1
+/// controls but the newline, DEL, U+FFFE, U+FFFF) shown as `\u{..}`, so that an ANSI colour
+/// or a stray NUL in a console tail stays visible in the report. A carriage return before a
+/// newline goes, as an XML parser would drop it.
+fn visible(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        push_char(&mut out, ch, true);
-    }
-    out
-}
-
-/// Escape for character data.
-pub fn text_node(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        push_char(&mut out, ch, false);
+    let mut chars = s.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => out.push(ch),
+            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}' => {
+                out.push_str(&format!("\\u{{{:x}}}", ch as u32))
+            }
+            _ => out.push(ch),
+        }
     }
     out
 }
@@ -233,7 +206,7 @@ pub(crate) mod tests {
         suite: String,
         classname: String,
         name: String,
-        /// ("failure"|"error", type, message, text)
+        /// ("failure"|"error"|"skipped", type, message, text)
         problem: Option<(String, String, String, String)>,
     }
 
@@ -295,6 +268,10 @@ pub(crate) mod tests {
                         }
                         "failure" | "error" => {
                             problem = Some((name, get(&a, "type"), get(&a, "message"), String::new()))
+                        }
+                        "skipped" if empty => {
+                            case.as_mut().expect("inside a testcase").problem =
+                                Some((name, String::new(), get(&a, "message"), String::new()))
                         }
                         other => panic!("unexpected element {other}"),
                     }
@@ -383,9 +360,31 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn escaping() {
-        assert_eq!(attr("a&b<c>\"d'e\nf"), "a&amp;b&lt;c&gt;&quot;d&apos;e&#10;f");
-        assert_eq!(text_node("a&b<c>\"d\n\u{0}"), "a&amp;b&lt;c&gt;\"d\n\\u{0}");
-        assert_eq!(text_node("ABI ≥ 3 ✓"), "ABI ≥ 3 ✓");
+    fn a_cell_that_checked_nothing_is_skipped_or_failed() {
+        let mut cells = sample();
+        cells.truncate(1);
+        let Ok(v) = &mut cells[0].outcome else { unreachable!() };
+        v.expectations.clear();
+        v.nothing_checked = Some("every expectation was skipped".into());
+        let p = parse(&render(&cells));
+        assert_eq!(get(&p.root, "skipped"), "1");
+        let (el, _, msg, _) = p.cases[0].problem.clone().expect("a skipped element");
+        assert_eq!((el.as_str(), msg.as_str()), ("skipped", "checked nothing: every expectation was skipped"));
+        cells[0].nothing_checked_fails = true;
+        let p = parse(&render(&cells));
+        let (el, ty, _, text) = p.cases[0].problem.clone().expect("a failure");
+        assert_eq!((el.as_str(), ty.as_str()), ("failure", "nothing-checked"));
+        assert_eq!(text, "checked nothing: every expectation was skipped");
+    }
+
+    #[test]
+    fn what_xml_or_quick_junit_would_drop_is_shown() {
+        assert_eq!(
+            visible("a\tb\u{0}c\r\nd\re\u{1b}[0m\u{9b}\u{ffff}"),
+            "a\\u{9}b\\u{0}c\nd\\u{d}e\\u{1b}[0m\\u{9b}\\u{ffff}"
+        );
+        assert_eq!(visible("ABI ≥ 3 ✓ & <x> \"q\""), "ABI ≥ 3 ✓ & <x> \"q\"");
+        let p = parse(&render_run_error("tab\there\u{0}"));
+        assert_eq!(p.cases[0].problem.clone().unwrap().3, "tab\\u{9}here\\u{0}");
     }
 }
