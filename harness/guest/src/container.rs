@@ -306,9 +306,11 @@ fn prepare_guest() -> Result<(), String> {
 
 /// `uname -r`.
 fn release() -> String {
-    // SAFETY: utsname is plain data; uname fills it with NUL-terminated strings.
+    // SAFETY: utsname is plain data, valid all zeroes.
     let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut uts) } != 0 {
+    // SAFETY: uname only fills the utsname it is handed, with NUL-terminated strings.
+    let failed = unsafe { libc::uname(&mut uts) } != 0;
+    if failed {
         return String::new();
     }
     // SAFETY: NUL-terminated by the kernel.

@@ -92,9 +92,11 @@ fn gunzip(data: &[u8]) -> Option<Vec<u8>> {
 
 /// `uname -r`.
 fn release() -> String {
-    // SAFETY: utsname is plain data; uname fills it with NUL-terminated strings.
+    // SAFETY: utsname is plain data, valid all zeroes.
     let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut uts) } != 0 {
+    // SAFETY: uname only fills the utsname it is handed, with NUL-terminated strings.
+    let failed = unsafe { libc::uname(&mut uts) } != 0;
+    if failed {
         return String::new();
     }
     // SAFETY: the field is NUL-terminated (zeroed, then filled by the kernel).

@@ -223,6 +223,7 @@ fn drain_once<R: Read>(pipe: &mut Option<R>, keep: &mut Vec<u8>, max_output: usi
 fn set_nonblocking(fd: i32) -> io::Result<()> {
     // SAFETY: fcntl on a descriptor we own, with integer arguments only.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
     if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
         return Err(io::Error::last_os_error());
     }

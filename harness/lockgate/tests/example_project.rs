@@ -100,3 +100,83 @@ fn enforcer_digest(file: &Path) -> String {
     assert_eq!(d.len(), 64, "{text}");
     d
 }
+
+/// `lockgate ARGS` (the installed binary alone) in `dir`; (exit code, stdout + stderr).
+fn lockgate(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("CI")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("LOCKGATE_INVOKED_AS")
+        .output()
+        .unwrap();
+    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("lockgate {}:\n{text}", args.join(" "));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Issue 23, as a new user with only the `lockgate` binary: an empty directory says how to start;
+/// `init` writes a project that `check` accepts; the example project copied anywhere (its
+/// xtask untouched, lockgate's sources nowhere) is checked, lists its kernels without reading
+/// its scenarios, fetches one enforcer, and runs on debian-6.12; with a bug seeded, the failing
+/// cell's reproduce line is a `lockgate run …` command, and running that line reproduces the
+/// failure and only that cell.
+#[test]
+fn the_binary_alone_starts_checks_fetches_runs_and_reproduces() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, out) = lockgate(&empty, &["run"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("is not a lockgate project") && out.contains("`lockgate init`"), "{out}");
+    let (code, out) = lockgate(&empty, &["init"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = lockgate(&empty, &["check"]);
+    assert_eq!(code, 0, "init's project passes check: {out}");
+
+    let project = dir.path().join("sandbox");
+    copy_tree(&root().join("examples/sandbox"), &project);
+    // One of lockgate's own adapters, to fetch: Landlock's sample, compiled from the pinned
+    // Linux sources (the tiny kernels' package, so the cache usually has it).
+    std::fs::copy(root().join("enforcers/landlock-sandboxer.yaml"), project.join("enforcers/landlock-sandboxer.yaml"))
+        .unwrap();
+    let (code, out) = lockgate(&project, &["check"]);
+    assert_eq!(code, 0, "{out}");
+    // A broken scenario does not concern the kernels: `kernels list` does not read scenarios.
+    std::fs::write(project.join("scenarios/broken.yaml"), "name: [\n").unwrap();
+    let (code, out) = lockgate(&project, &["kernels", "list"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("debian-6.12") && out.contains("ubuntu-6.8"), "{out}");
+    let (code, out) = lockgate(&project, &["check"]);
+    assert_eq!(code, 1, "check reports the broken scenario: {out}");
+    assert!(out.contains("broken.yaml:"), "{out}");
+    std::fs::remove_file(project.join("scenarios/broken.yaml")).unwrap();
+    let (code, out) = lockgate(&project, &["enforcers", "fetch", "landlock-sandboxer"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("calls landlock_create_ruleset"), "{out}");
+
+    let args = ["run", "--kernel", "debian-6.12", "--env", "bare", "-j", "1"];
+    let (code, out) = lockgate(&project, &args);
+    assert_eq!(code, 0, "the example passes on debian-6.12 with the binary alone: {out}");
+    assert!(out.contains("2 cells: 2 passed, 0 failed;"), "{out}");
+
+    // The bug of OpenShell #905, seeded: read-only paths granted read-write as well.
+    let main = project.join("enforcer/src/main.rs");
+    let src = std::fs::read_to_string(&main).unwrap();
+    let line = r#"let read_write = paths("LL_FS_RW");"#;
+    std::fs::write(&main, src.replace(line, r#"let read_write = [paths("LL_FS_RW"), paths("LL_FS_RO")].concat();"#))
+        .unwrap();
+    let (code, out) = lockgate(&project, &args);
+    assert_eq!(code, 1, "the seeded bug fails the run: {out}");
+    let repro = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("reproduce: "))
+        .unwrap_or_else(|| panic!("a reproduce line: {out}"))
+        .to_string();
+    assert_eq!(repro, "lockgate run --kernel debian-6.12 --scenario read-only-tree --env bare", "{out}");
+    let words: Vec<&str> = repro.split_whitespace().collect();
+    let (code, again) = lockgate(&project, &words[1..]);
+    assert_eq!(code, 1, "the reproduce line fails again: {again}");
+    assert!(again.contains("1 cells: 0 passed, 1 failed"), "only that cell, failing: {again}");
+}

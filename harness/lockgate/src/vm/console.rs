@@ -198,12 +198,14 @@ fn watch_exit(pid: i32) -> std::sync::Arc<std::sync::Mutex<Option<Instant>>> {
     let at = std::sync::Arc::new(std::sync::Mutex::new(None));
     let slot = at.clone();
     std::thread::spawn(move || {
-        // SAFETY: siginfo_t is plain data that waitid fills; WNOWAIT leaves the child to be
-        // reaped by `exit_status`.
+        // SAFETY: siginfo_t is plain data, valid all zeroes.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        while unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) } < 0
-            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
-        {}
+        let wait = |info: &mut libc::siginfo_t| {
+            // SAFETY: waitid only writes the siginfo_t it is handed; WNOWAIT leaves the child to
+            // be reaped by `exit_status`.
+            unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, info, libc::WEXITED | libc::WNOWAIT) }
+        };
+        while wait(&mut info) < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {}
         if let Ok(mut t) = slot.lock() {
             *t = Some(Instant::now());
         }
