@@ -1,11 +1,11 @@
 //! `lockgate check`: the project's files validated without booting, fetching or building
 //! anything — scenarios, kernel manifests, environments, every adapter in `enforcers/` and
-//! `lockgate.yaml` — with every error at once, each naming its file, line and field. For
-//! editors and pre-commit hooks; a run would stop on the same errors.
+//! `lockgate.yaml`, through the one loader (`model::load_project`), then each adapter's fields
+//! checked together as a run would — with every error at once, each naming its file, line and
+//! field. For editors and pre-commit hooks; a run would stop on the same errors.
 
 use super::project::Project;
 use anyhow::Result;
-use std::path::PathBuf;
 
 pub(super) fn run(project: &Project) -> Result<bool> {
     project.require_scenarios()?;
@@ -20,52 +20,37 @@ pub(super) fn run(project: &Project) -> Result<bool> {
     Ok(false)
 }
 
-/// (every error, what was found valid), loading each kind of file on its own so that one
-/// kind's errors do not hide another's.
+/// (every error, what was found valid).
 fn collect(project: &Project) -> (Vec<String>, Vec<String>) {
-    let mut errors: Vec<String> = Vec::new();
-    let mut counts = Vec::new();
-    match crate::model::load(&project.scenarios(), &project.kernels()) {
-        Ok(m) => counts.push(format!(
-            "{} scenarios, {} kernels, {} environments",
-            m.scenarios.len(),
-            m.kernels.len(),
-            m.environments.len()
-        )),
-        Err(e) => errors.push(format!("{e:#}")),
-    }
-    let adapters = adapter_files(project);
-    let mut loaded = 0;
-    for file in &adapters {
-        match crate::enforcer::load(file) {
-            Ok(_) => loaded += 1,
-            Err(e) => errors.push(format!("{e:#}")),
+    let loaded = crate::model::load_project(&project.root, &project.kernels());
+    let mut errors = loaded.errors.clone();
+    for (adapter, text) in &loaded.adapters {
+        if let Err(e) = crate::enforcer::from_adapter(adapter, text) {
+            errors.push(format!("{e:#}"));
         }
     }
-    counts.push(format!("{loaded} adapters"));
-    let config = project.root.join("lockgate.yaml");
-    if config.is_file() {
-        let choice = crate::enforcer::EnforcerChoice { project_config: Some(config), ..Default::default() };
-        match choice.load() {
-            Ok(e) => counts.push(format!("lockgate.yaml tests {}", e.name)),
-            Err(e) => errors.push(format!("{e:#}")),
+    if let Some(config) = &loaded.config {
+        let choice =
+            crate::enforcer::EnforcerChoice { project_config: Some(config.file.clone()), ..Default::default() };
+        if let Err(e) = choice.load() {
+            errors.push(format!("{e:#}"));
         }
     }
+    let Some(m) = &loaded.model else { return (errors, Vec::new()) };
+    let counts = vec![format!(
+        "{} scenarios, {} kernels, {} environments, {} adapters{}",
+        m.scenarios.len(),
+        m.kernels.len(),
+        m.environments.len(),
+        loaded.adapters.len(),
+        loaded
+            .config
+            .as_ref()
+            .and_then(|c| c.value.enforcer.as_ref())
+            .map(|n| format!(", lockgate.yaml tests {n}"))
+            .unwrap_or_default()
+    )];
     (errors, counts)
-}
-
-/// Every adapter file of the project (`enforcers/*.yaml`), by name.
-fn adapter_files(project: &Project) -> Vec<PathBuf> {
-    let dir = project.root.join("enforcers");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
 }
 
 #[cfg(test)]
@@ -90,9 +75,12 @@ mod tests {
             "name: e\nbinary: {build: {package: nowhere}}\ninvoke: {style: policy_file}\nclaim: unsupported\n",
         )
         .unwrap();
+        std::fs::write(dir.path().join("enforcers/f.yaml"), "name: f\nbinary: x\ninvok: {style: landlock_env}\n")
+            .unwrap();
         let (errors, _) = collect(&p);
-        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert_eq!(errors.len(), 3, "{errors:#?}");
         assert!(errors[0].contains("a.yaml:2:") && errors[0].contains("is not absolute"), "{}", errors[0]);
-        assert!(errors[1].contains("e.yaml:3: invoke: a policy_file adapter needs a command"), "{}", errors[1]);
+        assert!(errors[1].contains("f.yaml:3:1: invok: unknown field `invok`"), "{}", errors[1]);
+        assert!(errors[2].contains("e.yaml:3: invoke: a policy_file adapter needs a command"), "{}", errors[2]);
     }
 }

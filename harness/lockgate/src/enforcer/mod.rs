@@ -18,19 +18,19 @@
 //! ```
 
 pub mod cargo_build;
-pub mod claim;
 pub mod fetch;
 pub mod host_libs;
-pub mod native;
 pub mod template;
 
 use crate::cache::{sha256_bytes, sha256_file, Cache};
 use crate::image::newc::{merged_usr, Newc};
-use crate::model::scenario::{Compatibility, Name, Scenario};
+use crate::model::adapter::{Adapter, BinarySource};
+pub use crate::model::adapter::{DropPrivileges, FaultMode, Feature, PolicyFormat, Style};
+use crate::model::scenario::{Compatibility, Scenario};
+pub use crate::model::{claim, native};
 use anyhow::{bail, Context, Result};
-use claim::{ClaimReader, ClaimSpec};
+use claim::ClaimReader;
 use lockgate_protocol as proto;
-use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use template::{Template, ValueTemplate, Values};
@@ -41,42 +41,6 @@ const ARCHIVE_VERSION: u32 = 3;
 /// Where the reference enforcer finds a scenario's policy inside the guest; the default for
 /// policy-file adapters too.
 pub const DEFAULT_POLICY_PATH: &str = "/lockgate/policy/{scenario}.yaml";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Style {
-    /// A policy file in OpenShell's format, named in the command (`{policy_file}`).
-    PolicyFile,
-    /// A command line from the template, with the policy's lists spelled into it.
-    CommandLine,
-    /// Landlock's sample sandboxer: LL_FS_RO, LL_FS_RW (colon-separated), LL_TCP_BIND,
-    /// LL_TCP_CONNECT (set only when the policy has a network section), then `binary CMD ARGS`.
-    LandlockEnv,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum DropPrivileges {
-    /// The enforcer starts as root and switches to the policy's user itself (the reference does).
-    #[default]
-    Enforcer,
-    /// The guest switches to the policy's user (groups, gid, uid) before starting the enforcer.
-    Harness,
-}
-
-/// The format of the policy file a `policy_file` adapter writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum PolicyFormat {
-    /// Exactly OpenShell's format (`version`, `filesystem_policy`, `landlock`, `process`,
-    /// `network_policies`), which OpenShell's own parser accepts. lockgate's extensions cannot
-    /// be written in it: what they govern is not asked for.
-    #[default]
-    Openshell,
-    /// OpenShell's format plus lockgate's extensions (`read_only_noexec`, `ioctl_dev`,
-    /// `landlock.scoped`, `network`): what the reference enforcer reads.
-    Lockgate,
-}
 
 impl PolicyFormat {
     /// What a policy in this format has no field for.
@@ -99,142 +63,11 @@ impl PolicyFormat {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum Words {
-    Line(String),
-    List(Vec<String>),
-}
-
-impl Words {
-    fn words(&self) -> Vec<String> {
-        match self {
-            Words::Line(l) => l.split_whitespace().map(String::from).collect(),
-            Words::List(l) => l.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawInvoke {
-    style: Style,
-    #[serde(default)]
-    command: Option<Words>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    #[serde(default)]
-    policy_file: Option<String>,
-    #[serde(default)]
-    format: Option<PolicyFormat>,
-}
-
 /// The reference enforcer's adapter. Its binary is part of the guest's base image.
 pub const REFERENCE: &str = include_str!("reference.yaml");
 
 /// The name the reference adapter is known by (`--enforcer reference` names it too).
 pub const REFERENCE_NAME: &str = "lockgate-enforcer";
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum RawBinary {
-    Host(String),
-    InImage {
-        in_image: String,
-    },
-    /// Fetched or built from a registry by `enforcers fetch` ([`fetch`]).
-    Fetch(fetch::Fetched),
-    /// Built from the project's own cargo workspace ([`cargo_build`]).
-    Build {
-        build: cargo_build::CargoBuild,
-    },
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAdapter {
-    name: Name,
-    #[serde(default)]
-    about: String,
-    binary: RawBinary,
-    /// Where its snapshots live, under the scenarios' snapshot directory (default: its name).
-    #[serde(default)]
-    snapshots: Option<String>,
-    #[serde(default)]
-    install_as: Option<String>,
-    invoke: RawInvoke,
-    #[serde(default)]
-    drop_privileges: DropPrivileges,
-    claim: ClaimSpec,
-    /// The values its `{fault}` accepts, each with one line saying what it does; checked before
-    /// anything boots. Empty: any value is handed over.
-    #[serde(default)]
-    faults: Vec<FaultMode>,
-    /// Parts of the reference policy this enforcer has no way to express.
-    #[serde(default)]
-    cannot_express: Vec<Feature>,
-    /// Where lockgate finds what it needs in a native policy (a scenario carrying this
-    /// enforcer's own document): see [`native`].
-    #[serde(default)]
-    native: Option<native::Selectors>,
-}
-
-/// One value an adapter's `{fault}` accepts.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct FaultMode {
-    pub name: String,
-    pub about: String,
-}
-
-/// A part of the policy an external enforcer may have no way to express (its adapter's
-/// `cannot_express:`). A scenario that uses it hands the enforcer its policy without it, and
-/// the expectations on what it governs are *not asked for* rather than failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Feature {
-    /// `landlock.scoped`: the abstract unix socket and signal scopes (ABI 6).
-    Scoped,
-    /// `filesystem_policy.ioctl_dev`: ioctl on devices (ABI 5).
-    IoctlDev,
-    /// `filesystem_policy.read_only_noexec`: read without execute.
-    ReadOnlyNoexec,
-    /// `network`: Landlock's TCP bind/connect rules (ABI 4).
-    TcpRules,
-}
-
-impl Feature {
-    /// The policy field, as a scenario writes it.
-    pub fn field(self) -> &'static str {
-        match self {
-            Feature::Scoped => "landlock.scoped",
-            Feature::IoctlDev => "filesystem_policy.ioctl_dev",
-            Feature::ReadOnlyNoexec => "filesystem_policy.read_only_noexec",
-            Feature::TcpRules => "network",
-        }
-    }
-
-    /// The probes whose outcome depends on it.
-    pub fn governs(self, op: lockgate_protocol::ProbeOp) -> bool {
-        use lockgate_protocol::ProbeOp;
-        match self {
-            Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal),
-            Feature::IoctlDev => op == ProbeOp::IoctlDev,
-            // Without it the paths are under no rule: reading and executing there change.
-            Feature::ReadOnlyNoexec => matches!(op, ProbeOp::Exec | ProbeOp::Read | ProbeOp::Readdir),
-            Feature::TcpRules => matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect),
-        }
-    }
-
-    fn used_by(self, sc: &Scenario) -> bool {
-        match self {
-            Feature::Scoped => !sc.policy.landlock.scoped.is_empty(),
-            Feature::IoctlDev => !sc.policy.filesystem_policy.ioctl_dev.is_empty(),
-            Feature::ReadOnlyNoexec => !sc.policy.filesystem_policy.read_only_noexec.is_empty(),
-            Feature::TcpRules => sc.policy.network.is_some(),
-        }
-    }
-}
 
 /// Where the enforcer's binary comes from. Loading an adapter only says where; staging
 /// ([`Enforcer::stage`]) finds a fetched binary in the cache or builds a workspace's, so that
@@ -345,23 +178,13 @@ pub struct EnforcerChoice {
     pub project_config: Option<PathBuf>,
 }
 
-/// A project's `lockgate.yaml`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProjectConfig {
-    /// The enforcer tested by default (`reference` for lockgate's own).
-    enforcer: Option<Name>,
-}
-
 impl EnforcerChoice {
     /// The enforcer, loaded and checked.
     pub fn load(&self) -> Result<Enforcer> {
         let file = match (&self.adapter_file, &self.project_config) {
             (Some(file), _) => file.clone(),
             (None, Some(config)) if self.faults.is_empty() => {
-                let text =
-                    std::fs::read_to_string(config).with_context(|| format!("cannot read {}", config.display()))?;
-                let c: ProjectConfig = crate::model::parse_yaml(config, &text)?;
+                let c = crate::model::config::read(config)?;
                 match c.enforcer.as_ref().map(|n| n.as_str()) {
                     None | Some("reference" | REFERENCE_NAME) => return reference(&self.faults),
                     Some(n) => config.parent().unwrap_or(Path::new(".")).join("enforcers").join(format!("{n}.yaml")),
@@ -433,25 +256,28 @@ pub fn load(file: &Path) -> Result<Enforcer> {
 }
 
 fn parse(file: &Path, text: &str) -> Result<Enforcer> {
+    let raw = crate::model::adapter::read(file, text)?;
+    from_adapter(&crate::model::Loaded { file: file.to_path_buf(), value: raw }, text)
+}
+
+/// The enforcer an adapter loaded from `adapter.file` (whose text is `text`) describes: its
+/// fields checked together (each error names the line), nothing fetched, built or read.
+pub fn from_adapter(adapter: &crate::model::Loaded<Adapter>, text: &str) -> Result<Enforcer> {
+    let (file, raw) = (adapter.file.as_path(), &adapter.value);
     let text = text.to_string();
-    // A `binary: {fetch: …}` whose recipe is wrong is named by the recipe's own parse.
-    if text.contains("fetch") {
-        fetch::recipe_in_text(file, &text)?;
-    }
-    let raw: RawAdapter = crate::model::parse_yaml(file, &text)?;
     let at = |field: &str| format!("{}:{}: {field}", file.display(), crate::model::locate::line_of(&text, field));
     let base = file.parent().unwrap_or(Path::new("."));
     // Where the binary comes from; a fetched or built one is found or built when staged.
     let binary = match &raw.binary {
-        RawBinary::InImage { .. } => Binary::InImage,
-        RawBinary::Host(raw_path) => {
+        BinarySource::InImage { .. } => Binary::InImage,
+        BinarySource::Host(raw_path) => {
             Binary::Host(host_path(raw_path, base).map_err(|e| anyhow::anyhow!("{}: {e}", at("binary")))?)
         }
-        RawBinary::Fetch(f) => Binary::Fetched(f.fetch.clone()),
-        RawBinary::Build { build } => Binary::Built(build.clone(), base.to_path_buf()),
+        BinarySource::Fetch(f) => Binary::Fetched(f.fetch.clone()),
+        BinarySource::Build { build } => Binary::Built(build.clone(), base.to_path_buf()),
     };
     let (guest_path, file_name) = match (&raw.binary, &binary) {
-        (RawBinary::InImage { in_image }, _) => {
+        (BinarySource::InImage { in_image }, _) => {
             if raw.install_as.is_some() {
                 bail!("{}: a binary already in the image is not installed anywhere", at("install_as"));
             }
@@ -540,20 +366,20 @@ fn parse(file: &Path, text: &str) -> Result<Enforcer> {
     }
     Ok(Enforcer {
         name: raw.name.to_string(),
-        about: raw.about,
+        about: raw.about.clone(),
         file: file.to_path_buf(),
         binary,
         guest_path,
         snapshots,
         faults: Vec::new(),
-        fault_modes: raw.faults,
+        fault_modes: raw.faults.clone(),
         style: inv.style,
         command,
         env,
         policy_file,
         format: inv.format.unwrap_or_default(),
         drop_privileges: raw.drop_privileges,
-        claims: raw.claim.0,
+        claims: raw.claim.0.clone(),
         interpreter: None,
         binary_at: at("binary"),
         // What the policy file's format has no field for cannot be expressed either.

@@ -8,12 +8,11 @@
 
 use crate::cache::{sha256_bytes, Cache};
 use crate::elf;
-use crate::fetch::{Fetcher, PackagedFile};
+use crate::fetch::Fetcher;
 use crate::image::newc::Newc;
 use crate::model::environment::RuntimeName;
 use crate::model::kernel::PackageRef;
 use anyhow::{Context, Result};
-use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
 
@@ -31,22 +30,7 @@ pub fn in_guest(name: RuntimeName) -> &'static str {
 /// Where their libraries go: a directory glibc's loader searches without any configuration.
 const LIB_DIR: &str = "/usr/lib/x86_64-linux-gnu";
 
-/// `images/runtime.yaml`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuntimeManifest {
-    /// Each runtime's package and the path of the binary in it.
-    pub runtimes: BTreeMap<RuntimeName, PackagedFile>,
-    /// Packages searched, in order, for the libraries the runtimes need.
-    pub libraries: Vec<PackageRef>,
-}
-
-impl RuntimeManifest {
-    pub fn load(path: &Path) -> Result<RuntimeManifest> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        crate::model::parse_yaml(path, &text)
-    }
-}
+pub use crate::model::runtime::RuntimeManifest;
 
 /// One runtime in the archive, for provenance.
 #[derive(Debug, Clone)]

@@ -12,24 +12,9 @@ pub use crate::model::kernel::PackagedFile;
 use crate::model::kernel::{Distro, KernelManifest, KernelSource, PackageRef};
 use anyhow::{bail, Context, Result};
 use lock::LockFile;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImagePackages {
-    /// busybox-static: the guest's shell and tools.
-    pub busybox: PackagedFile,
-    /// Ubuntu's archive keyring, to verify Ubuntu's archive.
-    pub ubuntu_keyring: PackagedFile,
-}
-
-impl ImagePackages {
-    pub fn load(path: &Path) -> Result<ImagePackages> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        crate::model::parse_yaml(path, &text)
-    }
-}
+pub use crate::model::packages::ImagePackages;
 
 /// A fetched file, with the digest it was verified against.
 #[derive(Debug, Clone)]

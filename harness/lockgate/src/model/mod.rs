@@ -1,12 +1,18 @@
 //! Load: scenario files and kernel manifests → a validated model. Every error names the file,
 //! the line and the field, and says how to fix it.
 
+pub mod adapter;
+pub mod claim;
 pub mod cond;
+pub mod config;
 pub mod environment;
 pub mod errno;
 pub mod file;
 pub mod kernel;
 pub mod locate;
+pub mod native;
+pub mod packages;
+pub mod runtime;
 pub mod scenario;
 
 use anyhow::{bail, Context, Result};
@@ -136,6 +142,46 @@ pub fn load_selected(scenarios_dir: &Path, kernels_dir: &Path, selected: &[Strin
         bail!("{}\n({n} error{} in all: {scope})", errors.join("\n"), if n == 1 { "" } else { "s" });
     }
     Ok((Model { scenarios, kernels, environments }, unselected))
+}
+
+/// Everything a project's user writes, loaded: the scenarios, kernels and environments (the
+/// [`Model`]), every adapter in `enforcers/` and `lockgate.yaml`. The one loader: each file kind
+/// has its serde type in a module of its own here (`scenario`, `kernel`, `environment`,
+/// `adapter`, `config`, `packages`, `runtime`), and loading reads and checks text only — it
+/// fetches, builds and caches nothing (staging does). Every file is tried and every error kept,
+/// so that `lockgate check` can report them all at once.
+#[derive(Debug)]
+pub struct Project {
+    /// The scenarios, kernels and environments; `None` when any of them has an error.
+    pub model: Option<Model>,
+    /// `enforcers/*.yaml` that parsed, by file name, each with its text (for the lines of the
+    /// checks made on the whole adapter).
+    pub adapters: Vec<(Loaded<adapter::Adapter>, String)>,
+    /// `lockgate.yaml`, when the project has one and it parsed.
+    pub config: Option<Loaded<config::ProjectConfig>>,
+    /// Every error, each naming its file, line and field.
+    pub errors: Vec<String>,
+}
+
+/// The project at `root` (its kernels and environments from `kernels_dir`).
+pub fn load_project(root: &Path, kernels_dir: &Path) -> Project {
+    let mut errors = Vec::new();
+    let model = load(&root.join("scenarios"), kernels_dir).map_err(|e| errors.push(format!("{e:#}"))).ok();
+    let mut adapters = Vec::new();
+    let dir = root.join("enforcers");
+    for file in yaml_files(&dir).unwrap_or_default() {
+        let read = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()));
+        match read.and_then(|text| adapter::read(&file, &text).map(|a| (a, text))) {
+            Ok((value, text)) => adapters.push((Loaded { file, value }, text)),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    let file = root.join("lockgate.yaml");
+    let config = match file.is_file() {
+        false => None,
+        true => config::read(&file).map(|value| Loaded { file, value }).map_err(|e| errors.push(format!("{e:#}"))).ok(),
+    };
+    Project { model, adapters, config, errors }
 }
 
 /// The matrix alone: every kernel manifest under `kernels_dir` and every environment, for the
