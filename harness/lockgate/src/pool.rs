@@ -290,12 +290,12 @@ impl BootContext<'_> {
             Ended::PoweredOff => {
                 observe::read_records(&text, &plan.nonce, &planned).map_err(|e| match has_done(&text) {
                     true => e,
-                    false => format!("the guest powered off{}: {e}", running(&text, &planned)),
+                    false => format!("the guest powered off{}: {e}", stopped_at(&text, &planned)),
                 })
             }
             Ended::Timeout(d) => Err(timeout_text(*d, self.opts.timeout.is_some(), &text, &planned)),
             Ended::Stalled(d) => Err(stalled_text(*d, &text, &planned)),
-            other => Err(format!("{}{}", ended_text(other), running(&text, &planned))),
+            other => Err(format!("{}{}", ended_text(other), stopped_at(&text, &planned))),
         };
         Ok((out, obs))
     }
@@ -400,6 +400,18 @@ fn running(records: &str, planned: &[String]) -> String {
     }
 }
 
+/// ` before case X sent its record (n of m cases had sent theirs)`: where a guest that stopped
+/// by itself (powered off, panicked, QEMU failed) was, from the records it sent.
+fn stopped_at(records: &str, planned: &[String]) -> String {
+    let sent = sent_cases(records);
+    match planned.iter().find(|id| !sent.contains(id)) {
+        Some(id) => {
+            format!(" before case {id} sent its record ({} of {} cases had sent theirs)", sent.len(), planned.len())
+        }
+        None => format!(" after all {} cases had sent their records, before the final record", planned.len()),
+    }
+}
+
 /// Whether the guest sent its final record.
 fn has_done(records: &str) -> bool {
     records
@@ -454,6 +466,7 @@ mod tests {
         let planned = vec!["a@bare".to_string(), "b@bare".to_string()];
         let hello = rec(lockgate_protocol::Record::Hello { nonce: "n".into(), version: VERSION });
         assert_eq!(running(&hello, &planned), " while case a@bare was running (0 of 2 cases had sent their records)");
+        assert_eq!(stopped_at(&hello, &planned), " before case a@bare sent its record (0 of 2 cases had sent theirs)");
         assert!(!has_done(&hello));
         let done = hello + &rec(lockgate_protocol::Record::Done { nonce: "n".into(), cases: 0, timing: None });
         assert!(has_done(&done));
