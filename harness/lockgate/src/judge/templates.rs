@@ -1,6 +1,49 @@
-//! Every sentence the judge can say, each driven by the evidence it claims (issue 24): a
-//! template that could be produced without its evidence would be caught here. The template's
-//! name in each test's doc is the one the closing list of issue 24 gives.
+//! Every sentence the judge and the failure report can say, each driven by the evidence it
+//! claims (issue 24): a template that could be produced without its evidence is caught here.
+//! The list (J: `judge/`, F: `report/failure.rs`; * changed by issue 24):
+//!
+//! | id | template | evidence it requires |
+//! | --- | --- | --- |
+//! | J1 | the enforcer started, then its policy denied executing the probe runner … | no runner report; the enforcer's stderr names the runner and a denial |
+//! | J2 | not observed: the {run} run's setup failed: … | the run's setup error |
+//! | J3 | not observed: {J1} | as J1 |
+//! | J4 | not observed: the {run} run was killed at the run limit ({n}s) … | the run's exit is `timeout` |
+//! | J5* | not observed: the {run} run ended ({exit}) before this step's result came back | no result for the step (it may have started: was "before this step ran") |
+//! | J6 | `{when}` does not hold here (landlock: …) | the condition is false on the kernel's and environment's facts |
+//! | J7 | not asked for: the enforcer's adapter says it cannot express `…` | the adapter's `cannot_express` governs the check |
+//! | J8 | cannot check `enforcement: …`: this enforcer makes no claim … | the adapter says `claim: unsupported` |
+//! | J9 | expected the enforcer to claim `…`, but it printed no claim line | no claim line read |
+//! | J10 | … it said `refused` …, but it did not refuse to start: {J1} | a refused claim and J1's evidence |
+//! | J11 | expected the enforcer to claim `…`, it claimed `…`: {line} | the claim line |
+//! | J12* | the enforcer claimed it refused, yet the command ran (n of its steps reported) / yet it exited 0 … (no step reported) | steps reported / exit 0 (was one sentence saying "the command ran" on exit 0 alone) |
+//! | J13 | …; {blocked} (B1–B3) | the environment's probe answered an errno where the kernel's found Landlock |
+//! | J14 | the command ran as uid {e} under the enforcer but as uid {c} in the control run … | both runners' uids, different |
+//! | J15 | the enforcer lied: it claimed `…` enforcement, but Landlock is not available here … | a full/partial claim; no Landlock where the runs happened |
+//! | J16 | `{p}` exists here, but the scenario means it to be missing (setup.absent) … | the guest did not report it missing |
+//! | J17* | every expectation's `when:` fails here … / every expectation was skipped here (n by a `when:` …, m not asked for …) | every expectation skipped, each by what skipped it (was "`when:` fails" whatever skipped them) |
+//! | J18 | `…` did not finish {in which run}: it was killed at {limit}; it was not denied … | a `timeout` outcome in that run |
+//! | J19a* | … Landlock is not available here (the probe answered …), so no Landlock ruleset could deny it | the probe where the runs happened (was "so nothing could deny it": an enforcer's seccomp filter could) |
+//! | J19b | …; Landlock here is ABI {n}, which has no right restricting … / restricts … only for a ruleset that handles that right | the ABI and the right's first ABI |
+//! | J19c* | a Landlock ruleset was in effect in this run (n other steps denied by the sandbox: …) | other steps allowed in the control run (or failed there with another errno: item 1) and denied in the enforced run; "Landlock" only for EACCES/EXDEV, else "the enforcer's sandbox was in effect (a Landlock scope or a seccomp filter …)" |
+//! | J19d* | … (the harness's sentinel `…`, …, was denied EACCES, so the ruleset handles {RIGHT}), so the enforcer's effective rules grant this access, which the scenario expects its policy to deny — unless it needs a right that ruleset does not handle | the sentinel allowed in the control run, denied EACCES in the enforced run (item 5) |
+//! | J19e* | … so the enforcer's effective rules grant {RIGHT} here … | J19d, and the operation needs exactly the sentinel's right |
+//! | J19f* | … and the harness's sentinel … was allowed too: no Landlock ruleset handling {RIGHT} was in effect in this run, or the enforcer's effective rules grant that as well | the sentinel allowed in both runs |
+//! | J19g* | … and the harness's sentinels show nothing (…) / this case has no sentinel …: nothing in this run shows whether a Landlock ruleset was in effect | no denial, no sentinel result that says anything (was "nothing shows a Landlock ruleset in effect", read as "none was") |
+//! | J20* | expected … to be allowed, it was denied {e} (denied by {who}; the control run was …) / …: {J24-operation}; nobody denied it | the attribution from both runs |
+//! | J21 | expected {e}: the enforcer claimed {c} enforcement, yet … succeeded / … the enforcer said it enforced nothing / … the control run was denied … | the claim as read; the control run's result |
+//! | J22 | expected … to be denied with {want}, it was denied with {got} (control run: …) | the enforced errno |
+//! | J23* | (removed) "… timed out in the enforced run" | unreachable: J18 says it, with the limit |
+//! | J24* | denied with {e} as expected, but by {got}, not {want}: … — dac: plain permissions (EACCES/EPERM in both runs); operation: failed the same way ({errno}: {meaning}) …, no permission check answers it (tcp_bind: the harness's listeners are on 127.0.0.2); sandbox; seccomp; unknown | the attribution (item 2: `dac` only for EACCES/EPERM) |
+//! | B1 | Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n} | both probes; nothing known of the environment |
+//! | B2* | seccomp blocked Landlock: in `{env}` the probe answered {runc's stub / the profile's default action} … | the profile does not name landlock_create_ruleset, and the errno is the stub's or the default action's (was said whatever the errno) |
+//! | B3* | Landlock is blocked in `{env}`: … although the profile names it / … but its default action answers {d}, not {e} | the profile and the errno, unexplained by seccomp |
+//! | C1 | harness error on {kernel}: {environment error} | the guest's environment error for the case |
+//! | F1 | kernel: release, Landlock ABI / no Landlock (the probe answered …); LSMs | the preflight |
+//! | F2* | environment bare: … no container, no environment's seccomp filter | bare (was "no seccomp filter": the enforcer may install one) |
+//! | F3 | enforced/control run: exit, probes ran as uid / killed at its run limit / killed by a signal / no report from the probe runner | the run's exit and runner report |
+//! | F4* | not observed: its setup failed / the run ended (…) before this step's result came back | as J2/J5 |
+//! | F5* | denied by: the sandbox / plain permissions, DAC / the environment's seccomp filter / unknown (the control run was {its result}) / nobody: the operation fails without the sandbox too ({errno}: {meaning}) / nobody: allowed / nobody: killed at its time limit / not known | the attribution and both results (unknown said "denied differently" for a control run that timed out) |
+//! | F6 | claim, missing policy paths, its stderr, all output | the claim line, the guest's missing paths, stderr, the output file written |
 
 use super::tests::{judge_one, judge_with, reference_claims, run, scenario, FULL};
 use super::*;
