@@ -120,6 +120,12 @@ fn baseline_rw_is_explained_by_the_sentinel_and_kept_apart() {
     assert!(!snapshots.join(format!("{cell}.output.txt")).exists(), "the reference run's place is left alone");
     let faults = snapshots.join("faults/baseline-rw");
     assert_eq!(v.evidence.output_file.as_deref(), Some(faults.join(format!("{cell}.output.txt")).as_path()));
+    let output = std::fs::read_to_string(faults.join(format!("{cell}.output.txt"))).unwrap();
+    assert!(
+        output.contains("\n=== the harness's sentinel: probe mknod_reg /lockgate-sentinel/f\ncontrol: allowed\n"),
+        "{output}"
+    );
+    assert!(output.contains("enforced: denied EACCES\n"), "{output}");
     let provenance = std::fs::read_to_string(faults.join(format!("{cell}.provenance.json"))).unwrap();
     assert!(provenance.contains("\"enforcer_faults\": [\n      \"baseline-rw\"\n    ]"), "{provenance}");
 }

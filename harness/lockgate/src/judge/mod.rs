@@ -91,6 +91,8 @@ pub struct CellVerdict {
 pub struct Evidence {
     /// Per expectation (same index): the step and both runs' results, for operations.
     pub steps: Vec<Option<StepEvidence>>,
+    /// The harness's sentinels (judged by nobody): each with both runs' results.
+    pub sentinels: Vec<StepEvidence>,
     pub control: RunEvidence,
     pub enforced: RunEvidence,
     /// The claim as read from the enforced run's stderr.
@@ -300,6 +302,15 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         enforced: RunEvidence::of(&obs.enforced),
         claim: claim.as_ref().map(|(c, _)| *c),
         output_file: None,
+        sentinels: input
+            .sentinels
+            .iter()
+            .map(|s| StepEvidence {
+                command: s.what.clone(),
+                control: step(&obs.control, s.step).cloned(),
+                enforced: step(&obs.enforced, s.step).cloned(),
+            })
+            .collect(),
     };
     let steps = input.step_of.iter().flatten().map(|k| k + 1).max().unwrap_or(0);
     let limits = input.scenario.limits.resolve(steps);
