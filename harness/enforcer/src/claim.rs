@@ -100,6 +100,25 @@ pub fn decide(status: &RulesetStatus, abi: u32, unmet: Option<&str>, skipped: us
     }
 }
 
+/// One rule for every part of a policy a kernel cannot enforce: each policy field present
+/// (`fields`: present, the ABI it needs, what it is) whose ABI is above the kernel's is named,
+/// and [`decide`] makes the claim `partial` for it: a `network` section below ABI 4,
+/// `filesystem_policy.ioctl_dev` below ABI 5, `landlock.scoped` below ABI 6 alike.
+pub fn unmet(fields: &[(bool, landlock::ABI, &str)], abi: landlock::ABI) -> Option<String> {
+    let named: Vec<String> = fields
+        .iter()
+        .filter(|(present, needs, _)| *present && abi < *needs)
+        .map(|(_, needs, what)| {
+            format!(
+                "{what} need Landlock ABI {}, kernel has ABI {}",
+                crate::abi::number(*needs),
+                crate::abi::number(abi)
+            )
+        })
+        .collect();
+    (!named.is_empty()).then(|| named.join("; "))
+}
+
 /// `hard_requirement` fails closed: anything but `full` becomes `refused`, keeping the reason.
 pub fn gate(claim: Claim, hard_requirement: bool) -> Claim {
     if hard_requirement && claim.level != Level::Full {
@@ -149,6 +168,28 @@ mod tests {
         assert_eq!(level(RulesetStatus::PartiallyEnforced, None, 0), Level::Partial);
         assert_eq!(level(RulesetStatus::NotEnforced, None, 0), Level::None);
         assert_eq!(level(RulesetStatus::NotEnforced, Some("no TCP"), 0), Level::None);
+    }
+
+    /// Issue 24, item 4: device ioctl rules below ABI 5 are unmet as TCP rules below 4 and
+    /// scopes below 6 are, so a best_effort claim on ubuntu-6.8 (ABI 4) is `partial`.
+    #[test]
+    fn every_field_the_kernel_cannot_enforce_is_unmet_alike() {
+        use landlock::ABI;
+        let fields = |net, ioctl, scoped| {
+            [(net, ABI::V4, "TCP rules"), (ioctl, ABI::V5, "device ioctl rules"), (scoped, ABI::V6, "scopes")]
+        };
+        assert_eq!(
+            unmet(&fields(false, true, false), ABI::V4).as_deref(),
+            Some("device ioctl rules need Landlock ABI 5, kernel has ABI 4")
+        );
+        assert_eq!(unmet(&fields(false, true, false), ABI::V5), None);
+        assert_eq!(
+            unmet(&fields(true, true, true), ABI::V3).as_deref(),
+            Some("TCP rules need Landlock ABI 4, kernel has ABI 3; device ioctl rules need Landlock ABI 5, kernel has ABI 3; scopes need Landlock ABI 6, kernel has ABI 3")
+        );
+        assert_eq!(unmet(&fields(true, false, true), ABI::V6), None);
+        let claim = decide(&RulesetStatus::FullyEnforced, 4, unmet(&fields(false, true, false), ABI::V4).as_deref(), 0);
+        assert_eq!(claim.level, Level::Partial);
     }
 
     #[test]

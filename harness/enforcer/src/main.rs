@@ -225,14 +225,18 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
     if faults.has(Fault::IgnoreStatus) {
         return Claim::pretend_full(abi_number);
     }
-    let unmet_network = (policy.network.is_some() && abi < ruleset::NET_ABI && !faults.has(Fault::Abi2))
-        .then(|| format!("TCP rules need Landlock ABI 4, kernel has ABI {}", abi::number(abi)));
-    // An abi2 enforcer knows nothing of scopes either.
-    let unmet_scopes = (!policy.landlock.scoped.is_empty() && abi < ruleset::SCOPE_ABI && !faults.has(Fault::Abi2))
-        .then(|| format!("scopes need Landlock ABI 6, kernel has ABI {}", abi::number(abi)));
-    let unmet = match (unmet_network, unmet_scopes) {
-        (Some(n), Some(s)) => Some(format!("{n}; {s}")),
-        (n, s) => n.or(s),
+    // One rule for every part of the policy this kernel cannot enforce (an abi2 enforcer knows
+    // nothing of any of them).
+    let unmet = match faults.has(Fault::Abi2) {
+        true => None,
+        false => claim::unmet(
+            &[
+                (policy.network.is_some(), ruleset::NET_ABI, "TCP rules"),
+                (!policy.filesystem_policy.ioctl_dev.is_empty(), ruleset::IOCTL_DEV_ABI, "device ioctl rules"),
+                (!policy.landlock.scoped.is_empty(), ruleset::SCOPE_ABI, "scopes"),
+            ],
+            abi,
+        ),
     };
     claim::decide(&status.ruleset, abi::number(abi), unmet.as_deref(), skipped)
 }

@@ -16,6 +16,8 @@ use std::path::PathBuf;
 
 /// The first ABI with TCP bind/connect rules.
 pub const NET_ABI: ABI = ABI::V4;
+/// The first ABI with device ioctl rules (`LANDLOCK_ACCESS_FS_IOCTL_DEV`).
+pub const IOCTL_DEV_ABI: ABI = ABI::V5;
 /// The first ABI with scopes.
 pub const SCOPE_ABI: ABI = ABI::V6;
 

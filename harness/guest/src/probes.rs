@@ -264,7 +264,8 @@ enum Tcp {
     Connect,
 }
 
-/// bind or connect a TCP socket to 127.0.0.1:<port>.
+/// bind a TCP socket to 127.0.0.1:<port>, or connect one to the harness's listener on
+/// [`CONNECT_PROBE_ADDR`]:<port>.
 fn tcp(port: u16, what: Tcp) -> Probe {
     // SAFETY: plain socket(2) call.
     let fd =
@@ -273,7 +274,13 @@ fn tcp(port: u16, what: Tcp) -> Probe {
     let addr = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: port.to_be(),
-        sin_addr: libc::in_addr { s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be() },
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(match what {
+                Tcp::Bind => std::net::Ipv4Addr::LOCALHOST,
+                Tcp::Connect => std::net::Ipv4Addr::from(lockgate_protocol::CONNECT_PROBE_ADDR),
+            })
+            .to_be(),
+        },
         sin_zero: [0; 8],
     };
     let ptr = (&addr as *const libc::sockaddr_in).cast::<libc::sockaddr>();

@@ -6,7 +6,7 @@
 //! `RunObservation::setup_error`, where a scenario author reads them.
 
 use crate::errno_text;
-use lockgate_protocol::{PathKind, PathSpec, ProbeOp, ProbeTarget, Setup, Step, User};
+use lockgate_protocol::{PathKind, PathSpec, ProbeOp, ProbeTarget, Setup, Step, User, CONNECT_PROBE_ADDR};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::collections::{BTreeMap, BTreeSet};
@@ -305,9 +305,11 @@ fn create_path(spec: &PathSpec) -> Result<(), String> {
     fs::set_permissions(path, fs::Permissions::from_mode(spec.mode)).map_err(|e| fail("chmod", e))
 }
 
-/// A listener on 127.0.0.1:<port> for every connect probe, outside the sandbox: a connect the
-/// policy allows then succeeds. The kernel completes the handshake from the backlog, so nothing
-/// needs to accept; the listeners close when the caller drops them, after the run.
+/// A listener on [`CONNECT_PROBE_ADDR`]:<port> for every connect probe, outside the sandbox: a
+/// connect the policy allows then succeeds. On the harness's own address, so that a bind probe
+/// on 127.0.0.1 and the same port is not answered EADDRINUSE by the harness (issue 24). The
+/// kernel completes the handshake from the backlog, so nothing needs to accept; the listeners
+/// close when the caller drops them, after the run.
 pub fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
     let ports: BTreeSet<u16> = steps
         .iter()
@@ -320,8 +322,9 @@ pub fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
     ports
         .into_iter()
         .map(|port| {
-            TcpListener::bind(("127.0.0.1", port))
-                .map_err(|e| format!("cannot listen on 127.0.0.1:{port} for a connect probe: {e}"))
+            let addr = std::net::Ipv4Addr::from(CONNECT_PROBE_ADDR);
+            TcpListener::bind((addr, port))
+                .map_err(|e| format!("cannot listen on {addr}:{port} for a connect probe: {e}"))
         })
         .collect()
 }
@@ -365,6 +368,19 @@ mod tests {
         let setup = Setup { paths: vec![spec(&orphan, PathKind::File, 0o644, "")], ..Default::default() };
         let err = Tree::default().prepare(&setup).unwrap_err();
         assert!(err.contains(orphan.to_str().unwrap()) && err.contains("ENOENT"), "{err}");
+    }
+
+    /// Issue 24, item 3: the listener a connect probe needs does not hold the port a bind
+    /// probe asks for, so a bind the policy allows on a connect probe's port is allowed.
+    #[test]
+    fn a_connect_probes_listener_leaves_its_port_free_to_bind() {
+        // A port nobody holds: the kernel picks one, and it is freed at once.
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let steps = [Step::Probe { op: ProbeOp::TcpConnect, target: ProbeTarget::Port(port) }];
+        let _listeners = start_listeners(&steps).unwrap();
+        let probe = |op| crate::probes::run(op, &ProbeTarget::Port(port));
+        assert_eq!(probe(ProbeOp::TcpBind), lockgate_protocol::Outcome::Ok, "bind 127.0.0.1:{port}");
+        assert_eq!(probe(ProbeOp::TcpConnect), lockgate_protocol::Outcome::Ok, "connect to the listener");
     }
 
     #[test]

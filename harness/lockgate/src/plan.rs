@@ -29,6 +29,90 @@ pub struct Cell {
     pub step_of: Vec<Option<usize>>,
     /// What the scenario's policy uses that the enforcer cannot express (its adapter says so).
     pub not_asked: Vec<crate::enforcer::Feature>,
+    /// The harness's own operations appended to the case's steps (judged by nobody).
+    pub sentinels: Vec<Sentinel>,
+}
+
+/// An operation of the harness's own, run in both runs of a case after every step of the
+/// scenario, where no rule of the policy reaches: in the enforced run, a Landlock ruleset that
+/// handles its right denies it (EACCES) whatever the policy grants elsewhere. Judged by nobody
+/// (no expectation, no snapshot); it lets an explanation say whether a ruleset was in effect
+/// when the scenario's own steps show nothing either way (issue 24).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sentinel {
+    /// Its step in the case (after the scenario's: it cannot change what they see).
+    pub step: usize,
+    /// The operation as the words name it: `probe mknod_reg /lockgate-sentinel/f`.
+    pub what: String,
+    /// Why no rule of the policy reaches it, in words.
+    pub outside: String,
+    /// The one Landlock right it needs (`MAKE_REG`, `NET_BIND_TCP`).
+    pub right: &'static str,
+}
+
+/// The file sentinel's directory: a top-level directory of the harness's own (with a tmpfs of
+/// its own per run, owned by the run's uid so that only a ruleset can deny it).
+pub const SENTINEL_DIR: &str = "/lockgate-sentinel";
+/// Ports for the bind sentinel, below the ephemeral range: the first the policy and the
+/// scenario's steps do not name.
+const SENTINEL_PORTS: [u16; 3] = [29001, 29002, 29003];
+
+/// The sentinels a case gets: a regular file made in [`SENTINEL_DIR`] unless a policy path (or
+/// the included workdir) covers it or the scenario uses it; a bind on a port no rule names when
+/// the policy has a network section (without one, TCP is not meant to be restricted).
+fn sentinels(
+    sc: &Scenario,
+    steps: &mut Vec<proto::Step>,
+    setup: &mut proto::Setup,
+    owner: (u32, u32),
+) -> Vec<Sentinel> {
+    let mut out = Vec::new();
+    let fs = &sc.policy.filesystem_policy;
+    let mut covering: Vec<String> = sc.checked_paths();
+    if fs.include_workdir {
+        covering.push(sc.setup.workdir.as_ref().map(|w| w.as_str().to_string()).unwrap_or_else(|| "/".into()));
+    }
+    let covered = |p: &str| p == "/" || SENTINEL_DIR == p || SENTINEL_DIR.starts_with(&format!("{p}/"));
+    let used = setup.tmpfs.iter().any(|t| t == SENTINEL_DIR);
+    if let (false, false, Ok(file)) =
+        (covering.iter().any(|p| covered(p)), used, proto::GuestPath::try_from(format!("{SENTINEL_DIR}/f")))
+    {
+        setup.tmpfs.push(SENTINEL_DIR.into());
+        setup.paths.push(proto::PathSpec {
+            path: SENTINEL_DIR.into(),
+            kind: proto::PathKind::Dir,
+            uid: owner.0,
+            gid: owner.1,
+            mode: 0o700,
+            content: String::new(),
+        });
+        out.push(Sentinel {
+            step: steps.len(),
+            what: format!("probe mknod_reg {file}"),
+            outside: "in a directory of the harness's own that no path of the policy covers".into(),
+            right: "MAKE_REG",
+        });
+        steps.push(proto::Step::Probe { op: proto::ProbeOp::MknodReg, target: proto::ProbeTarget::Path(file) });
+    }
+    if let Some(net) = &sc.policy.network {
+        let named = |p: u16| {
+            net.bind_tcp.contains(&p)
+                || net.connect_tcp.contains(&p)
+                || steps
+                    .iter()
+                    .any(|s| matches!(s, proto::Step::Probe { target: proto::ProbeTarget::Port(q), .. } if *q == p))
+        };
+        if let Some(port) = SENTINEL_PORTS.into_iter().find(|p| !named(*p)) {
+            out.push(Sentinel {
+                step: steps.len(),
+                what: format!("probe tcp_bind {port}"),
+                outside: "a port the policy's network section does not name".into(),
+                right: "NET_BIND_TCP",
+            });
+            steps.push(proto::Step::Probe { op: proto::ProbeOp::TcpBind, target: proto::ProbeTarget::Port(port) });
+        }
+    }
+    out
 }
 
 /// Everything one boot of one kernel does.
@@ -117,7 +201,7 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
                 if let Err(e) = enforcer.check_rule_paths(&sc, workdir) {
                     bail!("{}: {e}", s.file.display());
                 }
-                let (mut case, step_of) = case_for(&sc, &env.name, enforcer);
+                let (mut case, step_of, sentinels) = case_for(&sc, &env.name, enforcer);
                 case.container = ready.container.clone();
                 run.cells.push(Cell {
                     scenario: si,
@@ -125,6 +209,7 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
                     env_facts: ready.facts.clone(),
                     step_of,
                     not_asked: enforcer.not_asked(&sc),
+                    sentinels,
                 });
                 run.cases.push(case);
             }
@@ -139,7 +224,7 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
     Ok(runs)
 }
 
-fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<Option<usize>>) {
+fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<Option<usize>>, Vec<Sentinel>) {
     let user = |name: &str| sc.setup.users.iter().find(|u| u.name.as_str() == name);
     let ids = |name: Option<&str>| match name.and_then(user) {
         Some(u) => (u.uid, u.gid.unwrap_or(u.uid)),
@@ -173,7 +258,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
     if let Some(g) = &sc.policy.process.run_as_group {
         gid = ids(Some(g.as_str())).1;
     }
-    let setup = proto::Setup {
+    let mut setup = proto::Setup {
         users: sc
             .setup
             .users
@@ -209,7 +294,10 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
     let user = name(sc.policy.process.run_as_user.as_ref());
     let group = sc.policy.process.run_as_group.as_ref().map(|g| g.to_string()).unwrap_or_else(|| user.clone());
     let call = enforcer.call(sc, &RunAs { user, group, uid, gid }, &workdir);
+    // The limits are the scenario's steps' (the judge works them out from those): the sentinels,
+    // two quick probes, live within them.
     let limits = sc.limits.resolve(steps.len());
+    let sentinels = sentinels(sc, &mut steps, &mut setup, (uid, gid));
     let case = proto::Case {
         limits,
         id: format!("{}@{env}", sc.name),
@@ -221,7 +309,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
         container: None,
         policy_paths: sc.checked_paths(),
     };
-    (case, step_of)
+    (case, step_of, sentinels)
 }
 
 #[cfg(test)]
@@ -232,9 +320,33 @@ mod tests {
     fn the_same_operation_written_twice_runs_once() {
         let text = "name: t\nsetup: {paths: [{path: /sandbox, kind: dir}]}\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect:\n  - {probe: symlink /etc/passwd /sandbox/l, denied: EACCES, when: 'abi >= 1'}\n  - {enforcement: full}\n  - {probe: symlink /etc/passwd /sandbox/l, allowed: true, when: 'abi == none'}\n  - {probe: symlink /etc/passwd /sandbox/m, allowed: true}\n";
         let scenario: Scenario = serde_yaml::from_str(text).unwrap();
-        let (case, step_of) = case_for(&scenario, "bare", &crate::enforcer::reference(&[]).unwrap());
-        assert_eq!(case.steps.len(), 2);
+        let (case, step_of, sentinels) = case_for(&scenario, "bare", &crate::enforcer::reference(&[]).unwrap());
+        assert_eq!(case.steps.len(), 3, "two operations and the file sentinel");
+        assert_eq!(sentinels.len(), 1);
         assert_eq!(step_of, [Some(0), None, Some(0), Some(1)]);
+    }
+
+    /// Issue 24, item 5: every case gets its sentinels after the scenario's steps, outside
+    /// every rule of the policy; none where a rule reaches it.
+    #[test]
+    fn sentinels_go_after_the_scenarios_steps_and_outside_every_rule() {
+        let enforcer = crate::enforcer::reference(&[]).unwrap();
+        let case = |policy: &str| {
+            let text = format!("name: t\nsetup: {{users: [{{name: s, uid: 998}}]}}\npolicy: {policy}\nexpect:\n  - {{probe: tcp_bind 29001, allowed: true}}\n  - {{enforcement: full}}\n");
+            case_for(&serde_yaml::from_str(&text).unwrap(), "bare", &enforcer)
+        };
+        let (c, step_of, s) =
+            case("{filesystem_policy: {read_only: [/usr]}, network: {bind_tcp: [29002]}, process: {run_as_user: s}}");
+        assert_eq!(step_of, [Some(0), None], "the scenario's steps keep their places");
+        assert_eq!(
+            s.iter().map(|s| (s.step, s.what.as_str())).collect::<Vec<_>>(),
+            [(1, "probe mknod_reg /lockgate-sentinel/f"), (2, "probe tcp_bind 29003")]
+        );
+        let dir = c.setup.paths.iter().find(|p| p.path == SENTINEL_DIR).unwrap();
+        assert_eq!((dir.uid, dir.mode), (998, 0o700), "only a ruleset can deny the run's own uid there");
+        assert!(c.setup.tmpfs.iter().any(|t| t == SENTINEL_DIR));
+        let (c, _, s) = case("{filesystem_policy: {read_write: [/]}}");
+        assert!(s.is_empty() && c.steps.len() == 1, "`/` covers the directory, and there is no network section");
     }
 
     #[test]

@@ -155,7 +155,11 @@ impl BootContext<'_> {
         let artifact = match kernel {
             Ok(a) => a,
             Err(e) => {
-                report.error = Some(format!("kernel {name} could not be fetched: {e}"));
+                // Said once for the kernel by the report (its cells are not run), with what to do.
+                report.error = Some(format!(
+                    "kernel {name} could not be fetched, so it was not booted and none of its cells ran: {e}\nwhat to do: make its source reachable (or fix its manifest, {}), then rerun; or leave it out with --kernel",
+                    self.model.kernels[run.kernel].file.display()
+                ));
                 return KernelOutcome { observations: Err(report.error.clone().unwrap()), report, accel_used: accel };
             }
         };
@@ -282,10 +286,16 @@ impl BootContext<'_> {
         let text = std::fs::read_to_string(&records).unwrap_or_default();
         let planned: Vec<String> = run.cases.iter().map(|c| c.id.clone()).collect();
         let obs = match &out.ended {
-            Ended::PoweredOff => observe::read_records(&text, &plan.nonce, &planned),
+            // Powered off before its final record: say so, and during which case.
+            Ended::PoweredOff => {
+                observe::read_records(&text, &plan.nonce, &planned).map_err(|e| match has_done(&text) {
+                    true => e,
+                    false => format!("the guest powered off{}: {e}", stopped_at(&text, &planned)),
+                })
+            }
             Ended::Timeout(d) => Err(timeout_text(*d, self.opts.timeout.is_some(), &text, &planned)),
             Ended::Stalled(d) => Err(stalled_text(*d, &text, &planned)),
-            other => Err(ended_text(other)),
+            other => Err(format!("{}{}", ended_text(other), stopped_at(&text, &planned))),
         };
         Ok((out, obs))
     }
@@ -368,7 +378,6 @@ fn stalled_text(allowance: Duration, records: &str, planned: &[String]) -> Strin
 /// A boot killed at its deadline: which limit, and which case was running (the first planned
 /// case whose record had not come).
 fn timeout_text(deadline: Duration, from_flag: bool, records: &str, planned: &[String]) -> String {
-    let sent = sent_cases(records);
     let limit = match from_flag {
         true => format!("the boot deadline of {}s set by --timeout", deadline.as_secs()),
         false => format!(
@@ -376,13 +385,39 @@ fn timeout_text(deadline: Duration, from_flag: bool, records: &str, planned: &[S
             deadline.as_secs()
         ),
     };
-    let running = match planned.iter().find(|id| !sent.contains(id)) {
+    format!("no power-off within {limit}; QEMU was killed{}", running(records, planned))
+}
+
+/// ` while case X was running (n of m cases had sent their records)`: the first planned case
+/// whose record had not come, from the records the guest sent.
+fn running(records: &str, planned: &[String]) -> String {
+    let sent = sent_cases(records);
+    match planned.iter().find(|id| !sent.contains(id)) {
         Some(id) => {
             format!(" while case {id} was running ({} of {} cases had sent their records)", sent.len(), planned.len())
         }
         None => format!(" after all {} cases had sent their records", planned.len()),
-    };
-    format!("no power-off within {limit}; QEMU was killed{running}")
+    }
+}
+
+/// ` before case X sent its record (n of m cases had sent theirs)`: where a guest that stopped
+/// by itself (powered off, panicked, QEMU failed) was, from the records it sent.
+fn stopped_at(records: &str, planned: &[String]) -> String {
+    let sent = sent_cases(records);
+    match planned.iter().find(|id| !sent.contains(id)) {
+        Some(id) => {
+            format!(" before case {id} sent its record ({} of {} cases had sent theirs)", sent.len(), planned.len())
+        }
+        None => format!(" after all {} cases had sent their records, before the final record", planned.len()),
+    }
+}
+
+/// Whether the guest sent its final record.
+fn has_done(records: &str) -> bool {
+    records
+        .lines()
+        .filter_map(|l| serde_json::from_str::<lockgate_protocol::Record>(l).ok())
+        .any(|r| matches!(r, lockgate_protocol::Record::Done { .. }))
 }
 
 fn ended_text(e: &Ended) -> String {
@@ -421,6 +456,20 @@ mod tests {
             c.container = Some(serde_json::from_str(r#"{"env": "d", "runtime": "/usr/sbin/runc", "seccomp": null, "flavour": "docker", "capabilities": [], "no_new_privileges": false}"#).unwrap());
         }
         c
+    }
+
+    /// Issue 24, item 6: a guest that powered off or panicked mid-case is named so, with the
+    /// case that was running.
+    #[test]
+    fn the_case_running_when_the_guest_stopped_is_named() {
+        let rec = |r: lockgate_protocol::Record| serde_json::to_string(&r).unwrap() + "\n";
+        let planned = vec!["a@bare".to_string(), "b@bare".to_string()];
+        let hello = rec(lockgate_protocol::Record::Hello { nonce: "n".into(), version: VERSION });
+        assert_eq!(running(&hello, &planned), " while case a@bare was running (0 of 2 cases had sent their records)");
+        assert_eq!(stopped_at(&hello, &planned), " before case a@bare sent its record (0 of 2 cases had sent theirs)");
+        assert!(!has_done(&hello));
+        let done = hello + &rec(lockgate_protocol::Record::Done { nonce: "n".into(), cases: 0, timing: None });
+        assert!(has_done(&done));
     }
 
     /// Issue 18: the boot's deadline leaves every case's runs their whole run limit.

@@ -17,9 +17,14 @@ pub struct Provenance {
     pub guest_sha256: String,
     pub busybox_sha256: String,
     pub base_image: String,
+    /// The known-bad modes the enforcer ran with (`--enforcer-fault`); empty for the correct one.
+    pub enforcer_faults: Vec<String>,
 }
 
 pub fn write(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], common: &Provenance, envs: &Prepared) {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        emit(Event::Warning(format!("cannot create {}: {e}", dir.display())));
+    }
     for c in cells {
         let Some(k) = kernels.iter().find(|k| k.name == c.kernel) else { continue };
         let record = serde_json::json!({

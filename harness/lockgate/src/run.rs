@@ -185,13 +185,20 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         guest_sha256: staged.bins.guest_sha256.clone(),
         busybox_sha256: staged.busybox.sha256.clone(),
         base_image: staged.base.key.clone(),
+        enforcer_faults: enforcer.faults.clone(),
     };
     let snapshot_dir = opts.scenarios_dir.join("snapshots").join(&enforcer.snapshots);
-    provenance::write(&snapshot_dir, &cells, &kernels, &common, &envs);
+    // A known-bad mode's evidence goes under its own directory: it never takes the place of the
+    // correct enforcer's evidence beside the snapshots.
+    let evidence_dir = match enforcer.faults.is_empty() {
+        true => snapshot_dir.clone(),
+        false => snapshot_dir.join("faults").join(enforcer.faults.join("+")),
+    };
+    provenance::write(&evidence_dir, &cells, &kernels, &common, &envs);
     // Each judged cell's whole output, beside its provenance; the failure report points to it.
     for c in cells.iter_mut() {
         if let Ok(v) = &mut c.outcome {
-            let path = snapshot_dir.join(report::output::file_name(v));
+            let path = evidence_dir.join(report::output::file_name(v));
             match crate::cache::write_atomic(&path, report::output::render(v).as_bytes()) {
                 Ok(()) => v.evidence.output_file = Some(path),
                 Err(e) => {

@@ -28,7 +28,7 @@ fn an_unhandled_right_is_not_explained_as_landlock_off() {
     let reason = truncate.reason.as_deref().unwrap();
     assert!(!reason.contains("not in effect"), "{reason}");
     assert!(
-        reason.contains("a Landlock ruleset was in effect in this run (1 other step denied by the sandbox: `probe write /sandbox/owned`)"),
+        reason.contains("a Landlock ruleset was in effect in this run (1 other step denied by the sandbox: `probe write /sandbox/owned`; the harness's sentinel"),
         "{reason}"
     );
     assert!(reason.contains("Landlock here is ABI 4, which restricts"), "{reason}");

@@ -148,6 +148,13 @@ fn faulty(fault: Fault, timeout: Option<u64>) -> String {
 fn a_guest_that_never_sends_its_final_record_is_a_harness_error() {
     let err = faulty(Fault::SkipDone, None);
     assert!(err.contains("never sent its final record"), "{err}");
+    // Issue 24: what the guest did, and during which case.
+    assert!(
+        err.contains(
+            "the guest powered off before case openshell-803@bare sent its record (0 of 1 cases had sent theirs)"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -165,7 +172,7 @@ fn a_replayed_record_is_rejected() {
 #[test]
 fn a_kernel_panic_is_a_harness_error() {
     let err = faulty(Fault::ExitAfterPreflight, None);
-    assert!(err.contains("the kernel panicked"), "{err}");
+    assert!(err.contains("the kernel panicked before case openshell-803@bare sent its record"), "{err}");
     assert!(err.contains("Kernel panic"), "the console tail shows the panic: {err}");
 }
 

@@ -259,7 +259,7 @@ pub enum ProbeTarget {
         from: GuestPath,
         to: GuestPath,
     },
-    /// A TCP port on 127.0.0.1.
+    /// A TCP port: bound on 127.0.0.1, connected to on [`CONNECT_PROBE_ADDR`].
     Port(u16),
     /// The peer of a scope probe (signal, abstract unix socket).
     Peer(Peer),
@@ -284,6 +284,11 @@ impl Peer {
 
 /// The abstract unix socket name (without the leading NUL) of the listener outside the domain.
 pub const OUTSIDE_ABSTRACT_SOCKET: &str = "lockgate-peer-outside";
+
+/// The loopback address the guest's listeners for connect probes bind, and connect probes
+/// connect to: an address of the harness's own, so that a listener never holds the
+/// 127.0.0.1:<port> a bind probe asks for (Landlock's TCP rules name ports, not addresses).
+pub const CONNECT_PROBE_ADDR: [u8; 4] = [127, 0, 0, 2];
 
 /// The kinds of [`ProbeTarget`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -344,7 +349,8 @@ pub enum ProbeOp {
     Readdir,
     /// bind a TCP socket to 127.0.0.1:<port>.
     TcpBind,
-    /// connect a TCP socket to 127.0.0.1:<port> (a listener is started outside the sandbox).
+    /// connect a TCP socket to [`CONNECT_PROBE_ADDR`]:<port>, where the guest listens outside
+    /// the sandbox.
     TcpConnect,
     /// rmdir(path) of an empty directory.
     Rmdir,

@@ -479,11 +479,15 @@ mod tests {
             "harness/lockgate/src/lib.rs",
             "pub mod cli;\npub mod model;\npub use run::{run, RunOptions};\n",
         );
-        write(dir.path(), "harness/xtask/src/main.rs", "fn f() { lockgate::run(); lockgate::model::load(); }\n");
+        write(
+            dir.path(),
+            "harness/xtask/src/main.rs",
+            "fn f() { lockgate::internals::run(); lockgate::internals::model::load(); }\n",
+        );
         let p = check_facade(dir.path());
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].contains("`pub mod model` opens the library"), "{}", p[0]);
-        assert!(p[1].contains("names `lockgate::model`, outside the library's façade"), "{}", p[1]);
+        assert!(p[1].contains("names `lockgate::internals::model`, outside the library's façade"), "{}", p[1]);
     }
 
     #[test]

@@ -245,7 +245,13 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
             println!("  {:<14} {}  landlock {abi:<8} agent ready {ready}, {ended}", k.name, b.accel);
         }
     }
+    for (kernel, cells, e) in r.kernel_errors() {
+        println!("\nERROR kernel {kernel} ({cells} cells not judged):\n{e}");
+    }
     for c in &r.cells {
+        if r.said_by_kernel(c) {
+            continue;
+        }
         match &c.outcome {
             Ok(v) if !v.passed() => {
                 let preflight = r.kernels.iter().find(|k| k.name == c.kernel).and_then(|k| k.preflight.as_ref());
@@ -290,7 +296,7 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
         r.cells.len(),
         r.cells.len() - failed - nothing,
         failed,
-        r.kernels.len(),
+        r.boots(),
         r.qemu_version,
         r.wall.as_secs_f64()
     );

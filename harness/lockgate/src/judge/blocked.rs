@@ -12,6 +12,7 @@ pub fn landlock_blocked(env: &str, facts: Option<&EnvFacts>, in_env: &AbiProbe, 
     let Some(f) = facts else {
         return Some(format!("Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n}"));
     };
+    // "seccomp blocked" only where the profile explains the errno; otherwise what is known.
     let why = if e == "ENOSYS" && !f.allows_landlock && f.seccomp_errno.as_deref() != Some("ENOSYS") {
         format!(
             "ENOSYS from runc's stub: the profile does not name landlock_create_ruleset, a syscall newer than every one it names, and runc answers ENOSYS for those (its default action would say {})",
@@ -19,8 +20,15 @@ pub fn landlock_blocked(env: &str, facts: Option<&EnvFacts>, in_env: &AbiProbe, 
         )
     } else if !f.allows_landlock && f.seccomp_errno.as_deref() == Some(e.as_str()) {
         format!("{e}, the profile's default action: it does not name landlock_create_ruleset")
+    } else if f.allows_landlock {
+        return Some(format!(
+            "Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n}, although the environment's seccomp profile names landlock_create_ruleset"
+        ));
     } else {
-        e.to_string()
+        return Some(format!(
+            "Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n}; the environment's seccomp profile does not name landlock_create_ruleset, but its default action answers {}, not {e}",
+            f.seccomp_errno.as_deref().unwrap_or("nothing")
+        ));
     };
     Some(format!("seccomp blocked Landlock: in `{env}` the probe answered {why}; the kernel itself offers ABI {n}"))
 }
@@ -46,5 +54,18 @@ mod tests {
             None
         );
         assert_eq!(landlock_blocked("x", Some(&stub), &AbiProbe::Abi(4), &AbiProbe::Abi(4)), None);
+        // Issue 24: "seccomp blocked" only where the profile explains the errno.
+        let names_it = EnvFacts { allows_landlock: true, ..stub.clone() };
+        let why = landlock_blocked("x", Some(&names_it), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4)).unwrap();
+        assert_eq!(why, "Landlock is blocked in `x`: its probe answered ENOSYS while the kernel offers ABI 4, although the environment's seccomp profile names landlock_create_ruleset");
+        let other =
+            landlock_blocked("x", Some(&stub), &AbiProbe::Errno("EOPNOTSUPP".into()), &AbiProbe::Abi(4)).unwrap();
+        assert!(
+            other.starts_with("Landlock is blocked in `x`: its probe answered EOPNOTSUPP")
+                && other.ends_with("its default action answers EPERM, not EOPNOTSUPP"),
+            "{other}"
+        );
+        let unknown = landlock_blocked("x", None, &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4)).unwrap();
+        assert_eq!(unknown, "Landlock is blocked in `x`: its probe answered ENOSYS while the kernel offers ABI 4");
     }
 }

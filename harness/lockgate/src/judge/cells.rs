@@ -206,6 +206,7 @@ pub fn judge_all(
                             kernel_landlock: &obs.preflight.landlock,
                             judge_as_bare,
                             not_asked: &cell.not_asked,
+                            sentinels: &cell.sentinels,
                         })),
                     }
                 }

@@ -1,16 +1,23 @@
 //! Judge: a pure function of (scenario, observations) → verdicts. No VM is needed to test it.
 //!
 //! Every denial is attributed from the control run (same uid, same environment, no enforcer):
-//! denied only under the enforcer → `sandbox`; denied the same way without it → `dac`, or
-//! `seccomp` when the environment's filter answers that errno. The enforcer's claim is checked
-//! against what happened: claiming enforcement where Landlock is unavailable is a lie.
+//! denied only under the enforcer → `sandbox`; denied the same way without it → `seccomp` when
+//! the environment's filter answers that errno, `dac` when it is a permission check's errno
+//! (EACCES, EPERM), else `operation` (the operation fails by itself: ENOTTY, ENOTEMPTY, …). The
+//! enforcer's claim is checked against what happened: claiming enforcement where Landlock is
+//! unavailable is a lie. The harness's own sentinels ([`Sentinel`]) are judged by nobody; they
+//! tell the explanations whether a Landlock ruleset was in effect in the enforced run.
 
 pub mod blocked;
 pub mod cells;
+#[cfg(test)]
+mod templates;
 
 use crate::enforcer::claim::{ClaimReader, Reading, NO_CLAIM_MADE, NO_CLAIM_PRINTED};
 use crate::model::cond::Facts;
+use crate::model::errno;
 use crate::model::scenario::{Action, Check, Claim, Denier, Scenario, Wanted};
+pub use crate::plan::Sentinel;
 use lockgate_protocol::{AbiProbe, CaseObservation, Limits, Outcome, ProbeOp, RunObservation, StepResult};
 use serde::Serialize;
 
@@ -84,6 +91,8 @@ pub struct CellVerdict {
 pub struct Evidence {
     /// Per expectation (same index): the step and both runs' results, for operations.
     pub steps: Vec<Option<StepEvidence>>,
+    /// The harness's sentinels (judged by nobody): each with both runs' results.
+    pub sentinels: Vec<StepEvidence>,
     pub control: RunEvidence,
     pub enforced: RunEvidence,
     /// The claim as read from the enforced run's stderr.
@@ -160,7 +169,10 @@ pub fn attribute(control: &Outcome, enforced: &Outcome, seccomp_errno: Option<&s
     Some(match control {
         Outcome::Ok => Denier::Sandbox,
         Outcome::Err(c) if c == e && seccomp_errno == Some(e.as_str()) => Denier::Seccomp,
-        Outcome::Err(c) if c == e => Denier::Dac,
+        Outcome::Err(c) if c == e && errno::is_permission_denial(e) => Denier::Dac,
+        // No permission check answers ENOTTY, ENOTEMPTY or EADDRINUSE: the operation failed by
+        // itself, with the sandbox or without it.
+        Outcome::Err(c) if c == e => Denier::Operation,
         _ => Denier::Unknown,
     })
 }
@@ -204,7 +216,8 @@ fn missing_reason(which: &str, run: &RunObservation, claims: &ClaimReader, limit
         );
     }
     let claim = claims.read(&run.stderr).claim().map(|(_, l)| format!(" ({l})")).unwrap_or_default();
-    format!("not observed: the {which} run ended ({}) before this step ran{claim}", run.exit)
+    // The runner reports each step when it is done: a step without a report may have started.
+    format!("not observed: the {which} run ended ({}) before this step's result came back{claim}", run.exit)
 }
 
 pub struct CellInput<'a> {
@@ -233,6 +246,9 @@ pub struct CellInput<'a> {
     /// Parts of the policy the enforcer cannot express (its adapter's `cannot_express:`): the
     /// expectations on what they govern, and on the claim, are not asked for, not failed.
     pub not_asked: &'a [crate::enforcer::Feature],
+    /// The harness's own operations after the scenario's steps (the plan's), outside every rule
+    /// of the policy: judged by nobody, read by the explanations.
+    pub sentinels: &'a [Sentinel],
 }
 
 /// Why an expectation is not asked for: the enforcer cannot express a part of the policy that
@@ -286,6 +302,15 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         enforced: RunEvidence::of(&obs.enforced),
         claim: claim.as_ref().map(|(c, _)| *c),
         output_file: None,
+        sentinels: input
+            .sentinels
+            .iter()
+            .map(|s| StepEvidence {
+                command: s.what.clone(),
+                control: step(&obs.control, s.step).cloned(),
+                enforced: step(&obs.enforced, s.step).cloned(),
+            })
+            .collect(),
     };
     let steps = input.step_of.iter().flatten().map(|k| k + 1).max().unwrap_or(0);
     let limits = input.scenario.limits.resolve(steps);
@@ -342,9 +367,18 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                         ),
                     ),
                     Some((got, line)) if got != want => fail(&mut v, format!("expected the enforcer to claim `{want}`, it claimed `{got}`: {line}")),
-                    Some((Claim::Refused, _)) if obs.enforced.exit == "exit:0" || !obs.enforced.steps.is_empty() => {
-                        fail(&mut v, format!("the enforcer claimed it refused, yet the command ran (exit {})", obs.enforced.exit))
-                    }
+                    Some((Claim::Refused, _)) if !obs.enforced.steps.is_empty() => fail(
+                        &mut v,
+                        format!(
+                            "the enforcer claimed it refused, yet the command ran ({} of its steps reported; exit {})",
+                            obs.enforced.steps.len(),
+                            obs.enforced.exit
+                        ),
+                    ),
+                    Some((Claim::Refused, _)) if obs.enforced.exit == "exit:0" => fail(
+                        &mut v,
+                        "the enforcer claimed it refused, yet it exited 0, as a command that succeeded would (no step reported)".into(),
+                    ),
                     Some(_) => {}
                 }
             }
@@ -374,6 +408,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     claim: claim.as_ref().map(|(c, l)| (*c, l.as_str())),
                     landlock: &obs.landlock,
                     sandbox_denials: sandbox_denials(input, i_step),
+                    sentinels: sentinels_seen(input),
                 };
                 judge_operation(&mut v, action, result, *by, &c.outcome, &en.outcome, &context);
             }
@@ -430,7 +465,14 @@ pub fn judge(input: &CellInput) -> CellVerdict {
     }
     let intended = input.scenario.may_skip_all;
     let nothing_checked = (!expectations.is_empty() && expectations.iter().all(|e| e.status == Status::Skipped)).then(|| {
-        let why = format!("every expectation's `when:` fails here (landlock: {landlock_here}), so nothing was checked");
+        // Skipped by `when:`, or not asked for (the adapter cannot express what it governs).
+        let by_when = input.scenario.expect.iter().zip(&expectations).filter(|(e, _)| e.when.as_ref().is_some_and(|w| !w.holds(&facts))).count();
+        let why = match expectations.len() - by_when {
+            0 => format!("every expectation's `when:` fails here (landlock: {landlock_here}), so nothing was checked"),
+            not_asked => format!(
+                "every expectation was skipped here ({by_when} by a `when:` that fails here (landlock: {landlock_here}), {not_asked} not asked for: the enforcer's adapter cannot express what they govern), so nothing was checked"
+            ),
+        };
         if intended {
             format!("{why}; the scenario says that is intended (`may_skip_all: true`)")
         } else {
@@ -505,13 +547,59 @@ struct RunContext<'a> {
     claim: Option<(Claim, &'a str)>,
     /// The Landlock probe where the runs happened.
     landlock: &'a AbiProbe,
-    /// The other steps of this run that the sandbox denied (the control run allowed them).
-    sandbox_denials: Vec<String>,
+    /// The other steps of this run that the sandbox denied (the control run allowed them, or
+    /// failed them otherwise), each with what the control run got when it was not allowed.
+    sandbox_denials: Vec<Denial>,
+    /// What each of the harness's sentinels showed in this run.
+    sentinels: Vec<(Sentinel, Seen)>,
+}
+
+/// Another step of the run that the sandbox denied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Denial {
+    /// The step, and what the control run got when it was not allowed.
+    what: String,
+    /// Denied with an errno only Landlock's rights give here (EACCES, EXDEV).
+    landlock: bool,
+}
+
+/// What a sentinel showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    /// Allowed in the control run, denied EACCES in the enforced run: a Landlock ruleset
+    /// handling its right was in effect, and no rule of it granted the sentinel.
+    Denied,
+    /// Allowed in both runs.
+    Allowed,
+    /// Neither: why it shows nothing (not observed, or the control run failed it too).
+    Nothing(String),
+}
+
+/// What the harness's sentinels showed in this case's runs.
+fn sentinels_seen(input: &CellInput) -> Vec<(Sentinel, Seen)> {
+    let obs = input.obs;
+    input
+        .sentinels
+        .iter()
+        .map(|s| {
+            let result = |run: &RunObservation| step(run, s.step).map(|r| r.outcome.clone());
+            let seen = match (result(&obs.control), result(&obs.enforced)) {
+                (Some(Outcome::Ok), Some(Outcome::Err(e))) if e == "EACCES" => Seen::Denied,
+                (Some(Outcome::Ok), Some(Outcome::Ok)) => Seen::Allowed,
+                (_, None) => Seen::Nothing("the enforced run ended before it ran".into()),
+                (None, _) => Seen::Nothing("the control run ended before it ran".into()),
+                (Some(c), Some(e)) => Seen::Nothing(format!("control run {}, enforced run {}", show(&c), show(&e))),
+            };
+            (s.clone(), seen)
+        })
+        .collect()
 }
 
 /// The commands of the steps, other than `this`, that the enforced run was denied and the control
-/// run was allowed: proof that a ruleset was in effect in that run.
-fn sandbox_denials(input: &CellInput, this: usize) -> Vec<String> {
+/// run was allowed — or was denied with a permission check's errno (EACCES, EPERM) where the
+/// control run failed with another (a bind denied EACCES whose control run got EADDRINUSE: the
+/// sandbox's check comes first) — proof that a ruleset was in effect in that run.
+fn sandbox_denials(input: &CellInput, this: usize) -> Vec<Denial> {
     let obs = input.obs;
     let mut out = Vec::new();
     for (i, e) in input.scenario.expect.iter().enumerate() {
@@ -522,14 +610,19 @@ fn sandbox_denials(input: &CellInput, this: usize) -> Vec<String> {
             continue;
         }
         if let (Some(c), Some(en)) = (step(&obs.control, k), step(&obs.enforced, k)) {
-            if attribute(&c.outcome, &en.outcome, input.seccomp_errno) == Some(Denier::Sandbox) {
-                let what = match action {
-                    Action::Run(cmd) => format!("`{cmd}`"),
-                    a => format!("`{a}`"),
-                };
-                if !out.contains(&what) {
-                    out.push(what);
+            let what = match action {
+                Action::Run(cmd) => format!("`{cmd}`"),
+                a => format!("`{a}`"),
+            };
+            let (what, e) = match (&c.outcome, &en.outcome) {
+                (Outcome::Ok, Outcome::Err(e)) => (what, e),
+                (Outcome::Err(ce), Outcome::Err(e)) if ce != e && errno::is_permission_denial(e) => {
+                    (format!("{what} ({e}; the control run got {ce})"), e)
                 }
+                _ => continue,
+            };
+            if !out.iter().any(|d: &Denial| d.what == what) {
+                out.push(Denial { what, landlock: matches!(e.as_str(), "EACCES" | "EXDEV") });
             }
         }
     }
@@ -546,12 +639,28 @@ fn right_from_abi(action: &Action) -> Option<(u32, &'static str)> {
     }
 }
 
+/// The words for a failure the same in both runs with an errno no permission check gives.
+fn failed_without_sandbox(action: &Action, errno: &str) -> String {
+    // The harness listens for connect probes on its own address (127.0.0.2), never on the
+    // 127.0.0.1 a bind probe asks for.
+    let not_ours = match action {
+        Action::Probe { op: ProbeOp::TcpBind, .. } => {
+            "; the harness's own listeners for connect probes are on 127.0.0.2, not on the 127.0.0.1 this bind asks for, so none of them holds it".to_string()
+        }
+        _ => String::new(),
+    };
+    format!(
+        "the control run (same uid, no enforcer) failed the same way ({}{not_ours}): the operation fails here without the sandbox too, and no permission check answers {errno}",
+        errno::with_meaning(errno)
+    )
+}
+
 /// Why an operation that should have been denied was allowed, as far as the run shows it: the
 /// control run allowed it too, so only the enforcer could have denied it.
 fn why_not_denied(what: &str, action: &Action, ctx: &RunContext) -> String {
     let Some(abi) = ctx.landlock.abi() else {
         return format!(
-            "the control run (no enforcer) allowed it too, and Landlock is not available here (the probe answered {}), so nothing could deny it",
+            "the control run (no enforcer) allowed it too, and Landlock is not available here (the probe answered {}), so no Landlock ruleset could deny it",
             ctx.landlock
         );
     };
@@ -564,18 +673,85 @@ fn why_not_denied(what: &str, action: &Action, ctx: &RunContext) -> String {
         ),
         None => String::new(),
     };
-    match ctx.sandbox_denials.as_slice() {
-        [] => format!(
-            "the control run (no enforcer) allowed it too, and no other step of this run was denied by the sandbox: nothing shows a Landlock ruleset in effect in this run{right}"
+    let mut evidence = Vec::new();
+    if !ctx.sandbox_denials.is_empty() {
+        let n = ctx.sandbox_denials.len();
+        let steps = if n == 1 { "step" } else { "steps" };
+        let list: Vec<&str> = ctx.sandbox_denials.iter().map(|d| d.what.as_str()).collect();
+        evidence.push(format!("{n} other {steps} denied by the sandbox: {}", list.join(", ")));
+    }
+    let denied: Vec<&Sentinel> =
+        ctx.sentinels.iter().filter(|(_, seen)| *seen == Seen::Denied).map(|(s, _)| s).collect();
+    for s in &denied {
+        evidence.push(format!(
+            "the harness's sentinel `{}`, {}, was denied EACCES, so the ruleset handles {}",
+            s.what, s.outside, s.right
+        ));
+    }
+    if evidence.is_empty() {
+        return no_ruleset_shown(ctx, &right);
+    }
+    // A sentinel denied for the very right this operation needs: the ruleset handles it, so
+    // the operation got through only because the enforcer's rules grant it there.
+    let needs = action_right(action);
+    let grant = match denied.iter().find(|s| Some(s.right) == needs) {
+        Some(s) => format!(
+            "so the enforcer's effective rules grant {} here, which the scenario expects its policy to deny",
+            s.right
         ),
-        denied => {
-            let n = denied.len();
-            let steps = if n == 1 { "step" } else { "steps" };
-            format!(
-                "the control run (no enforcer) allowed it too; a Landlock ruleset was in effect in this run ({n} other {steps} denied by the sandbox: {}), so that ruleset granted this access or did not handle the right it needs{right}",
-                denied.join(", ")
-            )
+        None => "so the enforcer's effective rules grant this access, which the scenario expects its policy to deny — unless it needs a right that ruleset does not handle".to_string(),
+    };
+    // Landlock answers EACCES (files, TCP) or EXDEV (refer); a denial only with EPERM could be
+    // a seccomp filter's as well as a Landlock scope's.
+    let landlock = !denied.is_empty() || ctx.sandbox_denials.iter().any(|d| d.landlock);
+    let what = match landlock {
+        true => "a Landlock ruleset was in effect in this run",
+        false => {
+            "the enforcer's sandbox was in effect in this run (a Landlock scope or a seccomp filter: both answer EPERM)"
         }
+    };
+    format!("the control run (no enforcer) allowed it too; {what} ({}), {grant}{right}", evidence.join("; "))
+}
+
+/// Nothing in the run shows a ruleset in effect: what the sentinels say instead, when they say
+/// anything.
+fn no_ruleset_shown(ctx: &RunContext, right: &str) -> String {
+    let lead = "the control run (no enforcer) allowed it too; no other step of this run was denied by the sandbox";
+    let allowed: Vec<&Sentinel> =
+        ctx.sentinels.iter().filter(|(_, seen)| *seen == Seen::Allowed).map(|(s, _)| s).collect();
+    if !allowed.is_empty() {
+        let what: Vec<String> = allowed.iter().map(|s| format!("`{}`, {},", s.what, s.outside)).collect();
+        let rights: Vec<&str> = allowed.iter().map(|s| s.right).collect();
+        return format!(
+            "{lead}, and the harness's {} {} {} allowed too: no Landlock ruleset handling {} was in effect in this run, or the enforcer's effective rules grant {} as well{right}",
+            if allowed.len() == 1 { "sentinel" } else { "sentinels" },
+            what.join(" and "),
+            if allowed.len() == 1 { "was" } else { "were" },
+            rights.join(" or "),
+            if allowed.len() == 1 { "that" } else { "those" },
+        );
+    }
+    let why: Vec<String> = ctx
+        .sentinels
+        .iter()
+        .filter_map(|(s, seen)| match seen {
+            Seen::Nothing(why) => Some(format!("`{}`: {why}", s.what)),
+            _ => None,
+        })
+        .collect();
+    let sentinels = match why.is_empty() {
+        true => "this case has no sentinel of the harness (a path of its policy, or its own setup, reaches the sentinel's directory, and it has no network section)".to_string(),
+        false => format!("the harness's sentinels show nothing ({})", why.join("; ")),
+    };
+    format!("{lead}, and {sentinels}: nothing in this run shows whether a Landlock ruleset was in effect{right}")
+}
+
+/// The right an operation needs, where a probe names it exactly (as a sentinel's right is named).
+fn action_right(action: &Action) -> Option<&'static str> {
+    match action {
+        Action::Probe { op: ProbeOp::MknodReg | ProbeOp::Create, .. } => Some("MAKE_REG"),
+        Action::Probe { op: ProbeOp::TcpBind, .. } => Some("NET_BIND_TCP"),
+        _ => None,
     }
 }
 
@@ -595,10 +771,13 @@ fn judge_operation(
     match (result, enforced) {
         (Wanted::Allowed, Outcome::Ok) => {}
         (Wanted::Allowed, got) => {
-            let who = v
-                .denied_by
-                .map(|d| format!(" (denied by {d}; the control run was {})", show(control)))
-                .unwrap_or_default();
+            let who = match (v.denied_by, got) {
+                (Some(Denier::Operation), Outcome::Err(e)) => {
+                    format!(": {}; nobody denied it", failed_without_sandbox(action, e))
+                }
+                (Some(d), _) => format!(" (denied by {d}; the control run was {})", show(control)),
+                (None, _) => String::new(),
+            };
             fail(v, format!("expected {what} to be allowed, it was {}{who}", show(got)));
         }
         (Wanted::Denied(want), Outcome::Ok) => {
@@ -627,12 +806,14 @@ fn judge_operation(
                 ),
             );
         }
-        (Wanted::Denied(_), Outcome::Timeout) => fail(v, format!("{what} timed out in the enforced run")),
+        // A step cut at its limit was failed, with its limit named, before (`cut_at_limit`).
+        (Wanted::Denied(_), Outcome::Timeout) => {}
         (Wanted::Denied(want), Outcome::Err(_)) => {
             if let (Some(want_by), Some(got_by)) = (by, v.denied_by) {
                 if want_by != got_by {
                     let why = match got_by {
                         Denier::Dac => "the control run (same uid, no enforcer) was denied the same way, so plain permissions did it".to_string(),
+                        Denier::Operation => failed_without_sandbox(action, want),
                         Denier::Sandbox => "the control run was allowed, so the sandbox did it".to_string(),
                         Denier::Seccomp => "the control run got the seccomp filter's errno too".to_string(),
                         Denier::Unknown => format!("the control run was {}", show(control)),
@@ -645,18 +826,18 @@ fn judge_operation(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use lockgate_protocol::RunObservation;
 
-    fn scenario(expect: &str) -> Scenario {
+    pub(super) fn scenario(expect: &str) -> Scenario {
         serde_yaml::from_str(&format!(
             "name: t\npolicy: {{filesystem_policy: {{read_only: [/bin]}}}}\nexpect:\n{expect}"
         ))
         .unwrap()
     }
 
-    fn run(outcomes: &[Outcome], stderr: &str, exit: &str) -> RunObservation {
+    pub(super) fn run(outcomes: &[Outcome], stderr: &str, exit: &str) -> RunObservation {
         RunObservation {
             exit: exit.into(),
             stderr: stderr.into(),
@@ -673,13 +854,29 @@ mod tests {
         }
     }
 
-    fn reference_claims() -> ClaimReader {
+    pub(super) fn reference_claims() -> ClaimReader {
         crate::enforcer::reference(&[]).unwrap().claims
     }
 
-    const FULL: &str = "lockgate-enforcer: enforcement=full abi=4 reason=all rules enforced\n";
+    pub(super) const FULL: &str = "lockgate-enforcer: enforcement=full abi=4 reason=all rules enforced\n";
 
-    fn judge_one(s: &Scenario, abi: AbiProbe, control: RunObservation, enforced: RunObservation) -> CellVerdict {
+    pub(super) fn judge_one(
+        s: &Scenario,
+        abi: AbiProbe,
+        control: RunObservation,
+        enforced: RunObservation,
+    ) -> CellVerdict {
+        judge_with(s, abi, control, enforced, &[])
+    }
+
+    /// As [`judge_one`], with the harness's sentinels at the given steps.
+    pub(super) fn judge_with(
+        s: &Scenario,
+        abi: AbiProbe,
+        control: RunObservation,
+        enforced: RunObservation,
+        sentinels: &[Sentinel],
+    ) -> CellVerdict {
         let steps: Vec<Option<usize>> = {
             let mut n = 0;
             s.expect
@@ -708,6 +905,7 @@ mod tests {
             kernel_landlock: &kernel,
             judge_as_bare: false,
             not_asked: &[],
+            sentinels,
         })
     }
 
@@ -780,7 +978,8 @@ mod tests {
         let v = judge_one(&s, AbiProbe::Abi(4), run(&[Outcome::Ok], "", "exit:0"), run(&[Outcome::Ok], FULL, "exit:0"));
         let r = v.expectations[0].reason.clone().unwrap();
         assert!(r.contains("claimed full enforcement, yet `touch /sandbox/testfile` succeeded"), "{r}");
-        assert!(r.contains("the control run (no enforcer) allowed it too, and no other step of this run was denied by the sandbox: nothing shows a Landlock ruleset in effect in this run"), "{r}");
+        assert!(r.contains("the control run (no enforcer) allowed it too; no other step of this run was denied by the sandbox, and this case has no sentinel of the harness"), "{r}");
+        assert!(r.contains("nothing in this run shows whether a Landlock ruleset was in effect"), "{r}");
     }
 
     /// Issue 18: Landlock was in effect (another step was denied by the sandbox) and the ruleset
@@ -800,7 +999,7 @@ mod tests {
         );
         let r = v.expectations[0].reason.clone().unwrap();
         assert!(!r.contains("not in effect"), "{r}");
-        assert!(r.contains("a Landlock ruleset was in effect in this run (1 other step denied by the sandbox: `probe write /sandbox/owned`), so that ruleset granted this access or did not handle the right it needs"), "{r}");
+        assert!(r.contains("a Landlock ruleset was in effect in this run (1 other step denied by the sandbox: `probe write /sandbox/owned`), so the enforcer's effective rules grant this access, which the scenario expects its policy to deny — unless it needs a right that ruleset does not handle"), "{r}");
         assert!(r.contains("Landlock here is ABI 4, which restricts `probe truncate /sandbox/owned` (TRUNCATE, ABI 3) only for a ruleset that handles that right"), "{r}");
         // Where the kernel's Landlock has no such right, the reason says so.
         let v = judge_one(
@@ -820,9 +1019,60 @@ mod tests {
         );
         let r = v.expectations[0].reason.clone().unwrap();
         assert!(
-            r.contains("Landlock is not available here (the probe answered ENOSYS), so nothing could deny it"),
+            r.contains(
+                "Landlock is not available here (the probe answered ENOSYS), so no Landlock ruleset could deny it"
+            ),
             "{r}"
         );
+    }
+
+    /// Issue 24, item 1: binds the sandbox denied EACCES while the control run got EADDRINUSE
+    /// are evidence of a ruleset in effect, like denials the control run did not get at all.
+    #[test]
+    fn denials_whose_control_run_failed_otherwise_are_evidence_of_a_ruleset() {
+        let s = scenario(
+            "  - {probe: tcp_bind 4096, denied: EACCES, by: sandbox}\n  - {probe: tcp_bind 16384, denied: EACCES, by: sandbox}\n  - {probe: tcp_connect 4096, denied: EACCES, by: sandbox}\n",
+        );
+        let inuse = || Outcome::Err("EADDRINUSE".into());
+        let v = judge_one(
+            &s,
+            AbiProbe::Abi(6),
+            run(&[inuse(), inuse(), Outcome::Ok], "", "exit:0"),
+            run(&[Outcome::Err("EACCES".into()), Outcome::Err("EACCES".into()), Outcome::Ok], FULL, "exit:0"),
+        );
+        let r = v.expectations[2].reason.clone().unwrap();
+        assert!(!r.contains("nothing shows"), "{r}");
+        assert!(
+            r.contains("a Landlock ruleset was in effect in this run (2 other steps denied by the sandbox: `probe tcp_bind 4096` (EACCES; the control run got EADDRINUSE), `probe tcp_bind 16384` (EACCES; the control run got EADDRINUSE))"),
+            "{r}"
+        );
+    }
+
+    /// Issue 24, item 2: a failure identical in both runs with an errno no permission check
+    /// gives is not `dac`, and its words say the operation failed without the sandbox too.
+    #[test]
+    fn the_same_failure_in_both_runs_is_not_permissions_unless_the_errno_says_so() {
+        let s = scenario(
+            "  - {probe: ioctl_dev /dev/null, denied: ENOTTY, by: sandbox}\n  - {probe: rmdir /lt/d, denied: ENOTEMPTY, by: sandbox}\n  - {probe: tcp_bind 1024, denied: EADDRINUSE, by: sandbox}\n  - {probe: rmdir /lt/e, denied: ENOTEMPTY}\n",
+        );
+        let e = |n: &str| Outcome::Err(n.into());
+        let outcomes = [e("ENOTTY"), e("ENOTEMPTY"), e("EADDRINUSE"), e("ENOTEMPTY")];
+        let v = judge_one(&s, AbiProbe::Abi(6), run(&outcomes, "", "exit:0"), run(&outcomes, FULL, "exit:0"));
+        for (x, meaning) in v.expectations[..3].iter().zip([
+            "ENOTTY: inappropriate ioctl for device",
+            "ENOTEMPTY: directory not empty",
+            "EADDRINUSE: address already in use",
+        ]) {
+            assert_eq!(x.status, Status::Fail);
+            assert_ne!(x.denied_by, Some(Denier::Dac), "{x:?}");
+            let r = x.reason.clone().unwrap();
+            assert!(!r.contains("permissions"), "{r}");
+            assert!(r.contains("the control run (same uid, no enforcer) failed the same way"), "{r}");
+            assert!(r.contains(meaning), "{r}");
+        }
+        assert_eq!(v.expectations[3].status, Status::Pass, "without `by:`, the errno is what is checked");
+        assert_eq!(attribute(&e("EACCES"), &e("EACCES"), None), Some(Denier::Dac));
+        assert_eq!(attribute(&e("EPERM"), &e("EPERM"), None), Some(Denier::Dac));
     }
 
     #[test]
@@ -903,6 +1153,7 @@ mod tests {
             kernel_landlock: &kernel,
             judge_as_bare,
             not_asked: &[],
+            sentinels: &[],
         };
         let v = judge(&input(&s, false));
         assert!(!v.passed(), "`abi` is the kernel's: the denial is due, and it did not happen");

@@ -1,71 +1,86 @@
 //! Errno names as scenario files spell them.
 
-/// Every Linux errno name a scenario may expect, with its number on x86_64. The guest reports
-/// errno names (not numbers), so names are what the judge compares.
-const NAMES: &[(&str, i32)] = &[
-    ("EPERM", 1),
-    ("ENOENT", 2),
-    ("ESRCH", 3),
-    ("EINTR", 4),
-    ("EIO", 5),
-    ("ENXIO", 6),
-    ("E2BIG", 7),
-    ("ENOEXEC", 8),
-    ("EBADF", 9),
-    ("ECHILD", 10),
-    ("EAGAIN", 11),
-    ("ENOMEM", 12),
-    ("EACCES", 13),
-    ("EFAULT", 14),
-    ("ENOTBLK", 15),
-    ("EBUSY", 16),
-    ("EEXIST", 17),
-    ("EXDEV", 18),
-    ("ENODEV", 19),
-    ("ENOTDIR", 20),
-    ("EISDIR", 21),
-    ("EINVAL", 22),
-    ("ENFILE", 23),
-    ("EMFILE", 24),
-    ("ENOTTY", 25),
-    ("ETXTBSY", 26),
-    ("EFBIG", 27),
-    ("ENOSPC", 28),
-    ("ESPIPE", 29),
-    ("EROFS", 30),
-    ("EMLINK", 31),
-    ("EPIPE", 32),
-    ("EDOM", 33),
-    ("ERANGE", 34),
-    ("EDEADLK", 35),
-    ("ENAMETOOLONG", 36),
-    ("ENOLCK", 37),
-    ("ENOSYS", 38),
-    ("ENOTEMPTY", 39),
-    ("ELOOP", 40),
-    ("ENOMSG", 42),
-    ("EOPNOTSUPP", 95),
-    ("EAFNOSUPPORT", 97),
-    ("EADDRINUSE", 98),
-    ("EADDRNOTAVAIL", 99),
-    ("ENETDOWN", 100),
-    ("ENETUNREACH", 101),
-    ("ECONNABORTED", 103),
-    ("ECONNRESET", 104),
-    ("ENOTCONN", 107),
-    ("ETIMEDOUT", 110),
-    ("ECONNREFUSED", 111),
-    ("EHOSTUNREACH", 113),
-    ("EALREADY", 114),
-    ("EINPROGRESS", 115),
-    ("EDQUOT", 122),
-    ("ECANCELED", 125),
-    ("EOWNERDEAD", 130),
+/// Every Linux errno name a scenario may expect, with its number on x86_64 and its meaning (as
+/// glibc's strerror words it). The guest reports errno names (not numbers), so names are what
+/// the judge compares; the meaning is what the explanations say.
+const NAMES: &[(&str, i32, &str)] = &[
+    ("EPERM", 1, "operation not permitted"),
+    ("ENOENT", 2, "no such file or directory"),
+    ("ESRCH", 3, "no such process"),
+    ("EINTR", 4, "interrupted system call"),
+    ("EIO", 5, "input/output error"),
+    ("ENXIO", 6, "no such device or address"),
+    ("E2BIG", 7, "argument list too long"),
+    ("ENOEXEC", 8, "exec format error"),
+    ("EBADF", 9, "bad file descriptor"),
+    ("ECHILD", 10, "no child processes"),
+    ("EAGAIN", 11, "resource temporarily unavailable"),
+    ("ENOMEM", 12, "cannot allocate memory"),
+    ("EACCES", 13, "permission denied"),
+    ("EFAULT", 14, "bad address"),
+    ("ENOTBLK", 15, "block device required"),
+    ("EBUSY", 16, "device or resource busy"),
+    ("EEXIST", 17, "file exists"),
+    ("EXDEV", 18, "invalid cross-device link"),
+    ("ENODEV", 19, "no such device"),
+    ("ENOTDIR", 20, "not a directory"),
+    ("EISDIR", 21, "is a directory"),
+    ("EINVAL", 22, "invalid argument"),
+    ("ENFILE", 23, "too many open files in system"),
+    ("EMFILE", 24, "too many open files"),
+    ("ENOTTY", 25, "inappropriate ioctl for device"),
+    ("ETXTBSY", 26, "text file busy"),
+    ("EFBIG", 27, "file too large"),
+    ("ENOSPC", 28, "no space left on device"),
+    ("ESPIPE", 29, "illegal seek"),
+    ("EROFS", 30, "read-only file system"),
+    ("EMLINK", 31, "too many links"),
+    ("EPIPE", 32, "broken pipe"),
+    ("EDOM", 33, "numerical argument out of domain"),
+    ("ERANGE", 34, "numerical result out of range"),
+    ("EDEADLK", 35, "resource deadlock avoided"),
+    ("ENAMETOOLONG", 36, "file name too long"),
+    ("ENOLCK", 37, "no locks available"),
+    ("ENOSYS", 38, "function not implemented"),
+    ("ENOTEMPTY", 39, "directory not empty"),
+    ("ELOOP", 40, "too many levels of symbolic links"),
+    ("ENOMSG", 42, "no message of desired type"),
+    ("EOPNOTSUPP", 95, "operation not supported"),
+    ("EAFNOSUPPORT", 97, "address family not supported by protocol"),
+    ("EADDRINUSE", 98, "address already in use"),
+    ("EADDRNOTAVAIL", 99, "cannot assign requested address"),
+    ("ENETDOWN", 100, "network is down"),
+    ("ENETUNREACH", 101, "network is unreachable"),
+    ("ECONNABORTED", 103, "software caused connection abort"),
+    ("ECONNRESET", 104, "connection reset by peer"),
+    ("ENOTCONN", 107, "transport endpoint is not connected"),
+    ("ETIMEDOUT", 110, "connection timed out"),
+    ("ECONNREFUSED", 111, "connection refused"),
+    ("EHOSTUNREACH", 113, "no route to host"),
+    ("EALREADY", 114, "operation already in progress"),
+    ("EINPROGRESS", 115, "operation now in progress"),
+    ("EDQUOT", 122, "disk quota exceeded"),
+    ("ECANCELED", 125, "operation canceled"),
+    ("EOWNERDEAD", 130, "owner died"),
 ];
 
 /// Returns the canonical name if `name` is a known errno.
 pub fn canonical(name: &str) -> Option<&'static str> {
-    NAMES.iter().find(|(n, _)| *n == name).map(|(n, _)| *n)
+    NAMES.iter().find(|(n, _, _)| *n == name).map(|(n, _, _)| *n)
+}
+
+/// `ENOTTY: inappropriate ioctl for device`, or the name alone for one lockgate does not know.
+pub fn with_meaning(name: &str) -> String {
+    match NAMES.iter().find(|(n, _, _)| *n == name) {
+        Some((n, _, meaning)) => format!("{n}: {meaning}"),
+        None => name.to_string(),
+    }
+}
+
+/// The errnos a permission check answers (DAC, a missing capability, an LSM): a failure the
+/// same in both runs with one of these is `dac`; with any other, the operation failing by itself.
+pub fn is_permission_denial(name: &str) -> bool {
+    matches!(name, "EACCES" | "EPERM")
 }
 
 /// Closest known name, for "did you mean" hints.
@@ -76,7 +91,7 @@ pub fn suggest(name: &str) -> Option<&'static str> {
     }
     NAMES
         .iter()
-        .map(|(n, _)| (*n, distance(&upper, n)))
+        .map(|(n, _, _)| (*n, distance(&upper, n)))
         .filter(|(_, d)| *d <= 2)
         .min_by_key(|(_, d)| *d)
         .map(|(n, _)| n)
@@ -105,5 +120,8 @@ mod tests {
         assert_eq!(super::suggest("EACESS"), Some("EACCES"));
         assert_eq!(super::suggest("exdev"), Some("EXDEV"));
         assert_eq!(super::suggest("NOTHING-LIKE-IT"), None);
+        assert_eq!(super::with_meaning("ENOTTY"), "ENOTTY: inappropriate ioctl for device");
+        assert_eq!(super::with_meaning("EWHAT"), "EWHAT");
+        assert!(super::is_permission_denial("EPERM") && !super::is_permission_denial("EADDRINUSE"));
     }
 }

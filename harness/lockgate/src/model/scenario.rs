@@ -300,8 +300,12 @@ pub enum Wanted {
 pub enum Denier {
     /// The enforced run was denied, the control run was allowed: the sandbox did it.
     Sandbox,
-    /// Both runs were denied the same way: plain permissions did it.
+    /// Both runs were denied the same way, with an errno a permission check gives (EACCES,
+    /// EPERM): plain permissions did it.
     Dac,
+    /// Both runs failed the same way with an errno no permission check gives (ENOTTY,
+    /// ENOTEMPTY, EADDRINUSE, …): the operation fails without the sandbox too; nobody denied it.
+    Operation,
     /// Denied by the environment's seccomp filter (both runs, with the filter's errno).
     Seccomp,
     /// Denied, but the control run disagrees in a way none of the above explains.
@@ -313,6 +317,7 @@ impl std::fmt::Display for Denier {
         f.write_str(match self {
             Denier::Sandbox => "sandbox",
             Denier::Dac => "dac",
+            Denier::Operation => "operation",
             Denier::Seccomp => "seccomp",
             Denier::Unknown => "unknown",
         })

@@ -84,7 +84,7 @@ fn step_lines(label: &str, step: Option<&StepResult>, run: &RunEvidence, out: &m
             let why = match &run.setup_error {
                 Some(e) => format!("its setup failed: {e}"),
                 None => format!(
-                    "the run ended ({}) before this step ran",
+                    "the run ended ({}) before this step's result came back",
                     if run.exit.is_empty() { "no exit status" } else { &run.exit }
                 ),
             };
@@ -93,7 +93,7 @@ fn step_lines(label: &str, step: Option<&StepResult>, run: &RunEvidence, out: &m
     }
 }
 
-fn denier(v: Option<Denier>, enforced: Option<&StepResult>) -> String {
+fn denier(v: Option<Denier>, enforced: Option<&StepResult>, control: Option<&StepResult>) -> String {
     match (v, enforced) {
         (Some(Denier::Sandbox), _) => {
             "the sandbox (the control run, same uid without the enforcer, was allowed)".into()
@@ -102,7 +102,17 @@ fn denier(v: Option<Denier>, enforced: Option<&StepResult>) -> String {
         (Some(Denier::Seccomp), _) => {
             "the environment's seccomp filter (the control run got the filter's errno too)".into()
         }
-        (Some(Denier::Unknown), _) => "unknown (the control run was denied differently)".into(),
+        (Some(Denier::Unknown), _) => format!(
+            "unknown (the control run was {})",
+            control.map(|c| outcome(&c.outcome)).unwrap_or_else(|| "not observed".into())
+        ),
+        (Some(Denier::Operation), Some(StepResult { outcome: Outcome::Err(e), .. })) => format!(
+            "nobody: the operation fails without the sandbox too (the control run failed the same way, {})",
+            crate::model::errno::with_meaning(e)
+        ),
+        (Some(Denier::Operation), _) => {
+            "nobody: the operation fails without the sandbox too (the control run failed the same way)".into()
+        }
         (None, Some(s)) if s.outcome == Outcome::Ok => "nobody: the enforced run was allowed".into(),
         (None, Some(s)) if s.outcome == Outcome::Timeout => "nobody: the step was killed at its time limit".into(),
         (None, _) => "not known: the enforced run has no result".into(),
@@ -155,7 +165,9 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
         v.environment.as_str(),
     ) {
         (Some(about), _) if !about.is_empty() => cut(&about, 2 * EXCERPT_WIDTH),
-        (_, "bare") => "the enforcer runs directly under the guest's PID 1: no container, no seccomp filter".into(),
+        (_, "bare") => {
+            "the enforcer runs directly under the guest's PID 1: no container, no environment's seccomp filter".into()
+        }
         _ => "a container environment (see its manifest)".into(),
     };
     out.push_str(&format!("  environment  {}: {env}\n", v.environment));
@@ -204,7 +216,11 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
                 ));
                 step_lines("enforced", s.enforced.as_ref(), &e.enforced, &mut out);
                 step_lines("control", s.control.as_ref(), &e.control, &mut out);
-                out.push_str(&format!("     {:<10} {}\n", "denied by", denier(x.denied_by, s.enforced.as_ref())));
+                out.push_str(&format!(
+                    "     {:<10} {}\n",
+                    "denied by",
+                    denier(x.denied_by, s.enforced.as_ref(), s.control.as_ref())
+                ));
                 out.push_str(&format!("     {:<10} {claim}\n", "claim"));
             }
             None => {
@@ -271,6 +287,12 @@ mod tests {
             kernel_landlock: &obs.landlock,
             judge_as_bare: false,
             not_asked: &[],
+            sentinels: &[crate::judge::Sentinel {
+                step: 2,
+                what: "probe mknod_reg /lockgate-sentinel/f".into(),
+                outside: "in a directory of the harness's own that no path of the policy covers".into(),
+                right: "MAKE_REG",
+            }],
         })
     }
 
@@ -287,13 +309,15 @@ mod tests {
     #[test]
     fn an_unconfined_write_is_reported_with_both_runs_and_the_lie() {
         let claim = "lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced\n";
-        let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
-        let enforced = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], claim, 998);
+        // Three steps: the seed's two and the harness's sentinel, allowed in both runs.
+        let control = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
+        let enforced =
+            run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], claim, 998);
         let text = render(&verdict(control, enforced, &crate::enforcer::reference(&[]).unwrap().claims), &ctx());
         let want = "\
 FAIL openshell-803@ubuntu-5.15@bare:
   kernel       ubuntu-5.15: release 5.15.0-107-generic, Landlock ABI 1; LSMs lockdown,capability,landlock,yama,apparmor
-  environment  bare: the enforcer runs directly under the guest's PID 1: no container, no seccomp filter
+  environment  bare: the enforcer runs directly under the guest's PID 1: no container, no environment's seccomp filter
   enforcer     lockgate-enforcer (the reference)
   enforced run exit:0, probes ran as uid 998
   control run  exit:0, probes ran as uid 998
@@ -307,7 +331,7 @@ FAIL openshell-803@ubuntu-5.15@bare:
      control    allowed, exit 0
      denied by  nobody: the enforced run was allowed
      claim      full: lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced
-     verdict    expected EACCES: the enforcer claimed full enforcement, yet `touch /sandbox/testfile` succeeded; the control run (no enforcer) allowed it too, and no other step of this run was denied by the sandbox: nothing shows a Landlock ruleset in effect in this run
+     verdict    expected EACCES: the enforcer claimed full enforcement, yet `touch /sandbox/testfile` succeeded; the control run (no enforcer) allowed it too; no other step of this run was denied by the sandbox, and the harness's sentinel `probe mknod_reg /lockgate-sentinel/f`, in a directory of the harness's own that no path of the policy covers, was allowed too: no Landlock ruleset handling MAKE_REG was in effect in this run, or the enforcer's effective rules grant that as well
 
 ";
         assert_eq!(text, want, "got:\n{text}");
@@ -335,7 +359,10 @@ FAIL openshell-803@ubuntu-5.15@bare:
             text.contains("     denied by  the sandbox (the control run, same uid without the enforcer, was allowed)"),
             "{text}"
         );
-        assert!(text.contains("     enforced   not observed: the run ended (exit:0) before this step ran"), "{text}");
+        assert!(
+            text.contains("     enforced   not observed: the run ended (exit:0) before this step's result came back"),
+            "{text}"
+        );
         assert!(
             text.contains("  claim        (this enforcer makes no claim: its adapter says `claim: unsupported`)"),
             "{text}"
@@ -381,6 +408,56 @@ FAIL openshell-803@ubuntu-5.15@bare:
         assert!(
             text.contains("  landlock     where the runs happened: no Landlock (the probe answered ENOSYS)\n"),
             "{text}"
+        );
+    }
+
+    /// Every `denied by` line, each from the evidence it names (issue 24): who denied, from the
+    /// control run's result; `nobody` for an operation that fails without the sandbox too.
+    #[test]
+    fn denied_by_lines_follow_the_evidence() {
+        let s = |o: Outcome| step(o, 1, "");
+        let e = |n: &str| Outcome::Err(n.into());
+        assert_eq!(
+            denier(Some(Denier::Sandbox), Some(&s(e("EACCES"))), Some(&s(Outcome::Ok))),
+            "the sandbox (the control run, same uid without the enforcer, was allowed)"
+        );
+        assert_eq!(
+            denier(Some(Denier::Dac), Some(&s(e("EACCES"))), Some(&s(e("EACCES")))),
+            "plain permissions, DAC (the control run was denied the same way)"
+        );
+        assert_eq!(
+            denier(Some(Denier::Seccomp), Some(&s(e("EPERM"))), Some(&s(e("EPERM")))),
+            "the environment's seccomp filter (the control run got the filter's errno too)"
+        );
+        assert_eq!(
+            denier(Some(Denier::Unknown), Some(&s(e("EACCES"))), Some(&s(Outcome::Timeout))),
+            "unknown (the control run was timed out)"
+        );
+        assert_eq!(
+            denier(Some(Denier::Operation), Some(&s(e("ENOTEMPTY"))), Some(&s(e("ENOTEMPTY")))),
+            "nobody: the operation fails without the sandbox too (the control run failed the same way, ENOTEMPTY: directory not empty)"
+        );
+        assert_eq!(denier(None, Some(&s(Outcome::Ok)), None), "nobody: the enforced run was allowed");
+        assert_eq!(denier(None, Some(&s(Outcome::Timeout)), None), "nobody: the step was killed at its time limit");
+        assert_eq!(denier(None, None, None), "not known: the enforced run has no result");
+    }
+
+    /// The run lines: the runner's uid when it reported, else why it did not, from the exit.
+    #[test]
+    fn run_lines_follow_the_evidence() {
+        let r = |exit: &str, uid: Option<u32>| RunEvidence { exit: exit.into(), uid, ..Default::default() };
+        assert_eq!(run_line(&r("exit:0", Some(998))), "exit:0, probes ran as uid 998");
+        assert_eq!(
+            run_line(&r("timeout", None)),
+            "timeout, the run was killed at its run limit before the probe runner reported"
+        );
+        assert_eq!(
+            run_line(&r("signal:9", None)),
+            "signal:9, the run was killed by a signal before the probe runner reported"
+        );
+        assert_eq!(
+            run_line(&r("", None)),
+            "no exit status, no report from the probe runner (it was not started, or ended before reporting)"
         );
     }
 

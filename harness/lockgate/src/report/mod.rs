@@ -36,4 +36,30 @@ impl RunReport {
     pub fn ok(&self) -> bool {
         !self.cells.is_empty() && self.cells.iter().all(CellResult::ok)
     }
+
+    /// Kernels that booted: a kernel that could not be fetched, or whose QEMU never started,
+    /// is no boot.
+    pub fn boots(&self) -> usize {
+        self.kernels.iter().filter(|k| k.boot.is_some()).count()
+    }
+
+    /// Each kernel whose error made every one of its cells an error, with how many cells: said
+    /// once for the kernel, not once per cell ([`RunReport::said_by_kernel`]).
+    pub fn kernel_errors(&self) -> Vec<(&str, usize, &str)> {
+        self.kernels
+            .iter()
+            .filter_map(|k| {
+                let e = k.error.as_deref()?;
+                let cells: Vec<&CellResult> = self.cells.iter().filter(|c| c.kernel == k.name).collect();
+                let all =
+                    !cells.is_empty() && cells.iter().all(|c| c.outcome.as_ref().err().map(String::as_str) == Some(e));
+                all.then_some((k.name.as_str(), cells.len(), e))
+            })
+            .collect()
+    }
+
+    /// Whether a cell's error is its kernel's, said once by [`RunReport::kernel_errors`].
+    pub fn said_by_kernel(&self, c: &CellResult) -> bool {
+        self.kernel_errors().iter().any(|(k, _, _)| *k == c.kernel)
+    }
 }

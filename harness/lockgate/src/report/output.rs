@@ -28,6 +28,13 @@ pub fn render(v: &CellVerdict) -> String {
             step_part(name, r.as_ref(), &mut out);
         }
     }
+    // The harness's own steps, after the scenario's: judged by nobody, read by the verdicts.
+    for s in &e.sentinels {
+        out.push_str(&format!("\n=== the harness's sentinel: {}\n", s.command));
+        for (name, r) in [("control", &s.control), ("enforced", &s.enforced)] {
+            step_part(name, r.as_ref(), &mut out);
+        }
+    }
     out
 }
 
