@@ -10,7 +10,7 @@ use lockgate_protocol::rights::Right;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const BEGIN: &str = "<!-- coverage:begin (cargo xtask coverage --readme) -->"; // lockgate's README keeps its marker
+const BEGIN: &str = "<!-- coverage:begin (cargo xtask coverage --readme) -->";
 const END: &str = "<!-- coverage:end -->";
 
 #[derive(Debug, Clone, Args)]
