@@ -7,6 +7,34 @@
 use lockgate_protocol::{CaseObservation, GuestTiming, Preflight, Record, VERSION};
 use std::collections::BTreeMap;
 
+/// Why a boot's records are not a whole observation: each is a harness error, never a pass. A
+/// type of its own, so that the pool can tell how the guest stopped from what the records say.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("record line {line} is garbled ({error}): `{shown}`")]
+    Garbled { line: usize, error: String, shown: String },
+    #[error("record line {line} carries nonce `{nonce}`, not this run's: a stale or replayed record")]
+    ForeignNonce { line: usize, nonce: String },
+    #[error("record line {line} comes after the final record")]
+    AfterFinal { line: usize },
+    #[error("the guest speaks protocol {guest}, the host {host}: rebuild the guest image")]
+    Protocol { guest: u32, host: u32 },
+    #[error("record line {line} reports case `{case}`, which the plan does not contain")]
+    UnplannedCase { line: usize, case: String },
+    #[error("record line {line} reports a case twice")]
+    CaseTwice { line: usize },
+    #[error("the guest agent failed: {0}")]
+    AgentFailed(String),
+    #[error("the guest sent no records at all (its agent never started, or the record port stayed silent)")]
+    Silent,
+    #[error("the guest sent no preflight record")]
+    NoPreflight,
+    #[error("the guest never sent its final record ({reported} of {planned} cases reported; missing: {missing})")]
+    NoFinalRecord { reported: usize, planned: usize, missing: String },
+    #[error("the final record counts {counted} cases, {arrived} arrived, {planned} were planned")]
+    Miscounted { counted: usize, arrived: usize, planned: usize },
+}
+
 #[derive(Debug, Clone)]
 pub struct Observations {
     pub preflight: Preflight,
@@ -16,7 +44,7 @@ pub struct Observations {
 }
 
 /// Parse the record port's content. `planned` lists the case ids the plan asked for.
-pub fn read_records(text: &str, nonce: &str, planned: &[String]) -> Result<Observations, String> {
+pub fn read_records(text: &str, nonce: &str, planned: &[String]) -> Result<Observations, RecordError> {
     let mut preflight = None;
     let mut cases = BTreeMap::new();
     let mut hello = false;
@@ -28,38 +56,34 @@ pub fn read_records(text: &str, nonce: &str, planned: &[String]) -> Result<Obser
             continue;
         }
         let n = i + 1;
-        let record: Record = serde_json::from_str(line).map_err(|e| {
-            let shown: String = line.chars().take(120).collect();
-            format!("record line {n} is garbled ({e}): `{shown}`")
+        let record: Record = serde_json::from_str(line).map_err(|e| RecordError::Garbled {
+            line: n,
+            error: e.to_string(),
+            shown: line.chars().take(120).collect(),
         })?;
         if record.nonce() != nonce {
-            return Err(format!(
-                "record line {n} carries nonce `{}`, not this run's: a stale or replayed record",
-                record.nonce()
-            ));
+            return Err(RecordError::ForeignNonce { line: n, nonce: record.nonce().to_string() });
         }
         if done.is_some() {
-            return Err(format!("record line {n} comes after the final record"));
+            return Err(RecordError::AfterFinal { line: n });
         }
         match record {
             Record::Hello { version, .. } => {
                 if version != VERSION {
-                    return Err(format!(
-                        "the guest speaks protocol {version}, the host {VERSION}: rebuild the guest image"
-                    ));
+                    return Err(RecordError::Protocol { guest: version, host: VERSION });
                 }
                 hello = true;
             }
             Record::Preflight { preflight: p, .. } => preflight = Some(p),
             Record::Case { case, .. } => {
                 if !planned.contains(&case.id) {
-                    return Err(format!("record line {n} reports case `{}`, which the plan does not contain", case.id));
+                    return Err(RecordError::UnplannedCase { line: n, case: case.id });
                 }
                 if cases.insert(case.id.clone(), case).is_some() {
-                    return Err(format!("record line {n} reports a case twice"));
+                    return Err(RecordError::CaseTwice { line: n });
                 }
             }
-            Record::Fault { message, .. } => return Err(format!("the guest agent failed: {message}")),
+            Record::Fault { message, .. } => return Err(RecordError::AgentFailed(message)),
             Record::Done { cases: count, timing: t, .. } => {
                 done = Some(count);
                 timing = t;
@@ -67,26 +91,19 @@ pub fn read_records(text: &str, nonce: &str, planned: &[String]) -> Result<Obser
         }
     }
     if !hello {
-        return Err(
-            "the guest sent no records at all (its agent never started, or the record port stayed silent)".into()
-        );
+        return Err(RecordError::Silent);
     }
-    let preflight = preflight.ok_or("the guest sent no preflight record")?;
+    let preflight = preflight.ok_or(RecordError::NoPreflight)?;
     let Some(count) = done else {
-        let missing: Vec<&String> = planned.iter().filter(|id| !cases.contains_key(*id)).collect();
-        return Err(format!(
-            "the guest never sent its final record ({} of {} cases reported; missing: {})",
-            cases.len(),
-            planned.len(),
-            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        ));
+        let missing: Vec<&str> = planned.iter().filter(|id| !cases.contains_key(*id)).map(String::as_str).collect();
+        return Err(RecordError::NoFinalRecord {
+            reported: cases.len(),
+            planned: planned.len(),
+            missing: missing.join(", "),
+        });
     };
     if count != cases.len() || count != planned.len() {
-        return Err(format!(
-            "the final record counts {count} cases, {} arrived, {} were planned",
-            cases.len(),
-            planned.len()
-        ));
+        return Err(RecordError::Miscounted { counted: count, arrived: cases.len(), planned: planned.len() });
     }
     Ok(Observations { preflight, cases, timing })
 }
@@ -150,15 +167,21 @@ mod tests {
     fn anything_incomplete_or_foreign_is_an_error() {
         let planned = vec!["s@bare".to_string()];
         let lines = full("n");
+        let err = |text: &str, nonce: &str| read_records(text, nonce, &planned).unwrap_err();
         let no_done = lines[..3].join("\n");
-        assert!(read_records(&no_done, "n", &planned).unwrap_err().contains("never sent its final record"));
+        assert_eq!(err(&no_done, "n"), RecordError::NoFinalRecord { reported: 1, planned: 1, missing: String::new() });
+        assert!(err(&no_done, "n").to_string().contains("never sent its final record"));
         let garbled = format!("{}\n{{\"record\":\"case\",\"nonce\":", lines[..2].join("\n"));
-        assert!(read_records(&garbled, "n", &planned).unwrap_err().contains("garbled"));
-        assert!(read_records(&lines.join("\n"), "other", &planned).unwrap_err().contains("stale or replayed"));
-        assert!(read_records("", "n", &planned).unwrap_err().contains("no records at all"));
+        assert!(matches!(err(&garbled, "n"), RecordError::Garbled { line: 3, .. }));
+        assert!(err(&garbled, "n").to_string().contains("garbled"));
+        assert_eq!(err(&lines.join("\n"), "other"), RecordError::ForeignNonce { line: 1, nonce: "n".into() });
+        assert!(err(&lines.join("\n"), "other").to_string().contains("stale or replayed"));
+        assert_eq!(err("", "n"), RecordError::Silent);
+        assert!(err("", "n").to_string().contains("no records at all"));
         let missing_case =
             [lines[0].clone(), lines[1].clone(), rec(&Record::Done { nonce: "n".into(), cases: 0, timing: None })]
                 .join("\n");
-        assert!(read_records(&missing_case, "n", &planned).unwrap_err().contains("1 were planned"));
+        assert_eq!(err(&missing_case, "n"), RecordError::Miscounted { counted: 0, arrived: 0, planned: 1 });
+        assert!(err(&missing_case, "n").to_string().contains("1 were planned"));
     }
 }

@@ -289,7 +289,7 @@ impl BootContext<'_> {
             // Powered off before its final record: say so, and during which case.
             Ended::PoweredOff => {
                 observe::read_records(&text, &plan.nonce, &planned).map_err(|e| match has_done(&text) {
-                    true => e,
+                    true => e.to_string(),
                     false => format!("the guest powered off{}: {e}", stopped_at(&text, &planned)),
                 })
             }
