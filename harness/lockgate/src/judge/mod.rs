@@ -13,6 +13,8 @@ use crate::model::cond::Facts;
 use crate::model::scenario::{Action, Check, Claim, Denier, Scenario, Wanted};
 use lockgate_protocol::{AbiProbe, CaseObservation, Limits, Outcome, ProbeOp, RunObservation, StepResult};
 use serde::Serialize;
+use std::cell::OnceCell;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -290,6 +292,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
     let steps = input.step_of.iter().flatten().map(|k| k + 1).max().unwrap_or(0);
     let limits = input.scenario.limits.resolve(steps);
     let mut expectations = Vec::new();
+    let denials = Denials { input, all: OnceCell::new() };
     for (i, e) in input.scenario.expect.iter().enumerate() {
         let expect = describe(&e.check);
         let mut v = ExpectationVerdict {
@@ -373,7 +376,8 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 let context = RunContext {
                     claim: claim.as_ref().map(|(c, l)| (*c, l.as_str())),
                     landlock: &obs.landlock,
-                    sandbox_denials: sandbox_denials(input, i_step),
+                    denials: &denials,
+                    this: i_step,
                 };
                 judge_operation(&mut v, action, result, *by, &c.outcome, &en.outcome, &context);
             }
@@ -505,35 +509,59 @@ struct RunContext<'a> {
     claim: Option<(Claim, &'a str)>,
     /// The Landlock probe where the runs happened.
     landlock: &'a AbiProbe,
-    /// The other steps of this run that the sandbox denied (the control run allowed them).
-    sandbox_denials: Vec<String>,
+    /// The steps of this run that the sandbox denied (the control run allowed them).
+    denials: &'a Denials<'a>,
+    /// The step being judged.
+    this: usize,
 }
 
-/// The commands of the steps, other than `this`, that the enforced run was denied and the control
-/// run was allowed: proof that a ruleset was in effect in that run.
-fn sandbox_denials(input: &CellInput, this: usize) -> Vec<String> {
+/// The steps the enforced run was denied and the control run was allowed, worked out once per
+/// cell and only when an explanation needs them, so that judging stays linear in the
+/// expectations: each entry is (step, index of its command in `commands`), in expectation order.
+struct Denials<'a> {
+    input: &'a CellInput<'a>,
+    all: OnceCell<(Vec<(usize, usize)>, Vec<String>)>,
+}
+
+impl Denials<'_> {
+    /// The commands of the steps, other than `this`, that the sandbox denied: proof that a
+    /// ruleset was in effect in that run. Each command once, in the order first met.
+    fn except(&self, this: usize) -> Vec<String> {
+        let (entries, commands) = self.all.get_or_init(|| sandbox_denied(self.input));
+        let mut taken = vec![false; commands.len()];
+        let mut out = Vec::new();
+        for &(k, what) in entries.iter().filter(|(k, _)| *k != this) {
+            if !std::mem::replace(&mut taken[what], true) {
+                out.push(commands[what].clone());
+            }
+        }
+        out
+    }
+}
+
+/// Every (step, command) the sandbox denied, in expectation order, and the commands, each once.
+fn sandbox_denied(input: &CellInput) -> (Vec<(usize, usize)>, Vec<String>) {
     let obs = input.obs;
-    let mut out = Vec::new();
+    let (mut entries, mut commands, mut index) = (Vec::new(), Vec::new(), HashMap::new());
     for (i, e) in input.scenario.expect.iter().enumerate() {
         let (Some(k), Check::Operation { action, .. }) = (input.step_of.get(i).copied().flatten(), &e.check) else {
             continue;
         };
-        if k == this {
-            continue;
-        }
         if let (Some(c), Some(en)) = (step(&obs.control, k), step(&obs.enforced, k)) {
             if attribute(&c.outcome, &en.outcome, input.seccomp_errno) == Some(Denier::Sandbox) {
                 let what = match action {
                     Action::Run(cmd) => format!("`{cmd}`"),
                     a => format!("`{a}`"),
                 };
-                if !out.contains(&what) {
-                    out.push(what);
-                }
+                let at = *index.entry(what.clone()).or_insert_with(|| {
+                    commands.push(what);
+                    commands.len() - 1
+                });
+                entries.push((k, at));
             }
         }
     }
-    out
+    (entries, commands)
 }
 
 /// The Landlock ABI that first has a right restricting `action`, when it is above 1.
@@ -564,7 +592,7 @@ fn why_not_denied(what: &str, action: &Action, ctx: &RunContext) -> String {
         ),
         None => String::new(),
     };
-    match ctx.sandbox_denials.as_slice() {
+    match ctx.denials.except(ctx.this).as_slice() {
         [] => format!(
             "the control run (no enforcer) allowed it too, and no other step of this run was denied by the sandbox: nothing shows a Landlock ruleset in effect in this run{right}"
         ),
