@@ -7,6 +7,7 @@
 
 mod backports;
 mod bench;
+mod bench_scale;
 mod compat;
 mod coverage;
 mod enforcers;

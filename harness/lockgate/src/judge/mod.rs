@@ -530,7 +530,7 @@ impl Denials<'_> {
         let (entries, commands) = self.all.get_or_init(|| sandbox_denied(self.input));
         let mut taken = vec![false; commands.len()];
         let mut out = Vec::new();
-        for &(k, what) in entries.iter().filter(|(k, _)| *k != this) {
+        for &(_, what) in entries.iter().filter(|(k, _)| *k != this) {
             if !std::mem::replace(&mut taken[what], true) {
                 out.push(commands[what].clone());
             }
