@@ -338,6 +338,60 @@ mod tests {
         assert_eq!(step_of, [Some(0), None, Some(0), Some(1)]);
     }
 
+    /// The mutation gate's plan: the correct enforcer everywhere, a fault mode on one scenario
+    /// bare, an environment judged as bare. One boot; the fault's case borrows the correct
+    /// case's control run; the environment's cases are the correct enforcer's own.
+    #[test]
+    fn variants_share_one_boot_equal_cases_and_control_runs() {
+        let root = crate::guest_build::workspace_root();
+        let model = crate::model::load(&root.join("scenarios"), &root.join("kernels")).unwrap();
+        let mut envs = Prepared::names_only(&model.environments.iter().collect::<Vec<_>>());
+        // Names only has no containers: give each container environment one, as `prepare` does.
+        for (name, env) in envs.envs.iter_mut().filter(|(n, _)| *n != "bare") {
+            let json = format!(
+                r#"{{"env": "{name}", "runtime": "/usr/sbin/runc", "seccomp": null, "flavour": "docker", "capabilities": [], "no_new_privileges": false}}"#
+            );
+            env.container = Some(serde_json::from_str(&json).unwrap());
+        }
+        let correct = crate::enforcer::reference(&[]).unwrap();
+        let faulty = crate::enforcer::reference(&["no-truncate".into()]).unwrap();
+        let sel = Selection { kernels: vec!["debian-6.12".into()], ..Default::default() };
+        let all = Selection::default();
+        let truncate = Selection { scenarios: vec!["right-truncate".into()], envs: vec!["bare".into()], ..all.clone() };
+        let docker = Selection { envs: vec!["docker-20.10.5".into()], ..all.clone() };
+        let variants = [
+            Variant { enforcer: &correct, within: &all, judge_as_bare: false },
+            Variant { enforcer: &faulty, within: &truncate, judge_as_bare: false },
+            Variant { enforcer: &correct, within: &docker, judge_as_bare: true },
+        ];
+        let runs = plan_variants(&model, &sel, &variants, &envs).unwrap();
+        assert_eq!(runs.len(), 1, "one boot for the kernel");
+        let run = &runs[0];
+        let (n_scenarios, n_envs) = (model.scenarios.len(), model.environments.len());
+        assert_eq!(run.cells.len(), n_scenarios * n_envs + 1 + n_scenarios);
+        assert_eq!(run.cases.len(), n_scenarios * n_envs + 1, "the environment's cases are not run twice");
+        let mut ids: Vec<&str> = run.cases.iter().map(|c| c.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), run.cases.len(), "case ids are unique");
+
+        let fault_cell = run.cells.iter().find(|c| c.variant == 1).unwrap();
+        let fault_case = &run.cases[fault_cell.case];
+        assert_eq!(fault_case.id, "right-truncate@bare#1");
+        assert_eq!(fault_case.control_of.as_deref(), Some("right-truncate@bare"));
+        assert!(fault_case.enforcer.argv.iter().any(|a| a.contains("no-truncate")), "{:?}", fault_case.enforcer);
+        for c in run.cells.iter().filter(|c| c.variant == 2) {
+            let case = &run.cases[c.case];
+            assert!(
+                c.judge_as_bare && case.id.ends_with("@docker-20.10.5") && case.control_of.is_none(),
+                "{}",
+                case.id
+            );
+        }
+        assert!(run.cells.iter().filter(|c| c.variant != 2).all(|c| !c.judge_as_bare));
+        assert_eq!(run.cases.iter().filter(|c| c.control_of.is_some()).count(), 1);
+    }
+
     #[test]
     fn shards_split_whole_kernels_and_cover_all() {
         assert_eq!(parse_shard("1/2"), Ok((1, 2)));

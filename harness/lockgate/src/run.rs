@@ -201,7 +201,10 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         let judged = judge_all(&model, &pass, &outcomes, &enforcer.claims, judging);
         judge_time += judging_started.elapsed();
         if i + 1 < n_passes {
-            let table = report::table::render(&judged);
+            // The run's own enforcer's cells: the variants' verdicts are their caller's to word
+            // (a fault mode's failing cell is the mutation gate's catch, not a FAIL).
+            let own: Vec<_> = judged.iter().filter(|c| c.variant == 0).cloned().collect();
+            let table = report::table::render(&own);
             crate::event::emit(crate::event::Event::FirstResults { table, building: building.clone() });
         }
         cells.extend(judged);

@@ -46,9 +46,12 @@ pub struct BenchArgs {
     /// Where to write the JSON (default: target/bench.json).
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
-    /// Only the generated scenario of 100,000 expectations, on the first kernel measured.
+    /// Only the generated scenario of many expectations, on the first kernel measured.
     #[arg(long)]
     pub only_large: bool,
+    /// The generated scenario's expectations (its target is set for 100,000).
+    #[arg(long, default_value_t = crate::bench_scale::LARGE_EXPECTATIONS)]
+    pub large_expectations: usize,
 }
 
 /// Where a cell's wall time went, by the guest's clock (medians, seconds).
@@ -177,7 +180,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
         Accel::Tcg => lockgate::vm::accel::AccelChoice::Tcg,
     };
     if args.only_large {
-        let l = crate::bench_scale::large(&base, &names[0], tmp.path())?;
+        let l = crate::bench_scale::large(&base, &names[0], tmp.path(), args.large_expectations)?;
         println!("{}", serde_json::to_string_pretty(&l)?);
         return Ok(l.host_s() <= LARGE_HOST_S);
     }
@@ -267,7 +270,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     let warm = &warm[warm.len() / 2];
 
     let gate = crate::bench_scale::gate(&base, &names)?;
-    let large = crate::bench_scale::large(&base, &names[0], tmp.path())?;
+    let large = crate::bench_scale::large(&base, &names[0], tmp.path(), args.large_expectations)?;
 
     let matrix_floor = rows.iter().find(|r| r.kernel == env_kernel).map_or(f64::NAN, |r| {
         let per_cell = scenarios as f64 * r.breakdown.case_s;

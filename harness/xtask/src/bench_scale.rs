@@ -74,12 +74,12 @@ pub fn large_scenario(n: usize) -> String {
     s
 }
 
-/// Boots `kernel` once with the generated scenario (bare), snapshots it into a scratch
+/// Boots `kernel` once with the generated scenario of `n` expectations (bare), snapshots it into a scratch
 /// directory, and times each step after the boot.
-pub fn large(base: &RunOptions, kernel: &str, scratch: &std::path::Path) -> Result<LargeRow> {
+pub fn large(base: &RunOptions, kernel: &str, scratch: &std::path::Path, n: usize) -> Result<LargeRow> {
     let dir = scratch.join("scenarios");
     std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("large.yaml"), large_scenario(LARGE_EXPECTATIONS))?;
+    std::fs::write(dir.join("large.yaml"), large_scenario(n))?;
     let mut opts = base.clone();
     opts.scenarios_dir = dir;
     opts.selection =
@@ -101,8 +101,8 @@ pub fn large(base: &RunOptions, kernel: &str, scratch: &std::path::Path) -> Resu
     let report_s = started.elapsed().as_secs_f64();
     let row = LargeRow {
         kernel: kernel.into(),
-        expectations: LARGE_EXPECTATIONS,
-        operations: LARGE_EXPECTATIONS / 2,
+        expectations: n,
+        operations: n / 2,
         boot_s: boot.wall.as_secs_f64(),
         judge_s: phase("judge"),
         files_s: phase("output and provenance files"),

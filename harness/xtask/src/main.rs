@@ -162,23 +162,60 @@ fn lint() -> Result<bool> {
 }
 
 fn test() -> Result<bool> {
-    setup::ensure_host_tools()?;
-    // The VM test of a real enforcer fetches it (npm) as `cargo xtask enforcers fetch` does.
-    setup::ensure_enforcer_tools()?;
-    lint()?;
+    let mut took = Phases::default();
+    let result = test_phases(&mut took);
+    // Where the time went, whatever the outcome: the budget is 8 minutes warm (issue 30).
+    let total: f64 = took.0.iter().map(|(_, s)| s).sum();
+    let parts: Vec<String> = took.0.iter().map(|(n, s)| format!("{n} {s:.0}s")).collect();
+    eprintln!("\nxtask test: {total:.0}s in all: {}", parts.join(", "));
+    result
+}
+
+/// Each phase of the test command and its seconds.
+#[derive(Default)]
+struct Phases(Vec<(&'static str, f64)>);
+
+impl Phases {
+    fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let started = std::time::Instant::now();
+        let result = f();
+        self.0.push((name, started.elapsed().as_secs_f64()));
+        result
+    }
+}
+
+/// The test command's phases: set-up and lint, the build, the unit tests, the integration and
+/// VM tests, the mutation gate.
+fn test_phases(took: &mut Phases) -> Result<bool> {
+    took.time("set-up and lint", || {
+        setup::ensure_host_tools()?;
+        // The VM test of a real enforcer fetches it (npm) as `cargo xtask enforcers fetch` does.
+        setup::ensure_enforcer_tools()?;
+        lint()
+    })?;
     let root = lockgate::guest_build::workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo_test = |args: &[&str], what: &str| -> Result<()> {
+        let status = Command::new(&cargo)
+            .current_dir(&root)
+            .args(["test", "--workspace"])
+            .args(args)
+            .status()
+            .context("cannot run cargo test")?;
+        if !status.success() {
+            bail!("cargo test failed ({what})");
+        }
+        Ok(())
+    };
     // The whole workspace, guest crates included; the VM tests in harness/lockgate/tests boot
     // real kernels. One test thread per core is what the machine can boot at once.
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args(["test", "--workspace", "--", "--test-threads=2"])
-        .status()
-        .context("cannot run cargo test")?;
-    if !status.success() {
-        bail!("cargo test failed");
-    }
-    known_bad::run(&known_bad::KnownBadArgs::all())
+    took.time("build", || cargo_test(&["--no-run"], "build"))?;
+    took.time("unit tests", || {
+        cargo_test(&["--lib", "--bins"], "unit tests")?;
+        cargo_test(&["--doc"], "doc tests")
+    })?;
+    took.time("integration and VM tests", || cargo_test(&["--test", "*", "--", "--test-threads=2"], "VM tests"))?;
+    took.time("mutation gate", || known_bad::run(&known_bad::KnownBadArgs::all()))
 }
 
 fn module_graph_cmd() -> Result<bool> {

@@ -520,8 +520,11 @@ struct RunContext<'a> {
 /// expectations: each entry is (step, index of its command in `commands`), in expectation order.
 struct Denials<'a> {
     input: &'a CellInput<'a>,
-    all: OnceCell<(Vec<(usize, usize)>, Vec<String>)>,
+    all: OnceCell<Denied>,
 }
+
+/// (step, index into the commands) per denial, in expectation order; the commands, each once.
+type Denied = (Vec<(usize, usize)>, Vec<String>);
 
 impl Denials<'_> {
     /// The commands of the steps, other than `this`, that the sandbox denied: proof that a
@@ -540,7 +543,7 @@ impl Denials<'_> {
 }
 
 /// Every (step, command) the sandbox denied, in expectation order, and the commands, each once.
-fn sandbox_denied(input: &CellInput) -> (Vec<(usize, usize)>, Vec<String>) {
+fn sandbox_denied(input: &CellInput) -> Denied {
     let obs = input.obs;
     let (mut entries, mut commands, mut index) = (Vec::new(), Vec::new(), HashMap::new());
     for (i, e) in input.scenario.expect.iter().enumerate() {
