@@ -34,7 +34,10 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
                 Ok(()) => observe_run(case, Tree::default(), run),
                 Err(e) => (RunObservation { setup_error: Some(e.clone()), ..Default::default() }, 0.0),
             };
-            let (control, control_s) = observe(run::control);
+            let (control, control_s) = match &case.control_of {
+                Some(of) => shared_control(of),
+                None => observe(run::control),
+            };
             let (enforced, enforced_s) = observe(run::enforced);
             (timing.control, timing.enforced) = (control_s, enforced_s);
             CaseObservation {
@@ -71,6 +74,12 @@ pub fn observe_run(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation
     }
     spawn::reap_orphans();
     (observation, took)
+}
+
+/// A case whose control run is another's (`control_of`): no run is made here; the host puts
+/// that case's control run in place before judging.
+pub fn shared_control(of: &str) -> (RunObservation, f64) {
+    (RunObservation { exit: format!("shared with {of}"), ..Default::default() }, 0.0)
 }
 
 /// Which of `paths` do not exist, symlinks followed as an enforcer opening its rule paths does.

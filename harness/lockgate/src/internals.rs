@@ -36,6 +36,9 @@ pub mod image {
 pub mod judge {
     pub use crate::judge::Status;
 }
+pub mod known_bad {
+    pub use crate::cli::known_bad::{gate, KnownBadArgs};
+}
 pub mod model {
     pub use crate::model::{load, load_kernel, load_scenario, parse_yaml, Model};
     pub mod environment {
@@ -58,12 +61,15 @@ pub mod report {
     pub mod junit {
         pub use crate::report::junit::render;
     }
+    pub mod markdown {
+        pub use crate::report::markdown::render;
+    }
     pub mod table {
         pub use crate::report::table::render;
     }
 }
 pub mod run {
-    pub use crate::run::{run, BootSummary, RunOptions, RunReport};
+    pub use crate::run::{run, BootSummary, RunOptions, RunReport, VariantOptions};
 }
 pub mod setup {
     pub use crate::cli::setup::{ensure_enforcer_tools, ensure_host_tools, repository_recipes};

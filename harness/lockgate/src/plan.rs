@@ -7,6 +7,7 @@ use crate::model::scenario::{Action, Check, Scenario};
 use crate::model::{Environment, Model};
 use anyhow::{bail, Result};
 use lockgate_protocol as proto;
+use std::collections::HashMap;
 
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +32,13 @@ pub struct Cell {
     pub not_asked: Vec<crate::enforcer::Feature>,
     /// The harness's own operations appended to the case's steps (judged by nobody).
     pub sentinels: Vec<Sentinel>,
+    /// The plan's variant (enforcer) this cell is of: an index into the variants planned.
+    pub variant: usize,
+    /// Judge by the expectations of the bare environment on this kernel ([`Variant`]).
+    pub judge_as_bare: bool,
+    /// The index in [`KernelRun::cases`] of the case observed for this cell. Cells of two
+    /// variants share a case when the cases are the same in every field but their id.
+    pub case: usize,
 }
 
 /// An operation of the harness's own, run in both runs of a case after every step of the
@@ -123,6 +131,19 @@ pub struct KernelRun {
     pub cases: Vec<proto::Case>,
 }
 
+/// One enforcer of a plan, and the part of the selection it runs on. Every variant's cases of a
+/// kernel go into that kernel's one boot: the mutation gate plans the correct enforcer and each
+/// fault mode as variants, so that a kernel boots once however many modes there are.
+#[derive(Debug, Clone, Copy)]
+pub struct Variant<'a> {
+    pub enforcer: &'a crate::enforcer::Enforcer,
+    /// Within the run's selection: these kernels, scenarios and environments (each: all when
+    /// empty). Its shard is not used.
+    pub within: &'a Selection,
+    /// Judge by the expectations of the bare environment ([`crate::judge::CellInput`]).
+    pub judge_as_bare: bool,
+}
+
 pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     let (i, n) = s.split_once('/').ok_or_else(|| format!("`{s}` is not a shard: write i/n, like 1/2"))?;
     let (i, n): (usize, usize) = (
@@ -171,10 +192,25 @@ pub fn select_environments<'m>(model: &'m Model, sel: &Selection) -> Result<Vec<
 /// ready ([`select_environments`], then [`crate::env::prepare`]), so that each case is planned
 /// with its container.
 pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared) -> Result<Vec<KernelRun>> {
+    let all = Selection::default();
+    plan_variants(model, sel, &[Variant { enforcer, within: &all, judge_as_bare: false }], envs)
+}
+
+/// [`plan`] for several enforcers at once: one boot per kernel runs every variant's cases of
+/// that kernel. A case equal to one already planned in every field but its id is not planned
+/// twice: both cells are judged from the one observation. A case whose control run would have
+/// the same inputs as an earlier one's gets that one's control run (`control_of`).
+pub fn plan_variants(model: &Model, sel: &Selection, variants: &[Variant], envs: &Prepared) -> Result<Vec<KernelRun>> {
     let kernel_names: Vec<&str> = model.kernels.iter().map(|k| k.value.name.as_str()).collect();
     let scenario_names: Vec<&str> = model.scenarios.iter().map(|s| s.value.name.as_str()).collect();
     check_names("scenario", &sel.scenarios, &scenario_names)?;
     let selected = select_environments(model, sel)?;
+    for v in variants {
+        check_names("scenario", &v.within.scenarios, &scenario_names)?;
+        check_names("kernel", &v.within.kernels, &kernel_names)?;
+        select_environments(model, v.within)?;
+    }
+    let wanted = |list: &[String], name: &str| list.is_empty() || list.iter().any(|n| n == name);
 
     let mut kernels = select_kernels(model, &sel.kernels)?;
     kernels.sort_by_key(|&k| kernel_names[k]);
@@ -184,34 +220,52 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
     let mut runs = Vec::new();
     for k in kernels {
         let mut run = KernelRun { kernel: k, cells: Vec::new(), cases: Vec::new() };
-        for env in &selected {
-            let Some(ready) = envs.get(&env.name) else {
-                bail!("environment `{}` was selected but not made ready", env.name)
-            };
-            for (si, s) in model.scenarios.iter().enumerate() {
-                if !sel.scenarios.is_empty() && !sel.scenarios.iter().any(|n| n == s.value.name.as_str()) {
-                    continue;
-                }
-                // A native policy is read through this enforcer's adapter.
-                let sc = match enforcer.resolve(&s.value) {
-                    Ok(sc) => sc,
-                    Err(e) => bail!("{}: {e}", s.file.display()),
+        // The cases planned so far in this boot, by their content without the id: a case
+        // met again is shared, and a case differing only in its enforcer call borrows the
+        // first one's control run.
+        let mut same_case: HashMap<String, usize> = HashMap::new();
+        let mut same_control: HashMap<String, usize> = HashMap::new();
+        for (vi, v) in variants.iter().enumerate() {
+            if !wanted(&v.within.kernels, kernel_names[k]) {
+                continue;
+            }
+            for env in selected.iter().filter(|e| wanted(&v.within.envs, &e.name)) {
+                let Some(ready) = envs.get(&env.name) else {
+                    bail!("environment `{}` was selected but not made ready", env.name)
                 };
-                let workdir = sc.setup.workdir.as_ref().map(|w| w.as_str()).unwrap_or("/");
-                if let Err(e) = enforcer.check_rule_paths(&sc, workdir) {
-                    bail!("{}: {e}", s.file.display());
+                for (si, s) in model.scenarios.iter().enumerate() {
+                    let name = s.value.name.as_str();
+                    if !wanted(&sel.scenarios, name) || !wanted(&v.within.scenarios, name) {
+                        continue;
+                    }
+                    let enforcer = v.enforcer;
+                    // A native policy is read through this enforcer's adapter.
+                    let sc = match enforcer.resolve(&s.value) {
+                        Ok(sc) => sc,
+                        Err(e) => bail!("{}: {e}", s.file.display()),
+                    };
+                    let workdir = sc.setup.workdir.as_ref().map(|w| w.as_str()).unwrap_or("/");
+                    if let Err(e) = enforcer.check_rule_paths(&sc, workdir) {
+                        bail!("{}: {e}", s.file.display());
+                    }
+                    let (mut case, step_of, sentinels) = case_for(&sc, &env.name, enforcer);
+                    case.container = ready.container.clone();
+                    if vi > 0 {
+                        case.id = format!("{}#{vi}", case.id);
+                    }
+                    let index = share(&mut run.cases, case, &mut same_case, &mut same_control);
+                    run.cells.push(Cell {
+                        scenario: si,
+                        env: env.name.clone(),
+                        env_facts: ready.facts.clone(),
+                        step_of,
+                        not_asked: enforcer.not_asked(&sc),
+                        sentinels,
+                        variant: vi,
+                        judge_as_bare: v.judge_as_bare,
+                        case: index,
+                    });
                 }
-                let (mut case, step_of, sentinels) = case_for(&sc, &env.name, enforcer);
-                case.container = ready.container.clone();
-                run.cells.push(Cell {
-                    scenario: si,
-                    env: env.name.clone(),
-                    env_facts: ready.facts.clone(),
-                    step_of,
-                    not_asked: enforcer.not_asked(&sc),
-                    sentinels,
-                });
-                run.cases.push(case);
             }
         }
         if !run.cells.is_empty() {
@@ -224,6 +278,44 @@ pub fn plan(model: &Model, sel: &Selection, enforcer: &Enforcer, envs: &Prepared
     Ok(runs)
 }
 
+/// Adds `case` to `cases` unless an equal one (but for its id) is there; returns its index.
+///
+/// Why sharing a control run is sound: the control run is the case's steps, run as its
+/// identity, in its environment (container or bare), in a fresh tree made from its setup, with
+/// its enforcer's files written, on this kernel, in this boot; every case starts from the same
+/// root tree (the guest restores it first). None of that is the enforcer's command, which is
+/// the one field (besides the id) two cases sharing a control run may differ in: what the
+/// control run of one observed is what the other's would have observed.
+fn share(
+    cases: &mut Vec<proto::Case>,
+    mut case: proto::Case,
+    same_case: &mut HashMap<String, usize>,
+    same_control: &mut HashMap<String, usize>,
+) -> usize {
+    let key = |c: &proto::Case| {
+        let mut c = c.clone();
+        c.id.clear();
+        serde_json::to_string(&c).unwrap_or_default()
+    };
+    let whole = key(&case);
+    if let Some(&i) = same_case.get(&whole) {
+        return i;
+    }
+    let mut without_command = case.clone();
+    (without_command.enforcer.argv, without_command.enforcer.env) = (Vec::new(), Vec::new());
+    let control = key(&without_command);
+    let index = cases.len();
+    match same_control.get(&control) {
+        Some(&first) => case.control_of = Some(cases[first].id.clone()),
+        None => {
+            same_control.insert(control, index);
+        }
+    }
+    same_case.insert(whole, index);
+    cases.push(case);
+    index
+}
+
 fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<Option<usize>>, Vec<Sentinel>) {
     let user = |name: &str| sc.setup.users.iter().find(|u| u.name.as_str() == name);
     let ids = |name: Option<&str>| match name.and_then(user) {
@@ -232,6 +324,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
     };
     let mut steps = Vec::new();
     let mut step_of = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for e in &sc.expect {
         match &e.check {
             Check::Operation { action, .. } => {
@@ -243,9 +336,12 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
                 // outcome per kind of kernel) is one operation: it runs once, and each of its
                 // expectations judges that one result. Run twice, the second would see what
                 // the first did (a link already made: EEXIST) on every kernel.
-                match steps.iter().position(|s| *s == step) {
-                    Some(i) => step_of.push(Some(i)),
+                // Looked up by the step's JSON: planning stays linear in the expectations.
+                let key = serde_json::to_string(&step).unwrap_or_default();
+                match seen.get(&key) {
+                    Some(&i) => step_of.push(Some(i)),
                     None => {
+                        seen.insert(key, steps.len());
                         step_of.push(Some(steps.len()));
                         steps.push(step);
                     }
@@ -301,6 +397,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
     let case = proto::Case {
         limits,
         id: format!("{}@{env}", sc.name),
+        control_of: None,
         setup,
         identity: proto::Identity { uid, gid, groups: vec![gid] },
         enforcer: call,
@@ -347,6 +444,60 @@ mod tests {
         assert!(c.setup.tmpfs.iter().any(|t| t == SENTINEL_DIR));
         let (c, _, s) = case("{filesystem_policy: {read_write: [/]}}");
         assert!(s.is_empty() && c.steps.len() == 1, "`/` covers the directory, and there is no network section");
+    }
+
+    /// The mutation gate's plan: the correct enforcer everywhere, a fault mode on one scenario
+    /// bare, an environment judged as bare. One boot; the fault's case borrows the correct
+    /// case's control run; the environment's cases are the correct enforcer's own.
+    #[test]
+    fn variants_share_one_boot_equal_cases_and_control_runs() {
+        let root = crate::guest_build::workspace_root();
+        let model = crate::model::load(&root.join("scenarios"), &root.join("kernels")).unwrap();
+        let mut envs = Prepared::names_only(&model.environments.iter().collect::<Vec<_>>());
+        // Names only has no containers: give each container environment one, as `prepare` does.
+        for (name, env) in envs.envs.iter_mut().filter(|(n, _)| *n != "bare") {
+            let json = format!(
+                r#"{{"env": "{name}", "runtime": "/usr/sbin/runc", "seccomp": null, "flavour": "docker", "capabilities": [], "no_new_privileges": false}}"#
+            );
+            env.container = Some(serde_json::from_str(&json).unwrap());
+        }
+        let correct = crate::enforcer::reference(&[]).unwrap();
+        let faulty = crate::enforcer::reference(&["no-truncate".into()]).unwrap();
+        let sel = Selection { kernels: vec!["debian-6.12".into()], ..Default::default() };
+        let all = Selection::default();
+        let truncate = Selection { scenarios: vec!["right-truncate".into()], envs: vec!["bare".into()], ..all.clone() };
+        let docker = Selection { envs: vec!["docker-20.10.5".into()], ..all.clone() };
+        let variants = [
+            Variant { enforcer: &correct, within: &all, judge_as_bare: false },
+            Variant { enforcer: &faulty, within: &truncate, judge_as_bare: false },
+            Variant { enforcer: &correct, within: &docker, judge_as_bare: true },
+        ];
+        let runs = plan_variants(&model, &sel, &variants, &envs).unwrap();
+        assert_eq!(runs.len(), 1, "one boot for the kernel");
+        let run = &runs[0];
+        let (n_scenarios, n_envs) = (model.scenarios.len(), model.environments.len());
+        assert_eq!(run.cells.len(), n_scenarios * n_envs + 1 + n_scenarios);
+        assert_eq!(run.cases.len(), n_scenarios * n_envs + 1, "the environment's cases are not run twice");
+        let mut ids: Vec<&str> = run.cases.iter().map(|c| c.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), run.cases.len(), "case ids are unique");
+
+        let fault_cell = run.cells.iter().find(|c| c.variant == 1).unwrap();
+        let fault_case = &run.cases[fault_cell.case];
+        assert_eq!(fault_case.id, "right-truncate@bare#1");
+        assert_eq!(fault_case.control_of.as_deref(), Some("right-truncate@bare"));
+        assert!(fault_case.enforcer.argv.iter().any(|a| a.contains("no-truncate")), "{:?}", fault_case.enforcer);
+        for c in run.cells.iter().filter(|c| c.variant == 2) {
+            let case = &run.cases[c.case];
+            assert!(
+                c.judge_as_bare && case.id.ends_with("@docker-20.10.5") && case.control_of.is_none(),
+                "{}",
+                case.id
+            );
+        }
+        assert!(run.cells.iter().filter(|c| c.variant != 2).all(|c| !c.judge_as_bare));
+        assert_eq!(run.cases.iter().filter(|c| c.control_of.is_some()).count(), 1);
     }
 
     #[test]

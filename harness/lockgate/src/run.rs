@@ -2,10 +2,10 @@
 //! module of its own; this one only strings them together, in that order.
 
 use crate::cache::Cache;
-use crate::enforcer::EnforcerChoice;
+use crate::enforcer::{Enforcer, EnforcerChoice};
 use crate::fetch;
 use crate::judge::cells::{judge_all, JudgeOptions};
-use crate::plan::{self, KernelRun, Selection};
+use crate::plan::{self, KernelRun, Selection, Variant};
 use crate::pool::{self, BootOptions};
 use crate::provenance::{self, Provenance};
 use crate::report::{self, snapshot};
@@ -49,11 +49,26 @@ pub struct RunOptions {
     /// `env == bare` and the kernel's own Landlock ABI): the mutation gate's check that a
     /// container environment leaves Landlock to the enforcer.
     pub judge_as_bare: bool,
+    /// Further enforcers planned beside `enforcer` (the mutation gate's fault modes), each on a
+    /// part of the selection: every kernel still boots once. Their cells carry the variant's
+    /// index (`enforcer` is 0, these 1, 2, …); only variant 0's cells are snapshotted and have
+    /// their output and provenance files written (the files are named by cell, not variant).
+    pub variants: Vec<VariantOptions>,
     /// A cell whose expectations were all skipped fails the run, unless its scenario says that
     /// is intended (default: under `CI=true`).
     pub strict: bool,
     /// The cache directory (default: `$LOCKGATE_CACHE`, else `~/.cache/lockgate`).
     pub cache_dir: Option<PathBuf>,
+}
+
+/// One further enforcer of a run ([`RunOptions::variants`]): the run's enforcer with these
+/// known-bad modes, on these kernels, scenarios and environments (each: all when empty).
+#[derive(Debug, Clone, Default)]
+pub struct VariantOptions {
+    pub faults: Vec<String>,
+    pub within: Selection,
+    /// Judge its cells as on the bare environment ([`RunOptions::judge_as_bare`]).
+    pub judge_as_bare: bool,
 }
 
 impl RunOptions {
@@ -89,6 +104,7 @@ impl RunOptions {
             extra_cmdline: String::new(),
             shell: false,
             judge_as_bare: false,
+            variants: Vec::new(),
             strict: std::env::var("CI").is_ok_and(|v| v == "true"),
             cache_dir: None,
         }
@@ -129,7 +145,25 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let mut fetcher = fetch::for_repo(&opts.repo, &opts.kernels_dir, cache.clone(), false)?;
     // Environments are made ready before planning, so that each case is planned with its container.
     let envs = env::prepare(&plan::select_environments(&model, &opts.selection)?, &opts.repo, &mut fetcher, &cache)?;
-    let runs = plan::plan(&model, &opts.selection, &enforcer, &envs)?;
+    let others: Vec<Enforcer> = opts
+        .variants
+        .iter()
+        .map(|v| {
+            let mut e = EnforcerChoice { faults: v.faults.clone(), ..opts.enforcer.clone() }.load()?;
+            e.stage(&cache)?;
+            Ok(e)
+        })
+        .collect::<Result<_>>()?;
+    let everything = Selection::default();
+    let variants: Vec<Variant> =
+        std::iter::once(Variant { enforcer: &enforcer, within: &everything, judge_as_bare: opts.judge_as_bare })
+            .chain(opts.variants.iter().zip(&others).map(|(v, enforcer)| Variant {
+                enforcer,
+                within: &v.within,
+                judge_as_bare: v.judge_as_bare,
+            }))
+            .collect();
+    let runs = plan::plan_variants(&model, &opts.selection, &variants, &envs)?;
     if opts.shell && (runs.len() != 1 || runs[0].cells.len() != 1) {
         bail!(
             "--shell opens one cell's guest, but the selection has {} cells: pass --kernel, --scenario and --env naming one of each",
@@ -150,6 +184,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let judging = JudgeOptions { as_bare: opts.judge_as_bare, strict: opts.strict };
     let (mut cells, mut kernels, mut last, mut host_setup) = (Vec::new(), Vec::<KernelReport>::new(), None, None);
     let n_passes = passes.len();
+    let mut judge_time = Duration::ZERO;
     for (i, pass) in passes.into_iter().enumerate() {
         let staged = stage::stage(&model, &pass, &enforcer, &envs, &mut fetcher, !opts.verbose, &mut phases)?;
         host_setup.get_or_insert(start.elapsed());
@@ -168,9 +203,14 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
                 p.config = config.clone();
             }
         }
+        let judging_started = Instant::now();
         let judged = judge_all(&model, &pass, &outcomes, &enforcer.claims, judging);
+        judge_time += judging_started.elapsed();
         if i + 1 < n_passes {
-            let table = report::table::render(&judged);
+            // The run's own enforcer's cells: the variants' verdicts are their caller's to word
+            // (a fault mode's failing cell is the mutation gate's catch, not a FAIL).
+            let own: Vec<_> = judged.iter().filter(|c| c.variant == 0).cloned().collect();
+            let table = report::table::render(&own);
             crate::event::emit(crate::event::Event::FirstResults { table, building: building.clone() });
         }
         cells.extend(judged);
@@ -194,9 +234,13 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         true => snapshot_dir.clone(),
         false => snapshot_dir.join("faults").join(enforcer.faults.join("+")),
     };
-    provenance::write(&evidence_dir, &cells, &kernels, &common, &envs);
+    let mut after_boot = vec![("judge", judge_time)];
+    let files_started = Instant::now();
+    // The files are named by cell: the run's own enforcer (variant 0) writes them.
+    let (mut own, others): (Vec<_>, Vec<_>) = cells.into_iter().partition(|c| c.variant == 0);
+    provenance::write(&evidence_dir, &own, &kernels, &common, &envs);
     // Each judged cell's whole output, beside its provenance; the failure report points to it.
-    for c in cells.iter_mut() {
+    for c in own.iter_mut() {
         if let Ok(v) = &mut c.outcome {
             let path = evidence_dir.join(report::output::file_name(v));
             match crate::cache::write_atomic(&path, report::output::render(v).as_bytes()) {
@@ -207,9 +251,14 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
             }
         }
     }
+    after_boot.push(("output and provenance files", files_started.elapsed()));
     if opts.snapshots {
-        snapshot::check_all(&snapshot_dir, &opts.repo, &mut cells, opts.accept);
+        let snapshots_started = Instant::now();
+        snapshot::check_all(&snapshot_dir, &opts.repo, &mut own, opts.accept);
+        after_boot.push(("snapshots", snapshots_started.elapsed()));
     }
+    let mut cells = own;
+    cells.extend(others);
     let environments = model.environments.iter().map(|e| (e.name.clone(), e.about().to_string())).collect();
     Ok(RunReport {
         cells,
@@ -220,6 +269,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         downloads: fetcher.downloads,
         host_setup,
         host_phases: phases.done,
+        after_boot,
         enforcer: enforcer.describe(),
         environments,
     })

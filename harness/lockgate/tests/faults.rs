@@ -37,6 +37,21 @@ fn options(kernels: PathBuf) -> RunOptions {
     o
 }
 
+/// An empty cache at `dir/cache` but for the guest binaries, copied from the shared cache
+/// (built there once for every test): these tests are about fetching into an empty cache, and a
+/// nested cargo build of the guest per empty cache cost minutes of the test command (issue 30).
+fn fresh_cache(dir: &Path) -> PathBuf {
+    let bins = lockgate::internals::guest_build::build(&Cache::from_env().unwrap(), true).unwrap();
+    let key = bins.guest.parent().and_then(|p| p.file_name()).unwrap();
+    let cache = dir.join("cache");
+    let to = Cache::at(cache.clone()).unwrap().dir("guest").join(key);
+    std::fs::create_dir_all(&to).unwrap();
+    for bin in [&bins.guest, &bins.enforcer] {
+        std::fs::copy(bin, to.join(bin.file_name().unwrap())).unwrap();
+    }
+    cache
+}
+
 /// Files in the cache that are not finished blobs: temporary work left behind.
 fn leftovers(cache: &Path) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(cache.join("tmp"))
@@ -94,7 +109,7 @@ fn a_wrong_digest_is_refused_and_nothing_is_cached() {
                 .join("\n")
         },
     );
-    let cache = dir.path().join("cache");
+    let cache = fresh_cache(dir.path());
     let mut o = options(k);
     o.cache_dir = Some(cache.clone());
     let r = run(&o).unwrap();
@@ -128,7 +143,7 @@ fn a_version_the_archive_does_not_carry_is_a_clear_error() {
 #[test]
 fn two_runs_share_a_fresh_cache_and_a_corrupt_entry_is_refetched() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
+    let cache = fresh_cache(dir.path());
     let mut o = options(workspace_root().join("kernels"));
     o.selection.kernels = vec!["debian-5.10".into()];
     o.cache_dir = Some(cache.clone());

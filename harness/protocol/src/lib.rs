@@ -105,8 +105,14 @@ pub enum Fault {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
-    /// Unique within the plan: `<scenario>@<env>`.
+    /// Unique within the plan: `<scenario>@<env>`, `#<variant>` appended for the cases of a
+    /// plan's other enforcers (the mutation gate's fault modes).
     pub id: String,
+    /// The case, observed earlier in this boot, whose control run stands for this one's: the
+    /// guest makes no control run here. The host sets it only where that case's control run
+    /// had the very same inputs (every field of the case but its id and enforcer command).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_of: Option<String>,
     pub setup: Setup,
     /// The uid/gid/groups the control run uses: the same identity the enforcer drops to.
     pub identity: Identity,

@@ -8,6 +8,7 @@
 //! `lockgate::cli` as a sandbox project's xtask hands it.
 
 mod bench;
+mod bench_scale;
 mod module_graph;
 mod soak;
 
@@ -110,24 +111,61 @@ fn lint() -> Result<bool> {
 }
 
 fn test() -> Result<bool> {
+    let mut took = Phases::default();
+    let result = test_phases(&mut took);
+    // Where the time went, whatever the outcome: the budget is 8 minutes warm (issue 30).
+    let total: f64 = took.0.iter().map(|(_, s)| s).sum();
+    let parts: Vec<String> = took.0.iter().map(|(n, s)| format!("{n} {s:.0}s")).collect();
+    eprintln!("\nxtask test: {total:.0}s in all: {}", parts.join(", "));
+    result
+}
+
+/// Each phase of the test command and its seconds.
+#[derive(Default)]
+struct Phases(Vec<(&'static str, f64)>);
+
+impl Phases {
+    fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let started = std::time::Instant::now();
+        let result = f();
+        self.0.push((name, started.elapsed().as_secs_f64()));
+        result
+    }
+}
+
+/// The test command's phases: set-up and lint, the build, the unit tests, the integration and
+/// VM tests, the mutation gate.
+fn test_phases(took: &mut Phases) -> Result<bool> {
     let root = lockgate::internals::guest_build::workspace_root();
-    use lockgate::internals::setup;
-    setup::ensure_host_tools()?;
-    // The VM tests of real enforcers fetch them (npm, gcc) as `enforcers fetch` does.
-    setup::ensure_enforcer_tools(&setup::repository_recipes(&root)?)?;
-    lint()?;
+    took.time("set-up and lint", || {
+        use lockgate::internals::setup;
+        setup::ensure_host_tools()?;
+        // The VM tests of real enforcers fetch them (npm, gcc) as `enforcers fetch` does.
+        setup::ensure_enforcer_tools(&setup::repository_recipes(&root)?)?;
+        lint()
+    })?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo_test = |args: &[&str], what: &str| -> Result<()> {
+        let status = Command::new(&cargo)
+            .current_dir(&root)
+            .args(["test", "--workspace"])
+            .args(args)
+            .status()
+            .context("cannot run cargo test")?;
+        if !status.success() {
+            bail!("cargo test failed ({what})");
+        }
+        Ok(())
+    };
     // The whole workspace, guest crates included; the VM tests in harness/lockgate/tests boot
     // real kernels. One test thread per core is what the machine can boot at once.
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args(["test", "--workspace", "--", "--test-threads=2"])
-        .status()
-        .context("cannot run cargo test")?;
-    if !status.success() {
-        bail!("cargo test failed");
-    }
-    product(&["known-bad"])
+    took.time("build", || cargo_test(&["--no-run"], "build"))?;
+    took.time("unit tests", || {
+        cargo_test(&["--lib", "--bins"], "unit tests")?;
+        cargo_test(&["--doc"], "doc tests")
+    })?;
+    took.time("integration and VM tests", || cargo_test(&["--test", "*", "--", "--test-threads=2"], "VM tests"))?;
+    took.time("mutation gate", || product(&["known-bad"]))
 }
 
 fn module_graph_cmd() -> Result<bool> {

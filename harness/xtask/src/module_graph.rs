@@ -482,7 +482,7 @@ mod tests {
         write(
             dir.path(),
             "harness/xtask/src/main.rs",
-            "fn f() { lockgate::internals::run(); lockgate::internals::model::load(); }\n",
+            "fn f() { lockgate::run(); lockgate::model::load(); }\n",
         );
         let p = check_facade(dir.path());
         assert_eq!(p.len(), 2, "{p:?}");

@@ -9,7 +9,9 @@ fn one_round_on_the_tiny_kernel_accounts_for_its_time() {
     let out_dir = tempfile::tempdir().unwrap();
     let json = out_dir.path().join("bench.json");
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["bench", "--repeat", "1", "--kernel", "debian-6.1-tiny", "--json"])
+        // A generated scenario of 2,000 expectations, not 100,000: the test checks the figures'
+        // consistency, not the speed.
+        .args(["bench", "--repeat", "1", "--kernel", "debian-6.1-tiny", "--large-expectations", "2000", "--json"])
         .arg(&json)
         .output()
         .unwrap();
@@ -47,9 +49,22 @@ fn one_round_on_the_tiny_kernel_accounts_for_its_time() {
     let phases = b["warm_host_phases"].as_array().unwrap();
     assert!(phases.iter().any(|p| p[0] == "guest binaries"), "{phases:?}");
 
+    // The mutation gate, in the same run: one boot for its one kernel, and it passed.
+    let g = &b["gate"];
+    assert_eq!(
+        (g["kernels"].as_u64(), g["boots"].as_u64(), g["passed"].as_bool()),
+        (Some(1), Some(1), Some(true)),
+        "{g}"
+    );
+    assert!(f(&b["ratio_gate_to_matrix"]) > 0.0);
+    // The generated scenario: booted, judged, snapshotted; each step timed.
+    let l = &b["large"];
+    assert_eq!((l["expectations"].as_u64(), l["operations"].as_u64()), (Some(2000), Some(1000)), "{l}");
+    assert!(f(&l["boot_s"]) > 0.0 && f(&l["judge_s"]) > 0.0 && f(&l["snapshot_s"]) > 0.0, "{l}");
+
     // Every target is checked and reported, met or not.
     let targets = b["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 2 + containers.len() + 3, "{targets:?}");
+    assert_eq!(targets.len(), 2 + containers.len() + 3 + 3, "{targets:?}");
     for t in targets {
         assert!(t["met"].is_boolean() && f(&t["measured"]).is_finite(), "{t}");
         let line = t["what"].as_str().unwrap();

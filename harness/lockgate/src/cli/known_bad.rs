@@ -7,7 +7,8 @@
 //! cell with a failing verdict. Nothing failing is MISSED; a harness error is ERROR. Any MISSED,
 //! ERROR or false alarm fails the gate.
 
-use crate::run::{RunOptions, RunReport};
+use crate::plan::Selection;
+use crate::run::{RunOptions, RunReport, VariantOptions};
 use crate::vm::accel::AccelChoice;
 use anyhow::Result;
 use clap::Args;
@@ -120,9 +121,9 @@ enum Seen {
     NotApplicable,
 }
 
-/// The first harness error of `kernel`'s cells, else the first failing verdict.
-fn seen(report: &RunReport, kernel: &str) -> Seen {
-    let cells: Vec<_> = report.cells.iter().filter(|c| c.kernel == kernel).collect();
+/// The first harness error of `kernel`'s cells of `variant`, else the first failing verdict.
+fn seen(report: &RunReport, kernel: &str, variant: usize) -> Seen {
+    let cells: Vec<_> = report.cells.iter().filter(|c| c.kernel == kernel && c.variant == variant).collect();
     if cells.is_empty() {
         return Seen::Error("no cell ran on this kernel".into());
     }
@@ -138,32 +139,59 @@ fn seen(report: &RunReport, kernel: &str) -> Seen {
         .unwrap_or(Seen::Passed)
 }
 
-/// Runs the suite with `faults` on `kernels`, in `envs` (all when empty), judged as on bare when
-/// `as_bare`; one `Seen` per kernel, in order.
-fn run_suite(
-    args: &KnownBadArgs,
-    faults: &[&str],
-    scenarios: &[String],
-    kernels: &[&str],
-    envs: &[&str],
-    as_bare: bool,
-) -> Vec<Seen> {
+/// A row of the table after `correct`: the variant of the run that holds its cells (`None`: it
+/// matters on none of the kernels), and on which kernels it matters.
+struct Row {
+    variant: Option<usize>,
+    targets: Vec<String>,
+}
+
+/// The whole gate as one run: the correct enforcer on every environment (variant 0), then each
+/// mode on the kernels where it matters and each environment fault, as variants of that run, so
+/// that each kernel boots once for all of them (issue 30). The run's plan shares what is the
+/// same: a fault mode's case borrows the correct enforcer's control run for the same
+/// (scenario, environment) — the control run has no enforcer, so its inputs are equal (see
+/// `lockgate::plan::plan_variants`) — and an environment fault's cases are the correct
+/// enforcer's own cases in that environment, observed once and judged twice (as they are, and
+/// as on bare).
+fn gate_options(args: &KnownBadArgs, kernels: &[(String, Option<u32>)]) -> (RunOptions, Vec<Row>) {
     let mut opts = RunOptions::new(args.project.clone());
-    opts.selection.kernels = kernels.iter().map(|k| k.to_string()).collect();
-    opts.selection.scenarios = scenarios.to_vec();
-    opts.selection.envs = envs.iter().map(|e| e.to_string()).collect();
-    opts.judge_as_bare = as_bare;
-    opts.enforcer.faults = faults.iter().map(|f| f.to_string()).collect();
+    opts.selection.kernels = kernels.iter().map(|(k, _)| k.clone()).collect();
     // Snapshots record the correct enforcer; vm-test checks them. The gate judges verdicts.
     opts.snapshots = false;
     opts.accel = args.accel;
     if let Some(j) = args.jobs {
         opts.jobs = j.max(1);
     }
-    match crate::run::run(&opts) {
-        Ok(report) => kernels.iter().map(|k| seen(&report, k)).collect(),
-        Err(e) => kernels.iter().map(|_| Seen::Error(format!("{e:#}"))).collect(),
+    let on = |matters: &dyn Fn(Option<u32>) -> bool| -> Vec<String> {
+        kernels.iter().filter(|(_, abi)| matters(*abi)).map(|(n, _)| n.clone()).collect()
+    };
+    let mut rows = Vec::new();
+    let mut add = |variant: VariantOptions, rows: &mut Vec<Row>| {
+        let targets = variant.within.kernels.clone();
+        // A variant without kernels would run on every kernel: it is not planned at all.
+        let variant = (!targets.is_empty()).then(|| {
+            opts.variants.push(variant);
+            opts.variants.len()
+        });
+        rows.push(Row { variant, targets });
+    };
+    for mode in modes() {
+        let targets = on(&*mode.matters);
+        // An enforcer fault is the enforcer's wherever it runs: the bare environment shows it.
+        let within = Selection { kernels: targets, scenarios: mode.scenarios, envs: vec!["bare".into()], shard: None };
+        add(VariantOptions { faults: vec![mode.name], within, judge_as_bare: false }, &mut rows);
     }
+    for env in &ENV_FAULTS {
+        let within = Selection {
+            kernels: on(&|abi| abi.is_some()),
+            scenarios: Vec::new(),
+            envs: vec![env.name.into()],
+            shard: None,
+        };
+        add(VariantOptions { faults: Vec::new(), within, judge_as_bare: true }, &mut rows);
+    }
+    (opts, rows)
 }
 
 /// The table's word for a cell. `correct` is the row of the correct enforcer.
@@ -179,59 +207,58 @@ fn word(seen: &Seen, correct: bool) -> &'static str {
 }
 
 pub(super) fn run(project: &super::project::Project, args: &KnownBadArgs) -> Result<bool> {
+    Ok(gate(&KnownBadArgs { project: project.root.clone(), ..args.clone() })?.passed)
+}
+
+/// What one run of the gate came to, for the bench.
+pub struct Gate {
+    pub passed: bool,
+    pub wall_s: f64,
+    pub kernels: usize,
+    /// Guest boots (one per kernel since issue 30).
+    pub boots: usize,
+}
+
+/// The gate, printed; whether it passed, its wall time and its boots.
+pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
     super::setup::ensure_host_tools()?;
-    let args = &KnownBadArgs { project: project.root.clone(), ..args.clone() };
     let start = Instant::now();
     let kernels = selected_kernels(&args.project, &args.kernel)?;
     let names: Vec<&str> = kernels.iter().map(|(n, _)| n.as_str()).collect();
-
-    eprintln!("known-bad: the correct enforcer on {}, every environment", names.join(", "));
-    let correct = run_suite(args, &[], &[], &names, &[], false);
-    let mut rows: Vec<Vec<Seen>> = Vec::new();
-    for mode in &modes() {
-        let targets: Vec<&str> =
-            kernels.iter().filter(|(_, abi)| (mode.matters)(*abi)).map(|(n, _)| n.as_str()).collect();
-        let mut results = Vec::new().into_iter();
-        if !targets.is_empty() {
-            // An enforcer fault is the enforcer's wherever it runs: the bare environment shows it.
-            eprintln!("known-bad: --fault {} on {}", mode.name, targets.join(", "));
-            results = run_suite(args, &[&mode.name], &mode.scenarios, &targets, &["bare"], false).into_iter();
+    let (opts, rows) = gate_options(args, &kernels);
+    eprintln!("known-bad: the correct enforcer on {}, every environment; in the same boots:", names.join(", "));
+    for (name, row) in columns().iter().zip(&rows) {
+        if !row.targets.is_empty() {
+            eprintln!("known-bad:   {name} on {}", row.targets.join(", "));
         }
-        rows.push(
-            names
-                .iter()
-                .map(|k| {
-                    if targets.contains(k) {
-                        results.next().unwrap_or(Seen::NotApplicable)
-                    } else {
-                        Seen::NotApplicable
-                    }
-                })
-                .collect(),
-        );
     }
     for env in &ENV_FAULTS {
-        let targets: Vec<&str> = kernels.iter().filter(|(_, abi)| abi.is_some()).map(|(n, _)| n.as_str()).collect();
-        let mut results = Vec::new().into_iter();
-        if !targets.is_empty() {
-            eprintln!("known-bad: environment {} ({}) on {}, judged as bare", env.name, env.why, targets.join(", "));
-            results = run_suite(args, &[], &[], &targets, &[env.name], true).into_iter();
-        }
-        rows.push(
+        eprintln!("known-bad: environment {}: {}; judged as bare", env.name, env.why);
+    }
+    let report = crate::run::run(&opts);
+    let seen_of = |variant: usize, kernel: &str| match &report {
+        Ok(report) => seen(report, kernel, variant),
+        Err(e) => Seen::Error(format!("{e:#}")),
+    };
+    let correct: Vec<Seen> = names.iter().map(|k| seen_of(0, k)).collect();
+    let rows: Vec<Vec<Seen>> = rows
+        .iter()
+        .map(|row| {
             names
                 .iter()
-                .map(|k| {
-                    if targets.contains(k) {
-                        results.next().unwrap_or(Seen::NotApplicable)
-                    } else {
-                        Seen::NotApplicable
-                    }
+                .map(|k| match row.variant {
+                    Some(v) if row.targets.iter().any(|t| t == k) => seen_of(v, k),
+                    _ => Seen::NotApplicable,
                 })
-                .collect(),
-        );
-    }
+                .collect()
+        })
+        .collect();
+    let boots = report.as_ref().map_or(0, |r| r.kernels.iter().filter(|k| k.boot.is_some()).count());
+    eprintln!("known-bad: {boots} boots for {} kernels", names.len());
     print_table(&kernels, &correct, &rows);
-    Ok(print_details(&names, &correct, &rows, start.elapsed().as_secs_f64()))
+    let wall_s = start.elapsed().as_secs_f64();
+    let passed = print_details(&names, &correct, &rows, wall_s);
+    Ok(Gate { passed, wall_s, kernels: names.len(), boots })
 }
 
 /// The matrix's kernels (or those named), by name, with the ABI their manifest expects.

@@ -12,7 +12,7 @@ mod coverage;
 mod enforcers;
 mod init;
 mod kernels;
-mod known_bad;
+pub(crate) mod known_bad;
 mod project;
 mod run;
 pub(crate) mod setup;

@@ -7,6 +7,7 @@ use crate::enforcer::claim::ClaimReader;
 use crate::model::Model;
 use crate::plan::KernelRun;
 use crate::pool::KernelOutcome;
+use lockgate_protocol::CaseObservation;
 
 /// The outcome of one cell: judged, or a harness error (never a pass).
 #[derive(Debug, Clone)]
@@ -14,6 +15,8 @@ pub struct CellResult {
     pub kernel: String,
     pub env: String,
     pub scenario: String,
+    /// The plan's variant (enforcer) the cell is of: 0 for a run of one enforcer.
+    pub variant: usize,
     pub outcome: Result<CellVerdict, String>,
     /// The snapshot's state, apart from the verdict: a cell can pass and have a new snapshot.
     pub snapshot: SnapshotState,
@@ -180,15 +183,27 @@ pub fn judge_all(
     claims: &ClaimReader,
     opts: JudgeOptions,
 ) -> Vec<CellResult> {
-    let judge_as_bare = opts.as_bare;
     let mut cells = Vec::new();
     for (run, out) in runs.iter().zip(outcomes) {
         let kernel = &model.kernels[run.kernel].value;
-        for (cell, case) in run.cells.iter().zip(&run.cases) {
+        for cell in &run.cells {
+            let case = &run.cases[cell.case];
+            let judge_as_bare = opts.as_bare || cell.judge_as_bare;
             let scenario = &model.scenarios[cell.scenario].value;
             let outcome = match (&out.observations, &out.report.error) {
                 (Ok(obs), None) => {
-                    let case_obs = &obs.cases[&case.id];
+                    // A shared control run was observed in the case it names (same inputs).
+                    let shared;
+                    let case_obs = match &case.control_of {
+                        None => &obs.cases[&case.id],
+                        Some(of) => {
+                            shared = CaseObservation {
+                                control: obs.cases[of].control.clone(),
+                                ..obs.cases[&case.id].clone()
+                            };
+                            &shared
+                        }
+                    };
                     // Only a container's facts explain a block; bare runs where the kernel is.
                     let facts = case.container.as_ref().map(|_| &cell.env_facts);
                     let blocked = landlock_blocked(&cell.env, facts, &case_obs.landlock, &obs.preflight.landlock);
@@ -216,6 +231,7 @@ pub fn judge_all(
                 kernel: kernel.name.to_string(),
                 env: cell.env.clone(),
                 scenario: scenario.name.to_string(),
+                variant: cell.variant,
                 outcome,
                 snapshot: SnapshotState::NotCompared,
                 nothing_checked_fails: opts.strict && !scenario.may_skip_all,

@@ -20,6 +20,8 @@ use crate::model::scenario::{Action, Check, Claim, Denier, Scenario, Wanted};
 pub use crate::plan::Sentinel;
 use lockgate_protocol::{AbiProbe, CaseObservation, Limits, Outcome, ProbeOp, RunObservation, StepResult};
 use serde::Serialize;
+use std::cell::OnceCell;
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -315,6 +317,9 @@ pub fn judge(input: &CellInput) -> CellVerdict {
     let steps = input.step_of.iter().flatten().map(|k| k + 1).max().unwrap_or(0);
     let limits = input.scenario.limits.resolve(steps);
     let mut expectations = Vec::new();
+    // Worked out once per cell: an explanation of any step may need them.
+    let denials = Denials { input, all: OnceCell::new() };
+    let sentinels = sentinels_seen(input);
     for (i, e) in input.scenario.expect.iter().enumerate() {
         let expect = describe(&e.check);
         let mut v = ExpectationVerdict {
@@ -407,8 +412,9 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 let context = RunContext {
                     claim: claim.as_ref().map(|(c, l)| (*c, l.as_str())),
                     landlock: &obs.landlock,
-                    sandbox_denials: sandbox_denials(input, i_step),
-                    sentinels: sentinels_seen(input),
+                    denials: &denials,
+                    this: i_step,
+                    sentinels: &sentinels,
                 };
                 judge_operation(&mut v, action, result, *by, &c.outcome, &en.outcome, &context);
             }
@@ -547,11 +553,29 @@ struct RunContext<'a> {
     claim: Option<(Claim, &'a str)>,
     /// The Landlock probe where the runs happened.
     landlock: &'a AbiProbe,
-    /// The other steps of this run that the sandbox denied (the control run allowed them, or
-    /// failed them otherwise), each with what the control run got when it was not allowed.
-    sandbox_denials: Vec<Denial>,
-    /// What each of the harness's sentinels showed in this run.
-    sentinels: Vec<(Sentinel, Seen)>,
+    /// The steps of this run that the sandbox denied (the control run allowed them, or failed
+    /// them otherwise), worked out once per cell ([`Denials`]).
+    denials: &'a Denials<'a>,
+    /// The step being judged (its own denial is no evidence for it).
+    this: usize,
+    /// What each of the harness's sentinels showed in this run (once per cell).
+    sentinels: &'a [(Sentinel, Seen)],
+}
+
+/// The steps the enforced run was denied, worked out once per cell and only when an
+/// explanation needs them, so that judging stays linear in the expectations (issue 30).
+struct Denials<'a> {
+    input: &'a CellInput<'a>,
+    all: OnceCell<Vec<(usize, Denial)>>,
+}
+
+impl Denials<'_> {
+    /// The denials of the steps other than `this`, each once, in the order first met.
+    fn except(&self, this: usize) -> Vec<Denial> {
+        let all = self.all.get_or_init(|| sandbox_denials(self.input));
+        let mut seen = HashSet::new();
+        all.iter().filter(|(k, d)| *k != this && seen.insert(d.what.as_str())).map(|(_, d)| d.clone()).collect()
+    }
 }
 
 /// Another step of the run that the sandbox denied.
@@ -595,20 +619,17 @@ fn sentinels_seen(input: &CellInput) -> Vec<(Sentinel, Seen)> {
         .collect()
 }
 
-/// The commands of the steps, other than `this`, that the enforced run was denied and the control
+/// The commands of the steps (each with its step) that the enforced run was denied and the control
 /// run was allowed — or was denied with a permission check's errno (EACCES, EPERM) where the
 /// control run failed with another (a bind denied EACCES whose control run got EADDRINUSE: the
 /// sandbox's check comes first) — proof that a ruleset was in effect in that run.
-fn sandbox_denials(input: &CellInput, this: usize) -> Vec<Denial> {
+fn sandbox_denials(input: &CellInput) -> Vec<(usize, Denial)> {
     let obs = input.obs;
     let mut out = Vec::new();
     for (i, e) in input.scenario.expect.iter().enumerate() {
         let (Some(k), Check::Operation { action, .. }) = (input.step_of.get(i).copied().flatten(), &e.check) else {
             continue;
         };
-        if k == this {
-            continue;
-        }
         if let (Some(c), Some(en)) = (step(&obs.control, k), step(&obs.enforced, k)) {
             let what = match action {
                 Action::Run(cmd) => format!("`{cmd}`"),
@@ -621,9 +642,7 @@ fn sandbox_denials(input: &CellInput, this: usize) -> Vec<Denial> {
                 }
                 _ => continue,
             };
-            if !out.iter().any(|d: &Denial| d.what == what) {
-                out.push(Denial { what, landlock: matches!(e.as_str(), "EACCES" | "EXDEV") });
-            }
+            out.push((k, Denial { what, landlock: matches!(e.as_str(), "EACCES" | "EXDEV") }));
         }
     }
     out
@@ -674,10 +693,11 @@ fn why_not_denied(what: &str, action: &Action, ctx: &RunContext) -> String {
         None => String::new(),
     };
     let mut evidence = Vec::new();
-    if !ctx.sandbox_denials.is_empty() {
-        let n = ctx.sandbox_denials.len();
+    let sandbox_denials = ctx.denials.except(ctx.this);
+    if !sandbox_denials.is_empty() {
+        let n = sandbox_denials.len();
         let steps = if n == 1 { "step" } else { "steps" };
-        let list: Vec<&str> = ctx.sandbox_denials.iter().map(|d| d.what.as_str()).collect();
+        let list: Vec<&str> = sandbox_denials.iter().map(|d| d.what.as_str()).collect();
         evidence.push(format!("{n} other {steps} denied by the sandbox: {}", list.join(", ")));
     }
     let denied: Vec<&Sentinel> =
@@ -703,7 +723,7 @@ fn why_not_denied(what: &str, action: &Action, ctx: &RunContext) -> String {
     };
     // Landlock answers EACCES (files, TCP) or EXDEV (refer); a denial only with EPERM could be
     // a seccomp filter's as well as a Landlock scope's.
-    let landlock = !denied.is_empty() || ctx.sandbox_denials.iter().any(|d| d.landlock);
+    let landlock = !denied.is_empty() || sandbox_denials.iter().any(|d| d.landlock);
     let what = match landlock {
         true => "a Landlock ruleset was in effect in this run",
         false => {

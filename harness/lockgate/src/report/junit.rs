@@ -178,6 +178,7 @@ pub(crate) mod tests {
             kernel: kernel.into(),
             env: "bare".into(),
             scenario: scenario.into(),
+            variant: 0,
             outcome,
             snapshot: SnapshotState::NotCompared,
             nothing_checked_fails: false,

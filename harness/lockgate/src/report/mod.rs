@@ -30,6 +30,9 @@ pub struct RunReport {
     pub host_setup: Duration,
     /// `host_setup`, step by step (what a warm start spends its time on).
     pub host_phases: Vec<(&'static str, Duration)>,
+    /// Host-side work on the observations: judging, the output and provenance files, the
+    /// snapshots (the bench's large scenario shows they grow linearly with the expectations).
+    pub after_boot: Vec<(&'static str, Duration)>,
 }
 
 impl RunReport {
