@@ -57,7 +57,7 @@ impl LargeRow {
 /// A scenario of `n` expectations over `n / 2` distinct operations, each written twice as the
 /// shipped scenarios write theirs. One operation in five is `mknod_reg /sandbox/fI`, denied by
 /// the sandbox wherever the kernel has Landlock and allowed where it has none (two exclusive
-/// `when:`s); the others read a missing file, ENOENT in both runs, so plain DAC by attribution
+/// `when:`s); the others read a missing file, ENOENT in both runs: the operation's own failure (`by: operation`)
 /// (every created file costs one of the guest tmpfs's inodes, about 30,000 at 256 MiB).
 pub fn large_scenario(n: usize) -> String {
     let mut s = String::from(
@@ -72,7 +72,7 @@ pub fn large_scenario(n: usize) -> String {
                 "  - {{probe: mknod_reg /sandbox/f{i}, denied: EACCES, by: sandbox, when: 'abi >= 1'}}\n  - {{probe: mknod_reg /sandbox/f{i}, allowed: true, when: 'abi == none'}}\n"
             ),
             _ => format!(
-                "  - {{probe: read /sandbox/m{i}, denied: ENOENT}}\n  - {{probe: read /sandbox/m{i}, denied: ENOENT, by: dac}}\n"
+                "  - {{probe: read /sandbox/m{i}, denied: ENOENT}}\n  - {{probe: read /sandbox/m{i}, denied: ENOENT, by: operation}}\n"
             ),
         });
     }

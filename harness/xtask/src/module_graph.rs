@@ -387,6 +387,8 @@ pub fn check_facade(root: &Path) -> Vec<String> {
     rust_files(&root.join("harness/xtask/src"), &mut files);
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
+        // Code only: comments may name a module, and tests quote paths (this file's own do).
+        let text = code_lines(without_tests(&text));
         for at in starts_of(&text, "lockgate") {
             let name: String = text[at..].chars().take_while(|c| is_ident(*c)).collect();
             if !name.is_empty() && !facade_items.contains(&name) {
@@ -487,7 +489,7 @@ mod tests {
         let p = check_facade(dir.path());
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].contains("`pub mod model` opens the library"), "{}", p[0]);
-        assert!(p[1].contains("names `lockgate::internals::model`, outside the library's façade"), "{}", p[1]);
+        assert!(p[1].contains("names `lockgate::model`, outside the library's façade"), "{}", p[1]);
     }
 
     #[test]
