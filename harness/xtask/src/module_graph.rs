@@ -481,11 +481,7 @@ mod tests {
             "harness/lockgate/src/lib.rs",
             "pub mod cli;\npub mod model;\npub use run::{run, RunOptions};\n",
         );
-        write(
-            dir.path(),
-            "harness/xtask/src/main.rs",
-            "fn f() { lockgate::run(); lockgate::model::load(); }\n",
-        );
+        write(dir.path(), "harness/xtask/src/main.rs", "fn f() { lockgate::run(); lockgate::model::load(); }\n");
         let p = check_facade(dir.path());
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].contains("`pub mod model` opens the library"), "{}", p[0]);
