@@ -83,7 +83,7 @@ fn an_unpinned_or_missing_kernel_is_an_error_and_the_others_still_run() {
     let by_kernel = |name: &str| r.cells.iter().find(|c| c.kernel == name).unwrap();
     assert!(by_kernel("debian-5.10").ok(), "the other kernels still run");
     let e = by_kernel("debian-6.12").outcome.as_ref().unwrap_err();
-    assert!(e.contains("is not pinned") && e.contains("cargo xtask kernels lock"), "{e}");
+    assert!(e.contains("is not pinned") && e.contains("`lockgate kernels lock`"), "{e}");
     let e = by_kernel("mine").outcome.as_ref().unwrap_err();
     assert!(e.contains("/nonexistent/bzImage does not exist"), "{e}");
 }

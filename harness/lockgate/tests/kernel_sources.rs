@@ -73,7 +73,7 @@ fn a_url_is_refused_until_pinned_then_pinned_by_lock_then_served_from_the_cache(
     let k = w.manifest(&format!("name: k\nabi: 1\nsource: {{url: '{}'}}\n", file_url(&bz)));
 
     let err = format!("{:#}", w.fetcher(false).kernel(&k).unwrap_err());
-    assert!(err.contains("is not pinned in") && err.contains("cargo xtask kernels lock"), "{err}");
+    assert!(err.contains("is not pinned in") && err.contains("`lockgate kernels lock`"), "{err}");
     assert_eq!(w.blobs(), 0, "nothing is cached for an unpinned URL");
 
     let a = w.fetcher(true).kernel(&k).unwrap();
