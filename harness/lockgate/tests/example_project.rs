@@ -70,13 +70,7 @@ fn the_example_project_passes_and_catches_a_seeded_enforcer_bug() {
     let provenance = project.join("scenarios/snapshots/read-only-tree@debian-6.12@bare.provenance.json");
     let enforcer = enforcer_digest(&provenance);
 
-    // The bug of OpenShell #905, seeded: read-only paths granted read-write as well.
-    let main = project.join("enforcer/src/main.rs");
-    let src = std::fs::read_to_string(&main).unwrap();
-    let line = r#"let read_write = paths("LL_FS_RW");"#;
-    assert!(src.contains(line), "{src}");
-    std::fs::write(&main, src.replace(line, r#"let read_write = [paths("LL_FS_RW"), paths("LL_FS_RO")].concat();"#))
-        .unwrap();
+    seed_905(&project);
     let (code, out) = xtask(&project, &args);
     assert_eq!(code, 1, "the seeded bug fails the run: {out}");
     assert!(out.contains("1 failed"), "{out}");
@@ -89,6 +83,17 @@ fn the_example_project_passes_and_catches_a_seeded_enforcer_bug() {
         "{out}"
     );
     assert_ne!(enforcer_digest(&provenance), enforcer, "the changed source was built again, and recorded");
+}
+
+/// The bug of OpenShell #905, seeded into the example's enforcer: its read-only paths granted
+/// read-write as well.
+fn seed_905(project: &Path) {
+    let main = project.join("enforcer/src/main.rs");
+    let src = std::fs::read_to_string(&main).unwrap();
+    let line = r#"let read_write = paths("LL_FS_RW");"#;
+    assert!(src.contains(line), "{src}");
+    std::fs::write(&main, src.replace(line, r#"let read_write = [paths("LL_FS_RW"), paths("LL_FS_RO")].concat();"#))
+        .unwrap();
 }
 
 /// The enforcer's sha256 in a cell's provenance record.
@@ -161,12 +166,7 @@ fn the_binary_alone_starts_checks_fetches_runs_and_reproduces() {
     assert_eq!(code, 0, "the example passes on debian-6.12 with the binary alone: {out}");
     assert!(out.contains("2 cells: 2 passed, 0 failed;"), "{out}");
 
-    // The bug of OpenShell #905, seeded: read-only paths granted read-write as well.
-    let main = project.join("enforcer/src/main.rs");
-    let src = std::fs::read_to_string(&main).unwrap();
-    let line = r#"let read_write = paths("LL_FS_RW");"#;
-    std::fs::write(&main, src.replace(line, r#"let read_write = [paths("LL_FS_RW"), paths("LL_FS_RO")].concat();"#))
-        .unwrap();
+    seed_905(&project);
     let (code, out) = lockgate(&project, &args);
     assert_eq!(code, 1, "the seeded bug fails the run: {out}");
     let repro = out
