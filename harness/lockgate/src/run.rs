@@ -113,7 +113,7 @@ impl RunOptions {
 
 /// The project's `kernels/`, else lockgate's shipped ones. Should those fail to unpack, the
 /// project's path stays and loading it says what is missing; the cause is told first.
-fn kernels_of(project: &std::path::Path) -> PathBuf {
+pub(crate) fn kernels_of(project: &std::path::Path) -> PathBuf {
     crate::shipped::or_default(project, "kernels").unwrap_or_else(|e| {
         crate::event::emit(crate::event::Event::Warning(format!("{e:#}")));
         project.join("kernels")

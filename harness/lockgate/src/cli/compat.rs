@@ -135,15 +135,15 @@ pub fn merge(old: Vec<Recorded>, new: Vec<Recorded>) -> Vec<Recorded> {
 
 pub(super) fn run(project: &super::project::Project, cmd: &CompatCmd) -> Result<bool> {
     match cmd {
-        CompatCmd::Run(a) => run_enforcers(&project.root, a),
+        CompatCmd::Run(a) => run_enforcers(project, a),
         CompatCmd::Table(a) => table_cmd(project, a),
     }
 }
 
-fn run_enforcers(root: &Path, a: &RunArgs) -> Result<bool> {
+fn run_enforcers(project: &super::project::Project, a: &RunArgs) -> Result<bool> {
     super::setup::ensure_host_tools()?;
-    let root = root.to_path_buf();
-    let adapters = super::project::Project::new(root.clone(), true).fetched_adapters()?;
+    let root = project.root.clone();
+    let adapters = project.fetched_adapters()?;
     let chosen: Vec<_> = adapters.iter().filter(|(n, ..)| a.enforcer.is_empty() || a.enforcer.contains(n)).collect();
     if chosen.is_empty() {
         bail!("no fetched enforcer named {}", a.enforcer.join(", "));

@@ -263,7 +263,7 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
 
 /// The matrix's kernels (or those named), by name, with the ABI their manifest expects.
 fn selected_kernels(project: &std::path::Path, asked: &[String]) -> Result<Vec<(String, Option<u32>)>> {
-    let model = crate::model::load_matrix(&RunOptions::new(project.to_path_buf()).kernels_dir)?;
+    let model = crate::model::load_matrix(&crate::run::kernels_of(project))?;
     // The default matrix when none is named (opt-in kernels only when asked for, or `all`).
     let mut kernels: Vec<(String, Option<u32>)> = crate::plan::select_kernels(&model, asked)?
         .into_iter()

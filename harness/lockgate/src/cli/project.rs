@@ -25,7 +25,7 @@ impl Project {
 
     /// The project's `kernels/`, else lockgate's shipped ones.
     pub fn kernels(&self) -> PathBuf {
-        crate::run::RunOptions::new(self.root.clone()).kernels_dir
+        crate::run::kernels_of(&self.root)
     }
 
     /// An error unless the directory holds a project (a `scenarios/` directory): what it is, and
