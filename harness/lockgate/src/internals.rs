@@ -9,24 +9,9 @@ pub mod cache {
 }
 pub mod enforcer {
     pub use crate::enforcer::{load, reference, EnforcerChoice, RunAs};
-    pub mod fetch {
-        pub use crate::enforcer::fetch::{calls_landlock, recipe_in};
-    }
 }
 pub mod env {
     pub use crate::env::{prepare, Prepared};
-}
-pub mod fetch {
-    pub use crate::fetch::{for_repo, Fetcher};
-    pub mod build {
-        pub use crate::fetch::build::missing_build_packages;
-    }
-    pub mod lock {
-        pub use crate::fetch::lock::LockFile;
-    }
-}
-pub mod guest_build {
-    pub use crate::guest_build::{build, workspace_root};
 }
 pub mod image {
     pub mod newc {
@@ -70,6 +55,21 @@ pub mod report {
 }
 pub mod run {
     pub use crate::run::{run, BootSummary, RunOptions, RunReport, VariantOptions};
+}
+pub mod supply {
+    pub use crate::supply::{for_repo, Supply};
+    pub mod guest {
+        pub use crate::supply::guest::{build, workspace_root};
+    }
+    pub mod kernel_build {
+        pub use crate::supply::kernel_build::missing_build_packages;
+    }
+    pub mod lock {
+        pub use crate::supply::lock::LockFile;
+    }
+    pub mod recipe {
+        pub use crate::supply::recipe::{calls_landlock, recipe_in};
+    }
 }
 pub mod setup {
     pub use crate::cli::setup::{ensure_enforcer_tools, ensure_host_tools, repository_recipes};

@@ -1,5 +1,5 @@
 //! lockgate's host side. Data flows one way:
-//! load (`model`) → plan (`plan`) → stage (`stage`, `fetch`, `image`, `env`) → boot (`vm`,
+//! load (`model`) → plan (`plan`) → stage (`stage`, `supply`, `image`, `env`) → boot (`vm`,
 //! `pool`) → observe (`observe`) → judge (`judge`) → report (`report`); `run` strings them
 //! together, `cli` is the product's command line.
 //!
@@ -14,8 +14,6 @@ mod elf;
 mod enforcer;
 mod env;
 mod event;
-mod fetch;
-mod guest_build;
 mod image;
 mod invocation;
 mod judge;
@@ -28,6 +26,7 @@ mod report;
 mod run;
 mod shipped;
 mod stage;
+mod supply;
 mod vm;
 
 pub use event::{set_sink, Event, Sink};

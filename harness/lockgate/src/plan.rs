@@ -451,7 +451,7 @@ mod tests {
     /// case's control run; the environment's cases are the correct enforcer's own.
     #[test]
     fn variants_share_one_boot_equal_cases_and_control_runs() {
-        let root = crate::guest_build::workspace_root();
+        let root = crate::supply::guest::workspace_root();
         let model = crate::model::load(&root.join("scenarios"), &root.join("kernels")).unwrap();
         let mut envs = Prepared::names_only(&model.environments.iter().collect::<Vec<_>>());
         // Names only has no containers: give each container environment one, as `prepare` does.

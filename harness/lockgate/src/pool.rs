@@ -5,11 +5,11 @@
 
 use crate::cache::Cache;
 use crate::event::{emit, Event};
-use crate::fetch::Artifact;
 use crate::image::{self, BaseImage};
 use crate::model::{self, Model};
 use crate::observe::{self, Observations};
 use crate::plan::KernelRun;
+use crate::supply::Artifact;
 use crate::vm::accel::{self, AccelChoice};
 use crate::vm::console::{self, BootOutcome, Ended, Pace, Watch};
 use crate::vm::qemu::{self, Accel};

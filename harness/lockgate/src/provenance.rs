@@ -55,7 +55,7 @@ pub fn write(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], common:
 }
 
 /// The runtime binary that started an environment's container (by its path in the guest).
-fn runtime_of<'a>(envs: &'a Prepared, env: &crate::env::ReadyEnv) -> Option<&'a crate::env::runtime::Binary> {
+fn runtime_of<'a>(envs: &'a Prepared, env: &crate::env::ReadyEnv) -> Option<&'a crate::supply::runtime::Binary> {
     let path = &env.container.as_ref()?.runtime;
-    envs.runtime.as_ref()?.binaries.iter().find(|b| crate::env::runtime::in_guest(b.name) == path)
+    envs.runtime.as_ref()?.binaries.iter().find(|b| crate::supply::runtime::in_guest(b.name) == path)
 }

@@ -3,7 +3,6 @@
 
 use crate::cache::Cache;
 use crate::enforcer::{Enforcer, EnforcerChoice};
-use crate::fetch;
 use crate::judge::cells::{judge_all, JudgeOptions};
 use crate::plan::{self, KernelRun, Selection, Variant};
 use crate::pool::{self, BootOptions};
@@ -142,9 +141,9 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     };
     // Staging: a fetched enforcer is found in the run's own cache, a workspace's is built there.
     enforcer.stage(&cache)?;
-    let mut fetcher = fetch::for_repo(&opts.repo, &opts.kernels_dir, cache.clone(), false)?;
+    let mut supply = crate::supply::for_repo(&opts.repo, &opts.kernels_dir, cache.clone(), false)?;
     // Environments are made ready before planning, so that each case is planned with its container.
-    let envs = env::prepare(&plan::select_environments(&model, &opts.selection)?, &opts.repo, &mut fetcher, &cache)?;
+    let envs = env::prepare(&plan::select_environments(&model, &opts.selection)?, &opts.repo, &mut supply, &cache)?;
     let others: Vec<Enforcer> = opts
         .variants
         .iter()
@@ -174,7 +173,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     // Kernels still to be built from source take minutes on a fresh machine: the other
     // kernels boot and are judged first, and their table is shown while the build runs.
     let (ready, to_build): (Vec<KernelRun>, Vec<KernelRun>) =
-        runs.into_iter().partition(|r| !fetcher.needs_a_build(&model.kernels[r.kernel].value));
+        runs.into_iter().partition(|r| !supply.needs_a_build(&model.kernels[r.kernel].value));
     let building: Vec<String> = to_build.iter().map(|r| model.kernels[r.kernel].value.name.to_string()).collect();
     // One pass when every kernel is at hand (or none is), two otherwise.
     let mut passes: Vec<Vec<KernelRun>> = [ready, to_build].into_iter().filter(|p| !p.is_empty()).collect();
@@ -186,7 +185,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let n_passes = passes.len();
     let mut judge_time = Duration::ZERO;
     for (i, pass) in passes.into_iter().enumerate() {
-        let staged = stage::stage(&model, &pass, &enforcer, &envs, &mut fetcher, !opts.verbose, &mut phases)?;
+        let staged = stage::stage(&model, &pass, &enforcer, &envs, &mut supply, !opts.verbose, &mut phases)?;
         host_setup.get_or_insert(start.elapsed());
         let inputs = pool::Inputs {
             model: &model,
@@ -266,7 +265,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
         qemu_version,
         wall: start.elapsed(),
         image_built: staged.base.built,
-        downloads: fetcher.downloads,
+        downloads: supply.downloads,
         host_setup,
         host_phases: phases.done,
         after_boot,

@@ -6,11 +6,11 @@
 use crate::enforcer::Enforcer;
 use crate::env::Prepared;
 use crate::event::{emit, Event};
-use crate::fetch::{Artifact, Fetcher};
-use crate::guest_build::GuestBinaries;
 use crate::image::{self, BaseImage};
 use crate::model::Model;
 use crate::plan::KernelRun;
+use crate::supply::guest::GuestBinaries;
+use crate::supply::{Artifact, Supply};
 use anyhow::Result;
 use lockgate_protocol::KernelConfig;
 use std::path::PathBuf;
@@ -47,21 +47,21 @@ impl Phases {
     }
 }
 
-/// Stages what `runs` need, through `fetcher` (and its cache).
+/// Stages what `runs` need, through `supply` (and its cache).
 pub fn stage(
     model: &Model,
     runs: &[KernelRun],
     enforcer: &Enforcer,
     envs: &Prepared,
-    fetcher: &mut Fetcher,
+    supply: &mut Supply,
     quiet: bool,
     phases: &mut Phases,
 ) -> Result<Staged> {
-    let cache = fetcher.cache.clone();
+    let cache = supply.cache.clone();
     let cache = &cache;
-    let bins = crate::guest_build::build(cache, quiet)?;
+    let bins = crate::supply::guest::build(cache, quiet)?;
     phases.mark("guest binaries");
-    let busybox = fetcher.busybox()?;
+    let busybox = supply.busybox()?;
     let base = image::base_image(
         cache,
         &image::BaseInputs {
@@ -84,10 +84,10 @@ pub fn stage(
     // Every kernel first (sequentially: apt and the cache lock are shared), so that a kernel
     // that cannot be had is a named error for its cells and the others still run.
     let kernels: Vec<Result<Artifact, String>> =
-        runs.iter().map(|r| fetcher.kernel(&model.kernels[r.kernel].value).map_err(|e| format!("{e:#}"))).collect();
+        runs.iter().map(|r| supply.kernel(&model.kernels[r.kernel].value).map_err(|e| format!("{e:#}"))).collect();
     phases.mark("kernels");
     let host_configs =
-        runs.iter().map(|r| fetcher.kernel_config(&model.kernels[r.kernel].value).ok().flatten()).collect();
+        runs.iter().map(|r| supply.kernel_config(&model.kernels[r.kernel].value).ok().flatten()).collect();
     phases.mark("kernel configs");
     Ok(Staged { bins, busybox, base, layers, kernels, host_configs })
 }

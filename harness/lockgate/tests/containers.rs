@@ -4,9 +4,9 @@
 mod common;
 
 use common::shipped;
-use lockgate::internals::guest_build::workspace_root;
 use lockgate::internals::model::scenario::Denier;
 use lockgate::internals::run::{run, RunOptions};
+use lockgate::internals::supply::guest::workspace_root;
 use std::path::Path;
 
 fn options(kernel: &str, envs: &[&str], scenarios: &[(&str, &str)], dir: &Path) -> RunOptions {

@@ -2,8 +2,8 @@
 //! nothing half-written is left in the cache. VM boots are real (Debian 5.10, the fastest).
 
 use lockgate::internals::cache::Cache;
-use lockgate::internals::guest_build::workspace_root;
 use lockgate::internals::run::{run, RunOptions};
+use lockgate::internals::supply::guest::workspace_root;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -41,7 +41,7 @@ fn options(kernels: PathBuf) -> RunOptions {
 /// (built there once for every test): these tests are about fetching into an empty cache, and a
 /// nested cargo build of the guest per empty cache cost minutes of the test command (issue 30).
 fn fresh_cache(dir: &Path) -> PathBuf {
-    let bins = lockgate::internals::guest_build::build(&Cache::from_env().unwrap(), true).unwrap();
+    let bins = lockgate::internals::supply::guest::build(&Cache::from_env().unwrap(), true).unwrap();
     let key = bins.guest.parent().and_then(|p| p.file_name()).unwrap();
     let cache = dir.join("cache");
     let to = Cache::at(cache.clone()).unwrap().dir("guest").join(key);
@@ -125,8 +125,9 @@ fn a_wrong_digest_is_refused_and_nothing_is_cached() {
 fn a_version_the_archive_does_not_carry_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::at(dir.path().join("cache")).unwrap();
-    let mut f = lockgate::internals::fetch::for_repo(&workspace_root(), &workspace_root().join("kernels"), cache, true)
-        .unwrap();
+    let mut f =
+        lockgate::internals::supply::for_repo(&workspace_root(), &workspace_root().join("kernels"), cache, true)
+            .unwrap();
     let text = std::fs::read_to_string(workspace_root().join("kernels/debian-5.10.yaml"))
         .unwrap()
         .replace("5.10.223-1", "5.10.0-lockgate-1");
@@ -157,7 +158,7 @@ fn two_runs_share_a_fresh_cache_and_a_corrupt_entry_is_refetched() {
     assert_eq!(a.downloads + b.downloads, 2, "busybox and the kernel, fetched once between the two runs");
     assert!(leftovers(&cache).is_empty(), "{:?}", leftovers(&cache));
 
-    let lock = lockgate::internals::fetch::lock::LockFile::load(&workspace_root().join("kernels/lock.yaml")).unwrap();
+    let lock = lockgate::internals::supply::lock::LockFile::load(&workspace_root().join("kernels/lock.yaml")).unwrap();
     let deb = cache.join("blobs").join(lock.get(BULLSEYE_KERNEL).unwrap());
     let index: Vec<PathBuf> = std::fs::read_dir(cache.join("index")).unwrap().flatten().map(|e| e.path()).collect();
     for i in &index {

@@ -3,9 +3,9 @@
 //! a clear error and leave nothing in the cache.
 
 use lockgate::internals::cache::Cache;
-use lockgate::internals::fetch::Fetcher;
-use lockgate::internals::guest_build::workspace_root;
 use lockgate::internals::model::kernel::KernelManifest;
+use lockgate::internals::supply::guest::workspace_root;
+use lockgate::internals::supply::Supply;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -33,8 +33,8 @@ fn world(lock: &str) -> World {
 }
 
 impl World {
-    fn fetcher(&self, update_lock: bool) -> Fetcher {
-        let mut f = lockgate::internals::fetch::for_repo(
+    fn supply(&self, update_lock: bool) -> Supply {
+        let mut f = lockgate::internals::supply::for_repo(
             &self.repo,
             &self.repo.join("kernels"),
             self.cache.clone(),
@@ -72,17 +72,17 @@ fn a_url_is_refused_until_pinned_then_pinned_by_lock_then_served_from_the_cache(
     std::fs::write(&bz, b"not really a kernel").unwrap();
     let k = w.manifest(&format!("name: k\nabi: 1\nsource: {{url: '{}'}}\n", file_url(&bz)));
 
-    let err = format!("{:#}", w.fetcher(false).kernel(&k).unwrap_err());
+    let err = format!("{:#}", w.supply(false).kernel(&k).unwrap_err());
     assert!(err.contains("is not pinned in") && err.contains("`lockgate kernels lock`"), "{err}");
     assert_eq!(w.blobs(), 0, "nothing is cached for an unpinned URL");
 
-    let a = w.fetcher(true).kernel(&k).unwrap();
+    let a = w.supply(true).kernel(&k).unwrap();
     assert_eq!(a.sha256, sha256(b"not really a kernel"));
-    let lock = lockgate::internals::fetch::lock::LockFile::load(&w.repo.join("kernels/lock.yaml")).unwrap();
+    let lock = lockgate::internals::supply::lock::LockFile::load(&w.repo.join("kernels/lock.yaml")).unwrap();
     assert_eq!(lock.get(&format!("url:{}", file_url(&bz))), Some(a.sha256.as_str()), "{}", w.lock_text());
 
     std::fs::remove_file(&bz).unwrap();
-    let again = w.fetcher(false).kernel(&k).unwrap();
+    let again = w.supply(false).kernel(&k).unwrap();
     assert_eq!(again.sha256, a.sha256, "the pinned blob comes from the cache, the URL is not read again");
 }
 
@@ -95,7 +95,7 @@ fn a_wrong_sha256_in_the_lock_is_an_error_and_nothing_is_cached() {
     let w = world(&format!("url:{}: {wrong}\n", file_url(&bz)));
     let k = w.manifest(&format!("name: k\nabi: 1\nsource: {{url: '{}'}}\n", file_url(&bz)));
     for update in [false, true] {
-        let err = format!("{:#}", w.fetcher(update).kernel(&k).unwrap_err());
+        let err = format!("{:#}", w.supply(update).kernel(&k).unwrap_err());
         assert!(
             err.contains(&format!("the lock file pins sha256 {wrong}")) && err.contains(&sha256(b"kernel bytes")),
             "{err}"
@@ -116,7 +116,7 @@ fn an_unreachable_url_fails_fast_naming_the_host_and_caches_nothing() {
     ] {
         let k = w.manifest(&format!("name: k\nabi: 1\nsource: {{url: '{url}'}}\n"));
         let start = Instant::now();
-        let err = format!("{:#}", w.fetcher(true).kernel(&k).unwrap_err());
+        let err = format!("{:#}", w.supply(true).kernel(&k).unwrap_err());
         assert!(err.contains(&format!("cannot reach {host}")), "{err}");
         assert!(start.elapsed() < Duration::from_secs(15), "{url}: {:?}", start.elapsed());
         assert_eq!(w.blobs(), 0);
@@ -173,7 +173,7 @@ fn a_deb_at_a_url_gives_its_image_and_the_host_side_config() {
     let dir = tempfile::tempdir().unwrap();
     let url = serve(std::fs::read(kernel_deb(dir.path())).unwrap());
     let k = w.manifest(&format!("name: k\nabi: 1\nsource:\n  url: '{url}'\n  image: boot/vmlinuz-9.9\n"));
-    let mut f = w.fetcher(true);
+    let mut f = w.supply(true);
     let a = f.kernel(&k).unwrap();
     assert_eq!(std::fs::read(&a.path).unwrap(), b"image");
     let c = f.kernel_config(&k).unwrap().expect("the package has boot/config-9.9");
@@ -184,7 +184,7 @@ fn a_deb_at_a_url_gives_its_image_and_the_host_side_config() {
     assert!(c.source.contains("boot/config-9.9"), "{}", c.source);
 
     let wrong_inner = w.manifest(&format!("name: k\nabi: 1\nsource:\n  url: '{url}'\n  image: boot/vmlinuz-1.0\n"));
-    let err = format!("{:#}", w.fetcher(false).kernel(&wrong_inner).unwrap_err());
+    let err = format!("{:#}", w.supply(false).kernel(&wrong_inner).unwrap_err());
     assert!(err.contains("has no boot/vmlinuz-1.0"), "{err}");
 }
 
@@ -209,7 +209,7 @@ fn a_missing_package_version_is_a_clear_error() {
     let k = w.manifest(
         "name: k\nabi: 1\nsource:\n  package: {distro: debian, suite: bookworm, name: linux-image-6.1.0-50-cloud-amd64, version: \"0.0-not-in-the-archive\", image: boot/vmlinuz-6.1.0-50-cloud-amd64}\n",
     );
-    let err = format!("{:#}", w.fetcher(true).kernel(&k).unwrap_err());
+    let err = format!("{:#}", w.supply(true).kernel(&k).unwrap_err());
     if err.contains("apt-get update failed") {
         eprintln!("skipped: the archive cannot be reached from here: {err}");
         return;
@@ -236,7 +236,7 @@ fn a_package_whose_pin_is_wrong_is_refused() {
     let (suite, nv) = rest.split_once('/').unwrap();
     let (name, version) = nv.split_once('=').unwrap();
     let k = w.manifest(&format!("name: k\nabi: 1\nsource:\n  package: {{distro: debian, suite: {suite}, name: {name}, version: \"{version}\", image: bin/busybox}}\n"));
-    let err = format!("{:#}", w.fetcher(false).kernel(&k).unwrap_err());
+    let err = format!("{:#}", w.supply(false).kernel(&k).unwrap_err());
     if err.contains("apt-get update failed") {
         eprintln!("skipped: the archive cannot be reached from here: {err}");
         return;

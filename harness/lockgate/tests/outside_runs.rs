@@ -62,7 +62,7 @@ fn a_misspelt_enforcer_fault_is_refused_before_booting() {
 /// A repository for the `lockgate` CLI: the real kernels and images, and `scenarios` holding
 /// only the scenarios given (no snapshots recorded).
 fn repo_with(dir: &std::path::Path, scenarios: &[(&str, &str)]) -> std::path::PathBuf {
-    let root = lockgate::internals::guest_build::workspace_root();
+    let root = lockgate::internals::supply::guest::workspace_root();
     let repo = dir.join("repo");
     std::fs::create_dir_all(repo.join("scenarios")).unwrap();
     for link in ["kernels", "images", "enforcers"] {

@@ -135,7 +135,7 @@ fn baseline_rw_is_explained_by_the_sentinel_and_kept_apart() {
 #[test]
 fn a_kernel_that_cannot_be_fetched_is_said_once_and_boots_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let root = lockgate::internals::guest_build::workspace_root();
+    let root = lockgate::internals::supply::guest::workspace_root();
     let repo = dir.path().join("repo");
     let kernels = repo.join("kernels");
     std::fs::create_dir_all(&kernels).unwrap();

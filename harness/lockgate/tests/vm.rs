@@ -3,7 +3,7 @@
 
 mod common;
 
-use lockgate::internals::guest_build::workspace_root;
+use lockgate::internals::supply::guest::workspace_root;
 
 use lockgate::internals::judge::Status;
 use lockgate::internals::model::scenario::Denier;

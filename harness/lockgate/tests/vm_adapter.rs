@@ -55,8 +55,8 @@ fn an_external_enforcer_that_enforces_nothing_is_caught() {
 /// adapter with a claim regex must give the verdicts the built-in reference gives.
 #[test]
 fn the_reference_enforcer_through_a_policy_file_adapter_passes() {
-    let bins =
-        lockgate::internals::guest_build::build(&lockgate::internals::cache::Cache::from_env().unwrap(), true).unwrap();
+    let bins = lockgate::internals::supply::guest::build(&lockgate::internals::cache::Cache::from_env().unwrap(), true)
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let adapter = format!(
         "name: reference-as-external\nbinary: {}\ninstall_as: /opt/external/enforcer\ninvoke:\n  style: policy_file\n  command: '{{binary}} --policy {{policy_file}} -- {{cmd}}'\nclaim:\n  - {{regex: 'enforcement=(?P<claim>full|partial|none|refused)'}}\n",
@@ -76,13 +76,13 @@ fn the_reference_enforcer_through_a_policy_file_adapter_passes() {
 /// and says nothing about itself, which an `enforcement:` expectation reports.
 #[test]
 fn codex_linux_sandbox_from_npm_enforces_its_own_policy() {
-    let root = lockgate::internals::guest_build::workspace_root();
+    let root = lockgate::internals::supply::guest::workspace_root();
     let file = root.join("enforcers/codex-linux-sandbox.yaml");
-    let (name, recipe) = lockgate::internals::enforcer::fetch::recipe_in(&file).unwrap().expect("a fetched binary");
+    let (name, recipe) = lockgate::internals::supply::recipe::recipe_in(&file).unwrap().expect("a fetched binary");
     let cache = lockgate::internals::cache::Cache::from_env().unwrap();
-    let mut fetcher = lockgate::internals::fetch::for_repo(&root, &root.join("kernels"), cache, false).unwrap();
-    let binary = recipe.fetch(&name, &mut fetcher).unwrap();
-    assert!(lockgate::internals::enforcer::fetch::calls_landlock(&binary).unwrap());
+    let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache, false).unwrap();
+    let binary = recipe.fetch(&name, &mut supply).unwrap();
+    assert!(lockgate::internals::supply::recipe::calls_landlock(&binary).unwrap());
     let scenario = "name: codex-seed
 setup:
   users: [{name: sandbox, uid: 998}]

@@ -152,11 +152,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 pub fn bench(args: &BenchArgs) -> Result<bool> {
     let repeat = args.repeat.max(1);
-    let root = lockgate::internals::guest_build::workspace_root();
+    let root = lockgate::internals::supply::guest::workspace_root();
     let model = lockgate::internals::model::load(&root.join("scenarios"), &root.join("kernels"))?;
     let cache = lockgate::internals::cache::Cache::from_env()?;
-    let mut fetcher = lockgate::internals::fetch::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
-    let busybox = fetcher.busybox()?;
+    let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
+    let busybox = supply.busybox()?;
     let tmp = cache.tempdir()?;
     let initrd = tmp.path().join("floor.cpio");
     // The floor: the same trivial init as the boot soak, powering off at once.
@@ -188,7 +188,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     let mut rows = Vec::new();
     for name in &names {
         let k = &model.kernels.iter().find(|k| k.value.name.as_str() == name).context("kernel vanished")?.value;
-        let kernel = fetcher.kernel(k)?;
+        let kernel = supply.kernel(k)?;
         let records = tmp.path().join("floor.records");
         let (mut floor, mut one, mut all, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut guests = Vec::new();

@@ -51,7 +51,7 @@ fn main() {
     let first = std::env::args().nth(1).unwrap_or_default();
     if !OWN.contains(&first.as_str()) && !first.starts_with('-') {
         // The product's commands, on this repository, in the xtask's form.
-        let root = lockgate::internals::guest_build::workspace_root();
+        let root = lockgate::internals::supply::guest::workspace_root();
         std::process::exit(lockgate::cli::dispatch(std::env::args_os(), Some(&root), Invocation::Xtask));
     }
     let cli = Cli::parse();
@@ -74,7 +74,7 @@ fn main() {
 
 /// A product command on this repository, as `cargo xtask ARGS` runs it; whether it passed.
 fn product(args: &[&str]) -> Result<bool> {
-    let root = lockgate::internals::guest_build::workspace_root();
+    let root = lockgate::internals::supply::guest::workspace_root();
     let argv = std::iter::once("cargo xtask").chain(args.iter().copied()).map(Into::into);
     match lockgate::cli::dispatch(argv, Some(&root), Invocation::Xtask) {
         0 => Ok(true),
@@ -85,7 +85,7 @@ fn product(args: &[&str]) -> Result<bool> {
 
 /// The lint gates, fastest first; each failure says what to run.
 fn lint() -> Result<bool> {
-    let root = lockgate::internals::guest_build::workspace_root();
+    let root = lockgate::internals::supply::guest::workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let gate = |args: &[&str], fix: &str| -> Result<()> {
         let status = Command::new(&cargo)
@@ -136,7 +136,7 @@ impl Phases {
 /// The test command's phases: set-up and lint, the build, the unit tests, the integration and
 /// VM tests, the mutation gate.
 fn test_phases(took: &mut Phases) -> Result<bool> {
-    let root = lockgate::internals::guest_build::workspace_root();
+    let root = lockgate::internals::supply::guest::workspace_root();
     took.time("set-up and lint", || {
         use lockgate::internals::setup;
         setup::ensure_host_tools()?;
@@ -169,7 +169,7 @@ fn test_phases(took: &mut Phases) -> Result<bool> {
 }
 
 fn module_graph_cmd() -> Result<bool> {
-    let root = lockgate::internals::guest_build::workspace_root();
+    let root = lockgate::internals::supply::guest::workspace_root();
     for (name, src) in module_graph::workspace_crates(&root) {
         let g = module_graph::crate_graph(&src);
         println!("# {name}\n{}", g.render());

@@ -473,7 +473,7 @@ mod tests {
     /// `pub mod` beyond the façade or an xtask path around it is named.
     #[test]
     fn the_facade_is_checked() {
-        let root = lockgate::internals::guest_build::workspace_root();
+        let root = lockgate::internals::supply::guest::workspace_root();
         assert_eq!(check_facade(&root), Vec::<String>::new());
         let dir = tempfile::tempdir().unwrap();
         write(

@@ -189,11 +189,11 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 pub fn run(args: &SoakArgs) -> Result<bool> {
     lockgate::internals::setup::ensure_host_tools()?;
-    let root = lockgate::internals::guest_build::workspace_root();
+    let root = lockgate::internals::supply::guest::workspace_root();
     let model = lockgate::internals::model::load(&root.join("scenarios"), &root.join("kernels"))?;
     let cache = lockgate::internals::cache::Cache::from_env()?;
-    let mut fetcher = lockgate::internals::fetch::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
-    let busybox = fetcher.busybox()?;
+    let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
+    let busybox = supply.busybox()?;
     let tmp = cache.tempdir()?;
     let initrd = tmp.path().join("soak.cpio");
     trivial_initrd(&busybox.path, args.exit, &initrd)?;
@@ -227,7 +227,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     let mut configs = Vec::new();
     for i in lockgate::internals::plan::select_kernels(&model, &args.kernel)? {
         let k = &model.kernels[i].value;
-        let kernel = fetcher.kernel(k)?;
+        let kernel = supply.kernel(k)?;
         for &machine in &args.machine {
             configs.push(Config {
                 name: k.name.to_string(),

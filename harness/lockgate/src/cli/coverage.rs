@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn every_right_has_a_row() {
-        let root = crate::guest_build::workspace_root();
+        let root = crate::supply::guest::workspace_root();
         let table = table(&root).unwrap();
         for right in Right::ALL {
             assert!(table.contains(&format!("`{}`", right.constant())), "{right:?}");

@@ -4,7 +4,7 @@
 //! Landlock (the number of `landlock_create_ruleset` loaded for a system call in its code).
 
 use super::project::Project;
-use crate::enforcer::fetch::calls_landlock;
+use crate::supply::recipe::calls_landlock;
 use anyhow::{bail, Result};
 use clap::Subcommand;
 
@@ -37,11 +37,11 @@ fn fetch(project: &Project, names: &[String]) -> Result<bool> {
     // Only the tools the chosen recipes need: fetching one enforcer installs nothing another needs.
     super::setup::ensure_enforcer_tools(chosen.iter().map(|(_, _, recipe)| recipe))?;
     let cache = crate::cache::Cache::from_env()?;
-    let mut fetcher = crate::fetch::for_repo(root, &project.kernels(), cache, false)?;
+    let mut supply = crate::supply::for_repo(root, &project.kernels(), cache, false)?;
     let mut ok = true;
     for (name, file, recipe) in chosen {
         println!("{name}: {}", recipe.describe());
-        match recipe.fetch(name, &mut fetcher) {
+        match recipe.fetch(name, &mut supply) {
             Ok(path) => {
                 let digest = crate::cache::sha256_file(&path)?;
                 let landlock = if calls_landlock(&path)? {

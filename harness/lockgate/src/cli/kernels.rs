@@ -4,9 +4,9 @@
 
 use super::project::Project;
 use crate::cache::Cache;
-use crate::fetch::Fetcher;
 use crate::model::kernel::{KernelManifest, KernelSource};
 use crate::model::Model;
+use crate::supply::Supply;
 use anyhow::{bail, Result};
 use clap::Subcommand;
 
@@ -35,18 +35,18 @@ pub(super) fn run(project: &Project, cmd: KernelsCmd) -> Result<bool> {
     let cache = Cache::from_env()?;
     match cmd {
         KernelsCmd::List => {
-            let f = crate::fetch::for_repo(root, &kernels_dir, cache.clone(), false)?;
+            let f = crate::supply::for_repo(root, &kernels_dir, cache.clone(), false)?;
             list(&model, &f, &cache)
         }
         KernelsCmd::Build { kernel, rebuild } => {
             super::setup::ensure_build_tools()?;
-            let mut f = crate::fetch::for_repo(root, &kernels_dir, cache.clone(), false)?;
+            let mut f = crate::supply::for_repo(root, &kernels_dir, cache.clone(), false)?;
             build(&model, &mut f, &kernel, rebuild)
         }
         KernelsCmd::Fetch | KernelsCmd::Lock => {
             super::setup::ensure_host_tools()?;
             let update = matches!(cmd, KernelsCmd::Lock);
-            let mut f = crate::fetch::for_repo(root, &kernels_dir, cache.clone(), update)?;
+            let mut f = crate::supply::for_repo(root, &kernels_dir, cache.clone(), update)?;
             let b = f.busybox()?;
             println!("busybox        {}", b.sha256);
             fetch_all(&mut f, &model, update)?;
@@ -83,7 +83,7 @@ fn short(d: &str) -> String {
 }
 
 /// `kernels list`: name, source, ABI, whether the cache has it, its digest.
-fn list(model: &Model, f: &Fetcher, cache: &Cache) -> Result<bool> {
+fn list(model: &Model, f: &Supply, cache: &Cache) -> Result<bool> {
     println!("{:<24} {:<8} {:<6} {:<24} {:<18} source", "kernel", "kind", "abi", "state", "sha256");
     let mut names: Vec<&KernelManifest> = model.kernels.iter().map(|k| &k.value).collect();
     names.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
@@ -137,7 +137,7 @@ fn list(model: &Model, f: &Fetcher, cache: &Cache) -> Result<bool> {
 /// reported and skipped: it is not part of the default matrix.
 /// With `lock`, a kernel built from source only has its source fetched and pinned (the build
 /// itself is `kernels build`, or the first run that needs it).
-fn fetch_all(f: &mut Fetcher, model: &Model, lock: bool) -> Result<()> {
+fn fetch_all(f: &mut Supply, model: &Model, lock: bool) -> Result<()> {
     let mut failed = Vec::new();
     for k in &model.kernels {
         let got = match &k.value.source {
@@ -161,7 +161,7 @@ fn fetch_all(f: &mut Fetcher, model: &Model, lock: bool) -> Result<()> {
 
 /// `kernels build`: build the `build:` kernels (all, or those named), or find them
 /// in the cache. `rebuild` ignores the cache.
-fn build(model: &Model, f: &mut Fetcher, asked: &[String], rebuild: bool) -> Result<bool> {
+fn build(model: &Model, f: &mut Supply, asked: &[String], rebuild: bool) -> Result<bool> {
     let buildable: Vec<&KernelManifest> =
         model.kernels.iter().map(|k| &k.value).filter(|k| matches!(k.source, KernelSource::Build(_))).collect();
     for a in asked {

@@ -387,7 +387,7 @@ mod tests {
     /// Each right's mode runs its own scenario, which is shipped.
     #[test]
     fn right_modes_run_shipped_scenarios() {
-        let root = crate::guest_build::workspace_root();
+        let root = crate::supply::guest::workspace_root();
         for m in modes().iter().skip(5) {
             assert_eq!(m.scenarios.len(), 1, "{}", m.name);
             assert!(root.join(format!("scenarios/{}.yaml", m.scenarios[0])).is_file(), "{}", m.scenarios[0]);
@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn environment_faults_are_shipped_environments_the_suite_speaks_of() {
-        let root = crate::guest_build::workspace_root();
+        let root = crate::supply::guest::workspace_root();
         let seed = std::fs::read_to_string(root.join("scenarios/openshell-803.yaml")).unwrap();
         for e in &ENV_FAULTS {
             assert!(root.join(format!("images/environments/{}.yaml", e.name)).is_file(), "{}", e.name);

@@ -1,6 +1,6 @@
 //! The project a command works on: its lockgate directory, and what commands find in it.
 
-use crate::enforcer::fetch::{recipe_in, Recipe};
+use crate::supply::recipe::{recipe_in, Recipe};
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 

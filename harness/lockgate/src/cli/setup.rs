@@ -161,13 +161,13 @@ fn is_root() -> bool {
 
 /// The tools a kernel build needs (`source: build:`), installed through apt when we are root.
 pub fn ensure_build_tools() -> Result<()> {
-    install_missing(&crate::fetch::build::missing_build_packages(), "building a kernel", false)
+    install_missing(&crate::supply::kernel_build::missing_build_packages(), "building a kernel", false)
 }
 
 /// Installs, with apt when root, the Debian packages the given enforcers' recipes need and this
 /// machine lacks (a package counts as present when dpkg has it installed, or when a command of
 /// its name is on the PATH, as npm from elsewhere is).
-pub fn ensure_enforcer_tools<'a>(recipes: impl IntoIterator<Item = &'a crate::enforcer::fetch::Recipe>) -> Result<()> {
+pub fn ensure_enforcer_tools<'a>(recipes: impl IntoIterator<Item = &'a crate::supply::recipe::Recipe>) -> Result<()> {
     let mut wanted: Vec<String> = recipes.into_iter().flat_map(|r| r.host_packages()).collect();
     wanted.sort();
     wanted.dedup();
@@ -176,7 +176,7 @@ pub fn ensure_enforcer_tools<'a>(recipes: impl IntoIterator<Item = &'a crate::en
 }
 
 /// The recipes of every adapter in `root`'s `enforcers/` that fetches its binary.
-pub fn repository_recipes(root: &std::path::Path) -> Result<Vec<crate::enforcer::fetch::Recipe>> {
+pub fn repository_recipes(root: &std::path::Path) -> Result<Vec<crate::supply::recipe::Recipe>> {
     let project = super::project::Project::new(root.to_path_buf(), true);
     Ok(project.fetched_adapters()?.into_iter().map(|(_, _, r)| r).collect())
 }
@@ -199,7 +199,7 @@ pub(super) fn selection_needs_a_build(opts: &crate::run::RunOptions) -> bool {
         None => crate::cache::Cache::from_env(),
     };
     let Ok(cache) = cache else { return false };
-    let Ok(f) = crate::fetch::for_repo(&opts.repo, &opts.kernels_dir, cache, false) else { return false };
+    let Ok(f) = crate::supply::for_repo(&opts.repo, &opts.kernels_dir, cache, false) else { return false };
     selected.into_iter().any(|i| match &model.kernels[i].value.source {
         crate::model::kernel::KernelSource::Build(b) => !matches!(f.cached_build(b), Ok(Some(_))),
         _ => false,

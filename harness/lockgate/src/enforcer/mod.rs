@@ -17,9 +17,6 @@
 //!   - {regex: '^(Failed|Missing)', claim: refused}
 //! ```
 
-pub mod cargo_build;
-pub mod fetch;
-pub mod host_libs;
 pub mod template;
 
 use crate::cache::{sha256_bytes, sha256_file, Cache};
@@ -28,6 +25,7 @@ use crate::model::adapter::{Adapter, BinarySource};
 pub use crate::model::adapter::{DropPrivileges, FaultMode, Feature, PolicyFormat, Style};
 use crate::model::scenario::{Compatibility, Scenario};
 pub use crate::model::{claim, native};
+use crate::supply::{cargo, host_libs, recipe};
 use anyhow::{bail, Context, Result};
 use claim::ClaimReader;
 use lockgate_protocol as proto;
@@ -79,9 +77,9 @@ pub enum Binary {
     /// Already in the guest's base image (the reference enforcer).
     InImage,
     /// Fetched by its pinned recipe (`enforcers fetch`) into the cache.
-    Fetched(fetch::Recipe),
+    Fetched(recipe::Recipe),
     /// Built from the cargo workspace around the adapter's directory.
-    Built(cargo_build::CargoBuild, PathBuf),
+    Built(cargo::CargoBuild, PathBuf),
 }
 
 /// The enforcer under test: a loaded, checked adapter.
@@ -402,7 +400,7 @@ pub fn from_adapter(adapter: &crate::model::Loaded<Adapter>, text: &str) -> Resu
 
 /// Where `enforcers fetch` put a fetched enforcer; an error naming that command, as the user
 /// invokes lockgate, when it has not run.
-fn fetched(recipe: &fetch::Recipe, name: &str, at: &str, cache: &Cache) -> Result<PathBuf> {
+fn fetched(recipe: &recipe::Recipe, name: &str, at: &str, cache: &Cache) -> Result<PathBuf> {
     let path = recipe.cached_path(cache, name);
     if !path.is_file() {
         bail!(
@@ -929,7 +927,7 @@ mod tests {
         .unwrap();
         let e = format!("{:#}", load(&dir.path().join("bad.yaml")).unwrap_err());
         assert!(e.contains("bad.yaml:2: binary.fetch: unknown variant `git`"), "{e}");
-        let (name, recipe) = fetch::recipe_in(&file).unwrap().unwrap();
+        let (name, recipe) = recipe::recipe_in(&file).unwrap().unwrap();
         let cache = Cache::at(dir.path().join("cache")).unwrap();
         let cached = recipe.cached_path(&cache, &name);
         std::fs::create_dir_all(cached.parent().unwrap()).unwrap();

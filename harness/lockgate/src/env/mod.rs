@@ -1,18 +1,17 @@
 //! Environments made ready for a run, before it is planned: each container environment's seccomp
 //! profile fetched and checked, what the judge must know of it ([`EnvFacts`]), the container
-//! the guest starts for its cases, and the runtime archive ([`runtime`]: runc and crun, as the
-//! environments name them, with the libraries their ELF headers name, [`elf`]). The manifests themselves are part of the model
+//! the guest starts for its cases, and the runtime archive (`supply/runtime.rs`: runc and crun, as
+//! the environments name them, with the libraries their ELF headers name). The manifests themselves are part of the model
 //! ([`crate::model::environment`]).
 //!
 //! The guest converts the profile for its own kernel (`lockgate_protocol::seccomp`).
 
-pub mod runtime;
-
 use crate::cache::Cache;
-use crate::fetch::Fetcher;
 use crate::model::environment::{
     check_converts, parse_profile, read_profile, ContainerManifest, EnvKind, Environment, RuntimeName, SeccompSource,
 };
+use crate::supply::runtime;
+use crate::supply::Supply;
 use anyhow::{Context, Result};
 use lockgate_protocol::seccomp::{self, Profile, Target};
 use lockgate_protocol::{self as proto};
@@ -65,13 +64,13 @@ impl Prepared {
 }
 
 /// Makes `envs` ready. `repo` holds `images/runtime.yaml` (lockgate's own when it has none).
-pub fn prepare(envs: &[&Environment], repo: &Path, fetcher: &mut Fetcher, cache: &Cache) -> Result<Prepared> {
+pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply, cache: &Cache) -> Result<Prepared> {
     let mut p = Prepared::default();
     for env in envs {
         let (container, facts) = match &env.kind {
             EnvKind::Bare => (None, EnvFacts::default()),
             EnvKind::Container(m) => {
-                let (profile, digest) = profile(&m.value, &m.file, fetcher)?;
+                let (profile, digest) = profile(&m.value, &m.file, supply)?;
                 let facts = facts_of(profile.as_ref(), &m.value, digest)?;
                 let c = &m.value;
                 let container = proto::Container {
@@ -99,20 +98,20 @@ pub fn prepare(envs: &[&Environment], repo: &Path, fetcher: &mut Fetcher, cache:
         .collect();
     if !needed.is_empty() {
         let manifest = crate::shipped::or_default(repo, "images/runtime.yaml")?;
-        p.runtime = Some(runtime::prepare(&manifest, &needed, fetcher, cache)?);
+        p.runtime = Some(runtime::prepare(&manifest, &needed, supply, cache)?);
     }
     Ok(p)
 }
 
 /// The profile as the engine reads it, and its digest; `None` for `unconfined`.
-fn profile(m: &ContainerManifest, file: &Path, fetcher: &mut Fetcher) -> Result<(Option<Profile>, Option<String>)> {
+fn profile(m: &ContainerManifest, file: &Path, supply: &mut Supply) -> Result<(Option<Profile>, Option<String>)> {
     Ok(match &m.seccomp {
         SeccompSource::Unconfined => (None, None),
         SeccompSource::Path { resolved, .. } => {
             (Some(read_profile(resolved)?), Some(crate::cache::sha256_file(resolved)?))
         }
         SeccompSource::Package(f) => {
-            let a = fetcher
+            let a = supply
                 .image_file(f)
                 .with_context(|| format!("the seccomp profile of environment `{}` ({})", m.name, file.display()))?;
             let named = PathBuf::from(format!("{}:{}", f.package.lock_key(), f.file));

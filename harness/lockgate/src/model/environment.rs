@@ -301,7 +301,7 @@ mod tests {
     #[test]
     fn shipped_manifests_load() {
         let mut errors = Vec::new();
-        let envs = load_dir(&crate::guest_build::workspace_root().join("images/environments"), &mut errors);
+        let envs = load_dir(&crate::supply::guest::workspace_root().join("images/environments"), &mut errors);
         assert!(errors.is_empty(), "{errors:?}");
         let names: Vec<&str> = envs.iter().map(|e| e.value.name.as_str()).collect();
         assert_eq!(names, ["docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]);

@@ -4,8 +4,8 @@
 // Each test file uses the part it needs; the rest is not dead.
 #![allow(dead_code)]
 
-use lockgate::internals::guest_build::workspace_root;
 use lockgate::internals::run::RunOptions;
+use lockgate::internals::supply::guest::workspace_root;
 use std::path::Path;
 
 /// A shipped scenario's text.

@@ -8,7 +8,7 @@
 //! Build stamps are fixed (KBUILD_BUILD_TIMESTAMP/USER/HOST) so that the same inputs give the
 //! same kernel release string and `uname -v`.
 
-use super::{Artifact, Fetcher, Which};
+use super::{Artifact, Supply, Which};
 use crate::event::{emit, Event};
 use crate::model::kernel::{BuildSource, KernelManifest, KernelSource, TarballSource};
 use anyhow::{bail, Context, Result};
@@ -60,7 +60,7 @@ pub fn build_key(source_sha256: &str, fragment: &[u8]) -> String {
     )
 }
 
-impl Fetcher {
+impl Supply {
     /// The source tarball's container (the .deb or the tarball itself), fetched and verified
     /// (and pinned, under `cargo xtask kernels lock`).
     pub fn build_source(&mut self, b: &BuildSource) -> Result<Artifact> {
@@ -468,7 +468,7 @@ mod tests {
 
     #[test]
     fn the_shipped_fragment_asks_for_what_the_guest_needs() {
-        let root = crate::guest_build::workspace_root();
+        let root = crate::supply::guest::workspace_root();
         let text = std::fs::read_to_string(root.join("kernels/tiny.config")).unwrap();
         let s = parse_settings(&text);
         let want = |sym: &str, v: &str| {

@@ -1,10 +1,22 @@
-//! Fetch: kernels and guest packages, verified against the lock files, cached by content.
+//! Supply: every pinned thing a run needs, turned into an artifact with its digest, through
+//! the one cache its command opened and handed in ([`Supply::cache`]): kernels (a distribution
+//! package, a URL, a local file or a build from source, `kernel_build.rs`) and guest packages
+//! through apt (`apt.rs`, `mirror.rs`), verified against the lock files (`lock.rs`); the guest
+//! binaries (`guest.rs`); the container runtimes with their libraries (`runtime.rs`); an
+//! external enforcer fetched by its pinned recipe (`recipe.rs`) or built from a project's
+//! workspace (`cargo.rs`, the one route to a cargo build for the guest), and the host libraries
+//! it links (`host_libs.rs`). Staging calls it; loading and planning never do.
 
 pub mod apt;
-pub mod build;
+pub mod cargo;
+pub mod guest;
+pub mod host_libs;
 pub mod kconfig;
+pub mod kernel_build;
 pub mod lock;
 pub mod mirror;
+pub mod recipe;
+pub mod runtime;
 pub mod url;
 
 use crate::cache::Cache;
@@ -23,7 +35,7 @@ pub struct Artifact {
     pub sha256: String,
 }
 
-pub struct Fetcher {
+pub struct Supply {
     pub cache: Cache,
     pub kernel_lock: LockFile,
     pub image_lock: LockFile,
@@ -45,7 +57,7 @@ enum Which {
     Images,
 }
 
-impl Fetcher {
+impl Supply {
     fn lock(&mut self, which: Which) -> &mut LockFile {
         match which {
             Which::Kernels => &mut self.kernel_lock,
@@ -192,10 +204,10 @@ fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
 }
 
-/// The fetcher of a project: its kernels' lock (`kernels_dir/lock.yaml`), its guest packages
+/// The supply of a project: its kernels' lock (`kernels_dir/lock.yaml`), its guest packages
 /// and their lock (`repo/images/`, else lockgate's shipped ones).
-pub fn for_repo(repo: &Path, kernels_dir: &Path, cache: Cache, update_lock: bool) -> Result<Fetcher> {
-    Ok(Fetcher {
+pub fn for_repo(repo: &Path, kernels_dir: &Path, cache: Cache, update_lock: bool) -> Result<Supply> {
+    Ok(Supply {
         cache,
         kernel_lock: lock::LockFile::load(&kernels_dir.join("lock.yaml"))?,
         image_lock: lock::LockFile::load(&crate::shipped::or_default(repo, "images/lock.yaml")?)?,

@@ -21,9 +21,9 @@
 //! `kernels/lock.yaml` records for the package (the kernel manifests' own pin).
 
 use crate::cache::{sha256_bytes, sha256_file, Cache};
-use crate::fetch::Fetcher;
 pub use crate::model::adapter::Recipe;
 use crate::model::kernel::{BuildSource, TarballSource};
+use crate::supply::Supply;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,19 +84,19 @@ impl Recipe {
     }
 
     /// The artifact, from the cache or fetched and built now (into the cache, atomically).
-    pub fn fetch(&self, name: &str, fetcher: &mut Fetcher) -> Result<PathBuf> {
-        let dest = self.cached_path(&fetcher.cache, name);
+    pub fn fetch(&self, name: &str, supply: &mut Supply) -> Result<PathBuf> {
+        let dest = self.cached_path(&supply.cache, name);
         if dest.is_file() {
             return Ok(dest);
         }
-        let work = fetcher.cache.tempdir()?;
+        let work = supply.cache.tempdir()?;
         let built = match self {
             Recipe::Npm { package, version, sha256, file } => npm(work.path(), package, version, sha256, file)?,
             Recipe::CargoInstall { krate, version, sha256, bin, .. } => {
-                cargo_install(&fetcher.cache, work.path(), krate, version, sha256, bin)?
+                cargo_install(&supply.cache, work.path(), krate, version, sha256, bin)?
             }
             Recipe::CrateExample { krate, version, sha256, example } => {
-                crate_example(&fetcher.cache, work.path(), krate, version, sha256, example)?
+                crate_example(&supply.cache, work.path(), krate, version, sha256, example)?
             }
             Recipe::LinuxSample { package, tarball, source } => {
                 let b = BuildSource {
@@ -104,7 +104,7 @@ impl Recipe {
                     fragment: String::new(),
                     fragment_path: PathBuf::new(),
                 };
-                let deb = fetcher.build_source(&b).with_context(|| format!("the Linux sources for {name}"))?;
+                let deb = supply.build_source(&b).with_context(|| format!("the Linux sources for {name}"))?;
                 linux_sample(work.path(), &deb.path, tarball, source)?
             }
         };
@@ -243,7 +243,7 @@ fn linux_sample(work: &Path, deb: &Path, tarball: &str, source: &str) -> Result<
     std::fs::create_dir_all(&tree)?;
     // The sources tarball out of the .deb, then only the two files the sample needs.
     let inner = work.join("linux.tar.xz");
-    crate::fetch::apt::extract_file(deb, tarball, &inner)?;
+    crate::supply::apt::extract_file(deb, tarball, &inner)?;
     let header = "include/uapi/linux/landlock.h";
     run(
         Command::new("tar")

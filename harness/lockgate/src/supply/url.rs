@@ -110,7 +110,7 @@ fn download_with(url: &str, dest: &Path, progress: bool, timeout: Duration) -> R
     bail!("{why}; nothing was cached")
 }
 
-impl super::Fetcher {
+impl super::Supply {
     /// The file at `url`, from the cache or downloaded, verified against the lock (key
     /// `url:<URL>`). Unpinned: refused, unless this is `cargo xtask kernels lock`.
     pub(super) fn url_artifact(&mut self, url: &str, which: super::Which) -> Result<super::Artifact> {

@@ -3,7 +3,7 @@
 //! package's `boot/config-*` (or a built kernel's `.config`) when the guest has no
 //! `/proc/config.gz`.
 
-use super::{Artifact, Fetcher};
+use super::{Artifact, Supply};
 use crate::model::kernel::{KernelManifest, KernelSource};
 use anyhow::{bail, Context, Result};
 use lockgate_protocol::KernelConfig;
@@ -24,7 +24,7 @@ pub fn config_path_for(image: &str) -> Option<String> {
     Some(if dir.is_empty() { config } else { format!("{dir}/{config}") })
 }
 
-impl Fetcher {
+impl Supply {
     /// One file of a fetched .deb, cached by (package digest, inner path).
     pub(super) fn file_of_deb(&mut self, deb: &Artifact, inner: &str) -> Result<Artifact> {
         match self.optional_file_of_deb(&deb.sha256, inner)? {
@@ -37,7 +37,7 @@ impl Fetcher {
         }
     }
 
-    /// As [`Fetcher::file_of_deb`], `None` when the package has no such file (remembered, so a
+    /// As [`Supply::file_of_deb`], `None` when the package has no such file (remembered, so a
     /// warm run does not unpack the package again to find out).
     /// The package is found in the cache by its digest, and only read when the index does not
     /// answer already.

@@ -8,10 +8,10 @@
 
 use crate::cache::{sha256_bytes, Cache};
 use crate::elf;
-use crate::fetch::Fetcher;
 use crate::image::newc::Newc;
 use crate::model::environment::RuntimeName;
 use crate::model::kernel::PackageRef;
+use crate::supply::Supply;
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
@@ -61,7 +61,7 @@ impl Runtime {
 pub fn prepare(
     manifest_path: &Path,
     needed: &BTreeSet<RuntimeName>,
-    fetcher: &mut Fetcher,
+    supply: &mut Supply,
     cache: &Cache,
 ) -> Result<Runtime> {
     let manifest = RuntimeManifest::load(manifest_path)?;
@@ -75,11 +75,11 @@ pub fn prepare(
                 name.as_str()
             )
         })?;
-        runtime_roots.push((*name, f, root_of(&f.package, manifest_path, fetcher, cache)?));
+        runtime_roots.push((*name, f, root_of(&f.package, manifest_path, supply, cache)?));
     }
     let mut lib_roots = Vec::new();
     for pkg in &manifest.libraries {
-        lib_roots.push((pkg.name.clone(), root_of(pkg, manifest_path, fetcher, cache)?));
+        lib_roots.push((pkg.name.clone(), root_of(pkg, manifest_path, supply, cache)?));
     }
     let mut resolved: BTreeMap<String, Resolved> = BTreeMap::new();
     let mut key = format!("runtime layout {LAYOUT_VERSION} merged-usr\n");
@@ -120,9 +120,9 @@ pub fn prepare(
 }
 
 /// A package of the manifest, fetched and unpacked.
-fn root_of(pkg: &PackageRef, manifest_path: &Path, fetcher: &mut Fetcher, cache: &Cache) -> Result<PathBuf> {
+fn root_of(pkg: &PackageRef, manifest_path: &Path, supply: &mut Supply, cache: &Cache) -> Result<PathBuf> {
     let deb =
-        fetcher.image_package(pkg).with_context(|| format!("the container runtimes ({})", manifest_path.display()))?;
+        supply.image_package(pkg).with_context(|| format!("the container runtimes ({})", manifest_path.display()))?;
     unpacked(cache, &deb.path, &deb.sha256)
 }
 
@@ -134,7 +134,7 @@ fn unpacked(cache: &Cache, deb: &Path, sha256: &str) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(cache.dir("unpacked"))?;
     let tmp = tempfile::tempdir_in(cache.dir("unpacked"))?;
-    crate::fetch::apt::unpack_deb(deb, tmp.path())?;
+    crate::supply::apt::unpack_deb(deb, tmp.path())?;
     let staged = tmp.keep();
     if let Err(e) = std::fs::rename(&staged, &dir) {
         let _ = std::fs::remove_dir_all(&staged);
