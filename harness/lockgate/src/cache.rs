@@ -16,21 +16,8 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// `$LOCKGATE_CACHE`, else `$XDG_CACHE_HOME/lockgate`, else `~/.cache/lockgate`.
-    pub fn from_env() -> Result<Cache> {
-        let root = if let Some(p) = std::env::var_os("LOCKGATE_CACHE") {
-            PathBuf::from(p)
-        } else if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
-            PathBuf::from(p).join("lockgate")
-        } else {
-            let home = std::env::var_os("HOME").context(
-                "neither LOCKGATE_CACHE nor HOME is set; set LOCKGATE_CACHE to a directory for lockgate's cache",
-            )?;
-            PathBuf::from(home).join(".cache/lockgate")
-        };
-        Cache::at(root)
-    }
-
+    /// The cache at `root`, its directories made. Only [`crate::supply::open_cache`] (and tests)
+    /// call it: a command opens its cache once and hands it down.
     pub fn at(root: PathBuf) -> Result<Cache> {
         for sub in ["blobs", "tmp", "apt", "images", "host"] {
             std::fs::create_dir_all(root.join(sub))

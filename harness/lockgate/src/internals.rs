@@ -25,7 +25,7 @@ pub mod known_bad {
     pub use crate::cli::known_bad::{gate, KnownBadArgs};
 }
 pub mod model {
-    pub use crate::model::{load, load_kernel, load_scenario, parse_yaml, Model};
+    pub use crate::model::{load, load_kernel, load_scenario, parse_yaml, MatrixDirs, Model};
     pub mod environment {
         pub use crate::model::environment::EnvKind;
     }
@@ -57,7 +57,7 @@ pub mod run {
     pub use crate::run::{run, BootSummary, RunOptions, RunReport, VariantOptions};
 }
 pub mod supply {
-    pub use crate::supply::{for_repo, Supply};
+    pub use crate::supply::{for_repo, open_cache, Supply};
     pub mod guest {
         pub use crate::supply::guest::{build, workspace_root};
     }

@@ -24,7 +24,6 @@ mod pool;
 mod provenance;
 mod report;
 mod run;
-mod shipped;
 mod stage;
 mod supply;
 mod vm;

@@ -452,7 +452,9 @@ mod tests {
     #[test]
     fn variants_share_one_boot_equal_cases_and_control_runs() {
         let root = crate::supply::guest::workspace_root();
-        let model = crate::model::load(&root.join("scenarios"), &root.join("kernels")).unwrap();
+        let model =
+            crate::model::load(&root.join("scenarios"), &crate::model::MatrixDirs::beside(&root.join("kernels")))
+                .unwrap();
         let mut envs = Prepared::names_only(&model.environments.iter().collect::<Vec<_>>());
         // Names only has no containers: give each container environment one, as `prepare` does.
         for (name, env) in envs.envs.iter_mut().filter(|(n, _)| *n != "bare") {

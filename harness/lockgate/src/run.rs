@@ -1,14 +1,17 @@
-//! A whole run: load → plan → fetch → image → boot → observe → judge → report. Each step is a
-//! module of its own; this one only strings them together, in that order.
+//! A whole run: load → plan → stage → boot → observe → judge → report. Each step is a module of
+//! its own; this one only strings them together, in that order, with the one cache the run
+//! opened (or was handed) going down to every step that needs it.
 
 use crate::cache::Cache;
 use crate::enforcer::{Enforcer, EnforcerChoice};
 use crate::judge::cells::{judge_all, JudgeOptions};
+use crate::model::MatrixDirs;
 use crate::plan::{self, KernelRun, Selection, Variant};
 use crate::pool::{self, BootOptions};
 use crate::provenance::{self, Provenance};
 use crate::report::{self, snapshot};
 use crate::stage::{self, Phases};
+use crate::supply::shipped;
 use crate::vm::accel::AccelChoice;
 use crate::vm::qemu;
 use crate::{env, model};
@@ -25,8 +28,10 @@ pub struct RunOptions {
     pub repo: PathBuf,
     /// Scenario files (default: `<repo>/scenarios`).
     pub scenarios_dir: PathBuf,
-    /// Kernel manifests and their lock (default: `<repo>/kernels`).
-    pub kernels_dir: PathBuf,
+    /// Kernel manifests and their lock (default: `<repo>/kernels`, else lockgate's shipped ones,
+    /// unpacked in the run's cache); the environments are read beside them
+    /// (`../images/environments`, else lockgate's shipped ones).
+    pub kernels_dir: Option<PathBuf>,
     pub selection: Selection,
     pub enforcer: EnforcerChoice,
     pub accel: AccelChoice,
@@ -89,7 +94,7 @@ impl RunOptions {
         let repo = repo.canonicalize().or_else(|_| std::path::absolute(&repo)).unwrap_or(repo);
         RunOptions {
             scenarios_dir: repo.join("scenarios"),
-            kernels_dir: kernels_of(&repo),
+            kernels_dir: None,
             repo,
             selection: Selection::default(),
             enforcer: EnforcerChoice::default(),
@@ -110,23 +115,29 @@ impl RunOptions {
     }
 }
 
-/// The project's `kernels/`, else lockgate's shipped ones. Should those fail to unpack, the
-/// project's path stays and loading it says what is missing; the cause is told first.
-pub(crate) fn kernels_of(project: &std::path::Path) -> PathBuf {
-    crate::shipped::or_default(project, "kernels").unwrap_or_else(|e| {
-        crate::event::emit(crate::event::Event::Warning(format!("{e:#}")));
-        project.join("kernels")
-    })
+impl RunOptions {
+    /// Where the run's kernels and environments are read from, in `cache`'s shipped defaults
+    /// where the project has none.
+    pub(crate) fn matrix(&self, cache: &Cache) -> Result<MatrixDirs> {
+        shipped::matrix_of(cache, &self.repo, self.kernels_dir.as_deref())
+    }
 }
 
+/// A run, in the cache `opts.cache_dir` names (else the environment's), opened here once.
 pub fn run(opts: &RunOptions) -> Result<RunReport> {
+    run_with(opts, &crate::supply::open_cache(opts.cache_dir.as_deref())?)
+}
+
+/// A run in `cache`, the one its command opened.
+pub fn run_with(opts: &RunOptions, cache: &Cache) -> Result<RunReport> {
     let start = Instant::now();
     let mut phases = Phases::new(start);
     if opts.jobs == 0 {
         bail!("-j 0: 0 guests would boot nothing: give at least 1");
     }
     crate::vm::guests::install_interrupt_handler();
-    let (model, unselected) = model::load_selected(&opts.scenarios_dir, &opts.kernels_dir, &opts.selection.scenarios)?;
+    let matrix = opts.matrix(cache)?;
+    let (model, unselected) = model::load_selected(&opts.scenarios_dir, &matrix, &opts.selection.scenarios)?;
     for e in unselected {
         crate::event::emit(crate::event::Event::Warning(format!(
             "skipped an invalid scenario file that --scenario does not name (a run of every scenario would stop on it):\n{e}"
@@ -135,21 +146,17 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
     let mut enforcer = opts.enforcer.load()?;
     let qemu_version = qemu::version()?;
     phases.mark("load, QEMU version");
-    let cache = match &opts.cache_dir {
-        Some(dir) => Cache::at(dir.clone())?,
-        None => Cache::from_env()?,
-    };
     // Staging: a fetched enforcer is found in the run's own cache, a workspace's is built there.
-    enforcer.stage(&cache)?;
-    let mut supply = crate::supply::for_repo(&opts.repo, &opts.kernels_dir, cache.clone(), false)?;
+    enforcer.stage(cache)?;
+    let mut supply = crate::supply::for_repo(&opts.repo, &matrix.kernels, cache.clone(), false)?;
     // Environments are made ready before planning, so that each case is planned with its container.
-    let envs = env::prepare(&plan::select_environments(&model, &opts.selection)?, &opts.repo, &mut supply, &cache)?;
+    let envs = env::prepare(&plan::select_environments(&model, &opts.selection)?, &opts.repo, &mut supply)?;
     let others: Vec<Enforcer> = opts
         .variants
         .iter()
         .map(|v| {
             let mut e = EnforcerChoice { faults: v.faults.clone(), ..opts.enforcer.clone() }.load()?;
-            e.stage(&cache)?;
+            e.stage(cache)?;
             Ok(e)
         })
         .collect::<Result<_>>()?;
@@ -193,7 +200,7 @@ pub fn run(opts: &RunOptions) -> Result<RunReport> {
             kernels: &staged.kernels,
             base: &staged.base,
             layers: &staged.layers,
-            cache: &cache,
+            cache,
             qemu_version: &qemu_version,
         };
         let mut outcomes = pool::boot_all(&inputs, &opts.boot_options());

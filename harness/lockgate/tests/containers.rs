@@ -190,7 +190,7 @@ expect:
   - {probe: create /sandbox/f, allowed: true}
 "#;
     let mut o = options("debian-6.12", &["no-truncate"], &[("truncate-blocked", scenario)], dir.path());
-    o.kernels_dir = kernels;
+    o.kernels_dir = Some(kernels);
     let r = run(&o).unwrap();
     let v = r.cells[0].outcome.as_ref().unwrap();
     assert!(v.passed(), "{:?}", v.failures());
@@ -251,7 +251,7 @@ fn crun_answers_the_profiles_default_errno_where_runc_answers_enosys() {
     std::fs::write(envs.join("on-crun.yaml"), crun).unwrap();
     let seed = shipped("openshell-803");
     let mut o = options("debian-6.12", &["docker-20.10.5", "on-crun"], &[("openshell-803", &seed)], dir.path());
-    o.kernels_dir = kernels;
+    o.kernels_dir = Some(kernels);
     let r = run(&o).unwrap();
     let probe = |env: &str| {
         let c = r.cells.iter().find(|c| c.env == env).unwrap();

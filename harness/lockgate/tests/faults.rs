@@ -30,7 +30,7 @@ fn kernels_dir(
 
 fn options(kernels: PathBuf) -> RunOptions {
     let mut o = RunOptions::new(workspace_root());
-    o.kernels_dir = kernels;
+    o.kernels_dir = Some(kernels);
     o.selection.scenarios = vec!["openshell-803".into()];
     o.selection.envs = vec!["bare".into()];
     o.snapshots = false;
@@ -41,7 +41,8 @@ fn options(kernels: PathBuf) -> RunOptions {
 /// (built there once for every test): these tests are about fetching into an empty cache, and a
 /// nested cargo build of the guest per empty cache cost minutes of the test command (issue 30).
 fn fresh_cache(dir: &Path) -> PathBuf {
-    let bins = lockgate::internals::supply::guest::build(&Cache::from_env().unwrap(), true).unwrap();
+    let bins = lockgate::internals::supply::guest::build(&lockgate::internals::supply::open_cache(None).unwrap(), true)
+        .unwrap();
     let key = bins.guest.parent().and_then(|p| p.file_name()).unwrap();
     let cache = dir.join("cache");
     let to = Cache::at(cache.clone()).unwrap().dir("guest").join(key);

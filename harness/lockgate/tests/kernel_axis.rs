@@ -51,7 +51,7 @@ fn landlock_compiled_in_but_not_enabled_is_named_when_the_manifest_expects_it() 
     let manifest = std::fs::read_to_string(workspace_root().join("kernels/debian-6.12-nolandlock.yaml")).unwrap();
     std::fs::write(kdir.join("k.yaml"), manifest.replace("abi: none", "abi: 6")).unwrap();
     std::fs::copy(workspace_root().join("kernels/lock.yaml"), kdir.join("lock.yaml")).unwrap();
-    o.kernels_dir = kdir;
+    o.kernels_dir = Some(kdir);
     let r = run(&o).unwrap();
     let err = r.cells[0].outcome.as_ref().unwrap_err();
     assert!(err.contains("says Landlock ABI 6, but the guest's probe answered EOPNOTSUPP"), "{err}");

@@ -263,7 +263,7 @@ fn opt_in_kernels_run_only_when_asked_for() {
     std::fs::write(k.join("a.yaml"), "name: a\nabi: 1\nsource: {path: /a}\n").unwrap();
     std::fs::write(k.join("b.yaml"), "name: b\nabi: 4\nopt_in: true\nsource: {url: 'https://example.org/b'}\n")
         .unwrap();
-    let model = lockgate::internals::model::load(&s, &k).unwrap();
+    let model = lockgate::internals::model::load(&s, &lockgate::internals::model::MatrixDirs::beside(&k)).unwrap();
     let names = |asked: &[&str]| -> Vec<String> {
         let asked: Vec<String> = asked.iter().map(|a| a.to_string()).collect();
         lockgate::internals::plan::select_kernels(&model, &asked)

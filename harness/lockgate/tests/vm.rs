@@ -129,7 +129,7 @@ fn a_manifest_whose_abi_disagrees_is_a_harness_error() {
     let manifest = std::fs::read_to_string(workspace_root().join("kernels/debian-6.12.yaml")).unwrap();
     std::fs::write(kdir.join("debian-6.12.yaml"), manifest.replace("abi: 6", "abi: 5")).unwrap();
     std::fs::copy(workspace_root().join("kernels/lock.yaml"), kdir.join("lock.yaml")).unwrap();
-    o.kernels_dir = kdir;
+    o.kernels_dir = Some(kdir);
     let err = only_error(&run(&o).unwrap());
     assert!(err.contains("says Landlock ABI 5, but the guest's probe answered ABI 6"), "{err}");
 }

@@ -55,7 +55,7 @@ fn an_external_enforcer_that_enforces_nothing_is_caught() {
 /// adapter with a claim regex must give the verdicts the built-in reference gives.
 #[test]
 fn the_reference_enforcer_through_a_policy_file_adapter_passes() {
-    let bins = lockgate::internals::supply::guest::build(&lockgate::internals::cache::Cache::from_env().unwrap(), true)
+    let bins = lockgate::internals::supply::guest::build(&lockgate::internals::supply::open_cache(None).unwrap(), true)
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let adapter = format!(
@@ -79,7 +79,7 @@ fn codex_linux_sandbox_from_npm_enforces_its_own_policy() {
     let root = lockgate::internals::supply::guest::workspace_root();
     let file = root.join("enforcers/codex-linux-sandbox.yaml");
     let (name, recipe) = lockgate::internals::supply::recipe::recipe_in(&file).unwrap().expect("a fetched binary");
-    let cache = lockgate::internals::cache::Cache::from_env().unwrap();
+    let cache = lockgate::internals::supply::open_cache(None).unwrap();
     let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache, false).unwrap();
     let binary = recipe.fetch(&name, &mut supply).unwrap();
     assert!(lockgate::internals::supply::recipe::calls_landlock(&binary).unwrap());

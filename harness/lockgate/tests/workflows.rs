@@ -338,8 +338,11 @@ fn nightly_runs_every_shard_with_kvm_caches_and_artifacts() {
         assert!(text.contains(want), "nightly.yml lacks {want}");
     }
     // Every shard has work: the matrix never has more shards than kernels.
-    let model = lockgate::internals::model::load(&root().join("scenarios"), &root().join("kernels"))
-        .expect("the repository's model loads");
+    let model = lockgate::internals::model::load(
+        &root().join("scenarios"),
+        &lockgate::internals::model::MatrixDirs::beside(&root().join("kernels")),
+    )
+    .expect("the repository's model loads");
     assert!(
         n as usize <= model.kernels.len(),
         "{n} shards for {} kernels: a shard would run nothing",
@@ -409,8 +412,11 @@ fn release_gate_runs_on_tags_and_when_called_and_refuses_changed_snapshots() {
 
 #[test]
 fn shards_together_run_every_cell_of_the_full_run_once() {
-    let model = lockgate::internals::model::load(&root().join("scenarios"), &root().join("kernels"))
-        .expect("the repository's model loads");
+    let model = lockgate::internals::model::load(
+        &root().join("scenarios"),
+        &lockgate::internals::model::MatrixDirs::beside(&root().join("kernels")),
+    )
+    .expect("the repository's model loads");
     let cells = |sel: &Selection| -> Vec<(String, String, String)> {
         let envs = lockgate::internals::env::Prepared::names_only(&model.environments.iter().collect::<Vec<_>>());
         plan::plan(&model, sel, &EnforcerChoice::default().load().unwrap(), &envs)

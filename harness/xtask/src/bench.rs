@@ -153,8 +153,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 pub fn bench(args: &BenchArgs) -> Result<bool> {
     let repeat = args.repeat.max(1);
     let root = lockgate::internals::supply::guest::workspace_root();
-    let model = lockgate::internals::model::load(&root.join("scenarios"), &root.join("kernels"))?;
-    let cache = lockgate::internals::cache::Cache::from_env()?;
+    let model = lockgate::internals::model::load(
+        &root.join("scenarios"),
+        &lockgate::internals::model::MatrixDirs::beside(&root.join("kernels")),
+    )?;
+    let cache = lockgate::internals::supply::open_cache(None)?;
     let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
     let busybox = supply.busybox()?;
     let tmp = cache.tempdir()?;

@@ -190,8 +190,11 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 pub fn run(args: &SoakArgs) -> Result<bool> {
     lockgate::internals::setup::ensure_host_tools()?;
     let root = lockgate::internals::supply::guest::workspace_root();
-    let model = lockgate::internals::model::load(&root.join("scenarios"), &root.join("kernels"))?;
-    let cache = lockgate::internals::cache::Cache::from_env()?;
+    let model = lockgate::internals::model::load(
+        &root.join("scenarios"),
+        &lockgate::internals::model::MatrixDirs::beside(&root.join("kernels")),
+    )?;
+    let cache = lockgate::internals::supply::open_cache(None)?;
     let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
     let busybox = supply.busybox()?;
     let tmp = cache.tempdir()?;

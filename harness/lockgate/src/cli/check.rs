@@ -9,7 +9,7 @@ use anyhow::Result;
 
 pub(super) fn run(project: &Project) -> Result<bool> {
     project.require_scenarios()?;
-    let (errors, counts) = collect(project);
+    let (errors, counts) = collect(project)?;
     if errors.is_empty() {
         println!("{}: {}: all valid", project.root.display(), counts.join(", "));
         return Ok(true);
@@ -21,8 +21,8 @@ pub(super) fn run(project: &Project) -> Result<bool> {
 }
 
 /// (every error, what was found valid).
-fn collect(project: &Project) -> (Vec<String>, Vec<String>) {
-    let loaded = crate::model::load_project(&project.root, &project.kernels());
+fn collect(project: &Project) -> Result<(Vec<String>, Vec<String>)> {
+    let loaded = crate::model::load_project(&project.root, &project.matrix()?);
     let mut errors = loaded.errors.clone();
     for (adapter, text) in &loaded.adapters {
         if let Err(e) = crate::enforcer::from_adapter(adapter, text) {
@@ -36,7 +36,7 @@ fn collect(project: &Project) -> (Vec<String>, Vec<String>) {
             errors.push(format!("{e:#}"));
         }
     }
-    let Some(m) = &loaded.model else { return (errors, Vec::new()) };
+    let Some(m) = &loaded.model else { return Ok((errors, Vec::new())) };
     let counts = vec![format!(
         "{} scenarios, {} kernels, {} environments, {} adapters{}",
         m.scenarios.len(),
@@ -50,7 +50,7 @@ fn collect(project: &Project) -> (Vec<String>, Vec<String>) {
             .map(|n| format!(", lockgate.yaml tests {n}"))
             .unwrap_or_default()
     )];
-    (errors, counts)
+    Ok((errors, counts))
 }
 
 #[cfg(test)]
@@ -77,7 +77,7 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("enforcers/f.yaml"), "name: f\nbinary: x\ninvok: {style: landlock_env}\n")
             .unwrap();
-        let (errors, _) = collect(&p);
+        let (errors, _) = collect(&p).unwrap();
         assert_eq!(errors.len(), 3, "{errors:#?}");
         assert!(errors[0].contains("a.yaml:2:") && errors[0].contains("is not absolute"), "{}", errors[0]);
         assert!(errors[1].contains("f.yaml:3:1: invok: unknown field `invok`"), "{}", errors[1]);

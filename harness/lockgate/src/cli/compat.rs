@@ -149,6 +149,7 @@ fn run_enforcers(project: &super::project::Project, a: &RunArgs) -> Result<bool>
         bail!("no fetched enforcer named {}", a.enforcer.join(", "));
     }
     let path = results_path(&root);
+    let cache = project.cache()?;
     for (name, file, _) in chosen {
         let mut o = crate::run::RunOptions::new(root.clone());
         o.selection.kernels = a.kernel.clone();
@@ -163,7 +164,7 @@ fn run_enforcers(project: &super::project::Project, a: &RunArgs) -> Result<bool>
         o.snapshots = false;
         o.strict = false;
         println!("compat: {name}");
-        let report = match crate::run::run(&o) {
+        let report = match crate::run::run_with(&o, cache) {
             Ok(r) => r,
             Err(e) => {
                 println!("compat: {name}: the run failed before any cell was judged: {e:#}");
@@ -212,7 +213,7 @@ fn load_notes(root: &Path) -> Result<Vec<Note>> {
 fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     let root = &project.root;
     let results = load_results(&a.results.clone().unwrap_or_else(|| results_path(root)))?;
-    let model = crate::model::load_matrix(&project.kernels())?;
+    let model = crate::model::load_matrix(&project.matrix()?)?;
     let kernels: Vec<String> =
         model.kernels.iter().filter(|k| k.value.in_default_matrix()).map(|k| k.value.name.to_string()).collect();
     let enforcers: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();

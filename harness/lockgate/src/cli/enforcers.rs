@@ -36,8 +36,7 @@ fn fetch(project: &Project, names: &[String]) -> Result<bool> {
     let chosen: Vec<_> = all.iter().filter(|(n, ..)| names.is_empty() || names.contains(n)).collect();
     // Only the tools the chosen recipes need: fetching one enforcer installs nothing another needs.
     super::setup::ensure_enforcer_tools(chosen.iter().map(|(_, _, recipe)| recipe))?;
-    let cache = crate::cache::Cache::from_env()?;
-    let mut supply = crate::supply::for_repo(root, &project.kernels(), cache, false)?;
+    let mut supply = crate::supply::for_repo(root, &project.matrix()?.kernels, project.cache()?.clone(), false)?;
     let mut ok = true;
     for (name, file, recipe) in chosen {
         println!("{name}: {}", recipe.describe());

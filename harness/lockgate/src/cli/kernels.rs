@@ -30,23 +30,23 @@ pub(super) enum KernelsCmd {
 }
 
 pub(super) fn run(project: &Project, cmd: KernelsCmd) -> Result<bool> {
-    let (root, kernels_dir) = (&project.root, project.kernels());
-    let model = crate::model::load_matrix(&kernels_dir)?;
-    let cache = Cache::from_env()?;
+    let (root, matrix, cache) = (&project.root, project.matrix()?, project.cache()?);
+    let kernels_dir = &matrix.kernels;
+    let model = crate::model::load_matrix(&matrix)?;
     match cmd {
         KernelsCmd::List => {
-            let f = crate::supply::for_repo(root, &kernels_dir, cache.clone(), false)?;
-            list(&model, &f, &cache)
+            let f = crate::supply::for_repo(root, kernels_dir, cache.clone(), false)?;
+            list(&model, &f, cache)
         }
         KernelsCmd::Build { kernel, rebuild } => {
             super::setup::ensure_build_tools()?;
-            let mut f = crate::supply::for_repo(root, &kernels_dir, cache.clone(), false)?;
+            let mut f = crate::supply::for_repo(root, kernels_dir, cache.clone(), false)?;
             build(&model, &mut f, &kernel, rebuild)
         }
         KernelsCmd::Fetch | KernelsCmd::Lock => {
             super::setup::ensure_host_tools()?;
             let update = matches!(cmd, KernelsCmd::Lock);
-            let mut f = crate::supply::for_repo(root, &kernels_dir, cache.clone(), update)?;
+            let mut f = crate::supply::for_repo(root, kernels_dir, cache.clone(), update)?;
             let b = f.busybox()?;
             println!("busybox        {}", b.sha256);
             fetch_all(&mut f, &model, update)?;
@@ -56,7 +56,7 @@ pub(super) fn run(project: &Project, cmd: KernelsCmd) -> Result<bool> {
                 .iter()
                 .filter(|e| matches!(e.kind, crate::model::environment::EnvKind::Container(_)))
                 .collect();
-            let prepared = crate::env::prepare(&envs, root, &mut f, &cache)?;
+            let prepared = crate::env::prepare(&envs, root, &mut f)?;
             for (name, env) in &prepared.envs {
                 println!("{name:<14} {}", env.facts.profile_sha256.as_deref().unwrap_or("(no profile)"));
             }

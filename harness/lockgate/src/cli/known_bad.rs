@@ -223,7 +223,9 @@ pub struct Gate {
 pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
     super::setup::ensure_host_tools()?;
     let start = Instant::now();
-    let kernels = selected_kernels(&args.project, &args.kernel)?;
+    // The gate is a command of its own (lockgate's xtask calls it too): its one cache.
+    let cache = crate::supply::open_cache(None)?;
+    let kernels = selected_kernels(&cache, &args.project, &args.kernel)?;
     let names: Vec<&str> = kernels.iter().map(|(n, _)| n.as_str()).collect();
     let (opts, rows) = gate_options(args, &kernels);
     eprintln!("known-bad: the correct enforcer on {}, every environment; in the same boots:", names.join(", "));
@@ -235,7 +237,7 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
     for env in &ENV_FAULTS {
         eprintln!("known-bad: environment {}: {}; judged as bare", env.name, env.why);
     }
-    let report = crate::run::run(&opts);
+    let report = crate::run::run_with(&opts, &cache);
     let seen_of = |variant: usize, kernel: &str| match &report {
         Ok(report) => seen(report, kernel, variant),
         Err(e) => Seen::Error(format!("{e:#}")),
@@ -262,8 +264,12 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
 }
 
 /// The matrix's kernels (or those named), by name, with the ABI their manifest expects.
-fn selected_kernels(project: &std::path::Path, asked: &[String]) -> Result<Vec<(String, Option<u32>)>> {
-    let model = crate::model::load_matrix(&crate::run::kernels_of(project))?;
+fn selected_kernels(
+    cache: &crate::cache::Cache,
+    project: &std::path::Path,
+    asked: &[String],
+) -> Result<Vec<(String, Option<u32>)>> {
+    let model = crate::model::load_matrix(&crate::supply::shipped::matrix_of(cache, project, None)?)?;
     // The default matrix when none is named (opt-in kernels only when asked for, or `all`).
     let mut kernels: Vec<(String, Option<u32>)> = crate::plan::select_kernels(&model, asked)?
         .into_iter()

@@ -1,31 +1,46 @@
 //! The project a command works on: its lockgate directory, and what commands find in it.
 
+use crate::cache::Cache;
+use crate::model::MatrixDirs;
 use crate::supply::recipe::{recipe_in, Recipe};
 use anyhow::{bail, Result};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
-/// The project a command works on: its lockgate directory.
-#[derive(Debug, Clone)]
+/// The project a command works on: its lockgate directory, and the command's one cache.
+#[derive(Debug)]
 pub(crate) struct Project {
     pub root: PathBuf,
     /// Whether `--project` named it (a reproduce line must then name it too).
     pub explicit: bool,
+    /// Opened the first time the command needs it, once, and handed down from here.
+    cache: OnceLock<Cache>,
 }
 
 impl Project {
     pub fn new(root: PathBuf, explicit: bool) -> Project {
         // Absolute: insta places a snapshot path that is relative beside its own source file.
         let root = root.canonicalize().or_else(|_| std::path::absolute(&root)).unwrap_or(root);
-        Project { root, explicit }
+        Project { root, explicit, cache: OnceLock::new() }
     }
 
     pub fn scenarios(&self) -> PathBuf {
         self.root.join("scenarios")
     }
 
-    /// The project's `kernels/`, else lockgate's shipped ones.
-    pub fn kernels(&self) -> PathBuf {
-        crate::run::kernels_of(&self.root)
+    /// The command's cache (from the environment), opened on first use and only then.
+    pub fn cache(&self) -> Result<&Cache> {
+        if let Some(c) = self.cache.get() {
+            return Ok(c);
+        }
+        let opened = crate::supply::open_cache(None)?;
+        Ok(self.cache.get_or_init(|| opened))
+    }
+
+    /// Where the project's kernels and environments are read from (its own, else lockgate's
+    /// shipped ones, unpacked in the command's cache).
+    pub fn matrix(&self) -> Result<MatrixDirs> {
+        crate::supply::shipped::matrix_of(self.cache()?, &self.root, None)
     }
 
     /// An error unless the directory holds a project (a `scenarios/` directory): what it is, and

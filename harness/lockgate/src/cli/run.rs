@@ -197,13 +197,14 @@ pub(super) fn run(project: &super::project::Project, mut args: VmTestArgs) -> an
     }
     let options = args.options();
     super::setup::ensure_host_tools()?;
-    if super::setup::selection_needs_a_build(&options) {
+    let cache = project.cache()?;
+    if super::setup::selection_needs_a_build(&options, cache) {
         // Not fatal: without the tools, that kernel's cells are errors naming what to install.
         if let Err(e) = super::setup::ensure_build_tools() {
             crate::event::emit(crate::event::Event::Warning(format!("{e:#}")));
         }
     }
-    args.finish(crate::run::run(&options))
+    args.finish(crate::run::run_with(&options, cache))
 }
 
 /// `--enforcer-fault`'s long help: every known-bad mode of the reference enforcer, with its

@@ -191,15 +191,11 @@ fn dpkg_has(package: &str) -> bool {
 
 /// Whether the run `opts` selects has a kernel to build from source that the cache does not
 /// have yet.
-pub(super) fn selection_needs_a_build(opts: &crate::run::RunOptions) -> bool {
-    let Ok(model) = crate::model::load(&opts.scenarios_dir, &opts.kernels_dir) else { return false };
+pub(super) fn selection_needs_a_build(opts: &crate::run::RunOptions, cache: &crate::cache::Cache) -> bool {
+    let Ok(matrix) = opts.matrix(cache) else { return false };
+    let Ok(model) = crate::model::load(&opts.scenarios_dir, &matrix) else { return false };
     let Ok(selected) = crate::plan::select_kernels(&model, &opts.selection.kernels) else { return false };
-    let cache = match &opts.cache_dir {
-        Some(dir) => crate::cache::Cache::at(dir.clone()),
-        None => crate::cache::Cache::from_env(),
-    };
-    let Ok(cache) = cache else { return false };
-    let Ok(f) = crate::supply::for_repo(&opts.repo, &opts.kernels_dir, cache, false) else { return false };
+    let Ok(f) = crate::supply::for_repo(&opts.repo, &matrix.kernels, cache.clone(), false) else { return false };
     selected.into_iter().any(|i| match &model.kernels[i].value.source {
         crate::model::kernel::KernelSource::Build(b) => !matches!(f.cached_build(b), Ok(Some(_))),
         _ => false,

@@ -6,7 +6,6 @@
 //!
 //! The guest converts the profile for its own kernel (`lockgate_protocol::seccomp`).
 
-use crate::cache::Cache;
 use crate::model::environment::{
     check_converts, parse_profile, read_profile, ContainerManifest, EnvKind, Environment, RuntimeName, SeccompSource,
 };
@@ -64,7 +63,7 @@ impl Prepared {
 }
 
 /// Makes `envs` ready. `repo` holds `images/runtime.yaml` (lockgate's own when it has none).
-pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply, cache: &Cache) -> Result<Prepared> {
+pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply) -> Result<Prepared> {
     let mut p = Prepared::default();
     for env in envs {
         let (container, facts) = match &env.kind {
@@ -97,8 +96,8 @@ pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply, cache: &
         })
         .collect();
     if !needed.is_empty() {
-        let manifest = crate::shipped::or_default(repo, "images/runtime.yaml")?;
-        p.runtime = Some(runtime::prepare(&manifest, &needed, supply, cache)?);
+        let manifest = crate::supply::shipped::or_default(&supply.cache, repo, "images/runtime.yaml")?;
+        p.runtime = Some(runtime::prepare(&manifest, &needed, supply)?);
     }
     Ok(p)
 }

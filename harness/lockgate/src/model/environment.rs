@@ -282,12 +282,6 @@ pub fn load_dir(dir: &Path, errors: &mut Vec<String>) -> Vec<Loaded<ContainerMan
     out
 }
 
-/// The directory of environment manifests that goes with a kernels directory: the project's
-/// `images/environments` beside it, or lockgate's shipped ones when that project has none.
-pub fn dir_for(kernels_dir: &Path) -> Result<PathBuf> {
-    crate::shipped::or_default(kernels_dir.parent().unwrap_or(Path::new(".")), "images/environments")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

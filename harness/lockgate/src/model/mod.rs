@@ -74,10 +74,28 @@ pub fn load_kernel(file: &Path) -> Result<KernelManifest> {
     Ok(k)
 }
 
-/// Load every scenario under `scenarios_dir` and every kernel under `kernels_dir`, and check the
+/// Load every scenario under `scenarios_dir` and every kernel and environment of `matrix`, and check the
 /// whole: unique names, and `when:` conditions that name kernels and environments that exist.
-pub fn load(scenarios_dir: &Path, kernels_dir: &Path) -> Result<Model> {
-    Ok(load_selected(scenarios_dir, kernels_dir, &[])?.0)
+pub fn load(scenarios_dir: &Path, matrix: &MatrixDirs) -> Result<Model> {
+    Ok(load_selected(scenarios_dir, matrix, &[])?.0)
+}
+
+/// Where the matrix is read from: the kernel manifests (with their lock) and the environment
+/// manifests. The command resolves them (a project's own, else lockgate's shipped ones, unpacked
+/// by supply in its cache: `supply::shipped::matrix_of`); loading only reads them.
+#[derive(Debug, Clone)]
+pub struct MatrixDirs {
+    pub kernels: PathBuf,
+    pub environments: PathBuf,
+}
+
+impl MatrixDirs {
+    /// `kernels` and the environments beside it (`../images/environments`), as in lockgate's
+    /// own checkout or a test's tree.
+    pub fn beside(kernels: &Path) -> MatrixDirs {
+        let environments = kernels.parent().unwrap_or(Path::new(".")).join("images/environments");
+        MatrixDirs { kernels: kernels.to_path_buf(), environments }
+    }
 }
 
 /// The name a scenario file gives itself (its `name:` line), else its file stem: how an invalid
@@ -94,7 +112,7 @@ fn scenario_name_of(file: &Path) -> String {
 /// errors are reported at once. An invalid scenario file the selection does not name does not
 /// stop the run: its errors come back as the second value, for a warning. Without a selection
 /// every scenario file must be valid.
-pub fn load_selected(scenarios_dir: &Path, kernels_dir: &Path, selected: &[String]) -> Result<(Model, Vec<String>)> {
+pub fn load_selected(scenarios_dir: &Path, matrix: &MatrixDirs, selected: &[String]) -> Result<(Model, Vec<String>)> {
     let mut errors = Vec::new();
     let mut unselected = Vec::new();
     let mut scenarios = Vec::new();
@@ -107,7 +125,7 @@ pub fn load_selected(scenarios_dir: &Path, kernels_dir: &Path, selected: &[Strin
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
-    let (kernels, environments) = load_kernels_and_environments(kernels_dir, &mut errors)?;
+    let (kernels, environments) = load_kernels_and_environments(matrix, &mut errors)?;
     check_unique("scenario", scenarios.iter().map(|s| (s.value.name.as_str(), &s.file)), &mut errors);
     for s in &scenarios {
         let text = std::fs::read_to_string(&s.file).unwrap_or_default();
@@ -163,10 +181,10 @@ pub struct Project {
     pub errors: Vec<String>,
 }
 
-/// The project at `root` (its kernels and environments from `kernels_dir`).
-pub fn load_project(root: &Path, kernels_dir: &Path) -> Project {
+/// The project at `root` (its kernels and environments from `matrix`).
+pub fn load_project(root: &Path, matrix: &MatrixDirs) -> Project {
     let mut errors = Vec::new();
-    let model = load(&root.join("scenarios"), kernels_dir).map_err(|e| errors.push(format!("{e:#}"))).ok();
+    let model = load(&root.join("scenarios"), matrix).map_err(|e| errors.push(format!("{e:#}"))).ok();
     let mut adapters = Vec::new();
     let dir = root.join("enforcers");
     for file in yaml_files(&dir).unwrap_or_default() {
@@ -184,12 +202,12 @@ pub fn load_project(root: &Path, kernels_dir: &Path) -> Project {
     Project { model, adapters, config, errors }
 }
 
-/// The matrix alone: every kernel manifest under `kernels_dir` and every environment, for the
+/// The matrix alone: every kernel manifest and every environment of `matrix`, for the
 /// commands that take no scenarios (`kernels list|fetch|lock|build`): a scenario file, valid or
 /// not, does not concern them.
-pub fn load_matrix(kernels_dir: &Path) -> Result<Model> {
+pub fn load_matrix(matrix: &MatrixDirs) -> Result<Model> {
     let mut errors = Vec::new();
-    let (kernels, environments) = load_kernels_and_environments(kernels_dir, &mut errors)?;
+    let (kernels, environments) = load_kernels_and_environments(matrix, &mut errors)?;
     if !errors.is_empty() {
         let n = errors.len();
         bail!(
@@ -203,11 +221,11 @@ pub fn load_matrix(kernels_dir: &Path) -> Result<Model> {
 
 /// Every kernel manifest and environment (bare first), each file's errors added to `errors`.
 fn load_kernels_and_environments(
-    kernels_dir: &Path,
+    matrix: &MatrixDirs,
     errors: &mut Vec<String>,
 ) -> Result<(Vec<Loaded<KernelManifest>>, Vec<Environment>)> {
     let mut kernels = Vec::new();
-    for file in yaml_files(kernels_dir)? {
+    for file in yaml_files(&matrix.kernels)? {
         if file.file_name().is_some_and(|n| n == "lock.yaml") {
             continue;
         }
@@ -217,7 +235,7 @@ fn load_kernels_and_environments(
         }
     }
     let mut environments = vec![Environment::bare()];
-    let manifests = environment::load_dir(&environment::dir_for(kernels_dir)?, errors);
+    let manifests = environment::load_dir(&matrix.environments, errors);
     check_unique("environment", manifests.iter().map(|m| (m.value.name.as_str(), &m.file)), errors);
     environments.extend(manifests.into_iter().map(Environment::container));
     check_unique("kernel", kernels.iter().map(|k| (k.value.name.as_str(), &k.file)), errors);
@@ -259,7 +277,7 @@ mod tests {
             "name: c\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect: [{enforcement: full}]\nextra: 1\n",
         )
         .unwrap();
-        let err = format!("{:#}", load(&s, &k).unwrap_err());
+        let err = format!("{:#}", load(&s, &MatrixDirs::beside(&k)).unwrap_err());
         assert!(err.contains("a.yaml:3: expect[0].when: no kernel is named `nope`"), "{err}");
         assert!(err.contains("b.yaml: name: scenario name `a` is already used by"), "{err}");
         assert!(err.contains("c.yaml:4:1: extra: unknown field `extra`"), "{err}");
@@ -284,7 +302,7 @@ mod tests {
             "name: bad\npolicy:\n  filesystem_policy: {read_only: [/usr, \"/sand\\nbox\", \"/a\\0b\"]}\nexpect: [{enforcement: full}]\n",
         )
         .unwrap();
-        let err = format!("{:#}", load(&s, &k).unwrap_err());
+        let err = format!("{:#}", load(&s, &MatrixDirs::beside(&k)).unwrap_err());
         assert!(
             err.starts_with(&format!(
                 "{}:3:34: policy.filesystem_policy.read_only[1]: `/sand\\nbox` contains a control character",
@@ -292,10 +310,10 @@ mod tests {
             )),
             "{err}"
         );
-        let (model, skipped) = load_selected(&s, &k, &["good".to_string()]).unwrap();
+        let (model, skipped) = load_selected(&s, &MatrixDirs::beside(&k), &["good".to_string()]).unwrap();
         assert_eq!(model.scenarios.len(), 1);
         assert_eq!(skipped.len(), 1, "{skipped:?}");
-        let err = format!("{:#}", load_selected(&s, &k, &["bad".to_string()]).unwrap_err());
+        let err = format!("{:#}", load_selected(&s, &MatrixDirs::beside(&k), &["bad".to_string()]).unwrap_err());
         assert!(err.contains("read_only[1]") && err.contains("only the selected scenarios"), "{err}");
     }
 }

@@ -134,7 +134,7 @@ impl CargoBuild {
             })
             .collect::<Result<_>>()?;
         let refs: Vec<(&str, &[u8])> = contents.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
-        let key = crate::shipped::digest(&refs, &format!("{RUSTFLAGS}\n{TARGET}\n{}\n{bin}", self.package));
+        let key = crate::supply::shipped::digest(&refs, &format!("{RUSTFLAGS}\n{TARGET}\n{}\n{bin}", self.package));
         let build = StaticBuild {
             kept: cache.dir("enforcers").join(&key),
             bins: &[bin.as_str()],

@@ -1,5 +1,5 @@
 //! Building the guest's own binaries (agent + reference enforcer) as static executables, from
-//! the sources that travel inside the lockgate crate ([`crate::shipped::GUEST_SOURCES`]), so
+//! the sources that travel inside the lockgate crate ([`crate::supply::shipped::GUEST_SOURCES`]), so
 //! that a project depending on lockgate, or an installed `lockgate`, builds them as lockgate's
 //! own checkout does.
 //!
@@ -12,7 +12,7 @@
 
 use super::cargo::{self, StaticBuild, RUSTFLAGS, TARGET};
 use crate::cache::{sha256_file, Cache};
-use crate::shipped;
+use crate::supply::shipped;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,7 @@ pub struct GuestBinaries {
 }
 
 /// lockgate's own checkout: for its xtask and its tests, which work on that tree. A run never
-/// reads it: what a run needs travels inside the crate ([`crate::shipped`]).
+/// reads it: what a run needs travels inside the crate ([`crate::supply::shipped`]).
 pub fn workspace_root() -> PathBuf {
     // harness/lockgate → ../..
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))

@@ -5,7 +5,10 @@
 //! binaries (`guest.rs`); the container runtimes with their libraries (`runtime.rs`); an
 //! external enforcer fetched by its pinned recipe (`recipe.rs`) or built from a project's
 //! workspace (`cargo.rs`, the one route to a cargo build for the guest), and the host libraries
-//! it links (`host_libs.rs`). Staging calls it; loading and planning never do.
+//! it links (`host_libs.rs`); lockgate's shipped defaults and the guest's sources, unpacked
+//! from the crate (`shipped.rs`). Staging calls it; loading and planning never do.
+//!
+//! A command opens its cache once ([`open_cache`]) and hands it down; nothing below opens one.
 
 pub mod apt;
 pub mod cargo;
@@ -17,6 +20,7 @@ pub mod lock;
 pub mod mirror;
 pub mod recipe;
 pub mod runtime;
+pub mod shipped;
 pub mod url;
 
 use crate::cache::Cache;
@@ -27,6 +31,25 @@ use lock::LockFile;
 use std::path::{Path, PathBuf};
 
 pub use crate::model::packages::ImagePackages;
+
+/// The one place a cache is opened: `dir` (a run's `cache_dir`), else `$LOCKGATE_CACHE`, else
+/// `$XDG_CACHE_HOME/lockgate`, else `~/.cache/lockgate`. A command calls it once and hands the
+/// cache down.
+pub fn open_cache(dir: Option<&Path>) -> Result<Cache> {
+    let root = if let Some(dir) = dir {
+        dir.to_path_buf()
+    } else if let Some(p) = std::env::var_os("LOCKGATE_CACHE") {
+        PathBuf::from(p)
+    } else if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
+        PathBuf::from(p).join("lockgate")
+    } else {
+        let home = std::env::var_os("HOME").context(
+            "neither LOCKGATE_CACHE nor HOME is set; set LOCKGATE_CACHE to a directory for lockgate's cache",
+        )?;
+        PathBuf::from(home).join(".cache/lockgate")
+    };
+    Cache::at(root)
+}
 
 /// A fetched file, with the digest it was verified against.
 #[derive(Debug, Clone)]
@@ -208,10 +231,10 @@ fn sanitize(s: &str) -> String {
 /// and their lock (`repo/images/`, else lockgate's shipped ones).
 pub fn for_repo(repo: &Path, kernels_dir: &Path, cache: Cache, update_lock: bool) -> Result<Supply> {
     Ok(Supply {
-        cache,
         kernel_lock: lock::LockFile::load(&kernels_dir.join("lock.yaml"))?,
-        image_lock: lock::LockFile::load(&crate::shipped::or_default(repo, "images/lock.yaml")?)?,
-        images: ImagePackages::load(&crate::shipped::or_default(repo, "images/packages.yaml")?)?,
+        image_lock: lock::LockFile::load(&shipped::or_default(&cache, repo, "images/lock.yaml")?)?,
+        images: ImagePackages::load(&shipped::or_default(&cache, repo, "images/packages.yaml")?)?,
+        cache,
         update_lock,
         verbose: true,
         held: None,

@@ -58,12 +58,8 @@ impl Runtime {
 
 /// Fetches (or finds in the cache) the runtimes `needed` and their libraries and builds the
 /// archive.
-pub fn prepare(
-    manifest_path: &Path,
-    needed: &BTreeSet<RuntimeName>,
-    supply: &mut Supply,
-    cache: &Cache,
-) -> Result<Runtime> {
+pub fn prepare(manifest_path: &Path, needed: &BTreeSet<RuntimeName>, supply: &mut Supply) -> Result<Runtime> {
+    let cache = &supply.cache.clone();
     let manifest = RuntimeManifest::load(manifest_path)?;
     let mut binaries = Vec::new();
     let mut runtime_roots = Vec::new();
@@ -75,11 +71,11 @@ pub fn prepare(
                 name.as_str()
             )
         })?;
-        runtime_roots.push((*name, f, root_of(&f.package, manifest_path, supply, cache)?));
+        runtime_roots.push((*name, f, root_of(&f.package, manifest_path, supply)?));
     }
     let mut lib_roots = Vec::new();
     for pkg in &manifest.libraries {
-        lib_roots.push((pkg.name.clone(), root_of(pkg, manifest_path, supply, cache)?));
+        lib_roots.push((pkg.name.clone(), root_of(pkg, manifest_path, supply)?));
     }
     let mut resolved: BTreeMap<String, Resolved> = BTreeMap::new();
     let mut key = format!("runtime layout {LAYOUT_VERSION} merged-usr\n");
@@ -120,10 +116,10 @@ pub fn prepare(
 }
 
 /// A package of the manifest, fetched and unpacked.
-fn root_of(pkg: &PackageRef, manifest_path: &Path, supply: &mut Supply, cache: &Cache) -> Result<PathBuf> {
+fn root_of(pkg: &PackageRef, manifest_path: &Path, supply: &mut Supply) -> Result<PathBuf> {
     let deb =
         supply.image_package(pkg).with_context(|| format!("the container runtimes ({})", manifest_path.display()))?;
-    unpacked(cache, &deb.path, &deb.sha256)
+    unpacked(&supply.cache, &deb.path, &deb.sha256)
 }
 
 /// A .deb unpacked once into the cache, under its digest.

@@ -9,6 +9,7 @@
 //! where it has one and lockgate's shipped one otherwise.
 
 use crate::cache::Cache;
+use crate::model::MatrixDirs;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -63,26 +64,37 @@ pub fn unpacked(cache: &Cache, kind: &str, files: &[(&str, &[u8])], digest: &str
     Ok(dest)
 }
 
-/// lockgate's shipped defaults, unpacked in the cache named by the environment (see
-/// [`Cache::from_env`]).
-pub fn defaults_dir() -> Result<PathBuf> {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    if let Some(d) = DIR.get() {
-        return Ok(d.clone());
-    }
-    let cache = Cache::from_env()?;
-    let dir = unpacked(&cache, "shipped", DEFAULTS, &digest(DEFAULTS, ""))
-        .context("cannot unpack lockgate's shipped kernels and images into the cache")?;
-    Ok(DIR.get_or_init(|| dir).clone())
+/// lockgate's shipped defaults, unpacked in the command's cache.
+pub fn defaults_dir(cache: &Cache) -> Result<PathBuf> {
+    // The digest is the embedded bytes' own: taken once per process.
+    static DIGEST: OnceLock<String> = OnceLock::new();
+    unpacked(cache, "shipped", DEFAULTS, DIGEST.get_or_init(|| digest(DEFAULTS, "")))
+        .context("cannot unpack lockgate's shipped kernels and images into the cache")
 }
 
-/// `project/rel` when the project has it, else lockgate's shipped `rel`.
-pub fn or_default(project: &Path, rel: &str) -> Result<PathBuf> {
+/// `project/rel` when the project has it, else lockgate's shipped `rel` (in `cache`).
+pub fn or_default(cache: &Cache, project: &Path, rel: &str) -> Result<PathBuf> {
     let theirs = project.join(rel);
     if theirs.exists() {
         return Ok(theirs);
     }
-    Ok(defaults_dir()?.join(rel))
+    Ok(defaults_dir(cache)?.join(rel))
+}
+
+/// Where a project's matrix is read from: `kernels` when given, else the project's `kernels/`,
+/// else lockgate's shipped ones; the environments beside those kernels (`../images/environments`),
+/// else lockgate's shipped ones. Should the defaults fail to unpack, the project's `kernels/`
+/// stays and loading it says what is missing; the cause is told first.
+pub fn matrix_of(cache: &Cache, project: &Path, kernels: Option<&Path>) -> Result<MatrixDirs> {
+    let kernels = match kernels {
+        Some(k) => k.to_path_buf(),
+        None => or_default(cache, project, "kernels").unwrap_or_else(|e| {
+            crate::event::emit(crate::event::Event::Warning(format!("{e:#}")));
+            project.join("kernels")
+        }),
+    };
+    let environments = or_default(cache, kernels.parent().unwrap_or(Path::new(".")), "images/environments")?;
+    Ok(MatrixDirs { kernels, environments })
 }
 
 #[cfg(test)]
