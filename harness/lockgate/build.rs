@@ -2,7 +2,7 @@
 //! of another project or an installed binary: the sources of the guest binaries (the guest
 //! agent, the protocol, the reference enforcer, with a workspace manifest of their own and the
 //! lock) and lockgate's shipped defaults (kernel manifests and their lock, the guest packages,
-//! the container environments). `src/shipped.rs` unpacks them into the cache by content digest.
+//! the container environments). `src/supply/shipped.rs` unpacks them into the cache by content digest.
 //!
 //! They are read from the tree this crate was built from: lockgate's checkout, a path
 //! dependency's directory, or the checkout cargo makes of a git dependency (cargo checks out the

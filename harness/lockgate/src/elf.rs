@@ -1,7 +1,7 @@
 //! lockgate's one ELF reader: what an x86-64 executable or shared library asks the loader for
 //! (its interpreter, PT_INTERP, and the libraries it names, DT_NEEDED) and the one edit lockgate
 //! makes to a binary (PT_INTERP rewritten in place). Read from the bytes alone, so a runtime from
-//! a Debian package is resolved against that package's libraries (`env/runtime.rs`) and an
+//! a Debian package is resolved against that package's libraries (`supply/runtime.rs`) and an
 //! enforcer binary is checked before any boot (`enforcer/`).
 //!
 //! Built on `object` (gimli-rs, what std's backtraces and rustc read object files with): every

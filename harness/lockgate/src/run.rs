@@ -1,6 +1,7 @@
 //! A whole run: load → plan → stage → boot → observe → judge → report. Each step is a module of
 //! its own; this one only strings them together, in that order, with the one cache the run
-//! opened (or was handed) going down to every step that needs it.
+//! opened (or was handed) going down to every step that needs it. The enforcer's binary and the
+//! environments are staged just before the plan is made, which is made of them (ARCHITECTURE.md).
 
 use crate::cache::Cache;
 use crate::enforcer::{Enforcer, EnforcerChoice};

@@ -10,6 +10,7 @@
 mod bench;
 mod bench_scale;
 mod module_graph;
+mod one_cache;
 mod soak;
 
 use anyhow::{bail, Context, Result};
@@ -33,7 +34,7 @@ enum Cmd {
     /// mutation gate.
     Test,
     /// The lint gates: rustfmt, the module graph and may-import table, the library's façade,
-    /// clippy (warnings are errors), the coverage table up to date.
+    /// one cache per command, clippy (warnings are errors), the coverage table up to date.
     Lint,
     /// Measure where a run's time goes: floor boot vs cell, per added scenario, -j 1 vs -j N.
     Bench(bench::BenchArgs),
@@ -101,6 +102,7 @@ fn lint() -> Result<bool> {
     gate(&["fmt", "--all", "--check"], "run `cargo fmt --all` (rustfmt.toml sets the width)")?;
     let mut problems = module_graph::check(&root);
     problems.extend(module_graph::check_facade(&root));
+    problems.extend(one_cache::check(&root));
     if !problems.is_empty() {
         bail!("module graph (see `cargo xtask module-graph`):\n{}", problems.join("\n"));
     }

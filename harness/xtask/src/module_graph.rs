@@ -36,7 +36,7 @@ fn module_of(src: &Path, file: &Path) -> Module {
     parts.join("::")
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
     entries.sort();
@@ -50,7 +50,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// The file's code without its test module (by convention the last item of a file).
-fn without_tests(text: &str) -> &str {
+pub(crate) fn without_tests(text: &str) -> &str {
     match text.find("#[cfg(test)]") {
         Some(i) => &text[..i],
         None => text,
@@ -58,7 +58,7 @@ fn without_tests(text: &str) -> &str {
 }
 
 /// Lines that are comments are not code.
-fn code_lines(text: &str) -> String {
+pub(crate) fn code_lines(text: &str) -> String {
     text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
 }
 

@@ -92,9 +92,9 @@ pub enum BinarySource {
     InImage {
         in_image: String,
     },
-    /// Fetched or built from a registry by `enforcers fetch` (`enforcer/fetch.rs`).
+    /// Fetched or built from a registry by `enforcers fetch` (`supply/recipe.rs`).
     Fetch(Fetched),
-    /// Built from the project's own cargo workspace (`enforcer/cargo_build.rs`).
+    /// Built from the project's own cargo workspace (`supply/cargo.rs`).
     Build {
         build: CargoBuild,
     },

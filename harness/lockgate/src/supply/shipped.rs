@@ -149,4 +149,23 @@ mod tests {
         unpacked(&cache, "t", files, &d).unwrap();
         assert_eq!(std::fs::read_to_string(at.join("top")).unwrap(), "mine");
     }
+
+    /// The shipped defaults go into the cache the command handed in (a run's `cache_dir`), not
+    /// one found in the environment; a project's own directories win where it has them.
+    #[test]
+    fn the_defaults_are_unpacked_in_the_cache_handed_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path().join("cache")).unwrap();
+        let project = dir.path().join("project");
+        std::fs::create_dir_all(&project).unwrap();
+        let m = matrix_of(&cache, &project, None).unwrap();
+        assert!(m.kernels.starts_with(cache.root()) && m.kernels.join("lock.yaml").is_file(), "{m:?}");
+        assert!(m.environments.starts_with(cache.root()) && m.environments.join("podman.yaml").is_file(), "{m:?}");
+        std::fs::create_dir_all(project.join("kernels")).unwrap();
+        let m = matrix_of(&cache, &project, None).unwrap();
+        assert_eq!(m.kernels, project.join("kernels"));
+        assert!(m.environments.starts_with(cache.root()), "a project without environments has lockgate's");
+        std::fs::create_dir_all(project.join("images/environments")).unwrap();
+        assert_eq!(matrix_of(&cache, &project, None).unwrap().environments, project.join("images/environments"));
+    }
 }
