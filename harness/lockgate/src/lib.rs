@@ -13,6 +13,7 @@ pub mod cli;
 mod elf;
 mod enforcer;
 mod env;
+mod error;
 mod event;
 mod image;
 mod invocation;

@@ -4,6 +4,7 @@
 //! the console and reads the records back ([`crate::observe`]).
 
 use crate::cache::Cache;
+use crate::error::{AbiMismatch, BootError, CellError};
 use crate::event::{emit, Event};
 use crate::image::{self, BaseImage};
 use crate::model::{self, Model};
@@ -43,7 +44,7 @@ pub struct KernelReport {
     pub boot: Option<BootSummary>,
     pub preflight: Option<Preflight>,
     /// A harness error for the whole boot (every cell of this kernel is then an error).
-    pub error: Option<String>,
+    pub error: Option<CellError>,
 }
 
 #[derive(Debug, Clone)]
@@ -136,7 +137,8 @@ struct BootContext<'a> {
 /// What one kernel's boot gave: its report, and the observations (or why there are none).
 pub struct KernelOutcome {
     pub report: KernelReport,
-    pub observations: Result<Observations, String>,
+    /// The observations, or the harness error every cell of the boot then is.
+    pub observations: Result<Observations, CellError>,
     accel_used: Accel,
 }
 
@@ -156,11 +158,13 @@ impl BootContext<'_> {
             Ok(a) => a,
             Err(e) => {
                 // Said once for the kernel by the report (its cells are not run), with what to do.
-                report.error = Some(format!(
-                    "kernel {name} could not be fetched, so it was not booted and none of its cells ran: {e}\nwhat to do: make its source reachable (or fix its manifest, {}), then rerun; or leave it out with --kernel",
-                    self.model.kernels[run.kernel].file.display()
-                ));
-                return KernelOutcome { observations: Err(report.error.clone().unwrap()), report, accel_used: accel };
+                let error = CellError::KernelUnavailable {
+                    kernel: name.clone(),
+                    manifest: self.model.kernels[run.kernel].file.clone(),
+                    cause: e.clone(),
+                };
+                report.error = Some(error.clone());
+                return KernelOutcome { observations: Err(error), report, accel_used: accel };
             }
         };
         report.kernel_sha256 = Some(artifact.sha256.clone());
@@ -177,7 +181,7 @@ impl BootContext<'_> {
                 let _ = accel::remember(self.cache, self.qemu_version, false, &why);
                 match self.boot_once(run, manifest, artifact, Accel::Tcg) {
                     Ok((out, obs)) => (Some(out), obs, Accel::Tcg),
-                    Err(e) => (None, Err(format!("{e:#}")), Accel::Tcg),
+                    Err(e) => (None, Err(BootError::Qemu(format!("{e:#}"))), Accel::Tcg),
                 }
             }
             Ok((out, obs)) => {
@@ -186,7 +190,7 @@ impl BootContext<'_> {
                 }
                 (Some(out), obs, accel)
             }
-            Err(e) => (None, Err(format!("{e:#}")), accel),
+            Err(e) => (None, Err(BootError::Qemu(format!("{e:#}"))), accel),
         };
         if let Some(out) = &outcome {
             let guest = observations.as_ref().ok().and_then(|o| o.timing.clone());
@@ -216,23 +220,29 @@ impl BootContext<'_> {
             report.preflight = Some(obs.preflight.clone());
             let got = obs.preflight.landlock.abi();
             if got != manifest.abi.0 {
-                return Err(format!(
-                    "kernel {name}: the manifest ({}) says Landlock {}, but the guest's probe answered {} (release {}){}; fix the manifest or the kernel",
-                    self.model.kernels[run.kernel].file.display(),
-                    manifest.abi,
-                    obs.preflight.landlock,
-                    obs.preflight.release,
-                    lockgate_protocol::explain_landlock(&obs.preflight.landlock, obs.preflight.lsm.as_deref(), obs.preflight.config.as_ref())
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default()
-                ));
+                return Err(BootError::AbiMismatch(Box::new(AbiMismatch {
+                    kernel: name.clone(),
+                    manifest: self.model.kernels[run.kernel].file.clone(),
+                    expected: manifest.abi.to_string(),
+                    probed: obs.preflight.landlock.to_string(),
+                    release: obs.preflight.release.clone(),
+                    explanation: lockgate_protocol::explain_landlock(
+                        &obs.preflight.landlock,
+                        obs.preflight.lsm.as_deref(),
+                        obs.preflight.config.as_ref(),
+                    )
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default(),
+                })));
             }
             Ok(obs)
         });
-        if let Err(e) = &observations {
-            let tail = outcome.as_ref().map(|o| o.console_tail(25)).unwrap_or_default();
-            report.error = Some(format!("harness error on {name}: {e}\n--- console tail ---\n{tail}"));
-        }
+        let observations = observations.map_err(|cause| {
+            let console_tail = outcome.as_ref().map(|o| o.console_tail(25)).unwrap_or_default();
+            let error = CellError::Boot { kernel: name.clone(), cause, console_tail };
+            report.error = Some(error.clone());
+            error
+        });
         KernelOutcome { report, observations, accel_used }
     }
 
@@ -243,7 +253,7 @@ impl BootContext<'_> {
         manifest: &model::kernel::KernelManifest,
         kernel: &Artifact,
         accel: Accel,
-    ) -> Result<(BootOutcome, Result<Observations, String>)> {
+    ) -> Result<(BootOutcome, Result<Observations, BootError>)> {
         let work = self.cache.tempdir()?;
         let plan = Plan {
             version: VERSION,
@@ -289,13 +299,13 @@ impl BootContext<'_> {
             // Powered off before its final record: say so, and during which case.
             Ended::PoweredOff => {
                 observe::read_records(&text, &plan.nonce, &planned).map_err(|e| match has_done(&text) {
-                    true => e.to_string(),
-                    false => format!("the guest powered off{}: {e}", stopped_at(&text, &planned)),
+                    true => BootError::Records(e),
+                    false => BootError::PoweredOff { at: stopped_at(&text, &planned), cause: e },
                 })
             }
-            Ended::Timeout(d) => Err(timeout_text(*d, self.opts.timeout.is_some(), &text, &planned)),
-            Ended::Stalled(d) => Err(stalled_text(*d, &text, &planned)),
-            other => Err(format!("{}{}", ended_text(other), stopped_at(&text, &planned))),
+            Ended::Timeout(d) => Err(BootError::Ended(timeout_text(*d, self.opts.timeout.is_some(), &text, &planned))),
+            Ended::Stalled(d) => Err(BootError::Ended(stalled_text(*d, &text, &planned))),
+            other => Err(BootError::Ended(format!("{}{}", ended_text(other), stopped_at(&text, &planned)))),
         };
         Ok((out, obs))
     }

@@ -83,9 +83,9 @@ fn an_unpinned_or_missing_kernel_is_an_error_and_the_others_still_run() {
     assert!(!r.ok(), "a run with a kernel that cannot be had must fail");
     let by_kernel = |name: &str| r.cells.iter().find(|c| c.kernel == name).unwrap();
     assert!(by_kernel("debian-5.10").ok(), "the other kernels still run");
-    let e = by_kernel("debian-6.12").outcome.as_ref().unwrap_err();
+    let e = by_kernel("debian-6.12").outcome.as_ref().unwrap_err().to_string();
     assert!(e.contains("is not pinned") && e.contains("`lockgate kernels lock`"), "{e}");
-    let e = by_kernel("mine").outcome.as_ref().unwrap_err();
+    let e = by_kernel("mine").outcome.as_ref().unwrap_err().to_string();
     assert!(e.contains("/nonexistent/bzImage does not exist"), "{e}");
 }
 
@@ -114,7 +114,7 @@ fn a_wrong_digest_is_refused_and_nothing_is_cached() {
     let mut o = options(k);
     o.cache_dir = Some(cache.clone());
     let r = run(&o).unwrap();
-    let e = r.cells[0].outcome.as_ref().unwrap_err();
+    let e = r.cells[0].outcome.as_ref().unwrap_err().to_string();
     assert!(e.contains("digest mismatch") && e.contains(&"0".repeat(64)) && e.contains("nothing was cached"), "{e}");
     assert!(leftovers(&cache).is_empty(), "{:?}", leftovers(&cache));
     // Only busybox and the keyring-free Debian path were fetched: no kernel blob.

@@ -53,7 +53,7 @@ fn landlock_compiled_in_but_not_enabled_is_named_when_the_manifest_expects_it() 
     std::fs::copy(workspace_root().join("kernels/lock.yaml"), kdir.join("lock.yaml")).unwrap();
     o.kernels_dir = Some(kdir);
     let r = run(&o).unwrap();
-    let err = r.cells[0].outcome.as_ref().unwrap_err();
+    let err = r.cells[0].outcome.as_ref().unwrap_err().to_string();
     assert!(err.contains("says Landlock ABI 6, but the guest's probe answered EOPNOTSUPP"), "{err}");
     assert!(
         err.contains(

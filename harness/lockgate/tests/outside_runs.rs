@@ -244,7 +244,7 @@ fn a_boot_killed_at_its_deadline_names_the_case() {
     let mut o = common::options(&["debian-5.10"], &["bare"], &[("slow", &slow)], dir.path());
     o.timeout = Some(std::time::Duration::from_secs(12));
     let r = run(&o).unwrap();
-    let e = r.cells[0].outcome.as_ref().unwrap_err();
+    let e = r.cells[0].outcome.as_ref().unwrap_err().to_string();
     assert!(
         e.contains("no power-off within the boot deadline of 12s set by --timeout; QEMU was killed while case slow@bare was running (0 of 1 cases had sent their records)"),
         "{e}"

@@ -37,7 +37,7 @@ expect:
 
 fn only_error(r: &RunReport) -> String {
     assert!(!r.ok(), "a faulty run must not pass");
-    let errs: Vec<&String> = r.cells.iter().filter_map(|c| c.outcome.as_ref().err()).collect();
+    let errs: Vec<String> = r.cells.iter().filter_map(|c| c.outcome.as_ref().err().map(|e| e.to_string())).collect();
     assert_eq!(errs.len(), r.cells.len(), "every cell of a faulty boot is a harness error: {:?}", r.cells);
     errs[0].clone()
 }

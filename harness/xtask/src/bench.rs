@@ -369,7 +369,12 @@ fn sel(kernels: &[String], scenarios: &[String], env: &str) -> lockgate::interna
 /// A measured run must have run: a harness error or a failing cell makes its time meaningless.
 fn checked(r: RunReport) -> Result<RunReport> {
     for k in &r.kernels {
-        anyhow::ensure!(k.error.is_none(), "{}: {}", k.name, k.error.clone().unwrap_or_default());
+        anyhow::ensure!(
+            k.error.is_none(),
+            "{}: {}",
+            k.name,
+            k.error.as_ref().map(|e| e.to_string()).unwrap_or_default()
+        );
     }
     anyhow::ensure!(r.ok(), "a cell failed during the benchmark; run `cargo xtask vm-test` to see which");
     Ok(r)

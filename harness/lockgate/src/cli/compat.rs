@@ -186,7 +186,7 @@ fn record(enforcer: &str, c: &crate::report::CellResult) -> Recorded {
         (CellState::Pass, _) => ("pass", String::new()),
         (CellState::NothingChecked { .. }, Ok(v)) => ("nothing-checked", v.nothing_checked.clone().unwrap_or_default()),
         (CellState::Fail, Ok(v)) => ("fail", v.failures().into_iter().next().unwrap_or_default()),
-        (_, Err(e)) => ("error", e.lines().next().unwrap_or_default().to_string()),
+        (_, Err(e)) => ("error", e.to_string().lines().next().unwrap_or_default().to_string()),
         (_, Ok(_)) => ("error", String::new()),
     };
     Recorded {

@@ -128,7 +128,7 @@ fn seen(report: &RunReport, kernel: &str, variant: usize) -> Seen {
         return Seen::Error("no cell ran on this kernel".into());
     }
     if let Some(e) = cells.iter().find_map(|c| c.outcome.as_ref().err()) {
-        return Seen::Error(e.lines().next().unwrap_or_default().to_string());
+        return Seen::Error(e.to_string().lines().next().unwrap_or_default().to_string());
     }
     cells
         .iter()

@@ -4,6 +4,7 @@
 use super::blocked::landlock_blocked;
 use super::{judge, CellInput, CellVerdict};
 use crate::enforcer::claim::ClaimReader;
+use crate::error::CellError;
 use crate::model::Model;
 use crate::plan::KernelRun;
 use crate::pool::KernelOutcome;
@@ -17,7 +18,7 @@ pub struct CellResult {
     pub scenario: String,
     /// The plan's variant (enforcer) the cell is of: 0 for a run of one enforcer.
     pub variant: usize,
-    pub outcome: Result<CellVerdict, String>,
+    pub outcome: Result<CellVerdict, CellError>,
     /// The snapshot's state, apart from the verdict: a cell can pass and have a new snapshot.
     pub snapshot: SnapshotState,
     /// A cell that checked nothing fails the run (under `CI=true`, unless its scenario says it
@@ -139,7 +140,7 @@ impl CellResult {
     /// nothing. The snapshot's state is apart: [`CellResult::snapshot_problem`].
     pub fn problems(&self) -> Vec<String> {
         let mut out = match &self.outcome {
-            Err(e) => vec![e.lines().next().unwrap_or("").to_string()],
+            Err(e) => vec![e.to_string().lines().next().unwrap_or("").to_string()],
             Ok(v) => v.failures(),
         };
         if let Ok(v) = &self.outcome {
@@ -190,8 +191,8 @@ pub fn judge_all(
             let case = &run.cases[cell.case];
             let judge_as_bare = opts.as_bare || cell.judge_as_bare;
             let scenario = &model.scenarios[cell.scenario].value;
-            let outcome = match (&out.observations, &out.report.error) {
-                (Ok(obs), None) => {
+            let outcome = match &out.observations {
+                Ok(obs) => {
                     // A shared control run was observed in the case it names (same inputs).
                     let shared;
                     let case_obs = match &case.control_of {
@@ -208,7 +209,7 @@ pub fn judge_all(
                     let facts = case.container.as_ref().map(|_| &cell.env_facts);
                     let blocked = landlock_blocked(&cell.env, facts, &case_obs.landlock, &obs.preflight.landlock);
                     match &case_obs.environment_error {
-                        Some(e) => Err(format!("harness error on {}: {e}", kernel.name)),
+                        Some(e) => Err(CellError::Environment { kernel: kernel.name.to_string(), cause: e.clone() }),
                         None => Ok(judge(&CellInput {
                             scenario,
                             kernel: kernel.name.as_str(),
@@ -225,7 +226,7 @@ pub fn judge_all(
                         })),
                     }
                 }
-                (_, Some(e)) | (Err(e), None) => Err(e.clone()),
+                Err(e) => Err(e.clone()),
             };
             cells.push(CellResult {
                 kernel: kernel.name.to_string(),

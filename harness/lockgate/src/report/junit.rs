@@ -28,7 +28,7 @@ enum Kind {
 
 fn kind(c: &CellResult) -> Kind {
     match &c.outcome {
-        Err(e) => Kind::Error(first_line(e), e.clone()),
+        Err(e) => Kind::Error(first_line(&e.to_string()), e.to_string()),
         Ok(v) => {
             let mut lines = v.failures();
             let snapshot_only = lines.is_empty();
@@ -142,6 +142,7 @@ fn visible(s: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::error::{BootError, CellError};
     use crate::judge::{CellVerdict, ExpectationVerdict, Status};
     use quick_xml::events::Event;
     use quick_xml::Reader;
@@ -174,7 +175,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn sample() -> Vec<CellResult> {
-        let cell = |scenario: &str, kernel: &str, outcome: Result<CellVerdict, String>| CellResult {
+        let cell = |scenario: &str, kernel: &str, outcome: Result<CellVerdict, CellError>| CellResult {
             kernel: kernel.into(),
             env: "bare".into(),
             scenario: scenario.into(),
@@ -188,9 +189,22 @@ pub(crate) mod tests {
             cell(
                 "dac-only",
                 "debian-6.12",
-                Ok(verdict("dac-only", "debian-6.12", Some("expected denied EACCES by sandbox, got allowed & <unconfined> \"quoted\""))),
+                Ok(verdict(
+                    "dac-only",
+                    "debian-6.12",
+                    Some("expected denied EACCES by sandbox, got allowed & <unconfined> \"quoted\""),
+                )),
             ),
-            cell("openshell-803", "ubuntu-5.15", Err("harness error on ubuntu-5.15: the kernel panicked\n--- console tail ---\n\u{1b}[0mKernel panic - not syncing <VFS>".into())),
+            cell(
+                "openshell-803",
+                "ubuntu-5.15",
+                // harness error on ubuntu-5.15: the kernel panicked\n--- console tail ---\n…
+                Err(CellError::Boot {
+                    kernel: "ubuntu-5.15".into(),
+                    cause: BootError::Ended("the kernel panicked".into()),
+                    console_tail: "\u{1b}[0mKernel panic - not syncing <VFS>".into(),
+                }),
+            ),
         ]
     }
 

@@ -4,6 +4,7 @@
 //! pass, with its reasons.
 
 use super::CellResult;
+use crate::error::CellError;
 use crate::judge::cells::CellState;
 use crate::pool::KernelReport;
 use crate::report::RunReport;
@@ -171,7 +172,7 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
     if !bad.is_empty() {
         out.push_str("\n### Cells that did not pass\n");
         // A boot that failed fails every cell of its kernel with the same text: show it once.
-        let mut shown: Vec<(&str, String)> = Vec::new();
+        let mut shown: Vec<(&CellError, String)> = Vec::new();
         for (c, mark) in bad {
             out.push_str(&format!(
                 "\n#### {} `{}` on `{}` / `{}`\n\n",
@@ -181,13 +182,13 @@ pub fn matrix(cells: &[CellResult], repro_flags: &[String]) -> String {
                 code_text(&c.env)
             ));
             match &c.outcome {
-                Err(e) => match shown.iter().find(|(t, _)| *t == e.as_str()) {
+                Err(e) => match shown.iter().find(|(t, _)| *t == e) {
                     Some((_, first)) => {
                         out.push_str(&format!("Harness error — no verdict: the same as {first} above.\n"))
                     }
                     None => {
                         out.push_str("Harness error — no verdict:\n\n");
-                        out.push_str(&fenced(&cut_lines(e, MAX_ERROR_LINES)));
+                        out.push_str(&fenced(&cut_lines(&e.to_string(), MAX_ERROR_LINES)));
                         shown.push((
                             e,
                             format!(
@@ -219,7 +220,7 @@ pub fn github_annotations(cells: &[CellResult]) -> String {
     let mut out = String::new();
     for c in cells.iter().filter(|c| !c.ok()) {
         let (what, reason) = match &c.outcome {
-            Err(e) => ("harness error", first_line(e)),
+            Err(e) => ("harness error", first_line(&e.to_string())),
             Ok(_) => ("failed", c.problems().into_iter().next().unwrap_or_default()),
         };
         let title = format!("lockgate: {}@{}@{} {what}", c.scenario, c.kernel, c.env);

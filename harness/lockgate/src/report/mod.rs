@@ -8,6 +8,7 @@ pub mod output;
 pub mod snapshot;
 pub mod table;
 
+use crate::error::CellError;
 pub use crate::judge::cells::{CellResult, CellState, SnapshotState, ACCEPT_HOW};
 use crate::pool::KernelReport;
 use std::time::Duration;
@@ -48,14 +49,13 @@ impl RunReport {
 
     /// Each kernel whose error made every one of its cells an error, with how many cells: said
     /// once for the kernel, not once per cell ([`RunReport::said_by_kernel`]).
-    pub fn kernel_errors(&self) -> Vec<(&str, usize, &str)> {
+    pub fn kernel_errors(&self) -> Vec<(&str, usize, &CellError)> {
         self.kernels
             .iter()
             .filter_map(|k| {
-                let e = k.error.as_deref()?;
+                let e = k.error.as_ref()?;
                 let cells: Vec<&CellResult> = self.cells.iter().filter(|c| c.kernel == k.name).collect();
-                let all =
-                    !cells.is_empty() && cells.iter().all(|c| c.outcome.as_ref().err().map(String::as_str) == Some(e));
+                let all = !cells.is_empty() && cells.iter().all(|c| c.outcome.as_ref().err() == Some(e));
                 all.then_some((k.name.as_str(), cells.len(), e))
             })
             .collect()
