@@ -398,20 +398,6 @@ pub fn from_adapter(adapter: &crate::model::Loaded<Adapter>, text: &str) -> Resu
     })
 }
 
-/// Where `enforcers fetch` put a fetched enforcer; an error naming that command, as the user
-/// invokes lockgate, when it has not run.
-fn fetched(recipe: &recipe::Recipe, name: &str, at: &str, cache: &Cache) -> Result<PathBuf> {
-    let path = recipe.cached_path(cache, name);
-    if !path.is_file() {
-        bail!(
-            "{at}: {name} is not fetched yet: run `{}` ({})",
-            crate::invocation::command(&format!("enforcers fetch {name}")),
-            recipe.describe()
-        );
-    }
-    Ok(path)
-}
-
 impl Enforcer {
     /// Stage the binary: a fetched one is found in `cache`, a workspace's is built (or found
     /// built) in it; then the host file is checked and its ELF interpreter read. Loading never
@@ -421,7 +407,7 @@ impl Enforcer {
         let path = match &self.binary {
             Binary::InImage => return Ok(()),
             Binary::Host(path) => path.clone(),
-            Binary::Fetched(recipe) => fetched(recipe, &self.name, &at, cache)?,
+            Binary::Fetched(recipe) => recipe.fetched(cache, &self.name, &at)?,
             Binary::Built(build, dir) => build.binary(dir, cache).map_err(|e| anyhow::anyhow!("{at}.build: {e:#}"))?,
         };
         let meta = std::fs::metadata(&path).map_err(|e| {
@@ -932,7 +918,7 @@ mod tests {
         let cached = recipe.cached_path(&cache, &name);
         std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
         std::fs::copy("/bin/true", &cached).unwrap();
-        assert_eq!(fetched(&recipe, "f", "here", &cache).unwrap(), cached);
+        assert_eq!(recipe.fetched(&cache, "f", "here").unwrap(), cached);
     }
 
     #[test]

@@ -83,6 +83,21 @@ impl Recipe {
         cache.dir("enforcers").join(format!("{name}-{}", &key[..16])).join(self.file_name())
     }
 
+    /// Where `enforcers fetch` put the enforcer `name` (staging only finds it there); an error
+    /// naming that command, as the user invokes lockgate, when it has not run. `at` is where its
+    /// adapter says `binary:`.
+    pub fn fetched(&self, cache: &Cache, name: &str, at: &str) -> Result<PathBuf> {
+        let path = self.cached_path(cache, name);
+        if !path.is_file() {
+            bail!(
+                "{at}: {name} is not fetched yet: run `{}` ({})",
+                crate::invocation::command(&format!("enforcers fetch {name}")),
+                self.describe()
+            );
+        }
+        Ok(path)
+    }
+
     /// The artifact, from the cache or fetched and built now (into the cache, atomically).
     pub fn fetch(&self, name: &str, supply: &mut Supply) -> Result<PathBuf> {
         let dest = self.cached_path(&supply.cache, name);
