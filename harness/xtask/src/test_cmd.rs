@@ -66,19 +66,127 @@ fn test_phases(took: &mut Phases) -> Result<bool> {
         setup::ensure_enforcer_tools(&setup::repository_recipes(&root)?)?;
         Ok((crate::lint()?, Vec::new()))
     })?;
-    // The whole workspace, guest crates included; the VM tests in harness/lockgate/tests boot
-    // real kernels. The integration tests are one binary (harness/lockgate/tests/it), so its
-    // VM tests share the test threads: one per core is what the machine can boot at once.
-    took.time("build", || cargo_test(&root, &["--no-run"], "build"))?;
+    // The whole workspace, guest crates included; the build says where each integration test
+    // binary is.
+    let integration = took.time("build", || Ok((build(&root)?, Vec::new())))?;
     took.time("unit tests", || {
         let (_, mut binaries) = cargo_test(&root, &["--lib", "--bins"], "unit tests")?;
         binaries.extend(cargo_test(&root, &["--doc"], "doc tests")?.1);
         Ok(((), binaries))
     })?;
-    took.time("integration and VM tests", || {
-        cargo_test(&root, &["--test", "*", "--", "--test-threads=2"], "integration and VM tests")
-    })?;
+    took.time("integration and VM tests", || run_at_once(&integration))?;
     took.time("mutation gate", || Ok((crate::product(&["known-bad"])?, Vec::new())))
+}
+
+/// An integration test binary, as the build made it.
+struct TestBinary {
+    /// `lockgate tests/it/main.rs`: the package and the test's source.
+    name: String,
+    executable: std::path::PathBuf,
+    /// The package's directory: cargo runs a test binary there.
+    package_dir: std::path::PathBuf,
+}
+
+/// `cargo test --workspace --no-run`, its messages passed through: the integration test
+/// binaries it built.
+fn build(root: &Path) -> Result<Vec<TestBinary>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(&cargo)
+        .current_dir(root)
+        .args(["test", "--workspace", "--no-run", "--message-format=json-render-diagnostics"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run cargo test --no-run")?;
+    if !out.status.success() {
+        bail!("cargo test failed (build)");
+    }
+    let mut binaries = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(m) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let (Some(exe), Some(manifest)) = (m["executable"].as_str(), m["manifest_path"].as_str()) else { continue };
+        if !m["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "test")) {
+            continue;
+        }
+        let package_dir = Path::new(manifest).parent().context("a manifest without a directory")?.to_path_buf();
+        let src = m["target"]["src_path"].as_str().unwrap_or_default();
+        let src = Path::new(src).strip_prefix(&package_dir).map(|p| p.display().to_string()).unwrap_or(src.into());
+        let package = package_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        binaries.push(TestBinary { name: format!("{package} {src}"), executable: exe.into(), package_dir });
+    }
+    if binaries.is_empty() {
+        bail!("cargo test --no-run built no integration test binary");
+    }
+    Ok(binaries)
+}
+
+/// The integration test binaries, all at once, each with two test threads, their output passed
+/// through line by line with the binary's name before it; each binary's seconds. At once:
+/// `cargo test` runs them one after another, and the xtask's bench test boots one guest at a
+/// time while the other core idled; beside lockgate's VM tests it takes what they leave (a
+/// guest that waits for its deadline, a download). They are the binaries `cargo test` would
+/// run, from the directory and with the `CARGO` it gives them.
+fn run_at_once(binaries: &[TestBinary]) -> Result<((), Vec<(String, f64)>)> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::sync::Mutex::new(std::io::stdout());
+    let results: Vec<(String, f64, Result<bool>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = binaries
+            .iter()
+            .map(|b| {
+                let out = &out;
+                let cargo = &cargo;
+                s.spawn(move || {
+                    let started = Instant::now();
+                    let passed = run_binary(b, cargo, out);
+                    (b.name.clone(), started.elapsed().as_secs_f64(), passed)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| ("?".into(), 0.0, Ok(false)))).collect()
+    });
+    let mut failed = Vec::new();
+    let mut times = Vec::new();
+    for (name, seconds, passed) in results {
+        match passed {
+            Ok(true) => {}
+            Ok(false) => failed.push(format!("{name} failed")),
+            Err(e) => failed.push(format!("{name}: {e:#}")),
+        }
+        times.push((name, seconds));
+    }
+    if !failed.is_empty() {
+        bail!("integration and VM tests: {}", failed.join("; "));
+    }
+    Ok(((), times))
+}
+
+/// One test binary, its output (stdout and stderr, in order) passed through with its name
+/// before each line; whether it passed.
+fn run_binary(b: &TestBinary, cargo: &std::ffi::OsStr, out: &std::sync::Mutex<std::io::Stdout>) -> Result<bool> {
+    let (reader, writer) = std::io::pipe().context("cannot make a pipe")?;
+    let mut child = {
+        let mut cmd = Command::new(&b.executable);
+        cmd.current_dir(&b.package_dir)
+            .arg("--test-threads=2")
+            .env("CARGO", cargo)
+            .env("CARGO_MANIFEST_DIR", &b.package_dir);
+        cmd.stdout(writer.try_clone().context("cannot make a pipe")?).stderr(writer);
+        // This process's ends of the pipe's writer go with the command, at the block's end.
+        cmd.spawn().with_context(|| format!("cannot run {}", b.executable.display()))?
+    };
+    let mut reader = std::io::BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).context("cannot read a test binary's output")? == 0 {
+            break;
+        }
+        let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = write!(out, "[{}] {}", b.name, String::from_utf8_lossy(&line));
+        if !line.ends_with(b"\n") {
+            let _ = writeln!(out);
+        }
+    }
+    Ok(child.wait().context("cannot wait for a test binary")?.success())
 }
 
 /// `cargo test --workspace ARGS` in `root`, its output passed through; each test binary it ran
