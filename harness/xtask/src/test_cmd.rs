@@ -252,7 +252,21 @@ fn binary_started(line: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::binary_started;
+    use super::{binary_started, run_at_once, TestBinary};
+
+    fn binary(name: &str, exe: &str) -> TestBinary {
+        TestBinary { name: name.into(), executable: exe.into(), package_dir: std::env::temp_dir() }
+    }
+
+    /// Binaries run at once, each timed; the phase fails naming the one that failed, and ends
+    /// when their output does.
+    #[test]
+    fn binaries_run_at_once_and_a_failure_is_named() {
+        let ((), times) = run_at_once(&[binary("echo", "/bin/echo"), binary("true", "/bin/true")]).unwrap();
+        assert_eq!(times.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["echo", "true"]);
+        let e = run_at_once(&[binary("echo", "/bin/echo"), binary("false", "/bin/false")]).unwrap_err();
+        assert_eq!(format!("{e:#}"), "integration and VM tests: false failed");
+    }
 
     #[test]
     fn the_binary_cargo_starts_is_named() {
