@@ -12,6 +12,7 @@ mod bench_scale;
 mod module_graph;
 mod one_cache;
 mod soak;
+mod test_cmd;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -57,7 +58,7 @@ fn main() {
     }
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Test => test(),
+        Cmd::Test => test_cmd::test(),
         Cmd::Lint => lint(),
         Cmd::Bench(args) => bench::bench(&args),
         Cmd::BootSoak(args) => soak::run(&args),
@@ -74,7 +75,7 @@ fn main() {
 }
 
 /// A product command on this repository, as `cargo xtask ARGS` runs it; whether it passed.
-fn product(args: &[&str]) -> Result<bool> {
+pub(crate) fn product(args: &[&str]) -> Result<bool> {
     let root = lockgate::internals::supply::guest::workspace_root();
     let argv = std::iter::once("cargo xtask").chain(args.iter().copied()).map(Into::into);
     match lockgate::cli::dispatch(argv, Some(&root), Invocation::Xtask) {
@@ -85,7 +86,7 @@ fn product(args: &[&str]) -> Result<bool> {
 }
 
 /// The lint gates, fastest first; each failure says what to run.
-fn lint() -> Result<bool> {
+pub(crate) fn lint() -> Result<bool> {
     let root = lockgate::internals::supply::guest::workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let gate = |args: &[&str], fix: &str| -> Result<()> {
@@ -110,64 +111,6 @@ fn lint() -> Result<bool> {
     // The README's coverage table is generated: a right, scenario or snapshot added without it
     // makes it stale.
     product(&["coverage", "--check"])
-}
-
-fn test() -> Result<bool> {
-    let mut took = Phases::default();
-    let result = test_phases(&mut took);
-    // Where the time went, whatever the outcome: the budget is 8 minutes warm (issue 30).
-    let total: f64 = took.0.iter().map(|(_, s)| s).sum();
-    let parts: Vec<String> = took.0.iter().map(|(n, s)| format!("{n} {s:.0}s")).collect();
-    eprintln!("\nxtask test: {total:.0}s in all: {}", parts.join(", "));
-    result
-}
-
-/// Each phase of the test command and its seconds.
-#[derive(Default)]
-struct Phases(Vec<(&'static str, f64)>);
-
-impl Phases {
-    fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        let started = std::time::Instant::now();
-        let result = f();
-        self.0.push((name, started.elapsed().as_secs_f64()));
-        result
-    }
-}
-
-/// The test command's phases: set-up and lint, the build, the unit tests, the integration and
-/// VM tests, the mutation gate.
-fn test_phases(took: &mut Phases) -> Result<bool> {
-    let root = lockgate::internals::supply::guest::workspace_root();
-    took.time("set-up and lint", || {
-        use lockgate::internals::setup;
-        setup::ensure_host_tools()?;
-        // The VM tests of real enforcers fetch them (npm, gcc) as `enforcers fetch` does.
-        setup::ensure_enforcer_tools(&setup::repository_recipes(&root)?)?;
-        lint()
-    })?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let cargo_test = |args: &[&str], what: &str| -> Result<()> {
-        let status = Command::new(&cargo)
-            .current_dir(&root)
-            .args(["test", "--workspace"])
-            .args(args)
-            .status()
-            .context("cannot run cargo test")?;
-        if !status.success() {
-            bail!("cargo test failed ({what})");
-        }
-        Ok(())
-    };
-    // The whole workspace, guest crates included; the VM tests in harness/lockgate/tests boot
-    // real kernels. One test thread per core is what the machine can boot at once.
-    took.time("build", || cargo_test(&["--no-run"], "build"))?;
-    took.time("unit tests", || {
-        cargo_test(&["--lib", "--bins"], "unit tests")?;
-        cargo_test(&["--doc"], "doc tests")
-    })?;
-    took.time("integration and VM tests", || cargo_test(&["--test", "*", "--", "--test-threads=2"], "VM tests"))?;
-    took.time("mutation gate", || product(&["known-bad"]))
 }
 
 fn module_graph_cmd() -> Result<bool> {

@@ -7,6 +7,7 @@
 //! cell with a failing verdict. Nothing failing is MISSED; a harness error is ERROR. Any MISSED,
 //! ERROR or false alarm fails the gate.
 
+use crate::model::scenario::Scenario;
 use crate::plan::Selection;
 use crate::run::{RunOptions, RunReport, VariantOptions};
 use crate::vm::accel::AccelChoice;
@@ -35,17 +36,33 @@ pub struct KnownBadArgs {
 /// (`abi`: the kernel's Landlock ABI, `None` without Landlock). Where it cannot, the cell is
 /// n.a. and not run. Without Landlock the enforcer builds no ruleset at all (it claims `none`),
 /// so a fault in building or applying one changes nothing there. `scenarios`: the suite it runs
-/// (empty: every scenario); a right's mode runs the scenario of that right.
+/// (empty: every scenario the mode can change, `changes`); a right's mode runs the scenario of
+/// that right.
 struct Mode {
     name: String,
     matters: Box<dyn Fn(Option<u32>) -> bool>,
     scenarios: Vec<String>,
+    /// Whether the mode can change what the enforcer does with this scenario on a kernel of
+    /// this ABI, read from the enforcer's code (`harness/enforcer/src/main.rs`). Where it
+    /// cannot, the enforcer runs exactly as the correct one does, whose cell passes: that case
+    /// could catch nothing, and the mode does not run it (issue 30).
+    changes: fn(&Scenario, Option<u32>) -> bool,
 }
 
 impl Mode {
     fn whole_suite(name: &str, matters: fn(Option<u32>) -> bool) -> Mode {
-        Mode { name: name.into(), matters: Box::new(matters), scenarios: Vec::new() }
+        Mode { name: name.into(), matters: Box::new(matters), scenarios: Vec::new(), changes: |_, _| true }
     }
+
+    fn changing(self, changes: fn(&Scenario, Option<u32>) -> bool) -> Mode {
+        Mode { changes, ..self }
+    }
+}
+
+/// A policy document of the scenario's own (a native policy): what it holds is read only
+/// through an adapter's selectors, so every mode is taken to change its run.
+fn native(sc: &Scenario) -> bool {
+    sc.native_policy.is_some()
 }
 
 fn modes() -> Vec<Mode> {
@@ -65,12 +82,23 @@ fn modes() -> Vec<Mode> {
         // tcp-bind-connect). On ABI 1-2 its filesystem rules are the honest ones, but a V2
         // enforcer knows nothing of the network section: it claims `full` where the honest one
         // says `partial`, and hard_requirement no longer refuses.
-        Mode::whole_suite("abi2", |abi| abi.is_some()),
+        // On ABI 1-2 the pin changes nothing in the ruleset (the kernel offers no more than
+        // V2): only the claim of a policy with TCP rules, device ioctl rules or scopes, which
+        // the honest enforcer calls partial there.
+        Mode::whole_suite("abi2", |abi| abi.is_some()).changing(|sc, abi| {
+            let p = &sc.policy;
+            abi.is_some_and(|a| a >= 3)
+                || p.network.is_some()
+                || !p.filesystem_policy.ioctl_dev.is_empty()
+                || !p.landlock.scoped.is_empty()
+                || native(sc)
+        }),
         // A read-only path made read-write, only when the policy has network policies (proxy
         // mode, as in OpenShell #905): openshell-803-deployed, the seed's policy as deployed,
         // catches it on every ABI (each has write rights to widen); the scenarios without
-        // network policies cannot.
-        Mode::whole_suite("baseline-rw", |abi| abi.is_some()),
+        // network policies cannot: the enforcer widens nothing there (`proxy_mode`).
+        Mode::whole_suite("baseline-rw", |abi| abi.is_some())
+            .changing(|sc, _| !sc.policy.network_policies.is_empty() || native(sc)),
         // restrict_self without no_new_privs or CAP_SYS_ADMIN is EPERM on every ABI; the bare
         // environment starts the enforcer without no_new_privs, so it runs unconfined.
         Mode::whole_suite("no-nnp", |abi| abi.is_some()),
@@ -83,6 +111,7 @@ fn modes() -> Vec<Mode> {
             name: right.fault(),
             matters: Box::new(move |abi| abi.is_some_and(|a| a >= first)),
             scenarios: vec![right.scenario()],
+            changes: |_, _| true,
         });
     }
     modes
@@ -139,11 +168,18 @@ fn seen(report: &RunReport, kernel: &str, variant: usize) -> Seen {
         .unwrap_or(Seen::Passed)
 }
 
-/// A row of the table after `correct`: the variant of the run that holds its cells (`None`: it
-/// matters on none of the kernels), and on which kernels it matters.
+/// A row of the table after `correct`: the variants of the run that hold its cells, each with
+/// its kernels (none: it matters on none of the kernels); a mode whose scenarios differ by
+/// kernel is one variant per set of scenarios.
 struct Row {
-    variant: Option<usize>,
-    targets: Vec<String>,
+    variants: Vec<(usize, Vec<String>)>,
+}
+
+impl Row {
+    /// The variant that holds the row's cells on `kernel`; `None` where the mode is n.a.
+    fn variant_on(&self, kernel: &str) -> Option<usize> {
+        self.variants.iter().find(|(_, ks)| ks.iter().any(|k| k == kernel)).map(|(v, _)| *v)
+    }
 }
 
 /// The whole gate as one run: the correct enforcer on every environment (variant 0), then each
@@ -154,7 +190,15 @@ struct Row {
 /// `lockgate::plan::plan_variants`) — and an environment fault's cases are the correct
 /// enforcer's own cases in that environment, observed once and judged twice (as they are, and
 /// as on bare).
-fn gate_options(args: &KnownBadArgs, kernels: &[(String, Option<u32>)]) -> (RunOptions, Vec<Row>) {
+///
+/// A whole-suite mode runs, on each kernel, only the scenarios it can change there (`changes`);
+/// should none be left on a kernel where the mode matters, it runs them all there, so that the
+/// table shows what was observed (a MISSED), never an assumption.
+fn gate_options(
+    args: &KnownBadArgs,
+    kernels: &[(String, Option<u32>)],
+    scenarios: &[&Scenario],
+) -> (RunOptions, Vec<Row>) {
     let mut opts = RunOptions::new(args.project.clone());
     opts.selection.kernels = kernels.iter().map(|(k, _)| k.clone()).collect();
     // Snapshots record the correct enforcer; vm-test checks them. The gate judges verdicts.
@@ -167,20 +211,47 @@ fn gate_options(args: &KnownBadArgs, kernels: &[(String, Option<u32>)]) -> (RunO
         kernels.iter().filter(|(_, abi)| matters(*abi)).map(|(n, _)| n.clone()).collect()
     };
     let mut rows = Vec::new();
-    let mut add = |variant: VariantOptions, rows: &mut Vec<Row>| {
-        let targets = variant.within.kernels.clone();
-        // A variant without kernels would run on every kernel: it is not planned at all.
-        let variant = (!targets.is_empty()).then(|| {
-            opts.variants.push(variant);
-            opts.variants.len()
-        });
-        rows.push(Row { variant, targets });
+    // Each variant with its kernels; a variant without kernels would run on every kernel: it is
+    // not planned at all.
+    let mut add = |variants: Vec<VariantOptions>, rows: &mut Vec<Row>| {
+        let variants = variants
+            .into_iter()
+            .filter(|v| !v.within.kernels.is_empty())
+            .map(|v| {
+                let targets = v.within.kernels.clone();
+                opts.variants.push(v);
+                (opts.variants.len(), targets)
+            })
+            .collect();
+        rows.push(Row { variants });
     };
     for mode in modes() {
-        let targets = on(&*mode.matters);
+        // The kernels where the mode matters, grouped by the scenarios it runs there.
+        let mut groups: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+        for (kernel, abi) in kernels.iter().filter(|(_, abi)| (mode.matters)(*abi)) {
+            let mut names = mode.scenarios.clone();
+            if names.is_empty() {
+                names = scenarios.iter().filter(|sc| (mode.changes)(sc, *abi)).map(|sc| sc.name.to_string()).collect();
+                // Every scenario, or none left (then every one runs, as said above): the
+                // selection's empty list, all.
+                if names.len() == scenarios.len() {
+                    names.clear();
+                }
+            }
+            match groups.iter_mut().find(|(n, _)| *n == names) {
+                Some((_, ks)) => ks.push(kernel.clone()),
+                None => groups.push((names, vec![kernel.clone()])),
+            }
+        }
         // An enforcer fault is the enforcer's wherever it runs: the bare environment shows it.
-        let within = Selection { kernels: targets, scenarios: mode.scenarios, envs: vec!["bare".into()], shard: None };
-        add(VariantOptions { faults: vec![mode.name], within, judge_as_bare: false }, &mut rows);
+        let variants = groups
+            .into_iter()
+            .map(|(names, kernels)| {
+                let within = Selection { kernels, scenarios: names, envs: vec!["bare".into()], shard: None };
+                VariantOptions { faults: vec![mode.name.clone()], within, judge_as_bare: false }
+            })
+            .collect();
+        add(variants, &mut rows);
     }
     for env in &ENV_FAULTS {
         let within = Selection {
@@ -189,7 +260,7 @@ fn gate_options(args: &KnownBadArgs, kernels: &[(String, Option<u32>)]) -> (RunO
             envs: vec![env.name.into()],
             shard: None,
         };
-        add(VariantOptions { faults: Vec::new(), within, judge_as_bare: true }, &mut rows);
+        add(vec![VariantOptions { faults: Vec::new(), within, judge_as_bare: true }], &mut rows);
     }
     (opts, rows)
 }
@@ -227,11 +298,19 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
     let cache = crate::supply::open_cache(None)?;
     let kernels = selected_kernels(&cache, &args.project, &args.kernel)?;
     let names: Vec<&str> = kernels.iter().map(|(n, _)| n.as_str()).collect();
-    let (opts, rows) = gate_options(args, &kernels);
+    let matrix = crate::supply::shipped::matrix_of(&cache, &args.project, None)?;
+    let model = crate::model::load(&RunOptions::new(args.project.clone()).scenarios_dir, &matrix)?;
+    let scenarios: Vec<&Scenario> = model.scenarios.iter().map(|s| &s.value).collect();
+    let (opts, rows) = gate_options(args, &kernels, &scenarios);
     eprintln!("known-bad: the correct enforcer on {}, every environment; in the same boots:", names.join(", "));
     for (name, row) in columns().iter().zip(&rows) {
-        if !row.targets.is_empty() {
-            eprintln!("known-bad:   {name} on {}", row.targets.join(", "));
+        for (variant, targets) in &row.variants {
+            let within = &opts.variants[variant - 1].within.scenarios;
+            let which = match within.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", within.join(", ")),
+            };
+            eprintln!("known-bad:   {name} on {}{which}", targets.join(", "));
         }
     }
     for env in &ENV_FAULTS {
@@ -248,9 +327,9 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
         .map(|row| {
             names
                 .iter()
-                .map(|k| match row.variant {
-                    Some(v) if row.targets.iter().any(|t| t == k) => seen_of(v, k),
-                    _ => Seen::NotApplicable,
+                .map(|k| match row.variant_on(k) {
+                    Some(v) => seen_of(v, k),
+                    None => Seen::NotApplicable,
                 })
                 .collect()
         })
@@ -423,6 +502,41 @@ mod tests {
         // not by its name: it states what such an environment does with `landlock == blocked`.
         assert!(seed.contains("landlock == blocked"), "the seed states what a blocking environment does");
         assert_eq!(columns().len(), modes().len() + ENV_FAULTS.len());
+    }
+
+    /// Each whole-suite mode runs the scenarios it can change on each kernel: baseline-rw only
+    /// the policy with network policies, abi2 on ABI 1-2 only policies whose claim it changes,
+    /// one variant per set; the others every scenario; a right's mode its own scenario.
+    #[test]
+    fn modes_run_only_the_scenarios_they_can_change() {
+        let root = crate::supply::guest::workspace_root();
+        let model =
+            crate::model::load(&root.join("scenarios"), &crate::model::MatrixDirs::beside(&root.join("kernels")))
+                .unwrap();
+        let scenarios: Vec<&Scenario> = model.scenarios.iter().map(|s| &s.value).collect();
+        let kernels = [("a-none".to_string(), None), ("b-abi2".to_string(), Some(2)), ("c-abi6".to_string(), Some(6))];
+        let args = KnownBadArgs { kernel: Vec::new(), accel: AccelChoice::Auto, jobs: None, project: root };
+        let (opts, rows) = gate_options(&args, &kernels, &scenarios);
+        let row = |mode: &str| &rows[columns().iter().position(|c| c == mode).unwrap()];
+        let within = |mode: &str, kernel: &str| {
+            let v = row(mode).variant_on(kernel)?;
+            Some(opts.variants[v - 1].within.scenarios.clone())
+        };
+        assert_eq!(within("baseline-rw", "b-abi2"), Some(vec!["openshell-803-deployed".to_string()]));
+        assert_eq!(within("baseline-rw", "c-abi6"), within("baseline-rw", "b-abi2"));
+        assert_eq!(within("baseline-rw", "a-none"), None, "n.a. without Landlock");
+        assert_eq!(within("abi2", "c-abi6"), Some(Vec::new()), "every scenario from ABI 3");
+        let low = within("abi2", "b-abi2").unwrap();
+        assert!(
+            low.contains(&"tcp-bind-connect".to_string()) && !low.contains(&"openshell-803".to_string()),
+            "{low:?}"
+        );
+        assert_eq!(row("abi2").variants.len(), 2, "one variant per set of scenarios");
+        for mode in ["drop-first", "no-nnp"] {
+            assert_eq!(within(mode, "b-abi2"), Some(Vec::new()), "{mode}");
+        }
+        assert_eq!(within("ignore-status", "a-none"), Some(Vec::new()));
+        assert_eq!(within("no-truncate", "c-abi6"), Some(vec!["right-truncate".to_string()]));
     }
 
     #[test]

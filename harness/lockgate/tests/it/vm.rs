@@ -1,7 +1,7 @@
 //! VM tests: real kernels booted under QEMU, the real guest agent and enforcer. Nothing is
 //! mocked; each test asserts on what the guest observed and on the host's verdict.
 
-mod common;
+use crate::common;
 
 use lockgate::internals::supply::guest::workspace_root;
 
@@ -23,7 +23,7 @@ fn seed() -> String {
 
 /// /sandbox is root-owned 0755 and no rule covers it: DAC denies the write, so a scenario that
 /// says the *sandbox* denied it must fail.
-const DAC_MISLABELLED: &str = r#"
+pub(crate) const DAC_MISLABELLED: &str = r#"
 name: dac-mislabelled
 setup:
   users: [{name: sandbox, uid: 998}]
@@ -44,17 +44,16 @@ fn only_error(r: &RunReport) -> String {
 
 #[test]
 fn seed_is_denied_by_the_sandbox_and_a_dac_denial_is_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = options("ubuntu-6.8", &[("seed", &seed()), ("dac", DAC_MISLABELLED)], dir.path());
-    let r = run(&o).unwrap();
-    let seed = r.cells.iter().find(|c| c.scenario == "openshell-803").unwrap();
+    // The correct enforcer, variant 0 of the shared Ubuntu 6.8 run (`shared::ubuntu_6_8`).
+    let shared = crate::shared::ubuntu_6_8();
+    let seed = shared.cell("ubuntu-6.8", "bare", "openshell-803", 0);
     let v = seed.outcome.as_ref().unwrap();
     assert!(v.passed(), "{:?}", v.failures());
     assert_eq!(v.landlock, "ABI 4");
     assert_eq!(v.expectations[0].enforced.as_deref(), Some("denied EACCES"));
     assert_eq!(v.expectations[0].control.as_deref(), Some("allowed"));
     assert_eq!(v.expectations[0].denied_by, Some(Denier::Sandbox));
-    let dac = r.cells.iter().find(|c| c.scenario == "dac-mislabelled").unwrap();
+    let dac = shared.cell("ubuntu-6.8", "bare", "dac-mislabelled", 0);
     let v = dac.outcome.as_ref().unwrap();
     assert!(!v.passed());
     assert_eq!(v.expectations[0].status, Status::Fail);

@@ -4,7 +4,7 @@
 //! rejected at every level, as OpenShell's own parser does), so lockgate's writer cannot drift
 //! from it.
 
-mod common;
+use crate::common;
 
 use lockgate::internals::enforcer::{self, RunAs};
 use lockgate::internals::model::scenario::Scenario;

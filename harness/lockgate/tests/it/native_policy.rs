@@ -4,12 +4,9 @@
 //! enforcer, which reads OpenShell's format natively. lockgate finds the user and the rule
 //! paths through the adapter's `native:` selectors.
 
-mod common;
-
 use lockgate::internals::judge::Status;
-use lockgate::internals::run::run;
 
-const NATIVE: &str = r#"name: native-openshell
+pub(crate) const NATIVE: &str = r#"name: native-openshell
 about: an OpenShell policy as deployed, handed over as written
 setup:
   users: [{name: sandbox, uid: 998}]
@@ -38,11 +35,13 @@ expect:
 /// and the control run was the policy's user, found in the document.
 #[test]
 fn a_native_openshell_policy_runs_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = common::options(&["debian-6.12", "ubuntu-5.15"], &["bare"], &[("native-openshell", NATIVE)], dir.path());
-    let r = run(&o).unwrap();
-    assert_eq!(r.cells.len(), 2);
-    for c in &r.cells {
+    // The correct enforcer's cells of two shared runs: variant 1 of Debian 6.12's, the bare
+    // cell of Ubuntu 5.15's (`shared`).
+    let cells = [
+        crate::shared::debian_6_12().cell("debian-6.12", "bare", "native-openshell", 1),
+        crate::shared::ubuntu_5_15().cell("ubuntu-5.15", "bare", "native-openshell", 0),
+    ];
+    for c in cells {
         let v = c.outcome.as_ref().expect("a verdict, not a harness error");
         assert!(v.passed(), "{}: {:?}", c.kernel, v.failures());
         assert_eq!(v.missing_paths, ["/app (setup.absent)"], "{}", c.kernel);
@@ -55,11 +54,9 @@ fn a_native_openshell_policy_runs_unchanged() {
 /// paths only in proxy mode, makes /sandbox writable, and the cell fails.
 #[test]
 fn the_network_section_of_a_native_policy_reaches_the_enforcer() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut o = common::options(&["debian-6.12"], &["bare"], &[("native-openshell", NATIVE)], dir.path());
-    o.enforcer.faults = vec!["baseline-rw".into()];
-    let r = run(&o).unwrap();
-    let v = r.cells[0].outcome.as_ref().expect("a verdict, not a harness error");
+    // `baseline-rw`, variant 0 of the shared Debian 6.12 run.
+    let c = crate::shared::debian_6_12().cell("debian-6.12", "bare", "native-openshell", 0);
+    let v = c.outcome.as_ref().expect("a verdict, not a harness error");
     assert!(!v.passed());
     assert_eq!(v.expectations[0].status, Status::Fail, "{:?}", v.expectations[0]);
     assert_eq!(v.expectations[0].enforced.as_deref(), Some("allowed"));

@@ -40,6 +40,9 @@ fn options(kernels: PathBuf) -> RunOptions {
 /// An empty cache at `dir/cache` but for the guest binaries, copied from the shared cache
 /// (built there once for every test): these tests are about fetching into an empty cache, and a
 /// nested cargo build of the guest per empty cache cost minutes of the test command (issue 30).
+/// The host's KVM verdict comes along when the shared cache has one: it is what this host's
+/// KVM did, not something fetched, and without it the first boot in the empty cache would
+/// wait out the KVM probe's silence (15 s where KVM hangs) before falling back to TCG.
 fn fresh_cache(dir: &Path) -> PathBuf {
     let bins = lockgate::internals::supply::guest::build(&lockgate::internals::supply::open_cache(None).unwrap(), true)
         .unwrap();
@@ -49,6 +52,12 @@ fn fresh_cache(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&to).unwrap();
     for bin in [&bins.guest, &bins.enforcer] {
         std::fs::copy(bin, to.join(bin.file_name().unwrap())).unwrap();
+    }
+    let verdict = lockgate::internals::supply::open_cache(None).unwrap().dir("host").join("kvm-verdict.json");
+    if verdict.exists() {
+        let host = Cache::at(cache.clone()).unwrap().dir("host");
+        std::fs::create_dir_all(&host).unwrap();
+        std::fs::copy(&verdict, host.join("kvm-verdict.json")).unwrap();
     }
     cache
 }

@@ -2,15 +2,14 @@
 //! control run failed otherwise as evidence, the harness's sentinel, the run's own words. VM
 //! tests boot real kernels (debian-6.12: Landlock ABI 6); nothing is mocked.
 
-mod common;
+use crate::common;
 
 use lockgate::internals::judge::Status;
 use lockgate::internals::model::scenario::Denier;
-use lockgate::internals::run::run;
 
 /// The issue's first scenario, as written: three failures the same in both runs, expected
 /// `by: sandbox`.
-const SAME_ERRNO: &str = r#"
+pub(crate) const SAME_ERRNO: &str = r#"
 name: same-errno-not-dac
 setup:
   paths: [{path: /lt, kind: dir, mode: "0700"}, {path: /lt/d, kind: dir, mode: "0700"}, {path: /lt/d/f, kind: file, mode: "0700"}]
@@ -30,19 +29,9 @@ expect:
 /// (the harness's listener is on its own address); the shipped `by: operation` version passes.
 #[test]
 fn the_same_failure_in_both_runs_is_the_operations_own() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = common::options(
-        &["debian-6.12"],
-        &["bare"],
-        &[
-            ("same-errno-not-dac", SAME_ERRNO),
-            ("same-errno-by-operation", &common::shipped("same-errno-by-operation")),
-            ("bind-and-connect-one-port", &common::shipped("bind-and-connect-one-port")),
-        ],
-        dir.path(),
-    );
-    let r = run(&o).unwrap();
-    let cell = |name: &str| r.cells.iter().find(|c| c.scenario == name).unwrap().outcome.as_ref().unwrap();
+    // The correct enforcer, variant 1 of the shared Debian 6.12 run (`shared::debian_6_12`).
+    let shared = crate::shared::debian_6_12();
+    let cell = |name: &str| shared.cell("debian-6.12", "bare", name, 1).outcome.as_ref().unwrap();
     let v = cell("same-errno-not-dac");
     for (i, words) in [(0, "ENOTTY: inappropriate ioctl for device"), (1, "ENOTEMPTY: directory not empty")] {
         let x = &v.expectations[i];
@@ -62,11 +51,8 @@ fn the_same_failure_in_both_runs_is_the_operations_own() {
     }
 }
 
-/// Item 1: with connect unhandled (`no-connect-tcp`), binds the sandbox denied are the evidence
-/// that a ruleset was in effect, whatever the control run got.
-#[test]
-fn denied_binds_are_evidence_when_a_connect_goes_through() {
-    const BINDS: &str = r#"
+/// Item 1's scenario: binds and connects on ports the policy does not name.
+pub(crate) const BINDS: &str = r#"
 name: binds-and-connects
 setup:
   users: [{name: sandbox, uid: 998}]
@@ -81,11 +67,14 @@ expect:
   - {probe: tcp_connect 4096, denied: EACCES, by: sandbox}
   - {probe: tcp_connect 16384, denied: EACCES, by: sandbox}
 "#;
-    let dir = tempfile::tempdir().unwrap();
-    let mut o = common::options(&["debian-6.12"], &["bare"], &[("binds-and-connects", BINDS)], dir.path());
-    o.enforcer.faults = vec!["no-connect-tcp".into()];
-    let r = run(&o).unwrap();
-    let v = r.cells[0].outcome.as_ref().unwrap();
+
+/// Item 1: with connect unhandled (`no-connect-tcp`), binds the sandbox denied are the evidence
+/// that a ruleset was in effect, whatever the control run got.
+#[test]
+fn denied_binds_are_evidence_when_a_connect_goes_through() {
+    // `no-connect-tcp`, variant 2 of the shared Debian 6.12 run.
+    let shared = crate::shared::debian_6_12();
+    let v = shared.cell("debian-6.12", "bare", "binds-and-connects", 2).outcome.as_ref().unwrap();
     let reason = v.expectations[2].reason.as_deref().unwrap();
     assert!(
         reason.contains("a Landlock ruleset was in effect in this run (2 other steps denied by the sandbox: `probe tcp_bind 4096`, `probe tcp_bind 16384`"),
@@ -99,23 +88,16 @@ expect:
 /// run's evidence files go under its own directory, and its provenance names the fault.
 #[test]
 fn baseline_rw_is_explained_by_the_sentinel_and_kept_apart() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut o = common::options(
-        &["debian-6.12"],
-        &["bare"],
-        &[("openshell-803-deployed", &common::shipped("openshell-803-deployed"))],
-        dir.path(),
-    );
-    o.enforcer.faults = vec!["baseline-rw".into()];
-    let r = run(&o).unwrap();
-    let v = r.cells[0].outcome.as_ref().unwrap();
+    // `baseline-rw`, variant 0 of the shared Debian 6.12 run (its cells have their files).
+    let shared = crate::shared::debian_6_12();
+    let v = shared.cell("debian-6.12", "bare", "openshell-803-deployed", 0).outcome.as_ref().unwrap();
     assert!(!v.passed(), "baseline-rw must be caught");
     let reason = v.expectations[0].reason.as_deref().unwrap();
     assert!(
         reason.contains("a Landlock ruleset was in effect in this run (the harness's sentinel `probe mknod_reg /lockgate-sentinel/f`, in a directory of the harness's own that no path of the policy covers, was denied EACCES, so the ruleset handles MAKE_REG), so the enforcer's effective rules grant this access, which the scenario expects its policy to deny"),
         "{reason}"
     );
-    let snapshots = dir.path().join("scenarios/snapshots");
+    let snapshots = shared.dir.path().join("scenarios/snapshots");
     let cell = "openshell-803-deployed@debian-6.12@bare";
     assert!(!snapshots.join(format!("{cell}.output.txt")).exists(), "the reference run's place is left alone");
     let faults = snapshots.join("faults/baseline-rw");

@@ -1,7 +1,7 @@
 //! VM tests of external enforcers: an adapter file, a binary from the host (with its shared
 //! libraries) copied into the guest, a real kernel. Nothing here is in lockgate's own image.
 
-mod common;
+use crate::common;
 
 use lockgate::internals::judge::Status;
 use lockgate::internals::model::scenario::Denier;

@@ -1,7 +1,7 @@
 //! VM tests of the kernel axis: the preflight's config facts (in the guest, or from the package
 //! on the host), seccomp filter support, and the "compiled in, not enabled" variant.
 
-mod common;
+use crate::common;
 
 use lockgate::internals::supply::guest::workspace_root;
 

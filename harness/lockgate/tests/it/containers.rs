@@ -1,11 +1,11 @@
 //! VM tests of the container environments: the real runc from Debian's package, the real
 //! seccomp profiles, real kernels under QEMU.
 
-mod common;
+use crate::common;
 
 use common::shipped;
 use lockgate::internals::model::scenario::Denier;
-use lockgate::internals::run::{run, RunOptions};
+use lockgate::internals::run::{run, RunOptions, VariantOptions};
 use lockgate::internals::supply::guest::workspace_root;
 use std::path::Path;
 
@@ -16,7 +16,7 @@ fn options(kernel: &str, envs: &[&str], scenarios: &[(&str, &str)], dir: &Path) 
 /// The portable scenario of issue 19: its Landlock expectations guarded on `abi >= 1` only, so
 /// that it also runs on kernels without Landlock; it does not accept an environment that takes
 /// Landlock away.
-const PORTABLE: &str = r#"
+pub(crate) const PORTABLE: &str = r#"
 name: portable
 setup:
   users: [{name: sandbox, uid: 998}]
@@ -40,17 +40,26 @@ fn docker_20_10_5_answers_enosys_where_the_kernel_has_landlock() {
     let scenarios =
         [("seed", shipped("openshell-803")), ("hard", shipped("hard-requirement")), ("portable", PORTABLE.to_string())];
     let scenarios: Vec<(&str, &str)> = scenarios.iter().map(|(n, t)| (*n, t.as_str())).collect();
-    let o = options("debian-6.12", &["bare", "docker-20.10.5", "docker-26.1.5"], &scenarios, dir.path());
+    let mut o = options("debian-6.12", &["bare", "docker-20.10.5", "docker-26.1.5"], &scenarios, dir.path());
+    // Variant 1, in the same boot: the seed under Docker 20.10.5 judged as on the bare kernel
+    // (as the mutation gate does). Its case is variant 0's own, observed once and judged twice:
+    // judging is a pure function of the observation.
+    let mut as_bare = VariantOptions { judge_as_bare: true, ..Default::default() };
+    as_bare.within.envs = vec!["docker-20.10.5".into()];
+    as_bare.within.scenarios = vec!["openshell-803".into()];
+    o.variants = vec![as_bare];
     let r = run(&o).unwrap();
-    let failing: Vec<_> = r.cells.iter().filter(|c| !c.ok()).map(|c| (c.scenario.as_str(), c.env.as_str())).collect();
+    assert_eq!(r.boots(), 1);
+    let (judged_as_bare, cells): (Vec<_>, Vec<_>) = r.cells.iter().partition(|c| c.variant == 1);
+    let failing: Vec<_> = cells.iter().filter(|c| !c.ok()).map(|c| (c.scenario.as_str(), c.env.as_str())).collect();
     assert_eq!(
         failing,
         [("portable", "docker-20.10.5")],
         "only the scenario that does not accept the block fails: {:?}",
-        r.cells.iter().map(|c| (&c.scenario, &c.env, c.problems())).collect::<Vec<_>>()
+        cells.iter().map(|c| (&c.scenario, &c.env, c.problems())).collect::<Vec<_>>()
     );
     let cell = |scenario: &str, env: &str| {
-        r.cells.iter().find(|c| c.scenario == scenario && c.env == env).unwrap().outcome.as_ref().unwrap().clone()
+        cells.iter().find(|c| c.scenario == scenario && c.env == env).unwrap().outcome.as_ref().unwrap().clone()
     };
     assert_eq!(
         r.kernels[0].preflight.as_ref().unwrap().landlock.to_string(),
@@ -110,12 +119,8 @@ fn docker_20_10_5_answers_enosys_where_the_kernel_has_landlock() {
 
     // Judged as on the bare kernel (as the mutation gate does), even the seed, which accepts
     // the block, fails there, and the verdict says why.
-    let dir = tempfile::tempdir().unwrap();
-    let mut o = options("debian-6.12", &["docker-20.10.5"], &scenarios[..1], dir.path());
-    o.judge_as_bare = true;
-    let r = run(&o).unwrap();
-    assert_eq!(r.cells.len(), 1);
-    let v = r.cells[0].outcome.as_ref().unwrap();
+    assert_eq!(judged_as_bare.len(), 1);
+    let v = judged_as_bare[0].outcome.as_ref().unwrap();
     assert!(!v.passed());
     let why = v.expectations[0].reason.clone().unwrap();
     assert!(why.contains("`touch /sandbox/testfile` succeeded"), "{why}");
@@ -131,10 +136,10 @@ fn docker_20_10_5_answers_enosys_where_the_kernel_has_landlock() {
 /// same failure under Docker 20.10.5, the same pass bare.
 #[test]
 fn the_portable_scenario_fails_where_docker_20_10_5_takes_landlock_from_ubuntu_5_15() {
-    let dir = tempfile::tempdir().unwrap();
-    let r = run(&options("ubuntu-5.15", &["bare", "docker-20.10.5"], &[("portable", PORTABLE)], dir.path())).unwrap();
+    // The shared Ubuntu 5.15 run (`shared::ubuntu_5_15`): bare and Docker 20.10.5.
+    let shared = crate::shared::ubuntu_5_15();
     let state = |env: &str| {
-        let c = r.cells.iter().find(|c| c.env == env).unwrap();
+        let c = shared.cell("ubuntu-5.15", env, "portable", 0);
         (c.ok(), c.problems())
     };
     assert_eq!(state("bare"), (true, vec![]));

@@ -2,7 +2,7 @@
 //! snapshot state kept apart from the verdict, named limits, checked input, case isolation.
 //! VM tests boot real kernels; nothing is mocked.
 
-mod common;
+use crate::common;
 
 use lockgate::internals::judge::Status;
 use lockgate::internals::run::run;
@@ -12,16 +12,9 @@ use lockgate::internals::run::run;
 /// sandbox). The reason must say so, not that Landlock was not in effect.
 #[test]
 fn an_unhandled_right_is_not_explained_as_landlock_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut o = common::options(
-        &["ubuntu-6.8"],
-        &["bare"],
-        &[("truncate-read-only", &common::shipped("truncate-read-only"))],
-        dir.path(),
-    );
-    o.enforcer.faults = vec!["abi2".into()];
-    let r = run(&o).unwrap();
-    let v = r.cells[0].outcome.as_ref().expect("a verdict");
+    // `abi2`, variant 1 of the shared Ubuntu 6.8 run (`shared::ubuntu_6_8`).
+    let c = crate::shared::ubuntu_6_8().cell("ubuntu-6.8", "bare", "truncate-read-only", 1);
+    let v = c.outcome.as_ref().expect("a verdict");
     assert!(!v.passed(), "the abi2 fault must be caught");
     let truncate = &v.expectations[0];
     assert_eq!(truncate.status, Status::Fail);
@@ -331,33 +324,28 @@ fn a_policy_that_denies_the_runner_is_not_a_refusal() {
 /// in a file beside the reports; a failing cell's report points to it.
 #[test]
 fn every_cell_keeps_its_whole_output_in_a_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut o = common::options(
-        &["debian-6.12"],
-        &["bare"],
-        &[
-            ("openshell-803-deployed", &common::shipped("openshell-803-deployed")),
-            ("dac-only", &common::shipped("dac-only")),
-        ],
-        dir.path(),
-    );
-    // baseline-rw widens read-only paths when the policy has network policies, as the deployed seed's has
-    o.enforcer.faults = vec!["baseline-rw".into()];
-    let r = run(&o).unwrap();
-    for c in &r.cells {
+    // `baseline-rw` (which widens read-only paths when the policy has network policies, as the
+    // deployed seed's has), variant 0 of the shared Debian 6.12 run: its own cells have files.
+    let shared = crate::shared::debian_6_12();
+    let cells: Vec<_> = ["openshell-803-deployed", "dac-only"]
+        .into_iter()
+        .map(|name| shared.cell("debian-6.12", "bare", name, 0))
+        .collect();
+    let dir = shared.dir.path();
+    for c in &cells {
         let v = c.outcome.as_ref().unwrap();
         let file = v.evidence.output_file.as_ref().unwrap_or_else(|| panic!("{} has no output file", c.scenario));
-        assert!(file.starts_with(dir.path().join("scenarios/snapshots")), "{}", file.display());
+        assert!(file.starts_with(dir.join("scenarios/snapshots")), "{}", file.display());
         let text = std::fs::read_to_string(file).unwrap();
         assert!(text.contains("=== control run\nexit: exit:0\n"), "{text}");
         assert!(text.contains("=== enforced run\nexit: exit:0\n"), "{text}");
         assert!(text.contains("  | lockgate-enforcer: enforcement=full abi=6"), "the enforcer's stderr, whole: {text}");
         assert!(text.contains("=== expectation 0: "), "{text}");
     }
-    let seed = r.cells.iter().find(|c| c.scenario == "openshell-803-deployed").unwrap().outcome.as_ref().unwrap();
+    let seed = cells[0].outcome.as_ref().unwrap();
     assert!(!seed.passed(), "baseline-rw must be caught");
     let report = lockgate::internals::report::failure::render(seed, &Default::default());
     let file = seed.evidence.output_file.as_ref().unwrap();
     assert!(report.contains(&format!("  all output   {} (both runs, every step)\n", file.display())), "{report}");
-    assert!(r.cells.iter().any(|c| c.outcome.as_ref().unwrap().passed()), "a passing cell has its file too");
+    assert!(cells[1].outcome.as_ref().unwrap().passed(), "a passing cell (dac-only) has its file too");
 }

@@ -4,8 +4,8 @@
 use lockgate::internals::model::{load_kernel, load_scenario};
 use proptest::prelude::*;
 
-const SEED: &str = include_str!("../../../scenarios/openshell-803.yaml");
-const KERNEL: &str = include_str!("../../../kernels/ubuntu-6.8.yaml");
+const SEED: &str = include_str!("../../../../scenarios/openshell-803.yaml");
+const KERNEL: &str = include_str!("../../../../kernels/ubuntu-6.8.yaml");
 
 /// Valid files with a random byte range replaced: near-misses reach deep into the parsers.
 fn mutated(base: &'static str) -> impl Strategy<Value = String> {

@@ -28,15 +28,28 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// This workspace's build directory: its target directory (`CARGO_TARGET_DIR` if set).
+fn build_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
 /// `cargo xtask vm-test ARGS` in the project; (exit code, stdout + stderr).
 fn xtask(project: &Path, args: &[&str]) -> (i32, String) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(project)
+        // The compiled crates (the build directory) are this workspace's: its xtask's build
+        // compiled lockgate's dependencies already, and a dependency built with the same
+        // version, features and profile is the same unit, which cargo reuses (it keys every
+        // unit by a hash of those). From a fresh clone, the example's xtask otherwise compiled
+        // every dependency of lockgate a second time (issue 30). Cargo locks the build
+        // directory while it builds; the running `cargo test` has finished building.
+        .arg("--config")
+        .arg(format!("build.build-dir={:?}", build_dir().display().to_string()))
         .args(["xtask", "vm-test"])
         .args(args)
-        // Its own target directory, kept between runs (the xtask build with lockgate in it is
-        // the expensive part); not this workspace's, which the running `cargo test` holds.
+        // Its final artefacts (its own `xtask` binary, whose name is this workspace's xtask's
+        // too) in a target directory of its own, kept between runs.
         .env("CARGO_TARGET_DIR", root().join("target/example-project"))
         .env_remove("CI")
         .env_remove("GITHUB_STEP_SUMMARY")

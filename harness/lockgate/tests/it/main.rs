@@ -1,0 +1,26 @@
+//! lockgate's integration tests, as one test binary (issue 30): each file below was a test
+//! binary of its own, and each linked the whole lockgate crate again; `cargo test` ran them one
+//! after another, so while one binary's last VM test booted its one guest, the other core
+//! idled. As modules of one binary they link once and share the test threads: a test that
+//! waits (a hanging guest, a deadline, a download) leaves its core to another test's boot.
+//!
+//! Every test keeps its own temporary directory and its own run; where several tests ask for
+//! the same run (same kernel, environment and enforcer) they share one boot through
+//! [`shared`], which says for each group why sharing leaves each test what it asserts.
+
+mod common;
+mod shared;
+
+mod containers;
+mod example_project;
+mod faults;
+mod kernel_axis;
+mod kernel_sources;
+mod native_policy;
+mod openshell_format;
+mod outside_runs;
+mod parsers_fuzz;
+mod verdict_words;
+mod vm;
+mod vm_adapter;
+mod workflows;

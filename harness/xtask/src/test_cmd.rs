@@ -1,0 +1,286 @@
+//! `cargo xtask test`: everything CI runs, phase by phase, and where the time went (the budget
+//! is 8 minutes from a fresh clone with the kernel cache warm, issue 30).
+
+use anyhow::{bail, Context, Result};
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+pub fn test() -> Result<bool> {
+    let mut took = Phases::default();
+    let result = test_phases(&mut took);
+    // Where the time went, whatever the outcome.
+    let total: f64 = took.0.iter().map(|p| p.seconds).sum();
+    let parts: Vec<String> = took.0.iter().map(Phase::to_string).collect();
+    eprintln!("\nxtask test: {total:.0}s in all: {}", parts.join(", "));
+    result
+}
+
+/// One phase of the test command: its name, its seconds, and the test binaries it ran with
+/// theirs (slowest first).
+struct Phase {
+    name: &'static str,
+    seconds: f64,
+    binaries: Vec<(String, f64)>,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:.0}s", self.name, self.seconds)?;
+        if !self.binaries.is_empty() {
+            let slowest: Vec<String> = self.binaries.iter().take(3).map(|(b, s)| format!("{b} {s:.0}s")).collect();
+            write!(f, " ({})", slowest.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Phases(Vec<Phase>);
+
+impl Phases {
+    /// Runs `f` as the phase `name`; `f` returns the test binaries it ran, each with its seconds.
+    fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> Result<(T, Vec<(String, f64)>)>) -> Result<T> {
+        let started = Instant::now();
+        let result = f();
+        let seconds = started.elapsed().as_secs_f64();
+        let (result, mut binaries) = match result {
+            Ok((value, binaries)) => (Ok(value), binaries),
+            Err(e) => (Err(e), Vec::new()),
+        };
+        binaries.sort_by(|a, b| b.1.total_cmp(&a.1));
+        self.0.push(Phase { name, seconds, binaries });
+        result
+    }
+}
+
+/// The test command's phases: set-up and lint, the build, the unit tests, the integration and
+/// VM tests, the mutation gate.
+fn test_phases(took: &mut Phases) -> Result<bool> {
+    let root = lockgate::internals::supply::guest::workspace_root();
+    took.time("set-up and lint", || {
+        use lockgate::internals::setup;
+        setup::ensure_host_tools()?;
+        // The VM tests of real enforcers fetch them (npm, gcc) as `enforcers fetch` does.
+        setup::ensure_enforcer_tools(&setup::repository_recipes(&root)?)?;
+        Ok((crate::lint()?, Vec::new()))
+    })?;
+    // The whole workspace, guest crates included; the build says where each integration test
+    // binary is.
+    let integration = took.time("build", || Ok((build(&root)?, Vec::new())))?;
+    took.time("unit tests", || {
+        let (_, mut binaries) = cargo_test(&root, &["--lib", "--bins"], "unit tests")?;
+        binaries.extend(cargo_test(&root, &["--doc"], "doc tests")?.1);
+        Ok(((), binaries))
+    })?;
+    took.time("integration and VM tests", || run_at_once(&integration))?;
+    took.time("mutation gate", || Ok((crate::product(&["known-bad"])?, Vec::new())))
+}
+
+/// An integration test binary, as the build made it.
+struct TestBinary {
+    /// `lockgate tests/it/main.rs`: the package and the test's source.
+    name: String,
+    executable: std::path::PathBuf,
+    /// The package's directory: cargo runs a test binary there.
+    package_dir: std::path::PathBuf,
+}
+
+/// `cargo test --workspace --no-run`, its messages passed through: the integration test
+/// binaries it built.
+fn build(root: &Path) -> Result<Vec<TestBinary>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(&cargo)
+        .current_dir(root)
+        .args(["test", "--workspace", "--no-run", "--message-format=json-render-diagnostics"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run cargo test --no-run")?;
+    if !out.status.success() {
+        bail!("cargo test failed (build)");
+    }
+    let mut binaries = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(m) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let (Some(exe), Some(manifest)) = (m["executable"].as_str(), m["manifest_path"].as_str()) else { continue };
+        if !m["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "test")) {
+            continue;
+        }
+        let package_dir = Path::new(manifest).parent().context("a manifest without a directory")?.to_path_buf();
+        let src = m["target"]["src_path"].as_str().unwrap_or_default();
+        let src = Path::new(src).strip_prefix(&package_dir).map(|p| p.display().to_string()).unwrap_or(src.into());
+        let package = package_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        binaries.push(TestBinary { name: format!("{package} {src}"), executable: exe.into(), package_dir });
+    }
+    if binaries.is_empty() {
+        bail!("cargo test --no-run built no integration test binary");
+    }
+    Ok(binaries)
+}
+
+/// The integration test binaries, all at once, each with two test threads, their output passed
+/// through line by line with the binary's name before it; each binary's seconds. At once:
+/// `cargo test` runs them one after another, and the xtask's bench test boots one guest at a
+/// time while the other core idled; beside lockgate's VM tests it takes what they leave (a
+/// guest that waits for its deadline, a download). They are the binaries `cargo test` would
+/// run, from the directory and with the `CARGO` it gives them.
+fn run_at_once(binaries: &[TestBinary]) -> Result<((), Vec<(String, f64)>)> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::sync::Mutex::new(std::io::stdout());
+    let results: Vec<(String, f64, Result<bool>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = binaries
+            .iter()
+            .map(|b| {
+                let out = &out;
+                let cargo = &cargo;
+                s.spawn(move || {
+                    let started = Instant::now();
+                    let passed = run_binary(b, cargo, out);
+                    (b.name.clone(), started.elapsed().as_secs_f64(), passed)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| ("?".into(), 0.0, Ok(false)))).collect()
+    });
+    let mut failed = Vec::new();
+    let mut times = Vec::new();
+    for (name, seconds, passed) in results {
+        match passed {
+            Ok(true) => {}
+            Ok(false) => failed.push(format!("{name} failed")),
+            Err(e) => failed.push(format!("{name}: {e:#}")),
+        }
+        times.push((name, seconds));
+    }
+    if !failed.is_empty() {
+        bail!("integration and VM tests: {}", failed.join("; "));
+    }
+    Ok(((), times))
+}
+
+/// One test binary, its output (stdout and stderr, in order) passed through with its name
+/// before each line; whether it passed.
+fn run_binary(b: &TestBinary, cargo: &std::ffi::OsStr, out: &std::sync::Mutex<std::io::Stdout>) -> Result<bool> {
+    let (reader, writer) = std::io::pipe().context("cannot make a pipe")?;
+    let mut child = {
+        let mut cmd = Command::new(&b.executable);
+        cmd.current_dir(&b.package_dir)
+            .arg("--test-threads=2")
+            .env("CARGO", cargo)
+            .env("CARGO_MANIFEST_DIR", &b.package_dir);
+        cmd.stdout(writer.try_clone().context("cannot make a pipe")?).stderr(writer);
+        // This process's ends of the pipe's writer go with the command, at the block's end.
+        cmd.spawn().with_context(|| format!("cannot run {}", b.executable.display()))?
+    };
+    let mut reader = std::io::BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).context("cannot read a test binary's output")? == 0 {
+            break;
+        }
+        let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = write!(out, "[{}] {}", b.name, String::from_utf8_lossy(&line));
+        if !line.ends_with(b"\n") {
+            let _ = writeln!(out);
+        }
+    }
+    Ok(child.wait().context("cannot wait for a test binary")?.success())
+}
+
+/// `cargo test --workspace ARGS` in `root`, its output passed through; each test binary it ran
+/// with its seconds, from the line cargo prints as it starts one (`Running …`, `Doc-tests …`)
+/// to the next such line or the end.
+fn cargo_test(root: &Path, args: &[&str], what: &str) -> Result<((), Vec<(String, f64)>)> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // cargo's messages (stderr) and the tests' (stdout) on one pipe, in the order they came.
+    let (reader, writer) = std::io::pipe().context("cannot make a pipe")?;
+    let mut child = {
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(root).args(["test", "--workspace"]).args(args);
+        cmd.stdout(writer.try_clone().context("cannot make a pipe")?).stderr(writer);
+        // The command, and with it this process's ends of the pipe's writer, goes when the
+        // block ends: the reader sees the end when cargo and the tests are done.
+        cmd.spawn().context("cannot run cargo test")?
+    };
+    let mut binaries = Vec::new();
+    let mut current: Option<(String, Instant)> = None;
+    let mut reader = std::io::BufReader::new(reader);
+    let mut line = Vec::new();
+    let mut out = std::io::stdout();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).context("cannot read cargo test's output")? == 0 {
+            break;
+        }
+        let _ = out.write_all(&line);
+        if let Some(name) = binary_started(&String::from_utf8_lossy(&line)) {
+            binaries.extend(current.take().map(|(n, at)| (n, at.elapsed().as_secs_f64())));
+            current = Some((name, Instant::now()));
+        }
+    }
+    binaries.extend(current.map(|(n, at)| (n, at.elapsed().as_secs_f64())));
+    let status = child.wait().context("cannot wait for cargo test")?;
+    if !status.success() {
+        bail!("cargo test failed ({what})");
+    }
+    Ok(((), binaries))
+}
+
+/// The test binary a line of cargo's names as it starts it: `     Running tests/it/main.rs
+/// (target/debug/deps/it-…)` → `tests/it/main.rs`, with the package's directory when cargo
+/// gives it (`unittests src/lib.rs`); `   Doc-tests lockgate` → `doc tests lockgate`.
+fn binary_started(line: &str) -> Option<String> {
+    let line = line.trim();
+    if let Some(krate) = line.strip_prefix("Doc-tests ") {
+        return Some(format!("doc tests {krate}"));
+    }
+    let rest = line.strip_prefix("Running ")?;
+    let (name, path) = rest.strip_suffix(')')?.split_once(" (")?;
+    if !path.contains("/deps/") {
+        return None;
+    }
+    // The binary's file name says its crate for unit tests (`lockgate-…`, `xtask-…`).
+    let file = path.rsplit('/').next()?;
+    let krate = file.rsplit_once('-').map_or(file, |(k, _)| k);
+    Some(match name.strip_prefix("unittests ") {
+        Some(src) => format!("{krate} {src}"),
+        None => name.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{binary_started, run_at_once, TestBinary};
+
+    fn binary(name: &str, exe: &str) -> TestBinary {
+        TestBinary { name: name.into(), executable: exe.into(), package_dir: std::env::temp_dir() }
+    }
+
+    /// Binaries run at once, each timed; the phase fails naming the one that failed, and ends
+    /// when their output does.
+    #[test]
+    fn binaries_run_at_once_and_a_failure_is_named() {
+        let ((), times) = run_at_once(&[binary("echo", "/bin/echo"), binary("true", "/bin/true")]).unwrap();
+        assert_eq!(times.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["echo", "true"]);
+        let e = run_at_once(&[binary("echo", "/bin/echo"), binary("false", "/bin/false")]).unwrap_err();
+        assert_eq!(format!("{e:#}"), "integration and VM tests: false failed");
+    }
+
+    #[test]
+    fn the_binary_cargo_starts_is_named() {
+        assert_eq!(
+            binary_started("     Running tests/it/main.rs (target/debug/deps/it-81a356656be068bd)\n").as_deref(),
+            Some("tests/it/main.rs")
+        );
+        assert_eq!(
+            binary_started("     Running unittests src/lib.rs (target/debug/deps/lockgate-c312939b8d35cd5e)")
+                .as_deref(),
+            Some("lockgate src/lib.rs")
+        );
+        assert_eq!(binary_started("   Doc-tests lockgate").as_deref(), Some("doc tests lockgate"));
+        assert_eq!(binary_started("test vm::a_garbled_record_is_a_harness_error ... ok"), None);
+        assert_eq!(binary_started("Running the guest (no binary here)"), None);
+    }
+}
