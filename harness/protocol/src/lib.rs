@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod filter;
 pub mod kconfig;
 pub mod path;
 pub mod policy;
