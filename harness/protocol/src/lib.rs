@@ -20,7 +20,7 @@ pub use kconfig::{explain_landlock, KernelConfig, SeccompFilterProbe};
 pub use path::GuestPath;
 
 /// Protocol version; the guest echoes it in [`Record::Hello`].
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 /// Written by the guest on the console (not the record port) when its agent has started:
 /// the host uses it to tell "the kernel booted" from "the kernel hung".
@@ -636,6 +636,18 @@ pub struct RunnerFacts {
     pub gid: u32,
     pub seccomp: Option<String>,
     pub no_new_privs: Option<String>,
+    /// `Seccomp_filters:` of /proc/self/status: how many filters the runner runs under (the
+    /// environment's and the enforcer's), or the errno name when the sandbox forbids reading
+    /// it. Compared with the control run's, it shows whether the enforcer installed a filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp_filters: Option<String>,
+}
+
+impl RunnerFacts {
+    /// The number of seccomp filters, when the runner could read it.
+    pub fn filters(&self) -> Option<u32> {
+        self.seccomp_filters.as_deref()?.parse().ok()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -1,0 +1,189 @@
+//! Which of the enforcer's two mechanisms denied a call — its seccomp filter or its Landlock
+//! ruleset — when the run shows it installed a filter (issue 25).
+//!
+//! The rule, and why it is sound:
+//!
+//! 1. **The enforcer installed a filter** only if the probe runner, which the enforcer executes,
+//!    runs under more seccomp filters than the same runner in the control run (same environment,
+//!    no enforcer: `Seccomp_filters:` of /proc/self/status). Without that, nothing here applies
+//!    and a denial only the enforced run got stays `sandbox`, as before.
+//! 2. **Landlock cannot answer every call.** It has hooks for file access (EACCES, EXDEV for a
+//!    rename or link across rules), TCP bind/connect (EACCES), pathname unix connect (EACCES),
+//!    and its scopes (abstract unix connect, signals: EPERM). A call it has no hook for —
+//!    `socket()` itself, `unshare`, `bpf`, `io_uring_setup`, `mount`, `clone3` — or an errno it
+//!    never gives for that call (ENOSYS; EPERM for a TCP bind) was not its doing. The control
+//!    run allowed the call, so neither DAC nor the environment's profile denied it; the filter the
+//!    enforcer added is what is left: `filter`.
+//! 3. **An errno Landlock gives for that call** is Landlock's unless the filter was seen
+//!    answering that errno elsewhere in the run (by rule 2): then either could have, and the
+//!    denial stays `sandbox`. (What this takes on trust: a filter that answers EACCES for a file
+//!    or TCP call and for nothing a scenario probes by itself would pass for Landlock; no
+//!    enforcer known here does — OpenShell's and Codex's filters answer EPERM.)
+//! 4. **Stacked under a container's profile**: the control run was denied with the profile's
+//!    errno (`seccomp`). A filter acts at syscall entry, before Landlock or DAC, and the profile's
+//!    decision depends only on the call, so in the enforced run the profile answered the same.
+//!    Among filters that all answer with an errno, the kernel returns the errno of the one
+//!    installed *last*: a different errno in the enforced run is the enforcer's filter's
+//!    (`filter`). The same errno cannot be told apart — the profile alone explains it — and stays
+//!    `seccomp`.
+//!
+//! Landlock's ptrace restriction (a sandboxed process cannot trace one outside its domain, EPERM)
+//! is one more EPERM Landlock gives; no probe of this tree makes that call yet, so it is listed
+//! when one does.
+
+use crate::model::scenario::{Action, Denier};
+use lockgate_protocol::{Outcome, ProbeOp, RunObservation};
+
+/// Rule 1: the enforced run shows more seccomp filters than the control run; `None` when
+/// either run could not read its count.
+pub fn own_filter(control: &RunObservation, enforced: &RunObservation) -> Option<bool> {
+    let count = |run: &RunObservation| run.runner.as_ref().and_then(|r| r.filters());
+    Some(count(enforced)? > count(control)?)
+}
+
+/// Rule 2's table: can a Landlock ruleset answer `action` with `errno`?
+pub fn landlock_can(action: &Action, errno: &str) -> bool {
+    let op = match action {
+        // A shell command makes calls of every kind: assume the worst.
+        Action::Run(_) => return matches!(errno, "EACCES" | "EXDEV" | "EPERM"),
+        Action::Probe { op, .. } => *op,
+    };
+    match op {
+        ProbeOp::Rename | ProbeOp::Link => matches!(errno, "EACCES" | "EXDEV"),
+        ProbeOp::AbstractConnect | ProbeOp::Signal => errno == "EPERM",
+        ProbeOp::Create
+        | ProbeOp::MknodReg
+        | ProbeOp::Write
+        | ProbeOp::Read
+        | ProbeOp::Truncate
+        | ProbeOp::Exec
+        | ProbeOp::Mkdir
+        | ProbeOp::Unlink
+        | ProbeOp::Readdir
+        | ProbeOp::TcpBind
+        | ProbeOp::TcpConnect
+        | ProbeOp::Rmdir
+        | ProbeOp::MknodChar
+        | ProbeOp::MknodBlock
+        | ProbeOp::Mkfifo
+        | ProbeOp::MknodSock
+        | ProbeOp::Symlink
+        | ProbeOp::IoctlDev
+        | ProbeOp::UnixConnect => errno == "EACCES",
+    }
+}
+
+/// The errno of every step that rules 2 and 4 give to the filter, without rule 3 (which needs
+/// them): what the filter was seen answering in this run.
+pub fn filter_errnos<'a>(
+    steps: impl Iterator<Item = (&'a Action, &'a Outcome, &'a Outcome)>,
+    env_errno: Option<&str>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (action, control, enforced) in steps {
+        let Outcome::Err(e) = enforced else { continue };
+        let filters = match control {
+            Outcome::Ok => !landlock_can(action, e),
+            Outcome::Err(c) => c != e && env_errno == Some(c.as_str()),
+            Outcome::Timeout => false,
+        };
+        if filters && !out.contains(e) {
+            out.push(e.clone());
+        }
+    }
+    out
+}
+
+/// The attribution refined by mechanism, given the base one (`super::attribute`), whether the
+/// enforcer installed a filter, and the errnos its filter was seen answering.
+pub fn refine(
+    base: Option<Denier>,
+    action: &Action,
+    control: &Outcome,
+    enforced: &Outcome,
+    own_filter: bool,
+    env_errno: Option<&str>,
+    filter_errnos: &[String],
+) -> Option<Denier> {
+    let (true, Outcome::Err(e)) = (own_filter, enforced) else { return base };
+    match (base, control) {
+        (Some(Denier::Sandbox), _) if !landlock_can(action, e) => Some(Denier::Filter),
+        (Some(Denier::Sandbox), _) if filter_errnos.contains(e) => base,
+        (Some(Denier::Sandbox), _) => Some(Denier::Landlock),
+        (Some(Denier::Unknown), Outcome::Err(c)) if env_errno == Some(c.as_str()) => Some(Denier::Filter),
+        _ => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockgate_protocol::{ProbeTarget, RunnerFacts};
+
+    fn probe(op: ProbeOp) -> Action {
+        Action::Probe { op, target: ProbeTarget::Port(80) }
+    }
+
+    fn err(e: &str) -> Outcome {
+        Outcome::Err(e.into())
+    }
+
+    #[test]
+    fn own_filter_is_more_filters_than_the_control_run() {
+        let run = |n: Option<&str>| RunObservation {
+            runner: Some(RunnerFacts {
+                uid: 0,
+                gid: 0,
+                seccomp: None,
+                no_new_privs: None,
+                seccomp_filters: n.map(String::from),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(own_filter(&run(Some("1")), &run(Some("3"))), Some(true));
+        assert_eq!(own_filter(&run(Some("1")), &run(Some("1"))), Some(false));
+        assert_eq!(own_filter(&run(Some("1")), &run(Some("EACCES"))), None);
+        assert_eq!(own_filter(&RunObservation::default(), &run(Some("2"))), None);
+    }
+
+    #[test]
+    fn what_landlock_cannot_answer_is_the_filters() {
+        let bind = probe(ProbeOp::TcpBind);
+        let sandbox = Some(Denier::Sandbox);
+        // socket() denied EPERM before any bind: Landlock answers a bind with EACCES only.
+        assert_eq!(refine(sandbox, &bind, &Outcome::Ok, &err("EPERM"), true, None, &[]), Some(Denier::Filter));
+        let seen = filter_errnos([(&bind, &Outcome::Ok, &err("EPERM"))].into_iter(), None);
+        assert_eq!(seen, ["EPERM"]);
+        // EACCES on a bind: Landlock's, unless the filter was seen answering EACCES.
+        assert_eq!(refine(sandbox, &bind, &Outcome::Ok, &err("EACCES"), true, None, &seen), Some(Denier::Landlock));
+        let eacces = vec!["EACCES".to_string()];
+        assert_eq!(refine(sandbox, &bind, &Outcome::Ok, &err("EACCES"), true, None, &eacces), sandbox);
+        // Without a filter of the enforcer's, nothing changes.
+        assert_eq!(refine(sandbox, &bind, &Outcome::Ok, &err("EPERM"), false, None, &[]), sandbox);
+        // A signal denied EPERM is Landlock's scope, unless the filter answers EPERM here.
+        let signal = probe(ProbeOp::Signal);
+        assert_eq!(refine(sandbox, &signal, &Outcome::Ok, &err("EPERM"), true, None, &[]), Some(Denier::Landlock));
+        assert_eq!(refine(sandbox, &signal, &Outcome::Ok, &err("EPERM"), true, None, &seen), sandbox);
+    }
+
+    #[test]
+    fn stacked_filters_tell_apart_only_by_a_different_errno() {
+        let bind = probe(ProbeOp::TcpBind);
+        // The container's profile answers ENOSYS, the enforcer's filter (installed last) EPERM.
+        assert_eq!(
+            refine(Some(Denier::Unknown), &bind, &err("ENOSYS"), &err("EPERM"), true, Some("ENOSYS"), &[]),
+            Some(Denier::Filter)
+        );
+        assert_eq!(filter_errnos([(&bind, &err("ENOSYS"), &err("EPERM"))].into_iter(), Some("ENOSYS")), ["EPERM"]);
+        // The same errno: the profile alone explains it.
+        assert_eq!(
+            refine(Some(Denier::Seccomp), &bind, &err("EPERM"), &err("EPERM"), true, Some("EPERM"), &[]),
+            Some(Denier::Seccomp)
+        );
+        // A control run failed with an errno that is not the profile's: unknown stays.
+        assert_eq!(
+            refine(Some(Denier::Unknown), &bind, &err("EADDRINUSE"), &err("EPERM"), true, Some("EPERM"), &[]),
+            Some(Denier::Unknown)
+        );
+    }
+}
