@@ -12,8 +12,9 @@
 //!    and its scopes (abstract unix connect, signals: EPERM). A call it has no hook for —
 //!    `socket()` itself, `unshare`, `bpf`, `io_uring_setup`, `mount`, `clone3` — or an errno it
 //!    never gives for that call (ENOSYS; EPERM for a TCP bind) was not its doing. The control
-//!    run allowed the call, so neither DAC nor the environment's profile denied it; the filter the
-//!    enforcer added is what is left: `filter`.
+//!    run allowed the call (or failed it with another errno, by itself: a socket family the
+//!    kernel lacks), so neither DAC nor the environment's profile, which decides on the call
+//!    alone, gave this errno; the filter the enforcer added is what is left: `filter`.
 //! 3. **An errno Landlock gives for that call** is Landlock's unless the filter was seen
 //!    answering that errno elsewhere in the run (by rule 2): then either could have, and the
 //!    denial stays `sandbox`. (What this takes on trust: a filter that answers EACCES for a file
@@ -84,7 +85,7 @@ pub fn filter_errnos<'a>(
         let Outcome::Err(e) = enforced else { continue };
         let filters = match control {
             Outcome::Ok => !landlock_can(action, e),
-            Outcome::Err(c) => c != e && env_errno == Some(c.as_str()),
+            Outcome::Err(c) => c != e && (env_errno == Some(c.as_str()) || !landlock_can(action, e)),
             Outcome::Timeout => false,
         };
         if filters && !out.contains(e) {
@@ -111,6 +112,11 @@ pub fn refine(
         (Some(Denier::Sandbox), _) if filter_errnos.contains(e) => base,
         (Some(Denier::Sandbox), _) => Some(Denier::Landlock),
         (Some(Denier::Unknown), Outcome::Err(c)) if env_errno == Some(c.as_str()) => Some(Denier::Filter),
+        // Rule 2 where the call fails by itself (a socket family the kernel lacks:
+        // EAFNOSUPPORT in the control run): the enforced run got an errno Landlock cannot give
+        // for it, and the environment's filter, which decides on the call alone, gave the
+        // control run none of it.
+        (Some(Denier::Unknown), Outcome::Err(_)) if !landlock_can(action, e) => Some(Denier::Filter),
         _ => base,
     }
 }
@@ -180,9 +186,14 @@ mod tests {
             refine(Some(Denier::Seccomp), &bind, &err("EPERM"), &err("EPERM"), true, Some("EPERM"), &[]),
             Some(Denier::Seccomp)
         );
-        // A control run failed with an errno that is not the profile's: unknown stays.
+        // A control run failed by itself, and the enforced run got an errno Landlock cannot
+        // give for the call: the filter's. One Landlock can give stays unknown.
         assert_eq!(
             refine(Some(Denier::Unknown), &bind, &err("EADDRINUSE"), &err("EPERM"), true, Some("EPERM"), &[]),
+            Some(Denier::Filter)
+        );
+        assert_eq!(
+            refine(Some(Denier::Unknown), &bind, &err("EADDRINUSE"), &err("EACCES"), true, None, &[]),
             Some(Denier::Unknown)
         );
     }
