@@ -17,10 +17,13 @@ mod clock;
 mod console;
 mod container;
 mod container_serve;
+mod entries;
 mod errno_text;
 mod peers;
 mod preflight;
+mod probe_child;
 mod probes;
+mod probes_sys;
 mod records;
 mod run;
 mod runner;
@@ -28,6 +31,7 @@ mod sealed_runtime;
 mod setup;
 mod shell;
 mod spawn;
+mod tiny_elf;
 
 use std::io::Write;
 

@@ -1,9 +1,9 @@
 //! The peers of a run's scope and unix-socket probes, started *outside* the sandbox's Landlock
 //! domain before the run and gone after it: a listener on the abstract socket
 //! [`OUTSIDE_ABSTRACT_SOCKET`] (abstract_connect outside), a listener bound at each
-//! `unix_connect` path, and a process of the run's own uid for `signal outside` (so that DAC
-//! lets the signal through and only Landlock's scope can stop it), whose pid goes into the
-//! steps the runner gets.
+//! `unix_connect` path, and a process of the run's own uid for `signal outside` and
+//! `ptrace_attach outside` (so that DAC lets them through and only the sandbox can stop them),
+//! whose pid goes into the steps the runner gets.
 
 use lockgate_protocol::{Case, Identity, Peer, ProbeOp, ProbeTarget, Step, GUEST_BIN, OUTSIDE_ABSTRACT_SOCKET};
 use std::os::linux::net::SocketAddrExt;
@@ -70,17 +70,24 @@ pub fn start(case: &Case) -> Result<(Peers, Option<Case>), String> {
             peers._listeners.push(listener);
         }
     }
-    let outside_signal =
-        |s: &Step| matches!(s, Step::Probe { op: ProbeOp::Signal, target: ProbeTarget::Peer(Peer::Outside) });
-    if !case.steps.iter().any(outside_signal) {
+    let outside_process = |s: &Step| match s {
+        Step::Probe {
+            op: op @ (ProbeOp::Signal | ProbeOp::PtraceAttach),
+            target: ProbeTarget::Peer(Peer::Outside),
+        } => Some(*op),
+        _ => None,
+    };
+    if !case.steps.iter().any(|s| outside_process(s).is_some()) {
         return Ok((peers, None));
     }
     let child = spawn_peer(&case.identity)?;
     let pid = child.id();
     peers.signalled = Some(child);
     let mut resolved = case.clone();
-    for step in resolved.steps.iter_mut().filter(|s| outside_signal(s)) {
-        *step = Step::Probe { op: ProbeOp::Signal, target: ProbeTarget::Peer(Peer::OutsidePid(pid)) };
+    for step in resolved.steps.iter_mut() {
+        if let Some(op) = outside_process(step) {
+            *step = Step::Probe { op, target: ProbeTarget::Peer(Peer::OutsidePid(pid)) };
+        }
     }
     Ok((peers, Some(resolved)))
 }

@@ -1,7 +1,7 @@
 //! What the kernel offers, measured before any case runs: release, LSM list, Landlock ABI by
-//! raw syscall, seccomp mode, command line.
+//! raw syscall, seccomp mode, command line, the i386 and x32 entries.
 
-use crate::errno_text;
+use crate::{entries, errno_text};
 use lockgate_protocol::{AbiProbe, KernelConfig, Preflight, SeccompFilterProbe};
 use nix::errno::Errno;
 
@@ -38,6 +38,7 @@ pub fn gather() -> Preflight {
         cmdline: std::fs::read_to_string("/proc/cmdline").map(|s| s.trim().to_string()).unwrap_or_default(),
         seccomp_filter: Some(seccomp_filter()),
         config: proc_config(),
+        entries: Some(entries::probe()),
     }
 }
 

@@ -3,7 +3,7 @@
 //! flags) are exactly the ones the protocol documents: an `O_PATH` open, a retry, or a
 //! different flag would change what Landlock is asked to decide.
 
-use crate::errno_text;
+use crate::{errno_text, probe_child, probes_sys};
 use lockgate_protocol::{Outcome, Peer, ProbeOp, ProbeTarget, OUTSIDE_ABSTRACT_SOCKET};
 use nix::errno::Errno;
 use std::ffi::CString;
@@ -15,8 +15,12 @@ const EXEC_DEADLINE: Duration = Duration::from_secs(10);
 
 type Probe = Result<(), Errno>;
 
-/// Runs `op` on `target`: a path, a pair of paths (rename, link) or a port (TCP).
+/// Runs `op` on `target`: a path, a pair of paths (rename, link) or a port (TCP); the probes of
+/// syscall filters are [`probes_sys`]'s.
 pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
+    if probes_sys::handles(op) {
+        return probes_sys::run(op, target);
+    }
     let result = match (op, target) {
         (ProbeOp::Create, ProbeTarget::Path(path)) => create(path.as_str()),
         (ProbeOp::Write, ProbeTarget::Path(path)) => write(path.as_str()),
@@ -240,23 +244,9 @@ fn signal(pid: libc::pid_t) -> Probe {
     check(unsafe { libc::kill(pid, 0) }.into()).map(drop)
 }
 
-/// Forks a child (inside the domain, same uid) that waits to be killed, signals it, reaps it.
+/// Signals a child of ours (inside the domain, same uid).
 fn signal_inside() -> Probe {
-    // SAFETY: the runner is single-threaded; the child only calls async-signal-safe functions.
-    let pid = check(unsafe { libc::fork() }.into())? as libc::pid_t;
-    if pid == 0 {
-        loop {
-            // SAFETY: async-signal-safe.
-            unsafe { libc::pause() };
-        }
-    }
-    let result = signal(pid);
-    // SAFETY: our own child.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    let mut status = 0;
-    // SAFETY: waits for our own child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    result
+    probe_child::with_paused_child(signal)
 }
 
 enum Tcp {

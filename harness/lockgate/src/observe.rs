@@ -130,6 +130,7 @@ mod tests {
                     cmdline: String::new(),
                     seccomp_filter: None,
                     config: None,
+                    entries: None,
                 },
             }),
             rec(&Record::Case {

@@ -11,8 +11,8 @@
 //! answered ENOSYS by a filter of its own installed first). A scenario may state a filter
 //! explicitly instead or besides (`deny_syscalls`, `deny_socket_domains`, `enosys`, `errno`).
 //!
-//! Names are x86_64's (the guest's architecture): the tables below give their numbers, and the
-//! reference enforcer's tests check them against libc's.
+//! Names are x86_64's (the guest's architecture), from the probes' tables ([`crate::syscalls`]),
+//! whose numbers the reference enforcer's tests check against libc's.
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -168,30 +168,17 @@ impl<T> Name<T> {
     }
 }
 
-/// A table of names: what kind of name, whether a number is accepted, the names.
+/// A kind of name: what it is, and its value. Syscalls and flags are the probes' tables
+/// ([`crate::syscalls`]), so that a filter and a probe spell a call the same way.
 pub trait Table {
     const WHAT: &'static str;
-    const NUMBERS: bool;
-    const NAMES: &'static [(&'static str, u64)];
+    /// The value of `text`, or what to write instead.
+    fn lookup(text: &str) -> Result<u64, String>;
 }
 
 impl<T: Table> Name<T> {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let value = match T::NAMES.iter().find(|(n, _)| *n == text) {
-            Some((_, v)) => *v,
-            None => match (T::NUMBERS, parse_number(text)) {
-                (true, Some(v)) => v,
-                _ => {
-                    let known: Vec<&str> = T::NAMES.iter().map(|(n, _)| *n).collect();
-                    let numbers = if T::NUMBERS { " or a number" } else { "" };
-                    return Err(format!(
-                        "`{text}` is not a {} lockgate knows: write one of {}{numbers}",
-                        T::WHAT,
-                        known.join(", ")
-                    ));
-                }
-            },
-        };
+        let value = T::lookup(text).map_err(|how| format!("`{text}` is not {}: {how}", T::WHAT))?;
         Ok(Name { text: text.to_string(), value, kind: std::marker::PhantomData })
     }
 }
@@ -203,6 +190,19 @@ fn parse_number(text: &str) -> Option<u64> {
     }
 }
 
+/// A flag of the probes' table whose name starts with `prefix`, or (`numbers`) a number;
+/// `examples` for the message.
+fn flag_of(text: &str, prefix: &str, numbers: bool, examples: &str) -> Result<u64, String> {
+    match (crate::syscalls::flag(text), parse_number(text)) {
+        (Some(v), _) if text.starts_with(prefix) => Ok(v),
+        (_, Some(v)) if numbers => Ok(v),
+        _ => Err(format!(
+            "write a name as the kernel's headers spell it ({examples}){}",
+            if numbers { ", or a number" } else { "" }
+        )),
+    }
+}
+
 impl<'de, T: Table> Deserialize<'de> for Name<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // A number in YAML (`arg` values such as 0x1000) arrives as a number, not a string.
@@ -210,7 +210,7 @@ impl<'de, T: Table> Deserialize<'de> for Name<T> {
         impl<T: Table> Visitor<'_> for V<T> {
             type Value = Name<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(f, "a {} name", T::WHAT)
+                f.write_str(T::WHAT)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Name<T>, E> {
                 Name::parse(v).map_err(E::custom)
@@ -240,116 +240,51 @@ pub struct Protocol;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Errno;
 
-/// x86_64 syscall numbers of the calls a sandbox filter is about.
-pub const SYSCALLS: &[(&str, u64)] = &[
-    ("socket", 41),
-    ("socketpair", 53),
-    ("clone", 56),
-    ("ptrace", 101),
-    ("personality", 135),
-    ("pivot_root", 155),
-    ("mount", 165),
-    ("umount2", 166),
-    ("init_module", 175),
-    ("delete_module", 176),
-    ("kexec_load", 246),
-    ("add_key", 248),
-    ("request_key", 249),
-    ("keyctl", 250),
-    ("unshare", 272),
-    ("perf_event_open", 298),
-    ("setns", 308),
-    ("process_vm_readv", 310),
-    ("process_vm_writev", 311),
-    ("finit_module", 313),
-    ("seccomp", 317),
-    ("memfd_create", 319),
-    ("kexec_file_load", 320),
-    ("bpf", 321),
-    ("execveat", 322),
-    ("userfaultfd", 323),
-    ("pidfd_send_signal", 424),
-    ("io_uring_setup", 425),
-    ("io_uring_enter", 426),
-    ("io_uring_register", 427),
-    ("open_tree", 428),
-    ("move_mount", 429),
-    ("fsopen", 430),
-    ("fsconfig", 431),
-    ("fsmount", 432),
-    ("fspick", 433),
-    ("pidfd_open", 434),
-    ("clone3", 435),
-    ("pidfd_getfd", 438),
-];
-
 impl Table for Syscall {
-    const WHAT: &'static str = "syscall";
-    const NUMBERS: bool = false;
-    const NAMES: &'static [(&'static str, u64)] = SYSCALLS;
+    const WHAT: &'static str = "an x86_64 syscall";
+    fn lookup(text: &str) -> Result<u64, String> {
+        crate::syscalls::number(text, crate::Entry::X86_64)
+            .map(u64::from)
+            .ok_or_else(|| "write its name as in the kernel's syscall table (`unshare`, `clone3`)".into())
+    }
 }
 
 impl Table for Flag {
-    const WHAT: &'static str = "flag";
-    const NUMBERS: bool = true;
-    const NAMES: &'static [(&'static str, u64)] = &[
-        ("CLONE_NEWNS", 0x0002_0000),
-        ("CLONE_NEWCGROUP", 0x0200_0000),
-        ("CLONE_NEWUTS", 0x0400_0000),
-        ("CLONE_NEWIPC", 0x0800_0000),
-        ("CLONE_NEWUSER", 0x1000_0000),
-        ("CLONE_NEWPID", 0x2000_0000),
-        ("CLONE_NEWNET", 0x4000_0000),
-        ("AT_EMPTY_PATH", 0x1000),
-        ("SECCOMP_SET_MODE_STRICT", 0),
-        ("SECCOMP_SET_MODE_FILTER", 1),
-        ("PTRACE_TRACEME", 0),
-        ("PTRACE_ATTACH", 16),
-        ("PTRACE_SEIZE", 0x4206),
-    ];
+    const WHAT: &'static str = "a flag";
+    fn lookup(text: &str) -> Result<u64, String> {
+        flag_of(text, "", true, "CLONE_NEWUSER, AT_EMPTY_PATH, SECCOMP_SET_MODE_FILTER")
+    }
 }
 
 impl Table for Domain {
-    const WHAT: &'static str = "socket domain";
-    const NUMBERS: bool = false;
-    const NAMES: &'static [(&'static str, u64)] = &[
-        ("AF_UNIX", 1),
-        ("AF_INET", 2),
-        ("AF_INET6", 10),
-        ("AF_KEY", 15),
-        ("AF_NETLINK", 16),
-        ("AF_PACKET", 17),
-        ("AF_BLUETOOTH", 31),
-        ("AF_ALG", 38),
-        ("AF_VSOCK", 40),
-        ("AF_XDP", 44),
-    ];
+    const WHAT: &'static str = "a socket domain";
+    fn lookup(text: &str) -> Result<u64, String> {
+        flag_of(text, "AF_", false, "AF_INET, AF_NETLINK, AF_PACKET, AF_VSOCK")
+    }
 }
 
 impl Table for Protocol {
-    const WHAT: &'static str = "netlink protocol";
-    const NUMBERS: bool = true;
-    const NAMES: &'static [(&'static str, u64)] = &[
-        ("NETLINK_ROUTE", 0),
-        ("NETLINK_SOCK_DIAG", 4),
-        ("NETLINK_XFRM", 6),
-        ("NETLINK_AUDIT", 9),
-        ("NETLINK_NETFILTER", 12),
-        ("NETLINK_KOBJECT_UEVENT", 15),
-        ("NETLINK_GENERIC", 16),
-    ];
+    const WHAT: &'static str = "a netlink protocol";
+    fn lookup(text: &str) -> Result<u64, String> {
+        flag_of(text, "NETLINK_", true, "NETLINK_ROUTE, NETLINK_SOCK_DIAG")
+    }
 }
+
+/// The errnos a filter may answer with (the few a sandbox's filter uses).
+const ERRNOS: [(&str, u64); 6] =
+    [("EPERM", 1), ("EACCES", 13), ("EINVAL", 22), ("ENOSYS", 38), ("EOPNOTSUPP", 95), ("EAFNOSUPPORT", 97)];
 
 impl Table for Errno {
-    const WHAT: &'static str = "errno for a filter";
-    const NUMBERS: bool = false;
-    const NAMES: &'static [(&'static str, u64)] =
-        &[("EPERM", 1), ("EACCES", 13), ("EINVAL", 22), ("ENOSYS", 38), ("EOPNOTSUPP", 95), ("EAFNOSUPPORT", 97)];
+    const WHAT: &'static str = "an errno a filter answers with";
+    fn lookup(text: &str) -> Result<u64, String> {
+        let known = || ERRNOS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+        ERRNOS.iter().find(|(n, _)| *n == text).map(|(_, v)| *v).ok_or_else(|| format!("write one of {}", known()))
+    }
 }
 
-/// The number of a syscall of the table (a programming error otherwise).
+/// The x86_64 number of a syscall of the table (a programming error otherwise).
 pub fn syscall_nr(name: &str) -> u64 {
-    SYSCALLS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or_else(|| panic!("{name} is in SYSCALLS"))
+    crate::syscalls::number(name, crate::Entry::X86_64).map(u64::from).unwrap_or_else(|| panic!("{name} is a syscall"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -549,7 +484,7 @@ mod tests {
 
     #[test]
     fn bad_names_and_half_conditions_are_errors() {
-        assert!(parse(r#"{"deny_syscalls":["unshere"]}"#).unwrap_err().contains("`unshere` is not a syscall"));
+        assert!(parse(r#"{"deny_syscalls":["unshere"]}"#).unwrap_err().contains("`unshere` is not an x86_64 syscall"));
         assert!(parse(r#"{"deny_socket_domains":["AF_NETLNK"]}"#).unwrap_err().contains("AF_NETLINK"));
         assert!(parse(r#"{"deny_syscalls":[{"syscall":"unshare","flags":["CLONE_NEWUSER"]}]}"#)
             .unwrap_err()

@@ -10,14 +10,18 @@
 use serde::{Deserialize, Serialize};
 
 pub mod filter;
+mod flag_table;
 pub mod kconfig;
 pub mod path;
 pub mod policy;
 pub mod rights;
 pub mod seccomp;
+mod syscall_table;
+pub mod syscalls;
 
 pub use kconfig::{explain_landlock, KernelConfig, SeccompFilterProbe};
 pub use path::GuestPath;
+pub use syscalls::Entry;
 
 /// Protocol version; the guest echoes it in [`Record::Hello`].
 pub const VERSION: u32 = 6;
@@ -268,8 +272,37 @@ pub enum ProbeTarget {
     },
     /// A TCP port: bound on 127.0.0.1, connected to on [`CONNECT_PROBE_ADDR`].
     Port(u16),
-    /// The peer of a scope probe (signal, abstract unix socket).
+    /// The peer of a scope probe (signal, abstract unix socket) or of `ptrace_attach`.
     Peer(Peer),
+    /// A system call as the host resolved it (`syscall`, `socket`).
+    Call(Call),
+    /// Flags as the host resolved them (`clone`, `clone3`).
+    Flags(Flags),
+    /// Nothing: the operation is the whole probe (`memfd_exec`, `seccomp`, …).
+    None,
+}
+
+/// A system call by number, through an entry into the kernel, with integer arguments.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Call {
+    #[serde(default, skip_serializing_if = "Entry::is_default")]
+    pub entry: Entry,
+    /// The call's number for that entry (x32: without the x32 bit, which the guest adds).
+    pub nr: u32,
+    /// At most six; i386 passes the low 32 bits of each.
+    pub args: Vec<u64>,
+    /// The words the scenario wrote after the operation, for verdicts.
+    pub text: String,
+}
+
+/// Flags resolved from names (`CLONE_NEWUSER|CLONE_NEWNS`) or a number.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Flags {
+    pub value: u64,
+    /// The words the scenario wrote, for verdicts.
+    pub text: String,
 }
 
 /// Where the peer of a scope probe lives: `outside` the sandbox's Landlock domain (started by the
@@ -304,6 +337,9 @@ pub enum TargetKind {
     Pair,
     Port,
     Peer,
+    Call,
+    Flags,
+    None,
 }
 
 impl ProbeTarget {
@@ -313,6 +349,9 @@ impl ProbeTarget {
             ProbeTarget::Pair { .. } => TargetKind::Pair,
             ProbeTarget::Port(_) => TargetKind::Port,
             ProbeTarget::Peer(_) => TargetKind::Peer,
+            ProbeTarget::Call(_) => TargetKind::Call,
+            ProbeTarget::Flags(_) => TargetKind::Flags,
+            ProbeTarget::None => TargetKind::None,
         }
     }
 }
@@ -326,6 +365,8 @@ impl std::fmt::Display for ProbeTarget {
             ProbeTarget::Port(port) => write!(f, "{port}"),
             ProbeTarget::Peer(Peer::Inside) => f.write_str("inside"),
             ProbeTarget::Peer(Peer::Outside | Peer::OutsidePid(_)) => f.write_str("outside"),
+            ProbeTarget::Call(Call { text, .. }) | ProbeTarget::Flags(Flags { text, .. }) => f.write_str(text),
+            ProbeTarget::None => Ok(()),
         }
     }
 }
@@ -383,10 +424,40 @@ pub enum ProbeOp {
     /// kill(pid, 0) to a process of the same uid `outside` the domain (started by the guest) or
     /// `inside` (a child the runner forks).
     Signal,
+    // The probes of what syscall filters decide. Each runs in a child the runner forks, so that
+    // a call that changes the process (unshare, a filter, a mount, ptrace) or kills it (SIGSYS,
+    // or SIGSEGV from an `int 0x80` the kernel does not offer) changes nothing for the next step;
+    // a child killed by a signal is reported as the signal's name (`SIGSYS`).
+    /// A raw system call by number through an entry ([`Call`]).
+    Syscall,
+    /// socket(domain, type, protocol) ([`Call`]: socket's number for the entry, then the three).
+    Socket,
+    /// The raw clone syscall with these flags and SIGCHLD; the child exits at once.
+    Clone,
+    /// clone3 with these flags (`struct clone_args` of 64 bytes, exit signal SIGCHLD).
+    Clone3,
+    /// ptrace(PTRACE_TRACEME).
+    PtraceTraceme,
+    /// ptrace(PTRACE_ATTACH) to a process of the same uid `outside` the domain (the guest's peer)
+    /// or `inside` (a child of the probe's), then waits for its stop and detaches.
+    PtraceAttach,
+    /// io_uring_setup(1, params).
+    IoUringSetup,
+    /// memfd_create, write a tiny static ELF that exits 0, execveat(fd, "", AT_EMPTY_PATH).
+    MemfdExec,
+    /// open(path, O_PATH), execveat(fd, "", AT_EMPTY_PATH).
+    ExecveatEmptyPath,
+    /// bpf(BPF_PROG_LOAD) of a two-instruction socket filter (r0 = 0; exit).
+    Bpf,
+    /// mount a tmpfs on a directory (and unmount it when that worked).
+    Mount,
+    /// prctl(PR_SET_NO_NEW_PRIVS), then seccomp(SECCOMP_SET_MODE_FILTER) of a one-instruction
+    /// allow-all filter: can the process stack one more filter.
+    Seccomp,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 23] = [
+    pub const ALL: [ProbeOp; 35] = [
         ProbeOp::Create,
         ProbeOp::MknodReg,
         ProbeOp::Write,
@@ -410,6 +481,18 @@ impl ProbeOp {
         ProbeOp::UnixConnect,
         ProbeOp::AbstractConnect,
         ProbeOp::Signal,
+        ProbeOp::Syscall,
+        ProbeOp::Socket,
+        ProbeOp::Clone,
+        ProbeOp::Clone3,
+        ProbeOp::PtraceTraceme,
+        ProbeOp::PtraceAttach,
+        ProbeOp::IoUringSetup,
+        ProbeOp::MemfdExec,
+        ProbeOp::ExecveatEmptyPath,
+        ProbeOp::Bpf,
+        ProbeOp::Mount,
+        ProbeOp::Seccomp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -437,6 +520,18 @@ impl ProbeOp {
             ProbeOp::UnixConnect => "unix_connect",
             ProbeOp::AbstractConnect => "abstract_connect",
             ProbeOp::Signal => "signal",
+            ProbeOp::Syscall => "syscall",
+            ProbeOp::Socket => "socket",
+            ProbeOp::Clone => "clone",
+            ProbeOp::Clone3 => "clone3",
+            ProbeOp::PtraceTraceme => "ptrace_traceme",
+            ProbeOp::PtraceAttach => "ptrace_attach",
+            ProbeOp::IoUringSetup => "io_uring_setup",
+            ProbeOp::MemfdExec => "memfd_exec",
+            ProbeOp::ExecveatEmptyPath => "execveat_empty_path",
+            ProbeOp::Bpf => "bpf",
+            ProbeOp::Mount => "mount",
+            ProbeOp::Seccomp => "seccomp",
         }
     }
 
@@ -445,7 +540,12 @@ impl ProbeOp {
         match self {
             ProbeOp::Rename | ProbeOp::Link | ProbeOp::Symlink => TargetKind::Pair,
             ProbeOp::TcpBind | ProbeOp::TcpConnect => TargetKind::Port,
-            ProbeOp::AbstractConnect | ProbeOp::Signal => TargetKind::Peer,
+            ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach => TargetKind::Peer,
+            ProbeOp::Syscall | ProbeOp::Socket => TargetKind::Call,
+            ProbeOp::Clone | ProbeOp::Clone3 => TargetKind::Flags,
+            ProbeOp::PtraceTraceme | ProbeOp::IoUringSetup | ProbeOp::MemfdExec | ProbeOp::Bpf | ProbeOp::Seccomp => {
+                TargetKind::None
+            }
             ProbeOp::Create
             | ProbeOp::Write
             | ProbeOp::Read
@@ -461,7 +561,9 @@ impl ProbeOp {
             | ProbeOp::Mkfifo
             | ProbeOp::MknodSock
             | ProbeOp::IoctlDev
-            | ProbeOp::UnixConnect => TargetKind::Path,
+            | ProbeOp::UnixConnect
+            | ProbeOp::ExecveatEmptyPath
+            | ProbeOp::Mount => TargetKind::Path,
         }
     }
 }
@@ -591,6 +693,46 @@ pub struct Preflight {
     /// kernel has it (CONFIG_IKCONFIG_PROC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<KernelConfig>,
+    /// Whether the kernel takes system calls through its other x86 entries (i386's `int 0x80`,
+    /// x32), each tried by the agent in a child of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<Entries>,
+}
+
+/// The preflight's probes of the i386 and x32 entries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Entries {
+    /// `getpid` through `int 0x80` (i386 number 20).
+    pub ia32: EntryProbe,
+    /// `getpid` with the x32 bit (0x40000000 | 39).
+    pub x32: EntryProbe,
+}
+
+/// What one entry answered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryProbe {
+    /// The call returned the caller's pid.
+    Available,
+    /// It failed: the errno (ENOSYS: x32 disabled), the signal that killed the child (SIGSEGV:
+    /// no IA32 emulation, `int 0x80` is a general protection fault), or what else it returned.
+    Unavailable(String),
+}
+
+impl EntryProbe {
+    pub fn available(&self) -> bool {
+        *self == EntryProbe::Available
+    }
+}
+
+impl std::fmt::Display for EntryProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntryProbe::Available => f.write_str("available"),
+            EntryProbe::Unavailable(why) => write!(f, "unavailable ({why})"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -744,6 +886,29 @@ mod tests {
             (
                 Step::Probe { op: ProbeOp::Read, target: ProbeTarget::Path(path("/a")) },
                 r#"{"probe":{"op":"read","target":{"path":"/a"}}}"#,
+            ),
+            (
+                Step::Probe {
+                    op: ProbeOp::Socket,
+                    target: ProbeTarget::Call(Call {
+                        entry: Entry::I386,
+                        nr: 359,
+                        args: vec![2, 1, 0],
+                        text: "AF_INET SOCK_STREAM".into(),
+                    }),
+                },
+                r#"{"probe":{"op":"socket","target":{"call":{"entry":"i386","nr":359,"args":[2,1,0],"text":"AF_INET SOCK_STREAM"}}}}"#,
+            ),
+            (
+                Step::Probe {
+                    op: ProbeOp::Clone3,
+                    target: ProbeTarget::Flags(Flags { value: 0x1000_0000, text: "CLONE_NEWUSER".into() }),
+                },
+                r#"{"probe":{"op":"clone3","target":{"flags":{"value":268435456,"text":"CLONE_NEWUSER"}}}}"#,
+            ),
+            (
+                Step::Probe { op: ProbeOp::Seccomp, target: ProbeTarget::None },
+                r#"{"probe":{"op":"seccomp","target":"none"}}"#,
             ),
         ] {
             assert_eq!(serde_json::to_string(&step).unwrap(), json);

@@ -219,6 +219,7 @@ pub fn judge_all(
                             claims,
                             landlock_blocked: blocked.as_deref(),
                             kernel_landlock: &obs.preflight.landlock,
+                            entries: obs.preflight.entries.as_ref(),
                             judge_as_bare,
                             not_asked: &cell.not_asked,
                             sentinels: &cell.sentinels,

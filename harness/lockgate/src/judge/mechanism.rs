@@ -29,11 +29,12 @@
 //!    `seccomp`.
 //!
 //! Landlock's ptrace restriction (a sandboxed process cannot trace one outside its domain, EPERM)
-//! is one more EPERM Landlock gives; no probe of this tree makes that call yet, so it is listed
-//! when one does.
+//! and its refusal of every mount from inside a domain (EPERM) are EPERMs Landlock gives: a
+//! `ptrace_*` or `mount` probe denied EPERM is never `filter`: `sandbox` where the filter was seen
+//! answering EPERM, else `landlock` (rule 3, with what it takes on trust).
 
 use crate::model::scenario::{Action, Denier};
-use lockgate_protocol::{Outcome, ProbeOp, RunObservation};
+use lockgate_protocol::{Outcome, ProbeOp, ProbeTarget, RunObservation};
 
 /// Rule 1: the enforced run shows more seccomp filters than the control run; `None` when
 /// either run could not read its count.
@@ -42,14 +43,66 @@ pub fn own_filter(control: &RunObservation, enforced: &RunObservation) -> Option
     Some(count(enforced)? > count(control)?)
 }
 
+/// The raw syscalls (`syscall NAME …` probes) no Landlock hook sees: a sandbox filter's usual
+/// targets. Any other is taken as one Landlock may answer (EACCES, EXDEV, EPERM): the mount
+/// family, ptrace and process_vm_* (ptrace access checks), pidfd_send_signal and pidfd_getfd
+/// (scope and ptrace checks), and every call that takes a path.
+const NO_LANDLOCK_HOOK: [&str; 24] = [
+    "socket",
+    "socketpair",
+    "clone",
+    "clone3",
+    "unshare",
+    "setns",
+    "bpf",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "seccomp",
+    "memfd_create",
+    "userfaultfd",
+    "perf_event_open",
+    "personality",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "pidfd_open",
+];
+
 /// Rule 2's table: can a Landlock ruleset answer `action` with `errno`?
 pub fn landlock_can(action: &Action, errno: &str) -> bool {
-    let op = match action {
-        // A shell command makes calls of every kind: assume the worst.
-        Action::Run(_) => return matches!(errno, "EACCES" | "EXDEV" | "EPERM"),
-        Action::Probe { op, .. } => *op,
+    // A shell command, or a raw syscall Landlock has a hook for, may be answered by it.
+    let any = matches!(errno, "EACCES" | "EXDEV" | "EPERM");
+    let (op, target) = match action {
+        Action::Run(_) => return any,
+        Action::Probe { op, target } => (*op, target),
     };
     match op {
+        // Creating a socket, a process or a namespace, loading BPF, setting up io_uring,
+        // stacking a filter: no Landlock hook.
+        ProbeOp::Socket
+        | ProbeOp::Clone
+        | ProbeOp::Clone3
+        | ProbeOp::IoUringSetup
+        | ProbeOp::Bpf
+        | ProbeOp::Seccomp => false,
+        ProbeOp::Syscall => {
+            let name = match target {
+                ProbeTarget::Call(call) => call.text.split_whitespace().next().unwrap_or_default(),
+                _ => "",
+            };
+            !NO_LANDLOCK_HOOK.contains(&name) && any
+        }
+        // Landlock denies tracing a process outside the domain (EPERM), and any mount,
+        // umount, pivot_root or remount from inside one (EPERM).
+        ProbeOp::PtraceTraceme | ProbeOp::PtraceAttach | ProbeOp::Mount => errno == "EPERM",
+        // Executing is a file access (EACCES); memfd_create itself has no hook.
+        ProbeOp::MemfdExec | ProbeOp::ExecveatEmptyPath => errno == "EACCES",
         ProbeOp::Rename | ProbeOp::Link => matches!(errno, "EACCES" | "EXDEV"),
         ProbeOp::AbstractConnect | ProbeOp::Signal => errno == "EPERM",
         ProbeOp::Create
@@ -124,7 +177,7 @@ pub fn refine(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockgate_protocol::{ProbeTarget, RunnerFacts};
+    use lockgate_protocol::RunnerFacts;
 
     fn probe(op: ProbeOp) -> Action {
         Action::Probe { op, target: ProbeTarget::Port(80) }
@@ -170,6 +223,34 @@ mod tests {
         let signal = probe(ProbeOp::Signal);
         assert_eq!(refine(sandbox, &signal, &Outcome::Ok, &err("EPERM"), true, None, &[]), Some(Denier::Landlock));
         assert_eq!(refine(sandbox, &signal, &Outcome::Ok, &err("EPERM"), true, None, &seen), sandbox);
+    }
+
+    #[test]
+    fn the_syscall_probes_by_their_call() {
+        let call = |op, text: &str| Action::Probe {
+            op,
+            target: ProbeTarget::Call(lockgate_protocol::Call {
+                entry: Default::default(),
+                nr: 0,
+                args: vec![],
+                text: text.into(),
+            }),
+        };
+        assert!(!landlock_can(&call(ProbeOp::Socket, "AF_INET SOCK_STREAM"), "EPERM"));
+        assert!(!landlock_can(&call(ProbeOp::Syscall, "unshare CLONE_NEWUSER"), "EPERM"));
+        assert!(landlock_can(&call(ProbeOp::Syscall, "openat AT_FDCWD 0 0"), "EACCES"));
+        assert!(landlock_can(&call(ProbeOp::Syscall, "mount 0 0 0 0 0"), "EPERM"));
+        let none = |op| Action::Probe { op, target: ProbeTarget::None };
+        assert!(landlock_can(&none(ProbeOp::PtraceTraceme), "EPERM"));
+        assert!(!landlock_can(&none(ProbeOp::MemfdExec), "EPERM") && landlock_can(&none(ProbeOp::MemfdExec), "EACCES"));
+        assert!(!landlock_can(&none(ProbeOp::Seccomp), "EPERM"));
+        // A ptrace denied EPERM where the filter was seen answering EPERM: either could have.
+        let seen = vec!["EPERM".to_string()];
+        let traceme = none(ProbeOp::PtraceTraceme);
+        assert_eq!(
+            refine(Some(Denier::Sandbox), &traceme, &Outcome::Ok, &err("EPERM"), true, None, &seen),
+            Some(Denier::Sandbox)
+        );
     }
 
     #[test]

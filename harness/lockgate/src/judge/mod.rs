@@ -241,6 +241,8 @@ pub struct CellInput<'a> {
     /// `when:` is what the kernel offers, so an environment that takes Landlock away fails the
     /// expectations guarded on it instead of skipping them.
     pub kernel_landlock: &'a AbiProbe,
+    /// The kernel's other system call entries, as its preflight found them (`when: ia32`).
+    pub entries: Option<&'a lockgate_protocol::Entries>,
     /// Judge by the expectations of the bare environment on this kernel: `when:` sees `env ==
     /// bare` and Landlock available wherever the kernel offers it. The mutation gate judges a
     /// container environment so, to catch one that takes Landlock away even from a scenario
@@ -279,9 +281,10 @@ pub fn judge(input: &CellInput) -> CellVerdict {
     // Where the runs happened (the container, for container environments).
     let abi = obs.landlock.abi();
     let kernel_abi = input.kernel_landlock.abi();
+    let (ia32, x32) = input.entries.map_or((false, false), |e| (e.ia32.available(), e.x32.available()));
     let facts = match input.judge_as_bare {
-        true => Facts { abi: kernel_abi, env_abi: kernel_abi, kernel: input.kernel, env: "bare" },
-        false => Facts { abi: kernel_abi, env_abi: abi, kernel: input.kernel, env: input.env },
+        true => Facts { abi: kernel_abi, env_abi: kernel_abi, kernel: input.kernel, env: "bare", ia32, x32 },
+        false => Facts { abi: kernel_abi, env_abi: abi, kernel: input.kernel, env: input.env, ia32, x32 },
     };
     let landlock_here = if input.kernel_landlock == &obs.landlock {
         obs.landlock.to_string()
@@ -964,6 +967,7 @@ pub(super) mod tests {
             claims: &reference_claims(),
             landlock_blocked: None,
             kernel_landlock: &kernel,
+            entries: None,
             judge_as_bare: false,
             not_asked: &[],
             sentinels,
@@ -1212,6 +1216,7 @@ pub(super) mod tests {
             claims: &claims,
             landlock_blocked: Some(blocked),
             kernel_landlock: &kernel,
+            entries: None,
             judge_as_bare,
             not_asked: &[],
             sentinels: &[],

@@ -3,7 +3,10 @@
 //! Grammar (no parentheses; `&&` binds tighter than `||`):
 //! `clause (("&&" | "||") clause)*` where a clause is `abi OP N`, `abi == none`,
 //! `abi != none`, `env_abi` likewise, `landlock == available|blocked|absent` (or `!=`),
-//! `kernel == NAME`, `kernel != NAME`, `env == NAME`, `env != NAME`.
+//! `kernel == NAME`, `kernel != NAME`, `env == NAME`, `env != NAME`, and the kernel's other
+//! system call entries: `ia32` (IA32 emulation: `int 0x80` works), `x32` (x32 syscalls are
+//! enabled), each negated with `!` (`!x32`). Like `abi`, these are what the **kernel** offers
+//! (the preflight's probes on the bare guest), not what an environment lets through.
 //!
 //! Two facts about Landlock, so that a scenario can tell "this kernel has no Landlock" from
 //! "this environment took Landlock away":
@@ -39,6 +42,15 @@ enum Clause {
     Landlock(bool, Landlock),
     Kernel(bool, String),
     Env(bool, String),
+    /// The kernel takes system calls through this entry (`ia32`, `x32`), or not (`!`).
+    Entry(bool, OtherEntry),
+}
+
+/// The x86 entries besides x86_64 that a kernel may offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OtherEntry {
+    Ia32,
+    X32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +102,10 @@ pub struct Facts<'a> {
     pub env_abi: Option<u32>,
     pub kernel: &'a str,
     pub env: &'a str,
+    /// The kernel takes `int 0x80` (IA32 emulation).
+    pub ia32: bool,
+    /// The kernel takes x32 system calls.
+    pub x32: bool,
 }
 
 impl Facts<'_> {
@@ -124,7 +140,7 @@ impl When {
         self.any_of.iter().flatten().filter_map(|c| match c {
             Clause::Kernel(_, n) => Some(("kernel", n.as_str())),
             Clause::Env(_, n) => Some(("env", n.as_str())),
-            Clause::Abi(..) | Clause::EnvAbi(..) | Clause::Landlock(..) => None,
+            Clause::Abi(..) | Clause::EnvAbi(..) | Clause::Landlock(..) | Clause::Entry(..) => None,
         })
     }
 }
@@ -136,11 +152,20 @@ impl fmt::Display for When {
 }
 
 fn parse_clause(s: &str) -> Result<Clause, String> {
+    let (yes, word) = match s.strip_prefix('!') {
+        Some(rest) => (false, rest.trim()),
+        None => (true, s),
+    };
+    match word {
+        "ia32" => return Ok(Clause::Entry(yes, OtherEntry::Ia32)),
+        "x32" => return Ok(Clause::Entry(yes, OtherEntry::X32)),
+        _ => {}
+    }
     let ops = [("==", Cmp::Eq), ("!=", Cmp::Ne), ("<=", Cmp::Le), (">=", Cmp::Ge), ("<", Cmp::Lt), (">", Cmp::Gt)];
     let (lhs, cmp, rhs) = ops
         .iter()
         .find_map(|(tok, cmp)| s.split_once(tok).map(|(l, r)| (l.trim(), *cmp, r.trim())))
-        .ok_or_else(|| format!("`{s}` is not a condition; write e.g. `abi >= 3`, `abi == none`, `landlock == blocked`, `kernel == ubuntu-6.8` or `env != bare`"))?;
+        .ok_or_else(|| format!("`{s}` is not a condition; write e.g. `abi >= 3`, `abi == none`, `landlock == blocked`, `kernel == ubuntu-6.8`, `env != bare`, `ia32` or `!x32`"))?;
     if rhs.is_empty() {
         return Err(format!("`{s}` has nothing after the operator"));
     }
@@ -193,7 +218,7 @@ fn parse_clause(s: &str) -> Result<Clause, String> {
             Ok(if lhs == "kernel" { Clause::Kernel(eq, rhs.into()) } else { Clause::Env(eq, rhs.into()) })
         }
         other => Err(format!(
-            "`{s}`: unknown subject `{other}`; conditions are on `abi`, `env_abi`, `landlock`, `kernel` or `env`"
+            "`{s}`: unknown subject `{other}`; conditions are on `abi`, `env_abi`, `landlock`, `kernel`, `env`, `ia32` or `x32`"
         )),
     }
 }
@@ -224,6 +249,8 @@ impl Clause {
             Clause::Landlock(eq, state) => (f.landlock() == *state) == *eq,
             Clause::Kernel(eq, n) => (f.kernel == n) == *eq,
             Clause::Env(eq, n) => (f.env == n) == *eq,
+            Clause::Entry(yes, OtherEntry::Ia32) => f.ia32 == *yes,
+            Clause::Entry(yes, OtherEntry::X32) => f.x32 == *yes,
         }
     }
 }
@@ -240,7 +267,7 @@ mod tests {
     use super::*;
 
     fn on(abi: Option<u32>) -> Facts<'static> {
-        Facts { abi, env_abi: abi, kernel: "ubuntu-6.8", env: "bare" }
+        Facts { abi, env_abi: abi, kernel: "ubuntu-6.8", env: "bare", ia32: true, x32: false }
     }
 
     #[test]
@@ -258,17 +285,33 @@ mod tests {
     fn names_and_connectives() {
         let w = When::parse("abi >= 1 && env == bare || kernel == debian-5.10").unwrap();
         assert!(w.holds(&on(Some(1))));
-        assert!(!w.holds(&Facts { abi: Some(1), env_abi: Some(1), kernel: "x", env: "docker-20.10.5" }));
-        assert!(w.holds(&Facts { abi: None, env_abi: None, kernel: "debian-5.10", env: "docker-20.10.5" }));
+        assert!(!w.holds(&Facts {
+            abi: Some(1),
+            env_abi: Some(1),
+            kernel: "x",
+            env: "docker-20.10.5",
+            ia32: true,
+            x32: false
+        }));
+        assert!(w.holds(&Facts {
+            abi: None,
+            env_abi: None,
+            kernel: "debian-5.10",
+            env: "docker-20.10.5",
+            ia32: true,
+            x32: false
+        }));
         assert!(!When::parse("kernel != ubuntu-6.8").unwrap().holds(&on(None)));
     }
 
     #[test]
     fn the_kernels_landlock_and_the_environments_are_told_apart() {
         // Debian 6.12 offers ABI 6; Docker 20.10.5's profile leaves the container ENOSYS.
-        let blocked = Facts { abi: Some(6), env_abi: None, kernel: "debian-6.12", env: "docker-20.10.5" };
-        let no_landlock = Facts { abi: None, env_abi: None, kernel: "debian-5.10", env: "docker-20.10.5" };
-        let bare = Facts { abi: Some(6), env_abi: Some(6), kernel: "debian-6.12", env: "bare" };
+        let blocked =
+            Facts { abi: Some(6), env_abi: None, kernel: "debian-6.12", env: "docker-20.10.5", ia32: true, x32: false };
+        let no_landlock =
+            Facts { abi: None, env_abi: None, kernel: "debian-5.10", env: "docker-20.10.5", ia32: true, x32: false };
+        let bare = Facts { abi: Some(6), env_abi: Some(6), kernel: "debian-6.12", env: "bare", ia32: true, x32: false };
         let w = When::parse("abi >= 1").unwrap();
         assert!(
             w.holds(&blocked),
@@ -287,6 +330,18 @@ mod tests {
     }
 
     #[test]
+    fn the_other_entries() {
+        let ia32_only = on(Some(4));
+        assert!(When::parse("ia32").unwrap().holds(&ia32_only));
+        assert!(!When::parse("x32").unwrap().holds(&ia32_only));
+        assert!(When::parse("!x32").unwrap().holds(&ia32_only));
+        assert!(When::parse("! x32 && ia32").unwrap().holds(&ia32_only));
+        let none = Facts { ia32: false, ..on(Some(4)) };
+        assert!(!When::parse("ia32 || x32").unwrap().holds(&none));
+        assert!(!When::parse("ia32").unwrap().mentions_landlock());
+    }
+
+    #[test]
     fn impossible_or_malformed_conditions_are_errors() {
         for bad in [
             "abi >= 99",
@@ -300,6 +355,9 @@ mod tests {
             "landlock == gone",
             "landlock > blocked",
             "env_abi >= 99",
+            "ia64",
+            "!kernel",
+            "ia32 == yes",
         ] {
             assert!(When::parse(bad).is_err(), "{bad} should be rejected");
         }

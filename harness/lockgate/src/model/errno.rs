@@ -45,7 +45,13 @@ const NAMES: &[(&str, i32, &str)] = &[
     ("ENOTEMPTY", 39, "directory not empty"),
     ("ELOOP", 40, "too many levels of symbolic links"),
     ("ENOMSG", 42, "no message of desired type"),
+    ("ENOTSOCK", 88, "socket operation on non-socket"),
+    ("EPROTOTYPE", 91, "protocol wrong type for socket"),
+    ("ENOPROTOOPT", 92, "protocol not available"),
+    ("EPROTONOSUPPORT", 93, "protocol not supported"),
+    ("ESOCKTNOSUPPORT", 94, "socket type not supported"),
     ("EOPNOTSUPP", 95, "operation not supported"),
+    ("EPFNOSUPPORT", 96, "protocol family not supported"),
     ("EAFNOSUPPORT", 97, "address family not supported by protocol"),
     ("EADDRINUSE", 98, "address already in use"),
     ("EADDRNOTAVAIL", 99, "cannot assign requested address"),
@@ -64,14 +70,28 @@ const NAMES: &[(&str, i32, &str)] = &[
     ("EOWNERDEAD", 130, "owner died"),
 ];
 
+/// Signals a probe's child can die of, which the guest reports in place of an errno: a seccomp
+/// filter's `kill`/`trap` actions (SIGSYS), an entry the kernel does not offer (SIGSEGV: `int
+/// 0x80` without IA32 emulation). A scenario expects them like errnos (`denied: SIGSYS`).
+const SIGNALS: &[(&str, i32, &str)] = &[
+    ("SIGSYS", 31, "killed by SIGSYS (bad system call: a seccomp filter's kill or trap)"),
+    ("SIGSEGV", 11, "killed by SIGSEGV (for `int 0x80`: the kernel has no IA32 emulation)"),
+    ("SIGKILL", 9, "killed by SIGKILL"),
+    ("SIGABRT", 6, "killed by SIGABRT"),
+];
+
+fn known() -> impl Iterator<Item = &'static (&'static str, i32, &'static str)> {
+    NAMES.iter().chain(SIGNALS)
+}
+
 /// Returns the canonical name if `name` is a known errno.
 pub fn canonical(name: &str) -> Option<&'static str> {
-    NAMES.iter().find(|(n, _, _)| *n == name).map(|(n, _, _)| *n)
+    known().find(|(n, _, _)| *n == name).map(|(n, _, _)| *n)
 }
 
 /// `ENOTTY: inappropriate ioctl for device`, or the name alone for one lockgate does not know.
 pub fn with_meaning(name: &str) -> String {
-    match NAMES.iter().find(|(n, _, _)| *n == name) {
+    match known().find(|(n, _, _)| *n == name) {
         Some((n, _, meaning)) => format!("{n}: {meaning}"),
         None => name.to_string(),
     }
@@ -89,15 +109,11 @@ pub fn suggest(name: &str) -> Option<&'static str> {
     if let Some(n) = canonical(&upper) {
         return Some(n);
     }
-    NAMES
-        .iter()
-        .map(|(n, _, _)| (*n, distance(&upper, n)))
-        .filter(|(_, d)| *d <= 2)
-        .min_by_key(|(_, d)| *d)
-        .map(|(n, _)| n)
+    known().map(|(n, _, _)| (*n, distance(&upper, n))).filter(|(_, d)| *d <= 2).min_by_key(|(_, d)| *d).map(|(n, _)| n)
 }
 
-fn distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance, for "did you mean" hints.
+pub(super) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -123,5 +139,7 @@ mod tests {
         assert_eq!(super::with_meaning("ENOTTY"), "ENOTTY: inappropriate ioctl for device");
         assert_eq!(super::with_meaning("EWHAT"), "EWHAT");
         assert!(super::is_permission_denial("EPERM") && !super::is_permission_denial("EADDRINUSE"));
+        assert_eq!(super::canonical("SIGSYS"), Some("SIGSYS"));
+        assert!(!super::is_permission_denial("SIGSYS"));
     }
 }

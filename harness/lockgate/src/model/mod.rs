@@ -12,6 +12,7 @@ pub mod kernel;
 pub mod locate;
 pub mod native;
 pub mod packages;
+pub mod probe_args;
 pub mod runtime;
 pub mod scenario;
 

@@ -3,9 +3,18 @@
 //! Leaf values are validated while deserialising (`try_from`), so serde_yaml reports a bad value
 //! with its path and line. Checks that relate fields to each other run afterwards in
 //! [`Scenario::validate`], and locate their field in the text with [`crate::model::locate`].
+//!
+//! A `probe:` is `<op> <target>`: a path, two paths, a port, `outside`/`inside`, or for the
+//! probes of what syscall filters decide the call's words — `syscall <name|number> [args…]`,
+//! `socket <domain> <type> [protocol]` (either with `@i386` or `@x32` after the operation for
+//! the other entries), `clone <flags>`, `clone3 <flags>`, `ptrace_attach outside|inside`,
+//! `execveat_empty_path <path>`, `mount <dir>`, and `ptrace_traceme`, `io_uring_setup`,
+//! `memfd_exec`, `bpf`, `seccomp` with nothing after them. Their names and flags are resolved to
+//! numbers here ([`crate::model::probe_args`]), so a typo is a load error with its line.
 
 use super::cond::When;
 use super::errno;
+use super::probe_args;
 use lockgate_protocol::policy as schema;
 use lockgate_protocol::{PathKind, Peer, ProbeOp, ProbeTarget, TargetKind};
 use serde::{Deserialize, Serialize};
@@ -283,7 +292,18 @@ impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Action::Run(cmd) => write!(f, "run `{cmd}`"),
-            Action::Probe { op, target } => write!(f, "probe {} {target}", op.name()),
+            Action::Probe { op, target } => {
+                write!(f, "probe {}", op.name())?;
+                if let ProbeTarget::Call(call) = target {
+                    if !call.entry.is_default() {
+                        write!(f, "@{}", call.entry.name())?;
+                    }
+                }
+                match target {
+                    ProbeTarget::None => Ok(()),
+                    target => write!(f, " {target}"),
+                }
+            }
         }
     }
 }
@@ -435,17 +455,24 @@ impl TryFrom<RawExpectation> for Expectation {
     }
 }
 
-/// `truncate /sandbox/owned`, `rename /sandbox/a /tmp/b`, `tcp_bind 8080`.
+/// `truncate /sandbox/owned`, `rename /sandbox/a /tmp/b`, `tcp_bind 8080`, `socket AF_INET
+/// SOCK_STREAM`, `syscall@i386 unshare CLONE_NEWUSER`, `clone3 CLONE_NEWUSER`, `memfd_exec`.
 fn parse_probe(s: &str) -> Result<Action, String> {
     let words: Vec<&str> = s.split_whitespace().collect();
     let names: Vec<&str> = ProbeOp::ALL.iter().map(|o| o.name()).collect();
-    let Some((&op_name, args)) = words.split_first() else {
+    let Some((&first, args)) = words.split_first() else {
         return Err(format!("empty; write `<op> <path>` with op one of {}", names.join(", ")));
     };
+    let (op_name, entry) = probe_args::split_entry(first)?;
     let op = ProbeOp::ALL
         .into_iter()
         .find(|o| o.name() == op_name)
         .ok_or_else(|| format!("unknown operation `{op_name}`; use one of {}", names.join(", ")))?;
+    if !entry.is_default() && op.target() != TargetKind::Call {
+        return Err(format!(
+            "`{first}`: only `syscall` and `socket` take another entry (`@i386`, `@x32`); write `{op_name}`"
+        ));
+    }
     let path = |p: &str| GuestPath::try_from(p.to_string());
     let target = match (op.target(), args) {
         (TargetKind::Port, _) => match args {
@@ -466,6 +493,10 @@ fn parse_probe(s: &str) -> Result<Action, String> {
         (TargetKind::Pair, [from, to]) => ProbeTarget::Pair { from: path(from)?, to: path(to)? },
         (TargetKind::Path, _) => return Err(format!("`{op_name}` takes 1 path(s): `{op_name} <path>`")),
         (TargetKind::Pair, _) => return Err(format!("`{op_name}` takes 2 path(s): `{op_name} <path> <destination>`")),
+        (TargetKind::Call, _) => ProbeTarget::Call(probe_args::call(op, entry, args)?),
+        (TargetKind::Flags, _) => ProbeTarget::Flags(probe_args::clone_flags(op, args)?),
+        (TargetKind::None, []) => ProbeTarget::None,
+        (TargetKind::None, _) => return Err(format!("`{op_name}` takes nothing after it: `probe: {op_name}`")),
     };
     Ok(Action::Probe { op, target })
 }
@@ -648,6 +679,65 @@ mod tests {
         assert!(e.contains("impossible"), "{e}");
         let e = parse(&format!("{BASE}expect:\n  - {{run: x, allowed: true, by: sandbox}}\n")).unwrap_err();
         assert!(e.contains("by:"), "{e}");
+    }
+
+    #[test]
+    fn syscall_probes_resolve_their_words_and_print_as_written() {
+        let s = parse(&format!(
+            "{BASE}expect:\n  - {{probe: socket AF_NETLINK SOCK_RAW NETLINK_SOCK_DIAG, denied: EPERM}}\n  - {{probe: syscall@i386 unshare CLONE_NEWUSER, allowed: true, when: ia32}}\n  - {{probe: clone3 CLONE_NEWUSER|CLONE_NEWNS, allowed: true}}\n  - {{probe: memfd_exec, allowed: true}}\n  - {{probe: ptrace_attach outside, allowed: true}}\n  - {{probe: mount /work/m, denied: EPERM}}\n  - {{probe: syscall@x32 socket AF_INET SOCK_STREAM, denied: ENOSYS, when: '!x32'}}\n  - {{probe: seccomp, denied: SIGSYS}}\n"
+        ))
+        .unwrap();
+        let printed: Vec<String> = s
+            .expect
+            .iter()
+            .map(|e| match &e.check {
+                Check::Operation { action, .. } => action.to_string(),
+                Check::Enforcement(_) => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            printed,
+            [
+                "probe socket AF_NETLINK SOCK_RAW NETLINK_SOCK_DIAG",
+                "probe syscall@i386 unshare CLONE_NEWUSER",
+                "probe clone3 CLONE_NEWUSER|CLONE_NEWNS",
+                "probe memfd_exec",
+                "probe ptrace_attach outside",
+                "probe mount /work/m",
+                "probe syscall@x32 socket AF_INET SOCK_STREAM",
+                "probe seccomp",
+            ]
+        );
+        let Check::Operation { action: Action::Probe { target: ProbeTarget::Call(call), .. }, .. } = &s.expect[0].check
+        else {
+            panic!()
+        };
+        assert_eq!((call.nr, call.args.as_slice()), (41, &[16u64, 3, 4][..]));
+        let Check::Operation { action: Action::Probe { target: ProbeTarget::Call(call), .. }, .. } = &s.expect[1].check
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (call.entry, call.nr, call.args.as_slice()),
+            (lockgate_protocol::Entry::I386, 310, &[0x1000_0000u64][..])
+        );
+    }
+
+    #[test]
+    fn bad_syscall_probes_name_the_line_and_the_fix() {
+        for (probe, wanted) in [
+            ("syscall unshare CLONE_NEWUSR", "did you mean `CLONE_NEWUSER`"),
+            ("syscall unshar CLONE_NEWUSER", "did you mean `unshare`"),
+            ("socket SOCK_STREAM AF_INET", "is not the domain"),
+            ("socket@arm AF_INET SOCK_STREAM", "socket@i386"),
+            ("clone3@i386 0", "only `syscall` and `socket` take another entry"),
+            ("clone CLONE_VM", "CLONE_VM"),
+            ("memfd_exec /tmp/x", "takes nothing after it"),
+            ("syscall@i386 accept 0 0 0", "i386 entry has no system call `accept`"),
+        ] {
+            let e = parse(&format!("{BASE}expect:\n  - {{probe: {probe}, allowed: true}}\n")).unwrap_err();
+            assert!(e.contains(wanted) && e.contains("line 4"), "{probe}: {e}");
+        }
     }
 
     #[test]

@@ -297,6 +297,7 @@ mod tests {
             claims,
             landlock_blocked: None,
             kernel_landlock: &obs.landlock,
+            entries: None,
             judge_as_bare: false,
             not_asked: &[],
             sentinels: &[crate::judge::Sentinel {
