@@ -127,14 +127,45 @@ pub fn landlock_can(action: &Action, errno: &str) -> bool {
     }
 }
 
+/// The syscalls a probe makes that a filter decides on (its last, deciding ones), by name;
+/// empty for a file or TCP probe and a shell command, which a profile does not single out.
+pub fn syscalls_of(action: &Action) -> Vec<&str> {
+    let Action::Probe { op, target } = action else { return Vec::new() };
+    match op {
+        ProbeOp::Socket => vec!["socket"],
+        ProbeOp::Clone => vec!["clone"],
+        ProbeOp::Clone3 => vec!["clone3"],
+        ProbeOp::PtraceTraceme | ProbeOp::PtraceAttach => vec!["ptrace"],
+        ProbeOp::IoUringSetup => vec!["io_uring_setup"],
+        ProbeOp::MemfdExec => vec!["memfd_create", "execveat"],
+        ProbeOp::ExecveatEmptyPath => vec!["execveat"],
+        ProbeOp::Bpf => vec!["bpf"],
+        ProbeOp::Mount => vec!["mount"],
+        ProbeOp::Seccomp => vec!["seccomp"],
+        ProbeOp::Syscall => match target {
+            ProbeTarget::Call(call) => call.text.split_whitespace().next().into_iter().collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// The errno the environment's profile answers `action` with when one of its rules names a
+/// syscall of it with the errno the control run got (Docker's `clone3` → ENOSYS): then the
+/// control run's failure was the profile's, not the operation's.
+pub fn profile_errno<'a>(action: &Action, control: &Outcome, rules: &'a [(String, String)]) -> Option<&'a str> {
+    let Outcome::Err(c) = control else { return None };
+    let calls = syscalls_of(action);
+    rules.iter().find(|(name, errno)| errno == c && calls.contains(&name.as_str())).map(|(_, e)| e.as_str())
+}
+
 /// The errno of every step that rules 2 and 4 give to the filter, without rule 3 (which needs
 /// them): what the filter was seen answering in this run.
 pub fn filter_errnos<'a>(
-    steps: impl Iterator<Item = (&'a Action, &'a Outcome, &'a Outcome)>,
-    env_errno: Option<&str>,
+    steps: impl Iterator<Item = (&'a Action, &'a Outcome, &'a Outcome, Option<&'a str>)>,
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for (action, control, enforced) in steps {
+    for (action, control, enforced, env_errno) in steps {
         let Outcome::Err(e) = enforced else { continue };
         let filters = match control {
             Outcome::Ok => !landlock_can(action, e),
@@ -211,7 +242,7 @@ mod tests {
         let sandbox = Some(Denier::Sandbox);
         // socket() denied EPERM before any bind: Landlock answers a bind with EACCES only.
         assert_eq!(refine(sandbox, &bind, &Outcome::Ok, &err("EPERM"), true, None, &[]), Some(Denier::Filter));
-        let seen = filter_errnos([(&bind, &Outcome::Ok, &err("EPERM"))].into_iter(), None);
+        let seen = filter_errnos([(&bind, &Outcome::Ok, &err("EPERM"), None)].into_iter());
         assert_eq!(seen, ["EPERM"]);
         // EACCES on a bind: Landlock's, unless the filter was seen answering EACCES.
         assert_eq!(refine(sandbox, &bind, &Outcome::Ok, &err("EACCES"), true, None, &seen), Some(Denier::Landlock));
@@ -241,6 +272,12 @@ mod tests {
         assert!(landlock_can(&call(ProbeOp::Syscall, "openat AT_FDCWD 0 0"), "EACCES"));
         assert!(landlock_can(&call(ProbeOp::Syscall, "mount 0 0 0 0 0"), "EPERM"));
         let none = |op| Action::Probe { op, target: ProbeTarget::None };
+        // Docker's profile answers clone3 ENOSYS by a rule of its own.
+        let rules = vec![("clone3".to_string(), "ENOSYS".to_string()), ("bpf".to_string(), "EPERM".to_string())];
+        assert_eq!(profile_errno(&none(ProbeOp::Clone3), &err("ENOSYS"), &rules), Some("ENOSYS"));
+        assert_eq!(profile_errno(&none(ProbeOp::Clone3), &err("EPERM"), &rules), None);
+        assert_eq!(profile_errno(&none(ProbeOp::Seccomp), &err("ENOSYS"), &rules), None);
+        assert_eq!(profile_errno(&call(ProbeOp::Syscall, "bpf 0 0 0"), &err("EPERM"), &rules), Some("EPERM"));
         assert!(landlock_can(&none(ProbeOp::PtraceTraceme), "EPERM"));
         assert!(!landlock_can(&none(ProbeOp::MemfdExec), "EPERM") && landlock_can(&none(ProbeOp::MemfdExec), "EACCES"));
         assert!(!landlock_can(&none(ProbeOp::Seccomp), "EPERM"));
@@ -261,7 +298,7 @@ mod tests {
             refine(Some(Denier::Unknown), &bind, &err("ENOSYS"), &err("EPERM"), true, Some("ENOSYS"), &[]),
             Some(Denier::Filter)
         );
-        assert_eq!(filter_errnos([(&bind, &err("ENOSYS"), &err("EPERM"))].into_iter(), Some("ENOSYS")), ["EPERM"]);
+        assert_eq!(filter_errnos([(&bind, &err("ENOSYS"), &err("EPERM"), Some("ENOSYS"))].into_iter()), ["EPERM"]);
         // The same errno: the profile alone explains it.
         assert_eq!(
             refine(Some(Denier::Seccomp), &bind, &err("EPERM"), &err("EPERM"), true, Some("EPERM"), &[]),

@@ -231,6 +231,8 @@ pub struct CellInput<'a> {
     pub step_of: &'a [Option<usize>],
     /// The errno the environment's seccomp filter returns for what it blocks (None for bare).
     pub seccomp_errno: Option<&'a str>,
+    /// The profile's rules that answer one syscall with an errno of their own (`EnvFacts`).
+    pub errno_rules: &'a [(String, String)],
     /// How to read the enforcer's claim (its adapter's rules).
     pub claims: &'a ClaimReader,
     /// Why Landlock is missing where the runs happened although the kernel offers it (a
@@ -328,14 +330,13 @@ pub fn judge(input: &CellInput) -> CellVerdict {
     let own_filter = mechanism::own_filter(&obs.control, &obs.enforced) == Some(true);
     let filter_errnos = match own_filter {
         false => Vec::new(),
-        true => mechanism::filter_errnos(
-            input.scenario.expect.iter().enumerate().filter_map(|(i, e)| {
-                let Check::Operation { action, .. } = &e.check else { return None };
-                let k = input.step_of.get(i).copied().flatten()?;
-                Some((action, &step(&obs.control, k)?.outcome, &step(&obs.enforced, k)?.outcome))
-            }),
-            input.seccomp_errno,
-        ),
+        true => mechanism::filter_errnos(input.scenario.expect.iter().enumerate().filter_map(|(i, e)| {
+            let Check::Operation { action, .. } = &e.check else { return None };
+            let k = input.step_of.get(i).copied().flatten()?;
+            let control = &step(&obs.control, k)?.outcome;
+            let env_errno = mechanism::profile_errno(action, control, input.errno_rules).or(input.seccomp_errno);
+            Some((action, control, &step(&obs.enforced, k)?.outcome, env_errno))
+        })),
     };
     for (i, e) in input.scenario.expect.iter().enumerate() {
         let expect = describe(&e.check);
@@ -420,13 +421,16 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 };
                 v.control = Some(show(&c.outcome));
                 v.enforced = Some(show(&en.outcome));
+                // The errno the environment's profile answers this call with: a rule of its own
+                // for one of its syscalls, else its default action's.
+                let env_errno = mechanism::profile_errno(action, &c.outcome, input.errno_rules).or(input.seccomp_errno);
                 v.denied_by = mechanism::refine(
-                    attribute(&c.outcome, &en.outcome, input.seccomp_errno),
+                    attribute(&c.outcome, &en.outcome, env_errno),
                     action,
                     &c.outcome,
                     &en.outcome,
                     own_filter,
-                    input.seccomp_errno,
+                    env_errno,
                     &filter_errnos,
                 );
                 if let Some(why) = cut_at_limit(action, &c.outcome, &en.outcome, &limits) {
@@ -964,6 +968,7 @@ pub(super) mod tests {
             obs: &obs,
             step_of: &steps,
             seccomp_errno: None,
+            errno_rules: &[],
             claims: &reference_claims(),
             landlock_blocked: None,
             kernel_landlock: &kernel,
@@ -1213,6 +1218,7 @@ pub(super) mod tests {
             obs: &obs,
             step_of: &steps,
             seccomp_errno: Some("EPERM"),
+            errno_rules: &[],
             claims: &claims,
             landlock_blocked: Some(blocked),
             kernel_landlock: &kernel,

@@ -294,6 +294,7 @@ mod tests {
             obs: &obs,
             step_of: &[Some(0), Some(1), None],
             seccomp_errno: None,
+            errno_rules: &[],
             claims,
             landlock_blocked: None,
             kernel_landlock: &obs.landlock,
