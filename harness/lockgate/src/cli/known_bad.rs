@@ -57,11 +57,14 @@ struct Mode {
     name: String,
     matters: Box<dyn Fn(Option<u32>) -> bool>,
     scenarios: Vec<String>,
+    /// A system call entry the mode matters through: only known once the kernel booted (its
+    /// preflight); where the kernel lacks it, the mode's cells are run but n.a.
+    needs: Option<fn(&lockgate_protocol::Entries) -> bool>,
 }
 
 impl Mode {
     fn whole_suite(name: &str, matters: fn(Option<u32>) -> bool) -> Mode {
-        Mode { name: name.into(), matters: Box::new(matters), scenarios: Vec::new() }
+        Mode { name: name.into(), matters: Box::new(matters), scenarios: Vec::new(), needs: None }
     }
 }
 
@@ -100,6 +103,7 @@ fn modes() -> Vec<Mode> {
             name: right.fault(),
             matters: Box::new(move |abi| abi.is_some_and(|a| a >= first)),
             scenarios: vec![right.scenario()],
+            needs: None,
         });
     }
     // The seccomp half (issue 25): openshell-seccomp states OpenShell's filter, which the
@@ -116,7 +120,14 @@ fn modes() -> Vec<Mode> {
             "landlock-other-thread" => Box::new(|abi: Option<u32>| abi.is_some()),
             _ => Box::new(|_| true),
         };
-        modes.push(Mode { name: fault.into(), matters, scenarios: vec![SECCOMP_SCENARIO.into()] });
+        let needs: Option<fn(&lockgate_protocol::Entries) -> bool> = match fault {
+            // Without its architecture check the filter lets the i386 entry through; without
+            // its x32 check, x32 numbers: only where the kernel takes those calls.
+            "no-arch-check" => Some(|e| e.ia32.available()),
+            "x32-allowed" => Some(|e| e.x32.available()),
+            _ => None,
+        };
+        modes.push(Mode { name: fault.into(), matters, scenarios: vec![SECCOMP_SCENARIO.into()], needs });
     }
     modes
 }
@@ -177,6 +188,8 @@ fn seen(report: &RunReport, kernel: &str, variant: usize) -> Seen {
 struct Row {
     variant: Option<usize>,
     targets: Vec<String>,
+    /// The mode's `needs`: n.a. on a kernel whose preflight lacks that entry.
+    needs: Option<fn(&lockgate_protocol::Entries) -> bool>,
 }
 
 /// The whole gate as one run: the correct enforcer on every environment (variant 0), then each
@@ -200,20 +213,20 @@ fn gate_options(args: &KnownBadArgs, kernels: &[(String, Option<u32>)]) -> (RunO
         kernels.iter().filter(|(_, abi)| matters(*abi)).map(|(n, _)| n.clone()).collect()
     };
     let mut rows = Vec::new();
-    let mut add = |variant: VariantOptions, rows: &mut Vec<Row>| {
+    let mut add = |variant: VariantOptions, needs, rows: &mut Vec<Row>| {
         let targets = variant.within.kernels.clone();
         // A variant without kernels would run on every kernel: it is not planned at all.
         let variant = (!targets.is_empty()).then(|| {
             opts.variants.push(variant);
             opts.variants.len()
         });
-        rows.push(Row { variant, targets });
+        rows.push(Row { variant, targets, needs });
     };
     for mode in modes() {
         let targets = on(&*mode.matters);
         // An enforcer fault is the enforcer's wherever it runs: the bare environment shows it.
         let within = Selection { kernels: targets, scenarios: mode.scenarios, envs: vec!["bare".into()], shard: None };
-        add(VariantOptions { faults: vec![mode.name], within, judge_as_bare: false }, &mut rows);
+        add(VariantOptions { faults: vec![mode.name], within, judge_as_bare: false }, mode.needs, &mut rows);
     }
     for env in &ENV_FAULTS {
         let within = Selection {
@@ -222,7 +235,7 @@ fn gate_options(args: &KnownBadArgs, kernels: &[(String, Option<u32>)]) -> (RunO
             envs: vec![env.name.into()],
             shard: None,
         };
-        add(VariantOptions { faults: Vec::new(), within, judge_as_bare: true }, &mut rows);
+        add(VariantOptions { faults: Vec::new(), within, judge_as_bare: true }, None, &mut rows);
     }
     (opts, rows)
 }
@@ -269,6 +282,17 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
         eprintln!("known-bad: environment {}: {}; judged as bare", env.name, env.why);
     }
     let report = crate::run::run(&opts);
+    // Whether the kernel's preflight shows the entry a mode needs (unknown: it is run and judged).
+    let offers = |needs: Option<fn(&lockgate_protocol::Entries) -> bool>, kernel: &str| {
+        let entries = report
+            .as_ref()
+            .ok()
+            .and_then(|r| r.kernels.iter().find(|k| k.name == kernel)?.preflight.as_ref()?.entries.clone());
+        match (needs, entries) {
+            (Some(needs), Some(entries)) => needs(&entries),
+            _ => true,
+        }
+    };
     let seen_of = |variant: usize, kernel: &str| match &report {
         Ok(report) => seen(report, kernel, variant),
         Err(e) => Seen::Error(format!("{e:#}")),
@@ -280,6 +304,7 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
             names
                 .iter()
                 .map(|k| match row.variant {
+                    Some(_) if !offers(row.needs, k) => Seen::NotApplicable,
                     Some(v) if row.targets.iter().any(|t| t == k) => seen_of(v, k),
                     _ => Seen::NotApplicable,
                 })
