@@ -142,7 +142,28 @@ fn mount_filesystems() -> Vec<String> {
             Err(e) => faults.push(format!("cannot mount {fstype} on {target}: {e:?} ({})", e.desc())),
         }
     }
+    faults.extend(dev_links());
     faults
+}
+
+/// /dev/fd and /dev/std{in,out,err}, as udev (and an OCI runtime, in a container) make them:
+/// devtmpfs has none. Without /dev/fd, execveat(fd, "", AT_EMPTY_PATH) fails with ENOENT on
+/// Debian 5.10, whose TOMOYO resolves the exec's name `/dev/fd/N` by path; a real system has it.
+fn dev_links() -> Vec<String> {
+    let links = [
+        ("/proc/self/fd", "/dev/fd"),
+        ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"),
+        ("/proc/self/fd/2", "/dev/stderr"),
+    ];
+    links
+        .iter()
+        .filter_map(|(target, link)| match std::os::unix::fs::symlink(target, link) {
+            Ok(()) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+            Err(e) => Some(format!("cannot link {link} to {target}: {e}")),
+        })
+        .collect()
 }
 
 /// `ip link set lo up`, without ip: SIOCGIFFLAGS, add IFF_UP, SIOCSIFFLAGS.

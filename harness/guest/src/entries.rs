@@ -106,7 +106,9 @@ mod tests {
         }
         if entries.ia32.available() {
             let pid = probe_child::run(|| {
-                let got = call(Entry::I386, GETPID_I386, &[])?;
+                // All six argument registers set (ebp among them): getpid ignores them, and
+                // the swaps around `int 0x80` must leave this process intact.
+                let got = call(Entry::I386, GETPID_I386, &[1, 2, 3, 4, 5, 6])?;
                 if got == i64::from(std::process::id()) {
                     Ok(())
                 } else {

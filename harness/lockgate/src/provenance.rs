@@ -38,6 +38,10 @@ pub fn write(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], common:
             "cmdline": k.preflight.as_ref().map(|p| p.cmdline.clone()),
             "seccomp_filter": k.preflight.as_ref().and_then(|p| p.seccomp_filter.as_ref()).map(|s| s.to_string()),
             "kernel_config": k.preflight.as_ref().and_then(|p| p.config.clone()),
+            "entries": k.preflight.as_ref().and_then(|p| p.entries.as_ref()).map(|e| serde_json::json!({
+                "ia32": e.ia32.to_string(),
+                "x32": e.x32.to_string(),
+            })),
             "common": common,
             "environment": envs.get(&c.env).filter(|e| e.container.is_some()).map(|e| serde_json::json!({
                 "seccomp_profile_sha256": e.facts.profile_sha256,
