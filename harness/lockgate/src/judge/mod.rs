@@ -1011,6 +1011,11 @@ pub(super) mod tests {
         assert_eq!(asked(&[]), [true, true, true, true]);
         assert_eq!(asked(&[Feature::Scoped]), [false, true, true, false]);
         assert_eq!(asked(&[Feature::IoctlDev]), [true, false, true, false]);
+        // An enforcer without a filter of its own: the filter's probes, not Landlock's.
+        let f = scenario("  - {probe: socket AF_INET SOCK_STREAM, denied: EPERM}\n  - {probe: tcp_bind 80, denied: EPERM}\n  - {probe: clone3 0, denied: ENOSYS}\n");
+        let filter_asked: Vec<bool> =
+            f.expect.iter().map(|e| not_asked(&[Feature::Seccomp], &e.check).is_none()).collect();
+        assert_eq!(filter_asked, [false, true, false]);
         let why = not_asked(&[Feature::Scoped], checks[0]).unwrap();
         assert!(why.starts_with("not asked for") && why.contains("`landlock.scoped`"), "{why}");
     }
