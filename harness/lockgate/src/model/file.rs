@@ -43,7 +43,31 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Re
             .unwrap_or(msg);
         match path.as_str() {
             "" | "." => anyhow::anyhow!("{}{loc}: {msg}", file.display()),
+            // A whole list item refused as one (an expectation): serde_yaml places the error
+            // before the item, at the list's start, so the item's own line is found in the text.
+            _ if path.ends_with(']')
+                && e.location().is_some_and(|l| super::locate::line_of(text, &path) > l.line()) =>
+            {
+                anyhow::anyhow!("{}:{}: {path}: {msg}", file.display(), super::locate::line_of(text, &path))
+            }
             _ => anyhow::anyhow!("{}{loc}: {path}: {msg}", file.display()),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::scenario::Scenario;
+    use std::path::Path;
+
+    #[test]
+    fn a_refused_list_item_is_placed_on_its_own_line() {
+        let text = "name: t\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect:\n  - {probe: read /bin/a, allowed: true, when: \"kernel != debian-6.1-tiny\"}\n  - {probe: syscall unshare CLONE_NEWUSR, allowed: true}\n";
+        let e = super::parse_yaml::<Scenario>(Path::new("s.yaml"), text).unwrap_err().to_string();
+        assert!(e.starts_with("s.yaml:5: expect[1]: probe: unknown flag `CLONE_NEWUSR`"), "{e}");
+        // A leaf value keeps serde_yaml's own line and column.
+        let text = "name: t\nsetup:\n  paths: [{path: /s, kind: dir, mode: \"0999\"}]\npolicy: {filesystem_policy: {read_only: [/bin]}}\nexpect: [{probe: read /bin/a, allowed: true}]\n";
+        let e = super::parse_yaml::<Scenario>(Path::new("s.yaml"), text).unwrap_err().to_string();
+        assert!(e.starts_with("s.yaml:3:"), "{e}");
+    }
 }

@@ -37,26 +37,87 @@ fn find_key(text: &str, from: usize, key: &str) -> Option<usize> {
     None
 }
 
-/// Moves to the start of item `i` of the sequence that follows `from`.
+/// Moves to the start of item `i` of the sequence that follows `from`, flow (`[a, {b: c}]`) or
+/// block (`- a` lines), whichever starts first. Items are told apart by structure — commas at
+/// the sequence's own depth, dashes at the first item's indentation — so a `-` or `,` inside
+/// an item (`when: "kernel != debian-6.1-tiny"`) is not taken for a new one.
 fn skip_items(text: &str, from: usize, i: usize) -> usize {
     let rest = &text[from..];
-    // Flow sequence of maps (`[{..}, {..}]`) or block sequence (`- ...`), whichever comes first.
     let flow = rest.find('[');
-    let block = rest.find("\n").and_then(|nl| rest[nl..].find('-').map(|d| nl + d));
-    let (marker, start) = match (flow, block) {
-        (Some(f), Some(b)) if f < b => ('{', f),
-        (Some(f), None) => ('{', f),
-        (_, Some(b)) => ('-', b),
-        (None, None) => return from,
-    };
-    let mut pos = from + start;
-    for _ in 0..i {
-        match text[pos + 1..].find(marker) {
-            Some(off) => pos += 1 + off,
-            None => break,
+    let block = first_block_item(rest);
+    match (flow, block) {
+        (Some(f), Some(b)) if f < b => flow_item(text, from + f, i),
+        (Some(f), None) => flow_item(text, from + f, i),
+        (_, Some(b)) => block_item(text, from + b, i),
+        (None, None) => from,
+    }
+}
+
+/// Offset of the first `-` that starts a block sequence item on a line after the first.
+fn first_block_item(rest: &str) -> Option<usize> {
+    let mut at = rest.find('\n')? + 1;
+    for line in rest[at..].split_inclusive('\n') {
+        let trimmed = line.trim_start_matches(' ');
+        if trimmed.starts_with("- ") || trimmed.trim_end() == "-" {
+            return Some(at + line.len() - trimmed.len());
+        }
+        at += line.len();
+    }
+    None
+}
+
+/// Item `i` of the block sequence whose first item's dash is at `start`.
+fn block_item(text: &str, start: usize, i: usize) -> usize {
+    let line_start = text[..start].rfind('\n').map_or(0, |n| n + 1);
+    let indent = start - line_start;
+    let mut seen = 0;
+    let mut at = line_start;
+    for line in text[line_start..].split_inclusive('\n') {
+        let trimmed = line.trim_start_matches(' ');
+        let this = line.len() - trimmed.len();
+        let content = !trimmed.trim().is_empty() && !trimmed.starts_with('#');
+        if content && this < indent {
+            break; // the sequence ended
+        }
+        if this == indent && (trimmed.starts_with("- ") || trimmed.trim_end() == "-") {
+            if seen == i {
+                return at + this;
+            }
+            seen += 1;
+        }
+        at += line.len();
+    }
+    start
+}
+
+/// Item `i` of the flow sequence whose `[` is at `open`.
+fn flow_item(text: &str, open: usize, i: usize) -> usize {
+    let (mut depth, mut quote, mut seen) = (0usize, None, 0);
+    let mut item_start = open + 1;
+    for (off, c) in text[open..].char_indices() {
+        let at = open + off;
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            (None, ',') if depth == 1 => {
+                seen += 1;
+                item_start = at + 1;
+            }
+            _ => {}
+        }
+        if seen == i && depth >= 1 && at >= item_start && !c.is_whitespace() && c != ',' {
+            return at;
         }
     }
-    pos
+    open
 }
 
 #[cfg(test)]
@@ -71,5 +132,11 @@ mod tests {
         assert_eq!(line_of(t, "policy.process.run_as_user"), 7);
         let t = "policy: {filesystem_policy: {read_only: [/a, /b]}}\nexpect: [{run: x}, {run: y}]\n";
         assert_eq!(line_of(t, "expect"), 2);
+        // Dashes and commas inside an item are not items.
+        let t = "expect:\n  - {probe: a, when: \"kernel == debian-6.1-tiny || env != x\"}\n  - probe: b\n    when: a-b\n  - {probe: c}\n";
+        assert_eq!(line_of(t, "expect[1]"), 3);
+        assert_eq!(line_of(t, "expect[2]"), 5);
+        let t = "expect: [{probe: a, when: \"x, y\"},\n  {probe: b}]\n";
+        assert_eq!(line_of(t, "expect[1]"), 2);
     }
 }
