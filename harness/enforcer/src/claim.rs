@@ -4,8 +4,10 @@
 //! that went through is the bug class the project exists for (DESIGN §1). The line format is
 //! therefore fixed:
 //!
-//! `lockgate-enforcer: enforcement=<full|partial|none|refused> abi=<N|none> reason=<text>`
+//! `lockgate-enforcer: enforcement=<full|partial|none|refused> abi=<N|none> [filter=<on|off> syscalls=N] reason=<text>`
 //!
+//! `filter=` is there only when the policy asks for a seccomp filter (`seccomp:`): `on` with the
+//! number of syscalls it denies, or `off` when it could not be installed (the reason says why).
 //! The reason runs to the end of the line and never holds a newline.
 
 use landlock::RulesetStatus;
@@ -38,6 +40,9 @@ pub struct Claim {
     pub level: Level,
     /// The ABI the ruleset was built for; `None` when the kernel offers no Landlock.
     pub abi: Option<u32>,
+    /// The seccomp filter, when the policy asks for one: installed, and how many syscalls it
+    /// denies (`None` inside: it could not be installed).
+    pub filter: Option<Option<usize>>,
     pub reason: String,
 }
 
@@ -47,7 +52,13 @@ impl Claim {
     pub fn new(level: Level, abi: Option<u32>, reason: impl Into<String>) -> Claim {
         // One claim, one line, whatever an error message contains.
         let reason = reason.into().replace(['\n', '\r'], " ");
-        Claim { level, abi, reason }
+        Claim { level, abi, filter: None, reason }
+    }
+
+    /// The same claim, saying what became of the seccomp filter.
+    pub fn with_filter(mut self, installed: Option<usize>) -> Claim {
+        self.filter = Some(installed);
+        self
     }
 
     /// What a buggy enforcer says after swallowing an error: the requested level.
@@ -71,7 +82,13 @@ impl Claim {
 
 impl fmt::Display for Claim {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{PREFIX}{} abi={} reason={}", self.level.as_str(), self.abi_text(), self.reason)
+        write!(f, "{PREFIX}{} abi={}", self.level.as_str(), self.abi_text())?;
+        match self.filter {
+            None => {}
+            Some(Some(n)) => write!(f, " filter=on syscalls={n}")?,
+            Some(None) => write!(f, " filter=off")?,
+        }
+        write!(f, " reason={}", self.reason)
     }
 }
 
@@ -152,6 +169,13 @@ mod tests {
             "lockgate-enforcer: enforcement=refused abi=none reason=kernel has no Landlock (ENOSYS) second line"
         );
         assert_eq!(claim.env_value(), "refused abi=none");
+        let with = Claim::new(Level::Full, Some(6), ALL_ENFORCED).with_filter(Some(27));
+        assert_eq!(
+            with.to_string(),
+            "lockgate-enforcer: enforcement=full abi=6 filter=on syscalls=27 reason=all rules enforced"
+        );
+        let off = Claim::new(Level::None, None, "x").with_filter(None);
+        assert_eq!(off.to_string(), "lockgate-enforcer: enforcement=none abi=none filter=off reason=x");
         assert_eq!(
             parse_line(&claim.to_string()),
             Some(("refused".into(), "none".into(), "kernel has no Landlock (ENOSYS) second line".into()))

@@ -59,13 +59,102 @@ pub enum Fault {
     /// from the crate's status) is still `full`. `no-scope-abstract-unix` and `no-scope-signal`:
     /// the enforcer does not set that scope although the policy asks for it.
     Unhandled(Right),
+    /// The seccomp half (issue 25), each a hole real filters have had: the enforcer claims its
+    /// filter (`filter=on syscalls=N`) as the policy asks, but the filter it installs is not
+    /// that one. See [`FilterFault`].
+    Filter(FilterFault),
+}
+
+/// A known-bad way of installing the policy's seccomp filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterFault {
+    /// Installs no filter at all, yet claims one.
+    NoFilter,
+    /// The BPF without its architecture check (seccompiler emits it as the program's first
+    /// three instructions: load `arch`, compare with AUDIT_ARCH_X86_64, kill otherwise; they are
+    /// cut off): a call through the i386 entry (`int 0x80`) carries other numbers and walks
+    /// past every rule written for x86_64's.
+    NoArchCheck,
+    /// The filter does not reject syscall numbers with the x32 bit (0x40000000) set — the
+    /// seccompiler default, and so OpenShell's: where the kernel enables x32, `socket` as an
+    /// x32 call matches no rule.
+    X32Allowed,
+    /// AF_INET and AF_INET6 left off the denied domains although the policy's network mode
+    /// (no `network_policies`: block) forbids them.
+    InetAllowed,
+    /// Every netlink protocol allowed (AF_NETLINK left off the denied domains).
+    AllNetlink,
+    /// `clone3` answered EPERM (in the main filter) instead of ENOSYS: glibc does not fall
+    /// back to `clone`, so every thread and process creation through it fails.
+    Clone3Eperm,
+    /// `clone3` not filtered at all: CLONE_NEWUSER goes through it, unseen.
+    Clone3Unfiltered,
+    /// The filter installed on a thread other than the one that executes the command, without
+    /// TSYNC: the command runs with no filter of the enforcer's.
+    FilterOtherThread,
+    /// Landlock's `restrict_self` called on another thread (it restricts only the calling
+    /// thread below ABI 8): the command runs outside the ruleset.
+    LandlockOtherThread,
+    /// The two filters stacked in the wrong order: the main filter (which denies further
+    /// `seccomp()` installs) first, so installing the ENOSYS filter after it fails with EPERM,
+    /// and the error is swallowed: `clone3` is not filtered.
+    StackedWrongOrder,
+}
+
+impl FilterFault {
+    pub const ALL: [FilterFault; 10] = [
+        FilterFault::NoFilter,
+        FilterFault::NoArchCheck,
+        FilterFault::X32Allowed,
+        FilterFault::InetAllowed,
+        FilterFault::AllNetlink,
+        FilterFault::Clone3Eperm,
+        FilterFault::Clone3Unfiltered,
+        FilterFault::FilterOtherThread,
+        FilterFault::LandlockOtherThread,
+        FilterFault::StackedWrongOrder,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            FilterFault::NoFilter => "no-filter",
+            FilterFault::NoArchCheck => "no-arch-check",
+            FilterFault::X32Allowed => "x32-allowed",
+            FilterFault::InetAllowed => "inet-allowed",
+            FilterFault::AllNetlink => "all-netlink",
+            FilterFault::Clone3Eperm => "clone3-eperm",
+            FilterFault::Clone3Unfiltered => "clone3-unfiltered",
+            FilterFault::FilterOtherThread => "filter-other-thread",
+            FilterFault::LandlockOtherThread => "landlock-other-thread",
+            FilterFault::StackedWrongOrder => "stacked-wrong-order",
+        }
+    }
+
+    fn summary(self) -> &'static str {
+        match self {
+            FilterFault::NoFilter => "install no seccomp filter, claim one",
+            FilterFault::NoArchCheck => "seccomp filter without its architecture check (i386 entry walks past)",
+            FilterFault::X32Allowed => "seccomp filter that does not reject x32 syscall numbers",
+            FilterFault::InetAllowed => "leave AF_INET/AF_INET6 open although the network mode forbids them",
+            FilterFault::AllNetlink => "allow every netlink protocol",
+            FilterFault::Clone3Eperm => "answer clone3 EPERM, not ENOSYS",
+            FilterFault::Clone3Unfiltered => "leave clone3 unfiltered",
+            FilterFault::FilterOtherThread => "install the seccomp filter on another thread, no TSYNC",
+            FilterFault::LandlockOtherThread => "restrict_self on another thread (below ABI 8)",
+            FilterFault::StackedWrongOrder => "main filter before the clone3 filter; swallow the EPERM",
+        }
+    }
 }
 
 impl Fault {
     /// The five behaviours of real bugs, then one "does not handle" per right.
     pub fn all() -> Vec<Fault> {
         let fixed = [Fault::DropFirst, Fault::IgnoreStatus, Fault::Abi2, Fault::BaselineRw, Fault::NoNnp];
-        fixed.into_iter().chain(Right::ALL.into_iter().map(Fault::Unhandled)).collect()
+        fixed
+            .into_iter()
+            .chain(Right::ALL.into_iter().map(Fault::Unhandled))
+            .chain(FilterFault::ALL.into_iter().map(Fault::Filter))
+            .collect()
     }
 
     pub fn name(self) -> String {
@@ -76,6 +165,7 @@ impl Fault {
             Fault::BaselineRw => "baseline-rw".into(),
             Fault::NoNnp => "no-nnp".into(),
             Fault::Unhandled(right) => right.fault(),
+            Fault::Filter(f) => f.name().into(),
         }
     }
 
@@ -93,6 +183,7 @@ impl Fault {
                 format!("do not set the scope {} (ABI {})", right.constant(), right.abi())
             }
             Fault::Unhandled(right) => format!("do not handle {} (ABI {})", right.constant(), right.abi()),
+            Fault::Filter(f) => f.summary().into(),
         }
     }
 
@@ -108,6 +199,7 @@ impl Fault {
             Fault::BaselineRw => 3,
             Fault::NoNnp => 4,
             Fault::Unhandled(right) => 5 + right as u32,
+            Fault::Filter(f) => 5 + Right::ALL.len() as u32 + f as u32,
         };
         1 << index
     }

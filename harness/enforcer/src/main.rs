@@ -8,7 +8,9 @@
 //! 4. `restrict_self` (with no_new_privs);
 //! 5. claim what the *actual* status says — one line on stderr, `LOCKGATE_ENFORCEMENT` for the
 //!    command — and refuse under `hard_requirement` unless it is `full`;
-//! 6. execve COMMAND.
+//! 6. when the policy asks for a seccomp filter (`seccomp:`), install it on this thread, the
+//!    one that executes COMMAND ([`filter`]), and say so in the claim;
+//! 7. execve COMMAND.
 //!
 //! Steps 2–4 are in that order because the other order is OpenShell #803 (DESIGN §1). The
 //! known-bad modes of [`faults`] each change exactly one of these steps.
@@ -21,6 +23,7 @@ mod claim;
 mod cli;
 mod exec;
 mod faults;
+mod filter;
 mod identity;
 mod policy;
 mod ruleset;
@@ -34,7 +37,7 @@ use std::process::exit;
 
 const NAME: &str = "lockgate-enforcer";
 
-fn warn(message: impl std::fmt::Display) {
+pub(crate) fn warn(message: impl std::fmt::Display) {
     eprintln!("{NAME}: warning: {message}");
 }
 
@@ -67,6 +70,19 @@ fn main() {
     };
 
     let claim = claim::gate(enforce(&setup, args.faults), setup.hard_requirement());
+    let claim = match (claim.level, setup.policy.filter()) {
+        (Level::Refused, _) | (_, None) => claim,
+        // Last before exec, after Landlock and the privilege drop: nothing the enforcer
+        // still does needs a syscall the filter denies.
+        (_, Some(wanted)) => match filter::install(&wanted, args.faults) {
+            Ok(installed) => claim.with_filter(Some(installed.syscalls)),
+            Err(err) if setup.hard_requirement() => Claim::refused(claim.abi, err).with_filter(None),
+            Err(err) => {
+                let reason = format!("{}; seccomp filter not installed: {err}", claim.reason);
+                Claim::new(claim.level, claim.abi, reason).with_filter(None)
+            }
+        },
+    };
     eprintln!("{claim}");
     if claim.level == Level::Refused {
         exit(1);
@@ -152,7 +168,7 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
         None => Prepared::Claim(Claim::new(Level::None, None, support.missing_reason().unwrap_or_default())),
         Some(abi) => {
             // baseline-rw widens only in proxy mode, as OpenShell's baseline did.
-            let baseline_rw = faults.has(Fault::BaselineRw) && policy::proxy_mode(policy);
+            let baseline_rw = faults.has(Fault::BaselineRw) && policy.proxy_mode();
             let specs = ruleset::specs(&policy.filesystem_policy, setup.workdir.clone(), baseline_rw);
             let mut skipped = 0;
             // best_effort leaves out a path it cannot open (fewer rules = less access); under
@@ -211,7 +227,15 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
             return Claim::refused(abi_number, format!("cannot drop capabilities: {err:#}"));
         }
     }
-    let status = match ruleset::restrict(created, !no_nnp) {
+    let restricted = match faults.has(Fault::Filter(faults::FilterFault::LandlockOtherThread)) {
+        // The bug: a helper thread restricts itself (below ABI 8 only the calling thread) and
+        // ends; the thread that executes COMMAND stays outside the ruleset.
+        true => std::thread::spawn(move || ruleset::restrict(created, !no_nnp))
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        false => ruleset::restrict(created, !no_nnp),
+    };
+    let status = match restricted {
         Ok(status) => status,
         Err(err) if no_nnp && !hard => {
             // The no-nnp bug: best_effort swallows the EPERM and reports what was asked for.

@@ -14,13 +14,6 @@ pub use schema::{Compatibility, NetworkPolicy};
 pub type Policy = schema::Policy<AbsPath, String>;
 pub type FilesystemPolicy = schema::FilesystemPolicy<AbsPath>;
 
-/// OpenShell's proxy mode: on whenever the policy has network policies (the sandbox's traffic
-/// then goes through OpenShell's proxy, and its baseline paths join the ruleset). The reference
-/// enforcer has no proxy; the `baseline-rw` fault keys on this, as OpenShell's bug did.
-pub fn proxy_mode(policy: &Policy) -> bool {
-    !policy.network_policies.is_empty()
-}
-
 pub fn load(path: &Path) -> Result<Policy> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read policy file {}", path.display()))?;
     parse(&text, &path.display().to_string())
@@ -71,9 +64,9 @@ mod tests {
     fn an_openshell_policy_is_read_natively() {
         let text = "version: 1\nfilesystem_policy:\n  include_workdir: false\n  read_only: [/usr, /dev/urandom, /app]\n  read_write: [/tmp]\nlandlock: {compatibility: best_effort}\nprocess: {run_as_user: sandbox, run_as_group: sandbox}\nnetwork_policies:\n  api:\n    name: api\n    endpoints: [{host: api.example.test, port: 443, protocol: rest, enforcement: enforce, access: read-only}]\n    binaries: [{path: /usr/bin/curl}]\n";
         let policy = parse(text, "p").unwrap();
-        assert!(proxy_mode(&policy));
+        assert!(policy.proxy_mode());
         assert_eq!(policy.filesystem_policy.read_only.len(), 3);
-        assert!(!proxy_mode(&parse("version: 1\n", "p").unwrap()));
+        assert!(!parse("version: 1\n", "p").unwrap().proxy_mode());
     }
 
     #[test]

@@ -106,14 +106,29 @@ fn result(outcome: Outcome) -> StepResult {
     StepResult { outcome, exit_code: None, stdout: String::new(), stderr: String::new() }
 }
 
-/// The runner's view of its own confinement. prctl rather than /proc/self/status, because the
-/// sandbox may forbid reading /proc.
+/// The runner's view of its own confinement. prctl rather than /proc/self/status where it
+/// can, because the sandbox may forbid reading /proc; the number of filters is only there.
 fn facts() -> RunnerFacts {
     RunnerFacts {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
         seccomp: Some(prctl_get(libc::PR_GET_SECCOMP)),
         no_new_privs: Some(prctl_get(libc::PR_GET_NO_NEW_PRIVS)),
+        seccomp_filters: Some(seccomp_filters()),
+    }
+}
+
+/// `Seccomp_filters:` of /proc/self/status (kernels since 5.9), or why it is not known.
+fn seccomp_filters() -> String {
+    match std::fs::read_to_string("/proc/self/status") {
+        Ok(status) => status
+            .lines()
+            .find_map(|l| l.strip_prefix("Seccomp_filters:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| "absent".into()),
+        Err(e) => {
+            e.raw_os_error().map(|n| errno_text::name(nix::errno::Errno::from_raw(n))).unwrap_or_else(|| e.to_string())
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod filter;
 mod flag_table;
 pub mod kconfig;
 pub mod path;
@@ -777,6 +778,18 @@ pub struct RunnerFacts {
     pub gid: u32,
     pub seccomp: Option<String>,
     pub no_new_privs: Option<String>,
+    /// `Seccomp_filters:` of /proc/self/status: how many filters the runner runs under (the
+    /// environment's and the enforcer's), or the errno name when the sandbox forbids reading
+    /// it. Compared with the control run's, it shows whether the enforcer installed a filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp_filters: Option<String>,
+}
+
+impl RunnerFacts {
+    /// The number of seccomp filters, when the runner could read it.
+    pub fn filters(&self) -> Option<u32> {
+        self.seccomp_filters.as_deref()?.parse().ok()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

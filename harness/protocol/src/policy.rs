@@ -2,7 +2,8 @@
 //! writes it into the guest, and for the reference enforcer, which reads it there. It is
 //! OpenShell's policy format (`version`, `filesystem_policy`, `landlock`, `process`,
 //! `network_policies`) plus lockgate's extensions for the rights OpenShell does not express
-//! (`read_only_noexec`, `ioctl_dev`, `landlock.scoped`, and `network`: Landlock's TCP rules).
+//! (`read_only_noexec`, `ioctl_dev`, `landlock.scoped`, `network`: Landlock's TCP rules, and
+//! `seccomp`: the enforcer's own syscall filter, [`crate::filter`]).
 //! [`Policy::openshell`] is the same policy as OpenShell's own parser takes it, extensions left
 //! out: what an OpenShell-format adapter receives.
 //!
@@ -45,6 +46,11 @@ pub struct Policy<P, U> {
     /// and only the listed ports are allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkPolicy>,
+    /// lockgate's extension, the enforcer's own seccomp filter ([`crate::filter`]). Absent: no
+    /// filter is asked for (OpenShell, which always installs its own, derives it from its
+    /// fields; `seccomp: {openshell: true}` states that filter for any enforcer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<crate::filter::SeccompPolicy>,
 }
 
 impl<P, U> Default for Policy<P, U> {
@@ -56,7 +62,21 @@ impl<P, U> Default for Policy<P, U> {
             process: ProcessPolicy::default(),
             network_policies: BTreeMap::new(),
             network: None,
+            seccomp: None,
         }
+    }
+}
+
+impl<P, U> Policy<P, U> {
+    /// OpenShell's network mode is proxy (its traffic goes through its proxy, and its filter
+    /// leaves AF_INET/AF_INET6 open): on whenever the policy has network policies.
+    pub fn proxy_mode(&self) -> bool {
+        !self.network_policies.is_empty()
+    }
+
+    /// The filter the policy asks the enforcer to install, resolved; `None`: none asked for.
+    pub fn filter(&self) -> Option<crate::filter::Filter> {
+        self.seccomp.as_ref().map(|s| s.resolve(self.proxy_mode()))
     }
 }
 

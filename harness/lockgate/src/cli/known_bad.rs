@@ -47,11 +47,31 @@ struct Mode {
     /// cannot, the enforcer runs exactly as the correct one does, whose cell passes: that case
     /// could catch nothing, and the mode does not run it (issue 30).
     changes: fn(&Scenario, Option<u32>) -> bool,
+    /// A system call entry the mode matters through: only known once the kernel booted (its
+    /// preflight); where the kernel lacks it, the mode's cells are run but n.a.
+    needs: Option<fn(&lockgate_protocol::Entries) -> bool>,
 }
+
+/// The shipped scenario of OpenShell's documented filter, which the filter's modes run.
+const SECCOMP_SCENARIO: &str = "openshell-seccomp";
+
+/// The reference enforcer's filter faults, in its order (`FilterFault::ALL`).
+const FILTER_FAULTS: [&str; 10] = [
+    "no-filter",
+    "no-arch-check",
+    "x32-allowed",
+    "inet-allowed",
+    "all-netlink",
+    "clone3-eperm",
+    "clone3-unfiltered",
+    "filter-other-thread",
+    "landlock-other-thread",
+    "stacked-wrong-order",
+];
 
 impl Mode {
     fn whole_suite(name: &str, matters: fn(Option<u32>) -> bool) -> Mode {
-        Mode { name: name.into(), matters: Box::new(matters), scenarios: Vec::new(), changes: |_, _| true }
+        Mode { name: name.into(), matters: Box::new(matters), scenarios: Vec::new(), changes: |_, _| true, needs: None }
     }
 
     fn changing(self, changes: fn(&Scenario, Option<u32>) -> bool) -> Mode {
@@ -112,6 +132,36 @@ fn modes() -> Vec<Mode> {
             matters: Box::new(move |abi| abi.is_some_and(|a| a >= first)),
             scenarios: vec![right.scenario()],
             changes: |_, _| true,
+            needs: None,
+        });
+    }
+    // The seccomp half (issue 25): openshell-seccomp states OpenShell's filter, which the
+    // reference enforcer installs on every kernel of the matrix (all have seccomp filters, and
+    // clone3 since 5.3). Without a filter where the command runs (none installed, or installed
+    // on a thread that does not execute it), with AF_INET/AF_INET6 or AF_NETLINK left open, or
+    // clone3 answered otherwise than ENOSYS, one of its probes gets another answer, and a
+    // claimed `filter=on` the runner does not run under is a lie its filter count shows.
+    // restrict_self on a thread that does not execute the command matters wherever there is
+    // Landlock (its create under a read-only rule goes through). The other entries matter
+    // where the kernel offers them: `needs`, read from each boot's preflight.
+    for fault in FILTER_FAULTS {
+        let matters: Box<dyn Fn(Option<u32>) -> bool> = match fault {
+            "landlock-other-thread" => Box::new(|abi: Option<u32>| abi.is_some()),
+            _ => Box::new(|_| true),
+        };
+        let needs: Option<fn(&lockgate_protocol::Entries) -> bool> = match fault {
+            // Without its architecture check the filter lets the i386 entry through; without
+            // its x32 check, x32 numbers: only where the kernel takes those calls.
+            "no-arch-check" => Some(|e| e.ia32.available()),
+            "x32-allowed" => Some(|e| e.x32.available()),
+            _ => None,
+        };
+        modes.push(Mode {
+            name: fault.into(),
+            matters,
+            scenarios: vec![SECCOMP_SCENARIO.into()],
+            changes: |_, _| true,
+            needs,
         });
     }
     modes
@@ -173,6 +223,8 @@ fn seen(report: &RunReport, kernel: &str, variant: usize) -> Seen {
 /// kernel is one variant per set of scenarios.
 struct Row {
     variants: Vec<(usize, Vec<String>)>,
+    /// The mode's `needs`: n.a. on a kernel whose preflight lacks that entry.
+    needs: Option<fn(&lockgate_protocol::Entries) -> bool>,
 }
 
 impl Row {
@@ -213,7 +265,7 @@ fn gate_options(
     let mut rows = Vec::new();
     // Each variant with its kernels; a variant without kernels would run on every kernel: it is
     // not planned at all.
-    let mut add = |variants: Vec<VariantOptions>, rows: &mut Vec<Row>| {
+    let mut add = |variants: Vec<VariantOptions>, needs, rows: &mut Vec<Row>| {
         let variants = variants
             .into_iter()
             .filter(|v| !v.within.kernels.is_empty())
@@ -223,7 +275,7 @@ fn gate_options(
                 (opts.variants.len(), targets)
             })
             .collect();
-        rows.push(Row { variants });
+        rows.push(Row { variants, needs });
     };
     for mode in modes() {
         // The kernels where the mode matters, grouped by the scenarios it runs there.
@@ -251,7 +303,7 @@ fn gate_options(
                 VariantOptions { faults: vec![mode.name.clone()], within, judge_as_bare: false }
             })
             .collect();
-        add(variants, &mut rows);
+        add(variants, mode.needs, &mut rows);
     }
     for env in &ENV_FAULTS {
         let within = Selection {
@@ -260,7 +312,7 @@ fn gate_options(
             envs: vec![env.name.into()],
             shard: None,
         };
-        add(vec![VariantOptions { faults: Vec::new(), within, judge_as_bare: true }], &mut rows);
+        add(vec![VariantOptions { faults: Vec::new(), within, judge_as_bare: true }], None, &mut rows);
     }
     (opts, rows)
 }
@@ -317,6 +369,17 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
         eprintln!("known-bad: environment {}: {}; judged as bare", env.name, env.why);
     }
     let report = crate::run::run_with(&opts, &cache);
+    // Whether the kernel's preflight shows the entry a mode needs (unknown: it is run and judged).
+    let offers = |needs: Option<fn(&lockgate_protocol::Entries) -> bool>, kernel: &str| {
+        let entries = report
+            .as_ref()
+            .ok()
+            .and_then(|r| r.kernels.iter().find(|k| k.name == kernel)?.preflight.as_ref()?.entries.clone());
+        match (needs, entries) {
+            (Some(needs), Some(entries)) => needs(&entries),
+            _ => true,
+        }
+    };
     let seen_of = |variant: usize, kernel: &str| match &report {
         Ok(report) => seen(report, kernel, variant),
         Err(e) => Seen::Error(format!("{e:#}")),
@@ -328,6 +391,7 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
             names
                 .iter()
                 .map(|k| match row.variant_on(k) {
+                    Some(_) if !offers(row.needs, k) => Seen::NotApplicable,
                     Some(v) => seen_of(v, k),
                     None => Seen::NotApplicable,
                 })
@@ -448,6 +512,9 @@ mod tests {
             "the per-right faults are named by the catalogue"
         );
         names.extend(Right::ALL.map(|r| r.fault()));
+        let filter = src.split("impl FilterFault").nth(1).and_then(|s| s.split("fn summary").next()).unwrap();
+        let filter = filter.split("fn name(self)").nth(1).unwrap();
+        names.extend(filter.split('"').skip(1).step_by(2).map(String::from));
         assert_eq!(names, modes().into_iter().map(|m| m.name).collect::<Vec<_>>());
     }
 
@@ -456,7 +523,8 @@ mod tests {
         let modes = modes();
         let matters = |name: &str, abi| (modes.iter().find(|m| m.name == name).unwrap().matters)(abi);
         for m in &modes {
-            assert_eq!((m.matters)(None), m.name == "ignore-status", "{} without Landlock", m.name);
+            let filter = m.scenarios == [SECCOMP_SCENARIO] && m.name != "landlock-other-thread";
+            assert_eq!((m.matters)(None), m.name == "ignore-status" || filter, "{} without Landlock", m.name);
         }
         for m in modes.iter().take(5) {
             assert!((m.matters)(Some(1)), "{} on ABI 1", m.name);

@@ -511,6 +511,7 @@ impl Enforcer {
                 Feature::IoctlDev => policy.filesystem_policy.ioctl_dev.clear(),
                 Feature::ReadOnlyNoexec => policy.filesystem_policy.read_only_noexec.clear(),
                 Feature::TcpRules => policy.network = None,
+                Feature::Seccomp => policy.seccomp = None,
             }
         }
         let sc = &Scenario { policy, ..sc.clone() };

@@ -24,6 +24,12 @@ pub struct EnvFacts {
     pub seccomp_errno: Option<String>,
     /// Whether the profile names `landlock_create_ruleset` in an allowing rule.
     pub allows_landlock: bool,
+    /// (syscall, errno name) of every rule of the profile that answers a syscall with an errno
+    /// whatever its arguments (Docker's `clone3` → ENOSYS): a call failing with it in both runs
+    /// was the profile's doing. A rule with argument conditions is left out: the same errno may
+    /// come from elsewhere for the arguments it does not match (a socket family it does not
+    /// name, denied EPERM for want of CAP_NET_RAW).
+    pub errno_rules: Vec<(String, String)>,
     pub profile_sha256: Option<String>,
 }
 
@@ -139,6 +145,16 @@ fn facts_of(profile: Option<&Profile>, m: &ContainerManifest, digest: Option<Str
         seccomp_errno: errno
             .map(|n| seccomp::errno_name(n).map(str::to_string).unwrap_or_else(|| format!("errno {n}"))),
         allows_landlock: converted.allows("landlock_create_ruleset"),
+        errno_rules: converted
+            .syscalls
+            .iter()
+            .filter(|r| r.action == seccomp::Action::Errno && r.args.is_empty())
+            .flat_map(|r| {
+                let n = r.errno_ret.unwrap_or(1);
+                let errno = seccomp::errno_name(n).map(str::to_string).unwrap_or_else(|| format!("errno {n}"));
+                r.names.iter().map(move |name| (name.clone(), errno.clone()))
+            })
+            .collect(),
         profile_sha256: digest,
     })
 }

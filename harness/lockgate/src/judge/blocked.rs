@@ -39,7 +39,12 @@ mod tests {
 
     #[test]
     fn the_block_is_named_with_its_cause() {
-        let stub = EnvFacts { seccomp_errno: Some("EPERM".into()), allows_landlock: false, profile_sha256: None };
+        let stub = EnvFacts {
+            seccomp_errno: Some("EPERM".into()),
+            allows_landlock: false,
+            errno_rules: Vec::new(),
+            profile_sha256: None,
+        };
         let why = landlock_blocked("docker-20.10.5", Some(&stub), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4))
             .unwrap();
         assert!(

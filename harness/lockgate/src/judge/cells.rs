@@ -217,6 +217,7 @@ pub fn judge_all(
                             obs: case_obs,
                             step_of: &cell.step_of,
                             seccomp_errno: cell.env_facts.seccomp_errno.as_deref(),
+                            errno_rules: &cell.env_facts.errno_rules,
                             claims,
                             landlock_blocked: blocked.as_deref(),
                             kernel_landlock: &obs.preflight.landlock,

@@ -10,6 +10,7 @@
 
 pub mod blocked;
 pub mod cells;
+pub mod mechanism;
 #[cfg(test)]
 mod templates;
 
@@ -230,6 +231,8 @@ pub struct CellInput<'a> {
     pub step_of: &'a [Option<usize>],
     /// The errno the environment's seccomp filter returns for what it blocks (None for bare).
     pub seccomp_errno: Option<&'a str>,
+    /// The profile's rules that answer one syscall with an errno of their own (`EnvFacts`).
+    pub errno_rules: &'a [(String, String)],
     /// How to read the enforcer's claim (its adapter's rules).
     pub claims: &'a ClaimReader,
     /// Why Landlock is missing where the runs happened although the kernel offers it (a
@@ -323,6 +326,18 @@ pub fn judge(input: &CellInput) -> CellVerdict {
     // Worked out once per cell: an explanation of any step may need them.
     let denials = Denials { input, all: OnceCell::new() };
     let sentinels = sentinels_seen(input);
+    // Which mechanism of the enforcer denied what (issue 25): only where it installed a filter.
+    let own_filter = mechanism::own_filter(&obs.control, &obs.enforced) == Some(true);
+    let filter_errnos = match own_filter {
+        false => Vec::new(),
+        true => mechanism::filter_errnos(input.scenario.expect.iter().enumerate().filter_map(|(i, e)| {
+            let Check::Operation { action, .. } = &e.check else { return None };
+            let k = input.step_of.get(i).copied().flatten()?;
+            let control = &step(&obs.control, k)?.outcome;
+            let env_errno = mechanism::profile_errno(action, control, input.errno_rules).or(input.seccomp_errno);
+            Some((action, control, &step(&obs.enforced, k)?.outcome, env_errno))
+        })),
+    };
     for (i, e) in input.scenario.expect.iter().enumerate() {
         let expect = describe(&e.check);
         let mut v = ExpectationVerdict {
@@ -406,7 +421,18 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 };
                 v.control = Some(show(&c.outcome));
                 v.enforced = Some(show(&en.outcome));
-                v.denied_by = attribute(&c.outcome, &en.outcome, input.seccomp_errno);
+                // The errno the environment's profile answers this call with: a rule of its own
+                // for one of its syscalls, else its default action's.
+                let env_errno = mechanism::profile_errno(action, &c.outcome, input.errno_rules).or(input.seccomp_errno);
+                v.denied_by = mechanism::refine(
+                    attribute(&c.outcome, &en.outcome, env_errno),
+                    action,
+                    &c.outcome,
+                    &en.outcome,
+                    own_filter,
+                    env_errno,
+                    &filter_errnos,
+                );
                 if let Some(why) = cut_at_limit(action, &c.outcome, &en.outcome, &limits) {
                     fail(&mut v, why);
                     expectations.push(v);
@@ -418,6 +444,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     denials: &denials,
                     this: i_step,
                     sentinels: &sentinels,
+                    own_filter,
                 };
                 judge_operation(&mut v, action, result, *by, &c.outcome, &en.outcome, &context);
             }
@@ -450,6 +477,18 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 obs.landlock
             ));
         }
+    }
+    // The filter it claims must be where the command runs: the runner shows the filters it
+    // runs under, the control run those of the environment alone.
+    if let (Some((true, line)), Some(false)) =
+        (input.claims.filter(&obs.enforced.stderr), mechanism::own_filter(&obs.control, &obs.enforced))
+    {
+        let count = |run: &RunObservation| run.runner.as_ref().and_then(|r| r.filters()).unwrap_or_default();
+        findings.push(format!(
+            "the enforcer lied: it claimed a seccomp filter (`filter=on`), but the command it executed runs under {} seccomp filter(s), no more than in the control run without the enforcer ({}): no filter of the enforcer's applies where the command runs: {line}",
+            count(&obs.enforced),
+            count(&obs.control)
+        ));
     }
     // What the guest saw missing (the enforced run's tree; the control run's if that one
     // could not be made).
@@ -563,6 +602,8 @@ struct RunContext<'a> {
     this: usize,
     /// What each of the harness's sentinels showed in this run (once per cell).
     sentinels: &'a [(Sentinel, Seen)],
+    /// The enforced run shows a seccomp filter of the enforcer's own ([`mechanism::own_filter`]).
+    own_filter: bool,
 }
 
 /// The steps the enforced run was denied, worked out once per cell and only when an
@@ -833,13 +874,17 @@ fn judge_operation(
         (Wanted::Denied(_), Outcome::Timeout) => {}
         (Wanted::Denied(want), Outcome::Err(_)) => {
             if let (Some(want_by), Some(got_by)) = (by, v.denied_by) {
-                if want_by != got_by {
+                if !want_by.admits(got_by) {
                     let why = match got_by {
                         Denier::Dac => "the control run (same uid, no enforcer) was denied the same way, so plain permissions did it".to_string(),
                         Denier::Operation => failed_without_sandbox(action, want),
+                        Denier::Sandbox if ctx.own_filter => "the control run was allowed, so the sandbox did it; its seccomp filter was seen answering that errno too, so the run cannot tell its filter from its Landlock ruleset".to_string(),
                         Denier::Sandbox => "the control run was allowed, so the sandbox did it".to_string(),
+                        Denier::Seccomp if ctx.own_filter => "the control run got the environment's seccomp filter's errno too, so that filter alone explains the denial and the run cannot show the enforcer's filter denied it as well".to_string(),
                         Denier::Seccomp => "the control run got the seccomp filter's errno too".to_string(),
                         Denier::Unknown => format!("the control run was {}", show(control)),
+                        Denier::Filter => "the enforcer installed a seccomp filter (the runner shows more filters than in the control run), and its Landlock ruleset cannot answer this call with that errno".to_string(),
+                        Denier::Landlock => "the control run was allowed, the errno is one Landlock gives for this call, and the run never saw the enforcer's filter give it".to_string(),
                     };
                     fail(v, format!("denied with {want} as expected, but by {got_by}, not {want_by}: {why}"));
                 }
@@ -923,6 +968,7 @@ pub(super) mod tests {
             obs: &obs,
             step_of: &steps,
             seccomp_errno: None,
+            errno_rules: &[],
             claims: &reference_claims(),
             landlock_blocked: None,
             kernel_landlock: &kernel,
@@ -965,6 +1011,11 @@ pub(super) mod tests {
         assert_eq!(asked(&[]), [true, true, true, true]);
         assert_eq!(asked(&[Feature::Scoped]), [false, true, true, false]);
         assert_eq!(asked(&[Feature::IoctlDev]), [true, false, true, false]);
+        // An enforcer without a filter of its own: the filter's probes, not Landlock's.
+        let f = scenario("  - {probe: socket AF_INET SOCK_STREAM, denied: EPERM}\n  - {probe: tcp_bind 80, denied: EPERM}\n  - {probe: clone3 0, denied: ENOSYS}\n");
+        let filter_asked: Vec<bool> =
+            f.expect.iter().map(|e| not_asked(&[Feature::Seccomp], &e.check).is_none()).collect();
+        assert_eq!(filter_asked, [false, true, false]);
         let why = not_asked(&[Feature::Scoped], checks[0]).unwrap();
         assert!(why.starts_with("not asked for") && why.contains("`landlock.scoped`"), "{why}");
     }
@@ -1172,6 +1223,7 @@ pub(super) mod tests {
             obs: &obs,
             step_of: &steps,
             seccomp_errno: Some("EPERM"),
+            errno_rules: &[],
             claims: &claims,
             landlock_blocked: Some(blocked),
             kernel_landlock: &kernel,

@@ -34,6 +34,8 @@
 //! | J22 | expected … to be denied with {want}, it was denied with {got} (control run: …) | the enforced errno |
 //! | J23* | (removed) "… timed out in the enforced run" | unreachable: J18 says it, with the limit |
 //! | J24* | denied with {e} as expected, but by {got}, not {want}: … — dac: plain permissions (EACCES/EPERM in both runs); operation: failed the same way ({errno}: {meaning}) …, no permission check answers it (tcp_bind: the harness's listeners are on 127.0.0.2); sandbox; seccomp; unknown | the attribution (item 2: `dac` only for EACCES/EPERM) |
+//! | J25 | the enforcer lied: it claimed a seccomp filter (`filter=on`), but the command it executed runs under {e} seccomp filter(s), no more than in the control run … ({c}) … | a `filter=on` claim; both runners' `Seccomp_filters`, the enforced run's not above the control run's (issue 25) |
+//! | J26 | denied with … as expected, but by filter / landlock / sandbox / seccomp, not …: (the enforcer installed a seccomp filter …, and its Landlock ruleset cannot answer this call with that errno) / (… the errno is one Landlock gives for this call, and the run never saw the enforcer's filter give it) / (… its seccomp filter was seen answering that errno too …) / (… the environment's seccomp filter's errno too, so that filter alone explains the denial …) | the runners' filter counts (the enforcer's own filter), the call, both errnos, the errnos the filter was seen answering (`judge/mechanism.rs`) |
 //! | B1 | Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n} | both probes; nothing known of the environment |
 //! | B2* | seccomp blocked Landlock: in `{env}` the probe answered {runc's stub / the profile's default action} … | the profile does not name landlock_create_ruleset, and the errno is the stub's or the default action's (was said whatever the errno) |
 //! | B3* | Landlock is blocked in `{env}`: … although the profile names it / … but its default action answers {d}, not {e} | the profile and the errno, unexplained by seccomp |
@@ -57,8 +59,72 @@ fn reason(v: &CellVerdict, i: usize) -> String {
     v.expectations[i].reason.clone().unwrap_or_default()
 }
 
+fn with_filters(mut r: RunObservation, filters: &str) -> RunObservation {
+    r.runner = Some(RunnerFacts {
+        uid: 998,
+        gid: 998,
+        seccomp: None,
+        no_new_privs: None,
+        seccomp_filters: Some(filters.into()),
+    });
+    r
+}
+
+const FILTERED: &str = "lockgate-enforcer: enforcement=full abi=4 filter=on syscalls=27 reason=all rules enforced\n";
+
+/// J25 — "the enforcer lied: it claimed a seccomp filter …": a `filter=on` claim, and the
+/// runner under no more filters than in the control run. Not said when the runner shows one
+/// more, nor when its count is unknown.
+#[test]
+fn claimed_filter_absent_where_the_command_runs() {
+    let s = scenario("  - {run: a, allowed: true}\n");
+    let control = || with_filters(run(&[Outcome::Ok], "", "exit:0"), "0");
+    let v = judge_one(&s, AbiProbe::Abi(4), control(), with_filters(run(&[Outcome::Ok], FILTERED, "exit:0"), "0"));
+    assert_eq!(
+        v.findings,
+        [format!("the enforcer lied: it claimed a seccomp filter (`filter=on`), but the command it executed runs under 0 seccomp filter(s), no more than in the control run without the enforcer (0): no filter of the enforcer's applies where the command runs: {}", FILTERED.trim())]
+    );
+    let v = judge_one(&s, AbiProbe::Abi(4), control(), with_filters(run(&[Outcome::Ok], FILTERED, "exit:0"), "2"));
+    assert!(v.findings.is_empty(), "{:?}", v.findings);
+    let v = judge_one(&s, AbiProbe::Abi(4), control(), with_filters(run(&[Outcome::Ok], FILTERED, "exit:0"), "EACCES"));
+    assert!(v.findings.is_empty(), "{:?}", v.findings);
+    // No claim of a filter, no finding.
+    let v = judge_one(&s, AbiProbe::Abi(4), control(), with_filters(run(&[Outcome::Ok], FULL, "exit:0"), "0"));
+    assert!(v.findings.is_empty(), "{:?}", v.findings);
+}
+
+/// J26 — who of the enforcer's mechanisms denied a call, each wrong `by:` with its evidence.
+#[test]
+fn filter_or_landlock_by_the_call_and_errno() {
+    let s = scenario(
+        "  - {probe: tcp_bind 8080, denied: EPERM, by: landlock}\n  - {probe: tcp_connect 80, denied: EACCES, by: filter}\n  - {probe: signal outside, denied: EPERM, by: landlock}\n  - {probe: tcp_bind 8081, denied: EPERM, by: sandbox}\n",
+    );
+    let outcomes = [err("EPERM"), err("EACCES"), err("EPERM"), err("EPERM")];
+    let v = judge_one(
+        &s,
+        AbiProbe::Abi(4),
+        with_filters(run(&[Outcome::Ok, Outcome::Ok, Outcome::Ok, Outcome::Ok], "", "exit:0"), "0"),
+        with_filters(run(&outcomes, FILTERED, "exit:0"), "2"),
+    );
+    let by: Vec<_> = v.expectations.iter().map(|e| e.denied_by).collect();
+    assert_eq!(by, [Some(Denier::Filter), Some(Denier::Landlock), Some(Denier::Sandbox), Some(Denier::Filter)]);
+    assert_eq!(reason(&v, 0), "denied with EPERM as expected, but by filter, not landlock: the enforcer installed a seccomp filter (the runner shows more filters than in the control run), and its Landlock ruleset cannot answer this call with that errno");
+    assert_eq!(reason(&v, 1), "denied with EACCES as expected, but by landlock, not filter: the control run was allowed, the errno is one Landlock gives for this call, and the run never saw the enforcer's filter give it");
+    assert_eq!(reason(&v, 2), "denied with EPERM as expected, but by sandbox, not landlock: the control run was allowed, so the sandbox did it; its seccomp filter was seen answering that errno too, so the run cannot tell its filter from its Landlock ruleset");
+    // `by: sandbox` is either mechanism.
+    assert_eq!(v.expectations[3].status, Status::Pass);
+    // Without a filter of the enforcer's in the run, nothing is told apart.
+    let v = judge_one(
+        &s,
+        AbiProbe::Abi(4),
+        with_filters(run(&[Outcome::Ok, Outcome::Ok, Outcome::Ok, Outcome::Ok], "", "exit:0"), "1"),
+        with_filters(run(&outcomes, FULL, "exit:0"), "1"),
+    );
+    assert!(v.expectations.iter().all(|e| e.denied_by == Some(Denier::Sandbox)), "{:?}", v.expectations);
+}
+
 fn with_runner(mut r: RunObservation, uid: u32) -> RunObservation {
-    r.runner = Some(RunnerFacts { uid, gid: uid, seccomp: None, no_new_privs: None });
+    r.runner = Some(RunnerFacts { uid, gid: uid, seccomp: None, no_new_privs: None, seccomp_filters: None });
     r
 }
 
@@ -156,6 +222,7 @@ fn claims_unsupported_missing_and_other() {
         obs: &obs,
         step_of: &[None],
         seccomp_errno: None,
+        errno_rules: &[],
         claims: &ClaimReader::Unsupported,
         landlock_blocked: None,
         kernel_landlock: &obs.landlock,
@@ -255,6 +322,7 @@ fn nothing_checked_says_why_each_was_skipped() {
         obs: &obs,
         step_of: &[Some(0), Some(1)],
         seccomp_errno: None,
+        errno_rules: &[],
         claims: &reference_claims(),
         landlock_blocked: None,
         kernel_landlock: &obs.landlock,
@@ -454,6 +522,7 @@ fn denied_by_someone_else() {
         obs: &obs,
         step_of: &[Some(0)],
         seccomp_errno: Some("EPERM"),
+        errno_rules: &[],
         claims: &reference_claims(),
         landlock_blocked: None,
         kernel_landlock: &obs.landlock,

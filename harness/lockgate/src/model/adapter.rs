@@ -159,6 +159,9 @@ pub enum Feature {
     ReadOnlyNoexec,
     /// `network`: Landlock's TCP bind/connect rules (ABI 4).
     TcpRules,
+    /// `seccomp`: the enforcer's own syscall filter (lockgate's extension). OpenShell derives its
+    /// own from its fields; an enforcer that installs none says so with this.
+    Seccomp,
 }
 
 impl Feature {
@@ -169,6 +172,7 @@ impl Feature {
             Feature::IoctlDev => "filesystem_policy.ioctl_dev",
             Feature::ReadOnlyNoexec => "filesystem_policy.read_only_noexec",
             Feature::TcpRules => "network",
+            Feature::Seccomp => "seccomp",
         }
     }
 
@@ -181,6 +185,22 @@ impl Feature {
             // Without it the paths are under no rule: reading and executing there change.
             Feature::ReadOnlyNoexec => matches!(op, ProbeOp::Exec | ProbeOp::Read | ProbeOp::Readdir),
             Feature::TcpRules => matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect),
+            // The probes of what a filter decides; a TCP probe stays Landlock's to judge.
+            Feature::Seccomp => matches!(
+                op,
+                ProbeOp::Syscall
+                    | ProbeOp::Socket
+                    | ProbeOp::Clone
+                    | ProbeOp::Clone3
+                    | ProbeOp::PtraceTraceme
+                    | ProbeOp::PtraceAttach
+                    | ProbeOp::IoUringSetup
+                    | ProbeOp::MemfdExec
+                    | ProbeOp::ExecveatEmptyPath
+                    | ProbeOp::Bpf
+                    | ProbeOp::Mount
+                    | ProbeOp::Seccomp
+            ),
         }
     }
 
@@ -190,6 +210,7 @@ impl Feature {
             Feature::IoctlDev => !sc.policy.filesystem_policy.ioctl_dev.is_empty(),
             Feature::ReadOnlyNoexec => !sc.policy.filesystem_policy.read_only_noexec.is_empty(),
             Feature::TcpRules => sc.policy.network.is_some(),
+            Feature::Seccomp => sc.policy.seccomp.is_some(),
         }
     }
 }

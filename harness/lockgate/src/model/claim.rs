@@ -82,6 +82,25 @@ impl ClaimReader {
     }
 }
 
+impl ClaimReader {
+    /// The enforcer's claim about its own seccomp filter: a rule's named group `filter`
+    /// (`on` or `off`) on the last line it matches, with that line. `None`: it says nothing
+    /// about a filter.
+    pub fn filter(&self, stderr: &str) -> Option<(bool, String)> {
+        let ClaimReader::Rules(rules) = self else { return None };
+        rules.iter().find_map(|rule| {
+            stderr.lines().rev().find_map(|line| {
+                let on = match rule.regex.captures(line)?.name("filter")?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return None,
+                };
+                Some((on, line.trim().to_string()))
+            })
+        })
+    }
+}
+
 /// `claim:` in an adapter file: a list of rules, or `unsupported`.
 #[derive(Debug, Clone)]
 pub struct ClaimSpec(pub ClaimReader);
@@ -183,5 +202,14 @@ mod tests {
         );
         assert_eq!(r.read(""), Reading::Nothing);
         assert_eq!(r.read("enforcement=bogus\n"), Reading::Nothing);
+        // Its seccomp filter, when the policy asks for one.
+        let line = "lockgate-enforcer: enforcement=full abi=6 filter=on syscalls=27 reason=all rules enforced";
+        assert_eq!(r.read(line).claim().map(|(c, _)| c), Some(Claim::Full));
+        assert_eq!(r.filter(line), Some((true, line.to_string())));
+        assert_eq!(
+            r.filter("lockgate-enforcer: enforcement=none abi=none filter=off reason=x").map(|f| f.0),
+            Some(false)
+        );
+        assert_eq!(r.filter("lockgate-enforcer: enforcement=full abi=4 reason=all rules enforced"), None);
     }
 }

@@ -330,6 +330,21 @@ pub enum Denier {
     Seccomp,
     /// Denied, but the control run disagrees in a way none of the above explains.
     Unknown,
+    /// The enforcer's own seccomp filter (the run shows it installed one, and Landlock cannot
+    /// answer that call with that errno; or, stacked under a container's profile, the enforced
+    /// run got another errno than the profile's): `judge/mechanism.rs`. A kind of `sandbox`.
+    Filter,
+    /// The enforcer's Landlock ruleset, told from its filter (`judge/mechanism.rs`). A kind of
+    /// `sandbox`.
+    Landlock,
+}
+
+impl Denier {
+    /// Whether an expectation's `by: self` holds for a denial attributed to `got`: `sandbox`
+    /// is the enforcer by either of its mechanisms.
+    pub fn admits(self, got: Denier) -> bool {
+        self == got || (self == Denier::Sandbox && matches!(got, Denier::Filter | Denier::Landlock))
+    }
 }
 
 impl std::fmt::Display for Denier {
@@ -340,6 +355,8 @@ impl std::fmt::Display for Denier {
             Denier::Operation => "operation",
             Denier::Seccomp => "seccomp",
             Denier::Unknown => "unknown",
+            Denier::Filter => "filter",
+            Denier::Landlock => "landlock",
         })
     }
 }

@@ -102,6 +102,12 @@ fn denier(v: Option<Denier>, enforced: Option<&StepResult>, control: Option<&Ste
         (Some(Denier::Seccomp), _) => {
             "the environment's seccomp filter (the control run got the filter's errno too)".into()
         }
+        (Some(Denier::Filter), _) => {
+            "the enforcer's seccomp filter (the runner shows a filter of the enforcer's, and Landlock cannot answer this call with that errno, or the environment's profile answered another)".into()
+        }
+        (Some(Denier::Landlock), _) => {
+            "the enforcer's Landlock ruleset (the control run was allowed; the errno is Landlock's for this call, and the enforcer's filter was not seen giving it)".into()
+        }
         (Some(Denier::Unknown), _) => format!(
             "unknown (the control run was {})",
             control.map(|c| outcome(&c.outcome)).unwrap_or_else(|| "not observed".into())
@@ -263,7 +269,13 @@ mod tests {
             exit: "exit:0".into(),
             stderr: stderr.into(),
             steps,
-            runner: Some(RunnerFacts { uid, gid: uid, seccomp: Some("0".into()), no_new_privs: Some("1".into()) }),
+            runner: Some(RunnerFacts {
+                uid,
+                gid: uid,
+                seccomp: Some("0".into()),
+                no_new_privs: Some("1".into()),
+                seccomp_filters: None,
+            }),
             ..Default::default()
         }
     }
@@ -282,6 +294,7 @@ mod tests {
             obs: &obs,
             step_of: &[Some(0), Some(1), None],
             seccomp_errno: None,
+            errno_rules: &[],
             claims,
             landlock_blocked: None,
             kernel_landlock: &obs.landlock,

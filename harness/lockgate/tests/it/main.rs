@@ -20,6 +20,7 @@ mod native_policy;
 mod openshell_format;
 mod outside_runs;
 mod parsers_fuzz;
+mod syscall_probes;
 mod verdict_words;
 mod vm;
 mod vm_adapter;

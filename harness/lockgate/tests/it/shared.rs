@@ -57,7 +57,8 @@ fn variant(faults: &[&str], scenarios: &[&str], envs: &[&str], judge_as_bare: bo
 ///   it also runs the other scenarios below, whose cells no test reads;
 /// - variant 1, the correct enforcer: the issue-24 scenarios
 ///   (`verdict_words::the_same_failure_in_both_runs_is_the_operations_own`) and
-///   `native-openshell` (`native_policy::a_native_openshell_policy_runs_unchanged`);
+///   `native-openshell` (`native_policy::a_native_openshell_policy_runs_unchanged`) and
+///   `syscall-probes-bare` (`syscall_probes::each_probe_answers_the_kernels_own_errno`);
 /// - variant 2, `no-connect-tcp`: `binds-and-connects`
 ///   (`verdict_words::denied_binds_are_evidence_when_a_connect_goes_through`).
 pub fn debian_6_12() -> &'static Shared {
@@ -81,12 +82,18 @@ pub fn debian_6_12() -> &'static Shared {
                 ("same-errno-by-operation", &by_op),
                 ("bind-and-connect-one-port", &one_port),
                 ("binds-and-connects", crate::verdict_words::BINDS),
+                ("syscall-probes-bare", crate::syscall_probes::PROBES),
             ],
             dir.path(),
         );
         o.enforcer.faults = vec!["baseline-rw".into()];
-        let correct =
-            ["same-errno-not-dac", "same-errno-by-operation", "bind-and-connect-one-port", "native-openshell"];
+        let correct = [
+            "same-errno-not-dac",
+            "same-errno-by-operation",
+            "bind-and-connect-one-port",
+            "native-openshell",
+            "syscall-probes-bare",
+        ];
         o.variants =
             vec![variant(&[], &correct, &[], false), variant(&["no-connect-tcp"], &["binds-and-connects"], &[], false)];
         let report = run(&o).unwrap();

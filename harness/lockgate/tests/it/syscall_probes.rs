@@ -1,11 +1,10 @@
 //! VM test of the probes of what syscall filters decide: Debian 6.12, bare, the reference
-//! enforcer as it is (Landlock only, no filter of its own). Each probe's errno is the kernel's
-//! own answer, asserted in the control run (same uid, no enforcer) and in the enforced run.
+//! enforcer on a policy without a `seccomp:` section (Landlock only, no filter of its own).
+//! Each probe's errno is the kernel's own answer, asserted in the control run (same uid, no
+//! enforcer) and in the enforced run. The boot is shared (`shared::debian_6_12`).
 
-mod common;
-
+use crate::shared;
 use lockgate::internals::judge::Status;
-use lockgate::internals::run::run;
 use lockgate_protocol::EntryProbe;
 
 /// What Debian 6.12 answers the sandbox user (uid 998, no capabilities): unprivileged user
@@ -14,7 +13,7 @@ use lockgate_protocol::EntryProbe;
 /// does not load; the kernel takes `int 0x80` (IA32 emulation) but not x32 (Debian builds x32
 /// in, off unless `syscall.x32=y`). Landlock (ABI 6) stops ptrace of a process outside the
 /// domain, and nothing else here.
-const PROBES: &str = r#"
+pub const PROBES: &str = r#"
 name: syscall-probes-bare
 setup:
   users: [{name: sandbox, uid: 998}]
@@ -54,14 +53,12 @@ expect:
 
 #[test]
 fn each_probe_answers_the_kernels_own_errno() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = common::options(&["debian-6.12"], &["bare"], &[("syscall-probes-bare", PROBES)], dir.path());
-    let r = run(&o).unwrap();
+    let r = &shared::debian_6_12().report;
     let preflight = r.kernels[0].preflight.as_ref().expect("a preflight");
     let entries = preflight.entries.as_ref().expect("the preflight probes the other entries");
     assert_eq!(entries.ia32, EntryProbe::Available, "Debian 6.12 has IA32 emulation on");
     assert_eq!(entries.x32, EntryProbe::Unavailable("ENOSYS".into()), "Debian 6.12 leaves x32 off");
-    let v = r.cells[0].outcome.as_ref().unwrap();
+    let v = shared::debian_6_12().cell("debian-6.12", "bare", "syscall-probes-bare", 1).outcome.as_ref().unwrap();
     assert!(v.passed(), "{:?}", v.failures());
     for e in &v.expectations {
         assert_eq!(e.status, Status::Pass, "{}", e.expect);

@@ -1,0 +1,318 @@
+//! Which of the enforcer's two mechanisms denied a call — its seccomp filter or its Landlock
+//! ruleset — when the run shows it installed a filter (issue 25).
+//!
+//! The rule, and why it is sound:
+//!
+//! 1. **The enforcer installed a filter** only if the probe runner, which the enforcer executes,
+//!    runs under more seccomp filters than the same runner in the control run (same environment,
+//!    no enforcer: `Seccomp_filters:` of /proc/self/status). Without that, nothing here applies
+//!    and a denial only the enforced run got stays `sandbox`, as before.
+//! 2. **Landlock cannot answer every call.** It has hooks for file access (EACCES, EXDEV for a
+//!    rename or link across rules), TCP bind/connect (EACCES), pathname unix connect (EACCES),
+//!    and its scopes (abstract unix connect, signals: EPERM). A call it has no hook for —
+//!    `socket()` itself, `unshare`, `bpf`, `io_uring_setup`, `mount`, `clone3` — or an errno it
+//!    never gives for that call (ENOSYS; EPERM for a TCP bind) was not its doing. The control
+//!    run allowed the call (or failed it with another errno, by itself: a socket family the
+//!    kernel lacks), so neither DAC nor the environment's profile, which decides on the call
+//!    alone, gave this errno; the filter the enforcer added is what is left: `filter`.
+//! 3. **An errno Landlock gives for that call** is Landlock's unless the filter was seen
+//!    answering that errno elsewhere in the run (by rule 2): then either could have, and the
+//!    denial stays `sandbox`. (What this takes on trust: a filter that answers EACCES for a file
+//!    or TCP call and for nothing a scenario probes by itself would pass for Landlock; no
+//!    enforcer known here does — OpenShell's and Codex's filters answer EPERM.)
+//! 4. **Stacked under a container's profile**: the control run was denied with the profile's
+//!    errno (`seccomp`). A filter acts at syscall entry, before Landlock or DAC, and the profile's
+//!    decision depends only on the call, so in the enforced run the profile answered the same.
+//!    Among filters that all answer with an errno, the kernel returns the errno of the one
+//!    installed *last*: a different errno in the enforced run is the enforcer's filter's
+//!    (`filter`). The same errno cannot be told apart — the profile alone explains it — and stays
+//!    `seccomp`.
+//!
+//! Landlock's ptrace restriction (a sandboxed process cannot trace one outside its domain, EPERM)
+//! and its refusal of every mount from inside a domain (EPERM) are EPERMs Landlock gives: a
+//! `ptrace_*` or `mount` probe denied EPERM is never `filter`: `sandbox` where the filter was seen
+//! answering EPERM, else `landlock` (rule 3, with what it takes on trust).
+
+use crate::model::scenario::{Action, Denier};
+use lockgate_protocol::{Outcome, ProbeOp, ProbeTarget, RunObservation};
+
+/// Rule 1: the enforced run shows more seccomp filters than the control run; `None` when
+/// either run could not read its count.
+pub fn own_filter(control: &RunObservation, enforced: &RunObservation) -> Option<bool> {
+    let count = |run: &RunObservation| run.runner.as_ref().and_then(|r| r.filters());
+    Some(count(enforced)? > count(control)?)
+}
+
+/// The raw syscalls (`syscall NAME …` probes) no Landlock hook sees: a sandbox filter's usual
+/// targets. Any other is taken as one Landlock may answer (EACCES, EXDEV, EPERM): the mount
+/// family, ptrace and process_vm_* (ptrace access checks), pidfd_send_signal and pidfd_getfd
+/// (scope and ptrace checks), and every call that takes a path.
+const NO_LANDLOCK_HOOK: [&str; 24] = [
+    "socket",
+    "socketpair",
+    "clone",
+    "clone3",
+    "unshare",
+    "setns",
+    "bpf",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "seccomp",
+    "memfd_create",
+    "userfaultfd",
+    "perf_event_open",
+    "personality",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "pidfd_open",
+];
+
+/// Rule 2's table: can a Landlock ruleset answer `action` with `errno`?
+pub fn landlock_can(action: &Action, errno: &str) -> bool {
+    // A shell command, or a raw syscall Landlock has a hook for, may be answered by it.
+    let any = matches!(errno, "EACCES" | "EXDEV" | "EPERM");
+    let (op, target) = match action {
+        Action::Run(_) => return any,
+        Action::Probe { op, target } => (*op, target),
+    };
+    match op {
+        // Creating a socket, a process or a namespace, loading BPF, setting up io_uring,
+        // stacking a filter: no Landlock hook.
+        ProbeOp::Socket
+        | ProbeOp::Clone
+        | ProbeOp::Clone3
+        | ProbeOp::IoUringSetup
+        | ProbeOp::Bpf
+        | ProbeOp::Seccomp => false,
+        ProbeOp::Syscall => {
+            let name = match target {
+                ProbeTarget::Call(call) => call.text.split_whitespace().next().unwrap_or_default(),
+                _ => "",
+            };
+            !NO_LANDLOCK_HOOK.contains(&name) && any
+        }
+        // Landlock denies tracing a process outside the domain (EPERM), and any mount,
+        // umount, pivot_root or remount from inside one (EPERM).
+        ProbeOp::PtraceTraceme | ProbeOp::PtraceAttach | ProbeOp::Mount => errno == "EPERM",
+        // Executing is a file access (EACCES); memfd_create itself has no hook.
+        ProbeOp::MemfdExec | ProbeOp::ExecveatEmptyPath => errno == "EACCES",
+        ProbeOp::Rename | ProbeOp::Link => matches!(errno, "EACCES" | "EXDEV"),
+        ProbeOp::AbstractConnect | ProbeOp::Signal => errno == "EPERM",
+        ProbeOp::Create
+        | ProbeOp::MknodReg
+        | ProbeOp::Write
+        | ProbeOp::Read
+        | ProbeOp::Truncate
+        | ProbeOp::Exec
+        | ProbeOp::Mkdir
+        | ProbeOp::Unlink
+        | ProbeOp::Readdir
+        | ProbeOp::TcpBind
+        | ProbeOp::TcpConnect
+        | ProbeOp::Rmdir
+        | ProbeOp::MknodChar
+        | ProbeOp::MknodBlock
+        | ProbeOp::Mkfifo
+        | ProbeOp::MknodSock
+        | ProbeOp::Symlink
+        | ProbeOp::IoctlDev
+        | ProbeOp::UnixConnect => errno == "EACCES",
+    }
+}
+
+/// The syscalls a probe makes that a filter decides on (its last, deciding ones), by name;
+/// empty for a file or TCP probe and a shell command, which a profile does not single out.
+pub fn syscalls_of(action: &Action) -> Vec<&str> {
+    let Action::Probe { op, target } = action else { return Vec::new() };
+    match op {
+        ProbeOp::Socket => vec!["socket"],
+        ProbeOp::Clone => vec!["clone"],
+        ProbeOp::Clone3 => vec!["clone3"],
+        ProbeOp::PtraceTraceme | ProbeOp::PtraceAttach => vec!["ptrace"],
+        ProbeOp::IoUringSetup => vec!["io_uring_setup"],
+        ProbeOp::MemfdExec => vec!["memfd_create", "execveat"],
+        ProbeOp::ExecveatEmptyPath => vec!["execveat"],
+        ProbeOp::Bpf => vec!["bpf"],
+        ProbeOp::Mount => vec!["mount"],
+        ProbeOp::Seccomp => vec!["seccomp"],
+        ProbeOp::Syscall => match target {
+            ProbeTarget::Call(call) => call.text.split_whitespace().next().into_iter().collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// The errno the environment's profile answers `action` with when one of its rules names a
+/// syscall of it with the errno the control run got (Docker's `clone3` → ENOSYS): then the
+/// control run's failure was the profile's, not the operation's.
+pub fn profile_errno<'a>(action: &Action, control: &Outcome, rules: &'a [(String, String)]) -> Option<&'a str> {
+    let Outcome::Err(c) = control else { return None };
+    let calls = syscalls_of(action);
+    rules.iter().find(|(name, errno)| errno == c && calls.contains(&name.as_str())).map(|(_, e)| e.as_str())
+}
+
+/// The errno of every step that rules 2 and 4 give to the filter, without rule 3 (which needs
+/// them): what the filter was seen answering in this run.
+pub fn filter_errnos<'a>(
+    steps: impl Iterator<Item = (&'a Action, &'a Outcome, &'a Outcome, Option<&'a str>)>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (action, control, enforced, env_errno) in steps {
+        let Outcome::Err(e) = enforced else { continue };
+        let filters = match control {
+            Outcome::Ok => !landlock_can(action, e),
+            Outcome::Err(c) => c != e && (env_errno == Some(c.as_str()) || !landlock_can(action, e)),
+            Outcome::Timeout => false,
+        };
+        if filters && !out.contains(e) {
+            out.push(e.clone());
+        }
+    }
+    out
+}
+
+/// The attribution refined by mechanism, given the base one (`super::attribute`), whether the
+/// enforcer installed a filter, and the errnos its filter was seen answering.
+pub fn refine(
+    base: Option<Denier>,
+    action: &Action,
+    control: &Outcome,
+    enforced: &Outcome,
+    own_filter: bool,
+    env_errno: Option<&str>,
+    filter_errnos: &[String],
+) -> Option<Denier> {
+    let (true, Outcome::Err(e)) = (own_filter, enforced) else { return base };
+    match (base, control) {
+        (Some(Denier::Sandbox), _) if !landlock_can(action, e) => Some(Denier::Filter),
+        (Some(Denier::Sandbox), _) if filter_errnos.contains(e) => base,
+        (Some(Denier::Sandbox), _) => Some(Denier::Landlock),
+        (Some(Denier::Unknown), Outcome::Err(c)) if env_errno == Some(c.as_str()) => Some(Denier::Filter),
+        // Rule 2 where the call fails by itself (a socket family the kernel lacks:
+        // EAFNOSUPPORT in the control run): the enforced run got an errno Landlock cannot give
+        // for it, and the environment's filter, which decides on the call alone, gave the
+        // control run none of it.
+        (Some(Denier::Unknown), Outcome::Err(_)) if !landlock_can(action, e) => Some(Denier::Filter),
+        _ => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockgate_protocol::RunnerFacts;
+
+    fn probe(op: ProbeOp) -> Action {
+        Action::Probe { op, target: ProbeTarget::Port(80) }
+    }
+
+    fn err(e: &str) -> Outcome {
+        Outcome::Err(e.into())
+    }
+
+    #[test]
+    fn own_filter_is_more_filters_than_the_control_run() {
+        let run = |n: Option<&str>| RunObservation {
+            runner: Some(RunnerFacts {
+                uid: 0,
+                gid: 0,
+                seccomp: None,
+                no_new_privs: None,
+                seccomp_filters: n.map(String::from),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(own_filter(&run(Some("1")), &run(Some("3"))), Some(true));
+        assert_eq!(own_filter(&run(Some("1")), &run(Some("1"))), Some(false));
+        assert_eq!(own_filter(&run(Some("1")), &run(Some("EACCES"))), None);
+        assert_eq!(own_filter(&RunObservation::default(), &run(Some("2"))), None);
+    }
+
+    #[test]
+    fn what_landlock_cannot_answer_is_the_filters() {
+        let bind = probe(ProbeOp::TcpBind);
+        let sandbox = Some(Denier::Sandbox);
+        // socket() denied EPERM before any bind: Landlock answers a bind with EACCES only.
+        assert_eq!(refine(sandbox, &bind, &Outcome::Ok, &err("EPERM"), true, None, &[]), Some(Denier::Filter));
+        let seen = filter_errnos([(&bind, &Outcome::Ok, &err("EPERM"), None)].into_iter());
+        assert_eq!(seen, ["EPERM"]);
+        // EACCES on a bind: Landlock's, unless the filter was seen answering EACCES.
+        assert_eq!(refine(sandbox, &bind, &Outcome::Ok, &err("EACCES"), true, None, &seen), Some(Denier::Landlock));
+        let eacces = vec!["EACCES".to_string()];
+        assert_eq!(refine(sandbox, &bind, &Outcome::Ok, &err("EACCES"), true, None, &eacces), sandbox);
+        // Without a filter of the enforcer's, nothing changes.
+        assert_eq!(refine(sandbox, &bind, &Outcome::Ok, &err("EPERM"), false, None, &[]), sandbox);
+        // A signal denied EPERM is Landlock's scope, unless the filter answers EPERM here.
+        let signal = probe(ProbeOp::Signal);
+        assert_eq!(refine(sandbox, &signal, &Outcome::Ok, &err("EPERM"), true, None, &[]), Some(Denier::Landlock));
+        assert_eq!(refine(sandbox, &signal, &Outcome::Ok, &err("EPERM"), true, None, &seen), sandbox);
+    }
+
+    #[test]
+    fn the_syscall_probes_by_their_call() {
+        let call = |op, text: &str| Action::Probe {
+            op,
+            target: ProbeTarget::Call(lockgate_protocol::Call {
+                entry: Default::default(),
+                nr: 0,
+                args: vec![],
+                text: text.into(),
+            }),
+        };
+        assert!(!landlock_can(&call(ProbeOp::Socket, "AF_INET SOCK_STREAM"), "EPERM"));
+        assert!(!landlock_can(&call(ProbeOp::Syscall, "unshare CLONE_NEWUSER"), "EPERM"));
+        assert!(landlock_can(&call(ProbeOp::Syscall, "openat AT_FDCWD 0 0"), "EACCES"));
+        assert!(landlock_can(&call(ProbeOp::Syscall, "mount 0 0 0 0 0"), "EPERM"));
+        let none = |op| Action::Probe { op, target: ProbeTarget::None };
+        // Docker's profile answers clone3 ENOSYS by a rule of its own.
+        let rules = vec![("clone3".to_string(), "ENOSYS".to_string()), ("bpf".to_string(), "EPERM".to_string())];
+        assert_eq!(profile_errno(&none(ProbeOp::Clone3), &err("ENOSYS"), &rules), Some("ENOSYS"));
+        assert_eq!(profile_errno(&none(ProbeOp::Clone3), &err("EPERM"), &rules), None);
+        assert_eq!(profile_errno(&none(ProbeOp::Seccomp), &err("ENOSYS"), &rules), None);
+        assert_eq!(profile_errno(&call(ProbeOp::Syscall, "bpf 0 0 0"), &err("EPERM"), &rules), Some("EPERM"));
+        assert!(landlock_can(&none(ProbeOp::PtraceTraceme), "EPERM"));
+        assert!(!landlock_can(&none(ProbeOp::MemfdExec), "EPERM") && landlock_can(&none(ProbeOp::MemfdExec), "EACCES"));
+        assert!(!landlock_can(&none(ProbeOp::Seccomp), "EPERM"));
+        // A ptrace denied EPERM where the filter was seen answering EPERM: either could have.
+        let seen = vec!["EPERM".to_string()];
+        let traceme = none(ProbeOp::PtraceTraceme);
+        assert_eq!(
+            refine(Some(Denier::Sandbox), &traceme, &Outcome::Ok, &err("EPERM"), true, None, &seen),
+            Some(Denier::Sandbox)
+        );
+    }
+
+    #[test]
+    fn stacked_filters_tell_apart_only_by_a_different_errno() {
+        let bind = probe(ProbeOp::TcpBind);
+        // The container's profile answers ENOSYS, the enforcer's filter (installed last) EPERM.
+        assert_eq!(
+            refine(Some(Denier::Unknown), &bind, &err("ENOSYS"), &err("EPERM"), true, Some("ENOSYS"), &[]),
+            Some(Denier::Filter)
+        );
+        assert_eq!(filter_errnos([(&bind, &err("ENOSYS"), &err("EPERM"), Some("ENOSYS"))].into_iter()), ["EPERM"]);
+        // The same errno: the profile alone explains it.
+        assert_eq!(
+            refine(Some(Denier::Seccomp), &bind, &err("EPERM"), &err("EPERM"), true, Some("EPERM"), &[]),
+            Some(Denier::Seccomp)
+        );
+        // A control run failed by itself, and the enforced run got an errno Landlock cannot
+        // give for the call: the filter's. One Landlock can give stays unknown.
+        assert_eq!(
+            refine(Some(Denier::Unknown), &bind, &err("EADDRINUSE"), &err("EPERM"), true, Some("EPERM"), &[]),
+            Some(Denier::Filter)
+        );
+        assert_eq!(
+            refine(Some(Denier::Unknown), &bind, &err("EADDRINUSE"), &err("EACCES"), true, None, &[]),
+            Some(Denier::Unknown)
+        );
+    }
+}
