@@ -222,7 +222,7 @@ impl BootContext<'_> {
                     manifest.abi,
                     obs.preflight.landlock,
                     obs.preflight.release,
-                    lockgate_protocol::explain_landlock(&obs.preflight.landlock, obs.preflight.lsm.as_deref(), obs.preflight.config.as_ref())
+                    lockgate_protocol::explain_landlock(&obs.preflight.landlock, Some(&obs.preflight.lsm_seen()), obs.preflight.config.as_ref())
                         .map(|e| format!(": {e}"))
                         .unwrap_or_default()
                 ));
@@ -252,6 +252,7 @@ impl BootContext<'_> {
             cases: run.cases.clone(),
             fault: self.opts.guest_fault,
             shell: self.opts.shell,
+            mount_securityfs: manifest.mount_securityfs,
         };
         let initrd = work.path().join("initrd.cpio");
         image::write_initrd_layers(&self.base.path, self.layers, &plan, &initrd)?;

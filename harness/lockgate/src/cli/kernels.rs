@@ -117,7 +117,10 @@ fn list(model: &Model, f: &Fetcher, cache: &Cache) -> Result<bool> {
             },
         };
         let abi = k.abi.to_string().replace("ABI ", "");
-        let opt = if k.opt_in { " (opt-in)" } else { "" };
+        let opt = match k.matrix() {
+            crate::model::kernel::Matrix::Default => String::new(),
+            m => format!(" ({m})"),
+        };
         let cmdline = if k.cmdline.is_empty() { String::new() } else { format!(" [{}]", k.cmdline) };
         println!(
             "{:<24} {:<8} {:<6} {:<24} {:<18} {}{cmdline}{opt}",
@@ -146,7 +149,9 @@ fn fetch_all(f: &mut Fetcher, model: &Model, lock: bool) -> Result<()> {
         };
         match got {
             Ok(a) => println!("{:<24} {} ({})", k.value.name.as_str(), a.sha256, a.path.display()),
-            Err(e) if k.value.opt_in => println!("{:<24} skipped (opt-in): {e:#}", k.value.name.as_str()),
+            Err(e) if k.value.matrix() == crate::model::kernel::Matrix::OptIn => {
+                println!("{:<24} skipped (opt-in): {e:#}", k.value.name.as_str())
+            }
             Err(e) => {
                 eprintln!("{}: {e:#}", k.value.name);
                 failed.push(k.value.name.to_string());
