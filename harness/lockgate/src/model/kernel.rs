@@ -32,6 +32,11 @@ pub struct KernelManifest {
     /// that read /sys/kernel/security/lsm are misled.
     #[serde(default = "yes")]
     pub mount_securityfs: bool,
+    /// Why this kernel stays on its pinned build although the archive has a newer one of its
+    /// line (e.g. the exact build of a bug report). `kernels check` reports it as held, not as
+    /// drift, unless the build has left the archive; `kernels update --all` leaves it alone.
+    #[serde(default)]
+    pub hold: Option<String>,
 }
 
 fn yes() -> bool {
