@@ -213,3 +213,43 @@ fn rewrite(text: &str, old: &PackageRef, new: &PackageRef, was: &KernelManifest,
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kernel(hold: &str) -> KernelManifest {
+        let yaml = format!(
+            "name: k\nabi: 1\n{hold}source:\n  package: {{distro: ubuntu, suite: jammy-updates, name: linux-image-unsigned-5.15.0-107-generic, version: '5.15.0-107.117', image: boot/vmlinuz-5.15.0-107-generic}}\n"
+        );
+        crate::model::parse_yaml(std::path::Path::new("k.yaml"), &yaml).unwrap()
+    }
+
+    fn drift(listed: bool, current: &str) -> Drift {
+        Drift {
+            pinned_listed: listed,
+            current: Some(Listed {
+                name: format!("linux-image-unsigned-5.15.0-{current}-generic"),
+                version: format!("5.15.0-{current}.1"),
+                sha256: "0".repeat(64),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_held_kernel_drifts_only_once_its_build_has_left_the_archive() {
+        let (free, held) = (kernel(""), kernel("hold: the report's build\n"));
+        let pkg = pinned_package(&free).unwrap().clone();
+        let current = Drift {
+            current: Some(Listed { name: pkg.name.clone(), version: pkg.version.clone(), sha256: String::new() }),
+            pinned_listed: true,
+        };
+        assert!(!drifts(&free, &pkg, &current));
+        assert!(drifts(&free, &pkg, &drift(true, "204")));
+        assert!(!drifts(&held, &pkg, &drift(true, "204")));
+        assert!(describe(&held, &pkg, &drift(true, "204")).contains("held     "));
+        assert!(drifts(&held, &pkg, &drift(false, "204")));
+        assert!(describe(&held, &pkg, &drift(false, "204")).contains("GONE"));
+        assert!(drifts(&free, &pkg, &Drift { pinned_listed: false, current: None }));
+    }
+}
