@@ -253,7 +253,7 @@ fn a_package_whose_pin_is_wrong_is_refused() {
 }
 
 /// `opt_in: true` keeps a kernel out of the default matrix; `--kernel NAME` or `--kernel all`
-/// selects it.
+/// selects it. `matrix: nightly` keeps one out of the default matrix and in `--kernel nightly`.
 #[test]
 fn opt_in_kernels_run_only_when_asked_for() {
     let dir = tempfile::tempdir().unwrap();
@@ -263,6 +263,7 @@ fn opt_in_kernels_run_only_when_asked_for() {
     std::fs::write(k.join("a.yaml"), "name: a\nabi: 1\nsource: {path: /a}\n").unwrap();
     std::fs::write(k.join("b.yaml"), "name: b\nabi: 4\nopt_in: true\nsource: {url: 'https://example.org/b'}\n")
         .unwrap();
+    std::fs::write(k.join("c.yaml"), "name: c\nabi: 5\nmatrix: nightly\nsource: {path: /c}\n").unwrap();
     let model = lockgate::internals::model::load(&s, &k).unwrap();
     let names = |asked: &[&str]| -> Vec<String> {
         let asked: Vec<String> = asked.iter().map(|a| a.to_string()).collect();
@@ -274,7 +275,9 @@ fn opt_in_kernels_run_only_when_asked_for() {
     };
     assert_eq!(names(&[]), ["a"]);
     assert_eq!(names(&["b"]), ["b"]);
-    assert_eq!(names(&["all"]), ["a", "b"]);
-    let err = lockgate::internals::plan::select_kernels(&model, &["c".to_string()]).unwrap_err().to_string();
-    assert!(err.contains("no kernel is named `c`; known kernels: a, b, all"), "{err}");
+    assert_eq!(names(&["nightly"]), ["a", "c"]);
+    assert_eq!(names(&["nightly", "b"]), ["a", "b", "c"]);
+    assert_eq!(names(&["all"]), ["a", "b", "c"]);
+    let err = lockgate::internals::plan::select_kernels(&model, &["d".to_string()]).unwrap_err().to_string();
+    assert!(err.contains("no kernel is named `d`; known kernels: a, b, c, all, nightly"), "{err}");
 }

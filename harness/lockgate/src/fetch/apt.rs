@@ -92,7 +92,7 @@ impl AptRoot {
     }
 
     /// Every version of `name` the index lists, with the .deb's sha256.
-    pub fn versions(&self, name: &str) -> Result<Vec<super::drift::Listed>> {
+    pub fn versions(&self, name: &str) -> Result<Vec<Listed>> {
         let text = self.cache_query(&["show", name])?;
         Ok(text
             .split("\n\n")
@@ -102,11 +102,7 @@ impl AptRoot {
                         .lines()
                         .find_map(|l| l.strip_prefix(f).and_then(|r| r.strip_prefix(": ")).map(str::to_string))
                 };
-                Some(super::drift::Listed {
-                    name: field("Package")?,
-                    version: field("Version")?,
-                    sha256: field("SHA256")?,
-                })
+                Some(Listed { name: field("Package")?, version: field("Version")?, sha256: field("SHA256")? })
             })
             .filter(|l| l.name == name)
             .collect())
@@ -165,6 +161,15 @@ impl AptRoot {
             .with_context(|| format!("apt-get download {spec} reported success but left no .deb"))?;
         Ok(deb)
     }
+}
+
+/// One build the suite's index lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub version: String,
+    /// The .deb's sha256 as the signed index gives it (verified again when it is downloaded).
+    pub sha256: String,
 }
 
 /// A package version the suite's index does not list (superseded builds leave it): the caller

@@ -7,6 +7,7 @@
 //! name at another version).
 
 use super::apt::AptRoot;
+pub use super::apt::Listed;
 use super::Fetcher;
 use crate::model::kernel::PackageRef;
 use anyhow::{Context, Result};
@@ -63,15 +64,6 @@ impl Line {
             .unwrap_or(0);
         &name[start..name.len() - self.suffix.len()]
     }
-}
-
-/// One build the suite's index lists.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    pub name: String,
-    pub version: String,
-    /// The .deb's sha256 as the signed index gives it (verified again when it is downloaded).
-    pub sha256: String,
 }
 
 /// What the archive says of a pinned package.
