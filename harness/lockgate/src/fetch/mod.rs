@@ -60,8 +60,18 @@ impl Fetcher {
     /// longer lists is an error naming the command that moves the kernel to its line's
     /// current build.
     pub fn kernel(&mut self, k: &KernelManifest) -> Result<Artifact> {
+        let pinned = match &k.source {
+            KernelSource::Package { package, .. } => Some(package.lock_key()),
+            KernelSource::Build(b) => match &b.tarball {
+                crate::model::kernel::TarballSource::Package { package, .. } => Some(package.lock_key()),
+                crate::model::kernel::TarballSource::Url { .. } => None,
+            },
+            _ => None,
+        }
+        .is_some_and(|key| self.kernel_lock.get(&key).is_some());
         self.kernel_image(k).map_err(|e| {
-            if e.chain().any(|c| c.is::<apt::NotListed>()) {
+            // Only a pin can have left the archive; a version never pinned was never there.
+            if pinned && e.chain().any(|c| c.is::<apt::NotListed>()) {
                 e.context(format!(
                     "kernel `{}`: its pinned build has left the archive (distributions drop superseded builds). Run `{}` to move it to the archive's current build of the same line: it shows the old and new versions and sha256 before writing the manifest and the lock; review the diff",
                     k.name,
