@@ -44,6 +44,11 @@ pub fn main() -> ! {
     };
     port.set_nonce(&plan.nonce);
     install_panic_hook();
+    // After the plan: a kernel manifest can ask for the securityfs a system's init leaves
+    // unmounted (WSL2), and the preflight must see the guest as that system would.
+    if plan.mount_securityfs {
+        early_faults.extend(mount_securityfs());
+    }
     send(&mut port, |p| p.hello());
     if plan.version != VERSION {
         let message = format!(
@@ -118,20 +123,29 @@ fn send(port: &mut RecordPort, op: impl FnOnce(&mut RecordPort) -> std::io::Resu
     }
 }
 
-/// proc, sysfs, devtmpfs, securityfs, tmpfs on /tmp and /run. Returns what failed (reported as
-/// Faults once the record port is open). "Already mounted" is not a failure, nor is a kernel
-/// without securityfs (the preflight then reports no LSM list).
+type Mount<'a> = (&'a str, &'a str, &'a str, &'a [Errno]);
+
+/// proc, sysfs, devtmpfs, tmpfs on /tmp and /run. Returns what failed (reported as Faults once
+/// the record port is open). "Already mounted" is not a failure.
 fn mount_filesystems() -> Vec<String> {
-    let table: [(&str, &str, &str, &[Errno]); 6] = [
+    mount_all(&[
         ("proc", "/proc", "proc", &[Errno::EBUSY]),
         ("sysfs", "/sys", "sysfs", &[Errno::EBUSY]),
         ("devtmpfs", "/dev", "devtmpfs", &[Errno::EBUSY]),
-        ("securityfs", "/sys/kernel/security", "securityfs", &[Errno::EBUSY, Errno::ENOENT, Errno::ENODEV]),
         ("tmpfs", "/tmp", "tmpfs", &[Errno::EBUSY]),
         ("tmpfs", "/run", "tmpfs", &[Errno::EBUSY]),
-    ];
+    ])
+}
+
+/// securityfs on /sys/kernel/security; a kernel without it is not a failure (the preflight then
+/// reports no LSM list).
+fn mount_securityfs() -> Vec<String> {
+    mount_all(&[("securityfs", "/sys/kernel/security", "securityfs", &[Errno::EBUSY, Errno::ENOENT, Errno::ENODEV])])
+}
+
+fn mount_all(table: &[Mount]) -> Vec<String> {
     let mut faults = Vec::new();
-    for (source, target, fstype, tolerated) in table {
+    for &(source, target, fstype, tolerated) in table {
         // /sys/kernel/security exists only once sysfs is mounted; never create it ourselves.
         if target != "/sys/kernel/security" {
             let _ = std::fs::create_dir_all(target);

@@ -33,6 +33,7 @@ pub fn gather() -> Preflight {
     Preflight {
         release: release(),
         lsm: std::fs::read_to_string("/sys/kernel/security/lsm").ok().map(|s| s.trim().to_string()),
+        securityfs_mounted: std::fs::read_to_string("/proc/self/mounts").ok().map(|m| securityfs_in(&m)),
         landlock: landlock_abi(),
         seccomp: std::fs::read_to_string("/proc/self/status").ok().and_then(|s| status_field(&s, "Seccomp")),
         cmdline: std::fs::read_to_string("/proc/cmdline").map(|s| s.trim().to_string()).unwrap_or_default(),
@@ -91,6 +92,15 @@ fn gunzip(data: &[u8]) -> Option<Vec<u8>> {
     miniz_oxide::inflate::decompress_to_vec(data.get(pos..)?).ok()
 }
 
+/// Whether a mount table (/proc/self/mounts) has securityfs on /sys/kernel/security.
+fn securityfs_in(mounts: &str) -> bool {
+    mounts.lines().any(|l| {
+        let mut f = l.split_whitespace();
+        let (_, target, fstype) = (f.next(), f.next(), f.next());
+        target == Some("/sys/kernel/security") && fstype == Some("securityfs")
+    })
+}
+
 /// `uname -r`.
 fn release() -> String {
     // SAFETY: utsname is plain data, valid all zeroes.
@@ -122,6 +132,13 @@ mod tests {
         assert_eq!(status_field(status, "Seccomp").as_deref(), Some("2"));
         assert_eq!(status_field(status, "NoNewPrivs").as_deref(), Some("1"));
         assert_eq!(status_field(status, "Missing"), None);
+    }
+
+    #[test]
+    fn securityfs_is_found_in_the_mount_table() {
+        let with = "sysfs /sys sysfs rw 0 0\nsecurityfs /sys/kernel/security securityfs rw 0 0\n";
+        assert!(securityfs_in(with));
+        assert!(!securityfs_in("sysfs /sys sysfs rw 0 0\nnone /sys/kernel/security tmpfs rw 0 0\n"));
     }
 
     #[test]

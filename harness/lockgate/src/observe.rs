@@ -125,6 +125,7 @@ mod tests {
                 preflight: Preflight {
                     release: "6.8".into(),
                     lsm: None,
+                    securityfs_mounted: None,
                     landlock: AbiProbe::Abi(4),
                     seccomp: None,
                     cmdline: String::new(),

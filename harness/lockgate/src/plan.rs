@@ -166,7 +166,8 @@ fn check_names(kind: &str, asked: &[String], known: &[&str]) -> Result<()> {
 }
 
 /// The kernels `--kernel` asks for, as indices into `model.kernels`: none named → the default
-/// matrix (every manifest without `opt_in: true`); `all` → every manifest; else those named.
+/// matrix (every manifest of `matrix: default`); `nightly` → the default and nightly matrices;
+/// `all` → every manifest; else those named (with `nightly`, those too).
 pub fn select_kernels(model: &Model, asked: &[String]) -> Result<Vec<usize>> {
     let names: Vec<&str> = model.kernels.iter().map(|k| k.value.name.as_str()).collect();
     if asked.iter().any(|a| a == "all") {
@@ -176,9 +177,12 @@ pub fn select_kernels(model: &Model, asked: &[String]) -> Result<Vec<usize>> {
         return Ok((0..names.len()).filter(|&k| model.kernels[k].value.in_default_matrix()).collect());
     }
     let mut known = names.clone();
-    known.push("all");
+    known.extend(["all", "nightly"]);
     check_names("kernel", asked, &known)?;
-    Ok((0..names.len()).filter(|&k| asked.iter().any(|n| n == names[k])).collect())
+    let nightly = asked.iter().any(|a| a == "nightly");
+    Ok((0..names.len())
+        .filter(|&k| asked.iter().any(|n| n == names[k]) || nightly && model.kernels[k].value.in_nightly_matrix())
+        .collect())
 }
 
 /// The environments `--env` asks for (all when none is named), in the model's order.

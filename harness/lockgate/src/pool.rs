@@ -228,7 +228,7 @@ impl BootContext<'_> {
                     release: obs.preflight.release.clone(),
                     explanation: lockgate_protocol::explain_landlock(
                         &obs.preflight.landlock,
-                        obs.preflight.lsm.as_deref(),
+                        Some(&obs.preflight.lsm_seen()),
                         obs.preflight.config.as_ref(),
                     )
                     .map(|e| format!(": {e}"))
@@ -262,6 +262,7 @@ impl BootContext<'_> {
             cases: run.cases.clone(),
             fault: self.opts.guest_fault,
             shell: self.opts.shell,
+            mount_securityfs: manifest.mount_securityfs,
         };
         let initrd = work.path().join("initrd.cpio");
         image::write_initrd_layers(&self.base.path, self.layers, &plan, &initrd)?;

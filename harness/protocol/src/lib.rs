@@ -87,6 +87,19 @@ pub struct Plan {
     /// interactive shell (`--shell`); leaving it powers the guest off.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shell: bool,
+    /// Mount securityfs on /sys/kernel/security (the default). `false` reproduces systems whose
+    /// init does not (WSL2): the kernel has Landlock, but a tool reading
+    /// /sys/kernel/security/lsm finds nothing there.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub mount_securityfs: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// Faults the guest agent can be asked to commit, so that the host's handling of them is tested
@@ -681,6 +694,10 @@ pub struct Preflight {
     pub release: String,
     /// /sys/kernel/security/lsm, if securityfs could be read.
     pub lsm: Option<String>,
+    /// Whether securityfs is mounted on /sys/kernel/security (from /proc/self/mounts); `None`
+    /// from a guest that did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub securityfs_mounted: Option<bool>,
     pub landlock: AbiProbe,
     /// `Seccomp:` line of /proc/self/status, if present (0 = disabled, 1 strict, 2 filter).
     pub seccomp: Option<String>,
@@ -731,6 +748,20 @@ impl std::fmt::Display for EntryProbe {
         match self {
             EntryProbe::Available => f.write_str("available"),
             EntryProbe::Unavailable(why) => write!(f, "unavailable ({why})"),
+        }
+    }
+}
+
+impl Preflight {
+    /// The LSM list as a sandbox reading /sys/kernel/security/lsm would find it: the list, or
+    /// why there is none (securityfs not mounted; mounted without an `lsm` file, which is a
+    /// kernel without the LSM framework).
+    pub fn lsm_seen(&self) -> String {
+        match (&self.lsm, self.securityfs_mounted) {
+            (Some(l), _) => l.trim().to_string(),
+            (None, Some(false)) => "securityfs not mounted".into(),
+            (None, Some(true)) => "securityfs mounted, no lsm file (no LSM framework)".into(),
+            (None, None) => "securityfs unreadable".into(),
         }
     }
 }

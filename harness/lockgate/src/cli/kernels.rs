@@ -1,4 +1,4 @@
-//! `lockgate kernels list | fetch | lock | build`: the project's kernel matrix (its `kernels/`,
+//! `lockgate kernels list | fetch | lock | build | check | update`: the project's kernel matrix (its `kernels/`,
 //! else lockgate's shipped one). These commands read the kernel manifests and environments
 //! only: a scenario file, valid or not, does not concern them.
 
@@ -27,6 +27,27 @@ pub(super) enum KernelsCmd {
         #[arg(long)]
         rebuild: bool,
     },
+    /// Report each archive kernel whose pin is not the archive's current build of its line
+    /// (the same package with another build number, e.g. Debian's linux-image-6.1.0-47-… →
+    /// -50-…); exit status 1 when any is, so a nightly job sees drift before a pin vanishes.
+    Check {
+        /// Kernels to check, comma-separated; default: every kernel.
+        #[arg(long, value_delimiter = ',')]
+        kernel: Vec<String>,
+    },
+    /// Move archive kernels to the archive's current build of their line: shows the old and
+    /// new package, version and sha256, fetches and verifies the new build, then rewrites the
+    /// manifest and the lock (review the diff).
+    Update {
+        /// Kernels to move.
+        kernels: Vec<String>,
+        /// Every kernel whose pin is not its line's current build.
+        #[arg(long, conflicts_with = "kernels")]
+        all: bool,
+        /// Show the change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub(super) fn run(project: &Project, cmd: KernelsCmd) -> Result<bool> {
@@ -42,6 +63,16 @@ pub(super) fn run(project: &Project, cmd: KernelsCmd) -> Result<bool> {
             super::setup::ensure_build_tools()?;
             let mut f = crate::supply::for_repo(root, kernels_dir, cache.clone(), false)?;
             build(&model, &mut f, &kernel, rebuild)
+        }
+        KernelsCmd::Check { kernel } => {
+            super::setup::ensure_host_tools()?;
+            let mut f = crate::fetch::for_repo(root, &kernels_dir, cache.clone(), false)?;
+            super::drift::check(&model, &mut f, &kernel)
+        }
+        KernelsCmd::Update { kernels, all, dry_run } => {
+            super::setup::ensure_host_tools()?;
+            let mut f = crate::fetch::for_repo(root, &kernels_dir, cache.clone(), false)?;
+            super::drift::update(&model, &mut f, &kernels, all, dry_run)
         }
         KernelsCmd::Fetch | KernelsCmd::Lock => {
             super::setup::ensure_host_tools()?;
@@ -117,7 +148,10 @@ fn list(model: &Model, f: &Supply, cache: &Cache) -> Result<bool> {
             },
         };
         let abi = k.abi.to_string().replace("ABI ", "");
-        let opt = if k.opt_in { " (opt-in)" } else { "" };
+        let opt = match k.matrix() {
+            crate::model::kernel::Matrix::Default => String::new(),
+            m => format!(" ({m})"),
+        };
         let cmdline = if k.cmdline.is_empty() { String::new() } else { format!(" [{}]", k.cmdline) };
         println!(
             "{:<24} {:<8} {:<6} {:<24} {:<18} {}{cmdline}{opt}",
@@ -146,7 +180,9 @@ fn fetch_all(f: &mut Supply, model: &Model, lock: bool) -> Result<()> {
         };
         match got {
             Ok(a) => println!("{:<24} {} ({})", k.value.name.as_str(), a.sha256, a.path.display()),
-            Err(e) if k.value.opt_in => println!("{:<24} skipped (opt-in): {e:#}", k.value.name.as_str()),
+            Err(e) if k.value.matrix() == crate::model::kernel::Matrix::OptIn => {
+                println!("{:<24} skipped (opt-in): {e:#}", k.value.name.as_str())
+            }
             Err(e) => {
                 eprintln!("{}: {e:#}", k.value.name);
                 failed.push(k.value.name.to_string());

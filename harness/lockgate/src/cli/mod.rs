@@ -9,6 +9,7 @@ mod backports;
 mod check;
 mod compat;
 mod coverage;
+mod drift;
 mod enforcers;
 mod init;
 mod kernels;

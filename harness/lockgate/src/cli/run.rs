@@ -10,8 +10,9 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
 pub struct VmTestArgs {
-    /// Kernels to boot (names from kernels/*.yaml), comma-separated; default: the matrix (every
-    /// manifest without `opt_in: true`); `all`: every manifest, opt-in ones included.
+    /// Kernels to boot (names from kernels/*.yaml), comma-separated; default: the default matrix
+    /// (every manifest of `matrix: default`); `nightly`: the default and nightly matrices; `all`:
+    /// every manifest, opt-in ones included.
     #[arg(long, value_delimiter = ',')]
     pub kernel: Vec<String>,
     /// Scenarios to run (names), comma-separated; default: all.
@@ -259,7 +260,7 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
                 let ctx = crate::report::failure::Context {
                     release: preflight.map(|p| p.release.clone()),
                     kernel_landlock: preflight.map(|p| p.landlock.to_string()),
-                    lsm: preflight.and_then(|p| p.lsm.clone()),
+                    lsm: preflight.map(|p| p.lsm_seen()),
                     enforcer: r.enforcer.clone(),
                     environment: r.environments.get(&c.env).cloned(),
                 };

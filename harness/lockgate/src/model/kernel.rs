@@ -16,17 +16,76 @@ pub struct KernelManifest {
     /// Extra kernel command-line arguments (e.g. an `lsm=` without landlock).
     #[serde(default)]
     pub cmdline: String,
-    /// Not in the default matrix: runs only when `--kernel` names it (or `--kernel all`). For
-    /// kernels a plain run cannot always have, e.g. a URL outside the distribution archives,
-    /// which a machine without internet access cannot reach.
+    /// Which matrix the kernel belongs to: `default` (every run), `nightly` (`--kernel nightly`,
+    /// the nightly workflow's run) or `opt-in` (only when named, or `--kernel all`).
+    #[serde(default)]
+    pub matrix: Matrix,
+    /// The older spelling of `matrix: opt-in`: not in the default matrix, runs only when
+    /// `--kernel` names it (or `--kernel all`). For kernels a plain run cannot always have, e.g.
+    /// a URL outside the distribution archives, which a machine without internet access cannot
+    /// reach.
     #[serde(default)]
     pub opt_in: bool,
+    /// Whether the guest mounts securityfs (default `true`). `false` reproduces a system whose
+    /// init leaves it unmounted (WSL2): a guest-side fact, not a kernel build option, so it is
+    /// said here rather than in a config fragment. The kernel still has Landlock; only tools
+    /// that read /sys/kernel/security/lsm are misled.
+    #[serde(default = "yes")]
+    pub mount_securityfs: bool,
+    /// Why this kernel stays on its pinned build although the archive has a newer one of its
+    /// line (e.g. the exact build of a bug report). `kernels check` reports it as held, not as
+    /// drift, unless the build has left the archive; `kernels update --all` leaves it alone.
+    #[serde(default)]
+    pub hold: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The matrices a kernel can belong to. Each wider one includes the narrower: a nightly run
+/// boots the default kernels too, `--kernel all` boots every kernel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Matrix {
+    /// Every run without `--kernel`: pull requests, the mutation gate, the bench.
+    #[default]
+    Default,
+    /// The nightly run (`--kernel nightly`): costlier kernels that add little a default kernel
+    /// does not already show.
+    Nightly,
+    /// Only when named (or `--kernel all`).
+    OptIn,
+}
+
+impl std::fmt::Display for Matrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Matrix::Default => "default",
+            Matrix::Nightly => "nightly",
+            Matrix::OptIn => "opt-in",
+        })
+    }
 }
 
 impl KernelManifest {
+    /// The matrix this kernel belongs to (`opt_in: true` is `matrix: opt-in`).
+    pub fn matrix(&self) -> Matrix {
+        if self.opt_in {
+            Matrix::OptIn
+        } else {
+            self.matrix
+        }
+    }
+
     /// Whether a run without `--kernel` boots this kernel.
     pub fn in_default_matrix(&self) -> bool {
-        !self.opt_in
+        self.matrix() == Matrix::Default
+    }
+
+    /// Whether `--kernel nightly` boots this kernel (the default matrix and the nightly one).
+    pub fn in_nightly_matrix(&self) -> bool {
+        self.matrix() <= Matrix::Nightly
     }
 }
 
@@ -77,11 +136,41 @@ pub enum KernelSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildSource {
     pub tarball: TarballSource,
-    /// The config fragment applied on top of `make tinyconfig`; as written in the manifest
-    /// (relative to the manifest's directory), resolved by [`KernelSource::resolve_paths`].
-    pub fragment: String,
-    /// Where the fragment is on this machine, once resolved.
-    pub fragment_path: std::path::PathBuf,
+    /// The config fragments applied on top of `make tinyconfig`, in order (a later setting of a
+    /// symbol overrides an earlier one, as kconfig reads a .config); one or more.
+    pub fragments: Vec<Fragment>,
+}
+
+/// One config fragment of a build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fragment {
+    /// As written in the manifest (relative to the manifest's directory).
+    pub written: String,
+    /// Where it is on this machine, once resolved by [`KernelSource::resolve_paths`].
+    pub path: std::path::PathBuf,
+}
+
+impl BuildSource {
+    /// The fragments as written, `tiny.config + no-lsm.config`.
+    pub fn fragment_names(&self) -> String {
+        self.fragments.iter().map(|f| f.written.as_str()).collect::<Vec<_>>().join(" + ")
+    }
+
+    /// The fragments' bytes, concatenated in order (a newline between two when the first lacks
+    /// one): what the build merges, and what its cache key digests. One fragment is its bytes
+    /// unchanged, so a single-fragment build keeps its key.
+    pub fn fragment_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        let mut all = Vec::new();
+        for f in &self.fragments {
+            if !all.is_empty() && !all.ends_with(b"\n") {
+                all.push(b'\n');
+            }
+            let bytes = std::fs::read(&f.path)
+                .map_err(|e| anyhow::anyhow!("cannot read the config fragment {}: {e}", f.path.display()))?;
+            all.extend_from_slice(&bytes);
+        }
+        Ok(all)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,8 +203,16 @@ struct RawBuild {
     tarball: Option<String>,
     /// Or a source tarball at a URL.
     url: Option<String>,
-    /// The config fragment, relative to the manifest's directory.
-    fragment: String,
+    /// The config fragment, relative to the manifest's directory, or a list of them (applied
+    /// in order).
+    fragment: OneOrMany,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -167,16 +264,17 @@ impl TryFrom<RawSource> for KernelSource {
                     }
                     _ => return Err("`build:` takes a source: `package: {…}` with `tarball: <path inside it>`, or `url: <tarball URL>`".into()),
                 };
-                if b.fragment.trim().is_empty() {
+                let written = match b.fragment {
+                    OneOrMany::One(f) => vec![f],
+                    OneOrMany::Many(fs) => fs,
+                };
+                if written.is_empty() || written.iter().any(|f| f.trim().is_empty()) {
                     return Err(
-                        "`build.fragment` names the config fragment, e.g. tiny.config beside this manifest".into()
+                        "`build.fragment` names the config fragment, e.g. tiny.config beside this manifest (or a list: [tiny.config, more.config])".into()
                     );
                 }
-                Ok(KernelSource::Build(BuildSource {
-                    tarball,
-                    fragment_path: b.fragment.clone().into(),
-                    fragment: b.fragment,
-                }))
+                let fragments = written.into_iter().map(|w| Fragment { path: w.clone().into(), written: w }).collect();
+                Ok(KernelSource::Build(BuildSource { tarball, fragments }))
             }
             _ => Err(KINDS.into()),
         }
@@ -199,7 +297,9 @@ impl KernelSource {
     /// Resolve paths written relative to the manifest (a build's fragment) against its directory.
     pub fn resolve_paths(&mut self, manifest_dir: &std::path::Path) {
         if let KernelSource::Build(b) = self {
-            b.fragment_path = manifest_dir.join(&b.fragment);
+            for f in &mut b.fragments {
+                f.path = manifest_dir.join(&f.written);
+            }
         }
     }
 
@@ -217,9 +317,9 @@ impl KernelSource {
             KernelSource::Url { url, .. } => format!("url {url}"),
             KernelSource::Build(b) => match &b.tarball {
                 TarballSource::Package { package, .. } => {
-                    format!("build {}={} + {}", package.name, package.version, b.fragment)
+                    format!("build {}={} + {}", package.name, package.version, b.fragment_names())
                 }
-                TarballSource::Url { url } => format!("build {url} + {}", b.fragment),
+                TarballSource::Url { url } => format!("build {url} + {}", b.fragment_names()),
             },
         }
     }
@@ -288,6 +388,11 @@ mod tests {
     fn every_source_kind_parses() {
         let url = parse("name: n\nabi: 4\nopt_in: true\nsource:\n  url: https://example.org/k.deb\n  image: boot/vmlinuz-6.8.0-57-generic\n").unwrap();
         assert!(!url.in_default_matrix());
+        assert!(!url.in_nightly_matrix());
+        let nightly = parse("name: n\nabi: 4\nmatrix: nightly\nsource: {path: /k}\n").unwrap();
+        assert!(!nightly.in_default_matrix() && nightly.in_nightly_matrix());
+        let wrong = parse("name: n\nabi: 4\nmatrix: weekly\nsource: {path: /k}\n").unwrap_err();
+        assert!(wrong.contains("matrix") && wrong.contains("nightly"), "{wrong}");
         assert_eq!(url.source.describe(), "url https://example.org/k.deb");
         assert!(
             matches!(&url.source, KernelSource::Url { image: Some(i), .. } if i == "boot/vmlinuz-6.8.0-57-generic")
@@ -301,7 +406,7 @@ mod tests {
         let mut s = built.source.clone();
         s.resolve_paths(std::path::Path::new("/repo/kernels"));
         assert!(
-            matches!(&s, KernelSource::Build(b) if b.fragment_path == std::path::Path::new("/repo/kernels/tiny.config"))
+            matches!(&s, KernelSource::Build(b) if b.fragments[0].path == std::path::Path::new("/repo/kernels/tiny.config"))
         );
         let from_url = parse("name: t\nabi: 2\nsource: {build: {url: 'https://example.org/linux-6.1.1.tar.xz', fragment: tiny.config}}\n").unwrap();
         assert!(matches!(&from_url.source, KernelSource::Build(b) if matches!(&b.tarball, TarballSource::Url { .. })));

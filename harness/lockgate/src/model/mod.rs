@@ -62,13 +62,21 @@ pub fn load_kernel(file: &Path) -> Result<KernelManifest> {
         std::fs::read_to_string(file).with_context(|| format!("cannot read kernel manifest {}", file.display()))?;
     let mut k: KernelManifest = parse_yaml(file, &text)?;
     k.source.resolve_paths(file.parent().unwrap_or(Path::new(".")));
+    if k.opt_in && k.matrix != kernel::Matrix::Default {
+        bail!(
+            "{}:{}: opt_in: `opt_in: true` is the older spelling of `matrix: opt-in`; keep only `matrix: {}`",
+            file.display(),
+            locate::line_of(&text, "opt_in"),
+            k.matrix
+        );
+    }
     if let kernel::KernelSource::Build(b) = &k.source {
-        if !b.fragment_path.is_file() {
+        if let Some(f) = b.fragments.iter().find(|f| !f.path.is_file()) {
             bail!(
                 "{}:{}: source.build.fragment: {} does not exist; keep the config fragment beside the manifest",
                 file.display(),
                 locate::line_of(&text, "source.build.fragment"),
-                b.fragment_path.display()
+                f.path.display()
             );
         }
     }

@@ -73,6 +73,41 @@ impl AptRoot {
         Ok((out.status.success(), text))
     }
 
+    /// `apt-cache` with this state.
+    fn cache_query(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("apt-cache")
+            .args(args)
+            .env("APT_CONFIG", &self.config)
+            .output()
+            .context("cannot run apt-cache: lockgate reads the archive's index through apt")?;
+        if !out.status.success() {
+            bail!("apt-cache {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The names the index lists that start with `prefix`.
+    pub fn names_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self.cache_query(&["pkgnames", prefix])?.lines().map(str::to_string).collect())
+    }
+
+    /// Every version of `name` the index lists, with the .deb's sha256.
+    pub fn versions(&self, name: &str) -> Result<Vec<Listed>> {
+        let text = self.cache_query(&["show", name])?;
+        Ok(text
+            .split("\n\n")
+            .filter_map(|stanza| {
+                let field = |f: &str| {
+                    stanza
+                        .lines()
+                        .find_map(|l| l.strip_prefix(f).and_then(|r| r.strip_prefix(": ")).map(str::to_string))
+                };
+                Some(Listed { name: field("Package")?, version: field("Version")?, sha256: field("SHA256")? })
+            })
+            .filter(|l| l.name == name)
+            .collect())
+    }
+
     pub fn update(&self) -> Result<()> {
         let (ok, text) = self.apt(&["update"], &self.dir)?;
         // apt-get update exits 0 even when a source failed; its E:/W: lines tell.
@@ -100,16 +135,24 @@ impl AptRoot {
             (ok, text) = self.apt(&["download", &spec], into)?;
         }
         if !ok {
-            let hint = if text.contains("Version") && text.contains("was not found")
+            let errs: Vec<&str> = text.lines().filter(|l| l.starts_with("E:") || l.starts_with("Err")).collect();
+            if text.contains("Version") && text.contains("was not found")
                 || text.contains("Unable to locate")
                 || text.contains("Can't select")
             {
-                format!("the archive's {} index has no {spec}; pick a version it carries (apt-cache policy {} with this suite) and update the manifest", pkg.suite, pkg.name)
-            } else {
-                "check the network and the mirror (LOCKGATE_DEBIAN_MIRROR / LOCKGATE_UBUNTU_MIRROR)".to_string()
-            };
-            let errs: Vec<&str> = text.lines().filter(|l| l.starts_with("E:") || l.starts_with("Err")).collect();
-            bail!("cannot download {} ({}): {}\n{}", spec, pkg.suite, hint, errs.join("\n"));
+                return Err(anyhow::Error::new(NotListed {
+                    message: format!(
+                        "cannot download {spec} ({}): the archive's {} index has no {spec}; pick a version it carries (apt-cache policy {} with this suite) and update the manifest\n{}",
+                        pkg.suite, pkg.suite, pkg.name, errs.join("\n")
+                    ),
+                }));
+            }
+            bail!(
+                "cannot download {} ({}): check the network and the mirror (LOCKGATE_DEBIAN_MIRROR / LOCKGATE_UBUNTU_MIRROR)\n{}",
+                spec,
+                pkg.suite,
+                errs.join("\n")
+            );
         }
         let deb = std::fs::read_dir(into)?
             .flatten()
@@ -119,6 +162,30 @@ impl AptRoot {
         Ok(deb)
     }
 }
+
+/// One build the suite's index lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub version: String,
+    /// The .deb's sha256 as the signed index gives it (verified again when it is downloaded).
+    pub sha256: String,
+}
+
+/// A package version the suite's index does not list (superseded builds leave it): the caller
+/// says what to do, e.g. for a kernel, the command that moves it to the current build.
+#[derive(Debug)]
+pub struct NotListed {
+    message: String,
+}
+
+impl std::fmt::Display for NotListed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for NotListed {}
 
 /// Unpack a .deb's files into `into` (an existing, empty directory).
 pub fn unpack_deb(deb: &Path, into: &Path) -> Result<()> {

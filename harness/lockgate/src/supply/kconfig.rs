@@ -102,9 +102,10 @@ impl Supply {
             }
             KernelSource::Url { image: None, .. } => return Ok(None),
             KernelSource::Build(b) => match self.cached_build(b)? {
-                Some(built) => {
-                    (built.config.path, format!(".config of the build ({} + {})", k.source.describe(), b.fragment))
-                }
+                Some(built) => (
+                    built.config.path,
+                    format!(".config of the build ({} + {})", k.source.describe(), b.fragment_names()),
+                ),
                 None => return Ok(None),
             },
             KernelSource::Path { path } => {

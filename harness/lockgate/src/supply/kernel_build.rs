@@ -82,9 +82,7 @@ impl Supply {
     /// The built kernel when the cache has it (no fetch, no build).
     pub fn cached_build(&self, b: &BuildSource) -> Result<Option<Built>> {
         let Some(source) = self.build_source_pin(b) else { return Ok(None) };
-        let fragment = std::fs::read(&b.fragment_path)
-            .with_context(|| format!("cannot read the config fragment {}", b.fragment_path.display()))?;
-        self.lookup_build(&build_key(&source, &fragment))
+        self.lookup_build(&build_key(&source, &b.fragment_bytes()?))
     }
 
     /// Whether `k` is a kernel built from source that the cache does not have yet: a run boots
@@ -122,8 +120,7 @@ impl Supply {
     /// cache (to measure a build, or after changing the host's compiler).
     pub fn built_kernel(&mut self, k: &KernelManifest, rebuild: bool) -> Result<Built> {
         let KernelSource::Build(b) = &k.source else { bail!("kernel `{}` is not built from source", k.name) };
-        let fragment = std::fs::read(&b.fragment_path)
-            .with_context(|| format!("cannot read the config fragment {}", b.fragment_path.display()))?;
+        let fragment = b.fragment_bytes()?;
         if !rebuild {
             if let Some(source) = self.build_source_pin(b) {
                 if let Some(built) = self.lookup_build(&build_key(&source, &fragment))? {
@@ -170,7 +167,7 @@ impl Supply {
         progress.line("  1/4 unpacking the source");
         unpack(&source.path, b, &tree)?;
         progress.line("  2/4 configuring: make tinyconfig + fragment + olddefconfig");
-        configure(&tree, &b.fragment_path, &fragment, work.path())?;
+        configure(&tree, &b.fragment_names(), &fragment, work.path())?;
         let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         progress.line(&format!("  3/4 make -j{jobs} bzImage"));
         make_bzimage(&tree, jobs, work.path(), &progress)?;
@@ -336,7 +333,7 @@ fn tail(text: &str, n: usize) -> String {
 }
 
 /// tinyconfig + fragment + olddefconfig, then check the fragment survived.
-fn configure(tree: &Path, fragment_path: &Path, fragment: &[u8], work: &Path) -> Result<()> {
+fn configure(tree: &Path, fragment_names: &str, fragment: &[u8], work: &Path) -> Result<()> {
     let mut c = make(tree);
     c.arg("tinyconfig");
     run_logged(c, &work.join("tinyconfig.log"), "make tinyconfig")?;
@@ -354,7 +351,7 @@ fn configure(tree: &Path, fragment_path: &Path, fragment: &[u8], work: &Path) ->
         bail!(
             "the config fragment {} asks for settings that `make olddefconfig` did not keep (their dependencies are not met; \
              add those to the fragment, or look the symbols up with `make menuconfig`, `/`):\n  {}",
-            fragment_path.display(),
+            fragment_names,
             dropped.join("\n  ")
         );
     }
@@ -362,9 +359,16 @@ fn configure(tree: &Path, fragment_path: &Path, fragment: &[u8], work: &Path) ->
 }
 
 /// The fragment's settings that the final .config does not have, as `CONFIG_X: wanted W, got G`.
+/// A symbol set twice (a later fragment overriding tiny.config) is checked at its last value,
+/// the one kconfig keeps.
 pub fn dropped_settings(fragment: &str, config: &str) -> Vec<String> {
     let have = parse_settings(config);
-    parse_settings(fragment)
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for (sym, v) in parse_settings(fragment) {
+        wanted.retain(|(s, _)| *s != sym);
+        wanted.push((sym, v));
+    }
+    wanted
         .into_iter()
         .filter_map(|(sym, want)| {
             let got = have.iter().find(|(s, _)| *s == sym).map(|(_, v)| v.clone()).unwrap_or_else(|| "n".into());

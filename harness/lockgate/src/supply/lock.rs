@@ -45,6 +45,10 @@ impl LockFile {
         self.entries.insert(key.to_string(), sha256.to_string());
     }
 
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        self.entries.remove(key)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

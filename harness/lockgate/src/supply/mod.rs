@@ -12,6 +12,7 @@
 
 pub mod apt;
 pub mod cargo;
+pub mod drift;
 pub mod guest;
 pub mod host_libs;
 pub mod kconfig;
@@ -72,6 +73,8 @@ pub struct Supply {
     pub held: Option<crate::cache::CacheLock>,
     /// Packages downloaded so far (a warm run downloads none).
     pub downloads: usize,
+    /// The suites whose index this process has refreshed (`kernels check` asks each once).
+    pub refreshed: std::collections::BTreeSet<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -88,8 +91,34 @@ impl Supply {
         }
     }
 
-    /// The kernel image of a manifest, fetched and verified.
+    /// The kernel image of a manifest, fetched and verified. A pinned package the archive no
+    /// longer lists is an error naming the command that moves the kernel to its line's
+    /// current build.
     pub fn kernel(&mut self, k: &KernelManifest) -> Result<Artifact> {
+        let pinned = match &k.source {
+            KernelSource::Package { package, .. } => Some(package.lock_key()),
+            KernelSource::Build(b) => match &b.tarball {
+                crate::model::kernel::TarballSource::Package { package, .. } => Some(package.lock_key()),
+                crate::model::kernel::TarballSource::Url { .. } => None,
+            },
+            _ => None,
+        }
+        .is_some_and(|key| self.kernel_lock.get(&key).is_some());
+        self.kernel_image(k).map_err(|e| {
+            // Only a pin can have left the archive; a version never pinned was never there.
+            if pinned && e.chain().any(|c| c.is::<apt::NotListed>()) {
+                e.context(format!(
+                    "kernel `{}`: its pinned build has left the archive (distributions drop superseded builds). Run `{}` to move it to the archive's current build of the same line: it shows the old and new versions and sha256 before writing the manifest and the lock; review the diff",
+                    k.name,
+                    crate::invocation::command(&format!("kernels update {}", k.name))
+                ))
+            } else {
+                e
+            }
+        })
+    }
+
+    fn kernel_image(&mut self, k: &KernelManifest) -> Result<Artifact> {
         match &k.source {
             KernelSource::Package { package, image } => {
                 self.packaged_file(package, image, Which::Kernels).with_context(|| format!("kernel `{}`", k.name))
@@ -239,5 +268,6 @@ pub fn for_repo(repo: &Path, kernels_dir: &Path, cache: Cache, update_lock: bool
         verbose: true,
         held: None,
         downloads: 0,
+        refreshed: Default::default(),
     })
 }

@@ -116,8 +116,7 @@ impl Recipe {
             Recipe::LinuxSample { package, tarball, source } => {
                 let b = BuildSource {
                     tarball: TarballSource::Package { package: package.clone(), tarball: tarball.clone() },
-                    fragment: String::new(),
-                    fragment_path: PathBuf::new(),
+                    fragments: Vec::new(),
                 };
                 let deb = supply.build_source(&b).with_context(|| format!("the Linux sources for {name}"))?;
                 linux_sample(work.path(), &deb.path, tarball, source)?

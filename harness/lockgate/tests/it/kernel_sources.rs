@@ -216,6 +216,8 @@ fn a_missing_package_version_is_a_clear_error() {
     }
     assert!(err.contains("has no linux-image-6.1.0-50-cloud-amd64=0.0-not-in-the-archive"), "{err}");
     assert!(err.contains("pick a version it carries"), "{err}");
+    // Never pinned, so it did not "leave" the archive (that message is for pins: kernel_drift.rs).
+    assert!(!err.contains("has left the archive"), "{err}");
     assert_eq!(w.blobs(), 0);
     assert!(!w.lock_text().contains("0.0-not-in-the-archive"));
 }
@@ -253,7 +255,7 @@ fn a_package_whose_pin_is_wrong_is_refused() {
 }
 
 /// `opt_in: true` keeps a kernel out of the default matrix; `--kernel NAME` or `--kernel all`
-/// selects it.
+/// selects it. `matrix: nightly` keeps one out of the default matrix and in `--kernel nightly`.
 #[test]
 fn opt_in_kernels_run_only_when_asked_for() {
     let dir = tempfile::tempdir().unwrap();
@@ -263,6 +265,7 @@ fn opt_in_kernels_run_only_when_asked_for() {
     std::fs::write(k.join("a.yaml"), "name: a\nabi: 1\nsource: {path: /a}\n").unwrap();
     std::fs::write(k.join("b.yaml"), "name: b\nabi: 4\nopt_in: true\nsource: {url: 'https://example.org/b'}\n")
         .unwrap();
+    std::fs::write(k.join("c.yaml"), "name: c\nabi: 5\nmatrix: nightly\nsource: {path: /c}\n").unwrap();
     let model = lockgate::internals::model::load(&s, &lockgate::internals::model::MatrixDirs::beside(&k)).unwrap();
     let names = |asked: &[&str]| -> Vec<String> {
         let asked: Vec<String> = asked.iter().map(|a| a.to_string()).collect();
@@ -274,7 +277,9 @@ fn opt_in_kernels_run_only_when_asked_for() {
     };
     assert_eq!(names(&[]), ["a"]);
     assert_eq!(names(&["b"]), ["b"]);
-    assert_eq!(names(&["all"]), ["a", "b"]);
-    let err = lockgate::internals::plan::select_kernels(&model, &["c".to_string()]).unwrap_err().to_string();
-    assert!(err.contains("no kernel is named `c`; known kernels: a, b, all"), "{err}");
+    assert_eq!(names(&["nightly"]), ["a", "c"]);
+    assert_eq!(names(&["nightly", "b"]), ["a", "b", "c"]);
+    assert_eq!(names(&["all"]), ["a", "b", "c"]);
+    let err = lockgate::internals::plan::select_kernels(&model, &["d".to_string()]).unwrap_err().to_string();
+    assert!(err.contains("no kernel is named `d`; known kernels: a, b, c, all, nightly"), "{err}");
 }

@@ -325,7 +325,7 @@ fn nightly_runs_every_shard_with_kvm_caches_and_artifacts() {
     assert_eq!(job["env"]["SHARD"].as_str(), Some("${{ matrix.shard }}/${{ strategy.job-total }}"));
     let text = read(&root().join(".github/workflows/nightly.yml"));
     for want in [
-        "--shard \"$SHARD\"",
+        "--kernel nightly --shard \"$SHARD\"",
         "--junit",
         "--markdown",
         "KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0666\"",
@@ -337,17 +337,27 @@ fn nightly_runs_every_shard_with_kvm_caches_and_artifacts() {
     ] {
         assert!(text.contains(want), "nightly.yml lacks {want}");
     }
-    // Every shard has work: the matrix never has more shards than kernels.
+    // Every shard has work: the matrix never has more shards than the nightly matrix's kernels.
     let model = lockgate::internals::model::load(
         &root().join("scenarios"),
         &lockgate::internals::model::MatrixDirs::beside(&root().join("kernels")),
     )
     .expect("the repository's model loads");
+    let nightly = plan::select_kernels(&model, &["nightly".to_string()]).unwrap().len();
     assert!(
-        n as usize <= model.kernels.len(),
-        "{n} shards for {} kernels: a shard would run nothing",
-        model.kernels.len()
+        nightly > 0 && n as usize <= nightly,
+        "{n} shards for {nightly} nightly kernels: a shard would run nothing"
     );
+}
+
+/// Issue 26: the nightly reports drift of the kernels' pins and fails on it.
+#[test]
+fn nightly_reports_kernel_pin_drift() {
+    let wf = yaml("nightly.yml");
+    let job = &wf["jobs"]["drift"];
+    assert!(job.is_mapping(), "nightly.yml has a drift job");
+    let r: String = job["steps"].as_sequence().into_iter().flatten().filter_map(|s| s["run"].as_str()).collect();
+    assert!(r.contains("set -o pipefail") && r.contains("cargo xtask kernels check"), "{r}");
 }
 
 /// Issue 13: the nightly fetches every real enforcer, runs them over the suite, renders the
