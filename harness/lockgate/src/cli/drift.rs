@@ -4,10 +4,10 @@
 //! `update` moves kernels to that build, following the distribution's rename, and shows the old
 //! and new names, versions and sha256 before it writes the manifest and the lock.
 
-use crate::fetch::drift::{Drift, Line, Listed};
-use crate::fetch::Fetcher;
 use crate::model::kernel::{KernelManifest, KernelSource, PackageRef, TarballSource};
 use crate::model::{Loaded as Located, Model};
+use crate::supply::drift::{Drift, Line, Listed};
+use crate::supply::Supply;
 use anyhow::{bail, Context, Result};
 
 /// The archive package a kernel is pinned to: its image's, or its source's for a built kernel.
@@ -64,7 +64,7 @@ fn drifts(k: &KernelManifest, pkg: &PackageRef, d: &Drift) -> bool {
 }
 
 /// `kernels check`: false (exit 1) when any pin is not its line's current build.
-pub(super) fn check(model: &Model, f: &mut Fetcher, asked: &[String]) -> Result<bool> {
+pub(super) fn check(model: &Model, f: &mut Supply, asked: &[String]) -> Result<bool> {
     let mut drifted = Vec::new();
     for k in selected(model, asked)? {
         let k = &k.value;
@@ -90,7 +90,7 @@ pub(super) fn check(model: &Model, f: &mut Fetcher, asked: &[String]) -> Result<
 }
 
 /// `kernels update`: move each kernel asked for to its line's current build.
-pub(super) fn update(model: &Model, f: &mut Fetcher, asked: &[String], all: bool, dry_run: bool) -> Result<bool> {
+pub(super) fn update(model: &Model, f: &mut Supply, asked: &[String], all: bool, dry_run: bool) -> Result<bool> {
     if asked.is_empty() && !all {
         bail!(
             "name the kernels to move to the archive's current build (`{}`), or give --all",
@@ -127,7 +127,7 @@ pub(super) fn update(model: &Model, f: &mut Fetcher, asked: &[String], all: bool
 /// checked on download; its image present), then writes the manifest and the lock.
 fn move_kernel(
     model: &Model,
-    f: &mut Fetcher,
+    f: &mut Supply,
     k: &Located<KernelManifest>,
     old: &PackageRef,
     current: &Listed,

@@ -66,12 +66,12 @@ pub(super) fn run(project: &Project, cmd: KernelsCmd) -> Result<bool> {
         }
         KernelsCmd::Check { kernel } => {
             super::setup::ensure_host_tools()?;
-            let mut f = crate::fetch::for_repo(root, &kernels_dir, cache.clone(), false)?;
+            let mut f = crate::supply::for_repo(root, kernels_dir, cache.clone(), false)?;
             super::drift::check(&model, &mut f, &kernel)
         }
         KernelsCmd::Update { kernels, all, dry_run } => {
             super::setup::ensure_host_tools()?;
-            let mut f = crate::fetch::for_repo(root, &kernels_dir, cache.clone(), false)?;
+            let mut f = crate::supply::for_repo(root, kernels_dir, cache.clone(), false)?;
             super::drift::update(&model, &mut f, &kernels, all, dry_run)
         }
         KernelsCmd::Fetch | KernelsCmd::Lock => {

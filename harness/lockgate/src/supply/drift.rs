@@ -8,7 +8,7 @@
 
 use super::apt::AptRoot;
 pub use super::apt::Listed;
-use super::Fetcher;
+use super::Supply;
 use crate::model::kernel::PackageRef;
 use anyhow::{Context, Result};
 use std::cmp::Ordering;
@@ -82,7 +82,7 @@ impl Drift {
     }
 }
 
-impl Fetcher {
+impl Supply {
     /// The suite's current build of `pkg`'s line, from a freshly updated index.
     pub fn drift(&mut self, pkg: &PackageRef) -> Result<Drift> {
         let keyring = self.keyring(pkg.distro)?;

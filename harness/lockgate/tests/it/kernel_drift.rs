@@ -45,7 +45,7 @@ fn a_vanished_pin_is_named_reported_and_moved_to_the_current_build_of_its_line()
 
     // A run that needs the kernel: the archive has no such build, and the error says what to run.
     let cache = Cache::at(cache_dir.clone()).unwrap();
-    let mut f = lockgate::internals::fetch::for_repo(&project, &kernels, cache.clone(), false).unwrap();
+    let mut f = lockgate::internals::supply::for_repo(&project, &kernels, cache.clone(), false).unwrap();
     f.verbose = false;
     let k = lockgate::internals::model::load_kernel(&manifest).unwrap();
     let err = format!("{:#}", f.kernel(&k).unwrap_err());
@@ -95,7 +95,7 @@ fn a_vanished_pin_is_named_reported_and_moved_to_the_current_build_of_its_line()
     let (code, out) = lockgate(&project, &cache_dir, &["kernels", "check"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&format!("current  {}={}", package.name, package.version)), "{out}");
-    let mut f = lockgate::internals::fetch::for_repo(&project, &kernels, cache, false).unwrap();
+    let mut f = lockgate::internals::supply::for_repo(&project, &kernels, cache, false).unwrap();
     f.verbose = false;
     f.kernel(&moved).expect("the moved kernel's image, from the cache");
 }

@@ -15,6 +15,7 @@ mod containers;
 mod example_project;
 mod faults;
 mod kernel_axis;
+mod kernel_drift;
 mod kernel_sources;
 mod native_policy;
 mod openshell_format;
