@@ -2,7 +2,8 @@
 //!
 //! - `test`: everything CI runs: lint, unit tests, VM tests on real kernels, the mutation gate;
 //! - `lint`, `module-graph`: the lint gates and each crate's module graph;
-//! - `bench`, `boot-soak`: where a run's time goes; hangs and boot times per machine type.
+//! - `bench`, `boot-soak`: where a run's time goes; hangs and boot times per machine type;
+//! - `package`: lockgate as `.crate` files, built again from them alone with `--verify-install`.
 //!
 //! Every other command (`vm-test`, `kernels`, `known-bad`, …) is the product's, handed to
 //! `lockgate::cli` as a sandbox project's xtask hands it.
@@ -11,6 +12,7 @@ mod bench;
 mod bench_scale;
 mod module_graph;
 mod one_cache;
+mod package;
 mod soak;
 mod test_cmd;
 
@@ -44,10 +46,13 @@ enum Cmd {
     BootSoak(soak::SoakArgs),
     /// Print each crate's module graph (who refers to whom) and its cycles, if any.
     ModuleGraph,
+    /// Package lockgate as `.crate` files (with the checkout's files it embeds), and with
+    /// `--verify-install DIR` build it from them alone.
+    Package(package::PackageArgs),
 }
 
 /// The commands that are lockgate's own; any other goes to the product.
-const OWN: [&str; 5] = ["test", "lint", "bench", "boot-soak", "module-graph"];
+const OWN: [&str; 6] = ["test", "lint", "bench", "boot-soak", "module-graph", "package"];
 
 fn main() {
     let first = std::env::args().nth(1).unwrap_or_default();
@@ -63,6 +68,7 @@ fn main() {
         Cmd::Bench(args) => bench::bench(&args),
         Cmd::BootSoak(args) => soak::run(&args),
         Cmd::ModuleGraph => module_graph_cmd(),
+        Cmd::Package(args) => package::package(&args),
     };
     match result {
         Ok(true) => {}

@@ -8,6 +8,7 @@
 //! the same run (same kernel, environment and enforcer) they share one boot through
 //! [`shared`], which says for each group why sharing leaves each test what it asserts.
 
+mod action_install;
 mod common;
 mod shared;
 
@@ -20,6 +21,7 @@ mod kernel_sources;
 mod native_policy;
 mod openshell_format;
 mod outside_runs;
+mod package;
 mod parsers_fuzz;
 mod syscall_probes;
 mod verdict_words;
