@@ -2,7 +2,8 @@
 //!
 //! - `test`: everything CI runs: lint, unit tests, VM tests on real kernels, the mutation gate;
 //! - `lint`, `module-graph`: the lint gates and each crate's module graph;
-//! - `bench`, `boot-soak`: where a run's time goes; hangs and boot times per machine type.
+//! - `bench`, `boot-soak`: where a run's time goes; hangs and boot times per machine type;
+//! - `schemas`: the JSON Schemas in `schemas/`, generated from the file kinds' types.
 //!
 //! Every other command (`vm-test`, `kernels`, `known-bad`, …) is the product's, handed to
 //! `lockgate::cli` as a sandbox project's xtask hands it.
@@ -11,6 +12,7 @@ mod bench;
 mod bench_scale;
 mod module_graph;
 mod one_cache;
+mod schemas;
 mod soak;
 mod test_cmd;
 
@@ -35,7 +37,8 @@ enum Cmd {
     /// mutation gate.
     Test,
     /// The lint gates: rustfmt, the module graph and may-import table, the library's façade,
-    /// one cache per command, clippy (warnings are errors), the coverage table up to date.
+    /// one cache per command, clippy (warnings are errors), the coverage table and the JSON
+    /// Schemas up to date.
     Lint,
     /// Measure where a run's time goes: floor boot vs cell, per added scenario, -j 1 vs -j N.
     Bench(bench::BenchArgs),
@@ -44,10 +47,12 @@ enum Cmd {
     BootSoak(soak::SoakArgs),
     /// Print each crate's module graph (who refers to whom) and its cycles, if any.
     ModuleGraph,
+    /// Write the JSON Schemas of the files a user writes into `schemas/` (`--check`: compare).
+    Schemas(schemas::SchemasArgs),
 }
 
 /// The commands that are lockgate's own; any other goes to the product.
-const OWN: [&str; 5] = ["test", "lint", "bench", "boot-soak", "module-graph"];
+const OWN: [&str; 6] = ["test", "lint", "bench", "boot-soak", "module-graph", "schemas"];
 
 fn main() {
     let first = std::env::args().nth(1).unwrap_or_default();
@@ -63,6 +68,7 @@ fn main() {
         Cmd::Bench(args) => bench::bench(&args),
         Cmd::BootSoak(args) => soak::run(&args),
         Cmd::ModuleGraph => module_graph_cmd(),
+        Cmd::Schemas(args) => schemas::run(&args),
     };
     match result {
         Ok(true) => {}
@@ -108,6 +114,12 @@ pub(crate) fn lint() -> Result<bool> {
         bail!("module graph (see `cargo xtask module-graph`):\n{}", problems.join("\n"));
     }
     gate(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], "fix the warnings above")?;
+    // The schemas are generated from the file kinds' types: a field added without them makes
+    // them stale.
+    let stale = schemas::check(&root.join("schemas"))?;
+    if !stale.is_empty() {
+        bail!("schemas: {}: run `cargo xtask schemas`", stale.join("; "));
+    }
     // The README's coverage table is generated: a right, scenario or snapshot added without it
     // makes it stale.
     product(&["coverage", "--check"])

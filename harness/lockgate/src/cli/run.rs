@@ -69,6 +69,12 @@ pub struct VmTestArgs {
     /// Write a Markdown summary to PATH (it is also appended to $GITHUB_STEP_SUMMARY when set).
     #[arg(long, value_name = "PATH")]
     pub markdown: Option<PathBuf>,
+    /// Write the HTML report to PATH: one self-contained page, the matrix as a grid, each cell
+    /// opening its explanation, reproduce command and output. Default: `lockgate-report.html`
+    /// beside the JUnit report (or the Markdown summary) when one is asked for, else
+    /// `report.html` beside the cells' output files (the snapshots' directory).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 }
 
 impl VmTestArgs {
@@ -117,6 +123,7 @@ impl VmTestArgs {
                     || crate::report::junit::render(&r.cells),
                     || crate::report::markdown::render(&r, &self.repro_flags()),
                 )?;
+                self.write_html(&r)?;
                 Ok(ok)
             }
             Err(e) => {
@@ -149,6 +156,29 @@ impl VmTestArgs {
             flags.extend(["--project".to_string(), r.display().to_string()]);
         }
         flags
+    }
+
+    /// Where the HTML report goes: `--html`, else beside the JUnit report or the Markdown
+    /// summary, else beside the cells' output files.
+    pub fn html_path(&self, evidence_dir: &std::path::Path) -> PathBuf {
+        let beside = self.junit.as_ref().or(self.markdown.as_ref()).map(|p| match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.join("lockgate-report.html"),
+            _ => PathBuf::from("lockgate-report.html"),
+        });
+        self.html.clone().or(beside).unwrap_or_else(|| evidence_dir.join("report.html"))
+    }
+
+    fn write_html(&self, r: &RunReport) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let path = self.html_path(&r.evidence_dir);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {} for the HTML report", dir.display()))?;
+        }
+        std::fs::write(&path, crate::report::html::render(r, &self.repro_flags()))
+            .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
+        crate::event::emit(crate::event::Event::ReportWritten { what: "HTML report".to_string(), path });
+        Ok(())
     }
 
     fn write_reports(&self, junit: impl FnOnce() -> String, markdown: impl FnOnce() -> String) -> anyhow::Result<()> {
@@ -255,17 +285,7 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
             continue;
         }
         match &c.outcome {
-            Ok(v) if !v.passed() => {
-                let preflight = r.kernels.iter().find(|k| k.name == c.kernel).and_then(|k| k.preflight.as_ref());
-                let ctx = crate::report::failure::Context {
-                    release: preflight.map(|p| p.release.clone()),
-                    kernel_landlock: preflight.map(|p| p.landlock.to_string()),
-                    lsm: preflight.map(|p| p.lsm_seen()),
-                    enforcer: r.enforcer.clone(),
-                    environment: r.environments.get(&c.env).cloned(),
-                };
-                print!("\n{}", crate::report::failure::render(v, &ctx));
-            }
+            Ok(v) if !v.passed() => print!("\n{}", crate::report::failure::render(v, &r.failure_context(c))),
             Err(e) => println!("\nERROR {}@{}@{}:\n{e}", c.scenario, c.kernel, c.env),
             _ => {}
         }
