@@ -118,7 +118,7 @@ pub(crate) fn lint() -> Result<bool> {
     // them stale.
     let stale = schemas::check(&root.join("schemas"))?;
     if !stale.is_empty() {
-        bail!("schemas: {}: run `cargo xtask schemas`", stale.join("; "));
+        bail!("schemas: {}", stale.join("; "));
     }
     // The README's coverage table is generated: a right, scenario or snapshot added without it
     // makes it stale.

@@ -18,7 +18,7 @@ pub fn run(args: &SchemasArgs) -> Result<bool> {
         true => {
             let problems = check(&dir)?;
             for p in &problems {
-                println!("schemas: {p}: run `cargo xtask schemas`");
+                println!("schemas: {p}");
             }
             Ok(problems.is_empty())
         }
@@ -42,15 +42,19 @@ pub fn check(dir: &Path) -> Result<Vec<String>> {
         let path = dir.join(s.file);
         match std::fs::read_to_string(&path) {
             Ok(text) if text == s.text => {}
-            Ok(_) => problems.push(format!("{} is stale (the {} type changed)", path.display(), s.kind)),
-            Err(_) => problems.push(format!("{} is missing", path.display())),
+            Ok(_) => problems.push(format!(
+                "{} is stale (the {} type changed): run `cargo xtask schemas`",
+                path.display(),
+                s.kind
+            )),
+            Err(_) => problems.push(format!("{} is missing: run `cargo xtask schemas`", path.display())),
         }
     }
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if !schemas.iter().any(|s| s.file == name) {
-                problems.push(format!("{} is no schema lockgate generates", e.path().display()));
+                problems.push(format!("{} is no schema lockgate generates: remove it", e.path().display()));
             }
         }
     }

@@ -382,4 +382,16 @@ mod tests {
         assert!(e.contains("0 guests would boot nothing: give at least 1"), "{e}");
         assert_eq!(Cli::try_parse_from(["lockgate", "-j", "2"]).unwrap().args.jobs, Some(2));
     }
+
+    /// The HTML report goes where `--html` says, else beside the JUnit report (or the Markdown
+    /// summary), else beside the cells' output files.
+    #[test]
+    fn the_html_report_goes_beside_the_other_reports() {
+        let evidence = std::path::Path::new("/p/scenarios/snapshots");
+        let at = |argv: &[&str]| Cli::try_parse_from(argv).unwrap().args.html_path(evidence);
+        assert_eq!(at(&["lockgate"]), evidence.join("report.html"));
+        assert_eq!(at(&["lockgate", "--junit", "out/j.xml"]), PathBuf::from("out/lockgate-report.html"));
+        assert_eq!(at(&["lockgate", "--markdown", "s.md"]), PathBuf::from("lockgate-report.html"));
+        assert_eq!(at(&["lockgate", "--junit", "out/j.xml", "--html", "r.html"]), PathBuf::from("r.html"));
+    }
 }

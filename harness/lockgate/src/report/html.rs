@@ -309,10 +309,14 @@ const SCRIPT: &str = r#"
 function openCell(id){var d=document.getElementById(id);if(!d)return;d.open=true;
 document.querySelectorAll('td.cell.selected').forEach(function(t){t.classList.remove('selected')});
 var a=document.querySelector('#matrix a[data-cell="'+id+'"]');if(a)a.parentNode.classList.add('selected');
-d.scrollIntoView({block:'start'});}
+var panel=document.getElementById('cells');
+if(getComputedStyle(panel).position==='sticky'){panel.scrollTop+=d.getBoundingClientRect().top-panel.getBoundingClientRect().top;}else{d.scrollIntoView({block:'start'});}}
 document.querySelectorAll('a[data-cell]').forEach(function(a){a.addEventListener('click',function(e){
 e.preventDefault();history.replaceState(null,'','#'+a.dataset.cell);openCell(a.dataset.cell);});});
-if(location.hash.length>1)openCell(location.hash.slice(1));
+// Opened at #cell-N: that cell, the grid beside it from the top (the browser's own scroll to
+// the anchor would hide the grid's head).
+window.addEventListener('load',function(){if(location.hash.length>1){openCell(location.hash.slice(1));
+if(getComputedStyle(document.getElementById('cells')).position==='sticky')window.scrollTo(0,0);}});
 "#;
 
 #[cfg(test)]
