@@ -234,7 +234,7 @@ impl<T: Table> schemars::JsonSchema for Name<T> {
         format!("{}Name", std::any::type_name::<T>().rsplit("::").next().unwrap_or("Table")).into()
     }
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({"description": T::WHAT, "type": ["string", "integer"]})
+        schemars::json_schema!({"description": T::WHAT, "type": ["string", "integer"], "minimum": 0})
     }
 }
 

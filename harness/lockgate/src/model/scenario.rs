@@ -297,7 +297,12 @@ impl schemars::JsonSchema for Mode {
         "Mode".into()
     }
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({"description": "An octal mode, quoted: \"0755\".", "type": "string", "pattern": "^[0-7]{3,4}$"})
+        schemars::json_schema!({
+            "description": "An octal mode, quoted: \"0755\" (at most 7777).",
+            "type": "string",
+            "pattern": "^\\+?[0-7]+$",
+            "minLength": 3
+        })
     }
 }
 

@@ -112,3 +112,58 @@ fn a_wrong_field_is_reported_with_its_place() {
     let errs = errors(&kernel, &k);
     assert!(errs.iter().any(|e| e.starts_with("/abi: ")), "{errs:#?}");
 }
+
+/// Where a field's form is checked by a deserialiser of lockgate's own (a name, a mode, an ABI,
+/// a policy that is a mapping or a document, a time limit), the schema accepts what it accepts
+/// and refuses what it refuses.
+#[test]
+fn hand_written_schemas_accept_what_lockgate_loads() {
+    use lockgate::internals::model::{kernel::KernelManifest, parse_yaml, scenario::Scenario};
+    let schemas = workspace_root().join("schemas");
+    let scenario = validator(&schemas.join("scenario.schema.json"));
+    let kernel = validator(&schemas.join("kernel.schema.json"));
+    let file = Path::new("t.yaml");
+    let sc = |name: &str, mode: &str, policy: &str, limits: &str| {
+        format!("name: {name}\nsetup:\n  paths: [{{path: /srv, kind: dir, mode: \"{mode}\"}}]\npolicy: {policy}\nlimits: {limits}\nexpect: [{{enforcement: full}}]\n")
+    };
+    let good_policy = "{filesystem_policy: {read_only: [/usr]}, seccomp: {deny_syscalls: [bpf, {syscall: unshare, arg: 0, flags: [CLONE_NEWUSER]}]}}";
+    let cases = [
+        sc("ok-name_1.2", "0755", good_policy, "{step: 5}"),
+        sc("ok", "755", "|\n  any: native document\n", "{}"),
+        sc(".hidden", "0755", good_policy, "{}"),
+        sc("-dash", "0755", good_policy, "{}"),
+        sc("ok", "75", good_policy, "{}"),
+        sc("ok", "0855", good_policy, "{}"),
+        sc("ok", "0755", "[/usr]", "{}"),
+        sc("ok", "0755", good_policy, "{step: 0}"),
+        sc("ok", "0755", good_policy, "{run: 3601}"),
+        sc("ok", "0755", "{version: 2}", "{}"),
+        sc(
+            "ok",
+            "0755",
+            "{seccomp: {deny_socket_domains: [AF_PACKET, {domain: AF_NETLINK, except_protocols: [NETLINK_ROUTE]}]}}",
+            "{}",
+        ),
+    ];
+    for text in &cases {
+        let loads = parse_yaml::<Scenario>(file, text).is_ok();
+        let value = serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(text).unwrap()).unwrap();
+        assert_eq!(
+            scenario.is_valid(&value),
+            loads,
+            "schema and loader disagree on:\n{text}{:?}",
+            errors(&scenario, &value)
+        );
+    }
+    let base = std::fs::read_to_string(workspace_root().join("kernels/debian-6.12.yaml")).unwrap();
+    for abi in ["6", "none", "0", "65", "six", "\"6\""] {
+        let text = base
+            .lines()
+            .map(|l| if l.starts_with("abi:") { format!("abi: {abi}") } else { l.to_string() })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let loads = parse_yaml::<KernelManifest>(file, &text).is_ok();
+        let value = serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(&text).unwrap()).unwrap();
+        assert_eq!(kernel.is_valid(&value), loads, "schema and loader disagree on abi: {abi}");
+    }
+}
