@@ -123,7 +123,10 @@ impl VmTestArgs {
                     || crate::report::junit::render(&r.cells),
                     || crate::report::markdown::render(&r, &self.repro_flags()),
                 )?;
-                self.write_html(&r)?;
+                self.write_html(
+                    self.html_path(&r.evidence_dir),
+                    &crate::report::html::render(&r, &self.repro_flags()),
+                )?;
                 Ok(ok)
             }
             Err(e) => {
@@ -133,6 +136,12 @@ impl VmTestArgs {
                     || crate::report::markdown::render_run_error(&text),
                 ) {
                     crate::event::emit(crate::event::Event::Warning(format!("{w:#}")));
+                }
+                // Beside the other reports; a run that failed this early has no evidence files.
+                if let Some(path) = self.asked_html_path() {
+                    if let Err(w) = self.write_html(path, &crate::report::html::render_run_error(&text)) {
+                        crate::event::emit(crate::event::Event::Warning(format!("{w:#}")));
+                    }
                 }
                 Err(e)
             }
@@ -161,22 +170,25 @@ impl VmTestArgs {
     /// Where the HTML report goes: `--html`, else beside the JUnit report or the Markdown
     /// summary, else beside the cells' output files.
     pub fn html_path(&self, evidence_dir: &std::path::Path) -> PathBuf {
+        self.asked_html_path().unwrap_or_else(|| evidence_dir.join("report.html"))
+    }
+
+    /// `--html`, else `lockgate-report.html` beside the JUnit report or the Markdown summary.
+    fn asked_html_path(&self) -> Option<PathBuf> {
         let beside = self.junit.as_ref().or(self.markdown.as_ref()).map(|p| match p.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.join("lockgate-report.html"),
             _ => PathBuf::from("lockgate-report.html"),
         });
-        self.html.clone().or(beside).unwrap_or_else(|| evidence_dir.join("report.html"))
+        self.html.clone().or(beside)
     }
 
-    fn write_html(&self, r: &RunReport) -> anyhow::Result<()> {
+    fn write_html(&self, path: PathBuf, page: &str) -> anyhow::Result<()> {
         use anyhow::Context;
-        let path = self.html_path(&r.evidence_dir);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {} for the HTML report", dir.display()))?;
         }
-        std::fs::write(&path, crate::report::html::render(r, &self.repro_flags()))
-            .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
+        std::fs::write(&path, page).with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
         crate::event::emit(crate::event::Event::ReportWritten { what: "HTML report".to_string(), path });
         Ok(())
     }

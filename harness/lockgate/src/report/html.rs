@@ -174,6 +174,14 @@ pub fn render(r: &RunReport, repro_flags: &[String]) -> String {
     out
 }
 
+/// The page of a run that failed before any cell was judged: why.
+pub fn render_run_error(error: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>lockgate: the run failed</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>lockgate: ⚠ the run failed before any cell was judged</h1>\n<pre class=\"explanation\">{}</pre>\n</body>\n</html>\n",
+        esc(error)
+    )
+}
+
 /// One cell's details: its verdict, why, the reproduce command, each expectation, the output.
 fn cell_details(r: &RunReport, c: &CellResult, id: &str, repro_flags: &[String]) -> String {
     let look = Look::of(c);
@@ -322,6 +330,12 @@ if(getComputedStyle(document.getElementById('cells')).position==='sticky')window
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_that_failed_early_says_why() {
+        let page = render_run_error("cannot read scenarios/x.yaml: <bad>");
+        assert!(page.contains("<pre class=\"explanation\">cannot read scenarios/x.yaml: &lt;bad&gt;</pre>"), "{page}");
+    }
 
     #[test]
     fn text_is_escaped() {
