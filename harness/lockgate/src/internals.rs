@@ -35,6 +35,9 @@ pub mod model {
     pub mod scenario {
         pub use crate::model::scenario::{Denier, Scenario};
     }
+    pub mod schema {
+        pub use crate::model::schema::{all, SchemaFile};
+    }
 }
 pub mod plan {
     pub use crate::plan::{plan, select_kernels, Selection};
@@ -42,6 +45,9 @@ pub mod plan {
 pub mod report {
     pub mod failure {
         pub use crate::report::failure::{render, Context};
+    }
+    pub mod html {
+        pub use crate::report::html::render;
     }
     pub mod junit {
         pub use crate::report::junit::render;
@@ -72,7 +78,7 @@ pub mod supply {
     }
 }
 pub mod setup {
-    pub use crate::cli::setup::{ensure_enforcer_tools, ensure_host_tools, repository_recipes};
+    pub use crate::cli::setup::{ensure_browser, ensure_enforcer_tools, ensure_host_tools, repository_recipes};
 }
 pub mod vm {
     pub mod accel {

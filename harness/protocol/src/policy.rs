@@ -24,6 +24,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, bound(deserialize = "P: Deserialize<'de>, U: Deserialize<'de>"))]
 pub struct Policy<P, U> {
@@ -116,6 +117,16 @@ impl TryFrom<u32> for Version {
     }
 }
 
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Version {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Version".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"description": "OpenShell's format version: 1, the only one there is.", "const": 1})
+    }
+}
+
 impl From<Version> for u32 {
     fn from(_: Version) -> u32 {
         1
@@ -149,6 +160,7 @@ pub struct OpenShellLandlock {
 /// One of OpenShell's `network_policies`: a name, the endpoints, the binaries allowed to
 /// reach them. The fields a deployment's policy uses; OpenShell's L7 rules (`rules`,
 /// `deny_rules`, GraphQL) are not modelled: a policy using them is a native policy.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkPolicyRule {
@@ -160,6 +172,7 @@ pub struct NetworkPolicyRule {
     pub binaries: Vec<NetworkBinary>,
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
@@ -185,12 +198,14 @@ pub struct Endpoint {
     pub allowed_ips: Vec<String>,
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkBinary {
     pub path: String,
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, bound(deserialize = "P: Deserialize<'de>"))]
 pub struct FilesystemPolicy<P> {
@@ -224,6 +239,7 @@ impl<P> Default for FilesystemPolicy<P> {
     }
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LandlockPolicy {
@@ -236,6 +252,7 @@ pub struct LandlockPolicy {
 }
 
 /// One of Landlock's scopes (`LANDLOCK_SCOPE_*`).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
@@ -253,6 +270,7 @@ impl Scope {
 }
 
 /// What to do when the kernel cannot enforce everything.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compatibility {
@@ -263,6 +281,7 @@ pub enum Compatibility {
     HardRequirement,
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, bound(deserialize = "U: Deserialize<'de>"))]
 pub struct ProcessPolicy<U> {
@@ -280,6 +299,7 @@ impl<U> Default for ProcessPolicy<U> {
     }
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkPolicy {

@@ -4,6 +4,7 @@
 //! - `lint`, `module-graph`: the lint gates and each crate's module graph;
 //! - `bench`, `boot-soak`: where a run's time goes; hangs and boot times per machine type;
 //! - `package`: lockgate as `.crate` files, built again from them alone with `--verify-install`.
+//! - `schemas`: the JSON Schemas in `schemas/`, generated from the file kinds' types.
 //!
 //! Every other command (`vm-test`, `kernels`, `known-bad`, …) is the product's, handed to
 //! `lockgate::cli` as a sandbox project's xtask hands it.
@@ -13,6 +14,7 @@ mod bench_scale;
 mod module_graph;
 mod one_cache;
 mod package;
+mod schemas;
 mod soak;
 mod test_cmd;
 
@@ -37,7 +39,8 @@ enum Cmd {
     /// mutation gate.
     Test,
     /// The lint gates: rustfmt, the module graph and may-import table, the library's façade,
-    /// one cache per command, clippy (warnings are errors), the coverage table up to date.
+    /// one cache per command, clippy (warnings are errors), the coverage table and the JSON
+    /// Schemas up to date.
     Lint,
     /// Measure where a run's time goes: floor boot vs cell, per added scenario, -j 1 vs -j N.
     Bench(bench::BenchArgs),
@@ -49,10 +52,12 @@ enum Cmd {
     /// Package lockgate as `.crate` files (with the checkout's files it embeds), and with
     /// `--verify-install DIR` build it from them alone.
     Package(package::PackageArgs),
+    /// Write the JSON Schemas of the files a user writes into `schemas/` (`--check`: compare).
+    Schemas(schemas::SchemasArgs),
 }
 
 /// The commands that are lockgate's own; any other goes to the product.
-const OWN: [&str; 6] = ["test", "lint", "bench", "boot-soak", "module-graph", "package"];
+const OWN: [&str; 7] = ["test", "lint", "bench", "boot-soak", "module-graph", "package", "schemas"];
 
 fn main() {
     let first = std::env::args().nth(1).unwrap_or_default();
@@ -69,6 +74,7 @@ fn main() {
         Cmd::BootSoak(args) => soak::run(&args),
         Cmd::ModuleGraph => module_graph_cmd(),
         Cmd::Package(args) => package::package(&args),
+        Cmd::Schemas(args) => schemas::run(&args),
     };
     match result {
         Ok(true) => {}
@@ -114,6 +120,12 @@ pub(crate) fn lint() -> Result<bool> {
         bail!("module graph (see `cargo xtask module-graph`):\n{}", problems.join("\n"));
     }
     gate(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], "fix the warnings above")?;
+    // The schemas are generated from the file kinds' types: a field added without them makes
+    // them stale.
+    let stale = schemas::check(&root.join("schemas"))?;
+    if !stale.is_empty() {
+        bail!("schemas: {}", stale.join("; "));
+    }
     // The README's coverage table is generated: a right, scenario or snapshot added without it
     // makes it stale.
     product(&["coverage", "--check"])

@@ -52,7 +52,7 @@ pub struct Command {
 enum Sub {
     /// Boot the kernel matrix, run the scenarios, judge and snapshot them.
     #[command(visible_alias = "vm-test")]
-    Run(VmTestArgs),
+    Run(Box<VmTestArgs>),
     /// Check the project's files without booting anything: every error at once, each with its
     /// file, line and field (for editors and pre-commit hooks).
     Check,
@@ -122,7 +122,7 @@ pub fn dispatch(args: impl IntoIterator<Item = OsString>, project: Option<&Path>
     let root = cli.project.or_else(|| project.map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."));
     let p = Project::new(root, explicit);
     let result = match cli.cmd {
-        Sub::Run(args) => run::run(&p, args),
+        Sub::Run(args) => run::run(&p, *args),
         Sub::Check => check::run(&p),
         Sub::Init(args) => init::run(&p, &args),
         Sub::Kernels { cmd } => kernels::run(&p, cmd),

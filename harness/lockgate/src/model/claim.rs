@@ -105,12 +105,26 @@ impl ClaimReader {
 #[derive(Debug, Clone)]
 pub struct ClaimSpec(pub ClaimReader);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
     regex: String,
     #[serde(default)]
     claim: Option<Claim>,
+}
+
+/// What `ClaimSpec`'s deserialiser accepts.
+impl schemars::JsonSchema for ClaimSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ClaimSpec".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let rule = g.subschema_for::<RawRule>();
+        schemars::json_schema!({
+            "description": "How to read the enforcer's claim from its stderr: a list of rules, or `unsupported`.",
+            "anyOf": [{"const": "unsupported"}, {"type": "array", "items": rule, "minItems": 1}]
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for ClaimSpec {

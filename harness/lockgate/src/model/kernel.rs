@@ -3,7 +3,7 @@
 use super::scenario::Name;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KernelManifest {
     pub name: Name,
@@ -45,7 +45,7 @@ fn yes() -> bool {
 
 /// The matrices a kernel can belong to. Each wider one includes the narrower: a nightly run
 /// boots the default kernels too, `--kernel all` boots every kernel.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Matrix {
     /// Every run without `--kernel`: pull requests, the mutation gate, the bench.
@@ -104,6 +104,19 @@ impl TryFrom<serde_yaml::Value> for ExpectedAbi {
             },
             _ => Err("write the Landlock ABI as a number, or `none`".into()),
         }
+    }
+}
+
+/// What `ExpectedAbi::try_from` accepts.
+impl schemars::JsonSchema for ExpectedAbi {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ExpectedAbi".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The Landlock ABI the guest's probe must report: a number, or `none`.",
+            "anyOf": [{"type": "integer", "minimum": 1, "maximum": 64}, {"const": "none"}]
+        })
     }
 }
 
@@ -182,8 +195,19 @@ pub enum TarballSource {
     Url { url: String },
 }
 
+/// `source:`'s schema: as written (`RawSource`); that exactly one kind is given is checked when
+/// lockgate loads it.
+impl schemars::JsonSchema for KernelSource {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "KernelSource".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawSource::json_schema(g)
+    }
+}
+
 /// `source:` as written: exactly one of its kinds.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
     package: Option<PackageSource>,
@@ -194,7 +218,7 @@ struct RawSource {
     build: Option<RawBuild>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawBuild {
     /// A source package: `{distro, suite, name, version}`.
@@ -208,14 +232,14 @@ struct RawBuild {
     fragment: OneOrMany,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PackageSource {
     distro: Distro,
@@ -326,7 +350,7 @@ impl KernelSource {
 }
 
 /// A Debian-format package, by name and exact version, from a suite of a distribution.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PackageRef {
     pub distro: Distro,
@@ -349,7 +373,7 @@ impl PackageRef {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, PartialOrd, Ord, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Distro {
     Debian,

@@ -15,6 +15,7 @@ pub mod packages;
 pub mod probe_args;
 pub mod runtime;
 pub mod scenario;
+pub mod schema;
 
 use anyhow::{bail, Context, Result};
 pub use environment::Environment;

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 /// The adapter's `native:` section.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Selectors {
     #[serde(default)]
@@ -36,7 +36,7 @@ pub struct Selectors {
 }
 
 /// A dotted path into a document: `filesystem_policy.read_only`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "String")]
 struct Selector(String);
 

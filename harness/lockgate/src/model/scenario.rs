@@ -42,9 +42,19 @@ pub struct Scenario {
     pub limits: ScenarioLimits,
 }
 
+/// A scenario file's schema: the file as written (`RawScenario`).
+impl schemars::JsonSchema for Scenario {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Scenario".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawScenario::json_schema(g)
+    }
+}
+
 /// A scenario as written. `policy:` is either a mapping in lockgate's format (OpenShell's plus
 /// lockgate's extensions) or a string: the enforcer's own document.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
     name: Name,
@@ -97,6 +107,20 @@ impl std::fmt::Debug for PolicyText {
     }
 }
 
+/// The two forms `policy:` takes, as the deserialiser below accepts them.
+impl schemars::JsonSchema for PolicyText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PolicyText".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let policy = g.subschema_for::<Policy>();
+        schemars::json_schema!({
+            "description": "The policy: a mapping in OpenShell's format with lockgate's extensions, or the enforcer's own policy document as a string (`policy: |`).",
+            "anyOf": [policy, {"type": "string", "description": "The enforcer's own policy document, handed to it byte for byte."}]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for PolicyText {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Text;
@@ -119,15 +143,17 @@ impl<'de> Deserialize<'de> for PolicyText {
 
 /// A scenario's `limits:`: how long a `run:` step and a whole run may take in the guest before
 /// they are killed. The boot's deadline grows with them.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioLimits {
     /// Seconds a `run:` step may take (default 20).
     #[serde(default, deserialize_with = "seconds")]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 3600))]
     pub step: Option<u32>,
     /// Seconds a whole run may take (default: room for every step to reach the step limit, at
     /// least 60).
     #[serde(default, deserialize_with = "seconds")]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 3600))]
     pub run: Option<u32>,
 }
 
@@ -169,6 +195,20 @@ impl TryFrom<String> for Name {
     }
 }
 
+/// What `Name::try_from` accepts.
+impl schemars::JsonSchema for Name {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Name".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A name: letters, digits, `-`, `_` and `.` (at most 64), not starting with `.` or `-`.",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+        })
+    }
+}
+
 impl From<Name> for String {
     fn from(n: Name) -> String {
         n.0
@@ -187,7 +227,7 @@ impl std::fmt::Display for Name {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Setup {
     #[serde(default)]
@@ -204,7 +244,7 @@ pub struct Setup {
     pub absent: Vec<GuestPath>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
     pub name: Name,
@@ -213,7 +253,7 @@ pub struct UserSpec {
     pub gid: Option<u32>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathEntry {
     pub path: GuestPath,
@@ -229,7 +269,7 @@ pub struct PathEntry {
     pub content: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PathKindSpec {
     Dir,
@@ -250,6 +290,21 @@ impl From<PathKindSpec> for PathKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct Mode(pub u32);
+
+/// What `Mode::try_from` accepts.
+impl schemars::JsonSchema for Mode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Mode".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An octal mode, quoted: \"0755\" (at most 7777).",
+            "type": "string",
+            "pattern": "^\\+?[0-7]+$",
+            "minLength": 3
+        })
+    }
+}
 
 impl TryFrom<String> for Mode {
     type Error = String;
@@ -315,7 +370,7 @@ pub enum Wanted {
 }
 
 /// Who denied an operation, as worked out from the control run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Denier {
     /// The enforced run was denied, the control run was allowed: the sandbox did it.
@@ -362,7 +417,7 @@ impl std::fmt::Display for Denier {
 }
 
 /// What an enforcer says it achieved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Claim {
     Full,
@@ -383,7 +438,18 @@ impl std::fmt::Display for Claim {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// An expectation's schema: the line as written (`RawExpectation`); which fields go together
+/// is checked when lockgate loads it.
+impl schemars::JsonSchema for Expectation {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Expectation".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawExpectation::json_schema(g)
+    }
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawExpectation {
     run: Option<String>,

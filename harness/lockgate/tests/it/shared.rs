@@ -54,7 +54,9 @@ fn variant(faults: &[&str], scenarios: &[&str], envs: &[&str], judge_as_bare: bo
 ///   (`outside_runs::every_cell_keeps_its_whole_output_in_a_file`,
 ///   `verdict_words::baseline_rw_is_explained_by_the_sentinel_and_kept_apart`) and
 ///   `native-openshell` (`native_policy::the_network_section_of_a_native_policy_reaches_the_enforcer`);
-///   it also runs the other scenarios below, whose cells no test reads;
+///   it also runs the other scenarios below, whose cells no test reads but the HTML report's
+///   (`html_report::the_html_report_opens_offline_and_a_failing_cell_opens_its_details` renders
+///   every variant-0 cell, `openshell-803-deployed` failing on purpose under `baseline-rw`);
 /// - variant 1, the correct enforcer: the issue-24 scenarios
 ///   (`verdict_words::the_same_failure_in_both_runs_is_the_operations_own`) and
 ///   `native-openshell` (`native_policy::a_native_openshell_policy_runs_unchanged`) and

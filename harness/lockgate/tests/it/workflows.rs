@@ -328,6 +328,7 @@ fn nightly_runs_every_shard_with_kvm_caches_and_artifacts() {
         "--kernel nightly --shard \"$SHARD\"",
         "--junit",
         "--markdown",
+        "--html \"target/lockgate/report-$i.html\"",
         "KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0666\"",
         "~/.cache/lockgate",
         "hashFiles('kernels/lock.yaml', 'images/lock.yaml')",
