@@ -9,7 +9,7 @@
 //! - `compat table` renders the table from those results and from `enforcers/compat/notes.yaml`, the
 //!   reviewed reasons for red cells, each with a pointer to the enforcer's own code or docs. A
 //!   red cell no note explains is shown as unexplained, with its first failure; a cell that was
-//!   not run is shown as not run. `--readme` writes the table into README.md between its markers.
+//!   not run is shown as not run. `--book` writes the table into the book's compatibility page between its markers.
 
 use crate::report::CellState;
 use anyhow::{bail, Context, Result};
@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const BEGIN: &str = "<!-- compat:begin (cargo xtask compat table --readme) -->";
+const BEGIN: &str = "<!-- compat:begin (cargo xtask compat table --book) -->";
+/// The book's page that holds the table, in the project.
+const PAGE: &str = "book/src/compatibility.md";
 const END: &str = "<!-- compat:end -->";
 
 /// Red scenarios listed by name under one reason; more are counted.
@@ -31,7 +33,7 @@ const DEFAULT_ENVS: [&str; 2] = ["bare", "docker-20.10.5"];
 pub enum CompatCmd {
     /// Run the fetched enforcers over the suite and record every cell's result.
     Run(RunArgs),
-    /// Render the table from the recorded results (`--readme`: into README.md).
+    /// Render the table from the recorded results (`--book`: into the book's compatibility page).
     Table(TableArgs),
 }
 
@@ -56,9 +58,9 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct TableArgs {
-    /// Rewrite the table in README.md.
+    /// Rewrite the table in the book's compatibility page (book/src/compatibility.md).
     #[arg(long)]
-    pub readme: bool,
+    pub book: bool,
     /// Results to render (default: target/compat/results.json).
     #[arg(long)]
     pub results: Option<PathBuf>,
@@ -219,17 +221,17 @@ fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     let enforcers: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
     let envs: Vec<String> = DEFAULT_ENVS.iter().map(|s| s.to_string()).collect();
     let table = render(&enforcers, &kernels, &envs, &results, &load_notes(root)?);
-    if !a.readme {
+    if !a.book {
         print!("{table}");
         return Ok(true);
     }
-    let readme_path = root.join("README.md");
-    let readme = std::fs::read_to_string(&readme_path)?;
-    let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {
-        bail!("README.md has no compat markers: put `{BEGIN}` and `{END}` where the table goes");
+    let page_path = root.join(PAGE);
+    let page = std::fs::read_to_string(&page_path).with_context(|| format!("cannot read {}", page_path.display()))?;
+    let (Some(b), Some(e)) = (page.find(BEGIN), page.find(END)) else {
+        bail!("{PAGE} has no compat markers: put `{BEGIN}` and `{END}` where the table goes");
     };
-    std::fs::write(&readme_path, format!("{}{BEGIN}\n{table}{}", &readme[..b], &readme[e..]))?;
-    println!("README.md: compatibility table rewritten from {} recorded cells", results.len());
+    std::fs::write(&page_path, format!("{}{BEGIN}\n{table}{}", &page[..b], &page[e..]))?;
+    println!("{PAGE}: compatibility table rewritten from {} recorded cells", results.len());
     Ok(true)
 }
 
