@@ -45,7 +45,9 @@ fn build(book: &Path) -> Result<bool> {
     md.build().with_context(|| format!("cannot build the book in {}", book.display()))?;
     let out = book.join(&md.config.build.build_dir);
     let out = out.canonicalize().unwrap_or(out);
-    let problems = crate::book_links::check(&out)?;
+    let mut problems = crate::book_links::check(&out)?;
+    let root = book.parent().unwrap_or(book);
+    problems.extend(crate::book_links::check_markdown(root, "README.md", &out)?);
     for p in &problems {
         println!("broken link: {p}");
     }

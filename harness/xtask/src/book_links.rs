@@ -30,6 +30,38 @@ pub(crate) fn check(out: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
+/// Every broken relative link of a Markdown file of the repository (`README.md`, the front
+/// page, which links into the book's sources): the file must exist, and an anchor into a
+/// chapter (`book/src/X.md#a`) must be an `id` of that chapter as the book `out` built it.
+pub(crate) fn check_markdown(root: &Path, file: &str, out: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(root.join(file)).with_context(|| format!("cannot read {file}"))?;
+    let dir = Path::new(file).parent().unwrap_or(Path::new(""));
+    let mut problems = Vec::new();
+    for (i, _) in text.match_indices("](") {
+        let rest = &text[i + 2..];
+        let Some(link) = rest.split(')').next().filter(|l| !l.contains(char::is_whitespace)) else { continue };
+        if link.contains("://") || link.starts_with("mailto:") || link.starts_with('#') || link.is_empty() {
+            continue;
+        }
+        let (path, anchor) = link.split_once('#').map_or((link, None), |(p, a)| (p, Some(a)));
+        let Some(target) = normalise(&dir.join(decode(path))) else {
+            problems.push(format!("{file}: {link}: outside the repository"));
+            continue;
+        };
+        if !root.join(&target).exists() {
+            problems.push(format!("{file}: {link}: no file {}", target.display()));
+            continue;
+        }
+        let (Some(anchor), Ok(chapter)) = (anchor, target.strip_prefix("book/src")) else { continue };
+        let page = out.join(chapter.with_extension("html"));
+        let html = std::fs::read_to_string(&page).unwrap_or_default();
+        if !attrs(&html, "id").contains(&decode(anchor)) {
+            problems.push(format!("{file}: {link}: the book's {} has no anchor #{anchor}", chapter.display()));
+        }
+    }
+    Ok(problems)
+}
+
 /// Why `link` on `page` does not resolve, if it does not.
 fn broken(out: &Path, page: &Path, link: &str, ids: &BTreeMap<&PathBuf, BTreeSet<String>>) -> Option<String> {
     let external = ["http://", "https://", "mailto:", "//", "data:", "javascript:"];
