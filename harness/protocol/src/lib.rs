@@ -387,7 +387,7 @@ impl std::fmt::Display for ProbeTarget {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeOp {
-    /// open(O_CREAT|O_EXCL|O_WRONLY) of a new file.
+    /// open(O_CREAT|O_EXCL|O_WRONLY) of a new file: make_reg and write_file decide.
     Create,
     /// mknod(path, S_IFREG): a regular file made without opening it (so only make_reg decides,
     /// not write_file as for `create`).
@@ -398,26 +398,33 @@ pub enum ProbeOp {
     Read,
     /// truncate(path, 0).
     Truncate,
-    /// rename(from, to).
+    /// rename(from, to): refer (ABI 2) decides across directories, and make_*/remove_*.
     Rename,
-    /// link(from, to).
+    /// link(from, to): refer (ABI 2) across directories, and make_*.
     Link,
-    /// fork + execve(path).
+    /// fork + execve(path), its errno through a pipe. read_file decides too: the kernel opens
+    /// the file for reading to execute it.
     Exec,
+    /// mkdir(path).
     Mkdir,
+    /// unlink(path).
     Unlink,
     /// open(O_RDONLY|O_DIRECTORY) + getdents.
     Readdir,
-    /// bind a TCP socket to 127.0.0.1:<port>.
+    /// bind a TCP socket to 127.0.0.1:<port>. The harness's listeners are on their own address
+    /// (127.0.0.2), so a bind on a connect probe's port is the policy's to decide, never
+    /// EADDRINUSE from the harness (Landlock's TCP rules name ports, not addresses).
     TcpBind,
-    /// connect a TCP socket to [`CONNECT_PROBE_ADDR`]:<port>, where the guest listens outside
-    /// the sandbox.
+    /// connect a TCP socket to [`CONNECT_PROBE_ADDR`]:<port> (127.0.0.2), where the guest listens
+    /// outside the sandbox on every connect probe's port.
     TcpConnect,
     /// rmdir(path) of an empty directory.
     Rmdir,
-    /// mknod(path, S_IFCHR, 1:3): a character device node.
+    /// mknod(path, S_IFCHR, 1:3): a character device node. Without CAP_MKNOD the kernel answers
+    /// EPERM *after* Landlock: EACCES is Landlock's, EPERM means Landlock let it through.
     MknodChar,
-    /// mknod(path, S_IFBLK, 7:0): a block device node.
+    /// mknod(path, S_IFBLK, 7:0): a block device node (EPERM without CAP_MKNOD, as for
+    /// `mknod_char`).
     MknodBlock,
     /// mknod(path, S_IFIFO): a named pipe.
     Mkfifo,
@@ -428,35 +435,44 @@ pub enum ProbeOp {
     /// open(O_RDONLY) of a device, then ioctl(TCGETS): a device that is no terminal answers
     /// ENOTTY once Landlock lets the ioctl through, EACCES when Landlock does not.
     IoctlDev,
-    /// connect a unix stream socket to a pathname socket (a listener is bound there, outside
-    /// the sandbox, before the run).
+    /// connect a unix stream socket to a pathname socket (a listener is bound there, mode 0777,
+    /// outside the sandbox, before the run).
     UnixConnect,
     /// connect a unix stream socket to an abstract socket: `outside` the domain (a listener of
-    /// the guest's) or `inside` (one the runner binds itself first).
+    /// the guest's) or `inside` (one the runner binds itself first). The scope answers EPERM.
     AbstractConnect,
-    /// kill(pid, 0) to a process of the same uid `outside` the domain (started by the guest) or
-    /// `inside` (a child the runner forks).
+    /// kill(pid, 0) to a process of the same uid (so DAC allows it) `outside` the domain
+    /// (started by the guest) or `inside` (a child the runner forks). The scope answers EPERM.
     Signal,
     // The probes of what syscall filters decide. Each runs in a child the runner forks, so that
     // a call that changes the process (unshare, a filter, a mount, ptrace) or kills it (SIGSYS,
     // or SIGSEGV from an `int 0x80` the kernel does not offer) changes nothing for the next step;
     // a child killed by a signal is reported as the signal's name (`SIGSYS`).
-    /// A raw system call by number through an entry ([`Call`]).
+    /// A raw system call by name or number through an entry ([`Call`]). Each argument is a
+    /// number (`17`, `0x10`, `-100`) or constant names joined with `|` (`CLONE_NEWUSER|CLONE_NEWNS`,
+    /// `AT_FDCWD`, `O_RDONLY`; families CLONE, AF, SOCK, NETLINK, IPPROTO, AT, O, MFD, SIG…,
+    /// PTRACE, SECCOMP, BPF, MS, MNT, PR, PROT, MAP); integer arguments only (no pointers).
     Syscall,
-    /// socket(domain, type, protocol) ([`Call`]: socket's number for the entry, then the three).
+    /// socket(domain, type, protocol) ([`Call`]: socket's number for the entry, then the three),
+    /// e.g. `socket AF_NETLINK SOCK_RAW NETLINK_SOCK_DIAG`; protocol 0 when left out.
     Socket,
-    /// The raw clone syscall with these flags and SIGCHLD; the child exits at once.
+    /// The raw clone syscall with these flags and SIGCHLD; the child exits at once. Flags that
+    /// need a stack, a pointer or a thread (CLONE_VM, CLONE_SETTLS, CLONE_PIDFD…) are refused
+    /// when the scenario loads.
     Clone,
-    /// clone3 with these flags (`struct clone_args` of 64 bytes, exit signal SIGCHLD).
+    /// clone3 with these flags (`struct clone_args` of 64 bytes, exit signal SIGCHLD); the same
+    /// flags refused as for `clone`.
     Clone3,
     /// ptrace(PTRACE_TRACEME).
     PtraceTraceme,
     /// ptrace(PTRACE_ATTACH) to a process of the same uid `outside` the domain (the guest's peer)
-    /// or `inside` (a child of the probe's), then waits for its stop and detaches.
+    /// or `inside` (a child of the probe's), then waits for its stop and detaches. Landlock denies
+    /// `outside` (EPERM) on its own.
     PtraceAttach,
     /// io_uring_setup(1, params).
     IoUringSetup,
-    /// memfd_create, write a tiny static ELF that exits 0, execveat(fd, "", AT_EMPTY_PATH).
+    /// memfd_create, write a tiny static ELF (132 bytes) that exits 0, execveat(fd, "",
+    /// AT_EMPTY_PATH).
     MemfdExec,
     /// open(path, O_PATH), execveat(fd, "", AT_EMPTY_PATH).
     ExecveatEmptyPath,
@@ -465,7 +481,8 @@ pub enum ProbeOp {
     /// mount a tmpfs on a directory (and unmount it when that worked).
     Mount,
     /// prctl(PR_SET_NO_NEW_PRIVS), then seccomp(SECCOMP_SET_MODE_FILTER) of a one-instruction
-    /// allow-all filter: can the process stack one more filter.
+    /// allow-all filter: can the process stack one more filter (no_new_privs first, so the
+    /// answer is the filters', not the missing flag's EACCES).
     Seccomp,
 }
 

@@ -5,7 +5,7 @@
 //! ABI 7 (audit logging flags of `landlock_restrict_self`), ABI 8 (`TSYNC`: restrict every
 //! thread) and ABI 10 (quiet rules: no audit record for a denial) add no right: they change what
 //! is logged, or which threads are restricted, never the errno a single-threaded process gets,
-//! so no probe of one system call can observe them (see the README's coverage section).
+//! so no probe of one system call can observe them (see the book's coverage page, book/src/reference/coverage.md).
 
 use crate::ProbeOp;
 

@@ -2,8 +2,9 @@
 //!
 //! - `test`: everything CI runs: lint, unit tests, VM tests on real kernels, the mutation gate;
 //! - `lint`, `module-graph`: the lint gates and each crate's module graph;
+//! - `book`: the book (`book/`) built into `target/book`, its generated pages and links checked;
 //! - `bench`, `boot-soak`: where a run's time goes; hangs and boot times per machine type;
-//! - `package`: lockgate as `.crate` files, built again from them alone with `--verify-install`.
+//! - `package`: lockgate as `.crate` files, built again from them alone with `--verify-install`;
 //! - `schemas`: the JSON Schemas in `schemas/`, generated from the file kinds' types.
 //!
 //! Every other command (`vm-test`, `kernels`, `known-bad`, …) is the product's, handed to
@@ -11,6 +12,10 @@
 
 mod bench;
 mod bench_scale;
+mod book;
+mod book_links;
+mod book_pages;
+mod doc_comments;
 mod module_graph;
 mod one_cache;
 mod package;
@@ -39,9 +44,13 @@ enum Cmd {
     /// mutation gate.
     Test,
     /// The lint gates: rustfmt, the module graph and may-import table, the library's façade,
-    /// one cache per command, clippy (warnings are errors), the coverage table and the JSON
-    /// Schemas up to date.
+    /// one cache per command, clippy (warnings are errors), the JSON Schemas up to date, the
+    /// book built with its generated pages (the coverage table among them) up to date and every
+    /// link resolved.
     Lint,
+    /// Build the book (`book/`) into target/book and check its links; `--write` regenerates the
+    /// reference pages made from the code first.
+    Book(book::BookArgs),
     /// Measure where a run's time goes: floor boot vs cell, per added scenario, -j 1 vs -j N.
     Bench(bench::BenchArgs),
     /// Boot a kernel N times with a trivial init; count hangs and time each boot (the machine
@@ -57,7 +66,7 @@ enum Cmd {
 }
 
 /// The commands that are lockgate's own; any other goes to the product.
-const OWN: [&str; 7] = ["test", "lint", "bench", "boot-soak", "module-graph", "package", "schemas"];
+const OWN: [&str; 8] = ["test", "lint", "book", "bench", "boot-soak", "module-graph", "package", "schemas"];
 
 fn main() {
     let first = std::env::args().nth(1).unwrap_or_default();
@@ -70,6 +79,7 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Test => test_cmd::test(),
         Cmd::Lint => lint(),
+        Cmd::Book(args) => book::book(&args),
         Cmd::Bench(args) => bench::bench(&args),
         Cmd::BootSoak(args) => soak::run(&args),
         Cmd::ModuleGraph => module_graph_cmd(),
@@ -126,9 +136,9 @@ pub(crate) fn lint() -> Result<bool> {
     if !stale.is_empty() {
         bail!("schemas: {}", stale.join("; "));
     }
-    // The README's coverage table is generated: a right, scenario or snapshot added without it
-    // makes it stale.
-    product(&["coverage", "--check"])
+    // The book's reference pages are generated (the coverage table from the snapshots too): a
+    // flag, probe, fault mode, field, right or snapshot added without them makes one stale.
+    book::book(&book::BookArgs { write: false })
 }
 
 fn module_graph_cmd() -> Result<bool> {

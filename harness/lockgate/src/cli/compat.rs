@@ -9,7 +9,7 @@
 //! - `compat table` renders the table from those results and from `enforcers/compat/notes.yaml`, the
 //!   reviewed reasons for red cells, each with a pointer to the enforcer's own code or docs. A
 //!   red cell no note explains is shown as unexplained, with its first failure; a cell that was
-//!   not run is shown as not run. `--readme` writes the table into README.md between its markers.
+//!   not run is shown as not run. `--book` writes the table into the book's compatibility page between its markers.
 
 use crate::report::CellState;
 use anyhow::{bail, Context, Result};
@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const BEGIN: &str = "<!-- compat:begin (cargo xtask compat table --readme) -->";
+const BEGIN: &str = "<!-- compat:begin (cargo xtask compat table --book) -->";
+/// The book's page that holds the table, in the project.
+const PAGE: &str = "book/src/compatibility.md";
 const END: &str = "<!-- compat:end -->";
 
 /// The environments of the table by default.
@@ -28,7 +30,7 @@ const DEFAULT_ENVS: [&str; 2] = ["bare", "docker-20.10.5"];
 pub enum CompatCmd {
     /// Run the fetched enforcers over the suite and record every cell's result.
     Run(RunArgs),
-    /// Render the table from the recorded results (`--readme`: into README.md).
+    /// Render the table from the recorded results (`--book`: into the book's compatibility page).
     Table(TableArgs),
 }
 
@@ -53,11 +55,11 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct TableArgs {
-    /// Rewrite the table in README.md.
+    /// Rewrite the table in the book's compatibility page (book/src/compatibility.md).
     #[arg(long)]
-    pub readme: bool,
-    /// Fail when README.md's table is not the one the recorded cells give (nothing written).
-    #[arg(long, conflicts_with = "readme")]
+    pub book: bool,
+    /// Fail when the book's table is not the one the recorded cells give (nothing written).
+    #[arg(long, conflicts_with = "book")]
     pub check: bool,
     /// Results to render (default: target/compat/results.json).
     #[arg(long)]
@@ -216,7 +218,7 @@ fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     let results = load_results(&results_file)?;
     if a.check && results.is_empty() {
         bail!(
-            "no recorded cells in {}: `{}` records them, then `--check` compares README.md's table with theirs",
+            "no recorded cells in {}: `{}` records them, then `--check` compares the book's table (book/src/compatibility.md) with theirs",
             results_file.display(),
             crate::invocation::command("compat run")
         );
@@ -227,28 +229,28 @@ fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     let enforcers: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
     let envs: Vec<String> = DEFAULT_ENVS.iter().map(|s| s.to_string()).collect();
     let table = render(&enforcers, &kernels, &envs, &results, &load_notes(root)?);
-    if !a.readme && !a.check {
+    if !a.book && !a.check {
         print!("{table}");
         return Ok(true);
     }
-    let readme_path = root.join("README.md");
-    let readme = std::fs::read_to_string(&readme_path)?;
-    let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {
-        bail!("README.md has no compat markers: put `{BEGIN}` and `{END}` where the table goes");
+    let page_path = root.join(PAGE);
+    let page = std::fs::read_to_string(&page_path).with_context(|| format!("cannot read {}", page_path.display()))?;
+    let (Some(b), Some(e)) = (page.find(BEGIN), page.find(END)) else {
+        bail!("{PAGE} has no compat markers: put `{BEGIN}` and `{END}` where the table goes");
     };
     if a.check {
-        let fresh = readme[b + BEGIN.len()..e].trim_start_matches('\n') == table;
+        let fresh = page[b + BEGIN.len()..e].trim_start_matches('\n') == table;
         if !fresh {
             println!(
-                "README.md: the compatibility table is stale against {}: run `{}`",
+                "{PAGE}: the compatibility table is stale against {}: run `{}`",
                 results_file.display(),
-                crate::invocation::command("compat table --readme")
+                crate::invocation::command("compat table --book")
             );
         }
         return Ok(fresh);
     }
-    std::fs::write(&readme_path, format!("{}{BEGIN}\n{table}{}", &readme[..b], &readme[e..]))?;
-    println!("README.md: compatibility table rewritten from {} recorded cells", results.len());
+    std::fs::write(&page_path, format!("{}{BEGIN}\n{table}{}", &page[..b], &page[e..]))?;
+    println!("{PAGE}: compatibility table rewritten from {} recorded cells", results.len());
     Ok(true)
 }
 

@@ -1,8 +1,9 @@
 //! `lockgate coverage`: which Landlock right is checked where — right × first ABI × probe ×
 //! known-bad mode × the kernels whose recorded snapshots show it checked. Made from the rights
 //! catalogue (`lockgate_protocol::rights`), the shipped `scenarios/right-*.yaml` and the
-//! reference enforcer's snapshots, so the README's table cannot drift from what ran:
-//! `--readme` rewrites the table between its markers, `--check` fails when it is stale.
+//! reference enforcer's snapshots, so the book's table (`book/src/reference/coverage.md`) cannot
+//! drift from what ran: `--book` rewrites the table between its markers, `--check` fails when it
+//! is stale.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -10,16 +11,18 @@ use lockgate_protocol::rights::Right;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const BEGIN: &str = "<!-- coverage:begin (cargo xtask coverage --readme) -->";
+const BEGIN: &str = "<!-- coverage:begin (cargo xtask coverage --book) -->";
+/// The book's page that holds the table, in the project.
+const PAGE: &str = "book/src/reference/coverage.md";
 const END: &str = "<!-- coverage:end -->";
 
 #[derive(Debug, Clone, Args)]
 pub struct CoverageArgs {
-    /// Rewrite the table in README.md.
+    /// Rewrite the table in the book's coverage page (book/src/reference/coverage.md).
     #[arg(long)]
-    pub readme: bool,
-    /// Fail when README.md's table differs from what the snapshots say.
-    #[arg(long, conflicts_with = "readme")]
+    pub book: bool,
+    /// Fail when the book's table differs from what the snapshots say.
+    #[arg(long, conflicts_with = "book")]
     pub check: bool,
 }
 
@@ -107,25 +110,25 @@ pub fn table(root: &Path) -> Result<String> {
 pub(super) fn run(project: &super::project::Project, args: &CoverageArgs) -> Result<bool> {
     let root = &project.root;
     let table = table(root)?;
-    if !args.readme && !args.check {
+    if !args.book && !args.check {
         print!("{table}");
         return Ok(true);
     }
-    let readme_path = root.join("README.md");
-    let readme = std::fs::read_to_string(&readme_path)?;
-    let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {
-        bail!("README.md has no coverage markers: put `{BEGIN}` and `{END}` where the table goes");
+    let page_path = root.join(PAGE);
+    let page = std::fs::read_to_string(&page_path).with_context(|| format!("cannot read {}", page_path.display()))?;
+    let (Some(b), Some(e)) = (page.find(BEGIN), page.find(END)) else {
+        bail!("{PAGE} has no coverage markers: put `{BEGIN}` and `{END}` where the table goes");
     };
-    let updated = format!("{}{BEGIN}\n{table}{}", &readme[..b], &readme[e..]);
+    let updated = format!("{}{BEGIN}\n{table}{}", &page[..b], &page[e..]);
     if args.check {
-        if updated != readme {
-            println!("README.md's coverage table is stale: run `{}`", crate::invocation::command("coverage --readme"));
+        if updated != page {
+            println!("{PAGE}: the coverage table is stale: run `{}`", crate::invocation::command("coverage --book"));
             return Ok(false);
         }
         return Ok(true);
     }
-    std::fs::write(&readme_path, updated)?;
-    println!("README.md: coverage table rewritten ({} rights)", Right::ALL.len());
+    std::fs::write(&page_path, updated)?;
+    println!("{PAGE}: coverage table rewritten ({} rights)", Right::ALL.len());
     Ok(true)
 }
 

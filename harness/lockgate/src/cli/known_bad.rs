@@ -466,7 +466,7 @@ fn print_details(names: &[&str], correct: &[Seen], rows: &[Vec<Seen>], seconds: 
 }
 
 /// One row per enforcer (correct, then each mode and environment), one column per kernel: a
-/// Markdown table, as the README shows it.
+/// Markdown table, as the book's mutation-gate chapter shows it.
 fn print_table(kernels: &[(String, Option<u32>)], correct: &[Seen], rows: &[Vec<Seen>]) {
     let width = columns().iter().map(String::len).max().unwrap_or(7).max(7);
     let cols: Vec<usize> = kernels.iter().map(|(n, _)| n.len().max(6)).collect();

@@ -102,16 +102,22 @@ pub fn main(project: Option<PathBuf>) -> ! {
     std::process::exit(dispatch(std::env::args_os(), project.as_deref(), how))
 }
 
+/// The command line as clap parses it, named as `how` invoked lockgate: what `--help` prints
+/// (lockgate's xtask renders the book's command-line page from it).
+pub fn command(how: Invocation) -> clap::Command {
+    let cmd = Command::command()
+        .mut_subcommand("run", |r| r.mut_arg("enforcer_fault", |a| a.long_help(run::fault_modes_help())));
+    match how {
+        Invocation::Xtask => cmd.name("cargo xtask").bin_name("cargo xtask"),
+        _ => cmd,
+    }
+}
+
 /// Run the command line `args` (its first word is the program's name) as `how` invoked it, in
 /// `project` when `--project` is not given; returns the exit status.
 pub fn dispatch(args: impl IntoIterator<Item = OsString>, project: Option<&Path>, how: Invocation) -> i32 {
     crate::invocation::set(how);
-    let mut cmd = Command::command()
-        .mut_subcommand("run", |r| r.mut_arg("enforcer_fault", |a| a.long_help(run::fault_modes_help())));
-    if how == Invocation::Xtask {
-        cmd = cmd.name("cargo xtask").bin_name("cargo xtask");
-    }
-    let cli = match cmd.try_get_matches_from(args).and_then(|m| Command::from_arg_matches(&m)) {
+    let cli = match command(how).try_get_matches_from(args).and_then(|m| Command::from_arg_matches(&m)) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

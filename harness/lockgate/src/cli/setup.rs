@@ -1,5 +1,5 @@
 //! Host set-up: the tools a run needs, installed through apt when we are root and they are
-//! missing, so that the README's commands work on a fresh machine.
+//! missing, so that the book's commands work on a fresh machine.
 
 use anyhow::{bail, Context, Result};
 use std::process::Command;

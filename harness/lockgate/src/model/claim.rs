@@ -108,7 +108,11 @@ pub struct ClaimSpec(pub ClaimReader);
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
+    /// A regex tried on each line of the enforcer's stderr (and of its stdout when the probe
+    /// runner never ran); the first rule that matches any line decides.
     regex: String,
+    /// The claim when it matches: `full`, `partial`, `none` or `refused`. Absent: the regex's
+    /// named group `(?P<claim>…)` says it.
     #[serde(default)]
     claim: Option<Claim>,
 }

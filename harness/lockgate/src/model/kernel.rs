@@ -6,12 +6,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KernelManifest {
+    /// What `--kernel` and `when: kernel == …` use; unique in the matrix.
     pub name: Name,
+    /// Free text: why the kernel is in the matrix it is in.
     #[serde(default)]
     pub about: String,
     /// The Landlock ABI the guest's raw probe must report: a number, or `none` (no Landlock,
     /// or compiled in but not enabled). A different answer is a harness error.
     pub abi: ExpectedAbi,
+    /// Where the kernel comes from: exactly one of `package`, `path`, `url` or `build`.
     pub source: KernelSource,
     /// Extra kernel command-line arguments (e.g. an `lsm=` without landlock).
     #[serde(default)]
@@ -210,11 +213,16 @@ impl schemars::JsonSchema for KernelSource {
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
+    /// A Debian/Ubuntu kernel package by name and exact version, fetched through apt.
     package: Option<PackageSource>,
+    /// A bzImage on this machine (a developer's own build): not pinned, its digest goes into
+    /// each run's provenance.
     path: Option<String>,
+    /// A bzImage (or, with `image`, a .deb) at a URL, pinned by sha256 in the lock file.
     url: Option<String>,
     /// With `url`: the kernel's path inside a downloaded .deb.
     image: Option<String>,
+    /// A kernel built here: a source package or tarball, tinyconfig and a config fragment.
     build: Option<RawBuild>,
 }
 

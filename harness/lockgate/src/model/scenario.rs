@@ -57,12 +57,18 @@ impl schemars::JsonSchema for Scenario {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
+    /// The scenario's name: `--scenario` and its snapshots use it; unique in the project.
     name: Name,
+    /// Free text: what the scenario shows.
     #[serde(default)]
     about: String,
+    /// The accounts and the tree each run starts from.
     #[serde(default)]
     setup: Setup,
+    /// The policy handed to the enforcer: a mapping (OpenShell's format plus lockgate's
+    /// extensions) or a string, the enforcer's own document handed over byte for byte.
     policy: PolicyText,
+    /// What must be denied or allowed, and what the enforcer must claim, one line each.
     expect: Vec<Expectation>,
     /// A cell in which every expectation is skipped checked nothing, which is not a pass (it
     /// fails under `CI=true`); `true` says that is intended for this scenario.
@@ -230,8 +236,13 @@ impl std::fmt::Display for Name {
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Setup {
+    /// Accounts written to the guest's /etc/passwd and /etc/group before the case (`root`
+    /// always exists).
     #[serde(default)]
     pub users: Vec<UserSpec>,
+    /// Made in order before each run (control and enforced), after a fresh tmpfs is mounted on
+    /// every top-level directory they name (`/tmp` always gets one); a top-level directory of
+    /// the image (`/bin`, `/usr`, `/etc`, `/dev`, …) cannot be one.
     #[serde(default)]
     pub paths: Vec<PathEntry>,
     /// Working directory of the runs (and the `include_workdir` path). Default `/`.
@@ -247,7 +258,9 @@ pub struct Setup {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
+    /// The account's name, as `owner:` and `run_as_user` name it.
     pub name: Name,
+    /// Its uid.
     pub uid: u32,
     /// Defaults to the uid.
     pub gid: Option<u32>,
@@ -256,7 +269,9 @@ pub struct UserSpec {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathEntry {
+    /// An absolute path under a top-level directory the setup owns.
     pub path: GuestPath,
+    /// `dir`, `file` or `symlink`.
     pub kind: PathKindSpec,
     /// A user from `setup.users`, or `root` (the default).
     #[serde(default)]
@@ -272,8 +287,12 @@ pub struct PathEntry {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PathKindSpec {
+    /// A directory (mode default `"0755"`; no `content`).
     Dir,
+    /// A regular file holding `content` (default empty; mode default `"0644"`).
     File,
+    /// A symbolic link whose target is `content` (required; relative to the link's directory);
+    /// `mode` is ignored, `owner` applies to the link itself.
     Symlink,
 }
 
@@ -420,8 +439,11 @@ impl std::fmt::Display for Denier {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Claim {
+    /// Every rule of the policy enforced.
     Full,
+    /// Some of it: a part the kernel's ABI cannot enforce was left out (best effort).
     Partial,
+    /// Nothing enforced (no Landlock), the command run anyway.
     None,
     /// It refused to run the command (fail closed).
     Refused,
@@ -452,13 +474,22 @@ impl schemars::JsonSchema for Expectation {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawExpectation {
+    /// A shell command (busybox); its errno is recognised from the message it prints.
     run: Option<String>,
+    /// One system call with its exact errno: a probe of the probe reference.
     probe: Option<String>,
+    /// `true`: the operation must succeed.
     allowed: Option<bool>,
+    /// The errno (or, for a syscall-filter probe, the signal) the operation must fail with.
     denied: Option<String>,
+    /// Who must have denied it, as the control run shows.
     by: Option<Denier>,
+    /// What the enforcer must claim about itself (instead of an operation).
     enforcement: Option<Claim>,
+    /// The condition under which this expectation judges (`abi >= 3`, `landlock == blocked`);
+    /// the operation runs everywhere whatever it says.
     when: Option<String>,
+    /// Free text shown with the expectation.
     about: Option<String>,
 }
 
