@@ -142,9 +142,10 @@ pub fn load_selected(scenarios_dir: &Path, matrix: &MatrixDirs, selected: &[Stri
         for (i, e) in s.value.expect.iter().enumerate() {
             let Some(when) = &e.when else { continue };
             for (kind, name) in when.names() {
+                // A pattern must name at least one of them, as a name must be one.
                 let known = match kind {
-                    "kernel" => kernels.iter().any(|k| k.value.name.as_str() == name),
-                    _ => environments.iter().any(|e| e.name == name),
+                    "kernel" => kernels.iter().any(|k| cond::name_matches(name, k.value.name.as_str())),
+                    _ => environments.iter().any(|e| cond::name_matches(name, &e.name)),
                 };
                 if !known {
                     let field = format!("expect[{i}].when");
