@@ -231,8 +231,8 @@ fn parse_clause(s: &str) -> Result<Clause, String> {
                 Cmp::Ne => false,
                 _ => return Err(format!("`{s}`: {lhs} names can only be compared with == or !=")),
             };
-            if !rhs.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                return Err(format!("`{s}`: `{rhs}` is not a {lhs} name"));
+            if rhs.is_empty() || !rhs.chars().all(|c| c.is_ascii_alphanumeric() || "-_.*".contains(c)) {
+                return Err(format!("`{s}`: `{rhs}` is not a {lhs} name (letters, digits, `-`, `_`, `.`; `*` for any run of them)"));
             }
             Ok(if lhs == "kernel" { Clause::Kernel(eq, rhs.into()) } else { Clause::Env(eq, rhs.into()) })
         }
