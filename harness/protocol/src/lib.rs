@@ -820,6 +820,12 @@ pub struct RunnerFacts {
     /// it. Compared with the control run's, it shows whether the enforcer installed a filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp_filters: Option<String>,
+    /// The runner's PID namespace (the link /proc/self/ns/pid, `pid:[inode]`): another than in
+    /// the control run, the enforcer put it in a PID namespace of its own, where a process
+    /// outside is not found (ESRCH). `NSpid:` cannot tell: an enforcer that mounts its own /proc
+    /// shows one level there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_ns: Option<String>,
 }
 
 impl RunnerFacts {

@@ -43,6 +43,11 @@
 //!    `dac`, not `seccomp` ([`env_errno`]). A call the profile allows only for some arguments
 //!    keeps the default errno: the arguments are not evaluated here.
 //!
+//! 7. **A PID namespace of the enforcer's** (the runner's /proc/self/ns/pid is another than in
+//!    the control run) hides every process outside it: a signal or an attach to one
+//!    answered ESRCH is the namespace's doing, part of the sandbox but neither its filter nor its
+//!    ruleset, and stays `sandbox` ([`hidden_by_pid_ns`]).
+//!
 //! Landlock's ptrace restriction (a sandboxed process cannot trace one outside its domain, EPERM)
 //! and its refusal of every mount from inside a domain (EPERM) are EPERMs Landlock gives: a
 //! `ptrace_*` or `mount` probe denied EPERM is never `filter`: `sandbox` where the filter was seen
@@ -56,6 +61,23 @@ use lockgate_protocol::{Outcome, ProbeOp, ProbeTarget, RunObservation};
 pub fn own_filter(control: &RunObservation, enforced: &RunObservation) -> Option<bool> {
     let count = |run: &RunObservation| run.runner.as_ref().and_then(|r| r.filters());
     Some(count(enforced)? > count(control)?)
+}
+
+/// The enforcer put the runner in a PID namespace of its own: another than the control run's
+/// (/proc/self/ns/pid); `false` when either run could not say.
+pub fn own_pid_ns(control: &RunObservation, enforced: &RunObservation) -> bool {
+    let ns = |run: &RunObservation| run.runner.as_ref().and_then(|r| r.pid_ns.clone());
+    matches!((ns(control), ns(enforced)), (Some(c), Some(e)) if e != c)
+}
+
+/// Rule 7: a process outside the sandbox not found (ESRCH) by a signal or an attach from inside
+/// a PID namespace of the enforcer's was hidden by that namespace, not refused by a filter or a
+/// ruleset (neither is told apart by it): the denial stays `sandbox`.
+pub fn hidden_by_pid_ns(action: &Action, enforced: &Outcome, own_pid_ns: bool) -> bool {
+    let Action::Probe { op, .. } = action else { return false };
+    own_pid_ns
+        && matches!(op, ProbeOp::Signal | ProbeOp::PtraceAttach)
+        && matches!(enforced, Outcome::Err(e) if e == "ESRCH")
 }
 
 /// The raw syscalls (`syscall NAME …` probes) no Landlock hook sees: a sandbox filter's usual
@@ -274,6 +296,7 @@ mod tests {
                 seccomp: None,
                 no_new_privs: None,
                 seccomp_filters: n.map(String::from),
+                pid_ns: None,
             }),
             ..Default::default()
         };
@@ -390,6 +413,32 @@ mod tests {
         assert_eq!(env_errno(&attach, &err("ENOSYS"), &rules, &allowed, Some("EPERM")), Some("ENOSYS"));
         // A file probe names no syscall: the default stands.
         assert_eq!(env_errno(&none(ProbeOp::MknodChar), &err("EPERM"), &[], &allowed, Some("EPERM")), Some("EPERM"));
+    }
+
+    /// sandbox-runtime's apply-seccomp runs the command in a PID namespace of its own: a signal to
+    /// a process outside answers ESRCH, the namespace's doing, not the filter's.
+    #[test]
+    fn a_process_hidden_by_a_pid_namespace_is_not_the_filters() {
+        let run = |ns: Option<&str>| RunObservation {
+            runner: Some(RunnerFacts {
+                uid: 998,
+                gid: 998,
+                seccomp: None,
+                no_new_privs: None,
+                seccomp_filters: None,
+                pid_ns: ns.map(String::from),
+            }),
+            ..Default::default()
+        };
+        let (outer, inner) = (Some("pid:[4026531836]"), Some("pid:[4026532201]"));
+        assert!(own_pid_ns(&run(outer), &run(inner)));
+        assert!(!own_pid_ns(&run(outer), &run(outer)));
+        assert!(!own_pid_ns(&run(None), &run(inner)));
+        let signal = probe(ProbeOp::Signal);
+        assert!(hidden_by_pid_ns(&signal, &err("ESRCH"), true));
+        assert!(!hidden_by_pid_ns(&signal, &err("EPERM"), true), "Landlock's scope answers EPERM");
+        assert!(!hidden_by_pid_ns(&signal, &err("ESRCH"), false));
+        assert!(!hidden_by_pid_ns(&probe(ProbeOp::Socket), &err("ESRCH"), true));
     }
 
     #[test]

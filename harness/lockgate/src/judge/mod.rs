@@ -332,6 +332,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
     let sentinels = sentinels_seen(input);
     // Which mechanism of the enforcer denied what (issue 25): only where it installed a filter.
     let own_filter = mechanism::own_filter(&obs.control, &obs.enforced) == Some(true);
+    let own_pid_ns = mechanism::own_pid_ns(&obs.control, &obs.enforced);
     let filter_errnos = match own_filter {
         false => Vec::new(),
         true => mechanism::filter_errnos(input.scenario.expect.iter().enumerate().filter_map(|(i, e)| {
@@ -340,7 +341,9 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             let control = &step(&obs.control, k)?.outcome;
             let env_errno =
                 mechanism::env_errno(action, control, input.errno_rules, input.profile_allows, input.seccomp_errno);
-            Some((action, control, &step(&obs.enforced, k)?.outcome, env_errno))
+            let enforced = &step(&obs.enforced, k)?.outcome;
+            (!mechanism::hidden_by_pid_ns(action, enforced, own_pid_ns))
+                .then_some((action, control, enforced, env_errno))
         })),
     };
     for (i, e) in input.scenario.expect.iter().enumerate() {
@@ -435,15 +438,13 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     input.profile_allows,
                     input.seccomp_errno,
                 );
-                v.denied_by = mechanism::refine(
-                    attribute(&c.outcome, &en.outcome, env_errno),
-                    action,
-                    &c.outcome,
-                    &en.outcome,
-                    own_filter,
-                    env_errno,
-                    &filter_errnos,
-                );
+                let base = attribute(&c.outcome, &en.outcome, env_errno);
+                v.denied_by = match mechanism::hidden_by_pid_ns(action, &en.outcome, own_pid_ns) {
+                    true => base,
+                    false => {
+                        mechanism::refine(base, action, &c.outcome, &en.outcome, own_filter, env_errno, &filter_errnos)
+                    }
+                };
                 if let Some(why) = cut_at_limit(action, &c.outcome, &en.outcome, &limits) {
                     fail(&mut v, why);
                     expectations.push(v);

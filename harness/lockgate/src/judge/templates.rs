@@ -66,6 +66,7 @@ fn with_filters(mut r: RunObservation, filters: &str) -> RunObservation {
         seccomp: None,
         no_new_privs: None,
         seccomp_filters: Some(filters.into()),
+        pid_ns: None,
     });
     r
 }
@@ -124,7 +125,8 @@ fn filter_or_landlock_by_the_call_and_errno() {
 }
 
 fn with_runner(mut r: RunObservation, uid: u32) -> RunObservation {
-    r.runner = Some(RunnerFacts { uid, gid: uid, seccomp: None, no_new_privs: None, seccomp_filters: None });
+    r.runner =
+        Some(RunnerFacts { uid, gid: uid, seccomp: None, no_new_privs: None, seccomp_filters: None, pid_ns: None });
     r
 }
 

@@ -275,6 +275,7 @@ mod tests {
                 seccomp: Some("0".into()),
                 no_new_privs: Some("1".into()),
                 seccomp_filters: None,
+                pid_ns: None,
             }),
             ..Default::default()
         }
