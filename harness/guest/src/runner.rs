@@ -115,6 +115,7 @@ fn facts() -> RunnerFacts {
         seccomp: Some(prctl_get(libc::PR_GET_SECCOMP)),
         no_new_privs: Some(prctl_get(libc::PR_GET_NO_NEW_PRIVS)),
         seccomp_filters: Some(seccomp_filters()),
+        pid_ns: std::fs::read_link("/proc/self/ns/pid").ok().map(|l| l.to_string_lossy().into_owned()),
     }
 }
 

@@ -74,7 +74,7 @@ pub mod supply {
         pub use crate::supply::lock::LockFile;
     }
     pub mod recipe {
-        pub use crate::supply::recipe::{calls_landlock, recipe_in};
+        pub use crate::supply::recipe::{calls_landlock, installs_seccomp_filter, recipe_in};
     }
 }
 pub mod setup {

@@ -731,6 +731,12 @@ pub struct Preflight {
     /// x32), each tried by the agent in a child of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<Entries>,
+    /// Yama's `kernel.yama.ptrace_scope` (/proc/sys/kernel/yama/ptrace_scope), where the kernel
+    /// has Yama: 1 and above refuse attaching to a process that is not a descendant (EPERM), with
+    /// or without any sandbox, in every environment (the sysctl is the kernel's, not a
+    /// namespace's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yama_ptrace_scope: Option<u8>,
 }
 
 /// The preflight's probes of the i386 and x32 entries.
@@ -831,6 +837,12 @@ pub struct RunnerFacts {
     /// it. Compared with the control run's, it shows whether the enforcer installed a filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp_filters: Option<String>,
+    /// The runner's PID namespace (the link /proc/self/ns/pid, `pid:[inode]`): another than in
+    /// the control run, the enforcer put it in a PID namespace of its own, where a process
+    /// outside is not found (ESRCH). `NSpid:` cannot tell: an enforcer that mounts its own /proc
+    /// shows one level there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_ns: Option<String>,
 }
 
 impl RunnerFacts {

@@ -10,6 +10,7 @@
 //!   reviewed reasons for red cells, each with a pointer to the enforcer's own code or docs. A
 //!   red cell no note explains is shown as unexplained, with its first failure; a cell that was
 //!   not run is shown as not run. `--book` writes the table into the book's compatibility page between its markers.
+//!   Its environments are the default ones and every other one a recorded cell ran in.
 
 use crate::report::CellState;
 use anyhow::{bail, Context, Result};
@@ -227,7 +228,7 @@ fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     let kernels: Vec<String> =
         model.kernels.iter().filter(|k| k.value.in_default_matrix()).map(|k| k.value.name.to_string()).collect();
     let enforcers: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
-    let envs: Vec<String> = DEFAULT_ENVS.iter().map(|s| s.to_string()).collect();
+    let envs = table_envs(&results);
     let table = render(&enforcers, &kernels, &envs, &results, &load_notes(root)?);
     if !a.book && !a.check {
         print!("{table}");
@@ -252,6 +253,17 @@ fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     std::fs::write(&page_path, format!("{}{BEGIN}\n{table}{}", &page[..b], &page[e..]))?;
     println!("{PAGE}: compatibility table rewritten from {} recorded cells", results.len());
     Ok(true)
+}
+
+/// The default environments, then every other one a recorded cell ran in (a filter's cells
+/// under `docker-26.1.5`, whose profile stacks under the enforcer's filter), in name order.
+fn table_envs(results: &[Recorded]) -> Vec<String> {
+    let mut envs: Vec<String> = DEFAULT_ENVS.iter().map(|s| s.to_string()).collect();
+    let mut more: Vec<String> = results.iter().map(|r| r.env.clone()).filter(|e| !envs.contains(e)).collect();
+    more.sort();
+    more.dedup();
+    envs.extend(more);
+    envs
 }
 
 /// The table: a grid of enforcer rows × kernel/environment columns (every one, run or not),
@@ -389,6 +401,13 @@ mod tests {
         let t = render(&["e".into(), "f".into()], &["k".into()], &["bare".into(), "docker".into()], &results, &notes);
         assert!(t.contains("| e | 0/7 <sup>1</sup> | – |\n| f | – | 0/7 <sup>1</sup> |\n"), "{t}");
         assert_eq!(t.matches("fails closed").count(), 1, "{t}");
+    }
+
+    #[test]
+    fn an_environment_run_besides_the_defaults_gets_rows() {
+        let mut r = rec("a", "pass", "");
+        r.env = "docker-26.1.5".into();
+        assert_eq!(table_envs(&[r.clone(), r, rec("b", "pass", "")]), ["bare", "docker-20.10.5", "docker-26.1.5"]);
     }
 
     #[test]

@@ -53,10 +53,10 @@ struct Mode {
 }
 
 /// The shipped scenario of OpenShell's documented filter, which the filter's modes run.
-const SECCOMP_SCENARIO: &str = "openshell-seccomp";
+pub(super) const SECCOMP_SCENARIO: &str = "openshell-seccomp";
 
 /// The reference enforcer's filter faults, in its order (`FilterFault::ALL`).
-const FILTER_FAULTS: [&str; 10] = [
+pub(super) const FILTER_FAULTS: [&str; 10] = [
     "no-filter",
     "no-arch-check",
     "x32-allowed",

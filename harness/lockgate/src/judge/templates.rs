@@ -66,6 +66,7 @@ fn with_filters(mut r: RunObservation, filters: &str) -> RunObservation {
         seccomp: None,
         no_new_privs: None,
         seccomp_filters: Some(filters.into()),
+        pid_ns: None,
     });
     r
 }
@@ -124,7 +125,8 @@ fn filter_or_landlock_by_the_call_and_errno() {
 }
 
 fn with_runner(mut r: RunObservation, uid: u32) -> RunObservation {
-    r.runner = Some(RunnerFacts { uid, gid: uid, seccomp: None, no_new_privs: None, seccomp_filters: None });
+    r.runner =
+        Some(RunnerFacts { uid, gid: uid, seccomp: None, no_new_privs: None, seccomp_filters: None, pid_ns: None });
     r
 }
 
@@ -223,6 +225,8 @@ fn claims_unsupported_missing_and_other() {
         step_of: &[None],
         seccomp_errno: None,
         errno_rules: &[],
+        profile_allows: &[],
+        yama_ptrace_scope: None,
         claims: &ClaimReader::Unsupported,
         landlock_blocked: None,
         kernel_landlock: &obs.landlock,
@@ -323,6 +327,8 @@ fn nothing_checked_says_why_each_was_skipped() {
         step_of: &[Some(0), Some(1)],
         seccomp_errno: None,
         errno_rules: &[],
+        profile_allows: &[],
+        yama_ptrace_scope: None,
         claims: &reference_claims(),
         landlock_blocked: None,
         kernel_landlock: &obs.landlock,
@@ -515,7 +521,7 @@ fn denied_by_someone_else() {
         enforced: run(&[err("EPERM")], FULL, "exit:0"),
     };
     let s = scenario("  - {run: a, denied: EPERM, by: sandbox}\n");
-    let v = judge(&CellInput {
+    let base = CellInput {
         scenario: &s,
         kernel: "k",
         env: "d",
@@ -523,6 +529,8 @@ fn denied_by_someone_else() {
         step_of: &[Some(0)],
         seccomp_errno: Some("EPERM"),
         errno_rules: &[],
+        profile_allows: &[],
+        yama_ptrace_scope: None,
         claims: &reference_claims(),
         landlock_blocked: None,
         kernel_landlock: &obs.landlock,
@@ -530,6 +538,18 @@ fn denied_by_someone_else() {
         judge_as_bare: false,
         not_asked: &[],
         sentinels: &[],
-    });
+    };
+    let v = judge(&base);
     assert_eq!(reason(&v, 0), "denied with EPERM as expected, but by seccomp, not sandbox: the control run got the seccomp filter's errno too");
+    // The Yama clause: under a profile whose default is EPERM but which allows `ptrace` whatever
+    // its arguments, an attach denied EPERM in both runs is `dac`, and on a kernel with Yama's
+    // ptrace_scope 1 the sentence says Yama refused it, not the profile.
+    let s = scenario("  - {probe: ptrace_attach outside, denied: EPERM, by: seccomp}\n");
+    let allowed = vec!["ptrace".to_string()];
+    let input = |yama| CellInput { scenario: &s, profile_allows: &allowed, yama_ptrace_scope: yama, ..base };
+    let v = judge(&input(Some(1)));
+    assert_eq!(v.expectations[0].denied_by, Some(Denier::Dac));
+    assert_eq!(reason(&v, 0), "denied with EPERM as expected, but by dac, not seccomp: the control run (same uid, no enforcer) was denied the same way: Yama's ptrace_scope is 1 on this kernel, which refuses attaching to a process that is not a descendant, with or without a sandbox");
+    let v = judge(&input(None));
+    assert_eq!(reason(&v, 0), "denied with EPERM as expected, but by dac, not seccomp: the control run (same uid, no enforcer) was denied the same way, so plain permissions did it");
 }
