@@ -3,7 +3,7 @@
 //! flags) are exactly the ones the protocol documents: an `O_PATH` open, a retry, or a
 //! different flag would change what Landlock is asked to decide.
 
-use crate::{errno_text, probe_child, probes_sys};
+use crate::{errno_text, inherited, probe_child, probes_sys};
 use lockgate_protocol::{Outcome, Peer, ProbeOp, ProbeTarget, OUTSIDE_ABSTRACT_SOCKET};
 use nix::errno::Errno;
 use std::ffi::CString;
@@ -17,7 +17,29 @@ type Probe = Result<(), Errno>;
 
 /// Runs `op` on `target`: a path, a pair of paths (rename, link) or a port (TCP); the probes of
 /// syscall filters are [`probes_sys`]'s.
+#[cfg(test)]
 pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
+    run_step(op, target).0
+}
+
+/// As [`run`], with what the probe has to say beside its outcome (the step result's `stdout`):
+/// the descriptor an `inherited_write` wrote through.
+pub fn run_step(op: ProbeOp, target: &ProbeTarget) -> (Outcome, String) {
+    if let (ProbeOp::InheritedWrite, ProbeTarget::Path(path)) = (op, target) {
+        let (result, said) = inherited::write(path.as_str());
+        return (outcome(result), said);
+    }
+    (run_plain(op, target), String::new())
+}
+
+fn outcome(result: Probe) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Ok,
+        Err(errno) => Outcome::Err(errno_text::name(errno)),
+    }
+}
+
+fn run_plain(op: ProbeOp, target: &ProbeTarget) -> Outcome {
     if probes_sys::handles(op) {
         return probes_sys::run(op, target);
     }
@@ -56,10 +78,7 @@ pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
         // step, which the protocol reports as EINVAL rather than guessing what was meant.
         _ => Err(Errno::EINVAL),
     };
-    match result {
-        Ok(()) => Outcome::Ok,
-        Err(errno) => Outcome::Err(errno_text::name(errno)),
-    }
+    outcome(result)
 }
 
 fn cpath(path: &str) -> Result<CString, Errno> {

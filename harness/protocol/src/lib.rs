@@ -467,10 +467,17 @@ pub enum ProbeOp {
     /// prctl(PR_SET_NO_NEW_PRIVS), then seccomp(SECCOMP_SET_MODE_FILTER) of a one-instruction
     /// allow-all filter: can the process stack one more filter.
     Seccomp,
+    /// Writes one byte through a descriptor the runner inherited, open for writing on the file
+    /// at the path (the same device and inode; the path itself is never opened): Landlock checks
+    /// access when a file is opened, never on a descriptor opened before `restrict_self`, so a
+    /// descriptor the enforcer leaves open crosses the boundary with its access. EBADF: no
+    /// descriptor open for writing on that file came in. The result's `stdout` names the
+    /// descriptor written through (or those found open on the file, read-only).
+    InheritedWrite,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 35] = [
+    pub const ALL: [ProbeOp; 36] = [
         ProbeOp::Create,
         ProbeOp::MknodReg,
         ProbeOp::Write,
@@ -506,6 +513,7 @@ impl ProbeOp {
         ProbeOp::Bpf,
         ProbeOp::Mount,
         ProbeOp::Seccomp,
+        ProbeOp::InheritedWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -545,6 +553,7 @@ impl ProbeOp {
             ProbeOp::Bpf => "bpf",
             ProbeOp::Mount => "mount",
             ProbeOp::Seccomp => "seccomp",
+            ProbeOp::InheritedWrite => "inherited_write",
         }
     }
 
@@ -576,7 +585,8 @@ impl ProbeOp {
             | ProbeOp::IoctlDev
             | ProbeOp::UnixConnect
             | ProbeOp::ExecveatEmptyPath
-            | ProbeOp::Mount => TargetKind::Path,
+            | ProbeOp::Mount
+            | ProbeOp::InheritedWrite => TargetKind::Path,
         }
     }
 }

@@ -90,7 +90,9 @@ pub fn landlock_can(action: &Action, errno: &str) -> bool {
         | ProbeOp::Clone3
         | ProbeOp::IoUringSetup
         | ProbeOp::Bpf
-        | ProbeOp::Seccomp => false,
+        | ProbeOp::Seccomp
+        // A write through a descriptor already open: Landlock decided when it was opened.
+        | ProbeOp::InheritedWrite => false,
         ProbeOp::Syscall => {
             let name = match target {
                 ProbeTarget::Call(call) => call.text.split_whitespace().next().unwrap_or_default(),

@@ -9,6 +9,7 @@
 use super::claim::ClaimSpec;
 use super::kernel::PackageRef;
 use super::scenario::{Name, Scenario};
+use lockgate_protocol::rights::{Class, Right};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -162,6 +163,10 @@ pub enum Feature {
     /// `seccomp`: the enforcer's own syscall filter (lockgate's extension). OpenShell derives its
     /// own from its fields; an enforcer that installs none says so with this.
     Seccomp,
+    /// `filesystem_policy.rules`: rights per rule.
+    Rules,
+    /// `landlock.handled`: the handled set.
+    Handled,
 }
 
 impl Feature {
@@ -173,6 +178,8 @@ impl Feature {
             Feature::ReadOnlyNoexec => "filesystem_policy.read_only_noexec",
             Feature::TcpRules => "network",
             Feature::Seccomp => "seccomp",
+            Feature::Rules => "filesystem_policy.rules",
+            Feature::Handled => "landlock.handled",
         }
     }
 
@@ -201,6 +208,14 @@ impl Feature {
                     | ProbeOp::Mount
                     | ProbeOp::Seccomp
             ),
+            // Which rights are granted where, or handled at all, decides every probe of a
+            // filesystem or TCP right.
+            Feature::Rules => {
+                op == ProbeOp::Create || Right::ALL.iter().any(|r| r.class() == Class::Fs && r.probe() == op)
+            }
+            Feature::Handled => {
+                op == ProbeOp::Create || Right::ALL.iter().any(|r| r.class() != Class::Scope && r.probe() == op)
+            }
         }
     }
 
@@ -211,6 +226,8 @@ impl Feature {
             Feature::ReadOnlyNoexec => !sc.policy.filesystem_policy.read_only_noexec.is_empty(),
             Feature::TcpRules => sc.policy.network.is_some(),
             Feature::Seccomp => sc.policy.seccomp.is_some(),
+            Feature::Rules => !sc.policy.filesystem_policy.rules.is_empty(),
+            Feature::Handled => sc.policy.landlock.handled.is_some(),
         }
     }
 }

@@ -605,6 +605,7 @@ impl Scenario {
             .chain(&fs.read_write)
             .chain(&fs.read_only_noexec)
             .chain(&fs.ioctl_dev)
+            .chain(fs.rules.iter().map(|r| &r.path))
             .chain(&self.setup.absent)
         {
             if !out.iter().any(|o| o == p.as_str()) {
