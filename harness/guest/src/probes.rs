@@ -64,6 +64,15 @@ fn run_plain(op: ProbeOp, target: &ProbeTarget) -> Outcome {
         (ProbeOp::MknodSock, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFSOCK, 0),
         (ProbeOp::Symlink, ProbeTarget::Pair { from, to }) => symlink(from.as_str(), to.as_str()),
         (ProbeOp::IoctlDev, ProbeTarget::Path(path)) => ioctl_dev(path.as_str()),
+        (ProbeOp::OpenPath, ProbeTarget::Path(path)) => open(path.as_str(), libc::O_PATH, 0).map(drop),
+        (ProbeOp::OpenTrunc, ProbeTarget::Path(path)) => {
+            open(path.as_str(), libc::O_RDONLY | libc::O_TRUNC, 0).map(drop)
+        }
+        (ProbeOp::RenameExchange, ProbeTarget::Pair { from, to }) => rename_exchange(from.as_str(), to.as_str()),
+        (ProbeOp::IoctlFioclex, ProbeTarget::Path(path)) => ioctl_always(path.as_str(), libc::FIOCLEX),
+        (ProbeOp::IoctlFionbio, ProbeTarget::Path(path)) => ioctl_always(path.as_str(), libc::FIONBIO),
+        (ProbeOp::Tcp6Bind, ProbeTarget::Port(port)) => inet_bind(*port, Inet::Tcp6),
+        (ProbeOp::UdpBind, ProbeTarget::Port(port)) => inet_bind(*port, Inet::Udp4),
         (ProbeOp::UnixConnect, ProbeTarget::Path(path)) => unix_connect(Unix::Path(path.as_str())),
         (ProbeOp::AbstractConnect, ProbeTarget::Peer(Peer::Outside | Peer::OutsidePid(_))) => {
             unix_connect(Unix::Abstract(OUTSIDE_ABSTRACT_SOCKET))
@@ -200,6 +209,69 @@ fn ioctl_dev(path: &str) -> Probe {
     let mut termios = std::mem::MaybeUninit::<libc::termios>::zeroed();
     // SAFETY: TCGETS writes at most one termios into a buffer of that size.
     check(unsafe { libc::ioctl(fd.0, libc::TCGETS, termios.as_mut_ptr()) }.into()).map(drop)
+}
+
+/// open(O_RDONLY|O_NONBLOCK), then an ioctl Landlock always permits (FIOCLEX, FIONBIO).
+fn ioctl_always(path: &str, cmd: libc::c_ulong) -> Probe {
+    let fd = open(path, libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
+    let mut on: libc::c_int = 1;
+    // SAFETY: FIOCLEX takes no argument; FIONBIO reads one int from a valid pointer.
+    check(unsafe { libc::ioctl(fd.0, cmd, &mut on as *mut libc::c_int) }.into()).map(drop)
+}
+
+fn rename_exchange(from: &str, to: &str) -> Probe {
+    let (f, t) = (cpath(from)?, cpath(to)?);
+    // SAFETY: valid C strings; renameat2 through the raw syscall (older libcs lack a wrapper).
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    })
+    .map(drop)
+}
+
+enum Inet {
+    Tcp6,
+    Udp4,
+}
+
+/// bind a TCP socket to [::1]:<port>, or a UDP socket to 127.0.0.1:<port>.
+fn inet_bind(port: u16, what: Inet) -> Probe {
+    let (domain, kind) = match what {
+        Inet::Tcp6 => (libc::AF_INET6, libc::SOCK_STREAM),
+        Inet::Udp4 => (libc::AF_INET, libc::SOCK_DGRAM),
+    };
+    // SAFETY: plain socket(2) call.
+    let fd = Fd(check(unsafe { libc::socket(domain, kind | libc::SOCK_CLOEXEC, 0) }.into())? as libc::c_int);
+    let ret = match what {
+        Inet::Tcp6 => {
+            // SAFETY: sockaddr_in6 is plain old data; all zeroes is a valid value.
+            let mut addr: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            addr.sin6_port = port.to_be();
+            addr.sin6_addr.s6_addr = std::net::Ipv6Addr::LOCALHOST.octets();
+            let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+            // SAFETY: addr is a valid sockaddr_in6 of the given length.
+            unsafe { libc::bind(fd.0, (&addr as *const libc::sockaddr_in6).cast(), len) }
+        }
+        Inet::Udp4 => {
+            let addr = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: port.to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be() },
+                sin_zero: [0; 8],
+            };
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            // SAFETY: addr is a valid sockaddr_in of the given length.
+            unsafe { libc::bind(fd.0, (&addr as *const libc::sockaddr_in).cast(), len) }
+        }
+    };
+    check(ret.into()).map(drop)
 }
 
 enum Unix<'a> {

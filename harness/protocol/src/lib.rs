@@ -474,10 +474,27 @@ pub enum ProbeOp {
     /// descriptor open for writing on that file came in. The result's `stdout` names the
     /// descriptor written through (or those found open on the file, read-only).
     InheritedWrite,
+    /// open(path, O_PATH): Landlock never checks it (a path-only descriptor reads nothing).
+    OpenPath,
+    /// open(path, O_RDONLY|O_TRUNC): truncating at open takes the truncate right (ABI 3) beside
+    /// read_file.
+    OpenTrunc,
+    /// renameat2(from, to, RENAME_EXCHANGE): both files are removed and made again, each in the
+    /// other's directory (remove_* and make_*, and refer across directories).
+    RenameExchange,
+    /// open(O_RDONLY|O_NONBLOCK), then ioctl(FIOCLEX): one of the commands Landlock always
+    /// permits, even where device ioctls are handled and not granted.
+    IoctlFioclex,
+    /// open(O_RDONLY|O_NONBLOCK), then ioctl(FIONBIO, 1): likewise always permitted.
+    IoctlFionbio,
+    /// bind a TCP socket to [::1]:<port>: Landlock's TCP rules name ports, for IPv6 as for IPv4.
+    Tcp6Bind,
+    /// bind a UDP socket to 127.0.0.1:<port>: no TCP right restricts it.
+    UdpBind,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 36] = [
+    pub const ALL: [ProbeOp; 43] = [
         ProbeOp::Create,
         ProbeOp::MknodReg,
         ProbeOp::Write,
@@ -514,6 +531,13 @@ impl ProbeOp {
         ProbeOp::Mount,
         ProbeOp::Seccomp,
         ProbeOp::InheritedWrite,
+        ProbeOp::OpenPath,
+        ProbeOp::OpenTrunc,
+        ProbeOp::RenameExchange,
+        ProbeOp::IoctlFioclex,
+        ProbeOp::IoctlFionbio,
+        ProbeOp::Tcp6Bind,
+        ProbeOp::UdpBind,
     ];
 
     pub fn name(self) -> &'static str {
@@ -554,14 +578,21 @@ impl ProbeOp {
             ProbeOp::Mount => "mount",
             ProbeOp::Seccomp => "seccomp",
             ProbeOp::InheritedWrite => "inherited_write",
+            ProbeOp::OpenPath => "open_path",
+            ProbeOp::OpenTrunc => "open_trunc",
+            ProbeOp::RenameExchange => "rename_exchange",
+            ProbeOp::IoctlFioclex => "ioctl_fioclex",
+            ProbeOp::IoctlFionbio => "ioctl_fionbio",
+            ProbeOp::Tcp6Bind => "tcp6_bind",
+            ProbeOp::UdpBind => "udp_bind",
         }
     }
 
     /// The kind of target the operation takes.
     pub fn target(self) -> TargetKind {
         match self {
-            ProbeOp::Rename | ProbeOp::Link | ProbeOp::Symlink => TargetKind::Pair,
-            ProbeOp::TcpBind | ProbeOp::TcpConnect => TargetKind::Port,
+            ProbeOp::Rename | ProbeOp::Link | ProbeOp::Symlink | ProbeOp::RenameExchange => TargetKind::Pair,
+            ProbeOp::TcpBind | ProbeOp::TcpConnect | ProbeOp::Tcp6Bind | ProbeOp::UdpBind => TargetKind::Port,
             ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach => TargetKind::Peer,
             ProbeOp::Syscall | ProbeOp::Socket => TargetKind::Call,
             ProbeOp::Clone | ProbeOp::Clone3 => TargetKind::Flags,
@@ -586,7 +617,11 @@ impl ProbeOp {
             | ProbeOp::UnixConnect
             | ProbeOp::ExecveatEmptyPath
             | ProbeOp::Mount
-            | ProbeOp::InheritedWrite => TargetKind::Path,
+            | ProbeOp::InheritedWrite
+            | ProbeOp::OpenPath
+            | ProbeOp::OpenTrunc
+            | ProbeOp::IoctlFioclex
+            | ProbeOp::IoctlFionbio => TargetKind::Path,
         }
     }
 }

@@ -157,6 +157,18 @@ impl Right {
         }
     }
 
+    /// Other probes whose outcome it decides, beside its own (`scenarios/selftest-probes.yaml`
+    /// checks them; `ioctl_fioclex`/`ioctl_fionbio`: commands it always lets through).
+    pub fn other_probes(self) -> &'static [ProbeOp] {
+        match self {
+            Right::Truncate => &[ProbeOp::OpenTrunc],
+            Right::Refer | Right::RemoveFile | Right::MakeReg => &[ProbeOp::RenameExchange],
+            Right::BindTcp => &[ProbeOp::Tcp6Bind],
+            Right::IoctlDev => &[ProbeOp::IoctlFioclex, ProbeOp::IoctlFionbio],
+            _ => &[],
+        }
+    }
+
     /// The reference enforcer's known-bad mode that leaves it out: `no-make-char` (a right it
     /// does not handle), `no-scope-signal` (a scope it does not set).
     pub fn fault(self) -> String {

@@ -71,8 +71,8 @@ pub fn table(root: &Path) -> Result<String> {
         }
     }
     let mut out = String::from(
-        "| right | first ABI | probe | known-bad mode | scenario | checked on (kernel: environments) |\n\
-         | --- | --- | --- | --- | --- | --- |\n",
+        "| right | first ABI | probe | other probes | known-bad mode | scenario | checked on (kernel: environments) |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for right in Right::ALL {
         let scenario = right.scenario();
@@ -94,8 +94,10 @@ pub fn table(root: &Path) -> Result<String> {
         } else {
             checked.iter().map(|(k, envs)| format!("{k}: {}", envs.len())).collect::<Vec<_>>().join(", ")
         };
+        let others: Vec<String> = right.other_probes().iter().map(|p| format!("`{}`", p.name())).collect();
+        let others = if others.is_empty() { "—".to_string() } else { others.join(", ") };
         out.push_str(&format!(
-            "| `{}` | {} | `{op}` | `{}` | `{scenario}` | {kernels} |\n",
+            "| `{}` | {} | `{op}` | {others} | `{}` | `{scenario}` | {kernels} |\n",
             right.constant(),
             right.abi(),
             right.fault()

@@ -91,8 +91,15 @@ pub fn landlock_can(action: &Action, errno: &str) -> bool {
         | ProbeOp::IoUringSetup
         | ProbeOp::Bpf
         | ProbeOp::Seccomp
-        // A write through a descriptor already open: Landlock decided when it was opened.
-        | ProbeOp::InheritedWrite => false,
+        // A write through a descriptor already open: Landlock decided when it was opened. An
+        // O_PATH open, FIOCLEX/FIONBIO and UDP: Landlock never checks them.
+        | ProbeOp::InheritedWrite
+        | ProbeOp::OpenPath
+        | ProbeOp::IoctlFioclex
+        | ProbeOp::IoctlFionbio
+        | ProbeOp::UdpBind => false,
+        ProbeOp::RenameExchange => matches!(errno, "EACCES" | "EXDEV"),
+        ProbeOp::OpenTrunc | ProbeOp::Tcp6Bind => errno == "EACCES",
         ProbeOp::Syscall => {
             let name = match target {
                 ProbeTarget::Call(call) => call.text.split_whitespace().next().unwrap_or_default(),

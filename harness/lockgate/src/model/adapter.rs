@@ -169,6 +169,14 @@ pub enum Feature {
     Handled,
 }
 
+/// A probe that a filesystem rule decides (each right's own probe, and those that need
+/// several rights at once).
+fn fs_probe(op: lockgate_protocol::ProbeOp) -> bool {
+    use lockgate_protocol::ProbeOp;
+    matches!(op, ProbeOp::Create | ProbeOp::OpenTrunc | ProbeOp::RenameExchange)
+        || Right::ALL.iter().any(|r| r.class() == Class::Fs && r.probe() == op)
+}
+
 impl Feature {
     /// The policy field, as a scenario writes it.
     pub fn field(self) -> &'static str {
@@ -191,7 +199,7 @@ impl Feature {
             Feature::IoctlDev => op == ProbeOp::IoctlDev,
             // Without it the paths are under no rule: reading and executing there change.
             Feature::ReadOnlyNoexec => matches!(op, ProbeOp::Exec | ProbeOp::Read | ProbeOp::Readdir),
-            Feature::TcpRules => matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect),
+            Feature::TcpRules => matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect | ProbeOp::Tcp6Bind),
             // The probes of what a filter decides; a TCP probe stays Landlock's to judge.
             Feature::Seccomp => matches!(
                 op,
@@ -210,11 +218,11 @@ impl Feature {
             ),
             // Which rights are granted where, or handled at all, decides every probe of a
             // filesystem or TCP right.
-            Feature::Rules => {
-                op == ProbeOp::Create || Right::ALL.iter().any(|r| r.class() == Class::Fs && r.probe() == op)
-            }
+            Feature::Rules => fs_probe(op),
             Feature::Handled => {
-                op == ProbeOp::Create || Right::ALL.iter().any(|r| r.class() != Class::Scope && r.probe() == op)
+                fs_probe(op)
+                    || op == ProbeOp::Tcp6Bind
+                    || Right::ALL.iter().any(|r| r.class() == Class::Net && r.probe() == op)
             }
         }
     }
