@@ -12,6 +12,7 @@ mod common;
 mod shared;
 
 mod containers;
+mod crossing;
 mod example_project;
 mod faults;
 mod kernel_axis;
