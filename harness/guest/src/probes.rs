@@ -73,6 +73,10 @@ fn run_plain(op: ProbeOp, target: &ProbeTarget) -> Outcome {
         (ProbeOp::IoctlFionbio, ProbeTarget::Path(path)) => ioctl_always(path.as_str(), libc::FIONBIO),
         (ProbeOp::Tcp6Bind, ProbeTarget::Port(port)) => inet_bind(*port, Inet::Tcp6),
         (ProbeOp::UdpBind, ProbeTarget::Port(port)) => inet_bind(*port, Inet::Udp4),
+        (ProbeOp::Ftruncate, ProbeTarget::Path(path)) => {
+            open(path.as_str(), libc::O_WRONLY, 0).and_then(|fd| ftruncate(&fd))
+        }
+        (ProbeOp::MemfdFtruncate, ProbeTarget::None) => memfd_ftruncate(),
         (ProbeOp::UnixConnect, ProbeTarget::Path(path)) => unix_connect(Unix::Path(path.as_str())),
         (ProbeOp::AbstractConnect, ProbeTarget::Peer(Peer::Outside | Peer::OutsidePid(_))) => {
             unix_connect(Unix::Abstract(OUTSIDE_ABSTRACT_SOCKET))
@@ -217,6 +221,18 @@ fn ioctl_always(path: &str, cmd: libc::c_ulong) -> Probe {
     let mut on: libc::c_int = 1;
     // SAFETY: FIOCLEX takes no argument; FIONBIO reads one int from a valid pointer.
     check(unsafe { libc::ioctl(fd.0, cmd, &mut on as *mut libc::c_int) }.into()).map(drop)
+}
+
+fn ftruncate(fd: &Fd) -> Probe {
+    // SAFETY: ftruncate on an open descriptor.
+    check(unsafe { libc::ftruncate(fd.0, 0) }.into()).map(drop)
+}
+
+fn memfd_ftruncate() -> Probe {
+    // SAFETY: valid C string literal; plain memfd_create(2).
+    let fd =
+        Fd(check(unsafe { libc::memfd_create(c"lockgate-probe".as_ptr(), libc::MFD_CLOEXEC) }.into())? as libc::c_int);
+    ftruncate(&fd)
 }
 
 fn rename_exchange(from: &str, to: &str) -> Probe {

@@ -491,10 +491,16 @@ pub enum ProbeOp {
     Tcp6Bind,
     /// bind a UDP socket to 127.0.0.1:<port>: no TCP right restricts it.
     UdpBind,
+    /// open(path, O_WRONLY), then ftruncate(fd, 0): Landlock decides truncation at open (the
+    /// descriptor keeps whether its opener had the truncate right), and answers at ftruncate.
+    Ftruncate,
+    /// memfd_create, then ftruncate(fd, 0): a file no path reaches, which Landlock never
+    /// restricts.
+    MemfdFtruncate,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 43] = [
+    pub const ALL: [ProbeOp; 45] = [
         ProbeOp::Create,
         ProbeOp::MknodReg,
         ProbeOp::Write,
@@ -538,6 +544,8 @@ impl ProbeOp {
         ProbeOp::IoctlFionbio,
         ProbeOp::Tcp6Bind,
         ProbeOp::UdpBind,
+        ProbeOp::Ftruncate,
+        ProbeOp::MemfdFtruncate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -585,6 +593,8 @@ impl ProbeOp {
             ProbeOp::IoctlFionbio => "ioctl_fionbio",
             ProbeOp::Tcp6Bind => "tcp6_bind",
             ProbeOp::UdpBind => "udp_bind",
+            ProbeOp::Ftruncate => "ftruncate",
+            ProbeOp::MemfdFtruncate => "memfd_ftruncate",
         }
     }
 
@@ -596,9 +606,12 @@ impl ProbeOp {
             ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach => TargetKind::Peer,
             ProbeOp::Syscall | ProbeOp::Socket => TargetKind::Call,
             ProbeOp::Clone | ProbeOp::Clone3 => TargetKind::Flags,
-            ProbeOp::PtraceTraceme | ProbeOp::IoUringSetup | ProbeOp::MemfdExec | ProbeOp::Bpf | ProbeOp::Seccomp => {
-                TargetKind::None
-            }
+            ProbeOp::PtraceTraceme
+            | ProbeOp::IoUringSetup
+            | ProbeOp::MemfdExec
+            | ProbeOp::Bpf
+            | ProbeOp::Seccomp
+            | ProbeOp::MemfdFtruncate => TargetKind::None,
             ProbeOp::Create
             | ProbeOp::Write
             | ProbeOp::Read
@@ -621,7 +634,8 @@ impl ProbeOp {
             | ProbeOp::OpenPath
             | ProbeOp::OpenTrunc
             | ProbeOp::IoctlFioclex
-            | ProbeOp::IoctlFionbio => TargetKind::Path,
+            | ProbeOp::IoctlFionbio
+            | ProbeOp::Ftruncate => TargetKind::Path,
         }
     }
 }

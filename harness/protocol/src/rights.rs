@@ -161,7 +161,7 @@ impl Right {
     /// checks them; `ioctl_fioclex`/`ioctl_fionbio`: commands it always lets through).
     pub fn other_probes(self) -> &'static [ProbeOp] {
         match self {
-            Right::Truncate => &[ProbeOp::OpenTrunc],
+            Right::Truncate => &[ProbeOp::OpenTrunc, ProbeOp::Ftruncate],
             Right::Refer | Right::RemoveFile | Right::MakeReg => &[ProbeOp::RenameExchange],
             Right::BindTcp => &[ProbeOp::Tcp6Bind],
             Right::IoctlDev => &[ProbeOp::IoctlFioclex, ProbeOp::IoctlFionbio],

@@ -97,9 +97,10 @@ pub fn landlock_can(action: &Action, errno: &str) -> bool {
         | ProbeOp::OpenPath
         | ProbeOp::IoctlFioclex
         | ProbeOp::IoctlFionbio
-        | ProbeOp::UdpBind => false,
+        | ProbeOp::UdpBind
+        | ProbeOp::MemfdFtruncate => false,
         ProbeOp::RenameExchange => matches!(errno, "EACCES" | "EXDEV"),
-        ProbeOp::OpenTrunc | ProbeOp::Tcp6Bind => errno == "EACCES",
+        ProbeOp::OpenTrunc | ProbeOp::Tcp6Bind | ProbeOp::Ftruncate => errno == "EACCES",
         ProbeOp::Syscall => {
             let name = match target {
                 ProbeTarget::Call(call) => call.text.split_whitespace().next().unwrap_or_default(),

@@ -699,7 +699,7 @@ fn sandbox_denials(input: &CellInput) -> Vec<(usize, Denial)> {
 /// The Landlock ABI that first has a right restricting `action`, when it is above 1.
 fn right_from_abi(action: &Action) -> Option<(u32, &'static str)> {
     match action {
-        Action::Probe { op: ProbeOp::Truncate | ProbeOp::OpenTrunc, .. } => Some((3, "TRUNCATE")),
+        Action::Probe { op: ProbeOp::Truncate | ProbeOp::OpenTrunc | ProbeOp::Ftruncate, .. } => Some((3, "TRUNCATE")),
         Action::Probe { op: ProbeOp::TcpBind | ProbeOp::Tcp6Bind, .. } => Some((4, "NET_BIND_TCP")),
         Action::Probe { op: ProbeOp::TcpConnect, .. } => Some((4, "NET_CONNECT_TCP")),
         _ => None,

@@ -173,7 +173,7 @@ pub enum Feature {
 /// several rights at once).
 fn fs_probe(op: lockgate_protocol::ProbeOp) -> bool {
     use lockgate_protocol::ProbeOp;
-    matches!(op, ProbeOp::Create | ProbeOp::OpenTrunc | ProbeOp::RenameExchange)
+    matches!(op, ProbeOp::Create | ProbeOp::OpenTrunc | ProbeOp::RenameExchange | ProbeOp::Ftruncate)
         || Right::ALL.iter().any(|r| r.class() == Class::Fs && r.probe() == op)
 }
 
