@@ -4,7 +4,7 @@
 //! different flag would change what Landlock is asked to decide.
 
 use crate::{errno_text, inherited, probe_child, probes_sys};
-use lockgate_protocol::{Outcome, Peer, ProbeOp, ProbeTarget, OUTSIDE_ABSTRACT_SOCKET};
+use lockgate_protocol::{Outcome, Peer, ProbeOp, ProbeTarget, OUTSIDE_ABSTRACT_DGRAM, OUTSIDE_ABSTRACT_SOCKET};
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -82,6 +82,12 @@ fn run_plain(op: ProbeOp, target: &ProbeTarget) -> Outcome {
             unix_connect(Unix::Abstract(OUTSIDE_ABSTRACT_SOCKET))
         }
         (ProbeOp::AbstractConnect, ProbeTarget::Peer(Peer::Inside)) => abstract_connect_inside(),
+        (ProbeOp::AbstractSendto, ProbeTarget::Peer(Peer::Outside | Peer::OutsidePid(_))) => {
+            abstract_sendto(OUTSIDE_ABSTRACT_DGRAM, false)
+        }
+        (ProbeOp::AbstractSendto, ProbeTarget::Peer(Peer::Inside)) => {
+            abstract_sendto(&format!("lockgate-peer-inside-dgram-{}", std::process::id()), true)
+        }
         (ProbeOp::Signal, ProbeTarget::Peer(Peer::OutsidePid(pid))) => signal(*pid as libc::pid_t),
         // The guest starts the outside peer and puts its pid in the step: without it there is
         // nobody to signal.
@@ -343,6 +349,32 @@ fn abstract_connect_inside() -> Probe {
     // SAFETY: listener is a bound socket.
     check(unsafe { libc::listen(listener.0, 1) }.into())?;
     unix_connect(Unix::Abstract(&name))
+}
+
+/// sendto from an unbound unix datagram socket to the abstract socket `name`; with `bind_first`
+/// the runner binds that name itself first (inside the domain).
+fn abstract_sendto(name: &str, bind_first: bool) -> Probe {
+    let (sun, len) = unix_addr(&Unix::Abstract(name))?;
+    let dgram = || -> Result<Fd, Errno> {
+        // SAFETY: plain socket(2) call.
+        Ok(Fd(check(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) }.into())?
+            as libc::c_int))
+    };
+    let receiver = match bind_first {
+        true => {
+            let r = dgram()?;
+            // SAFETY: sun is a valid sockaddr_un of the given length; r is open.
+            check(unsafe { libc::bind(r.0, (&sun as *const libc::sockaddr_un).cast(), len) }.into())?;
+            Some(r)
+        }
+        false => None,
+    };
+    let sender = dgram()?;
+    // SAFETY: sends one byte from a valid buffer to a valid sockaddr_un of the given length.
+    let ret =
+        unsafe { libc::sendto(sender.0, b"x".as_ptr().cast(), 1, 0, (&sun as *const libc::sockaddr_un).cast(), len) };
+    drop(receiver);
+    check(ret as libc::c_long).map(drop)
 }
 
 /// kill(pid, 0): every permission check of a signal, no signal.

@@ -338,6 +338,10 @@ impl Peer {
 /// The abstract unix socket name (without the leading NUL) of the listener outside the domain.
 pub const OUTSIDE_ABSTRACT_SOCKET: &str = "lockgate-peer-outside";
 
+/// The abstract unix datagram socket name (without the leading NUL) bound outside the domain
+/// for `abstract_sendto outside`.
+pub const OUTSIDE_ABSTRACT_DGRAM: &str = "lockgate-peer-outside-dgram";
+
 /// The loopback address the guest's listeners for connect probes bind, and connect probes
 /// connect to: an address of the harness's own, so that a listener never holds the
 /// 127.0.0.1:<port> a bind probe asks for (Landlock's TCP rules name ports, not addresses).
@@ -497,10 +501,14 @@ pub enum ProbeOp {
     /// memfd_create, then ftruncate(fd, 0): a file no path reaches, which Landlock never
     /// restricts.
     MemfdFtruncate,
+    /// sendto from a unix datagram socket to an abstract one: `outside` the domain (bound by the
+    /// guest before the run, [`OUTSIDE_ABSTRACT_DGRAM`]) or `inside` (one the runner binds
+    /// itself first).
+    AbstractSendto,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 45] = [
+    pub const ALL: [ProbeOp; 46] = [
         ProbeOp::Create,
         ProbeOp::MknodReg,
         ProbeOp::Write,
@@ -546,6 +554,7 @@ impl ProbeOp {
         ProbeOp::UdpBind,
         ProbeOp::Ftruncate,
         ProbeOp::MemfdFtruncate,
+        ProbeOp::AbstractSendto,
     ];
 
     pub fn name(self) -> &'static str {
@@ -595,6 +604,7 @@ impl ProbeOp {
             ProbeOp::UdpBind => "udp_bind",
             ProbeOp::Ftruncate => "ftruncate",
             ProbeOp::MemfdFtruncate => "memfd_ftruncate",
+            ProbeOp::AbstractSendto => "abstract_sendto",
         }
     }
 
@@ -603,7 +613,9 @@ impl ProbeOp {
         match self {
             ProbeOp::Rename | ProbeOp::Link | ProbeOp::Symlink | ProbeOp::RenameExchange => TargetKind::Pair,
             ProbeOp::TcpBind | ProbeOp::TcpConnect | ProbeOp::Tcp6Bind | ProbeOp::UdpBind => TargetKind::Port,
-            ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach => TargetKind::Peer,
+            ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach | ProbeOp::AbstractSendto => {
+                TargetKind::Peer
+            }
             ProbeOp::Syscall | ProbeOp::Socket => TargetKind::Call,
             ProbeOp::Clone | ProbeOp::Clone3 => TargetKind::Flags,
             ProbeOp::PtraceTraceme

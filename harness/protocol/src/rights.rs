@@ -165,6 +165,7 @@ impl Right {
             Right::Refer | Right::RemoveFile | Right::MakeReg => &[ProbeOp::RenameExchange],
             Right::BindTcp => &[ProbeOp::Tcp6Bind],
             Right::IoctlDev => &[ProbeOp::IoctlFioclex, ProbeOp::IoctlFionbio],
+            Right::ScopeAbstractUnixSocket => &[ProbeOp::AbstractSendto],
             _ => &[],
         }
     }

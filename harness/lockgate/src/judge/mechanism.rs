@@ -114,7 +114,7 @@ pub fn landlock_can(action: &Action, errno: &str) -> bool {
         // Executing is a file access (EACCES); memfd_create itself has no hook.
         ProbeOp::MemfdExec | ProbeOp::ExecveatEmptyPath => errno == "EACCES",
         ProbeOp::Rename | ProbeOp::Link => matches!(errno, "EACCES" | "EXDEV"),
-        ProbeOp::AbstractConnect | ProbeOp::Signal => errno == "EPERM",
+        ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::AbstractSendto => errno == "EPERM",
         ProbeOp::Create
         | ProbeOp::MknodReg
         | ProbeOp::Write

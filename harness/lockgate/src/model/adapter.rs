@@ -195,7 +195,7 @@ impl Feature {
     pub fn governs(self, op: lockgate_protocol::ProbeOp) -> bool {
         use lockgate_protocol::ProbeOp;
         match self {
-            Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal),
+            Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::AbstractSendto),
             Feature::IoctlDev => op == ProbeOp::IoctlDev,
             // Without it the paths are under no rule: reading and executing there change.
             Feature::ReadOnlyNoexec => matches!(op, ProbeOp::Exec | ProbeOp::Read | ProbeOp::Readdir),
