@@ -338,6 +338,10 @@ impl Peer {
 /// The abstract unix socket name (without the leading NUL) of the listener outside the domain.
 pub const OUTSIDE_ABSTRACT_SOCKET: &str = "lockgate-peer-outside";
 
+/// The abstract unix datagram socket name (without the leading NUL) bound outside the domain
+/// for `abstract_sendto outside`.
+pub const OUTSIDE_ABSTRACT_DGRAM: &str = "lockgate-peer-outside-dgram";
+
 /// The loopback address the guest's listeners for connect probes bind, and connect probes
 /// connect to: an address of the harness's own, so that a listener never holds the
 /// 127.0.0.1:<port> a bind probe asks for (Landlock's TCP rules name ports, not addresses).
@@ -484,10 +488,44 @@ pub enum ProbeOp {
     /// allow-all filter: can the process stack one more filter (no_new_privs first, so the
     /// answer is the filters', not the missing flag's EACCES).
     Seccomp,
+    /// Writes one byte through a descriptor the runner inherited, open for writing on the file
+    /// at the path (the same device and inode; the path itself is never opened): Landlock checks
+    /// access when a file is opened, never on a descriptor opened before `restrict_self`, so a
+    /// descriptor the enforcer leaves open crosses the boundary with its access. EBADF: no
+    /// descriptor open for writing on that file came in. The result's `stdout` names the
+    /// descriptor written through (or those found open on the file, read-only).
+    InheritedWrite,
+    /// open(path, O_PATH): Landlock never checks it (a path-only descriptor reads nothing).
+    OpenPath,
+    /// open(path, O_RDONLY|O_TRUNC): truncating at open takes the truncate right (ABI 3) beside
+    /// read_file.
+    OpenTrunc,
+    /// renameat2(from, to, RENAME_EXCHANGE): both files are removed and made again, each in the
+    /// other's directory (remove_* and make_*, and refer across directories).
+    RenameExchange,
+    /// open(O_RDONLY|O_NONBLOCK), then ioctl(FIOCLEX): one of the commands Landlock always
+    /// permits, even where device ioctls are handled and not granted.
+    IoctlFioclex,
+    /// open(O_RDONLY|O_NONBLOCK), then ioctl(FIONBIO, 1): likewise always permitted.
+    IoctlFionbio,
+    /// bind a TCP socket to [::1]:<port>: Landlock's TCP rules name ports, for IPv6 as for IPv4.
+    Tcp6Bind,
+    /// bind a UDP socket to 127.0.0.1:<port>: no TCP right restricts it.
+    UdpBind,
+    /// open(path, O_WRONLY), then ftruncate(fd, 0): Landlock decides truncation at open (the
+    /// descriptor keeps whether its opener had the truncate right), and answers at ftruncate.
+    Ftruncate,
+    /// memfd_create, then ftruncate(fd, 0): a file no path reaches, which Landlock never
+    /// restricts.
+    MemfdFtruncate,
+    /// sendto from a unix datagram socket to an abstract one: `outside` the domain (bound by the
+    /// guest before the run, [`OUTSIDE_ABSTRACT_DGRAM`]) or `inside` (one the runner binds
+    /// itself first).
+    AbstractSendto,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 35] = [
+    pub const ALL: [ProbeOp; 46] = [
         ProbeOp::Create,
         ProbeOp::MknodReg,
         ProbeOp::Write,
@@ -523,6 +561,17 @@ impl ProbeOp {
         ProbeOp::Bpf,
         ProbeOp::Mount,
         ProbeOp::Seccomp,
+        ProbeOp::InheritedWrite,
+        ProbeOp::OpenPath,
+        ProbeOp::OpenTrunc,
+        ProbeOp::RenameExchange,
+        ProbeOp::IoctlFioclex,
+        ProbeOp::IoctlFionbio,
+        ProbeOp::Tcp6Bind,
+        ProbeOp::UdpBind,
+        ProbeOp::Ftruncate,
+        ProbeOp::MemfdFtruncate,
+        ProbeOp::AbstractSendto,
     ];
 
     pub fn name(self) -> &'static str {
@@ -562,20 +611,36 @@ impl ProbeOp {
             ProbeOp::Bpf => "bpf",
             ProbeOp::Mount => "mount",
             ProbeOp::Seccomp => "seccomp",
+            ProbeOp::InheritedWrite => "inherited_write",
+            ProbeOp::OpenPath => "open_path",
+            ProbeOp::OpenTrunc => "open_trunc",
+            ProbeOp::RenameExchange => "rename_exchange",
+            ProbeOp::IoctlFioclex => "ioctl_fioclex",
+            ProbeOp::IoctlFionbio => "ioctl_fionbio",
+            ProbeOp::Tcp6Bind => "tcp6_bind",
+            ProbeOp::UdpBind => "udp_bind",
+            ProbeOp::Ftruncate => "ftruncate",
+            ProbeOp::MemfdFtruncate => "memfd_ftruncate",
+            ProbeOp::AbstractSendto => "abstract_sendto",
         }
     }
 
     /// The kind of target the operation takes.
     pub fn target(self) -> TargetKind {
         match self {
-            ProbeOp::Rename | ProbeOp::Link | ProbeOp::Symlink => TargetKind::Pair,
-            ProbeOp::TcpBind | ProbeOp::TcpConnect => TargetKind::Port,
-            ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach => TargetKind::Peer,
+            ProbeOp::Rename | ProbeOp::Link | ProbeOp::Symlink | ProbeOp::RenameExchange => TargetKind::Pair,
+            ProbeOp::TcpBind | ProbeOp::TcpConnect | ProbeOp::Tcp6Bind | ProbeOp::UdpBind => TargetKind::Port,
+            ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach | ProbeOp::AbstractSendto => {
+                TargetKind::Peer
+            }
             ProbeOp::Syscall | ProbeOp::Socket => TargetKind::Call,
             ProbeOp::Clone | ProbeOp::Clone3 => TargetKind::Flags,
-            ProbeOp::PtraceTraceme | ProbeOp::IoUringSetup | ProbeOp::MemfdExec | ProbeOp::Bpf | ProbeOp::Seccomp => {
-                TargetKind::None
-            }
+            ProbeOp::PtraceTraceme
+            | ProbeOp::IoUringSetup
+            | ProbeOp::MemfdExec
+            | ProbeOp::Bpf
+            | ProbeOp::Seccomp
+            | ProbeOp::MemfdFtruncate => TargetKind::None,
             ProbeOp::Create
             | ProbeOp::Write
             | ProbeOp::Read
@@ -593,7 +658,13 @@ impl ProbeOp {
             | ProbeOp::IoctlDev
             | ProbeOp::UnixConnect
             | ProbeOp::ExecveatEmptyPath
-            | ProbeOp::Mount => TargetKind::Path,
+            | ProbeOp::Mount
+            | ProbeOp::InheritedWrite
+            | ProbeOp::OpenPath
+            | ProbeOp::OpenTrunc
+            | ProbeOp::IoctlFioclex
+            | ProbeOp::IoctlFionbio
+            | ProbeOp::Ftruncate => TargetKind::Path,
         }
     }
 }

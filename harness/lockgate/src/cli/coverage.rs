@@ -201,8 +201,8 @@ pub fn table(root: &Path) -> Result<String> {
 fn rights_table(root: &Path) -> Result<String> {
     let files = snapshots_of(root, &["right-".to_string()])?;
     let mut out = String::from(
-        "| right | first ABI | probe | known-bad mode | scenario | checked on (kernel: environments) |\n\
-         | --- | --- | --- | --- | --- | --- |\n",
+        "| right | first ABI | probe | other probes | known-bad mode | scenario | checked on (kernel: environments) |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for right in Right::ALL {
         let scenario = right.scenario();
@@ -220,8 +220,10 @@ fn rights_table(root: &Path) -> Result<String> {
             }
         }
         let kernels = checked_on(&checked);
+        let others: Vec<String> = right.other_probes().iter().map(|p| format!("`{}`", p.name())).collect();
+        let others = if others.is_empty() { "—".to_string() } else { others.join(", ") };
         out.push_str(&format!(
-            "| `{}` | {} | `{op}` | `{}` | `{scenario}` | {kernels} |\n",
+            "| `{}` | {} | `{op}` | {others} | `{}` | `{scenario}` | {kernels} |\n",
             right.constant(),
             right.abi(),
             right.fault()

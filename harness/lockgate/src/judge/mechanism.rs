@@ -127,7 +127,17 @@ pub fn landlock_can(action: &Action, errno: &str) -> bool {
         | ProbeOp::Clone3
         | ProbeOp::IoUringSetup
         | ProbeOp::Bpf
-        | ProbeOp::Seccomp => false,
+        | ProbeOp::Seccomp
+        // A write through a descriptor already open: Landlock decided when it was opened. An
+        // O_PATH open, FIOCLEX/FIONBIO and UDP: Landlock never checks them.
+        | ProbeOp::InheritedWrite
+        | ProbeOp::OpenPath
+        | ProbeOp::IoctlFioclex
+        | ProbeOp::IoctlFionbio
+        | ProbeOp::UdpBind
+        | ProbeOp::MemfdFtruncate => false,
+        ProbeOp::RenameExchange => matches!(errno, "EACCES" | "EXDEV"),
+        ProbeOp::OpenTrunc | ProbeOp::Tcp6Bind | ProbeOp::Ftruncate => errno == "EACCES",
         ProbeOp::Syscall => {
             let name = match target {
                 ProbeTarget::Call(call) => call.text.split_whitespace().next().unwrap_or_default(),
@@ -141,7 +151,7 @@ pub fn landlock_can(action: &Action, errno: &str) -> bool {
         // Executing is a file access (EACCES); memfd_create itself has no hook.
         ProbeOp::MemfdExec | ProbeOp::ExecveatEmptyPath => errno == "EACCES",
         ProbeOp::Rename | ProbeOp::Link => matches!(errno, "EACCES" | "EXDEV"),
-        ProbeOp::AbstractConnect | ProbeOp::Signal => errno == "EPERM",
+        ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::AbstractSendto => errno == "EPERM",
         ProbeOp::Create
         | ProbeOp::MknodReg
         | ProbeOp::Write

@@ -458,6 +458,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     sentinels: &sentinels,
                     own_filter,
                     yama_ptrace_scope: input.yama_ptrace_scope,
+                    said: &en.stdout,
                 };
                 judge_operation(&mut v, action, result, *by, &c.outcome, &en.outcome, &context);
             }
@@ -619,6 +620,9 @@ struct RunContext<'a> {
     own_filter: bool,
     /// Yama's ptrace_scope on this kernel (the preflight's).
     yama_ptrace_scope: Option<u8>,
+    /// What the probe said beside its outcome in the enforced run (the descriptor an
+    /// `inherited_write` wrote through).
+    said: &'a str,
 }
 
 /// The steps the enforced run was denied, worked out once per cell and only when an
@@ -710,8 +714,8 @@ fn sandbox_denials(input: &CellInput) -> Vec<(usize, Denial)> {
 /// The Landlock ABI that first has a right restricting `action`, when it is above 1.
 fn right_from_abi(action: &Action) -> Option<(u32, &'static str)> {
     match action {
-        Action::Probe { op: ProbeOp::Truncate, .. } => Some((3, "TRUNCATE")),
-        Action::Probe { op: ProbeOp::TcpBind, .. } => Some((4, "NET_BIND_TCP")),
+        Action::Probe { op: ProbeOp::Truncate | ProbeOp::OpenTrunc | ProbeOp::Ftruncate, .. } => Some((3, "TRUNCATE")),
+        Action::Probe { op: ProbeOp::TcpBind | ProbeOp::Tcp6Bind, .. } => Some((4, "NET_BIND_TCP")),
         Action::Probe { op: ProbeOp::TcpConnect, .. } => Some((4, "NET_CONNECT_TCP")),
         _ => None,
     }
@@ -825,6 +829,22 @@ fn no_ruleset_shown(ctx: &RunContext, right: &str) -> String {
     format!("{lead}, and {sentinels}: nothing in this run shows whether a Landlock ruleset was in effect{right}")
 }
 
+/// Why a write through an inherited descriptor went through: which descriptor, and how it got
+/// there.
+fn crossed(target: &lockgate_protocol::ProbeTarget, said: &str, control: &Outcome) -> String {
+    let through = match said.is_empty() {
+        true => "a descriptor".to_string(),
+        false => said.to_string(),
+    };
+    let control = match control {
+        Outcome::Ok => "the control run (no enforcer) found one too, so the harness itself passed it in".to_string(),
+        other => format!("the control run (no enforcer) was {}, so the enforcer passed it in", show(other)),
+    };
+    format!(
+        "the command wrote to {target} through {through}, open for writing when it started; {control}: a descriptor opened before the sandbox keeps the access it was opened with across execve (Landlock checks access when a file is opened, never revokes a descriptor), so it must be closed or opened O_CLOEXEC"
+    )
+}
+
 /// The right an operation needs, where a probe names it exactly (as a sentinel's right is named).
 fn action_right(action: &Action) -> Option<&'static str> {
     match action {
@@ -860,9 +880,10 @@ fn judge_operation(
             fail(v, format!("expected {what} to be allowed, it was {}{who}", show(got)));
         }
         (Wanted::Denied(want), Outcome::Ok) => {
-            let control_says = match control {
-                Outcome::Ok => why_not_denied(&what, action, ctx),
-                other => format!("the control run was {}", show(other)),
+            let control_says = match (action, control) {
+                (Action::Probe { op: ProbeOp::InheritedWrite, target }, _) => crossed(target, ctx.said, control),
+                (_, Outcome::Ok) => why_not_denied(&what, action, ctx),
+                (_, other) => format!("the control run was {}", show(other)),
             };
             let landlock = ctx.landlock;
             let lead = match ctx.claim {

@@ -9,6 +9,7 @@
 use super::claim::ClaimSpec;
 use super::kernel::PackageRef;
 use super::scenario::{Name, Scenario};
+use lockgate_protocol::rights::{Class, Right};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -162,6 +163,18 @@ pub enum Feature {
     /// `seccomp`: the enforcer's own syscall filter (lockgate's extension). OpenShell derives its
     /// own from its fields; an enforcer that installs none says so with this.
     Seccomp,
+    /// `filesystem_policy.rules`: rights per rule.
+    Rules,
+    /// `landlock.handled`: the handled set.
+    Handled,
+}
+
+/// A probe that a filesystem rule decides (each right's own probe, and those that need
+/// several rights at once).
+fn fs_probe(op: lockgate_protocol::ProbeOp) -> bool {
+    use lockgate_protocol::ProbeOp;
+    matches!(op, ProbeOp::Create | ProbeOp::OpenTrunc | ProbeOp::RenameExchange | ProbeOp::Ftruncate)
+        || Right::ALL.iter().any(|r| r.class() == Class::Fs && r.probe() == op)
 }
 
 impl Feature {
@@ -173,6 +186,8 @@ impl Feature {
             Feature::ReadOnlyNoexec => "filesystem_policy.read_only_noexec",
             Feature::TcpRules => "network",
             Feature::Seccomp => "seccomp",
+            Feature::Rules => "filesystem_policy.rules",
+            Feature::Handled => "landlock.handled",
         }
     }
 
@@ -180,11 +195,11 @@ impl Feature {
     pub fn governs(self, op: lockgate_protocol::ProbeOp) -> bool {
         use lockgate_protocol::ProbeOp;
         match self {
-            Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal),
+            Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::AbstractSendto),
             Feature::IoctlDev => op == ProbeOp::IoctlDev,
             // Without it the paths are under no rule: reading and executing there change.
             Feature::ReadOnlyNoexec => matches!(op, ProbeOp::Exec | ProbeOp::Read | ProbeOp::Readdir),
-            Feature::TcpRules => matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect),
+            Feature::TcpRules => matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect | ProbeOp::Tcp6Bind),
             // The probes of what a filter decides; a TCP probe stays Landlock's to judge.
             Feature::Seccomp => matches!(
                 op,
@@ -201,6 +216,14 @@ impl Feature {
                     | ProbeOp::Mount
                     | ProbeOp::Seccomp
             ),
+            // Which rights are granted where, or handled at all, decides every probe of a
+            // filesystem or TCP right.
+            Feature::Rules => fs_probe(op),
+            Feature::Handled => {
+                fs_probe(op)
+                    || op == ProbeOp::Tcp6Bind
+                    || Right::ALL.iter().any(|r| r.class() == Class::Net && r.probe() == op)
+            }
         }
     }
 
@@ -211,6 +234,8 @@ impl Feature {
             Feature::ReadOnlyNoexec => !sc.policy.filesystem_policy.read_only_noexec.is_empty(),
             Feature::TcpRules => sc.policy.network.is_some(),
             Feature::Seccomp => sc.policy.seccomp.is_some(),
+            Feature::Rules => !sc.policy.filesystem_policy.rules.is_empty(),
+            Feature::Handled => sc.policy.landlock.handled.is_some(),
         }
     }
 }

@@ -572,12 +572,17 @@ fn parse_probe(s: &str) -> Result<Action, String> {
     }
     let path = |p: &str| GuestPath::try_from(p.to_string());
     let target = match (op.target(), args) {
+        // Port 0 is a bind's own question (an ephemeral port, which Landlock checks as port 0);
+        // nobody listens there for a connect.
         (TargetKind::Port, _) => match args {
-            [port] => port.parse::<u16>().ok().filter(|&p| p > 0),
+            [port] => port.parse::<u16>().ok().filter(|&p| p > 0 || op != ProbeOp::TcpConnect),
             _ => None,
         }
         .map(ProbeTarget::Port)
-        .ok_or_else(|| format!("`{op_name}` takes one TCP port: `{op_name} 8080`"))?,
+        .ok_or_else(|| match op {
+            ProbeOp::TcpConnect => format!("`{op_name}` takes one TCP port from 1 to 65535: `{op_name} 8080`"),
+            _ => format!("`{op_name}` takes one port (0: an ephemeral one): `{op_name} 8080`"),
+        })?,
         (TargetKind::Peer, [word]) => Peer::WORDS
             .iter()
             .find(|(w, _)| w == word)
@@ -702,6 +707,7 @@ impl Scenario {
             .chain(&fs.read_write)
             .chain(&fs.read_only_noexec)
             .chain(&fs.ioctl_dev)
+            .chain(fs.rules.iter().map(|r| &r.path))
             .chain(&self.setup.absent)
         {
             if !out.iter().any(|o| o == p.as_str()) {

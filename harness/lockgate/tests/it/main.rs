@@ -13,6 +13,7 @@ mod common;
 mod shared;
 
 mod containers;
+mod crossing;
 mod example_project;
 mod faults;
 mod html_report;
