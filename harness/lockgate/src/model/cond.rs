@@ -5,7 +5,8 @@
 //! `abi != none`, `env_abi` likewise, `landlock == available|blocked|absent` (or `!=`),
 //! `kernel == NAME`, `kernel != NAME`, `env == NAME`, `env != NAME` (a NAME with `*` is a
 //! pattern, `*` standing for any run of characters: `kernel == ubuntu-*` names every Ubuntu
-//! kernel of the matrix, the ones added later too), and the kernel's other
+//! kernel of the matrix, the ones added later too; a plain name must be one of the matrix's, a
+//! pattern may match none, as in a project's smaller matrix), and the kernel's other
 //! system call entries: `ia32` (IA32 emulation: `int 0x80` works), `x32` (x32 syscalls are
 //! enabled), each negated with `!` (`!x32`). Like `abi`, these are what the **kernel** offers
 //! (the preflight's probes on the bare guest), not what an environment lets through.
