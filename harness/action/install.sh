@@ -2,7 +2,8 @@
 # The action's install step: put a `lockgate` binary of the action's own version in BIN_DIR,
 # the fastest way that is sound, in this order:
 #
-#   1. the binary already installed for this version (the runner's cache, keyed on the version);
+#   1. the binary already installed for this version and these sources (the runner's cache;
+#      `lockgate.source` beside it holds the digest of the sources it was installed for);
 #   2. the release's static binary (`lockgate-x86_64-linux`), when RELEASE_URL is set: used only
 #      if its sha256 matches the release's `.sha256` file and `lockgate --version` names this
 #      version (a tag moved to another commit, or a binary of another version, is refused);
@@ -30,11 +31,22 @@ is_this_version() {
   [ "$printed" = "lockgate $version" ]
 }
 
+# The digest of what the binary is built from and embeds (the crates, the lock, the shipped
+# kernels and images): a branch moves without a version bump, so the version alone cannot tell
+# a cached binary from a stale one.
+source_digest() {
+  (cd "$ACTION_PATH" && find Cargo.toml Cargo.lock harness kernels images -type f -not -path '*/target/*' -print0 \
+    | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
+digest="$(source_digest)"
+
 mkdir -p "$BIN_DIR"
-if [ -x "$BIN_DIR/lockgate" ] && is_this_version "$BIN_DIR/lockgate"; then
+if [ -x "$BIN_DIR/lockgate" ] && is_this_version "$BIN_DIR/lockgate" \
+  && [ "$(cat "$BIN_DIR/lockgate.source" 2>/dev/null)" = "$digest" ]; then
   echo "lockgate install: lockgate $version from the cache ($BIN_DIR)"
   exit 0
 fi
+rm -f "$BIN_DIR/lockgate.source"
 
 if [ -n "$release_url" ]; then
   tmp="$(mktemp -d)"
@@ -48,6 +60,7 @@ if [ -n "$release_url" ]; then
       chmod +x "$tmp/$asset"
       if is_this_version "$tmp/$asset"; then
         mv "$tmp/$asset" "$BIN_DIR/lockgate"
+        echo "$digest" > "$BIN_DIR/lockgate.source"
         echo "lockgate install: lockgate $version, the release's static binary (sha256 $(cut -d' ' -f1 "$tmp/$asset.sha256"))"
         exit 0
       fi
@@ -62,3 +75,4 @@ echo "lockgate install: cargo install lockgate $version from $ACTION_PATH (minut
 root="$(mktemp -d)"
 cargo install --locked --path "$ACTION_PATH/harness/lockgate" --root "$root"
 mv "$root/bin/lockgate" "$BIN_DIR/lockgate"
+echo "$digest" > "$BIN_DIR/lockgate.source"

@@ -71,6 +71,11 @@ fn the_release_binary_is_used_when_its_digest_and_version_match_and_the_cache_af
     assert!(out.status.success() && !built, "{}", text(&out));
     assert!(text(&out).contains("from the cache"), "{}", text(&out));
     eprintln!("install from the cache: {:.2} s", started.elapsed().as_secs_f64());
+
+    // A cached binary of the same version but other sources (a branch that moved) is not used.
+    std::fs::write(bin_dir.join("lockgate.source"), "0000\n").unwrap();
+    let (out, built) = install(dir.path(), &bin_dir, &format!("file://{}", rel.display()));
+    assert!(built && !text(&out).contains("from the cache"), "a stale cache is rebuilt: {}", text(&out));
 }
 
 #[test]
