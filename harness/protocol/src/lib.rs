@@ -467,10 +467,19 @@ pub enum ProbeOp {
     /// prctl(PR_SET_NO_NEW_PRIVS), then seccomp(SECCOMP_SET_MODE_FILTER) of a one-instruction
     /// allow-all filter: can the process stack one more filter.
     Seccomp,
+    // The probes of namespaces (issue 27).
+    /// unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID), then, in the new PID namespace's
+    /// first process, mount a new procfs on a directory: what a namespace sandbox does to give
+    /// its command a /proc (a container that masks parts of its own /proc refuses it, EPERM).
+    MountProc,
+    /// stat("/proc/<pid>") of a process of the same uid `outside` the sandbox (the guest's
+    /// peer) or `inside` (a child of the probe's): whether the process sees that PID. In a new
+    /// PID namespace with a /proc of its own an outside process is not there (ENOENT).
+    PidVisible,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 35] = [
+    pub const ALL: [ProbeOp; 37] = [
         ProbeOp::Create,
         ProbeOp::MknodReg,
         ProbeOp::Write,
@@ -506,6 +515,8 @@ impl ProbeOp {
         ProbeOp::Bpf,
         ProbeOp::Mount,
         ProbeOp::Seccomp,
+        ProbeOp::MountProc,
+        ProbeOp::PidVisible,
     ];
 
     pub fn name(self) -> &'static str {
@@ -545,6 +556,8 @@ impl ProbeOp {
             ProbeOp::Bpf => "bpf",
             ProbeOp::Mount => "mount",
             ProbeOp::Seccomp => "seccomp",
+            ProbeOp::MountProc => "mount_proc",
+            ProbeOp::PidVisible => "pid_visible",
         }
     }
 
@@ -553,7 +566,9 @@ impl ProbeOp {
         match self {
             ProbeOp::Rename | ProbeOp::Link | ProbeOp::Symlink => TargetKind::Pair,
             ProbeOp::TcpBind | ProbeOp::TcpConnect => TargetKind::Port,
-            ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach => TargetKind::Peer,
+            ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach | ProbeOp::PidVisible => {
+                TargetKind::Peer
+            }
             ProbeOp::Syscall | ProbeOp::Socket => TargetKind::Call,
             ProbeOp::Clone | ProbeOp::Clone3 => TargetKind::Flags,
             ProbeOp::PtraceTraceme | ProbeOp::IoUringSetup | ProbeOp::MemfdExec | ProbeOp::Bpf | ProbeOp::Seccomp => {
@@ -576,7 +591,8 @@ impl ProbeOp {
             | ProbeOp::IoctlDev
             | ProbeOp::UnixConnect
             | ProbeOp::ExecveatEmptyPath
-            | ProbeOp::Mount => TargetKind::Path,
+            | ProbeOp::Mount
+            | ProbeOp::MountProc => TargetKind::Path,
         }
     }
 }
@@ -814,9 +830,27 @@ pub struct RunnerFacts {
     /// it. Compared with the control run's, it shows whether the enforcer installed a filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp_filters: Option<String>,
+    /// The namespaces the runner is in: each of [`NAMESPACES`] and its `/proc/self/ns` link
+    /// (`user:[4026531837]`), or the errno name when it could not be read (a sandbox without
+    /// /proc). Compared with the control run's, it shows which namespaces the enforcer made.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub namespaces: std::collections::BTreeMap<String, String>,
 }
 
+/// The namespaces whose identity the runner reports, as `/proc/self/ns` names them.
+pub const NAMESPACES: [&str; 7] = ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"];
+
 impl RunnerFacts {
+    /// The namespaces in which this run and `control` differ (both links read): the ones the
+    /// enforcer made.
+    pub fn new_namespaces(&self, control: &RunnerFacts) -> Vec<&'static str> {
+        let link = |f: &RunnerFacts, n: &str| f.namespaces.get(n).filter(|v| v.contains(":[")).cloned();
+        NAMESPACES
+            .into_iter()
+            .filter(|n| matches!((link(self, n), link(control, n)), (Some(a), Some(b)) if a != b))
+            .collect()
+    }
+
     /// The number of seccomp filters, when the runner could read it.
     pub fn filters(&self) -> Option<u32> {
         self.seccomp_filters.as_deref()?.parse().ok()

@@ -1,7 +1,8 @@
 //! `lockgate enforcers fetch [NAME…]`: fetch or build every external enforcer whose adapter
 //! (`enforcers/*.yaml`) says `binary: {fetch: …}`, pinned by the digest its adapter records
 //! (`crate::enforcer::fetch`), into lockgate's cache; then check that each really calls
-//! Landlock (the number of `landlock_create_ruleset` loaded for a system call in its code).
+//! Landlock (the number of `landlock_create_ruleset` loaded for a system call in its code), when
+//! its adapter says it uses Landlock (`mechanisms:`).
 
 use super::project::Project;
 use crate::supply::recipe::calls_landlock;
@@ -43,7 +44,12 @@ fn fetch(project: &Project, names: &[String]) -> Result<bool> {
         match recipe.fetch(name, &mut supply) {
             Ok(path) => {
                 let digest = crate::cache::sha256_file(&path)?;
-                let landlock = if calls_landlock(&path)? {
+                let text = std::fs::read_to_string(file)?;
+                let adapter = crate::model::adapter::read(file, &text)?;
+                let wants_landlock = adapter.mechanisms.contains(&crate::model::scenario::Mechanism::Landlock);
+                let landlock = if !wants_landlock {
+                    "confines without Landlock (its adapter's `mechanisms:`): no Landlock call checked"
+                } else if calls_landlock(&path)? {
                     "calls landlock_create_ruleset"
                 } else {
                     ok = false;

@@ -220,6 +220,7 @@ pub fn judge_all(
                             errno_rules: &cell.env_facts.errno_rules,
                             claims,
                             landlock_blocked: blocked.as_deref(),
+                            namespaces_refused: facts.and_then(|f| f.namespaces_refused.as_deref()),
                             kernel_landlock: &obs.preflight.landlock,
                             entries: obs.preflight.entries.as_ref(),
                             judge_as_bare,

@@ -17,7 +17,7 @@ mod templates;
 use crate::enforcer::claim::{ClaimReader, Reading, NO_CLAIM_MADE, NO_CLAIM_PRINTED};
 use crate::model::cond::Facts;
 use crate::model::errno;
-use crate::model::scenario::{Action, Check, Claim, Denier, Scenario, Wanted};
+use crate::model::scenario::{Action, Check, Claim, Denier, Mechanism, Scenario, Wanted};
 pub use crate::plan::Sentinel;
 use lockgate_protocol::{AbiProbe, CaseObservation, Limits, Outcome, ProbeOp, RunObservation, StepResult};
 use serde::Serialize;
@@ -239,6 +239,9 @@ pub struct CellInput<'a> {
     /// container's seccomp profile blocks it, [`blocked::landlock_blocked`]): added to the
     /// reason of each expectation that fails for want of Landlock.
     pub landlock_blocked: Option<&'a str>,
+    /// Why the environment refuses to make namespaces (`EnvFacts::namespaces_refused`): added
+    /// to the reasons of a namespace sandbox that never ran the command.
+    pub namespaces_refused: Option<&'a str>,
     /// The Landlock probe of the kernel itself (the preflight's, on the bare guest): `abi` in
     /// `when:` is what the kernel offers, so an environment that takes Landlock away fails the
     /// expectations guarded on it instead of skipping them.
@@ -267,6 +270,8 @@ fn not_asked(features: &[crate::enforcer::Feature], check: &Check) -> Option<Str
             Check::Operation { action: Action::Probe { op, .. }, .. } => f.governs(*op),
             Check::Operation { action: Action::Run(_), .. } => false,
             Check::Enforcement(_) => true,
+            // What the runner shows is the enforcer's, whatever its policy went without.
+            Check::Mechanism(_) => false,
         })
         .map(|f| f.field())
         .collect();
@@ -354,7 +359,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             command: match &e.check {
                 Check::Operation { action: Action::Run(cmd), .. } => cmd.clone(),
                 Check::Operation { action, .. } => action.to_string(),
-                Check::Enforcement(_) => String::new(),
+                Check::Enforcement(_) | Check::Mechanism(_) => String::new(),
             },
             control: step(&obs.control, k).cloned(),
             enforced: step(&obs.enforced, k).cloned(),
@@ -405,6 +410,15 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     Some(_) => {}
                 }
             }
+            Check::Mechanism(want) => {
+                v.claimed = input.claims.mechanism(&obs.enforced.stderr).map(|(m, _)| m.to_string());
+                let seen = mechanism::seen(*want, &obs.control, &obs.enforced, input.claims);
+                v.control = Some(seen.control);
+                v.enforced = Some(seen.enforced);
+                if let Some(why) = seen.failure {
+                    fail(&mut v, why);
+                }
+            }
             Check::Operation { action, result, by } => {
                 let i_step = input.step_of[i].expect("an operation expectation always has a step");
                 let (Some(c), Some(en)) = (step(&obs.control, i_step), step(&obs.enforced, i_step)) else {
@@ -453,11 +467,17 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         // environment took Landlock away: say so.
         let for_want_of_landlock = match &e.check {
             Check::Enforcement(_) => true,
+            Check::Mechanism(_) => false,
             Check::Operation { result: Wanted::Denied(_), .. } => v.enforced.as_deref() == Some("allowed"),
             Check::Operation { .. } => false,
         };
         if let (Status::Fail, true, Some(blocked)) = (v.status, for_want_of_landlock, input.landlock_blocked) {
             v.reason = Some(format!("{}; {blocked}", v.reason.take().unwrap_or_default()));
+        }
+        // The enforcer could not make its namespaces where the environment refuses them: say
+        // what refused them.
+        if let (Status::Fail, Some(refused)) = (v.status, namespaces_refused(input)) {
+            v.reason = Some(format!("{}; {refused}", v.reason.take().unwrap_or_default()));
         }
         expectations.push(v);
     }
@@ -549,9 +569,21 @@ fn fail(v: &mut ExpectationVerdict, reason: String) {
     v.reason = Some(reason);
 }
 
+/// Why a namespace sandbox never ran the command here: it said so in a line its adapter reads
+/// as the namespaces mechanism, the runner never started, and the container's profile refuses
+/// to make namespaces.
+fn namespaces_refused(input: &CellInput) -> Option<String> {
+    let run = &input.obs.enforced;
+    let refused = input.namespaces_refused?;
+    let (mechanism, line) = input.claims.mechanism(&run.stderr)?;
+    (run.runner.is_none() && mechanism == Mechanism::Namespaces)
+        .then(|| format!("{refused}, and the enforcer could not make its namespaces (`{line}`)"))
+}
+
 fn describe(c: &Check) -> String {
     match c {
         Check::Enforcement(claim) => format!("enforcement {claim}"),
+        Check::Mechanism(m) => format!("mechanism {m}"),
         Check::Operation { action, result, by } => {
             let r = match result {
                 Wanted::Allowed => "allowed".to_string(),
@@ -971,6 +1003,7 @@ pub(super) mod tests {
             errno_rules: &[],
             claims: &reference_claims(),
             landlock_blocked: None,
+            namespaces_refused: None,
             kernel_landlock: &kernel,
             entries: None,
             judge_as_bare: false,
@@ -1226,6 +1259,7 @@ pub(super) mod tests {
             errno_rules: &[],
             claims: &claims,
             landlock_blocked: Some(blocked),
+            namespaces_refused: None,
             kernel_landlock: &kernel,
             entries: None,
             judge_as_bare,

@@ -66,6 +66,7 @@ fn with_filters(mut r: RunObservation, filters: &str) -> RunObservation {
         seccomp: None,
         no_new_privs: None,
         seccomp_filters: Some(filters.into()),
+        namespaces: Default::default(),
     });
     r
 }
@@ -124,7 +125,14 @@ fn filter_or_landlock_by_the_call_and_errno() {
 }
 
 fn with_runner(mut r: RunObservation, uid: u32) -> RunObservation {
-    r.runner = Some(RunnerFacts { uid, gid: uid, seccomp: None, no_new_privs: None, seccomp_filters: None });
+    r.runner = Some(RunnerFacts {
+        uid,
+        gid: uid,
+        seccomp: None,
+        no_new_privs: None,
+        seccomp_filters: None,
+        namespaces: Default::default(),
+    });
     r
 }
 
@@ -225,6 +233,7 @@ fn claims_unsupported_missing_and_other() {
         errno_rules: &[],
         claims: &ClaimReader::Unsupported,
         landlock_blocked: None,
+        namespaces_refused: None,
         kernel_landlock: &obs.landlock,
         entries: None,
         judge_as_bare: false,
@@ -325,6 +334,7 @@ fn nothing_checked_says_why_each_was_skipped() {
         errno_rules: &[],
         claims: &reference_claims(),
         landlock_blocked: None,
+        namespaces_refused: None,
         kernel_landlock: &obs.landlock,
         entries: None,
         judge_as_bare: false,
@@ -525,6 +535,7 @@ fn denied_by_someone_else() {
         errno_rules: &[],
         claims: &reference_claims(),
         landlock_blocked: None,
+        namespaces_refused: None,
         kernel_landlock: &obs.landlock,
         entries: None,
         judge_as_bare: false,

@@ -135,6 +135,14 @@ pub struct Adapter {
     /// enforcer's own document): see `model/native.rs`.
     #[serde(default)]
     pub native: Option<super::native::Selectors>,
+    /// How it confines a command (default: `[landlock]`): `enforcers fetch` checks that an
+    /// enforcer said to use Landlock calls it, and no other.
+    #[serde(default = "landlock_only")]
+    pub mechanisms: Vec<super::scenario::Mechanism>,
+}
+
+fn landlock_only() -> Vec<super::scenario::Mechanism> {
+    vec![super::scenario::Mechanism::Landlock]
 }
 
 /// One value an adapter's `{fault}` accepts.
@@ -199,6 +207,7 @@ impl Feature {
                     | ProbeOp::ExecveatEmptyPath
                     | ProbeOp::Bpf
                     | ProbeOp::Mount
+                    | ProbeOp::MountProc
                     | ProbeOp::Seccomp
             ),
         }
@@ -254,6 +263,10 @@ pub enum Recipe {
     /// One C file of the Linux sources (Landlock's sample sandboxer), compiled with the uapi
     /// headers of the same tree: `gcc -O2 -I<tree>/usr/include`.
     LinuxSample { package: PackageRef, tarball: String, source: String },
+    /// One file out of a distribution's package (`apt-get download NAME=VERSION` from the
+    /// suite), pinned by the sha256 of the .deb: a binary built for that distribution, its
+    /// libraries taken from the host as for any dynamic enforcer.
+    Deb { package: PackageRef, sha256: String, file: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -275,6 +275,7 @@ mod tests {
                 seccomp: Some("0".into()),
                 no_new_privs: Some("1".into()),
                 seccomp_filters: None,
+                namespaces: Default::default(),
             }),
             ..Default::default()
         }
@@ -297,6 +298,7 @@ mod tests {
             errno_rules: &[],
             claims,
             landlock_blocked: None,
+            namespaces_refused: None,
             kernel_landlock: &obs.landlock,
             entries: None,
             judge_as_bare: false,

@@ -11,13 +11,15 @@
 //! binary: {fetch: {npm: {package: "@openai/codex", version: 0.20.0, sha256: …, file: package/bin/codex-x86_64-unknown-linux-musl}}}
 //! binary: {fetch: {crate_example: {crate: landlock, version: 0.4.8, sha256: …, example: sandboxer}}}
 //! binary: {fetch: {cargo_install: {crate: nono-cli, version: 0.7.0, sha256: …, bin: nono}}}
+//! binary: {fetch: {deb: {package: {distro: debian, suite: bookworm, name: bubblewrap, version: 0.8.0-2+deb12u1}, sha256: …, file: usr/bin/bwrap}}}
 //! binary: {fetch: {linux_sample: {package: {distro: debian, suite: trixie, name: linux-source-6.12, version: 6.12.117-1},
 //!                                 tarball: usr/src/linux-source-6.12.tar.xz, source: samples/landlock/sandboxer.c}}}
 //! ```
 //!
 //! The crates are pinned by the sha256 of the `.crate` file cargo downloads (which cargo checks
 //! against the registry's index too) and built with `--locked` against the lock file they ship;
-//! the npm package by the sha256 of its tarball (`npm pack`); the Linux sources by the digest
+//! the npm package by the sha256 of its tarball (`npm pack`); a distribution's package by the
+//! sha256 of its .deb; the Linux sources by the digest
 //! `kernels/lock.yaml` records for the package (the kernel manifests' own pin).
 
 use crate::cache::{sha256_bytes, sha256_file, Cache};
@@ -41,6 +43,7 @@ impl Recipe {
             Recipe::CargoInstall { build_packages, .. } => build_packages.clone(),
             Recipe::CrateExample { .. } => Vec::new(),
             Recipe::LinuxSample { .. } => vec!["gcc".into()],
+            Recipe::Deb { .. } => Vec::new(),
         }
     }
 
@@ -57,13 +60,19 @@ impl Recipe {
             Recipe::LinuxSample { package, source, .. } => {
                 format!("{source} from {} {}, compiled with gcc", package.name, package.version)
             }
+            Recipe::Deb { package, file, .. } => {
+                format!(
+                    "/{file} from the {} package {} {} ({})",
+                    package.distro, package.name, package.version, package.suite
+                )
+            }
         }
     }
 
     /// The file name the artifact is kept under in the cache.
     pub fn file_name(&self) -> String {
         let name = match self {
-            Recipe::Npm { file, .. } | Recipe::LinuxSample { source: file, .. } => {
+            Recipe::Npm { file, .. } | Recipe::LinuxSample { source: file, .. } | Recipe::Deb { file, .. } => {
                 let stem = Path::new(file).file_stem().map(|s| s.to_string_lossy().to_string());
                 stem.unwrap_or_else(|| "enforcer".into())
             }
@@ -120,6 +129,12 @@ impl Recipe {
                 };
                 let deb = supply.build_source(&b).with_context(|| format!("the Linux sources for {name}"))?;
                 linux_sample(work.path(), &deb.path, tarball, source)?
+            }
+            Recipe::Deb { package, sha256, file } => {
+                let deb = supply.pinned_deb(package, sha256).with_context(|| format!("the package of {name}"))?;
+                let out = work.path().join("file");
+                crate::supply::apt::extract_file(&deb, file, &out)?;
+                out
             }
         };
         let dir = dest.parent().expect("a cached path has a directory");
