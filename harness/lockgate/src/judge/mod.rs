@@ -429,7 +429,13 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     } else {
                         missing_reason("enforced", &obs.enforced, input.claims, &limits)
                     };
-                    fail(&mut v, why);
+                    fail(
+                        &mut v,
+                        match namespaces_refused(input) {
+                            Some(refused) => format!("{why}; {refused}"),
+                            None => why,
+                        },
+                    );
                     expectations.push(v);
                     continue;
                 };

@@ -266,7 +266,25 @@ pub enum Recipe {
     /// One file out of a distribution's package (`apt-get download NAME=VERSION` from the
     /// suite), pinned by the sha256 of the .deb: a binary built for that distribution, its
     /// libraries taken from the host as for any dynamic enforcer.
-    Deb { package: PackageRef, sha256: String, file: String },
+    Deb {
+        package: PackageRef,
+        sha256: String,
+        file: String,
+        /// Packages of the same suite whose shared libraries (and loader) the binary runs with
+        /// instead of the host's, each pinned by its .deb's sha256: a build for a newer C
+        /// library than the host's (trixie's `libc6` for a trixie binary on a bookworm host).
+        #[serde(default)]
+        libraries: Vec<DebLibrary>,
+    },
+}
+
+/// A package of a `deb:` recipe's `libraries:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebLibrary {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -24,7 +24,7 @@
 
 use crate::cache::{sha256_bytes, sha256_file, Cache};
 pub use crate::model::adapter::Recipe;
-use crate::model::kernel::{BuildSource, TarballSource};
+use crate::model::kernel::{BuildSource, PackageRef, TarballSource};
 use crate::supply::Supply;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -130,7 +130,7 @@ impl Recipe {
                 let deb = supply.build_source(&b).with_context(|| format!("the Linux sources for {name}"))?;
                 linux_sample(work.path(), &deb.path, tarball, source)?
             }
-            Recipe::Deb { package, sha256, file } => {
+            Recipe::Deb { package, sha256, file, .. } => {
                 let deb = supply.pinned_deb(package, sha256).with_context(|| format!("the package of {name}"))?;
                 let out = work.path().join("file");
                 crate::supply::apt::extract_file(&deb, file, &out)?;
@@ -139,6 +139,16 @@ impl Recipe {
         };
         let dir = dest.parent().expect("a cached path has a directory");
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // Its own libraries first: the binary's presence says they are all there.
+        if let Recipe::Deb { package, libraries, .. } = self {
+            for lib in libraries {
+                let pkg = PackageRef { name: lib.name.clone(), version: lib.version.clone(), ..package.clone() };
+                let deb = supply
+                    .pinned_deb(&pkg, &lib.sha256)
+                    .with_context(|| format!("the library package {} of {name}", lib.name))?;
+                shared_libraries(&deb, &dir.join(crate::supply::host_libs::SYSROOT_DIR))?;
+            }
+        }
         let bytes = std::fs::read(&built).with_context(|| format!("cannot read {}", built.display()))?;
         crate::cache::write_atomic(&dest, &bytes)?;
         use std::os::unix::fs::PermissionsExt;
@@ -161,6 +171,27 @@ pub fn calls_landlock(path: &Path) -> Result<bool> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     const MOVS: [[u8; 5]; 2] = [[0xb8, 0xbc, 0x01, 0x00, 0x00], [0xbf, 0xbc, 0x01, 0x00, 0x00]];
     Ok(bytes.windows(5).any(|w| MOVS.iter().any(|m| w == m)))
+}
+
+/// Every shared object of a .deb (`*.so*`, the loader among them), flat in `into`, links
+/// followed.
+fn shared_libraries(deb: &Path, into: &Path) -> Result<()> {
+    let tmp = tempfile::tempdir_in(into.parent().context("no parent")?)?;
+    crate::supply::apt::unpack_deb(deb, tmp.path())?;
+    std::fs::create_dir_all(into)?;
+    let mut stack = vec![tmp.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)?.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().to_string();
+            if e.file_type()?.is_dir() {
+                stack.push(p);
+            } else if name.contains(".so") && p.is_file() {
+                std::fs::copy(&p, into.join(&name)).with_context(|| format!("cannot copy {}", p.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_digest(file: &Path, pinned: &str, what: &str) -> Result<()> {
