@@ -273,7 +273,7 @@ pub enum Recipe {
         /// Packages of the same suite whose shared libraries (and loader) the binary runs with
         /// instead of the host's, each pinned by its .deb's sha256: a build for a newer C
         /// library than the host's (trixie's `libc6` for a trixie binary on a bookworm host).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         libraries: Vec<DebLibrary>,
     },
 }
