@@ -217,7 +217,14 @@ fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     let kernels: Vec<String> =
         model.kernels.iter().filter(|k| k.value.in_default_matrix()).map(|k| k.value.name.to_string()).collect();
     let enforcers: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
-    let envs: Vec<String> = DEFAULT_ENVS.iter().map(|s| s.to_string()).collect();
+    // The default environments, then any other that has recorded cells (docker-26.1.5 for the
+    // namespace sandboxes), in the order the results name them.
+    let mut envs: Vec<String> = DEFAULT_ENVS.iter().map(|s| s.to_string()).collect();
+    for r in &results {
+        if !envs.contains(&r.env) {
+            envs.push(r.env.clone());
+        }
+    }
     let table = render(&enforcers, &kernels, &envs, &results, &load_notes(root)?);
     if !a.readme {
         print!("{table}");
