@@ -17,6 +17,7 @@ mod faults;
 mod kernel_axis;
 mod kernel_drift;
 mod kernel_sources;
+mod namespaces;
 mod native_policy;
 mod openshell_format;
 mod outside_runs;
