@@ -10,12 +10,7 @@ use lockgate::internals::run::run;
 
 #[test]
 fn bubblewrap_confines_by_namespaces_and_docker_refuses_them() {
-    let root = lockgate::internals::supply::guest::workspace_root();
-    let file = root.join("enforcers/bubblewrap.yaml");
-    let (name, recipe) = lockgate::internals::supply::recipe::recipe_in(&file).unwrap().expect("a fetched binary");
-    let cache = lockgate::internals::supply::open_cache(None).unwrap();
-    let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache, false).unwrap();
-    recipe.fetch(&name, &mut supply).unwrap();
+    let (file, _) = common::fetched("bubblewrap");
     let dir = tempfile::tempdir().unwrap();
     let scenario = common::shipped("bubblewrap-sandbox");
     let mut o =
