@@ -132,6 +132,7 @@ mod tests {
                     seccomp_filter: None,
                     config: None,
                     entries: None,
+                    userns_restricted: None,
                 },
             }),
             rec(&Record::Case {

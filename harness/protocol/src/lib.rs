@@ -730,6 +730,11 @@ pub struct Preflight {
     /// x32), each tried by the agent in a child of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<Entries>,
+    /// `/proc/sys/kernel/apparmor_restrict_unprivileged_userns` (Ubuntu's kernels; `1` in
+    /// Ubuntu 24.04): AppArmor refuses unprivileged user namespaces no profile allows. `None`
+    /// where the kernel has no such sysctl.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns_restricted: Option<String>,
 }
 
 /// The preflight's probes of the i386 and x32 entries.

@@ -242,6 +242,9 @@ pub struct CellInput<'a> {
     /// Why the environment refuses to make namespaces (`EnvFacts::namespaces_refused`): added
     /// to the reasons of a namespace sandbox that never ran the command.
     pub namespaces_refused: Option<&'a str>,
+    /// The kernel's AppArmor restriction on unprivileged user namespaces is on (the preflight's
+    /// `userns_restricted`): said of a namespace sandbox that never ran the command.
+    pub userns_restricted: bool,
     /// The Landlock probe of the kernel itself (the preflight's, on the bare guest): `abi` in
     /// `when:` is what the kernel offers, so an environment that takes Landlock away fails the
     /// expectations guarded on it instead of skipping them.
@@ -580,7 +583,11 @@ fn fail(v: &mut ExpectationVerdict, reason: String) {
 /// to make namespaces.
 fn namespaces_refused(input: &CellInput) -> Option<String> {
     let run = &input.obs.enforced;
-    let refused = input.namespaces_refused?;
+    let refused = match (input.namespaces_refused, input.userns_restricted) {
+        (Some(r), _) => r.to_string(),
+        (None, true) => "AppArmor refuses unprivileged user namespaces on this kernel (kernel.apparmor_restrict_unprivileged_userns=1, as Ubuntu 24.04 sets it) unless a profile allows them".to_string(),
+        (None, false) => return None,
+    };
     let (mechanism, line) = input.claims.mechanism(&run.stderr)?;
     (run.runner.is_none() && mechanism == Mechanism::Namespaces)
         .then(|| format!("{refused}, and the enforcer could not make its namespaces (`{line}`)"))
@@ -1010,12 +1017,68 @@ pub(super) mod tests {
             claims: &reference_claims(),
             landlock_blocked: None,
             namespaces_refused: None,
+            userns_restricted: false,
             kernel_landlock: &kernel,
             entries: None,
             judge_as_bare: false,
             not_asked: &[],
             sentinels,
         })
+    }
+
+    /// Issue 27: a namespace sandbox that never ran the command where AppArmor restricts user
+    /// namespaces (or a container's profile refuses them) fails each expectation with that cause.
+    #[test]
+    fn a_namespace_sandbox_refused_by_the_kernel_or_the_profile_says_by_what() {
+        let s = scenario("  - {probe: read /data/file, allowed: true}\n  - {mechanism: namespaces}\n");
+        let claims = serde_yaml::from_str::<crate::model::claim::ClaimSpec>(
+            "- {regex: '^bwrap: ', claim: refused, mechanism: namespaces}\n",
+        )
+        .unwrap()
+        .0;
+        let control = run(&[Outcome::Ok], "", "exit:0");
+        let enforced = run(&[], "bwrap: Creating new namespace failed: Permission denied\n", "exit:1");
+        let obs = CaseObservation {
+            id: "t@bare".into(),
+            landlock: AbiProbe::Abi(4),
+            environment_error: None,
+            control,
+            enforced,
+        };
+        let verdict = |namespaces_refused: Option<&str>, userns_restricted: bool| {
+            judge(&CellInput {
+                scenario: &s,
+                kernel: "k",
+                env: "bare",
+                obs: &obs,
+                step_of: &[Some(0), None],
+                seccomp_errno: None,
+                errno_rules: &[],
+                claims: &claims,
+                landlock_blocked: None,
+                namespaces_refused,
+                userns_restricted,
+                kernel_landlock: &AbiProbe::Abi(4),
+                entries: None,
+                judge_as_bare: false,
+                not_asked: &[],
+                sentinels: &[],
+            })
+        };
+        let apparmor = verdict(None, true);
+        for e in &apparmor.expectations {
+            let why = e.reason.as_deref().unwrap();
+            assert!(why.contains("AppArmor refuses unprivileged user namespaces on this kernel"), "{why}");
+            assert!(why.ends_with("(`bwrap: Creating new namespace failed: Permission denied`)"), "{why}");
+        }
+        let docker = verdict(Some("the container's seccomp profile refuses it"), false);
+        assert!(docker.expectations[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("the container's seccomp profile refuses it"));
+        let neither = verdict(None, false);
+        assert!(!neither.expectations[0].reason.as_deref().unwrap().contains("refuses"));
     }
 
     /// Missing policy paths are reported, marked when meant; a path meant to be missing that
@@ -1266,6 +1329,7 @@ pub(super) mod tests {
             claims: &claims,
             landlock_blocked: Some(blocked),
             namespaces_refused: None,
+            userns_restricted: false,
             kernel_landlock: &kernel,
             entries: None,
             judge_as_bare,

@@ -310,6 +310,7 @@ mod tests {
             claims,
             landlock_blocked: None,
             namespaces_refused: None,
+            userns_restricted: false,
             kernel_landlock: &obs.landlock,
             entries: None,
             judge_as_bare: false,
