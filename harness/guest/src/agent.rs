@@ -21,7 +21,8 @@ use std::time::Duration;
 pub fn main() -> ! {
     let agent_start = monotonic();
     umask(Mode::from_bits_truncate(0o022));
-    let mut early_faults = mount_filesystems();
+    let mut early_faults: Vec<String> = root_on_a_mount().err().into_iter().collect();
+    early_faults.extend(mount_filesystems());
     if let Err(e) = loopback_up() {
         early_faults.push(format!("cannot bring the loopback interface up: {e:?}; TCP probes will fail"));
     }
@@ -121,6 +122,25 @@ fn send(port: &mut RecordPort, op: impl FnOnce(&mut RecordPort) -> std::io::Resu
             false
         }
     }
+}
+
+/// The initramfs is the kernel's rootfs, which no process may pivot_root away from (EINVAL):
+/// a namespace sandbox (bubblewrap) could not start on it, as it starts on every installed
+/// system. The guest's root becomes a bind mount of it, moved onto / and chrooted into (what
+/// an initramfs's switch_root leaves behind), before anything else is mounted.
+fn root_on_a_mount() -> Result<(), String> {
+    let at = "/.lockgate-root";
+    let step = |what: &str, r: nix::Result<()>| {
+        r.map_err(|e| {
+            format!("cannot put the root on a mount ({what}): {e:?}; a namespace sandbox cannot pivot_root here")
+        })
+    };
+    step("mkdir", std::fs::create_dir_all(at).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+    step("bind", mount(Some("/"), at, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>))?;
+    step("chdir", nix::unistd::chdir(at))?;
+    step("move", mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>))?;
+    step("chroot", nix::unistd::chroot("."))?;
+    step("chdir /", nix::unistd::chdir("/"))
 }
 
 type Mount<'a> = (&'a str, &'a str, &'a str, &'a [Errno]);

@@ -80,7 +80,7 @@ pub fn start(case: &Case) -> Result<(Peers, Option<Case>), String> {
     }
     let outside_process = |s: &Step| match s {
         Step::Probe {
-            op: op @ (ProbeOp::Signal | ProbeOp::PtraceAttach),
+            op: op @ (ProbeOp::Signal | ProbeOp::PtraceAttach | ProbeOp::PidVisible),
             target: ProbeTarget::Peer(Peer::Outside),
         } => Some(*op),
         _ => None,

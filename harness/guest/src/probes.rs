@@ -93,6 +93,9 @@ fn run_plain(op: ProbeOp, target: &ProbeTarget) -> Outcome {
         // nobody to signal.
         (ProbeOp::Signal, ProbeTarget::Peer(Peer::Outside)) => Err(Errno::ESRCH),
         (ProbeOp::Signal, ProbeTarget::Peer(Peer::Inside)) => signal_inside(),
+        (ProbeOp::PidVisible, ProbeTarget::Peer(Peer::OutsidePid(pid))) => pid_visible(*pid as libc::pid_t),
+        (ProbeOp::PidVisible, ProbeTarget::Peer(Peer::Outside)) => Err(Errno::ESRCH),
+        (ProbeOp::PidVisible, ProbeTarget::Peer(Peer::Inside)) => probe_child::with_paused_child(pid_visible),
         // A target of another kind than the operation takes (ProbeOp::target) is a malformed
         // step, which the protocol reports as EINVAL rather than guessing what was meant.
         _ => Err(Errno::EINVAL),
@@ -381,6 +384,15 @@ fn abstract_sendto(name: &str, bind_first: bool) -> Probe {
 fn signal(pid: libc::pid_t) -> Probe {
     // SAFETY: signal 0 delivers nothing.
     check(unsafe { libc::kill(pid, 0) }.into()).map(drop)
+}
+
+/// stat("/proc/<pid>"): whether this process's /proc shows the process.
+fn pid_visible(pid: libc::pid_t) -> Probe {
+    let p = cpath(&format!("/proc/{pid}"))?;
+    // SAFETY: valid C string; the buffer is a plain struct the call fills.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    check(unsafe { libc::stat(p.as_ptr(), &mut st) }.into()).map(drop)
 }
 
 /// Signals a child of ours (inside the domain, same uid).

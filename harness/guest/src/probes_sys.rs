@@ -25,6 +25,7 @@ pub fn handles(op: ProbeOp) -> bool {
             | ProbeOp::ExecveatEmptyPath
             | ProbeOp::Bpf
             | ProbeOp::Mount
+            | ProbeOp::MountProc
             | ProbeOp::Seccomp
     )
 }
@@ -51,6 +52,7 @@ pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
         (ProbeOp::ExecveatEmptyPath, ProbeTarget::Path(path)) => Box::new(move || execveat_empty_path(path.as_str())),
         (ProbeOp::Bpf, ProbeTarget::None) => Box::new(bpf_prog_load),
         (ProbeOp::Mount, ProbeTarget::Path(path)) => Box::new(move || mount_tmpfs(path.as_str())),
+        (ProbeOp::MountProc, ProbeTarget::Path(path)) => Box::new(move || mount_proc(path.as_str())),
         (ProbeOp::Seccomp, ProbeTarget::None) => Box::new(seccomp_allow_all),
         _ => return Outcome::Err("EINVAL".into()),
     };
@@ -207,6 +209,32 @@ fn mount_tmpfs(dir: &str) -> Probe {
     // SAFETY: valid C string.
     unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
     Ok(())
+}
+
+/// unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID), then a child (the new PID namespace's
+/// first process) mounts a procfs on `dir`; its errno comes back as its exit code.
+fn mount_proc(dir: &str) -> Probe {
+    let target = CString::new(dir).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: unshare takes flags only; this process is the probe's throwaway child.
+    check(unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) }.into())?;
+    // SAFETY: fork in a single-threaded throwaway child; the grandchild only makes raw calls.
+    let pid = check(unsafe { libc::fork() }.into())? as libc::pid_t;
+    if pid == 0 {
+        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        // SAFETY: valid C strings; no data argument.
+        let ret = unsafe { libc::mount(c"proc".as_ptr(), target.as_ptr(), c"proc".as_ptr(), flags, std::ptr::null()) };
+        let code = if ret == 0 { 0 } else { Errno::last() as i32 };
+        // SAFETY: ends the grandchild at once.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    check(unsafe { libc::waitpid(pid, &mut status, 0) }.into())?;
+    match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
+        Some(0) => Ok(()),
+        Some(code) => Err(Errno::from_raw(code)),
+        None => Err(Errno::ECHILD),
+    }
 }
 
 /// seccomp(SECCOMP_SET_MODE_FILTER) of `return SECCOMP_RET_ALLOW`. no_new_privs is set first:

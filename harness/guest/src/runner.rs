@@ -118,7 +118,19 @@ fn facts() -> RunnerFacts {
         seccomp: Some(prctl_get(libc::PR_GET_SECCOMP)),
         no_new_privs: Some(prctl_get(libc::PR_GET_NO_NEW_PRIVS)),
         seccomp_filters: Some(seccomp_filters()),
-        pid_ns: std::fs::read_link("/proc/self/ns/pid").ok().map(|l| l.to_string_lossy().into_owned()),
+        namespaces: lockgate_protocol::NAMESPACES
+            .into_iter()
+            .map(|n| {
+                let link = match std::fs::read_link(format!("/proc/self/ns/{n}")) {
+                    Ok(l) => l.to_string_lossy().to_string(),
+                    Err(e) => e
+                        .raw_os_error()
+                        .map(|n| errno_text::name(nix::errno::Errno::from_raw(n)))
+                        .unwrap_or_else(|| e.to_string()),
+                };
+                (n.to_string(), link)
+            })
+            .collect(),
     }
 }
 

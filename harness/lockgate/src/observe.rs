@@ -133,6 +133,7 @@ mod tests {
                     config: None,
                     entries: None,
                     yama_ptrace_scope: None,
+                    userns_restricted: None,
                 },
             }),
             rec(&Record::Case {

@@ -243,6 +243,9 @@ pub fn plan_variants(model: &Model, sel: &Selection, variants: &[Variant], envs:
                         continue;
                     }
                     let enforcer = v.enforcer;
+                    if !s.value.meant_for(&enforcer.name) {
+                        continue;
+                    }
                     // A native policy is read through this enforcer's adapter.
                     let sc = match enforcer.resolve(&s.value) {
                         Ok(sc) => sc,
@@ -351,7 +354,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
                     }
                 }
             }
-            Check::Enforcement(_) => step_of.push(None),
+            Check::Enforcement(_) | Check::Mechanism(_) => step_of.push(None),
         }
     }
     let (uid, mut gid) = ids(sc.policy.process.run_as_user.as_ref().map(|n| n.as_str()));
@@ -481,7 +484,10 @@ mod tests {
         let runs = plan_variants(&model, &sel, &variants, &envs).unwrap();
         assert_eq!(runs.len(), 1, "one boot for the kernel");
         let run = &runs[0];
-        let (n_scenarios, n_envs) = (model.scenarios.len(), model.environments.len());
+        // The scenarios meant for the reference enforcer (not a namespace sandbox's).
+        let n_scenarios = model.scenarios.iter().filter(|s| s.value.meant_for(&correct.name)).count();
+        assert!(n_scenarios < model.scenarios.len(), "bubblewrap-sandbox is for bubblewrap only");
+        let n_envs = model.environments.len();
         assert_eq!(run.cells.len(), n_scenarios * n_envs + 1 + n_scenarios);
         assert_eq!(run.cases.len(), n_scenarios * n_envs + 1, "the environment's cases are not run twice");
         let mut ids: Vec<&str> = run.cases.iter().map(|c| c.id.as_str()).collect();

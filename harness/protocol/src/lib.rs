@@ -522,10 +522,19 @@ pub enum ProbeOp {
     /// guest before the run, [`OUTSIDE_ABSTRACT_DGRAM`]) or `inside` (one the runner binds
     /// itself first).
     AbstractSendto,
+    // The probes of namespaces (issue 27).
+    /// unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID), then, in the new PID namespace's
+    /// first process, mount a new procfs on a directory: what a namespace sandbox does to give
+    /// its command a /proc (a container that masks parts of its own /proc refuses it, EPERM).
+    MountProc,
+    /// stat("/proc/<pid>") of a process of the same uid `outside` the sandbox (the guest's
+    /// peer) or `inside` (a child of the probe's): whether the process sees that PID. In a new
+    /// PID namespace with a /proc of its own an outside process is not there (ENOENT).
+    PidVisible,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 46] = [
+    pub const ALL: [ProbeOp; 48] = [
         ProbeOp::Create,
         ProbeOp::MknodReg,
         ProbeOp::Write,
@@ -572,6 +581,8 @@ impl ProbeOp {
         ProbeOp::Ftruncate,
         ProbeOp::MemfdFtruncate,
         ProbeOp::AbstractSendto,
+        ProbeOp::MountProc,
+        ProbeOp::PidVisible,
     ];
 
     pub fn name(self) -> &'static str {
@@ -622,6 +633,8 @@ impl ProbeOp {
             ProbeOp::Ftruncate => "ftruncate",
             ProbeOp::MemfdFtruncate => "memfd_ftruncate",
             ProbeOp::AbstractSendto => "abstract_sendto",
+            ProbeOp::MountProc => "mount_proc",
+            ProbeOp::PidVisible => "pid_visible",
         }
     }
 
@@ -630,9 +643,11 @@ impl ProbeOp {
         match self {
             ProbeOp::Rename | ProbeOp::Link | ProbeOp::Symlink | ProbeOp::RenameExchange => TargetKind::Pair,
             ProbeOp::TcpBind | ProbeOp::TcpConnect | ProbeOp::Tcp6Bind | ProbeOp::UdpBind => TargetKind::Port,
-            ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach | ProbeOp::AbstractSendto => {
-                TargetKind::Peer
-            }
+            ProbeOp::AbstractConnect
+            | ProbeOp::Signal
+            | ProbeOp::PtraceAttach
+            | ProbeOp::AbstractSendto
+            | ProbeOp::PidVisible => TargetKind::Peer,
             ProbeOp::Syscall | ProbeOp::Socket => TargetKind::Call,
             ProbeOp::Clone | ProbeOp::Clone3 => TargetKind::Flags,
             ProbeOp::PtraceTraceme
@@ -664,7 +679,8 @@ impl ProbeOp {
             | ProbeOp::OpenTrunc
             | ProbeOp::IoctlFioclex
             | ProbeOp::IoctlFionbio
-            | ProbeOp::Ftruncate => TargetKind::Path,
+            | ProbeOp::Ftruncate
+            | ProbeOp::MountProc => TargetKind::Path,
         }
     }
 }
@@ -808,6 +824,11 @@ pub struct Preflight {
     /// namespace's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub yama_ptrace_scope: Option<u8>,
+    /// `/proc/sys/kernel/apparmor_restrict_unprivileged_userns` (Ubuntu's kernels; `1` in
+    /// Ubuntu 24.04): AppArmor refuses unprivileged user namespaces no profile allows. `None`
+    /// where the kernel has no such sysctl.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns_restricted: Option<String>,
 }
 
 /// The preflight's probes of the i386 and x32 entries.
@@ -908,15 +929,27 @@ pub struct RunnerFacts {
     /// it. Compared with the control run's, it shows whether the enforcer installed a filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp_filters: Option<String>,
-    /// The runner's PID namespace (the link /proc/self/ns/pid, `pid:[inode]`): another than in
-    /// the control run, the enforcer put it in a PID namespace of its own, where a process
-    /// outside is not found (ESRCH). `NSpid:` cannot tell: an enforcer that mounts its own /proc
-    /// shows one level there.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid_ns: Option<String>,
+    /// The namespaces the runner is in: each of [`NAMESPACES`] and its `/proc/self/ns` link
+    /// (`user:[4026531837]`), or the errno name when it could not be read (a sandbox without
+    /// /proc). Compared with the control run's, it shows which namespaces the enforcer made.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub namespaces: std::collections::BTreeMap<String, String>,
 }
 
+/// The namespaces whose identity the runner reports, as `/proc/self/ns` names them.
+pub const NAMESPACES: [&str; 7] = ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"];
+
 impl RunnerFacts {
+    /// The namespaces in which this run and `control` differ (both links read): the ones the
+    /// enforcer made.
+    pub fn new_namespaces(&self, control: &RunnerFacts) -> Vec<&'static str> {
+        let link = |f: &RunnerFacts, n: &str| f.namespaces.get(n).filter(|v| v.contains(":[")).cloned();
+        NAMESPACES
+            .into_iter()
+            .filter(|n| matches!((link(self, n), link(control, n)), (Some(a), Some(b)) if a != b))
+            .collect()
+    }
+
     /// The number of seccomp filters, when the runner could read it.
     pub fn filters(&self) -> Option<u32> {
         self.seccomp_filters.as_deref()?.parse().ok()

@@ -2,9 +2,12 @@
 //! (`enforcers/*.yaml`) says `binary: {fetch: …}`, pinned by the digest its adapter records
 //! (`crate::enforcer::fetch`), into lockgate's cache; then check that each really calls
 //! Landlock (the number of `landlock_create_ruleset` loaded for a system call in its code) or
-//! installs a seccomp filter of its own (`seccomp` or `prctl(PR_SET_SECCOMP, …)` in its code).
+//! installs a seccomp filter of its own (`seccomp` or `prctl(PR_SET_SECCOMP, …)` in its code),
+//! as its adapter's `mechanisms:` say (default `[landlock]`); an adapter that confines by
+//! namespaces alone (bubblewrap) has neither checked.
 
 use super::project::Project;
+use crate::model::scenario::Mechanism;
 use crate::supply::recipe::{calls_landlock, installs_seccomp_filter};
 use anyhow::{bail, Result};
 use clap::Subcommand;
@@ -44,15 +47,27 @@ fn fetch(project: &Project, names: &[String]) -> Result<bool> {
         match recipe.fetch(name, &mut supply) {
             Ok(path) => {
                 let digest = crate::cache::sha256_file(&path)?;
+                let text = std::fs::read_to_string(file)?;
+                let adapter = crate::model::adapter::read(file, &text)?;
+                let said = |m| adapter.mechanisms.contains(&m);
+                let (wants_landlock, wants_filter) = (said(Mechanism::Landlock), said(Mechanism::Seccomp));
                 let (landlock, filter) = (calls_landlock(&path)?, installs_seccomp_filter(&path)?);
-                let what = match (landlock, filter) {
+                let found = match (landlock, filter) {
                     (true, true) => "calls landlock_create_ruleset and installs a seccomp filter",
                     (true, false) => "calls landlock_create_ruleset",
                     (false, true) => "installs a seccomp filter (no Landlock)",
                     (false, false) => {
-                        ok = false;
-                        "NEVER loads the number of landlock_create_ruleset nor installs a seccomp filter: is this a sandbox enforcer?"
+                        "neither loads the number of landlock_create_ruleset nor installs a seccomp filter"
                     }
+                };
+                let what = if !wants_landlock && !wants_filter {
+                    "confines by namespaces (its adapter's `mechanisms:`): no Landlock call or seccomp filter checked"
+                        .to_string()
+                } else if (wants_landlock && !landlock) || (wants_filter && !filter) {
+                    ok = false;
+                    format!("{found}, although its adapter's `mechanisms:` say {}: is this the enforcer its adapter describes?", adapter.mechanisms.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "))
+                } else {
+                    found.to_string()
                 };
                 println!("  {} (sha256 {digest}): {what}", path.display());
             }

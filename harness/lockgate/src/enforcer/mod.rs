@@ -631,7 +631,10 @@ impl Enforcer {
         for d in deps {
             let guest = match (self.private_libs(), &self.interpreter) {
                 (false, _) => d.to_string_lossy().to_string(),
-                (true, Some(interp)) if Path::new(interp) == d => host_libs::PRIVATE_INTERP.to_string(),
+                // The loader: the host's, or the one the recipe brings under the same name.
+                (true, Some(interp)) if Path::new(interp) == d || Path::new(interp).file_name() == d.file_name() => {
+                    host_libs::PRIVATE_INTERP.to_string()
+                }
                 (true, _) => format!(
                     "{}/{}",
                     host_libs::PRIVATE_LIB_DIR,

@@ -35,6 +35,9 @@ pub struct EnvFacts {
     /// missing capability, Yama's ptrace_scope), whatever its default errno.
     pub allowed: Vec<String>,
     pub profile_sha256: Option<String>,
+    /// Why the profile refuses to make namespaces for this container's capabilities (no rule
+    /// allows `unshare`; `clone` only by its flags), in words; `None` where it allows them.
+    pub namespaces_refused: Option<String>,
 }
 
 /// One environment, ready: `container` is `None` for `bare`.
@@ -166,5 +169,26 @@ fn facts_of(profile: Option<&Profile>, m: &ContainerManifest, digest: Option<Str
             .flat_map(|r| r.names.iter().cloned())
             .collect(),
         profile_sha256: digest,
+        namespaces_refused: namespaces_refused(&converted, errno),
     })
+}
+
+/// The words of [`EnvFacts::namespaces_refused`].
+fn namespaces_refused(converted: &seccomp::LinuxSeccomp, errno: Option<u32>) -> Option<String> {
+    if converted.allows("unshare") {
+        return None;
+    }
+    let errno = errno.and_then(seccomp::errno_name).unwrap_or("its default action's errno");
+    let clone_by_flags = converted
+        .syscalls
+        .iter()
+        .filter(|r| r.action == seccomp::Action::Allow && r.names.iter().any(|n| n == "clone"))
+        .all(|r| !r.args.is_empty());
+    let clone = match clone_by_flags {
+        true => " and allows `clone` only by a rule on its flags",
+        false => "",
+    };
+    Some(format!(
+        "the container's seccomp profile, for its capabilities, has no rule allowing `unshare`{clone}: making a namespace there answers {errno}, the profile's default action"
+    ))
 }

@@ -45,6 +45,7 @@ mod tests {
             errno_rules: Vec::new(),
             allowed: Vec::new(),
             profile_sha256: None,
+            namespaces_refused: None,
         };
         let why = landlock_blocked("docker-20.10.5", Some(&stub), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4))
             .unwrap();

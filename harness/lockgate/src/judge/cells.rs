@@ -221,6 +221,8 @@ pub fn judge_all(
                             profile_allows: &cell.env_facts.allowed,
                             claims,
                             landlock_blocked: blocked.as_deref(),
+                            namespaces_refused: facts.and_then(|f| f.namespaces_refused.as_deref()),
+                            userns_restricted: obs.preflight.userns_restricted.as_deref() == Some("1"),
                             kernel_landlock: &obs.preflight.landlock,
                             entries: obs.preflight.entries.as_ref(),
                             yama_ptrace_scope: obs.preflight.yama_ptrace_scope,

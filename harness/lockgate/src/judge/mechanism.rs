@@ -53,7 +53,8 @@
 //! `ptrace_*` or `mount` probe denied EPERM is never `filter`: `sandbox` where the filter was seen
 //! answering EPERM, else `landlock` (rule 3, with what it takes on trust).
 
-use crate::model::scenario::{Action, Denier};
+use crate::enforcer::claim::ClaimReader;
+use crate::model::scenario::{Action, Denier, Mechanism};
 use lockgate_protocol::{Outcome, ProbeOp, ProbeTarget, RunObservation};
 
 /// Rule 1: the enforced run shows more seccomp filters than the control run; `None` when
@@ -66,8 +67,10 @@ pub fn own_filter(control: &RunObservation, enforced: &RunObservation) -> Option
 /// The enforcer put the runner in a PID namespace of its own: another than the control run's
 /// (/proc/self/ns/pid); `false` when either run could not say.
 pub fn own_pid_ns(control: &RunObservation, enforced: &RunObservation) -> bool {
-    let ns = |run: &RunObservation| run.runner.as_ref().and_then(|r| r.pid_ns.clone());
-    matches!((ns(control), ns(enforced)), (Some(c), Some(e)) if e != c)
+    match (&control.runner, &enforced.runner) {
+        (Some(c), Some(e)) => e.new_namespaces(c).contains(&"pid"),
+        _ => false,
+    }
 }
 
 /// Rule 7: a process outside the sandbox not found (ESRCH) by a signal or an attach from inside
@@ -78,6 +81,73 @@ pub fn hidden_by_pid_ns(action: &Action, enforced: &Outcome, own_pid_ns: bool) -
     own_pid_ns
         && matches!(op, ProbeOp::Signal | ProbeOp::PtraceAttach)
         && matches!(enforced, Outcome::Err(e) if e == "ESRCH")
+}
+
+/// What a `mechanism:` expectation saw: each run's side in words, and why it failed.
+pub struct Seen {
+    pub control: String,
+    pub enforced: String,
+    pub failure: Option<String>,
+}
+
+/// A `mechanism:` expectation (issue 27): `namespaces` holds when the runner the enforcer
+/// executed is in a namespace other than the control run's (its `/proc/self/ns` links),
+/// `seccomp` when it runs under more filters. What the enforcer said about its mechanism (its
+/// adapter's rules) is only named: a sandbox that fell back to something weaker fails here by
+/// what the runner shows, whether it said so, said nothing, or claimed the mechanism anyway.
+pub fn seen(want: Mechanism, control: &RunObservation, enforced: &RunObservation, claims: &ClaimReader) -> Seen {
+    let said = match claims.mechanism(&enforced.stderr) {
+        Some((Mechanism::Fallback, line)) => format!("; it said it fell back: `{line}`"),
+        Some((m, line)) if m == want => format!(", although it claimed {m}: `{line}`"),
+        Some((m, line)) => format!("; it said it used {m}: `{line}`"),
+        None => ", and it said nothing about it".to_string(),
+    };
+    let (Some(c), Some(e)) = (&control.runner, &enforced.runner) else {
+        let which = if control.runner.is_none() { "control" } else { "enforced" };
+        let run = if control.runner.is_none() { control } else { enforced };
+        return Seen {
+            control: control.runner.as_ref().map_or("no report".into(), |_| "reported".into()),
+            enforced: enforced.runner.as_ref().map_or("no report".into(), |_| "reported".into()),
+            failure: Some(format!(
+                "not observed: the probe runner never reported in the {which} run (exit {}), so no {want} could be seen",
+                run.exit
+            )),
+        };
+    };
+    match want {
+        Mechanism::Namespaces => {
+            let new = e.new_namespaces(c);
+            let unread: Vec<String> =
+                e.namespaces.iter().filter(|(_, v)| !v.contains(":[")).map(|(n, v)| format!("{n}: {v}")).collect();
+            let enforced_words = match new.is_empty() {
+                true => "no new namespace".to_string(),
+                false => format!("new namespaces: {}", new.join(", ")),
+            };
+            let failure = match (new.is_empty(), e.namespaces.is_empty() || unread.len() == e.namespaces.len()) {
+                (false, _) => None,
+                (true, true) => Some(format!(
+                    "not observed: the runner could not read its /proc/self/ns links under the enforcer ({}): give the sandbox a /proc to show its namespaces",
+                    if unread.is_empty() { "none reported".to_string() } else { unread.join(", ") }
+                )),
+                (true, false) => Some(format!(
+                    "the command ran in the namespaces of the control run (no /proc/self/ns link differs): the enforcer made no namespace{said}"
+                )),
+            };
+            Seen { control: "the guest's namespaces".into(), enforced: enforced_words, failure }
+        }
+        _ => {
+            let (cn, en) = (c.filters(), e.filters());
+            let words = |n: Option<u32>| n.map_or("filters unknown".to_string(), |n| format!("{n} seccomp filter(s)"));
+            let failure = match (cn, en) {
+                (Some(cn), Some(en)) if en > cn => None,
+                (Some(_), Some(_)) => Some(format!(
+                    "the command ran under no more seccomp filters than in the control run: the enforcer installed none{said}"
+                )),
+                _ => Some("not observed: a run could not read its Seccomp_filters".to_string()),
+            };
+            Seen { control: words(cn), enforced: words(en), failure }
+        }
+    }
 }
 
 /// The raw syscalls (`syscall NAME …` probes) no Landlock hook sees: a sandbox filter's usual
@@ -147,7 +217,9 @@ pub fn landlock_can(action: &Action, errno: &str) -> bool {
         }
         // Landlock denies tracing a process outside the domain (EPERM), and any mount,
         // umount, pivot_root or remount from inside one (EPERM).
-        ProbeOp::PtraceTraceme | ProbeOp::PtraceAttach | ProbeOp::Mount => errno == "EPERM",
+        ProbeOp::PtraceTraceme | ProbeOp::PtraceAttach | ProbeOp::Mount | ProbeOp::MountProc => errno == "EPERM",
+        // A stat of /proc/<pid>: no Landlock right covers it.
+        ProbeOp::PidVisible => false,
         // Executing is a file access (EACCES); memfd_create itself has no hook.
         ProbeOp::MemfdExec | ProbeOp::ExecveatEmptyPath => errno == "EACCES",
         ProbeOp::Rename | ProbeOp::Link => matches!(errno, "EACCES" | "EXDEV"),
@@ -188,6 +260,7 @@ pub fn syscalls_of(action: &Action) -> Vec<&str> {
         ProbeOp::ExecveatEmptyPath => vec!["execveat"],
         ProbeOp::Bpf => vec!["bpf"],
         ProbeOp::Mount => vec!["mount"],
+        ProbeOp::MountProc => vec!["unshare", "mount"],
         ProbeOp::Seccomp => vec!["seccomp"],
         ProbeOp::Syscall => match target {
             ProbeTarget::Call(call) => call.text.split_whitespace().next().into_iter().collect(),
@@ -297,6 +370,65 @@ mod tests {
         Outcome::Err(e.into())
     }
 
+    /// A run whose runner reports these namespace links (`None`: the runner never reported).
+    fn in_ns(links: Option<&[(&str, &str)]>, stderr: &str) -> RunObservation {
+        RunObservation {
+            stderr: stderr.into(),
+            exit: "exit:0".into(),
+            runner: links.map(|l| RunnerFacts {
+                uid: 998,
+                gid: 998,
+                seccomp: None,
+                no_new_privs: None,
+                seccomp_filters: Some("0".into()),
+                namespaces: l.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn bwrap_claims() -> ClaimReader {
+        serde_yaml::from_str::<crate::model::claim::ClaimSpec>(
+            "- {regex: '^bwrap: ', claim: refused, mechanism: namespaces}\n- {regex: 'falling back', mechanism: fallback}\n",
+        )
+        .unwrap()
+        .0
+    }
+
+    /// Issue 27: namespaces are seen in the runner's /proc/self/ns links against the control
+    /// run's; a sandbox that fell back fails, whatever it said.
+    #[test]
+    fn the_mechanism_is_what_the_runner_shows() {
+        let guest: &[(&str, &str)] = &[("user", "user:[1]"), ("mnt", "mnt:[2]"), ("net", "net:[3]")];
+        let boxed: &[(&str, &str)] = &[("user", "user:[9]"), ("mnt", "mnt:[8]"), ("net", "net:[3]")];
+        let c = in_ns(Some(guest), "");
+        let ok = seen(Mechanism::Namespaces, &c, &in_ns(Some(boxed), ""), &bwrap_claims());
+        assert_eq!((ok.failure, ok.enforced.as_str()), (None, "new namespaces: mnt, user"));
+        let fell = seen(
+            Mechanism::Namespaces,
+            &c,
+            &in_ns(Some(guest), "warning: falling back to Landlock\n"),
+            &bwrap_claims(),
+        );
+        assert_eq!(
+            fell.failure.unwrap(),
+            "the command ran in the namespaces of the control run (no /proc/self/ns link differs): the enforcer made no namespace; it said it fell back: `warning: falling back to Landlock`"
+        );
+        let silent = seen(Mechanism::Namespaces, &c, &in_ns(Some(guest), ""), &bwrap_claims());
+        assert!(silent.failure.unwrap().ends_with("made no namespace, and it said nothing about it"));
+        let no_proc: &[(&str, &str)] = &[("user", "ENOENT"), ("mnt", "ENOENT")];
+        let unread = seen(Mechanism::Namespaces, &c, &in_ns(Some(no_proc), ""), &bwrap_claims());
+        assert!(unread.failure.unwrap().contains("give the sandbox a /proc"));
+        let refused =
+            seen(Mechanism::Namespaces, &c, &in_ns(None, "bwrap: Creating new namespace failed\n"), &bwrap_claims());
+        assert!(refused
+            .failure
+            .unwrap()
+            .starts_with("not observed: the probe runner never reported in the enforced run"));
+        let filter = seen(Mechanism::Seccomp, &c, &in_ns(Some(boxed), ""), &bwrap_claims());
+        assert!(filter.failure.unwrap().starts_with("the command ran under no more seccomp filters"));
+    }
+
     #[test]
     fn own_filter_is_more_filters_than_the_control_run() {
         let run = |n: Option<&str>| RunObservation {
@@ -306,7 +438,7 @@ mod tests {
                 seccomp: None,
                 no_new_privs: None,
                 seccomp_filters: n.map(String::from),
-                pid_ns: None,
+                namespaces: Default::default(),
             }),
             ..Default::default()
         };
@@ -436,7 +568,7 @@ mod tests {
                 seccomp: None,
                 no_new_privs: None,
                 seccomp_filters: None,
-                pid_ns: ns.map(String::from),
+                namespaces: ns.map(|l| [("pid".to_string(), l.to_string())].into()).unwrap_or_default(),
             }),
             ..Default::default()
         };

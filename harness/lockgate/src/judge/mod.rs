@@ -17,7 +17,7 @@ mod templates;
 use crate::enforcer::claim::{ClaimReader, Reading, NO_CLAIM_MADE, NO_CLAIM_PRINTED};
 use crate::model::cond::Facts;
 use crate::model::errno;
-use crate::model::scenario::{Action, Check, Claim, Denier, Scenario, Wanted};
+use crate::model::scenario::{Action, Check, Claim, Denier, Mechanism, Scenario, Wanted};
 pub use crate::plan::Sentinel;
 use lockgate_protocol::{AbiProbe, CaseObservation, Limits, Outcome, ProbeOp, RunObservation, StepResult};
 use serde::Serialize;
@@ -241,6 +241,12 @@ pub struct CellInput<'a> {
     /// container's seccomp profile blocks it, [`blocked::landlock_blocked`]): added to the
     /// reason of each expectation that fails for want of Landlock.
     pub landlock_blocked: Option<&'a str>,
+    /// Why the environment refuses to make namespaces (`EnvFacts::namespaces_refused`): added
+    /// to the reasons of a namespace sandbox that never ran the command.
+    pub namespaces_refused: Option<&'a str>,
+    /// The kernel's AppArmor restriction on unprivileged user namespaces is on (the preflight's
+    /// `userns_restricted`): said of a namespace sandbox that never ran the command.
+    pub userns_restricted: bool,
     /// The Landlock probe of the kernel itself (the preflight's, on the bare guest): `abi` in
     /// `when:` is what the kernel offers, so an environment that takes Landlock away fails the
     /// expectations guarded on it instead of skipping them.
@@ -271,6 +277,8 @@ fn not_asked(features: &[crate::enforcer::Feature], check: &Check) -> Option<Str
             Check::Operation { action: Action::Probe { op, .. }, .. } => f.governs(*op),
             Check::Operation { action: Action::Run(_), .. } => false,
             Check::Enforcement(_) => true,
+            // What the runner shows is the enforcer's, whatever its policy went without.
+            Check::Mechanism(_) => false,
         })
         .map(|f| f.field())
         .collect();
@@ -362,7 +370,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             command: match &e.check {
                 Check::Operation { action: Action::Run(cmd), .. } => cmd.clone(),
                 Check::Operation { action, .. } => action.to_string(),
-                Check::Enforcement(_) => String::new(),
+                Check::Enforcement(_) | Check::Mechanism(_) => String::new(),
             },
             control: step(&obs.control, k).cloned(),
             enforced: step(&obs.enforced, k).cloned(),
@@ -413,6 +421,15 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     Some(_) => {}
                 }
             }
+            Check::Mechanism(want) => {
+                v.claimed = input.claims.mechanism(&obs.enforced.stderr).map(|(m, _)| m.to_string());
+                let seen = mechanism::seen(*want, &obs.control, &obs.enforced, input.claims);
+                v.control = Some(seen.control);
+                v.enforced = Some(seen.enforced);
+                if let Some(why) = seen.failure {
+                    fail(&mut v, why);
+                }
+            }
             Check::Operation { action, result, by } => {
                 let i_step = input.step_of[i].expect("an operation expectation always has a step");
                 let (Some(c), Some(en)) = (step(&obs.control, i_step), step(&obs.enforced, i_step)) else {
@@ -423,7 +440,13 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     } else {
                         missing_reason("enforced", &obs.enforced, input.claims, &limits)
                     };
-                    fail(&mut v, why);
+                    fail(
+                        &mut v,
+                        match namespaces_refused(input) {
+                            Some(refused) => format!("{why}; {refused}"),
+                            None => why,
+                        },
+                    );
                     expectations.push(v);
                     continue;
                 };
@@ -467,11 +490,17 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         // environment took Landlock away: say so.
         let for_want_of_landlock = match &e.check {
             Check::Enforcement(_) => true,
+            Check::Mechanism(_) => false,
             Check::Operation { result: Wanted::Denied(_), .. } => v.enforced.as_deref() == Some("allowed"),
             Check::Operation { .. } => false,
         };
         if let (Status::Fail, true, Some(blocked)) = (v.status, for_want_of_landlock, input.landlock_blocked) {
             v.reason = Some(format!("{}; {blocked}", v.reason.take().unwrap_or_default()));
+        }
+        // The enforcer could not make its namespaces where the environment refuses them: say
+        // what refused them.
+        if let (Status::Fail, Some(refused)) = (v.status, namespaces_refused(input)) {
+            v.reason = Some(format!("{}; {refused}", v.reason.take().unwrap_or_default()));
         }
         expectations.push(v);
     }
@@ -563,9 +592,25 @@ fn fail(v: &mut ExpectationVerdict, reason: String) {
     v.reason = Some(reason);
 }
 
+/// Why a namespace sandbox never ran the command here: it said so in a line its adapter reads
+/// as the namespaces mechanism, the runner never started, and the container's profile refuses
+/// to make namespaces.
+fn namespaces_refused(input: &CellInput) -> Option<String> {
+    let run = &input.obs.enforced;
+    let refused = match (input.namespaces_refused, input.userns_restricted) {
+        (Some(r), _) => r.to_string(),
+        (None, true) => "AppArmor refuses unprivileged user namespaces on this kernel (kernel.apparmor_restrict_unprivileged_userns=1, as Ubuntu 24.04 sets it) unless a profile allows them".to_string(),
+        (None, false) => return None,
+    };
+    let (mechanism, line) = input.claims.mechanism(&run.stderr)?;
+    (run.runner.is_none() && mechanism == Mechanism::Namespaces)
+        .then(|| format!("{refused}, and the enforcer could not make its namespaces (`{line}`)"))
+}
+
 fn describe(c: &Check) -> String {
     match c {
         Check::Enforcement(claim) => format!("enforcement {claim}"),
+        Check::Mechanism(m) => format!("mechanism {m}"),
         Check::Operation { action, result, by } => {
             let r = match result {
                 Wanted::Allowed => "allowed".to_string(),
@@ -1012,12 +1057,71 @@ pub(super) mod tests {
             yama_ptrace_scope: None,
             claims: &reference_claims(),
             landlock_blocked: None,
+            namespaces_refused: None,
+            userns_restricted: false,
             kernel_landlock: &kernel,
             entries: None,
             judge_as_bare: false,
             not_asked: &[],
             sentinels,
         })
+    }
+
+    /// Issue 27: a namespace sandbox that never ran the command where AppArmor restricts user
+    /// namespaces (or a container's profile refuses them) fails each expectation with that cause.
+    #[test]
+    fn a_namespace_sandbox_refused_by_the_kernel_or_the_profile_says_by_what() {
+        let s = scenario("  - {probe: read /data/file, allowed: true}\n  - {mechanism: namespaces}\n");
+        let claims = serde_yaml::from_str::<crate::model::claim::ClaimSpec>(
+            "- {regex: '^bwrap: ', claim: refused, mechanism: namespaces}\n",
+        )
+        .unwrap()
+        .0;
+        let control = run(&[Outcome::Ok], "", "exit:0");
+        let enforced = run(&[], "bwrap: Creating new namespace failed: Permission denied\n", "exit:1");
+        let obs = CaseObservation {
+            id: "t@bare".into(),
+            landlock: AbiProbe::Abi(4),
+            environment_error: None,
+            control,
+            enforced,
+        };
+        let verdict = |namespaces_refused: Option<&str>, userns_restricted: bool| {
+            judge(&CellInput {
+                scenario: &s,
+                kernel: "k",
+                env: "bare",
+                obs: &obs,
+                step_of: &[Some(0), None],
+                seccomp_errno: None,
+                errno_rules: &[],
+                profile_allows: &[],
+                yama_ptrace_scope: None,
+                claims: &claims,
+                landlock_blocked: None,
+                namespaces_refused,
+                userns_restricted,
+                kernel_landlock: &AbiProbe::Abi(4),
+                entries: None,
+                judge_as_bare: false,
+                not_asked: &[],
+                sentinels: &[],
+            })
+        };
+        let apparmor = verdict(None, true);
+        for e in &apparmor.expectations {
+            let why = e.reason.as_deref().unwrap();
+            assert!(why.contains("AppArmor refuses unprivileged user namespaces on this kernel"), "{why}");
+            assert!(why.ends_with("(`bwrap: Creating new namespace failed: Permission denied`)"), "{why}");
+        }
+        let docker = verdict(Some("the container's seccomp profile refuses it"), false);
+        assert!(docker.expectations[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("the container's seccomp profile refuses it"));
+        let neither = verdict(None, false);
+        assert!(!neither.expectations[0].reason.as_deref().unwrap().contains("refuses"));
     }
 
     /// Missing policy paths are reported, marked when meant; a path meant to be missing that
@@ -1269,6 +1373,8 @@ pub(super) mod tests {
             yama_ptrace_scope: None,
             claims: &claims,
             landlock_blocked: Some(blocked),
+            namespaces_refused: None,
+            userns_restricted: false,
             kernel_landlock: &kernel,
             entries: None,
             judge_as_bare,

@@ -67,7 +67,7 @@ fn with_filters(mut r: RunObservation, filters: &str) -> RunObservation {
         seccomp: None,
         no_new_privs: None,
         seccomp_filters: Some(filters.into()),
-        pid_ns: None,
+        namespaces: Default::default(),
     });
     r
 }
@@ -126,8 +126,14 @@ fn filter_or_landlock_by_the_call_and_errno() {
 }
 
 fn with_runner(mut r: RunObservation, uid: u32) -> RunObservation {
-    r.runner =
-        Some(RunnerFacts { uid, gid: uid, seccomp: None, no_new_privs: None, seccomp_filters: None, pid_ns: None });
+    r.runner = Some(RunnerFacts {
+        uid,
+        gid: uid,
+        seccomp: None,
+        no_new_privs: None,
+        seccomp_filters: None,
+        namespaces: Default::default(),
+    });
     r
 }
 
@@ -230,6 +236,8 @@ fn claims_unsupported_missing_and_other() {
         yama_ptrace_scope: None,
         claims: &ClaimReader::Unsupported,
         landlock_blocked: None,
+        namespaces_refused: None,
+        userns_restricted: false,
         kernel_landlock: &obs.landlock,
         entries: None,
         judge_as_bare: false,
@@ -332,6 +340,8 @@ fn nothing_checked_says_why_each_was_skipped() {
         yama_ptrace_scope: None,
         claims: &reference_claims(),
         landlock_blocked: None,
+        namespaces_refused: None,
+        userns_restricted: false,
         kernel_landlock: &obs.landlock,
         entries: None,
         judge_as_bare: false,
@@ -534,6 +544,8 @@ fn denied_by_someone_else() {
         yama_ptrace_scope: None,
         claims: &reference_claims(),
         landlock_blocked: None,
+        namespaces_refused: None,
+        userns_restricted: false,
         kernel_landlock: &obs.landlock,
         entries: None,
         judge_as_bare: false,

@@ -136,6 +136,14 @@ pub struct Adapter {
     /// enforcer's own document): see `model/native.rs`.
     #[serde(default)]
     pub native: Option<super::native::Selectors>,
+    /// How it confines a command (default: `[landlock]`): `enforcers fetch` checks that an
+    /// enforcer said to use Landlock calls it, and no other.
+    #[serde(default = "landlock_only")]
+    pub mechanisms: Vec<super::scenario::Mechanism>,
+}
+
+fn landlock_only() -> Vec<super::scenario::Mechanism> {
+    vec![super::scenario::Mechanism::Landlock]
 }
 
 /// One value an adapter's `{fault}` accepts.
@@ -214,6 +222,7 @@ impl Feature {
                     | ProbeOp::ExecveatEmptyPath
                     | ProbeOp::Bpf
                     | ProbeOp::Mount
+                    | ProbeOp::MountProc
                     | ProbeOp::Seccomp
             ),
             // Which rights are granted where, or handled at all, decides every probe of a
@@ -280,6 +289,34 @@ pub enum Recipe {
     /// One C file of the Linux sources (Landlock's sample sandboxer), compiled with the uapi
     /// headers of the same tree: `gcc -O2 -I<tree>/usr/include`.
     LinuxSample { package: PackageRef, tarball: String, source: String },
+    /// One file out of a distribution's package (`apt-get download NAME=VERSION` from the
+    /// suite), pinned by the sha256 of the .deb: a binary built for that distribution, its
+    /// libraries taken from the host as for any dynamic enforcer.
+    Deb {
+        /// The package (name, version, suite) to download.
+        package: PackageRef,
+        /// The sha256 of its .deb.
+        sha256: String,
+        /// The file inside the package to run (`usr/bin/bwrap`).
+        file: String,
+        /// Packages of the same suite whose shared libraries (and loader) the binary runs with
+        /// instead of the host's, each pinned by its .deb's sha256: a build for a newer C
+        /// library than the host's (trixie's `libc6` for a trixie binary on a bookworm host).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        libraries: Vec<DebLibrary>,
+    },
+}
+
+/// A package of a `deb:` recipe's `libraries:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DebLibrary {
+    /// The package's name (`libc6`).
+    pub name: String,
+    /// Its exact version in the suite.
+    pub version: String,
+    /// The sha256 of its .deb.
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]

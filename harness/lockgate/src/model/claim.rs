@@ -5,8 +5,13 @@
 //! the claim line. A rule maps to a claim either by `claim:` or by a named group
 //! `(?P<claim>…)` whose text is `full`, `partial`, `none` or `refused`. An adapter may also say
 //! the enforcer makes no claim at all: enforcement expectations then fail with that reason.
+//!
+//! A rule may also say which mechanism a line shows the enforcer used (`mechanism: namespaces`,
+//! `landlock`, `seccomp`, or `fallback` for a line saying it fell back to something weaker),
+//! with or without a claim of its own: the judge checks that claim against what the runner
+//! shows (its namespaces and filters against the control run's).
 
-use crate::model::scenario::Claim;
+use crate::model::scenario::{Claim, Mechanism};
 use regex::Regex;
 use serde::Deserialize;
 
@@ -21,8 +26,11 @@ pub enum ClaimReader {
 #[derive(Debug, Clone)]
 pub struct ClaimRule {
     pub regex: Regex,
-    /// `None`: the claim is the text of the named group `claim`.
+    /// `None`: the claim is the text of the named group `claim` (or the rule claims nothing
+    /// and only names a mechanism).
     pub claim: Option<Claim>,
+    /// The mechanism a matching line says the enforcer used.
+    pub mechanism: Option<Mechanism>,
 }
 
 /// What was read.
@@ -63,7 +71,9 @@ impl ClaimReader {
         match self {
             ClaimReader::Unsupported => Reading::Unsupported,
             ClaimReader::Rules(rules) => {
-                for rule in rules {
+                for rule in
+                    rules.iter().filter(|r| r.claim.is_some() || r.regex.capture_names().any(|n| n == Some("claim")))
+                {
                     let found = stderr.lines().rev().find_map(|line| {
                         let caps = rule.regex.captures(line)?;
                         let claim = match rule.claim {
@@ -83,6 +93,16 @@ impl ClaimReader {
 }
 
 impl ClaimReader {
+    /// The mechanism the enforcer says it used: the first rule with a `mechanism:` that matches
+    /// a line, with the last line it matches.
+    pub fn mechanism(&self, stderr: &str) -> Option<(Mechanism, String)> {
+        let ClaimReader::Rules(rules) = self else { return None };
+        rules.iter().find_map(|rule| {
+            let m = rule.mechanism?;
+            stderr.lines().rev().find(|l| rule.regex.is_match(l)).map(|l| (m, l.trim().to_string()))
+        })
+    }
+
     /// The enforcer's claim about its own seccomp filter: a rule's named group `filter`
     /// (`on` or `off`) on the last line it matches, with that line. `None`: it says nothing
     /// about a filter.
@@ -115,6 +135,8 @@ struct RawRule {
     /// named group `(?P<claim>…)` says it.
     #[serde(default)]
     claim: Option<Claim>,
+    #[serde(default)]
+    mechanism: Option<Mechanism>,
 }
 
 /// What `ClaimSpec`'s deserialiser accepts.
@@ -154,10 +176,10 @@ fn parse_spec(value: serde_yaml::Value) -> Result<ClaimReader, String> {
                 let named = regex.capture_names().any(|n| n == Some("claim"));
                 match (&raw.claim, named) {
                     (Some(_), true) => return Err(format!("rule {i}: give either `claim:` or a `(?P<claim>…)` group, not both")),
-                    (None, false) => return Err(format!("rule {i}: say what a match means: `claim: full|partial|none|refused`, or a `(?P<claim>…)` group in the regex")),
+                    (None, false) if raw.mechanism.is_none() => return Err(format!("rule {i}: say what a match means: `claim: full|partial|none|refused`, a `(?P<claim>…)` group in the regex, or `mechanism: namespaces|landlock|seccomp|fallback`")),
                     _ => {}
                 }
-                rules.push(ClaimRule { regex, claim: raw.claim });
+                rules.push(ClaimRule { regex, claim: raw.claim, mechanism: raw.mechanism });
             }
             Ok(ClaimReader::Rules(rules))
         }
@@ -205,6 +227,17 @@ mod tests {
         assert!(spec("- {regex: 'x'}").unwrap_err().contains("say what a match means"));
         assert!(spec("- {regex: '(?P<claim>x)', claim: full}").unwrap_err().contains("not both"));
         assert!(spec("maybe").unwrap_err().contains("not a claim rule list"));
+    }
+
+    /// A rule naming only a mechanism claims no enforcement; the mechanism is read on its own.
+    #[test]
+    fn a_rule_may_name_the_mechanism_a_line_shows() {
+        let r = spec("- {regex: 'falling back to Landlock', mechanism: fallback}\n- {regex: '^bwrap: ', claim: refused, mechanism: namespaces}\n").unwrap();
+        let fell = "warning: user namespaces unavailable, falling back to Landlock\n";
+        assert_eq!(r.read(fell), Reading::Nothing);
+        assert_eq!(r.mechanism(fell), Some((Mechanism::Fallback, fell.trim().to_string())));
+        assert_eq!(r.mechanism("bwrap: Creating new namespace failed\n").map(|m| m.0), Some(Mechanism::Namespaces));
+        assert_eq!(r.mechanism("nothing\n"), None);
     }
 
     #[test]

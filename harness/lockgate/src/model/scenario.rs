@@ -40,6 +40,16 @@ pub struct Scenario {
     pub expect: Vec<Expectation>,
     pub may_skip_all: bool,
     pub limits: ScenarioLimits,
+    /// The enforcers (adapter names) it is meant for; empty: every one. A namespace sandbox's
+    /// scenario (EROFS for a read-only bind) says nothing true of a Landlock enforcer.
+    pub enforcers: Vec<Name>,
+}
+
+impl Scenario {
+    /// Whether the scenario is meant for the enforcer `name`.
+    pub fn meant_for(&self, name: &str) -> bool {
+        self.enforcers.is_empty() || self.enforcers.iter().any(|e| e.as_str() == name)
+    }
 }
 
 /// A scenario file's schema: the file as written (`RawScenario`).
@@ -78,6 +88,10 @@ struct RawScenario {
     /// seconds).
     #[serde(default)]
     limits: ScenarioLimits,
+    /// The enforcers (adapter names) it is meant for; omitted: every one. A namespace sandbox's
+    /// scenario (EROFS for a read-only bind) says nothing true of a Landlock enforcer.
+    #[serde(default)]
+    enforcers: Vec<Name>,
 }
 
 impl From<RawScenario> for Scenario {
@@ -95,6 +109,7 @@ impl From<RawScenario> for Scenario {
             expect: r.expect,
             may_skip_all: r.may_skip_all,
             limits: r.limits,
+            enforcers: r.enforcers,
         }
     }
 }
@@ -354,6 +369,37 @@ pub enum Check {
     Operation { action: Action, result: Wanted, by: Option<Denier> },
     /// What the enforcer must claim about itself.
     Enforcement(Claim),
+    /// The mechanism the command must be seen confined by (`judge/mechanism.rs`): new
+    /// namespaces or a filter of the enforcer's, as the runner shows them against the control
+    /// run; a sandbox that silently fell back to something weaker fails it.
+    Mechanism(Mechanism),
+}
+
+/// How an enforcer confines a command: what an adapter's claim rule says a line shows, and
+/// what a `mechanism:` expectation requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    /// New namespaces (user, mount, network, PID …): bubblewrap and what wraps it.
+    Namespaces,
+    /// A Landlock ruleset.
+    Landlock,
+    /// A seccomp filter of the enforcer's own.
+    Seccomp,
+    /// Something weaker than what the enforcer is meant to use (a line saying it fell back);
+    /// only a claim, never an expectation.
+    Fallback,
+}
+
+impl std::fmt::Display for Mechanism {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mechanism::Namespaces => "namespaces",
+            Mechanism::Landlock => "landlock",
+            Mechanism::Seccomp => "seccomp",
+            Mechanism::Fallback => "fallback",
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -486,6 +532,10 @@ struct RawExpectation {
     by: Option<Denier>,
     /// What the enforcer must claim about itself (instead of an operation).
     enforcement: Option<Claim>,
+    /// The confinement mechanism the enforcer must be seen to use (instead of an operation):
+    /// `namespaces` (the runner is in a namespace other than the control run's) or `seccomp`
+    /// (it runs under more filters).
+    mechanism: Option<Mechanism>,
     /// The condition under which this expectation judges (`abi >= 3`, `landlock == blocked`);
     /// the operation runs everywhere whatever it says.
     when: Option<String>,
@@ -504,6 +554,21 @@ impl TryFrom<RawExpectation> for Expectation {
             (None, Some(p)) => Some(parse_probe(&p).map_err(|e| format!("probe: {e}"))?),
             (None, None) => None,
         };
+        if let Some(m) = r.mechanism {
+            if action.is_some()
+                || r.enforcement.is_some()
+                || r.allowed.is_some()
+                || r.denied.is_some()
+                || r.by.is_some()
+            {
+                return Err("`mechanism:` is an expectation of its own: no `run:`, `probe:`, `enforcement:`, `allowed`, `denied` or `by` beside it".into());
+            }
+            let check = match m {
+                Mechanism::Namespaces | Mechanism::Seccomp => Check::Mechanism(m),
+                other => return Err(format!("mechanism: `{other}` cannot be seen from inside the sandbox; expect `namespaces` or `seccomp` (a Landlock ruleset shows in the probes' denials)")),
+            };
+            return Ok(Expectation { check, when, about: r.about });
+        }
         let check = match (action, r.enforcement) {
             (Some(_), Some(_)) => {
                 return Err(
@@ -520,7 +585,7 @@ impl TryFrom<RawExpectation> for Expectation {
                 Check::Enforcement(claim)
             }
             (None, None) => return Err(
-                "say what to check: `run: <command>`, `probe: <op> <path>` or `enforcement: full|partial|none|refused`"
+                "say what to check: `run: <command>`, `probe: <op> <path>`, `enforcement: full|partial|none|refused` or `mechanism: namespaces|seccomp`"
                     .into(),
             ),
             (Some(action), None) => {
@@ -795,7 +860,7 @@ mod tests {
             .iter()
             .map(|e| match &e.check {
                 Check::Operation { action, .. } => action.to_string(),
-                Check::Enforcement(_) => unreachable!(),
+                Check::Enforcement(_) | Check::Mechanism(_) => unreachable!(),
             })
             .collect();
         assert_eq!(
@@ -870,5 +935,14 @@ mod tests {
         assert!(!fields.contains(&"setup.absent[0]"), "{errs:?}");
         assert!(fields.contains(&"setup.absent[1]") && fields.contains(&"setup.absent[2]"), "{errs:?}");
         assert_eq!(s.checked_paths(), ["/nowhere", "/app", "/sandbox/d", "/usr"]);
+    }
+
+    /// `mechanism:` is an expectation of its own, for what the runner can show.
+    #[test]
+    fn a_mechanism_expectation_stands_alone() {
+        let parse = |line: &str| serde_yaml::from_str::<Expectation>(line).map(|e| e.check).map_err(|e| e.to_string());
+        assert_eq!(parse("{mechanism: namespaces}").unwrap(), Check::Mechanism(Mechanism::Namespaces));
+        assert!(parse("{mechanism: landlock}").unwrap_err().contains("cannot be seen from inside the sandbox"));
+        assert!(parse("{mechanism: seccomp, by: sandbox}").unwrap_err().contains("an expectation of its own"));
     }
 }

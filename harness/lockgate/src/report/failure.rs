@@ -230,15 +230,26 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
                 out.push_str(&format!("     {:<10} {claim}\n", "claim"));
             }
             None => {
-                out.push_str(&format!(
-                    "     {:<10} a claim of `{}`\n",
-                    "expected",
-                    x.expect.trim_start_matches("enforcement ")
-                ));
+                // A mechanism: what the runner showed under the enforcer and in the control
+                // run, and what the enforcer said. A claim: the one expected and the one made.
+                let (said, nothing) = match x.expect.strip_prefix("mechanism ") {
+                    Some(_) => {
+                        out.push_str(&format!("     {:<10} {}\n", "expected", x.expect));
+                        for (side, seen) in [("enforced", &x.enforced), ("control", &x.control)] {
+                            out.push_str(&format!("     {:<10} {}\n", side, seen.as_deref().unwrap_or("not observed")));
+                        }
+                        ("said", "nothing about its mechanism")
+                    }
+                    None => {
+                        let want = x.expect.trim_start_matches("enforcement ");
+                        out.push_str(&format!("     {:<10} a claim of `{want}`\n", "expected"));
+                        ("claimed", "nothing")
+                    }
+                };
                 out.push_str(&format!(
                     "     {:<10} {} ({})\n",
-                    "claimed",
-                    x.claimed.as_deref().unwrap_or("nothing"),
+                    said,
+                    x.claimed.as_deref().unwrap_or(nothing),
                     v.enforcer_claim
                 ));
                 out.push_str(&format!("     {:<10} {}\n", "enforcer", v.enforcer_exit));
@@ -275,7 +286,7 @@ mod tests {
                 seccomp: Some("0".into()),
                 no_new_privs: Some("1".into()),
                 seccomp_filters: None,
-                pid_ns: None,
+                namespaces: Default::default(),
             }),
             ..Default::default()
         }
@@ -300,6 +311,8 @@ mod tests {
             yama_ptrace_scope: None,
             claims,
             landlock_blocked: None,
+            namespaces_refused: None,
+            userns_restricted: false,
             kernel_landlock: &obs.landlock,
             entries: None,
             judge_as_bare: false,

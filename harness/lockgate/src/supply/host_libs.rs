@@ -17,6 +17,12 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Beside a fetched binary, the directory of the libraries its recipe brings (a `deb:`
+/// recipe's `libraries:`): when it holds a loader, that loader lists the binary's libraries,
+/// searching there first, and is the one the guest gets.
+pub const SYSROOT_DIR: &str = "lib";
+const LOADER: &str = "ld-linux-x86-64.so.2";
+
 /// Where an external enforcer's loader and libraries live in the guest.
 pub const PRIVATE_LIB_DIR: &str = "/lockgate/lib";
 /// Its loader (short enough to replace any usual PT_INTERP in place).
@@ -56,6 +62,31 @@ pub fn dependencies(binary: &Path) -> Result<Vec<PathBuf>> {
         Err(e) => bail!("{}: {e}", binary.display()),
     };
     let Some(interp) = interp else { return Ok(Vec::new()) };
+    let sysroot = binary.parent().map(|d| d.join(SYSROOT_DIR)).filter(|d| d.join(LOADER).is_file());
+    if let Some(root) = &sysroot {
+        let root = std::fs::canonicalize(root)?;
+        let loader = root.join(LOADER);
+        let out = Command::new(&loader)
+            .arg("--library-path")
+            .arg(&root)
+            .arg("--list")
+            .arg(binary)
+            .output()
+            .with_context(|| format!("cannot start {}", loader.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            bail!(
+                "cannot list the libraries of {} with its own loader {}: {}",
+                binary.display(),
+                loader.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let mut files = parse_list(&text).map_err(|e| anyhow::anyhow!("{}: {e}", binary.display()))?;
+        files.retain(|f| f.file_name() != loader.file_name());
+        files.push(loader);
+        return Ok(files);
+    }
     let listed = Command::new(&interp).arg("--list").arg(binary).output();
     let out = match listed {
         Ok(o) if o.status.success() => o,

@@ -179,6 +179,31 @@ impl Supply {
         self.package(pkg, Which::Images)
     }
 
+    /// A package's .deb pinned by the digest its user records (an adapter's `deb:` recipe), not
+    /// by a lock file: from the cache, or through apt and checked against `sha256`.
+    pub fn pinned_deb(&mut self, pkg: &PackageRef, sha256: &str) -> Result<PathBuf> {
+        if let Some(path) = self.cache.blob(sha256)? {
+            return Ok(path);
+        }
+        if self.held.is_none() {
+            self.held = Some(self.cache.lock()?);
+        }
+        let keyring = self.keyring(pkg.distro)?;
+        let root = apt::AptRoot::prepare(&self.cache, pkg, &keyring)?;
+        let work = self.cache.tempdir()?;
+        let deb = root.download(pkg, work.path())?;
+        self.downloads += 1;
+        let got = crate::cache::sha256_file(&deb)?;
+        if got != sha256 {
+            bail!(
+                "{} {} ({}): its sha256 is {got}, the adapter pins {sha256}: the archive handed over something else than what was reviewed; if the new build is intended, review it and put its digest in the adapter",
+                pkg.name, pkg.version, pkg.suite
+            );
+        }
+        let (_, path) = self.cache.insert(&deb, Some(sha256), &pkg.lock_key())?;
+        Ok(path)
+    }
+
     fn keyring(&mut self, distro: Distro) -> Result<PathBuf> {
         match distro {
             Distro::Debian => {

@@ -11,18 +11,20 @@
 //! binary: {fetch: {npm: {package: "@openai/codex", version: 0.20.0, sha256: …, file: package/bin/codex-x86_64-unknown-linux-musl}}}
 //! binary: {fetch: {crate_example: {crate: landlock, version: 0.4.8, sha256: …, example: sandboxer}}}
 //! binary: {fetch: {cargo_install: {crate: nono-cli, version: 0.7.0, sha256: …, bin: nono}}}
+//! binary: {fetch: {deb: {package: {distro: debian, suite: bookworm, name: bubblewrap, version: 0.8.0-2+deb12u1}, sha256: …, file: usr/bin/bwrap}}}
 //! binary: {fetch: {linux_sample: {package: {distro: debian, suite: trixie, name: linux-source-6.12, version: 6.12.117-1},
 //!                                 tarball: usr/src/linux-source-6.12.tar.xz, source: samples/landlock/sandboxer.c}}}
 //! ```
 //!
 //! The crates are pinned by the sha256 of the `.crate` file cargo downloads (which cargo checks
 //! against the registry's index too) and built with `--locked` against the lock file they ship;
-//! the npm package by the sha256 of its tarball (`npm pack`); the Linux sources by the digest
+//! the npm package by the sha256 of its tarball (`npm pack`); a distribution's package by the
+//! sha256 of its .deb; the Linux sources by the digest
 //! `kernels/lock.yaml` records for the package (the kernel manifests' own pin).
 
 use crate::cache::{sha256_bytes, sha256_file, Cache};
 pub use crate::model::adapter::Recipe;
-use crate::model::kernel::{BuildSource, TarballSource};
+use crate::model::kernel::{BuildSource, PackageRef, TarballSource};
 use crate::supply::Supply;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -41,6 +43,7 @@ impl Recipe {
             Recipe::CargoInstall { build_packages, .. } => build_packages.clone(),
             Recipe::CrateExample { .. } => Vec::new(),
             Recipe::LinuxSample { .. } => vec!["gcc".into()],
+            Recipe::Deb { .. } => Vec::new(),
         }
     }
 
@@ -57,13 +60,19 @@ impl Recipe {
             Recipe::LinuxSample { package, source, .. } => {
                 format!("{source} from {} {}, compiled with gcc", package.name, package.version)
             }
+            Recipe::Deb { package, file, .. } => {
+                format!(
+                    "/{file} from the {} package {} {} ({})",
+                    package.distro, package.name, package.version, package.suite
+                )
+            }
         }
     }
 
     /// The file name the artifact is kept under in the cache.
     pub fn file_name(&self) -> String {
         let name = match self {
-            Recipe::Npm { file, .. } | Recipe::LinuxSample { source: file, .. } => {
+            Recipe::Npm { file, .. } | Recipe::LinuxSample { source: file, .. } | Recipe::Deb { file, .. } => {
                 let stem = Path::new(file).file_stem().map(|s| s.to_string_lossy().to_string());
                 stem.unwrap_or_else(|| "enforcer".into())
             }
@@ -121,9 +130,25 @@ impl Recipe {
                 let deb = supply.build_source(&b).with_context(|| format!("the Linux sources for {name}"))?;
                 linux_sample(work.path(), &deb.path, tarball, source)?
             }
+            Recipe::Deb { package, sha256, file, .. } => {
+                let deb = supply.pinned_deb(package, sha256).with_context(|| format!("the package of {name}"))?;
+                let out = work.path().join("file");
+                crate::supply::apt::extract_file(&deb, file, &out)?;
+                out
+            }
         };
         let dir = dest.parent().expect("a cached path has a directory");
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // Its own libraries first: the binary's presence says they are all there.
+        if let Recipe::Deb { package, libraries, .. } = self {
+            for lib in libraries {
+                let pkg = PackageRef { name: lib.name.clone(), version: lib.version.clone(), ..package.clone() };
+                let deb = supply
+                    .pinned_deb(&pkg, &lib.sha256)
+                    .with_context(|| format!("the library package {} of {name}", lib.name))?;
+                shared_libraries(&deb, &dir.join(crate::supply::host_libs::SYSROOT_DIR))?;
+            }
+        }
         let bytes = std::fs::read(&built).with_context(|| format!("cannot read {}", built.display()))?;
         crate::cache::write_atomic(&dest, &bytes)?;
         use std::os::unix::fs::PermissionsExt;
@@ -161,6 +186,27 @@ pub fn installs_seccomp_filter(path: &Path) -> Result<bool> {
     ];
     Ok(bytes.windows(5).any(|w| SECCOMP.iter().any(|m| w == m))
         || bytes.windows(10).any(|w| PRCTL.iter().any(|m| w == m)))
+}
+
+/// Every shared object of a .deb (`*.so*`, the loader among them), flat in `into`, links
+/// followed.
+fn shared_libraries(deb: &Path, into: &Path) -> Result<()> {
+    let tmp = tempfile::tempdir_in(into.parent().context("no parent")?)?;
+    crate::supply::apt::unpack_deb(deb, tmp.path())?;
+    std::fs::create_dir_all(into)?;
+    let mut stack = vec![tmp.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)?.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().to_string();
+            if e.file_type()?.is_dir() {
+                stack.push(p);
+            } else if name.contains(".so") && p.is_file() {
+                std::fs::copy(&p, into.join(&name)).with_context(|| format!("cannot copy {}", p.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_digest(file: &Path, pinned: &str, what: &str) -> Result<()> {

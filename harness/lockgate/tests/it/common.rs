@@ -29,3 +29,15 @@ pub fn options(kernels: &[&str], envs: &[&str], scenarios: &[(&str, &str)], dir:
     o.jobs = 1;
     o
 }
+
+/// The shipped adapter `enforcers/NAME.yaml` and its binary, fetched by its pinned recipe into
+/// the user's cache (as `lockgate enforcers fetch NAME` does): (adapter file, binary).
+pub fn fetched(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let root = workspace_root();
+    let file = root.join(format!("enforcers/{name}.yaml"));
+    let (name, recipe) = lockgate::internals::supply::recipe::recipe_in(&file).unwrap().expect("a fetched binary");
+    let cache = lockgate::internals::supply::open_cache(None).unwrap();
+    let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache, false).unwrap();
+    let binary = recipe.fetch(&name, &mut supply).unwrap();
+    (file, binary)
+}

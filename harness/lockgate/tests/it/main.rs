@@ -20,6 +20,7 @@ mod html_report;
 mod kernel_axis;
 mod kernel_drift;
 mod kernel_sources;
+mod namespaces;
 mod native_policy;
 mod openshell_format;
 mod outside_runs;

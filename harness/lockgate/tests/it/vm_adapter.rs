@@ -76,12 +76,7 @@ fn the_reference_enforcer_through_a_policy_file_adapter_passes() {
 /// and says nothing about itself, which an `enforcement:` expectation reports.
 #[test]
 fn codex_linux_sandbox_from_npm_enforces_its_own_policy() {
-    let root = lockgate::internals::supply::guest::workspace_root();
-    let file = root.join("enforcers/codex-linux-sandbox.yaml");
-    let (name, recipe) = lockgate::internals::supply::recipe::recipe_in(&file).unwrap().expect("a fetched binary");
-    let cache = lockgate::internals::supply::open_cache(None).unwrap();
-    let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache, false).unwrap();
-    let binary = recipe.fetch(&name, &mut supply).unwrap();
+    let (file, binary) = common::fetched("codex-linux-sandbox");
     assert!(lockgate::internals::supply::recipe::calls_landlock(&binary).unwrap());
     let scenario = "name: codex-seed
 setup:
