@@ -136,8 +136,9 @@ pub struct Adapter {
     /// enforcer's own document): see `model/native.rs`.
     #[serde(default)]
     pub native: Option<super::native::Selectors>,
-    /// How it confines a command (default: `[landlock]`): `enforcers fetch` checks that an
-    /// enforcer said to use Landlock calls it, and no other.
+    /// How it confines a command (default: `[landlock]`): `enforcers fetch` checks that the code
+    /// of an enforcer said to use `landlock` calls it and that one said to use `seccomp`
+    /// installs a filter; `namespaces` alone (bubblewrap) has neither checked.
     #[serde(default = "landlock_only")]
     pub mechanisms: Vec<super::scenario::Mechanism>,
 }
@@ -291,7 +292,7 @@ pub enum Recipe {
     LinuxSample { package: PackageRef, tarball: String, source: String },
     /// One file out of a distribution's package (`apt-get download NAME=VERSION` from the
     /// suite), pinned by the sha256 of the .deb: a binary built for that distribution, its
-    /// libraries taken from the host as for any dynamic enforcer.
+    /// libraries taken from the host as for any dynamic enforcer, or from `libraries:`.
     Deb {
         /// The package (name, version, suite) to download.
         package: PackageRef,

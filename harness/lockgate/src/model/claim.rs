@@ -135,6 +135,9 @@ struct RawRule {
     /// named group `(?P<claim>…)` says it.
     #[serde(default)]
     claim: Option<Claim>,
+    /// The mechanism a matching line says the enforcer used (`namespaces`, `landlock`,
+    /// `seccomp`, `fallback`), quoted by a `mechanism:` expectation's verdict; a rule may name
+    /// only a mechanism and no claim.
     #[serde(default)]
     mechanism: Option<Mechanism>,
 }
