@@ -11,6 +11,7 @@
 mod common;
 mod shared;
 
+mod apparmor;
 mod containers;
 mod example_project;
 mod faults;
