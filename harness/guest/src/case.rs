@@ -8,7 +8,7 @@
 use crate::clock::monotonic;
 use crate::console::log;
 use crate::setup::{self, Tree};
-use crate::{container, peers, preflight, run, spawn};
+use crate::{apparmor, container, peers, preflight, run, spawn};
 use lockgate_protocol::{Case, CaseObservation, CaseTiming, RunObservation};
 
 /// Both runs of a case, and how long they took. Case-level preparation (accounts, enforcer
@@ -22,7 +22,10 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
     for problem in setup::restore_baseline() {
         log(&problem);
     }
-    let prepared = setup::write_accounts(&case.setup.users).and_then(|()| setup::write_files(&case.enforcer.files));
+    // The AppArmor policy of the case's environment (or none) in place before anything else.
+    let prepared = apparmor::ensure(case.apparmor.as_ref())
+        .and_then(|()| setup::write_accounts(&case.setup.users))
+        .and_then(|()| setup::write_files(&case.enforcer.files));
     let observation = match (&case.container, &prepared) {
         (Some(container), Ok(())) => {
             let (obs, runs) = container::observe(case, container);
@@ -54,7 +57,8 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
 }
 
 /// One run on `tree`, made fresh, with the listeners its connect probes need; then the tree
-/// torn down and the run's orphans reaped, so the next run starts clean. Also returns the
+/// torn down and the run's orphans reaped, so the next run starts clean. The AppArmor denials the
+/// kernel logged meanwhile are the run's (`apparmor_denials`). Also returns the
 /// seconds the run's processes took (the tree not included).
 pub fn observe_run(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
     let ready = tree.prepare(&case.setup).and_then(|()| setup::start_listeners(&case.steps));
@@ -64,8 +68,12 @@ pub fn observe_run(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation
             // listeners and peers stop when dropped, after the run
             let missing_paths = missing(&case.policy_paths);
             let started = monotonic();
+            // Under an AppArmor environment, what it refused during the run.
+            let mut kernel_log = case.apparmor.as_ref().map(|_| apparmor::KernelLog::from_now());
             let obs = run(resolved.as_ref().unwrap_or(case));
-            (RunObservation { missing_paths, ..obs }, monotonic() - started)
+            let took = monotonic() - started;
+            let apparmor_denials = kernel_log.as_mut().map(apparmor::KernelLog::apparmor_denials).unwrap_or_default();
+            (RunObservation { missing_paths, apparmor_denials, ..obs }, took)
         }
         Err(e) => (RunObservation { setup_error: Some(e), ..Default::default() }, 0.0),
     };

@@ -12,6 +12,7 @@
 //! namespace, and must then still be the runner, never an agent that mounts and powers off.
 
 mod agent;
+mod apparmor;
 mod case;
 mod clock;
 mod console;

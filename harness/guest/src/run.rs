@@ -158,6 +158,7 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
         steps: Vec::new(),
         runner: None,
         missing_paths: Vec::new(),
+        apparmor_denials: Vec::new(),
     };
     match read_report(&captured.stdout) {
         Ok(Some(report)) => {

@@ -185,11 +185,16 @@ pub fn select_kernels(model: &Model, asked: &[String]) -> Result<Vec<usize>> {
         .collect())
 }
 
-/// The environments `--env` asks for (all when none is named), in the model's order.
+/// The environments `--env` asks for (all but the opt-in ones when none is named), in the
+/// model's order.
 pub fn select_environments<'m>(model: &'m Model, sel: &Selection) -> Result<Vec<&'m Environment>> {
     let env_names: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
     check_names("environment", &sel.envs, &env_names)?;
-    Ok(model.environments.iter().filter(|e| sel.envs.is_empty() || sel.envs.contains(&e.name)).collect())
+    Ok(model
+        .environments
+        .iter()
+        .filter(|e| if sel.envs.is_empty() { !e.opt_in() } else { sel.envs.contains(&e.name) })
+        .collect())
 }
 
 /// kernels × environments × scenarios, as selected; `envs` are the selected environments, made
@@ -257,6 +262,7 @@ pub fn plan_variants(model: &Model, sel: &Selection, variants: &[Variant], envs:
                     }
                     let (mut case, step_of, sentinels) = case_for(&sc, &env.name, enforcer);
                     case.container = ready.container.clone();
+                    case.apparmor = ready.apparmor.clone();
                     if vi > 0 {
                         case.id = format!("{}#{vi}", case.id);
                     }
@@ -411,6 +417,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
         steps,
         workdir,
         container: None,
+        apparmor: None,
         policy_paths: sc.checked_paths(),
     };
     (case, step_of, sentinels)
@@ -487,7 +494,9 @@ mod tests {
         // The scenarios meant for the reference enforcer (not a namespace sandbox's).
         let n_scenarios = model.scenarios.iter().filter(|s| s.value.meant_for(&correct.name)).count();
         assert!(n_scenarios < model.scenarios.len(), "bubblewrap-sandbox is for bubblewrap only");
-        let n_envs = model.environments.len();
+        // The opt-in environments (AppArmor's) are planned only when `--env` names them.
+        let n_envs = model.environments.iter().filter(|e| !e.opt_in()).count();
+        assert!(n_envs < model.environments.len(), "the AppArmor environments are opt-in");
         assert_eq!(run.cells.len(), n_scenarios * n_envs + 1 + n_scenarios);
         assert_eq!(run.cases.len(), n_scenarios * n_envs + 1, "the environment's cases are not run twice");
         let mut ids: Vec<&str> = run.cases.iter().map(|c| c.id.as_str()).collect();

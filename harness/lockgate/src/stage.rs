@@ -80,6 +80,7 @@ pub fn stage(
     if let Some(rt) = &envs.runtime {
         layers.push(rt.archive.clone());
     }
+    layers.extend(envs.apparmor_archives.iter().cloned());
     phases.mark("enforcer and runtime archives");
     // Every kernel first (sequentially: apt and the cache lock are shared), so that a kernel
     // that cannot be had is a named error for its cells and the others still run.

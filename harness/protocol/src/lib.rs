@@ -143,6 +143,10 @@ pub struct Case {
     /// Run both runs inside a container (an OCI runtime under a seccomp profile); `None`: bare.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<Container>,
+    /// Run both runs under this AppArmor policy (an AppArmor environment): the guest loads its
+    /// profiles and sets its restriction before the case, and undoes them before a case without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apparmor: Option<AppArmor>,
     /// How long a step and a run may take before the guest kills them.
     #[serde(default)]
     pub limits: Limits,
@@ -199,6 +203,30 @@ pub struct Container {
     pub capabilities: Vec<String>,
     pub no_new_privileges: bool,
 }
+
+/// An AppArmor environment: the pinned parser (with the C library it was built against, run
+/// through that library's loader) loads these profiles into the guest's kernel, and the
+/// restriction on unprivileged user namespaces is set as Ubuntu 24.04 sets it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AppArmor {
+    /// The environment's name (log lines; the guest's record of what is loaded).
+    pub env: String,
+    /// The parser's command: the loader, its `--library-path`, the parser and `--base`, in the
+    /// guest (the archive `APPARMOR_ROOT` holds them).
+    pub parser: Vec<String>,
+    /// The profile files to load, in order (paths in the guest).
+    pub profiles: Vec<String>,
+    /// `kernel.apparmor_restrict_unprivileged_userns` while the environment's cases run.
+    pub restrict_unprivileged_userns: bool,
+}
+
+/// Where an AppArmor environment's archive puts the parser, its libraries and the profiles.
+pub const APPARMOR_ROOT: &str = "/lockgate-apparmor";
+
+/// What marks an AppArmor denial in the kernel's log (its audit records, printed there when no
+/// audit daemon reads them).
+pub const APPARMOR_DENIED: &str = "apparmor=\"DENIED\"";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
@@ -915,6 +943,10 @@ pub struct RunObservation {
     /// where the run happens: the container's own root for container environments).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_paths: Vec<String>,
+    /// The kernel's AppArmor denials logged while the run went on (its audit records with
+    /// `apparmor="DENIED"`, from /dev/kmsg), bounded: what AppArmor refused, and to whom.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apparmor_denials: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

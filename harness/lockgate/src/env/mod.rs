@@ -46,6 +46,8 @@ pub struct ReadyEnv {
     pub name: String,
     pub about: String,
     pub container: Option<proto::Container>,
+    /// The AppArmor policy the guest puts in place for the environment's cases.
+    pub apparmor: Option<proto::AppArmor>,
     pub facts: EnvFacts,
 }
 
@@ -55,6 +57,8 @@ pub struct ReadyEnv {
 pub struct Prepared {
     pub envs: BTreeMap<String, ReadyEnv>,
     pub runtime: Option<runtime::Runtime>,
+    /// The archive of each AppArmor environment (its parser, libraries and profiles).
+    pub apparmor_archives: Vec<PathBuf>,
 }
 
 impl Prepared {
@@ -69,9 +73,14 @@ impl Prepared {
             name: e.name.clone(),
             about: e.about().to_string(),
             container: None,
+            apparmor: None,
             facts: EnvFacts::default(),
         };
-        Prepared { envs: envs.iter().map(|e| (e.name.clone(), ready(e))).collect(), runtime: None }
+        Prepared {
+            envs: envs.iter().map(|e| (e.name.clone(), ready(e))).collect(),
+            runtime: None,
+            apparmor_archives: Vec::new(),
+        }
     }
 }
 
@@ -79,8 +88,15 @@ impl Prepared {
 pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply) -> Result<Prepared> {
     let mut p = Prepared::default();
     for env in envs {
+        let mut apparmor = None;
         let (container, facts) = match &env.kind {
             EnvKind::Bare => (None, EnvFacts::default()),
+            EnvKind::AppArmor(m) => {
+                let ready = crate::supply::apparmor::prepare(&m.value, &m.file, supply)?;
+                p.apparmor_archives.push(ready.archive);
+                apparmor = Some(ready.policy);
+                (None, EnvFacts::default())
+            }
             EnvKind::Container(m) => {
                 let (profile, digest) = profile(&m.value, &m.file, supply)?;
                 let facts = facts_of(profile.as_ref(), &m.value, digest)?;
@@ -98,14 +114,14 @@ pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply) -> Resul
         };
         p.envs.insert(
             env.name.clone(),
-            ReadyEnv { name: env.name.clone(), about: env.about().to_string(), container, facts },
+            ReadyEnv { name: env.name.clone(), about: env.about().to_string(), container, apparmor, facts },
         );
     }
     let needed: BTreeSet<RuntimeName> = envs
         .iter()
         .filter_map(|e| match &e.kind {
             EnvKind::Container(m) => Some(m.value.runtime),
-            EnvKind::Bare => None,
+            EnvKind::Bare | EnvKind::AppArmor(_) => None,
         })
         .collect();
     if !needed.is_empty() {

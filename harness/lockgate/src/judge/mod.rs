@@ -8,6 +8,7 @@
 //! unavailable is a lie. The harness's own sentinels ([`Sentinel`]) are judged by nobody; they
 //! tell the explanations whether a Landlock ruleset was in effect in the enforced run.
 
+mod apparmor;
 pub mod blocked;
 pub mod cells;
 pub mod mechanism;
@@ -120,6 +121,8 @@ pub struct RunEvidence {
     pub setup_error: Option<String>,
     /// The uid the probe runner ran as, when it ran.
     pub uid: Option<u32>,
+    /// The AppArmor denials the kernel logged during the run.
+    pub apparmor_denials: Vec<String>,
 }
 
 impl RunEvidence {
@@ -129,6 +132,7 @@ impl RunEvidence {
             stderr: run.stderr.clone(),
             setup_error: run.setup_error.clone(),
             uid: run.runner.as_ref().map(|r| r.uid),
+            apparmor_denials: run.apparmor_denials.clone(),
         }
     }
 }
@@ -462,12 +466,13 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     input.seccomp_errno,
                 );
                 let base = attribute(&c.outcome, &en.outcome, env_errno);
-                v.denied_by = match mechanism::hidden_by_pid_ns(action, &en.outcome, own_pid_ns) {
+                let refined = match mechanism::hidden_by_pid_ns(action, &en.outcome, own_pid_ns) {
                     true => base,
                     false => {
                         mechanism::refine(base, action, &c.outcome, &en.outcome, own_filter, env_errno, &filter_errnos)
                     }
                 };
+                v.denied_by = apparmor::refined(refined, action, obs);
                 if let Some(why) = cut_at_limit(action, &c.outcome, &en.outcome, &limits) {
                     fail(&mut v, why);
                     expectations.push(v);
@@ -482,6 +487,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     own_filter,
                     yama_ptrace_scope: input.yama_ptrace_scope,
                     said: &en.stdout,
+                    apparmor_denial: apparmor::explaining(action, obs),
                 };
                 judge_operation(&mut v, action, result, *by, &c.outcome, &en.outcome, &context);
             }
@@ -597,8 +603,13 @@ fn fail(v: &mut ExpectationVerdict, reason: String) {
 /// to make namespaces.
 fn namespaces_refused(input: &CellInput) -> Option<String> {
     let run = &input.obs.enforced;
+    let denial = apparmor::first(input.obs);
     let refused = match (input.namespaces_refused, input.userns_restricted) {
         (Some(r), _) => r.to_string(),
+        (None, _) if denial.is_some() => format!(
+            "AppArmor refused the sandbox its namespaces (the kernel logged `{}`)",
+            denial.unwrap_or_default()
+        ),
         (None, true) => "AppArmor refuses unprivileged user namespaces on this kernel (kernel.apparmor_restrict_unprivileged_userns=1, as Ubuntu 24.04 sets it) unless a profile allows them".to_string(),
         (None, false) => return None,
     };
@@ -668,6 +679,9 @@ struct RunContext<'a> {
     /// What the probe said beside its outcome in the enforced run (the descriptor an
     /// `inherited_write` wrote through).
     said: &'a str,
+    /// The AppArmor record that explains the step's denial (the enforced run's, else the
+    /// control run's).
+    apparmor_denial: Option<&'a str>,
 }
 
 /// The steps the enforced run was denied, worked out once per cell and only when an
@@ -969,6 +983,7 @@ fn judge_operation(
                         Denier::Unknown => format!("the control run was {}", show(control)),
                         Denier::Filter => "the enforcer installed a seccomp filter (the runner shows more filters than in the control run), and its Landlock ruleset cannot answer this call with that errno".to_string(),
                         Denier::Landlock => "the control run was allowed, the errno is one Landlock gives for this call, and the run never saw the enforcer's filter give it".to_string(),
+                        Denier::AppArmor => format!("the control run, under the same AppArmor policy, was denied the same way, and the kernel logged AppArmor refusing it: {}", ctx.apparmor_denial.unwrap_or("(no record)")),
                     };
                     fail(v, format!("denied with {want} as expected, but by {got_by}, not {want_by}: {why}"));
                 }

@@ -16,6 +16,7 @@
 //! An environment is [`EnvKind::Bare`] or [`EnvKind::Container`]; [`crate::env`] makes a container
 //! environment ready for a run (its profile fetched, the runtime archive), before planning.
 
+use super::apparmor::AppArmorManifest;
 use super::file::{parse_yaml, Loaded};
 use super::kernel::{PackageRef, PackagedFile};
 use super::locate;
@@ -38,6 +39,8 @@ pub enum EnvKind {
     Bare,
     /// Inside a container started by the runtime, as its manifest says.
     Container(Box<Loaded<ContainerManifest>>),
+    /// Bare, under an AppArmor policy loaded by AppArmor's own parser ([`super::apparmor`]).
+    AppArmor(Box<Loaded<AppArmorManifest>>),
 }
 
 impl Environment {
@@ -49,11 +52,21 @@ impl Environment {
         Environment { name: m.value.name.to_string(), kind: EnvKind::Container(Box::new(m)) }
     }
 
+    pub fn apparmor(m: Loaded<AppArmorManifest>) -> Environment {
+        Environment { name: m.value.name.to_string(), kind: EnvKind::AppArmor(Box::new(m)) }
+    }
+
+    /// Runs only when `--env` names it (an AppArmor environment that says `opt_in: true`).
+    pub fn opt_in(&self) -> bool {
+        matches!(&self.kind, EnvKind::AppArmor(m) if m.value.opt_in)
+    }
+
     /// The manifest's `about:` (empty for `bare`).
     pub fn about(&self) -> &str {
         match &self.kind {
             EnvKind::Bare => "",
             EnvKind::Container(m) => &m.value.about,
+            EnvKind::AppArmor(m) => &m.value.about,
         }
     }
 }
@@ -293,20 +306,45 @@ pub fn load_manifest(file: &Path) -> Result<ContainerManifest> {
     Ok(m)
 }
 
-/// Every manifest in `dir` (none when it does not exist); errors are collected per file.
+/// Every container manifest in `dir` (none when it does not exist; AppArmor manifests are
+/// [`load_apparmor_dir`]'s); errors are collected per file.
 pub fn load_dir(dir: &Path, errors: &mut Vec<String>) -> Vec<Loaded<ContainerManifest>> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files: Vec<PathBuf> =
-        rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect();
-    files.sort();
     let mut out = Vec::new();
-    for file in files {
+    for (file, text) in manifests(dir) {
+        if super::apparmor::is_apparmor(&text) {
+            continue;
+        }
         match load_manifest(&file) {
             Ok(value) => out.push(Loaded { file, value }),
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
     out
+}
+
+/// Every AppArmor manifest in `dir` (those with an `apparmor:` key); errors are collected per file.
+pub fn load_apparmor_dir(dir: &Path, errors: &mut Vec<String>) -> Vec<Loaded<AppArmorManifest>> {
+    let mut out = Vec::new();
+    for (file, text) in manifests(dir) {
+        if !super::apparmor::is_apparmor(&text) {
+            continue;
+        }
+        match super::apparmor::load(&file, &text) {
+            Ok(value) => out.push(Loaded { file, value }),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    out
+}
+
+/// The YAML files of `dir`, sorted, with their text (an unreadable one is left to
+/// [`load_manifest`], which names it).
+fn manifests(dir: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<PathBuf> =
+        rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect();
+    files.sort();
+    files.into_iter().map(|f| (std::fs::read_to_string(&f).unwrap_or_default(), f)).map(|(t, f)| (f, t)).collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! the line and the field, and says how to fix it.
 
 pub mod adapter;
+pub mod apparmor;
 pub mod claim;
 pub mod cond;
 pub mod config;
@@ -249,8 +250,17 @@ fn load_kernels_and_environments(
     }
     let mut environments = vec![Environment::bare()];
     let manifests = environment::load_dir(&matrix.environments, errors);
-    check_unique("environment", manifests.iter().map(|m| (m.value.name.as_str(), &m.file)), errors);
+    let apparmor = environment::load_apparmor_dir(&matrix.environments, errors);
+    check_unique(
+        "environment",
+        manifests
+            .iter()
+            .map(|m| (m.value.name.as_str(), &m.file))
+            .chain(apparmor.iter().map(|m| (m.value.name.as_str(), &m.file))),
+        errors,
+    );
     environments.extend(manifests.into_iter().map(Environment::container));
+    environments.extend(apparmor.into_iter().map(Environment::apparmor));
     check_unique("kernel", kernels.iter().map(|k| (k.value.name.as_str(), &k.file)), errors);
     Ok((kernels, environments))
 }

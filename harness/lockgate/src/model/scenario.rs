@@ -457,6 +457,11 @@ pub enum Denier {
     /// The enforcer's Landlock ruleset, told from its filter (`judge/mechanism.rs`). A kind of
     /// `sandbox`.
     Landlock,
+    /// Both runs were denied the same way with an errno a permission check gives (EACCES,
+    /// EPERM), and the kernel logged AppArmor denials (`apparmor="DENIED"` audit records) in
+    /// both: the AppArmor policy the runs are under did it (an AppArmor environment).
+    #[serde(rename = "apparmor")]
+    AppArmor,
 }
 
 impl Denier {
@@ -477,6 +482,7 @@ impl std::fmt::Display for Denier {
             Denier::Unknown => "unknown",
             Denier::Filter => "filter",
             Denier::Landlock => "landlock",
+            Denier::AppArmor => "apparmor",
         })
     }
 }

@@ -105,6 +105,9 @@ fn denier(v: Option<Denier>, enforced: Option<&StepResult>, control: Option<&Ste
         (Some(Denier::Filter), _) => {
             "the enforcer's seccomp filter (the runner shows a filter of the enforcer's, and Landlock cannot answer this call with that errno, or the environment's profile answered another)".into()
         }
+        (Some(Denier::AppArmor), _) => {
+            "AppArmor (the control run, under the same AppArmor policy, was denied the same way, and the kernel logged AppArmor's denials)".into()
+        }
         (Some(Denier::Landlock), _) => {
             "the enforcer's Landlock ruleset (the control run was allowed; the errno is Landlock's for this call, and the enforcer's filter was not seen giving it)".into()
         }
@@ -184,6 +187,12 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
         out.push_str(&format!("  enforcer     {}\n", ctx.enforcer));
     }
     out.push_str(&format!("  enforced run {}\n  control run  {}\n", run_line(&e.enforced), run_line(&e.control)));
+    // What AppArmor refused, as the kernel logged it (an AppArmor environment).
+    for (label, run) in [("enforced", &e.enforced), ("control", &e.control)] {
+        for d in &run.apparmor_denials {
+            out.push_str(&format!("  {label} run AppArmor: {d}\n"));
+        }
+    }
     let claim = claim_text(v);
     out.push_str(&format!("  claim        {claim}\n"));
     if !v.missing_paths.is_empty() {

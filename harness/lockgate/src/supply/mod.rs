@@ -10,6 +10,7 @@
 //!
 //! A command opens its cache once ([`open_cache`]) and hands it down; nothing below opens one.
 
+pub mod apparmor;
 pub mod apt;
 pub mod cargo;
 pub mod drift;

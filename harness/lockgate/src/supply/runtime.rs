@@ -116,7 +116,7 @@ pub fn prepare(manifest_path: &Path, needed: &BTreeSet<RuntimeName>, supply: &mu
 }
 
 /// A package of the manifest, fetched and unpacked.
-fn root_of(pkg: &PackageRef, manifest_path: &Path, supply: &mut Supply) -> Result<PathBuf> {
+pub fn root_of(pkg: &PackageRef, manifest_path: &Path, supply: &mut Supply) -> Result<PathBuf> {
     let deb =
         supply.image_package(pkg).with_context(|| format!("the container runtimes ({})", manifest_path.display()))?;
     unpacked(&supply.cache, &deb.path, &deb.sha256)

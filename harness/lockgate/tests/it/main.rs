@@ -12,6 +12,7 @@ mod action_install;
 mod common;
 mod shared;
 
+mod apparmor;
 mod containers;
 mod crossing;
 mod example_project;
