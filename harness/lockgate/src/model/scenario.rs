@@ -458,8 +458,9 @@ pub enum Denier {
     /// `sandbox`.
     Landlock,
     /// Both runs were denied the same way with an errno a permission check gives (EACCES,
-    /// EPERM), and the kernel logged AppArmor denials (`apparmor="DENIED"` audit records) in
-    /// both: the AppArmor policy the runs are under did it (an AppArmor environment).
+    /// EPERM), and an AppArmor audit record (`apparmor="DENIED"`) the kernel logged during the
+    /// case names the operation (its path, or its kind: a user namespace made, a mount, a
+    /// capability): the AppArmor policy both runs are under did it (an AppArmor environment).
     #[serde(rename = "apparmor")]
     AppArmor,
 }
