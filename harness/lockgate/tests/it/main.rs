@@ -17,6 +17,7 @@ mod faults;
 mod kernel_axis;
 mod kernel_drift;
 mod kernel_sources;
+mod latest_lane;
 mod namespaces;
 mod native_policy;
 mod openshell_format;
