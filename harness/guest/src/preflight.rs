@@ -40,6 +40,9 @@ pub fn gather() -> Preflight {
         seccomp_filter: Some(seccomp_filter()),
         config: proc_config(),
         entries: Some(entries::probe()),
+        yama_ptrace_scope: std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+            .ok()
+            .and_then(|s| s.trim().parse().ok()),
         userns_restricted: std::fs::read_to_string("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
             .ok()
             .map(|s| s.trim().to_string()),

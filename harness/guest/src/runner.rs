@@ -98,7 +98,10 @@ pub fn run_with_limit(steps: &[Step], limit: Duration) -> RunnerReport {
 fn run_step_with_limit(step: &Step, limit: Duration) -> StepResult {
     match step {
         Step::Shell { command } => shell(command, limit),
-        Step::Probe { op, target } => result(probes::run(*op, target)),
+        Step::Probe { op, target } => {
+            let (outcome, said) = probes::run_step(*op, target);
+            StepResult { stdout: said, ..result(outcome) }
+        }
     }
 }
 

@@ -1,18 +1,21 @@
 //! `lockgate enforcers fetch [NAME…]`: fetch or build every external enforcer whose adapter
 //! (`enforcers/*.yaml`) says `binary: {fetch: …}`, pinned by the digest its adapter records
 //! (`crate::enforcer::fetch`), into lockgate's cache; then check that each really calls
-//! Landlock (the number of `landlock_create_ruleset` loaded for a system call in its code), when
-//! its adapter says it uses Landlock (`mechanisms:`).
+//! Landlock (the number of `landlock_create_ruleset` loaded for a system call in its code) or
+//! installs a seccomp filter of its own (`seccomp` or `prctl(PR_SET_SECCOMP, …)` in its code),
+//! as its adapter's `mechanisms:` say (default `[landlock]`); an adapter that confines by
+//! namespaces alone (bubblewrap) has neither checked.
 
 use super::project::Project;
-use crate::supply::recipe::calls_landlock;
+use crate::model::scenario::Mechanism;
+use crate::supply::recipe::{calls_landlock, installs_seccomp_filter};
 use anyhow::{bail, Result};
 use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub(super) enum EnforcersCmd {
     /// Fetch or build the enforcers whose adapters say `binary: {fetch: …}` (default: all), pinned,
-    /// into lockgate's cache, and check that each calls Landlock.
+    /// into lockgate's cache, and check that each calls Landlock or installs a seccomp filter.
     Fetch {
         /// Adapter names; default: every adapter with a fetched binary.
         names: Vec<String>,
@@ -46,16 +49,27 @@ fn fetch(project: &Project, names: &[String]) -> Result<bool> {
                 let digest = crate::cache::sha256_file(&path)?;
                 let text = std::fs::read_to_string(file)?;
                 let adapter = crate::model::adapter::read(file, &text)?;
-                let wants_landlock = adapter.mechanisms.contains(&crate::model::scenario::Mechanism::Landlock);
-                let landlock = if !wants_landlock {
-                    "confines without Landlock (its adapter's `mechanisms:`): no Landlock call checked"
-                } else if calls_landlock(&path)? {
-                    "calls landlock_create_ruleset"
-                } else {
-                    ok = false;
-                    "NEVER loads the number of landlock_create_ruleset: is this a Landlock enforcer?"
+                let said = |m| adapter.mechanisms.contains(&m);
+                let (wants_landlock, wants_filter) = (said(Mechanism::Landlock), said(Mechanism::Seccomp));
+                let (landlock, filter) = (calls_landlock(&path)?, installs_seccomp_filter(&path)?);
+                let found = match (landlock, filter) {
+                    (true, true) => "calls landlock_create_ruleset and installs a seccomp filter",
+                    (true, false) => "calls landlock_create_ruleset",
+                    (false, true) => "installs a seccomp filter (no Landlock)",
+                    (false, false) => {
+                        "neither loads the number of landlock_create_ruleset nor installs a seccomp filter"
+                    }
                 };
-                println!("  {} (sha256 {digest}): {landlock}", path.display());
+                let what = if !wants_landlock && !wants_filter {
+                    "confines by namespaces (its adapter's `mechanisms:`): no Landlock call or seccomp filter checked"
+                        .to_string()
+                } else if (wants_landlock && !landlock) || (wants_filter && !filter) {
+                    ok = false;
+                    format!("{found}, although its adapter's `mechanisms:` say {}: is this the enforcer its adapter describes?", adapter.mechanisms.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "))
+                } else {
+                    found.to_string()
+                };
+                println!("  {} (sha256 {digest}): {what}", path.display());
             }
             Err(e) => {
                 ok = false;

@@ -43,6 +43,7 @@ mod tests {
             seccomp_errno: Some("EPERM".into()),
             allows_landlock: false,
             errno_rules: Vec::new(),
+            allowed: Vec::new(),
             profile_sha256: None,
             namespaces_refused: None,
         };

