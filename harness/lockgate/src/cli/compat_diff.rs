@@ -14,6 +14,8 @@ pub enum Outcome {
     NoNewer,
     /// It could not be resolved, fetched or run as its adapter describes: why.
     CannotRun(String),
+    /// Its run failed before any cell was judged (lockgate's failure, not the enforcer's).
+    NotJudged,
     /// Its cells.
     Ran(Vec<Recorded>),
 }
@@ -123,6 +125,9 @@ pub fn render(releases: &[Release], pinned: &[Recorded]) -> String {
             Outcome::CannotRun(why) => {
                 out.push_str(&format!("{head}| | | | | {} | cannot run as its adapter describes |\n", cell_text(why)))
             }
+            Outcome::NotJudged => out.push_str(&format!(
+                "{head}| | | | | | the run failed before any cell was judged (lockgate's error, in its log) |\n"
+            )),
             Outcome::Ran(cells) => {
                 let (changed, same, reworded) = changes(pinned, cells);
                 for (c, p, n) in &changed {
