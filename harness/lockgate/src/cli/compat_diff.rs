@@ -37,6 +37,8 @@ pub enum Change {
     StartsFailing,
     StartsPassing,
     FailsDifferently,
+    /// Either run gave the cell no verdict (a harness error): nothing to compare.
+    NoVerdict,
     NoPinnedResult,
 }
 
@@ -46,6 +48,7 @@ impl Change {
             Change::StartsFailing => "starts failing",
             Change::StartsPassing => "starts passing",
             Change::FailsDifferently => "fails differently",
+            Change::NoVerdict => "no verdict to compare (a harness error)",
             Change::NoPinnedResult => "no pinned result",
         }
     }
@@ -73,6 +76,9 @@ pub fn changes<'a>(pinned: &[Recorded], newest: &'a [Recorded]) -> (Vec<Changed<
             continue;
         };
         let change = match (p.state == "pass", n.state == "pass") {
+            _ if p.state == "error" || n.state == "error" => {
+                (p.state != n.state || p.detail != n.detail).then_some(Change::NoVerdict)
+            }
             (true, true) => None,
             (true, false) => Some(Change::StartsFailing),
             (false, true) => Some(Change::StartsPassing),
@@ -191,14 +197,16 @@ mod tests {
             ),
             rec("bubblewrap", "scope-signal", "fail", "a"),
             rec("bubblewrap", "tcp-connect", "fail", "x"),
+            rec("bubblewrap", "garbled", "error", "harness error on debian-6.12: record line 53 is garbled"),
         ];
         let newest = vec![
             rec("bubblewrap", "namespace-bind-readonly", "fail", "write | allowed"),
             rec("bubblewrap", "namespace-no-network", "pass", ""),
             rec("bubblewrap", "sandbox-readonly", "pass", ""),
-            rec("bubblewrap", "scope-signal", "error", "boot gave no final record"),
+            rec("bubblewrap", "scope-signal", "fail", "b"),
             rec("bubblewrap", "tcp-connect", "fail", "x"),
             rec("bubblewrap", "brand-new", "pass", ""),
+            rec("bubblewrap", "garbled", "pass", ""),
         ];
         let (c, same, reworded) = changes(&pinned, &newest);
         let kinds: Vec<(Change, &str)> = c.iter().map(|(k, _, n)| (*k, n.scenario.as_str())).collect();
@@ -208,6 +216,7 @@ mod tests {
                 (Change::StartsFailing, "namespace-bind-readonly"),
                 (Change::StartsPassing, "sandbox-readonly"),
                 (Change::FailsDifferently, "scope-signal"),
+                (Change::NoVerdict, "garbled"),
                 (Change::NoPinnedResult, "brand-new"),
             ]
         );
