@@ -54,9 +54,14 @@ pub(super) fn run(project: &Project, a: &RunArgs) -> Result<bool> {
             Ok(o) => o,
             Err(e) => Outcome::CannotRun(format!("{e:#}")),
         };
-        if let Outcome::Ran(cells) = &outcome {
-            save_results(&latest_path, &merge(load_results(&latest_path)?, cells.clone()))?;
-        }
+        // A pin is worth moving only to a release that ran.
+        let move_pin = match &outcome {
+            Outcome::Ran(cells) => {
+                save_results(&latest_path, &merge(load_results(&latest_path)?, cells.clone()))?;
+                move_pin
+            }
+            _ => None,
+        };
         releases.push(Release {
             enforcer: name.clone(),
             pinned: pinned_version,
