@@ -74,7 +74,10 @@ pub mod supply {
         pub use crate::supply::lock::LockFile;
     }
     pub mod recipe {
-        pub use crate::supply::recipe::{calls_landlock, installs_seccomp_filter, recipe_in};
+        pub use crate::supply::recipe::{calls_landlock, installs_seccomp_filter, recipe_in, Recipe};
+    }
+    pub mod latest {
+        pub use crate::supply::latest::{version_of, Newest};
     }
 }
 pub mod setup {

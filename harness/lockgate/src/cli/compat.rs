@@ -52,6 +52,15 @@ pub struct RunArgs {
     /// Guests booted at once; default: the number of cores.
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
+    /// The latest-versions lane: resolve each enforcer's newest release in its registry, fetch
+    /// it (checked against the digest the registry gives), run it, and report the cells that
+    /// changed against the pinned results. Never writes a pin.
+    #[arg(long)]
+    pub latest: bool,
+    /// With --latest: the pinned results to diff against (default: target/compat/results.json;
+    /// an enforcer with no pinned cell there is run at its pin first).
+    #[arg(long, requires = "latest")]
+    pub against: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -114,7 +123,7 @@ impl Note {
     }
 }
 
-fn results_path(root: &Path) -> PathBuf {
+pub(super) fn results_path(root: &Path) -> PathBuf {
     root.join("target/compat/results.json")
 }
 
@@ -143,45 +152,76 @@ pub(super) fn run(project: &super::project::Project, cmd: &CompatCmd) -> Result<
     }
 }
 
-fn run_enforcers(project: &super::project::Project, a: &RunArgs) -> Result<bool> {
+/// The fetched enforcers `a` asks for (all when it names none), the host's tools checked.
+pub(super) fn chosen(
+    project: &super::project::Project,
+    a: &RunArgs,
+) -> Result<Vec<(String, PathBuf, crate::supply::recipe::Recipe)>> {
     super::setup::ensure_host_tools()?;
-    let root = project.root.clone();
-    let adapters = project.fetched_adapters()?;
-    let chosen: Vec<_> = adapters.iter().filter(|(n, ..)| a.enforcer.is_empty() || a.enforcer.contains(n)).collect();
-    if chosen.is_empty() {
+    let mut adapters = project.fetched_adapters()?;
+    adapters.retain(|(n, ..)| a.enforcer.is_empty() || a.enforcer.contains(n));
+    if adapters.is_empty() {
         bail!("no fetched enforcer named {}", a.enforcer.join(", "));
     }
-    let path = results_path(&root);
-    let cache = project.cache()?;
-    for (name, file, _) in chosen {
-        let mut o = crate::run::RunOptions::new(root.clone());
-        o.selection.kernels = a.kernel.clone();
-        o.selection.scenarios = a.scenario.clone();
-        o.selection.envs =
-            if a.env.is_empty() { DEFAULT_ENVS.iter().map(|s| s.to_string()).collect() } else { a.env.clone() };
-        if let Some(j) = a.jobs {
-            o.jobs = j;
-        }
-        o.enforcer.adapter_file = Some(file.clone());
-        // The table is about the enforcer's behaviour; its snapshots are not the suite's oracle.
-        o.snapshots = false;
-        o.strict = false;
-        println!("compat: {name}");
-        let report = match crate::run::run_with(&o, cache) {
-            Ok(r) => r,
-            Err(e) => {
-                println!("compat: {name}: the run failed before any cell was judged: {e:#}");
-                continue;
-            }
-        };
-        super::run::print_report(&report);
-        let new = report.cells.iter().map(|c| record(name, c)).collect();
-        let all = merge(load_results(&path)?, new);
-        std::fs::create_dir_all(path.parent().expect("results live in a directory"))?;
-        std::fs::write(&path, serde_json::to_string_pretty(&all)?)?;
-        println!("compat: {name}: {} cells recorded in {}", report.cells.len(), path.display());
+    Ok(adapters)
+}
+
+fn run_enforcers(project: &super::project::Project, a: &RunArgs) -> Result<bool> {
+    let path = results_path(&project.root);
+    for (name, file, _) in &chosen(project, a)? {
+        let Some(new) = run_one(project, name, file, a)? else { continue };
+        let n = new.len();
+        save_results(&path, &merge(load_results(&path)?, new))?;
+        println!("compat: {name}: {n} cells recorded in {}", path.display());
     }
     Ok(true)
+}
+
+pub(super) fn save_results(path: &Path, all: &[Recorded]) -> Result<()> {
+    std::fs::create_dir_all(path.parent().expect("results live in a directory"))?;
+    std::fs::write(path, serde_json::to_string_pretty(all)?)?;
+    Ok(())
+}
+
+/// One enforcer (its adapter `file`) over the suite as `a` asks, its report printed: its
+/// cells, or None when the run failed before any cell was judged (said on the terminal).
+pub(super) fn run_one(
+    project: &super::project::Project,
+    name: &str,
+    file: &Path,
+    a: &RunArgs,
+) -> Result<Option<Vec<Recorded>>> {
+    let mut o = crate::run::RunOptions::new(project.root.clone());
+    o.selection.kernels = a.kernel.clone();
+    o.selection.scenarios = a.scenario.clone();
+    o.selection.envs = envs_of(a);
+    if let Some(j) = a.jobs {
+        o.jobs = j;
+    }
+    o.enforcer.adapter_file = Some(file.to_path_buf());
+    // The table is about the enforcer's behaviour; its snapshots are not the suite's oracle.
+    o.snapshots = false;
+    o.strict = false;
+    println!("compat: {name}");
+    let report = match crate::run::run_with(&o, project.cache()?) {
+        Ok(r) => r,
+        Err(e) => {
+            println!("compat: {name}: the run failed before any cell was judged: {e:#}");
+            return Ok(None);
+        }
+    };
+    super::run::print_report(&report);
+    println!("compat: {name}: {} cells judged", report.cells.len());
+    Ok(Some(report.cells.iter().map(|c| record(name, c)).collect()))
+}
+
+/// The environments asked for, else the table's.
+pub(super) fn envs_of(a: &RunArgs) -> Vec<String> {
+    if a.env.is_empty() {
+        DEFAULT_ENVS.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.env.clone()
+    }
 }
 
 fn record(enforcer: &str, c: &crate::report::CellResult) -> Recorded {

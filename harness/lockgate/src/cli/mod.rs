@@ -8,12 +8,14 @@
 mod backports;
 mod check;
 mod compat;
+mod compat_diff;
 mod coverage;
 mod drift;
 mod enforcers;
 mod init;
 mod kernels;
 pub(crate) mod known_bad;
+mod latest;
 mod project;
 mod run;
 pub(crate) mod setup;
@@ -134,6 +136,9 @@ pub fn dispatch(args: impl IntoIterator<Item = OsString>, project: Option<&Path>
         Sub::Kernels { cmd } => kernels::run(&p, cmd),
         Sub::Enforcers { cmd } => enforcers::run(&p, cmd),
         Sub::KnownBad(args) => p.require_scenarios().and_then(|()| known_bad::run(&p, &args)),
+        Sub::Compat { cmd: compat::CompatCmd::Run(a) } if a.latest => {
+            p.require_scenarios().and_then(|()| latest::run(&p, &a))
+        }
         Sub::Compat { cmd } => p.require_scenarios().and_then(|()| compat::run(&p, &cmd)),
         Sub::Coverage(args) => p.require_scenarios().and_then(|()| coverage::run(&p, &args)),
     };

@@ -116,7 +116,7 @@ impl Supply {
 }
 
 /// Debian version order (`dpkg --compare-versions a gt b`).
-fn version_gt(a: &str, b: &str) -> Result<bool> {
+pub(super) fn version_gt(a: &str, b: &str) -> Result<bool> {
     let status = std::process::Command::new("dpkg")
         .args(["--compare-versions", a, "gt", b])
         .status()

@@ -18,6 +18,7 @@ pub mod guest;
 pub mod host_libs;
 pub mod kconfig;
 pub mod kernel_build;
+pub mod latest;
 pub mod lock;
 pub mod mirror;
 pub mod recipe;

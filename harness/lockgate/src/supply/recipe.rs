@@ -149,12 +149,18 @@ impl Recipe {
                 shared_libraries(&deb, &dir.join(crate::supply::host_libs::SYSROOT_DIR))?;
             }
         }
-        let bytes = std::fs::read(&built).with_context(|| format!("cannot read {}", built.display()))?;
-        crate::cache::write_atomic(&dest, &bytes)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))?;
+        store(&built, &dest)?;
         Ok(dest)
     }
+}
+
+/// The built enforcer `built` put at `dest` in the cache, atomically, executable.
+pub(super) fn store(built: &Path, dest: &Path) -> Result<()> {
+    let bytes = std::fs::read(built).with_context(|| format!("cannot read {}", built.display()))?;
+    crate::cache::write_atomic(dest, &bytes)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
 }
 
 /// The recipe of the adapter in `file`, if its binary is fetched: (the adapter's name, recipe).
@@ -313,7 +319,7 @@ fn crate_example(
     Ok(target.join("release/examples").join(example))
 }
 
-fn linux_sample(work: &Path, deb: &Path, tarball: &str, source: &str) -> Result<PathBuf> {
+pub(super) fn linux_sample(work: &Path, deb: &Path, tarball: &str, source: &str) -> Result<PathBuf> {
     let tree = work.join("tree");
     std::fs::create_dir_all(&tree)?;
     // The sources tarball out of the .deb, then only the two files the sample needs.

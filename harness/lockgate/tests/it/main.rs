@@ -21,6 +21,7 @@ mod html_report;
 mod kernel_axis;
 mod kernel_drift;
 mod kernel_sources;
+mod latest_lane;
 mod namespaces;
 mod native_policy;
 mod openshell_format;

@@ -512,3 +512,20 @@ fn action_yml_passes_actionlint_with_every_input() {
     let (ok, findings) = lint_action_call("          kernel: debian-6.12");
     assert!(!ok && findings.contains("kernel"), "actionlint accepted an undeclared input of action.yml:\n{findings}");
 }
+
+/// Issue 27: the nightly's latest-versions lane runs the newest releases against the compat
+/// job's pinned results and puts its report in the run's summary and an artifact.
+#[test]
+fn nightly_runs_the_latest_versions_lane_against_the_pins() {
+    let wf = yaml("nightly.yml");
+    let job = &wf["jobs"]["latest"];
+    assert!(job.is_mapping(), "nightly.yml has a latest job");
+    assert_eq!(job["needs"].as_str(), Some("compat"), "it diffs against the compat job's results");
+    let steps = job["steps"].as_sequence().expect("steps");
+    let r: String = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(r.contains("cargo xtask compat run --latest") && r.contains("set -o pipefail"), "{r}");
+    assert!(r.contains("target/compat/latest.md") && r.contains("GITHUB_STEP_SUMMARY"), "{r}");
+    let download =
+        steps.iter().find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("actions/download-artifact")));
+    assert_eq!(download.map(|s| s["with"]["name"].as_str()), Some(Some("lockgate-compat")));
+}
