@@ -7,7 +7,7 @@
 //! The guest converts the profile for its own kernel (`lockgate_protocol::seccomp`).
 
 use crate::model::environment::{
-    check_converts, parse_profile, read_profile, ContainerManifest, EnvKind, Environment, RuntimeName, SeccompSource,
+    check_converts, parse_profile_of, read_profile, ContainerManifest, EnvKind, Environment, RuntimeName, SeccompSource,
 };
 use crate::supply::runtime;
 use crate::supply::Supply;
@@ -113,7 +113,7 @@ fn profile(m: &ContainerManifest, file: &Path, supply: &mut Supply) -> Result<(O
     Ok(match &m.seccomp {
         SeccompSource::Unconfined => (None, None),
         SeccompSource::Path { resolved, .. } => {
-            (Some(read_profile(resolved)?), Some(crate::cache::sha256_file(resolved)?))
+            (Some(read_profile(resolved, m.engine)?), Some(crate::cache::sha256_file(resolved)?))
         }
         SeccompSource::Package(f) => {
             let a = supply
@@ -121,7 +121,7 @@ fn profile(m: &ContainerManifest, file: &Path, supply: &mut Supply) -> Result<(O
                 .with_context(|| format!("the seccomp profile of environment `{}` ({})", m.name, file.display()))?;
             let named = PathBuf::from(format!("{}:{}", f.package.lock_key(), f.file));
             let text = std::fs::read_to_string(&a.path)?;
-            let profile = parse_profile(&named, &text)?;
+            let profile = parse_profile_of(&named, &text, m.engine)?;
             check_converts(&named, &profile, m)?;
             (Some(profile), Some(a.sha256))
         }

@@ -80,7 +80,8 @@ pub struct ContainerManifest {
     pub name: Name,
     #[serde(default)]
     pub about: String,
-    /// Whose reading of the profile applies: `docker` (dockerd) or `podman` (containers/common).
+    /// Whose reading of the profile applies: `docker` (dockerd), `podman` (containers/common) or
+    /// `containerd` (its `DefaultProfile`, read from Go source).
     pub engine: Flavour,
     /// The OCI runtime the engine starts: `runc` (Docker's) or `crun` (Podman's default), each
     /// from the pinned package `images/runtime.yaml` names.
@@ -200,11 +201,20 @@ impl TryFrom<serde_yaml::Value> for Capabilities {
     }
 }
 
-/// Reads a seccomp profile; errors say `file:line:column: field: what`.
-pub fn read_profile(file: &Path) -> Result<Profile> {
+/// Reads a seccomp profile as `engine` has it; errors say `file:line:column: field: what`.
+pub fn read_profile(file: &Path, engine: Flavour) -> Result<Profile> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read the seccomp profile {}", file.display()))?;
-    parse_profile(file, &text)
+    parse_profile_of(file, &text, engine)
+}
+
+/// A profile's text as `engine` has it: containerd's is the Go source of its `DefaultProfile`
+/// (a `.go` file, `model/containerd_go.rs`), every other a JSON profile.
+pub fn parse_profile_of(file: &Path, text: &str, engine: Flavour) -> Result<Profile> {
+    if engine == Flavour::Containerd && file.extension().is_some_and(|e| e == "go") {
+        return super::containerd_go::read(file, text);
+    }
+    parse_profile(file, text)
 }
 
 pub fn parse_profile(file: &Path, text: &str) -> Result<Profile> {
@@ -232,6 +242,7 @@ fn engine_name(f: Flavour) -> &'static str {
     match f {
         Flavour::Docker => "docker",
         Flavour::Podman => "podman",
+        Flavour::Containerd => "containerd",
     }
 }
 
@@ -260,7 +271,8 @@ pub fn load_manifest(file: &Path) -> Result<ContainerManifest> {
                 resolved.display()
             );
         }
-        let profile = read_profile(resolved).with_context(|| format!("{}:{line}: seccomp.path", file.display()))?;
+        let profile =
+            read_profile(resolved, m.engine).with_context(|| format!("{}:{line}: seccomp.path", file.display()))?;
         check_converts(resolved, &profile, &m).with_context(|| format!("{}:{line}: seccomp.path", file.display()))?;
     }
     Ok(m)
@@ -298,7 +310,12 @@ mod tests {
         let envs = load_dir(&crate::supply::guest::workspace_root().join("images/environments"), &mut errors);
         assert!(errors.is_empty(), "{errors:?}");
         let names: Vec<&str> = envs.iter().map(|e| e.value.name.as_str()).collect();
-        assert_eq!(names, ["docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]);
+        assert_eq!(
+            names,
+            ["containerd-1.4", "containerd-1.7", "docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]
+        );
+        assert!(envs[..2].iter().all(|e| e.value.engine == Flavour::Containerd));
+        let envs = &envs[2..];
         let podman = &envs[3].value;
         assert_eq!(podman.engine, Flavour::Podman);
         assert_eq!(podman.runtime, RuntimeName::Crun, "Podman starts crun");

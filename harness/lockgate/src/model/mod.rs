@@ -5,6 +5,7 @@ pub mod adapter;
 pub mod claim;
 pub mod cond;
 pub mod config;
+pub mod containerd_go;
 pub mod environment;
 pub mod errno;
 pub mod file;

@@ -72,11 +72,7 @@ fn landlock_compiled_in_but_not_enabled_is_named_when_the_manifest_expects_it() 
 #[test]
 fn each_shape_s_preflight_says_what_a_sandbox_sees() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(&options(
-        &["shape-no-securityfs", "shape-no-security", "debian-6.12-tiny"],
-        dir.path(),
-    ))
-    .unwrap();
+    let r = run(&options(&["shape-no-securityfs", "shape-no-security", "debian-6.12-tiny"], dir.path())).unwrap();
     assert!(r.ok(), "{:?}", r.cells);
     let pre = |name: &str| r.kernels.iter().find(|k| k.name == name).unwrap().preflight.clone().unwrap();
 
