@@ -267,7 +267,7 @@ fn crun_answers_the_profiles_default_errno_where_runc_answers_enosys() {
 }
 
 /// Issue 26: Kubernetes' `RuntimeDefault` on containerd, its profile read from the Go source of
-/// the pinned Debian packages. containerd 1.4's names no Landlock syscall (and clone3, 435, is
+/// the pinned Debian packages. containerd 1.4's names no Landlock syscall (and faccessat2, 439, is
 /// the newest it names), so runc's stub answers ENOSYS and a best_effort enforcer runs
 /// unconfined; 1.7's allows them, and the seed's write is denied by Landlock. One boot.
 #[test]
@@ -284,7 +284,7 @@ fn containerd_1_4_takes_landlock_away_and_1_7_lets_it_through() {
 
     let old = cell("openshell-803", "containerd-1.4");
     assert!(old.passed(), "the seed accepts the block (`landlock == blocked`): {:?}", old.expectations);
-    assert_eq!(old.landlock, "ENOSYS", "runc's stub answers above clone3, the newest syscall 1.4 names");
+    assert_eq!(old.landlock, "ENOSYS", "runc's stub answers above faccessat2, the newest syscall 1.4 names");
     assert_eq!(old.kernel_landlock.as_deref(), Some("ABI 6"));
     assert!(old.enforcer_claim.contains("enforcement=none"), "{}", old.enforcer_claim);
     let gone = cell("portable", "containerd-1.4");
