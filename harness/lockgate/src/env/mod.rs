@@ -31,6 +31,8 @@ pub struct EnvFacts {
     /// name, denied EPERM for want of CAP_NET_RAW).
     pub errno_rules: Vec<(String, String)>,
     pub profile_sha256: Option<String>,
+    /// The container runs on gVisor (runsc), whose own kernel implements no Landlock.
+    pub gvisor: bool,
 }
 
 /// One environment, ready: `container` is `None` for `bare`.
@@ -76,7 +78,10 @@ pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply) -> Resul
             EnvKind::Bare => (None, EnvFacts::default()),
             EnvKind::Container(m) => {
                 let (profile, digest) = profile(&m.value, &m.file, supply)?;
-                let facts = facts_of(profile.as_ref(), &m.value, digest)?;
+                let facts = EnvFacts {
+                    gvisor: m.value.runtime == RuntimeName::Runsc,
+                    ..facts_of(profile.as_ref(), &m.value, digest)?
+                };
                 let c = &m.value;
                 let container = proto::Container {
                     env: c.name.to_string(),
@@ -156,5 +161,6 @@ fn facts_of(profile: Option<&Profile>, m: &ContainerManifest, digest: Option<Str
             })
             .collect(),
         profile_sha256: digest,
+        gvisor: false,
     })
 }

@@ -5,7 +5,7 @@
 //! ```yaml
 //! name: docker-20.10.5
 //! engine: docker            # whose reading of the profile: docker (dockerd) or podman
-//! runtime: runc             # the OCI runtime that starts the container: runc (default) or crun
+//! runtime: runc             # the OCI runtime that starts the container: runc (default), crun or runsc
 //! seccomp:                  # a file of a pinned Debian package, a file of yours, or `unconfined`
 //!   package: {distro: debian, suite: bullseye, name: golang-github-docker-docker-dev, version: "20.10.5+dfsg1-1+deb11u2"}
 //!   file: usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
@@ -103,6 +103,8 @@ pub enum RuntimeName {
     #[default]
     Runc,
     Crun,
+    /// gVisor's runtime: the container runs on gVisor's own kernel (the Sentry), not Linux's.
+    Runsc,
 }
 
 impl RuntimeName {
@@ -110,6 +112,7 @@ impl RuntimeName {
         match self {
             RuntimeName::Runc => "runc",
             RuntimeName::Crun => "crun",
+            RuntimeName::Runsc => "runsc",
         }
     }
 }
@@ -312,10 +315,19 @@ mod tests {
         let names: Vec<&str> = envs.iter().map(|e| e.value.name.as_str()).collect();
         assert_eq!(
             names,
-            ["containerd-1.4", "containerd-1.7", "docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]
+            [
+                "containerd-1.4",
+                "containerd-1.7",
+                "docker-20.10.24",
+                "docker-20.10.5",
+                "docker-26.1.5",
+                "gvisor",
+                "podman"
+            ]
         );
         assert!(envs[..2].iter().all(|e| e.value.engine == Flavour::Containerd));
-        let envs = &envs[2..];
+        assert_eq!(envs[5].value.runtime, RuntimeName::Runsc, "gVisor starts runsc");
+        let envs: Vec<_> = envs[2..5].iter().chain(&envs[6..]).collect();
         let podman = &envs[3].value;
         assert_eq!(podman.engine, Flavour::Podman);
         assert_eq!(podman.runtime, RuntimeName::Crun, "Podman starts crun");

@@ -304,3 +304,37 @@ fn containerd_1_4_takes_landlock_away_and_1_7_lets_it_through() {
     assert_eq!(new.expectations[0].denied_by, Some(Denier::Sandbox));
     assert!(cell("portable", "containerd-1.7").passed());
 }
+
+/// Issue 26: gVisor (runsc from Debian's package) as the OCI runtime, in the TCG guest. Its own
+/// kernel implements no Landlock: the probe answers ENOSYS while the host kernel offers ABI 6,
+/// so `landlock == blocked`; the seed's best_effort enforcer says it enforced nothing and passes,
+/// the same enforcer made to claim enforcement (`ignore-status`) fails, naming gVisor. One boot.
+#[test]
+fn gvisor_implements_no_landlock_and_a_claim_of_enforcement_there_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = [("seed", shipped("openshell-803"))];
+    let scenarios: Vec<(&str, &str)> = scenarios.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let mut o = options("debian-6.12", &["gvisor"], &scenarios, dir.path());
+    let mut lying = VariantOptions { faults: vec!["ignore-status".into()], ..Default::default() };
+    lying.within.envs = vec!["gvisor".into()];
+    o.variants = vec![lying];
+    let r = run(&o).unwrap();
+    assert_eq!(r.boots(), 1);
+    let cell =
+        |variant: usize| r.cells.iter().find(|c| c.variant == variant).unwrap().outcome.as_ref().unwrap().clone();
+
+    let honest = cell(0);
+    assert!(honest.passed(), "{:?}", honest.expectations);
+    assert_eq!(honest.landlock, "ENOSYS", "gVisor's Sentry has no landlock_create_ruleset");
+    assert_eq!(honest.kernel_landlock.as_deref(), Some("ABI 6"));
+    assert!(honest.enforcer_claim.contains("enforcement=none"), "{}", honest.enforcer_claim);
+
+    let lying = cell(1);
+    assert!(!lying.passed(), "{:?}", lying.expectations);
+    let reasons: Vec<String> = lying.expectations.iter().filter_map(|e| e.reason.clone()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("expected the enforcer to claim `none`, it claimed `full`")),
+        "the claim of enforcement is what fails: {reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("gVisor implements no Landlock: in `gvisor`")), "{reasons:?}");
+}
