@@ -6,7 +6,9 @@
 //!
 //! They are read from the tree this crate was built from: lockgate's checkout, a path
 //! dependency's directory, or the checkout cargo makes of a git dependency (cargo checks out the
-//! whole repository, so the sibling crates are there at build time, and only then).
+//! whole repository, so the sibling crates are there at build time). A packaged crate (`cargo
+//! xtask package`, for crates.io or `cargo install` from a `.crate`) has no siblings: the same
+//! files travel inside it, under `bundle/`, laid out as in the checkout.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,13 +20,13 @@ const SHIPPED: [&str; 2] = ["kernels", "images"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.join("../..");
+    let root = source_root(&manifest_dir);
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
     // The guest crates' workspace: the root manifest with only them as members, so that the
     // nested build needs nothing of the host crates.
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_else(|e| {
-        panic!("lockgate embeds the guest sources from its own repository, but {} cannot be read ({e}): build lockgate from its repository (a path or git dependency, or cargo install --path/--git)", root.join("Cargo.toml").display())
+    let manifest = std::fs::read_to_string(manifest_of(&root)).unwrap_or_else(|e| {
+        panic!("lockgate embeds the guest sources from its own repository or its package's bundle/, but {} cannot be read ({e}): build lockgate from its repository (a path or git dependency, cargo install --path/--git) or from a crate made by `cargo xtask package`", manifest_of(&root).display())
     });
     let guest_manifest = guest_workspace(&manifest);
     std::fs::write(out.join("guest-workspace.toml"), guest_manifest).expect("write OUT_DIR/guest-workspace.toml");
@@ -38,7 +40,8 @@ fn main() {
     for dir in SHIPPED {
         collect(&root, &root.join(dir), &mut shipped);
     }
-    for p in ["Cargo.toml", "Cargo.lock"].iter().chain(GUEST_CRATES.iter()).chain(SHIPPED.iter()) {
+    println!("cargo::rerun-if-changed={}", manifest_of(&root).display());
+    for p in ["Cargo.lock"].iter().chain(GUEST_CRATES.iter()).chain(SHIPPED.iter()) {
         println!("cargo::rerun-if-changed={}", root.join(p).display());
     }
 
@@ -54,6 +57,31 @@ fn main() {
     }
     std::fs::write(out.join("embedded.rs"), code).expect("write OUT_DIR/embedded.rs");
 }
+
+/// The workspace manifest at `root`: `Cargo.toml` in a checkout, its bundled name in a package.
+fn manifest_of(root: &Path) -> PathBuf {
+    match root.join("Cargo.toml").is_file() {
+        true => root.join("Cargo.toml"),
+        false => root.join(format!("Cargo.toml{BUNDLED_MANIFEST}")),
+    }
+}
+
+/// Where the embedded files are read from: the checkout around this crate when it has the guest
+/// crates (lockgate's repository, a path or git dependency), else the package's own `bundle/`.
+fn source_root(manifest_dir: &Path) -> PathBuf {
+    let checkout = manifest_dir.join("../..");
+    if checkout.join(GUEST_CRATES[0]).join("Cargo.toml").is_file() {
+        checkout
+    } else {
+        manifest_dir.join(BUNDLE)
+    }
+}
+
+/// The directory of a packaged crate that holds the checkout's files it embeds.
+const BUNDLE: &str = "bundle";
+/// A manifest in the bundle carries this suffix: cargo leaves any directory holding a
+/// `Cargo.toml` out of a package (it is another package), so the guest crates would be dropped.
+const BUNDLED_MANIFEST: &str = ".bundled";
 
 /// The root manifest with `members` naming the guest crates only and no `default-members`.
 fn guest_workspace(manifest: &str) -> String {
@@ -90,6 +118,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
             collect(root, &path, out);
         } else {
             let rel = path.strip_prefix(root).expect("under the root").display().to_string();
+            let rel = rel.strip_suffix(BUNDLED_MANIFEST).map(String::from).unwrap_or(rel);
             out.push((rel, path));
         }
     }

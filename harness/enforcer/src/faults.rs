@@ -52,6 +52,25 @@ pub enum Fault {
     /// enforcer was started with no_new_privs already set (e.g. a container with
     /// `no_new_privileges`), `restrict_self` succeeds and the claim is honest.
     NoNnp,
+    /// Landlock does not revoke descriptors opened before `restrict_self` (issue 28): an
+    /// enforcer that opens a rule file with a full descriptor (to check it, lock it or read it)
+    /// instead of `O_PATH`, and forgets `O_CLOEXEC`, hands that descriptor to the command across
+    /// execve. Here every regular file among the policy's rule paths is opened read-write as
+    /// root, before the privilege drop, and left open: the command can write through it
+    /// whatever its rules say (and whatever its uid may open). The ruleset and the claim are the
+    /// honest ones; only a probe of the command's inherited descriptors shows the hole.
+    LeakFd,
+    /// The handled set made from the rules (issue 28): the enforcer handles only the rights
+    /// its rules grant somewhere (the union of every rule's rights), instead of the policy's
+    /// handled set (or every right of the ABI). A right no rule grants — the one the author
+    /// meant denied everywhere, as truncate or make_reg under a rule that grants only reading
+    /// and writing — is then not handled, so silently allowed, and the claim (from the crate's
+    /// status) is still `full`.
+    HandledFromRules,
+    /// A rule's `write_file` taken as the crate's `AccessFs::from_write(abi)` (issue 28): every
+    /// write-like right of the ABI (make_*, remove_*, refer, truncate, ioctl_dev…), not the one
+    /// right the rule names. Only rules with per-rule rights (`filesystem_policy.rules`) change.
+    WriteImpliesAll,
     /// `no-<right>` (`no-make-char`, `no-ioctl-dev`, `no-bind-tcp`): the enforcer forgets one
     /// right — it neither handles it in the ruleset nor grants it in any rule, as an enforcer
     /// written before that right existed, or with a hand-written list of rights, would. What
@@ -147,13 +166,15 @@ impl FilterFault {
 }
 
 impl Fault {
-    /// The five behaviours of real bugs, then one "does not handle" per right.
+    /// The five behaviours of real bugs, one "does not handle" per right, the filter's faults,
+    /// then the leaked descriptor.
     pub fn all() -> Vec<Fault> {
         let fixed = [Fault::DropFirst, Fault::IgnoreStatus, Fault::Abi2, Fault::BaselineRw, Fault::NoNnp];
         fixed
             .into_iter()
             .chain(Right::ALL.into_iter().map(Fault::Unhandled))
             .chain(FilterFault::ALL.into_iter().map(Fault::Filter))
+            .chain([Fault::LeakFd, Fault::HandledFromRules, Fault::WriteImpliesAll])
             .collect()
     }
 
@@ -164,6 +185,9 @@ impl Fault {
             Fault::Abi2 => "abi2".into(),
             Fault::BaselineRw => "baseline-rw".into(),
             Fault::NoNnp => "no-nnp".into(),
+            Fault::LeakFd => "leak-fd".into(),
+            Fault::HandledFromRules => "handled-from-rules".into(),
+            Fault::WriteImpliesAll => "write-implies-all".into(),
             Fault::Unhandled(right) => right.fault(),
             Fault::Filter(f) => f.name().into(),
         }
@@ -179,6 +203,9 @@ impl Fault {
                 "with network_policies (proxy mode), add every read_only path to read_write (OpenShell #905)".into()
             }
             Fault::NoNnp => "no no_new_privs, drop caps; swallow restrict_self EPERM".into(),
+            Fault::LeakFd => "leave a read-write descriptor to each rule file open across execve".into(),
+            Fault::HandledFromRules => "handle only the rights some rule grants, not the policy's handled set".into(),
+            Fault::WriteImpliesAll => "grant a rule's write_file as every write right of the ABI (from_write)".into(),
             Fault::Unhandled(right) if right.class() == lockgate_protocol::rights::Class::Scope => {
                 format!("do not set the scope {} (ABI {})", right.constant(), right.abi())
             }
@@ -200,6 +227,9 @@ impl Fault {
             Fault::NoNnp => 4,
             Fault::Unhandled(right) => 5 + right as u32,
             Fault::Filter(f) => 5 + Right::ALL.len() as u32 + f as u32,
+            Fault::LeakFd => 5 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
+            Fault::HandledFromRules => 6 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
+            Fault::WriteImpliesAll => 7 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
         };
         1 << index
     }

@@ -30,8 +30,9 @@ mod ruleset;
 
 use claim::{Claim, Level};
 use faults::{Fault, Faults};
-use landlock::ABI;
-use policy::{Compatibility, Policy};
+use landlock::{BitFlags, ABI};
+use lockgate_protocol::rights::Class;
+use policy::{Compatibility, NetworkPolicy, Policy};
 use std::path::PathBuf;
 use std::process::exit;
 
@@ -155,6 +156,14 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
     };
     let abi_number = abi.map(abi::number);
 
+    // leak-fd: descriptors opened as root, before any sandbox, left open across execve.
+    if faults.has(Fault::LeakFd) {
+        let specs = ruleset::specs(&policy.filesystem_policy, setup.workdir.clone(), false);
+        for (fd, path) in ruleset::leak_files(&specs) {
+            warn(format_args!("descriptor {fd} left open read-write on {}", path.display()));
+        }
+    }
+
     // drop-first (OpenShell #803): the privilege drop happens before the paths are opened.
     let drop_first = faults.has(Fault::DropFirst);
     if drop_first {
@@ -169,7 +178,17 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
         Some(abi) => {
             // baseline-rw widens only in proxy mode, as OpenShell's baseline did.
             let baseline_rw = faults.has(Fault::BaselineRw) && policy.proxy_mode();
-            let specs = ruleset::specs(&policy.filesystem_policy, setup.workdir.clone(), baseline_rw);
+            let mut specs = ruleset::specs(&policy.filesystem_policy, setup.workdir.clone(), baseline_rw);
+            // write-implies-all: a rule's write_file read as every write right of the ABI.
+            if faults.has(Fault::WriteImpliesAll) {
+                for spec in &mut specs {
+                    if let ruleset::Grant::Rights(r) = &mut spec.grant {
+                        if r.contains(landlock::AccessFs::WriteFile) {
+                            *r |= landlock::AccessFs::from_write(abi);
+                        }
+                    }
+                }
+            }
             let mut skipped = 0;
             // best_effort leaves out a path it cannot open (fewer rules = less access); under
             // hard_requirement the policy cannot be honoured, so it refuses. drop-first never
@@ -189,11 +208,26 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
                 Err(err) => return Claim::refused(abi_number, format!("cannot open rule path: {err}")),
                 Ok(opened) => {
                     // TCP rules exist from ABI 4; an abi2 enforcer knows nothing of them.
-                    let network =
-                        policy.network.as_ref().filter(|_| abi >= ruleset::NET_ABI && !faults.has(Fault::Abi2));
+                    // A handled set naming TCP rights handles them without a network section:
+                    // no port is allowed then.
+                    let no_ports = NetworkPolicy::default();
+                    let handles_tcp = policy.landlock.handled.iter().flatten().any(|r| r.0.class() == Class::Net);
+                    let network = policy
+                        .network
+                        .as_ref()
+                        .or(handles_tcp.then_some(&no_ports))
+                        .filter(|_| abi >= ruleset::NET_ABI && !faults.has(Fault::Abi2));
                     // Scopes exist from ABI 6; a `no-<right>` fault forgets one right or scope.
                     let scopes: &[_] = if abi >= ruleset::SCOPE_ABI { &policy.landlock.scoped } else { &[] };
-                    let handled = ruleset::Handled::new(abi, faults.unhandled());
+                    let mut handled =
+                        ruleset::Handled::new(abi, faults.unhandled()).within(policy.landlock.handled.as_deref());
+                    // handled-from-rules: only what some rule grants is handled.
+                    if faults.has(Fault::HandledFromRules) {
+                        handled.fs &= opened
+                            .iter()
+                            .map(|r| ruleset::rights(abi, r.spec.grant, r.is_dir))
+                            .collect::<BitFlags<_>>();
+                    }
                     match ruleset::build(abi, handled, opened, network, scopes) {
                         Ok(created) => Prepared::Ruleset { created, abi, skipped },
                         Err(err) => Prepared::Claim(Claim::new(
@@ -261,6 +295,29 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
             ],
             abi,
         ),
+    };
+    // The rights of the policy's handled set that this kernel cannot handle.
+    let too_new: Vec<String> = match faults.has(Fault::Abi2) {
+        true => Vec::new(),
+        false => policy
+            .landlock
+            .handled
+            .iter()
+            .flatten()
+            .filter(|r| r.0.abi() > abi::number(abi))
+            .map(|r| format!("{} (ABI {})", r.0.name(), r.0.abi()))
+            .collect(),
+    };
+    let handled_unmet = (!too_new.is_empty()).then(|| {
+        format!(
+            "handled rights need a newer Landlock ABI than the kernel's {}: {}",
+            abi::number(abi),
+            too_new.join(", ")
+        )
+    });
+    let unmet = match (unmet, handled_unmet) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     };
     claim::decide(&status.ruleset, abi::number(abi), unmet.as_deref(), skipped)
 }

@@ -29,6 +29,8 @@ pub enum Grant {
     ReadNoExec,
     /// `filesystem_policy.ioctl_dev`: ioctl on devices beneath, nothing else.
     IoctlDev,
+    /// `filesystem_policy.rules`: exactly these rights.
+    Rights(BitFlags<AccessFs>),
 }
 
 /// What the ruleset handles: every right of the ABI, less those a `no-<right>` fault forgets.
@@ -40,6 +42,22 @@ pub struct Handled {
 }
 
 impl Handled {
+    /// Only what the policy's handled set (`landlock.handled`) names, when it names one.
+    pub fn within(self, named: Option<&[lockgate_protocol::rights::AccessRight]>) -> Handled {
+        let Some(named) = named else { return self };
+        let mut fs = BitFlags::EMPTY;
+        let mut net = BitFlags::EMPTY;
+        for right in named.iter().map(|r| r.0) {
+            match right {
+                Right::BindTcp => net |= AccessNet::BindTcp,
+                Right::ConnectTcp => net |= AccessNet::ConnectTcp,
+                Right::ScopeAbstractUnixSocket | Right::ScopeSignal => {}
+                fs_one => fs |= fs_right(fs_one),
+            }
+        }
+        Handled { fs: self.fs & fs, net: self.net & net, scopes: self.scopes }
+    }
+
     /// Everything `abi` has, less `forgotten`.
     pub fn new(abi: ABI, forgotten: impl IntoIterator<Item = Right>) -> Handled {
         let mut handled = Handled {
@@ -106,7 +124,30 @@ pub fn specs(fs: &FilesystemPolicy, workdir: Option<PathBuf>, baseline_rw: bool)
     }
     specs.extend(fs.read_only_noexec.iter().map(|p| rule(&p.0, Grant::ReadNoExec)));
     specs.extend(fs.ioctl_dev.iter().map(|p| rule(&p.0, Grant::IoctlDev)));
+    specs.extend(
+        fs.rules.iter().map(|r| rule(&r.path.0, Grant::Rights(r.rights.iter().map(|f| fs_right(f.0)).collect()))),
+    );
     specs
+}
+
+/// The `leak-fd` fault: opens every regular file among `specs` read-write and leaves the
+/// descriptor open without `O_CLOEXEC`, so that it crosses execve into the command. Returns the
+/// descriptors, for the warning; a file that cannot be opened so is passed over.
+pub fn leak_files(specs: &[RuleSpec]) -> Vec<(i32, PathBuf)> {
+    use std::os::fd::IntoRawFd;
+    let mut leaked = Vec::new();
+    for spec in specs {
+        if !std::fs::metadata(&spec.path).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(&spec.path) else { continue };
+        let fd = file.into_raw_fd();
+        // std opens with O_CLOEXEC; the bug is a descriptor without it.
+        // SAFETY: F_SETFD on a descriptor we own.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        leaked.push((fd, spec.path.clone()));
+    }
+    leaked
 }
 
 /// The rights a rule grants. Landlock rejects directory-only rights (read_dir, make_*,
@@ -118,6 +159,7 @@ pub fn rights(abi: ABI, grant: Grant, is_dir: bool) -> BitFlags<AccessFs> {
         Grant::ReadWrite => AccessFs::from_all(abi),
         Grant::ReadNoExec => AccessFs::ReadFile | AccessFs::ReadDir,
         Grant::IoctlDev => AccessFs::from_all(abi) & AccessFs::IoctlDev,
+        Grant::Rights(rights) => AccessFs::from_all(abi) & rights,
     };
     let possible = if is_dir { AccessFs::from_all(abi) } else { AccessFs::from_file(abi) };
     wanted & possible
@@ -270,6 +312,23 @@ mod tests {
     }
 
     #[test]
+    fn rights_per_rule_and_the_handled_set() {
+        let rw = AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::ReadDir;
+        // A file takes no directory right; a right the ABI lacks grants nothing.
+        assert_eq!(rights(ABI::V3, Grant::Rights(rw), false), AccessFs::ReadFile | AccessFs::WriteFile);
+        assert_eq!(rights(ABI::V2, Grant::Rights(AccessFs::Truncate | AccessFs::ReadFile), true), AccessFs::ReadFile);
+        let named: Vec<lockgate_protocol::rights::AccessRight> =
+            serde_yaml::from_str("[write_file, truncate, bind_tcp]").unwrap();
+        let all = Handled::new(ABI::V4, []);
+        let handled = all.within(Some(&named));
+        assert_eq!(handled.fs, AccessFs::WriteFile | AccessFs::Truncate);
+        assert_eq!(handled.net, BitFlags::from(AccessNet::BindTcp));
+        assert_eq!(all.within(None), all);
+        // Below ABI 4 a listed TCP right cannot be handled.
+        assert!(Handled::new(ABI::V3, []).within(Some(&named)).net.is_empty());
+    }
+
+    #[test]
     fn specs_follow_the_policy_and_the_baseline_fault() {
         let fs = FilesystemPolicy {
             read_only: vec![AbsPath("/usr".into())],
@@ -277,6 +336,7 @@ mod tests {
             include_workdir: true,
             ioctl_dev: vec![],
             read_only_noexec: vec![],
+            rules: vec![],
         };
         let spec = |p: &str, grant| RuleSpec { path: p.into(), grant };
         assert_eq!(

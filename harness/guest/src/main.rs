@@ -19,6 +19,7 @@ mod container;
 mod container_serve;
 mod entries;
 mod errno_text;
+mod inherited;
 mod peers;
 mod preflight;
 mod probe_child;

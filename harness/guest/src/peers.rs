@@ -1,14 +1,17 @@
 //! The peers of a run's scope and unix-socket probes, started *outside* the sandbox's Landlock
 //! domain before the run and gone after it: a listener on the abstract socket
-//! [`OUTSIDE_ABSTRACT_SOCKET`] (abstract_connect outside), a listener bound at each
+//! [`OUTSIDE_ABSTRACT_SOCKET`] (abstract_connect outside), a datagram socket bound on
+//! [`OUTSIDE_ABSTRACT_DGRAM`] (abstract_sendto outside), a listener bound at each
 //! `unix_connect` path, and a process of the run's own uid for `signal outside` and
 //! `ptrace_attach outside` (so that DAC lets them through and only the sandbox can stop them),
 //! whose pid goes into the steps the runner gets.
 
-use lockgate_protocol::{Case, Identity, Peer, ProbeOp, ProbeTarget, Step, GUEST_BIN, OUTSIDE_ABSTRACT_SOCKET};
+use lockgate_protocol::{
+    Case, Identity, Peer, ProbeOp, ProbeTarget, Step, GUEST_BIN, OUTSIDE_ABSTRACT_DGRAM, OUTSIDE_ABSTRACT_SOCKET,
+};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{SocketAddr, UnixListener};
+use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
@@ -16,6 +19,7 @@ use std::process::{Child, Command, Stdio};
 #[derive(Default)]
 pub struct Peers {
     _listeners: Vec<UnixListener>,
+    _datagrams: Vec<UnixDatagram>,
     signalled: Option<Child>,
 }
 
@@ -46,12 +50,16 @@ pub fn start(case: &Case) -> Result<(Peers, Option<Case>), String> {
             Step::Shell { .. } => None,
         })
     };
-    if probes().any(|(op, t)| op == ProbeOp::AbstractConnect && *t == ProbeTarget::Peer(Peer::Outside)) {
-        let addr = SocketAddr::from_abstract_name(OUTSIDE_ABSTRACT_SOCKET.as_bytes())
-            .map_err(|e| format!("cannot name the abstract socket {OUTSIDE_ABSTRACT_SOCKET}: {e}"))?;
-        let listener = UnixListener::bind_addr(&addr)
+    let wanted = |op| probes().any(|(o, t)| o == op && *t == ProbeTarget::Peer(Peer::Outside));
+    if wanted(ProbeOp::AbstractConnect) {
+        let listener = UnixListener::bind_addr(&abstract_name(OUTSIDE_ABSTRACT_SOCKET)?)
             .map_err(|e| format!("cannot listen on the abstract socket @{OUTSIDE_ABSTRACT_SOCKET}: {e}"))?;
         peers._listeners.push(listener);
+    }
+    if wanted(ProbeOp::AbstractSendto) {
+        let socket = UnixDatagram::bind_addr(&abstract_name(OUTSIDE_ABSTRACT_DGRAM)?)
+            .map_err(|e| format!("cannot bind the abstract datagram socket @{OUTSIDE_ABSTRACT_DGRAM}: {e}"))?;
+        peers._datagrams.push(socket);
     }
     // A path probed by several steps gets one listener.
     let paths: std::collections::BTreeSet<_> = probes()
@@ -90,6 +98,10 @@ pub fn start(case: &Case) -> Result<(Peers, Option<Case>), String> {
         }
     }
     Ok((peers, Some(resolved)))
+}
+
+fn abstract_name(name: &str) -> Result<SocketAddr, String> {
+    SocketAddr::from_abstract_name(name.as_bytes()).map_err(|e| format!("cannot name the abstract socket {name}: {e}"))
 }
 
 fn spawn_peer(identity: &Identity) -> Result<Child, String> {

@@ -40,6 +40,9 @@ pub fn gather() -> Preflight {
         seccomp_filter: Some(seccomp_filter()),
         config: proc_config(),
         entries: Some(entries::probe()),
+        yama_ptrace_scope: std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+            .ok()
+            .and_then(|s| s.trim().parse().ok()),
     }
 }
 

@@ -3,8 +3,8 @@
 //! flags) are exactly the ones the protocol documents: an `O_PATH` open, a retry, or a
 //! different flag would change what Landlock is asked to decide.
 
-use crate::{errno_text, probe_child, probes_sys};
-use lockgate_protocol::{Outcome, Peer, ProbeOp, ProbeTarget, OUTSIDE_ABSTRACT_SOCKET};
+use crate::{errno_text, inherited, probe_child, probes_sys};
+use lockgate_protocol::{Outcome, Peer, ProbeOp, ProbeTarget, OUTSIDE_ABSTRACT_DGRAM, OUTSIDE_ABSTRACT_SOCKET};
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -17,7 +17,29 @@ type Probe = Result<(), Errno>;
 
 /// Runs `op` on `target`: a path, a pair of paths (rename, link) or a port (TCP); the probes of
 /// syscall filters are [`probes_sys`]'s.
+#[cfg(test)]
 pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
+    run_step(op, target).0
+}
+
+/// As [`run`], with what the probe has to say beside its outcome (the step result's `stdout`):
+/// the descriptor an `inherited_write` wrote through.
+pub fn run_step(op: ProbeOp, target: &ProbeTarget) -> (Outcome, String) {
+    if let (ProbeOp::InheritedWrite, ProbeTarget::Path(path)) = (op, target) {
+        let (result, said) = inherited::write(path.as_str());
+        return (outcome(result), said);
+    }
+    (run_plain(op, target), String::new())
+}
+
+fn outcome(result: Probe) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Ok,
+        Err(errno) => Outcome::Err(errno_text::name(errno)),
+    }
+}
+
+fn run_plain(op: ProbeOp, target: &ProbeTarget) -> Outcome {
     if probes_sys::handles(op) {
         return probes_sys::run(op, target);
     }
@@ -42,11 +64,30 @@ pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
         (ProbeOp::MknodSock, ProbeTarget::Path(path)) => mknod(path.as_str(), libc::S_IFSOCK, 0),
         (ProbeOp::Symlink, ProbeTarget::Pair { from, to }) => symlink(from.as_str(), to.as_str()),
         (ProbeOp::IoctlDev, ProbeTarget::Path(path)) => ioctl_dev(path.as_str()),
+        (ProbeOp::OpenPath, ProbeTarget::Path(path)) => open(path.as_str(), libc::O_PATH, 0).map(drop),
+        (ProbeOp::OpenTrunc, ProbeTarget::Path(path)) => {
+            open(path.as_str(), libc::O_RDONLY | libc::O_TRUNC, 0).map(drop)
+        }
+        (ProbeOp::RenameExchange, ProbeTarget::Pair { from, to }) => rename_exchange(from.as_str(), to.as_str()),
+        (ProbeOp::IoctlFioclex, ProbeTarget::Path(path)) => ioctl_always(path.as_str(), libc::FIOCLEX),
+        (ProbeOp::IoctlFionbio, ProbeTarget::Path(path)) => ioctl_always(path.as_str(), libc::FIONBIO),
+        (ProbeOp::Tcp6Bind, ProbeTarget::Port(port)) => inet_bind(*port, Inet::Tcp6),
+        (ProbeOp::UdpBind, ProbeTarget::Port(port)) => inet_bind(*port, Inet::Udp4),
+        (ProbeOp::Ftruncate, ProbeTarget::Path(path)) => {
+            open(path.as_str(), libc::O_WRONLY, 0).and_then(|fd| ftruncate(&fd))
+        }
+        (ProbeOp::MemfdFtruncate, ProbeTarget::None) => memfd_ftruncate(),
         (ProbeOp::UnixConnect, ProbeTarget::Path(path)) => unix_connect(Unix::Path(path.as_str())),
         (ProbeOp::AbstractConnect, ProbeTarget::Peer(Peer::Outside | Peer::OutsidePid(_))) => {
             unix_connect(Unix::Abstract(OUTSIDE_ABSTRACT_SOCKET))
         }
         (ProbeOp::AbstractConnect, ProbeTarget::Peer(Peer::Inside)) => abstract_connect_inside(),
+        (ProbeOp::AbstractSendto, ProbeTarget::Peer(Peer::Outside | Peer::OutsidePid(_))) => {
+            abstract_sendto(OUTSIDE_ABSTRACT_DGRAM, false)
+        }
+        (ProbeOp::AbstractSendto, ProbeTarget::Peer(Peer::Inside)) => {
+            abstract_sendto(&format!("lockgate-peer-inside-dgram-{}", std::process::id()), true)
+        }
         (ProbeOp::Signal, ProbeTarget::Peer(Peer::OutsidePid(pid))) => signal(*pid as libc::pid_t),
         // The guest starts the outside peer and puts its pid in the step: without it there is
         // nobody to signal.
@@ -56,10 +97,7 @@ pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
         // step, which the protocol reports as EINVAL rather than guessing what was meant.
         _ => Err(Errno::EINVAL),
     };
-    match result {
-        Ok(()) => Outcome::Ok,
-        Err(errno) => Outcome::Err(errno_text::name(errno)),
-    }
+    outcome(result)
 }
 
 fn cpath(path: &str) -> Result<CString, Errno> {
@@ -183,6 +221,81 @@ fn ioctl_dev(path: &str) -> Probe {
     check(unsafe { libc::ioctl(fd.0, libc::TCGETS, termios.as_mut_ptr()) }.into()).map(drop)
 }
 
+/// open(O_RDONLY|O_NONBLOCK), then an ioctl Landlock always permits (FIOCLEX, FIONBIO).
+fn ioctl_always(path: &str, cmd: libc::c_ulong) -> Probe {
+    let fd = open(path, libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
+    let mut on: libc::c_int = 1;
+    // SAFETY: FIOCLEX takes no argument; FIONBIO reads one int from a valid pointer.
+    check(unsafe { libc::ioctl(fd.0, cmd, &mut on as *mut libc::c_int) }.into()).map(drop)
+}
+
+fn ftruncate(fd: &Fd) -> Probe {
+    // SAFETY: ftruncate on an open descriptor.
+    check(unsafe { libc::ftruncate(fd.0, 0) }.into()).map(drop)
+}
+
+fn memfd_ftruncate() -> Probe {
+    // SAFETY: valid C string literal; plain memfd_create(2).
+    let fd =
+        Fd(check(unsafe { libc::memfd_create(c"lockgate-probe".as_ptr(), libc::MFD_CLOEXEC) }.into())? as libc::c_int);
+    ftruncate(&fd)
+}
+
+fn rename_exchange(from: &str, to: &str) -> Probe {
+    let (f, t) = (cpath(from)?, cpath(to)?);
+    // SAFETY: valid C strings; renameat2 through the raw syscall (older libcs lack a wrapper).
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    })
+    .map(drop)
+}
+
+enum Inet {
+    Tcp6,
+    Udp4,
+}
+
+/// bind a TCP socket to [::1]:<port>, or a UDP socket to 127.0.0.1:<port>.
+fn inet_bind(port: u16, what: Inet) -> Probe {
+    let (domain, kind) = match what {
+        Inet::Tcp6 => (libc::AF_INET6, libc::SOCK_STREAM),
+        Inet::Udp4 => (libc::AF_INET, libc::SOCK_DGRAM),
+    };
+    // SAFETY: plain socket(2) call.
+    let fd = Fd(check(unsafe { libc::socket(domain, kind | libc::SOCK_CLOEXEC, 0) }.into())? as libc::c_int);
+    let ret = match what {
+        Inet::Tcp6 => {
+            // SAFETY: sockaddr_in6 is plain old data; all zeroes is a valid value.
+            let mut addr: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            addr.sin6_port = port.to_be();
+            addr.sin6_addr.s6_addr = std::net::Ipv6Addr::LOCALHOST.octets();
+            let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+            // SAFETY: addr is a valid sockaddr_in6 of the given length.
+            unsafe { libc::bind(fd.0, (&addr as *const libc::sockaddr_in6).cast(), len) }
+        }
+        Inet::Udp4 => {
+            let addr = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: port.to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be() },
+                sin_zero: [0; 8],
+            };
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            // SAFETY: addr is a valid sockaddr_in of the given length.
+            unsafe { libc::bind(fd.0, (&addr as *const libc::sockaddr_in).cast(), len) }
+        }
+    };
+    check(ret.into()).map(drop)
+}
+
 enum Unix<'a> {
     Path(&'a str),
     Abstract(&'a str),
@@ -236,6 +349,32 @@ fn abstract_connect_inside() -> Probe {
     // SAFETY: listener is a bound socket.
     check(unsafe { libc::listen(listener.0, 1) }.into())?;
     unix_connect(Unix::Abstract(&name))
+}
+
+/// sendto from an unbound unix datagram socket to the abstract socket `name`; with `bind_first`
+/// the runner binds that name itself first (inside the domain).
+fn abstract_sendto(name: &str, bind_first: bool) -> Probe {
+    let (sun, len) = unix_addr(&Unix::Abstract(name))?;
+    let dgram = || -> Result<Fd, Errno> {
+        // SAFETY: plain socket(2) call.
+        Ok(Fd(check(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) }.into())?
+            as libc::c_int))
+    };
+    let receiver = match bind_first {
+        true => {
+            let r = dgram()?;
+            // SAFETY: sun is a valid sockaddr_un of the given length; r is open.
+            check(unsafe { libc::bind(r.0, (&sun as *const libc::sockaddr_un).cast(), len) }.into())?;
+            Some(r)
+        }
+        false => None,
+    };
+    let sender = dgram()?;
+    // SAFETY: sends one byte from a valid buffer to a valid sockaddr_un of the given length.
+    let ret =
+        unsafe { libc::sendto(sender.0, b"x".as_ptr().cast(), 1, 0, (&sun as *const libc::sockaddr_un).cast(), len) };
+    drop(receiver);
+    check(ret as libc::c_long).map(drop)
 }
 
 /// kill(pid, 0): every permission check of a signal, no signal.

@@ -98,7 +98,10 @@ pub fn run_with_limit(steps: &[Step], limit: Duration) -> RunnerReport {
 fn run_step_with_limit(step: &Step, limit: Duration) -> StepResult {
     match step {
         Step::Shell { command } => shell(command, limit),
-        Step::Probe { op, target } => result(probes::run(*op, target)),
+        Step::Probe { op, target } => {
+            let (outcome, said) = probes::run_step(*op, target);
+            StepResult { stdout: said, ..result(outcome) }
+        }
     }
 }
 
@@ -115,6 +118,7 @@ fn facts() -> RunnerFacts {
         seccomp: Some(prctl_get(libc::PR_GET_SECCOMP)),
         no_new_privs: Some(prctl_get(libc::PR_GET_NO_NEW_PRIVS)),
         seccomp_filters: Some(seccomp_filters()),
+        pid_ns: std::fs::read_link("/proc/self/ns/pid").ok().map(|l| l.to_string_lossy().into_owned()),
     }
 }
 

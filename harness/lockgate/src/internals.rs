@@ -35,6 +35,9 @@ pub mod model {
     pub mod scenario {
         pub use crate::model::scenario::{Denier, Scenario};
     }
+    pub mod schema {
+        pub use crate::model::schema::{all, SchemaFile};
+    }
 }
 pub mod plan {
     pub use crate::plan::{plan, select_kernels, Selection};
@@ -42,6 +45,9 @@ pub mod plan {
 pub mod report {
     pub mod failure {
         pub use crate::report::failure::{render, Context};
+    }
+    pub mod html {
+        pub use crate::report::html::render;
     }
     pub mod junit {
         pub use crate::report::junit::render;
@@ -68,11 +74,11 @@ pub mod supply {
         pub use crate::supply::lock::LockFile;
     }
     pub mod recipe {
-        pub use crate::supply::recipe::{calls_landlock, recipe_in};
+        pub use crate::supply::recipe::{calls_landlock, installs_seccomp_filter, recipe_in};
     }
 }
 pub mod setup {
-    pub use crate::cli::setup::{ensure_enforcer_tools, ensure_host_tools, repository_recipes};
+    pub use crate::cli::setup::{ensure_browser, ensure_enforcer_tools, ensure_host_tools, repository_recipes};
 }
 pub mod vm {
     pub mod accel {

@@ -132,6 +132,7 @@ mod tests {
                     seccomp_filter: None,
                     config: None,
                     entries: None,
+                    yama_ptrace_scope: None,
                 },
             }),
             rec(&Record::Case {

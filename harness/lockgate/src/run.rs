@@ -277,6 +277,7 @@ pub fn run_with(opts: &RunOptions, cache: &Cache) -> Result<RunReport> {
         host_setup,
         host_phases: phases.done,
         after_boot,
+        evidence_dir,
         enforcer: enforcer.describe(),
         environments,
     })

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// `seccomp:` in a policy. Present (even empty): the enforcer installs a filter.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeccompPolicy {
@@ -66,6 +67,7 @@ pub struct DomainRule {
     pub except_protocols: Vec<Name<Protocol>>,
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SyscallRuleMap {
@@ -78,6 +80,7 @@ struct SyscallRuleMap {
     equals: Option<Name<Flag>>,
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DomainRuleMap {
@@ -220,6 +223,42 @@ impl<'de, T: Table> Deserialize<'de> for Name<T> {
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A name of a table, or a number where the table takes one: checked by lockgate when it loads
+/// the file (the schema says only what kind of value it is).
+#[cfg(feature = "schemars")]
+impl<T: Table> schemars::JsonSchema for Name<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("{}Name", std::any::type_name::<T>().rsplit("::").next().unwrap_or("Table")).into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"description": T::WHAT, "type": ["string", "integer"], "minimum": 0})
+    }
+}
+
+/// A word (the syscall, denied outright) or a map with an argument condition.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for SyscallRule {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SyscallRule".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let (word, map) = (g.subschema_for::<Name<Syscall>>(), g.subschema_for::<SyscallRuleMap>());
+        schemars::json_schema!({"anyOf": [word, map]})
+    }
+}
+
+/// A word (the domain, denied whole) or a map with the protocols it keeps.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for DomainRule {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DomainRule".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let (word, map) = (g.subschema_for::<Name<Domain>>(), g.subschema_for::<DomainRuleMap>());
+        schemars::json_schema!({"anyOf": [word, map]})
     }
 }
 

@@ -338,6 +338,10 @@ impl Peer {
 /// The abstract unix socket name (without the leading NUL) of the listener outside the domain.
 pub const OUTSIDE_ABSTRACT_SOCKET: &str = "lockgate-peer-outside";
 
+/// The abstract unix datagram socket name (without the leading NUL) bound outside the domain
+/// for `abstract_sendto outside`.
+pub const OUTSIDE_ABSTRACT_DGRAM: &str = "lockgate-peer-outside-dgram";
+
 /// The loopback address the guest's listeners for connect probes bind, and connect probes
 /// connect to: an address of the harness's own, so that a listener never holds the
 /// 127.0.0.1:<port> a bind probe asks for (Landlock's TCP rules name ports, not addresses).
@@ -387,7 +391,7 @@ impl std::fmt::Display for ProbeTarget {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeOp {
-    /// open(O_CREAT|O_EXCL|O_WRONLY) of a new file.
+    /// open(O_CREAT|O_EXCL|O_WRONLY) of a new file: make_reg and write_file decide.
     Create,
     /// mknod(path, S_IFREG): a regular file made without opening it (so only make_reg decides,
     /// not write_file as for `create`).
@@ -398,26 +402,33 @@ pub enum ProbeOp {
     Read,
     /// truncate(path, 0).
     Truncate,
-    /// rename(from, to).
+    /// rename(from, to): refer (ABI 2) decides across directories, and make_*/remove_*.
     Rename,
-    /// link(from, to).
+    /// link(from, to): refer (ABI 2) across directories, and make_*.
     Link,
-    /// fork + execve(path).
+    /// fork + execve(path), its errno through a pipe. read_file decides too: the kernel opens
+    /// the file for reading to execute it.
     Exec,
+    /// mkdir(path).
     Mkdir,
+    /// unlink(path).
     Unlink,
     /// open(O_RDONLY|O_DIRECTORY) + getdents.
     Readdir,
-    /// bind a TCP socket to 127.0.0.1:<port>.
+    /// bind a TCP socket to 127.0.0.1:<port>. The harness's listeners are on their own address
+    /// (127.0.0.2), so a bind on a connect probe's port is the policy's to decide, never
+    /// EADDRINUSE from the harness (Landlock's TCP rules name ports, not addresses).
     TcpBind,
-    /// connect a TCP socket to [`CONNECT_PROBE_ADDR`]:<port>, where the guest listens outside
-    /// the sandbox.
+    /// connect a TCP socket to [`CONNECT_PROBE_ADDR`]:<port> (127.0.0.2), where the guest listens
+    /// outside the sandbox on every connect probe's port.
     TcpConnect,
     /// rmdir(path) of an empty directory.
     Rmdir,
-    /// mknod(path, S_IFCHR, 1:3): a character device node.
+    /// mknod(path, S_IFCHR, 1:3): a character device node. Without CAP_MKNOD the kernel answers
+    /// EPERM *after* Landlock: EACCES is Landlock's, EPERM means Landlock let it through.
     MknodChar,
-    /// mknod(path, S_IFBLK, 7:0): a block device node.
+    /// mknod(path, S_IFBLK, 7:0): a block device node (EPERM without CAP_MKNOD, as for
+    /// `mknod_char`).
     MknodBlock,
     /// mknod(path, S_IFIFO): a named pipe.
     Mkfifo,
@@ -428,35 +439,44 @@ pub enum ProbeOp {
     /// open(O_RDONLY) of a device, then ioctl(TCGETS): a device that is no terminal answers
     /// ENOTTY once Landlock lets the ioctl through, EACCES when Landlock does not.
     IoctlDev,
-    /// connect a unix stream socket to a pathname socket (a listener is bound there, outside
-    /// the sandbox, before the run).
+    /// connect a unix stream socket to a pathname socket (a listener is bound there, mode 0777,
+    /// outside the sandbox, before the run).
     UnixConnect,
     /// connect a unix stream socket to an abstract socket: `outside` the domain (a listener of
-    /// the guest's) or `inside` (one the runner binds itself first).
+    /// the guest's) or `inside` (one the runner binds itself first). The scope answers EPERM.
     AbstractConnect,
-    /// kill(pid, 0) to a process of the same uid `outside` the domain (started by the guest) or
-    /// `inside` (a child the runner forks).
+    /// kill(pid, 0) to a process of the same uid (so DAC allows it) `outside` the domain
+    /// (started by the guest) or `inside` (a child the runner forks). The scope answers EPERM.
     Signal,
     // The probes of what syscall filters decide. Each runs in a child the runner forks, so that
     // a call that changes the process (unshare, a filter, a mount, ptrace) or kills it (SIGSYS,
     // or SIGSEGV from an `int 0x80` the kernel does not offer) changes nothing for the next step;
     // a child killed by a signal is reported as the signal's name (`SIGSYS`).
-    /// A raw system call by number through an entry ([`Call`]).
+    /// A raw system call by name or number through an entry ([`Call`]). Each argument is a
+    /// number (`17`, `0x10`, `-100`) or constant names joined with `|` (`CLONE_NEWUSER|CLONE_NEWNS`,
+    /// `AT_FDCWD`, `O_RDONLY`; families CLONE, AF, SOCK, NETLINK, IPPROTO, AT, O, MFD, SIG…,
+    /// PTRACE, SECCOMP, BPF, MS, MNT, PR, PROT, MAP); integer arguments only (no pointers).
     Syscall,
-    /// socket(domain, type, protocol) ([`Call`]: socket's number for the entry, then the three).
+    /// socket(domain, type, protocol) ([`Call`]: socket's number for the entry, then the three),
+    /// e.g. `socket AF_NETLINK SOCK_RAW NETLINK_SOCK_DIAG`; protocol 0 when left out.
     Socket,
-    /// The raw clone syscall with these flags and SIGCHLD; the child exits at once.
+    /// The raw clone syscall with these flags and SIGCHLD; the child exits at once. Flags that
+    /// need a stack, a pointer or a thread (CLONE_VM, CLONE_SETTLS, CLONE_PIDFD…) are refused
+    /// when the scenario loads.
     Clone,
-    /// clone3 with these flags (`struct clone_args` of 64 bytes, exit signal SIGCHLD).
+    /// clone3 with these flags (`struct clone_args` of 64 bytes, exit signal SIGCHLD); the same
+    /// flags refused as for `clone`.
     Clone3,
     /// ptrace(PTRACE_TRACEME).
     PtraceTraceme,
     /// ptrace(PTRACE_ATTACH) to a process of the same uid `outside` the domain (the guest's peer)
-    /// or `inside` (a child of the probe's), then waits for its stop and detaches.
+    /// or `inside` (a child of the probe's), then waits for its stop and detaches. Landlock denies
+    /// `outside` (EPERM) on its own.
     PtraceAttach,
     /// io_uring_setup(1, params).
     IoUringSetup,
-    /// memfd_create, write a tiny static ELF that exits 0, execveat(fd, "", AT_EMPTY_PATH).
+    /// memfd_create, write a tiny static ELF (132 bytes) that exits 0, execveat(fd, "",
+    /// AT_EMPTY_PATH).
     MemfdExec,
     /// open(path, O_PATH), execveat(fd, "", AT_EMPTY_PATH).
     ExecveatEmptyPath,
@@ -465,12 +485,47 @@ pub enum ProbeOp {
     /// mount a tmpfs on a directory (and unmount it when that worked).
     Mount,
     /// prctl(PR_SET_NO_NEW_PRIVS), then seccomp(SECCOMP_SET_MODE_FILTER) of a one-instruction
-    /// allow-all filter: can the process stack one more filter.
+    /// allow-all filter: can the process stack one more filter (no_new_privs first, so the
+    /// answer is the filters', not the missing flag's EACCES).
     Seccomp,
+    /// Writes one byte through a descriptor the runner inherited, open for writing on the file
+    /// at the path (the same device and inode; the path itself is never opened): Landlock checks
+    /// access when a file is opened, never on a descriptor opened before `restrict_self`, so a
+    /// descriptor the enforcer leaves open crosses the boundary with its access. EBADF: no
+    /// descriptor open for writing on that file came in. The result's `stdout` names the
+    /// descriptor written through (or those found open on the file, read-only).
+    InheritedWrite,
+    /// open(path, O_PATH): Landlock never checks it (a path-only descriptor reads nothing).
+    OpenPath,
+    /// open(path, O_RDONLY|O_TRUNC): truncating at open takes the truncate right (ABI 3) beside
+    /// read_file.
+    OpenTrunc,
+    /// renameat2(from, to, RENAME_EXCHANGE): both files are removed and made again, each in the
+    /// other's directory (remove_* and make_*, and refer across directories).
+    RenameExchange,
+    /// open(O_RDONLY|O_NONBLOCK), then ioctl(FIOCLEX): one of the commands Landlock always
+    /// permits, even where device ioctls are handled and not granted.
+    IoctlFioclex,
+    /// open(O_RDONLY|O_NONBLOCK), then ioctl(FIONBIO, 1): likewise always permitted.
+    IoctlFionbio,
+    /// bind a TCP socket to [::1]:<port>: Landlock's TCP rules name ports, for IPv6 as for IPv4.
+    Tcp6Bind,
+    /// bind a UDP socket to 127.0.0.1:<port>: no TCP right restricts it.
+    UdpBind,
+    /// open(path, O_WRONLY), then ftruncate(fd, 0): Landlock decides truncation at open (the
+    /// descriptor keeps whether its opener had the truncate right), and answers at ftruncate.
+    Ftruncate,
+    /// memfd_create, then ftruncate(fd, 0): a file no path reaches, which Landlock never
+    /// restricts.
+    MemfdFtruncate,
+    /// sendto from a unix datagram socket to an abstract one: `outside` the domain (bound by the
+    /// guest before the run, [`OUTSIDE_ABSTRACT_DGRAM`]) or `inside` (one the runner binds
+    /// itself first).
+    AbstractSendto,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 35] = [
+    pub const ALL: [ProbeOp; 46] = [
         ProbeOp::Create,
         ProbeOp::MknodReg,
         ProbeOp::Write,
@@ -506,6 +561,17 @@ impl ProbeOp {
         ProbeOp::Bpf,
         ProbeOp::Mount,
         ProbeOp::Seccomp,
+        ProbeOp::InheritedWrite,
+        ProbeOp::OpenPath,
+        ProbeOp::OpenTrunc,
+        ProbeOp::RenameExchange,
+        ProbeOp::IoctlFioclex,
+        ProbeOp::IoctlFionbio,
+        ProbeOp::Tcp6Bind,
+        ProbeOp::UdpBind,
+        ProbeOp::Ftruncate,
+        ProbeOp::MemfdFtruncate,
+        ProbeOp::AbstractSendto,
     ];
 
     pub fn name(self) -> &'static str {
@@ -545,20 +611,36 @@ impl ProbeOp {
             ProbeOp::Bpf => "bpf",
             ProbeOp::Mount => "mount",
             ProbeOp::Seccomp => "seccomp",
+            ProbeOp::InheritedWrite => "inherited_write",
+            ProbeOp::OpenPath => "open_path",
+            ProbeOp::OpenTrunc => "open_trunc",
+            ProbeOp::RenameExchange => "rename_exchange",
+            ProbeOp::IoctlFioclex => "ioctl_fioclex",
+            ProbeOp::IoctlFionbio => "ioctl_fionbio",
+            ProbeOp::Tcp6Bind => "tcp6_bind",
+            ProbeOp::UdpBind => "udp_bind",
+            ProbeOp::Ftruncate => "ftruncate",
+            ProbeOp::MemfdFtruncate => "memfd_ftruncate",
+            ProbeOp::AbstractSendto => "abstract_sendto",
         }
     }
 
     /// The kind of target the operation takes.
     pub fn target(self) -> TargetKind {
         match self {
-            ProbeOp::Rename | ProbeOp::Link | ProbeOp::Symlink => TargetKind::Pair,
-            ProbeOp::TcpBind | ProbeOp::TcpConnect => TargetKind::Port,
-            ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach => TargetKind::Peer,
+            ProbeOp::Rename | ProbeOp::Link | ProbeOp::Symlink | ProbeOp::RenameExchange => TargetKind::Pair,
+            ProbeOp::TcpBind | ProbeOp::TcpConnect | ProbeOp::Tcp6Bind | ProbeOp::UdpBind => TargetKind::Port,
+            ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::PtraceAttach | ProbeOp::AbstractSendto => {
+                TargetKind::Peer
+            }
             ProbeOp::Syscall | ProbeOp::Socket => TargetKind::Call,
             ProbeOp::Clone | ProbeOp::Clone3 => TargetKind::Flags,
-            ProbeOp::PtraceTraceme | ProbeOp::IoUringSetup | ProbeOp::MemfdExec | ProbeOp::Bpf | ProbeOp::Seccomp => {
-                TargetKind::None
-            }
+            ProbeOp::PtraceTraceme
+            | ProbeOp::IoUringSetup
+            | ProbeOp::MemfdExec
+            | ProbeOp::Bpf
+            | ProbeOp::Seccomp
+            | ProbeOp::MemfdFtruncate => TargetKind::None,
             ProbeOp::Create
             | ProbeOp::Write
             | ProbeOp::Read
@@ -576,7 +658,13 @@ impl ProbeOp {
             | ProbeOp::IoctlDev
             | ProbeOp::UnixConnect
             | ProbeOp::ExecveatEmptyPath
-            | ProbeOp::Mount => TargetKind::Path,
+            | ProbeOp::Mount
+            | ProbeOp::InheritedWrite
+            | ProbeOp::OpenPath
+            | ProbeOp::OpenTrunc
+            | ProbeOp::IoctlFioclex
+            | ProbeOp::IoctlFionbio
+            | ProbeOp::Ftruncate => TargetKind::Path,
         }
     }
 }
@@ -714,6 +802,12 @@ pub struct Preflight {
     /// x32), each tried by the agent in a child of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<Entries>,
+    /// Yama's `kernel.yama.ptrace_scope` (/proc/sys/kernel/yama/ptrace_scope), where the kernel
+    /// has Yama: 1 and above refuse attaching to a process that is not a descendant (EPERM), with
+    /// or without any sandbox, in every environment (the sysctl is the kernel's, not a
+    /// namespace's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yama_ptrace_scope: Option<u8>,
 }
 
 /// The preflight's probes of the i386 and x32 entries.
@@ -814,6 +908,12 @@ pub struct RunnerFacts {
     /// it. Compared with the control run's, it shows whether the enforcer installed a filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp_filters: Option<String>,
+    /// The runner's PID namespace (the link /proc/self/ns/pid, `pid:[inode]`): another than in
+    /// the control run, the enforcer put it in a PID namespace of its own, where a process
+    /// outside is not found (ESRCH). `NSpid:` cannot tell: an enforcer that mounts its own /proc
+    /// shows one level there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_ns: Option<String>,
 }
 
 impl RunnerFacts {

@@ -9,6 +9,17 @@ use std::path::PathBuf;
 #[serde(try_from = "String", into = "String")]
 pub struct GuestPath(String);
 
+/// An absolute path (lockgate normalises it when it loads the file).
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for GuestPath {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "GuestPath".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"description": "An absolute path in the guest.", "type": "string", "pattern": "^/"})
+    }
+}
+
 impl TryFrom<String> for GuestPath {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {

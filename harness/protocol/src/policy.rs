@@ -2,7 +2,8 @@
 //! writes it into the guest, and for the reference enforcer, which reads it there. It is
 //! OpenShell's policy format (`version`, `filesystem_policy`, `landlock`, `process`,
 //! `network_policies`) plus lockgate's extensions for the rights OpenShell does not express
-//! (`read_only_noexec`, `ioctl_dev`, `landlock.scoped`, `network`: Landlock's TCP rules, and
+//! (`read_only_noexec`, `ioctl_dev`, `rules`: rights per rule, `landlock.scoped`,
+//! `landlock.handled`: the handled set, `network`: Landlock's TCP rules, and
 //! `seccomp`: the enforcer's own syscall filter, [`crate::filter`]).
 //! [`Policy::openshell`] is the same policy as OpenShell's own parser takes it, extensions left
 //! out: what an OpenShell-format adapter receives.
@@ -24,6 +25,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, bound(deserialize = "P: Deserialize<'de>, U: Deserialize<'de>"))]
 pub struct Policy<P, U> {
@@ -116,6 +118,16 @@ impl TryFrom<u32> for Version {
     }
 }
 
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Version {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Version".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"description": "OpenShell's format version: 1, the only one there is.", "const": 1})
+    }
+}
+
 impl From<Version> for u32 {
     fn from(_: Version) -> u32 {
         1
@@ -149,6 +161,7 @@ pub struct OpenShellLandlock {
 /// One of OpenShell's `network_policies`: a name, the endpoints, the binaries allowed to
 /// reach them. The fields a deployment's policy uses; OpenShell's L7 rules (`rules`,
 /// `deny_rules`, GraphQL) are not modelled: a policy using them is a native policy.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkPolicyRule {
@@ -160,6 +173,7 @@ pub struct NetworkPolicyRule {
     pub binaries: Vec<NetworkBinary>,
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
@@ -185,12 +199,14 @@ pub struct Endpoint {
     pub allowed_ips: Vec<String>,
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkBinary {
     pub path: String,
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, bound(deserialize = "P: Deserialize<'de>"))]
 pub struct FilesystemPolicy<P> {
@@ -210,6 +226,13 @@ pub struct FilesystemPolicy<P> {
     /// read_only or read_write rule. read_write grants it too. Absent when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ioctl_dev: Vec<P>,
+    /// lockgate's extension, rights per rule: each path with exactly the filesystem rights it
+    /// grants (Landlock's `LANDLOCK_RULE_PATH_BENEATH` as the kernel takes it, where the bundles
+    /// above are fixed sets). Rights that only a directory takes (read_dir, make_*, remove_*,
+    /// refer) are left out of a rule on a file, as the kernel requires; rights the kernel's ABI
+    /// lacks grant nothing there. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<PathRule<P>>,
 }
 
 impl<P> Default for FilesystemPolicy<P> {
@@ -220,10 +243,21 @@ impl<P> Default for FilesystemPolicy<P> {
             read_only_noexec: Vec::new(),
             include_workdir: false,
             ioctl_dev: Vec::new(),
+            rules: Vec::new(),
         }
     }
 }
 
+/// One rule of `filesystem_policy.rules`: a path and the rights granted beneath it.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, bound(deserialize = "P: Deserialize<'de>"))]
+pub struct PathRule<P> {
+    pub path: P,
+    pub rights: Vec<crate::rights::FsRight>,
+}
+
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LandlockPolicy {
@@ -233,9 +267,18 @@ pub struct LandlockPolicy {
     /// socket, or signal a process, outside its domain. Absent when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scoped: Vec<Scope>,
+    /// lockgate's extension, the handled set: the filesystem and TCP rights the ruleset handles
+    /// (restricts); a right left out is not restricted at all, whatever the rules say. Absent:
+    /// every filesystem right of the kernel's ABI, and TCP bind/connect when the policy has a
+    /// `network` section. TCP rights listed here are handled even without one (no port allowed).
+    /// A right newer than the kernel's ABI cannot be handled there: a best_effort enforcer
+    /// claims `partial`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled: Option<Vec<crate::rights::AccessRight>>,
 }
 
 /// One of Landlock's scopes (`LANDLOCK_SCOPE_*`).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
@@ -253,6 +296,7 @@ impl Scope {
 }
 
 /// What to do when the kernel cannot enforce everything.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compatibility {
@@ -263,6 +307,7 @@ pub enum Compatibility {
     HardRequirement,
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, bound(deserialize = "U: Deserialize<'de>"))]
 pub struct ProcessPolicy<U> {
@@ -280,6 +325,7 @@ impl<U> Default for ProcessPolicy<U> {
     }
 }
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkPolicy {

@@ -5,7 +5,7 @@
 //! ABI 7 (audit logging flags of `landlock_restrict_self`), ABI 8 (`TSYNC`: restrict every
 //! thread) and ABI 10 (quiet rules: no audit record for a denial) add no right: they change what
 //! is logged, or which threads are restricted, never the errno a single-threaded process gets,
-//! so no probe of one system call can observe them (see the README's coverage section).
+//! so no probe of one system call can observe them (see the book's coverage page, book/src/reference/coverage.md).
 
 use crate::ProbeOp;
 
@@ -157,6 +157,19 @@ impl Right {
         }
     }
 
+    /// Other probes whose outcome it decides, beside its own (`scenarios/selftest-probes.yaml`
+    /// checks them; `ioctl_fioclex`/`ioctl_fionbio`: commands it always lets through).
+    pub fn other_probes(self) -> &'static [ProbeOp] {
+        match self {
+            Right::Truncate => &[ProbeOp::OpenTrunc, ProbeOp::Ftruncate],
+            Right::Refer | Right::RemoveFile | Right::MakeReg => &[ProbeOp::RenameExchange],
+            Right::BindTcp => &[ProbeOp::Tcp6Bind],
+            Right::IoctlDev => &[ProbeOp::IoctlFioclex, ProbeOp::IoctlFionbio],
+            Right::ScopeAbstractUnixSocket => &[ProbeOp::AbstractSendto],
+            _ => &[],
+        }
+    }
+
     /// The reference enforcer's known-bad mode that leaves it out: `no-make-char` (a right it
     /// does not handle), `no-scope-signal` (a scope it does not set).
     pub fn fault(self) -> String {
@@ -174,6 +187,82 @@ impl Right {
 
     pub fn parse_fault(name: &str) -> Option<Right> {
         Right::ALL.into_iter().find(|r| r.fault() == name)
+    }
+}
+
+/// A filesystem right as a policy names it (`write_file`, `truncate`): a rule grants it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FsRight(pub Right);
+
+/// A filesystem or TCP right as a policy names it (`truncate`, `bind_tcp`): the handled set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AccessRight(pub Right);
+
+/// The right of that name among `classes`, or an error listing them.
+fn named(name: &str, classes: &[Class], what: &str) -> Result<Right, String> {
+    let of = || Right::ALL.into_iter().filter(|r| classes.contains(&r.class()));
+    of().find(|r| r.name() == name).ok_or_else(|| {
+        let scope = match Right::ALL.iter().any(|r| r.name() == name && r.class() == Class::Scope) {
+            true => " (a scope is set with `landlock.scoped`)",
+            false => "",
+        };
+        let names: Vec<&str> = of().map(|r| r.name()).collect();
+        format!("`{name}` is not {what}{scope}: write one of {}", names.join(", "))
+    })
+}
+
+impl TryFrom<String> for FsRight {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        named(&name, &[Class::Fs], "a Landlock filesystem right").map(FsRight)
+    }
+}
+
+impl From<FsRight> for String {
+    fn from(r: FsRight) -> String {
+        r.0.name().to_string()
+    }
+}
+
+impl TryFrom<String> for AccessRight {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        named(&name, &[Class::Fs, Class::Net], "a Landlock filesystem or TCP right").map(AccessRight)
+    }
+}
+
+impl From<AccessRight> for String {
+    fn from(r: AccessRight) -> String {
+        r.0.name().to_string()
+    }
+}
+
+/// The names a policy may write for rights of `classes`, as a JSON Schema enumeration.
+#[cfg(feature = "schemars")]
+fn names_schema(classes: &[Class], description: &str) -> schemars::Schema {
+    let names: Vec<&str> = Right::ALL.into_iter().filter(|r| classes.contains(&r.class())).map(|r| r.name()).collect();
+    schemars::json_schema!({"description": description, "type": "string", "enum": names})
+}
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for FsRight {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FsRight".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        names_schema(&[Class::Fs], "a Landlock filesystem right")
+    }
+}
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for AccessRight {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AccessRight".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        names_schema(&[Class::Fs, Class::Net], "a Landlock filesystem or TCP right")
     }
 }
 
@@ -201,5 +290,21 @@ mod tests {
     fn every_right_has_its_own_probe() {
         let probes: std::collections::BTreeSet<_> = Right::ALL.iter().map(|r| r.probe()).collect();
         assert_eq!(probes.len(), Right::ALL.len());
+    }
+
+    #[test]
+    fn rights_by_name_for_policies() {
+        let fs: Vec<FsRight> = serde_json::from_str(r#"["write_file","truncate"]"#).unwrap();
+        assert_eq!(fs, [FsRight(Right::WriteFile), FsRight(Right::Truncate)]);
+        assert_eq!(serde_json::to_string(&fs).unwrap(), r#"["write_file","truncate"]"#);
+        let err = serde_json::from_str::<Vec<FsRight>>(r#"["bind_tcp"]"#).unwrap_err().to_string();
+        assert!(
+            err.contains("`bind_tcp` is not a Landlock filesystem right: write one of execute, write_file"),
+            "{err}"
+        );
+        let any: Vec<AccessRight> = serde_json::from_str(r#"["bind_tcp","make_reg"]"#).unwrap();
+        assert_eq!(any[0], AccessRight(Right::BindTcp));
+        let err = serde_json::from_str::<Vec<AccessRight>>(r#"["signal"]"#).unwrap_err().to_string();
+        assert!(err.contains("(a scope is set with `landlock.scoped`)"), "{err}");
     }
 }

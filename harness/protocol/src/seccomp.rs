@@ -27,6 +27,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Which engine's reading of a profile applies.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flavour {

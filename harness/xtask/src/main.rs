@@ -2,15 +2,24 @@
 //!
 //! - `test`: everything CI runs: lint, unit tests, VM tests on real kernels, the mutation gate;
 //! - `lint`, `module-graph`: the lint gates and each crate's module graph;
-//! - `bench`, `boot-soak`: where a run's time goes; hangs and boot times per machine type.
+//! - `book`: the book (`book/`) built into `target/book`, its generated pages and links checked;
+//! - `bench`, `boot-soak`: where a run's time goes; hangs and boot times per machine type;
+//! - `package`: lockgate as `.crate` files, built again from them alone with `--verify-install`;
+//! - `schemas`: the JSON Schemas in `schemas/`, generated from the file kinds' types.
 //!
 //! Every other command (`vm-test`, `kernels`, `known-bad`, …) is the product's, handed to
 //! `lockgate::cli` as a sandbox project's xtask hands it.
 
 mod bench;
 mod bench_scale;
+mod book;
+mod book_links;
+mod book_pages;
+mod doc_comments;
 mod module_graph;
 mod one_cache;
+mod package;
+mod schemas;
 mod soak;
 mod test_cmd;
 
@@ -35,8 +44,13 @@ enum Cmd {
     /// mutation gate.
     Test,
     /// The lint gates: rustfmt, the module graph and may-import table, the library's façade,
-    /// one cache per command, clippy (warnings are errors), the coverage table up to date.
+    /// one cache per command, clippy (warnings are errors), the JSON Schemas up to date, the
+    /// book built with its generated pages (the coverage table among them) up to date and every
+    /// link resolved.
     Lint,
+    /// Build the book (`book/`) into target/book and check its links; `--write` regenerates the
+    /// reference pages made from the code first.
+    Book(book::BookArgs),
     /// Measure where a run's time goes: floor boot vs cell, per added scenario, -j 1 vs -j N.
     Bench(bench::BenchArgs),
     /// Boot a kernel N times with a trivial init; count hangs and time each boot (the machine
@@ -44,10 +58,15 @@ enum Cmd {
     BootSoak(soak::SoakArgs),
     /// Print each crate's module graph (who refers to whom) and its cycles, if any.
     ModuleGraph,
+    /// Package lockgate as `.crate` files (with the checkout's files it embeds), and with
+    /// `--verify-install DIR` build it from them alone.
+    Package(package::PackageArgs),
+    /// Write the JSON Schemas of the files a user writes into `schemas/` (`--check`: compare).
+    Schemas(schemas::SchemasArgs),
 }
 
 /// The commands that are lockgate's own; any other goes to the product.
-const OWN: [&str; 5] = ["test", "lint", "bench", "boot-soak", "module-graph"];
+const OWN: [&str; 8] = ["test", "lint", "book", "bench", "boot-soak", "module-graph", "package", "schemas"];
 
 fn main() {
     let first = std::env::args().nth(1).unwrap_or_default();
@@ -60,9 +79,12 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Test => test_cmd::test(),
         Cmd::Lint => lint(),
+        Cmd::Book(args) => book::book(&args),
         Cmd::Bench(args) => bench::bench(&args),
         Cmd::BootSoak(args) => soak::run(&args),
         Cmd::ModuleGraph => module_graph_cmd(),
+        Cmd::Package(args) => package::package(&args),
+        Cmd::Schemas(args) => schemas::run(&args),
     };
     match result {
         Ok(true) => {}
@@ -108,9 +130,15 @@ pub(crate) fn lint() -> Result<bool> {
         bail!("module graph (see `cargo xtask module-graph`):\n{}", problems.join("\n"));
     }
     gate(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], "fix the warnings above")?;
-    // The README's coverage table is generated: a right, scenario or snapshot added without it
-    // makes it stale.
-    product(&["coverage", "--check"])
+    // The schemas are generated from the file kinds' types: a field added without them makes
+    // them stale.
+    let stale = schemas::check(&root.join("schemas"))?;
+    if !stale.is_empty() {
+        bail!("schemas: {}", stale.join("; "));
+    }
+    // The book's reference pages are generated (the coverage table from the snapshots too): a
+    // flag, probe, fault mode, field, right or snapshot added without them makes one stale.
+    book::book(&book::BookArgs { write: false })
 }
 
 fn module_graph_cmd() -> Result<bool> {

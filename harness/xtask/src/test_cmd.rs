@@ -64,6 +64,8 @@ fn test_phases(took: &mut Phases) -> Result<bool> {
         setup::ensure_host_tools()?;
         // The VM tests of real enforcers fetch them (npm, gcc) as `enforcers fetch` does.
         setup::ensure_enforcer_tools(&setup::repository_recipes(&root)?)?;
+        // The HTML report's test opens it in a headless browser.
+        setup::ensure_browser()?;
         Ok((crate::lint()?, Vec::new()))
     })?;
     // The whole workspace, guest crates included; the build says where each integration test

@@ -9,7 +9,8 @@
 //! - `compat table` renders the table from those results and from `enforcers/compat/notes.yaml`, the
 //!   reviewed reasons for red cells, each with a pointer to the enforcer's own code or docs. A
 //!   red cell no note explains is shown as unexplained, with its first failure; a cell that was
-//!   not run is shown as not run. `--readme` writes the table into README.md between its markers.
+//!   not run is shown as not run. `--book` writes the table into the book's compatibility page between its markers.
+//!   Its environments are the default ones and every other one a recorded cell ran in.
 
 use crate::report::CellState;
 use anyhow::{bail, Context, Result};
@@ -18,11 +19,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const BEGIN: &str = "<!-- compat:begin (cargo xtask compat table --readme) -->";
+const BEGIN: &str = "<!-- compat:begin (cargo xtask compat table --book) -->";
+/// The book's page that holds the table, in the project.
+const PAGE: &str = "book/src/compatibility.md";
 const END: &str = "<!-- compat:end -->";
-
-/// Red scenarios listed by name under one reason; more are counted.
-const LISTED: usize = 6;
 
 /// The environments of the table by default.
 const DEFAULT_ENVS: [&str; 2] = ["bare", "docker-20.10.5"];
@@ -31,7 +31,7 @@ const DEFAULT_ENVS: [&str; 2] = ["bare", "docker-20.10.5"];
 pub enum CompatCmd {
     /// Run the fetched enforcers over the suite and record every cell's result.
     Run(RunArgs),
-    /// Render the table from the recorded results (`--readme`: into README.md).
+    /// Render the table from the recorded results (`--book`: into the book's compatibility page).
     Table(TableArgs),
 }
 
@@ -56,9 +56,12 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct TableArgs {
-    /// Rewrite the table in README.md.
+    /// Rewrite the table in the book's compatibility page (book/src/compatibility.md).
     #[arg(long)]
-    pub readme: bool,
+    pub book: bool,
+    /// Fail when the book's table is not the one the recorded cells give (nothing written).
+    #[arg(long, conflicts_with = "book")]
+    pub check: bool,
     /// Results to render (default: target/compat/results.json).
     #[arg(long)]
     pub results: Option<PathBuf>,
@@ -212,28 +215,61 @@ fn load_notes(root: &Path) -> Result<Vec<Note>> {
 
 fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     let root = &project.root;
-    let results = load_results(&a.results.clone().unwrap_or_else(|| results_path(root)))?;
+    let results_file = a.results.clone().unwrap_or_else(|| results_path(root));
+    let results = load_results(&results_file)?;
+    if a.check && results.is_empty() {
+        bail!(
+            "no recorded cells in {}: `{}` records them, then `--check` compares the book's table (book/src/compatibility.md) with theirs",
+            results_file.display(),
+            crate::invocation::command("compat run")
+        );
+    }
     let model = crate::model::load_matrix(&project.matrix()?)?;
     let kernels: Vec<String> =
         model.kernels.iter().filter(|k| k.value.in_default_matrix()).map(|k| k.value.name.to_string()).collect();
     let enforcers: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
-    let envs: Vec<String> = DEFAULT_ENVS.iter().map(|s| s.to_string()).collect();
+    let envs = table_envs(&results);
     let table = render(&enforcers, &kernels, &envs, &results, &load_notes(root)?);
-    if !a.readme {
+    if !a.book && !a.check {
         print!("{table}");
         return Ok(true);
     }
-    let readme_path = root.join("README.md");
-    let readme = std::fs::read_to_string(&readme_path)?;
-    let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {
-        bail!("README.md has no compat markers: put `{BEGIN}` and `{END}` where the table goes");
+    let page_path = root.join(PAGE);
+    let page = std::fs::read_to_string(&page_path).with_context(|| format!("cannot read {}", page_path.display()))?;
+    let (Some(b), Some(e)) = (page.find(BEGIN), page.find(END)) else {
+        bail!("{PAGE} has no compat markers: put `{BEGIN}` and `{END}` where the table goes");
     };
-    std::fs::write(&readme_path, format!("{}{BEGIN}\n{table}{}", &readme[..b], &readme[e..]))?;
-    println!("README.md: compatibility table rewritten from {} recorded cells", results.len());
+    if a.check {
+        let fresh = page[b + BEGIN.len()..e].trim_start_matches('\n') == table;
+        if !fresh {
+            println!(
+                "{PAGE}: the compatibility table is stale against {}: run `{}`",
+                results_file.display(),
+                crate::invocation::command("compat table --book")
+            );
+        }
+        return Ok(fresh);
+    }
+    std::fs::write(&page_path, format!("{}{BEGIN}\n{table}{}", &page[..b], &page[e..]))?;
+    println!("{PAGE}: compatibility table rewritten from {} recorded cells", results.len());
     Ok(true)
 }
 
-/// The table: one row per enforcer × kernel × environment (every one, run or not).
+/// The default environments, then every other one a recorded cell ran in (a filter's cells
+/// under `docker-26.1.5`, whose profile stacks under the enforcer's filter), in name order.
+fn table_envs(results: &[Recorded]) -> Vec<String> {
+    let mut envs: Vec<String> = DEFAULT_ENVS.iter().map(|s| s.to_string()).collect();
+    let mut more: Vec<String> = results.iter().map(|r| r.env.clone()).filter(|e| !envs.contains(e)).collect();
+    more.sort();
+    more.dedup();
+    envs.extend(more);
+    envs
+}
+
+/// The table: a grid of enforcer rows × kernel/environment columns (every one, run or not),
+/// each cell the scenarios that held out of those run, pointing to the numbered notes that say
+/// why the others did not; each distinct reason is one note, listed once below the grid, in the
+/// order the cells first point to it. The per-scenario detail is in the run's reports.
 pub fn render(
     enforcers: &[String],
     kernels: &[String],
@@ -241,45 +277,67 @@ pub fn render(
     results: &[Recorded],
     notes: &[Note],
 ) -> String {
-    let mut out = String::from(
-        "| enforcer | kernel | environment | holds | does not hold, and why |\n| --- | --- | --- | --- | --- |\n",
-    );
+    let columns: Vec<(&String, &String)> = kernels.iter().flat_map(|k| envs.iter().map(move |e| (k, e))).collect();
+    let mut out = String::from("| enforcer |");
+    for (k, env) in &columns {
+        out.push_str(&format!(" {k}<br>{env} |"));
+    }
+    out.push_str("\n| --- |");
+    out.push_str(&" :---: |".repeat(columns.len()));
+    out.push('\n');
+    let mut reasons: Vec<String> = Vec::new();
     for e in enforcers {
-        for k in kernels {
-            for env in envs {
-                let cells: Vec<&Recorded> =
-                    results.iter().filter(|r| &r.enforcer == e && &r.kernel == k && &r.env == env).collect();
-                if cells.is_empty() {
-                    out.push_str(&format!("| {e} | {k} | {env} | not run | |\n"));
-                    continue;
-                }
-                let held = cells.iter().filter(|r| r.state == "pass").count();
-                // Red cells grouped by the note that explains them.
-                let mut why: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-                for r in cells.iter().filter(|r| r.state != "pass") {
-                    let reason = match notes.iter().find(|n| n.explains(r)) {
-                        Some(n) => format!("{} ([source]({}))", n.why.trim(), n.see),
-                        None if r.state == "nothing-checked" => format!("checked nothing: {}", r.detail),
-                        None => format!("unexplained {}: {}", r.state, r.detail),
-                    };
-                    why.entry(reason).or_default().push(&r.scenario);
-                }
-                let red: Vec<String> = why
-                    .iter()
-                    .map(|(reason, scs)| {
-                        // A reason shared by most of the suite is counted, not listed.
-                        let names = match scs.len() {
-                            n if n > LISTED => format!("{n} scenarios"),
-                            _ => scs.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
-                        };
-                        format!("{names}: {}", reason.replace('|', "\\|"))
-                    })
-                    .collect();
-                out.push_str(&format!("| {e} | {k} | {env} | {held}/{} | {} |\n", cells.len(), red.join("<br>")));
+        out.push_str(&format!("| {e} |"));
+        for (k, env) in &columns {
+            let cells: Vec<&Recorded> =
+                results.iter().filter(|r| &r.enforcer == e && &r.kernel == *k && &r.env == *env).collect();
+            if cells.is_empty() {
+                out.push_str(" – |");
+                continue;
             }
+            let held = cells.iter().filter(|r| r.state == "pass").count();
+            // A cell's reasons in the order of their text, so a note's number does not depend
+            // on the order the cells were recorded in.
+            let mine: std::collections::BTreeSet<String> =
+                cells.iter().filter(|r| r.state != "pass").map(|r| reason(r, notes)).collect();
+            let mut points: Vec<usize> = Vec::new();
+            for reason in mine {
+                points.push(match reasons.iter().position(|x| *x == reason) {
+                    Some(i) => i + 1,
+                    None => {
+                        reasons.push(reason);
+                        reasons.len()
+                    }
+                });
+            }
+            points.sort_unstable();
+            let marks = match points.is_empty() {
+                true => String::new(),
+                false => {
+                    format!(" <sup>{}</sup>", points.iter().map(usize::to_string).collect::<Vec<_>>().join(", "))
+                }
+            };
+            out.push_str(&format!(" {held}/{}{marks} |", cells.len()));
         }
+        out.push('\n');
+    }
+    out.push_str(
+        "\nEach cell: the scenarios that held / those run (– not run); the numbers point to why the others did not:\n\n",
+    );
+    for (i, r) in reasons.iter().enumerate() {
+        out.push_str(&format!("{}. {r}\n", i + 1));
     }
     out
+}
+
+/// Why a red cell is red, in one line: its note's reason and source, else what it failed on.
+fn reason(r: &Recorded, notes: &[Note]) -> String {
+    let text = match notes.iter().find(|n| n.explains(r)) {
+        Some(n) => format!("{} ([source]({}))", n.why.split_whitespace().collect::<Vec<_>>().join(" "), n.see),
+        None if r.state == "nothing-checked" => format!("checked nothing: {}", r.detail),
+        None => format!("unexplained {}: {}", r.state, r.detail),
+    };
+    text.replace('\n', " ")
 }
 
 #[cfg(test)]
@@ -298,15 +356,21 @@ mod tests {
     }
 
     #[test]
-    fn red_cells_say_why_and_unrun_cells_say_so() {
+    fn red_cells_point_to_their_reasons_and_unrun_cells_say_so() {
         let notes: Vec<Note> = serde_yaml::from_str(
             "- {enforcer: e, scenarios: [b], why: 'drops TCP rules', see: 'https://example.org/src.c'}\n",
         )
         .unwrap();
         let results = vec![rec("a", "pass", ""), rec("b", "fail", "x"), rec("c", "fail", "connect: allowed")];
         let t = render(&["e".into()], &["k".into()], &["bare".into(), "docker".into()], &results, &notes);
-        assert!(t.contains("| e | k | bare | 1/3 | `b`: drops TCP rules ([source](https://example.org/src.c))<br>`c`: unexplained fail: connect: allowed |"), "{t}");
-        assert!(t.contains("| e | k | docker | not run | |"), "{t}");
+        assert!(t.starts_with("| enforcer | k<br>bare | k<br>docker |\n| --- | :---: | :---: |\n"), "{t}");
+        assert!(t.contains("| e | 1/3 <sup>1, 2</sup> | – |\n"), "{t}");
+        assert!(
+            t.contains(
+                "\n1. drops TCP rules ([source](https://example.org/src.c))\n2. unexplained fail: connect: allowed\n"
+            ),
+            "{t}"
+        );
     }
 
     /// A note about one way of failing does not explain another.
@@ -320,15 +384,30 @@ mod tests {
             rec("b", "fail", "probe read: succeeded"),
         ];
         let t = render(&["e".into()], &["k".into()], &["bare".into()], &results, &notes);
-        assert!(t.contains("`a`: silent ([source](s))<br>`b`: unexplained fail: probe read: succeeded"), "{t}");
+        assert!(t.contains("1. silent ([source](s))\n2. unexplained fail: probe read: succeeded\n"), "{t}");
+    }
+
+    /// A reason shared by many cells and enforcers is one note, every cell pointing to it.
+    #[test]
+    fn each_distinct_reason_is_one_note() {
+        let notes: Vec<Note> = serde_yaml::from_str(
+            "- {enforcer: e, why: 'fails closed', see: 's'}\n- {enforcer: f, why: 'fails closed', see: 's'}\n",
+        )
+        .unwrap();
+        let mut results: Vec<Recorded> = (0..7).map(|i| rec(&format!("s{i}"), "fail", "")).collect();
+        for r in (0..7).map(|i| rec(&format!("s{i}"), "fail", "")) {
+            results.push(Recorded { enforcer: "f".into(), env: "docker".into(), ..r });
+        }
+        let t = render(&["e".into(), "f".into()], &["k".into()], &["bare".into(), "docker".into()], &results, &notes);
+        assert!(t.contains("| e | 0/7 <sup>1</sup> | – |\n| f | – | 0/7 <sup>1</sup> |\n"), "{t}");
+        assert_eq!(t.matches("fails closed").count(), 1, "{t}");
     }
 
     #[test]
-    fn a_reason_shared_by_many_scenarios_counts_them() {
-        let notes: Vec<Note> = serde_yaml::from_str("- {enforcer: e, why: 'fails closed', see: 's'}\n").unwrap();
-        let results: Vec<Recorded> = (0..7).map(|i| rec(&format!("s{i}"), "fail", "")).collect();
-        let t = render(&["e".into()], &["k".into()], &["bare".into()], &results, &notes);
-        assert!(t.contains("| e | k | bare | 0/7 | 7 scenarios: fails closed ([source](s)) |"), "{t}");
+    fn an_environment_run_besides_the_defaults_gets_rows() {
+        let mut r = rec("a", "pass", "");
+        r.env = "docker-26.1.5".into();
+        assert_eq!(table_envs(&[r.clone(), r, rec("b", "pass", "")]), ["bare", "docker-20.10.5", "docker-26.1.5"]);
     }
 
     #[test]

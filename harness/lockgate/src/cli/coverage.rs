@@ -1,8 +1,13 @@
 //! `lockgate coverage`: which Landlock right is checked where — right × first ABI × probe ×
 //! known-bad mode × the kernels whose recorded snapshots show it checked. Made from the rights
 //! catalogue (`lockgate_protocol::rights`), the shipped `scenarios/right-*.yaml` and the
-//! reference enforcer's snapshots, so the README's table cannot drift from what ran:
-//! `--readme` rewrites the table between its markers, `--check` fails when it is stale.
+//! reference enforcer's snapshots, so the book's table (`book/src/reference/coverage.md`) cannot
+//! drift from what ran: `--book` rewrites the table between its markers, `--check` fails when it
+//! is stale.
+//!
+//! Below it, the same for the enforcer's own seccomp filter (issue 25): each probe of what a
+//! filter decides × the filter's known-bad modes it catches × the shipped scenarios that state a
+//! filter (`seccomp:`) and expect it × the kernels whose snapshots show it checked.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -10,16 +15,18 @@ use lockgate_protocol::rights::Right;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const BEGIN: &str = "<!-- coverage:begin (cargo xtask coverage --readme) -->";
+const BEGIN: &str = "<!-- coverage:begin (cargo xtask coverage --book) -->";
+/// The book's page that holds the table, in the project.
+const PAGE: &str = "book/src/reference/coverage.md";
 const END: &str = "<!-- coverage:end -->";
 
 #[derive(Debug, Clone, Args)]
 pub struct CoverageArgs {
-    /// Rewrite the table in README.md.
+    /// Rewrite the table in the book's coverage page (book/src/reference/coverage.md).
     #[arg(long)]
-    pub readme: bool,
-    /// Fail when README.md's table differs from what the snapshots say.
-    #[arg(long, conflicts_with = "readme")]
+    pub book: bool,
+    /// Fail when the book's table differs from what the snapshots say.
+    #[arg(long, conflicts_with = "book")]
     pub check: bool,
 }
 
@@ -37,6 +44,11 @@ struct Cell {
 
 /// Reads the fields the table needs from one snapshot (insta's YAML, stable fields only).
 fn read_cell(text: &str, op: &str) -> Cell {
+    read_cell_by(text, &format!("probe {op} "))
+}
+
+/// The same, counting the expectations whose text starts with `prefix`.
+fn read_cell_by(text: &str, prefix: &str) -> Cell {
     let mut cell = Cell::default();
     let mut on_probe = false;
     for line in text.lines() {
@@ -47,7 +59,7 @@ fn read_cell(text: &str, op: &str) -> Cell {
         } else if let Some(v) = line.strip_prefix("landlock: ABI ") {
             cell.abi = v.trim().parse().ok();
         } else if let Some(v) = line.strip_prefix("- expect: ") {
-            on_probe = v.starts_with(&format!("probe {op} "));
+            on_probe = v.starts_with(prefix);
         } else if let Some(v) = line.trim().strip_prefix("status: ") {
             match v.trim() {
                 "pass" if on_probe => cell.probe_passed += 1,
@@ -59,20 +71,138 @@ fn read_cell(text: &str, op: &str) -> Cell {
     cell
 }
 
-/// The Markdown table.
-pub fn table(root: &Path) -> Result<String> {
+/// The probes of what a seccomp filter decides, as a scenario's expectation starts (`probe
+/// socket AF_INET …`), each with the filter's known-bad modes (`known_bad::FILTER_FAULTS`) that
+/// it catches in the mutation gate's scenario, and what it asks.
+const FILTER_PROBES: [(&str, &[&str], &str); 18] = [
+    (
+        "socket AF_INET ",
+        &["inet-allowed", "no-filter", "filter-other-thread"],
+        "an inet socket where the network is closed (the filter is on the command's thread at all)",
+    ),
+    ("socket AF_NETLINK SOCK_RAW NETLINK_SOCK_DIAG", &["all-netlink"], "a netlink protocol beside the one allowed"),
+    ("socket AF_UNIX ", &[], "a unix socket (sandbox-runtime denies it, Codex's intent allows it)"),
+    ("socket AF_VSOCK ", &[], "a VM socket, which no network namespace fences"),
+    (
+        "socket@i386 ",
+        &["no-arch-check"],
+        "the same call through the i386 entry (`int 0x80`): killed by the architecture check",
+    ),
+    ("socket@x32 ", &["x32-allowed"], "the same call with the x32 bit: denied"),
+    ("clone3 0", &["clone3-eperm", "stacked-wrong-order"], "clone3 answered ENOSYS, so that libc falls back to clone"),
+    ("clone3 CLONE_NEWUSER", &["clone3-unfiltered"], "a user namespace through clone3, whose flags no filter reads"),
+    ("clone CLONE_NEWUSER", &[], "a user namespace through clone, by its flags"),
+    ("syscall unshare ", &[], "a namespace through unshare, by its flags"),
+    ("syscall connect -1", &[], "a call on a socket, on a bad descriptor (EBADF without the filter)"),
+    ("ptrace_", &[], "ptrace"),
+    ("io_uring_setup", &[], "io_uring, whose operations pass a filter unseen"),
+    ("memfd_exec", &[], "executing an anonymous memory file"),
+    ("execveat_empty_path ", &[], "execveat with AT_EMPTY_PATH"),
+    ("bpf", &[], "loading BPF"),
+    ("seccomp", &[], "stacking another filter"),
+    (
+        "create /sandbox/x → denied",
+        &["landlock-other-thread"],
+        "the Landlock ruleset beside the filter, on the command's thread",
+    ),
+];
+
+/// The snapshots whose file name starts with one of `prefixes`.
+fn snapshots_of(root: &Path, prefixes: &[String]) -> Result<Vec<(String, String)>> {
     let snapshots = root.join("scenarios/snapshots");
     let mut files: Vec<(String, String)> = Vec::new();
     for entry in std::fs::read_dir(&snapshots).with_context(|| format!("cannot read {}", snapshots.display()))? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        if name.starts_with("right-") && name.ends_with(".snap") {
+        if prefixes.iter().any(|p| name.starts_with(p.as_str())) && name.ends_with(".snap") {
             files.push((name, std::fs::read_to_string(&path)?));
         }
     }
+    files.sort();
+    Ok(files)
+}
+
+/// "kernel: number of environments, …" of the cells that checked something.
+fn checked_on(checked: &BTreeMap<String, Vec<String>>) -> String {
+    if checked.is_empty() {
+        return "not yet recorded".to_string();
+    }
+    checked.iter().map(|(k, envs)| format!("{k}: {}", envs.len())).collect::<Vec<_>>().join(", ")
+}
+
+/// The shipped scenarios that state a filter of the enforcer's (`seccomp:` in their policy).
+fn filter_scenarios(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join("scenarios");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".yaml")) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path)?;
+        if text.lines().any(|l| l.trim_start().starts_with("seccomp:") && l.starts_with("  ")) {
+            out.push(name.to_string());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The filter's table: a probe is checked in a cell where an expectation on it passed (not
+/// skipped) and nothing in the cell failed.
+fn filter_table(root: &Path) -> Result<String> {
+    let scenarios = filter_scenarios(root)?;
+    if !scenarios.contains(&super::known_bad::SECCOMP_SCENARIO.to_string()) {
+        bail!("scenarios/{}.yaml is missing: the filter's known-bad modes run it", super::known_bad::SECCOMP_SCENARIO);
+    }
+    let files = snapshots_of(root, &scenarios.iter().map(|s| format!("{s}@")).collect::<Vec<_>>())?;
     let mut out = String::from(
-        "| right | first ABI | probe | known-bad mode | scenario | checked on (kernel: environments) |\n\
-         | --- | --- | --- | --- | --- | --- |\n",
+        "| filter probe | what it asks | known-bad modes it catches | scenarios | checked on (kernel: environments) |\n\
+         | --- | --- | --- | --- | --- |\n",
+    );
+    for (prefix, modes, what) in FILTER_PROBES {
+        let mut checked: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut used: Vec<&str> = Vec::new();
+        for (name, text) in &files {
+            let cell = read_cell_by(text, &format!("probe {prefix}"));
+            if cell.probe_passed > 0 && !cell.failed {
+                let envs = checked.entry(cell.kernel).or_default();
+                if !envs.contains(&cell.env) {
+                    envs.push(cell.env);
+                }
+                let scenario = name.split('@').next().unwrap_or_default();
+                if let Some(s) = scenarios.iter().find(|s| s.as_str() == scenario) {
+                    if !used.contains(&s.as_str()) {
+                        used.push(s);
+                    }
+                }
+            }
+        }
+        let modes = if modes.is_empty() {
+            "—".to_string()
+        } else {
+            modes.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+        };
+        let used = if used.is_empty() {
+            "—".to_string()
+        } else {
+            used.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+        };
+        out.push_str(&format!("| `{}` | {what} | {modes} | {used} | {} |\n", prefix.trim_end(), checked_on(&checked)));
+    }
+    Ok(out)
+}
+
+/// The Markdown tables: the Landlock rights, then the seccomp filter.
+pub fn table(root: &Path) -> Result<String> {
+    Ok(format!("{}\n{}", rights_table(root)?, filter_table(root)?))
+}
+
+fn rights_table(root: &Path) -> Result<String> {
+    let files = snapshots_of(root, &["right-".to_string()])?;
+    let mut out = String::from(
+        "| right | first ABI | probe | other probes | known-bad mode | scenario | checked on (kernel: environments) |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for right in Right::ALL {
         let scenario = right.scenario();
@@ -89,13 +219,11 @@ pub fn table(root: &Path) -> Result<String> {
                 checked.entry(cell.kernel).or_default().push(cell.env);
             }
         }
-        let kernels = if checked.is_empty() {
-            "not yet recorded".to_string()
-        } else {
-            checked.iter().map(|(k, envs)| format!("{k}: {}", envs.len())).collect::<Vec<_>>().join(", ")
-        };
+        let kernels = checked_on(&checked);
+        let others: Vec<String> = right.other_probes().iter().map(|p| format!("`{}`", p.name())).collect();
+        let others = if others.is_empty() { "—".to_string() } else { others.join(", ") };
         out.push_str(&format!(
-            "| `{}` | {} | `{op}` | `{}` | `{scenario}` | {kernels} |\n",
+            "| `{}` | {} | `{op}` | {others} | `{}` | `{scenario}` | {kernels} |\n",
             right.constant(),
             right.abi(),
             right.fault()
@@ -107,25 +235,25 @@ pub fn table(root: &Path) -> Result<String> {
 pub(super) fn run(project: &super::project::Project, args: &CoverageArgs) -> Result<bool> {
     let root = &project.root;
     let table = table(root)?;
-    if !args.readme && !args.check {
+    if !args.book && !args.check {
         print!("{table}");
         return Ok(true);
     }
-    let readme_path = root.join("README.md");
-    let readme = std::fs::read_to_string(&readme_path)?;
-    let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {
-        bail!("README.md has no coverage markers: put `{BEGIN}` and `{END}` where the table goes");
+    let page_path = root.join(PAGE);
+    let page = std::fs::read_to_string(&page_path).with_context(|| format!("cannot read {}", page_path.display()))?;
+    let (Some(b), Some(e)) = (page.find(BEGIN), page.find(END)) else {
+        bail!("{PAGE} has no coverage markers: put `{BEGIN}` and `{END}` where the table goes");
     };
-    let updated = format!("{}{BEGIN}\n{table}{}", &readme[..b], &readme[e..]);
+    let updated = format!("{}{BEGIN}\n{table}{}", &page[..b], &page[e..]);
     if args.check {
-        if updated != readme {
-            println!("README.md's coverage table is stale: run `{}`", crate::invocation::command("coverage --readme"));
+        if updated != page {
+            println!("{PAGE}: the coverage table is stale: run `{}`", crate::invocation::command("coverage --book"));
             return Ok(false);
         }
         return Ok(true);
     }
-    std::fs::write(&readme_path, updated)?;
-    println!("README.md: coverage table rewritten ({} rights)", Right::ALL.len());
+    std::fs::write(&page_path, updated)?;
+    println!("{PAGE}: coverage table rewritten ({} rights)", Right::ALL.len());
     Ok(true)
 }
 
@@ -152,5 +280,29 @@ mod tests {
         for right in Right::ALL {
             assert!(table.contains(&format!("`{}`", right.constant())), "{right:?}");
         }
+    }
+
+    /// Every known-bad mode of the filter is caught by a probe the table lists.
+    #[test]
+    fn every_filter_mode_has_its_probe() {
+        for mode in super::super::known_bad::FILTER_FAULTS {
+            assert!(
+                FILTER_PROBES.iter().any(|(_, modes, _)| modes.contains(&mode)),
+                "{mode} has no probe in the table"
+            );
+        }
+        let root = crate::supply::guest::workspace_root();
+        let table = table(&root).unwrap();
+        assert!(table.contains("| `socket@i386` |"), "{table}");
+        assert!(table.contains("`openshell-seccomp`"), "{table}");
+    }
+
+    /// A filter probe counts where its expectation passed, by prefix: `socket AF_INET ` is not
+    /// `socket AF_INET6`.
+    #[test]
+    fn a_filter_probe_is_read_by_its_prefix() {
+        let snap = "kernel: k\nenvironment: bare\nexpectations:\n- expect: probe socket AF_INET6 SOCK_DGRAM → denied EPERM by filter\n  status: pass\n- expect: probe socket AF_INET SOCK_STREAM → denied EPERM by filter\n  status: skipped\n";
+        assert_eq!(read_cell_by(snap, "probe socket AF_INET ").probe_passed, 0);
+        assert_eq!(read_cell_by(snap, "probe socket AF_INET6").probe_passed, 1);
     }
 }

@@ -1,17 +1,18 @@
 //! `lockgate enforcers fetch [NAME…]`: fetch or build every external enforcer whose adapter
 //! (`enforcers/*.yaml`) says `binary: {fetch: …}`, pinned by the digest its adapter records
 //! (`crate::enforcer::fetch`), into lockgate's cache; then check that each really calls
-//! Landlock (the number of `landlock_create_ruleset` loaded for a system call in its code).
+//! Landlock (the number of `landlock_create_ruleset` loaded for a system call in its code) or
+//! installs a seccomp filter of its own (`seccomp` or `prctl(PR_SET_SECCOMP, …)` in its code).
 
 use super::project::Project;
-use crate::supply::recipe::calls_landlock;
+use crate::supply::recipe::{calls_landlock, installs_seccomp_filter};
 use anyhow::{bail, Result};
 use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub(super) enum EnforcersCmd {
     /// Fetch or build the enforcers whose adapters say `binary: {fetch: …}` (default: all), pinned,
-    /// into lockgate's cache, and check that each calls Landlock.
+    /// into lockgate's cache, and check that each calls Landlock or installs a seccomp filter.
     Fetch {
         /// Adapter names; default: every adapter with a fetched binary.
         names: Vec<String>,
@@ -43,13 +44,17 @@ fn fetch(project: &Project, names: &[String]) -> Result<bool> {
         match recipe.fetch(name, &mut supply) {
             Ok(path) => {
                 let digest = crate::cache::sha256_file(&path)?;
-                let landlock = if calls_landlock(&path)? {
-                    "calls landlock_create_ruleset"
-                } else {
-                    ok = false;
-                    "NEVER loads the number of landlock_create_ruleset: is this a Landlock enforcer?"
+                let (landlock, filter) = (calls_landlock(&path)?, installs_seccomp_filter(&path)?);
+                let what = match (landlock, filter) {
+                    (true, true) => "calls landlock_create_ruleset and installs a seccomp filter",
+                    (true, false) => "calls landlock_create_ruleset",
+                    (false, true) => "installs a seccomp filter (no Landlock)",
+                    (false, false) => {
+                        ok = false;
+                        "NEVER loads the number of landlock_create_ruleset nor installs a seccomp filter: is this a sandbox enforcer?"
+                    }
                 };
-                println!("  {} (sha256 {digest}): {landlock}", path.display());
+                println!("  {} (sha256 {digest}): {what}", path.display());
             }
             Err(e) => {
                 ok = false;

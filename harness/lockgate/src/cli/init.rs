@@ -1,7 +1,7 @@
 //! `lockgate init [DIR]`: a minimal project that `lockgate check` accepts and `lockgate run`
 //! runs — `lockgate.yaml` (which enforcer: lockgate's reference until yours is wired in), one
 //! scenario, and an adapter skeleton for the project's own enforcer, each file commented with
-//! what to change. It never overwrites a file: a directory that already holds any of them is
+//! what to change and naming its JSON Schema (written into `schemas/`) for editors. It never overwrites a file: a directory that already holds any of them is
 //! refused, naming it.
 
 use super::project::Project;
@@ -17,6 +17,7 @@ pub(super) struct InitArgs {
 }
 
 const LOCKGATE_YAML: &str = "\
+# yaml-language-server: $schema=schemas/lockgate.schema.json
 # The enforcer `lockgate run` tests unless told otherwise (`--enforcer NAME` names another):
 # `reference` is lockgate's own reference enforcer. Once enforcers/my-enforcer.yaml points at
 # your enforcer, write `enforcer: my-enforcer`.
@@ -24,6 +25,7 @@ enforcer: reference
 ";
 
 const SCENARIO: &str = "\
+# yaml-language-server: $schema=../schemas/scenario.schema.json
 # A scenario: a policy, and what must be denied or allowed under it. lockgate runs every step
 # twice, as the same user, with and without the enforcer (the control run), so a denial is
 # attributed: `by: sandbox` holds only when the control run was allowed.
@@ -54,6 +56,7 @@ expect:
 ";
 
 const ADAPTER: &str = "\
+# yaml-language-server: $schema=../schemas/adapter.schema.json
 # How lockgate starts your enforcer; `lockgate run --enforcer my-enforcer` tests it. Change the
 # binary, the invocation and the claim rules to your enforcer's, then `lockgate check`.
 name: my-enforcer
@@ -77,11 +80,14 @@ claim:
 
 pub(super) fn run(project: &Project, args: &InitArgs) -> Result<bool> {
     let dir = args.dir.clone().unwrap_or_else(|| project.root.clone());
-    let files = [
+    // The schemas the files' first lines name, so that an editor completes and checks them.
+    let schemas = crate::model::schema::all();
+    let mut files: Vec<(PathBuf, &str)> = vec![
         (dir.join("lockgate.yaml"), LOCKGATE_YAML),
         (dir.join("scenarios/read-only-tree.yaml"), SCENARIO),
         (dir.join("enforcers/my-enforcer.yaml"), ADAPTER),
     ];
+    files.extend(schemas.iter().map(|s| (dir.join("schemas").join(s.file), s.text.as_str())));
     if let Some((existing, _)) = files.iter().find(|(p, _)| p.exists()) {
         bail!("{} already exists: init writes a new project and never overwrites a file", existing.display());
     }

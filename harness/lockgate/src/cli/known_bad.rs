@@ -53,10 +53,10 @@ struct Mode {
 }
 
 /// The shipped scenario of OpenShell's documented filter, which the filter's modes run.
-const SECCOMP_SCENARIO: &str = "openshell-seccomp";
+pub(super) const SECCOMP_SCENARIO: &str = "openshell-seccomp";
 
 /// The reference enforcer's filter faults, in its order (`FilterFault::ALL`).
-const FILTER_FAULTS: [&str; 10] = [
+pub(super) const FILTER_FAULTS: [&str; 10] = [
     "no-filter",
     "no-arch-check",
     "x32-allowed",
@@ -72,6 +72,17 @@ const FILTER_FAULTS: [&str; 10] = [
 impl Mode {
     fn whole_suite(name: &str, matters: fn(Option<u32>) -> bool) -> Mode {
         Mode { name: name.into(), matters: Box::new(matters), scenarios: Vec::new(), changes: |_, _| true, needs: None }
+    }
+
+    /// A mode that runs one scenario of its own.
+    fn own_scenario(name: &str, scenario: &str, matters: fn(Option<u32>) -> bool) -> Mode {
+        Mode {
+            name: name.into(),
+            matters: Box::new(matters),
+            scenarios: vec![scenario.into()],
+            changes: |_, _| true,
+            needs: None,
+        }
     }
 
     fn changing(self, changes: fn(&Scenario, Option<u32>) -> bool) -> Mode {
@@ -122,6 +133,14 @@ fn modes() -> Vec<Mode> {
         // restrict_self without no_new_privs or CAP_SYS_ADMIN is EPERM on every ABI; the bare
         // environment starts the enforcer without no_new_privs, so it runs unconfined.
         Mode::whole_suite("no-nnp", |abi| abi.is_some()),
+        // A descriptor left open read-write on a rule file crosses execve into the command on
+        // every kernel, Landlock or not: inherited-descriptor's `inherited_write` finds it.
+        Mode::own_scenario("leak-fd", "inherited-descriptor", |_| true),
+        // A handled set made of what the rules grant leaves make_reg and truncate unhandled in
+        // rights-per-rule (no rule grants them); write_file read as every write right grants
+        // them on /work: `create /work/new` goes through on every ABI.
+        Mode::own_scenario("handled-from-rules", "rights-per-rule", |abi| abi.is_some()),
+        Mode::own_scenario("write-implies-all", "rights-per-rule", |abi| abi.is_some()),
     ];
     // One right forgotten (or one scope not set): it matters from the ABI that brought the
     // right, and its own scenario (right-<name>) shows it.
@@ -466,7 +485,7 @@ fn print_details(names: &[&str], correct: &[Seen], rows: &[Vec<Seen>], seconds: 
 }
 
 /// One row per enforcer (correct, then each mode and environment), one column per kernel: a
-/// Markdown table, as the README shows it.
+/// Markdown table, as the book's mutation-gate chapter shows it.
 fn print_table(kernels: &[(String, Option<u32>)], correct: &[Seen], rows: &[Vec<Seen>]) {
     let width = columns().iter().map(String::len).max().unwrap_or(7).max(7);
     let cols: Vec<usize> = kernels.iter().map(|(n, _)| n.len().max(6)).collect();
@@ -524,7 +543,8 @@ mod tests {
         let matters = |name: &str, abi| (modes.iter().find(|m| m.name == name).unwrap().matters)(abi);
         for m in &modes {
             let filter = m.scenarios == [SECCOMP_SCENARIO] && m.name != "landlock-other-thread";
-            assert_eq!((m.matters)(None), m.name == "ignore-status" || filter, "{} without Landlock", m.name);
+            let everywhere = m.name == "ignore-status" || m.name == "leak-fd" || filter;
+            assert_eq!((m.matters)(None), everywhere, "{} without Landlock", m.name);
         }
         for m in modes.iter().take(5) {
             assert!((m.matters)(Some(1)), "{} on ABI 1", m.name);
@@ -537,7 +557,8 @@ mod tests {
         assert!(matters("no-make-char", Some(1)));
     }
 
-    /// Each right's mode runs its own scenario, which is shipped.
+    /// Each right's mode (and leak-fd, handled-from-rules, write-implies-all) runs its own
+    /// scenario, which is shipped.
     #[test]
     fn right_modes_run_shipped_scenarios() {
         let root = crate::supply::guest::workspace_root();

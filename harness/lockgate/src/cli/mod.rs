@@ -52,7 +52,7 @@ pub struct Command {
 enum Sub {
     /// Boot the kernel matrix, run the scenarios, judge and snapshot them.
     #[command(visible_alias = "vm-test")]
-    Run(VmTestArgs),
+    Run(Box<VmTestArgs>),
     /// Check the project's files without booting anything: every error at once, each with its
     /// file, line and field (for editors and pre-commit hooks).
     Check,
@@ -102,16 +102,22 @@ pub fn main(project: Option<PathBuf>) -> ! {
     std::process::exit(dispatch(std::env::args_os(), project.as_deref(), how))
 }
 
+/// The command line as clap parses it, named as `how` invoked lockgate: what `--help` prints
+/// (lockgate's xtask renders the book's command-line page from it).
+pub fn command(how: Invocation) -> clap::Command {
+    let cmd = Command::command()
+        .mut_subcommand("run", |r| r.mut_arg("enforcer_fault", |a| a.long_help(run::fault_modes_help())));
+    match how {
+        Invocation::Xtask => cmd.name("cargo xtask").bin_name("cargo xtask"),
+        _ => cmd,
+    }
+}
+
 /// Run the command line `args` (its first word is the program's name) as `how` invoked it, in
 /// `project` when `--project` is not given; returns the exit status.
 pub fn dispatch(args: impl IntoIterator<Item = OsString>, project: Option<&Path>, how: Invocation) -> i32 {
     crate::invocation::set(how);
-    let mut cmd = Command::command()
-        .mut_subcommand("run", |r| r.mut_arg("enforcer_fault", |a| a.long_help(run::fault_modes_help())));
-    if how == Invocation::Xtask {
-        cmd = cmd.name("cargo xtask").bin_name("cargo xtask");
-    }
-    let cli = match cmd.try_get_matches_from(args).and_then(|m| Command::from_arg_matches(&m)) {
+    let cli = match command(how).try_get_matches_from(args).and_then(|m| Command::from_arg_matches(&m)) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -122,7 +128,7 @@ pub fn dispatch(args: impl IntoIterator<Item = OsString>, project: Option<&Path>
     let root = cli.project.or_else(|| project.map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."));
     let p = Project::new(root, explicit);
     let result = match cli.cmd {
-        Sub::Run(args) => run::run(&p, args),
+        Sub::Run(args) => run::run(&p, *args),
         Sub::Check => check::run(&p),
         Sub::Init(args) => init::run(&p, &args),
         Sub::Kernels { cmd } => kernels::run(&p, cmd),

@@ -69,6 +69,12 @@ pub struct VmTestArgs {
     /// Write a Markdown summary to PATH (it is also appended to $GITHUB_STEP_SUMMARY when set).
     #[arg(long, value_name = "PATH")]
     pub markdown: Option<PathBuf>,
+    /// Write the HTML report to PATH: one self-contained page, the matrix as a grid, each cell
+    /// opening its explanation, reproduce command and output. Default: `lockgate-report.html`
+    /// beside the JUnit report (or the Markdown summary) when one is asked for, else
+    /// `report.html` beside the cells' output files (the snapshots' directory).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 }
 
 impl VmTestArgs {
@@ -117,6 +123,10 @@ impl VmTestArgs {
                     || crate::report::junit::render(&r.cells),
                     || crate::report::markdown::render(&r, &self.repro_flags()),
                 )?;
+                self.write_html(
+                    self.html_path(&r.evidence_dir),
+                    &crate::report::html::render(&r, &self.repro_flags()),
+                )?;
                 Ok(ok)
             }
             Err(e) => {
@@ -126,6 +136,12 @@ impl VmTestArgs {
                     || crate::report::markdown::render_run_error(&text),
                 ) {
                     crate::event::emit(crate::event::Event::Warning(format!("{w:#}")));
+                }
+                // Beside the other reports; a run that failed this early has no evidence files.
+                if let Some(path) = self.asked_html_path() {
+                    if let Err(w) = self.write_html(path, &crate::report::html::render_run_error(&text)) {
+                        crate::event::emit(crate::event::Event::Warning(format!("{w:#}")));
+                    }
                 }
                 Err(e)
             }
@@ -149,6 +165,32 @@ impl VmTestArgs {
             flags.extend(["--project".to_string(), r.display().to_string()]);
         }
         flags
+    }
+
+    /// Where the HTML report goes: `--html`, else beside the JUnit report or the Markdown
+    /// summary, else beside the cells' output files.
+    pub fn html_path(&self, evidence_dir: &std::path::Path) -> PathBuf {
+        self.asked_html_path().unwrap_or_else(|| evidence_dir.join("report.html"))
+    }
+
+    /// `--html`, else `lockgate-report.html` beside the JUnit report or the Markdown summary.
+    fn asked_html_path(&self) -> Option<PathBuf> {
+        let beside = self.junit.as_ref().or(self.markdown.as_ref()).map(|p| match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.join("lockgate-report.html"),
+            _ => PathBuf::from("lockgate-report.html"),
+        });
+        self.html.clone().or(beside)
+    }
+
+    fn write_html(&self, path: PathBuf, page: &str) -> anyhow::Result<()> {
+        use anyhow::Context;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {} for the HTML report", dir.display()))?;
+        }
+        std::fs::write(&path, page).with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
+        crate::event::emit(crate::event::Event::ReportWritten { what: "HTML report".to_string(), path });
+        Ok(())
     }
 
     fn write_reports(&self, junit: impl FnOnce() -> String, markdown: impl FnOnce() -> String) -> anyhow::Result<()> {
@@ -255,17 +297,7 @@ pub fn print_report_with(r: &RunReport, repro_flags: &[String]) -> bool {
             continue;
         }
         match &c.outcome {
-            Ok(v) if !v.passed() => {
-                let preflight = r.kernels.iter().find(|k| k.name == c.kernel).and_then(|k| k.preflight.as_ref());
-                let ctx = crate::report::failure::Context {
-                    release: preflight.map(|p| p.release.clone()),
-                    kernel_landlock: preflight.map(|p| p.landlock.to_string()),
-                    lsm: preflight.map(|p| p.lsm_seen()),
-                    enforcer: r.enforcer.clone(),
-                    environment: r.environments.get(&c.env).cloned(),
-                };
-                print!("\n{}", crate::report::failure::render(v, &ctx));
-            }
+            Ok(v) if !v.passed() => print!("\n{}", crate::report::failure::render(v, &r.failure_context(c))),
             Err(e) => println!("\nERROR {}@{}@{}:\n{e}", c.scenario, c.kernel, c.env),
             _ => {}
         }
@@ -361,5 +393,17 @@ mod tests {
         let e = Cli::try_parse_from(["lockgate", "-j", "0"]).err().expect("-j 0 is an error").to_string();
         assert!(e.contains("0 guests would boot nothing: give at least 1"), "{e}");
         assert_eq!(Cli::try_parse_from(["lockgate", "-j", "2"]).unwrap().args.jobs, Some(2));
+    }
+
+    /// The HTML report goes where `--html` says, else beside the JUnit report (or the Markdown
+    /// summary), else beside the cells' output files.
+    #[test]
+    fn the_html_report_goes_beside_the_other_reports() {
+        let evidence = std::path::Path::new("/p/scenarios/snapshots");
+        let at = |argv: &[&str]| Cli::try_parse_from(argv).unwrap().args.html_path(evidence);
+        assert_eq!(at(&["lockgate"]), evidence.join("report.html"));
+        assert_eq!(at(&["lockgate", "--junit", "out/j.xml"]), PathBuf::from("out/lockgate-report.html"));
+        assert_eq!(at(&["lockgate", "--markdown", "s.md"]), PathBuf::from("lockgate-report.html"));
+        assert_eq!(at(&["lockgate", "--junit", "out/j.xml", "--html", "r.html"]), PathBuf::from("r.html"));
     }
 }

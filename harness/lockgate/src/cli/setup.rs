@@ -1,5 +1,5 @@
 //! Host set-up: the tools a run needs, installed through apt when we are root and they are
-//! missing, so that the README's commands work on a fresh machine.
+//! missing, so that the book's commands work on a fresh machine.
 
 use anyhow::{bail, Context, Result};
 use std::process::Command;
@@ -157,6 +157,17 @@ fn conflict_message(names: &[String], conflicts: &[Conflict]) -> String {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// A headless browser and its WebDriver, for lockgate's own test of the HTML report: Debian's
+/// `chromium` and `chromium-driver`, installed through apt when we are root and either is
+/// missing (a machine with another Chrome and `chromedriver` on its PATH keeps them).
+pub fn ensure_browser() -> Result<()> {
+    let browser = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"].iter().any(|c| have(c));
+    if browser && have("chromedriver") {
+        return Ok(());
+    }
+    install_missing(&["chromium", "chromium-driver"], "the HTML report's browser test", true)
 }
 
 /// The tools a kernel build needs (`source: build:`), installed through apt when we are root.

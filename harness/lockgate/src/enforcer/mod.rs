@@ -44,9 +44,14 @@ impl PolicyFormat {
     /// What a policy in this format has no field for.
     fn cannot_express(self) -> &'static [Feature] {
         match self {
-            PolicyFormat::Openshell => {
-                &[Feature::Scoped, Feature::IoctlDev, Feature::ReadOnlyNoexec, Feature::TcpRules]
-            }
+            PolicyFormat::Openshell => &[
+                Feature::Scoped,
+                Feature::IoctlDev,
+                Feature::ReadOnlyNoexec,
+                Feature::TcpRules,
+                Feature::Rules,
+                Feature::Handled,
+            ],
             PolicyFormat::Lockgate => &[],
         }
     }
@@ -383,10 +388,12 @@ pub fn from_adapter(adapter: &crate::model::Loaded<Adapter>, text: &str) -> Resu
         // What the policy file's format has no field for cannot be expressed either.
         cannot_express: {
             let mut all = raw.cannot_express.clone();
-            if inv.style == Style::PolicyFile {
-                let format = inv.format.unwrap_or_default();
-                all.extend(format.cannot_express().iter().filter(|f| !raw.cannot_express.contains(f)));
-            }
+            let lacking: &[Feature] = match inv.style {
+                Style::PolicyFile => inv.format.unwrap_or_default().cannot_express(),
+                // No placeholder spells a rule's rights or the handled set.
+                _ => &[Feature::Rules, Feature::Handled],
+            };
+            all.extend(lacking.iter().filter(|f| !raw.cannot_express.contains(f)));
             all
         },
         native: match (&raw.native, inv.style) {
@@ -512,6 +519,8 @@ impl Enforcer {
                 Feature::ReadOnlyNoexec => policy.filesystem_policy.read_only_noexec.clear(),
                 Feature::TcpRules => policy.network = None,
                 Feature::Seccomp => policy.seccomp = None,
+                Feature::Rules => policy.filesystem_policy.rules.clear(),
+                Feature::Handled => policy.landlock.handled = None,
             }
         }
         let sc = &Scenario { policy, ..sc.clone() };

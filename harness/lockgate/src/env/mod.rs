@@ -30,6 +30,10 @@ pub struct EnvFacts {
     /// come from elsewhere for the arguments it does not match (a socket family it does not
     /// name, denied EPERM for want of CAP_NET_RAW).
     pub errno_rules: Vec<(String, String)>,
+    /// The syscalls the profile allows whatever their arguments, under the environment's
+    /// capabilities: a call of these denied EPERM in both runs was not the profile's doing (a
+    /// missing capability, Yama's ptrace_scope), whatever its default errno.
+    pub allowed: Vec<String>,
     pub profile_sha256: Option<String>,
     /// The container runs on gVisor (runsc), whose own kernel implements no Landlock.
     pub gvisor: bool,
@@ -159,6 +163,12 @@ fn facts_of(profile: Option<&Profile>, m: &ContainerManifest, digest: Option<Str
                 let errno = seccomp::errno_name(n).map(str::to_string).unwrap_or_else(|| format!("errno {n}"));
                 r.names.iter().map(move |name| (name.clone(), errno.clone()))
             })
+            .collect(),
+        allowed: converted
+            .syscalls
+            .iter()
+            .filter(|r| r.action == seccomp::Action::Allow && r.args.is_empty())
+            .flat_map(|r| r.names.iter().cloned())
             .collect(),
         profile_sha256: digest,
         gvisor: false,

@@ -48,6 +48,7 @@ mod tests {
             seccomp_errno: Some("EPERM".into()),
             allows_landlock: false,
             errno_rules: Vec::new(),
+            allowed: Vec::new(),
             profile_sha256: None,
             gvisor: false,
         };

@@ -28,6 +28,26 @@
 //!    (`filter`). The same errno cannot be told apart — the profile alone explains it — and stays
 //!    `seccomp`.
 //!
+//! 5. **A call on a bad file descriptor**: the control run was denied EBADF. The kernel looks the
+//!    descriptor up before any LSM hook (Landlock's among them) and before any permission check,
+//!    so neither Landlock nor DAC can change that answer, and the environment's profile, which
+//!    decides on the call alone, did not give it (it would have in the control run too). Another
+//!    errno in the enforced run is what a filter at syscall entry answers: the enforcer's
+//!    (`filter`). This is how a scenario probes a filter on `connect`, `sendmsg` or `setns`
+//!    without a socket or namespace to hand: `syscall connect -1 0 0`.
+//!
+//! 6. **A call the container's profile allows** whatever its arguments (under the container's
+//!    capabilities, `EnvFacts::allowed`) was not answered by the profile, even when both runs
+//!    got the profile's default errno: the same EPERM in both runs is a permission check's (a
+//!    missing CAP_NET_RAW for `socket(AF_PACKET)`, Yama's ptrace_scope for `ptrace_attach`),
+//!    `dac`, not `seccomp` ([`env_errno`]). A call the profile allows only for some arguments
+//!    keeps the default errno: the arguments are not evaluated here.
+//!
+//! 7. **A PID namespace of the enforcer's** (the runner's /proc/self/ns/pid is another than in
+//!    the control run) hides every process outside it: a signal or an attach to one
+//!    answered ESRCH is the namespace's doing, part of the sandbox but neither its filter nor its
+//!    ruleset, and stays `sandbox` ([`hidden_by_pid_ns`]).
+//!
 //! Landlock's ptrace restriction (a sandboxed process cannot trace one outside its domain, EPERM)
 //! and its refusal of every mount from inside a domain (EPERM) are EPERMs Landlock gives: a
 //! `ptrace_*` or `mount` probe denied EPERM is never `filter`: `sandbox` where the filter was seen
@@ -41,6 +61,23 @@ use lockgate_protocol::{Outcome, ProbeOp, ProbeTarget, RunObservation};
 pub fn own_filter(control: &RunObservation, enforced: &RunObservation) -> Option<bool> {
     let count = |run: &RunObservation| run.runner.as_ref().and_then(|r| r.filters());
     Some(count(enforced)? > count(control)?)
+}
+
+/// The enforcer put the runner in a PID namespace of its own: another than the control run's
+/// (/proc/self/ns/pid); `false` when either run could not say.
+pub fn own_pid_ns(control: &RunObservation, enforced: &RunObservation) -> bool {
+    let ns = |run: &RunObservation| run.runner.as_ref().and_then(|r| r.pid_ns.clone());
+    matches!((ns(control), ns(enforced)), (Some(c), Some(e)) if e != c)
+}
+
+/// Rule 7: a process outside the sandbox not found (ESRCH) by a signal or an attach from inside
+/// a PID namespace of the enforcer's was hidden by that namespace, not refused by a filter or a
+/// ruleset (neither is told apart by it): the denial stays `sandbox`.
+pub fn hidden_by_pid_ns(action: &Action, enforced: &Outcome, own_pid_ns: bool) -> bool {
+    let Action::Probe { op, .. } = action else { return false };
+    own_pid_ns
+        && matches!(op, ProbeOp::Signal | ProbeOp::PtraceAttach)
+        && matches!(enforced, Outcome::Err(e) if e == "ESRCH")
 }
 
 /// The raw syscalls (`syscall NAME …` probes) no Landlock hook sees: a sandbox filter's usual
@@ -90,7 +127,17 @@ pub fn landlock_can(action: &Action, errno: &str) -> bool {
         | ProbeOp::Clone3
         | ProbeOp::IoUringSetup
         | ProbeOp::Bpf
-        | ProbeOp::Seccomp => false,
+        | ProbeOp::Seccomp
+        // A write through a descriptor already open: Landlock decided when it was opened. An
+        // O_PATH open, FIOCLEX/FIONBIO and UDP: Landlock never checks them.
+        | ProbeOp::InheritedWrite
+        | ProbeOp::OpenPath
+        | ProbeOp::IoctlFioclex
+        | ProbeOp::IoctlFionbio
+        | ProbeOp::UdpBind
+        | ProbeOp::MemfdFtruncate => false,
+        ProbeOp::RenameExchange => matches!(errno, "EACCES" | "EXDEV"),
+        ProbeOp::OpenTrunc | ProbeOp::Tcp6Bind | ProbeOp::Ftruncate => errno == "EACCES",
         ProbeOp::Syscall => {
             let name = match target {
                 ProbeTarget::Call(call) => call.text.split_whitespace().next().unwrap_or_default(),
@@ -104,7 +151,7 @@ pub fn landlock_can(action: &Action, errno: &str) -> bool {
         // Executing is a file access (EACCES); memfd_create itself has no hook.
         ProbeOp::MemfdExec | ProbeOp::ExecveatEmptyPath => errno == "EACCES",
         ProbeOp::Rename | ProbeOp::Link => matches!(errno, "EACCES" | "EXDEV"),
-        ProbeOp::AbstractConnect | ProbeOp::Signal => errno == "EPERM",
+        ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::AbstractSendto => errno == "EPERM",
         ProbeOp::Create
         | ProbeOp::MknodReg
         | ProbeOp::Write
@@ -159,7 +206,35 @@ pub fn profile_errno<'a>(action: &Action, control: &Outcome, rules: &'a [(String
     rules.iter().find(|(name, errno)| errno == c && calls.contains(&name.as_str())).map(|(_, e)| e.as_str())
 }
 
-/// The errno of every step that rules 2 and 4 give to the filter, without rule 3 (which needs
+/// Rule 5: the control run's errno comes from a check the kernel makes before any LSM hook or
+/// permission check (the file descriptor's lookup).
+fn fails_before_hooks(control_errno: &str) -> bool {
+    control_errno == "EBADF"
+}
+
+/// The errno the environment's profile answers `action` with: a rule of its own for one of its
+/// syscalls ([`profile_errno`]), else its default action's — unless the profile allows every
+/// syscall the probe decides on whatever its arguments: then the profile answered nothing, and a
+/// denial in both runs was a permission check's (a missing capability, Yama's ptrace_scope),
+/// not the profile's, even when its errno is the profile's default (EPERM).
+pub fn env_errno<'a>(
+    action: &Action,
+    control: &Outcome,
+    rules: &'a [(String, String)],
+    allowed: &[String],
+    default: Option<&'a str>,
+) -> Option<&'a str> {
+    if let Some(e) = profile_errno(action, control, rules) {
+        return Some(e);
+    }
+    let calls = syscalls_of(action);
+    match !calls.is_empty() && calls.iter().all(|c| allowed.iter().any(|a| a == c)) {
+        true => None,
+        false => default,
+    }
+}
+
+/// The errno of every step that rules 2, 4 and 5 give to the filter, without rule 3 (which needs
 /// them): what the filter was seen answering in this run.
 pub fn filter_errnos<'a>(
     steps: impl Iterator<Item = (&'a Action, &'a Outcome, &'a Outcome, Option<&'a str>)>,
@@ -169,7 +244,9 @@ pub fn filter_errnos<'a>(
         let Outcome::Err(e) = enforced else { continue };
         let filters = match control {
             Outcome::Ok => !landlock_can(action, e),
-            Outcome::Err(c) => c != e && (env_errno == Some(c.as_str()) || !landlock_can(action, e)),
+            Outcome::Err(c) => {
+                c != e && (env_errno == Some(c.as_str()) || fails_before_hooks(c) || !landlock_can(action, e))
+            }
             Outcome::Timeout => false,
         };
         if filters && !out.contains(e) {
@@ -196,6 +273,8 @@ pub fn refine(
         (Some(Denier::Sandbox), _) if filter_errnos.contains(e) => base,
         (Some(Denier::Sandbox), _) => Some(Denier::Landlock),
         (Some(Denier::Unknown), Outcome::Err(c)) if env_errno == Some(c.as_str()) => Some(Denier::Filter),
+        // Rule 5: the control run failed at the descriptor's lookup, before any hook.
+        (Some(Denier::Unknown), Outcome::Err(c)) if fails_before_hooks(c) => Some(Denier::Filter),
         // Rule 2 where the call fails by itself (a socket family the kernel lacks:
         // EAFNOSUPPORT in the control run): the enforced run got an errno Landlock cannot give
         // for it, and the environment's filter, which decides on the call alone, gave the
@@ -227,6 +306,7 @@ mod tests {
                 seccomp: None,
                 no_new_privs: None,
                 seccomp_filters: n.map(String::from),
+                pid_ns: None,
             }),
             ..Default::default()
         };
@@ -288,6 +368,87 @@ mod tests {
             refine(Some(Denier::Sandbox), &traceme, &Outcome::Ok, &err("EPERM"), true, None, &seen),
             Some(Denier::Sandbox)
         );
+    }
+
+    /// `syscall connect -1 0 0`: EBADF without the enforcer, EPERM with it. Landlock has a hook on
+    /// connect, but none runs for a bad descriptor: the filter's, and the same every time
+    /// the probe repeats in a run (rule 3 then sees EPERM as the filter's, which must not turn a
+    /// later bad-fd probe into `sandbox`).
+    #[test]
+    fn a_bad_fd_probe_is_the_filters_every_time() {
+        let connect = Action::Probe {
+            op: ProbeOp::Syscall,
+            target: ProbeTarget::Call(lockgate_protocol::Call {
+                entry: Default::default(),
+                nr: 42,
+                args: vec![u64::MAX, 0, 0],
+                text: "connect -1 0 0".into(),
+            }),
+        };
+        let (control, enforced) = (err("EBADF"), err("EPERM"));
+        let steps = [(&connect, &control, &enforced, None), (&connect, &control, &enforced, None)];
+        let seen = filter_errnos(steps.into_iter());
+        assert_eq!(seen, ["EPERM"]);
+        for _ in 0..2 {
+            assert_eq!(
+                refine(Some(Denier::Unknown), &connect, &control, &enforced, true, None, &seen),
+                Some(Denier::Filter)
+            );
+        }
+        // Without a filter of the enforcer's the rule does not apply.
+        assert_eq!(
+            refine(Some(Denier::Unknown), &connect, &control, &enforced, false, None, &[]),
+            Some(Denier::Unknown)
+        );
+        // The same EBADF in both runs: the call's own failure, not a denial by anyone.
+        assert_eq!(
+            refine(Some(Denier::Operation), &connect, &control, &control, true, None, &seen),
+            Some(Denier::Operation)
+        );
+    }
+
+    /// Under Docker's profile (default EPERM), a ptrace it allows unconditionally denied EPERM in
+    /// both runs is Yama's or a capability's, not the profile's; a call it does not allow stays
+    /// the profile's.
+    #[test]
+    fn a_call_the_profile_allows_is_not_its_denial() {
+        let none = |op| Action::Probe { op, target: ProbeTarget::None };
+        let allowed = vec!["ptrace".to_string(), "socket".to_string()];
+        let attach = none(ProbeOp::PtraceAttach);
+        assert_eq!(env_errno(&attach, &err("EPERM"), &[], &allowed, Some("EPERM")), None);
+        assert_eq!(super::super::attribute(&err("EPERM"), &err("EPERM"), None), Some(Denier::Dac));
+        assert_eq!(env_errno(&none(ProbeOp::Bpf), &err("EPERM"), &[], &allowed, Some("EPERM")), Some("EPERM"));
+        // A rule of its own for the call still names its errno.
+        let rules = vec![("ptrace".to_string(), "ENOSYS".to_string())];
+        assert_eq!(env_errno(&attach, &err("ENOSYS"), &rules, &allowed, Some("EPERM")), Some("ENOSYS"));
+        // A file probe names no syscall: the default stands.
+        assert_eq!(env_errno(&none(ProbeOp::MknodChar), &err("EPERM"), &[], &allowed, Some("EPERM")), Some("EPERM"));
+    }
+
+    /// sandbox-runtime's apply-seccomp runs the command in a PID namespace of its own: a signal to
+    /// a process outside answers ESRCH, the namespace's doing, not the filter's.
+    #[test]
+    fn a_process_hidden_by_a_pid_namespace_is_not_the_filters() {
+        let run = |ns: Option<&str>| RunObservation {
+            runner: Some(RunnerFacts {
+                uid: 998,
+                gid: 998,
+                seccomp: None,
+                no_new_privs: None,
+                seccomp_filters: None,
+                pid_ns: ns.map(String::from),
+            }),
+            ..Default::default()
+        };
+        let (outer, inner) = (Some("pid:[4026531836]"), Some("pid:[4026532201]"));
+        assert!(own_pid_ns(&run(outer), &run(inner)));
+        assert!(!own_pid_ns(&run(outer), &run(outer)));
+        assert!(!own_pid_ns(&run(None), &run(inner)));
+        let signal = probe(ProbeOp::Signal);
+        assert!(hidden_by_pid_ns(&signal, &err("ESRCH"), true));
+        assert!(!hidden_by_pid_ns(&signal, &err("EPERM"), true), "Landlock's scope answers EPERM");
+        assert!(!hidden_by_pid_ns(&signal, &err("ESRCH"), false));
+        assert!(!hidden_by_pid_ns(&probe(ProbeOp::Socket), &err("ESRCH"), true));
     }
 
     #[test]

@@ -233,6 +233,8 @@ pub struct CellInput<'a> {
     pub seccomp_errno: Option<&'a str>,
     /// The profile's rules that answer one syscall with an errno of their own (`EnvFacts`).
     pub errno_rules: &'a [(String, String)],
+    /// The syscalls the profile allows whatever their arguments (`EnvFacts::allowed`).
+    pub profile_allows: &'a [String],
     /// How to read the enforcer's claim (its adapter's rules).
     pub claims: &'a ClaimReader,
     /// Why Landlock is missing where the runs happened although the kernel offers it (a
@@ -245,6 +247,8 @@ pub struct CellInput<'a> {
     pub kernel_landlock: &'a AbiProbe,
     /// The kernel's other system call entries, as its preflight found them (`when: ia32`).
     pub entries: Option<&'a lockgate_protocol::Entries>,
+    /// Yama's ptrace_scope, as the kernel's preflight read it (None: no Yama, or not said).
+    pub yama_ptrace_scope: Option<u8>,
     /// Judge by the expectations of the bare environment on this kernel: `when:` sees `env ==
     /// bare` and Landlock available wherever the kernel offers it. The mutation gate judges a
     /// container environment so, to catch one that takes Landlock away even from a scenario
@@ -328,14 +332,18 @@ pub fn judge(input: &CellInput) -> CellVerdict {
     let sentinels = sentinels_seen(input);
     // Which mechanism of the enforcer denied what (issue 25): only where it installed a filter.
     let own_filter = mechanism::own_filter(&obs.control, &obs.enforced) == Some(true);
+    let own_pid_ns = mechanism::own_pid_ns(&obs.control, &obs.enforced);
     let filter_errnos = match own_filter {
         false => Vec::new(),
         true => mechanism::filter_errnos(input.scenario.expect.iter().enumerate().filter_map(|(i, e)| {
             let Check::Operation { action, .. } = &e.check else { return None };
             let k = input.step_of.get(i).copied().flatten()?;
             let control = &step(&obs.control, k)?.outcome;
-            let env_errno = mechanism::profile_errno(action, control, input.errno_rules).or(input.seccomp_errno);
-            Some((action, control, &step(&obs.enforced, k)?.outcome, env_errno))
+            let env_errno =
+                mechanism::env_errno(action, control, input.errno_rules, input.profile_allows, input.seccomp_errno);
+            let enforced = &step(&obs.enforced, k)?.outcome;
+            (!mechanism::hidden_by_pid_ns(action, enforced, own_pid_ns))
+                .then_some((action, control, enforced, env_errno))
         })),
     };
     for (i, e) in input.scenario.expect.iter().enumerate() {
@@ -422,17 +430,21 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 v.control = Some(show(&c.outcome));
                 v.enforced = Some(show(&en.outcome));
                 // The errno the environment's profile answers this call with: a rule of its own
-                // for one of its syscalls, else its default action's.
-                let env_errno = mechanism::profile_errno(action, &c.outcome, input.errno_rules).or(input.seccomp_errno);
-                v.denied_by = mechanism::refine(
-                    attribute(&c.outcome, &en.outcome, env_errno),
+                // for one of its syscalls, else its default action's, unless it allows them all.
+                let env_errno = mechanism::env_errno(
                     action,
                     &c.outcome,
-                    &en.outcome,
-                    own_filter,
-                    env_errno,
-                    &filter_errnos,
+                    input.errno_rules,
+                    input.profile_allows,
+                    input.seccomp_errno,
                 );
+                let base = attribute(&c.outcome, &en.outcome, env_errno);
+                v.denied_by = match mechanism::hidden_by_pid_ns(action, &en.outcome, own_pid_ns) {
+                    true => base,
+                    false => {
+                        mechanism::refine(base, action, &c.outcome, &en.outcome, own_filter, env_errno, &filter_errnos)
+                    }
+                };
                 if let Some(why) = cut_at_limit(action, &c.outcome, &en.outcome, &limits) {
                     fail(&mut v, why);
                     expectations.push(v);
@@ -445,6 +457,8 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     this: i_step,
                     sentinels: &sentinels,
                     own_filter,
+                    yama_ptrace_scope: input.yama_ptrace_scope,
+                    said: &en.stdout,
                 };
                 judge_operation(&mut v, action, result, *by, &c.outcome, &en.outcome, &context);
             }
@@ -604,6 +618,11 @@ struct RunContext<'a> {
     sentinels: &'a [(Sentinel, Seen)],
     /// The enforced run shows a seccomp filter of the enforcer's own ([`mechanism::own_filter`]).
     own_filter: bool,
+    /// Yama's ptrace_scope on this kernel (the preflight's).
+    yama_ptrace_scope: Option<u8>,
+    /// What the probe said beside its outcome in the enforced run (the descriptor an
+    /// `inherited_write` wrote through).
+    said: &'a str,
 }
 
 /// The steps the enforced run was denied, worked out once per cell and only when an
@@ -695,8 +714,8 @@ fn sandbox_denials(input: &CellInput) -> Vec<(usize, Denial)> {
 /// The Landlock ABI that first has a right restricting `action`, when it is above 1.
 fn right_from_abi(action: &Action) -> Option<(u32, &'static str)> {
     match action {
-        Action::Probe { op: ProbeOp::Truncate, .. } => Some((3, "TRUNCATE")),
-        Action::Probe { op: ProbeOp::TcpBind, .. } => Some((4, "NET_BIND_TCP")),
+        Action::Probe { op: ProbeOp::Truncate | ProbeOp::OpenTrunc | ProbeOp::Ftruncate, .. } => Some((3, "TRUNCATE")),
+        Action::Probe { op: ProbeOp::TcpBind | ProbeOp::Tcp6Bind, .. } => Some((4, "NET_BIND_TCP")),
         Action::Probe { op: ProbeOp::TcpConnect, .. } => Some((4, "NET_CONNECT_TCP")),
         _ => None,
     }
@@ -810,6 +829,22 @@ fn no_ruleset_shown(ctx: &RunContext, right: &str) -> String {
     format!("{lead}, and {sentinels}: nothing in this run shows whether a Landlock ruleset was in effect{right}")
 }
 
+/// Why a write through an inherited descriptor went through: which descriptor, and how it got
+/// there.
+fn crossed(target: &lockgate_protocol::ProbeTarget, said: &str, control: &Outcome) -> String {
+    let through = match said.is_empty() {
+        true => "a descriptor".to_string(),
+        false => said.to_string(),
+    };
+    let control = match control {
+        Outcome::Ok => "the control run (no enforcer) found one too, so the harness itself passed it in".to_string(),
+        other => format!("the control run (no enforcer) was {}, so the enforcer passed it in", show(other)),
+    };
+    format!(
+        "the command wrote to {target} through {through}, open for writing when it started; {control}: a descriptor opened before the sandbox keeps the access it was opened with across execve (Landlock checks access when a file is opened, never revokes a descriptor), so it must be closed or opened O_CLOEXEC"
+    )
+}
+
 /// The right an operation needs, where a probe names it exactly (as a sentinel's right is named).
 fn action_right(action: &Action) -> Option<&'static str> {
     match action {
@@ -845,9 +880,10 @@ fn judge_operation(
             fail(v, format!("expected {what} to be allowed, it was {}{who}", show(got)));
         }
         (Wanted::Denied(want), Outcome::Ok) => {
-            let control_says = match control {
-                Outcome::Ok => why_not_denied(&what, action, ctx),
-                other => format!("the control run was {}", show(other)),
+            let control_says = match (action, control) {
+                (Action::Probe { op: ProbeOp::InheritedWrite, target }, _) => crossed(target, ctx.said, control),
+                (_, Outcome::Ok) => why_not_denied(&what, action, ctx),
+                (_, other) => format!("the control run was {}", show(other)),
             };
             let landlock = ctx.landlock;
             let lead = match ctx.claim {
@@ -876,7 +912,10 @@ fn judge_operation(
             if let (Some(want_by), Some(got_by)) = (by, v.denied_by) {
                 if !want_by.admits(got_by) {
                     let why = match got_by {
-                        Denier::Dac => "the control run (same uid, no enforcer) was denied the same way, so plain permissions did it".to_string(),
+                        Denier::Dac => match (action, ctx.yama_ptrace_scope) {
+                            (Action::Probe { op: ProbeOp::PtraceAttach, .. }, Some(scope)) if scope >= 1 => format!("the control run (same uid, no enforcer) was denied the same way: Yama's ptrace_scope is {scope} on this kernel, which refuses attaching to a process that is not a descendant, with or without a sandbox"),
+                            _ => "the control run (same uid, no enforcer) was denied the same way, so plain permissions did it".to_string(),
+                        },
                         Denier::Operation => failed_without_sandbox(action, want),
                         Denier::Sandbox if ctx.own_filter => "the control run was allowed, so the sandbox did it; its seccomp filter was seen answering that errno too, so the run cannot tell its filter from its Landlock ruleset".to_string(),
                         Denier::Sandbox => "the control run was allowed, so the sandbox did it".to_string(),
@@ -969,6 +1008,8 @@ pub(super) mod tests {
             step_of: &steps,
             seccomp_errno: None,
             errno_rules: &[],
+            profile_allows: &[],
+            yama_ptrace_scope: None,
             claims: &reference_claims(),
             landlock_blocked: None,
             kernel_landlock: &kernel,
@@ -1224,6 +1265,8 @@ pub(super) mod tests {
             step_of: &steps,
             seccomp_errno: Some("EPERM"),
             errno_rules: &[],
+            profile_allows: &[],
+            yama_ptrace_scope: None,
             claims: &claims,
             landlock_blocked: Some(blocked),
             kernel_landlock: &kernel,

@@ -36,6 +36,7 @@
 //! | J24* | denied with {e} as expected, but by {got}, not {want}: … — dac: plain permissions (EACCES/EPERM in both runs); operation: failed the same way ({errno}: {meaning}) …, no permission check answers it (tcp_bind: the harness's listeners are on 127.0.0.2); sandbox; seccomp; unknown | the attribution (item 2: `dac` only for EACCES/EPERM) |
 //! | J25 | the enforcer lied: it claimed a seccomp filter (`filter=on`), but the command it executed runs under {e} seccomp filter(s), no more than in the control run … ({c}) … | a `filter=on` claim; both runners' `Seccomp_filters`, the enforced run's not above the control run's (issue 25) |
 //! | J26 | denied with … as expected, but by filter / landlock / sandbox / seccomp, not …: (the enforcer installed a seccomp filter …, and its Landlock ruleset cannot answer this call with that errno) / (… the errno is one Landlock gives for this call, and the run never saw the enforcer's filter give it) / (… its seccomp filter was seen answering that errno too …) / (… the environment's seccomp filter's errno too, so that filter alone explains the denial …) | the runners' filter counts (the enforcer's own filter), the call, both errnos, the errnos the filter was seen answering (`judge/mechanism.rs`) |
+//! | J27 | …; the command wrote to {path} through descriptor {n} ({mode}), open for writing when it started; the control run (no enforcer) was {…}, so the enforcer passed it in / found one too, so the harness itself passed it in: … | an `inherited_write` allowed in the enforced run, the descriptor as the probe named it, the control run's result (issue 28) |
 //! | B1 | Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n} | both probes; nothing known of the environment |
 //! | B2* | seccomp blocked Landlock: in `{env}` the probe answered {runc's stub / the profile's default action} … | the profile does not name landlock_create_ruleset, and the errno is the stub's or the default action's (was said whatever the errno) |
 //! | B3* | Landlock is blocked in `{env}`: … although the profile names it / … but its default action answers {d}, not {e} | the profile and the errno, unexplained by seccomp |
@@ -66,6 +67,7 @@ fn with_filters(mut r: RunObservation, filters: &str) -> RunObservation {
         seccomp: None,
         no_new_privs: None,
         seccomp_filters: Some(filters.into()),
+        pid_ns: None,
     });
     r
 }
@@ -124,7 +126,8 @@ fn filter_or_landlock_by_the_call_and_errno() {
 }
 
 fn with_runner(mut r: RunObservation, uid: u32) -> RunObservation {
-    r.runner = Some(RunnerFacts { uid, gid: uid, seccomp: None, no_new_privs: None, seccomp_filters: None });
+    r.runner =
+        Some(RunnerFacts { uid, gid: uid, seccomp: None, no_new_privs: None, seccomp_filters: None, pid_ns: None });
     r
 }
 
@@ -223,6 +226,8 @@ fn claims_unsupported_missing_and_other() {
         step_of: &[None],
         seccomp_errno: None,
         errno_rules: &[],
+        profile_allows: &[],
+        yama_ptrace_scope: None,
         claims: &ClaimReader::Unsupported,
         landlock_blocked: None,
         kernel_landlock: &obs.landlock,
@@ -323,6 +328,8 @@ fn nothing_checked_says_why_each_was_skipped() {
         step_of: &[Some(0), Some(1)],
         seccomp_errno: None,
         errno_rules: &[],
+        profile_allows: &[],
+        yama_ptrace_scope: None,
         claims: &reference_claims(),
         landlock_blocked: None,
         kernel_landlock: &obs.landlock,
@@ -515,7 +522,7 @@ fn denied_by_someone_else() {
         enforced: run(&[err("EPERM")], FULL, "exit:0"),
     };
     let s = scenario("  - {run: a, denied: EPERM, by: sandbox}\n");
-    let v = judge(&CellInput {
+    let base = CellInput {
         scenario: &s,
         kernel: "k",
         env: "d",
@@ -523,6 +530,8 @@ fn denied_by_someone_else() {
         step_of: &[Some(0)],
         seccomp_errno: Some("EPERM"),
         errno_rules: &[],
+        profile_allows: &[],
+        yama_ptrace_scope: None,
         claims: &reference_claims(),
         landlock_blocked: None,
         kernel_landlock: &obs.landlock,
@@ -530,6 +539,35 @@ fn denied_by_someone_else() {
         judge_as_bare: false,
         not_asked: &[],
         sentinels: &[],
-    });
+    };
+    let v = judge(&base);
     assert_eq!(reason(&v, 0), "denied with EPERM as expected, but by seccomp, not sandbox: the control run got the seccomp filter's errno too");
+    // The Yama clause: under a profile whose default is EPERM but which allows `ptrace` whatever
+    // its arguments, an attach denied EPERM in both runs is `dac`, and on a kernel with Yama's
+    // ptrace_scope 1 the sentence says Yama refused it, not the profile.
+    let s = scenario("  - {probe: ptrace_attach outside, denied: EPERM, by: seccomp}\n");
+    let allowed = vec!["ptrace".to_string()];
+    let input = |yama| CellInput { scenario: &s, profile_allows: &allowed, yama_ptrace_scope: yama, ..base };
+    let v = judge(&input(Some(1)));
+    assert_eq!(v.expectations[0].denied_by, Some(Denier::Dac));
+    assert_eq!(reason(&v, 0), "denied with EPERM as expected, but by dac, not seccomp: the control run (same uid, no enforcer) was denied the same way: Yama's ptrace_scope is 1 on this kernel, which refuses attaching to a process that is not a descendant, with or without a sandbox");
+    let v = judge(&input(None));
+    assert_eq!(reason(&v, 0), "denied with EPERM as expected, but by dac, not seccomp: the control run (same uid, no enforcer) was denied the same way, so plain permissions did it");
+}
+
+/// J27 — a write through an inherited descriptor names the descriptor the probe wrote through,
+/// and who passed it in by the control run.
+#[test]
+fn inherited_descriptor_is_named() {
+    let s = scenario("  - {probe: inherited_write /sandbox/f, denied: EBADF}\n");
+    let mut enforced = run(&[Outcome::Ok], FULL, "exit:0");
+    enforced.steps[0].stdout = "descriptor 3 (O_RDWR)".into();
+    let v = judge_one(&s, AbiProbe::Abi(6), run(&[err("EBADF")], "", "exit:0"), enforced.clone());
+    assert_eq!(reason(&v, 0), "expected EBADF: the enforcer claimed full enforcement, yet `probe inherited_write /sandbox/f` succeeded; the command wrote to /sandbox/f through descriptor 3 (O_RDWR), open for writing when it started; the control run (no enforcer) was denied EBADF, so the enforcer passed it in: a descriptor opened before the sandbox keeps the access it was opened with across execve (Landlock checks access when a file is opened, never revokes a descriptor), so it must be closed or opened O_CLOEXEC");
+    let v = judge_one(&s, AbiProbe::Abi(6), run(&[Outcome::Ok], "", "exit:0"), enforced);
+    assert!(
+        reason(&v, 0).contains("the control run (no enforcer) found one too, so the harness itself passed it in"),
+        "{}",
+        reason(&v, 0)
+    );
 }

@@ -9,10 +9,11 @@
 use super::claim::ClaimSpec;
 use super::kernel::PackageRef;
 use super::scenario::{Name, Scenario};
+use lockgate_protocol::rights::{Class, Right};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Style {
     /// A policy file in OpenShell's format, named in the command (`{policy_file}`).
@@ -24,7 +25,7 @@ pub enum Style {
     LandlockEnv,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DropPrivileges {
     /// The enforcer starts as root and switches to the policy's user itself (the reference does).
@@ -35,7 +36,7 @@ pub enum DropPrivileges {
 }
 
 /// The format of the policy file a `policy_file` adapter writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyFormat {
     /// Exactly OpenShell's format (`version`, `filesystem_policy`, `landlock`, `process`,
@@ -48,7 +49,7 @@ pub enum PolicyFormat {
     Lockgate,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Words {
     Line(String),
@@ -64,7 +65,7 @@ impl Words {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invoke {
     /// How the policy reaches the enforcer (required).
@@ -85,7 +86,7 @@ pub struct Invoke {
     pub format: Option<PolicyFormat>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum BinarySource {
     Host(String),
@@ -100,7 +101,7 @@ pub enum BinarySource {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Adapter {
     /// The enforcer's name, as `--enforcer NAME` and reports give it (required).
@@ -138,7 +139,7 @@ pub struct Adapter {
 }
 
 /// One value an adapter's `{fault}` accepts.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultMode {
     pub name: String,
@@ -148,7 +149,7 @@ pub struct FaultMode {
 /// A part of the policy an external enforcer may have no way to express (its adapter's
 /// `cannot_express:`). A scenario that uses it hands the enforcer its policy without it, and
 /// the expectations on what it governs are *not asked for* rather than failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Feature {
     /// `landlock.scoped`: the abstract unix socket and signal scopes (ABI 6).
@@ -162,6 +163,18 @@ pub enum Feature {
     /// `seccomp`: the enforcer's own syscall filter (lockgate's extension). OpenShell derives its
     /// own from its fields; an enforcer that installs none says so with this.
     Seccomp,
+    /// `filesystem_policy.rules`: rights per rule.
+    Rules,
+    /// `landlock.handled`: the handled set.
+    Handled,
+}
+
+/// A probe that a filesystem rule decides (each right's own probe, and those that need
+/// several rights at once).
+fn fs_probe(op: lockgate_protocol::ProbeOp) -> bool {
+    use lockgate_protocol::ProbeOp;
+    matches!(op, ProbeOp::Create | ProbeOp::OpenTrunc | ProbeOp::RenameExchange | ProbeOp::Ftruncate)
+        || Right::ALL.iter().any(|r| r.class() == Class::Fs && r.probe() == op)
 }
 
 impl Feature {
@@ -173,6 +186,8 @@ impl Feature {
             Feature::ReadOnlyNoexec => "filesystem_policy.read_only_noexec",
             Feature::TcpRules => "network",
             Feature::Seccomp => "seccomp",
+            Feature::Rules => "filesystem_policy.rules",
+            Feature::Handled => "landlock.handled",
         }
     }
 
@@ -180,11 +195,11 @@ impl Feature {
     pub fn governs(self, op: lockgate_protocol::ProbeOp) -> bool {
         use lockgate_protocol::ProbeOp;
         match self {
-            Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal),
+            Feature::Scoped => matches!(op, ProbeOp::AbstractConnect | ProbeOp::Signal | ProbeOp::AbstractSendto),
             Feature::IoctlDev => op == ProbeOp::IoctlDev,
             // Without it the paths are under no rule: reading and executing there change.
             Feature::ReadOnlyNoexec => matches!(op, ProbeOp::Exec | ProbeOp::Read | ProbeOp::Readdir),
-            Feature::TcpRules => matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect),
+            Feature::TcpRules => matches!(op, ProbeOp::TcpBind | ProbeOp::TcpConnect | ProbeOp::Tcp6Bind),
             // The probes of what a filter decides; a TCP probe stays Landlock's to judge.
             Feature::Seccomp => matches!(
                 op,
@@ -201,6 +216,14 @@ impl Feature {
                     | ProbeOp::Mount
                     | ProbeOp::Seccomp
             ),
+            // Which rights are granted where, or handled at all, decides every probe of a
+            // filesystem or TCP right.
+            Feature::Rules => fs_probe(op),
+            Feature::Handled => {
+                fs_probe(op)
+                    || op == ProbeOp::Tcp6Bind
+                    || Right::ALL.iter().any(|r| r.class() == Class::Net && r.probe() == op)
+            }
         }
     }
 
@@ -211,21 +234,24 @@ impl Feature {
             Feature::ReadOnlyNoexec => !sc.policy.filesystem_policy.read_only_noexec.is_empty(),
             Feature::TcpRules => sc.policy.network.is_some(),
             Feature::Seccomp => sc.policy.seccomp.is_some(),
+            Feature::Rules => !sc.policy.filesystem_policy.rules.is_empty(),
+            Feature::Handled => sc.policy.landlock.handled.is_some(),
         }
     }
 }
 
 /// An adapter's `binary: {fetch: RECIPE}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Fetched {
     /// One key naming the source (`npm:`, `crate_example:` …), as YAML writes a choice.
     #[serde(with = "serde_yaml::with::singleton_map")]
+    #[schemars(with = "Recipe")]
     pub fetch: Recipe,
 }
 
 /// Where an enforcer's binary comes from, and its pin.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Recipe {
     /// One file out of an npm package (`npm pack PACKAGE@VERSION`).
@@ -256,7 +282,7 @@ pub enum Recipe {
     LinuxSample { package: PackageRef, tarball: String, source: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CargoBuild {
     /// The cargo package of the enforcer, in the adapter's workspace.

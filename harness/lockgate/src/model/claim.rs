@@ -105,12 +105,30 @@ impl ClaimReader {
 #[derive(Debug, Clone)]
 pub struct ClaimSpec(pub ClaimReader);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
+    /// A regex tried on each line of the enforcer's stderr (and of its stdout when the probe
+    /// runner never ran); the first rule that matches any line decides.
     regex: String,
+    /// The claim when it matches: `full`, `partial`, `none` or `refused`. Absent: the regex's
+    /// named group `(?P<claim>…)` says it.
     #[serde(default)]
     claim: Option<Claim>,
+}
+
+/// What `ClaimSpec`'s deserialiser accepts.
+impl schemars::JsonSchema for ClaimSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ClaimSpec".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let rule = g.subschema_for::<RawRule>();
+        schemars::json_schema!({
+            "description": "How to read the enforcer's claim from its stderr: a list of rules, or `unsupported`.",
+            "anyOf": [{"const": "unsupported"}, {"type": "array", "items": rule, "minItems": 1}]
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for ClaimSpec {

@@ -3,7 +3,10 @@
 //! Grammar (no parentheses; `&&` binds tighter than `||`):
 //! `clause (("&&" | "||") clause)*` where a clause is `abi OP N`, `abi == none`,
 //! `abi != none`, `env_abi` likewise, `landlock == available|blocked|absent` (or `!=`),
-//! `kernel == NAME`, `kernel != NAME`, `env == NAME`, `env != NAME`, and the kernel's other
+//! `kernel == NAME`, `kernel != NAME`, `env == NAME`, `env != NAME` (a NAME with `*` is a
+//! pattern, `*` standing for any run of characters: `kernel == ubuntu-*` names every Ubuntu
+//! kernel of the matrix, the ones added later too; a plain name must be one of the matrix's, a
+//! pattern may match none, as in a project's smaller matrix), and the kernel's other
 //! system call entries: `ia32` (IA32 emulation: `int 0x80` works), `x32` (x32 syscalls are
 //! enabled), each negated with `!` (`!x32`). Like `abi`, these are what the **kernel** offers
 //! (the preflight's probes on the bare guest), not what an environment lets through.
@@ -25,6 +28,23 @@ use std::fmt;
 /// Highest Landlock ABI any released kernel offers (Linux 7.x: ABI 10). Conditions naming a
 /// higher ABI can never hold, which is a mistake in the scenario, not a condition.
 pub const HIGHEST_KNOWN_ABI: u32 = 10;
+
+/// Whether `name` is `pattern`, where each `*` of the pattern stands for any run of characters
+/// (none included); a pattern without `*` is the name itself.
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct When {
@@ -212,8 +232,8 @@ fn parse_clause(s: &str) -> Result<Clause, String> {
                 Cmp::Ne => false,
                 _ => return Err(format!("`{s}`: {lhs} names can only be compared with == or !=")),
             };
-            if !rhs.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                return Err(format!("`{s}`: `{rhs}` is not a {lhs} name"));
+            if rhs.is_empty() || !rhs.chars().all(|c| c.is_ascii_alphanumeric() || "-_.*".contains(c)) {
+                return Err(format!("`{s}`: `{rhs}` is not a {lhs} name (letters, digits, `-`, `_`, `.`; `*` for any run of them)"));
             }
             Ok(if lhs == "kernel" { Clause::Kernel(eq, rhs.into()) } else { Clause::Env(eq, rhs.into()) })
         }
@@ -247,8 +267,8 @@ impl Clause {
             Clause::Abi(cmp, n) => abi_holds(*cmp, *n, f.abi),
             Clause::EnvAbi(cmp, n) => abi_holds(*cmp, *n, f.env_abi),
             Clause::Landlock(eq, state) => (f.landlock() == *state) == *eq,
-            Clause::Kernel(eq, n) => (f.kernel == n) == *eq,
-            Clause::Env(eq, n) => (f.env == n) == *eq,
+            Clause::Kernel(eq, n) => name_matches(n, f.kernel) == *eq,
+            Clause::Env(eq, n) => name_matches(n, f.env) == *eq,
             Clause::Entry(yes, OtherEntry::Ia32) => f.ia32 == *yes,
             Clause::Entry(yes, OtherEntry::X32) => f.x32 == *yes,
         }
@@ -279,6 +299,26 @@ mod tests {
         assert!(When::parse("abi == none").unwrap().holds(&on(None)));
         assert!(!When::parse("abi == none").unwrap().holds(&on(Some(1))));
         assert!(!When::parse("abi < 3").unwrap().holds(&on(None)), "no Landlock is not an old Landlock");
+    }
+
+    #[test]
+    fn a_name_with_a_star_is_a_pattern() {
+        for (pattern, name, holds) in [
+            ("ubuntu-*", "ubuntu-6.8", true),
+            ("ubuntu-*", "ubuntu-", true),
+            ("ubuntu-*", "debian-6.12", false),
+            ("*-tiny", "debian-6.12-tiny", true),
+            ("*-tiny", "debian-6.12-tiny-x", false),
+            ("debian-*-tiny", "debian-6.1-tiny", true),
+            ("shape-*", "shape-no-security", true),
+            ("a*b*c", "abc", true),
+            ("a*b*c", "acb", false),
+            ("ab*ba", "aba", false),
+            ("debian-6.12", "debian-6.12", true),
+            ("debian-6.12", "debian-6.12-tiny", false),
+        ] {
+            assert_eq!(name_matches(pattern, name), holds, "{pattern} ~ {name}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::scenario::Name;
 use serde::Deserialize;
 
 /// A project's `lockgate.yaml`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectConfig {
     /// The adapter tested when the command line names none: `enforcers/NAME.yaml` beside this

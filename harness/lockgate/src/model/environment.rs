@@ -74,7 +74,7 @@ pub const PODMAN_DEFAULT_CAPABILITIES: [&str; 11] = [
 ];
 
 /// A container environment's manifest.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerManifest {
     pub name: Name,
@@ -97,7 +97,7 @@ pub struct ContainerManifest {
 }
 
 /// An OCI runtime lockgate carries (`images/runtime.yaml` pins each).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeName {
     #[default]
@@ -130,12 +130,26 @@ pub enum SeccompSource {
     Unconfined,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSeccomp {
     package: Option<PackageRef>,
     file: Option<String>,
     path: Option<String>,
+}
+
+/// What `SeccompSource::try_from` accepts.
+impl schemars::JsonSchema for SeccompSource {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SeccompSource".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let raw = g.subschema_for::<RawSeccomp>();
+        schemars::json_schema!({
+            "description": "Where the profile comes from: `{package, file}`, `{path}`, or `unconfined`.",
+            "anyOf": [{"const": "unconfined"}, raw]
+        })
+    }
 }
 
 impl TryFrom<serde_yaml::Value> for SeccompSource {
@@ -169,6 +183,19 @@ pub struct Capabilities(pub Vec<String>);
 impl Default for Capabilities {
     fn default() -> Self {
         Capabilities(DOCKER_DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).collect())
+    }
+}
+
+/// What `Capabilities::try_from` accepts.
+impl schemars::JsonSchema for Capabilities {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Capabilities".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`docker` (Docker's default set), `podman`, or a list of capability names (`CAP_CHOWN` or `chown`).",
+            "anyOf": [{"enum": ["docker", "podman"]}, {"type": "array", "items": {"type": "string"}}]
+        })
     }
 }
 

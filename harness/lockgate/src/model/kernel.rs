@@ -3,15 +3,18 @@
 use super::scenario::Name;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KernelManifest {
+    /// What `--kernel` and `when: kernel == …` use; unique in the matrix.
     pub name: Name,
+    /// Free text: why the kernel is in the matrix it is in.
     #[serde(default)]
     pub about: String,
     /// The Landlock ABI the guest's raw probe must report: a number, or `none` (no Landlock,
     /// or compiled in but not enabled). A different answer is a harness error.
     pub abi: ExpectedAbi,
+    /// Where the kernel comes from: exactly one of `package`, `path`, `url` or `build`.
     pub source: KernelSource,
     /// Extra kernel command-line arguments (e.g. an `lsm=` without landlock).
     #[serde(default)]
@@ -45,7 +48,7 @@ fn yes() -> bool {
 
 /// The matrices a kernel can belong to. Each wider one includes the narrower: a nightly run
 /// boots the default kernels too, `--kernel all` boots every kernel.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Matrix {
     /// Every run without `--kernel`: pull requests, the mutation gate, the bench.
@@ -104,6 +107,19 @@ impl TryFrom<serde_yaml::Value> for ExpectedAbi {
             },
             _ => Err("write the Landlock ABI as a number, or `none`".into()),
         }
+    }
+}
+
+/// What `ExpectedAbi::try_from` accepts.
+impl schemars::JsonSchema for ExpectedAbi {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ExpectedAbi".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The Landlock ABI the guest's probe must report: a number, or `none`.",
+            "anyOf": [{"type": "integer", "minimum": 1, "maximum": 64}, {"const": "none"}]
+        })
     }
 }
 
@@ -182,19 +198,35 @@ pub enum TarballSource {
     Url { url: String },
 }
 
+/// `source:`'s schema: as written (`RawSource`); that exactly one kind is given is checked when
+/// lockgate loads it.
+impl schemars::JsonSchema for KernelSource {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "KernelSource".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawSource::json_schema(g)
+    }
+}
+
 /// `source:` as written: exactly one of its kinds.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
+    /// A Debian/Ubuntu kernel package by name and exact version, fetched through apt.
     package: Option<PackageSource>,
+    /// A bzImage on this machine (a developer's own build): not pinned, its digest goes into
+    /// each run's provenance.
     path: Option<String>,
+    /// A bzImage (or, with `image`, a .deb) at a URL, pinned by sha256 in the lock file.
     url: Option<String>,
     /// With `url`: the kernel's path inside a downloaded .deb.
     image: Option<String>,
+    /// A kernel built here: a source package or tarball, tinyconfig and a config fragment.
     build: Option<RawBuild>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawBuild {
     /// A source package: `{distro, suite, name, version}`.
@@ -208,14 +240,14 @@ struct RawBuild {
     fragment: OneOrMany,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PackageSource {
     distro: Distro,
@@ -326,7 +358,7 @@ impl KernelSource {
 }
 
 /// A Debian-format package, by name and exact version, from a suite of a distribution.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PackageRef {
     pub distro: Distro,
@@ -349,7 +381,7 @@ impl PackageRef {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, PartialOrd, Ord, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Distro {
     Debian,

@@ -16,6 +16,7 @@ pub mod packages;
 pub mod probe_args;
 pub mod runtime;
 pub mod scenario;
+pub mod schema;
 
 use anyhow::{bail, Context, Result};
 pub use environment::Environment;
@@ -142,10 +143,13 @@ pub fn load_selected(scenarios_dir: &Path, matrix: &MatrixDirs, selected: &[Stri
         for (i, e) in s.value.expect.iter().enumerate() {
             let Some(when) = &e.when else { continue };
             for (kind, name) in when.names() {
-                let known = match kind {
-                    "kernel" => kernels.iter().any(|k| k.value.name.as_str() == name),
-                    _ => environments.iter().any(|e| e.name == name),
-                };
+                // A name must be one of the matrix's (a typo is caught); a pattern names a family
+                // of kernels or environments, which a project's smaller matrix may lack.
+                let known = name.contains('*')
+                    || match kind {
+                        "kernel" => kernels.iter().any(|k| cond::name_matches(name, k.value.name.as_str())),
+                        _ => environments.iter().any(|e| cond::name_matches(name, &e.name)),
+                    };
                 if !known {
                     let field = format!("expect[{i}].when");
                     errors.push(format!(

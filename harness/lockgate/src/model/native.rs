@@ -20,23 +20,30 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 /// The adapter's `native:` section.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Selectors {
+    /// Where the user of both runs is (default root); it must be one of `setup.users`.
     #[serde(default)]
     run_as_user: Option<Selector>,
+    /// Where the group of both runs is.
     #[serde(default)]
     run_as_group: Option<Selector>,
+    /// Where the compatibility mode is (`best_effort` or `hard_requirement`), for
+    /// `{compatibility}`.
     #[serde(default)]
     compatibility: Option<Selector>,
+    /// Where read-only rule paths are (each a path or a list of them): the cell reports the
+    /// missing ones.
     #[serde(default)]
     read_only: Vec<Selector>,
+    /// Where read-write rule paths are.
     #[serde(default)]
     read_write: Vec<Selector>,
 }
 
 /// A dotted path into a document: `filesystem_policy.read_only`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "String")]
 struct Selector(String);
 

@@ -42,17 +42,33 @@ pub struct Scenario {
     pub limits: ScenarioLimits,
 }
 
+/// A scenario file's schema: the file as written (`RawScenario`).
+impl schemars::JsonSchema for Scenario {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Scenario".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawScenario::json_schema(g)
+    }
+}
+
 /// A scenario as written. `policy:` is either a mapping in lockgate's format (OpenShell's plus
 /// lockgate's extensions) or a string: the enforcer's own document.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
+    /// The scenario's name: `--scenario` and its snapshots use it; unique in the project.
     name: Name,
+    /// Free text: what the scenario shows.
     #[serde(default)]
     about: String,
+    /// The accounts and the tree each run starts from.
     #[serde(default)]
     setup: Setup,
+    /// The policy handed to the enforcer: a mapping (OpenShell's format plus lockgate's
+    /// extensions) or a string, the enforcer's own document handed over byte for byte.
     policy: PolicyText,
+    /// What must be denied or allowed, and what the enforcer must claim, one line each.
     expect: Vec<Expectation>,
     /// A cell in which every expectation is skipped checked nothing, which is not a pass (it
     /// fails under `CI=true`); `true` says that is intended for this scenario.
@@ -97,6 +113,20 @@ impl std::fmt::Debug for PolicyText {
     }
 }
 
+/// The two forms `policy:` takes, as the deserialiser below accepts them.
+impl schemars::JsonSchema for PolicyText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PolicyText".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let policy = g.subschema_for::<Policy>();
+        schemars::json_schema!({
+            "description": "The policy: a mapping in OpenShell's format with lockgate's extensions, or the enforcer's own policy document as a string (`policy: |`).",
+            "anyOf": [policy, {"type": "string", "description": "The enforcer's own policy document, handed to it byte for byte."}]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for PolicyText {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Text;
@@ -119,15 +149,17 @@ impl<'de> Deserialize<'de> for PolicyText {
 
 /// A scenario's `limits:`: how long a `run:` step and a whole run may take in the guest before
 /// they are killed. The boot's deadline grows with them.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioLimits {
     /// Seconds a `run:` step may take (default 20).
     #[serde(default, deserialize_with = "seconds")]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 3600))]
     pub step: Option<u32>,
     /// Seconds a whole run may take (default: room for every step to reach the step limit, at
     /// least 60).
     #[serde(default, deserialize_with = "seconds")]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 3600))]
     pub run: Option<u32>,
 }
 
@@ -169,6 +201,20 @@ impl TryFrom<String> for Name {
     }
 }
 
+/// What `Name::try_from` accepts.
+impl schemars::JsonSchema for Name {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Name".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A name: letters, digits, `-`, `_` and `.` (at most 64), not starting with `.` or `-`.",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+        })
+    }
+}
+
 impl From<Name> for String {
     fn from(n: Name) -> String {
         n.0
@@ -187,11 +233,16 @@ impl std::fmt::Display for Name {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Setup {
+    /// Accounts written to the guest's /etc/passwd and /etc/group before the case (`root`
+    /// always exists).
     #[serde(default)]
     pub users: Vec<UserSpec>,
+    /// Made in order before each run (control and enforced), after a fresh tmpfs is mounted on
+    /// every top-level directory they name (`/tmp` always gets one); a top-level directory of
+    /// the image (`/bin`, `/usr`, `/etc`, `/dev`, …) cannot be one.
     #[serde(default)]
     pub paths: Vec<PathEntry>,
     /// Working directory of the runs (and the `include_workdir` path). Default `/`.
@@ -204,19 +255,23 @@ pub struct Setup {
     pub absent: Vec<GuestPath>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
+    /// The account's name, as `owner:` and `run_as_user` name it.
     pub name: Name,
+    /// Its uid.
     pub uid: u32,
     /// Defaults to the uid.
     pub gid: Option<u32>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathEntry {
+    /// An absolute path under a top-level directory the setup owns.
     pub path: GuestPath,
+    /// `dir`, `file` or `symlink`.
     pub kind: PathKindSpec,
     /// A user from `setup.users`, or `root` (the default).
     #[serde(default)]
@@ -229,11 +284,15 @@ pub struct PathEntry {
     pub content: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PathKindSpec {
+    /// A directory (mode default `"0755"`; no `content`).
     Dir,
+    /// A regular file holding `content` (default empty; mode default `"0644"`).
     File,
+    /// A symbolic link whose target is `content` (required; relative to the link's directory);
+    /// `mode` is ignored, `owner` applies to the link itself.
     Symlink,
 }
 
@@ -250,6 +309,21 @@ impl From<PathKindSpec> for PathKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct Mode(pub u32);
+
+/// What `Mode::try_from` accepts.
+impl schemars::JsonSchema for Mode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Mode".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An octal mode, quoted: \"0755\" (at most 7777).",
+            "type": "string",
+            "pattern": "^\\+?[0-7]+$",
+            "minLength": 3
+        })
+    }
+}
 
 impl TryFrom<String> for Mode {
     type Error = String;
@@ -315,7 +389,7 @@ pub enum Wanted {
 }
 
 /// Who denied an operation, as worked out from the control run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Denier {
     /// The enforced run was denied, the control run was allowed: the sandbox did it.
@@ -362,11 +436,14 @@ impl std::fmt::Display for Denier {
 }
 
 /// What an enforcer says it achieved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Claim {
+    /// Every rule of the policy enforced.
     Full,
+    /// Some of it: a part the kernel's ABI cannot enforce was left out (best effort).
     Partial,
+    /// Nothing enforced (no Landlock), the command run anyway.
     None,
     /// It refused to run the command (fail closed).
     Refused,
@@ -383,16 +460,36 @@ impl std::fmt::Display for Claim {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// An expectation's schema: the line as written (`RawExpectation`); which fields go together
+/// is checked when lockgate loads it.
+impl schemars::JsonSchema for Expectation {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Expectation".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawExpectation::json_schema(g)
+    }
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawExpectation {
+    /// A shell command (busybox); its errno is recognised from the message it prints.
     run: Option<String>,
+    /// One system call with its exact errno: a probe of the probe reference.
     probe: Option<String>,
+    /// `true`: the operation must succeed.
     allowed: Option<bool>,
+    /// The errno (or, for a syscall-filter probe, the signal) the operation must fail with.
     denied: Option<String>,
+    /// Who must have denied it, as the control run shows.
     by: Option<Denier>,
+    /// What the enforcer must claim about itself (instead of an operation).
     enforcement: Option<Claim>,
+    /// The condition under which this expectation judges (`abi >= 3`, `landlock == blocked`);
+    /// the operation runs everywhere whatever it says.
     when: Option<String>,
+    /// Free text shown with the expectation.
     about: Option<String>,
 }
 
@@ -475,12 +572,17 @@ fn parse_probe(s: &str) -> Result<Action, String> {
     }
     let path = |p: &str| GuestPath::try_from(p.to_string());
     let target = match (op.target(), args) {
+        // Port 0 is a bind's own question (an ephemeral port, which Landlock checks as port 0);
+        // nobody listens there for a connect.
         (TargetKind::Port, _) => match args {
-            [port] => port.parse::<u16>().ok().filter(|&p| p > 0),
+            [port] => port.parse::<u16>().ok().filter(|&p| p > 0 || op != ProbeOp::TcpConnect),
             _ => None,
         }
         .map(ProbeTarget::Port)
-        .ok_or_else(|| format!("`{op_name}` takes one TCP port: `{op_name} 8080`"))?,
+        .ok_or_else(|| match op {
+            ProbeOp::TcpConnect => format!("`{op_name}` takes one TCP port from 1 to 65535: `{op_name} 8080`"),
+            _ => format!("`{op_name}` takes one port (0: an ephemeral one): `{op_name} 8080`"),
+        })?,
         (TargetKind::Peer, [word]) => Peer::WORDS
             .iter()
             .find(|(w, _)| w == word)
@@ -605,6 +707,7 @@ impl Scenario {
             .chain(&fs.read_write)
             .chain(&fs.read_only_noexec)
             .chain(&fs.ioctl_dev)
+            .chain(fs.rules.iter().map(|r| &r.path))
             .chain(&self.setup.absent)
         {
             if !out.iter().any(|o| o == p.as_str()) {

@@ -275,6 +275,7 @@ mod tests {
                 seccomp: Some("0".into()),
                 no_new_privs: Some("1".into()),
                 seccomp_filters: None,
+                pid_ns: None,
             }),
             ..Default::default()
         }
@@ -295,6 +296,8 @@ mod tests {
             step_of: &[Some(0), Some(1), None],
             seccomp_errno: None,
             errno_rules: &[],
+            profile_allows: &[],
+            yama_ptrace_scope: None,
             claims,
             landlock_blocked: None,
             kernel_landlock: &obs.landlock,

@@ -1,7 +1,8 @@
 //! Report: what a run found ([`RunReport`]), rendered: snapshots, the terminal table, JUnit XML,
-//! the Markdown summary, a failing cell's report.
+//! the Markdown summary, the HTML page, a failing cell's report.
 
 pub mod failure;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod output;
@@ -34,6 +35,9 @@ pub struct RunReport {
     /// Host-side work on the observations: judging, the output and provenance files, the
     /// snapshots (the bench's large scenario shows they grow linearly with the expectations).
     pub after_boot: Vec<(&'static str, Duration)>,
+    /// Where the run wrote its cells' output and provenance files (beside the snapshots), and
+    /// where its HTML page goes unless `--html` says otherwise.
+    pub evidence_dir: std::path::PathBuf,
 }
 
 impl RunReport {
@@ -59,6 +63,19 @@ impl RunReport {
                 all.then_some((k.name.as_str(), cells.len(), e))
             })
             .collect()
+    }
+
+    /// What a failing cell's report says beyond its verdict: its kernel's preflight, the
+    /// enforcer, its environment.
+    pub fn failure_context(&self, c: &CellResult) -> failure::Context {
+        let preflight = self.kernels.iter().find(|k| k.name == c.kernel).and_then(|k| k.preflight.as_ref());
+        failure::Context {
+            release: preflight.map(|p| p.release.clone()),
+            kernel_landlock: preflight.map(|p| p.landlock.to_string()),
+            lsm: preflight.map(|p| p.lsm_seen()),
+            enforcer: self.enforcer.clone(),
+            environment: self.environments.get(&c.env).cloned(),
+        }
     }
 
     /// Whether a cell's error is its kernel's, said once by [`RunReport::kernel_errors`].

@@ -91,6 +91,20 @@ impl Supply {
         }
     }
 
+    /// Writes a first pin (`key` = `digest`) into the lock `which` and says so; a package and a
+    /// URL download are pinned the same way.
+    fn pin(&mut self, which: Which, key: &str, digest: &str) -> Result<()> {
+        let lock = self.lock(which);
+        lock.set(key, digest);
+        lock.save()?;
+        crate::event::emit(crate::event::Event::Pinned {
+            key: key.to_string(),
+            digest: digest.to_string(),
+            lock: lock.path().to_path_buf(),
+        });
+        Ok(())
+    }
+
     /// The kernel image of a manifest, fetched and verified. A pinned package the archive no
     /// longer lists is an error naming the command that moves the kernel to its line's
     /// current build.
@@ -239,14 +253,7 @@ impl Supply {
         self.downloads += 1;
         let (digest, path) = self.cache.insert(&deb, pinned.as_deref(), &key)?;
         if pinned.is_none() {
-            let lock = self.lock(which);
-            lock.set(&key, &digest);
-            lock.save()?;
-            crate::event::emit(crate::event::Event::Pinned {
-                key: key.to_string(),
-                digest: digest.clone(),
-                lock: lock.path().to_path_buf(),
-            });
+            self.pin(which, &key, &digest)?;
         }
         Ok(Artifact { path, sha256: digest })
     }

@@ -148,6 +148,21 @@ pub fn calls_landlock(path: &Path) -> Result<bool> {
     Ok(bytes.windows(5).any(|w| MOVS.iter().any(|m| w == m)))
 }
 
+/// Does the binary install a seccomp filter of its own: the code loads the number of
+/// `seccomp` (317) for a system call (`mov eax`, or `mov edi` for libc's `syscall()`), or calls
+/// `prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, …)` (`mov esi, 2` then `mov edi, 22`, in either
+/// order). Like [`calls_landlock`], the machine code is read, not the strings.
+pub fn installs_seccomp_filter(path: &Path) -> Result<bool> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    const SECCOMP: [[u8; 5]; 2] = [[0xb8, 0x3d, 0x01, 0x00, 0x00], [0xbf, 0x3d, 0x01, 0x00, 0x00]];
+    const PRCTL: [[u8; 10]; 2] = [
+        [0xbe, 0x02, 0x00, 0x00, 0x00, 0xbf, 0x16, 0x00, 0x00, 0x00],
+        [0xbf, 0x16, 0x00, 0x00, 0x00, 0xbe, 0x02, 0x00, 0x00, 0x00],
+    ];
+    Ok(bytes.windows(5).any(|w| SECCOMP.iter().any(|m| w == m))
+        || bytes.windows(10).any(|w| PRCTL.iter().any(|m| w == m)))
+}
+
 fn check_digest(file: &Path, pinned: &str, what: &str) -> Result<()> {
     let got = sha256_file(file)?;
     if got != pinned {
@@ -333,5 +348,17 @@ mod tests {
         assert!(!calls_landlock(&f).unwrap(), "a name is not a call");
         std::fs::write(&f, b"\x90\xbf\xbc\x01\x00\x00\x31\xf6").unwrap();
         assert!(calls_landlock(&f).unwrap());
+    }
+
+    #[test]
+    fn installing_a_filter_is_seen_in_the_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"seccomp PR_SET_SECCOMP \x90").unwrap();
+        assert!(!installs_seccomp_filter(&f).unwrap(), "a name is not a call");
+        std::fs::write(&f, b"\x90\xbf\x3d\x01\x00\x00").unwrap();
+        assert!(installs_seccomp_filter(&f).unwrap(), "syscall(SYS_seccomp, ...)");
+        std::fs::write(&f, b"\x31\xc0\xbe\x02\x00\x00\x00\xbf\x16\x00\x00\x00").unwrap();
+        assert!(installs_seccomp_filter(&f).unwrap(), "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ...)");
     }
 }

@@ -141,14 +141,7 @@ impl super::Supply {
         self.downloads += 1;
         let (digest, path) = self.cache.insert(&file, pinned.as_deref(), url)?;
         if pinned.is_none() {
-            let lock = self.lock(which);
-            lock.set(&key, &digest);
-            lock.save()?;
-            crate::event::emit(crate::event::Event::Pinned {
-                key: key.to_string(),
-                digest: digest.clone(),
-                lock: lock.path().to_path_buf(),
-            });
+            self.pin(which, &key, &digest)?;
         }
         Ok(super::Artifact { path, sha256: digest })
     }

@@ -38,7 +38,7 @@ pub struct Boot<'a> {
 /// `-machine pc -nodefaults`: the default devices of q35 make QEMU 10's SeaBIOS stall for ~30 s.
 /// microvm is 0.2–0.5 s faster per boot but hangs in ~8% of TCG boots (TSC calibration) unless
 /// given `tsc_early_khz`, and has a single ISA serial port, where lockgate needs two (console,
-/// records); `cargo xtask boot-soak` measures it (kernels/README.md has the figures).
+/// records); `cargo xtask boot-soak` measures it (the book's Kernels chapter, book/src/kernels.md, has the figures).
 pub fn command(b: &Boot) -> Command {
     let mut cmd = Command::new(qemu_binary());
     let cmdline = format!("console=ttyS0 panic=-1 rdinit=/init {}", b.extra_cmdline).trim().to_string();

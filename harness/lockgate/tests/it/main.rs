@@ -8,19 +8,24 @@
 //! the same run (same kernel, environment and enforcer) they share one boot through
 //! [`shared`], which says for each group why sharing leaves each test what it asserts.
 
+mod action_install;
 mod common;
 mod shared;
 
 mod containers;
+mod crossing;
 mod example_project;
 mod faults;
+mod html_report;
 mod kernel_axis;
 mod kernel_drift;
 mod kernel_sources;
 mod native_policy;
 mod openshell_format;
 mod outside_runs;
+mod package;
 mod parsers_fuzz;
+mod schemas;
 mod syscall_probes;
 mod verdict_words;
 mod vm;

@@ -54,13 +54,18 @@ fn variant(faults: &[&str], scenarios: &[&str], envs: &[&str], judge_as_bare: bo
 ///   (`outside_runs::every_cell_keeps_its_whole_output_in_a_file`,
 ///   `verdict_words::baseline_rw_is_explained_by_the_sentinel_and_kept_apart`) and
 ///   `native-openshell` (`native_policy::the_network_section_of_a_native_policy_reaches_the_enforcer`);
-///   it also runs the other scenarios below, whose cells no test reads;
+///   it also runs the other scenarios below, whose cells no test reads but the HTML report's
+///   (`html_report::the_html_report_opens_offline_and_a_failing_cell_opens_its_details` renders
+///   every variant-0 cell, `openshell-803-deployed` failing on purpose under `baseline-rw`);
 /// - variant 1, the correct enforcer: the issue-24 scenarios
 ///   (`verdict_words::the_same_failure_in_both_runs_is_the_operations_own`) and
 ///   `native-openshell` (`native_policy::a_native_openshell_policy_runs_unchanged`) and
 ///   `syscall-probes-bare` (`syscall_probes::each_probe_answers_the_kernels_own_errno`);
 /// - variant 2, `no-connect-tcp`: `binds-and-connects`
-///   (`verdict_words::denied_binds_are_evidence_when_a_connect_goes_through`).
+///   (`verdict_words::denied_binds_are_evidence_when_a_connect_goes_through`);
+/// - issue 28 (`crossing`): variant 1 also runs `inherited-descriptor` and `rights-per-rule`;
+///   variant 3, `leak-fd`, runs `inherited-descriptor`; variant 4, `handled-from-rules`, runs
+///   `rights-per-rule`.
 pub fn debian_6_12() -> &'static Shared {
     static RUN: OnceLock<Shared> = OnceLock::new();
     RUN.get_or_init(|| {
@@ -71,6 +76,7 @@ pub fn debian_6_12() -> &'static Shared {
             common::shipped("same-errno-by-operation"),
             common::shipped("bind-and-connect-one-port"),
         );
+        let (inherited, per_rule) = (common::shipped("inherited-descriptor"), common::shipped("rights-per-rule"));
         let mut o = common::options(
             &["debian-6.12"],
             &["bare"],
@@ -83,6 +89,8 @@ pub fn debian_6_12() -> &'static Shared {
                 ("bind-and-connect-one-port", &one_port),
                 ("binds-and-connects", crate::verdict_words::BINDS),
                 ("syscall-probes-bare", crate::syscall_probes::PROBES),
+                ("inherited-descriptor", &inherited),
+                ("rights-per-rule", &per_rule),
             ],
             dir.path(),
         );
@@ -93,9 +101,15 @@ pub fn debian_6_12() -> &'static Shared {
             "bind-and-connect-one-port",
             "native-openshell",
             "syscall-probes-bare",
+            "inherited-descriptor",
+            "rights-per-rule",
         ];
-        o.variants =
-            vec![variant(&[], &correct, &[], false), variant(&["no-connect-tcp"], &["binds-and-connects"], &[], false)];
+        o.variants = vec![
+            variant(&[], &correct, &[], false),
+            variant(&["no-connect-tcp"], &["binds-and-connects"], &[], false),
+            variant(&["leak-fd"], &["inherited-descriptor"], &[], false),
+            variant(&["handled-from-rules"], &["rights-per-rule"], &[], false),
+        ];
         let report = run(&o).unwrap();
         assert_eq!(report.boots(), 1, "one boot for every test of the group");
         Shared { dir, report }

@@ -118,3 +118,39 @@ expect:
     let claim = v.expectations[3].reason.as_deref().unwrap();
     assert!(claim.contains("printed no claim line"), "{claim}");
 }
+
+/// Issue 25: a real seccomp filter — sandbox-runtime's static `apply-seccomp`, out of the npm
+/// package by its adapter's pinned recipe, a filter-only enforcer (no Landlock in its code) —
+/// holds the shipped scenario that states its two filters on a real kernel: unix sockets and
+/// user namespaces refused EPERM by its filter, clone3 ENOSYS, the i386 entry killed, inet
+/// sockets left alone. Under Docker's profile it cannot make the user namespace it needs and
+/// refuses, with its own line as the claim.
+#[test]
+fn sandbox_runtime_apply_seccomp_holds_its_documented_filter() {
+    let root = lockgate::internals::supply::guest::workspace_root();
+    let file = root.join("enforcers/sandbox-runtime-seccomp.yaml");
+    let (name, recipe) = lockgate::internals::supply::recipe::recipe_in(&file).unwrap().expect("a fetched binary");
+    let cache = lockgate::internals::supply::open_cache(None).unwrap();
+    let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache, false).unwrap();
+    let binary = recipe.fetch(&name, &mut supply).unwrap();
+    assert!(!lockgate::internals::supply::recipe::calls_landlock(&binary).unwrap());
+    assert!(lockgate::internals::supply::recipe::installs_seccomp_filter(&binary).unwrap());
+    let scenario = common::shipped("sandbox-runtime-filter");
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = common::options(
+        &["debian-6.12"],
+        &["bare", "docker-26.1.5"],
+        &[("sandbox-runtime-filter", &scenario)],
+        dir.path(),
+    );
+    o.enforcer.adapter_file = Some(file);
+    let r = run(&o).unwrap();
+    let cell = |env: &str| r.cells.iter().find(|c| c.env == env).unwrap().outcome.as_ref().expect("a verdict");
+    let bare = cell("bare");
+    assert!(bare.failures().is_empty(), "{:#?}", bare.expectations);
+    let unix = bare.expectations.iter().find(|e| e.expect.starts_with("probe socket AF_UNIX SOCK_STREAM")).unwrap();
+    assert_eq!((unix.status, unix.denied_by), (Status::Pass, Some(Denier::Filter)), "{unix:#?}");
+    let docker = cell("docker-26.1.5");
+    let first = docker.failures().into_iter().next().expect("a failure under Docker");
+    assert!(first.contains("unshare(CLONE_NEWUSER)") || first.contains("exit:1"), "{first}");
+}

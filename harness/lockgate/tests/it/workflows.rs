@@ -220,13 +220,13 @@ fn actionlint_reports_a_broken_workflow() {
 }
 
 #[test]
-fn the_readme_ci_examples_pass_actionlint() {
-    // The workflow and the job that README's "Using lockgate in your CI" tells users to copy.
-    let readme = read(&root().join("README.md"));
-    let section = readme
-        .split("## Using lockgate in your CI")
+fn the_books_ci_examples_pass_actionlint() {
+    // The workflow and the job that the book's "Using lockgate in your CI" tells users to copy.
+    let page = read(&root().join("book/src/ci.md"));
+    let section = page
+        .split("# Using lockgate in your CI")
         .nth(1)
-        .expect("README has a section \"Using lockgate in your CI\"");
+        .expect("book/src/ci.md is the chapter \"Using lockgate in your CI\"");
     let blocks: Vec<&str> = section
         .split("```yaml\n")
         .skip(1)
@@ -241,14 +241,14 @@ fn the_readme_ci_examples_pass_actionlint() {
     for (i, b) in blocks.iter().enumerate() {
         let mut text = b.replace("<owner>", "owner");
         if !text.lines().any(|l| l.starts_with("on:")) {
-            text = format!("name: readme example\non: push\n{text}");
+            text = format!("name: book example\non: push\n{text}");
         }
-        let f = wf.join(format!("readme-{i}.yml"));
+        let f = wf.join(format!("book-{i}.yml"));
         std::fs::write(&f, text).unwrap();
         files.push(f);
     }
     let (ok, findings) = lint(&actionlint(), &files, dir.path());
-    assert!(ok && findings.trim().is_empty(), "actionlint found problems in README's examples:\n{findings}");
+    assert!(ok && findings.trim().is_empty(), "actionlint found problems in the book's CI examples:\n{findings}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,6 +328,7 @@ fn nightly_runs_every_shard_with_kvm_caches_and_artifacts() {
         "--kernel nightly --shard \"$SHARD\"",
         "--junit",
         "--markdown",
+        "--html \"target/lockgate/report-$i.html\"",
         "KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0666\"",
         "~/.cache/lockgate",
         "hashFiles('kernels/lock.yaml', 'images/lock.yaml')",
