@@ -11,6 +11,7 @@
 //!   file: usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
 //! capabilities: docker      # docker, podman, or a list of CAP_ names
 //! no_new_privileges: false
+//! matrix: default           # default, nightly (`--env nightly`) or opt-in
 //! ```
 //!
 //! An environment is [`EnvKind::Bare`] or [`EnvKind::Container`]; [`crate::env`] makes a container
@@ -19,6 +20,7 @@
 use super::file::{parse_yaml, Loaded};
 use super::kernel::{PackageRef, PackagedFile};
 use super::locate;
+use super::matrix::Matrix;
 use super::scenario::Name;
 use anyhow::{bail, Context, Result};
 use lockgate_protocol::seccomp::{self, Flavour, Profile, Target, ALL_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES};
@@ -49,12 +51,29 @@ impl Environment {
         Environment { name: m.value.name.to_string(), kind: EnvKind::Container(Box::new(m)) }
     }
 
+    /// The matrix the environment belongs to (`bare`: the default one).
+    pub fn matrix(&self) -> Matrix {
+        match &self.kind {
+            EnvKind::Bare => Matrix::Default,
+            EnvKind::Container(m) => m.value.matrix,
+        }
+    }
+
     /// The manifest's `about:` (empty for `bare`).
     pub fn about(&self) -> &str {
         match &self.kind {
             EnvKind::Bare => "",
             EnvKind::Container(m) => &m.value.about,
         }
+    }
+}
+
+impl super::matrix::Member for Environment {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn matrix(&self) -> Matrix {
+        Environment::matrix(self)
     }
 }
 
@@ -83,8 +102,9 @@ pub struct ContainerManifest {
     /// Whose reading of the profile applies: `docker` (dockerd), `podman` (containers/common) or
     /// `containerd` (its `DefaultProfile`, read from Go source).
     pub engine: Flavour,
-    /// The OCI runtime the engine starts: `runc` (Docker's) or `crun` (Podman's default), each
-    /// from the pinned package `images/runtime.yaml` names.
+    /// The OCI runtime the engine starts (default `runc`): `runc` (Docker's and containerd's),
+    /// `crun` (Podman's default) or `runsc` (gVisor's), each from the pinned package
+    /// `images/runtime.yaml` names.
     #[serde(default)]
     pub runtime: RuntimeName,
     pub seccomp: SeccompSource,
@@ -94,6 +114,12 @@ pub struct ContainerManifest {
     /// Docker and Podman leave it off unless asked (`--security-opt no-new-privileges`).
     #[serde(default)]
     pub no_new_privileges: bool,
+    /// Which matrix the environment belongs to, as a kernel's `matrix:` (default `default`):
+    /// `default` (every run that names no `--env`: pull requests, the mutation gate, the
+    /// bench), `nightly` (`--env nightly`, the nightly workflow's run) or `opt-in` (only when
+    /// `--env` names it, or `--env all`). `bare` is always in the default matrix.
+    #[serde(default)]
+    pub matrix: Matrix,
 }
 
 /// An OCI runtime lockgate carries (`images/runtime.yaml` pins each).
@@ -361,6 +387,23 @@ mod tests {
         assert!(envs[..3].iter().all(|e| e.value.runtime == RuntimeName::Runc), "Docker starts runc");
         assert_eq!(podman.capabilities.0.len(), 11);
         assert!(envs[1].value.capabilities.0.contains(&"CAP_NET_RAW".to_string()));
+        // The default run stays at bare and four containers; containerd and gVisor are nightly.
+        let default: Vec<&str> =
+            envs.iter().filter(|e| e.value.matrix == Matrix::Default).map(|e| e.value.name.as_str()).collect();
+        assert_eq!(default, ["docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]);
+    }
+
+    #[test]
+    fn matrix_is_read_and_a_wrong_one_names_file_field_and_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = write(dir.path(), "n.yaml", "name: n\nengine: docker\nseccomp: unconfined\nmatrix: nightly\n");
+        assert_eq!(load_manifest(&m).unwrap().matrix, Matrix::Nightly);
+        let m = write(dir.path(), "d.yaml", "name: d\nengine: docker\nseccomp: unconfined\n");
+        assert_eq!(load_manifest(&m).unwrap().matrix, Matrix::Default, "default: the default matrix");
+        let m = write(dir.path(), "w.yaml", "name: w\nengine: docker\nseccomp: unconfined\nmatrix: weekly\n");
+        let err = format!("{:#}", load_manifest(&m).unwrap_err());
+        assert!(err.contains("w.yaml:4:") && err.contains("matrix: `weekly` is no matrix: write `default`"), "{err}");
+        assert_eq!(Environment::bare().matrix(), Matrix::Default);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod errno;
 pub mod file;
 pub mod kernel;
 pub mod locate;
+pub mod matrix;
 pub mod native;
 pub mod packages;
 pub mod probe_args;
