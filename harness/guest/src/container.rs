@@ -1,5 +1,5 @@
 //! Container environments: the cases run inside a container started by the environment's real
-//! runtime (runc, or crun for Podman), with the real seccomp profile converted as the engine
+//! runtime (runc, crun for Podman, or gVisor's runsc: see [`gvisor_root`]), with the real seccomp profile converted as the engine
 //! converts it, the engine's capabilities, namespaces, mounts and masked paths, and no_new_privs
 //! as configured.
 //!
@@ -132,9 +132,15 @@ fn serve(case: &Case, container: &Container, running: &mut BTreeMap<String, Runn
         running.insert(container.env.clone(), r);
     }
     let Some(r) = running.get_mut(&container.env) else { return Err("no container".into()) };
-    let answer = exchange(case, r);
-    // The case's tmpfs go whatever happened.
-    let detached = in_container(r.pid, || case.setup.tmpfs.iter().rev().try_for_each(|d| setup::detach_tmpfs(d)));
+    let gvisor = is_gvisor(container);
+    let answer = exchange(case, r, gvisor);
+    // The case's tmpfs go whatever happened (under gVisor its roots are directories of the
+    // guest's root, which the next case's baseline removes).
+    let detached = if gvisor {
+        Ok(())
+    } else {
+        in_container(r.pid, || case.setup.tmpfs.iter().rev().try_for_each(|d| setup::detach_tmpfs(d)))
+    };
     if answer.is_ok() && detached.is_ok() {
         return answer;
     }
@@ -152,9 +158,19 @@ fn serve(case: &Case, container: &Container, running: &mut BTreeMap<String, Runn
 }
 
 /// Mounts the case's tmpfs roots in the container, hands it the case, reads its answer.
-fn exchange(case: &Case, r: &mut Running) -> Result<Answer, String> {
-    in_container(r.pid, || case.setup.tmpfs.iter().try_for_each(|d| setup::mount_tmpfs(d)))
-        .map_err(|e| format!("cannot make the case's tree in container {}: {e}", r.id))?;
+fn exchange(case: &Case, r: &mut Running, gvisor: bool) -> Result<Answer, String> {
+    if gvisor {
+        // The Sentry has a file system of its own: a mount the agent makes in the sandbox
+        // process's namespace is not in it. The roots are directories of the guest's root, which
+        // the gofer serves, emptied by the container side before each run.
+        case.setup
+            .tmpfs
+            .iter()
+            .try_for_each(|d| std::fs::create_dir_all(d).map_err(|e| format!("cannot create {d}: {e}")))
+    } else {
+        in_container(r.pid, || case.setup.tmpfs.iter().try_for_each(|d| setup::mount_tmpfs(d)))
+    }
+    .map_err(|e| format!("cannot make the case's tree in container {}: {e}", r.id))?;
     let mut line = serde_json::to_vec(case).map_err(|e| e.to_string())?;
     line.push(b'\n');
     r.input.write_all(&line).map_err(|e| format!("cannot hand the case to container {}: {e}", r.id))?;
@@ -393,21 +409,18 @@ fn start(container: &Container) -> Result<Running, String> {
     let (to_container, input) = pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
     let (output, from_container) = pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
     let stderr = File::create(&log_path).map_err(|e| format!("cannot create {log_path}: {e}"))?;
+    let gvisor = is_gvisor(container);
     let command = |program: &str| {
         let mut cmd = Command::new(program);
-        cmd.arg0(&container.runtime)
-            .args([
-                "--root",
-                RUNTIME_ROOT,
-                "run",
-                "--detach",
-                "--no-pivot",
-                "--pid-file",
-                &pid_file,
-                "--bundle",
-                &dir,
-                &id,
-            ])
+        cmd.arg0(&container.runtime);
+        if gvisor {
+            cmd.args(GVISOR_FLAGS).args(["run", "--detach"]);
+            // SAFETY: the closure makes only raw system calls on strings made before the fork.
+            unsafe { cmd.pre_exec(gvisor_root) };
+        } else {
+            cmd.args(["--root", RUNTIME_ROOT, "run", "--detach", "--no-pivot"]);
+        }
+        cmd.args(["--pid-file", &pid_file, "--bundle", &dir, &id])
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .current_dir(&dir);
@@ -415,8 +428,13 @@ fn start(container: &Container) -> Result<Running, String> {
     };
     // From the sealed copy when there is one and it can be executed (a kernel with
     // vm.memfd_noexec=2 refuses); else the runtime itself, which then copies itself.
-    let sealed = crate::sealed_runtime::path_for(&container.runtime)
-        .map_err(|e| log(&format!("no sealed copy of {}: {e}", container.runtime)));
+    // runsc re-executes itself for its Sentry and gofer, and copies no sealed copy: not for it.
+    let sealed = if gvisor {
+        Err(())
+    } else {
+        crate::sealed_runtime::path_for(&container.runtime)
+            .map_err(|e| log(&format!("no sealed copy of {}: {e}", container.runtime)))
+    };
     let stdio = || -> Result<(Stdio, Stdio, Stdio), String> {
         let dup =
             |fd: &dyn AsFd| fd.as_fd().try_clone_to_owned().map(Stdio::from).map_err(|e| format!("cannot dup: {e}"));
@@ -455,6 +473,61 @@ fn start(container: &Container) -> Result<Running, String> {
         .and_then(|s| s.trim().parse::<i32>().ok())
         .ok_or_else(|| failed(format!("left no pid in {pid_file}")))?;
     Ok(Running { id, pid, input: File::from(input), output, pending: Vec::new(), log: log_path })
+}
+
+/// runsc's flags, before its command: its state under /run, the ptrace platform (KVM's needs
+/// /dev/kvm, which a TCG guest has not; systrap works too, slower under TCG), no network stack,
+/// no cgroups, and the guest's root served as it is, so that the accounts and policy files the
+/// agent writes there after the start are seen inside (no overlay, no caching).
+const GVISOR_FLAGS: [&str; 6] = [
+    "--root=/run/runsc",
+    "--platform=ptrace",
+    "--network=none",
+    "--ignore-cgroups",
+    "--overlay2=none",
+    "--file-access=shared",
+];
+
+/// Whether the environment's runtime is gVisor's.
+fn is_gvisor(container: &Container) -> bool {
+    container.runtime.ends_with("/runsc")
+}
+
+/// In the runtime's child, before exec: runsc pivot_roots its Sentry and gofer away from the
+/// root, which the initramfs's own root cannot be (it has no parent mount) and runsc has no
+/// `--no-pivot`. So it starts in a mount namespace of its own, chrooted into the bind of the
+/// guest's `/` (a mount with a parent) moved over `/`, with /proc, /dev, /sys, /run and /tmp in
+/// it and the bind itself at its own path, where the bundle names it.
+fn gvisor_root() -> std::io::Result<()> {
+    // Constant paths (no allocation between fork and exec): ROOTFS and what goes in it.
+    const _: () = assert!(matches!(ROOTFS.as_bytes(), b"/run/lockgate/rootfs"));
+    let check = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
+    let root = c"/run/lockgate/rootfs";
+    let null = std::ptr::null::<libc::c_void>();
+    let none = std::ptr::null::<libc::c_char>();
+    // SAFETY: raw system calls with static NUL-terminated strings.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(none, c"/".as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, null))?;
+        check(libc::mount(c"proc".as_ptr(), c"/run/lockgate/rootfs/proc".as_ptr(), c"proc".as_ptr(), 0, null))?;
+        for (src, dst) in [
+            (c"/dev", c"/run/lockgate/rootfs/dev"),
+            (c"/sys", c"/run/lockgate/rootfs/sys"),
+            (c"/tmp", c"/run/lockgate/rootfs/tmp"),
+        ] {
+            check(libc::mount(src.as_ptr(), dst.as_ptr(), none, libc::MS_BIND | libc::MS_REC, null))?;
+        }
+        check(libc::mount(c"/run".as_ptr(), c"/run/lockgate/rootfs/run".as_ptr(), none, libc::MS_BIND, null))?;
+        let inner = c"/run/lockgate/rootfs/run/lockgate/rootfs";
+        check(libc::mount(root.as_ptr(), inner.as_ptr(), none, libc::MS_BIND, null))?;
+        // Moved over `/` (as switch_root does), not a plain chroot: the kernel refuses a new
+        // user namespace, which runsc's gofer and Sentry take, to a chrooted process.
+        check(libc::chdir(root.as_ptr()))?;
+        check(libc::mount(root.as_ptr(), c"/".as_ptr(), none, libc::MS_MOVE, null))?;
+        check(libc::chroot(c".".as_ptr()))?;
+        check(libc::chdir(c"/".as_ptr()))?;
+    }
+    Ok(())
 }
 
 /// Waits for the runtime to exit, killing it at the deadline.

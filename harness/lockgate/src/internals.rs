@@ -40,7 +40,7 @@ pub mod model {
     }
 }
 pub mod plan {
-    pub use crate::plan::{plan, select_kernels, Selection};
+    pub use crate::plan::{plan, select_environments, select_kernels, Selection};
 }
 pub mod report {
     pub mod failure {

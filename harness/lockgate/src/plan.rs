@@ -4,7 +4,7 @@
 use crate::enforcer::{Enforcer, RunAs};
 use crate::env::{EnvFacts, Prepared};
 use crate::model::scenario::{Action, Check, Scenario};
-use crate::model::{Environment, Model};
+use crate::model::{matrix, Environment, Model};
 use anyhow::{bail, Result};
 use lockgate_protocol as proto;
 use std::collections::HashMap;
@@ -165,35 +165,21 @@ fn check_names(kind: &str, asked: &[String], known: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// The kernels `--kernel` asks for, as indices into `model.kernels`: none named → the default
-/// matrix (every manifest of `matrix: default`); `nightly` → the default and nightly matrices;
-/// `all` → every manifest; else those named (with `nightly`, those too).
+/// The kernels `--kernel` asks for, as indices into `model.kernels`, by the one rule of
+/// [`matrix::select`]: none named → the default matrix (every manifest of `matrix: default`);
+/// `nightly` → the default and nightly matrices; `all` → every manifest; else those named (with
+/// `nightly`, those too).
 pub fn select_kernels(model: &Model, asked: &[String]) -> Result<Vec<usize>> {
-    let names: Vec<&str> = model.kernels.iter().map(|k| k.value.name.as_str()).collect();
-    if asked.iter().any(|a| a == "all") {
-        return Ok((0..names.len()).collect());
-    }
-    if asked.is_empty() {
-        return Ok((0..names.len()).filter(|&k| model.kernels[k].value.in_default_matrix()).collect());
-    }
-    let mut known = names.clone();
-    known.extend(["all", "nightly"]);
-    check_names("kernel", asked, &known)?;
-    let nightly = asked.iter().any(|a| a == "nightly");
-    Ok((0..names.len())
-        .filter(|&k| asked.iter().any(|n| n == names[k]) || nightly && model.kernels[k].value.in_nightly_matrix())
-        .collect())
+    matrix::select("kernel", &model.kernels, asked)
 }
 
-/// The environments `--env` asks for (all but the opt-in ones when none is named), in the
-/// model's order.
+/// The environments `--env` asks for, in the model's order, by the same rule as the kernels
+/// ([`matrix::select`]): none named → `bare` and the default matrix; `nightly` → the default and
+/// nightly matrices; `all` → every environment; else those named (with `nightly`, those too).
 pub fn select_environments<'m>(model: &'m Model, sel: &Selection) -> Result<Vec<&'m Environment>> {
-    let env_names: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
-    check_names("environment", &sel.envs, &env_names)?;
-    Ok(model
-        .environments
-        .iter()
-        .filter(|e| if sel.envs.is_empty() { !e.opt_in() } else { sel.envs.contains(&e.name) })
+    Ok(matrix::select("environment", &model.environments, &sel.envs)?
+        .into_iter()
+        .map(|i| &model.environments[i])
         .collect())
 }
 
@@ -460,6 +446,35 @@ mod tests {
         assert!(s.is_empty() && c.steps.len() == 1, "`/` covers the directory, and there is no network section");
     }
 
+    /// `--env` selects as `--kernel` does: the shipped environments' default matrix is bare and
+    /// the four containers of every run; `nightly` adds containerd and gVisor.
+    #[test]
+    fn environments_are_selected_by_matrix_as_kernels_are() {
+        let root = crate::supply::guest::workspace_root();
+        let model =
+            crate::model::load(&root.join("scenarios"), &crate::model::MatrixDirs::beside(&root.join("kernels")))
+                .unwrap();
+        let names = |envs: &[&str]| -> Vec<String> {
+            let sel = Selection { envs: envs.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+            select_environments(&model, &sel).unwrap().into_iter().map(|e| e.name.clone()).collect()
+        };
+        assert_eq!(names(&[]), ["bare", "docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]);
+        let nightly = names(&["nightly"]);
+        assert_eq!(nightly.len(), 8, "{nightly:?}");
+        for n in ["containerd-1.4", "containerd-1.7", "gvisor"] {
+            assert!(nightly.iter().any(|e| e == n), "{nightly:?}");
+        }
+        assert_eq!(names(&["all"]).len(), model.environments.len());
+        assert_eq!(names(&["gvisor"]), ["gvisor"]);
+        let sel = Selection { envs: vec!["gvisr".into()], ..Default::default() };
+        let err = select_environments(&model, &sel).unwrap_err().to_string();
+        assert!(
+            err.starts_with("no environment is named `gvisr`; known environments: bare,")
+                && err.ends_with("all, nightly"),
+            "{err}"
+        );
+    }
+
     /// The mutation gate's plan: the correct enforcer everywhere, a fault mode on one scenario
     /// bare, an environment judged as bare. One boot; the fault's case borrows the correct
     /// case's control run; the environment's cases are the correct enforcer's own.
@@ -494,9 +509,10 @@ mod tests {
         // The scenarios meant for the reference enforcer (not a namespace sandbox's).
         let n_scenarios = model.scenarios.iter().filter(|s| s.value.meant_for(&correct.name)).count();
         assert!(n_scenarios < model.scenarios.len(), "bubblewrap-sandbox is for bubblewrap only");
-        // The opt-in environments (AppArmor's) are planned only when `--env` names them.
-        let n_envs = model.environments.iter().filter(|e| !e.opt_in()).count();
-        assert!(n_envs < model.environments.len(), "the AppArmor environments are opt-in");
+        // A plan that names no environment takes the default matrix's: bare and four containers
+        // (not the nightly containerd and gVisor ones, nor the opt-in AppArmor ones).
+        let n_envs = model.environments.iter().filter(|e| e.matrix() == crate::model::matrix::Matrix::Default).count();
+        assert_eq!(n_envs, 5, "the default run (and the gate) stays at five environments");
         assert_eq!(run.cells.len(), n_scenarios * n_envs + 1 + n_scenarios);
         assert_eq!(run.cases.len(), n_scenarios * n_envs + 1, "the environment's cases are not run twice");
         let mut ids: Vec<&str> = run.cases.iter().map(|c| c.id.as_str()).collect();

@@ -35,6 +35,17 @@ pub enum Flavour {
     Docker,
     /// Podman (containers/common `pkg/seccomp`).
     Podman,
+    /// containerd (`contrib/seccomp`'s `DefaultProfile`, Kubernetes' `RuntimeDefault`): Go code,
+    /// which the host reads into Docker's form (includes/excludes by capability, `minKernel`),
+    /// so it converts as dockerd converts.
+    Containerd,
+}
+
+impl Flavour {
+    /// Whether the profile is read as dockerd reads it (`minKernel`, numeric errnos only).
+    fn reads_like_docker(self) -> bool {
+        matches!(self, Flavour::Docker | Flavour::Containerd)
+    }
 }
 
 /// A profile as written (Docker's `default.json`, containers-common's `seccomp.json`).
@@ -307,7 +318,7 @@ pub fn convert(profile: &Profile, flavour: Flavour, target: &Target) -> Result<L
     if !profile.architectures.is_empty() && !profile.arch_map.is_empty() {
         return Err("both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'".into());
     }
-    if flavour == Flavour::Docker {
+    if flavour.reads_like_docker() {
         // dockerd has no such fields: its JSON decoder would drop them silently, and the
         // profile would not mean what its author wrote.
         if profile.default_errno.is_some() {
@@ -321,7 +332,7 @@ pub fn convert(profile: &Profile, flavour: Flavour, target: &Target) -> Result<L
     let mut out = LinuxSeccomp {
         default_action: profile.default_action,
         default_errno_ret: match flavour {
-            Flavour::Docker => profile.default_errno_ret,
+            Flavour::Docker | Flavour::Containerd => profile.default_errno_ret,
             Flavour::Podman => errno_of(profile.default_errno.as_deref(), profile.default_errno_ret)
                 .map_err(|e| format!("defaultErrno: {e}"))?,
         },
@@ -351,7 +362,7 @@ pub fn convert(profile: &Profile, flavour: Flavour, target: &Target) -> Result<L
         if ex.arches.iter().any(|a| a == arch) || ex.caps.iter().any(bounding) {
             continue;
         }
-        if flavour == Flavour::Docker {
+        if flavour.reads_like_docker() {
             if let Some(min) = &ex.min_kernel {
                 if at_least(min).map_err(|e| format!("syscalls[{i}].excludes.minKernel: {e}"))? {
                     continue;
@@ -361,7 +372,7 @@ pub fn convert(profile: &Profile, flavour: Flavour, target: &Target) -> Result<L
         if (!inc.arches.is_empty() && !inc.arches.iter().any(|a| a == arch)) || !inc.caps.iter().all(bounding) {
             continue;
         }
-        if flavour == Flavour::Docker {
+        if flavour.reads_like_docker() {
             if let Some(min) = &inc.min_kernel {
                 if !at_least(min).map_err(|e| format!("syscalls[{i}].includes.minKernel: {e}"))? {
                     continue;
@@ -369,7 +380,7 @@ pub fn convert(profile: &Profile, flavour: Flavour, target: &Target) -> Result<L
             }
         }
         let errno_ret = match flavour {
-            Flavour::Docker => rule.errno_ret,
+            Flavour::Docker | Flavour::Containerd => rule.errno_ret,
             Flavour::Podman => {
                 errno_of(rule.errno.as_deref(), rule.errno_ret).map_err(|e| format!("syscalls[{i}].errno: {e}"))?
             }

@@ -3,7 +3,7 @@
 //! For each kernel: the floor (the bare kernel with an init that powers off at once), the cell
 //! with one scenario and with every scenario, and the guest's own account of the full cell
 //! (kernel boot, preflight, cases, the rest); then, per environment on one kernel, what a case
-//! costs there against the same case bare; the whole default matrix (every environment) against
+//! costs there against the same case bare; the whole default matrix (its every environment) against
 //! the bare-only matrix; the bare matrix with `-j 1` against `-j cores`, and the host-side work
 //! of a warm start, step by step. Medians over `--repeat` runs. Each figure is checked against
 //! the target it serves (issues 6 and 17); the table goes to stdout, everything to
@@ -119,7 +119,7 @@ struct Bench {
     repeat: usize,
     kernels: Vec<KernelRow>,
     envs: Vec<EnvRow>,
-    /// The whole default matrix (every environment) and the bare-only one, `-j cores`.
+    /// The whole default matrix (every environment of it) and the bare-only one, `-j cores`.
     matrix_all_envs_s: f64,
     matrix_bare_s: f64,
     ratio_matrix_to_bare: f64,
@@ -244,7 +244,12 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
         });
     }
 
-    let env_names: Vec<String> = model.environments.iter().map(|e| e.name.clone()).collect();
+    // The default matrix's environments (those a run without `--env` takes), as the kernels.
+    let env_names: Vec<String> =
+        lockgate::internals::plan::select_environments(&model, &lockgate::internals::plan::Selection::default())?
+            .into_iter()
+            .map(|e| e.name.clone())
+            .collect();
     let env_kernel = args.container_kernel.as_deref().unwrap_or(&names[0]);
     let envs = env_rows(&base, env_kernel, &env_names, repeat, scenarios)?;
 

@@ -132,7 +132,11 @@ const FILE_KINDS: [(&str, &str, &[&str]); 7] = [
             "harness/lockgate/src/model/native.rs",
         ],
     ),
-    ("Kernel manifests", "`kernels/*.yaml`: one kernel of the matrix", &["harness/lockgate/src/model/kernel.rs"]),
+    (
+        "Kernel manifests",
+        "`kernels/*.yaml`: one kernel of the matrix",
+        &["harness/lockgate/src/model/kernel.rs", "harness/lockgate/src/model/matrix.rs"],
+    ),
     (
         "Environments",
         "`images/environments/*.yaml`: a container environment",
@@ -158,7 +162,11 @@ fn files(root: &Path) -> Result<String> {
         for source in sources {
             let text = std::fs::read_to_string(root.join(source)).with_context(|| format!("cannot read {source}"))?;
             for item in doc_comments::items(&text) {
-                if !item.has_attr("Deserialize")
+                // Derived, or written by hand (`impl<'de> Deserialize<'de> for Matrix`, for an
+                // error that says what to write) with the serde attributes its schema reads.
+                let deserialized =
+                    item.has_attr("Deserialize") || text.contains(&format!("Deserialize<'de> for {} {{", item.name));
+                if !deserialized
                     || item.has_attr("try_from")
                     || item.has_attr("from =")
                     || item.has_attr("transparent")

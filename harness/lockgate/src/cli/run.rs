@@ -18,7 +18,9 @@ pub struct VmTestArgs {
     /// Scenarios to run (names), comma-separated; default: all.
     #[arg(long, value_delimiter = ',')]
     pub scenario: Vec<String>,
-    /// Environments (`bare`, or names from images/environments/*.yaml), comma-separated; default: all.
+    /// Environments (`bare`, or names from images/environments/*.yaml), comma-separated; default:
+    /// `bare` and the default matrix (every manifest of `matrix: default`); `nightly`: the default
+    /// and nightly matrices; `all`: every environment, opt-in ones included.
     #[arg(long, value_delimiter = ',')]
     pub env: Vec<String>,
     /// Run shard i of n (1-based); shards split whole kernels.

@@ -7,7 +7,7 @@
 //! The guest converts the profile for its own kernel (`lockgate_protocol::seccomp`).
 
 use crate::model::environment::{
-    check_converts, parse_profile, read_profile, ContainerManifest, EnvKind, Environment, RuntimeName, SeccompSource,
+    check_converts, parse_profile_of, read_profile, ContainerManifest, EnvKind, Environment, RuntimeName, SeccompSource,
 };
 use crate::supply::runtime;
 use crate::supply::Supply;
@@ -38,6 +38,8 @@ pub struct EnvFacts {
     /// Why the profile refuses to make namespaces for this container's capabilities (no rule
     /// allows `unshare`; `clone` only by its flags), in words; `None` where it allows them.
     pub namespaces_refused: Option<String>,
+    /// The container runs on gVisor (runsc), whose own kernel implements no Landlock.
+    pub gvisor: bool,
 }
 
 /// One environment, ready: `container` is `None` for `bare`.
@@ -99,7 +101,10 @@ pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply) -> Resul
             }
             EnvKind::Container(m) => {
                 let (profile, digest) = profile(&m.value, &m.file, supply)?;
-                let facts = facts_of(profile.as_ref(), &m.value, digest)?;
+                let facts = EnvFacts {
+                    gvisor: m.value.runtime == RuntimeName::Runsc,
+                    ..facts_of(profile.as_ref(), &m.value, digest)?
+                };
                 let c = &m.value;
                 let container = proto::Container {
                     env: c.name.to_string(),
@@ -136,7 +141,7 @@ fn profile(m: &ContainerManifest, file: &Path, supply: &mut Supply) -> Result<(O
     Ok(match &m.seccomp {
         SeccompSource::Unconfined => (None, None),
         SeccompSource::Path { resolved, .. } => {
-            (Some(read_profile(resolved)?), Some(crate::cache::sha256_file(resolved)?))
+            (Some(read_profile(resolved, m.engine)?), Some(crate::cache::sha256_file(resolved)?))
         }
         SeccompSource::Package(f) => {
             let a = supply
@@ -144,7 +149,7 @@ fn profile(m: &ContainerManifest, file: &Path, supply: &mut Supply) -> Result<(O
                 .with_context(|| format!("the seccomp profile of environment `{}` ({})", m.name, file.display()))?;
             let named = PathBuf::from(format!("{}:{}", f.package.lock_key(), f.file));
             let text = std::fs::read_to_string(&a.path)?;
-            let profile = parse_profile(&named, &text)?;
+            let profile = parse_profile_of(&named, &text, m.engine)?;
             check_converts(&named, &profile, m)?;
             (Some(profile), Some(a.sha256))
         }
@@ -186,6 +191,7 @@ fn facts_of(profile: Option<&Profile>, m: &ContainerManifest, digest: Option<Str
             .collect(),
         profile_sha256: digest,
         namespaces_refused: namespaces_refused(&converted, errno),
+        gvisor: false,
     })
 }
 

@@ -12,6 +12,11 @@ pub fn landlock_blocked(env: &str, facts: Option<&EnvFacts>, in_env: &AbiProbe, 
     let Some(f) = facts else {
         return Some(format!("Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n}"));
     };
+    if f.gvisor {
+        return Some(format!(
+            "gVisor implements no Landlock: in `{env}` the probe answered {e} from gVisor's own kernel (runsc's Sentry), not Linux's; the kernel itself offers ABI {n}"
+        ));
+    }
     // "seccomp blocked" only where the profile explains the errno; otherwise what is known.
     let why = if e == "ENOSYS" && !f.allows_landlock && f.seccomp_errno.as_deref() != Some("ENOSYS") {
         format!(
@@ -46,6 +51,7 @@ mod tests {
             allowed: Vec::new(),
             profile_sha256: None,
             namespaces_refused: None,
+            gvisor: false,
         };
         let why = landlock_blocked("docker-20.10.5", Some(&stub), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4))
             .unwrap();
@@ -72,6 +78,10 @@ mod tests {
                 && other.ends_with("its default action answers EPERM, not EOPNOTSUPP"),
             "{other}"
         );
+        let sentry = EnvFacts { gvisor: true, ..EnvFacts::default() };
+        let why =
+            landlock_blocked("gvisor", Some(&sentry), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(6)).unwrap();
+        assert_eq!(why, "gVisor implements no Landlock: in `gvisor` the probe answered ENOSYS from gVisor's own kernel (runsc's Sentry), not Linux's; the kernel itself offers ABI 6");
         let unknown = landlock_blocked("x", None, &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4)).unwrap();
         assert_eq!(unknown, "Landlock is blocked in `x`: its probe answered ENOSYS while the kernel offers ABI 4");
     }

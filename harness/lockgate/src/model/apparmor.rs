@@ -4,7 +4,7 @@
 //!
 //! ```yaml
 //! name: apparmor-noble
-//! opt_in: true                     # only with --env apparmor-noble
+//! matrix: opt-in                   # only with --env apparmor-noble (or --env all)
 //! apparmor:
 //!   package: {distro: ubuntu, suite: noble-updates, name: apparmor, version: "4.0.1really4.0.1-0ubuntu0.24.04.9"}
 //!   libraries:                     # the C library the parser was built against
@@ -31,9 +31,11 @@ pub struct AppArmorManifest {
     pub name: Name,
     #[serde(default)]
     pub about: String,
-    /// Runs only when `--env` names it.
+    /// Which matrix the environment belongs to, as a container environment's `matrix:`
+    /// (default `default`). The shipped AppArmor environments are `opt-in`: each means something
+    /// only on a kernel with Ubuntu's userns restriction, and loads its profiles per boot.
     #[serde(default)]
-    pub opt_in: bool,
+    pub matrix: super::matrix::Matrix,
     pub apparmor: AppArmorPolicy,
 }
 
@@ -105,7 +107,7 @@ mod tests {
     #[test]
     fn a_manifest_loads_and_a_missing_local_profile_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let text = "name: aa\nopt_in: true\napparmor:\n  package: {distro: ubuntu, suite: noble-updates, name: apparmor, version: '1'}\n  profiles: [unprivileged_userns]\n  local_profiles: [mine]\n  restrict_unprivileged_userns: true\n";
+        let text = "name: aa\nmatrix: opt-in\napparmor:\n  package: {distro: ubuntu, suite: noble-updates, name: apparmor, version: '1'}\n  profiles: [unprivileged_userns]\n  local_profiles: [mine]\n  restrict_unprivileged_userns: true\n";
         let file = dir.path().join("aa.yaml");
         assert!(is_apparmor(text));
         assert!(!is_apparmor("name: docker\nengine: docker\n"));
@@ -116,7 +118,7 @@ mod tests {
         );
         std::fs::write(dir.path().join("mine"), "profile x {}\n").unwrap();
         let m = load(&file, text).unwrap();
-        assert!(m.opt_in && m.apparmor.restrict_unprivileged_userns);
+        assert!(m.matrix == super::super::matrix::Matrix::OptIn && m.apparmor.restrict_unprivileged_userns);
         assert_eq!(m.apparmor.local_files, [dir.path().join("mine")]);
         let err = format!("{:#}", load(&file, &text.replace("[unprivileged_userns]", "[../x]")).unwrap_err());
         assert!(err.contains("is not a profile file name"), "{err}");

@@ -5,12 +5,13 @@
 //! ```yaml
 //! name: docker-20.10.5
 //! engine: docker            # whose reading of the profile: docker (dockerd) or podman
-//! runtime: runc             # the OCI runtime that starts the container: runc (default) or crun
+//! runtime: runc             # the OCI runtime that starts the container: runc (default), crun or runsc
 //! seccomp:                  # a file of a pinned Debian package, a file of yours, or `unconfined`
 //!   package: {distro: debian, suite: bullseye, name: golang-github-docker-docker-dev, version: "20.10.5+dfsg1-1+deb11u2"}
 //!   file: usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
 //! capabilities: docker      # docker, podman, or a list of CAP_ names
 //! no_new_privileges: false
+//! matrix: default           # default, nightly (`--env nightly`) or opt-in
 //! ```
 //!
 //! An environment is [`EnvKind::Bare`] or [`EnvKind::Container`]; [`crate::env`] makes a container
@@ -20,6 +21,7 @@ use super::apparmor::AppArmorManifest;
 use super::file::{parse_yaml, Loaded};
 use super::kernel::{PackageRef, PackagedFile};
 use super::locate;
+use super::matrix::Matrix;
 use super::scenario::Name;
 use anyhow::{bail, Context, Result};
 use lockgate_protocol::seccomp::{self, Flavour, Profile, Target, ALL_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES};
@@ -56,9 +58,13 @@ impl Environment {
         Environment { name: m.value.name.to_string(), kind: EnvKind::AppArmor(Box::new(m)) }
     }
 
-    /// Runs only when `--env` names it (an AppArmor environment that says `opt_in: true`).
-    pub fn opt_in(&self) -> bool {
-        matches!(&self.kind, EnvKind::AppArmor(m) if m.value.opt_in)
+    /// The matrix the environment belongs to (`bare`: the default one).
+    pub fn matrix(&self) -> Matrix {
+        match &self.kind {
+            EnvKind::Bare => Matrix::Default,
+            EnvKind::Container(m) => m.value.matrix,
+            EnvKind::AppArmor(m) => m.value.matrix,
+        }
     }
 
     /// The manifest's `about:` (empty for `bare`).
@@ -68,6 +74,15 @@ impl Environment {
             EnvKind::Container(m) => &m.value.about,
             EnvKind::AppArmor(m) => &m.value.about,
         }
+    }
+}
+
+impl super::matrix::Member for Environment {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn matrix(&self) -> Matrix {
+        Environment::matrix(self)
     }
 }
 
@@ -93,10 +108,12 @@ pub struct ContainerManifest {
     pub name: Name,
     #[serde(default)]
     pub about: String,
-    /// Whose reading of the profile applies: `docker` (dockerd) or `podman` (containers/common).
+    /// Whose reading of the profile applies: `docker` (dockerd), `podman` (containers/common) or
+    /// `containerd` (its `DefaultProfile`, read from Go source).
     pub engine: Flavour,
-    /// The OCI runtime the engine starts: `runc` (Docker's) or `crun` (Podman's default), each
-    /// from the pinned package `images/runtime.yaml` names.
+    /// The OCI runtime the engine starts (default `runc`): `runc` (Docker's and containerd's),
+    /// `crun` (Podman's default) or `runsc` (gVisor's), each from the pinned package
+    /// `images/runtime.yaml` names.
     #[serde(default)]
     pub runtime: RuntimeName,
     pub seccomp: SeccompSource,
@@ -106,6 +123,12 @@ pub struct ContainerManifest {
     /// Docker and Podman leave it off unless asked (`--security-opt no-new-privileges`).
     #[serde(default)]
     pub no_new_privileges: bool,
+    /// Which matrix the environment belongs to, as a kernel's `matrix:` (default `default`):
+    /// `default` (every run that names no `--env`: pull requests, the mutation gate, the
+    /// bench), `nightly` (`--env nightly`, the nightly workflow's run) or `opt-in` (only when
+    /// `--env` names it, or `--env all`). `bare` is always in the default matrix.
+    #[serde(default)]
+    pub matrix: Matrix,
 }
 
 /// An OCI runtime lockgate carries (`images/runtime.yaml` pins each).
@@ -115,6 +138,8 @@ pub enum RuntimeName {
     #[default]
     Runc,
     Crun,
+    /// gVisor's runtime: the container runs on gVisor's own kernel (the Sentry), not Linux's.
+    Runsc,
 }
 
 impl RuntimeName {
@@ -122,6 +147,7 @@ impl RuntimeName {
         match self {
             RuntimeName::Runc => "runc",
             RuntimeName::Crun => "crun",
+            RuntimeName::Runsc => "runsc",
         }
     }
 }
@@ -240,11 +266,20 @@ impl TryFrom<serde_yaml::Value> for Capabilities {
     }
 }
 
-/// Reads a seccomp profile; errors say `file:line:column: field: what`.
-pub fn read_profile(file: &Path) -> Result<Profile> {
+/// Reads a seccomp profile as `engine` has it; errors say `file:line:column: field: what`.
+pub fn read_profile(file: &Path, engine: Flavour) -> Result<Profile> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read the seccomp profile {}", file.display()))?;
-    parse_profile(file, &text)
+    parse_profile_of(file, &text, engine)
+}
+
+/// A profile's text as `engine` has it: containerd's is the Go source of its `DefaultProfile`
+/// (a `.go` file, `model/containerd_go.rs`), every other a JSON profile.
+pub fn parse_profile_of(file: &Path, text: &str, engine: Flavour) -> Result<Profile> {
+    if engine == Flavour::Containerd && file.extension().is_some_and(|e| e == "go") {
+        return super::containerd_go::read(file, text);
+    }
+    parse_profile(file, text)
 }
 
 pub fn parse_profile(file: &Path, text: &str) -> Result<Profile> {
@@ -272,6 +307,7 @@ fn engine_name(f: Flavour) -> &'static str {
     match f {
         Flavour::Docker => "docker",
         Flavour::Podman => "podman",
+        Flavour::Containerd => "containerd",
     }
 }
 
@@ -300,7 +336,8 @@ pub fn load_manifest(file: &Path) -> Result<ContainerManifest> {
                 resolved.display()
             );
         }
-        let profile = read_profile(resolved).with_context(|| format!("{}:{line}: seccomp.path", file.display()))?;
+        let profile =
+            read_profile(resolved, m.engine).with_context(|| format!("{}:{line}: seccomp.path", file.display()))?;
         check_converts(resolved, &profile, &m).with_context(|| format!("{}:{line}: seccomp.path", file.display()))?;
     }
     Ok(m)
@@ -363,13 +400,44 @@ mod tests {
         let envs = load_dir(&crate::supply::guest::workspace_root().join("images/environments"), &mut errors);
         assert!(errors.is_empty(), "{errors:?}");
         let names: Vec<&str> = envs.iter().map(|e| e.value.name.as_str()).collect();
-        assert_eq!(names, ["docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]);
+        assert_eq!(
+            names,
+            [
+                "containerd-1.4",
+                "containerd-1.7",
+                "docker-20.10.24",
+                "docker-20.10.5",
+                "docker-26.1.5",
+                "gvisor",
+                "podman"
+            ]
+        );
+        assert!(envs[..2].iter().all(|e| e.value.engine == Flavour::Containerd));
+        assert_eq!(envs[5].value.runtime, RuntimeName::Runsc, "gVisor starts runsc");
+        let envs: Vec<_> = envs[2..5].iter().chain(&envs[6..]).collect();
         let podman = &envs[3].value;
         assert_eq!(podman.engine, Flavour::Podman);
         assert_eq!(podman.runtime, RuntimeName::Crun, "Podman starts crun");
         assert!(envs[..3].iter().all(|e| e.value.runtime == RuntimeName::Runc), "Docker starts runc");
         assert_eq!(podman.capabilities.0.len(), 11);
         assert!(envs[1].value.capabilities.0.contains(&"CAP_NET_RAW".to_string()));
+        // The default run stays at bare and four containers; containerd and gVisor are nightly.
+        let default: Vec<&str> =
+            envs.iter().filter(|e| e.value.matrix == Matrix::Default).map(|e| e.value.name.as_str()).collect();
+        assert_eq!(default, ["docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]);
+    }
+
+    #[test]
+    fn matrix_is_read_and_a_wrong_one_names_file_field_and_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = write(dir.path(), "n.yaml", "name: n\nengine: docker\nseccomp: unconfined\nmatrix: nightly\n");
+        assert_eq!(load_manifest(&m).unwrap().matrix, Matrix::Nightly);
+        let m = write(dir.path(), "d.yaml", "name: d\nengine: docker\nseccomp: unconfined\n");
+        assert_eq!(load_manifest(&m).unwrap().matrix, Matrix::Default, "default: the default matrix");
+        let m = write(dir.path(), "w.yaml", "name: w\nengine: docker\nseccomp: unconfined\nmatrix: weekly\n");
+        let err = format!("{:#}", load_manifest(&m).unwrap_err());
+        assert!(err.contains("w.yaml:4:") && err.contains("matrix: `weekly` is no matrix: write `default`"), "{err}");
+        assert_eq!(Environment::bare().matrix(), Matrix::Default);
     }
 
     #[test]

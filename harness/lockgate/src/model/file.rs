@@ -11,6 +11,15 @@ pub struct Loaded<T> {
     pub value: T,
 }
 
+impl<T: super::matrix::Member> super::matrix::Member for Loaded<T> {
+    fn name(&self) -> &str {
+        self.value.name()
+    }
+    fn matrix(&self) -> super::matrix::Matrix {
+        self.value.matrix()
+    }
+}
+
 /// Parse one YAML file into `T`, turning serde_yaml's message into `file:line:col: field: what`.
 /// The field is named with its list indices (`policy.filesystem_policy.read_only[1]`), which
 /// serde_yaml's own path leaves out.
@@ -47,6 +56,13 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Re
             // before the item, at the list's start, so the item's own line is found in the text.
             _ if path.ends_with(']')
                 && e.location().is_some_and(|l| super::locate::line_of(text, &path) > l.line()) =>
+            {
+                anyhow::anyhow!("{}:{}: {path}: {msg}", file.display(), super::locate::line_of(text, &path))
+            }
+            // A value refused by its own type after it was read (a custom error, like a wrong
+            // `matrix:`) comes without a position of its own (1:1): the field's line is found.
+            _ if e.location().is_none_or(|l| l.line() == 1 && l.column() == 1)
+                && super::locate::line_of(text, &path) > 1 =>
             {
                 anyhow::anyhow!("{}:{}: {path}: {msg}", file.display(), super::locate::line_of(text, &path))
             }

@@ -46,28 +46,14 @@ fn yes() -> bool {
     true
 }
 
-/// The matrices a kernel can belong to. Each wider one includes the narrower: a nightly run
-/// boots the default kernels too, `--kernel all` boots every kernel.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Matrix {
-    /// Every run without `--kernel`: pull requests, the mutation gate, the bench.
-    #[default]
-    Default,
-    /// The nightly run (`--kernel nightly`): costlier kernels that add little a default kernel
-    /// does not already show.
-    Nightly,
-    /// Only when named (or `--kernel all`).
-    OptIn,
-}
+pub use super::matrix::Matrix;
 
-impl std::fmt::Display for Matrix {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Matrix::Default => "default",
-            Matrix::Nightly => "nightly",
-            Matrix::OptIn => "opt-in",
-        })
+impl super::matrix::Member for KernelManifest {
+    fn name(&self) -> &str {
+        self.name.as_str()
+    }
+    fn matrix(&self) -> Matrix {
+        KernelManifest::matrix(self)
     }
 }
 
@@ -424,7 +410,10 @@ mod tests {
         let nightly = parse("name: n\nabi: 4\nmatrix: nightly\nsource: {path: /k}\n").unwrap();
         assert!(!nightly.in_default_matrix() && nightly.in_nightly_matrix());
         let wrong = parse("name: n\nabi: 4\nmatrix: weekly\nsource: {path: /k}\n").unwrap_err();
-        assert!(wrong.contains("matrix") && wrong.contains("nightly"), "{wrong}");
+        assert!(
+            wrong.starts_with("k.yaml:3:") && wrong.contains("matrix: `weekly` is no matrix: write `default`"),
+            "{wrong}"
+        );
         assert_eq!(url.source.describe(), "url https://example.org/k.deb");
         assert!(
             matches!(&url.source, KernelSource::Url { image: Some(i), .. } if i == "boot/vmlinuz-6.8.0-57-generic")

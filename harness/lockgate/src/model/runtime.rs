@@ -1,4 +1,4 @@
-//! `images/runtime.yaml`: the OCI runtimes the container environments start (runc, crun), and
+//! `images/runtime.yaml`: the OCI runtimes the container environments start (runc, crun, runsc), and
 //! the packages searched for the libraries they link.
 
 use super::environment::RuntimeName;

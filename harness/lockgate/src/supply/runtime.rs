@@ -24,6 +24,7 @@ pub fn in_guest(name: RuntimeName) -> &'static str {
     match name {
         RuntimeName::Runc => "/usr/sbin/runc",
         RuntimeName::Crun => "/usr/bin/crun",
+        RuntimeName::Runsc => "/usr/bin/runsc",
     }
 }
 

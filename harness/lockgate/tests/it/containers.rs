@@ -265,3 +265,76 @@ fn crun_answers_the_profiles_default_errno_where_runc_answers_enosys() {
     assert_eq!(probe("docker-20.10.5"), "ENOSYS", "runc's stub");
     assert_eq!(probe("on-crun"), "EPERM", "crun: the profile's default action");
 }
+
+/// Issue 26: Kubernetes' `RuntimeDefault` on containerd, its profile read from the Go source of
+/// the pinned Debian packages. containerd 1.4's names no Landlock syscall (and faccessat2, 439, is
+/// the newest it names), so runc's stub answers ENOSYS and a best_effort enforcer runs
+/// unconfined; 1.7's allows them, and the seed's write is denied by Landlock. One boot.
+#[test]
+fn containerd_1_4_takes_landlock_away_and_1_7_lets_it_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = [("seed", shipped("openshell-803")), ("portable", PORTABLE.to_string())];
+    let scenarios: Vec<(&str, &str)> = scenarios.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let o = options("debian-6.12", &["containerd-1.4", "containerd-1.7"], &scenarios, dir.path());
+    let r = run(&o).unwrap();
+    assert_eq!(r.boots(), 1);
+    let cell = |scenario: &str, env: &str| {
+        r.cells.iter().find(|c| c.scenario == scenario && c.env == env).unwrap().outcome.as_ref().unwrap().clone()
+    };
+
+    let old = cell("openshell-803", "containerd-1.4");
+    assert!(old.passed(), "the seed accepts the block (`landlock == blocked`): {:?}", old.expectations);
+    assert_eq!(old.landlock, "ENOSYS", "runc's stub answers above faccessat2, the newest syscall 1.4 names");
+    assert_eq!(old.kernel_landlock.as_deref(), Some("ABI 6"));
+    assert!(old.enforcer_claim.contains("enforcement=none"), "{}", old.enforcer_claim);
+    let gone = cell("portable", "containerd-1.4");
+    assert!(!gone.passed() && !gone.checked_nothing());
+    let why = gone.expectations[0].reason.clone().unwrap();
+    assert!(
+        why.contains("`touch /sandbox/testfile` succeeded")
+            && why.contains("seccomp blocked Landlock: in `containerd-1.4`")
+            && why.contains("ENOSYS from runc's stub"),
+        "{why}"
+    );
+
+    let new = cell("openshell-803", "containerd-1.7");
+    assert!(new.passed(), "{:?}", new.expectations);
+    assert_eq!(new.landlock, "ABI 6");
+    assert_eq!(new.expectations[0].enforced.as_deref(), Some("denied EACCES"));
+    assert_eq!(new.expectations[0].denied_by, Some(Denier::Sandbox));
+    assert!(cell("portable", "containerd-1.7").passed());
+}
+
+/// Issue 26: gVisor (runsc from Debian's package) as the OCI runtime, in the TCG guest. Its own
+/// kernel implements no Landlock: the probe answers ENOSYS while the host kernel offers ABI 6,
+/// so `landlock == blocked`; the seed's best_effort enforcer says it enforced nothing and passes,
+/// the same enforcer made to claim enforcement (`ignore-status`) fails, naming gVisor. One boot.
+#[test]
+fn gvisor_implements_no_landlock_and_a_claim_of_enforcement_there_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = [("seed", shipped("openshell-803"))];
+    let scenarios: Vec<(&str, &str)> = scenarios.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let mut o = options("debian-6.12", &["gvisor"], &scenarios, dir.path());
+    let mut lying = VariantOptions { faults: vec!["ignore-status".into()], ..Default::default() };
+    lying.within.envs = vec!["gvisor".into()];
+    o.variants = vec![lying];
+    let r = run(&o).unwrap();
+    assert_eq!(r.boots(), 1);
+    let cell =
+        |variant: usize| r.cells.iter().find(|c| c.variant == variant).unwrap().outcome.as_ref().unwrap().clone();
+
+    let honest = cell(0);
+    assert!(honest.passed(), "{:?}", honest.expectations);
+    assert_eq!(honest.landlock, "ENOSYS", "gVisor's Sentry has no landlock_create_ruleset");
+    assert_eq!(honest.kernel_landlock.as_deref(), Some("ABI 6"));
+    assert!(honest.enforcer_claim.contains("enforcement=none"), "{}", honest.enforcer_claim);
+
+    let lying = cell(1);
+    assert!(!lying.passed(), "{:?}", lying.expectations);
+    let reasons: Vec<String> = lying.expectations.iter().filter_map(|e| e.reason.clone()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("expected the enforcer to claim `none`, it claimed `full`")),
+        "the claim of enforcement is what fails: {reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("gVisor implements no Landlock: in `gvisor`")), "{reasons:?}");
+}

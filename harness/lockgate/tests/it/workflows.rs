@@ -325,7 +325,7 @@ fn nightly_runs_every_shard_with_kvm_caches_and_artifacts() {
     assert_eq!(job["env"]["SHARD"].as_str(), Some("${{ matrix.shard }}/${{ strategy.job-total }}"));
     let text = read(&root().join(".github/workflows/nightly.yml"));
     for want in [
-        "--kernel nightly --shard \"$SHARD\"",
+        "--kernel nightly --env nightly --shard \"$SHARD\"",
         "--junit",
         "--markdown",
         "--html \"target/lockgate/report-$i.html\"",
@@ -344,6 +344,12 @@ fn nightly_runs_every_shard_with_kvm_caches_and_artifacts() {
         &lockgate::internals::model::MatrixDirs::beside(&root().join("kernels")),
     )
     .expect("the repository's model loads");
+    // The nightly environments are more than the default run's (containerd, gVisor).
+    let envs = |asked: &[&str]| {
+        let sel = Selection { envs: asked.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+        plan::select_environments(&model, &sel).unwrap().len()
+    };
+    assert!(envs(&["nightly"]) > envs(&[]), "--env nightly adds the nightly environments");
     let nightly = plan::select_kernels(&model, &["nightly".to_string()]).unwrap().len();
     assert!(
         nightly > 0 && n as usize <= nightly,
