@@ -409,6 +409,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
         workdir,
         container: None,
         policy_paths: sc.checked_paths(),
+        layers: sc.setup.layers.iter().map(crate::model::layer::Layer::document).collect(),
     };
     (case, step_of, sentinels)
 }

@@ -41,6 +41,13 @@ pub const PLAN_PATH: &str = "/lockgate/plan.json";
 /// every policy does) also lets it run the probe runner.
 pub const GUEST_BIN: &str = "/bin/lockgate-guest";
 
+/// The reference enforcer in the guest's base image; with `--layer FILE…` it is also what puts
+/// a case's outer Landlock layers (`Case::layers`) around both runs.
+pub const ENFORCER_BIN: &str = "/bin/lockgate-enforcer";
+
+/// Where the guest writes a case's layers (`<n>.yaml`, in order) before its runs.
+pub const LAYER_DIR: &str = "/lockgate/layers";
+
 /// The directories of the guest's base image (besides `/`): the host's image writer makes them,
 /// and a scenario may start its runs in them. The root is merged-/usr: `/bin`, `/sbin`, `/lib`
 /// and `/lib64` are links to the directories of the same name under `/usr`.
@@ -151,6 +158,13 @@ pub struct Case {
     /// a test input (it once turned off an enforcer's whole ruleset), not an error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_paths: Vec<String>,
+    /// The outer Landlock layers both runs start inside (a scenario's `setup.layers`), each a
+    /// policy document in lockgate's format, outermost first. Empty: none. When there are some,
+    /// the control run starts inside them too (so that it differs from the enforced run by the
+    /// enforcer alone), and a third run without them (`CaseObservation::unlayered`) tells a
+    /// denial of the layers from one of plain permissions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
 }
 
 /// The guest's time limits for a case (a scenario's `limits:`). A step still going at the step
@@ -871,6 +885,10 @@ pub struct CaseObservation {
     pub environment_error: Option<String>,
     pub control: RunObservation,
     pub enforced: RunObservation,
+    /// Only for a case with layers: the probe runner as in the control run, but outside the
+    /// layers (no enforcer, no layer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlayered: Option<RunObservation>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -985,6 +1003,7 @@ mod tests {
                 id: "s@bare".into(),
                 landlock: AbiProbe::Errno("ENOSYS".into()),
                 environment_error: None,
+                unlayered: None,
                 control: RunObservation::default(),
                 enforced: RunObservation {
                     steps: vec![StepResult {

@@ -180,6 +180,25 @@ pub fn attribute(control: &Outcome, enforced: &Outcome, seccomp_errno: Option<&s
     })
 }
 
+/// Why a denial is the outer layers' (`setup.layers`), in one sentence.
+pub const LAYER_DENIED: &str = "the control run, started inside the same outer layers without the enforcer, was denied the same way, and a run outside the layers was allowed: the outer layers denied it (a layer the enforcer adds cannot grant what an earlier one denies)";
+
+/// With outer layers (`setup.layers`) the control run starts inside them, so a denial both runs
+/// share is the layers' when the run outside them (`unlayered`) was allowed; plain permissions'
+/// (or the operation's, or the environment's filter's) only when that run was denied the same
+/// way too; unknown when it shows neither. A denial only the enforced run got stays the
+/// enforcer's.
+pub fn through_layers(base: Option<Denier>, enforced: &Outcome, unlayered: Option<&Outcome>) -> Option<Denier> {
+    match base {
+        Some(Denier::Dac | Denier::Operation | Denier::Seccomp) => match unlayered {
+            Some(Outcome::Ok) => Some(Denier::Layer),
+            Some(u) if u == enforced => base,
+            _ => Some(Denier::Unknown),
+        },
+        other => other,
+    }
+}
+
 fn step(run: &RunObservation, i: usize) -> Option<&StepResult> {
     run.steps.get(i)
 }
@@ -445,6 +464,10 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                         mechanism::refine(base, action, &c.outcome, &en.outcome, own_filter, env_errno, &filter_errnos)
                     }
                 };
+                if let Some(unlayered) = &obs.unlayered {
+                    let u = step(unlayered, i_step).map(|s| &s.outcome);
+                    v.denied_by = through_layers(v.denied_by, &en.outcome, u);
+                }
                 if let Some(why) = cut_at_limit(action, &c.outcome, &en.outcome, &limits) {
                     fail(&mut v, why);
                     expectations.push(v);
@@ -924,6 +947,7 @@ fn judge_operation(
                         Denier::Unknown => format!("the control run was {}", show(control)),
                         Denier::Filter => "the enforcer installed a seccomp filter (the runner shows more filters than in the control run), and its Landlock ruleset cannot answer this call with that errno".to_string(),
                         Denier::Landlock => "the control run was allowed, the errno is one Landlock gives for this call, and the run never saw the enforcer's filter give it".to_string(),
+                        Denier::Layer => LAYER_DENIED.to_string(),
                     };
                     fail(v, format!("denied with {want} as expected, but by {got_by}, not {want_by}: {why}"));
                 }
@@ -998,7 +1022,14 @@ pub(super) mod tests {
                 })
                 .collect()
         };
-        let obs = CaseObservation { id: "t@bare".into(), landlock: abi, environment_error: None, control, enforced };
+        let obs = CaseObservation {
+            id: "t@bare".into(),
+            landlock: abi,
+            environment_error: None,
+            control,
+            enforced,
+            unlayered: None,
+        };
         let kernel = obs.landlock.clone();
         judge(&CellInput {
             scenario: s,
@@ -1059,6 +1090,24 @@ pub(super) mod tests {
         assert_eq!(filter_asked, [false, true, false]);
         let why = not_asked(&[Feature::Scoped], checks[0]).unwrap();
         assert!(why.starts_with("not asked for") && why.contains("`landlock.scoped`"), "{why}");
+    }
+
+    /// Issue 28, layers: the control run starts inside the outer layers, so a denial both runs
+    /// share is the layers' only when the run outside them was allowed.
+    #[test]
+    fn a_denial_both_runs_share_is_the_layers_only_when_the_unlayered_run_was_allowed() {
+        let eacces = Outcome::Err("EACCES".into());
+        let dac = Some(Denier::Dac);
+        assert_eq!(through_layers(dac, &eacces, Some(&Outcome::Ok)), Some(Denier::Layer));
+        assert_eq!(through_layers(dac, &eacces, Some(&eacces)), dac);
+        assert_eq!(through_layers(dac, &eacces, None), Some(Denier::Unknown));
+        assert_eq!(through_layers(dac, &eacces, Some(&Outcome::Err("EPERM".into()))), Some(Denier::Unknown));
+        let operation = Some(Denier::Operation);
+        assert_eq!(through_layers(operation, &eacces, Some(&eacces)), operation);
+        // Denied only under the enforcer: its own layer, whatever the run outside the layers got.
+        for d in [Some(Denier::Sandbox), Some(Denier::Landlock), None] {
+            assert_eq!(through_layers(d, &eacces, Some(&Outcome::Ok)), d);
+        }
     }
 
     #[test]
@@ -1250,6 +1299,7 @@ pub(super) mod tests {
             id: "t@docker-20.10.5".into(),
             landlock: AbiProbe::Errno("ENOSYS".into()),
             environment_error: None,
+            unlayered: None,
             control: run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
             enforced: run(&[Outcome::Ok, Outcome::Ok], none, "exit:0"),
         };

@@ -215,6 +215,7 @@ fn claims_unsupported_missing_and_other() {
         id: "t@bare".into(),
         landlock: AbiProbe::Abi(4),
         environment_error: None,
+        unlayered: None,
         control: run(&[], "", "exit:0"),
         enforced: run(&[], FULL, "exit:0"),
     };
@@ -317,6 +318,7 @@ fn nothing_checked_says_why_each_was_skipped() {
         id: "t@bare".into(),
         landlock: AbiProbe::Abi(4),
         environment_error: None,
+        unlayered: None,
         control: run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
         enforced: run(&[Outcome::Ok, Outcome::Ok], FULL, "exit:0"),
     };
@@ -518,6 +520,7 @@ fn denied_by_someone_else() {
         id: "t@d".into(),
         landlock: AbiProbe::Abi(4),
         environment_error: None,
+        unlayered: None,
         control: run(&[err("EPERM")], "", "exit:0"),
         enforced: run(&[err("EPERM")], FULL, "exit:0"),
     };

@@ -9,6 +9,7 @@ pub mod environment;
 pub mod errno;
 pub mod file;
 pub mod kernel;
+pub mod layer;
 pub mod locate;
 pub mod native;
 pub mod packages;

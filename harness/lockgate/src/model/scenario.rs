@@ -253,6 +253,12 @@ pub struct Setup {
     /// which were, and a path listed here that exists fails the cell.
     #[serde(default)]
     pub absent: Vec<GuestPath>,
+    /// Outer Landlock layers the runs start inside, outermost first (default: none): the
+    /// enforcer starts in a process already in this domain, and so does the probe runner of
+    /// the control run; a run without them tells their denials (`by: layer`) from plain
+    /// permissions'. At most 16. See [`super::layer::Layer`].
+    #[serde(default)]
+    pub layers: Vec<super::layer::Layer>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -411,6 +417,9 @@ pub enum Denier {
     /// The enforcer's Landlock ruleset, told from its filter (`judge/mechanism.rs`). A kind of
     /// `sandbox`.
     Landlock,
+    /// The outer layers the runs started inside (`setup.layers`): both runs were denied the
+    /// same way, and a run without the layers was allowed.
+    Layer,
 }
 
 impl Denier {
@@ -431,6 +440,7 @@ impl std::fmt::Display for Denier {
             Denier::Unknown => "unknown",
             Denier::Filter => "filter",
             Denier::Landlock => "landlock",
+            Denier::Layer => "layer",
         })
     }
 }
@@ -693,6 +703,8 @@ impl Scenario {
         if self.expect.is_empty() {
             errs.push(("expect".into(), "a scenario needs at least one expectation".into()));
         }
+        let by_layer = self.expect.iter().any(|e| matches!(e.check, Check::Operation { by: Some(Denier::Layer), .. }));
+        errs.extend(super::layer::validate(&self.setup.layers, by_layer));
         errs
     }
 

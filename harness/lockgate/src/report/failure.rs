@@ -108,6 +108,7 @@ fn denier(v: Option<Denier>, enforced: Option<&StepResult>, control: Option<&Ste
         (Some(Denier::Landlock), _) => {
             "the enforcer's Landlock ruleset (the control run was allowed; the errno is Landlock's for this call, and the enforcer's filter was not seen giving it)".into()
         }
+        (Some(Denier::Layer), _) => format!("the outer layers the runs started inside: {}", crate::judge::LAYER_DENIED),
         (Some(Denier::Unknown), _) => format!(
             "unknown (the control run was {})",
             control.map(|c| outcome(&c.outcome)).unwrap_or_else(|| "not observed".into())
