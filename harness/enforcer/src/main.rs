@@ -166,6 +166,14 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
         }
     }
 
+    // leak-dirfd: the rule directories opened with full descriptors, left open across execve.
+    if faults.has(Fault::LeakDirFd) {
+        let specs = ruleset::specs(&policy.filesystem_policy, setup.workdir.clone(), false);
+        for (fd, path) in ruleset::leak_dirs(&specs) {
+            warn(format_args!("descriptor {fd} left open on directory {}", path.display()));
+        }
+    }
+
     // drop-first (OpenShell #803): the privilege drop happens before the paths are opened.
     let drop_first = faults.has(Fault::DropFirst);
     if drop_first {

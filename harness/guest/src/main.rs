@@ -20,6 +20,7 @@ mod container_serve;
 mod entries;
 mod errno_text;
 mod inherited;
+mod inherited_dir;
 mod layers;
 mod peers;
 mod preflight;

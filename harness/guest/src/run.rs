@@ -78,6 +78,7 @@ fn runner_as_user(case: &Case, in_layers: bool) -> RunObservation {
     };
     let mut cmd = Command::new(&program);
     cmd.arg0(&argv[0]).args(&argv[1..]).env_clear().envs(CLEAN_ENV);
+    open_before(&mut cmd, &case.open_before);
     drop_privileges_then_chdir(&mut cmd, &case.identity, &case.workdir);
     layers::check(case, execute(cmd, &program, case))
 }
@@ -102,6 +103,7 @@ pub fn enforced(case: &Case) -> RunObservation {
     let (resolved, argv) = layers::wrap(case, resolved.to_string_lossy().into_owned(), argv.clone());
     let mut cmd = Command::new(&resolved);
     cmd.arg0(&argv[0]).args(&argv[1..]).env_clear().envs(env);
+    open_before(&mut cmd, &case.open_before);
     if case.enforcer.drop_privileges {
         // An enforcer that does not switch users itself starts as the policy's user.
         drop_privileges_then_chdir(&mut cmd, &case.identity, &case.workdir);
@@ -113,6 +115,29 @@ pub fn enforced(case: &Case) -> RunObservation {
 
 fn not_started(message: String) -> RunObservation {
     RunObservation { setup_error: Some(message), ..Default::default() }
+}
+
+/// Opens each of `paths` O_RDONLY without O_CLOEXEC in the child, before anything else it does
+/// (the privilege drop, the exec of the layers or the enforcer): descriptors the run starts
+/// with, opened before any sandbox (`Case::open_before`). A path that does not open fails the
+/// run's start with its errno.
+fn open_before(cmd: &mut Command, paths: &[String]) {
+    if paths.is_empty() {
+        return;
+    }
+    let paths: Vec<CString> = paths.iter().map(|p| CString::new(p.as_str()).unwrap_or_default()).collect();
+    // SAFETY: the closure runs between fork and exec and only makes raw system calls on data
+    // allocated before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            for path in &paths {
+                if libc::open(path.as_ptr(), libc::O_RDONLY) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 /// setgroups, setgid, setuid, then chdir: the workdir is entered as the user, so a workdir the

@@ -410,6 +410,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
         container: None,
         policy_paths: sc.checked_paths(),
         layers: sc.setup.layers.iter().map(crate::model::layer::Layer::document).collect(),
+        open_before: sc.setup.open_before.iter().map(|p| p.as_str().to_string()).collect(),
     };
     (case, step_of, sentinels)
 }

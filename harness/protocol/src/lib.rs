@@ -165,6 +165,12 @@ pub struct Case {
     /// denial of the layers from one of plain permissions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<String>,
+    /// Paths each run starts with a descriptor open on (a scenario's `setup.open_before`):
+    /// opened O_RDONLY, without O_CLOEXEC, by the guest as root before it starts the run (before
+    /// the layers, the enforcer and any privilege drop), as the process that starts a sandbox
+    /// holds them; the command inherits them unless the enforcer closes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_before: Vec<String>,
 }
 
 /// The guest's time limits for a case (a scenario's `limits:`). A step still going at the step
@@ -536,10 +542,22 @@ pub enum ProbeOp {
     /// guest before the run, [`OUTSIDE_ABSTRACT_DGRAM`]) or `inside` (one the runner binds
     /// itself first).
     AbstractSendto,
+    /// openat(fd, rest, O_RDONLY) through a descriptor the runner inherited open on the nearest
+    /// directory above the path that has one (a `setup.open_before` directory, opened before any
+    /// sandbox; the same device and inode), `rest` the path from there: Landlock checks the
+    /// path the call resolves, whatever descriptor it starts from, so a directory opened before
+    /// `restrict_self` grants nothing beneath it. EBADF: no descriptor open on a directory
+    /// above the path came in. The result's `stdout` names the descriptor.
+    Openat,
+    /// getdents64 through a descriptor the runner inherited open on the directory (the same
+    /// device and inode; the path itself is never opened): Landlock checks read_dir when a
+    /// directory is opened, never on a descriptor opened before `restrict_self`, so listing
+    /// through it crosses the boundary. EBADF: no descriptor open on that directory came in.
+    InheritedReaddir,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 46] = [
+    pub const ALL: [ProbeOp; 48] = [
         ProbeOp::Create,
         ProbeOp::MknodReg,
         ProbeOp::Write,
@@ -586,6 +604,8 @@ impl ProbeOp {
         ProbeOp::Ftruncate,
         ProbeOp::MemfdFtruncate,
         ProbeOp::AbstractSendto,
+        ProbeOp::Openat,
+        ProbeOp::InheritedReaddir,
     ];
 
     pub fn name(self) -> &'static str {
@@ -636,6 +656,8 @@ impl ProbeOp {
             ProbeOp::Ftruncate => "ftruncate",
             ProbeOp::MemfdFtruncate => "memfd_ftruncate",
             ProbeOp::AbstractSendto => "abstract_sendto",
+            ProbeOp::Openat => "openat",
+            ProbeOp::InheritedReaddir => "inherited_readdir",
         }
     }
 
@@ -678,7 +700,9 @@ impl ProbeOp {
             | ProbeOp::OpenTrunc
             | ProbeOp::IoctlFioclex
             | ProbeOp::IoctlFionbio
-            | ProbeOp::Ftruncate => TargetKind::Path,
+            | ProbeOp::Ftruncate
+            | ProbeOp::Openat
+            | ProbeOp::InheritedReaddir => TargetKind::Path,
         }
     }
 }

@@ -855,6 +855,30 @@ fn no_ruleset_shown(ctx: &RunContext, right: &str) -> String {
 /// Why a write through an inherited descriptor went through: which descriptor, and how it got
 /// there.
 fn crossed(target: &lockgate_protocol::ProbeTarget, said: &str, control: &Outcome) -> String {
+    passed_in(
+        format!("wrote to {target}"),
+        said,
+        "open for writing",
+        control,
+        "a descriptor opened before the sandbox keeps the access it was opened with across execve (Landlock checks access when a file is opened, never revokes a descriptor), so it must be closed or opened O_CLOEXEC",
+    )
+}
+
+/// An `inherited_readdir` that listed a directory it was expected not to: through which
+/// descriptor, and who passed it in.
+fn listed_through(target: &lockgate_protocol::ProbeTarget, said: &str, control: &Outcome) -> String {
+    passed_in(
+        format!("listed {target}"),
+        said,
+        "open on it",
+        control,
+        "Landlock checks read_dir when a directory is opened, never on a descriptor opened before the sandbox, so a directory descriptor must be opened O_PATH, or closed or opened O_CLOEXEC",
+    )
+}
+
+/// What the command did through a descriptor it started with, and who passed that in, by the
+/// control run.
+fn passed_in(did: String, said: &str, open: &str, control: &Outcome, why: &str) -> String {
     let through = match said.is_empty() {
         true => "a descriptor".to_string(),
         false => said.to_string(),
@@ -863,9 +887,7 @@ fn crossed(target: &lockgate_protocol::ProbeTarget, said: &str, control: &Outcom
         Outcome::Ok => "the control run (no enforcer) found one too, so the harness itself passed it in".to_string(),
         other => format!("the control run (no enforcer) was {}, so the enforcer passed it in", show(other)),
     };
-    format!(
-        "the command wrote to {target} through {through}, open for writing when it started; {control}: a descriptor opened before the sandbox keeps the access it was opened with across execve (Landlock checks access when a file is opened, never revokes a descriptor), so it must be closed or opened O_CLOEXEC"
-    )
+    format!("the command {did} through {through}, {open} when it started; {control}: {why}")
 }
 
 /// The right an operation needs, where a probe names it exactly (as a sentinel's right is named).
@@ -905,6 +927,9 @@ fn judge_operation(
         (Wanted::Denied(want), Outcome::Ok) => {
             let control_says = match (action, control) {
                 (Action::Probe { op: ProbeOp::InheritedWrite, target }, _) => crossed(target, ctx.said, control),
+                (Action::Probe { op: ProbeOp::InheritedReaddir, target }, _) => {
+                    listed_through(target, ctx.said, control)
+                }
                 (_, Outcome::Ok) => why_not_denied(&what, action, ctx),
                 (_, other) => format!("the control run was {}", show(other)),
             };
@@ -1008,6 +1033,23 @@ pub(super) mod tests {
         enforced: RunObservation,
         sentinels: &[Sentinel],
     ) -> CellVerdict {
+        let obs = CaseObservation {
+            id: "t@bare".into(),
+            landlock: abi,
+            environment_error: None,
+            control,
+            enforced,
+            unlayered: None,
+        };
+        judge_obs_with(s, &obs, sentinels)
+    }
+
+    /// As [`judge_one`], with the whole observation (an unlayered run, say).
+    pub(super) fn judge_obs(s: &Scenario, obs: &CaseObservation) -> CellVerdict {
+        judge_obs_with(s, obs, &[])
+    }
+
+    fn judge_obs_with(s: &Scenario, obs: &CaseObservation, sentinels: &[Sentinel]) -> CellVerdict {
         let steps: Vec<Option<usize>> = {
             let mut n = 0;
             s.expect
@@ -1022,20 +1064,12 @@ pub(super) mod tests {
                 })
                 .collect()
         };
-        let obs = CaseObservation {
-            id: "t@bare".into(),
-            landlock: abi,
-            environment_error: None,
-            control,
-            enforced,
-            unlayered: None,
-        };
         let kernel = obs.landlock.clone();
         judge(&CellInput {
             scenario: s,
             kernel: "k",
             env: "bare",
-            obs: &obs,
+            obs,
             step_of: &steps,
             seccomp_errno: None,
             errno_rules: &[],

@@ -259,6 +259,14 @@ pub struct Setup {
     /// permissions'. At most 16. See [`super::layer::Layer`].
     #[serde(default)]
     pub layers: Vec<super::layer::Layer>,
+    /// Paths (directories, usually) each run starts with a descriptor open on (default: none):
+    /// opened read-only by the guest, as root, before the run starts — before the layers, the
+    /// enforcer and its privilege drop — and left open across execve, as an agent holding its
+    /// project directory would start a sandbox. The command inherits them unless the enforcer
+    /// closes them; `openat` and `inherited_readdir` use them. Each must exist: in the image or
+    /// made by `paths`.
+    #[serde(default)]
+    pub open_before: Vec<GuestPath>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -689,6 +697,14 @@ impl Scenario {
                 errs.push((
                     "setup.workdir".into(),
                     format!("`{}` does not exist in the guest: create it in setup.paths", w.as_str()),
+                ));
+            }
+        }
+        for (i, p) in self.setup.open_before.iter().enumerate() {
+            if !in_image(p.as_str()) && !self.setup.paths.iter().any(|e| e.path == *p) {
+                errs.push((
+                    format!("setup.open_before[{i}]"),
+                    format!("`{}` is not made by setup.paths nor in the image: a descriptor can only be opened on a path that exists when the run starts", p.as_str()),
                 ));
             }
         }
