@@ -92,7 +92,7 @@ pub enum Fault {
     /// beneath the directory; but it checks read_dir only at open, so the command can list a
     /// directory its rule does not let it read (a drop box granting make_reg and write_file
     /// only). The ruleset and the claim are the honest ones; `inherited_readdir` shows the hole.
-    LeakDirFd,
+    LeakDirfd,
     /// The seccomp half (issue 25), each a hole real filters have had: the enforcer claims its
     /// filter (`filter=on syscalls=N`) as the policy asks, but the filter it installs is not
     /// that one. See [`FilterFault`].
@@ -194,7 +194,7 @@ impl Fault {
                 Fault::HandledFromRules,
                 Fault::WriteImpliesAll,
                 Fault::IgnoreRestrictError,
-                Fault::LeakDirFd,
+                Fault::LeakDirfd,
             ])
             .collect()
     }
@@ -210,7 +210,7 @@ impl Fault {
             Fault::HandledFromRules => "handled-from-rules".into(),
             Fault::WriteImpliesAll => "write-implies-all".into(),
             Fault::IgnoreRestrictError => "ignore-restrict-error".into(),
-            Fault::LeakDirFd => "leak-dirfd".into(),
+            Fault::LeakDirfd => "leak-dirfd".into(),
             Fault::Unhandled(right) => right.fault(),
             Fault::Filter(f) => f.name().into(),
         }
@@ -230,7 +230,7 @@ impl Fault {
             Fault::HandledFromRules => "handle only the rights some rule grants, not the policy's handled set".into(),
             Fault::WriteImpliesAll => "grant a rule's write_file as every write right of the ABI (from_write)".into(),
             Fault::IgnoreRestrictError => "swallow a restrict_self error (E2BIG: 16 layers already), claim full".into(),
-            Fault::LeakDirFd => "leave a read-only descriptor to each rule directory open across execve".into(),
+            Fault::LeakDirfd => "leave a read-only descriptor to each rule directory open across execve".into(),
             Fault::Unhandled(right) if right.class() == lockgate_protocol::rights::Class::Scope => {
                 format!("do not set the scope {} (ABI {})", right.constant(), right.abi())
             }
@@ -256,7 +256,7 @@ impl Fault {
             Fault::HandledFromRules => 6 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
             Fault::WriteImpliesAll => 7 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
             Fault::IgnoreRestrictError => 8 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
-            Fault::LeakDirFd => 9 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
+            Fault::LeakDirfd => 9 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
         };
         1 << index
     }

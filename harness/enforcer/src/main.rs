@@ -167,7 +167,7 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
     }
 
     // leak-dirfd: the rule directories opened with full descriptors, left open across execve.
-    if faults.has(Fault::LeakDirFd) {
+    if faults.has(Fault::LeakDirfd) {
         let specs = ruleset::specs(&policy.filesystem_policy, setup.workdir.clone(), false);
         for (fd, path) in ruleset::leak_dirs(&specs) {
             warn(format_args!("descriptor {fd} left open on directory {}", path.display()));

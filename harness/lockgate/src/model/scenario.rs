@@ -14,6 +14,7 @@
 
 use super::cond::When;
 use super::errno;
+use super::layer::Layer;
 use super::probe_args;
 use lockgate_protocol::policy as schema;
 use lockgate_protocol::{PathKind, Peer, ProbeOp, ProbeTarget, TargetKind};
@@ -256,9 +257,9 @@ pub struct Setup {
     /// Outer Landlock layers the runs start inside, outermost first (default: none): the
     /// enforcer starts in a process already in this domain, and so does the probe runner of
     /// the control run; a run without them tells their denials (`by: layer`) from plain
-    /// permissions'. At most 16. See [`super::layer::Layer`].
+    /// permissions'. At most 16 (Landlock's limit). Each is a `Layer`.
     #[serde(default)]
-    pub layers: Vec<super::layer::Layer>,
+    pub layers: Vec<Layer>,
     /// Paths (directories, usually) each run starts with a descriptor open on (default: none):
     /// opened read-only by the guest, as root, before the run starts — before the layers, the
     /// enforcer and its privilege drop — and left open across execve, as an agent holding its
