@@ -98,6 +98,8 @@ pub struct Evidence {
     pub sentinels: Vec<StepEvidence>,
     pub control: RunEvidence,
     pub enforced: RunEvidence,
+    /// A case with outer layers: the control run outside them.
+    pub unlayered: Option<RunEvidence>,
     /// The claim as read from the enforced run's stderr.
     pub claim: Option<Claim>,
     /// The file holding both runs' whole (bounded) output, once written beside the reports.
@@ -110,6 +112,8 @@ pub struct StepEvidence {
     pub command: String,
     pub control: Option<StepResult>,
     pub enforced: Option<StepResult>,
+    /// A case with outer layers: the step in the control run outside them.
+    pub unlayered: Option<StepResult>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -331,6 +335,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         steps: Vec::new(),
         control: RunEvidence::of(&obs.control),
         enforced: RunEvidence::of(&obs.enforced),
+        unlayered: obs.unlayered.as_ref().map(RunEvidence::of),
         claim: claim.as_ref().map(|(c, _)| *c),
         output_file: None,
         sentinels: input
@@ -340,6 +345,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 command: s.what.clone(),
                 control: step(&obs.control, s.step).cloned(),
                 enforced: step(&obs.enforced, s.step).cloned(),
+                unlayered: obs.unlayered.as_ref().and_then(|u| step(u, s.step)).cloned(),
             })
             .collect(),
     };
@@ -385,6 +391,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             },
             control: step(&obs.control, k).cloned(),
             enforced: step(&obs.enforced, k).cloned(),
+            unlayered: obs.unlayered.as_ref().and_then(|u| step(u, k)).cloned(),
         }));
         if let Some(w) = &e.when {
             if !w.holds(&facts) {

@@ -185,6 +185,9 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
         out.push_str(&format!("  enforcer     {}\n", ctx.enforcer));
     }
     out.push_str(&format!("  enforced run {}\n  control run  {}\n", run_line(&e.enforced), run_line(&e.control)));
+    if let Some(u) = &e.unlayered {
+        out.push_str(&format!("  unlayered    {} (the control run outside setup.layers)\n", run_line(u)));
+    }
     let claim = claim_text(v);
     out.push_str(&format!("  claim        {claim}\n"));
     if !v.missing_paths.is_empty() {
@@ -199,7 +202,10 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
     if let Some(f) = &e.output_file {
         out.push_str(&format!("  all output   {} (both runs, every step)\n", f.display()));
     }
-    for (label, run) in [("enforced", &e.enforced), ("control", &e.control)] {
+    for (label, run) in
+        [("enforced", Some(&e.enforced)), ("control", Some(&e.control)), ("unlayered", e.unlayered.as_ref())]
+    {
+        let Some(run) = run else { continue };
         if let Some(err) = &run.setup_error {
             out.push_str(&format!("  {label} run setup failed: {err}\n"));
         }
@@ -223,6 +229,9 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
                 ));
                 step_lines("enforced", s.enforced.as_ref(), &e.enforced, &mut out);
                 step_lines("control", s.control.as_ref(), &e.control, &mut out);
+                if let Some(u) = &e.unlayered {
+                    step_lines("unlayered", s.unlayered.as_ref(), u, &mut out);
+                }
                 out.push_str(&format!(
                     "     {:<10} {}\n",
                     "denied by",
