@@ -67,9 +67,25 @@ impl Layer {
 }
 
 /// The cross-field checks of `setup.layers`: `(field, message)` as [`super::scenario`] reports
-/// them.
-pub fn validate(layers: &[Layer], by_layer: bool) -> Vec<(String, String)> {
+/// them. `fresh`: the top-level directories the setup mounts a fresh tmpfs on for each run;
+/// `made`: the paths it makes there. A layer path under a fresh directory that nothing makes
+/// cannot exist when the run starts, so the layer could not be applied.
+pub fn validate(layers: &[Layer], by_layer: bool, fresh: &[String], made: &[&GuestPath]) -> Vec<(String, String)> {
     let mut errs = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        for p in layer.paths() {
+            let top = p.top();
+            if p.as_str() != top && fresh.iter().any(|f| f == top) && !made.contains(&p) {
+                errs.push((
+                    format!("setup.layers[{i}]"),
+                    format!(
+                        "`{}` is under {top}, which each run gets fresh, and no setup path makes it: every layer path must exist when the run starts (add it to setup.paths)",
+                        p.as_str()
+                    ),
+                ));
+            }
+        }
+    }
     if layers.len() > MAX_LAYERS {
         errs.push((
             "setup.layers".into(),
@@ -119,10 +135,16 @@ mod tests {
     #[test]
     fn too_many_layers_a_tcp_right_and_a_lone_by_layer_are_errors() {
         let many = vec![Layer::default(); MAX_LAYERS + 1];
-        assert!(validate(&many, false)[0].1.contains("E2BIG"));
-        assert!(validate(&many[..MAX_LAYERS], false).is_empty());
+        assert!(validate(&many, false, &[], &[])[0].1.contains("E2BIG"));
+        assert!(validate(&many[..MAX_LAYERS], false, &[], &[]).is_empty());
         let tcp: Layer = serde_yaml::from_str("handled: [bind_tcp]\n").unwrap();
-        assert_eq!(validate(&[tcp], false)[0].0, "setup.layers[0].handled");
-        assert!(validate(&[], true)[0].1.contains("setup.layers"));
+        assert_eq!(validate(&[tcp], false, &[], &[])[0].0, "setup.layers[0].handled");
+        assert!(validate(&[], true, &[], &[])[0].1.contains("setup.layers"));
+        let layer: Layer =
+            serde_yaml::from_str("filesystem_policy: {read_only: [/usr, /sandbox, /sandbox/a, /sandbox/b]}\n").unwrap();
+        let a = GuestPath::try_from("/sandbox/a".to_string()).unwrap();
+        let errs = validate(&[layer], false, &["/sandbox".to_string(), "/tmp".to_string()], &[&a]);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].1.starts_with("`/sandbox/b` is under /sandbox"), "{errs:?}");
     }
 }

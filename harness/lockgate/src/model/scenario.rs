@@ -721,7 +721,8 @@ impl Scenario {
             errs.push(("expect".into(), "a scenario needs at least one expectation".into()));
         }
         let by_layer = self.expect.iter().any(|e| matches!(e.check, Check::Operation { by: Some(Denier::Layer), .. }));
-        errs.extend(super::layer::validate(&self.setup.layers, by_layer));
+        let made: Vec<&GuestPath> = self.setup.paths.iter().map(|e| &e.path).collect();
+        errs.extend(super::layer::validate(&self.setup.layers, by_layer, &self.tmpfs_roots(), &made));
         errs
     }
 
