@@ -292,10 +292,21 @@ mod tests {
     }
 
     fn verdict(control: RunObservation, enforced: RunObservation, claims: &ClaimReader) -> CellVerdict {
+        verdict_with(control, enforced, None, claims)
+    }
+
+    /// As [`verdict`], with the unlayered run of a case with `setup.layers`.
+    fn verdict_with(
+        control: RunObservation,
+        enforced: RunObservation,
+        unlayered: Option<RunObservation>,
+        claims: &ClaimReader,
+    ) -> CellVerdict {
         let s: Scenario = serde_yaml::from_str(SEED).unwrap();
         // Built from JSON so that fields added to the record with defaults do not matter here.
         let obs: CaseObservation = serde_json::from_value(serde_json::json!({
             "id": "openshell-803@bare", "landlock": {"abi": 1}, "control": control, "enforced": enforced,
+            "unlayered": unlayered,
         }))
         .unwrap();
         judge(&CellInput {
@@ -440,6 +451,26 @@ FAIL openshell-803@ubuntu-5.15@bare:
 
     /// Every `denied by` line, each from the evidence it names (issue 24): who denied, from the
     /// control run's result; `nobody` for an operation that fails without the sandbox too.
+    /// A case with outer layers: the unlayered run has its line, and each failed step its
+    /// result there, which is how the denial was told to be the layers'.
+    #[test]
+    fn the_unlayered_run_is_shown_where_the_layers_denied() {
+        let claim = "lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced\n";
+        let eacces = || step(Outcome::Err("EACCES".into()), 1, "");
+        let control = run(vec![eacces(), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
+        let enforced = run(vec![eacces(), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], claim, 998);
+        let unlayered =
+            run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
+        let claims = crate::enforcer::reference(&[]).unwrap().claims;
+        let text = render(&verdict_with(control, enforced, Some(unlayered), &claims), &ctx());
+        assert!(
+            text.contains("  unlayered    exit:0, probes ran as uid 998 (the control run outside setup.layers)\n"),
+            "{text}"
+        );
+        assert!(text.contains("     unlayered  allowed"), "{text}");
+        assert!(text.contains("     denied by  the outer layers the runs started inside: "), "{text}");
+    }
+
     #[test]
     fn denied_by_lines_follow_the_evidence() {
         let s = |o: Outcome| step(o, 1, "");
