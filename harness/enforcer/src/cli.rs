@@ -12,6 +12,19 @@ pub enum Invocation {
     Help,
     Version,
     Run(Args),
+    /// `--layer FILE…`: the harness's outer layers, not an enforcement ([`crate::layer`]).
+    Layers(LayerArgs),
+}
+
+/// `lockgate-enforcer --layer FILE [--layer FILE]... [--arg0 NAME] -- COMMAND [ARGS...]`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LayerArgs {
+    /// The layers' policy files, outermost first; never empty.
+    pub files: Vec<PathBuf>,
+    /// COMMAND's argv[0], when it is not COMMAND itself.
+    pub arg0: Option<OsString>,
+    /// COMMAND and its arguments; never empty.
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -35,6 +48,10 @@ pub fn usage() -> String {
          COMMAND sees the claim as LOCKGATE_ENFORCEMENT=\"<level> abi=<N|none>\".\n\
          hard_requirement refuses (exit 1, COMMAND not run) unless enforcement is full.\n\
          \n\
+         --layer: the harness's outer layers. Each FILE's filesystem rules (and /lockgate\n\
+         read-only) become one Landlock layer, in order, then COMMAND is executed with no claim;\n\
+         without Landlock, COMMAND is executed as it is. Exit 125 when a layer cannot be applied.\n\
+         \n\
          Known-bad modes (for lockgate's own tests; never use them to confine anything):\n",
     );
     for fault in Fault::all() {
@@ -48,6 +65,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
     let mut policy: Option<PathBuf> = None;
     let mut faults = Faults::default();
     let mut command = Vec::new();
+    let mut layers: Vec<PathBuf> = Vec::new();
+    let mut arg0: Option<OsString> = None;
 
     while let Some(arg) = args.next() {
         let Some(text) = arg.to_str() else {
@@ -74,6 +93,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
                     return Err("--policy given twice".into());
                 }
             }
+            "--layer" => layers.push(PathBuf::from(value("a file")?)),
+            "--arg0" => {
+                if arg0.replace(OsString::from(value("a name")?)).is_some() {
+                    return Err("--arg0 given twice".into());
+                }
+            }
             "--fault" => {
                 let v = value("a fault name")?;
                 let fault = Fault::parse(&v).ok_or_else(|| {
@@ -93,10 +118,19 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
     }
     command.extend(args);
 
-    let policy = policy.ok_or("--policy FILE is required")?;
     if command.is_empty() {
         return Err("no COMMAND given (put it after --)".into());
     }
+    if !layers.is_empty() {
+        if policy.is_some() || faults != Faults::default() {
+            return Err("--layer applies the harness's layers and takes neither --policy nor --fault".into());
+        }
+        return Ok(Invocation::Layers(LayerArgs { files: layers, arg0, command }));
+    }
+    if arg0.is_some() {
+        return Err("--arg0 belongs to --layer".into());
+    }
+    let policy = policy.ok_or("--policy FILE is required")?;
     Ok(Invocation::Run(Args { policy, faults, command }))
 }
 
@@ -137,5 +171,18 @@ mod tests {
         assert!(parse_words(&["--policy", "/p", "--fault", "nope", "--", "true"]).unwrap_err().contains("drop-first"));
         assert!(parse_words(&["--bogus"]).unwrap_err().contains("--bogus"));
         assert!(parse_words(&["--policy"]).unwrap_err().contains("needs"));
+        assert!(parse_words(&["--layer", "/a", "--policy", "/p", "--", "true"]).unwrap_err().contains("--layer"));
+    }
+
+    #[test]
+    fn layers() {
+        let Invocation::Layers(args) =
+            parse_words(&["--layer", "/a.yaml", "--layer=/b.yaml", "--arg0", "enf", "--", "/x/enf", "-p"]).unwrap()
+        else {
+            panic!("not layers")
+        };
+        assert_eq!(args.files, [PathBuf::from("/a.yaml"), PathBuf::from("/b.yaml")]);
+        assert_eq!(args.arg0, Some(OsString::from("enf")));
+        assert_eq!(args.command, ["/x/enf", "-p"].map(OsString::from));
     }
 }

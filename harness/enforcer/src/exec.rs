@@ -26,10 +26,20 @@ fn c_string(bytes: Vec<u8>) -> Result<CString, String> {
 /// execve's COMMAND with the current environment plus `env_name=env_value`. Returns only on
 /// failure, with the reason; the caller exits 127.
 pub fn exec(command: &[OsString], env_name: &str, env_value: &str) -> String {
+    exec_as(command, None, Some((env_name, env_value)))
+}
+
+/// As [`exec`], with `arg0` (when given) as the command's argv[0] instead of its name, and the
+/// variable only when given: the layer mode hands the command on unchanged.
+pub fn exec_as(command: &[OsString], arg0: Option<&OsStr>, var: Option<(&str, &str)>) -> String {
     let build = || -> Result<(Vec<CString>, Vec<CString>), String> {
-        let argv = command.iter().map(|a| c_string(a.clone().into_vec())).collect::<Result<Vec<_>, _>>()?;
+        let mut argv = command.iter().map(|a| c_string(a.clone().into_vec())).collect::<Result<Vec<_>, _>>()?;
+        if let (Some(arg0), Some(first)) = (arg0, argv.first_mut()) {
+            *first = c_string(arg0.as_bytes().to_vec())?;
+        }
+        let env_name = var.map_or("", |(k, _)| k);
         let mut env = std::env::vars_os()
-            .filter(|(k, _)| k != env_name)
+            .filter(|(k, _)| var.is_none() || k != env_name)
             .map(|(k, v)| {
                 let mut kv = k.into_vec();
                 kv.push(b'=');
@@ -37,7 +47,9 @@ pub fn exec(command: &[OsString], env_name: &str, env_value: &str) -> String {
                 c_string(kv)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        env.push(c_string(format!("{env_name}={env_value}").into_bytes())?);
+        if let Some((name, value)) = var {
+            env.push(c_string(format!("{name}={value}").into_bytes())?);
+        }
         Ok((argv, env))
     };
     let (argv, env) = match build() {

@@ -78,6 +78,21 @@ pub enum Fault {
     /// from the crate's status) is still `full`. `no-scope-abstract-unix` and `no-scope-signal`:
     /// the enforcer does not set that scope although the policy asks for it.
     Unhandled(Right),
+    /// A failed `restrict_self` taken for "Landlock not available here" (issue 28, layers):
+    /// under `best_effort` any error of it is logged as a warning and swallowed, and the claim
+    /// is the requested level, `full` ("all rules enforced"), while the command runs without the
+    /// enforcer's layer. Started inside a domain that already has Landlock's 16 layers, the
+    /// kernel refuses a 17th with E2BIG (`landlock-max-layers`): the honest enforcer says
+    /// `none`, this one `full`. Under `hard_requirement` the error refuses the run.
+    IgnoreRestrictError,
+    /// A directory opened before the sandbox and handed down (issue 28): an enforcer that opens
+    /// each rule directory with a full descriptor (`O_RDONLY|O_DIRECTORY`, to check it is one,
+    /// or to keep it for `openat`) instead of `O_PATH`, and forgets `O_CLOEXEC`. Landlock checks
+    /// a path at `openat` whatever descriptor it starts from, so that hands the command nothing
+    /// beneath the directory; but it checks read_dir only at open, so the command can list a
+    /// directory its rule does not let it read (a drop box granting make_reg and write_file
+    /// only). The ruleset and the claim are the honest ones; `inherited_readdir` shows the hole.
+    LeakDirfd,
     /// The seccomp half (issue 25), each a hole real filters have had: the enforcer claims its
     /// filter (`filter=on syscalls=N`) as the policy asks, but the filter it installs is not
     /// that one. See [`FilterFault`].
@@ -174,7 +189,13 @@ impl Fault {
             .into_iter()
             .chain(Right::ALL.into_iter().map(Fault::Unhandled))
             .chain(FilterFault::ALL.into_iter().map(Fault::Filter))
-            .chain([Fault::LeakFd, Fault::HandledFromRules, Fault::WriteImpliesAll])
+            .chain([
+                Fault::LeakFd,
+                Fault::HandledFromRules,
+                Fault::WriteImpliesAll,
+                Fault::IgnoreRestrictError,
+                Fault::LeakDirfd,
+            ])
             .collect()
     }
 
@@ -188,6 +209,8 @@ impl Fault {
             Fault::LeakFd => "leak-fd".into(),
             Fault::HandledFromRules => "handled-from-rules".into(),
             Fault::WriteImpliesAll => "write-implies-all".into(),
+            Fault::IgnoreRestrictError => "ignore-restrict-error".into(),
+            Fault::LeakDirfd => "leak-dirfd".into(),
             Fault::Unhandled(right) => right.fault(),
             Fault::Filter(f) => f.name().into(),
         }
@@ -206,6 +229,8 @@ impl Fault {
             Fault::LeakFd => "leave a read-write descriptor to each rule file open across execve".into(),
             Fault::HandledFromRules => "handle only the rights some rule grants, not the policy's handled set".into(),
             Fault::WriteImpliesAll => "grant a rule's write_file as every write right of the ABI (from_write)".into(),
+            Fault::IgnoreRestrictError => "swallow a restrict_self error (E2BIG: 16 layers already), claim full".into(),
+            Fault::LeakDirfd => "leave a read-only descriptor to each rule directory open across execve".into(),
             Fault::Unhandled(right) if right.class() == lockgate_protocol::rights::Class::Scope => {
                 format!("do not set the scope {} (ABI {})", right.constant(), right.abi())
             }
@@ -230,6 +255,8 @@ impl Fault {
             Fault::LeakFd => 5 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
             Fault::HandledFromRules => 6 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
             Fault::WriteImpliesAll => 7 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
+            Fault::IgnoreRestrictError => 8 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
+            Fault::LeakDirfd => 9 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
         };
         1 << index
     }

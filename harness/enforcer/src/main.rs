@@ -25,6 +25,7 @@ mod exec;
 mod faults;
 mod filter;
 mod identity;
+mod layer;
 mod policy;
 mod ruleset;
 
@@ -60,6 +61,7 @@ fn main() {
             exit(0);
         }
         cli::Invocation::Run(args) => args,
+        cli::Invocation::Layers(layers) => exit(layer::run(&layers)),
     };
 
     let setup = match Setup::load(&args.policy) {
@@ -161,6 +163,14 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
         let specs = ruleset::specs(&policy.filesystem_policy, setup.workdir.clone(), false);
         for (fd, path) in ruleset::leak_files(&specs) {
             warn(format_args!("descriptor {fd} left open read-write on {}", path.display()));
+        }
+    }
+
+    // leak-dirfd: the rule directories opened with full descriptors, left open across execve.
+    if faults.has(Fault::LeakDirfd) {
+        let specs = ruleset::specs(&policy.filesystem_policy, setup.workdir.clone(), false);
+        for (fd, path) in ruleset::leak_dirs(&specs) {
+            warn(format_args!("descriptor {fd} left open on directory {}", path.display()));
         }
     }
 
@@ -271,8 +281,9 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
     };
     let status = match restricted {
         Ok(status) => status,
-        Err(err) if no_nnp && !hard => {
-            // The no-nnp bug: best_effort swallows the EPERM and reports what was asked for.
+        Err(err) if (no_nnp || faults.has(Fault::IgnoreRestrictError)) && !hard => {
+            // The no-nnp bug (and ignore-restrict-error): best_effort swallows the error (EPERM,
+            // E2BIG) and reports what was asked for.
             warn(format_args!("restrict_self failed, continuing (best_effort): {err}"));
             return Claim::pretend_full(abi_number);
         }

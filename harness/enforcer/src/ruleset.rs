@@ -150,6 +150,22 @@ pub fn leak_files(specs: &[RuleSpec]) -> Vec<(i32, PathBuf)> {
     leaked
 }
 
+/// The `leak-dirfd` fault: opens every directory among `specs` `O_RDONLY|O_DIRECTORY` and leaves
+/// the descriptor open without `O_CLOEXEC`. Returns the descriptors, for the warning; a
+/// directory that cannot be opened so is passed over.
+pub fn leak_dirs(specs: &[RuleSpec]) -> Vec<(i32, PathBuf)> {
+    let mut leaked = Vec::new();
+    for spec in specs {
+        let Ok(path) = std::ffi::CString::new(spec.path.as_os_str().as_encoded_bytes()) else { continue };
+        // SAFETY: open with a valid C string; the descriptor is deliberately kept (the fault).
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
+        if fd >= 0 {
+            leaked.push((fd, spec.path.clone()));
+        }
+    }
+    leaked
+}
+
 /// The rights a rule grants. Landlock rejects directory-only rights (read_dir, make_*,
 /// remove_*, refer) on a rule for a non-directory, and the crate would silently drop them and
 /// report the ruleset as only partially enforced, so they are tailored here.

@@ -8,7 +8,7 @@
 use crate::clock::monotonic;
 use crate::console::log;
 use crate::setup::{self, Tree};
-use crate::{apparmor, container, peers, preflight, run, spawn};
+use crate::{apparmor, container, layers, peers, preflight, run, spawn};
 use lockgate_protocol::{Case, CaseObservation, CaseTiming, RunObservation};
 
 /// Both runs of a case, and how long they took. Case-level preparation (accounts, enforcer
@@ -25,7 +25,8 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
     // The AppArmor policy of the case's environment (or none) in place before anything else.
     let prepared = apparmor::ensure(case.apparmor.as_ref())
         .and_then(|()| setup::write_accounts(&case.setup.users))
-        .and_then(|()| setup::write_files(&case.enforcer.files));
+        .and_then(|()| setup::write_files(&case.enforcer.files))
+        .and_then(|()| setup::write_files(&layers::files(case)));
     let observation = match (&case.container, &prepared) {
         (Some(container), Ok(())) => {
             let (obs, runs) = container::observe(case, container);
@@ -41,6 +42,7 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
                 Some(of) => shared_control(of),
                 None => observe(run::control),
             };
+            let unlayered = (!case.layers.is_empty()).then(|| observe(run::unlayered).0);
             let (enforced, enforced_s) = observe(run::enforced);
             (timing.control, timing.enforced) = (control_s, enforced_s);
             CaseObservation {
@@ -49,6 +51,7 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
                 environment_error: None,
                 control,
                 enforced,
+                unlayered,
             }
         }
     };

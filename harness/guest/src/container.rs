@@ -108,6 +108,7 @@ pub fn observe(case: &Case, container: &Container) -> (CaseObservation, Option<(
                 id: case.id.clone(),
                 landlock: AbiProbe::Errno("EUNKNOWN".into()),
                 environment_error: Some(format!("{} environment: {e}", container.env)),
+                unlayered: None,
                 control: RunObservation::default(),
                 enforced: RunObservation::default(),
             };

@@ -52,9 +52,11 @@ fn serve(case: &Case) -> Answer {
         Some(of) => case::shared_control(of),
         None => case::observe_run(case, Tree::in_container(), run::control),
     };
+    let unlayered = (!case.layers.is_empty()).then(|| case::observe_run(case, Tree::in_container(), run::unlayered).0);
     let (enforced, enforced_s) = case::observe_run(case, Tree::in_container(), run::enforced);
     end_case();
-    let observation = CaseObservation { id: case.id.clone(), landlock, environment_error: None, control, enforced };
+    let observation =
+        CaseObservation { id: case.id.clone(), landlock, environment_error: None, control, enforced, unlayered };
     Answer { observation, control_s, enforced_s }
 }
 

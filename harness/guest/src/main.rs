@@ -21,6 +21,8 @@ mod container_serve;
 mod entries;
 mod errno_text;
 mod inherited;
+mod inherited_dir;
+mod layers;
 mod peers;
 mod preflight;
 mod probe_child;

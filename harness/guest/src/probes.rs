@@ -3,7 +3,7 @@
 //! flags) are exactly the ones the protocol documents: an `O_PATH` open, a retry, or a
 //! different flag would change what Landlock is asked to decide.
 
-use crate::{errno_text, inherited, probe_child, probes_sys};
+use crate::{errno_text, inherited, inherited_dir, probe_child, probes_sys};
 use lockgate_protocol::{Outcome, Peer, ProbeOp, ProbeTarget, OUTSIDE_ABSTRACT_DGRAM, OUTSIDE_ABSTRACT_SOCKET};
 use nix::errno::Errno;
 use std::ffi::CString;
@@ -27,6 +27,13 @@ pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
 pub fn run_step(op: ProbeOp, target: &ProbeTarget) -> (Outcome, String) {
     if let (ProbeOp::InheritedWrite, ProbeTarget::Path(path)) = (op, target) {
         let (result, said) = inherited::write(path.as_str());
+        return (outcome(result), said);
+    }
+    if let (ProbeOp::Openat | ProbeOp::InheritedReaddir, ProbeTarget::Path(path)) = (op, target) {
+        let (result, said) = match op {
+            ProbeOp::Openat => inherited_dir::openat(path.as_str()),
+            _ => inherited_dir::readdir(path.as_str()),
+        };
         return (outcome(result), said);
     }
     (run_plain(op, target), String::new())

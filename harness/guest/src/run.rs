@@ -3,7 +3,7 @@
 //! Both get the steps on stdin, have their output captured, and are killed at a deadline.
 
 use crate::runner::RunnerReport;
-use crate::{errno_text, spawn};
+use crate::{errno_text, layers, spawn};
 use lockgate_protocol::{bounded, bounded_to, Case, Identity, RunObservation, GUEST_BIN, RUN_OUTPUT_LIMIT};
 use std::ffi::CString;
 use std::io;
@@ -58,12 +58,29 @@ fn is_executable(path: &Path) -> bool {
     path.is_file() && unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0
 }
 
-/// The control run: the probe runner as `identity`, in `workdir`, no enforcer.
+/// The control run: the probe runner as `identity`, in `workdir`, no enforcer; inside the
+/// case's layers when it has some (started as `identity` too: the layers' rule paths are opened
+/// as the user).
 pub fn control(case: &Case) -> RunObservation {
-    let mut cmd = Command::new(GUEST_BIN);
-    cmd.arg0("lockgate-guest").args(runner_args()).env_clear().envs(CLEAN_ENV);
+    runner_as_user(case, true)
+}
+
+/// The unlayered run of a case with layers: the control run outside them.
+pub fn unlayered(case: &Case) -> RunObservation {
+    runner_as_user(case, false)
+}
+
+fn runner_as_user(case: &Case, in_layers: bool) -> RunObservation {
+    let argv: Vec<String> = std::iter::once("lockgate-guest").chain(runner_args()).map(String::from).collect();
+    let (program, argv) = match in_layers {
+        true => layers::wrap(case, GUEST_BIN.to_string(), argv),
+        false => (GUEST_BIN.to_string(), argv),
+    };
+    let mut cmd = Command::new(&program);
+    cmd.arg0(&argv[0]).args(&argv[1..]).env_clear().envs(CLEAN_ENV);
+    open_before(&mut cmd, &case.open_before);
     drop_privileges_then_chdir(&mut cmd, &case.identity, &case.workdir);
-    execute(cmd, GUEST_BIN, case)
+    layers::check(case, execute(cmd, &program, case))
 }
 
 /// The enforced run: the enforcer as root in `workdir` (or as the case's identity when its call
@@ -82,19 +99,45 @@ pub fn enforced(case: &Case) -> RunObservation {
     let Some(resolved) = resolve(program, path_var) else {
         return not_started(format!("cannot start the enforcer: {program} not found in PATH={path_var}"));
     };
+    // Inside the case's layers, when it has some: the enforcer starts in that domain.
+    let (resolved, argv) = layers::wrap(case, resolved.to_string_lossy().into_owned(), argv.clone());
     let mut cmd = Command::new(&resolved);
-    cmd.arg0(program).args(&argv[1..]).env_clear().envs(env);
+    cmd.arg0(&argv[0]).args(&argv[1..]).env_clear().envs(env);
+    open_before(&mut cmd, &case.open_before);
     if case.enforcer.drop_privileges {
         // An enforcer that does not switch users itself starts as the policy's user.
         drop_privileges_then_chdir(&mut cmd, &case.identity, &case.workdir);
     } else {
         cmd.current_dir(&case.workdir);
     }
-    execute(cmd, program, case)
+    layers::check(case, execute(cmd, program, case))
 }
 
 fn not_started(message: String) -> RunObservation {
     RunObservation { setup_error: Some(message), ..Default::default() }
+}
+
+/// Opens each of `paths` O_RDONLY without O_CLOEXEC in the child, before anything else it does
+/// (the privilege drop, the exec of the layers or the enforcer): descriptors the run starts
+/// with, opened before any sandbox (`Case::open_before`). A path that does not open fails the
+/// run's start with its errno.
+fn open_before(cmd: &mut Command, paths: &[String]) {
+    if paths.is_empty() {
+        return;
+    }
+    let paths: Vec<CString> = paths.iter().map(|p| CString::new(p.as_str()).unwrap_or_default()).collect();
+    // SAFETY: the closure runs between fork and exec and only makes raw system calls on data
+    // allocated before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            for path in &paths {
+                if libc::open(path.as_ptr(), libc::O_RDONLY) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 /// setgroups, setgid, setuid, then chdir: the workdir is entered as the user, so a workdir the

@@ -142,6 +142,7 @@ mod tests {
                     id: "s@bare".into(),
                     landlock: AbiProbe::Abi(4),
                     environment_error: None,
+                    unlayered: None,
                     control: RunObservation::default(),
                     enforced: RunObservation::default(),
                 },

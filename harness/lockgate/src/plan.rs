@@ -405,6 +405,8 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
         container: None,
         apparmor: None,
         policy_paths: sc.checked_paths(),
+        layers: sc.setup.layers.iter().map(crate::model::layer::Layer::document).collect(),
+        open_before: sc.setup.open_before.iter().map(|p| p.as_str().to_string()).collect(),
     };
     (case, step_of, sentinels)
 }

@@ -41,6 +41,13 @@ pub const PLAN_PATH: &str = "/lockgate/plan.json";
 /// every policy does) also lets it run the probe runner.
 pub const GUEST_BIN: &str = "/bin/lockgate-guest";
 
+/// The reference enforcer in the guest's base image; with `--layer FILE…` it is also what puts
+/// a case's outer Landlock layers (`Case::layers`) around both runs.
+pub const ENFORCER_BIN: &str = "/bin/lockgate-enforcer";
+
+/// Where the guest writes a case's layers (`<n>.yaml`, in order) before its runs.
+pub const LAYER_DIR: &str = "/lockgate/layers";
+
 /// The directories of the guest's base image (besides `/`): the host's image writer makes them,
 /// and a scenario may start its runs in them. The root is merged-/usr: `/bin`, `/sbin`, `/lib`
 /// and `/lib64` are links to the directories of the same name under `/usr`.
@@ -155,6 +162,19 @@ pub struct Case {
     /// a test input (it once turned off an enforcer's whole ruleset), not an error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_paths: Vec<String>,
+    /// The outer Landlock layers both runs start inside (a scenario's `setup.layers`), each a
+    /// policy document in lockgate's format, outermost first. Empty: none. When there are some,
+    /// the control run starts inside them too (so that it differs from the enforced run by the
+    /// enforcer alone), and a third run without them (`CaseObservation::unlayered`) tells a
+    /// denial of the layers from one of plain permissions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
+    /// Paths each run starts with a descriptor open on (a scenario's `setup.open_before`):
+    /// opened O_RDONLY, without O_CLOEXEC, by the guest as root before it starts the run (before
+    /// the layers, the enforcer and any privilege drop), as the process that starts a sandbox
+    /// holds them; the command inherits them unless the enforcer closes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_before: Vec<String>,
 }
 
 /// The guest's time limits for a case (a scenario's `limits:`). A step still going at the step
@@ -559,10 +579,22 @@ pub enum ProbeOp {
     /// peer) or `inside` (a child of the probe's): whether the process sees that PID. In a new
     /// PID namespace with a /proc of its own an outside process is not there (ENOENT).
     PidVisible,
+    /// openat(fd, rest, O_RDONLY) through a descriptor the runner inherited open on the nearest
+    /// directory above the path that has one (a `setup.open_before` directory, opened before any
+    /// sandbox; the same device and inode), `rest` the path from there: Landlock checks the
+    /// path the call resolves, whatever descriptor it starts from, so a directory opened before
+    /// `restrict_self` grants nothing beneath it. EBADF: no descriptor open on a directory
+    /// above the path came in. The result's `stdout` names the descriptor.
+    Openat,
+    /// getdents64 through a descriptor the runner inherited open on the directory (the same
+    /// device and inode; the path itself is never opened): Landlock checks read_dir when a
+    /// directory is opened, never on a descriptor opened before `restrict_self`, so listing
+    /// through it crosses the boundary. EBADF: no descriptor open on that directory came in.
+    InheritedReaddir,
 }
 
 impl ProbeOp {
-    pub const ALL: [ProbeOp; 48] = [
+    pub const ALL: [ProbeOp; 50] = [
         ProbeOp::Create,
         ProbeOp::MknodReg,
         ProbeOp::Write,
@@ -611,6 +643,8 @@ impl ProbeOp {
         ProbeOp::AbstractSendto,
         ProbeOp::MountProc,
         ProbeOp::PidVisible,
+        ProbeOp::Openat,
+        ProbeOp::InheritedReaddir,
     ];
 
     pub fn name(self) -> &'static str {
@@ -663,6 +697,8 @@ impl ProbeOp {
             ProbeOp::AbstractSendto => "abstract_sendto",
             ProbeOp::MountProc => "mount_proc",
             ProbeOp::PidVisible => "pid_visible",
+            ProbeOp::Openat => "openat",
+            ProbeOp::InheritedReaddir => "inherited_readdir",
         }
     }
 
@@ -708,7 +744,9 @@ impl ProbeOp {
             | ProbeOp::IoctlFioclex
             | ProbeOp::IoctlFionbio
             | ProbeOp::Ftruncate
-            | ProbeOp::MountProc => TargetKind::Path,
+            | ProbeOp::MountProc
+            | ProbeOp::Openat
+            | ProbeOp::InheritedReaddir => TargetKind::Path,
         }
     }
 }
@@ -920,6 +958,10 @@ pub struct CaseObservation {
     pub environment_error: Option<String>,
     pub control: RunObservation,
     pub enforced: RunObservation,
+    /// Only for a case with layers: the probe runner as in the control run, but outside the
+    /// layers (no enforcer, no layer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlayered: Option<RunObservation>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -1050,6 +1092,7 @@ mod tests {
                 id: "s@bare".into(),
                 landlock: AbiProbe::Errno("ENOSYS".into()),
                 environment_error: None,
+                unlayered: None,
                 control: RunObservation::default(),
                 enforced: RunObservation {
                     steps: vec![StepResult {

@@ -121,7 +121,12 @@ const FILE_KINDS: [(&str, &str, &[&str]); 7] = [
     (
         "Scenarios",
         "`scenarios/*.yaml`: a policy and what must be denied or allowed",
-        &["harness/lockgate/src/model/scenario.rs", "harness/protocol/src/policy.rs", "harness/protocol/src/filter.rs"],
+        &[
+            "harness/lockgate/src/model/scenario.rs",
+            "harness/lockgate/src/model/layer.rs",
+            "harness/protocol/src/policy.rs",
+            "harness/protocol/src/filter.rs",
+        ],
     ),
     (
         "Adapters",

@@ -201,13 +201,14 @@ pub fn landlock_can(action: &Action, errno: &str) -> bool {
         // A write through a descriptor already open: Landlock decided when it was opened. An
         // O_PATH open, FIOCLEX/FIONBIO and UDP: Landlock never checks them.
         | ProbeOp::InheritedWrite
+        | ProbeOp::InheritedReaddir
         | ProbeOp::OpenPath
         | ProbeOp::IoctlFioclex
         | ProbeOp::IoctlFionbio
         | ProbeOp::UdpBind
         | ProbeOp::MemfdFtruncate => false,
         ProbeOp::RenameExchange => matches!(errno, "EACCES" | "EXDEV"),
-        ProbeOp::OpenTrunc | ProbeOp::Tcp6Bind | ProbeOp::Ftruncate => errno == "EACCES",
+        ProbeOp::OpenTrunc | ProbeOp::Tcp6Bind | ProbeOp::Ftruncate | ProbeOp::Openat => errno == "EACCES",
         ProbeOp::Syscall => {
             let name = match target {
                 ProbeTarget::Call(call) => call.text.split_whitespace().next().unwrap_or_default(),

@@ -99,6 +99,8 @@ pub struct Evidence {
     pub sentinels: Vec<StepEvidence>,
     pub control: RunEvidence,
     pub enforced: RunEvidence,
+    /// A case with outer layers: the control run outside them.
+    pub unlayered: Option<RunEvidence>,
     /// The claim as read from the enforced run's stderr.
     pub claim: Option<Claim>,
     /// The file holding both runs' whole (bounded) output, once written beside the reports.
@@ -111,6 +113,8 @@ pub struct StepEvidence {
     pub command: String,
     pub control: Option<StepResult>,
     pub enforced: Option<StepResult>,
+    /// A case with outer layers: the step in the control run outside them.
+    pub unlayered: Option<StepResult>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -182,6 +186,25 @@ pub fn attribute(control: &Outcome, enforced: &Outcome, seccomp_errno: Option<&s
         Outcome::Err(c) if c == e => Denier::Operation,
         _ => Denier::Unknown,
     })
+}
+
+/// Why a denial is the outer layers' (`setup.layers`), in one sentence.
+pub const LAYER_DENIED: &str = "the control run, started inside the same outer layers without the enforcer, was denied the same way, and a run outside the layers was allowed: the outer layers denied it (a layer the enforcer adds cannot grant what an earlier one denies)";
+
+/// With outer layers (`setup.layers`) the control run starts inside them, so a denial both runs
+/// share is the layers' when the run outside them (`unlayered`) was allowed; plain permissions'
+/// (or the operation's, or the environment's filter's) only when that run was denied the same
+/// way too; unknown when it shows neither. A denial only the enforced run got stays the
+/// enforcer's.
+pub fn through_layers(base: Option<Denier>, enforced: &Outcome, unlayered: Option<&Outcome>) -> Option<Denier> {
+    match base {
+        Some(Denier::Dac | Denier::Operation | Denier::Seccomp) => match unlayered {
+            Some(Outcome::Ok) => Some(Denier::Layer),
+            Some(u) if u == enforced => base,
+            _ => Some(Denier::Unknown),
+        },
+        other => other,
+    }
 }
 
 fn step(run: &RunObservation, i: usize) -> Option<&StepResult> {
@@ -324,6 +347,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         steps: Vec::new(),
         control: RunEvidence::of(&obs.control),
         enforced: RunEvidence::of(&obs.enforced),
+        unlayered: obs.unlayered.as_ref().map(RunEvidence::of),
         claim: claim.as_ref().map(|(c, _)| *c),
         output_file: None,
         sentinels: input
@@ -333,6 +357,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 command: s.what.clone(),
                 control: step(&obs.control, s.step).cloned(),
                 enforced: step(&obs.enforced, s.step).cloned(),
+                unlayered: obs.unlayered.as_ref().and_then(|u| step(u, s.step)).cloned(),
             })
             .collect(),
     };
@@ -378,6 +403,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             },
             control: step(&obs.control, k).cloned(),
             enforced: step(&obs.enforced, k).cloned(),
+            unlayered: obs.unlayered.as_ref().and_then(|u| step(u, k)).cloned(),
         }));
         if let Some(w) = &e.when {
             if !w.holds(&facts) {
@@ -473,6 +499,10 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     }
                 };
                 v.denied_by = apparmor::refined(refined, action, obs);
+                if let Some(unlayered) = &obs.unlayered {
+                    let u = step(unlayered, i_step).map(|s| &s.outcome);
+                    v.denied_by = through_layers(v.denied_by, &en.outcome, u);
+                }
                 if let Some(why) = cut_at_limit(action, &c.outcome, &en.outcome, &limits) {
                     fail(&mut v, why);
                     expectations.push(v);
@@ -891,6 +921,30 @@ fn no_ruleset_shown(ctx: &RunContext, right: &str) -> String {
 /// Why a write through an inherited descriptor went through: which descriptor, and how it got
 /// there.
 fn crossed(target: &lockgate_protocol::ProbeTarget, said: &str, control: &Outcome) -> String {
+    passed_in(
+        format!("wrote to {target}"),
+        said,
+        "open for writing",
+        control,
+        "a descriptor opened before the sandbox keeps the access it was opened with across execve (Landlock checks access when a file is opened, never revokes a descriptor), so it must be closed or opened O_CLOEXEC",
+    )
+}
+
+/// An `inherited_readdir` that listed a directory it was expected not to: through which
+/// descriptor, and who passed it in.
+fn listed_through(target: &lockgate_protocol::ProbeTarget, said: &str, control: &Outcome) -> String {
+    passed_in(
+        format!("listed {target}"),
+        said,
+        "open on it",
+        control,
+        "Landlock checks read_dir when a directory is opened, never on a descriptor opened before the sandbox, so a directory descriptor must be opened O_PATH, or closed or opened O_CLOEXEC",
+    )
+}
+
+/// What the command did through a descriptor it started with, and who passed that in, by the
+/// control run.
+fn passed_in(did: String, said: &str, open: &str, control: &Outcome, why: &str) -> String {
     let through = match said.is_empty() {
         true => "a descriptor".to_string(),
         false => said.to_string(),
@@ -899,9 +953,7 @@ fn crossed(target: &lockgate_protocol::ProbeTarget, said: &str, control: &Outcom
         Outcome::Ok => "the control run (no enforcer) found one too, so the harness itself passed it in".to_string(),
         other => format!("the control run (no enforcer) was {}, so the enforcer passed it in", show(other)),
     };
-    format!(
-        "the command wrote to {target} through {through}, open for writing when it started; {control}: a descriptor opened before the sandbox keeps the access it was opened with across execve (Landlock checks access when a file is opened, never revokes a descriptor), so it must be closed or opened O_CLOEXEC"
-    )
+    format!("the command {did} through {through}, {open} when it started; {control}: {why}")
 }
 
 /// The right an operation needs, where a probe names it exactly (as a sentinel's right is named).
@@ -941,6 +993,9 @@ fn judge_operation(
         (Wanted::Denied(want), Outcome::Ok) => {
             let control_says = match (action, control) {
                 (Action::Probe { op: ProbeOp::InheritedWrite, target }, _) => crossed(target, ctx.said, control),
+                (Action::Probe { op: ProbeOp::InheritedReaddir, target }, _) => {
+                    listed_through(target, ctx.said, control)
+                }
                 (_, Outcome::Ok) => why_not_denied(&what, action, ctx),
                 (_, other) => format!("the control run was {}", show(other)),
             };
@@ -984,6 +1039,7 @@ fn judge_operation(
                         Denier::Filter => "the enforcer installed a seccomp filter (the runner shows more filters than in the control run), and its Landlock ruleset cannot answer this call with that errno".to_string(),
                         Denier::Landlock => "the control run was allowed, the errno is one Landlock gives for this call, and the run never saw the enforcer's filter give it".to_string(),
                         Denier::AppArmor => format!("the control run, under the same AppArmor policy, was denied the same way, and the kernel logged AppArmor refusing it: {}", ctx.apparmor_denial.unwrap_or("(no record)")),
+                        Denier::Layer => LAYER_DENIED.to_string(),
                     };
                     fail(v, format!("denied with {want} as expected, but by {got_by}, not {want_by}: {why}"));
                 }
@@ -1044,6 +1100,23 @@ pub(super) mod tests {
         enforced: RunObservation,
         sentinels: &[Sentinel],
     ) -> CellVerdict {
+        let obs = CaseObservation {
+            id: "t@bare".into(),
+            landlock: abi,
+            environment_error: None,
+            control,
+            enforced,
+            unlayered: None,
+        };
+        judge_obs_with(s, &obs, sentinels)
+    }
+
+    /// As [`judge_one`], with the whole observation (an unlayered run, say).
+    pub(super) fn judge_obs(s: &Scenario, obs: &CaseObservation) -> CellVerdict {
+        judge_obs_with(s, obs, &[])
+    }
+
+    fn judge_obs_with(s: &Scenario, obs: &CaseObservation, sentinels: &[Sentinel]) -> CellVerdict {
         let steps: Vec<Option<usize>> = {
             let mut n = 0;
             s.expect
@@ -1058,13 +1131,12 @@ pub(super) mod tests {
                 })
                 .collect()
         };
-        let obs = CaseObservation { id: "t@bare".into(), landlock: abi, environment_error: None, control, enforced };
         let kernel = obs.landlock.clone();
         judge(&CellInput {
             scenario: s,
             kernel: "k",
             env: "bare",
-            obs: &obs,
+            obs,
             step_of: &steps,
             seccomp_errno: None,
             errno_rules: &[],
@@ -1100,6 +1172,7 @@ pub(super) mod tests {
             environment_error: None,
             control,
             enforced,
+            unlayered: None,
         };
         let verdict = |namespaces_refused: Option<&str>, userns_restricted: bool| {
             judge(&CellInput {
@@ -1178,6 +1251,24 @@ pub(super) mod tests {
         assert_eq!(filter_asked, [false, true, false]);
         let why = not_asked(&[Feature::Scoped], checks[0]).unwrap();
         assert!(why.starts_with("not asked for") && why.contains("`landlock.scoped`"), "{why}");
+    }
+
+    /// Issue 28, layers: the control run starts inside the outer layers, so a denial both runs
+    /// share is the layers' only when the run outside them was allowed.
+    #[test]
+    fn a_denial_both_runs_share_is_the_layers_only_when_the_unlayered_run_was_allowed() {
+        let eacces = Outcome::Err("EACCES".into());
+        let dac = Some(Denier::Dac);
+        assert_eq!(through_layers(dac, &eacces, Some(&Outcome::Ok)), Some(Denier::Layer));
+        assert_eq!(through_layers(dac, &eacces, Some(&eacces)), dac);
+        assert_eq!(through_layers(dac, &eacces, None), Some(Denier::Unknown));
+        assert_eq!(through_layers(dac, &eacces, Some(&Outcome::Err("EPERM".into()))), Some(Denier::Unknown));
+        let operation = Some(Denier::Operation);
+        assert_eq!(through_layers(operation, &eacces, Some(&eacces)), operation);
+        // Denied only under the enforcer: its own layer, whatever the run outside the layers got.
+        for d in [Some(Denier::Sandbox), Some(Denier::Landlock), None] {
+            assert_eq!(through_layers(d, &eacces, Some(&Outcome::Ok)), d);
+        }
     }
 
     #[test]
@@ -1369,6 +1460,7 @@ pub(super) mod tests {
             id: "t@docker-20.10.5".into(),
             landlock: AbiProbe::Errno("ENOSYS".into()),
             environment_error: None,
+            unlayered: None,
             control: run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
             enforced: run(&[Outcome::Ok, Outcome::Ok], none, "exit:0"),
         };

@@ -37,6 +37,8 @@
 //! | J25 | the enforcer lied: it claimed a seccomp filter (`filter=on`), but the command it executed runs under {e} seccomp filter(s), no more than in the control run … ({c}) … | a `filter=on` claim; both runners' `Seccomp_filters`, the enforced run's not above the control run's (issue 25) |
 //! | J26 | denied with … as expected, but by filter / landlock / sandbox / seccomp, not …: (the enforcer installed a seccomp filter …, and its Landlock ruleset cannot answer this call with that errno) / (… the errno is one Landlock gives for this call, and the run never saw the enforcer's filter give it) / (… its seccomp filter was seen answering that errno too …) / (… the environment's seccomp filter's errno too, so that filter alone explains the denial …) | the runners' filter counts (the enforcer's own filter), the call, both errnos, the errnos the filter was seen answering (`judge/mechanism.rs`) |
 //! | J27 | …; the command wrote to {path} through descriptor {n} ({mode}), open for writing when it started; the control run (no enforcer) was {…}, so the enforcer passed it in / found one too, so the harness itself passed it in: … | an `inherited_write` allowed in the enforced run, the descriptor as the probe named it, the control run's result (issue 28) |
+//! | J28 | denied with … as expected, but by layer, not …: the control run, started inside the same outer layers without the enforcer, was denied the same way, and a run outside the layers was allowed: the outer layers denied it … | a case with `setup.layers`: both runs' errno, the unlayered run allowed (issue 28) |
+//! | J29 | …; the command listed {dir} through descriptor {n}, open on it when it started; the control run (no enforcer) was {…}, so the enforcer passed it in / found one too, so the harness itself passed it in: … | an `inherited_readdir` allowed in the enforced run, the descriptor as the probe named it, the control run's result (issue 28) |
 //! | B1 | Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n} | both probes; nothing known of the environment |
 //! | B2* | seccomp blocked Landlock: in `{env}` the probe answered {runc's stub / the profile's default action} … | the profile does not name landlock_create_ruleset, and the errno is the stub's or the default action's (was said whatever the errno) |
 //! | B3* | Landlock is blocked in `{env}`: … although the profile names it / … but its default action answers {d}, not {e} | the profile and the errno, unexplained by seccomp |
@@ -48,7 +50,7 @@
 //! | F5* | denied by: the sandbox / plain permissions, DAC / the environment's seccomp filter / unknown (the control run was {its result}) / nobody: the operation fails without the sandbox too ({errno}: {meaning}) / nobody: allowed / nobody: killed at its time limit / not known | the attribution and both results (unknown said "denied differently" for a control run that timed out) |
 //! | F6 | claim, missing policy paths, its stderr, all output | the claim line, the guest's missing paths, stderr, the output file written |
 
-use super::tests::{judge_one, judge_with, reference_claims, run, scenario, FULL};
+use super::tests::{judge_obs, judge_one, judge_with, reference_claims, run, scenario, FULL};
 use super::*;
 use lockgate_protocol::RunnerFacts;
 
@@ -221,6 +223,7 @@ fn claims_unsupported_missing_and_other() {
         id: "t@bare".into(),
         landlock: AbiProbe::Abi(4),
         environment_error: None,
+        unlayered: None,
         control: run(&[], "", "exit:0"),
         enforced: run(&[], FULL, "exit:0"),
     };
@@ -325,6 +328,7 @@ fn nothing_checked_says_why_each_was_skipped() {
         id: "t@bare".into(),
         landlock: AbiProbe::Abi(4),
         environment_error: None,
+        unlayered: None,
         control: run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
         enforced: run(&[Outcome::Ok, Outcome::Ok], FULL, "exit:0"),
     };
@@ -528,6 +532,7 @@ fn denied_by_someone_else() {
         id: "t@d".into(),
         landlock: AbiProbe::Abi(4),
         environment_error: None,
+        unlayered: None,
         control: run(&[err("EPERM")], "", "exit:0"),
         enforced: run(&[err("EPERM")], FULL, "exit:0"),
     };
@@ -582,4 +587,37 @@ fn inherited_descriptor_is_named() {
         "{}",
         reason(&v, 0)
     );
+}
+
+/// J28 — a denial both runs share, with layers, is the layers' when the unlayered run was
+/// allowed; the sentence says how that was seen.
+#[test]
+fn a_denial_of_the_outer_layers_says_how_it_was_told() {
+    let s = scenario("  - {probe: write /sandbox/f, denied: EACCES, by: sandbox}\n");
+    let control = run(&[err("EACCES")], "", "exit:0");
+    let enforced = run(&[err("EACCES")], FULL, "exit:0");
+    let mut input_obs = CaseObservation {
+        id: "t@bare".into(),
+        landlock: AbiProbe::Abi(6),
+        environment_error: None,
+        control,
+        enforced,
+        unlayered: Some(run(&[Outcome::Ok], "", "exit:0")),
+    };
+    let v = judge_obs(&s, &input_obs);
+    assert_eq!(v.expectations[0].denied_by, Some(Denier::Layer));
+    assert_eq!(reason(&v, 0), "denied with EACCES as expected, but by layer, not sandbox: the control run, started inside the same outer layers without the enforcer, was denied the same way, and a run outside the layers was allowed: the outer layers denied it (a layer the enforcer adds cannot grant what an earlier one denies)");
+    input_obs.unlayered = Some(run(&[err("EACCES")], "", "exit:0"));
+    assert_eq!(judge_obs(&s, &input_obs).expectations[0].denied_by, Some(Denier::Dac));
+}
+
+/// J29 — a listing through an inherited directory descriptor names the descriptor, and who
+/// passed it in by the control run.
+#[test]
+fn inherited_directory_descriptor_is_named() {
+    let s = scenario("  - {probe: inherited_readdir /inbox, denied: EBADF}\n");
+    let mut enforced = run(&[Outcome::Ok], FULL, "exit:0");
+    enforced.steps[0].stdout = "descriptor 5".into();
+    let v = judge_one(&s, AbiProbe::Abi(6), run(&[err("EBADF")], "", "exit:0"), enforced);
+    assert_eq!(reason(&v, 0), "expected EBADF: the enforcer claimed full enforcement, yet `probe inherited_readdir /inbox` succeeded; the command listed /inbox through descriptor 5, open on it when it started; the control run (no enforcer) was denied EBADF, so the enforcer passed it in: Landlock checks read_dir when a directory is opened, never on a descriptor opened before the sandbox, so a directory descriptor must be opened O_PATH, or closed or opened O_CLOEXEC");
 }

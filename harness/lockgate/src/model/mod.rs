@@ -11,6 +11,7 @@ pub mod environment;
 pub mod errno;
 pub mod file;
 pub mod kernel;
+pub mod layer;
 pub mod locate;
 pub mod matrix;
 pub mod native;

@@ -14,6 +14,7 @@
 
 use super::cond::When;
 use super::errno;
+use super::layer::Layer;
 use super::probe_args;
 use lockgate_protocol::policy as schema;
 use lockgate_protocol::{PathKind, Peer, ProbeOp, ProbeTarget, TargetKind};
@@ -268,6 +269,20 @@ pub struct Setup {
     /// which were, and a path listed here that exists fails the cell.
     #[serde(default)]
     pub absent: Vec<GuestPath>,
+    /// Outer Landlock layers the runs start inside, outermost first (default: none): the
+    /// enforcer starts in a process already in this domain, and so does the probe runner of
+    /// the control run; a run without them tells their denials (`by: layer`) from plain
+    /// permissions'. At most 16 (Landlock's limit). Each is a `Layer`.
+    #[serde(default)]
+    pub layers: Vec<Layer>,
+    /// Paths (directories, usually) each run starts with a descriptor open on (default: none):
+    /// opened read-only by the guest, as root, before the run starts — before the layers, the
+    /// enforcer and its privilege drop — and left open across execve, as an agent holding its
+    /// project directory would start a sandbox. The command inherits them unless the enforcer
+    /// closes them; `openat` and `inherited_readdir` use them. Each must exist: in the image or
+    /// made by `paths`.
+    #[serde(default)]
+    pub open_before: Vec<GuestPath>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -463,6 +478,9 @@ pub enum Denier {
     /// capability): the AppArmor policy both runs are under did it (an AppArmor environment).
     #[serde(rename = "apparmor")]
     AppArmor,
+    /// The outer layers the runs started inside (`setup.layers`): both runs were denied the
+    /// same way, and a run without the layers was allowed.
+    Layer,
 }
 
 impl Denier {
@@ -484,6 +502,7 @@ impl std::fmt::Display for Denier {
             Denier::Filter => "filter",
             Denier::Landlock => "landlock",
             Denier::AppArmor => "apparmor",
+            Denier::Layer => "layer",
         })
     }
 }
@@ -754,6 +773,14 @@ impl Scenario {
                 ));
             }
         }
+        for (i, p) in self.setup.open_before.iter().enumerate() {
+            if !in_image(p.as_str()) && !self.setup.paths.iter().any(|e| e.path == *p) {
+                errs.push((
+                    format!("setup.open_before[{i}]"),
+                    format!("`{}` is not made by setup.paths nor in the image: a descriptor can only be opened on a path that exists when the run starts", p.as_str()),
+                ));
+            }
+        }
         for (i, p) in self.setup.absent.iter().enumerate() {
             if in_image(p.as_str()) || made(p) {
                 errs.push((
@@ -765,6 +792,9 @@ impl Scenario {
         if self.expect.is_empty() {
             errs.push(("expect".into(), "a scenario needs at least one expectation".into()));
         }
+        let by_layer = self.expect.iter().any(|e| matches!(e.check, Check::Operation { by: Some(Denier::Layer), .. }));
+        let made: Vec<&GuestPath> = self.setup.paths.iter().map(|e| &e.path).collect();
+        errs.extend(super::layer::validate(&self.setup.layers, by_layer, &self.tmpfs_roots(), &made));
         errs
     }
 

@@ -111,6 +111,7 @@ fn denier(v: Option<Denier>, enforced: Option<&StepResult>, control: Option<&Ste
         (Some(Denier::Landlock), _) => {
             "the enforcer's Landlock ruleset (the control run was allowed; the errno is Landlock's for this call, and the enforcer's filter was not seen giving it)".into()
         }
+        (Some(Denier::Layer), _) => format!("the outer layers the runs started inside: {}", crate::judge::LAYER_DENIED),
         (Some(Denier::Unknown), _) => format!(
             "unknown (the control run was {})",
             control.map(|c| outcome(&c.outcome)).unwrap_or_else(|| "not observed".into())
@@ -193,6 +194,9 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
             out.push_str(&format!("  {label} run AppArmor: {d}\n"));
         }
     }
+    if let Some(u) = &e.unlayered {
+        out.push_str(&format!("  unlayered    {} (the control run outside setup.layers)\n", run_line(u)));
+    }
     let claim = claim_text(v);
     out.push_str(&format!("  claim        {claim}\n"));
     if !v.missing_paths.is_empty() {
@@ -207,7 +211,10 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
     if let Some(f) = &e.output_file {
         out.push_str(&format!("  all output   {} (both runs, every step)\n", f.display()));
     }
-    for (label, run) in [("enforced", &e.enforced), ("control", &e.control)] {
+    for (label, run) in
+        [("enforced", Some(&e.enforced)), ("control", Some(&e.control)), ("unlayered", e.unlayered.as_ref())]
+    {
+        let Some(run) = run else { continue };
         if let Some(err) = &run.setup_error {
             out.push_str(&format!("  {label} run setup failed: {err}\n"));
         }
@@ -231,6 +238,9 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
                 ));
                 step_lines("enforced", s.enforced.as_ref(), &e.enforced, &mut out);
                 step_lines("control", s.control.as_ref(), &e.control, &mut out);
+                if let Some(u) = &e.unlayered {
+                    step_lines("unlayered", s.unlayered.as_ref(), u, &mut out);
+                }
                 out.push_str(&format!(
                     "     {:<10} {}\n",
                     "denied by",
@@ -302,10 +312,21 @@ mod tests {
     }
 
     fn verdict(control: RunObservation, enforced: RunObservation, claims: &ClaimReader) -> CellVerdict {
+        verdict_with(control, enforced, None, claims)
+    }
+
+    /// As [`verdict`], with the unlayered run of a case with `setup.layers`.
+    fn verdict_with(
+        control: RunObservation,
+        enforced: RunObservation,
+        unlayered: Option<RunObservation>,
+        claims: &ClaimReader,
+    ) -> CellVerdict {
         let s: Scenario = serde_yaml::from_str(SEED).unwrap();
         // Built from JSON so that fields added to the record with defaults do not matter here.
         let obs: CaseObservation = serde_json::from_value(serde_json::json!({
             "id": "openshell-803@bare", "landlock": {"abi": 1}, "control": control, "enforced": enforced,
+            "unlayered": unlayered,
         }))
         .unwrap();
         judge(&CellInput {
@@ -452,6 +473,26 @@ FAIL openshell-803@ubuntu-5.15@bare:
 
     /// Every `denied by` line, each from the evidence it names (issue 24): who denied, from the
     /// control run's result; `nobody` for an operation that fails without the sandbox too.
+    /// A case with outer layers: the unlayered run has its line, and each failed step its
+    /// result there, which is how the denial was told to be the layers'.
+    #[test]
+    fn the_unlayered_run_is_shown_where_the_layers_denied() {
+        let claim = "lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced\n";
+        let eacces = || step(Outcome::Err("EACCES".into()), 1, "");
+        let control = run(vec![eacces(), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
+        let enforced = run(vec![eacces(), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], claim, 998);
+        let unlayered =
+            run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
+        let claims = crate::enforcer::reference(&[]).unwrap().claims;
+        let text = render(&verdict_with(control, enforced, Some(unlayered), &claims), &ctx());
+        assert!(
+            text.contains("  unlayered    exit:0, probes ran as uid 998 (the control run outside setup.layers)\n"),
+            "{text}"
+        );
+        assert!(text.contains("     unlayered  allowed"), "{text}");
+        assert!(text.contains("     denied by  the outer layers the runs started inside: "), "{text}");
+    }
+
     #[test]
     fn denied_by_lines_follow_the_evidence() {
         let s = |o: Outcome| step(o, 1, "");

@@ -65,7 +65,9 @@ fn variant(faults: &[&str], scenarios: &[&str], envs: &[&str], judge_as_bare: bo
 ///   (`verdict_words::denied_binds_are_evidence_when_a_connect_goes_through`);
 /// - issue 28 (`crossing`): variant 1 also runs `inherited-descriptor` and `rights-per-rule`;
 ///   variant 3, `leak-fd`, runs `inherited-descriptor`; variant 4, `handled-from-rules`, runs
-///   `rights-per-rule`.
+///   `rights-per-rule`; variant 1 also runs `landlock-layers`, `landlock-max-layers` and
+///   `descriptors-before-sandbox`, variant 5, `ignore-restrict-error`, `landlock-max-layers`,
+///   and variant 6, `leak-dirfd`, `descriptors-before-sandbox`.
 pub fn debian_6_12() -> &'static Shared {
     static RUN: OnceLock<Shared> = OnceLock::new();
     RUN.get_or_init(|| {
@@ -77,6 +79,11 @@ pub fn debian_6_12() -> &'static Shared {
             common::shipped("bind-and-connect-one-port"),
         );
         let (inherited, per_rule) = (common::shipped("inherited-descriptor"), common::shipped("rights-per-rule"));
+        let (layers, max_layers, before) = (
+            common::shipped("landlock-layers"),
+            common::shipped("landlock-max-layers"),
+            common::shipped("descriptors-before-sandbox"),
+        );
         let mut o = common::options(
             &["debian-6.12"],
             &["bare"],
@@ -91,6 +98,9 @@ pub fn debian_6_12() -> &'static Shared {
                 ("syscall-probes-bare", crate::syscall_probes::PROBES),
                 ("inherited-descriptor", &inherited),
                 ("rights-per-rule", &per_rule),
+                ("landlock-layers", &layers),
+                ("landlock-max-layers", &max_layers),
+                ("descriptors-before-sandbox", &before),
             ],
             dir.path(),
         );
@@ -103,12 +113,17 @@ pub fn debian_6_12() -> &'static Shared {
             "syscall-probes-bare",
             "inherited-descriptor",
             "rights-per-rule",
+            "landlock-layers",
+            "landlock-max-layers",
+            "descriptors-before-sandbox",
         ];
         o.variants = vec![
             variant(&[], &correct, &[], false),
             variant(&["no-connect-tcp"], &["binds-and-connects"], &[], false),
             variant(&["leak-fd"], &["inherited-descriptor"], &[], false),
             variant(&["handled-from-rules"], &["rights-per-rule"], &[], false),
+            variant(&["ignore-restrict-error"], &["landlock-max-layers"], &[], false),
+            variant(&["leak-dirfd"], &["descriptors-before-sandbox"], &[], false),
         ];
         let report = run(&o).unwrap();
         assert_eq!(report.boots(), 1, "one boot for every test of the group");
