@@ -40,6 +40,8 @@ pub struct Scenario {
     pub expect: Vec<Expectation>,
     pub may_skip_all: bool,
     pub limits: ScenarioLimits,
+    /// Each step on a fresh tree of its own (`isolate: true`).
+    pub isolate: bool,
 }
 
 /// A scenario file's schema: the file as written (`RawScenario`).
@@ -78,6 +80,12 @@ struct RawScenario {
     /// seconds).
     #[serde(default)]
     limits: ScenarioLimits,
+    /// `true`: each step runs alone, on a tree made fresh for it, in both runs (the enforcer
+    /// starts once per step). Default `false`: the steps run in order in one run, each seeing
+    /// what the earlier ones did — in the control run too, where a step the sandbox denies
+    /// succeeds (a file it refused to make exists there for the next step).
+    #[serde(default)]
+    isolate: bool,
 }
 
 impl From<RawScenario> for Scenario {
@@ -95,6 +103,7 @@ impl From<RawScenario> for Scenario {
             expect: r.expect,
             may_skip_all: r.may_skip_all,
             limits: r.limits,
+            isolate: r.isolate,
         }
     }
 }
@@ -253,6 +262,13 @@ pub struct Setup {
     /// which were, and a path listed here that exists fails the cell.
     #[serde(default)]
     pub absent: Vec<GuestPath>,
+    /// The TCP ports the harness listens on during each run (on 127.0.0.2, outside the
+    /// sandbox), for `tcp_connect` probes to reach. Default: every port a `tcp_connect` probe
+    /// names. `listen: []` starts none (a connect the policy allows then answers ECONNREFUSED,
+    /// in both runs), so no listener of the harness's holds a port the sandbox binds on any
+    /// address (`0.0.0.0`, a `run:` server).
+    #[serde(default)]
+    pub listen: Option<Vec<u16>>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -271,7 +287,8 @@ pub struct UserSpec {
 pub struct PathEntry {
     /// An absolute path under a top-level directory the setup owns.
     pub path: GuestPath,
-    /// `dir`, `file` or `symlink`.
+    /// `dir`, `file`, `symlink`; the nodes `fifo`, `socket`, `char_device`, `block_device`; the
+    /// mounts `tmpfs`, `bind`, `overlay` (see the kinds below and `setup_kinds.rs`).
     pub kind: PathKindSpec,
     /// A user from `setup.users`, or `root` (the default).
     #[serde(default)]
@@ -282,6 +299,25 @@ pub struct PathEntry {
     /// File content, or the target of a symlink.
     #[serde(default)]
     pub content: Option<String>,
+    /// A device node's number, `"MAJOR:MINOR"` (`"1:3"` is /dev/null's): required for
+    /// `char_device` and `block_device`, nothing else takes it.
+    #[serde(default)]
+    pub device: Option<super::setup_kinds::DeviceNumber>,
+    /// What a `bind` mount mounts: a directory or file made earlier in `setup.paths` (or one
+    /// of the image's). Only `bind` takes it.
+    #[serde(default)]
+    pub source: Option<GuestPath>,
+    /// An `overlay`'s read-only lower directories, uppermost first (at least one; two or more
+    /// without `upper`). Only `overlay` takes it.
+    #[serde(default)]
+    pub lower: Vec<GuestPath>,
+    /// An `overlay`'s writable upper directory (with `work`, on the same file system); none
+    /// makes a read-only overlay.
+    #[serde(default)]
+    pub upper: Option<GuestPath>,
+    /// An `overlay`'s work directory: an empty directory on the file system of `upper`.
+    #[serde(default)]
+    pub work: Option<GuestPath>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
@@ -294,6 +330,27 @@ pub enum PathKindSpec {
     /// A symbolic link whose target is `content` (required; relative to the link's directory);
     /// `mode` is ignored, `owner` applies to the link itself.
     Symlink,
+    /// A named pipe (mode default `"0644"`).
+    Fifo,
+    /// A socket node nobody listens on (mode default `"0755"`, as bind(2) makes one).
+    Socket,
+    /// A character device node numbered `device` (mode default `"0666"`). Needs CAP_MKNOD
+    /// where the runs happen: a container without it refuses, and the cell says so.
+    CharDevice,
+    /// A block device node numbered `device` (mode default `"0660"`); as `char_device`.
+    BlockDevice,
+    /// A new tmpfs mounted on the directory (made if missing), below the top level: a mount
+    /// inside the tree (`mode` and `owner` apply to its root). Needs CAP_SYS_ADMIN where the
+    /// runs happen.
+    Tmpfs,
+    /// `source` bind-mounted on the path (a directory, or a file for a file source; made if
+    /// missing): a workspace as a runtime mounts it. `owner` and `mode` are not applied (they
+    /// would change the source). Needs CAP_SYS_ADMIN.
+    Bind,
+    /// An overlayfs of `lower` (read-only) and `upper`/`work` mounted on the directory (made if
+    /// missing), as a container's root is. Needs CAP_SYS_ADMIN and a kernel with overlayfs built
+    /// in (the guest loads no modules).
+    Overlay,
 }
 
 impl From<PathKindSpec> for PathKind {
@@ -302,6 +359,13 @@ impl From<PathKindSpec> for PathKind {
             PathKindSpec::Dir => PathKind::Dir,
             PathKindSpec::File => PathKind::File,
             PathKindSpec::Symlink => PathKind::Symlink,
+            PathKindSpec::Fifo => PathKind::Fifo,
+            PathKindSpec::Socket => PathKind::Socket,
+            PathKindSpec::CharDevice => PathKind::CharDevice,
+            PathKindSpec::BlockDevice => PathKind::BlockDevice,
+            PathKindSpec::Tmpfs => PathKind::Tmpfs,
+            PathKindSpec::Bind => PathKind::Bind,
+            PathKindSpec::Overlay => PathKind::Overlay,
         }
     }
 }
@@ -658,6 +722,10 @@ impl Scenario {
             if p.kind == PathKindSpec::Dir && p.content.is_some() {
                 errs.push((format!("setup.paths[{i}].content"), "a directory has no content".into()));
             }
+            let earlier = &self.setup.paths[..i];
+            errs.extend(
+                super::setup_kinds::validate(p, earlier).into_iter().map(|(f, m)| (format!("setup.paths[{i}].{f}"), m)),
+            );
         }
         for (field, n) in [
             ("policy.process.run_as_user", &self.policy.process.run_as_user),
