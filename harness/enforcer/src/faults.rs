@@ -78,6 +78,15 @@ pub enum Fault {
     /// from the crate's status) is still `full`. `no-scope-abstract-unix` and `no-scope-signal`:
     /// the enforcer does not set that scope although the policy asks for it.
     Unhandled(Right),
+    /// A rule on a mount point tied to the directory the mount covers, not to the mounted
+    /// directory (issue 28, item 5): what an enforcer gets that opens its rule paths before the
+    /// deployment mounts its workspace there (or in another mount namespace than the one the
+    /// command runs in). Landlock's path walk skips a covered directory, so the rule grants
+    /// nothing inside the mount and the parent's rule decides. Here each rule path that is a
+    /// mount point is opened as the directory beneath the mount (through a non-recursive clone
+    /// of its parent's mount, `open_tree`); other rules, the ruleset and the claim are the
+    /// honest ones.
+    RuleUnderMount,
     /// The seccomp half (issue 25), each a hole real filters have had: the enforcer claims its
     /// filter (`filter=on syscalls=N`) as the policy asks, but the filter it installs is not
     /// that one. See [`FilterFault`].
@@ -174,7 +183,7 @@ impl Fault {
             .into_iter()
             .chain(Right::ALL.into_iter().map(Fault::Unhandled))
             .chain(FilterFault::ALL.into_iter().map(Fault::Filter))
-            .chain([Fault::LeakFd, Fault::HandledFromRules, Fault::WriteImpliesAll])
+            .chain([Fault::LeakFd, Fault::HandledFromRules, Fault::WriteImpliesAll, Fault::RuleUnderMount])
             .collect()
     }
 
@@ -188,6 +197,7 @@ impl Fault {
             Fault::LeakFd => "leak-fd".into(),
             Fault::HandledFromRules => "handled-from-rules".into(),
             Fault::WriteImpliesAll => "write-implies-all".into(),
+            Fault::RuleUnderMount => "rule-under-mount".into(),
             Fault::Unhandled(right) => right.fault(),
             Fault::Filter(f) => f.name().into(),
         }
@@ -206,6 +216,7 @@ impl Fault {
             Fault::LeakFd => "leave a read-write descriptor to each rule file open across execve".into(),
             Fault::HandledFromRules => "handle only the rights some rule grants, not the policy's handled set".into(),
             Fault::WriteImpliesAll => "grant a rule's write_file as every write right of the ABI (from_write)".into(),
+            Fault::RuleUnderMount => "tie a rule on a mount point to the directory the mount covers".into(),
             Fault::Unhandled(right) if right.class() == lockgate_protocol::rights::Class::Scope => {
                 format!("do not set the scope {} (ABI {})", right.constant(), right.abi())
             }
@@ -230,6 +241,7 @@ impl Fault {
             Fault::LeakFd => 5 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
             Fault::HandledFromRules => 6 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
             Fault::WriteImpliesAll => 7 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
+            Fault::RuleUnderMount => 8 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
         };
         1 << index
     }

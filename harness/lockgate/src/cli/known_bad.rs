@@ -141,6 +141,10 @@ fn modes() -> Vec<Mode> {
         // them on /work: `create /work/new` goes through on every ABI.
         Mode::own_scenario("handled-from-rules", "rights-per-rule", |abi| abi.is_some()),
         Mode::own_scenario("write-implies-all", "rights-per-rule", |abi| abi.is_some()),
+        // A rule on a mount point tied to the directory the mount covers grants nothing inside
+        // the mount: setup-mounts' create under its read_write tmpfs below /sandbox (read_only)
+        // is denied on every ABI (issue 28, item 5).
+        Mode::own_scenario("rule-under-mount", "setup-mounts", |abi| abi.is_some()),
     ];
     // One right forgotten (or one scope not set): it matters from the ABI that brought the
     // right, and its own scenario (right-<name>) shows it.
