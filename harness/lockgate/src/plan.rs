@@ -369,12 +369,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
             .map(|u| proto::User { name: u.name.to_string(), uid: u.uid, gid: u.gid.unwrap_or(u.uid) })
             .collect(),
         tmpfs: sc.tmpfs_roots(),
-        paths: sc
-            .setup
-            .paths
-            .iter()
-            .map(|p| crate::model::setup_kinds::path_spec(p, ids(p.owner.as_ref().map(|n| n.as_str()))))
-            .collect(),
+        paths: sc.setup.paths.iter().map(|p| p.spec(ids(p.owner.as_ref().map(|n| n.as_str())))).collect(),
         listen: sc.setup.listen.clone(),
     };
     let workdir = sc.setup.workdir.as_ref().map(|w| w.as_str().to_string()).unwrap_or_else(|| "/".into());

@@ -16,10 +16,11 @@ use super::cond::When;
 use super::errno;
 use super::probe_args;
 use lockgate_protocol::policy as schema;
-use lockgate_protocol::{PathKind, Peer, ProbeOp, ProbeTarget, TargetKind};
+use lockgate_protocol::{Peer, ProbeOp, ProbeTarget, TargetKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+pub use super::setup_kinds::PathKindSpec;
 pub use lockgate_protocol::GuestPath;
 pub use schema::Compatibility;
 
@@ -320,52 +321,38 @@ pub struct PathEntry {
     pub work: Option<GuestPath>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PathKindSpec {
-    /// A directory (mode default `"0755"`; no `content`).
-    Dir,
-    /// A regular file holding `content` (default empty; mode default `"0644"`).
-    File,
-    /// A symbolic link whose target is `content` (required; relative to the link's directory);
-    /// `mode` is ignored, `owner` applies to the link itself.
-    Symlink,
-    /// A named pipe (mode default `"0644"`).
-    Fifo,
-    /// A socket node nobody listens on (mode default `"0755"`, as bind(2) makes one).
-    Socket,
-    /// A character device node numbered `device` (mode default `"0666"`). Needs CAP_MKNOD
-    /// where the runs happen: a container without it refuses, and the cell says so.
-    CharDevice,
-    /// A block device node numbered `device` (mode default `"0660"`); as `char_device`.
-    BlockDevice,
-    /// A new tmpfs mounted on the directory (made if missing), below the top level: a mount
-    /// inside the tree (`mode` and `owner` apply to its root). Needs CAP_SYS_ADMIN where the
-    /// runs happen.
-    Tmpfs,
-    /// `source` bind-mounted on the path (a directory, or a file for a file source; made if
-    /// missing): a workspace as a runtime mounts it. `owner` and `mode` are not applied (they
-    /// would change the source). Needs CAP_SYS_ADMIN.
-    Bind,
-    /// An overlayfs of `lower` (read-only) and `upper`/`work` mounted on the directory (made if
-    /// missing), as a container's root is. Needs CAP_SYS_ADMIN and a kernel with overlayfs built
-    /// in (the guest loads no modules).
-    Overlay,
-}
+impl PathEntry {
+    /// Its fields as the kinds' checks read them.
+    fn kind_fields(&self) -> super::setup_kinds::Fields<'_> {
+        super::setup_kinds::Fields {
+            kind: self.kind,
+            device: self.device,
+            source: self.source.as_ref(),
+            lower: &self.lower,
+            upper: self.upper.as_ref(),
+            work: self.work.as_ref(),
+            content: self.content.is_some(),
+            owner: self.owner.is_some(),
+            mode: self.mode.is_some(),
+        }
+    }
 
-impl From<PathKindSpec> for PathKind {
-    fn from(k: PathKindSpec) -> PathKind {
-        match k {
-            PathKindSpec::Dir => PathKind::Dir,
-            PathKindSpec::File => PathKind::File,
-            PathKindSpec::Symlink => PathKind::Symlink,
-            PathKindSpec::Fifo => PathKind::Fifo,
-            PathKindSpec::Socket => PathKind::Socket,
-            PathKindSpec::CharDevice => PathKind::CharDevice,
-            PathKindSpec::BlockDevice => PathKind::BlockDevice,
-            PathKindSpec::Tmpfs => PathKind::Tmpfs,
-            PathKindSpec::Bind => PathKind::Bind,
-            PathKindSpec::Overlay => PathKind::Overlay,
+    /// The entry as the guest makes it, owned by `(uid, gid)`.
+    pub fn spec(&self, (uid, gid): (u32, u32)) -> lockgate_protocol::PathSpec {
+        lockgate_protocol::PathSpec {
+            path: self.path.as_str().into(),
+            kind: self.kind.into(),
+            uid,
+            gid,
+            mode: self.mode.map(|m| m.0).unwrap_or(super::setup_kinds::default_mode(self.kind)),
+            content: self.content.clone().unwrap_or_default(),
+            device: self.device.map(|d| (d.0, d.1)),
+            source: self.source.as_ref().map(|s| s.as_str().to_string()),
+            overlay: (self.kind == PathKindSpec::Overlay).then(|| lockgate_protocol::Overlay {
+                lower: self.lower.iter().map(|l| l.as_str().to_string()).collect(),
+                upper: self.upper.as_ref().map(|u| u.as_str().to_string()),
+                work: self.work.as_ref().map(|w| w.as_str().to_string()),
+            }),
         }
     }
 }
@@ -723,8 +710,11 @@ impl Scenario {
                 errs.push((format!("setup.paths[{i}].content"), "a directory has no content".into()));
             }
             let earlier = &self.setup.paths[..i];
+            let made = |q: &GuestPath| in_image(q.as_str()) || earlier.iter().any(|e| e.path == *q);
             errs.extend(
-                super::setup_kinds::validate(p, earlier).into_iter().map(|(f, m)| (format!("setup.paths[{i}].{f}"), m)),
+                super::setup_kinds::validate(&p.kind_fields(), made)
+                    .into_iter()
+                    .map(|(f, m)| (format!("setup.paths[{i}].{f}"), m)),
             );
         }
         for (field, n) in [
@@ -938,5 +928,32 @@ mod tests {
         assert!(!fields.contains(&"setup.absent[0]"), "{errs:?}");
         assert!(fields.contains(&"setup.absent[1]") && fields.contains(&"setup.absent[2]"), "{errs:?}");
         assert_eq!(s.checked_paths(), ["/nowhere", "/app", "/sandbox/d", "/usr"]);
+    }
+
+    fn errors(paths: &str) -> Vec<(String, String)> {
+        let y = format!("name: t\nsetup:\n  paths:\n{paths}policy: {{filesystem_policy: {{read_only: [/bin]}}}}\nexpect: [{{enforcement: full}}]\n");
+        let s: Scenario = serde_yaml::from_str(&y).unwrap();
+        s.validate()
+    }
+
+    #[test]
+    fn kinds_parse_and_check_their_fields() {
+        let ok = errors(
+            "    - {path: /s, kind: dir}\n    - {path: /s/src, kind: dir}\n    - {path: /s/null, kind: char_device, device: \"1:3\"}\n    - {path: /s/p, kind: fifo}\n    - {path: /s/sock, kind: socket}\n    - {path: /s/m, kind: tmpfs, mode: \"0700\"}\n    - {path: /s/b, kind: bind, source: /s/src}\n    - {path: /s/u, kind: dir}\n    - {path: /s/w, kind: dir}\n    - {path: /s/o, kind: overlay, lower: [/s/src], upper: /s/u, work: /s/w}\n",
+        );
+        assert!(ok.is_empty(), "{ok:?}");
+        let bad = errors(
+            "    - {path: /s/null, kind: char_device}\n    - {path: /s/b, kind: bind, source: /s/later, mode: \"0700\"}\n    - {path: /s/later, kind: dir, device: \"1:3\"}\n    - {path: /s/o, kind: overlay, lower: [/s/later], upper: /s/later}\n",
+        );
+        let fields: Vec<&str> = bad.iter().map(|(f, _)| f.as_str()).collect();
+        for f in [
+            "setup.paths[0].device",
+            "setup.paths[1].source",
+            "setup.paths[1].mode",
+            "setup.paths[2].device",
+            "setup.paths[3].upper",
+        ] {
+            assert!(fields.contains(&f), "{f}: {bad:?}");
+        }
     }
 }

@@ -4,9 +4,58 @@
 //! overlayfs). Their fields are checked here, and each entry becomes the protocol's
 //! [`PathSpec`] for the guest.
 
-use super::scenario::{GuestPath, PathEntry, PathKindSpec};
-use lockgate_protocol::{Overlay, PathKind, PathSpec};
+use lockgate_protocol::{GuestPath, PathKind};
 use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PathKindSpec {
+    /// A directory (mode default `"0755"`; no `content`).
+    Dir,
+    /// A regular file holding `content` (default empty; mode default `"0644"`).
+    File,
+    /// A symbolic link whose target is `content` (required; relative to the link's directory);
+    /// `mode` is ignored, `owner` applies to the link itself.
+    Symlink,
+    /// A named pipe (mode default `"0644"`).
+    Fifo,
+    /// A socket node nobody listens on (mode default `"0755"`, as bind(2) makes one).
+    Socket,
+    /// A character device node numbered `device` (mode default `"0666"`). Needs CAP_MKNOD
+    /// where the runs happen: a container without it refuses, and the cell says so.
+    CharDevice,
+    /// A block device node numbered `device` (mode default `"0660"`); as `char_device`.
+    BlockDevice,
+    /// A new tmpfs mounted on the directory (made if missing), below the top level: a mount
+    /// inside the tree (`mode` and `owner` apply to its root). Needs CAP_SYS_ADMIN where the
+    /// runs happen.
+    Tmpfs,
+    /// `source` bind-mounted on the path (a directory, or a file for a file source; made if
+    /// missing): a workspace as a runtime mounts it. `owner` and `mode` are not applied (they
+    /// would change the source). Needs CAP_SYS_ADMIN.
+    Bind,
+    /// An overlayfs of `lower` (read-only) and `upper`/`work` mounted on the directory (made if
+    /// missing), as a container's root is. Needs CAP_SYS_ADMIN and a kernel with overlayfs built
+    /// in (the guest loads no modules).
+    Overlay,
+}
+
+impl From<PathKindSpec> for PathKind {
+    fn from(k: PathKindSpec) -> PathKind {
+        match k {
+            PathKindSpec::Dir => PathKind::Dir,
+            PathKindSpec::File => PathKind::File,
+            PathKindSpec::Symlink => PathKind::Symlink,
+            PathKindSpec::Fifo => PathKind::Fifo,
+            PathKindSpec::Socket => PathKind::Socket,
+            PathKindSpec::CharDevice => PathKind::CharDevice,
+            PathKindSpec::BlockDevice => PathKind::BlockDevice,
+            PathKindSpec::Tmpfs => PathKind::Tmpfs,
+            PathKindSpec::Bind => PathKind::Bind,
+            PathKindSpec::Overlay => PathKind::Overlay,
+        }
+    }
+}
 
 /// A device node's number: `"MAJOR:MINOR"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -49,10 +98,24 @@ pub fn default_mode(kind: PathKindSpec) -> u32 {
     }
 }
 
-/// The checks of one entry's kind-specific fields, as `(field, message)`; `earlier` are the
-/// entries made before it (a bind's source and an overlay's directories must be among them,
-/// or the image's).
-pub fn validate(p: &PathEntry, earlier: &[PathEntry]) -> Vec<(String, String)> {
+/// An entry's fields the kinds' checks read (the scenario's `PathEntry`, seen from here).
+pub struct Fields<'a> {
+    pub kind: PathKindSpec,
+    pub device: Option<DeviceNumber>,
+    pub source: Option<&'a GuestPath>,
+    pub lower: &'a [GuestPath],
+    pub upper: Option<&'a GuestPath>,
+    pub work: Option<&'a GuestPath>,
+    /// Whether `content`, `owner`, `mode` are given.
+    pub content: bool,
+    pub owner: bool,
+    pub mode: bool,
+}
+
+/// The checks of one entry's kind-specific fields, as `(field, message)`; `made` says whether a
+/// path exists before the entry (made earlier in `setup.paths`, or the image's): a bind's
+/// source and an overlay's directories must.
+pub fn validate(p: &Fields, made: impl Fn(&GuestPath) -> bool) -> Vec<(String, String)> {
     let mut errs = Vec::new();
     let kind = p.kind;
     let name = kind_name(kind);
@@ -68,18 +131,17 @@ pub fn validate(p: &PathEntry, earlier: &[PathEntry]) -> Vec<(String, String)> {
     only("lower", !overlay && !p.lower.is_empty(), "`overlay`");
     only("upper", !overlay && p.upper.is_some(), "`overlay`");
     only("work", !overlay && p.work.is_some(), "`overlay`");
-    let content = matches!(kind, PathKindSpec::File | PathKindSpec::Symlink);
-    only("content", !content && kind != PathKindSpec::Dir && p.content.is_some(), "`file` and `symlink`");
+    // A directory's content is refused by the scenario's own check.
+    let content = matches!(kind, PathKindSpec::File | PathKindSpec::Symlink | PathKindSpec::Dir);
+    only("content", !content && p.content, "`file` and `symlink`");
     let mounts = matches!(kind, PathKindSpec::Bind | PathKindSpec::Overlay);
-    only("owner", mounts && p.owner.is_some(), "the kinds that make what they name");
-    only("mode", mounts && p.mode.is_some(), "the kinds that make what they name");
+    only("owner", mounts && p.owner, "the kinds that make what they name");
+    only("mode", mounts && p.mode, "the kinds that make what they name");
     if device && p.device.is_none() {
         errs.push(("device".into(), format!("a `{name}` needs its number: `device: \"1:3\"` (MAJOR:MINOR)")));
     }
-    let exists =
-        |q: &GuestPath| lockgate_protocol::IMAGE_DIRS.contains(&q.as_str()) || earlier.iter().any(|e| e.path == *q);
     let mut made_before = |field: &str, q: &GuestPath| {
-        if !exists(q) {
+        if !made(q) {
             errs.push((
                 field.to_string(),
                 format!("`{}` is not made before this entry: list it earlier in setup.paths", q.as_str()),
@@ -87,20 +149,18 @@ pub fn validate(p: &PathEntry, earlier: &[PathEntry]) -> Vec<(String, String)> {
         }
     };
     match kind {
-        PathKindSpec::Bind => match &p.source {
+        PathKindSpec::Bind => match p.source {
             Some(src) => made_before("source", src),
             None => errs.push(("source".into(), "a `bind` needs `source:`, the path it mounts".into())),
         },
         PathKindSpec::Overlay => {
             p.lower.iter().for_each(|l| made_before("lower", l));
-            p.upper
-                .iter()
-                .chain(&p.work)
-                .for_each(|d| made_before(if p.upper.as_ref() == Some(d) { "upper" } else { "work" }, d));
+            p.upper.iter().for_each(|d| made_before("upper", d));
+            p.work.iter().for_each(|d| made_before("work", d));
             if p.lower.is_empty() {
                 errs.push(("lower".into(), "an `overlay` needs `lower:`, its read-only directories".into()));
             }
-            match (&p.upper, &p.work) {
+            match (p.upper, p.work) {
                 (Some(_), Some(_)) => {}
                 (None, None) if p.lower.len() < 2 => errs.push((
                     "lower".into(),
@@ -131,57 +191,13 @@ pub fn kind_name(kind: PathKindSpec) -> &'static str {
     }
 }
 
-/// The entry as the guest makes it, owned by `(uid, gid)`.
-pub fn path_spec(p: &PathEntry, (uid, gid): (u32, u32)) -> PathSpec {
-    let kind: PathKind = p.kind.into();
-    PathSpec {
-        path: p.path.as_str().into(),
-        kind,
-        uid,
-        gid,
-        mode: p.mode.map(|m| m.0).unwrap_or(default_mode(p.kind)),
-        content: p.content.clone().unwrap_or_default(),
-        device: p.device.map(|d| (d.0, d.1)),
-        source: p.source.as_ref().map(|s| s.as_str().to_string()),
-        overlay: (p.kind == PathKindSpec::Overlay).then(|| Overlay {
-            lower: p.lower.iter().map(|l| l.as_str().to_string()).collect(),
-            upper: p.upper.as_ref().map(|u| u.as_str().to_string()),
-            work: p.work.as_ref().map(|w| w.as_str().to_string()),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::scenario::Scenario;
-
-    fn errors(paths: &str) -> Vec<(String, String)> {
-        let y = format!("name: t\nsetup:\n  paths:\n{paths}policy: {{filesystem_policy: {{read_only: [/bin]}}}}\nexpect: [{{enforcement: full}}]\n");
-        let s: Scenario = serde_yaml::from_str(&y).unwrap();
-        s.validate()
-    }
 
     #[test]
-    fn kinds_parse_and_check_their_fields() {
-        let ok = errors(
-            "    - {path: /s, kind: dir}\n    - {path: /s/src, kind: dir}\n    - {path: /s/null, kind: char_device, device: \"1:3\"}\n    - {path: /s/p, kind: fifo}\n    - {path: /s/sock, kind: socket}\n    - {path: /s/m, kind: tmpfs, mode: \"0700\"}\n    - {path: /s/b, kind: bind, source: /s/src}\n    - {path: /s/u, kind: dir}\n    - {path: /s/w, kind: dir}\n    - {path: /s/o, kind: overlay, lower: [/s/src], upper: /s/u, work: /s/w}\n",
-        );
-        assert!(ok.is_empty(), "{ok:?}");
-        let bad = errors(
-            "    - {path: /s/null, kind: char_device}\n    - {path: /s/b, kind: bind, source: /s/later, mode: \"0700\"}\n    - {path: /s/later, kind: dir, device: \"1:3\"}\n    - {path: /s/o, kind: overlay, lower: [/s/later], upper: /s/later}\n",
-        );
-        let fields: Vec<&str> = bad.iter().map(|(f, _)| f.as_str()).collect();
-        for f in [
-            "setup.paths[0].device",
-            "setup.paths[1].source",
-            "setup.paths[1].mode",
-            "setup.paths[2].device",
-            "setup.paths[3].upper",
-        ] {
-            assert!(fields.contains(&f), "{f}: {bad:?}");
-        }
-        assert!(DeviceNumber::try_from("1:3".to_string()).is_ok());
+    fn device_numbers() {
+        assert_eq!(DeviceNumber::try_from("1:3".to_string()), Ok(DeviceNumber(1, 3)));
         let e = DeviceNumber::try_from("null".to_string()).unwrap_err();
         assert!(e.contains("MAJOR:MINOR"), "{e}");
     }
