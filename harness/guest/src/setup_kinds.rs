@@ -55,18 +55,24 @@ fn failed(spec: &PathSpec, what: &str, errno: Errno) -> Failure {
     let refusal = match errno {
         Errno::EPERM | Errno::ENOSYS | Errno::EACCES if spec.kind.is_mount() || spec.kind.is_device() => {
             Some(match has_cap(cap) {
-                Some(false) => format!("this process has no {cap_name} here (the container's capabilities lack it)"),
-                _ => format!("{cap_name} is held, so the seccomp profile (or the device cgroup) refused the call"),
+                Some(false) => {
+                    ("environment", format!("this process has no {cap_name} here (the container's capabilities lack it)"))
+                }
+                _ => (
+                    "environment",
+                    format!("{cap_name} is held, so the seccomp profile (or the device cgroup) refused the call"),
+                ),
             })
         }
-        Errno::ENODEV if spec.kind.is_mount() => Some(
+        Errno::ENODEV if spec.kind.is_mount() => Some((
+            "kernel",
             "the kernel has no such file system built in (distribution kernels build overlayfs as a module, and the guest loads no modules)".to_string(),
-        ),
+        )),
         _ => None,
     };
     match refusal {
-        Some(why) => {
-            Failure { message: format!("the environment refused to {what} {path}: {name}: {why}"), refused: true }
+        Some((who, why)) => {
+            Failure { message: format!("the {who} refused to {what} {path}: {name}: {why}"), refused: true }
         }
         None => Failure { message: format!("cannot {what} {path}: {name}"), refused: false },
     }
