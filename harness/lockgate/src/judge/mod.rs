@@ -1208,6 +1208,25 @@ pub(super) mod tests {
         assert_eq!(attribute(&e("EPERM"), &e("EPERM"), None), Some(Denier::Dac));
     }
 
+    /// Issue 28, item 5: a setup the place refused (a container without CAP_MKNOD) is not the
+    /// scenario's error and not a pass: every expectation is skipped with the refusal, and the
+    /// cell says it checked nothing, and why.
+    #[test]
+    fn a_refused_setup_skips_with_its_reason() {
+        let s = scenario("  - {run: a, allowed: true}\n  - {enforcement: full}\n");
+        let why = "the environment refused to make the character device /sandbox/null: EPERM (Operation not permitted): this process has no CAP_MKNOD here (the container's capabilities lack it)";
+        let refused = || RunObservation { setup_error: Some(why.into()), setup_refused: true, ..Default::default() };
+        let v = judge_one(&s, AbiProbe::Abi(6), refused(), refused());
+        assert!(v.expectations.iter().all(|e| e.status == Status::Skipped), "{:?}", v.expectations);
+        assert_eq!(v.expectations[0].reason.as_deref(), Some(format!("not checked here: {why}").as_str()));
+        let nothing = v.nothing_checked.clone().unwrap_or_default();
+        assert!(
+            nothing.starts_with(&format!("nothing was checked: {why}")) && nothing.contains("not a pass"),
+            "{nothing}"
+        );
+        // As every cell that checked nothing: it fails under CI=true unless `may_skip_all`.
+    }
+
     #[test]
     fn claiming_enforcement_without_landlock_is_a_lie() {
         let s = scenario("  - {run: touch /sandbox/x, allowed: true, when: 'abi == none'}\n");
