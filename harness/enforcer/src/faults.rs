@@ -93,6 +93,15 @@ pub enum Fault {
     /// directory its rule does not let it read (a drop box granting make_reg and write_file
     /// only). The ruleset and the claim are the honest ones; `inherited_readdir` shows the hole.
     LeakDirfd,
+    /// A rule on a mount point tied to the directory the mount covers, not to the mounted
+    /// directory (issue 28, item 5): what an enforcer gets that opens its rule paths before the
+    /// deployment mounts its workspace there (or in another mount namespace than the one the
+    /// command runs in). Landlock's path walk skips a covered directory, so the rule grants
+    /// nothing inside the mount and the parent's rule decides. Here each rule path that is a
+    /// mount point is opened as the directory beneath the mount (through a non-recursive clone
+    /// of its parent's mount, `open_tree`); other rules, the ruleset and the claim are the
+    /// honest ones.
+    RuleUnderMount,
     /// The seccomp half (issue 25), each a hole real filters have had: the enforcer claims its
     /// filter (`filter=on syscalls=N`) as the policy asks, but the filter it installs is not
     /// that one. See [`FilterFault`].
@@ -195,6 +204,7 @@ impl Fault {
                 Fault::WriteImpliesAll,
                 Fault::IgnoreRestrictError,
                 Fault::LeakDirfd,
+                Fault::RuleUnderMount,
             ])
             .collect()
     }
@@ -211,6 +221,7 @@ impl Fault {
             Fault::WriteImpliesAll => "write-implies-all".into(),
             Fault::IgnoreRestrictError => "ignore-restrict-error".into(),
             Fault::LeakDirfd => "leak-dirfd".into(),
+            Fault::RuleUnderMount => "rule-under-mount".into(),
             Fault::Unhandled(right) => right.fault(),
             Fault::Filter(f) => f.name().into(),
         }
@@ -231,6 +242,7 @@ impl Fault {
             Fault::WriteImpliesAll => "grant a rule's write_file as every write right of the ABI (from_write)".into(),
             Fault::IgnoreRestrictError => "swallow a restrict_self error (E2BIG: 16 layers already), claim full".into(),
             Fault::LeakDirfd => "leave a read-only descriptor to each rule directory open across execve".into(),
+            Fault::RuleUnderMount => "tie a rule on a mount point to the directory the mount covers".into(),
             Fault::Unhandled(right) if right.class() == lockgate_protocol::rights::Class::Scope => {
                 format!("do not set the scope {} (ABI {})", right.constant(), right.abi())
             }
@@ -257,6 +269,7 @@ impl Fault {
             Fault::WriteImpliesAll => 7 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
             Fault::IgnoreRestrictError => 8 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
             Fault::LeakDirfd => 9 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
+            Fault::RuleUnderMount => 10 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
         };
         1 << index
     }

@@ -28,6 +28,7 @@ mod identity;
 mod layer;
 mod policy;
 mod ruleset;
+mod under_mount;
 
 use claim::{Claim, Level};
 use faults::{Fault, Faults};
@@ -216,7 +217,17 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
                     Prepared::Claim(Claim::pretend_full(abi_number))
                 }
                 Err(err) => return Claim::refused(abi_number, format!("cannot open rule path: {err}")),
-                Ok(opened) => {
+                Ok(mut opened) => {
+                    if faults.has(Fault::RuleUnderMount) {
+                        for rule in opened.iter_mut().filter(|r| r.is_dir) {
+                            if rule.under_mount() {
+                                warn(format_args!(
+                                    "rule on {} tied to the directory beneath its mount",
+                                    rule.spec.path.display()
+                                ));
+                            }
+                        }
+                    }
                     // TCP rules exist from ABI 4; an abi2 enforcer knows nothing of them.
                     // A handled set naming TCP rights handles them without a network section:
                     // no port is allowed then.

@@ -186,6 +186,18 @@ pub struct OpenedRule {
     pub spec: RuleSpec,
     pub is_dir: bool,
     fd: PathFd,
+    /// The `rule-under-mount` fault: the directory beneath the mount on this path, which the
+    /// rule is tied to instead.
+    covered: Option<std::os::fd::OwnedFd>,
+}
+
+impl OpenedRule {
+    /// The `rule-under-mount` fault on this rule: tie it to the directory the mount on its path
+    /// covers (nothing changes for a path that is no mount point). Returns whether it did.
+    pub fn under_mount(&mut self) -> bool {
+        self.covered = crate::under_mount::covered(&self.spec.path.to_string_lossy());
+        self.covered.is_some()
+    }
 }
 
 /// Opens one rule path (`O_PATH`, following symlinks, as the crate does).
@@ -196,7 +208,7 @@ pub fn open(spec: &RuleSpec) -> Result<OpenedRule, PathFdError> {
     let is_dir = nix::sys::stat::fstat(fd.as_fd().as_raw_fd())
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
         .unwrap_or(false);
-    Ok(OpenedRule { spec: spec.clone(), is_dir, fd })
+    Ok(OpenedRule { spec: spec.clone(), is_dir, fd, covered: None })
 }
 
 /// Opens every rule path. With `skip_unopenable` a path that cannot be opened is left out and
@@ -255,7 +267,10 @@ pub fn build(
         if access.is_empty() {
             continue;
         }
-        created = created.add_rule(PathBeneath::new(rule.fd, access))?;
+        created = match rule.covered {
+            Some(covered) => created.add_rule(PathBeneath::new(covered, access))?,
+            None => created.add_rule(PathBeneath::new(rule.fd, access))?,
+        };
     }
     if let Some(policy) = network {
         for (ports, right) in [(&policy.bind_tcp, AccessNet::BindTcp), (&policy.connect_tcp, AccessNet::ConnectTcp)] {

@@ -35,7 +35,7 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
         }
         _ => {
             let observe = |run: fn(&Case) -> RunObservation| match &prepared {
-                Ok(()) => observe_run(case, Tree::default(), run),
+                Ok(()) => observe_run(case, Tree::default, run),
                 Err(e) => (RunObservation { setup_error: Some(e.clone()), ..Default::default() }, 0.0),
             };
             let (control, control_s) = match &case.control_of {
@@ -59,13 +59,53 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
     (observation, timing)
 }
 
-/// One run on `tree`, made fresh, with the listeners its connect probes need; then the tree
+/// One run on a tree made by `tree`, with the listeners its connect probes need; then the tree
 /// torn down and the run's orphans reaped, so the next run starts clean. The AppArmor denials the
 /// kernel logged meanwhile are the run's (`apparmor_denials`). Also returns the
 /// seconds the run's processes took (the tree not included).
-pub fn observe_run(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
-    let ready = tree.prepare(&case.setup).and_then(|()| setup::start_listeners(&case.steps));
-    let ready = ready.and_then(|listeners| peers::start(case).map(|(peers, resolved)| (listeners, peers, resolved)));
+///
+/// An isolated case (`isolate: true`) runs each step alone on a fresh tree, the enforcer
+/// started once per step; the observations are joined in step order, up to the first step
+/// that gave no result (its run's exit and stderr then say why).
+pub fn observe_run(case: &Case, tree: fn() -> Tree, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
+    if !case.isolate || case.steps.is_empty() {
+        return observe_on(case, tree(), run);
+    }
+    let mut joined: Option<RunObservation> = None;
+    let mut took = 0.0;
+    for step in &case.steps {
+        let alone = Case { steps: vec![step.clone()], ..case.clone() };
+        let (obs, s) = observe_on(&alone, tree(), run);
+        took += s;
+        let complete = obs.steps.len() == 1;
+        joined = Some(match joined {
+            None => obs,
+            Some(mut j) => {
+                j.steps.extend(obs.steps.iter().cloned());
+                j.apparmor_denials.extend(obs.apparmor_denials.iter().cloned());
+                match complete {
+                    true => j,
+                    false => RunObservation {
+                        steps: j.steps,
+                        missing_paths: j.missing_paths,
+                        apparmor_denials: j.apparmor_denials,
+                        ..obs
+                    },
+                }
+            }
+        });
+        if !complete {
+            break;
+        }
+    }
+    (joined.unwrap_or_default(), took)
+}
+
+fn observe_on(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
+    let ready =
+        tree.prepare(&case.setup).and_then(|()| Ok(setup::start_listeners(&case.steps, case.setup.listen.as_deref())?));
+    let ready =
+        ready.and_then(|listeners| Ok(peers::start(case).map(|(peers, resolved)| (listeners, peers, resolved))?));
     let (observation, took) = match ready {
         Ok((_listeners, _peers, resolved)) => {
             // listeners and peers stop when dropped, after the run
@@ -78,7 +118,10 @@ pub fn observe_run(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation
             let apparmor_denials = kernel_log.as_mut().map(apparmor::KernelLog::apparmor_denials).unwrap_or_default();
             (RunObservation { missing_paths, apparmor_denials, ..obs }, took)
         }
-        Err(e) => (RunObservation { setup_error: Some(e), ..Default::default() }, 0.0),
+        Err(f) => {
+            let obs = RunObservation { setup_error: Some(f.message), setup_refused: f.refused, ..Default::default() };
+            (obs, 0.0)
+        }
     };
     for problem in tree.teardown() {
         log(&problem);

@@ -57,7 +57,7 @@ const RUNTIME_ROOT: &str = "/run/runc";
 const START_DEADLINE: Duration = Duration::from_secs(60);
 /// Both runs (each up to the case's run limit) and the trees around them.
 fn case_deadline(case: &Case) -> Duration {
-    Duration::from_secs(2 * u64::from(case.limits.run_seconds) + 30)
+    Duration::from_secs(2 * case.runs_per_run() * u64::from(case.limits.run_seconds) + 30)
 }
 
 /// What the container side answers for a case: the observation and how long each run's

@@ -50,10 +50,10 @@ fn serve(case: &Case) -> Answer {
     let landlock = preflight::landlock_abi();
     let (control, control_s) = match &case.control_of {
         Some(of) => case::shared_control(of),
-        None => case::observe_run(case, Tree::in_container(), run::control),
+        None => case::observe_run(case, Tree::in_container, run::control),
     };
-    let unlayered = (!case.layers.is_empty()).then(|| case::observe_run(case, Tree::in_container(), run::unlayered).0);
-    let (enforced, enforced_s) = case::observe_run(case, Tree::in_container(), run::enforced);
+    let unlayered = (!case.layers.is_empty()).then(|| case::observe_run(case, Tree::in_container, run::unlayered).0);
+    let (enforced, enforced_s) = case::observe_run(case, Tree::in_container, run::enforced);
     end_case();
     let observation =
         CaseObservation { id: case.id.clone(), landlock, environment_error: None, control, enforced, unlayered };

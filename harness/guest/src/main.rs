@@ -33,6 +33,7 @@ mod run;
 mod runner;
 mod sealed_runtime;
 mod setup;
+mod setup_kinds;
 mod shell;
 mod spawn;
 mod tiny_elf;

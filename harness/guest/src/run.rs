@@ -195,6 +195,7 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
     stderr.truncate(STDERR_KEPT);
     let mut obs = RunObservation {
         setup_error: None,
+        setup_refused: false,
         exit: captured.end.describe(),
         stderr: bounded_to(&String::from_utf8_lossy(&stderr), RUN_OUTPUT_LIMIT),
         claim_env: None,

@@ -6,6 +6,7 @@
 //! `RunObservation::setup_error`, where a scenario author reads them.
 
 use crate::errno_text;
+use crate::setup_kinds::{self, Failure};
 use lockgate_protocol::{PathKind, PathSpec, ProbeOp, ProbeTarget, Setup, Step, User, CONNECT_PROBE_ADDR};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -181,13 +182,24 @@ impl Tree {
         Tree { roots: Roots::Empty, mounts: Vec::new() }
     }
 
-    /// Makes the tmpfs roots fresh, then creates `setup.paths` in order.
-    pub fn prepare(&mut self, setup: &Setup) -> Result<(), String> {
+    /// Makes the tmpfs roots fresh, then creates `setup.paths` in order (the mounts among
+    /// them detached by [`Tree::teardown`]).
+    pub fn prepare(&mut self, setup: &Setup) -> Result<(), Failure> {
         match self.roots {
             Roots::Mount => self.mount_roots(&setup.tmpfs)?,
             Roots::Empty => reset_roots(&setup.tmpfs)?,
         }
-        setup.paths.iter().try_for_each(create_path)
+        for spec in &setup.paths {
+            match spec.kind {
+                PathKind::Dir | PathKind::File | PathKind::Symlink => create_path(spec)?,
+                _ => {
+                    if setup_kinds::make(spec)? {
+                        self.mounts.push(spec.path.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn mount_roots(&mut self, roots: &[String]) -> Result<(), String> {
@@ -227,9 +239,9 @@ pub fn mount_tmpfs(dir: &str) -> Result<(), String> {
     .map_err(|e| format!("cannot mount a tmpfs on {dir}: {}", describe_errno(e)))
 }
 
-/// Undoes [`mount_tmpfs`], lazily.
+/// Undoes [`mount_tmpfs`] (or a setup path's mount), lazily.
 pub fn detach_tmpfs(dir: &str) -> Result<(), String> {
-    umount2(dir, MntFlags::MNT_DETACH).map_err(|e| format!("cannot unmount the tmpfs on {dir}: {}", describe_errno(e)))
+    umount2(dir, MntFlags::MNT_DETACH).map_err(|e| format!("cannot unmount {dir}: {}", describe_errno(e)))
 }
 
 impl Drop for Tree {
@@ -299,6 +311,7 @@ fn create_path(spec: &PathSpec) -> Result<(), String> {
             std::os::unix::fs::symlink(&spec.content, path).map_err(|e| fail("create symlink", e))?;
             return std::os::unix::fs::lchown(path, Some(spec.uid), Some(spec.gid)).map_err(|e| fail("chown", e));
         }
+        _ => return Err(format!("{path}: made by setup_kinds, not here")),
     }
     // chown before chmod: chown clears the set-id bits a mode may ask for.
     std::os::unix::fs::chown(path, Some(spec.uid), Some(spec.gid)).map_err(|e| fail("chown", e))?;
@@ -310,15 +323,20 @@ fn create_path(spec: &PathSpec) -> Result<(), String> {
 /// on 127.0.0.1 and the same port is not answered EADDRINUSE by the harness (issue 24). The
 /// kernel completes the handshake from the backlog, so nothing needs to accept; the listeners
 /// close when the caller drops them, after the run.
-pub fn start_listeners(steps: &[Step]) -> Result<Vec<TcpListener>, String> {
-    let ports: BTreeSet<u16> = steps
-        .iter()
-        .filter_map(|s| match s {
-            // A target that is not a port is left to the probe, which reports EINVAL.
-            Step::Probe { op: ProbeOp::TcpConnect, target: ProbeTarget::Port(port) } => Some(*port),
-            _ => None,
-        })
-        .collect();
+///
+/// `listen` (the scenario's `setup.listen`) names the ports instead: none, or others.
+pub fn start_listeners(steps: &[Step], listen: Option<&[u16]>) -> Result<Vec<TcpListener>, String> {
+    let ports: BTreeSet<u16> = match listen {
+        Some(ports) => ports.iter().copied().collect(),
+        None => steps
+            .iter()
+            .filter_map(|s| match s {
+                // A target that is not a port is left to the probe, which reports EINVAL.
+                Step::Probe { op: ProbeOp::TcpConnect, target: ProbeTarget::Port(port) } => Some(*port),
+                _ => None,
+            })
+            .collect(),
+    };
     ports
         .into_iter()
         .map(|port| {
@@ -336,7 +354,17 @@ mod tests {
     fn spec(path: &Path, kind: PathKind, mode: u32, content: &str) -> PathSpec {
         let uid = nix::unistd::getuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
-        PathSpec { path: path.to_str().unwrap().into(), kind, uid, gid, mode, content: content.into() }
+        PathSpec {
+            path: path.to_str().unwrap().into(),
+            kind,
+            uid,
+            gid,
+            mode,
+            content: content.into(),
+            device: None,
+            source: None,
+            overlay: None,
+        }
     }
 
     #[test]
@@ -346,6 +374,7 @@ mod tests {
         let setup = Setup {
             users: vec![],
             tmpfs: vec![],
+            listen: None,
             paths: vec![
                 spec(&d, PathKind::Dir, 0o700, ""),
                 spec(&d.join("f"), PathKind::File, 0o600, "hello"),
@@ -366,7 +395,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let orphan = dir.path().join("no/such/parent");
         let setup = Setup { paths: vec![spec(&orphan, PathKind::File, 0o644, "")], ..Default::default() };
-        let err = Tree::default().prepare(&setup).unwrap_err();
+        let err = Tree::default().prepare(&setup).unwrap_err().message;
         assert!(err.contains(orphan.to_str().unwrap()) && err.contains("ENOENT"), "{err}");
     }
 
@@ -377,7 +406,7 @@ mod tests {
         // A port nobody holds: the kernel picks one, and it is freed at once.
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let steps = [Step::Probe { op: ProbeOp::TcpConnect, target: ProbeTarget::Port(port) }];
-        let _listeners = start_listeners(&steps).unwrap();
+        let _listeners = start_listeners(&steps, None).unwrap();
         let probe = |op| crate::probes::run(op, &ProbeTarget::Port(port));
         assert_eq!(probe(ProbeOp::TcpBind), lockgate_protocol::Outcome::Ok, "bind 127.0.0.1:{port}");
         assert_eq!(probe(ProbeOp::TcpConnect), lockgate_protocol::Outcome::Ok, "connect to the listener");

@@ -14,7 +14,7 @@ pub fn hand_over(case: Option<&Case>) {
     if let Some(c) = case {
         let prepared = setup::write_accounts(&c.setup.users)
             .and_then(|()| setup::write_files(&c.enforcer.files))
-            .and_then(|()| tree.prepare(&c.setup));
+            .and_then(|()| tree.prepare(&c.setup).map_err(|f| f.message));
         if let Err(e) = prepared {
             hint.push_str(&format!("(could not rebuild the case's world: {e})\r\n"));
         }

@@ -93,6 +93,9 @@ fn sentinels(
             gid: owner.1,
             mode: 0o700,
             content: String::new(),
+            device: None,
+            source: None,
+            overlay: None,
         });
         out.push(Sentinel {
             step: steps.len(),
@@ -361,28 +364,8 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
             .map(|u| proto::User { name: u.name.to_string(), uid: u.uid, gid: u.gid.unwrap_or(u.uid) })
             .collect(),
         tmpfs: sc.tmpfs_roots(),
-        paths: sc
-            .setup
-            .paths
-            .iter()
-            .map(|p| {
-                let (uid, gid) = ids(p.owner.as_ref().map(|n| n.as_str()));
-                let kind: proto::PathKind = p.kind.into();
-                let mode = p.mode.map(|m| m.0).unwrap_or(match kind {
-                    proto::PathKind::Dir => 0o755,
-                    proto::PathKind::File => 0o644,
-                    proto::PathKind::Symlink => 0o777,
-                });
-                proto::PathSpec {
-                    path: p.path.as_str().into(),
-                    kind,
-                    uid,
-                    gid,
-                    mode,
-                    content: p.content.clone().unwrap_or_default(),
-                }
-            })
-            .collect(),
+        paths: sc.setup.paths.iter().map(|p| p.spec(ids(p.owner.as_ref().map(|n| n.as_str())))).collect(),
+        listen: sc.setup.listen.clone(),
     };
     let workdir = sc.setup.workdir.as_ref().map(|w| w.as_str().to_string()).unwrap_or_else(|| "/".into());
     let name = |n: Option<&crate::model::scenario::Name>| n.map(|n| n.to_string()).unwrap_or_else(|| "root".into());
@@ -407,6 +390,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
         policy_paths: sc.checked_paths(),
         layers: sc.setup.layers.iter().map(crate::model::layer::Layer::document).collect(),
         open_before: sc.setup.open_before.iter().map(|p| p.as_str().to_string()).collect(),
+        isolate: sc.isolate,
     };
     (case, step_of, sentinels)
 }

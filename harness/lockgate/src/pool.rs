@@ -353,7 +353,9 @@ fn boot_allowance(accel: Accel) -> Duration {
 /// case); the pace watch holds each case to its own, so that a guest that stops is caught
 /// within one case's budget of its last record.
 fn case_budget(c: &lockgate_protocol::Case) -> Duration {
-    Duration::from_secs(2 * u64::from(c.limits.run_seconds) + 10 + if c.container.is_some() { 40 } else { 0 })
+    Duration::from_secs(
+        2 * c.runs_per_run() * u64::from(c.limits.run_seconds) + 10 + if c.container.is_some() { 40 } else { 0 },
+    )
 }
 
 /// The cases that sent their record.

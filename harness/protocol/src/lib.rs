@@ -175,6 +175,21 @@ pub struct Case {
     /// holds them; the command inherits them unless the enforcer closes them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open_before: Vec<String>,
+    /// Each step in a run of its own, on a fresh tree, in both runs (the scenario's
+    /// `isolate: true`): no step sees what an earlier one did.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub isolate: bool,
+}
+
+impl Case {
+    /// How many times each of its runs starts the steps: once, or once per step when the case
+    /// is isolated (each such run has the run limit).
+    pub fn runs_per_run(&self) -> u64 {
+        match self.isolate {
+            true => self.steps.len().max(1) as u64,
+            false => 1,
+        }
+    }
 }
 
 /// The guest's time limits for a case (a scenario's `limits:`). A step still going at the step
@@ -257,6 +272,10 @@ pub struct Setup {
     pub tmpfs: Vec<String>,
     /// Paths created, in order, after the tmpfs mounts.
     pub paths: Vec<PathSpec>,
+    /// The ports the guest listens on (on [`CONNECT_PROBE_ADDR`], outside the sandbox) during
+    /// each run; `None`: every port a `tcp_connect` probe of the case names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<Vec<u16>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -273,6 +292,44 @@ pub enum PathKind {
     Dir,
     File,
     Symlink,
+    /// A named pipe (mknod S_IFIFO).
+    Fifo,
+    /// A socket node (mknod S_IFSOCK), nobody listening on it.
+    Socket,
+    /// A character device node, [`PathSpec::device`] its major and minor.
+    CharDevice,
+    /// A block device node, [`PathSpec::device`] its major and minor.
+    BlockDevice,
+    /// A new tmpfs mounted on the directory (made if missing).
+    Tmpfs,
+    /// [`PathSpec::source`] bind-mounted on the directory (made if missing).
+    Bind,
+    /// An overlayfs mounted on the directory (made if missing): [`PathSpec::overlay`].
+    Overlay,
+}
+
+impl PathKind {
+    /// Whether making it mounts something (CAP_SYS_ADMIN).
+    pub fn is_mount(self) -> bool {
+        matches!(self, PathKind::Tmpfs | PathKind::Bind | PathKind::Overlay)
+    }
+
+    /// Whether making it is a device node (CAP_MKNOD).
+    pub fn is_device(self) -> bool {
+        matches!(self, PathKind::CharDevice | PathKind::BlockDevice)
+    }
+}
+
+/// An overlayfs's directories: `lower` read-only (the first the uppermost), `upper` and `work`
+/// (on one file system) for a writable overlay, neither for a read-only one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Overlay {
+    pub lower: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -286,6 +343,15 @@ pub struct PathSpec {
     /// File content, or the symlink target.
     #[serde(default)]
     pub content: String,
+    /// A device node's major and minor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<(u32, u32)>,
+    /// What a bind mount mounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// What an overlay mount is made of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<Overlay>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -969,6 +1035,11 @@ pub struct CaseObservation {
 pub struct RunObservation {
     /// Set when the run could not be prepared (setup failed); the steps then did not run.
     pub setup_error: Option<String>,
+    /// The setup error is the environment's refusal: a container without the capability
+    /// (CAP_MKNOD, CAP_SYS_ADMIN) or whose seccomp profile blocks the call (mknod of a device,
+    /// mount) could not make a setup path of that kind.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub setup_refused: bool,
     /// Exit of the top process (the enforcer for enforced runs, the runner for control runs):
     /// `exit:N` or `signal:NAME`, or `timeout`.
     pub exit: String,

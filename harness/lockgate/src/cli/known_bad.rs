@@ -148,6 +148,10 @@ fn modes() -> Vec<Mode> {
         // A descriptor left open on each rule directory crosses execve on every kernel:
         // descriptors-before-sandbox's `inherited_readdir /inbox` lists the drop box through it.
         Mode::own_scenario("leak-dirfd", "descriptors-before-sandbox", |_| true),
+        // A rule on a mount point tied to the directory the mount covers grants nothing inside
+        // the mount: setup-mounts' create under its read_write tmpfs below /sandbox (read_only)
+        // is denied on every ABI (issue 28, item 5).
+        Mode::own_scenario("rule-under-mount", "setup-mounts", |abi| abi.is_some()),
     ];
     // One right forgotten (or one scope not set): it matters from the ABI that brought the
     // right, and its own scenario (right-<name>) shows it.

@@ -230,6 +230,13 @@ pub fn runner_exec_denied(run: &RunObservation) -> Option<String> {
     ))
 }
 
+/// The setup the place where the runs happen refused to make (a container without the
+/// capability, a kernel without the file system: `RunObservation::setup_refused`), as the
+/// guest worded it.
+fn setup_refused(obs: &CaseObservation) -> Option<&str> {
+    [&obs.enforced, &obs.control].into_iter().find(|r| r.setup_refused).and_then(|r| r.setup_error.as_deref())
+}
+
 /// Why a run has no result for a step: the enforcer refused, setup failed, the runner crashed,
 /// the run was killed at its time limit.
 fn missing_reason(which: &str, run: &RunObservation, claims: &ClaimReader, limits: &Limits) -> String {
@@ -419,6 +426,12 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             expectations.push(v);
             continue;
         }
+        if let Some(refusal) = setup_refused(obs) {
+            v.status = Status::Skipped;
+            v.reason = Some(format!("not checked here: {refusal}"));
+            expectations.push(v);
+            continue;
+        }
         match &e.check {
             Check::Enforcement(want) => {
                 v.claimed = Some(claim.as_ref().map(|(c, _)| c.to_string()).unwrap_or_else(|| "nothing".into()));
@@ -595,6 +608,10 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         // Skipped by `when:`, or not asked for (the adapter cannot express what it governs).
         let by_when = input.scenario.expect.iter().zip(&expectations).filter(|(e, _)| e.when.as_ref().is_some_and(|w| !w.holds(&facts))).count();
         let why = match expectations.len() - by_when {
+            _ if setup_refused(obs).is_some() => format!(
+                "nothing was checked: {}; what the scenario tests cannot be set up here",
+                setup_refused(obs).unwrap_or_default()
+            ),
             0 => format!("every expectation's `when:` fails here (landlock: {landlock_here}), so nothing was checked"),
             not_asked => format!(
                 "every expectation was skipped here ({by_when} by a `when:` that fails here (landlock: {landlock_here}), {not_asked} not asked for: the enforcer's adapter cannot express what they govern), so nothing was checked"
@@ -1399,6 +1416,25 @@ pub(super) mod tests {
         assert_eq!(v.expectations[3].status, Status::Pass, "without `by:`, the errno is what is checked");
         assert_eq!(attribute(&e("EACCES"), &e("EACCES"), None), Some(Denier::Dac));
         assert_eq!(attribute(&e("EPERM"), &e("EPERM"), None), Some(Denier::Dac));
+    }
+
+    /// Issue 28, item 5: a setup the place refused (a container without CAP_MKNOD) is not the
+    /// scenario's error and not a pass: every expectation is skipped with the refusal, and the
+    /// cell says it checked nothing, and why.
+    #[test]
+    fn a_refused_setup_skips_with_its_reason() {
+        let s = scenario("  - {run: a, allowed: true}\n  - {enforcement: full}\n");
+        let why = "the environment refused to make the character device /sandbox/null: EPERM (Operation not permitted): this process has no CAP_MKNOD here (the container's capabilities lack it)";
+        let refused = || RunObservation { setup_error: Some(why.into()), setup_refused: true, ..Default::default() };
+        let v = judge_one(&s, AbiProbe::Abi(6), refused(), refused());
+        assert!(v.expectations.iter().all(|e| e.status == Status::Skipped), "{:?}", v.expectations);
+        assert_eq!(v.expectations[0].reason.as_deref(), Some(format!("not checked here: {why}").as_str()));
+        let nothing = v.nothing_checked.clone().unwrap_or_default();
+        assert!(
+            nothing.starts_with(&format!("nothing was checked: {why}")) && nothing.contains("not a pass"),
+            "{nothing}"
+        );
+        // As every cell that checked nothing: it fails under CI=true unless `may_skip_all`.
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod probe_args;
 pub mod runtime;
 pub mod scenario;
 pub mod schema;
+pub mod setup_kinds;
 
 use anyhow::{bail, Context, Result};
 pub use environment::Environment;

@@ -17,10 +17,11 @@ use super::errno;
 use super::layer::Layer;
 use super::probe_args;
 use lockgate_protocol::policy as schema;
-use lockgate_protocol::{PathKind, Peer, ProbeOp, ProbeTarget, TargetKind};
+use lockgate_protocol::{Peer, ProbeOp, ProbeTarget, TargetKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+pub use super::setup_kinds::PathKindSpec;
 pub use lockgate_protocol::GuestPath;
 pub use schema::Compatibility;
 
@@ -41,6 +42,8 @@ pub struct Scenario {
     pub expect: Vec<Expectation>,
     pub may_skip_all: bool,
     pub limits: ScenarioLimits,
+    /// Each step on a fresh tree of its own (`isolate: true`).
+    pub isolate: bool,
     /// The enforcers (adapter names) it is meant for; empty: every one. A namespace sandbox's
     /// scenario (EROFS for a read-only bind) says nothing true of a Landlock enforcer.
     pub enforcers: Vec<Name>,
@@ -93,6 +96,12 @@ struct RawScenario {
     /// scenario (EROFS for a read-only bind) says nothing true of a Landlock enforcer.
     #[serde(default)]
     enforcers: Vec<Name>,
+    /// `true`: each step runs alone, on a tree made fresh for it, in both runs (the enforcer
+    /// starts once per step). Default `false`: the steps run in order in one run, each seeing
+    /// what the earlier ones did — in the control run too, where a step the sandbox denies
+    /// succeeds (a file it refused to make exists there for the next step).
+    #[serde(default)]
+    isolate: bool,
 }
 
 impl From<RawScenario> for Scenario {
@@ -111,6 +120,7 @@ impl From<RawScenario> for Scenario {
             may_skip_all: r.may_skip_all,
             limits: r.limits,
             enforcers: r.enforcers,
+            isolate: r.isolate,
         }
     }
 }
@@ -283,6 +293,13 @@ pub struct Setup {
     /// made by `paths`.
     #[serde(default)]
     pub open_before: Vec<GuestPath>,
+    /// The TCP ports the harness listens on during each run (on 127.0.0.2, outside the
+    /// sandbox), for `tcp_connect` probes to reach. Default: every port a `tcp_connect` probe
+    /// names. `listen: []` starts none (a connect the policy allows then answers ECONNREFUSED,
+    /// in both runs), so no listener of the harness's holds a port the sandbox binds on any
+    /// address (`0.0.0.0`, a `run:` server).
+    #[serde(default)]
+    pub listen: Option<Vec<u16>>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -301,7 +318,8 @@ pub struct UserSpec {
 pub struct PathEntry {
     /// An absolute path under a top-level directory the setup owns.
     pub path: GuestPath,
-    /// `dir`, `file` or `symlink`.
+    /// `dir`, `file`, `symlink`; the nodes `fifo`, `socket`, `char_device`, `block_device`; the
+    /// mounts `tmpfs`, `bind`, `overlay` (see the kinds below and `setup_kinds.rs`).
     pub kind: PathKindSpec,
     /// A user from `setup.users`, or `root` (the default).
     #[serde(default)]
@@ -312,26 +330,59 @@ pub struct PathEntry {
     /// File content, or the target of a symlink.
     #[serde(default)]
     pub content: Option<String>,
+    /// A device node's number, `"MAJOR:MINOR"` (`"1:3"` is /dev/null's): required for
+    /// `char_device` and `block_device`, nothing else takes it.
+    #[serde(default)]
+    pub device: Option<super::setup_kinds::DeviceNumber>,
+    /// What a `bind` mount mounts: a directory or file made earlier in `setup.paths` (or one
+    /// of the image's). Only `bind` takes it.
+    #[serde(default)]
+    pub source: Option<GuestPath>,
+    /// An `overlay`'s read-only lower directories, uppermost first (at least one; two or more
+    /// without `upper`). Only `overlay` takes it.
+    #[serde(default)]
+    pub lower: Vec<GuestPath>,
+    /// An `overlay`'s writable upper directory (with `work`, on the same file system); none
+    /// makes a read-only overlay.
+    #[serde(default)]
+    pub upper: Option<GuestPath>,
+    /// An `overlay`'s work directory: an empty directory on the file system of `upper`.
+    #[serde(default)]
+    pub work: Option<GuestPath>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PathKindSpec {
-    /// A directory (mode default `"0755"`; no `content`).
-    Dir,
-    /// A regular file holding `content` (default empty; mode default `"0644"`).
-    File,
-    /// A symbolic link whose target is `content` (required; relative to the link's directory);
-    /// `mode` is ignored, `owner` applies to the link itself.
-    Symlink,
-}
+impl PathEntry {
+    /// Its fields as the kinds' checks read them.
+    fn kind_fields(&self) -> super::setup_kinds::Fields<'_> {
+        super::setup_kinds::Fields {
+            kind: self.kind,
+            device: self.device,
+            source: self.source.as_ref(),
+            lower: &self.lower,
+            upper: self.upper.as_ref(),
+            work: self.work.as_ref(),
+            content: self.content.is_some(),
+            owner: self.owner.is_some(),
+            mode: self.mode.is_some(),
+        }
+    }
 
-impl From<PathKindSpec> for PathKind {
-    fn from(k: PathKindSpec) -> PathKind {
-        match k {
-            PathKindSpec::Dir => PathKind::Dir,
-            PathKindSpec::File => PathKind::File,
-            PathKindSpec::Symlink => PathKind::Symlink,
+    /// The entry as the guest makes it, owned by `(uid, gid)`.
+    pub fn spec(&self, (uid, gid): (u32, u32)) -> lockgate_protocol::PathSpec {
+        lockgate_protocol::PathSpec {
+            path: self.path.as_str().into(),
+            kind: self.kind.into(),
+            uid,
+            gid,
+            mode: self.mode.map(|m| m.0).unwrap_or(super::setup_kinds::default_mode(self.kind)),
+            content: self.content.clone().unwrap_or_default(),
+            device: self.device.map(|d| (d.0, d.1)),
+            source: self.source.as_ref().map(|s| s.as_str().to_string()),
+            overlay: (self.kind == PathKindSpec::Overlay).then(|| lockgate_protocol::Overlay {
+                lower: self.lower.iter().map(|l| l.as_str().to_string()).collect(),
+                upper: self.upper.as_ref().map(|u| u.as_str().to_string()),
+                work: self.work.as_ref().map(|w| w.as_str().to_string()),
+            }),
         }
     }
 }
@@ -749,6 +800,13 @@ impl Scenario {
             if p.kind == PathKindSpec::Dir && p.content.is_some() {
                 errs.push((format!("setup.paths[{i}].content"), "a directory has no content".into()));
             }
+            let earlier = &self.setup.paths[..i];
+            let made = |q: &GuestPath| in_image(q.as_str()) || earlier.iter().any(|e| e.path == *q);
+            errs.extend(
+                super::setup_kinds::validate(&p.kind_fields(), made)
+                    .into_iter()
+                    .map(|(f, m)| (format!("setup.paths[{i}].{f}"), m)),
+            );
         }
         for (field, n) in [
             ("policy.process.run_as_user", &self.policy.process.run_as_user),
@@ -981,5 +1039,32 @@ mod tests {
         assert_eq!(parse("{mechanism: namespaces}").unwrap(), Check::Mechanism(Mechanism::Namespaces));
         assert!(parse("{mechanism: landlock}").unwrap_err().contains("cannot be seen from inside the sandbox"));
         assert!(parse("{mechanism: seccomp, by: sandbox}").unwrap_err().contains("an expectation of its own"));
+    }
+
+    fn errors(paths: &str) -> Vec<(String, String)> {
+        let y = format!("name: t\nsetup:\n  paths:\n{paths}policy: {{filesystem_policy: {{read_only: [/bin]}}}}\nexpect: [{{enforcement: full}}]\n");
+        let s: Scenario = serde_yaml::from_str(&y).unwrap();
+        s.validate()
+    }
+
+    #[test]
+    fn kinds_parse_and_check_their_fields() {
+        let ok = errors(
+            "    - {path: /s, kind: dir}\n    - {path: /s/src, kind: dir}\n    - {path: /s/null, kind: char_device, device: \"1:3\"}\n    - {path: /s/p, kind: fifo}\n    - {path: /s/sock, kind: socket}\n    - {path: /s/m, kind: tmpfs, mode: \"0700\"}\n    - {path: /s/b, kind: bind, source: /s/src}\n    - {path: /s/u, kind: dir}\n    - {path: /s/w, kind: dir}\n    - {path: /s/o, kind: overlay, lower: [/s/src], upper: /s/u, work: /s/w}\n",
+        );
+        assert!(ok.is_empty(), "{ok:?}");
+        let bad = errors(
+            "    - {path: /s/null, kind: char_device}\n    - {path: /s/b, kind: bind, source: /s/later, mode: \"0700\"}\n    - {path: /s/later, kind: dir, device: \"1:3\"}\n    - {path: /s/o, kind: overlay, lower: [/s/later], upper: /s/later}\n",
+        );
+        let fields: Vec<&str> = bad.iter().map(|(f, _)| f.as_str()).collect();
+        for f in [
+            "setup.paths[0].device",
+            "setup.paths[1].source",
+            "setup.paths[1].mode",
+            "setup.paths[2].device",
+            "setup.paths[3].upper",
+        ] {
+            assert!(fields.contains(&f), "{f}: {bad:?}");
+        }
     }
 }
