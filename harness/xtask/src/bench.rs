@@ -152,18 +152,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 pub fn bench(args: &BenchArgs) -> Result<bool> {
     let repeat = args.repeat.max(1);
-    let root = lockgate::internals::supply::guest::workspace_root();
-    let model = lockgate::internals::model::load(
-        &root.join("scenarios"),
-        &lockgate::internals::model::MatrixDirs::beside(&root.join("kernels")),
-    )?;
-    let cache = lockgate::internals::supply::open_cache(None)?;
-    let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
-    let busybox = supply.busybox()?;
-    let tmp = cache.tempdir()?;
-    let initrd = tmp.path().join("floor.cpio");
     // The floor: the same trivial init as the boot soak, powering off at once.
-    crate::soak::trivial_initrd(&busybox.path, crate::soak::Exit::Poweroff, &initrd)?;
+    let crate::floor::Floor { root, model, mut supply, tmp, initrd } =
+        crate::floor::Floor::open("floor.cpio", crate::floor::Exit::Poweroff)?;
     let names: Vec<String> = lockgate::internals::plan::select_kernels(&model, &args.kernel)?
         .into_iter()
         .map(|i| model.kernels[i].value.name.to_string())

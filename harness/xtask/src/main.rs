@@ -16,6 +16,7 @@ mod book;
 mod book_links;
 mod book_pages;
 mod doc_comments;
+mod floor;
 mod module_graph;
 mod one_cache;
 mod package;
