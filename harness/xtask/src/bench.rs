@@ -9,7 +9,7 @@
 //! the target it serves (issues 6 and 17); the table goes to stdout, everything to
 //! `target/bench.json`.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use lockgate::internals::run::{run, BootSummary, RunOptions, RunReport};
 use lockgate::internals::vm::console::{boot, Ended, Watch};
 use lockgate::internals::vm::qemu::{Accel, Boot};
@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// The kernel on which each environment is measured; default: the first measured.
     #[arg(long)]
     pub container_kernel: Option<String>,
+    /// The environments measured one by one against bare, comma-separated; default: every
+    /// environment (the whole-matrix figures always take them all).
+    #[arg(long, value_delimiter = ',')]
+    pub env: Vec<String>,
     /// Where to write the JSON (default: target/bench.json).
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
@@ -236,8 +240,13 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     }
 
     let env_names: Vec<String> = model.environments.iter().map(|e| e.name.clone()).collect();
+    if let Some(e) = args.env.iter().find(|e| !env_names.contains(e)) {
+        bail!("--env {e}: no such environment; the environments are {}", env_names.join(", "));
+    }
+    let measured: Vec<String> =
+        env_names.iter().filter(|e| args.env.is_empty() || args.env.contains(e)).cloned().collect();
     let env_kernel = args.container_kernel.as_deref().unwrap_or(&names[0]);
-    let envs = env_rows(&base, env_kernel, &env_names, repeat, scenarios)?;
+    let envs = env_rows(&base, env_kernel, &measured, repeat, scenarios)?;
 
     // The whole matrix (every measured kernel, every scenario): every environment against bare
     // only at -j cores, then bare at -j 1.
