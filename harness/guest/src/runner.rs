@@ -379,6 +379,11 @@ mod tests {
         let harness = std::net::Ipv4Addr::from(lockgate_protocol::CONNECT_PROBE_ADDR);
         let listener = std::net::TcpListener::bind((harness, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
+        // A port that refuses: a socket bound to it that never listens. The test owns it to the
+        // end, so no other test (nor an outgoing connection's ephemeral port) can take it, and a
+        // SYN to it finds no listener: RST, ECONNREFUSED, every time. (Dropping a listener and
+        // connecting to its port afterwards raced with the other tests: once ECONNRESET.)
+        let (closed, closed_port) = bound_not_listening(harness);
         let tcp = |op, port| Step::Probe { op, target: ProbeTarget::Port(port) };
         let report = run(&[
             tcp(ProbeOp::TcpConnect, port),
@@ -386,13 +391,36 @@ mod tests {
             tcp(ProbeOp::TcpBind, port),
             // A port is no path: a TCP probe given one is malformed.
             probe(ProbeOp::TcpBind, std::path::Path::new("/8080"), None),
+            tcp(ProbeOp::TcpConnect, closed_port),
         ]);
-        assert_eq!(outcomes(&report), vec![Outcome::Ok, Outcome::Ok, err("EINVAL")]);
+        assert_eq!(outcomes(&report), vec![Outcome::Ok, Outcome::Ok, err("EINVAL"), err("ECONNREFUSED")]);
         let taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
         assert_eq!(outcomes(&run(&[tcp(ProbeOp::TcpBind, port)])), vec![err("EADDRINUSE")]);
-        drop((listener, taken));
-        let report = run(&[tcp(ProbeOp::TcpConnect, port)]);
-        assert_eq!(outcomes(&report), vec![err("ECONNREFUSED")]);
+        drop((listener, taken, closed));
+    }
+
+    /// A TCP socket bound to `addr`:<a free port>, not listening, and its port.
+    fn bound_not_listening(addr: std::net::Ipv4Addr) -> (std::os::fd::OwnedFd, u16) {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: plain socket(2) call; the descriptor is owned from here on.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        // SAFETY: fd is a fresh descriptor nothing else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let mut sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr { s_addr: u32::from(addr).to_be() },
+            sin_zero: [0; 8],
+        };
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let ptr = (&mut sin as *mut libc::sockaddr_in).cast::<libc::sockaddr>();
+        // SAFETY: sin is a valid sockaddr_in of length len, for both calls.
+        let ok = unsafe {
+            libc::bind(fd.as_raw_fd(), ptr, len) == 0 && libc::getsockname(fd.as_raw_fd(), ptr, &mut len) == 0
+        };
+        assert!(ok, "bind/getsockname: {}", std::io::Error::last_os_error());
+        (fd, u16::from_be(sin.sin_port))
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! the target it serves (issues 6 and 17); the table goes to stdout, everything to
 //! `target/bench.json`.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use lockgate::internals::run::{run, BootSummary, RunOptions, RunReport};
 use lockgate::internals::vm::console::{boot, Ended, Watch};
 use lockgate::internals::vm::qemu::{Accel, Boot};
@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// The kernel on which each environment is measured; default: the first measured.
     #[arg(long)]
     pub container_kernel: Option<String>,
+    /// The environments measured one by one against bare, comma-separated; default: every
+    /// environment (the whole-matrix figures always take them all).
+    #[arg(long, value_delimiter = ',')]
+    pub env: Vec<String>,
     /// Where to write the JSON (default: target/bench.json).
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
@@ -152,18 +156,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 pub fn bench(args: &BenchArgs) -> Result<bool> {
     let repeat = args.repeat.max(1);
-    let root = lockgate::internals::supply::guest::workspace_root();
-    let model = lockgate::internals::model::load(
-        &root.join("scenarios"),
-        &lockgate::internals::model::MatrixDirs::beside(&root.join("kernels")),
-    )?;
-    let cache = lockgate::internals::supply::open_cache(None)?;
-    let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
-    let busybox = supply.busybox()?;
-    let tmp = cache.tempdir()?;
-    let initrd = tmp.path().join("floor.cpio");
     // The floor: the same trivial init as the boot soak, powering off at once.
-    crate::soak::trivial_initrd(&busybox.path, crate::soak::Exit::Poweroff, &initrd)?;
+    let crate::floor::Floor { root, model, mut supply, tmp, initrd } =
+        crate::floor::Floor::open("floor.cpio", crate::floor::Exit::Poweroff)?;
     let names: Vec<String> = lockgate::internals::plan::select_kernels(&model, &args.kernel)?
         .into_iter()
         .map(|i| model.kernels[i].value.name.to_string())
@@ -250,8 +245,13 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
             .into_iter()
             .map(|e| e.name.clone())
             .collect();
+    if let Some(e) = args.env.iter().find(|e| !env_names.contains(e)) {
+        bail!("--env {e}: no such environment of the default matrix; they are {}", env_names.join(", "));
+    }
+    let measured: Vec<String> =
+        env_names.iter().filter(|e| args.env.is_empty() || args.env.contains(e)).cloned().collect();
     let env_kernel = args.container_kernel.as_deref().unwrap_or(&names[0]);
-    let envs = env_rows(&base, env_kernel, &env_names, repeat, scenarios)?;
+    let envs = env_rows(&base, env_kernel, &measured, repeat, scenarios)?;
 
     // The whole matrix (every measured kernel, every scenario): every environment against bare
     // only at -j cores, then bare at -j 1.

@@ -16,10 +16,12 @@ mod book;
 mod book_links;
 mod book_pages;
 mod doc_comments;
+mod floor;
 mod module_graph;
 mod one_cache;
 mod package;
 mod schemas;
+mod shared_build;
 mod soak;
 mod test_cmd;
 
@@ -130,6 +132,10 @@ pub(crate) fn lint() -> Result<bool> {
         bail!("module graph (see `cargo xtask module-graph`):\n{}", problems.join("\n"));
     }
     gate(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], "fix the warnings above")?;
+    let twice = shared_build::check(&root)?;
+    if !twice.is_empty() {
+        bail!("{}", twice.join("\n"));
+    }
     // The schemas are generated from the file kinds' types: a field added without them makes
     // them stale.
     let stale = schemas::check(&root.join("schemas"))?;

@@ -6,6 +6,7 @@
 //! `tsc_early_khz=<host TSC kHz>` (microvm has no PIT-calibrated TSC under TCG otherwise).
 //! A boot that does not end within the deadline is a hang; QEMU is killed.
 
+use crate::floor::Exit;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use lockgate::internals::vm::qemu::{self, Accel, Boot};
@@ -22,15 +23,6 @@ pub enum Machine {
     Pc,
     /// `-machine microvm`.
     Microvm,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Exit {
-    /// `poweroff -f`, as the guest agent does (needs ACPI on pc).
-    Poweroff,
-    /// `reboot -f`: QEMU runs with -no-reboot, so a reset ends it too.
-    Reboot,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -88,26 +80,6 @@ fn host_tsc_khz() -> Option<u64> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     let mhz: f64 = cpuinfo.lines().find_map(|l| l.strip_prefix("cpu MHz")?.split(':').nth(1)?.trim().parse().ok())?;
     Some((mhz * 1000.0).round() as u64)
-}
-
-/// An initramfs whose init ends the boot at once.
-pub(crate) fn trivial_initrd(busybox: &Path, exit: Exit, dest: &Path) -> Result<()> {
-    let mut a = lockgate::internals::image::newc::Newc::new();
-    a.merged_usr_root();
-    a.dir("/dev", 0o755);
-    a.char_dev("/dev/console", 0o600, 5, 1);
-    a.file("/bin/busybox", 0o755, &std::fs::read(busybox)?);
-    let verb = match exit {
-        Exit::Poweroff => "poweroff",
-        Exit::Reboot => "reboot",
-    };
-    a.file(
-        "/init",
-        0o755,
-        format!("#!/bin/busybox sh\n/bin/busybox echo SOAK-INIT\n/bin/busybox {verb} -f\n").as_bytes(),
-    );
-    std::fs::write(dest, a.finish())?;
-    Ok(())
 }
 
 fn command(machine: Machine, b: &Boot, tsc: Option<u64>) -> Command {
@@ -189,17 +161,8 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 pub fn run(args: &SoakArgs) -> Result<bool> {
     lockgate::internals::setup::ensure_host_tools()?;
-    let root = lockgate::internals::supply::guest::workspace_root();
-    let model = lockgate::internals::model::load(
-        &root.join("scenarios"),
-        &lockgate::internals::model::MatrixDirs::beside(&root.join("kernels")),
-    )?;
-    let cache = lockgate::internals::supply::open_cache(None)?;
-    let mut supply = lockgate::internals::supply::for_repo(&root, &root.join("kernels"), cache.clone(), false)?;
-    let busybox = supply.busybox()?;
-    let tmp = cache.tempdir()?;
-    let initrd = tmp.path().join("soak.cpio");
-    trivial_initrd(&busybox.path, args.exit, &initrd)?;
+    let crate::floor::Floor { root, model, mut supply, tmp, initrd } =
+        crate::floor::Floor::open("soak.cpio", args.exit)?;
     let accel = match args.accel.as_str() {
         "tcg" => Accel::Tcg,
         "kvm" => Accel::Kvm,
