@@ -36,7 +36,7 @@ pub mod model {
         pub use crate::model::scenario::{Denier, Scenario};
     }
     pub mod schema {
-        pub use crate::model::schema::{all, SchemaFile};
+        pub use crate::model::schema::{all, covered_files, modeline_problem, SchemaFile, MODELINE};
     }
 }
 pub mod plan {
