@@ -78,7 +78,10 @@ pub mod supply {
     }
 }
 pub mod setup {
-    pub use crate::cli::setup::{ensure_browser, ensure_enforcer_tools, ensure_host_tools, repository_recipes};
+    pub use crate::cli::setup::{
+        ensure_browser, ensure_cargo_insta, ensure_enforcer_tools, ensure_host_tools, repository_recipes,
+        CARGO_INSTA_VERSION,
+    };
 }
 pub mod vm {
     pub mod accel {

@@ -17,6 +17,7 @@ mod crossing;
 mod example_project;
 mod faults;
 mod html_report;
+mod insta_review;
 mod kernel_axis;
 mod kernel_drift;
 mod kernel_sources;
