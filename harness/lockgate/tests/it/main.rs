@@ -27,6 +27,7 @@ mod outside_runs;
 mod package;
 mod parsers_fuzz;
 mod schemas;
+mod static_binary;
 mod syscall_probes;
 mod verdict_words;
 mod vm;
