@@ -36,7 +36,7 @@ pub mod model {
         pub use crate::model::scenario::{Denier, Scenario};
     }
     pub mod schema {
-        pub use crate::model::schema::{all, SchemaFile};
+        pub use crate::model::schema::{all, covered_files, modeline_problem, SchemaFile, MODELINE};
     }
 }
 pub mod plan {
@@ -81,7 +81,10 @@ pub mod supply {
     }
 }
 pub mod setup {
-    pub use crate::cli::setup::{ensure_browser, ensure_enforcer_tools, ensure_host_tools, repository_recipes};
+    pub use crate::cli::setup::{
+        ensure_browser, ensure_cargo_insta, ensure_enforcer_tools, ensure_host_tools, repository_recipes,
+        CARGO_INSTA_VERSION,
+    };
 }
 pub mod vm {
     pub mod accel {

@@ -138,9 +138,11 @@ pub(crate) fn lint() -> Result<bool> {
     }
     // The schemas are generated from the file kinds' types: a field added without them makes
     // them stale.
-    let stale = schemas::check(&root.join("schemas"))?;
+    let mut stale = schemas::check(&root.join("schemas"))?;
+    // Every shipped file of a kind a schema covers names it for editors.
+    stale.extend(schemas::check_modelines(&root)?);
     if !stale.is_empty() {
-        bail!("schemas: {}", stale.join("; "));
+        bail!("schemas:\n{}", stale.join("\n"));
     }
     // The book's reference pages are generated (the coverage table from the snapshots too): a
     // flag, probe, fault mode, field, right or snapshot added without them makes one stale.

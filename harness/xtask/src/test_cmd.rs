@@ -66,6 +66,8 @@ fn test_phases(took: &mut Phases) -> Result<bool> {
         setup::ensure_enforcer_tools(&setup::repository_recipes(&root)?)?;
         // The HTML report's test opens it in a headless browser.
         setup::ensure_browser()?;
+        // The test of `cargo insta review` on a project's snapshots runs the real cargo-insta.
+        setup::ensure_cargo_insta(&root)?;
         Ok((crate::lint()?, Vec::new()))
     })?;
     // The whole workspace, guest crates included; the build says where each integration test

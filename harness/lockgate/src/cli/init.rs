@@ -1,6 +1,7 @@
 //! `lockgate init [DIR]`: a minimal project that `lockgate check` accepts and `lockgate run`
 //! runs — `lockgate.yaml` (which enforcer: lockgate's reference until yours is wired in), one
-//! scenario, and an adapter skeleton for the project's own enforcer, each file commented with
+//! scenario, an adapter skeleton for the project's own enforcer and `scenarios/Cargo.toml` (for
+//! `cargo insta review`), each file commented with
 //! what to change and naming its JSON Schema (written into `schemas/`) for editors. It never overwrites a file: a directory that already holds any of them is
 //! refused, naming it.
 
@@ -78,6 +79,27 @@ claim:
   - {regex: 'refused', claim: refused}
 ";
 
+/// `scenarios/Cargo.toml`: cargo-insta looks for pending snapshots only inside a cargo package's
+/// directory (`cargo metadata` names them), so `cargo insta review` needs a package around
+/// `scenarios/snapshots/`. One in `scenarios/`, a workspace of its own, is seen by nothing else:
+/// not by a cargo workspace around the project, nor by an adapter's `build:` (which looks from
+/// `enforcers/` up).
+const SNAPSHOTS_MANIFEST: &str = "\
+# So that `cargo insta review` (run here, in scenarios/) finds the snapshots: cargo-insta reviews
+# the snapshots inside a cargo package. Nothing is built from this package (its lib file does
+# not exist), and it is a workspace of its own.
+[package]
+name = \"lockgate-snapshots\"
+version = \"0.0.0\"
+edition = \"2021\"
+publish = false
+
+[lib]
+path = \"not-built.rs\"
+
+[workspace]
+";
+
 pub(super) fn run(project: &Project, args: &InitArgs) -> Result<bool> {
     let dir = args.dir.clone().unwrap_or_else(|| project.root.clone());
     // The schemas the files' first lines name, so that an editor completes and checks them.
@@ -86,6 +108,7 @@ pub(super) fn run(project: &Project, args: &InitArgs) -> Result<bool> {
         (dir.join("lockgate.yaml"), LOCKGATE_YAML),
         (dir.join("scenarios/read-only-tree.yaml"), SCENARIO),
         (dir.join("enforcers/my-enforcer.yaml"), ADAPTER),
+        (dir.join("scenarios/Cargo.toml"), SNAPSHOTS_MANIFEST),
     ];
     files.extend(schemas.iter().map(|s| (dir.join("schemas").join(s.file), s.text.as_str())));
     if let Some((existing, _)) = files.iter().find(|(p, _)| p.exists()) {

@@ -170,6 +170,40 @@ pub fn ensure_browser() -> Result<()> {
     install_missing(&["chromium", "chromium-driver"], "the HTML report's browser test", true)
 }
 
+/// The cargo-insta lockgate's own test of `cargo insta review` on a project's snapshots runs:
+/// the version of the insta crate lockgate writes its snapshots with (a test checks they agree).
+pub const CARGO_INSTA_VERSION: &str = "1.49.0";
+
+/// cargo-insta, for lockgate's own test of `cargo insta review` on a project's snapshots:
+/// `cargo install --locked cargo-insta@CARGO_INSTA_VERSION` into `root`'s
+/// `target/tools/cargo-insta-VERSION/` (kept there, and cached with the target directory by
+/// CI, so it is built once), leaving the user's own `~/.cargo/bin` alone. Its `bin` directory.
+pub fn ensure_cargo_insta(root: &std::path::Path) -> Result<std::path::PathBuf> {
+    let dir = root.join("target/tools").join(format!("cargo-insta-{CARGO_INSTA_VERSION}"));
+    let bin = dir.join("bin");
+    let installed = Command::new(bin.join("cargo-insta"))
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(CARGO_INSTA_VERSION));
+    if installed {
+        return Ok(bin);
+    }
+    eprintln!("lockgate: installing cargo-insta {CARGO_INSTA_VERSION} into {} (once)", dir.display());
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["install", "--locked", "--quiet", &format!("cargo-insta@{CARGO_INSTA_VERSION}"), "--root"])
+        .arg(&dir)
+        .status()
+        .context("cannot run cargo install")?;
+    if !status.success() {
+        bail!(
+            "cargo install --locked cargo-insta@{CARGO_INSTA_VERSION} --root {} failed (its error is above)",
+            dir.display()
+        );
+    }
+    Ok(bin)
+}
+
 /// The tools a kernel build needs (`source: build:`), installed through apt when we are root.
 pub fn ensure_build_tools() -> Result<()> {
     install_missing(&crate::supply::kernel_build::missing_build_packages(), "building a kernel", false)

@@ -69,7 +69,7 @@ impl SnapshotState {
         match self {
             SnapshotState::New => Some(format!("snapshot {name} is new (not recorded yet): {ACCEPT_HOW}")),
             SnapshotState::Changed => {
-                Some(format!("snapshot {name} differs from the recorded one: review the diff with `cargo insta review`, or rerun with --accept"))
+                Some(format!("snapshot {name} differs from the recorded one: review the diff with `cargo insta review` (in scenarios/), or rerun with --accept"))
             }
             SnapshotState::Unreadable(e) => Some(e.clone()),
             _ => None,
@@ -79,7 +79,7 @@ impl SnapshotState {
 
 /// How to accept new snapshots.
 pub const ACCEPT_HOW: &str =
-    "check the verdict, then record it with `cargo insta review` or by rerunning with --accept";
+    "check the verdict, then record it with `cargo insta review` (in scenarios/) or by rerunning with --accept";
 
 /// What a cell came to, for tables, summaries and exit statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

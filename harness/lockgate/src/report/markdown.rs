@@ -397,7 +397,7 @@ mod tests {
         let md = matrix(&cells, &[]);
         assert!(md.contains("| openshell-803 | bare | ✓ 📷 |"), "the verdict passed: {md}");
         assert!(md.contains("1 snapshot new or changed, not recorded (the run fails until they are)"), "{md}");
-        assert!(md.contains("- snapshot openshell-803@debian-6.12@bare differs from the recorded one: review the diff with `cargo insta review`, or rerun with --accept\n"), "{md}");
+        assert!(md.contains("- snapshot openshell-803@debian-6.12@bare differs from the recorded one: review the diff with `cargo insta review` (in scenarios/), or rerun with --accept\n"), "{md}");
     }
 
     #[test]

@@ -106,7 +106,7 @@ fn a_new_snapshot_is_not_a_failed_verdict() {
     assert_eq!(&cols[..5], ["debian-5.10", "bare", "openshell-803", "pass", "NEW"], "{row}");
     assert!(out.contains("1 cells: 1 passed, 0 failed;"), "{all}");
     assert!(
-        out.contains("snapshots: 1 new, not recorded: the run fails until they are; check the verdict, then record it with `cargo insta review` or by rerunning with --accept"),
+        out.contains("snapshots: 1 new, not recorded: the run fails until they are; check the verdict, then record it with `cargo insta review` (in scenarios/) or by rerunning with --accept"),
         "{all}"
     );
     assert!(!all.contains("Stopped on the first failure"), "{all}");

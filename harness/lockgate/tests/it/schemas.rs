@@ -26,48 +26,50 @@ fn errors(v: &jsonschema::Validator, value: &Value) -> Vec<String> {
     v.iter_errors(value).map(|e| format!("{}: {e}", e.instance_path())).collect()
 }
 
-fn yaml_in(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    files
+/// The schema `file`'s first line names (`# yaml-language-server: $schema=PATH`, PATH relative to
+/// the file), as the YAML language server finds it.
+fn named_schema(file: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(file).unwrap();
+    let first = text.lines().next().unwrap_or("");
+    let schema = first
+        .strip_prefix(lockgate::internals::model::schema::MODELINE)
+        .unwrap_or_else(|| panic!("{}: the first line names no schema: {first}", file.display()));
+    file.parent().unwrap().join(schema)
 }
 
+/// Every file lockgate ships of a kind a schema covers (scenarios, kernel manifests,
+/// environments, adapters, the example project's files: the files `cargo xtask lint` checks the
+/// schema line of) names its schema, and that schema accepts it.
 #[test]
 fn every_shipped_file_validates_against_its_schema() {
     let root = workspace_root();
     let schemas = root.join("schemas");
-    let kernels: Vec<PathBuf> =
-        yaml_in(&root.join("kernels")).into_iter().filter(|p| !p.ends_with("lock.yaml")).collect();
-    let example = root.join("examples/sandbox");
-    let mut adapters = yaml_in(&root.join("enforcers"));
-    adapters.push(root.join("harness/lockgate/src/enforcer/reference.yaml"));
-    adapters.extend(yaml_in(&example.join("enforcers")));
-    let mut scenarios = yaml_in(&root.join("scenarios"));
-    scenarios.extend(yaml_in(&example.join("scenarios")));
-    let groups = [
-        ("scenario.schema.json", scenarios),
-        ("kernel.schema.json", kernels),
-        ("environment.schema.json", yaml_in(&root.join("images/environments"))),
-        ("adapter.schema.json", adapters),
-        ("lockgate.schema.json", vec![example.join("lockgate.yaml")]),
-    ];
+    let files = lockgate::internals::model::schema::covered_files(&root).unwrap();
     let mut failures = Vec::new();
-    for (schema, files) in &groups {
-        assert!(!files.is_empty(), "no file for {schema}");
-        let v = validator(&schemas.join(schema));
-        for f in files {
-            for e in errors(&v, &instance(f)) {
-                failures.push(format!("{} against {schema}: {e}", f.display()));
-            }
+    let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+    for (rel, schema) in &files {
+        *kinds.entry(schema).or_default() += 1;
+        let f = root.join(rel);
+        let named = named_schema(&f);
+        let named = named.canonicalize().unwrap_or_else(|e| panic!("{}: {}: {e}", rel.display(), named.display()));
+        assert_eq!(named, schemas.join(schema).canonicalize().unwrap(), "{}", rel.display());
+        for e in errors(&validator(&named), &instance(&f)) {
+            failures.push(format!("{} against {schema}: {e}", rel.display()));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    let counted: usize = groups.iter().map(|(_, f)| f.len()).sum();
-    assert!(counted > 60, "only {counted} files validated");
+    // Each kind has its files: the reference adapter and the example project's among them.
+    for s in lockgate::internals::model::schema::all() {
+        assert!(kinds.get(s.file).is_some_and(|n| *n > 0), "no shipped file for {}: {kinds:?}", s.file);
+    }
+    for f in [
+        "harness/lockgate/src/enforcer/reference.yaml",
+        "examples/sandbox/lockgate.yaml",
+        "examples/sandbox/enforcers/sandbox-enforcer.yaml",
+    ] {
+        assert!(files.iter().any(|(rel, _)| rel == Path::new(f)), "{f} is not among the files checked");
+    }
+    assert!(files.len() > 60, "only {} files validated", files.len());
 }
 
 /// `lockgate init` writes the schemas beside its files, and each file's first line names the
@@ -79,11 +81,7 @@ fn init_files_name_schemas_that_accept_them() {
     assert_eq!(lockgate::cli::dispatch(argv.map(Into::into), None, lockgate::cli::Invocation::Binary), 0);
     for file in ["lockgate.yaml", "scenarios/read-only-tree.yaml", "enforcers/my-enforcer.yaml"] {
         let path = dir.path().join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let first = text.lines().next().unwrap();
-        let schema =
-            first.strip_prefix("# yaml-language-server: $schema=").unwrap_or_else(|| panic!("{file}: {first}"));
-        let schema_file = path.parent().unwrap().join(schema);
+        let schema_file = named_schema(&path);
         let committed = workspace_root().join("schemas").join(schema_file.file_name().unwrap());
         assert_eq!(std::fs::read_to_string(&schema_file).unwrap(), std::fs::read_to_string(committed).unwrap());
         let errs = errors(&validator(&schema_file), &instance(&path));
