@@ -25,7 +25,7 @@ use anyhow::{bail, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppArmorManifest {
     pub name: Name,
@@ -39,7 +39,7 @@ pub struct AppArmorManifest {
     pub apparmor: AppArmorPolicy,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppArmorPolicy {
     /// The package carrying `sbin/apparmor_parser` and `etc/apparmor.d`.
@@ -53,6 +53,8 @@ pub struct AppArmorPolicy {
     /// Profiles of the user's, relative to the manifest, loaded after the package's.
     #[serde(default)]
     pub local_profiles: Vec<String>,
+    /// Turn Ubuntu's `kernel.apparmor_restrict_unprivileged_userns` on (default `false`); the
+    /// kernel must have that sysctl (Ubuntu's), else every cell fails naming it.
     #[serde(default)]
     pub restrict_unprivileged_userns: bool,
     /// Filled at load: each local profile's file on this machine.

@@ -32,6 +32,16 @@ fn schema<T: schemars::JsonSchema>(file: &'static str, kind: &'static str, title
     SchemaFile { file, kind, text }
 }
 
+/// An environment manifest as written: a container's (an `engine:`) or an AppArmor policy's (an
+/// `apparmor:` key), as `model::environment` tells them apart. Only its schema is used.
+#[derive(schemars::JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum EnvironmentFile {
+    Container(ContainerManifest),
+    AppArmor(super::apparmor::AppArmorManifest),
+}
+
 /// Every file kind's schema, in the order `schemas/` lists them.
 pub fn all() -> Vec<SchemaFile> {
     vec![
@@ -41,10 +51,10 @@ pub fn all() -> Vec<SchemaFile> {
             "kernel manifest",
             "lockgate kernel manifest (kernels/NAME.yaml)",
         ),
-        schema::<ContainerManifest>(
+        schema::<EnvironmentFile>(
             "environment.schema.json",
             "environment manifest",
-            "lockgate container environment (images/environments/NAME.yaml)",
+            "lockgate environment: a container, or an AppArmor policy (images/environments/NAME.yaml)",
         ),
         schema::<Adapter>("adapter.schema.json", "adapter", "lockgate enforcer adapter (enforcers/NAME.yaml)"),
         schema::<ProjectConfig>(
