@@ -67,7 +67,7 @@ fn test_phases(took: &mut Phases) -> Result<bool> {
         // The HTML report's test opens it in a headless browser.
         setup::ensure_browser()?;
         // The test of `cargo insta review` on a project's snapshots runs the real cargo-insta.
-        setup::ensure_cargo_insta(&root)?;
+        setup::ensure_cargo_insta(lockgate::internals::supply::open_cache(None)?.root())?;
         Ok((crate::lint()?, Vec::new()))
     })?;
     // The whole workspace, guest crates included; the build says where each integration test

@@ -175,11 +175,13 @@ pub fn ensure_browser() -> Result<()> {
 pub const CARGO_INSTA_VERSION: &str = "1.49.0";
 
 /// cargo-insta, for lockgate's own test of `cargo insta review` on a project's snapshots:
-/// `cargo install --locked cargo-insta@CARGO_INSTA_VERSION` into `root`'s
-/// `target/tools/cargo-insta-VERSION/` (kept there, and cached with the target directory by
-/// CI, so it is built once), leaving the user's own `~/.cargo/bin` alone. Its `bin` directory.
-pub fn ensure_cargo_insta(root: &std::path::Path) -> Result<std::path::PathBuf> {
-    let dir = root.join("target/tools").join(format!("cargo-insta-{CARGO_INSTA_VERSION}"));
+/// `cargo install --locked cargo-insta@CARGO_INSTA_VERSION` into lockgate's cache
+/// (`tools/cargo-insta-VERSION/`, beside the kernels: a fresh clone's empty target directory
+/// would otherwise build it again, minutes of the test command), leaving the user's own
+/// `~/.cargo/bin` alone. `cache_root` is the root of the cache the caller opened. Its `bin`
+/// directory.
+pub fn ensure_cargo_insta(cache_root: &std::path::Path) -> Result<std::path::PathBuf> {
+    let dir = cache_root.join("tools").join(format!("cargo-insta-{CARGO_INSTA_VERSION}"));
     let bin = dir.join("bin");
     let installed = Command::new(bin.join("cargo-insta"))
         .arg("--version")

@@ -67,7 +67,8 @@ fn body(text: &str) -> &str {
 
 #[test]
 fn cargo_insta_reviews_a_projects_new_and_changed_snapshots() {
-    let bin = ensure_cargo_insta(&workspace_root()).expect("cargo-insta (the test command's set-up installs it)");
+    let bin = ensure_cargo_insta(lockgate::internals::supply::open_cache(None).expect("lockgate's cache").root())
+        .expect("cargo-insta (the test command's set-up installs it)");
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("project");
     let init = Command::new(env!("CARGO_BIN_EXE_lockgate")).arg("init").arg(&project).output().unwrap();
