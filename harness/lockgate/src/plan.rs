@@ -208,6 +208,24 @@ pub fn plan_variants(model: &Model, sel: &Selection, variants: &[Variant], envs:
         check_names("kernel", &v.within.kernels, &kernel_names)?;
         select_environments(model, v.within)?;
     }
+    // A scenario named with `--scenario` that no enforcer under test is meant for would plan
+    // nothing: say so, rather than run an empty plan and report nothing.
+    for s in model.scenarios.iter().filter(|s| sel.scenarios.iter().any(|n| *n == s.value.name.as_str())) {
+        if !variants.iter().any(|v| s.value.meant_for(&v.enforcer.name)) {
+            let meant: Vec<&str> = s.value.enforcers.iter().map(|e| e.as_str()).collect();
+            let mut asked: Vec<&str> = variants.iter().map(|v| v.enforcer.name.as_str()).collect();
+            asked.sort();
+            asked.dedup();
+            bail!(
+                "{}: enforcers: scenario `{}` is meant only for {} (its `enforcers:` list), and this run tests {}: add `--enforcer {}` to run it",
+                s.file.display(),
+                s.value.name,
+                meant.join(", "),
+                asked.join(", "),
+                meant.first().copied().unwrap_or("ENFORCER")
+            );
+        }
+    }
     let wanted = |list: &[String], name: &str| list.is_empty() || list.iter().any(|n| n == name);
 
     let mut kernels = select_kernels(model, &sel.kernels)?;
@@ -491,6 +509,16 @@ mod tests {
         ];
         let runs = plan_variants(&model, &sel, &variants, &envs).unwrap();
         assert_eq!(runs.len(), 1, "one boot for the kernel");
+        // A scenario named that none of the enforcers is meant for plans nothing: an error says
+        // which enforcers it is for, not an empty run.
+        let bwrap_only = Selection { scenarios: vec!["bubblewrap-sandbox".into()], ..sel.clone() };
+        let err = plan_variants(&model, &bwrap_only, &variants, &envs).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "bubblewrap-sandbox.yaml: enforcers: scenario `bubblewrap-sandbox` is meant only for bubblewrap"
+            ) && err.ends_with("this run tests lockgate-enforcer: add `--enforcer bubblewrap` to run it"),
+            "{err}"
+        );
         let run = &runs[0];
         // The scenarios meant for the reference enforcer (not a namespace sandbox's).
         let n_scenarios = model.scenarios.iter().filter(|s| s.value.meant_for(&correct.name)).count();
