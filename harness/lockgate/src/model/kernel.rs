@@ -69,12 +69,12 @@ impl KernelManifest {
 
     /// Whether a run without `--kernel` boots this kernel.
     pub fn in_default_matrix(&self) -> bool {
-        self.matrix() == Matrix::Default
+        self.matrix().in_default_run()
     }
 
     /// Whether `--kernel nightly` boots this kernel (the default matrix and the nightly one).
     pub fn in_nightly_matrix(&self) -> bool {
-        self.matrix() <= Matrix::Nightly
+        self.matrix().in_nightly_run()
     }
 }
 

@@ -20,6 +20,18 @@ pub enum Matrix {
     OptIn,
 }
 
+impl Matrix {
+    /// Whether a run that names none (no `--kernel`, no `--env`) selects a member of this matrix.
+    pub fn in_default_run(self) -> bool {
+        self == Matrix::Default
+    }
+
+    /// Whether `nightly` selects a member of this matrix: the default matrix and the nightly one.
+    pub fn in_nightly_run(self) -> bool {
+        self <= Matrix::Nightly
+    }
+}
+
 impl std::fmt::Display for Matrix {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -74,7 +86,7 @@ pub fn select<M: Member>(kind: &str, members: &[M], asked: &[String]) -> Result<
         return Ok((0..members.len()).collect());
     }
     if asked.is_empty() {
-        return Ok((0..members.len()).filter(|&i| members[i].matrix() == Matrix::Default).collect());
+        return Ok((0..members.len()).filter(|&i| members[i].matrix().in_default_run()).collect());
     }
     let mut known: Vec<&str> = members.iter().map(|m| m.name()).collect();
     known.extend(["all", "nightly"]);
@@ -85,7 +97,7 @@ pub fn select<M: Member>(kind: &str, members: &[M], asked: &[String]) -> Result<
     }
     let nightly = asked.iter().any(|a| a == "nightly");
     Ok((0..members.len())
-        .filter(|&i| asked.iter().any(|n| n == members[i].name()) || nightly && members[i].matrix() <= Matrix::Nightly)
+        .filter(|&i| asked.iter().any(|n| n == members[i].name()) || nightly && members[i].matrix().in_nightly_run())
         .collect())
 }
 
