@@ -55,8 +55,8 @@ impl Phases {
     }
 }
 
-/// The test command's phases: set-up and lint, the build, the unit tests, the integration and
-/// VM tests, the mutation gate.
+/// The test command's phases: set-up and lint, the kernels built from source, the build, the
+/// unit tests, the integration and VM tests, the mutation gate.
 fn test_phases(took: &mut Phases) -> Result<bool> {
     let root = lockgate::internals::supply::guest::workspace_root();
     took.time("set-up and lint", || {
@@ -70,6 +70,7 @@ fn test_phases(took: &mut Phases) -> Result<bool> {
         setup::ensure_cargo_insta(lockgate::internals::supply::open_cache(None)?.root())?;
         Ok((crate::lint()?, Vec::new()))
     })?;
+    took.time("kernels", || Ok((build_kernels(&root)?, Vec::new())))?;
     // The whole workspace, guest crates included; the build says where each integration test
     // binary is.
     let integration = took.time("build", || Ok((build(&root)?, Vec::new())))?;
@@ -80,6 +81,33 @@ fn test_phases(took: &mut Phases) -> Result<bool> {
     })?;
     took.time("integration and VM tests", || run_at_once(&integration))?;
     took.time("mutation gate", || Ok((crate::product(&["known-bad"])?, Vec::new())))
+}
+
+/// The default matrix's kernels built from source, built now when the cache lacks them (with
+/// the tools a build needs, installed as `lockgate kernels build` installs them): from nothing
+/// they are most of the command's time, and built here they are a phase of their own rather
+/// than a wait inside whichever VM test asks first, where three tests asking at once would each
+/// wait on the cache's lock with their deadlines running.
+fn build_kernels(root: &Path) -> Result<()> {
+    let model = lockgate::internals::model::load(
+        &root.join("scenarios"),
+        &lockgate::internals::model::MatrixDirs::beside(&root.join("kernels")),
+    )?;
+    let names: Vec<&str> = model
+        .kernels
+        .iter()
+        .map(|k| &k.value)
+        .filter(|k| k.in_default_matrix())
+        .filter(|k| matches!(k.source, lockgate::internals::model::kernel::KernelSource::Build(_)))
+        .map(|k| k.name.as_str())
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    if !crate::product(&["kernels", "build", "--kernel", &names.join(",")])? {
+        bail!("kernels build failed (its error is above)");
+    }
+    Ok(())
 }
 
 /// An integration test binary, as the build made it.
