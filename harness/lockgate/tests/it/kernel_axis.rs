@@ -18,7 +18,7 @@ fn options(kernels: &[&str], dir: &Path) -> RunOptions {
 #[test]
 fn the_preflight_reads_the_build_config_in_the_guest_or_from_the_package() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(&options(&["debian-6.1", "debian-6.1-tiny"], dir.path())).unwrap();
+    let r = run(&options(&["debian-6.1", "debian-6.12-tiny"], dir.path())).unwrap();
     assert!(r.ok(), "{:?}", r.cells);
     let pre = |name: &str| r.kernels.iter().find(|k| k.name == name).unwrap().preflight.clone().unwrap();
 
@@ -31,14 +31,14 @@ fn the_preflight_reads_the_build_config_in_the_guest_or_from_the_package() {
     assert_eq!(cloud.seccomp_filter, Some(SeccompFilterProbe::Supported));
 
     // The tiny kernel has CONFIG_IKCONFIG_PROC: the guest reads it.
-    let tiny = pre("debian-6.1-tiny");
-    let c = tiny.config.expect("debian-6.1-tiny: /proc/config.gz");
+    let tiny = pre("debian-6.12-tiny");
+    let c = tiny.config.expect("debian-6.12-tiny: /proc/config.gz");
     assert_eq!(
         (c.source.as_str(), c.security_landlock.as_str(), c.seccomp_filter.as_str()),
         ("/proc/config.gz", "y", "y")
     );
     assert!(c.landlock_in_default_lsm(), "{c:?}");
-    assert_eq!(tiny.landlock.abi(), Some(2));
+    assert_eq!(tiny.landlock.abi(), Some(6));
     assert_eq!(tiny.seccomp_filter, Some(SeccompFilterProbe::Supported));
 }
 
