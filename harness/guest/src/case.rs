@@ -109,7 +109,7 @@ fn observe_on(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation) -> 
     let (observation, took) = match ready {
         Ok((_listeners, _peers, resolved)) => {
             // listeners and peers stop when dropped, after the run
-            let missing_paths = missing(&case.policy_paths);
+            let missing_paths = missing(&case.policy_paths, case.chroot.as_deref());
             let started = monotonic();
             // Under an AppArmor environment, what it refused during the run.
             let mut kernel_log = case.apparmor.as_ref().map(|_| apparmor::KernelLog::from_now());
@@ -136,7 +136,12 @@ pub fn shared_control(of: &str) -> (RunObservation, f64) {
     (RunObservation { exit: format!("shared with {of}"), ..Default::default() }, 0.0)
 }
 
-/// Which of `paths` do not exist, symlinks followed as an enforcer opening its rule paths does.
-fn missing(paths: &[String]) -> Vec<String> {
-    paths.iter().filter(|p| std::fs::metadata(p).is_err()).cloned().collect()
+/// Which of `paths` do not exist, symlinks followed as an enforcer opening its rule paths does:
+/// under the case's root when it has one (`chroot`), where the enforcer resolves them.
+fn missing(paths: &[String], root: Option<&str>) -> Vec<String> {
+    let under = |p: &String| match root {
+        Some(r) => format!("{}{p}", r.trim_end_matches('/')),
+        None => p.clone(),
+    };
+    paths.iter().filter(|p| std::fs::metadata(under(p)).is_err()).cloned().collect()
 }

@@ -82,6 +82,8 @@ fn sentinels(
     }
     let covered = |p: &str| p == "/" || SENTINEL_DIR == p || SENTINEL_DIR.starts_with(&format!("{p}/"));
     let used = setup.tmpfs.iter().any(|t| t == SENTINEL_DIR);
+    // Under a chroot the runs would look for the directory in their own root, where it is not.
+    let used = used || sc.setup.chroot.is_some();
     if let (false, false, Ok(file)) =
         (covering.iter().any(|p| covered(p)), used, proto::GuestPath::try_from(format!("{SENTINEL_DIR}/f")))
     {
@@ -385,7 +387,8 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
         paths: sc.setup.paths.iter().map(|p| p.spec(ids(p.owner.as_ref().map(|n| n.as_str())))).collect(),
         listen: sc.setup.listen.clone(),
     };
-    let workdir = sc.setup.workdir.as_ref().map(|w| w.as_str().to_string()).unwrap_or_else(|| "/".into());
+    let workdir = sc.setup.workdir.as_ref().or(sc.setup.chroot.as_ref()).map(|w| w.as_str().to_string());
+    let workdir = workdir.unwrap_or_else(|| "/".into());
     let name = |n: Option<&crate::model::scenario::Name>| n.map(|n| n.to_string()).unwrap_or_else(|| "root".into());
     let user = name(sc.policy.process.run_as_user.as_ref());
     let group = sc.policy.process.run_as_group.as_ref().map(|g| g.to_string()).unwrap_or_else(|| user.clone());
@@ -409,6 +412,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
         layers: sc.setup.layers.iter().map(crate::model::layer::Layer::document).collect(),
         open_before: sc.setup.open_before.iter().map(|p| p.as_str().to_string()).collect(),
         isolate: sc.isolate,
+        chroot: sc.setup.chroot.as_ref().map(|p| p.as_str().to_string()),
     };
     (case, step_of, sentinels)
 }

@@ -179,6 +179,11 @@ pub struct Case {
     /// `isolate: true`): no step sees what an earlier one did.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub isolate: bool,
+    /// The runs' root (a scenario's `setup.chroot`): the process that starts each run takes its
+    /// working directory (`workdir`, a path of the guest's root) and then chroots here, as root,
+    /// before the layers, the enforcer and any privilege drop. `None`: the guest's root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chroot: Option<String>,
 }
 
 impl Case {

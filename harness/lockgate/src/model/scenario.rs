@@ -271,9 +271,20 @@ pub struct Setup {
     /// the image (`/bin`, `/usr`, `/etc`, `/dev`, …) cannot be one.
     #[serde(default)]
     pub paths: Vec<PathEntry>,
-    /// Working directory of the runs (and the `include_workdir` path). Default `/`.
+    /// Working directory of the runs (and the `include_workdir` path), a path of the guest's
+    /// own root, entered before `chroot`. Default `/`, or the `chroot` directory when there is
+    /// one.
     #[serde(default)]
     pub workdir: Option<GuestPath>,
+    /// The runs' root (default: the guest's): a directory `setup.paths` makes, which the process
+    /// that starts each run enters with chroot(2), as root, before the layers, the enforcer and
+    /// any privilege drop (after `open_before` and after taking `workdir`, so a working
+    /// directory outside it stays outside, as a process that chroots without chdir keeps it).
+    /// Every path the runs name — the policy's rule paths, the probes', the enforcer's own
+    /// files under /lockgate — is then resolved in it, so it must hold what the runs execute:
+    /// bind mounts of /usr and /lockgate, and the /bin and /lib links (see the chroot scenario).
+    #[serde(default)]
+    pub chroot: Option<GuestPath>,
     /// Paths the scenario means to be missing in the guest (a real policy names `/app` or
     /// `/var/log`, which an image may lack). Any policy path may be missing; the cell reports
     /// which were, and a path listed here that exists fails the cell.
@@ -828,6 +839,15 @@ impl Scenario {
                 errs.push((
                     "setup.workdir".into(),
                     format!("`{}` does not exist in the guest: create it in setup.paths", w.as_str()),
+                ));
+            }
+        }
+        if let Some(root) = &self.setup.chroot {
+            let dir = self.setup.paths.iter().any(|e| e.path == *root && e.kind == PathKindSpec::Dir);
+            if root.as_str() == "/" || !dir {
+                errs.push((
+                    "setup.chroot".into(),
+                    format!("`{}` is not a directory setup.paths makes: the runs' root must be a directory of the scenario's own (add `{{path: {0}, kind: dir}}` to setup.paths)", root.as_str()),
                 ));
             }
         }
