@@ -53,7 +53,9 @@ fn apply(abi: landlock::ABI, file: &Path) -> anyhow::Result<()> {
     let opened = ruleset::open_all(&specs, false, |_| {})?;
     let handled = ruleset::Handled::new(abi, []).within(layer.landlock.handled.as_deref());
     let scopes: &[_] = if abi >= ruleset::SCOPE_ABI { &layer.landlock.scoped } else { &[] };
-    let created = ruleset::build(abi, handled, opened, None, scopes)?;
+    // TCP rules from ABI 4, as the enforcer's own ruleset takes them (tcp_layers).
+    let network = layer.network.as_ref().filter(|_| abi >= ruleset::NET_ABI);
+    let created = ruleset::build(abi, handled, opened, network, scopes)?;
     ruleset::restrict(created, true)?;
     Ok(())
 }

@@ -65,19 +65,23 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
 /// seconds the run's processes took (the tree not included).
 ///
 /// An isolated case (`isolate: true`) runs each step alone on a fresh tree, the enforcer
-/// started once per step; the observations are joined in step order, up to the first step
-/// that gave no result (its run's exit and stderr then say why).
+/// started once per step; a case with isolated steps (`Case::isolated`) runs each of them
+/// alone and the stretches between them together ([`Case::stretches`]). The observations are
+/// joined in step order, up to the first stretch that gave fewer results than it has steps (its
+/// run's exit and stderr then say why).
 pub fn observe_run(case: &Case, tree: fn() -> Tree, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
-    if !case.isolate || case.steps.is_empty() {
+    let stretches = case.stretches();
+    if stretches.len() <= 1 {
         return observe_on(case, tree(), run);
     }
     let mut joined: Option<RunObservation> = None;
     let mut took = 0.0;
-    for step in &case.steps {
-        let alone = Case { steps: vec![step.clone()], ..case.clone() };
+    for stretch in &stretches {
+        let steps: Vec<_> = stretch.iter().map(|&i| case.steps[i].clone()).collect();
+        let alone = Case { steps, ..case.clone() };
         let (obs, s) = observe_on(&alone, tree(), run);
         took += s;
-        let complete = obs.steps.len() == 1;
+        let complete = obs.steps.len() == stretch.len();
         joined = Some(match joined {
             None => obs,
             Some(mut j) => {

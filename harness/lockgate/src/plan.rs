@@ -347,6 +347,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
     let mut steps = Vec::new();
     let mut step_of = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut isolated: Vec<usize> = Vec::new();
     for e in &sc.expect {
         match &e.check {
             Check::Operation { action, .. } => {
@@ -360,6 +361,10 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
                 // the first did (a link already made: EEXIST) on every kernel.
                 // Looked up by the step's JSON: planning stays linear in the expectations.
                 let key = serde_json::to_string(&step).unwrap_or_default();
+                // One of its lines asking for isolation isolates the one operation.
+                if e.isolate {
+                    isolated.push(seen.get(&key).copied().unwrap_or(steps.len()));
+                }
                 match seen.get(&key) {
                     Some(&i) => step_of.push(Some(i)),
                     None => {
@@ -412,6 +417,11 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
         layers: sc.setup.layers.iter().map(crate::model::layer::Layer::document).collect(),
         open_before: sc.setup.open_before.iter().map(|p| p.as_str().to_string()).collect(),
         isolate: sc.isolate,
+        isolated: {
+            isolated.sort_unstable();
+            isolated.dedup();
+            isolated
+        },
         chroot: sc.setup.chroot.as_ref().map(|p| p.as_str().to_string()),
     };
     (case, step_of, sentinels)

@@ -179,6 +179,11 @@ pub struct Case {
     /// `isolate: true`): no step sees what an earlier one did.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub isolate: bool,
+    /// The steps (indices into `steps`, ascending) that each run alone on a fresh tree, in both
+    /// runs (an expectation's `isolate: true`); the steps between them run together, each
+    /// stretch on a fresh tree of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub isolated: Vec<usize>,
     /// The runs' root (a scenario's `setup.chroot`): the process that starts each run takes its
     /// working directory (`workdir`, a path of the guest's root) and then chroots here, as root,
     /// before the layers, the enforcer and any privilege drop. `None`: the guest's root.
@@ -190,10 +195,29 @@ impl Case {
     /// How many times each of its runs starts the steps: once, or once per step when the case
     /// is isolated (each such run has the run limit).
     pub fn runs_per_run(&self) -> u64 {
-        match self.isolate {
-            true => self.steps.len().max(1) as u64,
-            false => 1,
+        self.stretches().len().max(1) as u64
+    }
+
+    /// The steps' indices grouped as each run starts them: all in one stretch; each alone when
+    /// the case is isolated; else each isolated step (`isolated`) alone, and the steps between
+    /// two of them together.
+    pub fn stretches(&self) -> Vec<Vec<usize>> {
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        let mut current: Vec<usize> = Vec::new();
+        for i in 0..self.steps.len() {
+            if self.isolate || self.isolated.contains(&i) {
+                if !current.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+                out.push(vec![i]);
+            } else {
+                current.push(i);
+            }
         }
+        if !current.is_empty() {
+            out.push(current);
+        }
+        out
     }
 }
 
@@ -1159,6 +1183,27 @@ pub fn bounded_to(s: &str, limit: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Isolated steps run alone; the steps between them run together; `isolate` splits all.
+    #[test]
+    fn stretches_split_the_steps_at_isolated_ones() {
+        let step = Step::Shell { command: "true".into() };
+        let mut case: Case = serde_json::from_value(serde_json::json!({
+            "id": "s@bare", "setup": {"users": [], "tmpfs": [], "paths": []},
+            "identity": {"uid": 0, "gid": 0, "groups": []},
+            "enforcer": {"argv": [], "env": [], "files": []}, "steps": [], "workdir": "/"
+        }))
+        .unwrap();
+        case.steps = vec![step; 5];
+        assert_eq!(case.stretches(), [vec![0, 1, 2, 3, 4]]);
+        case.isolated = vec![1, 4];
+        assert_eq!(case.stretches(), [vec![0], vec![1], vec![2, 3], vec![4]]);
+        assert_eq!(case.runs_per_run(), 4);
+        case.isolate = true;
+        assert_eq!(case.stretches().len(), 5);
+        case.steps.clear();
+        assert_eq!(case.runs_per_run(), 1);
+    }
 
     #[test]
     fn records_round_trip_as_single_json_lines() {

@@ -438,6 +438,9 @@ pub struct Expectation {
     pub check: Check,
     pub when: Option<When>,
     pub about: Option<String>,
+    /// The operation runs alone on a tree made fresh for it, in both runs (`isolate: true` on
+    /// the line): nothing it does reaches the steps after it, nor anything before it reaches it.
+    pub isolate: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -629,6 +632,13 @@ struct RawExpectation {
     when: Option<String>,
     /// Free text shown with the expectation.
     about: Option<String>,
+    /// `true`: this operation runs alone, on a tree made fresh for it, in both runs (the
+    /// enforcer starts once more for it), so its effects — a file the sandbox refused to make
+    /// and the control run made — do not reach the steps after it, in the control run's tree
+    /// or the enforced run's; the steps around it run together as usual. Only with `run:` or
+    /// `probe:`. The scenario's own `isolate: true` isolates every step.
+    #[serde(default)]
+    isolate: bool,
 }
 
 impl TryFrom<RawExpectation> for Expectation {
@@ -655,7 +665,10 @@ impl TryFrom<RawExpectation> for Expectation {
                 Mechanism::Namespaces | Mechanism::Seccomp => Check::Mechanism(m),
                 other => return Err(format!("mechanism: `{other}` cannot be seen from inside the sandbox; expect `namespaces` or `seccomp` (a Landlock ruleset shows in the probes' denials)")),
             };
-            return Ok(Expectation { check, when, about: r.about });
+            if r.isolate {
+                return Err("`isolate:` belongs to `run:`/`probe:` expectations: it runs that operation alone".into());
+            }
+            return Ok(Expectation { check, when, about: r.about, isolate: false });
         }
         let check = match (action, r.enforcement) {
             (Some(_), Some(_)) => {
@@ -701,7 +714,10 @@ impl TryFrom<RawExpectation> for Expectation {
                 Check::Operation { action, result, by: r.by }
             }
         };
-        Ok(Expectation { check, when, about: r.about })
+        if r.isolate && !matches!(check, Check::Operation { .. }) {
+            return Err("`isolate:` belongs to `run:`/`probe:` expectations: it runs that operation alone".into());
+        }
+        Ok(Expectation { check, when, about: r.about, isolate: r.isolate })
     }
 }
 
