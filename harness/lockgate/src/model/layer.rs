@@ -106,6 +106,14 @@ pub fn validate(layers: &[Layer], by_layer: bool, fresh: &[String], made: &[&Gue
         ));
     }
     for (i, layer) in layers.iter().enumerate() {
+        // Landlock refuses a ruleset that handles nothing (landlock_create_ruleset: ENOMSG,
+        // fs_test's empty_or_same_ruleset): such a layer cannot be made on any kernel.
+        if layer.handled.as_ref().is_some_and(Vec::is_empty) && layer.scoped.is_empty() {
+            errs.push((
+                format!("setup.layers[{i}].handled"),
+                "an empty handled set and no scope: Landlock refuses a ruleset that handles nothing (landlock_create_ruleset answers ENOMSG), so this layer could not be made on any kernel; name a right it handles, or remove the layer".into(),
+            ));
+        }
         let tcp = layer.handled.iter().flatten().find(|r| r.0.class() == lockgate_protocol::rights::Class::Net);
         if let (Some(tcp), None) = (tcp, &layer.network) {
             errs.push((
@@ -149,6 +157,10 @@ mod tests {
         assert!(validate(&many[..MAX_LAYERS], false, &[], &[]).is_empty());
         let tcp: Layer = serde_yaml::from_str("handled: [bind_tcp]\n").unwrap();
         assert_eq!(validate(&[tcp], false, &[], &[])[0].0, "setup.layers[0].handled");
+        let empty: Layer = serde_yaml::from_str("handled: []\n").unwrap();
+        assert!(validate(&[empty], false, &[], &[])[0].1.contains("ENOMSG"));
+        let scoped: Layer = serde_yaml::from_str("handled: []\nscoped: [signal]\n").unwrap();
+        assert!(validate(&[scoped], false, &[], &[]).is_empty());
         let tcp: Layer = serde_yaml::from_str("handled: [bind_tcp]\nnetwork: {bind_tcp: [80]}\n").unwrap();
         assert!(validate(std::slice::from_ref(&tcp), false, &[], &[]).is_empty());
         assert!(tcp.document().contains("network:\n  bind_tcp:\n  - 80"), "{}", tcp.document());
