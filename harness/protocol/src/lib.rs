@@ -462,21 +462,30 @@ pub struct Flags {
 }
 
 /// Where the peer of a scope probe lives: `outside` the sandbox's Landlock domain (started by the
-/// guest before the run, as the run's own uid so that only Landlock can tell it apart) or
-/// `inside` it (made by the probe runner itself, after the enforcer restricted it).
+/// guest before the run, as the run's own uid so that only Landlock can tell it apart),
+/// `inside` it (made by the probe runner itself, after the enforcer restricted it), or in the
+/// case's outer layers only (`layer`: forked, as the run's uid, by the layer mode once it has
+/// applied `setup.layers` and before it executes the enforcer, so it shares the layers' domain
+/// and not the enforcer's; its pid reaches the runner in [`LAYER_PEER_ENV`]).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Peer {
     Outside,
     Inside,
+    Layer,
     /// What `outside` becomes in the guest once the peer runs: its pid (a signal probe's
     /// target). The host never writes it.
     OutsidePid(u32),
 }
 
 impl Peer {
-    pub const WORDS: [(&'static str, Peer); 2] = [("outside", Peer::Outside), ("inside", Peer::Inside)];
+    pub const WORDS: [(&'static str, Peer); 3] =
+        [("outside", Peer::Outside), ("inside", Peer::Inside), ("layer", Peer::Layer)];
 }
+
+/// The environment variable in which the layer mode hands the pid of the process it forked in
+/// the outer layers (the `layer` peer) down to the command, through the enforcer under test.
+pub const LAYER_PEER_ENV: &str = "LOCKGATE_LAYER_PEER";
 
 /// The abstract unix socket name (without the leading NUL) of the listener outside the domain.
 pub const OUTSIDE_ABSTRACT_SOCKET: &str = "lockgate-peer-outside";
@@ -524,6 +533,7 @@ impl std::fmt::Display for ProbeTarget {
             ProbeTarget::Pair { from, to } => write!(f, "{from} {to}"),
             ProbeTarget::Port(port) => write!(f, "{port}"),
             ProbeTarget::Peer(Peer::Inside) => f.write_str("inside"),
+            ProbeTarget::Peer(Peer::Layer) => f.write_str("layer"),
             ProbeTarget::Peer(Peer::Outside | Peer::OutsidePid(_)) => f.write_str("outside"),
             ProbeTarget::Call(Call { text, .. }) | ProbeTarget::Flags(Flags { text, .. }) => f.write_str(text),
             ProbeTarget::None => Ok(()),
@@ -589,7 +599,9 @@ pub enum ProbeOp {
     /// the guest's) or `inside` (one the runner binds itself first). The scope answers EPERM.
     AbstractConnect,
     /// kill(pid, 0) to a process of the same uid (so DAC allows it) `outside` the domain
-    /// (started by the guest) or `inside` (a child the runner forks). The scope answers EPERM.
+    /// (started by the guest), `inside` (a child the runner forks), or in the outer layers only
+    /// (`layer`: forked by the layer mode inside `setup.layers`, before the enforcer). The scope
+    /// answers EPERM.
     Signal,
     // The probes of what syscall filters decide. Each runs in a child the runner forks, so that
     // a call that changes the process (unshare, a filter, a mount, ptrace) or kills it (SIGSYS,
@@ -612,8 +624,8 @@ pub enum ProbeOp {
     Clone3,
     /// ptrace(PTRACE_TRACEME).
     PtraceTraceme,
-    /// ptrace(PTRACE_ATTACH) to a process of the same uid `outside` the domain (the guest's peer)
-    /// or `inside` (a child of the probe's), then waits for its stop and detaches. Landlock denies
+    /// ptrace(PTRACE_ATTACH) to a process of the same uid `outside` the domain (the guest's peer),
+    /// `inside` (a child of the probe's) or in the outer layers only (`layer`), then waits for its stop and detaches. Landlock denies
     /// `outside` (EPERM) on its own.
     PtraceAttach,
     /// io_uring_setup(1, params).

@@ -752,11 +752,11 @@ fn parse_probe(s: &str) -> Result<Action, String> {
             ProbeOp::TcpConnect => format!("`{op_name}` takes one TCP port from 1 to 65535: `{op_name} 8080`"),
             _ => format!("`{op_name}` takes one port (0: an ephemeral one): `{op_name} 8080`"),
         })?,
-        (TargetKind::Peer, [word]) => Peer::WORDS
-            .iter()
-            .find(|(w, _)| w == word)
-            .map(|(_, peer)| ProbeTarget::Peer(*peer))
-            .ok_or_else(|| format!("`{op_name}` takes `outside` or `inside` (where its peer is), not `{word}`"))?,
+        (TargetKind::Peer, [word]) => {
+            Peer::WORDS.iter().find(|(w, _)| w == word).map(|(_, peer)| ProbeTarget::Peer(*peer)).ok_or_else(|| {
+                format!("`{op_name}` takes `outside`, `inside` or `layer` (where its peer is), not `{word}`")
+            })?
+        }
         (TargetKind::Peer, _) => {
             return Err(format!("`{op_name}` takes one word: `{op_name} outside` or `{op_name} inside`"))
         }
@@ -887,6 +887,18 @@ impl Scenario {
             errs.push(("expect".into(), "a scenario needs at least one expectation".into()));
         }
         let by_layer = self.expect.iter().any(|e| matches!(e.check, Check::Operation { by: Some(Denier::Layer), .. }));
+        // The `layer` peer is a process the layer mode forks: only pid targets, only with layers.
+        for (i, e) in self.expect.iter().enumerate() {
+            if let Check::Operation { action: Action::Probe { op, target: ProbeTarget::Peer(Peer::Layer) }, .. } =
+                &e.check
+            {
+                if !matches!(op, ProbeOp::Signal | ProbeOp::PtraceAttach | ProbeOp::PidVisible) {
+                    errs.push((format!("expect[{i}]"), format!("`{} layer`: the layer peer is a process (for `signal`, `ptrace_attach`, `pid_visible`), with no socket; say `outside` or `inside`", op.name())));
+                } else if self.setup.layers.is_empty() {
+                    errs.push((format!("expect[{i}]"), "`layer` is a process in the outer layers (setup.layers), and this scenario has none: add `setup.layers`, or say `outside`".into()));
+                }
+            }
+        }
         let made: Vec<&GuestPath> = self.setup.paths.iter().map(|e| &e.path).collect();
         errs.extend(super::layer::validate(&self.setup.layers, by_layer, &self.tmpfs_roots(), &made));
         errs
@@ -961,7 +973,11 @@ mod tests {
         let e = parse(&format!("{BASE}expect:\n  - {{run: touch /x, allowed: true, colour: red}}\n")).unwrap_err();
         assert!(e.contains("colour") && e.contains("line 4"), "{e}");
         let e = parse(&format!("{BASE}expect:\n  - {{probe: signal elsewhere, allowed: true}}\n")).unwrap_err();
-        assert!(e.contains("`outside` or `inside`"), "{e}");
+        assert!(e.contains("`outside`, `inside` or `layer`"), "{e}");
+        let e = parse(&format!("{BASE}expect:\n  - {{probe: signal layer, allowed: true}}\n")).unwrap();
+        assert!(e.validate().iter().any(|(f, m)| f == "expect[0]" && m.contains("setup.layers")), "{:?}", e.validate());
+        let e = parse(&format!("{BASE}expect:\n  - {{probe: abstract_connect layer, allowed: true}}\n")).unwrap();
+        assert!(e.validate().iter().any(|(_, m)| m.contains("no socket")), "{:?}", e.validate());
         let sc = parse(&format!("{BASE}expect:\n  - {{probe: abstract_connect outside, denied: EPERM}}\n  - {{probe: symlink /x /sandbox/l, allowed: true}}\n")).unwrap();
         assert!(matches!(
             &sc.expect[0].check,
