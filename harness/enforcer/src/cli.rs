@@ -23,6 +23,9 @@ pub struct LayerArgs {
     pub files: Vec<PathBuf>,
     /// COMMAND's argv[0], when it is not COMMAND itself.
     pub arg0: Option<OsString>,
+    /// `--peer UID:GID`: fork a process of that uid and gid inside the layers (the probes'
+    /// `layer` peer) before executing COMMAND.
+    pub peer: Option<(u32, u32)>,
     /// COMMAND and its arguments; never empty.
     pub command: Vec<OsString>,
 }
@@ -67,6 +70,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
     let mut command = Vec::new();
     let mut layers: Vec<PathBuf> = Vec::new();
     let mut arg0: Option<OsString> = None;
+    let mut peer: Option<(u32, u32)> = None;
 
     while let Some(arg) = args.next() {
         let Some(text) = arg.to_str() else {
@@ -99,6 +103,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
                     return Err("--arg0 given twice".into());
                 }
             }
+            "--peer" => {
+                let v = value("UID:GID")?;
+                let ids = v.split_once(':').and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)));
+                peer = Some(ids.ok_or_else(|| format!("--peer takes UID:GID, not {v:?}"))?);
+            }
             "--fault" => {
                 let v = value("a fault name")?;
                 let fault = Fault::parse(&v).ok_or_else(|| {
@@ -125,10 +134,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
         if policy.is_some() || faults != Faults::default() {
             return Err("--layer applies the harness's layers and takes neither --policy nor --fault".into());
         }
-        return Ok(Invocation::Layers(LayerArgs { files: layers, arg0, command }));
+        return Ok(Invocation::Layers(LayerArgs { files: layers, arg0, peer, command }));
     }
-    if arg0.is_some() {
-        return Err("--arg0 belongs to --layer".into());
+    if arg0.is_some() || peer.is_some() {
+        return Err("--arg0 and --peer belong to --layer".into());
     }
     let policy = policy.ok_or("--policy FILE is required")?;
     Ok(Invocation::Run(Args { policy, faults, command }))
@@ -184,5 +193,12 @@ mod tests {
         assert_eq!(args.files, [PathBuf::from("/a.yaml"), PathBuf::from("/b.yaml")]);
         assert_eq!(args.arg0, Some(OsString::from("enf")));
         assert_eq!(args.command, ["/x/enf", "-p"].map(OsString::from));
+        assert_eq!(args.peer, None);
+        let Invocation::Layers(args) = parse_words(&["--layer", "/a", "--peer", "998:998", "--", "x"]).unwrap() else {
+            panic!("not layers")
+        };
+        assert_eq!(args.peer, Some((998, 998)));
+        assert!(parse_words(&["--layer", "/a", "--peer", "998", "--", "x"]).unwrap_err().contains("UID:GID"));
+        assert!(parse_words(&["--policy", "/p", "--peer", "1:1", "--", "x"]).unwrap_err().contains("--peer"));
     }
 }

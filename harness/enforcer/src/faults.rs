@@ -102,6 +102,14 @@ pub enum Fault {
     /// of its parent's mount, `open_tree`); other rules, the ruleset and the claim are the
     /// honest ones.
     RuleUnderMount,
+    /// Rule paths resolved in another root than the command's (issue 28, chroot): what an
+    /// enforcer gets that opens its rule paths from the host's view (a supervisor outside the
+    /// jail or container, or one that resolves paths through `/proc/1/root`) while the command
+    /// runs in a root of its own. Here each rule path is opened under `/proc/1/root` (PID 1's
+    /// root, the guest's, as root may), so a rule on the command's `/` is a rule on the whole
+    /// guest: a directory outside the chroot, reached through a working directory kept outside
+    /// it, is then granted. The ruleset and the claim are otherwise the honest ones.
+    HostRootRules,
     /// The seccomp half (issue 25), each a hole real filters have had: the enforcer claims its
     /// filter (`filter=on syscalls=N`) as the policy asks, but the filter it installs is not
     /// that one. See [`FilterFault`].
@@ -205,6 +213,7 @@ impl Fault {
                 Fault::IgnoreRestrictError,
                 Fault::LeakDirfd,
                 Fault::RuleUnderMount,
+                Fault::HostRootRules,
             ])
             .collect()
     }
@@ -222,6 +231,7 @@ impl Fault {
             Fault::IgnoreRestrictError => "ignore-restrict-error".into(),
             Fault::LeakDirfd => "leak-dirfd".into(),
             Fault::RuleUnderMount => "rule-under-mount".into(),
+            Fault::HostRootRules => "host-root-rules".into(),
             Fault::Unhandled(right) => right.fault(),
             Fault::Filter(f) => f.name().into(),
         }
@@ -243,6 +253,7 @@ impl Fault {
             Fault::IgnoreRestrictError => "swallow a restrict_self error (E2BIG: 16 layers already), claim full".into(),
             Fault::LeakDirfd => "leave a read-only descriptor to each rule directory open across execve".into(),
             Fault::RuleUnderMount => "tie a rule on a mount point to the directory the mount covers".into(),
+            Fault::HostRootRules => "open the rule paths in the guest's root (/proc/1/root), not the command's".into(),
             Fault::Unhandled(right) if right.class() == lockgate_protocol::rights::Class::Scope => {
                 format!("do not set the scope {} (ABI {})", right.constant(), right.abi())
             }
@@ -270,6 +281,7 @@ impl Fault {
             Fault::IgnoreRestrictError => 8 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
             Fault::LeakDirfd => 9 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
             Fault::RuleUnderMount => 10 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
+            Fault::HostRootRules => 11 + (Right::ALL.len() + FilterFault::ALL.len()) as u32,
         };
         1 << index
     }

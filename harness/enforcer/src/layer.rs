@@ -36,9 +36,49 @@ pub fn run(args: &LayerArgs) -> i32 {
             }
         }
     }
-    let failure = exec::exec_as(&args.command, args.arg0.as_deref(), None);
+    // The `layer` peer: forked here, inside the layers and outside whatever the enforcer under
+    // test adds, its pid handed down in the environment.
+    let peer = match args.peer.map(spawn_peer).transpose() {
+        Ok(pid) => pid.map(|p| p.to_string()),
+        Err(err) => {
+            eprintln!("{}: layer peer: {err}", crate::NAME);
+            return LAYER_FAILED;
+        }
+    };
+    let var = peer.as_deref().map(|pid| (lockgate_protocol::LAYER_PEER_ENV, pid));
+    let failure = exec::exec_as(&args.command, args.arg0.as_deref(), var);
     eprintln!("{}: cannot execute {}: {failure}", crate::NAME, args.command[0].to_string_lossy());
     127
+}
+
+/// Forks the `layer` peer: a process of `uid`:`gid` in this process's domain (the layers just
+/// applied) that waits to be signalled (`lockgate-guest peer`) and is killed when its parent —
+/// this process, which becomes the enforcer and then the command — exits.
+fn spawn_peer((uid, gid): (u32, u32)) -> anyhow::Result<i32> {
+    let parent = std::process::id() as libc::pid_t;
+    let program = std::ffi::CString::new(lockgate_protocol::GUEST_BIN)?;
+    let arg = std::ffi::CString::new("peer")?;
+    // SAFETY: the child only makes raw system calls on data allocated before the fork, then
+    // execs or exits.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error().into()),
+        // SAFETY: in the child, raw system calls on data allocated before the fork, then execve
+        // or _exit; nothing returns into the parent's state.
+        0 => unsafe {
+            // Credentials first: changing them clears the parent-death signal.
+            if libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+                libc::_exit(126);
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
+                libc::_exit(126);
+            }
+            let argv = [program.as_ptr(), arg.as_ptr(), std::ptr::null()];
+            let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+            libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::_exit(127)
+        },
+        pid => Ok(pid),
+    }
 }
 
 /// One layer: the file's rules as one ruleset, applied to this thread.
@@ -53,7 +93,9 @@ fn apply(abi: landlock::ABI, file: &Path) -> anyhow::Result<()> {
     let opened = ruleset::open_all(&specs, false, |_| {})?;
     let handled = ruleset::Handled::new(abi, []).within(layer.landlock.handled.as_deref());
     let scopes: &[_] = if abi >= ruleset::SCOPE_ABI { &layer.landlock.scoped } else { &[] };
-    let created = ruleset::build(abi, handled, opened, None, scopes)?;
+    // TCP rules from ABI 4, as the enforcer's own ruleset takes them (tcp_layers).
+    let network = layer.network.as_ref().filter(|_| abi >= ruleset::NET_ABI);
+    let created = ruleset::build(abi, handled, opened, network, scopes)?;
     ruleset::restrict(created, true)?;
     Ok(())
 }

@@ -200,6 +200,13 @@ fn enforce(setup: &Setup, faults: Faults) -> Claim {
                     }
                 }
             }
+            // host-root-rules: each rule path resolved in PID 1's root, not the command's.
+            if faults.has(Fault::HostRootRules) {
+                for spec in &mut specs {
+                    let relative = spec.path.strip_prefix("/").unwrap_or(&spec.path).to_path_buf();
+                    spec.path = std::path::Path::new("/proc/1/root").join(relative);
+                }
+            }
             let mut skipped = 0;
             // best_effort leaves out a path it cannot open (fewer rules = less access); under
             // hard_requirement the policy cannot be honoured, so it refuses. drop-first never

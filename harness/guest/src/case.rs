@@ -65,19 +65,23 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
 /// seconds the run's processes took (the tree not included).
 ///
 /// An isolated case (`isolate: true`) runs each step alone on a fresh tree, the enforcer
-/// started once per step; the observations are joined in step order, up to the first step
-/// that gave no result (its run's exit and stderr then say why).
+/// started once per step; a case with isolated steps (`Case::isolated`) runs each of them
+/// alone and the stretches between them together ([`Case::stretches`]). The observations are
+/// joined in step order, up to the first stretch that gave fewer results than it has steps (its
+/// run's exit and stderr then say why).
 pub fn observe_run(case: &Case, tree: fn() -> Tree, run: fn(&Case) -> RunObservation) -> (RunObservation, f64) {
-    if !case.isolate || case.steps.is_empty() {
+    let stretches = case.stretches();
+    if stretches.len() <= 1 {
         return observe_on(case, tree(), run);
     }
     let mut joined: Option<RunObservation> = None;
     let mut took = 0.0;
-    for step in &case.steps {
-        let alone = Case { steps: vec![step.clone()], ..case.clone() };
+    for stretch in &stretches {
+        let steps: Vec<_> = stretch.iter().map(|&i| case.steps[i].clone()).collect();
+        let alone = Case { steps, ..case.clone() };
         let (obs, s) = observe_on(&alone, tree(), run);
         took += s;
-        let complete = obs.steps.len() == 1;
+        let complete = obs.steps.len() == stretch.len();
         joined = Some(match joined {
             None => obs,
             Some(mut j) => {
@@ -109,7 +113,7 @@ fn observe_on(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation) -> 
     let (observation, took) = match ready {
         Ok((_listeners, _peers, resolved)) => {
             // listeners and peers stop when dropped, after the run
-            let missing_paths = missing(&case.policy_paths);
+            let missing_paths = missing(&case.policy_paths, case.chroot.as_deref());
             let started = monotonic();
             // Under an AppArmor environment, what it refused during the run.
             let mut kernel_log = case.apparmor.as_ref().map(|_| apparmor::KernelLog::from_now());
@@ -136,7 +140,12 @@ pub fn shared_control(of: &str) -> (RunObservation, f64) {
     (RunObservation { exit: format!("shared with {of}"), ..Default::default() }, 0.0)
 }
 
-/// Which of `paths` do not exist, symlinks followed as an enforcer opening its rule paths does.
-fn missing(paths: &[String]) -> Vec<String> {
-    paths.iter().filter(|p| std::fs::metadata(p).is_err()).cloned().collect()
+/// Which of `paths` do not exist, symlinks followed as an enforcer opening its rule paths does:
+/// under the case's root when it has one (`chroot`), where the enforcer resolves them.
+fn missing(paths: &[String], root: Option<&str>) -> Vec<String> {
+    let under = |p: &String| match root {
+        Some(r) => format!("{}{p}", r.trim_end_matches('/')),
+        None => p.clone(),
+    };
+    paths.iter().filter(|p| std::fs::metadata(under(p)).is_err()).cloned().collect()
 }

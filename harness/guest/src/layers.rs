@@ -5,7 +5,7 @@
 //! the enforcer under test in the enforced run, the probe runner in the control run. The
 //! unlayered run starts the probe runner without them.
 
-use lockgate_protocol::{Case, RunObservation, ENFORCER_BIN, LAYER_DIR};
+use lockgate_protocol::{Case, Peer, ProbeTarget, RunObservation, Step, ENFORCER_BIN, LAYER_DIR};
 
 /// The layer files the case's runs read: (guest path, policy document), in order.
 pub fn files(case: &Case) -> Vec<(String, String)> {
@@ -21,6 +21,11 @@ pub fn wrap(case: &Case, program: String, argv: Vec<String>) -> (String, Vec<Str
     let mut wrapped = vec![ENFORCER_BIN.to_string()];
     for (path, _) in files(case) {
         wrapped.extend(["--layer".to_string(), path]);
+    }
+    // A `layer` peer: forked by the layer mode inside the layers, as the run's uid.
+    let wants_peer = case.steps.iter().any(|s| matches!(s, Step::Probe { target: ProbeTarget::Peer(Peer::Layer), .. }));
+    if wants_peer {
+        wrapped.extend(["--peer".to_string(), format!("{}:{}", case.identity.uid, case.identity.gid)]);
     }
     if let Some(arg0) = argv.first() {
         wrapped.extend(["--arg0".to_string(), arg0.clone()]);

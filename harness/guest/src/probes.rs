@@ -99,9 +99,11 @@ fn run_plain(op: ProbeOp, target: &ProbeTarget) -> Outcome {
         // The guest starts the outside peer and puts its pid in the step: without it there is
         // nobody to signal.
         (ProbeOp::Signal, ProbeTarget::Peer(Peer::Outside)) => Err(Errno::ESRCH),
+        (ProbeOp::Signal, ProbeTarget::Peer(Peer::Layer)) => crate::probes_sys::layer_peer().and_then(signal),
         (ProbeOp::Signal, ProbeTarget::Peer(Peer::Inside)) => signal_inside(),
         (ProbeOp::PidVisible, ProbeTarget::Peer(Peer::OutsidePid(pid))) => pid_visible(*pid as libc::pid_t),
         (ProbeOp::PidVisible, ProbeTarget::Peer(Peer::Outside)) => Err(Errno::ESRCH),
+        (ProbeOp::PidVisible, ProbeTarget::Peer(Peer::Layer)) => crate::probes_sys::layer_peer().and_then(pid_visible),
         (ProbeOp::PidVisible, ProbeTarget::Peer(Peer::Inside)) => probe_child::with_paused_child(pid_visible),
         // A target of another kind than the operation takes (ProbeOp::target) is a malformed
         // step, which the protocol reports as EINVAL rather than guessing what was meant.

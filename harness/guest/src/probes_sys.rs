@@ -32,6 +32,14 @@ pub fn handles(op: ProbeOp) -> bool {
 
 /// Runs `op` on `target` in a child of its own. A target of another kind than the operation
 /// takes is a malformed step: EINVAL, as for the other probes.
+/// The pid of the process the layer mode forked in the outer layers (`Peer::Layer`), from
+/// `LAYER_PEER_ENV`: ESRCH when the run has none (no layers, or an enforcer that cleared the
+/// environment on its way to the command).
+pub fn layer_peer() -> Result<libc::pid_t, nix::errno::Errno> {
+    let pid = std::env::var(lockgate_protocol::LAYER_PEER_ENV).ok().and_then(|v| v.parse().ok());
+    pid.ok_or(nix::errno::Errno::ESRCH)
+}
+
 pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
     let probe: Box<dyn FnOnce() -> Probe + '_> = match (op, target) {
         (ProbeOp::Syscall | ProbeOp::Socket, ProbeTarget::Call(call)) => Box::new(move || syscall(call)),
@@ -44,6 +52,12 @@ pub fn run(op: ProbeOp, target: &ProbeTarget) -> Outcome {
         // The guest starts the outside peer and puts its pid in the step: without it there is
         // nobody to attach to.
         (ProbeOp::PtraceAttach, ProbeTarget::Peer(Peer::Outside)) => return Outcome::Err("ESRCH".into()),
+        (ProbeOp::PtraceAttach, ProbeTarget::Peer(Peer::Layer)) => match layer_peer() {
+            Ok(pid) => {
+                return run(ProbeOp::PtraceAttach, &ProbeTarget::Peer(Peer::OutsidePid(pid as u32)));
+            }
+            Err(_) => return Outcome::Err("ESRCH".into()),
+        },
         (ProbeOp::PtraceAttach, ProbeTarget::Peer(Peer::Inside)) => {
             Box::new(|| probe_child::with_paused_child(ptrace_attach))
         }

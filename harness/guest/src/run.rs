@@ -79,7 +79,7 @@ fn runner_as_user(case: &Case, in_layers: bool) -> RunObservation {
     let mut cmd = Command::new(&program);
     cmd.arg0(&argv[0]).args(&argv[1..]).env_clear().envs(CLEAN_ENV);
     open_before(&mut cmd, &case.open_before);
-    drop_privileges_then_chdir(&mut cmd, &case.identity, &case.workdir);
+    enter(&mut cmd, Some(&case.identity), &case.workdir, case.chroot.as_deref());
     layers::check(case, execute(cmd, &program, case))
 }
 
@@ -104,12 +104,9 @@ pub fn enforced(case: &Case) -> RunObservation {
     let mut cmd = Command::new(&resolved);
     cmd.arg0(&argv[0]).args(&argv[1..]).env_clear().envs(env);
     open_before(&mut cmd, &case.open_before);
-    if case.enforcer.drop_privileges {
-        // An enforcer that does not switch users itself starts as the policy's user.
-        drop_privileges_then_chdir(&mut cmd, &case.identity, &case.workdir);
-    } else {
-        cmd.current_dir(&case.workdir);
-    }
+    // An enforcer that does not switch users itself starts as the policy's user.
+    let identity = case.enforcer.drop_privileges.then_some(&case.identity);
+    enter(&mut cmd, identity, &case.workdir, case.chroot.as_deref());
     layers::check(case, execute(cmd, program, case))
 }
 
@@ -140,25 +137,43 @@ fn open_before(cmd: &mut Command, paths: &[String]) {
     }
 }
 
-/// setgroups, setgid, setuid, then chdir: the workdir is entered as the user, so a workdir the
-/// user cannot enter fails the run as it would fail the user.
-fn drop_privileges_then_chdir(cmd: &mut Command, id: &Identity, workdir: &str) {
-    let groups: Vec<libc::gid_t> = id.groups.clone();
-    let (uid, gid) = (id.uid, id.gid);
+/// Where the run starts: its working directory taken (as root, a path of the guest's root),
+/// then the case's root entered with chroot (as root: it needs CAP_SYS_CHROOT), then, when
+/// `identity` is given, setgroups, setgid, setuid, and last the working directory entered as
+/// that user (fchdir, checked like chdir), so a workdir the user cannot enter fails the run as
+/// it would fail the user. A working directory outside the new root stays outside it, as a
+/// process that chroots without chdir keeps it (fs_test's `REL_CHROOT_ONLY`).
+fn enter(cmd: &mut Command, identity: Option<&Identity>, workdir: &str, root: Option<&str>) {
+    let ids = identity.map(|id| (id.groups.clone(), id.uid, id.gid));
     let workdir = CString::new(workdir).unwrap_or_default();
+    let root = root.map(|r| CString::new(r).unwrap_or_default());
     // SAFETY: the closure runs between fork and exec and only makes raw system calls on data
     // allocated before the fork.
     unsafe {
         cmd.pre_exec(move || {
-            let ok = libc::setgroups(groups.len(), groups.as_ptr()) == 0
-                && libc::setgid(gid) == 0
-                && libc::setuid(uid) == 0
-                && libc::chdir(workdir.as_ptr()) == 0;
-            if ok {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
+            let fail = || Err(io::Error::last_os_error());
+            let dir = libc::open(workdir.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC);
+            if dir < 0 {
+                return fail();
             }
+            if let Some(root) = &root {
+                if libc::chroot(root.as_ptr()) != 0 {
+                    return fail();
+                }
+            }
+            if let Some((groups, uid, gid)) = &ids {
+                if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                    || libc::setgid(*gid) != 0
+                    || libc::setuid(*uid) != 0
+                {
+                    return fail();
+                }
+            }
+            if libc::fchdir(dir) != 0 {
+                return fail();
+            }
+            libc::close(dir);
+            Ok(())
         });
     }
 }

@@ -82,6 +82,8 @@ fn sentinels(
     }
     let covered = |p: &str| p == "/" || SENTINEL_DIR == p || SENTINEL_DIR.starts_with(&format!("{p}/"));
     let used = setup.tmpfs.iter().any(|t| t == SENTINEL_DIR);
+    // Under a chroot the runs would look for the directory in their own root, where it is not.
+    let used = used || sc.setup.chroot.is_some();
     if let (false, false, Ok(file)) =
         (covering.iter().any(|p| covered(p)), used, proto::GuestPath::try_from(format!("{SENTINEL_DIR}/f")))
     {
@@ -345,6 +347,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
     let mut steps = Vec::new();
     let mut step_of = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut isolated: Vec<usize> = Vec::new();
     for e in &sc.expect {
         match &e.check {
             Check::Operation { action, .. } => {
@@ -358,6 +361,10 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
                 // the first did (a link already made: EEXIST) on every kernel.
                 // Looked up by the step's JSON: planning stays linear in the expectations.
                 let key = serde_json::to_string(&step).unwrap_or_default();
+                // One of its lines asking for isolation isolates the one operation.
+                if e.isolate {
+                    isolated.push(seen.get(&key).copied().unwrap_or(steps.len()));
+                }
                 match seen.get(&key) {
                     Some(&i) => step_of.push(Some(i)),
                     None => {
@@ -385,7 +392,8 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
         paths: sc.setup.paths.iter().map(|p| p.spec(ids(p.owner.as_ref().map(|n| n.as_str())))).collect(),
         listen: sc.setup.listen.clone(),
     };
-    let workdir = sc.setup.workdir.as_ref().map(|w| w.as_str().to_string()).unwrap_or_else(|| "/".into());
+    let workdir = sc.setup.workdir.as_ref().or(sc.setup.chroot.as_ref()).map(|w| w.as_str().to_string());
+    let workdir = workdir.unwrap_or_else(|| "/".into());
     let name = |n: Option<&crate::model::scenario::Name>| n.map(|n| n.to_string()).unwrap_or_else(|| "root".into());
     let user = name(sc.policy.process.run_as_user.as_ref());
     let group = sc.policy.process.run_as_group.as_ref().map(|g| g.to_string()).unwrap_or_else(|| user.clone());
@@ -409,6 +417,12 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
         layers: sc.setup.layers.iter().map(crate::model::layer::Layer::document).collect(),
         open_before: sc.setup.open_before.iter().map(|p| p.as_str().to_string()).collect(),
         isolate: sc.isolate,
+        isolated: {
+            isolated.sort_unstable();
+            isolated.dedup();
+            isolated
+        },
+        chroot: sc.setup.chroot.as_ref().map(|p| p.as_str().to_string()),
     };
     (case, step_of, sentinels)
 }

@@ -179,16 +179,45 @@ pub struct Case {
     /// `isolate: true`): no step sees what an earlier one did.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub isolate: bool,
+    /// The steps (indices into `steps`, ascending) that each run alone on a fresh tree, in both
+    /// runs (an expectation's `isolate: true`); the steps between them run together, each
+    /// stretch on a fresh tree of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub isolated: Vec<usize>,
+    /// The runs' root (a scenario's `setup.chroot`): the process that starts each run takes its
+    /// working directory (`workdir`, a path of the guest's root) and then chroots here, as root,
+    /// before the layers, the enforcer and any privilege drop. `None`: the guest's root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chroot: Option<String>,
 }
 
 impl Case {
     /// How many times each of its runs starts the steps: once, or once per step when the case
     /// is isolated (each such run has the run limit).
     pub fn runs_per_run(&self) -> u64 {
-        match self.isolate {
-            true => self.steps.len().max(1) as u64,
-            false => 1,
+        self.stretches().len().max(1) as u64
+    }
+
+    /// The steps' indices grouped as each run starts them: all in one stretch; each alone when
+    /// the case is isolated; else each isolated step (`isolated`) alone, and the steps between
+    /// two of them together.
+    pub fn stretches(&self) -> Vec<Vec<usize>> {
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        let mut current: Vec<usize> = Vec::new();
+        for i in 0..self.steps.len() {
+            if self.isolate || self.isolated.contains(&i) {
+                if !current.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+                out.push(vec![i]);
+            } else {
+                current.push(i);
+            }
         }
+        if !current.is_empty() {
+            out.push(current);
+        }
+        out
     }
 }
 
@@ -433,21 +462,30 @@ pub struct Flags {
 }
 
 /// Where the peer of a scope probe lives: `outside` the sandbox's Landlock domain (started by the
-/// guest before the run, as the run's own uid so that only Landlock can tell it apart) or
-/// `inside` it (made by the probe runner itself, after the enforcer restricted it).
+/// guest before the run, as the run's own uid so that only Landlock can tell it apart),
+/// `inside` it (made by the probe runner itself, after the enforcer restricted it), or in the
+/// case's outer layers only (`layer`: forked, as the run's uid, by the layer mode once it has
+/// applied `setup.layers` and before it executes the enforcer, so it shares the layers' domain
+/// and not the enforcer's; its pid reaches the runner in [`LAYER_PEER_ENV`]).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Peer {
     Outside,
     Inside,
+    Layer,
     /// What `outside` becomes in the guest once the peer runs: its pid (a signal probe's
     /// target). The host never writes it.
     OutsidePid(u32),
 }
 
 impl Peer {
-    pub const WORDS: [(&'static str, Peer); 2] = [("outside", Peer::Outside), ("inside", Peer::Inside)];
+    pub const WORDS: [(&'static str, Peer); 3] =
+        [("outside", Peer::Outside), ("inside", Peer::Inside), ("layer", Peer::Layer)];
 }
+
+/// The environment variable in which the layer mode hands the pid of the process it forked in
+/// the outer layers (the `layer` peer) down to the command, through the enforcer under test.
+pub const LAYER_PEER_ENV: &str = "LOCKGATE_LAYER_PEER";
 
 /// The abstract unix socket name (without the leading NUL) of the listener outside the domain.
 pub const OUTSIDE_ABSTRACT_SOCKET: &str = "lockgate-peer-outside";
@@ -495,6 +533,7 @@ impl std::fmt::Display for ProbeTarget {
             ProbeTarget::Pair { from, to } => write!(f, "{from} {to}"),
             ProbeTarget::Port(port) => write!(f, "{port}"),
             ProbeTarget::Peer(Peer::Inside) => f.write_str("inside"),
+            ProbeTarget::Peer(Peer::Layer) => f.write_str("layer"),
             ProbeTarget::Peer(Peer::Outside | Peer::OutsidePid(_)) => f.write_str("outside"),
             ProbeTarget::Call(Call { text, .. }) | ProbeTarget::Flags(Flags { text, .. }) => f.write_str(text),
             ProbeTarget::None => Ok(()),
@@ -560,7 +599,9 @@ pub enum ProbeOp {
     /// the guest's) or `inside` (one the runner binds itself first). The scope answers EPERM.
     AbstractConnect,
     /// kill(pid, 0) to a process of the same uid (so DAC allows it) `outside` the domain
-    /// (started by the guest) or `inside` (a child the runner forks). The scope answers EPERM.
+    /// (started by the guest), `inside` (a child the runner forks), or in the outer layers only
+    /// (`layer`: forked by the layer mode inside `setup.layers`, before the enforcer). The scope
+    /// answers EPERM.
     Signal,
     // The probes of what syscall filters decide. Each runs in a child the runner forks, so that
     // a call that changes the process (unshare, a filter, a mount, ptrace) or kills it (SIGSYS,
@@ -583,8 +624,8 @@ pub enum ProbeOp {
     Clone3,
     /// ptrace(PTRACE_TRACEME).
     PtraceTraceme,
-    /// ptrace(PTRACE_ATTACH) to a process of the same uid `outside` the domain (the guest's peer)
-    /// or `inside` (a child of the probe's), then waits for its stop and detaches. Landlock denies
+    /// ptrace(PTRACE_ATTACH) to a process of the same uid `outside` the domain (the guest's peer),
+    /// `inside` (a child of the probe's) or in the outer layers only (`layer`), then waits for its stop and detaches. Landlock denies
     /// `outside` (EPERM) on its own.
     PtraceAttach,
     /// io_uring_setup(1, params).
@@ -1154,6 +1195,27 @@ pub fn bounded_to(s: &str, limit: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Isolated steps run alone; the steps between them run together; `isolate` splits all.
+    #[test]
+    fn stretches_split_the_steps_at_isolated_ones() {
+        let step = Step::Shell { command: "true".into() };
+        let mut case: Case = serde_json::from_value(serde_json::json!({
+            "id": "s@bare", "setup": {"users": [], "tmpfs": [], "paths": []},
+            "identity": {"uid": 0, "gid": 0, "groups": []},
+            "enforcer": {"argv": [], "env": [], "files": []}, "steps": [], "workdir": "/"
+        }))
+        .unwrap();
+        case.steps = vec![step; 5];
+        assert_eq!(case.stretches(), [vec![0, 1, 2, 3, 4]]);
+        case.isolated = vec![1, 4];
+        assert_eq!(case.stretches(), [vec![0], vec![1], vec![2, 3], vec![4]]);
+        assert_eq!(case.runs_per_run(), 4);
+        case.isolate = true;
+        assert_eq!(case.stretches().len(), 5);
+        case.steps.clear();
+        assert_eq!(case.runs_per_run(), 1);
+    }
 
     #[test]
     fn records_round_trip_as_single_json_lines() {

@@ -69,6 +69,9 @@ fn probes(root: &Path) -> Result<String> {
             TargetKind::Pair if op == ProbeOp::Symlink => format!("{} <target> <path>", op.name()),
             TargetKind::Pair => format!("{} <from> <to>", op.name()),
             TargetKind::Port => format!("{} <port>", op.name()),
+            TargetKind::Peer if matches!(op, ProbeOp::Signal | ProbeOp::PtraceAttach | ProbeOp::PidVisible) => {
+                format!("{} outside|inside|layer", op.name())
+            }
             TargetKind::Peer => format!("{} outside|inside", op.name()),
             TargetKind::Call if op == ProbeOp::Socket => format!("{} <domain> <type> [protocol]", op.name()),
             TargetKind::Call => format!("{} <name|number> [args…]", op.name()),

@@ -196,13 +196,17 @@ fn filter_table(root: &Path) -> Result<String> {
 /// The setup kinds and the harness's footprint (issue 28, items 5 and 6): what a scenario
 /// writes, the shipped scenario that uses it, the known-bad mode it catches, where it can be
 /// set up.
-const SETUP_FEATURES: [(&str, &str, &str, &str); 6] = [
+const SETUP_FEATURES: [(&str, &str, &str, &str); 10] = [
     ("kind: fifo`, `kind: socket", "nodes made before the run", "setup-nodes", ""),
     ("kind: char_device", "a device node made before the run (CAP_MKNOD)", "setup-nodes", ""),
     ("kind: tmpfs`, `kind: bind", "mounts below the top level (CAP_SYS_ADMIN)", "setup-mounts", "rule-under-mount"),
     ("kind: overlay", "an overlayfs (CAP_SYS_ADMIN, overlayfs built in)", "", ""),
     ("setup.listen", "the ports the harness listens on", "listen-on-request", ""),
     ("isolate: true", "each step on a fresh tree, in both runs", "isolated-steps", ""),
+    ("expect: [{…, isolate: true}]", "that step alone on a fresh tree, the others together", "isolated-step", ""),
+    ("setup.layers[].network", "TCP rules in an outer layer (ABI 4)", "landlock-layers-tcp", "abi2"),
+    ("signal layer", "a peer in the outer layers only", "landlock-layers-scoped-peer", "no-scope-signal"),
+    ("setup.chroot", "a root of the runs' own, entered before the sandbox", "chroot-before-sandbox", "host-root-rules"),
 ];
 
 /// The setup kinds' table: a scenario is checked in a cell where an expectation passed (not

@@ -152,6 +152,10 @@ fn modes() -> Vec<Mode> {
         // the mount: setup-mounts' create under its read_write tmpfs below /sandbox (read_only)
         // is denied on every ABI (issue 28, item 5).
         Mode::own_scenario("rule-under-mount", "setup-mounts", |abi| abi.is_some()),
+        // Rule paths opened in the guest's root rather than the command's chroot: the rule on
+        // the command's `/` covers the whole guest, so chroot-before-sandbox's `cat ../f`, from
+        // a working directory kept outside the chroot, is allowed on every ABI.
+        Mode::own_scenario("host-root-rules", "chroot-before-sandbox", |abi| abi.is_some()),
     ];
     // One right forgotten (or one scope not set): it matters from the ABI that brought the
     // right, and its own scenario (right-<name>) shows it.

@@ -9,7 +9,7 @@
 //! by the enforcer alone; a third run, without the layers, tells a denial of the layers (`by:
 //! layer`) from one of plain permissions.
 
-use lockgate_protocol::policy::{Compatibility, FilesystemPolicy, LandlockPolicy, Policy, Scope};
+use lockgate_protocol::policy::{Compatibility, FilesystemPolicy, LandlockPolicy, NetworkPolicy, Policy, Scope};
 use lockgate_protocol::rights::AccessRight;
 use lockgate_protocol::GuestPath;
 use serde::Deserialize;
@@ -28,8 +28,17 @@ pub struct Layer {
     /// file lives) is readable in every layer besides; every path must exist when the run starts.
     #[serde(default)]
     pub filesystem_policy: FilesystemPolicy<GuestPath>,
-    /// The rights the layer handles, named as in `policy.landlock.handled` (filesystem rights
-    /// only). Default: every filesystem right of the kernel's ABI.
+    /// The layer's TCP rules, written as `policy.network` is (`bind_tcp`, `connect_tcp`: the
+    /// ports allowed), from ABI 4. Present (even empty): the layer handles TCP bind and connect
+    /// (unless `handled` says otherwise) and allows only these ports. Default: the layer does
+    /// not handle TCP.
+    #[serde(default)]
+    pub network: Option<NetworkPolicy>,
+    /// The rights the layer handles, named as in `policy.landlock.handled` (filesystem rights,
+    /// and `bind_tcp`/`connect_tcp` for a layer with a `network` section). Default: every
+    /// filesystem right of the kernel's ABI, and TCP bind and connect when there is a
+    /// `network` section. A layer of TCP rules alone says `handled: [bind_tcp, connect_tcp]`
+    /// (otherwise it denies every file access but /lockgate).
     #[serde(default)]
     pub handled: Option<Vec<AccessRight>>,
     /// The IPC scopes the layer sets (`abstract_unix_socket`, `signal`), from ABI 6. Default:
@@ -44,6 +53,7 @@ impl Layer {
     pub fn document(&self) -> String {
         let policy: Policy<GuestPath, String> = Policy {
             filesystem_policy: self.filesystem_policy.clone(),
+            network: self.network.clone(),
             landlock: LandlockPolicy {
                 compatibility: Compatibility::HardRequirement,
                 scoped: self.scoped.clone(),
@@ -96,11 +106,19 @@ pub fn validate(layers: &[Layer], by_layer: bool, fresh: &[String], made: &[&Gue
         ));
     }
     for (i, layer) in layers.iter().enumerate() {
-        if let Some(tcp) = layer.handled.iter().flatten().find(|r| r.0.class() == lockgate_protocol::rights::Class::Net)
-        {
+        // Landlock refuses a ruleset that handles nothing (landlock_create_ruleset: ENOMSG,
+        // fs_test's empty_or_same_ruleset): such a layer cannot be made on any kernel.
+        if layer.handled.as_ref().is_some_and(Vec::is_empty) && layer.scoped.is_empty() {
             errs.push((
                 format!("setup.layers[{i}].handled"),
-                format!("`{}` is a TCP right: a layer handles filesystem rights only", tcp.0.name()),
+                "an empty handled set and no scope: Landlock refuses a ruleset that handles nothing (landlock_create_ruleset answers ENOMSG), so this layer could not be made on any kernel; name a right it handles, or remove the layer".into(),
+            ));
+        }
+        let tcp = layer.handled.iter().flatten().find(|r| r.0.class() == lockgate_protocol::rights::Class::Net);
+        if let (Some(tcp), None) = (tcp, &layer.network) {
+            errs.push((
+                format!("setup.layers[{i}].handled"),
+                format!("`{}` is a TCP right, and the layer has no `network` section: add `network: {{bind_tcp: [ports], connect_tcp: [ports]}}` (empty lists allow no port)", tcp.0.name()),
             ));
         }
     }
@@ -139,6 +157,13 @@ mod tests {
         assert!(validate(&many[..MAX_LAYERS], false, &[], &[]).is_empty());
         let tcp: Layer = serde_yaml::from_str("handled: [bind_tcp]\n").unwrap();
         assert_eq!(validate(&[tcp], false, &[], &[])[0].0, "setup.layers[0].handled");
+        let empty: Layer = serde_yaml::from_str("handled: []\n").unwrap();
+        assert!(validate(&[empty], false, &[], &[])[0].1.contains("ENOMSG"));
+        let scoped: Layer = serde_yaml::from_str("handled: []\nscoped: [signal]\n").unwrap();
+        assert!(validate(&[scoped], false, &[], &[]).is_empty());
+        let tcp: Layer = serde_yaml::from_str("handled: [bind_tcp]\nnetwork: {bind_tcp: [80]}\n").unwrap();
+        assert!(validate(std::slice::from_ref(&tcp), false, &[], &[]).is_empty());
+        assert!(tcp.document().contains("network:\n  bind_tcp:\n  - 80"), "{}", tcp.document());
         assert!(validate(&[], true, &[], &[])[0].1.contains("setup.layers"));
         let layer: Layer =
             serde_yaml::from_str("filesystem_policy: {read_only: [/usr, /sandbox, /sandbox/a, /sandbox/b]}\n").unwrap();

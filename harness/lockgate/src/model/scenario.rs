@@ -271,9 +271,20 @@ pub struct Setup {
     /// the image (`/bin`, `/usr`, `/etc`, `/dev`, …) cannot be one.
     #[serde(default)]
     pub paths: Vec<PathEntry>,
-    /// Working directory of the runs (and the `include_workdir` path). Default `/`.
+    /// Working directory of the runs (and the `include_workdir` path), a path of the guest's
+    /// own root, entered before `chroot`. Default `/`, or the `chroot` directory when there is
+    /// one.
     #[serde(default)]
     pub workdir: Option<GuestPath>,
+    /// The runs' root (default: the guest's): a directory `setup.paths` makes, which the process
+    /// that starts each run enters with chroot(2), as root, before the layers, the enforcer and
+    /// any privilege drop (after `open_before` and after taking `workdir`, so a working
+    /// directory outside it stays outside, as a process that chroots without chdir keeps it).
+    /// Every path the runs name — the policy's rule paths, the probes', the enforcer's own
+    /// files under /lockgate — is then resolved in it, so it must hold what the runs execute:
+    /// bind mounts of /usr and /lockgate, and the /bin and /lib links (see the chroot scenario).
+    #[serde(default)]
+    pub chroot: Option<GuestPath>,
     /// Paths the scenario means to be missing in the guest (a real policy names `/app` or
     /// `/var/log`, which an image may lack). Any policy path may be missing; the cell reports
     /// which were, and a path listed here that exists fails the cell.
@@ -427,6 +438,9 @@ pub struct Expectation {
     pub check: Check,
     pub when: Option<When>,
     pub about: Option<String>,
+    /// The operation runs alone on a tree made fresh for it, in both runs (`isolate: true` on
+    /// the line): nothing it does reaches the steps after it, nor anything before it reaches it.
+    pub isolate: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -618,6 +632,13 @@ struct RawExpectation {
     when: Option<String>,
     /// Free text shown with the expectation.
     about: Option<String>,
+    /// `true`: this operation runs alone, on a tree made fresh for it, in both runs (the
+    /// enforcer starts once more for it), so its effects — a file the sandbox refused to make
+    /// and the control run made — do not reach the steps after it, in the control run's tree
+    /// or the enforced run's; the steps around it run together as usual. Only with `run:` or
+    /// `probe:`. The scenario's own `isolate: true` isolates every step.
+    #[serde(default)]
+    isolate: bool,
 }
 
 impl TryFrom<RawExpectation> for Expectation {
@@ -644,7 +665,10 @@ impl TryFrom<RawExpectation> for Expectation {
                 Mechanism::Namespaces | Mechanism::Seccomp => Check::Mechanism(m),
                 other => return Err(format!("mechanism: `{other}` cannot be seen from inside the sandbox; expect `namespaces` or `seccomp` (a Landlock ruleset shows in the probes' denials)")),
             };
-            return Ok(Expectation { check, when, about: r.about });
+            if r.isolate {
+                return Err("`isolate:` belongs to `run:`/`probe:` expectations: it runs that operation alone".into());
+            }
+            return Ok(Expectation { check, when, about: r.about, isolate: false });
         }
         let check = match (action, r.enforcement) {
             (Some(_), Some(_)) => {
@@ -690,7 +714,10 @@ impl TryFrom<RawExpectation> for Expectation {
                 Check::Operation { action, result, by: r.by }
             }
         };
-        Ok(Expectation { check, when, about: r.about })
+        if r.isolate && !matches!(check, Check::Operation { .. }) {
+            return Err("`isolate:` belongs to `run:`/`probe:` expectations: it runs that operation alone".into());
+        }
+        Ok(Expectation { check, when, about: r.about, isolate: r.isolate })
     }
 }
 
@@ -725,11 +752,11 @@ fn parse_probe(s: &str) -> Result<Action, String> {
             ProbeOp::TcpConnect => format!("`{op_name}` takes one TCP port from 1 to 65535: `{op_name} 8080`"),
             _ => format!("`{op_name}` takes one port (0: an ephemeral one): `{op_name} 8080`"),
         })?,
-        (TargetKind::Peer, [word]) => Peer::WORDS
-            .iter()
-            .find(|(w, _)| w == word)
-            .map(|(_, peer)| ProbeTarget::Peer(*peer))
-            .ok_or_else(|| format!("`{op_name}` takes `outside` or `inside` (where its peer is), not `{word}`"))?,
+        (TargetKind::Peer, [word]) => {
+            Peer::WORDS.iter().find(|(w, _)| w == word).map(|(_, peer)| ProbeTarget::Peer(*peer)).ok_or_else(|| {
+                format!("`{op_name}` takes `outside`, `inside` or `layer` (where its peer is), not `{word}`")
+            })?
+        }
         (TargetKind::Peer, _) => {
             return Err(format!("`{op_name}` takes one word: `{op_name} outside` or `{op_name} inside`"))
         }
@@ -831,6 +858,15 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(root) = &self.setup.chroot {
+            let dir = self.setup.paths.iter().any(|e| e.path == *root && e.kind == PathKindSpec::Dir);
+            if root.as_str() == "/" || !dir {
+                errs.push((
+                    "setup.chroot".into(),
+                    format!("`{}` is not a directory setup.paths makes: the runs' root must be a directory of the scenario's own (add `{{path: {0}, kind: dir}}` to setup.paths)", root.as_str()),
+                ));
+            }
+        }
         for (i, p) in self.setup.open_before.iter().enumerate() {
             if !in_image(p.as_str()) && !self.setup.paths.iter().any(|e| e.path == *p) {
                 errs.push((
@@ -851,6 +887,18 @@ impl Scenario {
             errs.push(("expect".into(), "a scenario needs at least one expectation".into()));
         }
         let by_layer = self.expect.iter().any(|e| matches!(e.check, Check::Operation { by: Some(Denier::Layer), .. }));
+        // The `layer` peer is a process the layer mode forks: only pid targets, only with layers.
+        for (i, e) in self.expect.iter().enumerate() {
+            if let Check::Operation { action: Action::Probe { op, target: ProbeTarget::Peer(Peer::Layer) }, .. } =
+                &e.check
+            {
+                if !matches!(op, ProbeOp::Signal | ProbeOp::PtraceAttach | ProbeOp::PidVisible) {
+                    errs.push((format!("expect[{i}]"), format!("`{} layer`: the layer peer is a process (for `signal`, `ptrace_attach`, `pid_visible`), with no socket; say `outside` or `inside`", op.name())));
+                } else if self.setup.layers.is_empty() {
+                    errs.push((format!("expect[{i}]"), "`layer` is a process in the outer layers (setup.layers), and this scenario has none: add `setup.layers`, or say `outside`".into()));
+                }
+            }
+        }
         let made: Vec<&GuestPath> = self.setup.paths.iter().map(|e| &e.path).collect();
         errs.extend(super::layer::validate(&self.setup.layers, by_layer, &self.tmpfs_roots(), &made));
         errs
@@ -925,7 +973,11 @@ mod tests {
         let e = parse(&format!("{BASE}expect:\n  - {{run: touch /x, allowed: true, colour: red}}\n")).unwrap_err();
         assert!(e.contains("colour") && e.contains("line 4"), "{e}");
         let e = parse(&format!("{BASE}expect:\n  - {{probe: signal elsewhere, allowed: true}}\n")).unwrap_err();
-        assert!(e.contains("`outside` or `inside`"), "{e}");
+        assert!(e.contains("`outside`, `inside` or `layer`"), "{e}");
+        let e = parse(&format!("{BASE}expect:\n  - {{probe: signal layer, allowed: true}}\n")).unwrap();
+        assert!(e.validate().iter().any(|(f, m)| f == "expect[0]" && m.contains("setup.layers")), "{:?}", e.validate());
+        let e = parse(&format!("{BASE}expect:\n  - {{probe: abstract_connect layer, allowed: true}}\n")).unwrap();
+        assert!(e.validate().iter().any(|(_, m)| m.contains("no socket")), "{:?}", e.validate());
         let sc = parse(&format!("{BASE}expect:\n  - {{probe: abstract_connect outside, denied: EPERM}}\n  - {{probe: symlink /x /sandbox/l, allowed: true}}\n")).unwrap();
         assert!(matches!(
             &sc.expect[0].check,
