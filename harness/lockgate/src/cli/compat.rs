@@ -10,7 +10,8 @@
 //!   reviewed reasons for red cells, each with a pointer to the enforcer's own code or docs. A
 //!   red cell no note explains is shown as unexplained, with its first failure; a cell that was
 //!   not run is shown as not run. `--book` writes the table into the book's compatibility page between its markers.
-//!   Its environments are the default ones and every other one a recorded cell ran in.
+//!   Its environments are the default ones and every other one a recorded cell ran in, its rows
+//!   every fetched enforcer; `--env` and `--enforcer` choose them (a table of a few enforcers).
 
 use crate::report::CellState;
 use anyhow::{bail, Context, Result};
@@ -74,6 +75,13 @@ pub struct TableArgs {
     /// Results to render (default: target/compat/results.json).
     #[arg(long)]
     pub results: Option<PathBuf>,
+    /// Rows: these enforcers only, comma-separated (default: every fetched one).
+    #[arg(long, value_delimiter = ',')]
+    pub enforcer: Vec<String>,
+    /// Columns: these environments only, comma-separated (default: bare, docker-20.10.5 and
+    /// every other one a recorded cell ran in).
+    #[arg(long, value_delimiter = ',')]
+    pub env: Vec<String>,
 }
 
 /// One cell's result, as recorded.
@@ -267,8 +275,12 @@ fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     let model = crate::model::load_matrix(&project.matrix()?)?;
     let kernels: Vec<String> =
         model.kernels.iter().filter(|k| k.value.in_default_matrix()).map(|k| k.value.name.to_string()).collect();
-    let enforcers: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
-    let envs = table_envs(&results);
+    let mut enforcers: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
+    if let Some(unknown) = a.enforcer.iter().find(|e| !enforcers.contains(e)) {
+        bail!("--enforcer {unknown}: no fetched enforcer has that name (fetched: {})", enforcers.join(", "));
+    }
+    enforcers.retain(|e| a.enforcer.is_empty() || a.enforcer.contains(e));
+    let envs = if a.env.is_empty() { table_envs(&results) } else { a.env.clone() };
     let table = render(&enforcers, &kernels, &envs, &results, &load_notes(root)?);
     if !a.book && !a.check {
         print!("{table}");
