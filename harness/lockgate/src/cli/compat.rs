@@ -275,11 +275,8 @@ fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     let model = crate::model::load_matrix(&project.matrix()?)?;
     let kernels: Vec<String> =
         model.kernels.iter().filter(|k| k.value.in_default_matrix()).map(|k| k.value.name.to_string()).collect();
-    let mut enforcers: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
-    if let Some(unknown) = a.enforcer.iter().find(|e| !enforcers.contains(e)) {
-        bail!("--enforcer {unknown}: no fetched enforcer has that name (fetched: {})", enforcers.join(", "));
-    }
-    enforcers.retain(|e| a.enforcer.is_empty() || a.enforcer.contains(e));
+    let fetched: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
+    let enforcers = table_rows(fetched, &a.enforcer)?;
     let envs = if a.env.is_empty() { table_envs(&results) } else { a.env.clone() };
     let table = render(&enforcers, &kernels, &envs, &results, &load_notes(root)?);
     if !a.book && !a.check {
@@ -305,6 +302,15 @@ fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     std::fs::write(&page_path, format!("{}{BEGIN}\n{table}{}", &page[..b], &page[e..]))?;
     println!("{PAGE}: compatibility table rewritten from {} recorded cells", results.len());
     Ok(true)
+}
+
+/// The table's rows: the fetched enforcers `asked` names, in their order (all when it names
+/// none); a name that is not fetched is an error naming those that are.
+fn table_rows(fetched: Vec<String>, asked: &[String]) -> Result<Vec<String>> {
+    if let Some(unknown) = asked.iter().find(|e| !fetched.contains(e)) {
+        bail!("--enforcer {unknown}: no fetched enforcer has that name (fetched: {})", fetched.join(", "));
+    }
+    Ok(fetched.into_iter().filter(|e| asked.is_empty() || asked.contains(e)).collect())
 }
 
 /// The default environments, then every other one a recorded cell ran in (a filter's cells
@@ -460,6 +466,15 @@ mod tests {
         let mut r = rec("a", "pass", "");
         r.env = "docker-26.1.5".into();
         assert_eq!(table_envs(&[r.clone(), r, rec("b", "pass", "")]), ["bare", "docker-20.10.5", "docker-26.1.5"]);
+    }
+
+    #[test]
+    fn table_rows_are_the_asked_fetched_enforcers_and_an_unknown_one_is_an_error() {
+        let fetched = || vec!["bubblewrap".to_string(), "minijail".into(), "setpriv".into()];
+        assert_eq!(table_rows(fetched(), &[]).unwrap(), fetched());
+        assert_eq!(table_rows(fetched(), &["setpriv".into(), "bubblewrap".into()]).unwrap(), ["bubblewrap", "setpriv"]);
+        let e = table_rows(fetched(), &["firejail".into()]).unwrap_err().to_string();
+        assert!(e.contains("--enforcer firejail") && e.contains("fetched: bubblewrap, minijail, setpriv"), "{e}");
     }
 
     #[test]
