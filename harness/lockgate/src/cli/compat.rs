@@ -10,7 +10,8 @@
 //!   reviewed reasons for red cells, each with a pointer to the enforcer's own code or docs. A
 //!   red cell no note explains is shown as unexplained, with its first failure; a cell that was
 //!   not run is shown as not run. `--book` writes the table into the book's compatibility page between its markers.
-//!   Its environments are the default ones and every other one a recorded cell ran in.
+//!   Its environments are the default ones and every other one a recorded cell ran in, its rows
+//!   every fetched enforcer; `--env` and `--enforcer` choose them (a table of a few enforcers).
 
 use crate::report::CellState;
 use anyhow::{bail, Context, Result};
@@ -74,6 +75,13 @@ pub struct TableArgs {
     /// Results to render (default: target/compat/results.json).
     #[arg(long)]
     pub results: Option<PathBuf>,
+    /// Rows: these enforcers only, comma-separated (default: every fetched one).
+    #[arg(long, value_delimiter = ',')]
+    pub enforcer: Vec<String>,
+    /// Columns: these environments only, comma-separated (default: bare, docker-20.10.5 and
+    /// every other one a recorded cell ran in).
+    #[arg(long, value_delimiter = ',')]
+    pub env: Vec<String>,
 }
 
 /// One cell's result, as recorded.
@@ -267,8 +275,9 @@ fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     let model = crate::model::load_matrix(&project.matrix()?)?;
     let kernels: Vec<String> =
         model.kernels.iter().filter(|k| k.value.in_default_matrix()).map(|k| k.value.name.to_string()).collect();
-    let enforcers: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
-    let envs = table_envs(&results);
+    let fetched: Vec<String> = project.fetched_adapters()?.into_iter().map(|(n, ..)| n).collect();
+    let enforcers = table_rows(fetched, &a.enforcer)?;
+    let envs = if a.env.is_empty() { table_envs(&results) } else { a.env.clone() };
     let table = render(&enforcers, &kernels, &envs, &results, &load_notes(root)?);
     if !a.book && !a.check {
         print!("{table}");
@@ -293,6 +302,15 @@ fn table_cmd(project: &super::project::Project, a: &TableArgs) -> Result<bool> {
     std::fs::write(&page_path, format!("{}{BEGIN}\n{table}{}", &page[..b], &page[e..]))?;
     println!("{PAGE}: compatibility table rewritten from {} recorded cells", results.len());
     Ok(true)
+}
+
+/// The table's rows: the fetched enforcers `asked` names, in their order (all when it names
+/// none); a name that is not fetched is an error naming those that are.
+fn table_rows(fetched: Vec<String>, asked: &[String]) -> Result<Vec<String>> {
+    if let Some(unknown) = asked.iter().find(|e| !fetched.contains(e)) {
+        bail!("--enforcer {unknown}: no fetched enforcer has that name (fetched: {})", fetched.join(", "));
+    }
+    Ok(fetched.into_iter().filter(|e| asked.is_empty() || asked.contains(e)).collect())
 }
 
 /// The default environments, then every other one a recorded cell ran in (a filter's cells
@@ -448,6 +466,15 @@ mod tests {
         let mut r = rec("a", "pass", "");
         r.env = "docker-26.1.5".into();
         assert_eq!(table_envs(&[r.clone(), r, rec("b", "pass", "")]), ["bare", "docker-20.10.5", "docker-26.1.5"]);
+    }
+
+    #[test]
+    fn table_rows_are_the_asked_fetched_enforcers_and_an_unknown_one_is_an_error() {
+        let fetched = || vec!["bubblewrap".to_string(), "minijail".into(), "setpriv".into()];
+        assert_eq!(table_rows(fetched(), &[]).unwrap(), fetched());
+        assert_eq!(table_rows(fetched(), &["setpriv".into(), "bubblewrap".into()]).unwrap(), ["bubblewrap", "setpriv"]);
+        let e = table_rows(fetched(), &["firejail".into()]).unwrap_err().to_string();
+        assert!(e.contains("--enforcer firejail") && e.contains("fetched: bubblewrap, minijail, setpriv"), "{e}");
     }
 
     #[test]
