@@ -18,13 +18,19 @@
 //! enters the container's mount namespace and root and mounts a new tmpfs on each of the case's
 //! tmpfs roots (what the runtime did when it started a container per case, from the same mount
 //! options), and detaches them after it; between the two runs the container side empties them
-//! (`setup::Tree::in_container`). Accounts and policy files are written on the guest's root,
-//! which the container's root is a bind of.
+//! (`setup::Tree::in_container`). Accounts and policy files are written on the guest's root and,
+//! for each case, through the container's root too (an overlayfs does not promise to show what
+//! changes in its lower layer once mounted).
 //!
 //! The VM's root is the initramfs, which cannot be pivot_root'ed away from: the runtime runs
-//! with `--no-pivot` (what dockerd does with `DOCKER_RAMDISK`), and the container's root is a
-//! non-recursive bind of the guest's `/` (same binaries, accounts and policy files, none of the
-//! guest's own mounts).
+//! with `--no-pivot` (what dockerd does with `DOCKER_RAMDISK`). The container's root is laid out
+//! as Docker's overlay2 driver (and Podman's containers/storage) lays it: an overlayfs whose
+//! read-only lower layer is the image (here a non-recursive bind of the guest's `/`: same
+//! binaries, none of the guest's own mounts) and whose upper and work directories are the
+//! container's own, on a tmpfs ([`OVERLAY2`]), one set per container started. Where the kernel
+//! has no overlayfs (the kernels built here from tiny.config), the root is the bind itself, and
+//! the agent's log says so. gVisor's root is always the bind: runsc serves it through its gofer
+//! (`--overlay2=none`), where a sandbox sees no host overlayfs anyway.
 //!
 //! The runtime spec (`config.json`) is written as JSON by hand, checked in the tests against
 //! `oci-spec`'s typed runtime spec (youki's) rather than built with it: [`config_json`] says what
@@ -48,8 +54,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The container's root: a bind of the guest's `/`.
+/// A non-recursive bind of the guest's `/`: the image, as the lower layer of each container's
+/// overlayfs root (and gVisor's root itself).
 const ROOTFS: &str = "/run/lockgate/rootfs";
+/// The engine's storage, a tmpfs: `<id>/diff` (upper), `<id>/work` and `<id>/merged` (the
+/// container's root) per container, as overlay2 names them.
+const OVERLAY2: &str = "/run/lockgate/overlay2";
 const BUNDLES: &str = "/run/lockgate/bundles";
 /// The runtime's state directory.
 const RUNTIME_ROOT: &str = "/run/runc";
@@ -80,6 +90,9 @@ struct Running {
     pending: Vec<u8>,
     /// Where the runtime's and the container's stderr go.
     log: String,
+    /// Its overlayfs root (`OVERLAY2/<id>/merged`), detached when it stops; `None` where its
+    /// root is the bind of the guest's `/`.
+    overlay: Option<String>,
 }
 
 static STARTS: AtomicUsize = AtomicUsize::new(0);
@@ -123,8 +136,12 @@ fn serve(case: &Case, container: &Container, running: &mut BTreeMap<String, Runn
     if !running.contains_key(&container.env) {
         let started = Instant::now();
         let r = start(container)?;
+        let root = match &r.overlay {
+            Some(merged) => format!("an overlayfs root ({merged}, lower {ROOTFS})"),
+            None => format!("the bind of the guest's / as its root ({ROOTFS})"),
+        };
         log(&format!(
-            "{}: container {} started by {} in {:.2}s",
+            "{}: container {} started by {} in {:.2}s, on {root}",
             container.env,
             r.id,
             container.runtime,
@@ -169,7 +186,15 @@ fn exchange(case: &Case, r: &mut Running, gvisor: bool) -> Result<Answer, String
             .iter()
             .try_for_each(|d| std::fs::create_dir_all(d).map_err(|e| format!("cannot create {d}: {e}")))
     } else {
-        in_container(r.pid, || case.setup.tmpfs.iter().try_for_each(|d| setup::mount_tmpfs(d)))
+        // The case's accounts and enforcer files, as the agent wrote them on the guest's root,
+        // through the container's root (its upper layer, when it is an overlayfs).
+        let mut files = setup::account_files(&case.setup.users);
+        files.extend(case.enforcer.files.iter().cloned());
+        files.extend(crate::layers::files(case));
+        in_container(r.pid, || {
+            setup::write_files(&files)?;
+            case.setup.tmpfs.iter().try_for_each(|d| setup::mount_tmpfs(d))
+        })
     }
     .map_err(|e| format!("cannot make the case's tree in container {}: {e}", r.id))?;
     let mut line = serde_json::to_vec(case).map_err(|e| e.to_string())?;
@@ -225,10 +250,35 @@ fn with_log(e: &str, r: &Running) -> String {
     }
 }
 
-/// Kills the container's PID 1, and with it every process of its PID namespace.
+/// Kills the container's PID 1, and with it every process of its PID namespace; its overlayfs
+/// root is detached (its upper layer stays on the tmpfs, as a stopped container's does).
 fn stop(r: &Running) {
     // SAFETY: kill(2) with a pid and a signal; ESRCH when it is gone already.
     unsafe { libc::kill(r.pid, libc::SIGKILL) };
+    if let Some(merged) = &r.overlay {
+        if let Err(e) = setup::detach_tmpfs(merged) {
+            log(&format!("{}: {e}", r.id));
+        }
+    }
+}
+
+/// The container's overlayfs root, as overlay2 mounts it: the image (the bind of the guest's
+/// `/`) as the one read-only lower layer, the container's own `diff` as upper, `work` beside
+/// it, all on the engine's tmpfs; `index=off`, as dockerd asks wherever the kernel has the
+/// option (every kernel with Landlock has). `None` when the kernel has no overlayfs.
+fn overlay_root(id: &str) -> Result<Option<String>, String> {
+    if crate::modules::overlayfs() != Some(true) {
+        return Ok(None);
+    }
+    let dir = format!("{OVERLAY2}/{id}");
+    let (upper, work, merged) = (format!("{dir}/diff"), format!("{dir}/work"), format!("{dir}/merged"));
+    for d in [&upper, &work, &merged] {
+        std::fs::create_dir_all(d).map_err(|e| format!("cannot create {d}: {e}"))?;
+    }
+    let options = format!("index=off,lowerdir={ROOTFS},upperdir={upper},workdir={work}");
+    mount(Some("overlay"), merged.as_str(), Some("overlay"), MsFlags::empty(), Some(options.as_str()))
+        .map_err(|e| format!("cannot mount the container's overlayfs root on {merged}: {}", errno_text::name(e)))?;
+    Ok(Some(merged))
 }
 
 /// Runs `f` in a child process that has entered the mount namespace and the root directory of
@@ -316,7 +366,12 @@ fn prepare_guest() -> Result<(), String> {
             std::fs::create_dir_all(d).map_err(|e| format!("cannot create {d}: {e}"))?;
         }
         mount(Some("/"), ROOTFS, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .map_err(|e| format!("cannot bind the guest's / on {ROOTFS}: {}", errno_text::name(e)))
+            .map_err(|e| format!("cannot bind the guest's / on {ROOTFS}: {}", errno_text::name(e)))?;
+        // The engine's storage: upper layers on a tmpfs, which has what overlayfs asks of an
+        // upper file system (xattrs, d_type) whatever the initramfs's root is.
+        std::fs::create_dir_all(OVERLAY2).map_err(|e| format!("cannot create {OVERLAY2}: {e}"))?;
+        mount(Some("tmpfs"), OVERLAY2, Some("tmpfs"), MsFlags::empty(), Some("mode=0700"))
+            .map_err(|e| format!("cannot mount a tmpfs on {OVERLAY2}: {}", errno_text::name(e)))
     })
     .clone()
 }
@@ -403,14 +458,17 @@ fn start(container: &Container) -> Result<Running, String> {
     let id = format!("lockgate-{}-{n}", container.env);
     let dir = format!("{BUNDLES}/{id}");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
-    let config = config_json(container, &release(), ROOTFS, &id)?;
+    let gvisor = is_gvisor(container);
+    let overlay = if gvisor { None } else { overlay_root(&id)? };
+    // Detached again if the container does not start.
+    let mut guard = DetachOnDrop(overlay.clone());
+    let config = config_json(container, &release(), overlay.as_deref().unwrap_or(ROOTFS), &id)?;
     std::fs::write(format!("{dir}/config.json"), serde_json::to_vec_pretty(&config).map_err(|e| e.to_string())?)
         .map_err(|e| format!("cannot write {dir}/config.json: {e}"))?;
     let (pid_file, log_path) = (format!("{dir}/pid"), format!("{dir}/stderr"));
     let (to_container, input) = pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
     let (output, from_container) = pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
     let stderr = File::create(&log_path).map_err(|e| format!("cannot create {log_path}: {e}"))?;
-    let gvisor = is_gvisor(container);
     let command = |program: &str| {
         let mut cmd = Command::new(program);
         cmd.arg0(&container.runtime);
@@ -473,7 +531,19 @@ fn start(container: &Container) -> Result<Running, String> {
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
         .ok_or_else(|| failed(format!("left no pid in {pid_file}")))?;
-    Ok(Running { id, pid, input: File::from(input), output, pending: Vec::new(), log: log_path })
+    guard.0 = None;
+    Ok(Running { id, pid, input: File::from(input), output, pending: Vec::new(), log: log_path, overlay })
+}
+
+/// An overlayfs root to detach unless the container it was mounted for started.
+struct DetachOnDrop(Option<String>);
+
+impl Drop for DetachOnDrop {
+    fn drop(&mut self) {
+        if let Some(merged) = self.0.take() {
+            let _ = setup::detach_tmpfs(&merged);
+        }
+    }
 }
 
 /// runsc's flags, before its command: its state under /run, the ptrace platform (KVM's needs

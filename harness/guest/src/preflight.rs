@@ -1,5 +1,6 @@
 //! What the kernel offers, measured before any case runs: release, LSM list, Landlock ABI by
-//! raw syscall, seccomp mode, command line, the i386 and x32 entries.
+//! raw syscall, seccomp mode, command line, the i386 and x32 entries, overlayfs (after loading
+//! the modules staged for the kernel).
 
 use crate::{entries, errno_text};
 use lockgate_protocol::{AbiProbe, KernelConfig, Preflight, SeccompFilterProbe};
@@ -28,9 +29,14 @@ pub fn landlock_abi() -> AbiProbe {
     }
 }
 
-/// Gathers the preflight. Never fails: anything unreadable is reported as absent or empty.
+/// Gathers the preflight, after loading the modules staged for this kernel (so that what it
+/// reports, overlayfs among it, is what the cases will have). Never fails: anything unreadable
+/// is reported as absent or empty.
 pub fn gather() -> Preflight {
+    let modules = crate::modules::load_staged();
     Preflight {
+        modules,
+        overlayfs: crate::modules::overlayfs(),
         release: release(),
         lsm: std::fs::read_to_string("/sys/kernel/security/lsm").ok().map(|s| s.trim().to_string()),
         securityfs_mounted: std::fs::read_to_string("/proc/self/mounts").ok().map(|m| securityfs_in(&m)),

@@ -32,14 +32,18 @@ fn describe_io(err: &io::Error) -> String {
 /// /etc/passwd and /etc/group with root and the case's users (a group per user, named after
 /// it). The guest has no NSS beyond these files, and enforcers resolve `run_as_user` by name.
 pub fn write_accounts(users: &[User]) -> Result<(), String> {
+    write_files(&account_files(users))
+}
+
+/// `/etc/passwd` and `/etc/group` for `users` (root first), as (path, content).
+pub fn account_files(users: &[User]) -> Vec<(String, String)> {
     let mut passwd = String::from("root:x:0:0:root:/:/bin/sh\n");
     let mut group = String::from("root:x:0:\n");
     for u in users {
         passwd.push_str(&format!("{0}:x:{1}:{2}:{0}:/:/bin/sh\n", u.name, u.uid, u.gid));
         group.push_str(&format!("{}:x:{}:\n", u.name, u.gid));
     }
-    write_file_with_parents("/etc/passwd", &passwd)?;
-    write_file_with_parents("/etc/group", &group)
+    vec![("/etc/passwd".into(), passwd), ("/etc/group".into(), group)]
 }
 
 /// The enforcer's files (policy files), as (path, content).

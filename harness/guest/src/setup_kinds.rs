@@ -66,7 +66,7 @@ fn failed(spec: &PathSpec, what: &str, errno: Errno) -> Failure {
         }
         Errno::ENODEV if spec.kind.is_mount() => Some((
             "kernel",
-            "the kernel has no such file system built in (distribution kernels build overlayfs as a module, and the guest loads no modules)".to_string(),
+            "the kernel has no such file system: not built in, and no module of it in the kernel's package that the guest could load (the preflight's `modules` and `overlayfs` say what it loaded and has)".to_string(),
         )),
         _ => None,
     };

@@ -9,7 +9,9 @@
 //! `Elf::parse` reads every section, symbol and relocation as well: more work, and more ways
 //! to refuse a binary for parts that decide nothing here. Only program headers are read (never
 //! section headers, which a stripped binary may lack), as the loader itself does: DT_STRTAB is
-//! an address, found in the PT_LOAD segment that holds it.
+//! an address, found in the PT_LOAD segment that holds it. A kernel module (ET_REL, which has
+//! no program headers) is read by its sections instead: `.modinfo`, for the modules it
+//! depends on ([`module_depends`]).
 
 use object::elf::{FileHeader64, DT_NEEDED, DT_NULL, DT_STRSZ, DT_STRTAB, EM_X86_64, ET_DYN, ET_EXEC, PT_LOAD};
 use object::read::elf::{Dyn, FileHeader, ProgramHeader};
@@ -48,6 +50,30 @@ fn parse(bytes: &[u8]) -> Result<(&[Phdr], LittleEndian), String> {
     }
     let phdrs = header.program_headers(endian, bytes).map_err(|e| format!("bad program headers: {e}"))?;
     Ok((phdrs, endian))
+}
+
+/// The `depends=` of a kernel module's `.modinfo` (the modules modpost found it needs, which
+/// depmod's modules.dep is made from): names, possibly none.
+pub fn module_depends(bytes: &[u8]) -> Result<Vec<String>, String> {
+    use object::read::elf::SectionHeader;
+    if !bytes.starts_with(b"\x7fELF") || bytes.get(4..6) != Some(&[2, 1]) {
+        return Err("not a 64-bit little-endian ELF file (a kernel module for x86-64)".into());
+    }
+    let header = Header::parse(bytes).map_err(|e| format!("bad ELF header: {e}"))?;
+    let endian = LittleEndian;
+    if header.e_type(endian) != object::elf::ET_REL {
+        return Err(format!("ELF type {} is not a kernel module's (relocatable, 1)", header.e_type(endian).0));
+    }
+    let sections = header.sections(endian, bytes).map_err(|e| format!("bad section headers: {e}"))?;
+    let Some((_, modinfo)) = sections.section_by_name(endian, b".modinfo") else {
+        return Err("no .modinfo section: not a kernel module".into());
+    };
+    let data = modinfo.data(endian, bytes).map_err(|e| format!(".modinfo: {e}"))?;
+    Ok(data
+        .split(|&b| b == 0)
+        .find_map(|field| field.strip_prefix(b"depends="))
+        .map(|list| text(list).split(',').filter(|n| !n.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default())
 }
 
 fn text(raw: &[u8]) -> String {

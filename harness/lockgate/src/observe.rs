@@ -134,6 +134,8 @@ mod tests {
                     entries: None,
                     yama_ptrace_scope: None,
                     userns_restricted: None,
+                    modules: Vec::new(),
+                    overlayfs: None,
                 },
             }),
             rec(&Record::Case {

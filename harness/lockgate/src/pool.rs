@@ -65,6 +65,8 @@ pub struct Inputs<'a> {
     pub model: &'a Model,
     pub runs: &'a [KernelRun],
     pub kernels: &'a [Result<Artifact, String>],
+    /// Per run, its kernel's modules archive, laid last before the plan.
+    pub modules: &'a [Option<PathBuf>],
     pub base: &'a BaseImage,
     pub layers: &'a [PathBuf],
     pub cache: &'a Cache,
@@ -86,6 +88,7 @@ pub fn boot_all(input: &Inputs, opts: &BootOptions) -> Vec<KernelOutcome> {
     };
     let runs = input.runs;
     let kernels = input.kernels;
+    let modules = input.modules;
     let results: Mutex<Vec<(usize, KernelOutcome)>> = Mutex::new(Vec::new());
     let mut times = crate::vm::order::BootTimes::load(input.cache);
     let boots: Vec<(&str, usize)> =
@@ -96,7 +99,7 @@ pub fn boot_all(input: &Inputs, opts: &BootOptions) -> Vec<KernelOutcome> {
         // The first KVM boot runs alone: if KVM hangs on this host, every later boot goes to
         // TCG instead of each of them hanging in parallel.
         let i = order.remove(0);
-        let out = ctx.boot_kernel(&runs[i], &kernels[i], Accel::Kvm, true);
+        let out = ctx.boot_kernel(&runs[i], &kernels[i], modules[i].as_deref(), Accel::Kvm, true);
         chosen = out.accel_used;
         results.lock().unwrap().push((i, out));
     }
@@ -105,7 +108,7 @@ pub fn boot_all(input: &Inputs, opts: &BootOptions) -> Vec<KernelOutcome> {
         for _ in 0..opts.jobs.max(1) {
             s.spawn(|| loop {
                 let Some(i) = queue.lock().unwrap().next() else { break };
-                let out = ctx.boot_kernel(&runs[i], &kernels[i], chosen, false);
+                let out = ctx.boot_kernel(&runs[i], &kernels[i], modules[i].as_deref(), chosen, false);
                 results.lock().unwrap().push((i, out));
             });
         }
@@ -147,6 +150,7 @@ impl BootContext<'_> {
         &self,
         run: &KernelRun,
         kernel: &Result<Artifact, String>,
+        modules: Option<&std::path::Path>,
         accel: Accel,
         may_fall_back: bool,
     ) -> KernelOutcome {
@@ -168,7 +172,7 @@ impl BootContext<'_> {
             }
         };
         report.kernel_sha256 = Some(artifact.sha256.clone());
-        let result = self.boot_once(run, manifest, artifact, accel);
+        let result = self.boot_once(run, manifest, artifact, modules, accel);
         let (outcome, observations, accel_used) = match result {
             // A KVM guest that never reached the agent (silent, or QEMU aborting on KVM) means
             // KVM does not work here; the same kernel then decides under TCG.
@@ -179,7 +183,7 @@ impl BootContext<'_> {
                 };
                 emit(Event::KvmFallback { why: why.clone(), console: out.console_tail(1).trim().to_string() });
                 let _ = accel::remember(self.cache, self.qemu_version, false, &why);
-                match self.boot_once(run, manifest, artifact, Accel::Tcg) {
+                match self.boot_once(run, manifest, artifact, modules, Accel::Tcg) {
                     Ok((out, obs)) => (Some(out), obs, Accel::Tcg),
                     Err(e) => (None, Err(BootError::Qemu(format!("{e:#}"))), Accel::Tcg),
                 }
@@ -252,6 +256,7 @@ impl BootContext<'_> {
         run: &KernelRun,
         manifest: &model::kernel::KernelManifest,
         kernel: &Artifact,
+        modules: Option<&std::path::Path>,
         accel: Accel,
     ) -> Result<(BootOutcome, Result<Observations, BootError>)> {
         let work = self.cache.tempdir()?;
@@ -265,7 +270,9 @@ impl BootContext<'_> {
             mount_securityfs: manifest.mount_securityfs,
         };
         let initrd = work.path().join("initrd.cpio");
-        image::write_initrd_layers(&self.base.path, self.layers, &plan, &initrd)?;
+        // The kernel's own modules go last: only this kernel's boot has them.
+        let layers: Vec<PathBuf> = self.layers.iter().cloned().chain(modules.map(|m| m.to_path_buf())).collect();
+        image::write_initrd_layers(&self.base.path, &layers, &plan, &initrd)?;
         let records = work.path().join("records.jsonl");
         let cmdline = format!("{} {}", manifest.cmdline, self.opts.extra_cmdline);
         // A container start costs runc's copy of itself and a Go runtime: more memory and time.

@@ -43,6 +43,8 @@ pub fn write(dir: &Path, cells: &[CellResult], kernels: &[KernelReport], common:
                 "ia32": e.ia32.to_string(),
                 "x32": e.x32.to_string(),
             })),
+            "overlayfs": k.preflight.as_ref().and_then(|p| p.overlayfs),
+            "modules": k.preflight.as_ref().map(|p| p.modules.iter().map(|m| format!("{}: {}", m.name, m.answer)).collect::<Vec<_>>()),
             "common": common,
             "environment": envs.get(&c.env).filter(|e| e.container.is_some()).map(|e| serde_json::json!({
                 "seccomp_profile_sha256": e.facts.profile_sha256,

@@ -199,6 +199,7 @@ pub fn run_with(opts: &RunOptions, cache: &Cache) -> Result<RunReport> {
             model: &model,
             runs: &pass,
             kernels: &staged.kernels,
+            modules: &staged.modules,
             base: &staged.base,
             layers: &staged.layers,
             cache,

@@ -24,6 +24,9 @@ pub struct Staged {
     pub layers: Vec<PathBuf>,
     /// Per planned run, its kernel, or why it could not be had (an error for its cells only).
     pub kernels: Vec<Result<Artifact, String>>,
+    /// Per planned run, the archive of its kernel's modules (overlayfs), laid over the others
+    /// for that kernel's boot only; `None` for a kernel that has no package to take them from.
+    pub modules: Vec<Option<PathBuf>>,
     /// Per planned run, its kernel's build config, where the host can read it (the guest's
     /// preflight falls back to it when the kernel has no /proc/config.gz).
     pub host_configs: Vec<Option<KernelConfig>>,
@@ -87,8 +90,25 @@ pub fn stage(
     let kernels: Vec<Result<Artifact, String>> =
         runs.iter().map(|r| supply.kernel(&model.kernels[r.kernel].value).map_err(|e| format!("{e:#}"))).collect();
     phases.mark("kernels");
+    // A kernel's modules come from its own package: one that cannot be had is an error for
+    // that kernel's cells, as its image would be (its cases would run without overlayfs).
+    let (mut kernels, mut modules) = (kernels, Vec::with_capacity(runs.len()));
+    for (r, k) in runs.iter().zip(kernels.iter_mut()) {
+        let got = match k {
+            Ok(_) => supply.kernel_modules(&model.kernels[r.kernel].value).map_err(|e| format!("{e:#}")),
+            Err(_) => Ok(None),
+        };
+        match got {
+            Ok(m) => modules.push(m),
+            Err(e) => {
+                *k = Err(e);
+                modules.push(None);
+            }
+        }
+    }
+    phases.mark("kernel modules");
     let host_configs =
         runs.iter().map(|r| supply.kernel_config(&model.kernels[r.kernel].value).ok().flatten()).collect();
     phases.mark("kernel configs");
-    Ok(Staged { bins, busybox, base, layers, kernels, host_configs })
+    Ok(Staged { bins, busybox, base, layers, kernels, modules, host_configs })
 }

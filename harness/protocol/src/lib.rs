@@ -45,6 +45,12 @@ pub const GUEST_BIN: &str = "/bin/lockgate-guest";
 /// a case's outer Landlock layers (`Case::layers`) around both runs.
 pub const ENFORCER_BIN: &str = "/bin/lockgate-enforcer";
 
+/// The kernel modules staged for the booted kernel, from its own package (`<name>.ko`,
+/// decompressed on the host), and `order`: their names, one a line, dependencies first. The
+/// guest loads them (finit_module) before its preflight; a kernel with none staged has no
+/// `order` file.
+pub const MODULES_DIR: &str = "/lockgate/modules";
+
 /// Where the guest writes a case's layers (`<n>.yaml`, in order) before its runs.
 pub const LAYER_DIR: &str = "/lockgate/layers";
 
@@ -1002,6 +1008,25 @@ pub struct Preflight {
     /// where the kernel has no such sysctl.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userns_restricted: Option<String>,
+    /// The modules staged for this kernel (`MODULES_DIR`), in load order, and what loading each
+    /// answered; empty where none was staged (a kernel built without modules, or with what
+    /// they would give built in).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modules: Vec<ModuleLoad>,
+    /// Whether the kernel has overlayfs (`overlay` in /proc/filesystems) once the staged modules
+    /// are loaded: what an `overlay` setup path and a container's overlayfs root need. `None`
+    /// from a guest that did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlayfs: Option<bool>,
+}
+
+/// One staged module and what `finit_module` answered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleLoad {
+    pub name: String,
+    /// `loaded`, `already loaded` (EEXIST), or the errno name and what it means.
+    pub answer: String,
 }
 
 /// The preflight's probes of the i386 and x32 entries.

@@ -141,10 +141,15 @@ fn move_kernel(
     println!("  sha256  {old_sha} → {} (the signed index's; checked on download)", current.sha256);
     let mut moved = k.value.clone();
     match &mut moved.source {
-        KernelSource::Package { package, image } => {
+        KernelSource::Package { package, image, modules } => {
             let new_image = image.replace(old_part, new_part);
             if new_image != *image {
                 println!("  image   {image} → {new_image}");
+            }
+            if let Some(m) = modules {
+                let new_modules = m.replace(old_part, new_part);
+                println!("  modules {m} → {new_modules} (pinned by `kernels lock`)");
+                *m = new_modules;
             }
             *package = new.clone();
             *image = new_image;
@@ -210,6 +215,11 @@ fn rewrite(text: &str, old: &PackageRef, new: &PackageRef, was: &KernelManifest,
     if let (KernelSource::Package { image: a, .. }, KernelSource::Package { image: b, .. }) = (&was.source, &now.source)
     {
         out = out.replace(&format!("image: {a}"), &format!("image: {b}"));
+    }
+    if let (KernelSource::Package { modules: Some(a), .. }, KernelSource::Package { modules: Some(b), .. }) =
+        (&was.source, &now.source)
+    {
+        out = out.replace(&format!("modules: {a}"), &format!("modules: {b}"));
     }
     out
 }

@@ -176,7 +176,8 @@ fn fetch_all(f: &mut Supply, model: &Model, lock: bool) -> Result<()> {
     for k in &model.kernels {
         let got = match &k.value.source {
             KernelSource::Build(b) if lock => f.build_source(b),
-            _ => f.kernel(&k.value),
+            // The package of its modules too (Ubuntu's linux-modules-*), pinned beside it.
+            _ => f.kernel(&k.value).and_then(|a| f.kernel_modules(&k.value).map(|_| a)),
         };
         match got {
             Ok(a) => println!("{:<24} {} ({})", k.value.name.as_str(), a.sha256, a.path.display()),

@@ -11,6 +11,9 @@ const TOOLS: &[(&str, &str)] = &[
     ("cpio", "cpio"),
     ("dpkg-deb", "dpkg"),
     ("apt-get", "apt"),
+    // A kernel's modules come compressed in its package (supply/modules.rs).
+    ("xz", "xz-utils"),
+    ("zstd", "zstd"),
 ];
 
 fn have(cmd: &str) -> bool {

@@ -225,6 +225,7 @@ pub fn judge_all(
                             userns_restricted: obs.preflight.userns_restricted.as_deref() == Some("1"),
                             kernel_landlock: &obs.preflight.landlock,
                             entries: obs.preflight.entries.as_ref(),
+                            overlayfs: obs.preflight.overlayfs,
                             yama_ptrace_scope: obs.preflight.yama_ptrace_scope,
                             judge_as_bare,
                             not_asked: &cell.not_asked,

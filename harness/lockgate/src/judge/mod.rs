@@ -287,6 +287,9 @@ pub struct CellInput<'a> {
     pub kernel_landlock: &'a AbiProbe,
     /// The kernel's other system call entries, as its preflight found them (`when: ia32`).
     pub entries: Option<&'a lockgate_protocol::Entries>,
+    /// Whether the kernel has overlayfs, as its preflight found it once the staged modules were
+    /// loaded (`when: overlayfs`); `None` from a guest that did not say.
+    pub overlayfs: Option<bool>,
     /// Yama's ptrace_scope, as the kernel's preflight read it (None: no Yama, or not said).
     pub yama_ptrace_scope: Option<u8>,
     /// Judge by the expectations of the bare environment on this kernel: `when:` sees `env ==
@@ -330,9 +333,10 @@ pub fn judge(input: &CellInput) -> CellVerdict {
     let abi = obs.landlock.abi();
     let kernel_abi = input.kernel_landlock.abi();
     let (ia32, x32) = input.entries.map_or((false, false), |e| (e.ia32.available(), e.x32.available()));
+    let overlayfs = input.overlayfs.unwrap_or(false);
     let facts = match input.judge_as_bare {
-        true => Facts { abi: kernel_abi, env_abi: kernel_abi, kernel: input.kernel, env: "bare", ia32, x32 },
-        false => Facts { abi: kernel_abi, env_abi: abi, kernel: input.kernel, env: input.env, ia32, x32 },
+        true => Facts { abi: kernel_abi, env_abi: kernel_abi, kernel: input.kernel, env: "bare", ia32, x32, overlayfs },
+        false => Facts { abi: kernel_abi, env_abi: abi, kernel: input.kernel, env: input.env, ia32, x32, overlayfs },
     };
     let landlock_here = if input.kernel_landlock == &obs.landlock {
         obs.landlock.to_string()
@@ -415,7 +419,12 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         if let Some(w) = &e.when {
             if !w.holds(&facts) {
                 v.status = Status::Skipped;
-                v.reason = Some(format!("`{w}` does not hold here (landlock: {landlock_here})"));
+                let overlayfs = match (w.mentions_overlayfs(), overlayfs) {
+                    (false, _) => "",
+                    (true, true) => "; overlayfs: the kernel has it",
+                    (true, false) => "; overlayfs: the kernel has none, neither built in nor a module in its package",
+                };
+                v.reason = Some(format!("`{w}` does not hold here (landlock: {landlock_here}{overlayfs})"));
                 expectations.push(v);
                 continue;
             }
@@ -1165,6 +1174,7 @@ pub(super) mod tests {
             userns_restricted: false,
             kernel_landlock: &kernel,
             entries: None,
+            overlayfs: None,
             judge_as_bare: false,
             not_asked: &[],
             sentinels,
@@ -1208,6 +1218,7 @@ pub(super) mod tests {
                 userns_restricted,
                 kernel_landlock: &AbiProbe::Abi(4),
                 entries: None,
+                overlayfs: None,
                 judge_as_bare: false,
                 not_asked: &[],
                 sentinels: &[],
@@ -1520,6 +1531,7 @@ pub(super) mod tests {
             userns_restricted: false,
             kernel_landlock: &kernel,
             entries: None,
+            overlayfs: None,
             judge_as_bare,
             not_asked: &[],
             sentinels: &[],

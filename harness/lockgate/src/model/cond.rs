@@ -8,8 +8,10 @@
 //! kernel of the matrix, the ones added later too; a plain name must be one of the matrix's, a
 //! pattern may match none, as in a project's smaller matrix), and the kernel's other
 //! system call entries: `ia32` (IA32 emulation: `int 0x80` works), `x32` (x32 syscalls are
-//! enabled), each negated with `!` (`!x32`). Like `abi`, these are what the **kernel** offers
-//! (the preflight's probes on the bare guest), not what an environment lets through.
+//! enabled), each negated with `!` (`!x32`), and `overlayfs` (the kernel has overlayfs, built
+//! in or as a module of its package, which the guest loads: `!overlayfs` on the kernels built
+//! here from tiny.config). Like `abi`, these are what the **kernel** offers (the preflight's
+//! probes on the bare guest), not what an environment lets through.
 //!
 //! Two facts about Landlock, so that a scenario can tell "this kernel has no Landlock" from
 //! "this environment took Landlock away":
@@ -64,6 +66,8 @@ enum Clause {
     Env(bool, String),
     /// The kernel takes system calls through this entry (`ia32`, `x32`), or not (`!`).
     Entry(bool, OtherEntry),
+    /// The kernel has overlayfs (`overlayfs`), or not (`!overlayfs`).
+    Overlayfs(bool),
 }
 
 /// The x86 entries besides x86_64 that a kernel may offer.
@@ -126,6 +130,8 @@ pub struct Facts<'a> {
     pub ia32: bool,
     /// The kernel takes x32 system calls.
     pub x32: bool,
+    /// The kernel has overlayfs (built in, or its module loaded by the guest).
+    pub overlayfs: bool,
 }
 
 impl Facts<'_> {
@@ -160,7 +166,9 @@ impl When {
         self.any_of.iter().flatten().filter_map(|c| match c {
             Clause::Kernel(_, n) => Some(("kernel", n.as_str())),
             Clause::Env(_, n) => Some(("env", n.as_str())),
-            Clause::Abi(..) | Clause::EnvAbi(..) | Clause::Landlock(..) | Clause::Entry(..) => None,
+            Clause::Abi(..) | Clause::EnvAbi(..) | Clause::Landlock(..) | Clause::Entry(..) | Clause::Overlayfs(..) => {
+                None
+            }
         })
     }
 }
@@ -179,13 +187,14 @@ fn parse_clause(s: &str) -> Result<Clause, String> {
     match word {
         "ia32" => return Ok(Clause::Entry(yes, OtherEntry::Ia32)),
         "x32" => return Ok(Clause::Entry(yes, OtherEntry::X32)),
+        "overlayfs" => return Ok(Clause::Overlayfs(yes)),
         _ => {}
     }
     let ops = [("==", Cmp::Eq), ("!=", Cmp::Ne), ("<=", Cmp::Le), (">=", Cmp::Ge), ("<", Cmp::Lt), (">", Cmp::Gt)];
     let (lhs, cmp, rhs) = ops
         .iter()
         .find_map(|(tok, cmp)| s.split_once(tok).map(|(l, r)| (l.trim(), *cmp, r.trim())))
-        .ok_or_else(|| format!("`{s}` is not a condition; write e.g. `abi >= 3`, `abi == none`, `landlock == blocked`, `kernel == ubuntu-6.8`, `env != bare`, `ia32` or `!x32`"))?;
+        .ok_or_else(|| format!("`{s}` is not a condition; write e.g. `abi >= 3`, `abi == none`, `landlock == blocked`, `kernel == ubuntu-6.8`, `env != bare`, `ia32`, `!x32` or `overlayfs`"))?;
     if rhs.is_empty() {
         return Err(format!("`{s}` has nothing after the operator"));
     }
@@ -271,6 +280,7 @@ impl Clause {
             Clause::Env(eq, n) => name_matches(n, f.env) == *eq,
             Clause::Entry(yes, OtherEntry::Ia32) => f.ia32 == *yes,
             Clause::Entry(yes, OtherEntry::X32) => f.x32 == *yes,
+            Clause::Overlayfs(yes) => f.overlayfs == *yes,
         }
     }
 }
@@ -280,6 +290,11 @@ impl When {
     pub fn mentions_landlock(&self) -> bool {
         self.any_of.iter().flatten().any(|c| matches!(c, Clause::Abi(..) | Clause::EnvAbi(..) | Clause::Landlock(..)))
     }
+
+    /// Whether the condition asks whether the kernel has overlayfs.
+    pub fn mentions_overlayfs(&self) -> bool {
+        self.any_of.iter().flatten().any(|c| matches!(c, Clause::Overlayfs(..)))
+    }
 }
 
 #[cfg(test)]
@@ -287,7 +302,7 @@ mod tests {
     use super::*;
 
     fn on(abi: Option<u32>) -> Facts<'static> {
-        Facts { abi, env_abi: abi, kernel: "ubuntu-6.8", env: "bare", ia32: true, x32: false }
+        Facts { abi, env_abi: abi, kernel: "ubuntu-6.8", env: "bare", ia32: true, x32: false, overlayfs: true }
     }
 
     #[test]
@@ -331,27 +346,27 @@ mod tests {
             kernel: "x",
             env: "docker-20.10.5",
             ia32: true,
-            x32: false
+            x32: false,
+            overlayfs: true
         }));
-        assert!(w.holds(&Facts {
-            abi: None,
-            env_abi: None,
-            kernel: "debian-5.10",
-            env: "docker-20.10.5",
-            ia32: true,
-            x32: false
-        }));
+        assert!(w.holds(&Facts { env: "docker-20.10.5", kernel: "debian-5.10", ..on(None) }));
         assert!(!When::parse("kernel != ubuntu-6.8").unwrap().holds(&on(None)));
     }
 
     #[test]
     fn the_kernels_landlock_and_the_environments_are_told_apart() {
         // Debian 6.12 offers ABI 6; Docker 20.10.5's profile leaves the container ENOSYS.
-        let blocked =
-            Facts { abi: Some(6), env_abi: None, kernel: "debian-6.12", env: "docker-20.10.5", ia32: true, x32: false };
-        let no_landlock =
-            Facts { abi: None, env_abi: None, kernel: "debian-5.10", env: "docker-20.10.5", ia32: true, x32: false };
-        let bare = Facts { abi: Some(6), env_abi: Some(6), kernel: "debian-6.12", env: "bare", ia32: true, x32: false };
+        let blocked = Facts { env_abi: None, kernel: "debian-6.12", env: "docker-20.10.5", ..on(Some(6)) };
+        let no_landlock = Facts { kernel: "debian-5.10", env: "docker-20.10.5", ..on(None) };
+        let bare = Facts {
+            abi: Some(6),
+            env_abi: Some(6),
+            kernel: "debian-6.12",
+            env: "bare",
+            ia32: true,
+            x32: false,
+            overlayfs: true,
+        };
         let w = When::parse("abi >= 1").unwrap();
         assert!(
             w.holds(&blocked),
@@ -379,6 +394,14 @@ mod tests {
         let none = Facts { ia32: false, ..on(Some(4)) };
         assert!(!When::parse("ia32 || x32").unwrap().holds(&none));
         assert!(!When::parse("ia32").unwrap().mentions_landlock());
+    }
+
+    #[test]
+    fn overlayfs_is_the_kernels() {
+        let tiny = Facts { overlayfs: false, ..on(Some(6)) };
+        assert!(When::parse("!overlayfs").unwrap().holds(&tiny));
+        assert!(!When::parse("overlayfs && abi >= 1").unwrap().holds(&tiny));
+        assert!(When::parse("overlayfs && abi >= 1").unwrap().holds(&on(Some(6))));
     }
 
     #[test]

@@ -121,8 +121,11 @@ impl std::fmt::Display for ExpectedAbi {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "RawSource")]
 pub enum KernelSource {
-    /// A distribution package fetched through apt; `image` is the kernel's path inside it.
-    Package { package: PackageRef, image: String },
+    /// A distribution package fetched through apt; `image` is the kernel's path inside it;
+    /// `modules`, the package of the same suite and version that holds its loadable modules
+    /// where that is another one (Ubuntu's `linux-modules-*`; Debian's image package holds its
+    /// own).
+    Package { package: PackageRef, image: String, modules: Option<String> },
     /// A bzImage on this machine (a developer's own build). Not pinned: its digest is recorded
     /// in the provenance of each run instead.
     Path { path: String },
@@ -244,6 +247,12 @@ struct PackageSource {
     component: String,
     /// Path of the kernel image inside the package, e.g. `boot/vmlinuz-6.8.0-57-generic`.
     image: String,
+    /// The package (same distro, suite and version) holding the kernel's loadable modules,
+    /// where the image's package does not: Ubuntu's `linux-modules-6.8.0-57-generic` beside
+    /// `linux-image-unsigned-6.8.0-57-generic`. The modules a case needs (overlayfs) are taken
+    /// from it for the guest. Pinned in the lock like the image's package.
+    #[serde(default)]
+    modules: Option<String>,
 }
 
 impl TryFrom<RawSource> for KernelSource {
@@ -264,6 +273,7 @@ impl TryFrom<RawSource> for KernelSource {
                     component: p.component,
                 },
                 image: p.image,
+                modules: p.modules,
             }),
             (None, Some(path), None, None) => Ok(KernelSource::Path { path }),
             (None, None, Some(url), None) => {

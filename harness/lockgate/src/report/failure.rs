@@ -345,6 +345,7 @@ mod tests {
             userns_restricted: false,
             kernel_landlock: &obs.landlock,
             entries: None,
+            overlayfs: None,
             judge_as_bare: false,
             not_asked: &[],
             sentinels: &[crate::judge::Sentinel {

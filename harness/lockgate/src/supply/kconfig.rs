@@ -82,7 +82,7 @@ impl Supply {
     /// Never downloads: a kernel that is not cached yet has no host-side config.
     pub fn kernel_config(&mut self, k: &KernelManifest) -> Result<Option<KernelConfig>> {
         let (file, label): (PathBuf, String) = match &k.source {
-            KernelSource::Package { package, image } => {
+            KernelSource::Package { package, image, .. } => {
                 let Some(inner) = config_path_for(image) else { return Ok(None) };
                 let Some(deb) = self.kernel_lock.get(&package.lock_key()).map(str::to_string) else { return Ok(None) };
                 match self.optional_file_of_deb(&deb, &inner)? {

@@ -5,7 +5,7 @@
 //! binaries (`guest.rs`); the container runtimes with their libraries (`runtime.rs`); an
 //! external enforcer fetched by its pinned recipe (`recipe.rs`) or built from a project's
 //! workspace (`cargo.rs`, the one route to a cargo build for the guest), and the host libraries
-//! it links (`host_libs.rs`); lockgate's shipped defaults and the guest's sources, unpacked
+//! it links (`host_libs.rs`); a kernel's modules out of its own package (`modules.rs`); lockgate's shipped defaults and the guest's sources, unpacked
 //! from the crate (`shipped.rs`). Staging calls it; loading and planning never do.
 //!
 //! A command opens its cache once ([`open_cache`]) and hands it down; nothing below opens one.
@@ -21,6 +21,7 @@ pub mod kernel_build;
 pub mod latest;
 pub mod lock;
 pub mod mirror;
+pub mod modules;
 pub mod recipe;
 pub mod runtime;
 pub mod shipped;
@@ -136,7 +137,7 @@ impl Supply {
 
     fn kernel_image(&mut self, k: &KernelManifest) -> Result<Artifact> {
         match &k.source {
-            KernelSource::Package { package, image } => {
+            KernelSource::Package { package, image, .. } => {
                 self.packaged_file(package, image, Which::Kernels).with_context(|| format!("kernel `{}`", k.name))
             }
             KernelSource::Path { path } => {

@@ -72,7 +72,7 @@ fn a_vanished_pin_is_named_reported_and_moved_to_the_current_build_of_its_line()
     let text = std::fs::read_to_string(&manifest).unwrap();
     assert!(text.contains("# a comment the update keeps"), "{text}");
     let moved = lockgate::internals::model::load_kernel(&manifest).unwrap();
-    let lockgate::internals::model::kernel::KernelSource::Package { package, image } = &moved.source else {
+    let lockgate::internals::model::kernel::KernelSource::Package { package, image, .. } = &moved.source else {
         panic!("{text}")
     };
     let build: u32 = package
