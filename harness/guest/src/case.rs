@@ -29,8 +29,11 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
         .and_then(|()| setup::write_files(&layers::files(case)));
     let observation = match (&case.container, &prepared) {
         (Some(container), Ok(())) => {
-            let (obs, runs) = container::observe(case, container);
+            let (mut obs, runs) = container::observe(case, container);
             (timing.control, timing.enforced) = runs.unwrap_or_default();
+            if container::is_gvisor(container) && runs.is_some() {
+                obs.outside = Some(outside_gvisor(case));
+            }
             obs
         }
         _ => {
@@ -52,6 +55,7 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
                 control,
                 enforced,
                 unlayered,
+                outside: None,
             }
         }
     };
@@ -132,6 +136,17 @@ fn observe_on(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation) -> 
     }
     spawn::reap_orphans();
     (observation, took)
+}
+
+/// Under gVisor the Sentry, not the VM's kernel, answers every call of the container: the control
+/// run made again here on the VM, on fresh tmpfs as a bare run makes them, shows what the VM's
+/// kernel answers the same probes (`CaseObservation::outside`), so that a denial both runs in
+/// the container share can be told to be gVisor's. runsc's mount namespace is private
+/// (`container::gvisor_root`): the tmpfs mounted here are not seen in the container.
+fn outside_gvisor(case: &Case) -> RunObservation {
+    let (run, took) = observe_run(case, Tree::default, run::control);
+    log(&format!("{}: the control run outside gVisor took {took:.2}s", case.id));
+    run
 }
 
 /// A case whose control run is another's (`control_of`): no run is made here; the host puts

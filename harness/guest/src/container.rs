@@ -122,6 +122,7 @@ pub fn observe(case: &Case, container: &Container) -> (CaseObservation, Option<(
                 landlock: AbiProbe::Errno("EUNKNOWN".into()),
                 environment_error: Some(format!("{} environment: {e}", container.env)),
                 unlayered: None,
+                outside: None,
                 control: RunObservation::default(),
                 enforced: RunObservation::default(),
             };
@@ -560,7 +561,7 @@ const GVISOR_FLAGS: [&str; 6] = [
 ];
 
 /// Whether the environment's runtime is gVisor's.
-fn is_gvisor(container: &Container) -> bool {
+pub fn is_gvisor(container: &Container) -> bool {
     container.runtime.ends_with("/runsc")
 }
 

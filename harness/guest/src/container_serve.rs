@@ -47,6 +47,7 @@ pub fn main() -> i32 {
 }
 
 fn serve(case: &Case) -> Answer {
+    crate::setup_kinds::set_under_gvisor(case.container.as_ref().is_some_and(crate::container::is_gvisor));
     let landlock = preflight::landlock_abi();
     let (control, control_s) = match &case.control_of {
         Some(of) => case::shared_control(of),
@@ -55,8 +56,15 @@ fn serve(case: &Case) -> Answer {
     let unlayered = (!case.layers.is_empty()).then(|| case::observe_run(case, Tree::in_container, run::unlayered).0);
     let (enforced, enforced_s) = case::observe_run(case, Tree::in_container, run::enforced);
     end_case();
-    let observation =
-        CaseObservation { id: case.id.clone(), landlock, environment_error: None, control, enforced, unlayered };
+    let observation = CaseObservation {
+        id: case.id.clone(),
+        landlock,
+        environment_error: None,
+        control,
+        enforced,
+        unlayered,
+        outside: None,
+    };
     Answer { observation, control_s, enforced_s }
 }
 

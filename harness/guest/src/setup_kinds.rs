@@ -15,6 +15,17 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the container side under gVisor (`container_serve.rs`): there the Sentry, not the
+/// VM's kernel, answers the calls, with no seccomp profile and no device cgroup of the
+/// environment's (gvisor.yaml: `seccomp: unconfined`; runsc `--ignore-cgroups`).
+static UNDER_GVISOR: AtomicBool = AtomicBool::new(false);
+
+/// Says whether this process answers a case under gVisor.
+pub fn set_under_gvisor(on: bool) {
+    UNDER_GVISOR.store(on, Ordering::Relaxed);
+}
 
 /// Why a path could not be made: a message naming path and errno, and whether it is the
 /// environment's or the kernel's refusal rather than a mistake.
@@ -58,6 +69,10 @@ fn failed(spec: &PathSpec, what: &str, errno: Errno) -> Failure {
                 Some(false) => {
                     ("environment", format!("this process has no {cap_name} here (the container's capabilities lack it)"))
                 }
+                _ if UNDER_GVISOR.load(Ordering::Relaxed) => (
+                    "environment",
+                    format!("{cap_name} is held, and gVisor applies no seccomp profile and no device cgroup here, so gVisor's Sentry, which answers the container's calls, refused it"),
+                ),
                 _ => (
                     "environment",
                     format!("{cap_name} is held, so the seccomp profile (or the device cgroup) refused the call"),

@@ -145,6 +145,7 @@ mod tests {
                     landlock: AbiProbe::Abi(4),
                     environment_error: None,
                     unlayered: None,
+                    outside: None,
                     control: RunObservation::default(),
                     enforced: RunObservation::default(),
                 },

@@ -1094,6 +1094,12 @@ pub struct CaseObservation {
     /// layers (no enforcer, no layer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlayered: Option<RunObservation>,
+    /// Only under an environment whose runtime answers the container's system calls with a
+    /// kernel of its own (gVisor's Sentry): the control run made again on the VM, outside that
+    /// runtime, on the same kernel (a bare control run). A denial both runs share that this run
+    /// did not get is the runtime's answer, not the VM kernel's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside: Option<RunObservation>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -1251,6 +1257,7 @@ mod tests {
                 landlock: AbiProbe::Errno("ENOSYS".into()),
                 environment_error: None,
                 unlayered: None,
+                outside: None,
                 control: RunObservation::default(),
                 enforced: RunObservation {
                     steps: vec![StepResult {

@@ -101,6 +101,8 @@ pub struct Evidence {
     pub enforced: RunEvidence,
     /// A case with outer layers: the control run outside them.
     pub unlayered: Option<RunEvidence>,
+    /// Under gVisor: the control run made on the VM outside gVisor.
+    pub outside: Option<RunEvidence>,
     /// The claim as read from the enforced run's stderr.
     pub claim: Option<Claim>,
     /// The file holding both runs' whole (bounded) output, once written beside the reports.
@@ -115,6 +117,8 @@ pub struct StepEvidence {
     pub enforced: Option<StepResult>,
     /// A case with outer layers: the step in the control run outside them.
     pub unlayered: Option<StepResult>,
+    /// Under gVisor: the step in the control run outside gVisor.
+    pub outside: Option<StepResult>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -204,6 +208,21 @@ pub fn through_layers(base: Option<Denier>, enforced: &Outcome, unlayered: Optio
             _ => Some(Denier::Unknown),
         },
         other => other,
+    }
+}
+
+/// Why a denial is gVisor's (`Denier::Gvisor`), in one sentence.
+pub const GVISOR_DENIED: &str = "both runs inside gVisor, whose Sentry answers every system call of the container in place of the VM's kernel, were denied the same way, and the same control run made on the VM outside gVisor, on the same kernel, was allowed: gVisor answered it (a call or a flag its Sentry does not implement, or the container it makes), not the kernel, the sandbox or plain permissions";
+
+/// Under gVisor (the guest then makes the control run again outside it, `outside`), a denial
+/// both runs in the container share, which the run outside was allowed, is gVisor's: the
+/// Sentry answered it, and the VM's kernel, which answered the run outside, would not have.
+/// Where the run outside failed too (the same way or another) the kernel may fail it as well,
+/// and the attribution stands. A denial only the enforced run got stays the enforcer's.
+pub fn through_runtime(base: Option<Denier>, outside: Option<&Outcome>) -> Option<Denier> {
+    match (base, outside) {
+        (Some(Denier::Dac | Denier::Operation), Some(Outcome::Ok)) => Some(Denier::Gvisor),
+        (other, _) => other,
     }
 }
 
@@ -359,6 +378,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         control: RunEvidence::of(&obs.control),
         enforced: RunEvidence::of(&obs.enforced),
         unlayered: obs.unlayered.as_ref().map(RunEvidence::of),
+        outside: obs.outside.as_ref().map(RunEvidence::of),
         claim: claim.as_ref().map(|(c, _)| *c),
         output_file: None,
         sentinels: input
@@ -369,6 +389,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 control: step(&obs.control, s.step).cloned(),
                 enforced: step(&obs.enforced, s.step).cloned(),
                 unlayered: obs.unlayered.as_ref().and_then(|u| step(u, s.step)).cloned(),
+                outside: obs.outside.as_ref().and_then(|u| step(u, s.step)).cloned(),
             })
             .collect(),
     };
@@ -415,6 +436,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
             control: step(&obs.control, k).cloned(),
             enforced: step(&obs.enforced, k).cloned(),
             unlayered: obs.unlayered.as_ref().and_then(|u| step(u, k)).cloned(),
+            outside: obs.outside.as_ref().and_then(|u| step(u, k)).cloned(),
         }));
         if let Some(w) = &e.when {
             if !w.holds(&facts) {
@@ -524,6 +546,9 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 if let Some(unlayered) = &obs.unlayered {
                     let u = step(unlayered, i_step).map(|s| &s.outcome);
                     v.denied_by = through_layers(v.denied_by, &en.outcome, u);
+                }
+                if let Some(outside) = &obs.outside {
+                    v.denied_by = through_runtime(v.denied_by, step(outside, i_step).map(|s| &s.outcome));
                 }
                 if let Some(why) = cut_at_limit(action, &c.outcome, &en.outcome, &limits) {
                     fail(&mut v, why);
@@ -1011,6 +1036,7 @@ fn judge_operation(
                 (Some(Denier::Operation), Outcome::Err(e)) => {
                     format!(": {}; nobody denied it", failed_without_sandbox(action, e))
                 }
+                (Some(Denier::Gvisor), _) => format!(" by gVisor: {GVISOR_DENIED}"),
                 (Some(d), _) => format!(" (denied by {d}; the control run was {})", show(control)),
                 (None, _) => String::new(),
             };
@@ -1066,6 +1092,7 @@ fn judge_operation(
                         Denier::Landlock => "the control run was allowed, the errno is one Landlock gives for this call, and the run never saw the enforcer's filter give it".to_string(),
                         Denier::AppArmor => format!("the control run, under the same AppArmor policy, was denied the same way, and the kernel logged AppArmor refusing it: {}", ctx.apparmor_denial.unwrap_or("(no record)")),
                         Denier::Layer => LAYER_DENIED.to_string(),
+                        Denier::Gvisor => GVISOR_DENIED.to_string(),
                     };
                     fail(v, format!("denied with {want} as expected, but by {got_by}, not {want_by}: {why}"));
                 }
@@ -1133,6 +1160,7 @@ pub(super) mod tests {
             control,
             enforced,
             unlayered: None,
+            outside: None,
         };
         judge_obs_with(s, &obs, sentinels)
     }
@@ -1200,6 +1228,7 @@ pub(super) mod tests {
             control,
             enforced,
             unlayered: None,
+            outside: None,
         };
         let verdict = |namespaces_refused: Option<&str>, userns_restricted: bool| {
             judge(&CellInput {
@@ -1508,6 +1537,7 @@ pub(super) mod tests {
             landlock: AbiProbe::Errno("ENOSYS".into()),
             environment_error: None,
             unlayered: None,
+            outside: None,
             control: run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
             enforced: run(&[Outcome::Ok, Outcome::Ok], none, "exit:0"),
         };

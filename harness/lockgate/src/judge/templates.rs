@@ -39,6 +39,7 @@
 //! | J27 | …; the command wrote to {path} through descriptor {n} ({mode}), open for writing when it started; the control run (no enforcer) was {…}, so the enforcer passed it in / found one too, so the harness itself passed it in: … | an `inherited_write` allowed in the enforced run, the descriptor as the probe named it, the control run's result (issue 28) |
 //! | J28 | denied with … as expected, but by layer, not …: the control run, started inside the same outer layers without the enforcer, was denied the same way, and a run outside the layers was allowed: the outer layers denied it … | a case with `setup.layers`: both runs' errno, the unlayered run allowed (issue 28) |
 //! | J29 | …; the command listed {dir} through descriptor {n}, open on it when it started; the control run (no enforcer) was {…}, so the enforcer passed it in / found one too, so the harness itself passed it in: … | an `inherited_readdir` allowed in the enforced run, the descriptor as the probe named it, the control run's result (issue 28) |
+//! | J30 | denied with … as expected, but by gvisor, not …: both runs inside gVisor … were denied the same way, and the same control run made on the VM outside gVisor, on the same kernel, was allowed: gVisor answered it … / expected … to be allowed, it was denied … by gVisor: … | under gVisor (the guest makes the control run again outside it): both runs' errno the same (`dac`/`operation` before), the run outside allowed (issue 26) |
 //! | B1 | Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n} | both probes; nothing known of the environment |
 //! | B2* | seccomp blocked Landlock: in `{env}` the probe answered {runc's stub / the profile's default action} … | the profile does not name landlock_create_ruleset, and the errno is the stub's or the default action's (was said whatever the errno) |
 //! | B3* | Landlock is blocked in `{env}`: … although the profile names it / … but its default action answers {d}, not {e} | the profile and the errno, unexplained by seccomp |
@@ -224,6 +225,7 @@ fn claims_unsupported_missing_and_other() {
         landlock: AbiProbe::Abi(4),
         environment_error: None,
         unlayered: None,
+        outside: None,
         control: run(&[], "", "exit:0"),
         enforced: run(&[], FULL, "exit:0"),
     };
@@ -330,6 +332,7 @@ fn nothing_checked_says_why_each_was_skipped() {
         landlock: AbiProbe::Abi(4),
         environment_error: None,
         unlayered: None,
+        outside: None,
         control: run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"),
         enforced: run(&[Outcome::Ok, Outcome::Ok], FULL, "exit:0"),
     };
@@ -535,6 +538,7 @@ fn denied_by_someone_else() {
         landlock: AbiProbe::Abi(4),
         environment_error: None,
         unlayered: None,
+        outside: None,
         control: run(&[err("EPERM")], "", "exit:0"),
         enforced: run(&[err("EPERM")], FULL, "exit:0"),
     };
@@ -606,12 +610,45 @@ fn a_denial_of_the_outer_layers_says_how_it_was_told() {
         control,
         enforced,
         unlayered: Some(run(&[Outcome::Ok], "", "exit:0")),
+        outside: None,
     };
     let v = judge_obs(&s, &input_obs);
     assert_eq!(v.expectations[0].denied_by, Some(Denier::Layer));
     assert_eq!(reason(&v, 0), "denied with EACCES as expected, but by layer, not sandbox: the control run, started inside the same outer layers without the enforcer, was denied the same way, and a run outside the layers was allowed: the outer layers denied it (a layer the enforcer adds cannot grant what an earlier one denies)");
     input_obs.unlayered = Some(run(&[err("EACCES")], "", "exit:0"));
     assert_eq!(judge_obs(&s, &input_obs).expectations[0].denied_by, Some(Denier::Dac));
+}
+
+/// J30 — under gVisor a denial both runs share is gVisor's when the control run made outside
+/// gVisor, on the same kernel, was allowed; where that run failed too, the attribution stands.
+#[test]
+fn a_denial_of_gvisor_says_how_it_was_told() {
+    let s = scenario(
+        "  - {probe: rename_exchange /work/a /work/b, denied: EINVAL, by: operation}\n  - {probe: rename_exchange /work/a /work/b, allowed: true}\n",
+    );
+    let mut obs = CaseObservation {
+        id: "t@gvisor".into(),
+        landlock: AbiProbe::Errno("ENOSYS".into()),
+        environment_error: None,
+        control: run(&[err("EINVAL"), err("EINVAL")], "", "exit:0"),
+        enforced: run(&[err("EINVAL"), err("EINVAL")], "", "exit:0"),
+        unlayered: None,
+        outside: Some(run(&[Outcome::Ok, Outcome::Ok], "", "exit:0")),
+    };
+    let v = judge_obs(&s, &obs);
+    assert_eq!(v.expectations[0].denied_by, Some(Denier::Gvisor));
+    assert_eq!(reason(&v, 0), "denied with EINVAL as expected, but by gvisor, not operation: both runs inside gVisor, whose Sentry answers every system call of the container in place of the VM's kernel, were denied the same way, and the same control run made on the VM outside gVisor, on the same kernel, was allowed: gVisor answered it (a call or a flag its Sentry does not implement, or the container it makes), not the kernel, the sandbox or plain permissions");
+    assert!(reason(&v, 1).starts_with("expected `probe rename_exchange /work/a /work/b` to be allowed, it was denied EINVAL by gVisor: both runs inside gVisor"), "{}", reason(&v, 1));
+    // The kernel outside gVisor fails it too: the operation's, as before.
+    obs.outside = Some(run(&[err("EINVAL"), err("EINVAL")], "", "exit:0"));
+    assert_eq!(judge_obs(&s, &obs).expectations[0].denied_by, Some(Denier::Operation));
+    // No run outside (not gVisor): nothing changes.
+    obs.outside = None;
+    assert_eq!(judge_obs(&s, &obs).expectations[0].denied_by, Some(Denier::Operation));
+    // A denial only the enforced run got stays the enforcer's.
+    obs.control = run(&[Outcome::Ok, Outcome::Ok], "", "exit:0");
+    obs.outside = Some(run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"));
+    assert_eq!(judge_obs(&s, &obs).expectations[0].denied_by, Some(Denier::Sandbox));
 }
 
 /// J29 — a listing through an inherited directory descriptor names the descriptor, and who

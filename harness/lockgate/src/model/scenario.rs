@@ -546,6 +546,12 @@ pub enum Denier {
     /// The outer layers the runs started inside (`setup.layers`): both runs were denied the
     /// same way, and a run without the layers was allowed.
     Layer,
+    /// gVisor, the environment's runtime: its Sentry, not the VM's kernel, answers every system
+    /// call of the container, and both runs in it were denied the same way (what the Sentry does
+    /// not implement: ENOSYS for every Landlock call and the i386 entry, EINVAL for
+    /// RENAME_EXCHANGE, …), while the same control run made on the VM outside gVisor, on the
+    /// same kernel, was allowed (`judge::through_runtime`).
+    Gvisor,
 }
 
 impl Denier {
@@ -568,6 +574,7 @@ impl std::fmt::Display for Denier {
             Denier::Landlock => "landlock",
             Denier::AppArmor => "apparmor",
             Denier::Layer => "layer",
+            Denier::Gvisor => "gvisor",
         })
     }
 }

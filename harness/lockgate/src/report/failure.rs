@@ -112,6 +112,7 @@ fn denier(v: Option<Denier>, enforced: Option<&StepResult>, control: Option<&Ste
             "the enforcer's Landlock ruleset (the control run was allowed; the errno is Landlock's for this call, and the enforcer's filter was not seen giving it)".into()
         }
         (Some(Denier::Layer), _) => format!("the outer layers the runs started inside: {}", crate::judge::LAYER_DENIED),
+        (Some(Denier::Gvisor), _) => format!("gVisor, the environment's runtime: {}", crate::judge::GVISOR_DENIED),
         (Some(Denier::Unknown), _) => format!(
             "unknown (the control run was {})",
             control.map(|c| outcome(&c.outcome)).unwrap_or_else(|| "not observed".into())
@@ -197,6 +198,12 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
     if let Some(u) = &e.unlayered {
         out.push_str(&format!("  unlayered    {} (the control run outside setup.layers)\n", run_line(u)));
     }
+    if let Some(o) = &e.outside {
+        out.push_str(&format!(
+            "  outside      {} (the control run made on the VM outside gVisor, on the same kernel)\n",
+            run_line(o)
+        ));
+    }
     let claim = claim_text(v);
     out.push_str(&format!("  claim        {claim}\n"));
     if !v.missing_paths.is_empty() {
@@ -211,9 +218,12 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
     if let Some(f) = &e.output_file {
         out.push_str(&format!("  all output   {} (both runs, every step)\n", f.display()));
     }
-    for (label, run) in
-        [("enforced", Some(&e.enforced)), ("control", Some(&e.control)), ("unlayered", e.unlayered.as_ref())]
-    {
+    for (label, run) in [
+        ("enforced", Some(&e.enforced)),
+        ("control", Some(&e.control)),
+        ("unlayered", e.unlayered.as_ref()),
+        ("outside", e.outside.as_ref()),
+    ] {
         let Some(run) = run else { continue };
         if let Some(err) = &run.setup_error {
             out.push_str(&format!("  {label} run setup failed: {err}\n"));
@@ -240,6 +250,9 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
                 step_lines("control", s.control.as_ref(), &e.control, &mut out);
                 if let Some(u) = &e.unlayered {
                     step_lines("unlayered", s.unlayered.as_ref(), u, &mut out);
+                }
+                if let Some(o) = &e.outside {
+                    step_lines("outside", s.outside.as_ref(), o, &mut out);
                 }
                 out.push_str(&format!(
                     "     {:<10} {}\n",
@@ -322,13 +335,24 @@ mod tests {
         unlayered: Option<RunObservation>,
         claims: &ClaimReader,
     ) -> CellVerdict {
+        verdict_third(control, enforced, ("unlayered", unlayered), claims)
+    }
+
+    /// As [`verdict`], with a third run: `unlayered` (a case with `setup.layers`) or `outside`
+    /// (under gVisor).
+    fn verdict_third(
+        control: RunObservation,
+        enforced: RunObservation,
+        (key, third): (&str, Option<RunObservation>),
+        claims: &ClaimReader,
+    ) -> CellVerdict {
         let s: Scenario = serde_yaml::from_str(SEED).unwrap();
         // Built from JSON so that fields added to the record with defaults do not matter here.
-        let obs: CaseObservation = serde_json::from_value(serde_json::json!({
+        let mut obs = serde_json::json!({
             "id": "openshell-803@bare", "landlock": {"abi": 1}, "control": control, "enforced": enforced,
-            "unlayered": unlayered,
-        }))
-        .unwrap();
+        });
+        obs[key] = serde_json::json!(third);
+        let obs: CaseObservation = serde_json::from_value(obs).unwrap();
         judge(&CellInput {
             scenario: &s,
             kernel: "ubuntu-5.15",
@@ -492,6 +516,25 @@ FAIL openshell-803@ubuntu-5.15@bare:
         );
         assert!(text.contains("     unlayered  allowed"), "{text}");
         assert!(text.contains("     denied by  the outer layers the runs started inside: "), "{text}");
+    }
+
+    /// Under gVisor: the control run made outside it has its line, and each failed step its
+    /// result there, which is how the denial was told to be gVisor's.
+    #[test]
+    fn the_run_outside_gvisor_is_shown_where_gvisor_denied() {
+        let claim = "lockgate-enforcer: enforcement=full abi=1 reason=all rules enforced\n";
+        let einval = || step(Outcome::Err("EINVAL".into()), 1, "");
+        let control = run(vec![einval(), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
+        let enforced = run(vec![einval(), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], claim, 998);
+        let outside = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
+        let claims = crate::enforcer::reference(&[]).unwrap().claims;
+        let text = render(&verdict_third(control, enforced, ("outside", Some(outside)), &claims), &ctx());
+        assert!(
+            text.contains("  outside      exit:0, probes ran as uid 998 (the control run made on the VM outside gVisor, on the same kernel)\n"),
+            "{text}"
+        );
+        assert!(text.contains("     outside    allowed"), "{text}");
+        assert!(text.contains("     denied by  gVisor, the environment's runtime: both runs inside gVisor"), "{text}");
     }
 
     #[test]

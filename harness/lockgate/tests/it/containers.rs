@@ -308,11 +308,14 @@ fn containerd_1_4_takes_landlock_away_and_1_7_lets_it_through() {
 /// Issue 26: gVisor (runsc from Debian's package) as the OCI runtime, in the TCG guest. Its own
 /// kernel implements no Landlock: the probe answers ENOSYS while the host kernel offers ABI 6,
 /// so `landlock == blocked`; the seed's best_effort enforcer says it enforced nothing and passes,
-/// the same enforcer made to claim enforcement (`ignore-status`) fails, naming gVisor. One boot.
+/// the same enforcer made to claim enforcement (`ignore-status`) fails, naming gVisor. A call
+/// gVisor's Sentry refuses in both runs (RENAME_EXCHANGE: EINVAL) is `gvisor`'s, told by the
+/// control run made again on the VM outside gVisor, which was allowed. One boot.
 #[test]
 fn gvisor_implements_no_landlock_and_a_claim_of_enforcement_there_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let scenarios = [("seed", shipped("openshell-803"))];
+    let exchange = "name: exchange\nsetup:\n  users: [{name: sandbox, uid: 998}]\n  paths:\n    - {path: /work, kind: dir, owner: sandbox}\n    - {path: /work/a, kind: file, owner: sandbox, content: \"a\\n\"}\n    - {path: /work/b, kind: file, owner: sandbox, content: \"b\\n\"}\npolicy:\n  filesystem_policy: {read_only: [/usr, /bin, /lib, /etc], read_write: [/work, /tmp]}\n  landlock: {compatibility: best_effort}\n  process: {run_as_user: sandbox}\nexpect:\n  - {probe: rename_exchange /work/a /work/b, denied: EINVAL, by: gvisor}\n";
+    let scenarios = [("seed", shipped("openshell-803")), ("exchange", exchange.to_string())];
     let scenarios: Vec<(&str, &str)> = scenarios.iter().map(|(n, t)| (*n, t.as_str())).collect();
     let mut o = options("debian-6.12", &["gvisor"], &scenarios, dir.path());
     let mut lying = VariantOptions { faults: vec!["ignore-status".into()], ..Default::default() };
@@ -320,8 +323,23 @@ fn gvisor_implements_no_landlock_and_a_claim_of_enforcement_there_fails() {
     o.variants = vec![lying];
     let r = run(&o).unwrap();
     assert_eq!(r.boots(), 1);
-    let cell =
-        |variant: usize| r.cells.iter().find(|c| c.variant == variant).unwrap().outcome.as_ref().unwrap().clone();
+    let of = |scenario: &str, variant: usize| {
+        r.cells
+            .iter()
+            .find(|c| c.variant == variant && c.scenario == scenario)
+            .unwrap()
+            .outcome
+            .as_ref()
+            .unwrap()
+            .clone()
+    };
+    let cell = |variant: usize| of("openshell-803", variant);
+
+    let exchanged = of("exchange", 0);
+    assert!(exchanged.passed(), "{:?}", exchanged.expectations);
+    assert_eq!(exchanged.expectations[0].denied_by, Some(Denier::Gvisor));
+    let seen = exchanged.evidence.steps[0].as_ref().expect("the step's evidence");
+    assert_eq!(seen.outside.as_ref().map(|s| &s.outcome), Some(&lockgate_protocol::Outcome::Ok), "{seen:?}");
 
     let honest = cell(0);
     assert!(honest.passed(), "{:?}", honest.expectations);
