@@ -23,6 +23,7 @@ mod errno_text;
 mod inherited;
 mod inherited_dir;
 mod layers;
+mod nspawn;
 mod peers;
 mod preflight;
 mod probe_child;
