@@ -37,6 +37,7 @@
 //! that library costs the static guest and why.
 
 use crate::console::log;
+use crate::spawn::{pipe, wait_with_deadline};
 use crate::{errno_text, setup, spawn};
 use lockgate_protocol::seccomp::{self, Target};
 use lockgate_protocol::{bounded, AbiProbe, Case, CaseObservation, Container, RunObservation, GUEST_BIN};
@@ -47,7 +48,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -93,6 +94,9 @@ struct Running {
     /// Its overlayfs root (`OVERLAY2/<id>/merged`), detached when it stops; `None` where its
     /// root is the bind of the guest's `/`.
     overlay: Option<String>,
+    /// The runtime's own process where it stays for the container's life (systemd-nspawn);
+    /// an OCI runtime has exited once the container runs.
+    supervisor: Option<std::process::Child>,
 }
 
 static STARTS: AtomicUsize = AtomicUsize::new(0);
@@ -165,14 +169,16 @@ fn serve(case: &Case, container: &Container, running: &mut BTreeMap<String, Runn
     }
     // A container that failed a case, or whose mounts cannot be undone, is not used again.
     let Some(r) = running.remove(&container.env) else { return answer };
-    stop(&r);
-    match (answer, detached) {
-        (Err(e), _) => Err(with_log(&e, &r)),
-        (Ok(answer), Err(e)) => {
-            log(&format!("{}: {e}; the next case gets a new container", r.id));
+    let (id, said) = (r.id.clone(), answer.as_ref().err().map(|e| with_log(e, &r)));
+    stop(r);
+    match (answer, detached, said) {
+        (Err(_), _, Some(said)) => Err(said),
+        (Err(e), _, None) => Err(e),
+        (Ok(answer), Err(e), _) => {
+            log(&format!("{id}: {e}; the next case gets a new container"));
             Ok(answer)
         }
-        (Ok(answer), Ok(())) => Ok(answer),
+        (Ok(answer), Ok(()), _) => Ok(answer),
     }
 }
 
@@ -251,11 +257,15 @@ fn with_log(e: &str, r: &Running) -> String {
     }
 }
 
-/// Kills the container's PID 1, and with it every process of its PID namespace; its overlayfs
-/// root is detached (its upper layer stays on the tmpfs, as a stopped container's does).
-fn stop(r: &Running) {
+/// Kills the container's PID 1, and with it every process of its PID namespace; then its
+/// supervisor (nspawn), if it has one; its overlayfs root is detached (its upper layer stays on
+/// the tmpfs, as a stopped container's does).
+fn stop(mut r: Running) {
     // SAFETY: kill(2) with a pid and a signal; ESRCH when it is gone already.
     unsafe { libc::kill(r.pid, libc::SIGKILL) };
+    if let Some(s) = &mut r.supervisor {
+        let _ = wait_with_deadline(s, Duration::from_secs(10));
+    }
     if let Some(merged) = &r.overlay {
         if let Err(e) = setup::detach_tmpfs(merged) {
             log(&format!("{}: {e}", r.id));
@@ -337,16 +347,6 @@ fn enter(ns: &File, root: &File) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn pipe() -> std::io::Result<(File, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: both are fresh descriptors nothing else owns.
-    Ok(unsafe { (File::from(OwnedFd::from_raw_fd(fds[0])), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// Once per boot: the cgroup v2 hierarchy the runtime manages, and the container's root.
@@ -457,6 +457,20 @@ pub fn config_json(container: &Container, release: &str, root: &str, id: &str) -
 fn start(container: &Container) -> Result<Running, String> {
     let n = STARTS.fetch_add(1, Ordering::SeqCst);
     let id = format!("lockgate-{}-{n}", container.env);
+    if is_nspawn(container) {
+        let s = crate::nspawn::start(container, &id, ROOTFS, &format!("{BUNDLES}/{id}"))?;
+        return Ok(Running {
+            id,
+            pid: s.pid,
+            input: s.input,
+            output: s.output,
+            pending: Vec::new(),
+            log: s.log,
+            // nspawn's root is the bind of the guest's `/` (`-D`), as before overlay2 roots.
+            overlay: None,
+            supervisor: Some(s.supervisor),
+        });
+    }
     let dir = format!("{BUNDLES}/{id}");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
     let gvisor = is_gvisor(container);
@@ -533,7 +547,16 @@ fn start(container: &Container) -> Result<Running, String> {
         .and_then(|s| s.trim().parse::<i32>().ok())
         .ok_or_else(|| failed(format!("left no pid in {pid_file}")))?;
     guard.0 = None;
-    Ok(Running { id, pid, input: File::from(input), output, pending: Vec::new(), log: log_path, overlay })
+    Ok(Running {
+        id,
+        pid,
+        input: File::from(input),
+        output,
+        pending: Vec::new(),
+        log: log_path,
+        overlay,
+        supervisor: None,
+    })
 }
 
 /// An overlayfs root to detach unless the container it was mounted for started.
@@ -563,6 +586,11 @@ const GVISOR_FLAGS: [&str; 6] = [
 /// Whether the environment's runtime is gVisor's.
 pub fn is_gvisor(container: &Container) -> bool {
     container.runtime.ends_with("/runsc")
+}
+
+/// Whether the environment's container is systemd-nspawn's (`/usr/bin/systemd-nspawn-252`).
+fn is_nspawn(container: &Container) -> bool {
+    container.runtime.contains("/systemd-nspawn")
 }
 
 /// In the runtime's child, before exec: runsc pivot_roots its Sentry and gofer away from the
@@ -600,23 +628,6 @@ fn gvisor_root() -> std::io::Result<()> {
         check(libc::chdir(c"/".as_ptr()))?;
     }
     Ok(())
-}
-
-/// Waits for the runtime to exit, killing it at the deadline.
-fn wait_with_deadline(child: &mut std::process::Child, deadline: Duration) -> Result<std::process::ExitStatus, String> {
-    let stop_at = Instant::now() + deadline;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok(status),
-            Ok(None) if Instant::now() >= stop_at => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("did not return within {}s", deadline.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("lost track of it: {e}")),
-        }
-    }
 }
 
 /// `lockgate-guest oci-config ROOTFS`: the config.json this guest would give the runtime for the

@@ -24,6 +24,7 @@ mod inherited;
 mod inherited_dir;
 mod layers;
 mod modules;
+mod nspawn;
 mod peers;
 mod preflight;
 mod probe_child;

@@ -230,6 +230,37 @@ fn set_nonblocking(fd: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// A pipe, both ends close-on-exec: the read end as a file, the write end to hand a child.
+pub fn pipe() -> std::io::Result<(std::fs::File, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both are fresh descriptors nothing else owns.
+    Ok(unsafe { (std::fs::File::from(OwnedFd::from_raw_fd(fds[0])), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Waits for a child (a runtime) to exit, killing it at the deadline.
+pub fn wait_with_deadline(
+    child: &mut std::process::Child,
+    deadline: Duration,
+) -> Result<std::process::ExitStatus, String> {
+    let stop_at = Instant::now() + deadline;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() >= stop_at => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("did not return within {}s", deadline.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("lost track of it: {e}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -465,7 +465,7 @@ mod tests {
     }
 
     /// `--env` selects as `--kernel` does: the shipped environments' default matrix is bare and
-    /// the four containers of every run; `nightly` adds containerd and gVisor.
+    /// the four containers of every run; `nightly` adds containerd, gVisor and systemd-nspawn.
     #[test]
     fn environments_are_selected_by_matrix_as_kernels_are() {
         let root = crate::supply::guest::workspace_root();
@@ -478,8 +478,8 @@ mod tests {
         };
         assert_eq!(names(&[]), ["bare", "docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]);
         let nightly = names(&["nightly"]);
-        assert_eq!(nightly.len(), 8, "{nightly:?}");
-        for n in ["containerd-1.4", "containerd-1.7", "gvisor"] {
+        assert_eq!(nightly.len(), 10, "{nightly:?}");
+        for n in ["containerd-1.4", "containerd-1.7", "gvisor", "systemd-nspawn-252", "systemd-nspawn-257"] {
             assert!(nightly.iter().any(|e| e == n), "{nightly:?}");
         }
         assert_eq!(names(&["all"]).len(), model.environments.len());

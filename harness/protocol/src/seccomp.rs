@@ -39,6 +39,10 @@ pub enum Flavour {
     /// which the host reads into Docker's form (includes/excludes by capability, `minKernel`),
     /// so it converts as dockerd converts.
     Containerd,
+    /// systemd-nspawn: the container's filter is nspawn's own, built into it (an allow list of
+    /// syscall groups, `@system-service`'s among them); it reads no profile.
+    #[serde(rename = "systemd-nspawn")]
+    SystemdNspawn,
 }
 
 impl Flavour {
@@ -315,6 +319,11 @@ pub fn parse_release(release: &str) -> Result<KernelVersion, String> {
 
 /// The profile as the engine hands it to the runtime.
 pub fn convert(profile: &Profile, flavour: Flavour, target: &Target) -> Result<LinuxSeccomp, String> {
+    if flavour == Flavour::SystemdNspawn {
+        return Err(
+            "systemd-nspawn reads no seccomp profile: its filter is built in (write `seccomp: built-in`)".into()
+        );
+    }
     if !profile.architectures.is_empty() && !profile.arch_map.is_empty() {
         return Err("both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'".into());
     }
@@ -333,8 +342,10 @@ pub fn convert(profile: &Profile, flavour: Flavour, target: &Target) -> Result<L
         default_action: profile.default_action,
         default_errno_ret: match flavour {
             Flavour::Docker | Flavour::Containerd => profile.default_errno_ret,
-            Flavour::Podman => errno_of(profile.default_errno.as_deref(), profile.default_errno_ret)
-                .map_err(|e| format!("defaultErrno: {e}"))?,
+            Flavour::Podman | Flavour::SystemdNspawn => {
+                errno_of(profile.default_errno.as_deref(), profile.default_errno_ret)
+                    .map_err(|e| format!("defaultErrno: {e}"))?
+            }
         },
         architectures: profile.architectures.clone(),
         flags: profile.flags.clone(),
@@ -381,7 +392,7 @@ pub fn convert(profile: &Profile, flavour: Flavour, target: &Target) -> Result<L
         }
         let errno_ret = match flavour {
             Flavour::Docker | Flavour::Containerd => rule.errno_ret,
-            Flavour::Podman => {
+            Flavour::Podman | Flavour::SystemdNspawn => {
                 errno_of(rule.errno.as_deref(), rule.errno_ret).map_err(|e| format!("syscalls[{i}].errno: {e}"))?
             }
         };

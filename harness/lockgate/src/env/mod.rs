@@ -40,6 +40,10 @@ pub struct EnvFacts {
     pub namespaces_refused: Option<String>,
     /// The container runs on gVisor (runsc), whose own kernel implements no Landlock.
     pub gvisor: bool,
+    /// The container is systemd-nspawn's, under its built-in seccomp filter: `systemd-nspawn`
+    /// and the pinned package's version (`systemd-nspawn 252.39-1~deb12u2`), for the reasons
+    /// that name what took Landlock away.
+    pub nspawn: Option<String>,
 }
 
 /// One environment, ready: `container` is `None` for `bare`.
@@ -111,7 +115,11 @@ pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply) -> Resul
                     runtime: runtime::in_guest(c.runtime).to_string(),
                     seccomp: profile,
                     flavour: c.engine,
-                    capabilities: c.capabilities.0.clone(),
+                    // nspawn gives its own default set (the manifest may not name one).
+                    capabilities: match c.runtime.is_nspawn() {
+                        true => Vec::new(),
+                        false => c.capabilities.0.clone(),
+                    },
                     no_new_privileges: c.no_new_privileges,
                 };
                 (Some(container), facts)
@@ -131,7 +139,17 @@ pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply) -> Resul
         .collect();
     if !needed.is_empty() {
         let manifest = crate::supply::shipped::or_default(&supply.cache, repo, "images/runtime.yaml")?;
-        p.runtime = Some(runtime::prepare(&manifest, &needed, supply)?);
+        let ready = runtime::prepare(&manifest, &needed, supply)?;
+        // nspawn's facts name the version the archive carries.
+        for env in envs {
+            let EnvKind::Container(m) = &env.kind else { continue };
+            if let (true, Some(b)) = (m.value.runtime.is_nspawn(), ready.binary(m.value.runtime)) {
+                if let Some(e) = p.envs.get_mut(&env.name) {
+                    e.facts.nspawn = Some(format!("systemd-nspawn {}", b.package_version));
+                }
+            }
+        }
+        p.runtime = Some(ready);
     }
     Ok(p)
 }
@@ -139,7 +157,7 @@ pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply) -> Resul
 /// The profile as the engine reads it, and its digest; `None` for `unconfined`.
 fn profile(m: &ContainerManifest, file: &Path, supply: &mut Supply) -> Result<(Option<Profile>, Option<String>)> {
     Ok(match &m.seccomp {
-        SeccompSource::Unconfined => (None, None),
+        SeccompSource::Unconfined | SeccompSource::BuiltIn => (None, None),
         SeccompSource::Path { resolved, .. } => {
             (Some(read_profile(resolved, m.engine)?), Some(crate::cache::sha256_file(resolved)?))
         }
@@ -192,6 +210,7 @@ fn facts_of(profile: Option<&Profile>, m: &ContainerManifest, digest: Option<Str
         profile_sha256: digest,
         namespaces_refused: namespaces_refused(&converted, errno),
         gvisor: false,
+        nspawn: None,
     })
 }
 

@@ -1,5 +1,5 @@
 //! Why Landlock is missing where the runs happened although the kernel offers it: a container's
-//! seccomp profile took it away. Worded for the verdicts of the expectations that fail for want
+//! seccomp profile, systemd-nspawn's built-in filter or gVisor took it away. Worded for the verdicts of the expectations that fail for want
 //! of it.
 
 use crate::env::EnvFacts;
@@ -12,6 +12,11 @@ pub fn landlock_blocked(env: &str, facts: Option<&EnvFacts>, in_env: &AbiProbe, 
     let Some(f) = facts else {
         return Some(format!("Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n}"));
     };
+    if let Some(nspawn) = &f.nspawn {
+        return Some(format!(
+            "{nspawn} blocked Landlock: in `{env}` the probe answered {e} from nspawn's built-in seccomp filter, which lets only the syscalls of its allow list through; the kernel itself offers ABI {n}"
+        ));
+    }
     if f.gvisor {
         return Some(format!(
             "gVisor implements no Landlock: in `{env}` the probe answered {e} from gVisor's own kernel (runsc's Sentry), not Linux's; the kernel itself offers ABI {n}"
@@ -52,6 +57,7 @@ mod tests {
             profile_sha256: None,
             namespaces_refused: None,
             gvisor: false,
+            nspawn: None,
         };
         let why = landlock_blocked("docker-20.10.5", Some(&stub), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4))
             .unwrap();
@@ -82,6 +88,15 @@ mod tests {
         let why =
             landlock_blocked("gvisor", Some(&sentry), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(6)).unwrap();
         assert_eq!(why, "gVisor implements no Landlock: in `gvisor` the probe answered ENOSYS from gVisor's own kernel (runsc's Sentry), not Linux's; the kernel itself offers ABI 6");
+        let nspawn = EnvFacts { nspawn: Some("systemd-nspawn 252.39-1~deb12u2".into()), ..EnvFacts::default() };
+        let why =
+            landlock_blocked("systemd-nspawn-252", Some(&nspawn), &AbiProbe::Errno("EPERM".into()), &AbiProbe::Abi(6))
+                .unwrap();
+        assert!(
+            why.starts_with("systemd-nspawn 252.39-1~deb12u2 blocked Landlock: in `systemd-nspawn-252` the probe answered EPERM from nspawn's built-in seccomp filter")
+                && why.ends_with("the kernel itself offers ABI 6"),
+            "{why}"
+        );
         let unknown = landlock_blocked("x", None, &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4)).unwrap();
         assert_eq!(unknown, "Landlock is blocked in `x`: its probe answered ENOSYS while the kernel offers ABI 4");
     }

@@ -444,7 +444,9 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                 let overlayfs = match (w.mentions_overlayfs(), overlayfs) {
                     (false, _) => "",
                     (true, true) => "; overlayfs: the kernel has it",
-                    (true, false) => "; overlayfs: the kernel has none (not built in, and no overlay module was staged for it)",
+                    (true, false) => {
+                        "; overlayfs: the kernel has none (not built in, and no overlay module was staged for it)"
+                    }
                 };
                 v.reason = Some(format!("`{w}` does not hold here (landlock: {landlock_here}{overlayfs})"));
                 expectations.push(v);

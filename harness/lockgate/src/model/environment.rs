@@ -140,6 +140,12 @@ pub enum RuntimeName {
     Crun,
     /// gVisor's runtime: the container runs on gVisor's own kernel (the Sentry), not Linux's.
     Runsc,
+    /// systemd-nspawn of systemd 252 (Debian 12, bookworm), with its built-in seccomp filter.
+    #[serde(rename = "systemd-nspawn-252")]
+    SystemdNspawn252,
+    /// systemd-nspawn of systemd 257 (Debian 13, trixie).
+    #[serde(rename = "systemd-nspawn-257")]
+    SystemdNspawn257,
 }
 
 impl RuntimeName {
@@ -148,7 +154,15 @@ impl RuntimeName {
             RuntimeName::Runc => "runc",
             RuntimeName::Crun => "crun",
             RuntimeName::Runsc => "runsc",
+            RuntimeName::SystemdNspawn252 => "systemd-nspawn-252",
+            RuntimeName::SystemdNspawn257 => "systemd-nspawn-257",
         }
+    }
+
+    /// Whether it is a systemd-nspawn (not an OCI runtime: it takes no bundle, and applies a
+    /// seccomp filter of its own).
+    pub fn is_nspawn(self) -> bool {
+        matches!(self, RuntimeName::SystemdNspawn252 | RuntimeName::SystemdNspawn257)
     }
 }
 
@@ -163,6 +177,8 @@ pub enum SeccompSource {
     Path { written: String, resolved: PathBuf },
     /// No seccomp filter at all (`--security-opt seccomp=unconfined`).
     Unconfined,
+    /// The runtime's own filter, built into it (systemd-nspawn's): `seccomp: built-in`.
+    BuiltIn,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -181,8 +197,8 @@ impl schemars::JsonSchema for SeccompSource {
     fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
         let raw = g.subschema_for::<RawSeccomp>();
         schemars::json_schema!({
-            "description": "Where the profile comes from: `{package, file}`, `{path}`, or `unconfined`.",
-            "anyOf": [{"const": "unconfined"}, raw]
+            "description": "Where the profile comes from: `{package, file}`, `{path}`, `unconfined`, or `built-in` (systemd-nspawn's own filter).",
+            "anyOf": [{"const": "unconfined"}, {"const": "built-in"}, raw]
         })
     }
 }
@@ -190,9 +206,11 @@ impl schemars::JsonSchema for SeccompSource {
 impl TryFrom<serde_yaml::Value> for SeccompSource {
     type Error = String;
     fn try_from(v: serde_yaml::Value) -> Result<Self, String> {
-        const HOW: &str = "seccomp: write `seccomp: {package: {distro, suite, name, version}, file: PATH-IN-PACKAGE}`, `seccomp: {path: your-profile.json}` or `seccomp: unconfined`";
-        if v.as_str() == Some("unconfined") {
-            return Ok(SeccompSource::Unconfined);
+        const HOW: &str = "seccomp: write `seccomp: {package: {distro, suite, name, version}, file: PATH-IN-PACKAGE}`, `seccomp: {path: your-profile.json}`, `seccomp: unconfined` or (systemd-nspawn) `seccomp: built-in`";
+        match v.as_str() {
+            Some("unconfined") => return Ok(SeccompSource::Unconfined),
+            Some("built-in") => return Ok(SeccompSource::BuiltIn),
+            _ => {}
         }
         if !v.is_mapping() {
             return Err(format!("not a seccomp source. {HOW}"));
@@ -308,6 +326,7 @@ fn engine_name(f: Flavour) -> &'static str {
         Flavour::Docker => "docker",
         Flavour::Podman => "podman",
         Flavour::Containerd => "containerd",
+        Flavour::SystemdNspawn => "systemd-nspawn",
     }
 }
 
@@ -324,6 +343,7 @@ pub fn load_manifest(file: &Path) -> Result<ContainerManifest> {
             locate::line_of(&text, "name")
         );
     }
+    check_nspawn(file, &text, &m)?;
     if let SeccompSource::Path { written, resolved } = &mut m.seccomp {
         *resolved = file.parent().unwrap_or(Path::new(".")).join(&*written);
     }
@@ -341,6 +361,40 @@ pub fn load_manifest(file: &Path) -> Result<ContainerManifest> {
         check_converts(resolved, &profile, &m).with_context(|| format!("{}:{line}: seccomp.path", file.display()))?;
     }
     Ok(m)
+}
+
+/// systemd-nspawn goes with its own filter and capability set, and nothing else does: `engine:
+/// systemd-nspawn`, a `systemd-nspawn-*` runtime and `seccomp: built-in` come together, and no
+/// `capabilities:` (nspawn gives the container its default set, which the guest leaves alone).
+fn check_nspawn(file: &Path, text: &str, m: &ContainerManifest) -> Result<()> {
+    let engine = m.engine == Flavour::SystemdNspawn;
+    let runtime = m.runtime.is_nspawn();
+    let built_in = matches!(m.seccomp, SeccompSource::BuiltIn);
+    let at = |field: &str| format!("{}:{}: {field}", file.display(), locate::line_of(text, field));
+    if engine != runtime {
+        bail!(
+            "{}: `engine: systemd-nspawn` and a `runtime: systemd-nspawn-252` or `systemd-nspawn-257` go together (nspawn starts the container itself; no OCI runtime does it for an engine)",
+            at(if engine { "runtime" } else { "engine" })
+        );
+    }
+    if built_in != engine {
+        bail!(
+            "{}: {}",
+            at("seccomp"),
+            match engine {
+                true => "systemd-nspawn applies its own built-in filter: write `seccomp: built-in`",
+                false => "`built-in` is systemd-nspawn's own filter: write `engine: systemd-nspawn` and a systemd-nspawn runtime, or name a profile",
+            }
+        );
+    }
+    let raw: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_default();
+    if engine && raw.get("capabilities").is_some() {
+        bail!(
+            "{}: systemd-nspawn gives the container its own default capability set, which lockgate leaves as nspawn makes it: remove `capabilities:`",
+            at("capabilities")
+        );
+    }
+    Ok(())
 }
 
 /// Every container manifest in `dir` (none when it does not exist; AppArmor manifests are
@@ -409,12 +463,16 @@ mod tests {
                 "docker-20.10.5",
                 "docker-26.1.5",
                 "gvisor",
-                "podman"
+                "podman",
+                "systemd-nspawn-252",
+                "systemd-nspawn-257"
             ]
         );
+        assert!(envs[7..].iter().all(|e| e.value.engine == Flavour::SystemdNspawn && e.value.runtime.is_nspawn()));
+        assert!(envs[7..].iter().all(|e| matches!(e.value.seccomp, SeccompSource::BuiltIn)));
         assert!(envs[..2].iter().all(|e| e.value.engine == Flavour::Containerd));
         assert_eq!(envs[5].value.runtime, RuntimeName::Runsc, "gVisor starts runsc");
-        let envs: Vec<_> = envs[2..5].iter().chain(&envs[6..]).collect();
+        let envs: Vec<_> = envs[2..5].iter().chain(&envs[6..7]).collect();
         let podman = &envs[3].value;
         assert_eq!(podman.engine, Flavour::Podman);
         assert_eq!(podman.runtime, RuntimeName::Crun, "Podman starts crun");
@@ -425,6 +483,24 @@ mod tests {
         let default: Vec<&str> =
             envs.iter().filter(|e| e.value.matrix == Matrix::Default).map(|e| e.value.name.as_str()).collect();
         assert_eq!(default, ["docker-20.10.24", "docker-20.10.5", "docker-26.1.5", "podman"]);
+    }
+
+    #[test]
+    fn nspawn_goes_with_its_own_filter_and_capabilities_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = "name: n\nengine: systemd-nspawn\nruntime: systemd-nspawn-257\nseccomp: built-in\n";
+        assert_eq!(load_manifest(&write(dir.path(), "ok.yaml", ok)).unwrap().runtime, RuntimeName::SystemdNspawn257);
+        let cases = [
+            ("a.yaml", "name: a\nengine: docker\nruntime: systemd-nspawn-252\nseccomp: unconfined\n", "a.yaml:2: engine: `engine: systemd-nspawn` and a `runtime: systemd-nspawn-252`"),
+            ("b.yaml", "name: b\nengine: systemd-nspawn\nruntime: runc\nseccomp: built-in\n", "b.yaml:3: runtime:"),
+            ("c.yaml", "name: c\nengine: systemd-nspawn\nruntime: systemd-nspawn-252\nseccomp: unconfined\n", "c.yaml:4: seccomp: systemd-nspawn applies its own built-in filter"),
+            ("d.yaml", "name: d\nengine: docker\nseccomp: built-in\n", "d.yaml:3: seccomp: `built-in` is systemd-nspawn's own filter"),
+            ("e.yaml", "name: e\nengine: systemd-nspawn\nruntime: systemd-nspawn-252\nseccomp: built-in\ncapabilities: docker\n", "e.yaml:5: capabilities: systemd-nspawn gives the container its own"),
+        ];
+        for (file, text, want) in cases {
+            let err = format!("{:#}", load_manifest(&write(dir.path(), file, text)).unwrap_err());
+            assert!(err.contains(want), "{file}: {err}");
+        }
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub fn in_guest(name: RuntimeName) -> &'static str {
         RuntimeName::Runc => "/usr/sbin/runc",
         RuntimeName::Crun => "/usr/bin/crun",
         RuntimeName::Runsc => "/usr/bin/runsc",
+        // Both nspawns are /usr/bin/systemd-nspawn in their packages; one guest may carry both.
+        RuntimeName::SystemdNspawn252 => "/usr/bin/systemd-nspawn-252",
+        RuntimeName::SystemdNspawn257 => "/usr/bin/systemd-nspawn-257",
     }
 }
 
@@ -39,6 +42,8 @@ pub struct Binary {
     pub name: RuntimeName,
     /// `runc <package version>`.
     pub version: String,
+    /// The package's version alone.
+    pub package_version: String,
     pub sha256: String,
 }
 
@@ -92,7 +97,12 @@ pub fn prepare(manifest_path: &Path, needed: &BTreeSet<RuntimeName>, supply: &mu
         resolved.extend(libs.into_iter().map(|r| (r.guest.clone(), r)));
         key.push_str(&format!("{} {sha256}\n", in_guest(*name)));
         files.push((in_guest(*name).to_string(), f.package.name.clone()));
-        binaries.push(Binary { name: *name, version: format!("{} {}", name.as_str(), f.package.version), sha256 });
+        binaries.push(Binary {
+            name: *name,
+            version: format!("{} {}", name.as_str(), f.package.version),
+            package_version: f.package.version.clone(),
+            sha256,
+        });
         bytes_of.push((in_guest(*name), bytes));
     }
     for r in resolved.values() {
@@ -188,9 +198,18 @@ pub fn resolve(binary: &[u8], name: &str, roots: &[(String, PathBuf)]) -> Result
     Ok(out.into_values().collect())
 }
 
-/// Directories a library can be in, in a Debian package (before and after the /usr merge).
-const LIB_DIRS: [&str; 6] =
-    ["usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu", "usr/lib64", "lib64", "usr/lib", "lib"];
+/// Directories a library can be in, in a Debian package (before and after the /usr merge); the
+/// last is systemd's private one (libsystemd-shared-N.so, which systemd-nspawn's RUNPATH names):
+/// in the guest it goes to LIB_DIR with the others, where the loader finds it without RUNPATH.
+const LIB_DIRS: [&str; 7] = [
+    "usr/lib/x86_64-linux-gnu",
+    "lib/x86_64-linux-gnu",
+    "usr/lib64",
+    "lib64",
+    "usr/lib",
+    "lib",
+    "usr/lib/x86_64-linux-gnu/systemd",
+];
 
 fn find_soname(roots: &[(String, PathBuf)], soname: &str) -> Option<(PathBuf, String)> {
     roots.iter().find_map(|(pkg, root)| {

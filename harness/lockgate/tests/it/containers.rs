@@ -356,3 +356,43 @@ fn gvisor_implements_no_landlock_and_a_claim_of_enforcement_there_fails() {
     );
     assert!(reasons.iter().any(|r| r.contains("gVisor implements no Landlock: in `gvisor`")), "{reasons:?}");
 }
+
+/// Issue 26: systemd-nspawn of systemd 252 (bookworm) and 257 (trixie), each from its pinned
+/// package, starting the container on the bind of the guest's `/`. 252's built-in seccomp filter
+/// answers EPERM to landlock_create_ruleset while the kernel offers ABI 6 (`landlock ==
+/// blocked`): the seed's best_effort enforcer says it enforced nothing and passes; made to claim
+/// enforcement (`ignore-status`) it fails, naming systemd-nspawn 252 and its version. 257 lets
+/// the kernel's ABI through, and the seed's write is denied by the sandbox. One boot.
+#[test]
+fn nspawn_252_blocks_landlock_and_257_lets_it_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = [("seed", shipped("openshell-803"))];
+    let scenarios: Vec<(&str, &str)> = scenarios.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let mut o = options("debian-6.12", &["systemd-nspawn-252", "systemd-nspawn-257"], &scenarios, dir.path());
+    let mut lying = VariantOptions { faults: vec!["ignore-status".into()], ..Default::default() };
+    lying.within.envs = vec!["systemd-nspawn-252".into()];
+    o.variants = vec![lying];
+    let r = run(&o).unwrap();
+    assert_eq!(r.boots(), 1);
+    let cell = |env: &str, variant: usize| {
+        r.cells.iter().find(|c| c.env == env && c.variant == variant).unwrap().outcome.as_ref().unwrap().clone()
+    };
+
+    let old = cell("systemd-nspawn-252", 0);
+    assert!(old.passed(), "{:?}", old.expectations);
+    assert_eq!(old.landlock, "EPERM", "nspawn 252's filter does not allow landlock_create_ruleset");
+    assert_eq!(old.kernel_landlock.as_deref(), Some("ABI 6"));
+    assert!(old.enforcer_claim.contains("enforcement=none"), "{}", old.enforcer_claim);
+
+    let lying = cell("systemd-nspawn-252", 1);
+    assert!(!lying.passed(), "{:?}", lying.expectations);
+    let reasons: Vec<String> = lying.expectations.iter().filter_map(|e| e.reason.clone()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("systemd-nspawn 252.39-1~deb12u2 blocked Landlock: in `systemd-nspawn-252`")),
+        "the failure names nspawn and its version: {reasons:?}"
+    );
+
+    let new = cell("systemd-nspawn-257", 0);
+    assert!(new.passed(), "{:?}", new.expectations);
+    assert_eq!(new.landlock, "ABI 6", "nspawn 257 lets the kernel's Landlock through");
+}
