@@ -22,9 +22,11 @@ use std::time::{Duration, Instant};
 
 /// How long nspawn may take until the container's PID 1 runs.
 const START_DEADLINE: Duration = Duration::from_secs(60);
-/// The cgroup nspawn runs in: with `--keep-unit` it makes the container's cgroup under its own,
-/// which must not be the root of the hierarchy (where a process cannot have child groups and
-/// processes both).
+/// Where each nspawn runs, in a cgroup of its own (`CGROUP/<id>`): with `--keep-unit` it makes
+/// the container's cgroup under its own, which must not be the root of the hierarchy (where a
+/// process cannot have child groups and processes both); and not one shared by every start,
+/// because once an OCI runtime of the same boot has enabled controllers at the root, nspawn
+/// enables them in its own group, which then takes no new process (cgroup v2's rule: EBUSY).
 const CGROUP: &str = "/sys/fs/cgroup/lockgate-nspawn";
 /// The variable that tells the container's PID 1 apart in /proc (its pid in the VM's namespace
 /// is nowhere else: nspawn writes no pid file).
@@ -47,7 +49,10 @@ pub struct Started {
 /// Starts the environment's nspawn container `id` on `root`; `dir` holds its log.
 pub fn start(container: &Container, id: &str, root: &str, dir: &str) -> Result<Started, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
-    std::fs::create_dir_all(CGROUP).map_err(|e| format!("cannot create the cgroup {CGROUP}: {e}"))?;
+    let cgroup = format!("{CGROUP}/{id}");
+    std::fs::create_dir_all(&cgroup).map_err(|e| format!("cannot create the cgroup {cgroup}: {e}"))?;
+    // Made before the fork: the child only opens it.
+    let procs = std::ffi::CString::new(format!("{cgroup}/cgroup.procs")).map_err(|e| e.to_string())?;
     // nspawn binds the host's os-release into the container (/run/host/os-release) and fails
     // without one; the guest is no distribution, and says so.
     if std::fs::metadata(OS_RELEASE).is_err() {
@@ -77,8 +82,8 @@ pub fn start(container: &Container, id: &str, root: &str, dir: &str) -> Result<S
         .stdin(dup(&to_container)?)
         .stdout(dup(&from_container)?)
         .stderr(dup(&stderr)?);
-    // SAFETY: the closure makes only raw system calls on a static string.
-    unsafe { cmd.pre_exec(join_cgroup) };
+    // SAFETY: the closure makes only raw system calls on a string made before the fork.
+    unsafe { cmd.pre_exec(move || join_cgroup(&procs)) };
     let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", container.runtime))?;
     // Only the container keeps the other ends: its exit is our EOF.
     drop((to_container, from_container, stderr));
@@ -106,12 +111,11 @@ pub fn start(container: &Container, id: &str, root: &str, dir: &str) -> Result<S
     Ok(Started { pid, input: File::from(input), output, log: log_path, supervisor: child })
 }
 
-/// In nspawn's process, before exec: into [`CGROUP`].
-fn join_cgroup() -> std::io::Result<()> {
-    const PROCS: &std::ffi::CStr = c"/sys/fs/cgroup/lockgate-nspawn/cgroup.procs";
-    // SAFETY: open, write and close on a static path and a static buffer.
+/// In nspawn's process, before exec: into its cgroup (`procs`, that group's `cgroup.procs`).
+fn join_cgroup(procs: &std::ffi::CStr) -> std::io::Result<()> {
+    // SAFETY: open, write and close on a path made before the fork and a static buffer.
     unsafe {
-        let fd = libc::open(PROCS.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
         if fd < 0 {
             return Err(std::io::Error::last_os_error());
         }
