@@ -94,6 +94,10 @@ struct Running {
     /// Its overlayfs root (`OVERLAY2/<id>/merged`), detached when it stops; `None` where its
     /// root is the bind of the guest's `/`.
     overlay: Option<String>,
+    /// Its root as it started, where that root is an overlayfs of its own: each case's tmpfs
+    /// mount points and files land in its upper layer, out of reach of the VM's baseline, and
+    /// are removed from there before the next case (every case starts from the same tree).
+    baseline: Option<setup::Baseline>,
     /// The runtime's own process where it stays for the container's life (systemd-nspawn);
     /// an OCI runtime has exited once the container runs.
     supervisor: Option<std::process::Child>,
@@ -140,7 +144,10 @@ pub fn observe(case: &Case, container: &Container) -> (CaseObservation, Option<(
 fn serve(case: &Case, container: &Container, running: &mut BTreeMap<String, Running>) -> Result<Answer, String> {
     if !running.contains_key(&container.env) {
         let started = Instant::now();
-        let r = start(container)?;
+        let mut r = start(container)?;
+        if r.overlay.is_some() {
+            r.baseline = Some(setup::Baseline::record(std::path::Path::new(&format!("/proc/{}/root", r.pid))));
+        }
         let root = match &r.overlay {
             Some(merged) => format!("an overlayfs root ({merged}, lower {ROOTFS})"),
             None => format!("the bind of the guest's / as its root ({ROOTFS})"),
@@ -156,6 +163,9 @@ fn serve(case: &Case, container: &Container, running: &mut BTreeMap<String, Runn
     }
     let Some(r) = running.get_mut(&container.env) else { return Err("no container".into()) };
     let gvisor = is_gvisor(container);
+    for problem in r.baseline.iter().flat_map(setup::Baseline::restore) {
+        log(&format!("{}: {problem}", r.id));
+    }
     let answer = exchange(case, r, gvisor);
     // The case's tmpfs go whatever happened (under gVisor its roots are directories of the
     // guest's root, which the next case's baseline removes).
@@ -468,6 +478,7 @@ fn start(container: &Container) -> Result<Running, String> {
             log: s.log,
             // nspawn's root is the bind of the guest's `/` (`-D`), as before overlay2 roots.
             overlay: None,
+            baseline: None,
             supervisor: Some(s.supervisor),
         });
     }
@@ -555,6 +566,7 @@ fn start(container: &Container) -> Result<Running, String> {
         pending: Vec::new(),
         log: log_path,
         overlay,
+        baseline: None,
         supervisor: None,
     })
 }

@@ -64,10 +64,16 @@ fn write_file_with_parents(path: &str, content: &str) -> Result<(), String> {
     write().map_err(|e| format!("cannot write {path}: {}", describe_io(&e)))
 }
 
-/// The guest's root file system as the first case found it: each directory on the root's own
-/// device (never inside /proc, /sys, /dev, /run or a tmpfs) with its mtime and its entries, so
-/// that each case can start from the same tree whatever ran before it in this boot.
-static BASELINE: std::sync::OnceLock<BTreeMap<PathBuf, Dir>> = std::sync::OnceLock::new();
+/// A root file system as it was when recorded: each directory on the root's own device (never
+/// inside /proc, /sys, /dev, /run or a tmpfs) with its mtime and its entries, so that each case
+/// can start from the same tree whatever ran before it in this boot. One for the VM's root
+/// ([`restore_baseline`]) and one for each container whose root is an overlayfs of its own
+/// (`container.rs`, through `/proc/<pid>/root`): there a case's tmpfs mount points and files land
+/// in the container's upper layer, out of reach of the VM's.
+pub struct Baseline {
+    root: PathBuf,
+    dirs: BTreeMap<PathBuf, Dir>,
+}
 
 struct Dir {
     /// Its mtime: unchanged means no entry was added or removed in it.
@@ -98,18 +104,10 @@ fn read_dir_entries(dir: &Path, dev: u64) -> (BTreeSet<std::ffi::OsString>, Vec<
     (entries, subdirs)
 }
 
-fn root_tree() -> BTreeMap<PathBuf, Dir> {
+/// The device of `root` (followed: `/proc/<pid>/root` is a link to a container's root).
+fn root_dev(root: &Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
-    let mut out = BTreeMap::new();
-    let Ok(dev) = fs::symlink_metadata("/").map(|m| m.dev()) else { return out };
-    let mut stack = vec![PathBuf::from("/")];
-    while let Some(dir) = stack.pop() {
-        let Ok(meta) = fs::symlink_metadata(&dir) else { continue };
-        let (entries, subdirs) = read_dir_entries(&dir, dev);
-        stack.extend(subdirs);
-        out.insert(dir, Dir { mtime: mtime(&meta), entries });
-    }
-    out
+    fs::metadata(root).ok().map(|m| m.dev())
 }
 
 /// Removes `path` and what it holds on the root's device `dev` (never below a mount point).
@@ -129,32 +127,64 @@ fn remove_tree(path: &Path, dev: u64) -> io::Result<()> {
     fs::remove_dir(path)
 }
 
-/// Called before each case: the first call records the root file system as the boot left it;
-/// every later one puts it back so: removes every path made since (a tmpfs mount point or a
-/// policy file of an earlier case, a file an earlier run wrote outside its tmpfs). Only the
-/// directories whose mtime changed are read again. Returns what could not be removed.
-pub fn restore_baseline() -> Vec<String> {
-    use std::os::unix::fs::MetadataExt;
-    let Some(baseline) = BASELINE.get() else {
-        BASELINE.get_or_init(root_tree);
-        return Vec::new();
-    };
-    let mut problems = Vec::new();
-    let Ok(dev) = fs::symlink_metadata("/").map(|m| m.dev()) else { return problems };
-    for (dir, known) in baseline {
-        let Ok(meta) = fs::symlink_metadata(dir) else { continue };
-        if mtime(&meta) == known.mtime {
-            continue;
-        }
-        let (entries, _) = read_dir_entries(dir, dev);
-        for name in entries.difference(&known.entries) {
-            let path = dir.join(name);
-            if let Err(e) = remove_tree(&path, dev) {
-                problems.push(format!("cannot remove {} left by an earlier case: {}", path.display(), describe_io(&e)));
+impl Baseline {
+    /// The tree below `root` as it is now.
+    pub fn record(root: &Path) -> Baseline {
+        let mut dirs = BTreeMap::new();
+        if let Some(dev) = root_dev(root) {
+            let mut stack = vec![root.to_path_buf()];
+            while let Some(dir) = stack.pop() {
+                let Ok(meta) = fs::metadata(&dir) else { continue };
+                let (entries, subdirs) = read_dir_entries(&dir, dev);
+                stack.extend(subdirs);
+                dirs.insert(dir, Dir { mtime: mtime(&meta), entries });
             }
         }
+        Baseline { root: root.to_path_buf(), dirs }
     }
-    problems
+
+    /// Puts the tree back as recorded: removes every path made since (a tmpfs mount point or a
+    /// policy file of an earlier case, a file an earlier run wrote outside its tmpfs). Only the
+    /// directories whose mtime changed are read again. Returns what could not be removed.
+    pub fn restore(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let Some(dev) = root_dev(&self.root) else {
+            return vec![format!("cannot stat {}: the tree was not put back", self.root.display())];
+        };
+        for (dir, known) in &self.dirs {
+            let Ok(meta) = fs::metadata(dir) else { continue };
+            if mtime(&meta) == known.mtime {
+                continue;
+            }
+            let (entries, _) = read_dir_entries(dir, dev);
+            for name in entries.difference(&known.entries) {
+                let path = dir.join(name);
+                if let Err(e) = remove_tree(&path, dev) {
+                    problems.push(format!(
+                        "cannot remove {} left by an earlier case: {}",
+                        path.display(),
+                        describe_io(&e)
+                    ));
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// The VM's root as the first case of the boot found it.
+static BASELINE: std::sync::OnceLock<Baseline> = std::sync::OnceLock::new();
+
+/// Called before each case on the VM: the first call records the root file system as the boot
+/// left it; every later one puts it back so ([`Baseline::restore`]).
+pub fn restore_baseline() -> Vec<String> {
+    match BASELINE.get() {
+        Some(baseline) => baseline.restore(),
+        None => {
+            BASELINE.get_or_init(|| Baseline::record(Path::new("/")));
+            Vec::new()
+        }
+    }
 }
 
 /// The per-run tree: a fresh tmpfs on each `setup.tmpfs` directory, then `setup.paths`.
