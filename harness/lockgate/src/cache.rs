@@ -87,26 +87,108 @@ impl Cache {
         write_atomic(dest, bytes)
     }
 
-    /// Hold the cache's fetch lock for the life of the returned guard.
+    /// Hold the cache's fetch lock for the life of the returned guard. Re-entrant within a
+    /// thread ([`CacheLock`] says why); other threads and other processes wait.
     pub fn lock(&self) -> Result<CacheLock> {
-        use fs4::fs_std::FileExt;
         let path = self.root.join("fetch.lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        if file.try_lock_exclusive().map(|locked| !locked).unwrap_or(true) {
-            crate::event::emit(crate::event::Event::WaitingForCache { lock: path.clone() });
-            file.lock_exclusive().with_context(|| format!("cannot lock {}", path.display()))?;
+        let me = std::thread::current().id();
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        let mut said = false;
+        loop {
+            match held.get_mut(&path) {
+                Some(h) if h.thread == me => {
+                    h.count += 1;
+                    return Ok(CacheLock { path });
+                }
+                Some(_) => {
+                    if !std::mem::replace(&mut said, true) {
+                        crate::event::emit(crate::event::Event::WaitingForCache { lock: path.clone() });
+                    }
+                    held = RELEASED.wait(held).unwrap_or_else(|p| p.into_inner());
+                }
+                None => break,
+            }
         }
-        Ok(CacheLock { _file: file })
+        // This thread's claim, made before the flock so that the process's other threads wait
+        // on it rather than on a second open file of their own; the map is not held while
+        // another process keeps us waiting.
+        held.insert(path.clone(), Holder { thread: me, count: 1, file: None });
+        drop(held);
+        let taken = flock(&path, said);
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        match taken {
+            Ok(file) => {
+                if let Some(h) = held.get_mut(&path) {
+                    h.file = Some(file);
+                }
+                Ok(CacheLock { path })
+            }
+            Err(e) => {
+                held.remove(&path);
+                RELEASED.notify_all();
+                Err(e)
+            }
+        }
     }
 }
 
+/// Opens `path` and takes its exclusive flock, saying so when another process makes us wait
+/// (unless the wait was said already).
+fn flock(path: &Path, said: bool) -> Result<File> {
+    use fs4::fs_std::FileExt;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if file.try_lock_exclusive().map(|locked| !locked).unwrap_or(true) {
+        if !said {
+            crate::event::emit(crate::event::Event::WaitingForCache { lock: path.to_path_buf() });
+        }
+        file.lock_exclusive().with_context(|| format!("cannot lock {}", path.display()))?;
+    }
+    Ok(file)
+}
+
+/// The fetch lock of a cache, held by this process in one thread.
+struct Holder {
+    thread: std::thread::ThreadId,
+    /// The guards handed out in that thread.
+    count: usize,
+    /// The locked file (`None` while the thread waits for another process); dropping it lets
+    /// the flock go.
+    file: Option<File>,
+}
+
+/// The fetch locks this process holds, by lock file.
+static HELD: std::sync::Mutex<std::collections::BTreeMap<PathBuf, Holder>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+/// Signalled whenever a holder lets its lock go.
+static RELEASED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// The cache's fetch lock, until dropped. flock belongs to an open file, not to a process: a
+/// second open of `fetch.lock` by the thread that holds it would wait for itself forever. That
+/// happens whenever one thread has two fetchers alive (the bench keeps the supply that fetched
+/// busybox while it starts runs with supplies of their own: from an empty cache it hung), so
+/// the process opens the file once and counts the guards of the thread that holds it. Each
+/// fetch holds a guard while it fetches, not longer: a run does not keep other runs waiting
+/// through its boots.
 pub struct CacheLock {
-    _file: File,
+    path: PathBuf,
+}
+
+impl Drop for CacheLock {
+    fn drop(&mut self) {
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = held.get_mut(&self.path) {
+            h.count -= 1;
+            if h.count == 0 {
+                held.remove(&self.path);
+                RELEASED.notify_all();
+            }
+        }
+    }
 }
 
 pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
@@ -165,5 +247,43 @@ mod tests {
         std::fs::write(&path, b"hellO").unwrap();
         assert_eq!(cache.blob(&digest).unwrap(), None);
         assert!(!path.exists());
+    }
+
+    /// The thread that holds the lock takes it again through another open of the cache (two
+    /// fetchers alive in one thread) without waiting for itself; another thread waits until
+    /// every guard of the holder is gone. A regression would hang: the waits are bounded.
+    #[test]
+    fn the_fetch_lock_is_reentrant_in_its_thread_and_exclusive_across_threads() {
+        use std::sync::mpsc::channel;
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("c");
+        let (a, b) = (Cache::at(root.clone()).unwrap(), Cache::at(root.clone()).unwrap());
+        let (step, steps) = channel();
+        let (go, proceed) = channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let outer = a.lock().unwrap();
+            let inner = b.lock().unwrap();
+            step.send("nested").unwrap();
+            proceed.recv().unwrap();
+            drop(outer);
+            step.send("outer dropped").unwrap();
+            proceed.recv().unwrap();
+            drop(inner);
+        });
+        assert_eq!(steps.recv_timeout(Duration::from_secs(10)), Ok("nested"), "the holder waited for itself");
+        let (tx, taken) = channel();
+        let other = std::thread::spawn(move || {
+            let _g = Cache::at(root).unwrap().lock().unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(taken.recv_timeout(Duration::from_millis(300)).is_err(), "another thread got a held lock");
+        go.send(()).unwrap();
+        assert_eq!(steps.recv_timeout(Duration::from_secs(10)), Ok("outer dropped"));
+        assert!(taken.recv_timeout(Duration::from_millis(300)).is_err(), "a guard of the holder is still alive");
+        go.send(()).unwrap();
+        taken.recv_timeout(Duration::from_secs(10)).expect("the other thread gets the lock once it is let go");
+        holder.join().unwrap();
+        other.join().unwrap();
     }
 }

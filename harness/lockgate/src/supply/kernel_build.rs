@@ -145,13 +145,11 @@ impl Supply {
                 return Ok(built);
             }
         }
-        if self.held.is_none() {
-            self.held = Some(self.cache.lock()?);
-            // Another run may have built it while this one waited for the lock.
-            if !rebuild {
-                if let Some(built) = self.lookup_build(&key)? {
-                    return Ok(built);
-                }
+        let _fetching = self.cache.lock()?;
+        // Another run may have built it while this one waited for the lock.
+        if !rebuild {
+            if let Some(built) = self.lookup_build(&key)? {
+                return Ok(built);
             }
         }
         // Builds only run under the fetch lock: a build directory left in the cache is from a

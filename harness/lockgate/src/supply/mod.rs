@@ -71,9 +71,6 @@ pub struct Supply {
     pub update_lock: bool,
     /// Print a line for each download.
     pub verbose: bool,
-    /// The cache's fetch lock, taken at the first fetch that misses the cache and held from then
-    /// on (flock is per open file, so taking it again for a nested fetch would deadlock).
-    pub held: Option<crate::cache::CacheLock>,
     /// Packages downloaded so far (a warm run downloads none).
     pub downloads: usize,
     /// The suites whose index this process has refreshed (`kernels check` asks each once).
@@ -176,9 +173,7 @@ impl Supply {
     pub fn image_package(&mut self, pkg: &PackageRef) -> Result<Artifact> {
         // Downloads take the cache's fetch lock, as packaged_file does.
         let cached = self.image_lock.get(&pkg.lock_key()).is_some_and(|d| self.cache.blob_path(d).exists());
-        if self.held.is_none() && !cached {
-            self.held = Some(self.cache.lock()?);
-        }
+        let _fetching = if cached { None } else { Some(self.cache.lock()?) };
         self.package(pkg, Which::Images)
     }
 
@@ -188,9 +183,7 @@ impl Supply {
         if let Some(path) = self.cache.blob(sha256)? {
             return Ok(path);
         }
-        if self.held.is_none() {
-            self.held = Some(self.cache.lock()?);
-        }
+        let _fetching = self.cache.lock()?;
         let keyring = self.keyring(pkg.distro)?;
         let root = apt::AptRoot::prepare(&self.cache, pkg, &keyring)?;
         let work = self.cache.tempdir()?;
@@ -238,9 +231,7 @@ impl Supply {
                 }
             }
         }
-        if self.held.is_none() {
-            self.held = Some(self.cache.lock()?);
-        }
+        let _fetching = self.cache.lock()?;
         let deb = self.package(pkg, which)?;
         let work = self.cache.tempdir()?;
         let out = work.path().join("file");
@@ -301,7 +292,6 @@ pub fn for_repo(repo: &Path, kernels_dir: &Path, cache: Cache, update_lock: bool
         cache,
         update_lock,
         verbose: true,
-        held: None,
         downloads: 0,
         refreshed: Default::default(),
     })

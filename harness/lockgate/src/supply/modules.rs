@@ -37,9 +37,7 @@ impl Supply {
             None => package.clone(),
         };
         let cached = self.kernel_lock.get(&pkg.lock_key()).is_some_and(|d| self.cache.blob_path(d).exists());
-        if self.held.is_none() && !cached {
-            self.held = Some(self.cache.lock()?);
-        }
+        let _fetching = if cached { None } else { Some(self.cache.lock()?) };
         self.package(&pkg, Which::Kernels).map(Some).with_context(|| format!("kernel `{}`: its modules", k.name))
     }
 

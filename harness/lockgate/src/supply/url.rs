@@ -129,8 +129,10 @@ impl super::Supply {
                 host_of(url)
             );
         }
-        if self.held.is_none() {
-            self.held = Some(self.cache.lock()?);
+        let _fetching = self.cache.lock()?;
+        // Another run may have fetched it while this one waited for the lock.
+        if let Some(path) = pinned.as_deref().map(|p| self.cache.blob(p)).transpose()?.flatten() {
+            return Ok(super::Artifact { path, sha256: pinned.unwrap_or_default() });
         }
         if self.verbose {
             crate::event::emit(crate::event::Event::Downloading { url: url.to_string() });
