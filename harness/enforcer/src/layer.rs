@@ -65,8 +65,12 @@ fn spawn_peer((uid, gid): (u32, u32)) -> anyhow::Result<i32> {
         // SAFETY: in the child, raw system calls on data allocated before the fork, then execve
         // or _exit; nothing returns into the parent's state.
         0 => unsafe {
-            // Credentials first: changing them clears the parent-death signal.
-            if libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+            // Credentials first: changing them clears the parent-death signal. Only when they
+            // differ: the layer mode may already run as the run's uid (then setgroups, which
+            // needs CAP_SETGID, would fail and leave a dead peer, a zombie every probe of it
+            // reached without anyone noticing).
+            let same = libc::geteuid() == uid && libc::getegid() == gid;
+            if !same && (libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0) {
                 libc::_exit(126);
             }
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
