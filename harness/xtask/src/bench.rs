@@ -47,6 +47,12 @@ pub struct BenchArgs {
     /// environment (the whole-matrix figures always take them all).
     #[arg(long, value_delimiter = ',')]
     pub env: Vec<String>,
+    /// The scenarios of the per-kernel, per-environment and whole-matrix figures,
+    /// comma-separated; default: every scenario. The mutation gate always takes them all (its
+    /// modes need their scenarios). The bench's own test takes a few: it checks that the
+    /// figures hold together, not what they are.
+    #[arg(long, value_delimiter = ',')]
+    pub scenario: Vec<String>,
     /// Where to write the JSON (default: target/bench.json).
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
@@ -163,8 +169,15 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
         .into_iter()
         .map(|i| model.kernels[i].value.name.to_string())
         .collect();
-    let scenarios = model.scenarios.len();
-    let first_scenario = model.scenarios.iter().map(|s| s.value.name.to_string()).min().context("no scenarios")?;
+    let all: Vec<String> = model.scenarios.iter().map(|s| s.value.name.to_string()).collect();
+    if let Some(s) = args.scenario.iter().find(|s| !all.contains(s)) {
+        bail!("--scenario {s}: no such scenario in {}", root.join("scenarios").display());
+    }
+    // The measured scenarios: an empty selection is every one.
+    let chosen = &args.scenario;
+    let scenarios = if chosen.is_empty() { all.len() } else { chosen.len() };
+    let first_scenario =
+        if chosen.is_empty() { all.iter().min() } else { chosen.iter().min() }.cloned().context("no scenarios")?;
     let one_scenario = std::slice::from_ref(&first_scenario);
     let mut base = RunOptions::new(root.clone());
     base.snapshots = false;
@@ -217,7 +230,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
             );
             floor.push(out.wall.as_secs_f64());
             one.push(cell(&base, name, one_scenario, "bare")?.wall.as_secs_f64());
-            let full = cell(&base, name, &[], "bare")?;
+            let full = cell(&base, name, chosen, "bare")?;
             all.push(full.wall.as_secs_f64());
             rss.push(full.peak_rss_kib.unwrap_or(0) as f64 / 1024.0);
             guests.push(full);
@@ -251,13 +264,13 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     let measured: Vec<String> =
         env_names.iter().filter(|e| args.env.is_empty() || args.env.contains(e)).cloned().collect();
     let env_kernel = args.container_kernel.as_deref().unwrap_or(&names[0]);
-    let envs = env_rows(&base, env_kernel, &measured, repeat, scenarios)?;
+    let envs = env_rows(&base, env_kernel, &measured, repeat, chosen, scenarios)?;
 
-    // The whole matrix (every measured kernel, every scenario): every environment against bare
+    // The whole matrix (every measured kernel and scenario): every environment against bare
     // only at -j cores, then bare at -j 1.
     let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let matrix = |j: usize, env: &str| -> Result<f64> {
-        let mut selection = sel(&names, &[], env);
+        let mut selection = sel(&names, chosen, env);
         if env.is_empty() {
             selection.envs.clear();
         }
@@ -286,7 +299,11 @@ pub fn bench(args: &BenchArgs) -> Result<bool> {
     });
     let mut targets = Vec::new();
     for r in &rows {
-        targets.push(target(format!("{}: all scenarios / floor", r.kernel), r.ratio_all_to_floor, ALL_TO_FLOOR));
+        let measured = match chosen.is_empty() {
+            true => "all scenarios".to_string(),
+            false => format!("{scenarios} scenarios"),
+        };
+        targets.push(target(format!("{}: {measured} / floor", r.kernel), r.ratio_all_to_floor, ALL_TO_FLOOR));
         targets.push(target(
             format!("{}: one more scenario / floor", r.kernel),
             r.per_added_scenario_of_floor,
@@ -414,7 +431,14 @@ fn breakdown(boots: &[BootSummary]) -> Breakdown {
 
 /// Every environment on one kernel, each against bare in the same repeat (bare first, so that
 /// its row reads 0 added).
-fn env_rows(base: &RunOptions, kernel: &str, envs: &[String], repeat: usize, n: usize) -> Result<Vec<EnvRow>> {
+fn env_rows(
+    base: &RunOptions,
+    kernel: &str,
+    envs: &[String],
+    repeat: usize,
+    scenarios: &[String],
+    n: usize,
+) -> Result<Vec<EnvRow>> {
     let mut rows = Vec::new();
     let mut order: Vec<&String> = envs.iter().filter(|e| *e == "bare").collect();
     order.extend(envs.iter().filter(|e| *e != "bare"));
@@ -422,8 +446,8 @@ fn env_rows(base: &RunOptions, kernel: &str, envs: &[String], repeat: usize, n: 
         let (mut bare, mut cell_s, mut case, mut runs, mut rss) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..repeat {
-            let b = cell(base, kernel, &[], "bare")?;
-            let c = if env == "bare" { b.clone() } else { cell(base, kernel, &[], env)? };
+            let b = cell(base, kernel, scenarios, "bare")?;
+            let c = if env == "bare" { b.clone() } else { cell(base, kernel, scenarios, env)? };
             bare.push(b.wall.as_secs_f64());
             cell_s.push(c.wall.as_secs_f64());
             rss.push(c.peak_rss_kib.unwrap_or(0) as f64 / 1024.0);
