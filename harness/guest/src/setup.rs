@@ -254,7 +254,7 @@ impl Tree {
         reset_roots(&[ws.to_string()])?;
         if setup_kinds::under_gvisor() {
             self.notes.push(format!(
-                "under gVisor the workspace {ws} is a directory of the guest's root that runsc's gofer serves, emptied before each run, not a bind mount: gVisor's Sentry keeps a file system of its own and does not see the mounts the agent makes (so are the tmpfs roots), so what a bind mount changes (a mount point of its own, EXDEV out of it) is not tested here"
+                "under gVisor the workspace {ws} is a directory of the guest's root that runsc's gofer serves, emptied before each run, not a bind mount: gVisor's Sentry keeps a file system of its own and does not see the mounts the agent makes (the case's tmpfs roots are directories there too), so what a bind mount changes (a mount point of its own, EXDEV out of it) is not tested here"
             ));
         } else if !crate::volume::is_mount_point(ws) {
             return Err(format!("the workspace {ws} is not a mount point in the container: the agent's bind mount of its volume is not there"));
