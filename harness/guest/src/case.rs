@@ -124,7 +124,8 @@ fn observe_on(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation) -> 
             let obs = run(resolved.as_ref().unwrap_or(case));
             let took = monotonic() - started;
             let apparmor_denials = kernel_log.as_mut().map(apparmor::KernelLog::apparmor_denials).unwrap_or_default();
-            (RunObservation { missing_paths, apparmor_denials, ..obs }, took)
+            let setup_notes = std::mem::take(&mut tree.notes);
+            (RunObservation { missing_paths, apparmor_denials, setup_notes, ..obs }, took)
         }
         Err(f) => {
             let obs = RunObservation { setup_error: Some(f.message), setup_refused: f.refused, ..Default::default() };

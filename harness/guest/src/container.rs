@@ -18,7 +18,8 @@
 //! enters the container's mount namespace and root and mounts a new tmpfs on each of the case's
 //! tmpfs roots (what the runtime did when it started a container per case, from the same mount
 //! options), and detaches them after it; between the two runs the container side empties them
-//! (`setup::Tree::in_container`). Accounts and policy files are written on the guest's root and,
+//! (`setup::Tree::in_container`). A scenario's workspace is a volume of the VM's moved into the
+//! container's mount namespace the same way, per case (`volume.rs`). Accounts and policy files are written on the guest's root and,
 //! for each case, through the container's root too (an overlayfs does not promise to show what
 //! changes in its lower layer once mounted).
 //!
@@ -166,14 +167,27 @@ fn serve(case: &Case, container: &Container, running: &mut BTreeMap<String, Runn
     for problem in r.baseline.iter().flat_map(setup::Baseline::restore) {
         log(&format!("{}: {problem}", r.id));
     }
-    let answer = exchange(case, r, gvisor);
-    // The case's tmpfs go whatever happened (under gVisor its roots are directories of the
-    // guest's root, which the next case's baseline removes).
+    // The case's workspace volume, on the VM (under gVisor the workspace is a directory, as its
+    // tmpfs roots are).
+    let volume = match (&case.setup.workspace, gvisor) {
+        (Some(ws), false) => crate::volume::Volume::make(ws).map(Some),
+        _ => Ok(None),
+    };
+    let answer = volume
+        .as_ref()
+        .map_err(|e| format!("cannot make the case's tree in container {}: {e}", r.id))
+        .and_then(|v| exchange(case, r, gvisor, v.as_ref()));
+    // The case's tmpfs and workspace go whatever happened (under gVisor they are directories of
+    // the guest's root, which the next case's baseline removes); then the volume on the VM.
     let detached = if gvisor {
         Ok(())
     } else {
-        in_container(r.pid, || case.setup.tmpfs.iter().rev().try_for_each(|d| setup::detach_tmpfs(d)))
+        in_container(r.pid, || {
+            let workspace = case.setup.workspace.iter().filter(|_| matches!(volume, Ok(Some(_))));
+            workspace.chain(case.setup.tmpfs.iter().rev()).try_for_each(|d| setup::detach_tmpfs(d))
+        })
     };
+    drop(volume);
     if answer.is_ok() && detached.is_ok() {
         return answer;
     }
@@ -192,15 +206,22 @@ fn serve(case: &Case, container: &Container, running: &mut BTreeMap<String, Runn
     }
 }
 
-/// Mounts the case's tmpfs roots in the container, hands it the case, reads its answer.
-fn exchange(case: &Case, r: &mut Running, gvisor: bool) -> Result<Answer, String> {
+/// Mounts the case's tmpfs roots and its workspace's `volume` in the container, hands it the
+/// case, reads its answer.
+fn exchange(
+    case: &Case,
+    r: &mut Running,
+    gvisor: bool,
+    volume: Option<&crate::volume::Volume>,
+) -> Result<Answer, String> {
     if gvisor {
         // The Sentry has a file system of its own: a mount the agent makes in the sandbox
-        // process's namespace is not in it. The roots are directories of the guest's root, which
-        // the gofer serves, emptied by the container side before each run.
+        // process's namespace is not in it. The roots (and the workspace) are directories of the
+        // guest's root, which the gofer serves, emptied by the container side before each run.
         case.setup
             .tmpfs
             .iter()
+            .chain(&case.setup.workspace)
             .try_for_each(|d| std::fs::create_dir_all(d).map_err(|e| format!("cannot create {d}: {e}")))
     } else {
         // The case's accounts and enforcer files, as the agent wrote them on the guest's root,
@@ -210,7 +231,11 @@ fn exchange(case: &Case, r: &mut Running, gvisor: bool) -> Result<Answer, String
         files.extend(crate::layers::files(case));
         in_container(r.pid, || {
             setup::write_files(&files)?;
-            case.setup.tmpfs.iter().try_for_each(|d| setup::mount_tmpfs(d))
+            case.setup.tmpfs.iter().try_for_each(|d| setup::mount_tmpfs(d))?;
+            match (volume, &case.setup.workspace) {
+                (Some(v), Some(ws)) => v.attach(ws),
+                _ => Ok(()),
+            }
         })
     }
     .map_err(|e| format!("cannot make the case's tree in container {}: {e}", r.id))?;

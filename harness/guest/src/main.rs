@@ -39,6 +39,7 @@ mod setup_kinds;
 mod shell;
 mod spawn;
 mod tiny_elf;
+mod volume;
 
 use std::io::Write;
 

@@ -218,6 +218,7 @@ fn execute(mut cmd: Command, what: &str, case: &Case) -> RunObservation {
         runner: None,
         missing_paths: Vec::new(),
         apparmor_denials: Vec::new(),
+        setup_notes: Vec::new(),
     };
     match read_report(&captured.stdout) {
         Ok(Some(report)) => {

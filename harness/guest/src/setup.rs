@@ -198,6 +198,8 @@ pub struct Tree {
     roots: Roots,
     /// The tmpfs mounts this tree made (never the ones a container's case runs on).
     mounts: Vec<String>,
+    /// What this place made of the setup otherwise than asked (`RunObservation::setup_notes`).
+    pub notes: Vec<String>,
 }
 
 /// How a run's tmpfs roots are made fresh.
@@ -213,15 +215,25 @@ enum Roots {
 impl Tree {
     /// A tree on the tmpfs mounts the agent made in the container for the case.
     pub fn in_container() -> Tree {
-        Tree { roots: Roots::Empty, mounts: Vec::new() }
+        Tree { roots: Roots::Empty, mounts: Vec::new(), notes: Vec::new() }
     }
 
     /// Makes the tmpfs roots fresh, then creates `setup.paths` in order (the mounts among
     /// them detached by [`Tree::teardown`]).
     pub fn prepare(&mut self, setup: &Setup) -> Result<(), Failure> {
         match self.roots {
-            Roots::Mount => self.mount_roots(&setup.tmpfs)?,
-            Roots::Empty => reset_roots(&setup.tmpfs)?,
+            Roots::Mount => {
+                self.mount_roots(&setup.tmpfs)?;
+                if let Some(ws) = &setup.workspace {
+                    self.mounts.extend(crate::volume::bind(ws)?);
+                }
+            }
+            Roots::Empty => {
+                reset_roots(&setup.tmpfs)?;
+                if let Some(ws) = &setup.workspace {
+                    self.workspace_in_container(ws)?;
+                }
+            }
         }
         for spec in &setup.paths {
             match spec.kind {
@@ -232,6 +244,20 @@ impl Tree {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The workspace the agent mounted for the case, emptied as the tmpfs roots are; checked to
+    /// be a mount point, except under gVisor, where it is a directory and the cell says so.
+    fn workspace_in_container(&mut self, ws: &str) -> Result<(), String> {
+        reset_roots(&[ws.to_string()])?;
+        if setup_kinds::under_gvisor() {
+            self.notes.push(format!(
+                "under gVisor the workspace {ws} is a directory of the guest's root that runsc's gofer serves, emptied before each run, not a bind mount: gVisor's Sentry keeps a file system of its own and does not see the mounts the agent makes (the case's tmpfs roots are directories there too), so what a bind mount changes (a mount point of its own, EXDEV out of it) is not tested here"
+            ));
+        } else if !crate::volume::is_mount_point(ws) {
+            return Err(format!("the workspace {ws} is not a mount point in the container: the agent's bind mount of its volume is not there"));
         }
         Ok(())
     }
@@ -408,6 +434,7 @@ mod tests {
         let setup = Setup {
             users: vec![],
             tmpfs: vec![],
+            workspace: None,
             listen: None,
             paths: vec![
                 spec(&d, PathKind::Dir, 0o700, ""),

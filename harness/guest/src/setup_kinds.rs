@@ -27,6 +27,11 @@ pub fn set_under_gvisor(on: bool) {
     UNDER_GVISOR.store(on, Ordering::Relaxed);
 }
 
+/// Whether this process answers a case under gVisor.
+pub fn under_gvisor() -> bool {
+    UNDER_GVISOR.load(Ordering::Relaxed)
+}
+
 /// Why a path could not be made: a message naming path and errno, and whether it is the
 /// environment's or the kernel's refusal rather than a mistake.
 #[derive(Debug)]

@@ -389,6 +389,7 @@ fn case_for(sc: &Scenario, env: &str, enforcer: &Enforcer) -> (proto::Case, Vec<
             .map(|u| proto::User { name: u.name.to_string(), uid: u.uid, gid: u.gid.unwrap_or(u.uid) })
             .collect(),
         tmpfs: sc.tmpfs_roots(),
+        workspace: sc.setup.workspace.as_ref().map(|w| w.as_str().to_string()),
         paths: sc.setup.paths.iter().map(|p| p.spec(ids(p.owner.as_ref().map(|n| n.as_str())))).collect(),
         listen: sc.setup.listen.clone(),
     };

@@ -33,6 +33,11 @@ pub const READY_MARKER: &str = "LOCKGATE-GUEST-READY";
 /// Written on the console when the interactive shell (`--shell`) takes over.
 pub const SHELL_MARKER: &str = "LOCKGATE-GUEST-SHELL";
 
+/// Where the guest keeps the volumes it bind-mounts on a scenario's workspace
+/// ([`Setup::workspace`]): `VOLUMES/<name>` is a tmpfs of the VM's (never inside a container's
+/// root), `VOLUMES/<name>/_data` the directory mounted, as Docker names a volume's.
+pub const VOLUMES: &str = "/run/lockgate/volumes";
+
 /// Path of the plan inside the guest.
 pub const PLAN_PATH: &str = "/lockgate/plan.json";
 
@@ -305,6 +310,13 @@ pub struct Setup {
     pub users: Vec<User>,
     /// Directories on which a fresh tmpfs is mounted for each run.
     pub tmpfs: Vec<String>,
+    /// A top-level directory (never one of `tmpfs`) on which a volume is bind-mounted, as
+    /// `docker run -v DIR:/workspace` mounts a host directory: the `_data` directory of a fresh
+    /// tmpfs of the VM's own under [`VOLUMES`], mounted for each run on the VM and, for a
+    /// container, for each case by the agent into the container's mount namespace (emptied
+    /// between the two runs, like the tmpfs roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// Paths created, in order, after the tmpfs mounts.
     pub paths: Vec<PathSpec>,
     /// The ports the guest listens on (on [`CONNECT_PROBE_ADDR`], outside the sandbox) during
@@ -1112,6 +1124,11 @@ pub struct RunObservation {
     /// mount) could not make a setup path of that kind.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub setup_refused: bool,
+    /// What the place where the run happened made of the setup otherwise than the scenario
+    /// asks, each in a sentence for the cell (under gVisor the workspace is a directory, not a
+    /// bind mount: the Sentry does not see the mounts the agent makes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setup_notes: Vec<String>,
     /// Exit of the top process (the enforcer for enforced runs, the runner for control runs):
     /// `exit:N` or `signal:NAME`, or `timeout`.
     pub exit: String,

@@ -196,12 +196,18 @@ fn filter_table(root: &Path) -> Result<String> {
 /// The setup kinds and the harness's footprint (issue 28, items 5 and 6): what a scenario
 /// writes, the shipped scenario that uses it, the known-bad mode it catches, where it can be
 /// set up.
-const SETUP_FEATURES: [(&str, &str, &str, &str); 10] = [
+const SETUP_FEATURES: [(&str, &str, &str, &str); 11] = [
     ("kind: fifo`, `kind: socket", "nodes made before the run", "setup-nodes", ""),
     ("kind: char_device", "a device node made before the run (CAP_MKNOD)", "setup-nodes", ""),
     ("kind: tmpfs`, `kind: bind", "mounts below the top level (CAP_SYS_ADMIN)", "setup-mounts", "rule-under-mount"),
     ("kind: overlay", "an overlayfs (CAP_SYS_ADMIN, overlayfs built in or its module loaded)", "setup-overlay", ""),
     ("setup.listen", "the ports the harness listens on", "listen-on-request", ""),
+    (
+        "setup.workspace",
+        "a volume of the VM's bind-mounted on a top-level directory, as an engine mounts one",
+        "container-workspace",
+        "",
+    ),
     ("isolate: true", "each step on a fresh tree, in both runs", "isolated-steps", ""),
     ("expect: [{…, isolate: true}]", "that step alone on a fresh tree, the others together", "isolated-step", ""),
     ("setup.layers[].network", "TCP rules in an outer layer (ABI 4)", "landlock-layers-tcp", "abi2"),

@@ -74,6 +74,10 @@ pub struct CellVerdict {
     /// an enforcer must neither fail open on it nor grant anything through it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing_paths: Vec<String>,
+    /// What the place where the runs happened made of the setup otherwise than the scenario
+    /// asks (under gVisor the workspace is a directory, not a bind mount), as the guest said it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub setup_notes: Vec<String>,
     pub expectations: Vec<ExpectationVerdict>,
     /// Checks that apply to every cell (the enforcer's honesty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -668,12 +672,24 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         enforcer_claim: claim_text,
         enforcer_exit: obs.enforced.exit.clone(),
         missing_paths,
+        setup_notes: setup_notes(obs),
         expectations,
         findings,
         nothing_checked,
         nothing_checked_intended: intended,
         evidence,
     }
+}
+
+/// Both runs' setup notes, each once.
+fn setup_notes(obs: &CaseObservation) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    for n in obs.control.setup_notes.iter().chain(&obs.enforced.setup_notes) {
+        if !notes.contains(n) {
+            notes.push(n.clone());
+        }
+    }
+    notes
 }
 
 fn fail(v: &mut ExpectationVerdict, reason: String) {
@@ -1477,6 +1493,18 @@ pub(super) mod tests {
             "{nothing}"
         );
         // As every cell that checked nothing: it fails under CI=true unless `may_skip_all`.
+    }
+
+    /// What the place made of the setup otherwise than asked (gVisor's workspace) is in the
+    /// cell once, whichever run said it, and is no failure by itself.
+    #[test]
+    fn setup_notes_are_in_the_cell_once() {
+        let s = scenario("  - {run: a, allowed: true}\n");
+        let note = "under gVisor the workspace /workspace is a directory of the guest's root";
+        let noted = || RunObservation { setup_notes: vec![note.into()], ..run(&[Outcome::Ok], "", "exit:0") };
+        let v = judge_one(&s, AbiProbe::Abi(6), noted(), noted());
+        assert_eq!(v.setup_notes, [note]);
+        assert!(v.passed(), "{:?}", v.failures());
     }
 
     #[test]

@@ -271,6 +271,19 @@ pub struct Setup {
     /// the image (`/bin`, `/usr`, `/etc`, `/dev`, …) cannot be one.
     #[serde(default)]
     pub paths: Vec<PathEntry>,
+    /// A top-level directory mounted as a container engine mounts a workspace volume (`docker
+    /// run -v SRC:/workspace`, Podman's volumes): not a tmpfs of its own but a bind mount of a
+    /// fresh directory of the VM, outside any container's root (the `_data` directory of a tmpfs
+    /// under /run/lockgate/volumes), owned by root with mode 0755 as a tmpfs root is;
+    /// `setup.paths` may name it (to give it an owner and a mode) and make what goes in it. In a
+    /// container environment the agent mounts it into the container's mount namespace for each
+    /// case (the container has no CAP_SYS_ADMIN) and the runs find it emptied between them; on
+    /// the VM (`bare`) each run gets the same bind mount of a fresh directory, so that both show
+    /// one layout. Under gVisor it is a directory of the guest's root, as the tmpfs roots are
+    /// there (gVisor's Sentry does not see the mounts the agent makes), and each cell says so.
+    /// Default: none.
+    #[serde(default)]
+    pub workspace: Option<GuestPath>,
     /// Working directory of the runs (and the `include_workdir` path), a path of the guest's
     /// own root, entered before `chroot`. Default `/`, or the `chroot` directory when there is
     /// one.
@@ -852,9 +865,23 @@ impl Scenario {
                 }
             }
         }
+        let workspace = |p: &GuestPath| self.setup.workspace.as_ref() == Some(p);
         let made = |p: &GuestPath| {
-            self.setup.paths.iter().any(|e| e.path == *p) || self.setup.paths.iter().any(|e| e.path.top() == p.as_str())
+            self.setup.paths.iter().any(|e| e.path == *p)
+                || self.setup.paths.iter().any(|e| e.path.top() == p.as_str())
+                || workspace(p)
         };
+        if let Some(w) = &self.setup.workspace {
+            let top = w.top();
+            if w.as_str() != top || RESERVED_TOPS.contains(&top) || top == "/tmp" {
+                errs.push((
+                    "setup.workspace".into(),
+                    format!(
+                        "`{w}` cannot be the workspace: it is mounted on a top-level directory of the scenario's own, as `docker run -v SRC:/workspace` mounts one (write `/workspace`), never below one, on /tmp or on a directory of the image's"
+                    ),
+                ));
+            }
+        }
         // Policy paths need not exist (a missing one is a test input, reported in the cell);
         // the working directory must, since both runs start there.
         if let Some(w) = &self.setup.workdir {
@@ -875,7 +902,7 @@ impl Scenario {
             }
         }
         for (i, p) in self.setup.open_before.iter().enumerate() {
-            if !in_image(p.as_str()) && !self.setup.paths.iter().any(|e| e.path == *p) {
+            if !in_image(p.as_str()) && !self.setup.paths.iter().any(|e| e.path == *p) && !workspace(p) {
                 errs.push((
                     format!("setup.open_before[{i}]"),
                     format!("`{}` is not made by setup.paths nor in the image: a descriptor can only be opened on a path that exists when the run starts", p.as_str()),
@@ -907,7 +934,9 @@ impl Scenario {
             }
         }
         let made: Vec<&GuestPath> = self.setup.paths.iter().map(|e| &e.path).collect();
-        errs.extend(super::layer::validate(&self.setup.layers, by_layer, &self.tmpfs_roots(), &made));
+        let mut fresh = self.tmpfs_roots();
+        fresh.extend(self.setup.workspace.iter().map(|w| w.as_str().to_string()));
+        errs.extend(super::layer::validate(&self.setup.layers, by_layer, &fresh, &made));
         errs
     }
 
@@ -933,12 +962,14 @@ impl Scenario {
     }
 
     /// Top-level directories that get a fresh tmpfs for each run. /tmp always does, so that
-    /// what the control run wrote there cannot change the enforced run's results.
+    /// what the control run wrote there cannot change the enforced run's results. The workspace
+    /// (`setup.workspace`) is none of them: it gets a bind-mounted volume instead.
     pub fn tmpfs_roots(&self) -> Vec<String> {
         let mut roots: Vec<String> = self.setup.paths.iter().map(|p| p.path.top().to_string()).collect();
         roots.push("/tmp".into());
         roots.sort();
         roots.dedup();
+        roots.retain(|r| self.setup.workspace.as_ref().is_none_or(|w| w.as_str() != r));
         roots
     }
 }
@@ -1089,6 +1120,23 @@ mod tests {
         assert!(!fields.contains(&"setup.absent[0]"), "{errs:?}");
         assert!(fields.contains(&"setup.absent[1]") && fields.contains(&"setup.absent[2]"), "{errs:?}");
         assert_eq!(s.checked_paths(), ["/nowhere", "/app", "/sandbox/d", "/usr"]);
+    }
+
+    /// The workspace is a top-level directory of the scenario's own, with a volume instead of a
+    /// tmpfs; what it holds is made by setup.paths, and it counts as made.
+    #[test]
+    fn a_workspace_is_a_top_level_directory_without_a_tmpfs() {
+        let s = parse(
+            "name: t\nsetup:\n  workspace: /workspace\n  paths: [{path: /workspace, kind: dir}, {path: /workspace/f, kind: file}, {path: /sandbox, kind: dir}]\n  workdir: /workspace\n  open_before: [/workspace]\npolicy: {filesystem_policy: {read_write: [/workspace]}}\nexpect: [{enforcement: full}]\n",
+        )
+        .unwrap();
+        assert!(s.validate().is_empty(), "{:?}", s.validate());
+        assert_eq!(s.tmpfs_roots(), ["/sandbox", "/tmp"], "the workspace gets no tmpfs");
+        for bad in ["/workspace/src", "/tmp", "/usr"] {
+            let s = parse(&format!("name: t\nsetup: {{workspace: {bad}}}\npolicy: {{filesystem_policy: {{read_write: [/tmp]}}}}\nexpect: [{{enforcement: full}}]\n")).unwrap();
+            let errs = s.validate();
+            assert!(errs.iter().any(|(f, m)| f == "setup.workspace" && m.contains("top-level")), "{bad}: {errs:?}");
+        }
     }
 
     /// `mechanism:` is an expectation of its own, for what the runner can show.

@@ -211,6 +211,9 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
         // enforcer took it.
         out.push_str(&format!("  missing      policy paths not in the guest: {}\n", v.missing_paths.join(", ")));
     }
+    for note in &v.setup_notes {
+        out.push_str(&format!("  setup        {note}\n"));
+    }
     let stderr = excerpt(&e.enforced.stderr, true);
     for (i, line) in stderr.iter().enumerate() {
         out.push_str(&format!("  {:<12} {line}\n", if i == 0 { "its stderr" } else { "" }));

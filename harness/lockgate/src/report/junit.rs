@@ -157,6 +157,7 @@ pub(crate) mod tests {
             enforcer_claim: "lockgate-enforcer: enforcement=full".into(),
             enforcer_exit: "exit:0".into(),
             missing_paths: vec![],
+            setup_notes: vec![],
             expectations: vec![ExpectationVerdict {
                 expect: "touch /sandbox/testfile → denied EACCES by sandbox".into(),
                 when: None,

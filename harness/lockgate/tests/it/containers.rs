@@ -229,15 +229,55 @@ expect:
 /// scenarios runs second would see the first one's traces.
 #[test]
 fn each_case_in_a_shared_container_starts_clean() {
-    let dir = tempfile::tempdir().unwrap();
     let (one, two) = (leaves_traces("1", "2"), leaves_traces("2", "1"));
-    let o = options("debian-6.12", &["docker-26.1.5", "podman"], &[("traces-1", &one), ("traces-2", &two)], dir.path());
-    let r = run(&o).unwrap();
-    assert_eq!(r.cells.len(), 4);
+    each_pair_passes(&["docker-26.1.5", "podman"], [("traces-1", &one), ("traces-2", &two)]);
+}
+
+/// Runs two scenarios that look for each other's traces in `envs` on Debian 6.12, in one boot:
+/// every cell must pass, having checked something, with no setup note.
+fn each_pair_passes(envs: &[&str], scenarios: [(&str, &str); 2]) {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&options("debian-6.12", envs, &scenarios, dir.path())).unwrap();
+    assert_eq!(r.cells.len(), 2 * envs.len());
     for c in &r.cells {
         let v = c.outcome.as_ref().unwrap_or_else(|e| panic!("{}@{}: {e:?}", c.scenario, c.env));
         assert!(v.passed(), "{}@{}: {:?}\n{:#?}", c.scenario, c.env, v.failures(), v.evidence.steps);
+        assert!(v.nothing_checked.is_none() && v.setup_notes.is_empty(), "{}@{}: {v:?}", c.scenario, c.env);
     }
+}
+
+/// A scenario with a workspace (`setup.workspace`) that checks, where its runs happen, that the
+/// workspace is a mount point of its own whose root is the `_data` directory of another file
+/// system (mountinfo's root and mount point fields), and that neither the `other` scenario's
+/// file nor its own (left by its control run) is in it; then leaves its own.
+fn workspace_traces(me: &str, other: &str) -> String {
+    format!(
+        r#"
+name: ws-{me}
+setup:
+  users: [{{name: sandbox, uid: 998}}]
+  workspace: /workspace
+  paths: [{{path: /workspace, kind: dir, owner: sandbox}}]
+policy:
+  filesystem_policy: {{read_only: [/usr, /bin, /lib, /etc, /proc], read_write: [/tmp, /workspace]}}
+  process: {{run_as_user: sandbox}}
+expect:
+  - {{run: "grep -q ' /_data /workspace ' /proc/self/mountinfo", allowed: true}}
+  - {{run: "test ! -e /workspace/left-by-{other} && test ! -e /workspace/left-by-{me}", allowed: true}}
+  - {{run: "touch /workspace/left-by-{me}", allowed: true}}
+"#
+    )
+}
+
+/// Issue 26, item 3: a scenario's workspace is a bind mount of a directory of the VM, a mount
+/// point of its own where the runs happen, on the VM and in a container whose root is an
+/// overlayfs (Docker 26.1.5's, on Debian 6.12), and every run finds it empty: nothing written
+/// through it in one case (or in the control run) is seen in the next. Whichever of the two
+/// scenarios runs second would see the first one's file.
+#[test]
+fn the_workspace_is_a_bind_mount_each_case_finds_empty() {
+    let (one, two) = (workspace_traces("1", "2"), workspace_traces("2", "1"));
+    each_pair_passes(&["bare", "docker-26.1.5"], [("ws-1", &one), ("ws-2", &two)]);
 }
 
 /// What crun answers for a syscall the profile does not name, against runc: Docker 20.10.5's
