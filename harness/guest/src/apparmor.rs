@@ -42,6 +42,13 @@ fn put(a: &AppArmor) -> Result<(), String> {
             Err(e) => return Err(format!("{}: cannot mount securityfs: {e:?} ({})", a.env, e.desc())),
         }
     }
+    // Without auditd the kernel's audit thread prints each record under printk_ratelimit() (10
+    // in 5 s by default): a burst of denials (a namespace sandbox refused in both runs) lost the
+    // enforced run's own record, and its marker, in some runs and not others. A ratelimit
+    // interval of 0 lets every record through.
+    std::fs::write("/proc/sys/kernel/printk_ratelimit", "0").map_err(|e| {
+        format!("{}: cannot lift the kernel's printk rate limit (audit records would be lost): {e}", a.env)
+    })?;
     if !std::path::Path::new("/sys/kernel/security/apparmor").exists() {
         let lsm = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
         return Err(format!(
@@ -173,7 +180,7 @@ impl KernelLog {
     /// header), at most [`MAX_DENIALS`]. The kernel's audit thread prints its records after the
     /// call that made them returned, in the order they were made: a marker record is sent
     /// through the same queue ([`audit_marker`]), and the log read until it shows (or
-    /// [`WAIT`] passed: a kernel without audit, or a marker lost to the audit rate limit).
+    /// [`WAIT`] passed: a kernel without audit; `put` lifts the printk rate limit that lost records).
     pub fn apparmor_denials(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         let marker = audit_marker();
