@@ -52,12 +52,18 @@ pub fn run(args: &LayerArgs) -> i32 {
 }
 
 /// Forks the `layer` peer: a process of `uid`:`gid` in this process's domain (the layers just
-/// applied) that waits to be signalled (`lockgate-guest peer`) and is killed when its parent —
-/// this process, which becomes the enforcer and then the command — exits.
+/// applied) that waits to be signalled (`lockgate-guest peer`). It asks to be killed when its
+/// parent — this process, which becomes the enforcer and then the command — exits, but that
+/// signal comes from the parent, and when the enforcer's own layer scopes signals Landlock
+/// refuses it (the peer is outside that layer): the peer then outlives the command until the
+/// guest kills the run's process group. So it holds none of the run's pipes (its stdio is
+/// /dev/null): held, they kept the guest reading for its whole grace period (1 s) after every
+/// such run.
 fn spawn_peer((uid, gid): (u32, u32)) -> anyhow::Result<i32> {
     let parent = std::process::id() as libc::pid_t;
     let program = std::ffi::CString::new(lockgate_protocol::GUEST_BIN)?;
     let arg = std::ffi::CString::new("peer")?;
+    let null = std::ffi::CString::new("/dev/null")?;
     // SAFETY: the child only makes raw system calls on data allocated before the fork, then
     // execs or exits.
     match unsafe { libc::fork() } {
@@ -74,6 +80,10 @@ fn spawn_peer((uid, gid): (u32, u32)) -> anyhow::Result<i32> {
                 libc::_exit(126);
             }
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
+                libc::_exit(126);
+            }
+            let devnull = libc::open(null.as_ptr(), libc::O_RDWR);
+            if devnull < 0 || (0..3).any(|fd| libc::dup2(devnull, fd) < 0) {
                 libc::_exit(126);
             }
             let argv = [program.as_ptr(), arg.as_ptr(), std::ptr::null()];

@@ -45,6 +45,10 @@ pub fn main() -> ! {
     };
     port.set_nonce(&plan.nonce);
     install_panic_hook();
+    if let Err(e) = crate::entropy::seed(&plan.rng_seed) {
+        // Not a fault: the cases run as well, the first read of the pool only waits longer.
+        log(&format!("cannot seed the kernel's random pool: {e}"));
+    }
     // After the plan: a kernel manifest can ask for the securityfs a system's init leaves
     // unmounted (WSL2), and the preflight must see the guest as that system would.
     if plan.mount_securityfs {

@@ -19,6 +19,7 @@ mod console;
 mod container;
 mod container_serve;
 mod entries;
+mod entropy;
 mod errno_text;
 mod inherited;
 mod inherited_dir;

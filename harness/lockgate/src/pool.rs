@@ -263,6 +263,7 @@ impl BootContext<'_> {
         let plan = Plan {
             version: VERSION,
             nonce: nonce(),
+            rng_seed: nonce() + &nonce(),
             kernel: manifest.name.to_string(),
             cases: run.cases.clone(),
             fault: self.opts.guest_fault,
@@ -451,7 +452,8 @@ fn ended_text(e: &Ended) -> String {
     }
 }
 
-/// A per-run nonce: the records of another run (or a replayed file) never match it.
+/// A per-run nonce: the records of another run (or a replayed file) never match it. 16 random
+/// bytes, hex.
 fn nonce() -> String {
     let mut b = [0u8; 16];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {

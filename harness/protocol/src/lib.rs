@@ -110,6 +110,14 @@ pub struct Plan {
     /// /sys/kernel/security/lsm finds nothing there.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub mount_securityfs: bool,
+    /// 32 random bytes (hex) from the host, which the agent credits to the kernel's random pool
+    /// before the first case. A VM without an RNG device starts with the pool uninitialised,
+    /// and from Linux 5.18 the first read of /dev/urandom (or a blocking getrandom, as an
+    /// enforcer's TLS library makes) waits while the kernel gathers jitter entropy: about a
+    /// second under TCG, charged to whichever case read first. Real machines and cloud VMs
+    /// have their RNG seeded at boot (a bootloader seed, RDRAND, virtio-rng). Empty: no seed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rng_seed: String,
 }
 
 fn yes() -> bool {
