@@ -178,10 +178,12 @@ pub fn ensure_browser() -> Result<()> {
 pub const CARGO_INSTA_VERSION: &str = "1.49.0";
 
 /// cargo-insta, for lockgate's own test of `cargo insta review` on a project's snapshots:
-/// `cargo install --locked cargo-insta@CARGO_INSTA_VERSION` into lockgate's cache
+/// `cargo install --debug --locked cargo-insta@CARGO_INSTA_VERSION` into lockgate's cache
 /// (`tools/cargo-insta-VERSION/`, beside the kernels: a fresh clone's empty target directory
 /// would otherwise build it again, minutes of the test command), leaving the user's own
-/// `~/.cargo/bin` alone. `cache_root` is the root of the cache the caller opened. Its `bin`
+/// `~/.cargo/bin` alone. Built with `--debug`: the test runs it on a handful of snapshots, and
+/// the unoptimised build takes about 0.75× the release build's time, which the test command
+/// pays from nothing. `cache_root` is the root of the cache the caller opened. Its `bin`
 /// directory.
 pub fn ensure_cargo_insta(cache_root: &std::path::Path) -> Result<std::path::PathBuf> {
     let dir = cache_root.join("tools").join(format!("cargo-insta-{CARGO_INSTA_VERSION}"));
@@ -196,13 +198,13 @@ pub fn ensure_cargo_insta(cache_root: &std::path::Path) -> Result<std::path::Pat
     eprintln!("lockgate: installing cargo-insta {CARGO_INSTA_VERSION} into {} (once)", dir.display());
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["install", "--locked", "--quiet", &format!("cargo-insta@{CARGO_INSTA_VERSION}"), "--root"])
+        .args(["install", "--debug", "--locked", "--quiet", &format!("cargo-insta@{CARGO_INSTA_VERSION}"), "--root"])
         .arg(&dir)
         .status()
         .context("cannot run cargo install")?;
     if !status.success() {
         bail!(
-            "cargo install --locked cargo-insta@{CARGO_INSTA_VERSION} --root {} failed (its error is above)",
+            "cargo install --debug --locked cargo-insta@{CARGO_INSTA_VERSION} --root {} failed (its error is above)",
             dir.display()
         );
     }
