@@ -9,7 +9,7 @@ use crate::clock::monotonic;
 use crate::console::log;
 use crate::setup::{self, Tree};
 use crate::{apparmor, container, layers, peers, preflight, run, spawn};
-use lockgate_protocol::{Case, CaseObservation, CaseTiming, RunObservation};
+use lockgate_protocol::{Case, CaseObservation, CaseTiming, Container, RunObservation};
 
 /// Both runs of a case, and how long they took. Case-level preparation (accounts, enforcer
 /// files) that fails is a setup error of both runs: the case record is still sent, so the host
@@ -31,8 +31,8 @@ pub fn observe(case: &Case) -> (CaseObservation, CaseTiming) {
         (Some(container), Ok(())) => {
             let (mut obs, runs) = container::observe(case, container);
             (timing.control, timing.enforced) = runs.unwrap_or_default();
-            if container::is_gvisor(container) && runs.is_some() {
-                obs.outside = Some(outside_gvisor(case));
+            if container.runs_outside_too() && runs.is_some() {
+                obs.outside = Some(outside_container(case, container));
             }
             obs
         }
@@ -139,14 +139,19 @@ fn observe_on(case: &Case, mut tree: Tree, run: fn(&Case) -> RunObservation) -> 
     (observation, took)
 }
 
-/// Under gVisor the Sentry, not the VM's kernel, answers every call of the container: the control
-/// run made again here on the VM, on fresh tmpfs as a bare run makes them, shows what the VM's
-/// kernel answers the same probes (`CaseObservation::outside`), so that a denial both runs in
-/// the container share can be told to be gVisor's. runsc's mount namespace is private
-/// (`container::gvisor_root`): the tmpfs mounted here are not seen in the container.
-fn outside_gvisor(case: &Case) -> RunObservation {
+/// Under a runtime lockgate has no table of (`Container::runs_outside_too`: gVisor, whose
+/// Sentry, not the VM's kernel, answers every call of the container; systemd-nspawn, whose
+/// filter, capability set and mounts are its own) the control run made again here on the VM, on
+/// fresh tmpfs as a bare run makes them, shows what the VM's kernel answers the same probes
+/// (`CaseObservation::outside`), so that a denial both runs in the container share can be told
+/// to be the runtime's. It runs as the case's identity, as the control run in the container does
+/// (`run::control`; nspawn makes no user namespace, so a uid there is the same uid here, and the
+/// judge checks the runners' uids agree). runsc's mount namespace is private
+/// (`container::gvisor_root`), and nspawn's tmpfs for the case are gone by now: the tmpfs mounted
+/// here are not seen in the container.
+fn outside_container(case: &Case, container: &Container) -> RunObservation {
     let (run, took) = observe_run(case, Tree::default, run::control);
-    log(&format!("{}: the control run outside gVisor took {took:.2}s", case.id));
+    log(&format!("{}: the control run outside {} took {took:.2}s", case.id, container.env));
     run
 }
 

@@ -108,7 +108,31 @@ pub fn start(container: &Container, id: &str, root: &str, dir: &str) -> Result<S
         }
     };
     log(&format!("{id}: PID 1 of the container is {pid} in the VM"));
+    if let Err(e) = same_users(pid) {
+        let _ = child.kill();
+        let _ = wait_with_deadline(&mut child, Duration::from_secs(5));
+        return Err(failed(e));
+    }
     Ok(Started { pid, input: File::from(input), output, log: log_path, supervisor: child })
+}
+
+/// That the container shares the VM's user namespace (nspawn makes none without
+/// `--private-users`, which lockgate does not pass): a uid in there is the same user as that uid
+/// on the VM, which the run outside the container relies on (`case.rs`: the control run made
+/// again on the VM, as the same user, tells nspawn's own denials apart).
+fn same_users(pid: i32) -> Result<(), String> {
+    let ns = |p: &str| {
+        std::fs::read_link(format!("/proc/{p}/ns/user")).map_err(|e| format!("cannot read /proc/{p}/ns/user: {e}"))
+    };
+    let (inside, here) = (ns(&pid.to_string())?, ns("self")?);
+    match inside == here {
+        true => Ok(()),
+        false => Err(format!(
+            "put the container in a user namespace of its own ({}, the VM's is {}): a uid in there is not the same user as on the VM",
+            inside.display(),
+            here.display()
+        )),
+    }
 }
 
 /// In nspawn's process, before exec: into its cgroup (`procs`, that group's `cgroup.procs`).

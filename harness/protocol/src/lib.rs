@@ -287,6 +287,21 @@ pub struct Container {
     pub no_new_privileges: bool,
 }
 
+impl Container {
+    /// Whether the host has no table of what this runtime denies, so that each case gets the
+    /// control run a third time, on the VM outside the container (`CaseObservation::outside`).
+    /// Under runc and crun what the container denies of its own is the engine's OCI seccomp
+    /// profile, which the host reads (with the capabilities the environment names): a denial
+    /// both runs share is told to be `seccomp` from it. gVisor's runsc answers every call from a
+    /// kernel of its own (the Sentry), and systemd-nspawn applies a seccomp allow-list compiled
+    /// into it, its own capability set and its own read-only mounts: no file the host could read
+    /// says what either denies, so the evidence is a run outside, as the same user, which the
+    /// host compares (`judge::through_runtime`).
+    pub fn runs_outside_too(&self) -> bool {
+        self.runtime.ends_with("/runsc") || self.runtime.contains("/systemd-nspawn")
+    }
+}
+
 /// An AppArmor environment: the pinned parser (with the C library it was built against, run
 /// through that library's loader) loads these profiles into the guest's kernel, and the
 /// restriction on unprivileged user namespaces is set as Ubuntu 24.04 sets it.
@@ -1114,9 +1129,10 @@ pub struct CaseObservation {
     /// layers (no enforcer, no layer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlayered: Option<RunObservation>,
-    /// Only under an environment whose runtime answers the container's system calls with a
-    /// kernel of its own (gVisor's Sentry): the control run made again on the VM, outside that
-    /// runtime, on the same kernel (a bare control run). A denial both runs share that this run
+    /// Only under an environment whose runtime denies by rules the host has no table of
+    /// (gVisor's Sentry, a kernel of its own; systemd-nspawn's built-in filter, capabilities and
+    /// mounts): the control run made again on the VM, outside that runtime's container, as the
+    /// same user on the same kernel (a bare control run). A denial both runs share that this run
     /// did not get is the runtime's answer, not the VM kernel's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outside: Option<RunObservation>,

@@ -9,6 +9,7 @@
 use crate::model::environment::{
     check_converts, parse_profile_of, read_profile, ContainerManifest, EnvKind, Environment, RuntimeName, SeccompSource,
 };
+use crate::model::scenario::Denier;
 use crate::supply::runtime;
 use crate::supply::Supply;
 use anyhow::{Context, Result};
@@ -44,6 +45,13 @@ pub struct EnvFacts {
     /// and the pinned package's version (`systemd-nspawn 252.39-1~deb12u2`), for the reasons
     /// that name what took Landlock away.
     pub nspawn: Option<String>,
+    /// The runtime, when it denies by rules lockgate has no table of: gVisor's Sentry (a kernel
+    /// of its own) and systemd-nspawn (a seccomp allow-list compiled into it, its capability set
+    /// and read-only mounts). For an engine's OCI profile lockgate reads the profile itself
+    /// (`errno_rules`, `allowed`) and names `seccomp` from it; for these the guest makes the
+    /// control run again on the VM outside the container instead, and the judge names the
+    /// runtime from that evidence (`judge::through_runtime`).
+    pub runtime: Option<Denier>,
 }
 
 /// One environment, ready: `container` is `None` for `bare`.
@@ -107,6 +115,7 @@ pub fn prepare(envs: &[&Environment], repo: &Path, supply: &mut Supply) -> Resul
                 let (profile, digest) = profile(&m.value, &m.file, supply)?;
                 let facts = EnvFacts {
                     gvisor: m.value.runtime == RuntimeName::Runsc,
+                    runtime: runtime_denier(m.value.runtime),
                     ..facts_of(profile.as_ref(), &m.value, digest)?
                 };
                 let c = &m.value;
@@ -211,7 +220,17 @@ fn facts_of(profile: Option<&Profile>, m: &ContainerManifest, digest: Option<Str
         namespaces_refused: namespaces_refused(&converted, errno),
         gvisor: false,
         nspawn: None,
+        runtime: None,
     })
+}
+
+/// [`EnvFacts::runtime`] of an environment run by `runtime`.
+fn runtime_denier(runtime: RuntimeName) -> Option<Denier> {
+    match runtime {
+        RuntimeName::Runsc => Some(Denier::Gvisor),
+        r if r.is_nspawn() => Some(Denier::Nspawn),
+        _ => None,
+    }
 }
 
 /// The words of [`EnvFacts::namespaces_refused`].

@@ -58,6 +58,7 @@ mod tests {
             namespaces_refused: None,
             gvisor: false,
             nspawn: None,
+            runtime: None,
         };
         let why = landlock_blocked("docker-20.10.5", Some(&stub), &AbiProbe::Errno("ENOSYS".into()), &AbiProbe::Abi(4))
             .unwrap();

@@ -228,6 +228,7 @@ pub fn judge_all(
                             overlayfs: obs.preflight.overlayfs,
                             yama_ptrace_scope: obs.preflight.yama_ptrace_scope,
                             judge_as_bare,
+                            runtime: cell.env_facts.runtime,
                             not_asked: &cell.not_asked,
                             sentinels: &cell.sentinels,
                         })),

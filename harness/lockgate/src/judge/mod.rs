@@ -105,8 +105,11 @@ pub struct Evidence {
     pub enforced: RunEvidence,
     /// A case with outer layers: the control run outside them.
     pub unlayered: Option<RunEvidence>,
-    /// Under gVisor: the control run made on the VM outside gVisor.
+    /// Under a runtime lockgate has no table of (gVisor, systemd-nspawn): the control run made
+    /// on the VM outside it.
     pub outside: Option<RunEvidence>,
+    /// That runtime (`CellInput::runtime`), for the report's words.
+    pub outside_of: Option<Denier>,
     /// The claim as read from the enforced run's stderr.
     pub claim: Option<Claim>,
     /// The file holding both runs' whole (bounded) output, once written beside the reports.
@@ -121,7 +124,7 @@ pub struct StepEvidence {
     pub enforced: Option<StepResult>,
     /// A case with outer layers: the step in the control run outside them.
     pub unlayered: Option<StepResult>,
-    /// Under gVisor: the step in the control run outside gVisor.
+    /// Under gVisor or systemd-nspawn: the step in the control run outside it.
     pub outside: Option<StepResult>,
 }
 
@@ -218,15 +221,49 @@ pub fn through_layers(base: Option<Denier>, enforced: &Outcome, unlayered: Optio
 /// Why a denial is gVisor's (`Denier::Gvisor`), in one sentence.
 pub const GVISOR_DENIED: &str = "both runs inside gVisor, whose Sentry answers every system call of the container in place of the VM's kernel, were denied the same way, and the same control run made on the VM outside gVisor, on the same kernel, was allowed: gVisor answered it (a call or a flag its Sentry does not implement, or the container it makes), not the kernel, the sandbox or plain permissions";
 
-/// Under gVisor (the guest then makes the control run again outside it, `outside`), a denial
-/// both runs in the container share, which the run outside was allowed, is gVisor's: the
-/// Sentry answered it, and the VM's kernel, which answered the run outside, would not have.
+/// Why a denial is systemd-nspawn's (`Denier::Nspawn`), in one sentence.
+pub const NSPAWN_DENIED: &str = "both runs inside the container systemd-nspawn makes were denied the same way, and the same control run made on the VM outside it, as the same user on the same kernel, was allowed: nspawn's container denied it (its built-in seccomp allow-list, the capabilities it drops, or what it mounts read-only or leaves out of the container's tree: lockgate does not tell these apart), not the kernel, the sandbox or plain permissions";
+
+/// The runtime that a denial of `d` names, as reasons and the failure report say it; `None`
+/// for every denier that is no runtime of its own.
+pub fn runtime_of(d: Denier) -> Option<(&'static str, &'static str)> {
+    match d {
+        Denier::Gvisor => Some(("gVisor", GVISOR_DENIED)),
+        Denier::Nspawn => Some(("systemd-nspawn", NSPAWN_DENIED)),
+        _ => None,
+    }
+}
+
+/// Under a runtime lockgate has no table of (`CellInput::runtime`: gVisor, systemd-nspawn; the
+/// guest then makes the control run again outside it, `outside`), a denial both runs in the
+/// container share, which the run outside was allowed, is `runtime`'s: the container denied it,
+/// and the VM's kernel, which answered the run outside as the same user, would not have.
 /// Where the run outside failed too (the same way or another) the kernel may fail it as well,
-/// and the attribution stands. A denial only the enforced run got stays the enforcer's.
-pub fn through_runtime(base: Option<Denier>, outside: Option<&Outcome>) -> Option<Denier> {
+/// and the attribution stands (a root-only file read as a non-root user stays `dac`). A denial
+/// only the enforced run got stays the enforcer's.
+pub fn through_runtime(base: Option<Denier>, outside: Option<&Outcome>, runtime: Denier) -> Option<Denier> {
     match (base, outside) {
-        (Some(Denier::Dac | Denier::Operation), Some(Outcome::Ok)) => Some(Denier::Gvisor),
+        (Some(Denier::Dac | Denier::Operation), Some(Outcome::Ok)) => Some(runtime),
         (other, _) => other,
+    }
+}
+
+/// The run outside the runtime, when it can tell the runtime's denials apart: the environment's
+/// runtime is one lockgate has no table of, and the probe runner ran as the same uid there as in
+/// the control run inside (a run as another user proves nothing about this one's denials).
+/// Otherwise, when both runners reported different uids, the finding that says so.
+fn outside_run<'o>(input: &CellInput<'o>) -> (Option<(&'o RunObservation, Denier)>, Option<String>) {
+    let (Some(outside), Some(runtime)) = (&input.obs.outside, input.runtime) else { return (None, None) };
+    let uid = |r: &RunObservation| r.runner.as_ref().map(|r| r.uid);
+    match (uid(outside), uid(&input.obs.control)) {
+        (Some(out), Some(inside)) if out != inside => {
+            let name = runtime_of(runtime).map_or("the runtime", |(n, _)| n);
+            let finding = format!(
+                "the control run made on the VM outside {name} ran as uid {out}, the control run inside as uid {inside}: no comparison, so no denial is put down to {name}"
+            );
+            (None, Some(finding))
+        }
+        _ => (Some((outside, runtime)), None),
     }
 }
 
@@ -320,6 +357,11 @@ pub struct CellInput<'a> {
     /// container environment so, to catch one that takes Landlock away even from a scenario
     /// that accepts it (`landlock == blocked`).
     pub judge_as_bare: bool,
+    /// The environment's runtime when lockgate has no table of what it denies (gVisor,
+    /// systemd-nspawn: `EnvFacts::runtime`): the guest makes the control run again outside it
+    /// (`CaseObservation::outside`), and a denial both runs share that the run outside was
+    /// allowed is this runtime's ([`through_runtime`]). `None` elsewhere.
+    pub runtime: Option<Denier>,
     /// Parts of the policy the enforcer cannot express (its adapter's `cannot_express:`): the
     /// expectations on what they govern, and on the claim, are not asked for, not failed.
     pub not_asked: &'a [crate::enforcer::Feature],
@@ -377,12 +419,14 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         Reading::Nothing => NO_CLAIM_PRINTED.into(),
         Reading::Unsupported => NO_CLAIM_MADE.into(),
     };
+    let (outside, outside_finding) = outside_run(input);
     let mut evidence = Evidence {
         steps: Vec::new(),
         control: RunEvidence::of(&obs.control),
         enforced: RunEvidence::of(&obs.enforced),
         unlayered: obs.unlayered.as_ref().map(RunEvidence::of),
         outside: obs.outside.as_ref().map(RunEvidence::of),
+        outside_of: obs.outside.as_ref().and(input.runtime),
         claim: claim.as_ref().map(|(c, _)| *c),
         output_file: None,
         sentinels: input
@@ -553,8 +597,8 @@ pub fn judge(input: &CellInput) -> CellVerdict {
                     let u = step(unlayered, i_step).map(|s| &s.outcome);
                     v.denied_by = through_layers(v.denied_by, &en.outcome, u);
                 }
-                if let Some(outside) = &obs.outside {
-                    v.denied_by = through_runtime(v.denied_by, step(outside, i_step).map(|s| &s.outcome));
+                if let Some((outside, runtime)) = outside {
+                    v.denied_by = through_runtime(v.denied_by, step(outside, i_step).map(|s| &s.outcome), runtime);
                 }
                 if let Some(why) = cut_at_limit(action, &c.outcome, &en.outcome, &limits) {
                     fail(&mut v, why);
@@ -593,7 +637,7 @@ pub fn judge(input: &CellInput) -> CellVerdict {
         }
         expectations.push(v);
     }
-    let mut findings = Vec::new();
+    let mut findings: Vec<String> = outside_finding.into_iter().collect();
     if let (Some(enforced), Some(control)) = (&obs.enforced.runner, &obs.control.runner) {
         if enforced.uid != control.uid {
             findings.push(format!(
@@ -1054,8 +1098,10 @@ fn judge_operation(
                 (Some(Denier::Operation), Outcome::Err(e)) => {
                     format!(": {}; nobody denied it", failed_without_sandbox(action, e))
                 }
-                (Some(Denier::Gvisor), _) => format!(" by gVisor: {GVISOR_DENIED}"),
-                (Some(d), _) => format!(" (denied by {d}; the control run was {})", show(control)),
+                (Some(d), _) => match runtime_of(d) {
+                    Some((runtime, why)) => format!(" by {runtime}: {why}"),
+                    None => format!(" (denied by {d}; the control run was {})", show(control)),
+                },
                 (None, _) => String::new(),
             };
             fail(v, format!("expected {what} to be allowed, it was {}{who}", show(got)));
@@ -1111,6 +1157,7 @@ fn judge_operation(
                         Denier::AppArmor => format!("the control run, under the same AppArmor policy, was denied the same way, and the kernel logged AppArmor refusing it: {}", ctx.apparmor_denial.unwrap_or("(no record)")),
                         Denier::Layer => LAYER_DENIED.to_string(),
                         Denier::Gvisor => GVISOR_DENIED.to_string(),
+                        Denier::Nspawn => NSPAWN_DENIED.to_string(),
                     };
                     fail(v, format!("denied with {want} as expected, but by {got_by}, not {want_by}: {why}"));
                 }
@@ -1180,15 +1227,26 @@ pub(super) mod tests {
             unlayered: None,
             outside: None,
         };
-        judge_obs_with(s, &obs, sentinels)
+        judge_obs_with(s, &obs, sentinels, None)
     }
 
     /// As [`judge_one`], with the whole observation (an unlayered run, say).
     pub(super) fn judge_obs(s: &Scenario, obs: &CaseObservation) -> CellVerdict {
-        judge_obs_with(s, obs, &[])
+        judge_obs_with(s, obs, &[], None)
     }
 
-    fn judge_obs_with(s: &Scenario, obs: &CaseObservation, sentinels: &[Sentinel]) -> CellVerdict {
+    /// As [`judge_obs`], in an environment whose runtime lockgate has no table of (the guest
+    /// then makes the run `outside` it).
+    pub(super) fn judge_under(s: &Scenario, obs: &CaseObservation, runtime: Denier) -> CellVerdict {
+        judge_obs_with(s, obs, &[], Some(runtime))
+    }
+
+    fn judge_obs_with(
+        s: &Scenario,
+        obs: &CaseObservation,
+        sentinels: &[Sentinel],
+        runtime: Option<Denier>,
+    ) -> CellVerdict {
         let steps: Vec<Option<usize>> = {
             let mut n = 0;
             s.expect
@@ -1222,6 +1280,7 @@ pub(super) mod tests {
             entries: None,
             overlayfs: None,
             judge_as_bare: false,
+            runtime,
             not_asked: &[],
             sentinels,
         })
@@ -1267,6 +1326,7 @@ pub(super) mod tests {
                 entries: None,
                 overlayfs: None,
                 judge_as_bare: false,
+                runtime: None,
                 not_asked: &[],
                 sentinels: &[],
             })
@@ -1593,6 +1653,7 @@ pub(super) mod tests {
             entries: None,
             overlayfs: None,
             judge_as_bare,
+            runtime: None,
             not_asked: &[],
             sentinels: &[],
         };

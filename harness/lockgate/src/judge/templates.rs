@@ -40,6 +40,8 @@
 //! | J28 | denied with … as expected, but by layer, not …: the control run, started inside the same outer layers without the enforcer, was denied the same way, and a run outside the layers was allowed: the outer layers denied it … | a case with `setup.layers`: both runs' errno, the unlayered run allowed (issue 28) |
 //! | J29 | …; the command listed {dir} through descriptor {n}, open on it when it started; the control run (no enforcer) was {…}, so the enforcer passed it in / found one too, so the harness itself passed it in: … | an `inherited_readdir` allowed in the enforced run, the descriptor as the probe named it, the control run's result (issue 28) |
 //! | J30 | denied with … as expected, but by gvisor, not …: both runs inside gVisor … were denied the same way, and the same control run made on the VM outside gVisor, on the same kernel, was allowed: gVisor answered it … / expected … to be allowed, it was denied … by gVisor: … | under gVisor (the guest makes the control run again outside it): both runs' errno the same (`dac`/`operation` before), the run outside allowed (issue 26) |
+//! | J31 | denied with … as expected, but by nspawn, not …: both runs inside the container systemd-nspawn makes were denied the same way, and the same control run made on the VM outside it, as the same user on the same kernel, was allowed: nspawn's container denied it … / … by systemd-nspawn: … | under systemd-nspawn, as J30: both runs' errno the same, the run outside (same uid) allowed (issue 26) |
+//! | J32 | the control run made on the VM outside {runtime} ran as uid {o}, the control run inside as uid {i}: no comparison … | the run outside's and the control run's runner uids, different |
 //! | B1 | Landlock is blocked in `{env}`: its probe answered {e} while the kernel offers ABI {n} | both probes; nothing known of the environment |
 //! | B2* | seccomp blocked Landlock: in `{env}` the probe answered {runc's stub / the profile's default action} … | the profile does not name landlock_create_ruleset, and the errno is the stub's or the default action's (was said whatever the errno) |
 //! | B3* | Landlock is blocked in `{env}`: … although the profile names it / … but its default action answers {d}, not {e} | the profile and the errno, unexplained by seccomp |
@@ -51,7 +53,7 @@
 //! | F5* | denied by: the sandbox / plain permissions, DAC / the environment's seccomp filter / unknown (the control run was {its result}) / nobody: the operation fails without the sandbox too ({errno}: {meaning}) / nobody: allowed / nobody: killed at its time limit / not known | the attribution and both results (unknown said "denied differently" for a control run that timed out) |
 //! | F6 | claim, missing policy paths, its stderr, all output | the claim line, the guest's missing paths, stderr, the output file written |
 
-use super::tests::{judge_obs, judge_one, judge_with, reference_claims, run, scenario, FULL};
+use super::tests::{judge_obs, judge_one, judge_under, judge_with, reference_claims, run, scenario, FULL};
 use super::*;
 use lockgate_protocol::RunnerFacts;
 
@@ -247,6 +249,7 @@ fn claims_unsupported_missing_and_other() {
         entries: None,
         overlayfs: None,
         judge_as_bare: false,
+        runtime: None,
         not_asked: &[],
         sentinels: &[],
     });
@@ -354,6 +357,7 @@ fn nothing_checked_says_why_each_was_skipped() {
         entries: None,
         overlayfs: None,
         judge_as_bare: false,
+        runtime: None,
         not_asked: &[Feature::IoctlDev],
         sentinels: &[],
     });
@@ -561,6 +565,7 @@ fn denied_by_someone_else() {
         entries: None,
         overlayfs: None,
         judge_as_bare: false,
+        runtime: None,
         not_asked: &[],
         sentinels: &[],
     };
@@ -635,20 +640,59 @@ fn a_denial_of_gvisor_says_how_it_was_told() {
         unlayered: None,
         outside: Some(run(&[Outcome::Ok, Outcome::Ok], "", "exit:0")),
     };
-    let v = judge_obs(&s, &obs);
+    let v = judge_under(&s, &obs, Denier::Gvisor);
     assert_eq!(v.expectations[0].denied_by, Some(Denier::Gvisor));
     assert_eq!(reason(&v, 0), "denied with EINVAL as expected, but by gvisor, not operation: both runs inside gVisor, whose Sentry answers every system call of the container in place of the VM's kernel, were denied the same way, and the same control run made on the VM outside gVisor, on the same kernel, was allowed: gVisor answered it (a call or a flag its Sentry does not implement, or the container it makes), not the kernel, the sandbox or plain permissions");
     assert!(reason(&v, 1).starts_with("expected `probe rename_exchange /work/a /work/b` to be allowed, it was denied EINVAL by gVisor: both runs inside gVisor"), "{}", reason(&v, 1));
     // The kernel outside gVisor fails it too: the operation's, as before.
     obs.outside = Some(run(&[err("EINVAL"), err("EINVAL")], "", "exit:0"));
-    assert_eq!(judge_obs(&s, &obs).expectations[0].denied_by, Some(Denier::Operation));
+    assert_eq!(judge_under(&s, &obs, Denier::Gvisor).expectations[0].denied_by, Some(Denier::Operation));
     // No run outside (not gVisor): nothing changes.
     obs.outside = None;
-    assert_eq!(judge_obs(&s, &obs).expectations[0].denied_by, Some(Denier::Operation));
+    assert_eq!(judge_under(&s, &obs, Denier::Gvisor).expectations[0].denied_by, Some(Denier::Operation));
     // A denial only the enforced run got stays the enforcer's.
     obs.control = run(&[Outcome::Ok, Outcome::Ok], "", "exit:0");
     obs.outside = Some(run(&[Outcome::Ok, Outcome::Ok], "", "exit:0"));
-    assert_eq!(judge_obs(&s, &obs).expectations[0].denied_by, Some(Denier::Sandbox));
+    assert_eq!(judge_under(&s, &obs, Denier::Gvisor).expectations[0].denied_by, Some(Denier::Sandbox));
+}
+
+/// J31 — under systemd-nspawn, as under gVisor (one rule, `through_runtime`): a denial both runs
+/// in nspawn's container share is nspawn's when the control run made on the VM outside it, as
+/// the same user, was allowed; one the run outside got too stays `dac` (a root-only file read as
+/// a non-root user); a run outside as another user proves nothing, and the cell says so; the
+/// same observations in an environment lockgate has a table of are judged as before.
+#[test]
+fn a_denial_of_nspawn_says_how_it_was_told() {
+    let s = scenario(
+        "  - {probe: mount /work/m, denied: EPERM, by: dac}\n  - {probe: read /data/root-only, denied: EACCES, by: dac}\n  - {probe: mount /work/m, allowed: true}\n",
+    );
+    let both = |r: &[Outcome]| with_runner(run(r, "", "exit:0"), 0);
+    let mut obs = CaseObservation {
+        id: "t@systemd-nspawn-257".into(),
+        landlock: AbiProbe::Abi(6),
+        environment_error: None,
+        control: both(&[err("EPERM"), err("EACCES"), err("EPERM")]),
+        enforced: both(&[err("EPERM"), err("EACCES"), err("EPERM")]),
+        unlayered: None,
+        outside: Some(both(&[Outcome::Ok, err("EACCES"), Outcome::Ok])),
+    };
+    let v = judge_under(&s, &obs, Denier::Nspawn);
+    assert_eq!(v.expectations[0].denied_by, Some(Denier::Nspawn));
+    assert_eq!(reason(&v, 0), "denied with EPERM as expected, but by nspawn, not dac: both runs inside the container systemd-nspawn makes were denied the same way, and the same control run made on the VM outside it, as the same user on the same kernel, was allowed: nspawn's container denied it (its built-in seccomp allow-list, the capabilities it drops, or what it mounts read-only or leaves out of the container's tree: lockgate does not tell these apart), not the kernel, the sandbox or plain permissions");
+    // Denied outside too: plain permissions, as before.
+    assert_eq!(v.expectations[1].denied_by, Some(Denier::Dac));
+    assert_eq!(v.expectations[1].status, Status::Pass);
+    assert!(reason(&v, 2).starts_with("expected `probe mount /work/m` to be allowed, it was denied EPERM by systemd-nspawn: both runs inside the container systemd-nspawn makes"), "{}", reason(&v, 2));
+    assert_eq!(v.evidence.outside_of, Some(Denier::Nspawn));
+    // The same observations where lockgate has the filter's table (no runtime named): the run
+    // outside, had there been one, decides nothing.
+    assert_eq!(judge_obs(&s, &obs).expectations[0].denied_by, Some(Denier::Dac));
+    // The run outside as another user than the runs inside: no comparison, said as a finding.
+    obs.outside = Some(with_runner(run(&[Outcome::Ok, Outcome::Ok, Outcome::Ok], "", "exit:0"), 998));
+    let v = judge_under(&s, &obs, Denier::Nspawn);
+    assert_eq!(v.expectations[0].denied_by, Some(Denier::Dac));
+    assert_eq!(v.findings, vec!["the control run made on the VM outside systemd-nspawn ran as uid 998, the control run inside as uid 0: no comparison, so no denial is put down to systemd-nspawn".to_string()]);
+    assert!(!v.passed());
 }
 
 /// J29 — a listing through an inherited directory descriptor names the descriptor, and who

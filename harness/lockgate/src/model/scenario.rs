@@ -565,6 +565,12 @@ pub enum Denier {
     /// RENAME_EXCHANGE, …), while the same control run made on the VM outside gVisor, on the
     /// same kernel, was allowed (`judge::through_runtime`).
     Gvisor,
+    /// systemd-nspawn, the environment's runtime: both runs in the container nspawn makes were
+    /// denied the same way, while the same control run made on the VM outside it, as the same
+    /// user on the same kernel, was allowed: the container did it (nspawn's built-in seccomp
+    /// allow-list, the capabilities it drops, what it mounts read-only or leaves out of the
+    /// container's tree; lockgate does not tell these apart) (`judge::through_runtime`).
+    Nspawn,
 }
 
 impl Denier {
@@ -588,6 +594,7 @@ impl std::fmt::Display for Denier {
             Denier::AppArmor => "apparmor",
             Denier::Layer => "layer",
             Denier::Gvisor => "gvisor",
+            Denier::Nspawn => "nspawn",
         })
     }
 }

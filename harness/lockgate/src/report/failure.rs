@@ -113,6 +113,9 @@ fn denier(v: Option<Denier>, enforced: Option<&StepResult>, control: Option<&Ste
         }
         (Some(Denier::Layer), _) => format!("the outer layers the runs started inside: {}", crate::judge::LAYER_DENIED),
         (Some(Denier::Gvisor), _) => format!("gVisor, the environment's runtime: {}", crate::judge::GVISOR_DENIED),
+        (Some(Denier::Nspawn), _) => {
+            format!("systemd-nspawn, the environment's runtime: {}", crate::judge::NSPAWN_DENIED)
+        }
         (Some(Denier::Unknown), _) => format!(
             "unknown (the control run was {})",
             control.map(|c| outcome(&c.outcome)).unwrap_or_else(|| "not observed".into())
@@ -199,8 +202,9 @@ pub fn render(v: &CellVerdict, ctx: &Context) -> String {
         out.push_str(&format!("  unlayered    {} (the control run outside setup.layers)\n", run_line(u)));
     }
     if let Some(o) = &e.outside {
+        let runtime = e.outside_of.and_then(crate::judge::runtime_of).map_or("the environment's runtime", |(n, _)| n);
         out.push_str(&format!(
-            "  outside      {} (the control run made on the VM outside gVisor, on the same kernel)\n",
+            "  outside      {} (the control run made on the VM outside {runtime}, on the same kernel)\n",
             run_line(o)
         ));
     }
@@ -338,15 +342,16 @@ mod tests {
         unlayered: Option<RunObservation>,
         claims: &ClaimReader,
     ) -> CellVerdict {
-        verdict_third(control, enforced, ("unlayered", unlayered), claims)
+        verdict_third(control, enforced, ("unlayered", unlayered), None, claims)
     }
 
     /// As [`verdict`], with a third run: `unlayered` (a case with `setup.layers`) or `outside`
-    /// (under gVisor).
+    /// (under `runtime`, gVisor or systemd-nspawn).
     fn verdict_third(
         control: RunObservation,
         enforced: RunObservation,
         (key, third): (&str, Option<RunObservation>),
+        runtime: Option<Denier>,
         claims: &ClaimReader,
     ) -> CellVerdict {
         let s: Scenario = serde_yaml::from_str(SEED).unwrap();
@@ -374,6 +379,7 @@ mod tests {
             entries: None,
             overlayfs: None,
             judge_as_bare: false,
+            runtime,
             not_asked: &[],
             sentinels: &[crate::judge::Sentinel {
                 step: 2,
@@ -531,13 +537,29 @@ FAIL openshell-803@ubuntu-5.15@bare:
         let enforced = run(vec![einval(), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], claim, 998);
         let outside = run(vec![step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, ""), step(Outcome::Ok, 0, "")], "", 998);
         let claims = crate::enforcer::reference(&[]).unwrap().claims;
-        let text = render(&verdict_third(control, enforced, ("outside", Some(outside)), &claims), &ctx());
+        let third = ("outside", Some(outside.clone()));
+        let text =
+            render(&verdict_third(control.clone(), enforced.clone(), third, Some(Denier::Gvisor), &claims), &ctx());
         assert!(
             text.contains("  outside      exit:0, probes ran as uid 998 (the control run made on the VM outside gVisor, on the same kernel)\n"),
             "{text}"
         );
         assert!(text.contains("     outside    allowed"), "{text}");
         assert!(text.contains("     denied by  gVisor, the environment's runtime: both runs inside gVisor"), "{text}");
+        // Under systemd-nspawn the same evidence names nspawn's container, and says what it did.
+        let third = ("outside", Some(outside));
+        let v = verdict_third(control, enforced, third, Some(Denier::Nspawn), &claims);
+        // The cell's output file has the run outside, beside both runs, for each step.
+        let output = crate::report::output::render(&v);
+        assert!(output.contains("\n=== outside run\nexit: exit:0\nprobe runner: reported, as uid 998\n"), "{output}");
+        assert!(output.contains("\nenforced stderr: (empty)\noutside: allowed, exit 0\n"), "{output}");
+        let text = render(&v, &ctx());
+        assert!(
+            text.contains("  outside      exit:0, probes ran as uid 998 (the control run made on the VM outside systemd-nspawn, on the same kernel)\n"),
+            "{text}"
+        );
+        assert!(text.contains("     denied by  systemd-nspawn, the environment's runtime: both runs inside the container systemd-nspawn makes were denied the same way"), "{text}");
+        assert!(text.contains("nspawn's container denied it (its built-in seccomp allow-list, the capabilities it drops, or what it mounts read-only"), "{text}");
     }
 
     #[test]

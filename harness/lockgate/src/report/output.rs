@@ -1,9 +1,11 @@
 //! A cell's whole output: both runs' exit, setup error, the enforcer's stderr (bounded by the
-//! guest to 16 KiB), and each step's result with its stdout and stderr (2 KiB each), written
+//! guest to 16 KiB), and each step's result with its stdout and stderr (2 KiB each), with the
+//! third run where the case had one (`unlayered`, `outside`: what attributed a denial to the
+//! outer layers or to the environment's runtime), written
 //! beside the cell's snapshot as `<cell>.output.txt` for passing and failing cells alike. The
 //! failure report shows excerpts and points here.
 
-use crate::judge::{CellVerdict, RunEvidence};
+use crate::judge::{CellVerdict, RunEvidence, StepEvidence};
 use lockgate_protocol::{Outcome, StepResult};
 
 /// `<scenario>@<kernel>@<environment>.output.txt`.
@@ -17,21 +19,29 @@ pub fn render(v: &CellVerdict) -> String {
         "cell {}@{}@{}\nlandlock {}\nclaim {}\n",
         v.scenario, v.kernel, v.environment, v.landlock, v.enforcer_claim
     );
-    for (name, run) in [("control", &e.control), ("enforced", &e.enforced)] {
+    let third = [("unlayered", e.unlayered.as_ref()), ("outside", e.outside.as_ref())];
+    for (name, run) in [("control", Some(&e.control)), ("enforced", Some(&e.enforced))].into_iter().chain(third) {
+        let Some(run) = run else { continue };
         out.push_str(&format!("\n=== {name} run\n"));
         run_part(run, &mut out);
+    }
+    let has = |name: &str| third.iter().any(|(n, r)| *n == name && r.is_some());
+    fn parts<'s>(s: &'s StepEvidence, has: &dyn Fn(&str) -> bool) -> Vec<(&'static str, &'s Option<StepResult>)> {
+        let mut p = vec![("control", &s.control), ("enforced", &s.enforced)];
+        p.extend([("unlayered", &s.unlayered), ("outside", &s.outside)].into_iter().filter(|(n, _)| has(n)));
+        p
     }
     for (i, step) in e.steps.iter().enumerate() {
         let Some(step) = step else { continue };
         out.push_str(&format!("\n=== expectation {i}: {}\n", step.command));
-        for (name, r) in [("control", &step.control), ("enforced", &step.enforced)] {
+        for (name, r) in parts(step, &has) {
             step_part(name, r.as_ref(), &mut out);
         }
     }
     // The harness's own steps, after the scenario's: judged by nobody, read by the verdicts.
     for s in &e.sentinels {
         out.push_str(&format!("\n=== the harness's sentinel: {}\n", s.command));
-        for (name, r) in [("control", &s.control), ("enforced", &s.enforced)] {
+        for (name, r) in parts(s, &has) {
             step_part(name, r.as_ref(), &mut out);
         }
     }

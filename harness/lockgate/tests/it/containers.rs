@@ -402,11 +402,17 @@ fn gvisor_implements_no_landlock_and_a_claim_of_enforcement_there_fails() {
 /// answers EPERM to landlock_create_ruleset while the kernel offers ABI 6 (`landlock ==
 /// blocked`): the seed's best_effort enforcer says it enforced nothing and passes; made to claim
 /// enforcement (`ignore-status`) it fails, naming systemd-nspawn 252 and its version. 257 lets
-/// the kernel's ABI through, and the seed's write is denied by the sandbox. One boot.
+/// the kernel's ABI through, and the seed's write is denied by the sandbox. What nspawn's
+/// container denies of its own is told by the control run made again on the VM outside it, as
+/// the same user: root's write to /proc/sys, which nspawn mounts read-only (EROFS in both runs,
+/// allowed outside), is `nspawn`'s; a write plain permissions refuse the sandbox user
+/// (`dac-only`) is refused outside too and stays `dac`. One boot.
 #[test]
 fn nspawn_252_blocks_landlock_and_257_lets_it_through() {
     let dir = tempfile::tempdir().unwrap();
-    let scenarios = [("seed", shipped("openshell-803"))];
+    let proc_sys = "name: proc-sys\npolicy:\n  filesystem_policy: {read_only: [/usr, /bin, /lib, /etc], read_write: [/proc/sys/kernel/domainname, /tmp]}\n  landlock: {compatibility: best_effort}\nexpect:\n  - {probe: write /proc/sys/kernel/domainname, denied: EROFS, by: nspawn}\n";
+    let scenarios =
+        [("seed", shipped("openshell-803")), ("proc-sys", proc_sys.to_string()), ("dac-only", shipped("dac-only"))];
     let scenarios: Vec<(&str, &str)> = scenarios.iter().map(|(n, t)| (*n, t.as_str())).collect();
     let mut o = options("debian-6.12", &["systemd-nspawn-252", "systemd-nspawn-257"], &scenarios, dir.path());
     let mut lying = VariantOptions { faults: vec!["ignore-status".into()], ..Default::default() };
@@ -414,9 +420,31 @@ fn nspawn_252_blocks_landlock_and_257_lets_it_through() {
     o.variants = vec![lying];
     let r = run(&o).unwrap();
     assert_eq!(r.boots(), 1);
-    let cell = |env: &str, variant: usize| {
-        r.cells.iter().find(|c| c.env == env && c.variant == variant).unwrap().outcome.as_ref().unwrap().clone()
+    let of = |scenario: &str, env: &str, variant: usize| {
+        r.cells
+            .iter()
+            .find(|c| c.scenario == scenario && c.env == env && c.variant == variant)
+            .unwrap()
+            .outcome
+            .as_ref()
+            .unwrap()
+            .clone()
     };
+    let cell = |env: &str, variant: usize| of("openshell-803", env, variant);
+    for env in ["systemd-nspawn-252", "systemd-nspawn-257"] {
+        let proc_sys = of("proc-sys", env, 0);
+        assert!(proc_sys.passed(), "{env}: {:?}", proc_sys.expectations);
+        assert_eq!(proc_sys.expectations[0].denied_by, Some(Denier::Nspawn), "{env}");
+        let seen = proc_sys.evidence.steps[0].as_ref().expect("the step's evidence");
+        assert_eq!(seen.outside.as_ref().map(|s| &s.outcome), Some(&lockgate_protocol::Outcome::Ok), "{seen:?}");
+        assert_eq!(proc_sys.evidence.outside.as_ref().and_then(|o| o.uid), Some(0), "{env}: the run outside as root");
+        let dac = of("dac-only", env, 0);
+        assert!(dac.passed(), "{env}: {:?}", dac.expectations);
+        let seen = dac.evidence.steps[0].as_ref().expect("the step's evidence");
+        assert_eq!(dac.expectations[0].denied_by, Some(Denier::Dac), "{env}: {seen:?}");
+        assert_eq!(seen.outside.as_ref().map(|s| &s.outcome), Some(&lockgate_protocol::Outcome::Err("EACCES".into())));
+        assert_eq!(dac.evidence.outside.as_ref().and_then(|o| o.uid), dac.evidence.control.uid, "{env}: the same user");
+    }
 
     let old = cell("systemd-nspawn-252", 0);
     assert!(old.passed(), "{:?}", old.expectations);
