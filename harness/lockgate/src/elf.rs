@@ -11,7 +11,8 @@
 //! section headers, which a stripped binary may lack), as the loader itself does: DT_STRTAB is
 //! an address, found in the PT_LOAD segment that holds it. A kernel module (ET_REL, which has
 //! no program headers) is read by its sections instead: `.modinfo`, for the modules it
-//! depends on ([`module_depends`]).
+//! depends on ([`module_depends`]). A kernel's vmlinux is asked whether it has a PVH entry
+//! ([`has_pvh_entry`]).
 
 use object::elf::{FileHeader64, DT_NEEDED, DT_NULL, DT_STRSZ, DT_STRTAB, EM_X86_64, ET_DYN, ET_EXEC, PT_LOAD};
 use object::read::elf::{Dyn, FileHeader, ProgramHeader};
@@ -78,6 +79,25 @@ pub fn module_depends(bytes: &[u8]) -> Result<Vec<String>, String> {
 
 fn text(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).into_owned()
+}
+
+/// `XEN_ELFNOTE_PHYS32_ENTRY`: a Xen note of this type holds the 32-bit entry point of the PVH
+/// boot protocol, which QEMU's `-kernel` takes an uncompressed kernel by (`supply/boot_image.rs`).
+const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
+
+/// Whether an uncompressed kernel (vmlinux, ET_EXEC x86-64) carries a PVH entry point: a note
+/// named `Xen` of type `XEN_ELFNOTE_PHYS32_ENTRY` in a PT_NOTE segment (CONFIG_PVH).
+pub fn has_pvh_entry(bytes: &[u8]) -> Result<bool, String> {
+    let (phdrs, endian) = parse(bytes)?;
+    for ph in phdrs {
+        let Some(mut notes) = ph.notes(endian, bytes).map_err(|e| format!("PT_NOTE: {e}"))? else { continue };
+        while let Some(note) = notes.next().map_err(|e| format!("PT_NOTE: {e}"))? {
+            if note.name() == b"Xen" && note.n_type(endian) == object::elf::NoteType(XEN_ELFNOTE_PHYS32_ENTRY) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// PT_INTERP and DT_NEEDED (in the file's order) of a little-endian ELF64 x86-64 file.
@@ -160,6 +180,45 @@ pub fn set_interpreter(bytes: &mut [u8], new: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An ET_EXEC x86-64 ELF whose one program header is a PT_NOTE holding one note.
+    fn with_note(name: &[u8], n_type: u32) -> Vec<u8> {
+        let mut note = Vec::new();
+        note.extend_from_slice(&((name.len() + 1) as u32).to_le_bytes());
+        note.extend_from_slice(&8u32.to_le_bytes());
+        note.extend_from_slice(&n_type.to_le_bytes());
+        note.extend_from_slice(name);
+        note.resize(12 + (name.len() + 1).div_ceil(4) * 4, 0);
+        note.extend_from_slice(&0x0100_0000u64.to_le_bytes());
+        let mut elf = vec![0u8; 64];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[4..7].copy_from_slice(&[2, 1, 1]);
+        elf[16..18].copy_from_slice(&ET_EXEC.0.to_le_bytes());
+        elf[18..20].copy_from_slice(&EM_X86_64.0.to_le_bytes());
+        elf[20..24].copy_from_slice(&1u32.to_le_bytes());
+        elf[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        elf[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+        elf[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        elf[56..58].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        let mut ph = vec![0u8; 56];
+        ph[..4].copy_from_slice(&object::elf::PT_NOTE.0.to_le_bytes());
+        ph[8..16].copy_from_slice(&120u64.to_le_bytes()); // p_offset
+        ph[32..40].copy_from_slice(&(note.len() as u64).to_le_bytes()); // p_filesz
+        ph[48..56].copy_from_slice(&4u64.to_le_bytes()); // p_align
+        elf.extend(ph);
+        elf.extend(note);
+        elf
+    }
+
+    #[test]
+    fn a_pvh_entry_is_a_xen_note_of_its_type() {
+        assert_eq!(has_pvh_entry(&with_note(b"Xen", 18)), Ok(true));
+        assert_eq!(has_pvh_entry(&with_note(b"Xen", 5)), Ok(false), "another Xen note");
+        assert_eq!(has_pvh_entry(&with_note(b"GNU", 18)), Ok(false), "another owner's note of that number");
+        assert!(has_pvh_entry(b"BZh9").is_err());
+        // A binary of this host has notes, none of them Xen's.
+        assert_eq!(has_pvh_entry(&std::fs::read("/bin/sh").unwrap()), Ok(false));
+    }
 
     #[test]
     fn a_host_binary_names_its_loader_and_libc() {

@@ -67,10 +67,20 @@ pub struct Inputs<'a> {
     pub kernels: &'a [Result<Artifact, String>],
     /// Per run, its kernel's modules archive, laid last before the plan.
     pub modules: &'a [Option<PathBuf>],
+    /// Per run, what QEMU boots in place of the kernel's image, if anything: its uncompressed
+    /// ELF (`Staged::boot_images`).
+    pub boot_images: &'a [Option<PathBuf>],
     pub base: &'a BaseImage,
     pub layers: &'a [PathBuf],
     pub cache: &'a Cache,
     pub qemu_version: &'a str,
+}
+
+/// A run's files beside its kernel's image (`Inputs`), for one boot.
+#[derive(Clone, Copy)]
+struct RunFiles<'a> {
+    modules: Option<&'a std::path::Path>,
+    boot_image: Option<&'a std::path::Path>,
 }
 
 /// Boots every run's kernel; the outcomes come back in the order of `runs`.
@@ -88,7 +98,8 @@ pub fn boot_all(input: &Inputs, opts: &BootOptions) -> Vec<KernelOutcome> {
     };
     let runs = input.runs;
     let kernels = input.kernels;
-    let modules = input.modules;
+    let files =
+        |i: usize| RunFiles { modules: input.modules[i].as_deref(), boot_image: input.boot_images[i].as_deref() };
     let results: Mutex<Vec<(usize, KernelOutcome)>> = Mutex::new(Vec::new());
     let mut times = crate::vm::order::BootTimes::load(input.cache);
     let boots: Vec<(&str, usize)> =
@@ -99,7 +110,7 @@ pub fn boot_all(input: &Inputs, opts: &BootOptions) -> Vec<KernelOutcome> {
         // The first KVM boot runs alone: if KVM hangs on this host, every later boot goes to
         // TCG instead of each of them hanging in parallel.
         let i = order.remove(0);
-        let out = ctx.boot_kernel(&runs[i], &kernels[i], modules[i].as_deref(), Accel::Kvm, true);
+        let out = ctx.boot_kernel(&runs[i], &kernels[i], files(i), Accel::Kvm, true);
         chosen = out.accel_used;
         results.lock().unwrap().push((i, out));
     }
@@ -108,7 +119,7 @@ pub fn boot_all(input: &Inputs, opts: &BootOptions) -> Vec<KernelOutcome> {
         for _ in 0..opts.jobs.max(1) {
             s.spawn(|| loop {
                 let Some(i) = queue.lock().unwrap().next() else { break };
-                let out = ctx.boot_kernel(&runs[i], &kernels[i], modules[i].as_deref(), chosen, false);
+                let out = ctx.boot_kernel(&runs[i], &kernels[i], files(i), chosen, false);
                 results.lock().unwrap().push((i, out));
             });
         }
@@ -150,7 +161,7 @@ impl BootContext<'_> {
         &self,
         run: &KernelRun,
         kernel: &Result<Artifact, String>,
-        modules: Option<&std::path::Path>,
+        files: RunFiles,
         accel: Accel,
         may_fall_back: bool,
     ) -> KernelOutcome {
@@ -172,7 +183,7 @@ impl BootContext<'_> {
             }
         };
         report.kernel_sha256 = Some(artifact.sha256.clone());
-        let result = self.boot_once(run, manifest, artifact, modules, accel);
+        let result = self.boot_once(run, manifest, artifact, files, accel);
         let (outcome, observations, accel_used) = match result {
             // A KVM guest that never reached the agent (silent, or QEMU aborting on KVM) means
             // KVM does not work here; the same kernel then decides under TCG.
@@ -183,7 +194,7 @@ impl BootContext<'_> {
                 };
                 emit(Event::KvmFallback { why: why.clone(), console: out.console_tail(1).trim().to_string() });
                 let _ = accel::remember(self.cache, self.qemu_version, false, &why);
-                match self.boot_once(run, manifest, artifact, modules, Accel::Tcg) {
+                match self.boot_once(run, manifest, artifact, files, Accel::Tcg) {
                     Ok((out, obs)) => (Some(out), obs, Accel::Tcg),
                     Err(e) => (None, Err(BootError::Qemu(format!("{e:#}"))), Accel::Tcg),
                 }
@@ -256,7 +267,7 @@ impl BootContext<'_> {
         run: &KernelRun,
         manifest: &model::kernel::KernelManifest,
         kernel: &Artifact,
-        modules: Option<&std::path::Path>,
+        files: RunFiles,
         accel: Accel,
     ) -> Result<(BootOutcome, Result<Observations, BootError>)> {
         let work = self.cache.tempdir()?;
@@ -272,7 +283,7 @@ impl BootContext<'_> {
         };
         let initrd = work.path().join("initrd.cpio");
         // The kernel's own modules go last: only this kernel's boot has them.
-        let layers: Vec<PathBuf> = self.layers.iter().cloned().chain(modules.map(|m| m.to_path_buf())).collect();
+        let layers: Vec<PathBuf> = self.layers.iter().cloned().chain(files.modules.map(|m| m.to_path_buf())).collect();
         image::write_initrd_layers(&self.base.path, &layers, &plan, &initrd)?;
         let records = work.path().join("records.jsonl");
         let cmdline = format!("{} {}", manifest.cmdline, self.opts.extra_cmdline);
@@ -280,7 +291,7 @@ impl BootContext<'_> {
         let containers = run.cases.iter().filter(|c| c.container.is_some()).count() as u64;
         let memory_mb = if containers > 0 { 512 } else { 256 };
         let boot = qemu::Boot {
-            kernel: &kernel.path,
+            kernel: files.boot_image.unwrap_or(&kernel.path),
             initrd: &initrd,
             extra_cmdline: cmdline.trim(),
             records: &records,

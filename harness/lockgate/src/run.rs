@@ -200,6 +200,7 @@ pub fn run_with(opts: &RunOptions, cache: &Cache) -> Result<RunReport> {
             runs: &pass,
             kernels: &staged.kernels,
             modules: &staged.modules,
+            boot_images: &staged.boot_images,
             base: &staged.base,
             layers: &staged.layers,
             cache,

@@ -27,6 +27,9 @@ pub struct Staged {
     /// Per planned run, the archive of its kernel's modules (overlayfs), laid over the others
     /// for that kernel's boot only; `None` for a kernel that has no package to take them from.
     pub modules: Vec<Option<PathBuf>>,
+    /// Per planned run, the file QEMU boots for its kernel when it is not the image itself: the
+    /// uncompressed ELF of an image with a PVH entry (`supply/boot_image.rs`).
+    pub boot_images: Vec<Option<PathBuf>>,
     /// Per planned run, its kernel's build config, where the host can read it (the guest's
     /// preflight falls back to it when the kernel has no /proc/config.gz).
     pub host_configs: Vec<Option<KernelConfig>>,
@@ -107,8 +110,21 @@ pub fn stage(
         }
     }
     phases.mark("kernel modules");
+    let boot_images = kernels
+        .iter()
+        .map(|k| match k.as_ref().map(|image| supply.pvh_image(image)) {
+            Ok(Ok(elf)) => elf.map(|e| e.path),
+            // The image itself boots, only slower: said, not an error of the kernel's cells.
+            Ok(Err(e)) => {
+                crate::event::emit(crate::event::Event::Warning(format!("{e:#}; the kernel boots as its bzImage")));
+                None
+            }
+            Err(_) => None,
+        })
+        .collect();
+    phases.mark("kernels as QEMU boots them");
     let host_configs =
         runs.iter().map(|r| supply.kernel_config(&model.kernels[r.kernel].value).ok().flatten()).collect();
     phases.mark("kernel configs");
-    Ok(Staged { bins, busybox, base, layers, kernels, modules, host_configs })
+    Ok(Staged { bins, busybox, base, layers, kernels, modules, boot_images, host_configs })
 }

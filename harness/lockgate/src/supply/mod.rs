@@ -12,6 +12,7 @@
 
 pub mod apparmor;
 pub mod apt;
+mod boot_image;
 pub mod cargo;
 pub mod drift;
 pub mod guest;
@@ -295,4 +296,19 @@ pub fn for_repo(repo: &Path, kernels_dir: &Path, cache: Cache, update_lock: bool
         downloads: 0,
         refreshed: Default::default(),
     })
+}
+
+/// `file` decompressed by the host's `tool` (with `args`, from Debian's `package`), for a
+/// module of a kernel package or a kernel's payload (`what`, for the error).
+fn decompress(tool: &str, args: &[&str], package: &str, file: &Path, what: &str) -> Result<Vec<u8>> {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .arg(file)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {tool} to decompress {what} (package {package})"))?;
+    if !out.status.success() {
+        bail!("{tool} could not decompress {what}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(out.stdout)
 }

@@ -168,16 +168,7 @@ fn decompressed(deb: &Path, member: &str, work: &Path) -> Result<Vec<u8>> {
     let Some((tool, package)) = tool else {
         return std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()));
     };
-    let out = Command::new(tool)
-        .args(["-d", "-c", "--"])
-        .arg(&file)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {tool} to decompress {member} (package {package})"))?;
-    if !out.status.success() {
-        bail!("{tool} could not decompress {member}: {}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(out.stdout)
+    super::decompress(tool, &["-d", "-c", "--"], package, &file, member)
 }
 
 #[cfg(test)]
