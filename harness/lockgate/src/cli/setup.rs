@@ -11,9 +11,12 @@ const TOOLS: &[(&str, &str)] = &[
     ("cpio", "cpio"),
     ("dpkg-deb", "dpkg"),
     ("apt-get", "apt"),
-    // A kernel's modules come compressed in its package (supply/modules.rs).
+    // A kernel's modules come compressed in its package (supply/modules.rs), and a kernel's
+    // image is decompressed to boot by its PVH entry (supply/boot_image.rs): Debian's 5.10 and
+    // 6.1 images are LZ4, Debian's 6.12 and Ubuntu's zstd.
     ("xz", "xz-utils"),
     ("zstd", "zstd"),
+    ("lz4", "lz4"),
 ];
 
 fn have(cmd: &str) -> bool {
