@@ -1,8 +1,9 @@
 //! The kernel as QEMU boots it. A bzImage is a small decompressor with the compressed kernel as
-//! its payload; under TCG the guest then spends 1–2 s of every boot decompressing it (Debian's
-//! and Ubuntu's images are 11–17 MB of zstd), before the kernel's own clock starts. QEMU's
-//! `-kernel` also takes the uncompressed kernel, an ELF, when it carries a PVH entry point
-//! (CONFIG_PVH: every Debian and Ubuntu amd64 kernel lockgate ships), and loads its segments
+//! its payload; under TCG the guest then spends 1–3 s of every boot decompressing it (Debian's
+//! and Ubuntu's payloads are zstd, or LZ4 on Debian's 5.10 and 6.1: 11.7 MB in debian-6.12's
+//! image, 14.9 MB in ubuntu-6.8's), before the kernel's own clock starts. QEMU's `-kernel` also
+//! takes the uncompressed kernel, an ELF, when it carries a PVH entry point (CONFIG_PVH: every
+//! distribution kernel of the default matrix has one), and loads its segments
 //! from the host at no cost to the guest. So the payload is decompressed once, here, checked
 //! against the size the kernel's build appended to it, and cached by the bzImage's digest; the
 //! image's own digest stays what provenance names (the ELF is a function of it). A kernel with
