@@ -55,10 +55,11 @@ impl Phases {
     }
 }
 
-/// The test command's phases: set-up and lint, the kernels built from source, the build, the
-/// unit tests, the integration and VM tests, the mutation gate.
+/// The test command's phases: set-up and lint, the kernels built from source, the build (with
+/// clippy), the unit tests, the integration and VM tests, the mutation gate.
 fn test_phases(took: &mut Phases) -> Result<bool> {
     let root = lockgate::internals::supply::guest::workspace_root();
+    let driver = clippy_driver();
     took.time("set-up and lint", || {
         use lockgate::internals::setup;
         setup::ensure_host_tools()?;
@@ -68,15 +69,17 @@ fn test_phases(took: &mut Phases) -> Result<bool> {
         setup::ensure_browser()?;
         // The test of `cargo insta review` on a project's snapshots runs the real cargo-insta.
         setup::ensure_cargo_insta(lockgate::internals::supply::open_cache(None)?.root())?;
-        Ok((crate::lint()?, Vec::new()))
+        let clippy = if driver.is_some() { crate::Clippy::InTheBuild } else { crate::Clippy::Separately };
+        Ok((crate::lint(clippy)?, Vec::new()))
     })?;
     took.time("kernels", || Ok((build_kernels(&root)?, Vec::new())))?;
     // The whole workspace, guest crates included; the build says where each integration test
     // binary is.
-    let integration = took.time("build", || Ok((build(&root)?, Vec::new())))?;
+    let name = if driver.is_some() { "build and clippy" } else { "build" };
+    let integration = took.time(name, || Ok((build(&root, driver.as_deref())?, Vec::new())))?;
     took.time("unit tests", || {
-        let (_, mut binaries) = cargo_test(&root, &["--lib", "--bins"], "unit tests")?;
-        binaries.extend(cargo_test(&root, &["--doc"], "doc tests")?.1);
+        let (_, mut binaries) = cargo_test(&root, &["--lib", "--bins"], "unit tests", driver.as_deref())?;
+        binaries.extend(cargo_test(&root, &["--doc"], "doc tests", driver.as_deref())?.1);
         Ok(((), binaries))
     })?;
     took.time("integration and VM tests", || run_at_once(&integration))?;
@@ -119,16 +122,35 @@ struct TestBinary {
     package_dir: std::path::PathBuf,
 }
 
-/// `cargo test --workspace --no-run`, its messages passed through: the integration test
-/// binaries it built.
-fn build(root: &Path) -> Result<Vec<TestBinary>> {
+/// clippy's driver, beside the cargo that runs the xtask (the same toolchain as its rustc), if
+/// this toolchain has it.
+fn clippy_driver() -> Option<std::path::PathBuf> {
+    let cargo = std::path::PathBuf::from(std::env::var_os("CARGO")?);
+    Some(cargo.with_file_name("clippy-driver")).filter(|d| d.is_file())
+}
+
+/// The workspace's members compiled by clippy's driver, which lints a crate and then compiles
+/// it as rustc would: `cargo clippy` checked the whole workspace, dependencies included, and the
+/// build then compiled it all again, about a minute of a fresh clone's two cores. `cargo clippy`
+/// hands its driver the lint flags in `CLIPPY_ARGS`, separated as below; `-D warnings` is its
+/// `-- -D warnings`. The unit and doc tests' cargo gets the same, or it would see the members
+/// built by another compiler and build them again.
+fn through_clippy(cmd: &mut Command, driver: Option<&Path>) {
+    if let Some(driver) = driver {
+        cmd.env("RUSTC_WORKSPACE_WRAPPER", driver).env("CLIPPY_ARGS", "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__");
+    }
+}
+
+/// `cargo test --workspace --all-targets --no-run` (the targets `cargo clippy --all-targets`
+/// lints; through clippy's driver when there is one), its messages passed through: the
+/// integration test binaries it built.
+fn build(root: &Path, driver: Option<&Path>) -> Result<Vec<TestBinary>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(&cargo)
-        .current_dir(root)
-        .args(["test", "--workspace", "--no-run", "--message-format=json-render-diagnostics"])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("cannot run cargo test --no-run")?;
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(root).args(["test", "--workspace", "--all-targets", "--locked", "--no-run"]);
+    cmd.arg("--message-format=json-render-diagnostics").stderr(std::process::Stdio::inherit());
+    through_clippy(&mut cmd, driver);
+    let out = cmd.output().context("cannot run cargo test --no-run")?;
     if !out.status.success() {
         bail!("cargo test failed (build)");
     }
@@ -224,13 +246,14 @@ fn run_binary(b: &TestBinary, cargo: &std::ffi::OsStr, out: &std::sync::Mutex<st
 /// `cargo test --workspace ARGS` in `root`, its output passed through; each test binary it ran
 /// with its seconds, from the line cargo prints as it starts one (`Running …`, `Doc-tests …`)
 /// to the next such line or the end.
-fn cargo_test(root: &Path, args: &[&str], what: &str) -> Result<((), Vec<(String, f64)>)> {
+fn cargo_test(root: &Path, args: &[&str], what: &str, driver: Option<&Path>) -> Result<((), Vec<(String, f64)>)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // cargo's messages (stderr) and the tests' (stdout) on one pipe, in the order they came.
     let (reader, writer) = std::io::pipe().context("cannot make a pipe")?;
     let mut child = {
         let mut cmd = Command::new(&cargo);
         cmd.current_dir(root).args(["test", "--workspace"]).args(args);
+        through_clippy(&mut cmd, driver);
         cmd.stdout(writer.try_clone().context("cannot make a pipe")?).stderr(writer);
         // The command, and with it this process's ends of the pipe's writer, goes when the
         // block ends: the reader sees the end when cargo and the tests are done.

@@ -46,6 +46,8 @@ fn xtask(project: &Path, args: &[&str]) -> (i32, String) {
         // directory while it builds; the running `cargo test` has finished building.
         .arg("--config")
         .arg(format!("build.build-dir={:?}", build_dir().display().to_string()))
+        // This workspace's dev profile (its Cargo.toml), which the profile is part of the key of.
+        .args(["--config", "profile.dev.debug=\"line-tables-only\""])
         .args(["xtask", "vm-test"])
         .args(args)
         // Its final artefacts (its own `xtask` binary, whose name is this workspace's xtask's
