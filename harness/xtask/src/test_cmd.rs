@@ -23,16 +23,11 @@ struct Phase {
     name: &'static str,
     seconds: f64,
     binaries: Vec<(String, f64)>,
-    /// Run beside the phases after it started, not before them.
-    beside: bool,
 }
 
 impl std::fmt::Display for Phase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {:.0}s", self.name, self.seconds)?;
-        if self.beside {
-            write!(f, " (beside the build and the tests)")?;
-        }
         if !self.binaries.is_empty() {
             let slowest: Vec<String> = self.binaries.iter().take(3).map(|(b, s)| format!("{b} {s:.0}s")).collect();
             write!(f, " ({})", slowest.join(", "))?;
@@ -55,20 +50,15 @@ impl Phases {
             Err(e) => (Err(e), Vec::new()),
         };
         binaries.sort_by(|a, b| b.1.total_cmp(&a.1));
-        self.0.push(Phase { name, seconds, binaries, beside: false });
+        self.0.push(Phase { name, seconds, binaries });
         result
     }
 }
 
-/// The test command's phases: set-up and lint, the kernels built from source, then the build
-/// (with clippy), the unit tests and the integration and VM tests, with the mutation gate
-/// beside them.
-///
-/// The gate needs nothing the build makes (it runs the cached guest binaries and kernels, as
-/// any run does), and every other phase leaves a core idle for a while: a large crate's
-/// compilation is one thread before its code generation, VM tests wait for deadlines,
-/// downloads and registries, the last boot of a phase runs alone. Beside them the gate's
-/// boots take that time (issue 30); it still boots each kernel once.
+/// The test command's phases: set-up and lint, the kernels built from source, the build (with
+/// clippy), the unit tests, the integration and VM tests, the mutation gate. One after
+/// another: each keeps both cores busy but for its last seconds (the gate beside the build and
+/// the tests was tried: the same total, each phase slower), and so each phase's time is its own.
 fn test_phases(took: &mut Phases) -> Result<bool> {
     let root = lockgate::internals::supply::guest::workspace_root();
     let driver = clippy_driver();
@@ -88,69 +78,17 @@ fn test_phases(took: &mut Phases) -> Result<bool> {
         bail!("the lint failed: its messages above say what to run");
     }
     took.time("kernels", || Ok((build_kernels(&root)?, Vec::new())))?;
-
-    let gate = Beside::start("mutation gate", &root, &["known-bad"])?;
-    let rest = (|| -> Result<()> {
-        // The whole workspace, guest crates included; the build says where each integration
-        // test binary is.
-        let name = if driver.is_some() { "build and clippy" } else { "build" };
-        let integration = took.time(name, || Ok((build(&root, driver.as_deref())?, Vec::new())))?;
-        took.time("unit tests", || {
-            let (_, mut binaries) = cargo_test(&root, &["--lib", "--bins"], "unit tests", driver.as_deref())?;
-            binaries.extend(cargo_test(&root, &["--doc"], "doc tests", driver.as_deref())?.1);
-            Ok(((), binaries))
-        })?;
-        took.time("integration and VM tests", || run_at_once(&integration))
-    })();
-    if rest.is_err() {
-        gate.stop();
-    }
-    let (seconds, gate_passed) = gate.wait();
-    took.0.push(Phase { name: "mutation gate", seconds, binaries: Vec::new(), beside: true });
-    rest?;
-    match gate_passed? {
-        0 => Ok(true),
-        1 => Ok(false),
-        code => bail!("`cargo xtask known-bad` could not run (exit status {code}; its error is above)"),
-    }
-}
-
-/// A command of this xtask run as a process of its own beside the phases, its output passed
-/// through line by line with its name before each line.
-struct Beside {
-    child: std::sync::Arc<std::sync::Mutex<std::process::Child>>,
-    reader: std::thread::JoinHandle<()>,
-    started: Instant,
-}
-
-impl Beside {
-    fn start(name: &'static str, root: &Path, args: &[&str]) -> Result<Beside> {
-        let exe = std::env::current_exe().context("cannot find the xtask's own binary")?;
-        let (reader, writer) = std::io::pipe().context("cannot make a pipe")?;
-        let child = {
-            let mut cmd = Command::new(&exe);
-            cmd.current_dir(root).args(args);
-            cmd.stdout(writer.try_clone().context("cannot make a pipe")?).stderr(writer);
-            cmd.spawn().with_context(|| format!("cannot run {} {}", exe.display(), args.join(" ")))?
-        };
-        let reader = std::thread::spawn(move || pass_through(name, reader));
-        Ok(Beside { child: std::sync::Arc::new(std::sync::Mutex::new(child)), reader, started: Instant::now() })
-    }
-
-    /// Interrupt it (SIGTERM: lockgate stops its guests on it) when the phases beside it failed.
-    fn stop(&self) {
-        let pid = self.child.lock().unwrap_or_else(|e| e.into_inner()).id();
-        // SAFETY: kill(2) on our own child's pid, which is not reaped before `wait`.
-        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    }
-
-    /// Its seconds and its exit code (-1 when a signal ended it).
-    fn wait(self) -> (f64, Result<i32>) {
-        let status = self.child.lock().unwrap_or_else(|e| e.into_inner()).wait();
-        let _ = self.reader.join();
-        let code = status.context("cannot wait for a command beside the phases").map(|s| s.code().unwrap_or(-1));
-        (self.started.elapsed().as_secs_f64(), code)
-    }
+    // The whole workspace, guest crates included; the build says where each integration test
+    // binary is.
+    let name = if driver.is_some() { "build and clippy" } else { "build" };
+    let integration = took.time(name, || Ok((build(&root, driver.as_deref())?, Vec::new())))?;
+    took.time("unit tests", || {
+        let (_, mut binaries) = cargo_test(&root, &["--lib", "--bins"], "unit tests", driver.as_deref())?;
+        binaries.extend(cargo_test(&root, &["--doc"], "doc tests", driver.as_deref())?.1);
+        Ok(((), binaries))
+    })?;
+    took.time("integration and VM tests", || run_at_once(&integration))?;
+    took.time("mutation gate", || Ok((crate::product(&["known-bad"])?, Vec::new())))
 }
 
 /// Every line from `reader` on stdout with `[name] ` before it, each line written whole.
