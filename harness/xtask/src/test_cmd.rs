@@ -145,22 +145,33 @@ struct TestBinary {
     package_dir: std::path::PathBuf,
 }
 
-/// clippy's driver, beside the cargo that runs the xtask (the same toolchain as its rustc), if
-/// this toolchain has it.
+/// The lint flags `cargo clippy` hands its driver in `CLIPPY_ARGS`, separated as here: its
+/// `-- -D warnings`.
+const CLIPPY_ARGS: &str = "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__";
+
+/// clippy's driver, if this toolchain has it: the one this xtask was itself compiled through
+/// when its caller says so (`.ci/run` sets `RUSTC_WORKSPACE_WRAPPER` and `CLIPPY_ARGS` as
+/// [`through_clippy`] does, so that the test build finds lockgate's library compiled already by
+/// the xtask's build), else the one beside the cargo that runs the xtask. Either way the two
+/// variables leave this process's environment here, at its start: the tests' own builds (an
+/// example project, cargo-insta, the guest's) are not this workspace's and get no driver.
 fn clippy_driver() -> Option<std::path::PathBuf> {
-    let cargo = std::path::PathBuf::from(std::env::var_os("CARGO")?);
-    Some(cargo.with_file_name("clippy-driver")).filter(|d| d.is_file())
+    let inherited = std::env::var_os("RUSTC_WORKSPACE_WRAPPER").map(std::path::PathBuf::from);
+    // Still one thread: nothing reads the environment while it changes.
+    std::env::remove_var("RUSTC_WORKSPACE_WRAPPER");
+    std::env::remove_var("CLIPPY_ARGS");
+    let beside_cargo = std::env::var_os("CARGO").map(|c| std::path::PathBuf::from(c).with_file_name("clippy-driver"));
+    inherited.filter(|w| w.file_name().is_some_and(|n| n == "clippy-driver")).or(beside_cargo).filter(|d| d.is_file())
 }
 
 /// The workspace's members compiled by clippy's driver, which lints a crate and then compiles
 /// it as rustc would: `cargo clippy` checked the whole workspace, dependencies included, and the
-/// build then compiled it all again, about a minute of a fresh clone's two cores. `cargo clippy`
-/// hands its driver the lint flags in `CLIPPY_ARGS`, separated as below; `-D warnings` is its
-/// `-- -D warnings`. The unit and doc tests' cargo gets the same, or it would see the members
-/// built by another compiler and build them again.
+/// build then compiled it all again, about a minute of a fresh clone's two cores. The unit and
+/// doc tests' cargo gets the same, or it would see the members built by another compiler and
+/// build them again.
 fn through_clippy(cmd: &mut Command, driver: Option<&Path>) {
     if let Some(driver) = driver {
-        cmd.env("RUSTC_WORKSPACE_WRAPPER", driver).env("CLIPPY_ARGS", "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__");
+        cmd.env("RUSTC_WORKSPACE_WRAPPER", driver).env("CLIPPY_ARGS", CLIPPY_ARGS);
     }
 }
 

@@ -47,7 +47,7 @@ fn xtask(project: &Path, args: &[&str]) -> (i32, String) {
         .arg("--config")
         .arg(format!("build.build-dir={:?}", build_dir().display().to_string()))
         // This workspace's dev profile (its Cargo.toml), which the profile is part of the key of.
-        .args(["--config", "profile.dev.debug=\"line-tables-only\""])
+        .args(["--config", "profile.dev.debug=false"])
         .args(["xtask", "vm-test"])
         .args(args)
         // Its final artefacts (its own `xtask` binary, whose name is this workspace's xtask's
