@@ -20,11 +20,13 @@ pub struct GateRow {
     pub passed: bool,
 }
 
-pub fn gate(base: &RunOptions, kernels: &[String]) -> Result<GateRow> {
+/// The gate on these kernels and scenarios (empty: all), as the matrix figures take them.
+pub fn gate(base: &RunOptions, kernels: &[String], scenarios: &[String]) -> Result<GateRow> {
     let args = lockgate::internals::known_bad::KnownBadArgs {
         kernel: kernels.to_vec(),
         accel: base.accel,
         jobs: None,
+        scenario: scenarios.to_vec(),
         project: base.repo.clone(),
     };
     let g = lockgate::internals::known_bad::gate(&args)?;

@@ -11,7 +11,7 @@ use crate::model::scenario::Scenario;
 use crate::plan::Selection;
 use crate::run::{RunOptions, RunReport, VariantOptions};
 use crate::vm::accel::AccelChoice;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use lockgate_protocol::rights::Right;
 use std::time::Instant;
@@ -27,6 +27,11 @@ pub struct KnownBadArgs {
     /// Guests booted at once; default: the number of cores.
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
+    /// Scenarios to run (names), comma-separated; default: all. The correct enforcer runs them
+    /// in every environment, each mode those of them it runs; a mode that runs none of them is
+    /// left out of the table (not n.a.: it was not asked for).
+    #[arg(long, value_delimiter = ',')]
+    pub scenario: Vec<String>,
     /// The project whose scenarios the gate runs (set from `--project`, not a flag of its own).
     #[arg(skip)]
     pub project: std::path::PathBuf,
@@ -219,6 +224,7 @@ const ENV_FAULTS: [EnvFault; 1] = [EnvFault {
 }];
 
 /// The table's columns after `correct`: the enforcer's modes, then the environments.
+#[cfg(test)]
 fn columns() -> Vec<String> {
     modes().into_iter().map(|m| m.name).chain(ENV_FAULTS.iter().map(|e| e.name.to_string())).collect()
 }
@@ -256,6 +262,10 @@ fn seen(report: &RunReport, kernel: &str, variant: usize) -> Seen {
 /// its kernels (none: it matters on none of the kernels); a mode whose scenarios differ by
 /// kernel is one variant per set of scenarios.
 struct Row {
+    /// The mode's or the environment's name: the table's row.
+    name: String,
+    /// Whether the scenarios chosen (`--scenario`) include one it runs.
+    chosen: bool,
     variants: Vec<(usize, Vec<String>)>,
     /// The mode's `needs`: n.a. on a kernel whose preflight lacks that entry.
     needs: Option<fn(&lockgate_protocol::Entries) -> bool>,
@@ -287,6 +297,10 @@ fn gate_options(
 ) -> (RunOptions, Vec<Row>) {
     let mut opts = RunOptions::new(args.project.clone());
     opts.selection.kernels = kernels.iter().map(|(k, _)| k.clone()).collect();
+    // `scenarios` are the chosen ones; a selection's empty list means every scenario.
+    let some = !args.scenario.is_empty();
+    let all: Vec<String> = if some { scenarios.iter().map(|sc| sc.name.to_string()).collect() } else { Vec::new() };
+    opts.selection.scenarios = all.clone();
     // Snapshots record the correct enforcer; vm-test checks them. The gate judges verdicts.
     opts.snapshots = false;
     opts.accel = args.accel;
@@ -299,7 +313,7 @@ fn gate_options(
     let mut rows = Vec::new();
     // Each variant with its kernels; a variant without kernels would run on every kernel: it is
     // not planned at all.
-    let mut add = |variants: Vec<VariantOptions>, needs, rows: &mut Vec<Row>| {
+    let mut add = |name: &str, chosen: bool, variants: Vec<VariantOptions>, needs, rows: &mut Vec<Row>| {
         let variants = variants
             .into_iter()
             .filter(|v| !v.within.kernels.is_empty())
@@ -309,26 +323,36 @@ fn gate_options(
                 (opts.variants.len(), targets)
             })
             .collect();
-        rows.push(Row { variants, needs });
+        rows.push(Row { name: name.into(), chosen, variants, needs });
     };
     for mode in modes() {
+        // A mode of its own scenarios runs those of them chosen (`--scenario`).
+        let own: Vec<String> = mode.scenarios.iter().filter(|n| !some || all.contains(n)).cloned().collect();
         // The kernels where the mode matters, grouped by the scenarios it runs there.
         let mut groups: Vec<(Vec<String>, Vec<String>)> = Vec::new();
         for (kernel, abi) in kernels.iter().filter(|(_, abi)| (mode.matters)(*abi)) {
-            let mut names = mode.scenarios.clone();
-            if names.is_empty() {
+            let mut names = own.clone();
+            if mode.scenarios.is_empty() {
                 names = scenarios.iter().filter(|sc| (mode.changes)(sc, *abi)).map(|sc| sc.name.to_string()).collect();
-                // Every scenario, or none left (then every one runs, as said above): the
-                // selection's empty list, all.
-                if names.len() == scenarios.len() {
-                    names.clear();
+                // Of scenarios chosen, none it can change: it cannot matter to them (n.a.).
+                if some && names.is_empty() {
+                    continue;
                 }
+                // Every scenario, or none left (then every one runs, as said above): every
+                // chosen one, the selection's empty list when none was.
+                if names.len() == scenarios.len() || names.is_empty() {
+                    names = all.clone();
+                }
+            } else if names.is_empty() {
+                continue;
             }
             match groups.iter_mut().find(|(n, _)| *n == names) {
                 Some((_, ks)) => ks.push(kernel.clone()),
                 None => groups.push((names, vec![kernel.clone()])),
             }
         }
+        // With scenarios chosen, a mode that runs none of them is not in the table.
+        let chosen = !some || !groups.is_empty();
         // An enforcer fault is the enforcer's wherever it runs: the bare environment shows it.
         let variants = groups
             .into_iter()
@@ -337,16 +361,16 @@ fn gate_options(
                 VariantOptions { faults: vec![mode.name.clone()], within, judge_as_bare: false }
             })
             .collect();
-        add(variants, mode.needs, &mut rows);
+        add(&mode.name, chosen, variants, mode.needs, &mut rows);
     }
     for env in &ENV_FAULTS {
         let within = Selection {
             kernels: on(&|abi| abi.is_some()),
-            scenarios: Vec::new(),
+            scenarios: all.clone(),
             envs: vec![env.name.into()],
             shard: None,
         };
-        add(vec![VariantOptions { faults: Vec::new(), within, judge_as_bare: true }], None, &mut rows);
+        add(env.name, true, vec![VariantOptions { faults: Vec::new(), within, judge_as_bare: true }], None, &mut rows);
     }
     (opts, rows)
 }
@@ -385,11 +409,25 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
     let kernels = selected_kernels(&cache, &args.project, &args.kernel)?;
     let names: Vec<&str> = kernels.iter().map(|(n, _)| n.as_str()).collect();
     let matrix = crate::supply::shipped::matrix_of(&cache, &args.project, None)?;
-    let model = crate::model::load(&RunOptions::new(args.project.clone()).scenarios_dir, &matrix)?;
-    let scenarios: Vec<&Scenario> = model.scenarios.iter().map(|s| &s.value).collect();
-    let (opts, rows) = gate_options(args, &kernels, &scenarios);
+    let scenarios_dir = RunOptions::new(args.project.clone()).scenarios_dir;
+    let model = crate::model::load(&scenarios_dir, &matrix)?;
+    if let Some(unknown) = args.scenario.iter().find(|n| !model.scenarios.iter().any(|s| s.value.name.as_str() == *n)) {
+        bail!(
+            "known-bad --scenario {unknown}: no such scenario in {} (a scenario is named by its `name:`)",
+            scenarios_dir.display()
+        );
+    }
+    let scenarios: Vec<&Scenario> = model
+        .scenarios
+        .iter()
+        .map(|s| &s.value)
+        .filter(|s| args.scenario.is_empty() || args.scenario.iter().any(|n| n == s.name.as_str()))
+        .collect();
+    let (opts, mut rows) = gate_options(args, &kernels, &scenarios);
+    rows.retain(|r| r.chosen);
     eprintln!("known-bad: the correct enforcer on {}, every environment; in the same boots:", names.join(", "));
-    for (name, row) in columns().iter().zip(&rows) {
+    for row in &rows {
+        let name = &row.name;
         for (variant, targets) in &row.variants {
             let within = &opts.variants[variant - 1].within.scenarios;
             let which = match within.is_empty() {
@@ -419,17 +457,18 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
         Err(e) => Seen::Error(format!("{e:#}")),
     };
     let correct: Vec<Seen> = names.iter().map(|k| seen_of(0, k)).collect();
-    let rows: Vec<Vec<Seen>> = rows
+    let rows: Vec<(String, Vec<Seen>)> = rows
         .iter()
         .map(|row| {
-            names
+            let seen = names
                 .iter()
                 .map(|k| match row.variant_on(k) {
                     Some(_) if !offers(row.needs, k) => Seen::NotApplicable,
                     Some(v) => seen_of(v, k),
                     None => Seen::NotApplicable,
                 })
-                .collect()
+                .collect();
+            (row.name.clone(), seen)
         })
         .collect();
     let boots = report.as_ref().map_or(0, |r| r.kernels.iter().filter(|k| k.boot.is_some()).count());
@@ -462,7 +501,7 @@ fn count<'a>(seen: impl IntoIterator<Item = &'a Seen>, want: fn(&Seen) -> bool) 
 
 /// Why each caught cell failed (the verdict should name the fault), every problem, and the
 /// totals. Returns whether the gate passed.
-fn print_details(names: &[&str], correct: &[Seen], rows: &[Vec<Seen>], seconds: f64) -> bool {
+fn print_details(names: &[&str], correct: &[Seen], rows: &[(String, Vec<Seen>)], seconds: f64) -> bool {
     for (k, s) in names.iter().zip(correct) {
         match s {
             Seen::Failed(why) => println!("FALSE ALARM {k}: the correct enforcer failed {why}"),
@@ -470,7 +509,7 @@ fn print_details(names: &[&str], correct: &[Seen], rows: &[Vec<Seen>], seconds: 
             _ => {}
         }
     }
-    for (mode, row) in columns().into_iter().zip(rows) {
+    for (mode, row) in rows {
         for (k, s) in names.iter().zip(row) {
             match s {
                 Seen::Failed(why) => println!("{mode} @ {k}: {why}"),
@@ -480,7 +519,7 @@ fn print_details(names: &[&str], correct: &[Seen], rows: &[Vec<Seen>], seconds: 
             }
         }
     }
-    let faulty = || rows.iter().flatten();
+    let faulty = || rows.iter().flat_map(|(_, seen)| seen);
     let caught = count(faulty(), |s| matches!(s, Seen::Failed(_)));
     let missed = count(faulty(), |s| matches!(s, Seen::Passed));
     let fault_errors = count(faulty(), |s| matches!(s, Seen::Error(_)));
@@ -501,8 +540,8 @@ fn print_details(names: &[&str], correct: &[Seen], rows: &[Vec<Seen>], seconds: 
 
 /// One row per enforcer (correct, then each mode and environment), one column per kernel: a
 /// Markdown table, as the book's mutation-gate chapter shows it.
-fn print_table(kernels: &[(String, Option<u32>)], correct: &[Seen], rows: &[Vec<Seen>]) {
-    let width = columns().iter().map(String::len).max().unwrap_or(7).max(7);
+fn print_table(kernels: &[(String, Option<u32>)], correct: &[Seen], rows: &[(String, Vec<Seen>)]) {
+    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(7).max(7);
     let cols: Vec<usize> = kernels.iter().map(|(n, _)| n.len().max(6)).collect();
     print!("\n| {:<width$} |", "mode");
     for ((name, _), w) in kernels.iter().zip(&cols) {
@@ -525,7 +564,7 @@ fn print_table(kernels: &[(String, Option<u32>)], correct: &[Seen], rows: &[Vec<
         println!();
     };
     line("correct", correct, true);
-    for (name, row) in columns().iter().zip(rows) {
+    for (name, row) in rows {
         line(name, row, false);
     }
     println!();
@@ -585,7 +624,8 @@ mod tests {
 
     #[test]
     fn the_gate_fails_on_missed_errors_and_false_alarms() {
-        let gate = |correct: Seen, fault: Seen| print_details(&["k"], &[correct], &[vec![fault]], 0.0);
+        let gate =
+            |correct: Seen, fault: Seen| print_details(&["k"], &[correct], &[("mode".to_string(), vec![fault])], 0.0);
         let failed = || Seen::Failed("x".into());
         assert!(gate(Seen::Passed, failed()));
         assert!(gate(Seen::Passed, Seen::NotApplicable));
@@ -619,7 +659,13 @@ mod tests {
                 .unwrap();
         let scenarios: Vec<&Scenario> = model.scenarios.iter().map(|s| &s.value).collect();
         let kernels = [("a-none".to_string(), None), ("b-abi2".to_string(), Some(2)), ("c-abi6".to_string(), Some(6))];
-        let args = KnownBadArgs { kernel: Vec::new(), accel: AccelChoice::Auto, jobs: None, project: root };
+        let args = KnownBadArgs {
+            kernel: Vec::new(),
+            accel: AccelChoice::Auto,
+            jobs: None,
+            scenario: Vec::new(),
+            project: root,
+        };
         let (opts, rows) = gate_options(&args, &kernels, &scenarios);
         let row = |mode: &str| &rows[columns().iter().position(|c| c == mode).unwrap()];
         let within = |mode: &str, kernel: &str| {
@@ -641,6 +687,43 @@ mod tests {
         }
         assert_eq!(within("ignore-status", "a-none"), Some(Vec::new()));
         assert_eq!(within("no-truncate", "c-abi6"), Some(vec!["right-truncate".to_string()]));
+    }
+
+    /// With scenarios chosen, the correct enforcer and each mode run only those; a mode of its
+    /// own scenario not chosen, or a whole-suite mode that can change none of them, is left out.
+    #[test]
+    fn chosen_scenarios_leave_out_the_modes_that_run_none_of_them() {
+        let root = crate::supply::guest::workspace_root();
+        let model =
+            crate::model::load(&root.join("scenarios"), &crate::model::MatrixDirs::beside(&root.join("kernels")))
+                .unwrap();
+        let chosen = ["openshell-803".to_string(), "right-truncate".to_string()];
+        let scenarios: Vec<&Scenario> =
+            model.scenarios.iter().map(|s| &s.value).filter(|s| chosen.iter().any(|c| c == s.name.as_str())).collect();
+        let kernels = [("b-abi2".to_string(), Some(2)), ("c-abi6".to_string(), Some(6))];
+        let args = KnownBadArgs {
+            kernel: Vec::new(),
+            accel: AccelChoice::Auto,
+            jobs: None,
+            scenario: chosen.to_vec(),
+            project: root,
+        };
+        let (opts, rows) = gate_options(&args, &kernels, &scenarios);
+        assert_eq!(opts.selection.scenarios, chosen);
+        let row = |mode: &str| rows.iter().find(|r| r.name == mode).unwrap();
+        let within = |mode: &str, kernel: &str| {
+            let v = row(mode).variant_on(kernel)?;
+            Some(opts.variants[v - 1].within.scenarios.clone())
+        };
+        assert!(row("no-truncate").chosen);
+        assert_eq!(within("no-truncate", "c-abi6"), Some(vec!["right-truncate".to_string()]));
+        assert_eq!(within("no-truncate", "b-abi2"), None, "n.a. before ABI 3");
+        assert!(!row("leak-fd").chosen && !row("no-refer").chosen && !row("no-arch-check").chosen);
+        // baseline-rw changes only policies with network policies, which neither has.
+        assert!(!row("baseline-rw").chosen);
+        assert_eq!(within("drop-first", "b-abi2"), Some(chosen.to_vec()));
+        assert!(row("docker-20.10.5").chosen);
+        assert_eq!(opts.variants[row("docker-20.10.5").variants[0].0 - 1].within.scenarios, chosen);
     }
 
     #[test]
