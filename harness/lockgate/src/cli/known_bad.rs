@@ -648,15 +648,21 @@ mod tests {
         assert_eq!(columns().len(), modes().len() + ENV_FAULTS.len());
     }
 
+    /// lockgate's checkout and its shipped scenarios and kernels, loaded.
+    fn shipped_model() -> (std::path::PathBuf, crate::model::Model) {
+        let root = crate::supply::guest::workspace_root();
+        let model =
+            crate::model::load(&root.join("scenarios"), &crate::model::MatrixDirs::beside(&root.join("kernels")))
+                .unwrap();
+        (root, model)
+    }
+
     /// Each whole-suite mode runs the scenarios it can change on each kernel: baseline-rw only
     /// the policy with network policies, abi2 on ABI 1-2 only policies whose claim it changes,
     /// one variant per set; the others every scenario; a right's mode its own scenario.
     #[test]
     fn modes_run_only_the_scenarios_they_can_change() {
-        let root = crate::supply::guest::workspace_root();
-        let model =
-            crate::model::load(&root.join("scenarios"), &crate::model::MatrixDirs::beside(&root.join("kernels")))
-                .unwrap();
+        let (root, model) = shipped_model();
         let scenarios: Vec<&Scenario> = model.scenarios.iter().map(|s| &s.value).collect();
         let kernels = [("a-none".to_string(), None), ("b-abi2".to_string(), Some(2)), ("c-abi6".to_string(), Some(6))];
         let args = KnownBadArgs {
@@ -693,10 +699,7 @@ mod tests {
     /// own scenario not chosen, or a whole-suite mode that can change none of them, is left out.
     #[test]
     fn chosen_scenarios_leave_out_the_modes_that_run_none_of_them() {
-        let root = crate::supply::guest::workspace_root();
-        let model =
-            crate::model::load(&root.join("scenarios"), &crate::model::MatrixDirs::beside(&root.join("kernels")))
-                .unwrap();
+        let (root, model) = shipped_model();
         let chosen = ["openshell-803".to_string(), "right-truncate".to_string()];
         let scenarios: Vec<&Scenario> =
             model.scenarios.iter().map(|s| &s.value).filter(|s| chosen.iter().any(|c| c == s.name.as_str())).collect();
