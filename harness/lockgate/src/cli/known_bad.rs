@@ -299,8 +299,9 @@ fn gate_options(
     opts.selection.kernels = kernels.iter().map(|(k, _)| k.clone()).collect();
     // `scenarios` are the chosen ones; a selection's empty list means every scenario.
     let some = !args.scenario.is_empty();
-    let all: Vec<String> = if some { scenarios.iter().map(|sc| sc.name.to_string()).collect() } else { Vec::new() };
-    opts.selection.scenarios = all.clone();
+    let selected: Vec<String> =
+        if some { scenarios.iter().map(|sc| sc.name.to_string()).collect() } else { Vec::new() };
+    opts.selection.scenarios = selected.clone();
     // Snapshots record the correct enforcer; vm-test checks them. The gate judges verdicts.
     opts.snapshots = false;
     opts.accel = args.accel;
@@ -327,25 +328,26 @@ fn gate_options(
     };
     for mode in modes() {
         // A mode of its own scenarios runs those of them chosen (`--scenario`).
-        let own: Vec<String> = mode.scenarios.iter().filter(|n| !some || all.contains(n)).cloned().collect();
+        let own: Vec<String> = mode.scenarios.iter().filter(|n| !some || selected.contains(n)).cloned().collect();
         // The kernels where the mode matters, grouped by the scenarios it runs there.
         let mut groups: Vec<(Vec<String>, Vec<String>)> = Vec::new();
         for (kernel, abi) in kernels.iter().filter(|(_, abi)| (mode.matters)(*abi)) {
-            let mut names = own.clone();
-            if mode.scenarios.is_empty() {
-                names = scenarios.iter().filter(|sc| (mode.changes)(sc, *abi)).map(|sc| sc.name.to_string()).collect();
-                // Of scenarios chosen, none it can change: it cannot matter to them (n.a.).
-                if some && names.is_empty() {
-                    continue;
+            let names = if mode.scenarios.is_empty() {
+                let names: Vec<String> =
+                    scenarios.iter().filter(|sc| (mode.changes)(sc, *abi)).map(|sc| sc.name.to_string()).collect();
+                match names.len() {
+                    // Of scenarios chosen, none it can change: it cannot matter to them (n.a.).
+                    0 if some => continue,
+                    // Every scenario, or none left (then every one runs, as said above): every
+                    // chosen one, the selection's empty list when none was.
+                    n if n == 0 || n == scenarios.len() => selected.clone(),
+                    _ => names,
                 }
-                // Every scenario, or none left (then every one runs, as said above): every
-                // chosen one, the selection's empty list when none was.
-                if names.len() == scenarios.len() || names.is_empty() {
-                    names = all.clone();
-                }
-            } else if names.is_empty() {
+            } else if own.is_empty() {
                 continue;
-            }
+            } else {
+                own.clone()
+            };
             match groups.iter_mut().find(|(n, _)| *n == names) {
                 Some((_, ks)) => ks.push(kernel.clone()),
                 None => groups.push((names, vec![kernel.clone()])),
@@ -366,7 +368,7 @@ fn gate_options(
     for env in &ENV_FAULTS {
         let within = Selection {
             kernels: on(&|abi| abi.is_some()),
-            scenarios: all.clone(),
+            scenarios: selected.clone(),
             envs: vec![env.name.into()],
             shard: None,
         };
