@@ -25,7 +25,8 @@ const NONE: &str = "none";
 
 impl Supply {
     /// The uncompressed kernel of `image` when it boots by PVH, from the cache or made now;
-    /// `None` for an image that cannot (said once, when first tried).
+    /// `None` for an image that cannot: one without a PVH note (recorded), or one this host
+    /// could not decompress (said, and tried again next time).
     pub fn pvh_image(&self, image: &Artifact) -> Result<Option<Artifact>> {
         let index = self
             .cache
@@ -56,12 +57,13 @@ impl Supply {
                 crate::cache::write_atomic(&index, NONE.as_bytes())?;
                 Ok(None)
             }
+            // Not recorded: what failed may be this host's (a decompressor not installed yet);
+            // the next run tries again, and says so again.
             Err(why) => {
                 crate::event::emit(crate::event::Event::Warning(format!(
                     "{} boots as its bzImage (decompressed in the guest, 1-2 s slower under TCG): {why:#}",
                     image.path.display()
                 )));
-                crate::cache::write_atomic(&index, NONE.as_bytes())?;
                 Ok(None)
             }
         }
@@ -203,5 +205,24 @@ mod tests {
         stream[wrong..].copy_from_slice(&7u32.to_le_bytes());
         let e = uncompressed(&bz_image(&stream), dir.path()).unwrap_err().to_string();
         assert!(e.contains("the build says 7"), "{e}");
+    }
+
+    /// An image whose payload cannot be decompressed boots as its bzImage, and that is not
+    /// recorded in the cache: what failed may be the host's, and the next run tries again.
+    #[test]
+    fn a_failed_decompression_is_not_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = crate::cache::Cache::at(dir.path().join("cache")).unwrap();
+        let root = crate::supply::guest::workspace_root();
+        let supply = crate::supply::for_repo(&root, &root.join("kernels"), cache, false).unwrap();
+        let image = dir.path().join("bzImage");
+        // zstd's magic, then no zstd frame.
+        std::fs::write(&image, bz_image(&[0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 5])).unwrap();
+        let art = Artifact { path: image, sha256: "0".repeat(64) };
+        assert!(supply.pvh_image(&art).unwrap().is_none());
+        let recorded: Vec<_> = std::fs::read_dir(dir.path().join("cache/index"))
+            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().starts_with("pvh-")).collect())
+            .unwrap_or_default();
+        assert!(recorded.is_empty(), "{recorded:?}");
     }
 }
