@@ -63,16 +63,15 @@ fn landlock_compiled_in_but_not_enabled_is_named_when_the_manifest_expects_it() 
     );
 }
 
-/// Issue 26: the desktop and micro-VM shapes of the default matrix, each preflight as a sandbox
-/// would see it (the third, Landlock left out of CONFIG_LSM, is a source build of its own in the
-/// nightly matrix; its state, EOPNOTSUPP with an LSM list lacking landlock, is
-/// debian-6.12-nolandlock's, tested above): securityfs left unmounted (WSL2) hides the LSM list while Landlock works; the same kernel
-/// with securityfs mounted shows it; no LSM framework at all (CONFIG_SECURITY=n) takes the
-/// Landlock system calls away (ENOSYS) and leaves securityfs without an `lsm` file.
+/// Issue 26: the desktop shape of the default matrix, its preflight as a sandbox would see it:
+/// securityfs left unmounted (WSL2) hides the LSM list while Landlock works; the same kernel
+/// with securityfs mounted shows it. (The micro-VM shapes are in the nightly matrix: Landlock
+/// left out of CONFIG_LSM answers as debian-6.12-nolandlock, tested above, and no LSM framework
+/// is tested below.)
 #[test]
-fn each_shape_s_preflight_says_what_a_sandbox_sees() {
+fn the_wsl_shape_s_preflight_says_what_a_sandbox_sees() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(&options(&["shape-no-securityfs", "shape-no-security", "debian-6.12-tiny"], dir.path())).unwrap();
+    let r = run(&options(&["shape-no-securityfs", "debian-6.12-tiny"], dir.path())).unwrap();
     assert!(r.ok(), "{:?}", r.cells);
     let pre = |name: &str| r.kernels.iter().find(|k| k.name == name).unwrap().preflight.clone().unwrap();
 
@@ -81,12 +80,23 @@ fn each_shape_s_preflight_says_what_a_sandbox_sees() {
     assert_eq!((wsl.lsm.as_deref(), wsl.securityfs_mounted), (None, Some(false)));
     assert_eq!(wsl.lsm_seen(), "securityfs not mounted");
 
-    let apple = pre("shape-no-security");
+    let tiny = pre("debian-6.12-tiny");
+    assert_eq!((tiny.lsm.as_deref(), tiny.securityfs_mounted), (Some("capability,landlock"), Some(true)));
+}
+
+/// Issue 26: no LSM framework at all (CONFIG_SECURITY=n, Apple's container case) takes the
+/// Landlock system calls away (ENOSYS) and leaves securityfs without an `lsm` file. The kernel is
+/// a source build of its own in the nightly matrix (~9 CPU minutes from nothing), so the test
+/// command leaves this to the nightly workflow.
+#[test]
+#[ignore = "boots shape-no-security, a source build of the nightly matrix (minutes from nothing): the nightly workflow runs it"]
+fn the_no_lsm_shape_s_preflight_says_what_a_sandbox_sees() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&options(&["shape-no-security"], dir.path())).unwrap();
+    assert!(r.ok(), "{:?}", r.cells);
+    let apple = r.kernels.iter().find(|k| k.name == "shape-no-security").unwrap().preflight.clone().unwrap();
     assert_eq!(apple.landlock.to_string(), "ENOSYS");
     assert_eq!((apple.lsm.as_deref(), apple.securityfs_mounted), (None, Some(true)));
     assert_eq!(apple.lsm_seen(), "securityfs mounted, no lsm file (no LSM framework)");
     assert_eq!(apple.config.expect("/proc/config.gz").security_landlock, "n");
-
-    let tiny = pre("debian-6.12-tiny");
-    assert_eq!((tiny.lsm.as_deref(), tiny.securityfs_mounted), (Some("capability,landlock"), Some(true)));
 }
