@@ -207,12 +207,15 @@ fn build(root: &Path, driver: Option<&Path>) -> Result<Vec<TestBinary>> {
     Ok(binaries)
 }
 
-/// The integration test binaries, all at once, each with two test threads, their output passed
-/// through line by line with the binary's name before it; each binary's seconds. At once:
-/// `cargo test` runs them one after another, and the xtask's bench test boots one guest at a
-/// time while the other core idled; beside lockgate's VM tests it takes what they leave (a
-/// guest that waits for its deadline, a download). They are the binaries `cargo test` would
-/// run, from the directory and with the `CARGO` it gives them.
+/// The integration test binaries, all at once, each with one test thread more than the machine
+/// has cores, their output passed through line by line with the binary's name before it; each
+/// binary's seconds. At once: `cargo test` runs them one after another, and the xtask's bench
+/// test boots one guest at a time while the other core idled; beside lockgate's VM tests it
+/// takes what they leave (a guest that waits for its deadline, a download). One thread more:
+/// with as many threads as cores, one core idled through the last ~50 s of the VM tests (CPU
+/// sampled every 5 s: about 52% busy) as the last tests ran, and wherever a test waits
+/// (a deadline, a download, a QEMU killed from outside). They are the binaries `cargo test`
+/// would run, from the directory and with the `CARGO` it gives them.
 fn run_at_once(binaries: &[TestBinary]) -> Result<((), Vec<(String, f64)>)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let results: Vec<(String, f64, Result<bool>)> = std::thread::scope(|s| {
@@ -245,6 +248,11 @@ fn run_at_once(binaries: &[TestBinary]) -> Result<((), Vec<(String, f64)>)> {
     Ok(((), times))
 }
 
+/// The test threads of each integration binary: the machine's cores and one more.
+fn test_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) + 1
+}
+
 /// One test binary, its output (stdout and stderr, in order) passed through with its name
 /// before each line; whether it passed.
 fn run_binary(b: &TestBinary, cargo: &std::ffi::OsStr) -> Result<bool> {
@@ -252,7 +260,7 @@ fn run_binary(b: &TestBinary, cargo: &std::ffi::OsStr) -> Result<bool> {
     let mut child = {
         let mut cmd = Command::new(&b.executable);
         cmd.current_dir(&b.package_dir)
-            .arg("--test-threads=2")
+            .arg(format!("--test-threads={}", test_threads()))
             .env("CARGO", cargo)
             .env("CARGO_MANIFEST_DIR", &b.package_dir);
         cmd.stdout(writer.try_clone().context("cannot make a pipe")?).stderr(writer);
