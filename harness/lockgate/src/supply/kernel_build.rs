@@ -62,7 +62,7 @@ pub fn build_key(source_sha256: &str, fragment: &[u8]) -> String {
 
 impl Supply {
     /// The source tarball's container (the .deb or the tarball itself), fetched and verified
-    /// (and pinned, under `cargo xtask kernels lock`).
+    /// (and pinned, under `lockgate kernels lock`).
     pub fn build_source(&mut self, b: &BuildSource) -> Result<Artifact> {
         match &b.tarball {
             TarballSource::Package { package, .. } => self.package(package, Which::Kernels),

@@ -1,5 +1,5 @@
 //! Lock files: the sha256 of every artifact lockgate fetches, so that a run uses exactly the
-//! bytes that were reviewed. `cargo xtask kernels lock` writes them; every other run refuses an
+//! bytes that were reviewed. `lockgate kernels lock` writes them; every other run refuses an
 //! artifact that is not pinned.
 
 use anyhow::{Context, Result};
@@ -12,8 +12,7 @@ pub struct LockFile {
     entries: BTreeMap<String, String>,
 }
 
-const HEADER: &str =
-    "# sha256 of every artifact lockgate fetches. Written by `cargo xtask kernels lock`; review changes.\n";
+const HEADER: &str = "# sha256 of every artifact lockgate fetches. Written by `lockgate kernels lock` (in a project with an xtask, `cargo xtask kernels lock`); review changes.\n";
 
 impl LockFile {
     pub fn load(path: &Path) -> Result<LockFile> {

@@ -68,7 +68,7 @@ pub struct Supply {
     pub kernel_lock: LockFile,
     pub image_lock: LockFile,
     pub images: ImagePackages,
-    /// `cargo xtask kernels lock`: fetch unpinned artifacts and record their digests.
+    /// `lockgate kernels lock`: fetch unpinned artifacts and record their digests.
     pub update_lock: bool,
     /// Print a line for each download.
     pub verbose: bool,

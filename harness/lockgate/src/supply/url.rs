@@ -112,7 +112,7 @@ fn download_with(url: &str, dest: &Path, progress: bool, timeout: Duration) -> R
 
 impl super::Supply {
     /// The file at `url`, from the cache or downloaded, verified against the lock (key
-    /// `url:<URL>`). Unpinned: refused, unless this is `cargo xtask kernels lock`.
+    /// `url:<URL>`). Unpinned: refused, unless this is `lockgate kernels lock`.
     pub(super) fn url_artifact(&mut self, url: &str, which: super::Which) -> Result<super::Artifact> {
         let key = crate::model::kernel::KernelSource::url_lock_key(url);
         let pinned = self.lock(which).get(&key).map(str::to_string);
