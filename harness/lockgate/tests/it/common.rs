@@ -41,3 +41,13 @@ pub fn fetched(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let binary = recipe.fetch(&name, &mut supply).unwrap();
     (file, binary)
 }
+
+/// Fails a test of the archive that could not reach it: without the archive such a test observes
+/// nothing, so it must not pass (the test command needs the archive anyway, to fetch kernels from
+/// nothing). `err` is the fetch's error.
+pub fn assert_archive_answered(err: &str) {
+    assert!(
+        !err.contains("apt-get update failed"),
+        "the archive cannot be reached from here, so nothing was checked (it needs Debian's archive through apt: set LOCKGATE_DEBIAN_MIRROR to a mirror that answers): {err}"
+    );
+}
