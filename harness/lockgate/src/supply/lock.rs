@@ -12,8 +12,6 @@ pub struct LockFile {
     entries: BTreeMap<String, String>,
 }
 
-const HEADER: &str = "# sha256 of every artifact lockgate fetches. Written by `lockgate kernels lock` (in a project with an xtask, `cargo xtask kernels lock`); review changes.\n";
-
 impl LockFile {
     pub fn load(path: &Path) -> Result<LockFile> {
         let entries = if path.exists() {
@@ -54,6 +52,11 @@ impl LockFile {
 
     pub fn save(&self) -> Result<()> {
         let body = serde_yaml::to_string(&self.entries)?;
-        crate::cache::write_atomic(&self.path, format!("{HEADER}{body}").as_bytes())
+        // The header names the commands in the form the writer was invoked with, as messages do.
+        let kernels = crate::invocation::command("kernels");
+        let header = format!(
+            "# sha256 of every artifact lockgate fetches. Written by `{kernels} lock` and `{kernels} update`; review changes.\n"
+        );
+        crate::cache::write_atomic(&self.path, format!("{header}{body}").as_bytes())
     }
 }
