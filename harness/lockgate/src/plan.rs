@@ -161,7 +161,8 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
-fn check_names(kind: &str, asked: &[String], known: &[&str]) -> Result<()> {
+/// Every name asked for is a known one; else an error naming it and listing the known ones.
+pub(crate) fn check_names(kind: &str, asked: &[String], known: &[&str]) -> Result<()> {
     for a in asked {
         if !known.contains(&a.as_str()) {
             bail!("no {kind} is named `{a}`; known {kind}s: {}", known.join(", "));

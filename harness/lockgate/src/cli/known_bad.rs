@@ -11,7 +11,7 @@ use crate::model::scenario::Scenario;
 use crate::plan::Selection;
 use crate::run::{RunOptions, RunReport, VariantOptions};
 use crate::vm::accel::AccelChoice;
-use anyhow::{bail, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use lockgate_protocol::rights::Right;
 use std::time::Instant;
@@ -413,12 +413,9 @@ pub fn gate(args: &KnownBadArgs) -> Result<Gate> {
     let matrix = crate::supply::shipped::matrix_of(&cache, &args.project, None)?;
     let scenarios_dir = RunOptions::new(args.project.clone()).scenarios_dir;
     let model = crate::model::load(&scenarios_dir, &matrix)?;
-    if let Some(unknown) = args.scenario.iter().find(|n| !model.scenarios.iter().any(|s| s.value.name.as_str() == *n)) {
-        bail!(
-            "known-bad --scenario {unknown}: no such scenario in {} (a scenario is named by its `name:`)",
-            scenarios_dir.display()
-        );
-    }
+    let known: Vec<&str> = model.scenarios.iter().map(|s| s.value.name.as_str()).collect();
+    crate::plan::check_names("scenario", &args.scenario, &known)
+        .with_context(|| format!("known-bad --scenario, in {}", scenarios_dir.display()))?;
     let scenarios: Vec<&Scenario> = model
         .scenarios
         .iter()
